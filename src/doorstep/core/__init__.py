@@ -1,0 +1,1 @@
+"""The pure core: spec, input contract, policy, reasons. No I/O, no web, no SQL."""
