@@ -13,6 +13,7 @@ HTTP status codes belong to the web layer alone.
     ├── ExplanationError       contributions do not add up to the model's output
     ├── PolicyError            a policy rule cannot be compiled or evaluated
     ├── InputError             a batch input cannot be read at all (missing column, bad file)
+    ├── ExampleError           an unknown example, or a folder that is not empty
     └── PluginError            an entry point cannot be loaded
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "DoorstepError",
+    "ExampleError",
     "ExplanationError",
     "InputError",
     "ModelError",
@@ -110,6 +112,12 @@ class InputError(DoorstepError):
     """A batch input cannot be read at all: unknown format, unreadable file, missing column."""
 
     code = "input_invalid"
+
+
+class ExampleError(DoorstepError):
+    """The example does not exist, or the folder to write it in is not empty."""
+
+    code = "example_invalid"
 
 
 class PluginError(DoorstepError):

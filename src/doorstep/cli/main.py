@@ -1,0 +1,168 @@
+"""The ``doorstep`` command line. Commands parse, call a service and render; nothing more."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from doorstep import __version__
+from doorstep.cli import render
+from doorstep.errors import DoorstepError
+
+app = typer.Typer(
+    name="doorstep",
+    help="Carry a trained model the last mile: explained decisions people and systems act on.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+SpecOption = Annotated[
+    Path, typer.Option("--spec", "-s", help="The app's doorstep.yaml.", dir_okay=False)
+]
+
+
+def _fail(exc: DoorstepError) -> typer.Exit:
+    errors.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the app in.")],
+    example: Annotated[str, typer.Option(help="Example to start from.")] = "churn",
+    force: Annotated[bool, typer.Option(help="Overwrite files in a non-empty folder.")] = False,
+) -> None:
+    """Write a complete, runnable example app: spec, trained model, reference and sample data."""
+    from doorstep.services.examples import create_example
+
+    try:
+        with console.status(f"Generating data and training the {example} model…"):
+            files = create_example(directory, example, force=force)
+    except DoorstepError as exc:
+        raise _fail(exc) from None
+    render.created(console, directory, files)
+
+
+@app.command()
+def validate(
+    spec: Annotated[Path, typer.Argument(help="The app's doorstep.yaml.", dir_okay=False)],
+) -> None:
+    """Check a spec, its model and its reference data; exit 1 with every problem found."""
+    from doorstep.services.app import load_app
+
+    try:
+        loaded = load_app(spec)
+    except DoorstepError as exc:
+        raise _fail(exc) from None
+    render.app_summary(console, loaded)
+
+
+@app.command()
+def score(
+    source: Annotated[Path, typer.Argument(help="Records to decide: .csv, .parquet or .jsonl.")],
+    spec: SpecOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Decisions file to write.")],
+    rejects: Annotated[
+        Path | None, typer.Option(help="Rejects file (default: OUT's name + .rejects.csv).")
+    ] = None,
+    input_format: Annotated[
+        str | None, typer.Option("--format", help="Input format if the suffix does not say.")
+    ] = None,
+    explain: Annotated[
+        bool | None,
+        typer.Option(
+            "--explain/--no-explain",
+            help="Explain every decision, or none (default: as the spec's explain.for says).",
+        ),
+    ] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk.")] = 65_536,
+) -> None:
+    """Decide every record of a file; write decisions and rejected rows."""
+    from doorstep.services.app import load_app
+    from doorstep.services.score import score_file
+
+    try:
+        loaded = load_app(spec)
+        render.warnings(errors, loaded.warnings)
+        with render.progress(console) as bar:
+            summary = score_file(
+                loaded,
+                source,
+                out,
+                rejects=rejects,
+                input_format=input_format,
+                chunk_rows=chunk_rows,
+                explain=explain,
+                on_total=bar.total,
+                on_progress=bar.advance,
+            )
+    except DoorstepError as exc:
+        raise _fail(exc) from None
+    render.score_summary(console, summary)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo app.")] = Path(
+        "churn-demo"
+    ),
+    show: Annotated[int, typer.Option(min=0, help="Explained decisions to show.")] = 3,
+) -> None:
+    """Create the churn example (if absent), score its customers and show explained decisions."""
+    from doorstep.services.app import load_app
+    from doorstep.services.examples import create_example
+    from doorstep.services.score import score_file
+
+    spec = directory / "doorstep.yaml"
+    try:
+        if not spec.exists():
+            with console.status("Generating customers and training the churn model…"):
+                create_example(directory, "churn")
+            console.print(f"Created the churn example app in [bold]{directory}/[/]")
+        loaded = load_app(spec)
+        out = directory / "decisions.parquet"
+        with render.progress(console) as bar:
+            summary = score_file(
+                loaded,
+                directory / "customers.parquet",
+                out,
+                on_total=bar.total,
+                on_progress=bar.advance,
+            )
+    except DoorstepError as exc:
+        raise _fail(exc) from None
+    render.score_summary(console, summary)
+    render.explained_decisions(console, out, show)
+    render.next_steps(console, directory)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of doorstep.yaml (for editors: completion and checks)."""
+    from doorstep.core.spec.models import Spec
+
+    document = Spec.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "doorstep app spec"
+    typer.echo(json.dumps(document, indent=2))
+
+
+@app.command()
+def version() -> None:
+    """Print doorstep's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    width = shutil.get_terminal_size((100, 20)).columns
+    console.width = max(width, 80) if console.is_terminal else 120
+    app()

@@ -1,0 +1,167 @@
+"""How the command line shows things: tables, progress bars, explained decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from doorstep.services.app import LoadedApp
+    from doorstep.services.score import ScoreSummary
+
+__all__ = [
+    "Bar",
+    "app_summary",
+    "created",
+    "explained_decisions",
+    "next_steps",
+    "progress",
+    "score_summary",
+    "warnings",
+]
+
+
+class Bar:
+    """Progress of a scoring run: rows done, rows/s and time left."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task: TaskID = progress.add_task("Scoring", total=None)
+
+    def total(self, rows: int | None) -> None:
+        self._progress.update(self._task, total=rows)
+
+    def advance(self, rows: int) -> None:
+        self._progress.advance(self._task, rows)
+
+
+class _RowsPerSecond(TextColumn):
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task: object) -> str:  # type: ignore[override]
+        speed = getattr(task, "speed", None)
+        return f"{speed:,.0f} rows/s" if speed else ""
+
+
+@contextmanager
+def progress(console: Console) -> Iterator[Bar]:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RowsPerSecond(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        yield Bar(bar)
+
+
+def warnings(console: Console, messages: tuple[str, ...]) -> None:
+    for message in messages:
+        console.print(f"[yellow]warning[/]: {message}", highlight=False)
+
+
+def created(console: Console, directory: Path, files: list[Path]) -> None:
+    console.print(f"Created [bold]{directory}/[/]:")
+    for path in files:
+        console.print(f"  {path.relative_to(directory)}")
+    console.print(
+        f"\nNext: [bold]doorstep validate {directory}/doorstep.yaml[/] and "
+        f"[bold]doorstep score {directory}/customers.parquet --spec {directory}/doorstep.yaml "
+        f"--out decisions.parquet[/]"
+    )
+
+
+def app_summary(console: Console, app: LoadedApp) -> None:
+    spec, meta = app.spec, app.model.metadata
+    warnings(console, app.warnings)
+    table = Table(title=f"[bold green]✓[/] {app.doc.file} is valid", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("app", f"{spec.app.name} — {spec.app.description} (owner {spec.app.owner})")
+    table.add_row(
+        "model",
+        f"{meta.kind} {meta.library_version}, {spec.model.task}, version {app.model_version}",
+    )
+    table.add_row("hash", meta.content_hash)
+    table.add_row(
+        "inputs",
+        f"{len(spec.inputs.fields)} fields, {len(spec.feature_fields)} "
+        f"used by the model; id {spec.inputs.id}",
+    )
+    if app.reference is not None:
+        table.add_row("reference", f"{app.reference.height:,} rows checked")
+    if app.additivity_error is not None:
+        table.add_row(
+            "explanations", f"additive on reference rows (max error {app.additivity_error:.1e})"
+        )
+    rules = [
+        f"{i + 1}. {r.when} → {r.action}{' (review)' if r.review else ''}"
+        for i, r in enumerate(spec.policy.rules)
+    ]
+    table.add_row("policy", "\n".join([*rules, f"otherwise → {spec.policy.default}"]))
+    if spec.policy.control_group:
+        table.add_row("control group", f"{spec.policy.control_group:.0%} of entities")
+    table.add_row("actions", ", ".join(spec.actions) or "none")
+    console.print(table)
+
+
+def score_summary(console: Console, summary: ScoreSummary) -> None:
+    table = Table(title="Scoring summary", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("rows read", f"{summary.rows:,}")
+    table.add_row("decided", f"{summary.decided:,}")
+    table.add_row("rejected", f"{summary.rejected_rows:,}")
+    table.add_row("explained", f"{summary.explained:,}")
+    for action, count in sorted(summary.actions.items(), key=lambda kv: -kv[1]):
+        table.add_row(f"  action {action}", f"{count:,}")
+    for status, count in sorted(summary.statuses.items()):
+        table.add_row(f"  status {status}", f"{count:,}")
+    table.add_row("time", f"{summary.seconds:.2f} s ({summary.rows_per_second:,.0f} rows/s)")
+    console.print(table)
+    console.print(f"Decisions: [bold]{summary.output}[/]   Rejects: [bold]{summary.rejects}[/]")
+
+
+def explained_decisions(console: Console, decisions: Path, count: int) -> None:
+    """Show the ``count`` highest-scoring explained decisions, one panel each."""
+    frame = (
+        pl.scan_parquet(decisions)
+        .filter(pl.col("reasons").is_not_null())
+        .sort("score", descending=True)
+        .head(count)
+        .collect()
+    )
+    for row in frame.iter_rows(named=True):
+        lines = [
+            f"score [bold]{row['score']:.2f}[/] → action [bold]{row['action']}[/]"
+            f" ({row['rule'] or 'default'}, {row['status'].replace('_', ' ')})"
+        ]
+        lines += [f"  • {reason['sentence']}" for reason in row["reasons"]]
+        console.print(Panel("\n".join(lines), title=f"{row['entity_id']}", title_align="left"))
+
+
+def next_steps(console: Console, directory: Path) -> None:
+    console.print(
+        f"The app lives in [bold]{directory}/[/]: edit [bold]{directory}/doorstep.yaml[/], then "
+        f"[bold]doorstep validate {directory}/doorstep.yaml[/]. Docs: docs/quickstart.md"
+    )

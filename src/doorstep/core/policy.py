@@ -1,0 +1,275 @@
+"""The policy: ordered SQL rules that turn scores into actions, a review flag and a control group.
+
+:func:`compile_policy` checks every rule once, at load time (syntax, columns, types, categories,
+action names), and compiles each to one polars expression (see :mod:`doorstep.core.expressions`).
+:meth:`CompiledPolicy.evaluate` decides a whole batch in one polars query: the first rule that
+matches wins, the default applies when none does.
+
+Control group: a stable fraction of entities is decided but never acted on, so the value of
+acting can be measured. Membership is ``control_value(app, entity_id) < control_group``, where
+:func:`control_value` hashes the app name and entity id with a hash fixed by this module (not
+Python's or polars' ``hash``), so it is the same in every process, platform and version.
+Control membership only applies to decisions that would act: rows whose action is ``none``
+always get ``control=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from doorstep.core.expressions import compile_expression, kind_of
+from doorstep.core.spec.models import PolicySpec
+from doorstep.core.suggest import did_you_mean
+from doorstep.errors import PolicyError
+
+__all__ = [
+    "NO_ACTION",
+    "CompiledPolicy",
+    "CompiledRule",
+    "PolicyResult",
+    "compile_policy",
+    "control_value",
+    "control_values",
+]
+
+NO_ACTION = "none"
+"""The action that does nothing; always valid."""
+
+_MASK64 = (1 << 64) - 1
+_FNV_OFFSET, _FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1, _MIX2 = 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """One rule, compiled."""
+
+    index: int
+    """0-based position in ``policy.rules``."""
+    name: str
+    """The rule's ``name``, or ``rule N`` (1-based) when it has none."""
+    when: str
+    action: str
+    review: bool
+    condition: pl.Expr
+    """Boolean polars expression; a missing value makes it false, never null."""
+    columns: frozenset[str]
+    """Columns the rule reads."""
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    """The decisions for one batch: Series as long as the batch, in its row order."""
+
+    action: pl.Series
+    """String: the action of the first matching rule, or the default."""
+    rule: pl.Series
+    """Int32: 0-based index of the matching rule; null when the default applied."""
+    review: pl.Series
+    """Boolean: the matching rule asks a person to review first (false for the default)."""
+    control: pl.Series
+    """Boolean: the entity is in the control group and the action is withheld."""
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """A policy ready to decide batches."""
+
+    rules: tuple[CompiledRule, ...]
+    default: str
+    control_group: float
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Every column any rule reads (the batch handed to :meth:`evaluate` needs them)."""
+        return frozenset().union(*(rule.columns for rule in self.rules))
+
+    def evaluate(self, frame: pl.DataFrame, *, entity_ids: pl.Series, app: str) -> PolicyResult:
+        """Decide every row of ``frame`` (validated inputs plus ``score`` columns).
+
+        ``entity_ids`` (as long as ``frame``) and ``app`` choose the control group.
+        """
+        absent = sorted(self.columns - set(frame.columns))
+        if absent:
+            raise PolicyError(
+                f"the batch has no column {', '.join(repr(c) for c in absent)} that the policy "
+                f"reads; columns found: {', '.join(frame.columns)}"
+            )
+        if entity_ids.len() != frame.height:
+            raise ValueError(f"entity_ids has {entity_ids.len()} values for {frame.height} rows")
+        matched = [pl.when(r.condition).then(pl.lit(r.index, pl.Int32)) for r in self.rules]
+        first = pl.coalesce([*matched, pl.lit(None, dtype=pl.Int32)]).alias("rule")
+        # with_columns, not select: a constant rule (e.g. TRUE) still fills every row
+        rule = frame.lazy().with_columns(first).select("rule").collect().to_series()
+        slot = rule.fill_null(len(self.rules))  # the default's slot, after the rules
+        actions = [r.action for r in self.rules] + [self.default]
+        reviews = [r.review for r in self.rules] + [False]
+        action = pl.Series("action", actions, dtype=pl.String).gather(slot)
+        return PolicyResult(
+            action=action,
+            rule=rule,
+            review=pl.Series("review", reviews, dtype=pl.Boolean).gather(slot),
+            control=self._control(action, entity_ids, app),
+        )
+
+    def _control(self, action: pl.Series, entity_ids: pl.Series, app: str) -> pl.Series:
+        n = action.len()
+        control = np.zeros(n, dtype=np.bool_)
+        if self.control_group > 0 and n:
+            acted = (action != NO_ACTION).to_numpy()
+            if acted.any():
+                ids = entity_ids.cast(pl.String).filter(pl.Series(acted))
+                control[acted] = control_values(app, ids) < self.control_group
+        return pl.Series("control", control, dtype=pl.Boolean)
+
+
+def compile_policy(
+    policy: PolicySpec,
+    columns: Mapping[str, str],
+    *,
+    categories: Mapping[str, Sequence[str]] | None = None,
+    actions: Collection[str] | None = None,
+) -> CompiledPolicy:
+    """Check and compile ``policy``.
+
+    ``columns`` maps every name a rule may use to its type: a field type (``int``, ``float``,
+    ``bool``, ``category``, ``string``, ``datetime``) or ``score`` (input fields, ``score``,
+    and for multiclass apps ``score_<class>`` and ``predicted_class``). ``categories`` gives
+    the allowed values of category columns; ``actions`` the declared action names (``none`` is
+    always valid). Raises :class:`~doorstep.errors.PolicyError` with the 0-based ``rule`` index
+    (``None`` for the default) and the character ``position`` in the rule's ``when``.
+    """
+    for name, column_type in columns.items():
+        try:
+            kind_of(column_type)
+        except ValueError as error:
+            raise ValueError(f"column {name!r}: {error}") from None
+    known = None if actions is None else {NO_ACTION, *actions}
+    compiled = []
+    for index, spec in enumerate(policy.rules):
+        expression = compile_expression(spec.when, columns, categories=categories or {}, rule=index)
+        _check_action(spec.action, known, index)
+        compiled.append(
+            CompiledRule(
+                index=index,
+                name=spec.name or f"rule {index + 1}",
+                when=spec.when,
+                action=spec.action,
+                review=spec.review,
+                condition=expression.expr,
+                columns=expression.columns,
+            )
+        )
+    _check_action(policy.default, known, None)
+    return CompiledPolicy(tuple(compiled), policy.default, policy.control_group)
+
+
+def _check_action(action: str, known: set[str] | None, rule: int | None) -> None:
+    if known is None or action in known:
+        return
+    declared = ", ".join(sorted(known - {NO_ACTION})) or "none declared"
+    where = "the default" if rule is None else "the rule's action"
+    raise PolicyError(
+        f"unknown action {action!r} in {where}{did_you_mean(action, known)}; declare it under "
+        f"'actions' (declared: {declared}) or use 'none'",
+        rule=rule,
+    )
+
+
+# -- control group hash ----------------------------------------------------------------------
+
+
+def _fmix64(value: int) -> int:
+    value ^= value >> 33
+    value = (value * _MIX1) & _MASK64
+    value ^= value >> 33
+    value = (value * _MIX2) & _MASK64
+    return value ^ (value >> 33)
+
+
+def _fnv1a(text: str) -> int:
+    state = _FNV_OFFSET
+    for byte in text.encode("utf-8"):
+        state = ((state ^ byte) * _FNV_PRIME) & _MASK64
+    return state
+
+
+def control_value(app: str, entity_id: str) -> float:
+    """The entity's stable position in [0, 1) for ``app`` (reference, one id at a time).
+
+    Definition: ``b`` = UTF-8 bytes of ``entity_id``; ``h`` = murmur3's ``fmix64`` of
+    (FNV-1a-64 of the UTF-8 bytes of ``app``) XOR (``len(b)`` × 0x9E3779B97F4A7C15 mod 2^64);
+    then for each 8-byte little-endian word ``w`` of ``b`` zero-padded to a multiple of 8:
+    ``h = fmix64(h XOR w)``. The value is ``(h >> 11) / 2^53``.
+    """
+    data = entity_id.encode("utf-8")
+    state = _fmix64(_fnv1a(app) ^ ((len(data) * _GOLDEN) & _MASK64))
+    for start in range(0, len(data), 8):
+        word = int.from_bytes(data[start : start + 8].ljust(8, b"\0"), "little")
+        state = _fmix64(state ^ word)
+    return (state >> 11) / float(1 << 53)
+
+
+def control_values(app: str, entity_ids: pl.Series) -> npt.NDArray[np.float64]:
+    """:func:`control_value` for a whole String Series, vectorised with numpy (null → 1.0).
+
+    The ids' UTF-8 bytes are read straight from the Arrow buffer. Ids of one length (the usual
+    case) are copied once into a zero-padded matrix of 8-byte words; otherwise each word is
+    gathered per row and masked to the id's length.
+    """
+    n = entity_ids.len()
+    if n == 0:
+        return np.zeros(0, dtype=np.float64)
+    array = entity_ids.cast(pl.String).rechunk().to_arrow()
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + n + 1]
+    buffer = array.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    longest = int(lengths.max())
+    prefix = _fnv1a(app)
+    seeds = [_fmix64(prefix ^ ((size * _GOLDEN) & _MASK64)) for size in range(longest + 1)]
+    state = np.array(seeds, dtype=np.uint64)[lengths]  # the seed depends on the length only
+    scratch = np.empty(n, dtype=np.uint64)
+    words = (longest + 7) // 8
+    if bool((lengths == longest).all()):
+        block = data[offsets[0] : offsets[0] + n * longest].reshape(n, longest)
+        matrix = np.zeros((n, words * 8), dtype=np.uint8)
+        matrix[:, :longest] = block
+        columns = matrix.view("<u8")
+        for index in range(words):
+            np.bitwise_xor(state, columns[:, index], out=state)
+            _fmix64_inplace(state, scratch)
+    else:
+        padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+        windows = np.lib.stride_tricks.as_strided(
+            padded, shape=(padded.size - 7, 8), strides=(1, 1), writeable=False
+        )
+        keep = np.array([(1 << (8 * r)) - 1 for r in range(9)], dtype=np.uint64)
+        for index in range(words):
+            remaining = lengths - 8 * index
+            word = windows[np.minimum(starts + 8 * index, padded.size - 8)].view("<u8").ravel()
+            word &= keep[np.clip(remaining, 0, 8)]
+            mixed = np.bitwise_xor(state, word)
+            _fmix64_inplace(mixed, scratch)
+            np.copyto(state, mixed, where=remaining > 0)
+    values: npt.NDArray[np.float64] = np.right_shift(state, np.uint64(11)).astype(np.float64)
+    values /= float(1 << 53)
+    if entity_ids.null_count():
+        values[entity_ids.is_null().to_numpy()] = 1.0
+    return values
+
+
+def _fmix64_inplace(state: npt.NDArray[np.uint64], scratch: npt.NDArray[np.uint64]) -> None:
+    """murmur3's 64-bit finaliser, in place, without temporaries."""
+    for multiplier in (_MIX1, _MIX2):
+        np.right_shift(state, np.uint64(33), out=scratch)
+        np.bitwise_xor(state, scratch, out=state)
+        np.multiply(state, np.uint64(multiplier), out=state)
+    np.right_shift(state, np.uint64(33), out=scratch)
+    np.bitwise_xor(state, scratch, out=state)

@@ -1,0 +1,307 @@
+"""Parse ``doorstep.yaml`` text into a :class:`Spec`, with every problem located.
+
+Errors name the file, the line and the dotted key, and suggest the nearest valid name::
+
+    doorstep.yaml:14 policy.rules[1].when: unknown column 'scroe' (did you mean 'score'?)
+
+Parsing is pure (text in, spec out); reading the file is the caller's business.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from doorstep.core.spec.models import Spec
+from doorstep.core.suggest import did_you_mean
+from doorstep.errors import SpecError, SpecIssue
+
+__all__ = ["SpecDocument", "format_key", "parse_spec", "policy_columns", "policy_issues"]
+
+Key = tuple[str | int, ...]
+_ENV = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def format_key(key: Key) -> str:
+    """``("policy", "rules", 1, "when")`` → ``policy.rules[1].when``."""
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+@dataclass(frozen=True)
+class SpecDocument:
+    """A parsed spec with the line of every key, to locate later problems (missing model file,
+    model/spec mismatch) in the same ``file:line key: message`` form."""
+
+    spec: Spec
+    file: str
+    lines: Mapping[Key, int]
+    secret_keys: frozenset[Key] = frozenset()
+    """Keys whose value came from an environment variable: never echo them back."""
+
+    def issue(self, key: Key, message: str) -> SpecIssue:
+        return SpecIssue(self.file, _line_of(self.lines, key), format_key(key), message)
+
+
+def parse_spec(text: str, *, file: str = "doorstep.yaml", env: Mapping[str, str]) -> SpecDocument:
+    """Parse and validate spec text; raise :class:`SpecError` listing every problem found."""
+    try:
+        raw = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise SpecError([SpecIssue(file, line, "", f"not valid YAML: {exc.problem}")]) from None
+    if not isinstance(raw, CommentedMap):
+        raise SpecError([SpecIssue(file, 1, "", "a spec must be a mapping with keys app, model…")])
+    lines: dict[Key, int] = {}
+    issues: list[SpecIssue] = []
+    secrets: set[Key] = set()
+    data = _plain(raw, (), lines, env, issues, secrets, file)
+    if issues:
+        raise SpecError(issues)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_locate(error, data, lines, file) for error in exc.errors()]) from None
+    doc = SpecDocument(spec, file, lines, frozenset(secrets))
+    issues = _cross_check(doc)
+    if issues:
+        raise SpecError(issues)
+    return doc
+
+
+def _plain(
+    node: Any,
+    key: Key,
+    lines: dict[Key, int],
+    env: Mapping[str, str],
+    issues: list[SpecIssue],
+    secrets: set[Key],
+    file: str,
+) -> Any:
+    """Turn ruamel nodes into plain Python values, recording 1-based lines and expanding env."""
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            child = (*key, str(k))
+            lines[child] = node.lc.key(k)[0] + 1
+            out[str(k)] = _plain(v, child, lines, env, issues, secrets, file)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, v in enumerate(node):
+            child = (*key, i)
+            lines[child] = node.lc.item(i)[0] + 1
+            items.append(_plain(v, child, lines, env, issues, secrets, file))
+        return items
+    if isinstance(node, str):
+        return _interpolate(node, key, lines, env, issues, secrets, file)
+    return node
+
+
+def _interpolate(
+    value: str,
+    key: Key,
+    lines: dict[Key, int],
+    env: Mapping[str, str],
+    issues: list[SpecIssue],
+    secrets: set[Key],
+    file: str,
+) -> str:
+    def replace(match: re.Match[str]) -> str:
+        escaped, name, default = match.group(1), match.group(2), match.group(3)
+        if escaped:
+            return match.group(0)[1:]
+        if name in env:
+            secrets.add(key)
+            return env[name]
+        if default is not None:
+            return default
+        issues.append(
+            SpecIssue(
+                file,
+                _line_of(lines, key),
+                format_key(key),
+                f"environment variable {name} is not set "
+                f"(set it, or write ${{{name}:-default}} to give a default)",
+            )
+        )
+        return ""
+
+    return _ENV.sub(replace, value) if "${" in value else value
+
+
+def _line_of(lines: Mapping[Key, int], key: Key) -> int | None:
+    for end in range(len(key), 0, -1):
+        if key[:end] in lines:
+            return lines[key[:end]]
+    return None
+
+
+def _data_key(loc: tuple[str | int, ...], data: Any) -> Key:
+    """Pydantic locations include union tags; keep only the parts that exist in the data."""
+    key: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part.startswith("function-"):
+            continue
+        elif not isinstance(node, dict | list):
+            continue
+        elif loc[-1] == part:  # a missing or extra key: name it
+            key.append(part)
+            break
+        else:
+            continue
+        key.append(part)
+    return tuple(key)
+
+
+def _locate(error: Any, data: Any, lines: Mapping[Key, int], file: str) -> SpecIssue:
+    loc = tuple(error["loc"])
+    key = _data_key(loc, data)
+    kind = error["type"]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(key[:-1])
+        message = f"unknown key {key[-1]!r}{did_you_mean(str(key[-1]), allowed)}"
+        if allowed:
+            message += f"; allowed keys: {', '.join(sorted(allowed))}"
+    elif kind == "missing":
+        message = f"required key {key[-1]!r} is missing"
+        key_line = _line_of(lines, key[:-1])
+        return SpecIssue(file, key_line, format_key(key), message)
+    elif kind == "literal_error":
+        got = error.get("input")
+        expected = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        message = f"{message}, got {got!r}{did_you_mean(str(got), expected)}"
+    elif kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        got = ctx.get("tag")
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+        key = (*key, str(ctx.get("discriminator", "type")).strip("'"))
+        message = f"unknown type {got!r}{did_you_mean(str(got), expected)}; one of " + ", ".join(
+            expected
+        )
+    elif "input" in error and not isinstance(error["input"], dict | list):
+        message = f"{message}, got {error['input']!r}"
+    return SpecIssue(file, _line_of(lines, key), format_key(key), message)
+
+
+def _allowed_keys(parent: Key) -> list[str]:
+    """Keys a mapping at ``parent`` may hold, read from the spec's JSON Schema."""
+    schema = Spec.model_json_schema()
+    defs = schema.get("$defs", {})
+    node: dict[str, Any] = schema
+
+    def resolve(n: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in n:
+            n = defs[n["$ref"].rsplit("/", 1)[-1]]
+        if "anyOf" in n:
+            options = [o for o in n["anyOf"] if o.get("type") != "null"]
+            if len(options) == 1:
+                return resolve(options[0])
+        return n
+
+    for part in parent:
+        node = resolve(node)
+        if "oneOf" in node and isinstance(part, str):
+            mapping = node.get("discriminator", {}).get("mapping", {})
+            node = {"$ref": mapping[part]} if part in mapping else {}
+            continue
+        props = node.get("properties", {})
+        if isinstance(part, str) and part in props:
+            node = props[part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        elif isinstance(part, int) and "items" in node:
+            node = node["items"]
+        else:
+            return []
+    return list(resolve(node).get("properties", {}))
+
+
+def _cross_check(doc: SpecDocument) -> list[SpecIssue]:
+    """Checks that span sections: names that refer to other names, rules that must compile."""
+    spec = doc.spec
+    issues: list[SpecIssue] = []
+    connectors = list(spec.connectors)
+    for name, action in spec.actions.items():
+        if action.connector is not None and action.connector not in spec.connectors:
+            issues.append(
+                doc.issue(
+                    ("actions", name, "connector"),
+                    f"unknown connector {action.connector!r}"
+                    + did_you_mean(action.connector, connectors)
+                    + (
+                        f"; declared connectors: {', '.join(connectors)}"
+                        if connectors
+                        else "; declare it under 'connectors'"
+                    ),
+                )
+            )
+    if spec.model.task != "binary" and spec.model.positive_class is not None:
+        issues.append(
+            doc.issue(
+                ("model", "positive_class"), f"applies to binary models, not {spec.model.task}"
+            )
+        )
+    for rule in spec.explain.for_:
+        if rule == "on_demand" and len(spec.explain.for_) > 1:
+            issues.append(
+                doc.issue(("explain", "for"), "'on_demand' cannot be combined with others")
+            )
+    if spec.model.task == "multiclass":
+        return issues  # rules may use score_<class>: checked once the model's classes are known
+    issues.extend(policy_issues(doc, policy_columns(spec)))
+    return issues
+
+
+def policy_issues(doc: SpecDocument, columns: Mapping[str, str]) -> list[SpecIssue]:
+    """Compile the policy against the columns a rule may use; locate the first problem."""
+    from doorstep.core.policy import compile_policy
+    from doorstep.errors import PolicyError
+
+    spec = doc.spec
+    issues: list[SpecIssue] = []
+    try:
+        compile_policy(
+            spec.policy,
+            columns,
+            categories={n: f.values or [] for n, f in spec.inputs.fields.items() if f.values},
+            actions=list(spec.actions),
+        )
+    except PolicyError as exc:
+        key: Key = (
+            ("policy", "default") if exc.rule is None else ("policy", "rules", exc.rule, "when")
+        )
+        if exc.rule is not None and "action" in exc.message and "unknown action" in exc.message:
+            key = ("policy", "rules", exc.rule, "action")
+        where = f" (at character {exc.position + 1})" if exc.position is not None else ""
+        issues.append(doc.issue(key, exc.message + where))
+    return issues
+
+
+def policy_columns(spec: Spec, classes: list[str] | None = None) -> dict[str, str]:
+    """Names a rule may use: every input field, the entity id, and the score columns
+    (multiclass: ``score`` of the predicted class, ``score_<class>`` and ``predicted_class``)."""
+    columns: dict[str, str] = {spec.inputs.id: "string"}
+    columns.update({name: f.type for name, f in spec.inputs.fields.items()})
+    columns["score"] = "float"
+    for label in classes or []:
+        columns[f"score_{label}"] = "float"
+    if classes:
+        columns["predicted_class"] = "string"
+    return columns

@@ -1,0 +1,247 @@
+"""The pydantic models of ``doorstep.yaml``. Field docstrings become the JSON Schema descriptions
+that editors show, so each says what the key means and gives an example."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ActionSpec",
+    "AppInfo",
+    "ChatConnectorSpec",
+    "ConnectorSpec",
+    "EmailConnectorSpec",
+    "ExplainSpec",
+    "FieldSpec",
+    "FieldType",
+    "FileConnectorSpec",
+    "InputsSpec",
+    "ModelSpec",
+    "PolicySpec",
+    "ReferenceSpec",
+    "RuleSpec",
+    "SQLConnectorSpec",
+    "Spec",
+    "WebhookConnectorSpec",
+]
+
+FieldType = Literal["int", "float", "bool", "category", "string", "datetime"]
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
+
+
+class AppInfo(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
+    """Short name used in URLs and the store, e.g. ``churn``."""
+    owner: str
+    """Accountable person (an e-mail address or a name), shown on every page."""
+    description: str = ""
+
+
+class ModelSpec(_Strict):
+    path: str
+    """Model file or folder, relative to the spec file."""
+    kind: Literal["auto", "lightgbm", "xgboost", "sklearn", "onnx", "mlflow"] | str = "auto"
+    """Adapter to load it with; ``auto`` detects it from the file's content."""
+    task: Literal["binary", "multiclass", "regression"] = "binary"
+    positive_class: str | int | bool | None = None
+    """Binary classifiers: the class whose probability is the score (default: the second)."""
+    version: str | None = None
+    """Human version label; defaults to the first 12 hex digits of the content hash."""
+
+
+class FieldSpec(_Strict):
+    type: FieldType
+    required: bool = True
+    """A missing value rejects the record. Optional fields reach the model as missing."""
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = None
+    """Allowed values of a ``category`` field (required for categories)."""
+    label: str | None = None
+    """Business label used in reasons, e.g. ``Support tickets in the last 30 days``."""
+    unit: str | None = None
+    """Unit shown after values in reasons, e.g. ``EUR``."""
+    pii: bool = False
+    """Personal data: masked in logs and for roles without need."""
+    feature: bool = True
+    """Passed to the model. Set false for fields carried only for actions (e.g. an e-mail)."""
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> FieldSpec:
+        if self.type == "category" and not self.values:
+            raise ValueError("a category field needs 'values', the list of allowed categories")
+        if self.values is not None and self.type != "category":
+            raise ValueError(f"'values' applies to category fields only, not to type {self.type!r}")
+        if (self.min is not None or self.max is not None) and self.type not in ("int", "float"):
+            raise ValueError(
+                f"'min'/'max' apply to int and float fields, not to type {self.type!r}"
+            )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
+        if self.values is not None and len(set(self.values)) != len(self.values):
+            raise ValueError("'values' lists a category more than once")
+        return self
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return value
+
+
+class InputsSpec(_Strict):
+    id: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """Name of the entity id field (customer, order, machine), e.g. ``customer_id``."""
+    fields: dict[Annotated[str, Field(pattern=NAME_PATTERN)], FieldSpec]
+    """The input contract, one entry per field, in the order the model expects them."""
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> InputsSpec:
+        if not self.fields:
+            raise ValueError("'fields' must declare at least one input")
+        if self.id in self.fields:
+            raise ValueError(f"the id field {self.id!r} must not be listed under 'fields' as well")
+        return self
+
+
+class ReferenceSpec(_Strict):
+    path: str
+    """Parquet or CSV sample of the training data, relative to the spec file."""
+    sample: Annotated[int, Field(ge=10, le=1_000_000)] = 10_000
+    """At most this many rows are read (for checks, backgrounds and drift)."""
+
+
+class ExplainSpec(_Strict):
+    top: Annotated[int, Field(ge=0, le=20)] = 3
+    """How many reasons each explained decision gets."""
+    for_: Annotated[
+        list[Literal["all", "acted", "review", "on_demand"]], Field(alias="for", min_length=1)
+    ] = ["acted", "review"]
+    """Which decisions get reasons: ``all``; ``acted`` (an action other than the default);
+    ``review`` (sent to a person); ``on_demand`` (none in batch, computed when asked)."""
+    method: Literal["auto", "native", "treeshap", "permutation"] = "auto"
+    """``auto`` takes the exact method the model supports, else the permutation fallback."""
+    score_label: str = "the score"
+    """What the score means, used in sentences: ``raises churn risk by 18 points``."""
+    score_unit: str | None = None
+    """Regression only: unit of the prediction, e.g. ``EUR`` (classifiers speak in points of
+    probability)."""
+    background: Annotated[int, Field(ge=10, le=5_000)] = 200
+    """Reference rows used as background by the model-agnostic fallback."""
+
+
+class RuleSpec(_Strict):
+    when: str
+    """SQL expression over the inputs and ``score``, e.g. ``score >= 0.8 AND plan = 'premium'``."""
+    action: str
+    """Action name, or ``none``."""
+    review: bool = False
+    """Send matching decisions to a person before the action is delivered."""
+    name: str | None = None
+    """Label for reports; defaults to ``rule N``."""
+
+
+class PolicySpec(_Strict):
+    rules: list[RuleSpec] = []
+    """Ordered; the first rule that matches decides."""
+    default: str = "none"
+    """Action when no rule matches."""
+    control_group: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Fraction of entities, chosen by a stable hash of (app, entity id), that are decided but
+    never acted on, so that the value of acting can be measured."""
+
+
+class ActionSpec(_Strict):
+    connector: str | None = None
+    """Connector that delivers the action (a key of ``connectors``)."""
+    payload: dict[str, Any] = {}
+    """Template of the body sent, e.g. ``{customer: "{{ entity_id }}"}``."""
+    value: float | None = None
+    """Business value of one successful action, for ROI (e.g. a retained customer's margin)."""
+    cost: float = 0.0
+    """Cost of taking the action once."""
+    description: str = ""
+
+
+class WebhookConnectorSpec(_Strict):
+    type: Literal["webhook"]
+    url: str
+    secret: str | None = None
+    """Standard Webhooks signing secret (``whsec_...``); use ``${ENV_VAR}``."""
+    headers: dict[str, str] = {}
+    timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
+class SQLConnectorSpec(_Strict):
+    type: Literal["sql"]
+    url: str
+    table: str
+    key: str | None = None
+    """Upsert on this column; insert only when absent."""
+    columns: dict[str, str] = {}
+
+
+class EmailConnectorSpec(_Strict):
+    type: Literal["email"]
+    host: str
+    port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password: str | None = None
+    sender: str
+    to: list[str]
+    subject: str = "doorstep: {{ action }} for {{ entity_id }}"
+
+
+class ChatConnectorSpec(_Strict):
+    type: Literal["chat"]
+    url: str
+
+
+class FileConnectorSpec(_Strict):
+    type: Literal["file"]
+    path: str
+    format: Literal["jsonl", "csv"] = "jsonl"
+
+
+ConnectorSpec = Annotated[
+    WebhookConnectorSpec
+    | SQLConnectorSpec
+    | EmailConnectorSpec
+    | ChatConnectorSpec
+    | FileConnectorSpec,
+    Field(discriminator="type"),
+]
+
+
+class Spec(_Strict):
+    """A doorstep app: one business decision, from inputs to actions."""
+
+    app: AppInfo
+    model: ModelSpec
+    inputs: InputsSpec
+    reference: ReferenceSpec | None = None
+    explain: ExplainSpec = ExplainSpec()
+    policy: PolicySpec = PolicySpec()
+    actions: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ActionSpec] = {}
+    connectors: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ConnectorSpec] = {}
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _reference_shorthand(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
+
+    @property
+    def feature_fields(self) -> dict[str, FieldSpec]:
+        """The fields passed to the model, in spec order."""
+        return {name: f for name, f in self.inputs.fields.items() if f.feature}

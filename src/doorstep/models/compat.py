@@ -1,0 +1,89 @@
+"""Does a model fit the spec's input contract? Every disagreement, one readable line each.
+
+The caller raises :class:`doorstep.errors.ModelMismatchError` with the lines returned by
+:func:`check_model_inputs`, so that a data scientist sees every problem at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from doorstep.core.ports import ModelMetadata
+from doorstep.core.spec.models import FieldSpec
+from doorstep.models.frames import is_positional
+
+__all__ = ["check_model_inputs"]
+
+
+def check_model_inputs(metadata: ModelMetadata, fields: dict[str, FieldSpec]) -> list[str]:
+    """Mismatches between the spec's feature fields (``feature: true``) and the model's inputs:
+    missing or extra features, count (for models without feature names), categorical versus
+    numeric, and category values the model never saw. An empty list means they agree."""
+    features = {name: spec for name, spec in fields.items() if spec.feature}
+    names = list(metadata.feature_names)
+    if is_positional(names):
+        return _positional(metadata, list(features.items()))
+    lines: list[str] = []
+    for name in names:
+        if name not in features:
+            hint = _did_you_mean(name, [n for n in features if n not in names])
+            extra = " (it is an input, but has 'feature: false')" if name in fields else hint
+            lines.append(f"the model uses {name!r} but the spec has no such input{extra}")
+    for name in features:
+        if name not in names:
+            hint = _did_you_mean(name, [n for n in names if n not in features])
+            lines.append(
+                f"the spec's input {name!r} is not used by the model{hint}; set "
+                "'feature: false' on it if it is carried only for actions"
+            )
+    for name in names:
+        if name in features:
+            lines.extend(_categories(metadata, name, name, features[name]))
+    return lines
+
+
+def _positional(metadata: ModelMetadata, features: list[tuple[str, FieldSpec]]) -> list[str]:
+    names = metadata.feature_names
+    if len(names) != len(features):
+        return [
+            f"the model takes {len(names)} unnamed features ({names[0]}…{names[-1]}) but the "
+            f"spec declares {len(features)} feature inputs; without names in the model, the "
+            "spec's field order is used, so list exactly the model's features in its order"
+        ]
+    lines: list[str] = []
+    for model_name, (name, spec) in zip(names, features, strict=True):
+        lines.extend(_categories(metadata, model_name, name, spec))
+    return lines
+
+
+def _categories(metadata: ModelMetadata, model_name: str, name: str, spec: FieldSpec) -> list[str]:
+    where = name if model_name == name else f"{name} (the model's {model_name})"
+    categorical = model_name in metadata.categories
+    if spec.type == "category" and not categorical and metadata.kind not in ("onnx", "mlflow"):
+        return [
+            f"{where!r} is a category in the spec but the model treats it as a number; "
+            "train the model with it as a categorical feature (pandas 'category' dtype or an "
+            "encoder), or declare it with a numeric type"
+        ]
+    if spec.type != "category" and categorical:
+        return [
+            f"{where!r} is of type {spec.type!r} in the spec but the model treats it as a "
+            "category; declare it as 'type: category' with its 'values'"
+        ]
+    known = metadata.categories.get(model_name) or []
+    if spec.type != "category" or not known:
+        return []
+    unseen = [v for v in spec.values or [] if v not in known]
+    if not unseen:
+        return []
+    return [
+        f"{where!r}: the model never saw the value(s) {', '.join(map(repr, unseen))} (it knows "
+        f"{', '.join(map(repr, known))}); they will be scored as missing"
+    ]
+
+
+def _did_you_mean(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+    if not close:
+        close = [c for c in candidates if c.startswith(name) or name.startswith(c)][:1]
+    return f" (did you mean {close[0]!r}?)" if close else ""

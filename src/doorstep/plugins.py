@@ -1,0 +1,130 @@
+"""The extension points of doorstep, declared in one place.
+
+Third parties extend doorstep through Python entry points. The built-in implementations are
+registered the very same way (in doorstep's own ``pyproject.toml``), so a plugin is a peer of the
+built-ins, not a special case. Entry points are read lazily: nothing here imports a model
+library until a model of that kind is loaded.
+
+Groups
+------
+
+``doorstep.models``
+    Model adapters. Each entry point names a class implementing
+    :class:`doorstep.core.ports.Model` (``can_load``, ``load``, ``metadata``, ``predict``,
+    ``contributions``); the entry point's name is the ``model.kind`` a spec uses. Check an
+    adapter with :func:`doorstep.testing.check_model_adapter`. Example, in a plugin's
+    ``pyproject.toml``::
+
+        [project.entry-points."doorstep.models"]
+        catboost = "doorstep_catboost:CatBoostModel"
+
+``doorstep.connectors``
+    Delivery connectors (webhook, SQL, e-mail, chat, file, ...). Declared here when the
+    connector protocol lands; the built-ins will register through it like the model adapters.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+
+import polars as pl
+
+from doorstep.core.ports import Model, Task
+from doorstep.errors import ModelError, PluginError
+
+__all__ = ["MODELS_GROUP", "AUTO_ORDER", "load_model", "model_adapters", "model_kinds"]
+
+MODELS_GROUP = "doorstep.models"
+"""Entry-point group of model adapters."""
+
+AUTO_ORDER = ("mlflow", "onnx", "xgboost", "lightgbm", "sklearn")
+"""Order in which ``kind: auto`` asks the built-in adapters whether they recognise a path;
+third-party adapters are asked afterwards, in name order."""
+
+_EXTRAS = {"xgboost": "xgboost", "onnx": "onnx", "mlflow": "mlflow"}
+
+
+@cache
+def _model_entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=MODELS_GROUP)}
+
+
+def model_kinds() -> list[str]:
+    """Names of the installed model adapters, in ``kind: auto`` detection order."""
+    names = _model_entry_points()
+    return [k for k in AUTO_ORDER if k in names] + sorted(k for k in names if k not in AUTO_ORDER)
+
+
+def _adapter(kind: str) -> type[Model]:
+    entry = _model_entry_points()[kind]
+    try:
+        adapter = entry.load()
+    except ImportError as exc:
+        extra = _EXTRAS.get(kind)
+        fix = f"pip install 'doorstep[{extra}]'" if extra else f"reinstall the plugin {entry.value}"
+        raise ModelError(
+            f"The {kind!r} model adapter cannot be imported ({exc}). Install it with: {fix}"
+        ) from exc
+    except Exception as exc:
+        raise PluginError(
+            f"The model adapter {kind!r} ({entry.value}) failed to load: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if not (
+        isinstance(adapter, type) and hasattr(adapter, "load") and hasattr(adapter, "can_load")
+    ):
+        raise PluginError(
+            f"The entry point {kind!r} = {entry.value!r} in group {MODELS_GROUP!r} must name a "
+            f"class with 'can_load' and 'load' class methods; got {adapter!r}."
+        )
+    return adapter
+
+
+def model_adapters() -> dict[str, type[Model]]:
+    """Every installed model adapter by kind (imports each adapter module, not its library)."""
+    return {kind: _adapter(kind) for kind in model_kinds()}
+
+
+def load_model(
+    path: Path,
+    *,
+    kind: str = "auto",
+    task: Task,
+    positive_class: str | None = None,
+    reference: pl.DataFrame | None = None,
+) -> Model:
+    """Load a model file or folder with the adapter ``kind`` (``auto``: detected from content).
+
+    Raises :class:`ModelError` for a missing or unrecognised file and for an adapter whose library
+    is not installed (naming the extra to install), :class:`PluginError` for an unknown kind.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(
+            f"The model path {path} does not exist. Check 'model.path' in the spec; relative "
+            "paths are resolved against the spec file's folder."
+        )
+    kinds = model_kinds()
+    if kind == "auto":
+        for candidate in kinds:
+            adapter = _adapter(candidate)
+            if adapter.can_load(path):
+                return adapter.load(
+                    path, task=task, positive_class=positive_class, reference=reference
+                )
+        raise ModelError(
+            f"{path} is not a model file doorstep recognises (tried {', '.join(kinds)}). "
+            "Expected a LightGBM text model, an XGBoost .json/.ubj model, a joblib file, an "
+            ".onnx file or an MLflow model folder; set 'model.kind' if the file is one of them."
+        )
+    if kind not in kinds:
+        close = difflib.get_close_matches(kind, kinds, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise PluginError(
+            f"Unknown model kind {kind!r}{hint}. Installed kinds: auto, {', '.join(kinds)}. "
+            f"Other kinds come from plugins registering the {MODELS_GROUP!r} entry point."
+        )
+    return _adapter(kind).load(path, task=task, positive_class=positive_class, reference=reference)

@@ -1,0 +1,140 @@
+"""Load an app: its spec, reference data and model, checked against each other.
+
+Everything that can be wrong with an app is found here, before the first record is scored, and
+reported in the spec's own ``file:line key: message`` form.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from doorstep.core.contract import validate_batch
+from doorstep.core.policy import CompiledPolicy, compile_policy
+from doorstep.core.ports import Model
+from doorstep.core.spec.loader import SpecDocument, parse_spec, policy_columns, policy_issues
+from doorstep.core.spec.models import Spec
+from doorstep.engines.files import read_sample
+from doorstep.errors import DoorstepError, ExplanationError, SpecError, SpecIssue
+from doorstep.explainers.additivity import check_additivity
+from doorstep.models.compat import check_model_inputs
+from doorstep.plugins import load_model
+
+__all__ = ["LoadedApp", "load_app", "read_spec"]
+
+ADDITIVITY_ROWS = 200
+"""Reference rows on which contributions must add up to the model's output at load time."""
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    """An app ready to decide: spec, model, compiled policy and a reference sample."""
+
+    doc: SpecDocument
+    root: Path
+    model: Model
+    policy: CompiledPolicy
+    reference: pl.DataFrame | None
+    """Validated reference rows (features only), or ``None`` when the spec names none."""
+    additivity_error: float | None
+    """Largest additivity error measured at load time (``None`` when explanations are off)."""
+    warnings: tuple[str, ...] = ()
+    """Problems that do not stop the app, e.g. reference rows that break the contract."""
+
+    @property
+    def spec(self) -> Spec:
+        return self.doc.spec
+
+    @property
+    def name(self) -> str:
+        return self.doc.spec.app.name
+
+    @property
+    def model_version(self) -> str:
+        declared = self.doc.spec.model.version
+        return declared or self.model.metadata.content_hash.removeprefix("sha256:")[:12]
+
+    @property
+    def classes(self) -> list[str]:
+        return self.model.metadata.classes if self.spec.model.task == "multiclass" else []
+
+
+def read_spec(path: Path, env: Mapping[str, str] | None = None) -> SpecDocument:
+    """Read and parse a spec file (errors are located in that file)."""
+    if not path.is_file():
+        raise SpecError([SpecIssue(str(path), None, "", "spec file does not exist")])
+    text = path.read_text(encoding="utf-8")
+    return parse_spec(text, file=str(path), env=os.environ if env is None else env)
+
+
+def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
+    """Parse the spec, read the reference sample, load the model and check that they agree."""
+    doc = read_spec(path, env)
+    spec, root = doc.spec, path.resolve().parent
+    reference, warnings = _read_reference(doc, root)
+    model_path = root / spec.model.path
+    if not model_path.exists():
+        raise SpecError([doc.issue(("model", "path"), f"model file {model_path} does not exist")])
+    try:
+        model = load_model(
+            model_path,
+            kind=spec.model.kind,
+            task=spec.model.task,
+            positive_class=None
+            if spec.model.positive_class is None
+            else str(spec.model.positive_class),
+            reference=reference,
+        )
+    except DoorstepError as exc:
+        raise SpecError([doc.issue(("model", "path"), exc.message)]) from None
+    mismatches = check_model_inputs(model.metadata, spec.feature_fields)
+    if mismatches:
+        raise SpecError([doc.issue(("model", "path"), m) for m in mismatches])
+    classes = model.metadata.classes if spec.model.task == "multiclass" else None
+    columns = policy_columns(spec, classes)
+    issues = policy_issues(doc, columns)
+    if issues:
+        raise SpecError(issues)
+    categories = {n: f.values or [] for n, f in spec.inputs.fields.items() if f.values}
+    if classes:
+        categories["predicted_class"] = classes
+    policy = compile_policy(spec.policy, columns, categories=categories, actions=list(spec.actions))
+    additivity = None
+    if reference is not None and "on_demand" not in spec.explain.for_ and spec.explain.top > 0:
+        try:
+            additivity = check_additivity(model, reference.head(ADDITIVITY_ROWS))
+        except ExplanationError as exc:
+            raise SpecError([doc.issue(("explain",), exc.message)]) from None
+    return LoadedApp(doc, root, model, policy, reference, additivity, warnings)
+
+
+def _read_reference(doc: SpecDocument, root: Path) -> tuple[pl.DataFrame | None, tuple[str, ...]]:
+    ref = doc.spec.reference
+    if ref is None:
+        return None, ()
+    path = root / ref.path
+    if not path.is_file():
+        raise SpecError([doc.issue(("reference",), f"reference file {path} does not exist")])
+    try:
+        sample = read_sample(path, ref.sample)
+        id_field = doc.spec.inputs.id
+        if id_field not in sample.columns:  # training data need not carry entity ids
+            sample = sample.with_row_index(id_field, offset=1).cast({id_field: pl.String})
+        checked = validate_batch(sample, doc.spec.inputs)
+    except DoorstepError as exc:
+        raise SpecError([doc.issue(("reference",), f"{path.name}: {exc.message}")]) from None
+    warnings: tuple[str, ...] = ()
+    if checked.rejects.height:
+        bad = "; ".join(checked.rejects.head(3)["message"].to_list())
+        summary = (
+            f"{checked.rejects['row'].n_unique()} of {sample.height} reference rows break the "
+            f"input contract and are left out, e.g.: {bad}"
+        )
+        if checked.valid.height == 0:
+            raise SpecError([doc.issue(("reference",), summary)])
+        warnings = (str(doc.issue(("reference",), summary)),)
+    return checked.valid.select(list(doc.spec.feature_fields)), warnings

@@ -1,0 +1,51 @@
+"""Docs are a contract: every error code, spec key and command is documented."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+from pydantic import BaseModel
+
+import doorstep.errors as errors
+from doorstep.core.spec import models
+
+DOCS = Path(__file__).parents[1] / "docs"
+
+
+def test_every_error_code_is_documented() -> None:
+    text = (DOCS / "errors.md").read_text()
+    classes = [
+        c
+        for _, c in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(c, errors.DoorstepError)
+    ]
+    assert len(classes) >= 8
+    for cls in classes:
+        assert f"`{cls.code}`" in text, f"error code {cls.code} is missing from docs/errors.md"
+        assert f"`{cls.__name__}`" in text, f"{cls.__name__} is missing from docs/errors.md"
+
+
+def test_every_spec_key_is_documented() -> None:
+    text = (DOCS / "spec.md").read_text()
+    for _, cls in inspect.getmembers(models, inspect.isclass):
+        if not issubclass(cls, BaseModel) or cls.__module__ != models.__name__:
+            continue
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
+            assert f"`{key}`" in text, f"{cls.__name__}.{key} is missing from docs/spec.md"
+
+
+def test_every_doc_page_is_linked_from_the_readme() -> None:
+    readme = (DOCS.parent / "README.md").read_text()
+    for page in DOCS.glob("*.md"):
+        if page.name in ("architecture.md",):
+            continue
+        assert f"docs/{page.name}" in readme, f"README does not link docs/{page.name}"
+
+
+def test_local_links_in_docs_resolve() -> None:
+    for page in [*DOCS.glob("*.md"), DOCS.parent / "README.md"]:
+        for target in re.findall(r"\]\(([^)#:]+\.md)\)", page.read_text()):
+            assert (page.parent / target).is_file(), f"{page.name} links a missing {target}"
