@@ -32,7 +32,7 @@ from pathlib import Path
 
 import polars as pl
 
-from doorstep.core.ports import Model, Task
+from doorstep.core.ports import Model, ModelAdapter, Task
 from doorstep.errors import ModelError, PluginError
 
 __all__ = ["MODELS_GROUP", "AUTO_ORDER", "load_model", "model_adapters", "model_kinds"]
@@ -58,7 +58,7 @@ def model_kinds() -> list[str]:
     return [k for k in AUTO_ORDER if k in names] + sorted(k for k in names if k not in AUTO_ORDER)
 
 
-def _adapter(kind: str) -> type[Model]:
+def _adapter(kind: str) -> type[ModelAdapter]:
     entry = _model_entry_points()[kind]
     try:
         adapter = entry.load()
@@ -83,7 +83,7 @@ def _adapter(kind: str) -> type[Model]:
     return adapter
 
 
-def model_adapters() -> dict[str, type[Model]]:
+def model_adapters() -> dict[str, type[ModelAdapter]]:
     """Every installed model adapter by kind (imports each adapter module, not its library)."""
     return {kind: _adapter(kind) for kind in model_kinds()}
 

@@ -74,7 +74,7 @@ def test_exactly_additive_for_a_model_with_interactions() -> None:
 
 
 def test_estimates_converge_to_exact_shapley_values() -> None:
-    """With 3 features every permutation is sampled: the estimate is the exact value."""
+    """With 3 features and 40 antithetic pairs the estimate is close to the exact value."""
     batch, background = numeric_frame(5, 4).select("x0", "x1", "x2"), numeric_frame(10, 5)
 
     def model(frame: pl.DataFrame) -> F64:

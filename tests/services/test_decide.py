@@ -48,15 +48,28 @@ def test_policy_statuses_and_reasons_follow_the_spec(
     d = decide_batch(app, customers).decisions
     assert d.schema == pl.Schema(decision_schema(app))
     assert d["row"].to_list() == list(range(1, customers.height + 1))
-    premium = d.join(
-        customers.select("customer_id", "plan"), left_on="entity_id", right_on="customer_id"
-    )
-    first = premium.filter((pl.col("score") >= 0.70) & (pl.col("plan") == "premium"))
-    assert first.height > 0
-    assert set(first["action"]) == {"call_customer"}
-    assert set(first["rule"]) == {"premium at high risk"}
-    low = d.filter(pl.col("score") < 0.40)
-    assert set(low["action"]) == {"none"} and low["rule"].null_count() == low.height
+    # the first matching rule decides, exactly as the spec's policy reads
+    joined = d.join(customers, left_on="entity_id", right_on="customer_id")
+    score, plan, tenure = pl.col("score"), pl.col("plan"), pl.col("tenure_months")
+    expected = joined.select(
+        pl.when((score >= 0.70) & (plan == "premium"))
+        .then(pl.lit("premium at high risk"))
+        .when(score >= 0.60)
+        .then(pl.lit("high risk"))
+        .when((score >= 0.40) & (tenure >= 6))
+        .then(pl.lit("borderline"))
+        .otherwise(None)
+        .alias("rule")
+    )["rule"]
+    assert joined["rule"].to_list() == expected.to_list()
+    assert set(expected.drop_nulls()) >= {"high risk", "borderline"}
+    action_of = {
+        "premium at high risk": "call_customer",
+        "high risk": "retention_offer",
+        "borderline": "retention_offer",
+        None: "none",
+    }
+    assert joined["action"].to_list() == [action_of[r] for r in expected.to_list()]
     # status: held_out for acted control members, pending_review for review rules, else decided
     acted = d.filter(pl.col("action") != "none")
     held = acted.filter(pl.col("control"))

@@ -30,7 +30,9 @@ SpecOption = Annotated[
 
 
 def _fail(exc: DoorstepError) -> typer.Exit:
-    errors.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False)
+    errors.print(
+        f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False, soft_wrap=True
+    )
     return typer.Exit(code=1)
 
 

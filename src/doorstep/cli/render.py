@@ -94,7 +94,8 @@ def created(console: Console, directory: Path, files: list[Path]) -> None:
 def app_summary(console: Console, app: LoadedApp) -> None:
     spec, meta = app.spec, app.model.metadata
     warnings(console, app.warnings)
-    table = Table(title=f"[bold green]✓[/] {app.doc.file} is valid", show_header=False)
+    console.print(f"[bold green]✓[/] {app.doc.file} is valid", soft_wrap=True, highlight=False)
+    table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column()
     table.add_row("app", f"{spec.app.name} — {spec.app.description} (owner {spec.app.owner})")

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["Contributions", "Link", "Model", "ModelMetadata", "Task"]
+__all__ = ["Contributions", "Link", "Model", "ModelAdapter", "ModelMetadata", "Task"]
 
 Task = Literal["binary", "multiclass", "regression"]
 
@@ -80,9 +80,24 @@ class Contributions:
 
 @runtime_checkable
 class Model(Protocol):
-    """A loaded model behind the one small protocol every adapter implements."""
+    """A loaded model: what the decision path needs from it."""
 
     metadata: ModelMetadata
+
+    def predict(self, batch: pl.DataFrame) -> npt.NDArray[np.float64]:
+        """Scores: ``(rows,)`` probability of the positive class (binary) or prediction
+        (regression); ``(rows, classes)`` probabilities (multiclass)."""
+        ...
+
+    def contributions(self, batch: pl.DataFrame) -> Contributions:
+        """Exact or bounded-approximate attributions, additive in ``link`` space."""
+        ...
+
+
+@runtime_checkable
+class ModelAdapter(Model, Protocol):
+    """A model class registered under the ``doorstep.models`` entry point group: it recognises
+    and loads its artifacts, and its instances are :class:`Model` s."""
 
     @classmethod
     def can_load(cls, path: Path) -> bool:
@@ -103,13 +118,4 @@ class Model(Protocol):
         ``reference`` is a validated sample of training data (the spec's ``reference``); adapters
         that need a background sample for model-agnostic explanations keep a bounded part of it.
         """
-        ...
-
-    def predict(self, batch: pl.DataFrame) -> npt.NDArray[np.float64]:
-        """Scores: ``(rows,)`` probability of the positive class (binary) or prediction
-        (regression); ``(rows, classes)`` probabilities (multiclass)."""
-        ...
-
-    def contributions(self, batch: pl.DataFrame) -> Contributions:
-        """Exact or bounded-approximate attributions, additive in ``link`` space."""
         ...

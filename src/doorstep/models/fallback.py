@@ -9,10 +9,15 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from doorstep.core.ports import Contributions, Link, Task
+from doorstep.core.ports import Contributions, Link, Model, ModelMetadata, Task
 from doorstep.errors import ExplanationError
 
-__all__ = ["BACKGROUND_ROWS", "background_sample", "permutation_explanation"]
+__all__ = [
+    "BACKGROUND_ROWS",
+    "PermutationModel",
+    "background_sample",
+    "permutation_explanation",
+]
 
 BACKGROUND_ROWS = 100
 """Reference rows kept as background (bounded so an explanation costs a fixed multiple of a
@@ -66,3 +71,29 @@ def permutation_explanation(
         feature_names=list(columns),
         method="permutation",
     )
+
+
+class PermutationModel:
+    """A model explained by the permutation fallback whatever else it supports (the spec's
+    ``explain.method: permutation``, or a background size other than the adapter's own)."""
+
+    def __init__(self, model: Model, background: pl.DataFrame, *, task: Task) -> None:
+        self.inner = model
+        self.metadata: ModelMetadata = model.metadata
+        self.background = background
+        self.task = task
+
+    def predict(self, batch: pl.DataFrame) -> npt.NDArray[np.float64]:
+        return self.inner.predict(batch)
+
+    def contributions(self, batch: pl.DataFrame) -> Contributions:
+        outputs = len(self.metadata.classes) if self.task == "multiclass" else 1
+        return permutation_explanation(
+            self.inner.predict,
+            batch,
+            self.background,
+            task=self.task,
+            columns=list(self.metadata.feature_names),
+            outputs=outputs,
+            model=f"the {self.metadata.kind} model",
+        )

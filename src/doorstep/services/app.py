@@ -22,12 +22,20 @@ from doorstep.engines.files import read_sample
 from doorstep.errors import DoorstepError, ExplanationError, SpecError, SpecIssue
 from doorstep.explainers.additivity import check_additivity
 from doorstep.models.compat import check_model_inputs
+from doorstep.models.fallback import (
+    BACKGROUND_ROWS,
+    PermutationModel,
+    background_sample,
+)
 from doorstep.plugins import load_model
 
 __all__ = ["LoadedApp", "load_app", "read_spec"]
 
 ADDITIVITY_ROWS = 200
 """Reference rows on which contributions must add up to the model's output at load time."""
+ADDITIVITY_TOLERANCE = 1e-4
+"""Largest gap allowed, in link units: exact float64 methods reach ~1e-12, float32 models
+(XGBoost, ONNX) ~1e-5; a wrong explainer is off by 1e-2 or more."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +83,20 @@ def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
     """Parse the spec, read the reference sample, load the model and check that they agree."""
     doc = read_spec(path, env)
     spec, root = doc.spec, path.resolve().parent
-    reference, warnings = _read_reference(doc, root)
+    try:
+        reference, warnings = _read_reference(doc, root)
+    except SpecError as exc:  # go on without it, to report the model's problems as well
+        reference, warnings, reference_issues = None, (), exc.issues
+    else:
+        reference_issues = []
     model_path = root / spec.model.path
     if not model_path.exists():
-        raise SpecError([doc.issue(("model", "path"), f"model file {model_path} does not exist")])
+        raise SpecError(
+            [
+                *reference_issues,
+                doc.issue(("model", "path"), f"model file {model_path} does not exist"),
+            ]
+        )
     try:
         model = load_model(
             model_path,
@@ -90,10 +108,10 @@ def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
             reference=reference,
         )
     except DoorstepError as exc:
-        raise SpecError([doc.issue(("model", "path"), exc.message)]) from None
+        raise SpecError([*reference_issues, doc.issue(("model", "path"), exc.message)]) from None
     mismatches = check_model_inputs(model.metadata, spec.feature_fields)
-    if mismatches:
-        raise SpecError([doc.issue(("model", "path"), m) for m in mismatches])
+    if mismatches or reference_issues:
+        raise SpecError([*reference_issues, *(doc.issue(("model", "path"), m) for m in mismatches)])
     classes = model.metadata.classes if spec.model.task == "multiclass" else None
     columns = policy_columns(spec, classes)
     issues = policy_issues(doc, columns)
@@ -103,13 +121,45 @@ def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
     if classes:
         categories["predicted_class"] = classes
     policy = compile_policy(spec.policy, columns, categories=categories, actions=list(spec.actions))
+    model = _choose_explanations(doc, model, reference)
     additivity = None
-    if reference is not None and "on_demand" not in spec.explain.for_ and spec.explain.top > 0:
+    if reference is not None and spec.explain.top > 0:
         try:
-            additivity = check_additivity(model, reference.head(ADDITIVITY_ROWS))
+            additivity = check_additivity(
+                model, reference.head(ADDITIVITY_ROWS), atol=ADDITIVITY_TOLERANCE
+            )
         except ExplanationError as exc:
             raise SpecError([doc.issue(("explain",), exc.message)]) from None
     return LoadedApp(doc, root, model, policy, reference, additivity, warnings)
+
+
+def _choose_explanations(doc: SpecDocument, model: Model, reference: pl.DataFrame | None) -> Model:
+    """Apply ``explain.method`` and ``explain.background`` to the loaded model."""
+    explain = doc.spec.explain
+    if reference is None or reference.height == 0:
+        if explain.method == "permutation":
+            raise SpecError(
+                [doc.issue(("explain", "method"), "the permutation method needs 'reference:'")]
+            )
+        return model
+    natural = model.contributions(reference.head(1)).method
+    if explain.method == "exact" and natural == "permutation":
+        raise SpecError(
+            [
+                doc.issue(
+                    ("explain", "method"),
+                    f"the {model.metadata.kind} model has no exact explanation method; use "
+                    "'auto' or 'permutation'",
+                )
+            ]
+        )
+    if explain.method == "permutation" or (
+        natural == "permutation" and explain.background != BACKGROUND_ROWS
+    ):
+        background = background_sample(reference, rows=explain.background)
+        assert background is not None
+        return PermutationModel(model, background, task=doc.spec.model.task)
+    return model
 
 
 def _read_reference(doc: SpecDocument, root: Path) -> tuple[pl.DataFrame | None, tuple[str, ...]]:

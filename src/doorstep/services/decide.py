@@ -6,9 +6,11 @@ Online requests (a batch of one, or a micro-batch) and batch files go through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from doorstep.core.contract import validate_batch
@@ -107,7 +109,7 @@ def _score_columns(app: LoadedApp, features: pl.DataFrame) -> pl.DataFrame:
 
 
 def _explain_mask(
-    which: list[str], acted: pl.Series, review: pl.Series, override: bool | None
+    which: Sequence[str], acted: pl.Series, review: pl.Series, override: bool | None
 ) -> pl.Series:
     if override is not None or "all" in which:
         return _constant(override is not False, len(acted), pl.Boolean)
@@ -137,11 +139,19 @@ def _with_reasons(
     explain = app.spec.explain
     style = ReasonStyle(explain.top, explain.score_label, explain.score_unit)
     reasons, text = render_reasons(chosen, contributions, app.spec.feature_fields, style, output)
-    index = np.flatnonzero(mask.to_numpy())
-    full_reasons = _constant(None, decisions.height, REASON_DTYPE).scatter(index, reasons)
-    full_text = _constant(None, decisions.height, pl.String).scatter(index, text)
-    return decisions.with_columns(full_reasons.alias("reasons"), full_text.alias("reasons_text"))
+    # spread the explained rows back over the batch: unexplained rows point at one trailing null
+    positions = np.full(decisions.height, count, dtype=np.int64)
+    positions[np.flatnonzero(mask.to_numpy())] = np.arange(count)
+    return decisions.with_columns(
+        _spread(reasons, positions).alias("reasons"),
+        _spread(text, positions).alias("reasons_text"),
+    )
 
 
-def _constant(value: object, length: int, dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
+def _spread(values: pl.Series, positions: npt.NDArray[np.int64]) -> pl.Series:
+    padded = values.extend_constant(None, 1)
+    return padded.gather(positions)
+
+
+def _constant(value: bool | None, length: int, dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
     return pl.select(pl.repeat(value, length, dtype=dtype)).to_series()

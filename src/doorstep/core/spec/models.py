@@ -129,15 +129,17 @@ class ExplainSpec(_Strict):
     ] = ["acted", "review"]
     """Which decisions get reasons: ``all``; ``acted`` (an action other than the default);
     ``review`` (sent to a person); ``on_demand`` (none in batch, computed when asked)."""
-    method: Literal["auto", "native", "treeshap", "permutation"] = "auto"
-    """``auto`` takes the exact method the model supports, else the permutation fallback."""
+    method: Literal["auto", "exact", "permutation"] = "auto"
+    """``auto``: the model's exact method when it has one (LightGBM, XGBoost, scikit-learn tree
+    models), else the permutation fallback; ``exact``: refuse a model without an exact method;
+    ``permutation``: the model-agnostic fallback for every model."""
     score_label: str = "the score"
     """What the score means, used in sentences: ``raises churn risk by 18 points``."""
     score_unit: str | None = None
     """Regression only: unit of the prediction, e.g. ``EUR`` (classifiers speak in points of
     probability)."""
-    background: Annotated[int, Field(ge=10, le=5_000)] = 200
-    """Reference rows used as background by the model-agnostic fallback."""
+    background: Annotated[int, Field(ge=10, le=5_000)] = 100
+    """Reference rows used as background by the permutation fallback (its cost grows with it)."""
 
 
 class RuleSpec(_Strict):
