@@ -40,9 +40,7 @@ BYTES_PER_ROW = 130
 def peak_rss(command: list[str]) -> tuple[int, float]:
     """Run ``command``; its peak resident set size in bytes and its wall-clock seconds."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = process.stdout.read() if process.stdout is not None else ""
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
@@ -89,8 +87,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         peaks: dict[str, tuple[int, float]] = {"load_app only": peak_rss(load_only)}
         for label, source in ((f"{args.base_rows:,} rows", base), (f"{args.rows:,} rows", large)):
-            command = [*doorstep_command(), "score", str(source), "--spec", str(app.spec),
-                       "--out", str(out / "memory.parquet"), "--no-explain"]
+            command = [
+                *doorstep_command(),
+                "score",
+                str(source),
+                "--spec",
+                str(app.spec),
+                "--out",
+                str(out / "memory.parquet"),
+                "--no-explain",
+            ]
             peaks[label] = peak_rss(command)
     finally:
         if not args.keep and args.rows != args.base_rows:
@@ -104,8 +110,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "doorstep score --no-explain: peak resident memory (subprocess)",
         ["run", "peak RSS (MiB)", "seconds", "rows/s"],
         [
-            [label, f"{peak / 1024**2:,.0f}", f"{seconds:.1f}",
-             "" if label == "load_app only" else f"{int(label.split()[0].replace(',', '')) / seconds:,.0f}"]
+            [
+                label,
+                f"{peak / 1024**2:,.0f}",
+                f"{seconds:.1f}",
+                ""
+                if label == "load_app only"
+                else f"{int(label.split()[0].replace(',', '')) / seconds:,.0f}",
+            ]
             for label, (peak, seconds) in peaks.items()
         ],
     )

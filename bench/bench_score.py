@@ -62,6 +62,20 @@ def floor_whole(booster: Any, source: Path, out: Path) -> None:
     pq.write_table(pa.table({ID_FIELD: table.column(ID_FIELD), "score": scores}), out)
 
 
+def floor_process(model: str, source: str, out: str) -> None:
+    """Floor A as a fresh process (``python -c``): start-up, imports, model loading included."""
+    import lightgbm as lgb
+
+    floor_streaming(lgb.Booster(model_file=model), Path(source), Path(out))
+
+
+def run_floor_process(model: Path, source: Path, out: Path) -> None:
+    code = "import sys; from bench.bench_score import floor_process; floor_process(*sys.argv[1:])"
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-c", code, str(model), str(source), str(out)]
+    subprocess.run(command, check=True, cwd=root, capture_output=True)
+
+
 def run_cli(spec: Path, source: Path, out: Path, *extra: str) -> None:
     """``doorstep score`` in a subprocess; raise with its output when it fails."""
     command = [*doorstep_command(), "score", str(source), "--spec", str(spec), "--out", str(out)]
@@ -119,7 +133,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--trees", type=int, default=200)
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI subprocess runs")
     parser.add_argument(
-        "--profile", type=int, metavar="N", default=0,
+        "--profile",
+        type=int,
+        metavar="N",
+        default=0,
         help="also profile doorstep (cProfile) and print the top N functions",
     )
     args = parser.parse_args(argv)
@@ -153,6 +170,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "doorstep_explain": doorstep_explained,
     }
     if not args.no_cli:
+        tasks["floor_a_process"] = lambda: run_floor_process(
+            app.model, source, work / "floor_process.parquet"
+        )
         tasks["doorstep_cli"] = lambda: run_cli(
             app.spec, source, work / "cli.parquet", "--no-explain"
         )
@@ -169,6 +189,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if "doorstep_cli" in t:
         ratios["cli_vs_floor_a"] = t["doorstep_cli"].best / floor_a
+        ratios["cli_vs_floor_a_process"] = t["doorstep_cli"].best / t["floor_a_process"].best
     agreement = score_agreement(work / "explained.parquet", work / "floor_small.parquet")
 
     def row(name: str, seconds: float, rows: int, ratio: float | None = None) -> list[str]:
@@ -184,16 +205,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         row("doorstep score_file, --no-explain", t["doorstep"].best, n, ratios["score_vs_floor_a"]),
     ]
     if "doorstep_cli" in t:
-        table.append(
-            row("doorstep CLI subprocess, --no-explain", t["doorstep_cli"].best, n,
-                ratios["cli_vs_floor_a"])
-        )
+        table += [
+            row(
+                "doorstep CLI subprocess, --no-explain",
+                t["doorstep_cli"].best,
+                n,
+                ratios["cli_vs_floor_a"],
+            ),
+            row(
+                "floor A as a subprocess (start-up, imports, model load)",
+                t["floor_a_process"].best,
+                n,
+            ),
+            row(
+                "doorstep CLI vs floor A subprocess",
+                t["doorstep_cli"].best,
+                n,
+                ratios["cli_vs_floor_a_process"],
+            ),
+        ]
     table += [
         row(f"floor A on {m:,} rows", t["floor_a_small"].best, m),
         row(f"floor B: pred_contrib on {m:,} rows", t["floor_b"].best, m),
         row("floor A + floor B", floor_ab, m),
-        row("doorstep score_file, top-3 reasons for all", t["doorstep_explain"].best, m,
-            ratios["explain_vs_floor_a_plus_b"]),
+        row(
+            "doorstep score_file, top-3 reasons for all",
+            t["doorstep_explain"].best,
+            m,
+            ratios["explain_vs_floor_a_plus_b"],
+        ),
     ]
     print_table(
         f"doorstep score: {n:,} rows (no reasons), {m:,} rows (top-3 reasons); best of "
@@ -201,8 +241,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ["measurement", "seconds", "rows/s", "ratio", "target", "met"],
         table,
     )
-    print(f"load_app: {load_timing.best:.3f} s; explained rows: {explained}; "
-          f"max |doorstep score - raw booster score|: {agreement:.2e}")
+    print(
+        f"load_app: {load_timing.best:.3f} s; explained rows: {explained}; "
+        f"max |doorstep score - raw booster score|: {agreement:.2e}"
+    )
     for name, value in ratios.items():
         print(f"ratio {name}: {value:.3f}")
 

@@ -91,8 +91,11 @@ def _chunk(rng: np.random.Generator, rows: int, first_id: int) -> tuple[pa.Table
         if i < 5:
             logit += (0.6 - 0.1 * i) * values
     logit += 0.4 * np.sin(3 * columns[FLOAT_FIELDS[0]].to_numpy()) * (columns["n00"].to_numpy() > 2)
-    effects = {"plan": [0.0, 0.3, 0.8], "region": [0.0, 0.1, -0.2, 0.2],
-               "channel": [0.0, -0.3, 0.4, 0.1, -0.1]}
+    effects = {
+        "plan": [0.0, 0.3, 0.8],
+        "region": [0.0, 0.1, -0.2, 0.2],
+        "channel": [0.0, -0.3, 0.4, 0.1, -0.1],
+    }
     for name, values in CATEGORIES.items():
         weights = np.linspace(1.0, 0.5, len(values))
         codes = rng.choice(len(values), rows, p=weights / weights.sum())
@@ -186,7 +189,9 @@ def _train(app: BenchApp, *, train_rows: int, trees: int) -> None:
         "verbose": -1,
         "seed": 1,
     }
-    dataset = lgb.Dataset(frame, label=labels.astype(np.float64), categorical_feature=list(CATEGORIES))
+    dataset = lgb.Dataset(
+        frame, label=labels.astype(np.float64), categorical_feature=list(CATEGORIES)
+    )
     booster = lgb.train(params, dataset, num_boost_round=trees)
     partial = app.model.with_name(app.model.name + ".partial")
     booster.save_model(str(partial))

@@ -149,7 +149,7 @@ def render_reasons(
         amount = (
             pl.when(magnitude >= 9.95)
             .then(magnitude.round(0).cast(pl.Int64).cast(pl.String))
-            .otherwise(magnitude.round(1).cast(pl.String))
+            .otherwise(magnitude.round(1).cast(pl.String).str.replace(r"\.0$", ""))
         )
         points = pl.when(amount == "1").then(pl.lit(" point")).otherwise(pl.lit(" points"))
         amount = pl.concat_str([amount, points])
