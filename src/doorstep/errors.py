@@ -14,7 +14,15 @@ HTTP status codes belong to the web layer alone.
     ├── PolicyError            a policy rule cannot be compiled or evaluated
     ├── InputError             a batch input cannot be read at all (missing column, bad file)
     ├── ExampleError           an unknown example, or a folder that is not empty
-    └── PluginError            an entry point cannot be loaded
+    ├── PluginError            an entry point cannot be loaded
+    ├── StoreError             the store refuses an operation (e.g. a model version's hash changed)
+    │   └── StoreUnavailableError  the database cannot be reached or is locked: retry later
+    ├── NotFoundError          a decision, app or key does not exist
+    ├── ConflictError          the request contradicts what is already recorded
+    │   ├── ReviewConflictError    the decision is not pending review, or was reviewed already
+    │   └── IdempotencyConflictError  an Idempotency-Key reused with another body
+    ├── AuthError              no valid API key, or a revoked one
+    └── PermissionDeniedError  the key's role may not do this
 """
 
 from __future__ import annotations
@@ -32,6 +40,14 @@ __all__ = [
     "PolicyError",
     "SpecError",
     "SpecIssue",
+    "StoreError",
+    "StoreUnavailableError",
+    "NotFoundError",
+    "ConflictError",
+    "ReviewConflictError",
+    "IdempotencyConflictError",
+    "AuthError",
+    "PermissionDeniedError",
 ]
 
 
@@ -124,3 +140,51 @@ class PluginError(DoorstepError):
     """An entry point (model adapter or connector) is missing or fails to load."""
 
     code = "plugin_invalid"
+
+
+class StoreError(DoorstepError):
+    """The store refuses an operation, e.g. a model version registered with another hash."""
+
+    code = "store_error"
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached, or is locked past the timeout. Retry later."""
+
+    code = "store_unavailable"
+
+
+class NotFoundError(DoorstepError):
+    """A decision, app or key that does not exist."""
+
+    code = "not_found"
+
+
+class ConflictError(DoorstepError):
+    """The request contradicts what is already recorded."""
+
+    code = "conflict"
+
+
+class ReviewConflictError(ConflictError):
+    """The decision is not pending review, or another verdict was recorded first."""
+
+    code = "review_conflict"
+
+
+class IdempotencyConflictError(ConflictError):
+    """An ``Idempotency-Key`` was reused with a different request body."""
+
+    code = "idempotency_conflict"
+
+
+class AuthError(DoorstepError):
+    """No API key, an unknown one, or a revoked one."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(DoorstepError):
+    """The key's role may not use this route or act on this app."""
+
+    code = "permission_denied"
