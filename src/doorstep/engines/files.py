@@ -70,7 +70,8 @@ class RecordReader:
         self.total_rows: int | None = None
         if self.format == "parquet":
             try:
-                self._parquet = pq.ParquetFile(path)
+                # pre_buffer keeps every column chunk read so far: memory would grow with the file
+                self._parquet = pq.ParquetFile(path, pre_buffer=False)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
             self.total_rows = self._parquet.metadata.num_rows
@@ -197,7 +198,7 @@ class RecordWriter:
         self._fh: IO[bytes] | None = None
         if self.format == "parquet":
             arrow = pl.DataFrame(schema=schema).to_arrow().schema
-            self._parquet = pq.ParquetWriter(path, arrow, compression="zstd")
+            self._parquet = pq.ParquetWriter(path, arrow, compression="snappy")
         else:
             self._fh = path.open("wb")
             if self.format == "csv":
