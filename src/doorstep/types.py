@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from doorstep.core.contract import REJECT_SCHEMA as CONTRACT_REJECT_SCHEMA
 from doorstep.core.reasons import REASON_DTYPE
 
 __all__ = ["DECISION_SCHEMA", "REJECT_SCHEMA", "Decision", "DecisionStatus", "Reason"]
@@ -37,15 +38,8 @@ DECISION_SCHEMA: dict[str, pl.DataType] = {
 ``score``). ``row`` is the 1-based record number in the input; ``rule`` the name of the rule
 that matched (null when the default applied); reasons are null for unexplained decisions."""
 
-REJECT_SCHEMA: dict[str, pl.DataType] = {
-    "row": pl.Int64(),
-    "entity_id": pl.String(),
-    "field": pl.String(),
-    "rule": pl.String(),
-    "value": pl.String(),
-    "message": pl.String(),
-}
-"""One row per broken rule of a rejected record."""
+# One row per broken rule of a rejected record; defined by the input contract.
+REJECT_SCHEMA = CONTRACT_REJECT_SCHEMA
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import polars as pl
 from doorstep.core.contract import validate_batch
 from doorstep.core.reasons import REASON_DTYPE, ReasonStyle, render_reasons
 from doorstep.services.app import LoadedApp
-from doorstep.types import DECISION_SCHEMA, REJECT_SCHEMA
+from doorstep.types import DECISION_SCHEMA
 
 __all__ = ["DecisionBatch", "decide_batch", "decision_schema"]
 
@@ -88,7 +88,7 @@ def decide_batch(
     decisions = _with_reasons(app, decisions, features, mask)
     return DecisionBatch(
         decisions.select(list(decision_schema(app))),
-        checked.rejects.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA),  # type: ignore[arg-type]
+        checked.rejects,
     )
 
 
