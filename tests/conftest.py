@@ -24,3 +24,7 @@ def churn_app(churn_app_template: Path, tmp_path: Path) -> Path:
     target = tmp_path / "churn"
     shutil.copytree(churn_app_template, target)
     return target
+
+
+# database fixtures (store_url, store, pg_cluster, pg_url): see tests/fixtures_db.py
+pytest_plugins = ["tests.fixtures_db"]

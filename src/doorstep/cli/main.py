@@ -12,6 +12,7 @@ from rich.console import Console
 
 from doorstep import __version__
 from doorstep.cli import render
+from doorstep.cli.store import audit_app, db_app, keys_app
 from doorstep.errors import DoorstepError
 
 app = typer.Typer(
@@ -21,6 +22,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 console = Console()
 errors = Console(stderr=True)
 

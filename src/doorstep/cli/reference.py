@@ -18,13 +18,18 @@ with status 1; the codes are listed in [errors.md](errors.md).
 """
 
 EXAMPLES = {
-    "init": "doorstep init churn-demo --example churn",
-    "validate": "doorstep validate churn-demo/doorstep.yaml",
-    "score": "doorstep score churn-demo/customers.parquet --spec churn-demo/doorstep.yaml "
+    "doorstep init": "doorstep init churn-demo --example churn",
+    "doorstep validate": "doorstep validate churn-demo/doorstep.yaml",
+    "doorstep score": "doorstep score churn-demo/customers.parquet --spec churn-demo/doorstep.yaml "
     "--out decisions.parquet",
-    "demo": "doorstep demo churn-demo",
-    "schema": "doorstep schema > doorstep.schema.json",
-    "version": "doorstep version",
+    "doorstep demo": "doorstep demo churn-demo",
+    "doorstep schema": "doorstep schema > doorstep.schema.json",
+    "doorstep version": "doorstep version",
+    "doorstep db upgrade": "doorstep db upgrade --db postgresql+psycopg://doorstep@db.internal/doorstep",
+    "doorstep keys create": "doorstep keys create --role client --name crm",
+    "doorstep keys list": "doorstep keys list",
+    "doorstep keys revoke": "doorstep keys revoke 0193f7c2-…",
+    "doorstep audit verify": "doorstep audit verify",
 }
 
 
@@ -32,9 +37,8 @@ def cli_reference(app: typer.Typer) -> str:
     """Markdown for every command: summary, example, arguments and options."""
     group: Any = typer.main.get_command(app)
     out = [HEADER]
-    for name in sorted(group.commands):
-        command = group.commands[name]
-        out.append(f"## `doorstep {name}`\n")
+    for name, command in _commands(group, "doorstep"):
+        out.append(f"## `{name}`\n")
         out.append(f"{(command.help or '').strip()}\n")
         if name in EXAMPLES:
             out.append(f"```bash\n{EXAMPLES[name]}\n```\n")
@@ -55,6 +59,18 @@ def cli_reference(app: typer.Typer) -> str:
             out.append("| name | kind | meaning |\n| --- | --- | --- |")
             out.append("\n".join(rows) + "\n")
     return "\n".join(out)
+
+
+def _commands(group: Any, prefix: str) -> list[tuple[str, Any]]:
+    """Every leaf command, depth first, in name order: ``doorstep keys create`` …"""
+    found: list[tuple[str, Any]] = []
+    for name in sorted(group.commands):
+        command = group.commands[name]
+        if hasattr(command, "commands"):
+            found.extend(_commands(command, f"{prefix} {name}"))
+        else:
+            found.append((f"{prefix} {name}", command))
+    return found
 
 
 if __name__ == "__main__":  # pragma: no cover

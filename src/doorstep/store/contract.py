@@ -65,6 +65,9 @@ class RecordRequest:
     idempotency_key: str | None = None
     body_sha256: str | None = None
     response: bytes | None = None
+    app: str | None = None
+    """The app the idempotency key belongs to; defaults to the app of the first decision (a
+    request whose records were all rejected has no decisions, so pass it then)."""
 
 
 @dataclass(frozen=True)

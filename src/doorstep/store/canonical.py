@@ -1,0 +1,66 @@
+"""Canonical JSON: the one serialisation that hashes, digests and stored JSON columns share.
+
+Keys sorted, no spaces, UTF-8, no NaN/Infinity (PostgreSQL's JSON refuses them). NumPy scalars
+become their Python values and datetimes ISO 8601 strings, so that a value read back from the
+database serialises to exactly the same bytes as the value that was written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["canonical_bytes", "canonical_json", "dump_json", "iso", "sha256_hex"]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable; store JSON values only")
+
+
+_encoder = json.JSONEncoder(
+    sort_keys=True,
+    separators=(",", ":"),
+    ensure_ascii=False,
+    allow_nan=False,
+    check_circular=False,
+    default=_default,
+)
+
+
+_fast_encoder = json.JSONEncoder(
+    separators=(",", ":"), allow_nan=False, check_circular=False, default=_default
+)
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON in the value's own key order: for stored columns whose exact text is
+    digested (so it need not be canonical, only kept verbatim)."""
+    return _fast_encoder.encode(value)
+
+
+def canonical_json(value: Any) -> str:
+    return _encoder.encode(value)
+
+
+def canonical_bytes(value: Any) -> bytes:
+    return _encoder.encode(value).encode()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with microseconds; naive datetimes are taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")

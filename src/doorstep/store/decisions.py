@@ -1,0 +1,273 @@
+"""Decisions and reviews: the hot write path, reads and keyset pagination."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from doorstep.errors import NotFoundError, ReviewConflictError, StoreError
+from doorstep.ids import new_id
+from doorstep.store.audit import AuditWriter, RowDigest, decision_fields, review_fields
+from doorstep.store.canonical import dump_json
+from doorstep.store.contract import (
+    DecisionPage,
+    DecisionQuery,
+    DecisionRecord,
+    RecordOutcome,
+    RecordRequest,
+    Verdict,
+)
+from doorstep.store.cursor import decode_cursor, encode_cursor
+from doorstep.store.tables import decisions, idempotency, reviews
+
+__all__ = ["get_decision", "list_decisions", "record", "review"]
+
+_MAX_LIMIT = 1000
+
+
+def _claim(conn: sa.Connection, request: RecordRequest, app: str) -> RecordOutcome | None:
+    """Insert the idempotency row first; ``None`` when this request may go ahead. A concurrent
+    claimant of the same key waits on the unique key until the first commits (PostgreSQL) or
+    on the write lock (SQLite), then finds the row and replays it."""
+    assert request.idempotency_key is not None
+    values = {
+        "app": app,
+        "key": request.idempotency_key,
+        "body_sha256": request.body_sha256 or "",
+        "response": request.response,
+        "created_at": datetime.now(UTC),
+    }
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    claimed = conn.execute(
+        dialect_insert(idempotency)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(idempotency.c.key)
+    ).first()
+    if claimed is not None:
+        return None
+    stored = conn.execute(
+        sa.select(idempotency.c.body_sha256, idempotency.c.response).where(
+            idempotency.c.app == app, idempotency.c.key == request.idempotency_key
+        )
+    ).one()
+    if stored.body_sha256 == values["body_sha256"]:
+        return RecordOutcome("replayed", stored.response)
+    return RecordOutcome("conflict")
+
+
+_INSERT_COLUMNS = [
+    "id", "app", "entity_id", "model_version", "model_hash", "inputs", "score",
+    "predicted_class", "action", "rule", "review", "control", "status", "final_action",
+    "reasons", "reasons_text", "created_at", "audit_seq",
+]  # fmt: skip
+_JSON_COLUMNS = {"inputs", "reasons"}
+
+
+def _insert_sql(dialect: str) -> str:
+    """The hot path skips SQLAlchemy's per-row type processing: rows are tuples of driver
+    values, JSON already serialised (canonically, once, shared with the audit digest)."""
+    if dialect == "postgresql":
+        marks = ["%s::json" if c in _JSON_COLUMNS else "%s" for c in _INSERT_COLUMNS]
+    else:
+        marks = ["?"] * len(_INSERT_COLUMNS)
+    return f"INSERT INTO decisions ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join(marks)})"
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """The text form SQLAlchemy's SQLite DATETIME type reads and writes (UTC, naive)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+        moment = moment.replace(tzinfo=None)
+    return moment.isoformat(sep=" ", timespec="microseconds")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _prepare(
+    decisions_: list[DecisionRecord], sqlite_dialect: bool
+) -> tuple[list[list[Any]], RowDigest]:
+    rows: list[list[Any]] = []
+    digest = RowDigest()
+    for decision in sorted(decisions_, key=lambda d: d.id):
+        inputs_json = dump_json(decision.inputs)
+        reasons_json = None if decision.reasons is None else dump_json(decision.reasons)
+        created = decision.created_at
+        digest.add(decision.id, decision_fields(decision), inputs_json, reasons_json)
+        rows.append(
+            [
+                decision.id,
+                decision.app,
+                decision.entity_id,
+                decision.model_version,
+                decision.model_hash,
+                inputs_json,
+                float(decision.score),
+                decision.predicted_class,
+                decision.action,
+                decision.rule,
+                bool(decision.review),
+                bool(decision.control),
+                decision.status,
+                decision.final_action,
+                reasons_json,
+                decision.reasons_text,
+                _sqlite_time(created) if sqlite_dialect else _utc(created),
+                None,
+            ]
+        )
+    return rows, digest
+
+
+def record(
+    conn: sa.Connection, audit: AuditWriter, requests: list[RecordRequest], actor: str
+) -> list[RecordOutcome]:
+    outcomes: list[RecordOutcome] = []
+    rows: list[tuple[Any, ...]] = []
+    sqlite_dialect = conn.dialect.name == "sqlite"
+    for request in requests:
+        app = request.app or (request.decisions[0].app if request.decisions else "")
+        if request.idempotency_key is not None:
+            outcome = _claim(conn, request, app)
+            if outcome is not None:
+                outcomes.append(outcome)
+                continue
+        prepared, digest = _prepare(request.decisions, sqlite_dialect)
+        payload = {"app": app, **digest.payload()}
+        subject = request.decisions[0].id if len(request.decisions) == 1 else app
+        seq = audit.append("decisions.recorded", subject, payload, actor=actor)
+        for row in prepared:
+            row[-1] = seq
+            rows.append(tuple(row))
+        outcomes.append(RecordOutcome("recorded", request.response))
+    if rows:
+        conn.exec_driver_sql(_insert_sql(conn.dialect.name), rows)
+    return outcomes
+
+
+def to_record(row: Any) -> DecisionRecord:
+    return DecisionRecord(
+        id=row.id,
+        app=row.app,
+        entity_id=row.entity_id,
+        model_version=row.model_version,
+        model_hash=row.model_hash,
+        inputs=row.inputs,
+        score=row.score,
+        action=row.action,
+        rule=row.rule,
+        review=row.review,
+        control=row.control,
+        status=row.status,
+        reasons=row.reasons,
+        reasons_text=row.reasons_text,
+        created_at=row.created_at,
+        predicted_class=row.predicted_class,
+        final_action=row.final_action,
+    )
+
+
+_COLUMNS = [c for c in decisions.c if c.name != "audit_seq"]
+
+
+def get_decision(conn: sa.Connection, decision_id: str) -> DecisionRecord | None:
+    row = conn.execute(sa.select(*_COLUMNS).where(decisions.c.id == decision_id)).first()
+    return to_record(row) if row is not None else None
+
+
+def list_decisions(conn: sa.Connection, query: DecisionQuery) -> DecisionPage:
+    limit = max(1, min(query.limit, _MAX_LIMIT))
+    where: list[sa.ColumnElement[bool]] = [decisions.c.app == query.app]
+    if query.entity_id is not None:
+        where.append(decisions.c.entity_id == query.entity_id)
+    if query.action is not None:
+        where.append(decisions.c.action == query.action)
+    if query.status is not None:
+        where.append(decisions.c.status == query.status)
+    if query.since is not None:
+        where.append(decisions.c.created_at >= query.since)
+    if query.until is not None:
+        where.append(decisions.c.created_at < query.until)
+    if query.cursor:
+        at, last_id = decode_cursor(query.cursor)
+        where.append(
+            sa.or_(
+                decisions.c.created_at < at,
+                sa.and_(decisions.c.created_at == at, decisions.c.id < last_id),
+            )
+        )
+    rows = conn.execute(
+        sa.select(*_COLUMNS)
+        .where(*where)
+        .order_by(decisions.c.created_at.desc(), decisions.c.id.desc())
+        .limit(limit + 1)
+    ).all()
+    items = [to_record(row) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor(items[-1].created_at, items[-1].id)
+    return DecisionPage(items=items, next_cursor=next_cursor)
+
+
+def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> DecisionRecord:
+    current = conn.execute(
+        sa.select(decisions.c.status, decisions.c.action).where(
+            decisions.c.id == verdict.decision_id
+        )
+    ).first()
+    if current is None:
+        raise NotFoundError(
+            f"No decision {verdict.decision_id!r}; check the id (GET /v1/apps/{{app}}/decisions "
+            "lists them)."
+        )
+    if verdict.verdict == "approve":
+        status, final_action = "approved", current.action
+    elif verdict.verdict == "override":
+        if not verdict.action:
+            raise StoreError(
+                "An override must name the action to take instead (or 'none'); got no action."
+            )
+        status, final_action = "overridden", verdict.action
+    else:
+        raise StoreError(f"A verdict must be 'approve' or 'override'; got {verdict.verdict!r}.")
+    updated = conn.execute(
+        decisions.update()
+        .where(decisions.c.id == verdict.decision_id, decisions.c.status == "pending_review")
+        .values(status=status, final_action=final_action)
+    ).rowcount
+    if updated != 1:
+        raise ReviewConflictError(
+            f"Decision {verdict.decision_id} is not pending review (its status is "
+            f"{current.status!r}); a verdict was already given or none is needed."
+        )
+    review_id = new_id()
+    row: dict[str, Any] = {
+        "id": review_id,
+        "decision_id": verdict.decision_id,
+        "verdict": verdict.verdict,
+        "action": final_action if verdict.verdict == "override" else None,
+        "reason": verdict.reason,
+        "actor": verdict.actor,
+        "created_at": datetime.now(UTC),
+    }
+    digest = RowDigest()
+    digest.add(review_id, review_fields(row))
+    payload = {
+        "decision_id": verdict.decision_id,
+        "verdict": verdict.verdict,
+        "status": status,
+        "final_action": final_action,
+        **digest.payload(),
+    }
+    row["audit_seq"] = audit.append(
+        "review.recorded", verdict.decision_id, payload, actor=verdict.actor
+    )
+    conn.execute(reviews.insert(), [row])
+    record = get_decision(conn, verdict.decision_id)
+    assert record is not None
+    return record

@@ -1,0 +1,136 @@
+"""Engines for SQLite and PostgreSQL, their durability settings, and error translation.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a commit is on disk before ``record`` returns;
+``NORMAL`` may lose the last transactions on power loss), foreign keys on, and a busy timeout.
+Write transactions start with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the
+database lock instead of failing mid-transaction; reads use a plain deferred ``BEGIN``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+
+from doorstep.errors import StoreError, StoreUnavailableError
+from doorstep.store.canonical import canonical_json
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "WRITE",
+    "create_store_engine",
+    "resolve_url",
+    "translate_errors",
+]
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+WRITE = "doorstep_write"
+"""Execution option marking a connection whose transaction writes (``BEGIN IMMEDIATE``)."""
+
+
+def resolve_url(url: str | None, home: Path) -> str:
+    """``url``, else ``DOORSTEP_DATABASE_URL``, else a SQLite file under ``home``."""
+    if url is None:
+        url = os.environ.get("DOORSTEP_DATABASE_URL") or None
+    if url is None:
+        home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{home / 'doorstep.db'}"
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def create_store_engine(
+    url: str,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    synchronous: str = "FULL",
+    pool_size: int = 5,
+) -> sa.Engine:
+    """An engine configured for the store: pragmas and ``BEGIN IMMEDIATE`` on SQLite, a
+    pre-pinged pool with a connect timeout on PostgreSQL."""
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"timeout": busy_timeout, "check_same_thread": False},
+            json_serializer=canonical_json,
+            pool_size=pool_size,
+            max_overflow=10,
+        )
+        _configure_sqlite(engine, busy_timeout=busy_timeout, synchronous=synchronous)
+        return engine
+    if backend == "postgresql":
+        return sa.create_engine(
+            parsed,
+            connect_args={"connect_timeout": max(1, round(busy_timeout))},
+            json_serializer=canonical_json,
+            pool_size=pool_size,
+            max_overflow=10,
+            pool_pre_ping=True,
+            pool_timeout=busy_timeout * 2,
+        )
+    raise StoreError(
+        f"The database URL must be sqlite:///PATH or postgresql://…; got {parsed.drivername}:// "
+        "instead. Set --db or DOORSTEP_DATABASE_URL to one of these."
+    )
+
+
+def _configure_sqlite(engine: sa.Engine, *, busy_timeout: float, synchronous: str) -> None:
+    if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA", "OFF"}:
+        raise StoreError(f"synchronous must be FULL, NORMAL, EXTRA or OFF; got {synchronous!r}")
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # let SQLAlchemy's "begin" event, not the driver, decide how transactions start
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get(WRITE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn database failures into doorstep errors: a locked, unreachable or overloaded
+    database is ``StoreUnavailableError`` (retry later); anything else is ``StoreError``."""
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
+        raise StoreUnavailableError(
+            f"The database is unavailable or locked ({_first_line(error)}). Retry later; if it "
+            "persists, check that the database is running and reachable."
+        ) from error
+    except exc.DBAPIError as error:
+        if error.connection_invalidated:
+            raise StoreUnavailableError(
+                f"The connection to the database was lost ({_first_line(error)}). Retry later."
+            ) from error
+        raise StoreError(f"The database refused the operation: {_first_line(error)}") from error
+    except exc.SQLAlchemyError as error:
+        raise StoreError(f"The store failed: {_first_line(error)}") from error
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,263 @@
+"""``Store``: the decision service's store on SQLite or PostgreSQL (see ``contract.py``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from doorstep.errors import NotFoundError, StoreError
+from doorstep.ids import new_id
+from doorstep.store import decisions as _decisions
+from doorstep.store import keys as _keys
+from doorstep.store.audit import AuditWriter
+from doorstep.store.contract import (
+    ApiKey,
+    AuditReport,
+    DecisionPage,
+    DecisionQuery,
+    DecisionRecord,
+    RecordOutcome,
+    RecordRequest,
+    Role,
+    Verdict,
+)
+from doorstep.store.engine import (
+    DEFAULT_BUSY_TIMEOUT,
+    WRITE,
+    create_store_engine,
+    resolve_url,
+    translate_errors,
+)
+from doorstep.store.migrate import upgrade
+from doorstep.store.tables import api_keys, model_versions
+from doorstep.store.verify import verify_chain
+
+__all__ = ["Store", "open_store"]
+
+
+def open_store(
+    url: str | None = None,
+    *,
+    home: Path = Path(".doorstep"),
+    migrate: bool = True,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    synchronous: str = "FULL",
+) -> Store:
+    """Open the store at ``url``, else ``DOORSTEP_DATABASE_URL``, else
+    ``sqlite:///<home>/doorstep.db``, and apply pending migrations."""
+    resolved = resolve_url(url, home)
+    engine = create_store_engine(resolved, busy_timeout=busy_timeout, synchronous=synchronous)
+    try:
+        if migrate:
+            upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine)
+
+
+class Store:
+    """Implements :class:`doorstep.store.contract.StoreContract`. Thread-safe: one per process,
+    shared by all requests; every method runs in its own transaction."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)
+        self.dialect = engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[sa.Connection, AuditWriter]]:
+        with translate_errors(), self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                audit = AuditWriter(conn)
+                yield conn, audit
+                audit.flush()
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with translate_errors(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # decisions and reviews
+
+    def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
+        if not requests:
+            return []
+        with self._write() as (conn, audit):
+            return _decisions.record(conn, audit, requests, actor)
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        with self._read() as conn:
+            return _decisions.get_decision(conn, decision_id)
+
+    def list_decisions(self, query: DecisionQuery) -> DecisionPage:
+        with self._read() as conn:
+            return _decisions.list_decisions(conn, query)
+
+    def review(self, verdict: Verdict) -> DecisionRecord:
+        with self._write() as (conn, audit):
+            return _decisions.review(conn, audit, verdict)
+
+    # model versions
+
+    def register_model_version(
+        self, app: str, version: str, content_hash: str, owner: str, *, actor: str
+    ) -> None:
+        with self._write() as (conn, audit):
+            existing = conn.execute(
+                sa.select(model_versions.c.content_hash).where(
+                    model_versions.c.app == app, model_versions.c.version == version
+                )
+            ).first()
+            if existing is not None:
+                if existing.content_hash == content_hash:
+                    return
+                raise StoreError(
+                    f"Model version {version!r} of app {app!r} is registered with hash "
+                    f"{existing.content_hash[:12]}…, not {content_hash[:12]}…; give the "
+                    "changed model a new version."
+                )
+            now = datetime.now(UTC)
+            conn.execute(
+                model_versions.insert().values(
+                    app=app,
+                    version=version,
+                    content_hash=content_hash,
+                    owner=owner,
+                    registered_at=now,
+                )
+            )
+            audit.append(
+                "model_version.registered",
+                f"{app}/{version}",
+                {"app": app, "version": version, "content_hash": content_hash, "owner": owner},
+                actor=actor,
+                at=now,
+            )
+
+    def model_versions(self, app: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(model_versions).order_by(
+            model_versions.c.app, model_versions.c.registered_at, model_versions.c.version
+        )
+        if app is not None:
+            query = query.where(model_versions.c.app == app)
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    # API keys
+
+    def create_key(self, name: str, role: Role, *, actor: str) -> tuple[ApiKey, str]:
+        role = _keys.check_role(role)
+        secret = _keys.generate_secret()
+        key = ApiKey(
+            id=new_id(),
+            name=name,
+            role=role,
+            prefix=secret[: _keys.PREFIX_LENGTH],
+            created_at=datetime.now(UTC),
+            created_by=actor,
+        )
+        with self._write() as (conn, audit):
+            conn.execute(
+                api_keys.insert().values(
+                    id=key.id,
+                    name=name,
+                    role=role,
+                    prefix=key.prefix,
+                    key_hash=_keys.hash_secret(secret),
+                    created_at=key.created_at,
+                    created_by=actor,
+                )
+            )
+            audit.append(
+                "key.created",
+                key.id,
+                {"id": key.id, "name": name, "role": role, "prefix": key.prefix},
+                actor=actor,
+                at=key.created_at,
+            )
+        return key, secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        if not secret.startswith(_keys.KEY_PREFIX):
+            return None
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(api_keys).where(api_keys.c.key_hash == _keys.hash_secret(secret))
+            ).first()
+        if row is None or not _keys.matches(row.key_hash, secret) or row.revoked_at is not None:
+            return None
+        return _keys.key_from_row(row)
+
+    def list_keys(self) -> list[ApiKey]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id))
+            return [_keys.key_from_row(row) for row in rows]
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+            return _keys.key_from_row(row) if row is not None else None
+
+    def revoke_key(self, key_id: str, *, actor: str) -> ApiKey:
+        """Revoke a key (idempotent: revoking a revoked key changes nothing)."""
+        with self._write() as (conn, audit):
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+            if row is None:
+                raise NotFoundError(f"No API key {key_id!r}; `doorstep keys list` shows the ids.")
+            if row.revoked_at is not None:
+                return _keys.key_from_row(row)
+            now = datetime.now(UTC)
+            conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=now))
+            audit.append(
+                "key.revoked",
+                key_id,
+                {"id": key_id, "name": row.name, "role": row.role, "prefix": row.prefix},
+                actor=actor,
+                at=now,
+            )
+            return dataclasses.replace(_keys.key_from_row(row), revoked_at=now)
+
+    def count_keys(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(api_keys)).scalar_one())
+
+    # audit
+
+    def append_audit(self, kind: str, subject: str, payload: dict[str, Any], *, actor: str) -> int:
+        with self._write() as (_conn, audit):
+            return audit.append(kind, subject, payload, actor=actor)
+
+    def verify_audit(self, *, page_size: int = 1000) -> AuditReport:
+        with translate_errors(), self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                return verify_chain(conn, page_size=page_size)
+
+    def ping(self) -> None:
+        """Take (and release) the write lock on SQLite, or run ``SELECT 1`` on PostgreSQL."""
+        with translate_errors(), self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE: True})
+            with conn.begin() as transaction:
+                conn.execute(sa.text("SELECT 1"))
+                transaction.rollback()

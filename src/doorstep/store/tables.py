@@ -1,0 +1,143 @@
+"""The store's tables (SQLAlchemy Core). Migrations in ``migrations/versions`` create them; a
+test checks that the two agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "UTCDateTime",
+    "api_keys",
+    "audit_events",
+    "decisions",
+    "idempotency",
+    "metadata",
+    "model_versions",
+    "reviews",
+]
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timestamps in UTC. SQLite keeps them naive (as text, which sorts correctly); PostgreSQL
+    as ``timestamptz``. Values read back are always timezone-aware UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        elif dialect.name != "sqlite":
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("app", sa.String(200), nullable=False),
+    sa.Column("entity_id", sa.String(200), nullable=False),
+    sa.Column("model_version", sa.String(200), nullable=False),
+    sa.Column("model_hash", sa.String(128), nullable=False),
+    sa.Column("inputs", sa.JSON, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("predicted_class", sa.String(200), nullable=True),
+    sa.Column("action", sa.String(200), nullable=False),
+    sa.Column("rule", sa.String(200), nullable=True),
+    sa.Column("review", sa.Boolean, nullable=False),
+    sa.Column("control", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("final_action", sa.String(200), nullable=True),
+    sa.Column("reasons", sa.JSON, nullable=True),
+    sa.Column("reasons_text", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("audit_seq", sa.BigInteger, nullable=True),
+    # newest first is a backward scan of (app, created_at, id): ORDER BY created_at DESC, id DESC
+    sa.Index("ix_decisions_app_created", "app", "created_at", "id"),
+    sa.Index("ix_decisions_app_entity", "app", "entity_id"),
+    sa.Index("ix_decisions_app_status", "app", "status"),
+    sa.Index("ix_decisions_app_action", "app", "action"),
+    sa.Index("ix_decisions_audit_seq", "audit_seq"),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "decision_id", sa.String(36), sa.ForeignKey("decisions.id"), nullable=False, unique=True
+    ),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(200), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("audit_seq", sa.BigInteger, nullable=True, index=True),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("app", sa.String(200), primary_key=True),
+    sa.Column("version", sa.String(200), primary_key=True),
+    sa.Column("content_hash", sa.String(128), nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("stage", sa.String(32), nullable=False, server_default="champion"),
+    sa.Column("registered_at", UTCDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_events_hash", "hash"),
+)
+
+idempotency = sa.Table(
+    "idempotency",
+    metadata,
+    sa.Column("app", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Column("response", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

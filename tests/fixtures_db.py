@@ -1,0 +1,176 @@
+"""Database fixtures: a throwaway PostgreSQL cluster per session, a database per test, and the
+``store_url`` / ``store`` fixtures parametrised over SQLite and PostgreSQL.
+
+The cluster runs as the ``postgres`` user (initdb refuses root) in a ``mktemp -d`` folder, on a
+free port of 127.0.0.1 with its socket in that folder and ``fsync=off``. When the PostgreSQL
+binaries are missing the PostgreSQL tests FAIL, unless ``DOORSTEP_TEST_POSTGRES=skip``.
+Load with ``pytest_plugins = ["tests.fixtures_db"]`` in the root ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from doorstep.store import Store, open_store
+
+__all__ = ["PostgresCluster", "pg_cluster", "pg_url", "store", "store_url"]
+
+SKIP_ENV = "DOORSTEP_TEST_POSTGRES"
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    return candidates[0] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *args]
+    return args
+
+
+@dataclass
+class PostgresCluster:
+    """One throwaway cluster; ``url(db)`` gives a SQLAlchemy URL for a database in it."""
+
+    folder: Path
+    port: int
+    pg_ctl: str
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    @classmethod
+    def start(cls) -> PostgresCluster:
+        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        if not initdb or not pg_ctl:
+            raise RuntimeError(
+                "PostgreSQL binaries (initdb, pg_ctl) are missing: install them "
+                "(apt-get install -y postgresql) or set DOORSTEP_TEST_POSTGRES=skip"
+            )
+        folder = Path(tempfile.mkdtemp(prefix="doorstep-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+        cluster = cls(folder=folder, port=_free_port(), pg_ctl=pg_ctl)
+        try:
+            subprocess.run(
+                _as_postgres(
+                    [
+                        initdb,
+                        "-D",
+                        str(cluster.data),
+                        "-U",
+                        "postgres",
+                        "--auth=trust",
+                        "-E",
+                        "UTF8",
+                    ]
+                ),
+                check=True,
+                capture_output=True,
+            )
+            cluster._ctl(
+                "start", "-w", "-t", "30", "-l", str(folder / "log"), "-o", cluster._opts()
+            )
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def _opts(self) -> str:
+        return (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder}"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            _as_postgres([self.pg_ctl, "-D", str(self.data), *args]),
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._ctl("stop", "-m", "immediate", "-w")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(self.url().replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url().replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """The session's PostgreSQL cluster (stopped and removed at the end, also on failure)."""
+    if os.environ.get(SKIP_ENV) == "skip":
+        pytest.skip(f"PostgreSQL tests skipped ({SKIP_ENV}=skip)")
+    cluster = PostgresCluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
+    """A URL to a fresh, empty database in the session cluster; dropped afterwards."""
+    name = pg_cluster.create_database()
+    try:
+        yield pg_cluster.url(name)
+    finally:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty database: a SQLite file under ``tmp_path``, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'doorstep.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """An opened (migrated) store on ``store_url``."""
+    opened = open_store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()

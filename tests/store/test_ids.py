@@ -1,0 +1,39 @@
+"""UUIDv7 identifiers: format (RFC 9562) and ordering."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from doorstep.ids import new_id, uuid7_time_ms
+
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def test_format_version_and_variant() -> None:
+    for _ in range(1000):
+        value = new_id()
+        assert UUID7.match(value), value
+        parsed = uuid.UUID(value)
+        assert parsed.version == 7
+        assert parsed.variant == uuid.RFC_4122
+
+
+def test_timestamp_is_now() -> None:
+    before = time.time_ns() // 1_000_000
+    value = new_id()
+    after = time.time_ns() // 1_000_000
+    assert before <= uuid7_time_ms(value) <= after + 1
+
+
+def test_ids_increase_within_a_process() -> None:
+    values = [new_id() for _ in range(50_000)]
+    assert values == sorted(values)
+    assert len(set(values)) == len(values)
+
+
+def test_ids_from_later_milliseconds_sort_later() -> None:
+    first = new_id()
+    time.sleep(0.002)
+    assert new_id() > first
