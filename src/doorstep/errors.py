@@ -13,6 +13,8 @@ HTTP status codes belong to the web layer alone.
     ├── ExplanationError       contributions do not add up to the model's output
     ├── PolicyError            a policy rule cannot be compiled or evaluated
     ├── InputError             a batch input cannot be read at all (missing column, bad file)
+    │   ├── RecordsInvalidError    records of a request break the input contract (each named)
+    │   └── PayloadTooLargeError   a request body or batch beyond the configured limits
     ├── ExampleError           an unknown example, or a folder that is not empty
     ├── PluginError            an entry point cannot be loaded
     ├── StoreError             the store refuses an operation (e.g. a model version's hash changed)
@@ -28,12 +30,15 @@ HTTP status codes belong to the web layer alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "DoorstepError",
     "ExampleError",
     "ExplanationError",
     "InputError",
+    "PayloadTooLargeError",
+    "RecordsInvalidError",
     "ModelError",
     "ModelMismatchError",
     "PluginError",
@@ -128,6 +133,21 @@ class InputError(DoorstepError):
     """A batch input cannot be read at all: unknown format, unreadable file, missing column."""
 
     code = "input_invalid"
+
+
+class RecordsInvalidError(InputError):
+    """Records (or request fields) break the input contract; ``errors`` names each one as
+    ``{record, entity_id, field, rule, message}``."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class PayloadTooLargeError(InputError):
+    """A request body or batch beyond the configured limits."""
+
+    code = "payload_too_large"
 
 
 class ExampleError(DoorstepError):

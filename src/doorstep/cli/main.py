@@ -12,6 +12,7 @@ from rich.console import Console
 
 from doorstep import __version__
 from doorstep.cli import render
+from doorstep.cli.serve import serve
 from doorstep.cli.store import audit_app, db_app, keys_app
 from doorstep.errors import DoorstepError
 
@@ -148,6 +149,9 @@ def demo(
     render.score_summary(console, summary)
     render.explained_decisions(console, out, show)
     render.next_steps(console, directory)
+
+
+app.command()(serve)
 
 
 @app.command()

@@ -25,6 +25,7 @@ EXAMPLES = {
     "doorstep demo": "doorstep demo churn-demo",
     "doorstep schema": "doorstep schema > doorstep.schema.json",
     "doorstep version": "doorstep version",
+    "doorstep serve": "doorstep serve churn-demo/doorstep.yaml",
     "doorstep db upgrade": "doorstep db upgrade --db postgresql+psycopg://doorstep@db.internal/doorstep",
     "doorstep keys create": "doorstep keys create --role client --name crm",
     "doorstep keys list": "doorstep keys list",

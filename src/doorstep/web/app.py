@@ -1,0 +1,58 @@
+"""The FastAPI application factory: ``create_app(apps, store, settings)``.
+
+No globals and no import-time side effects: every instance has its own micro-batchers, metrics
+registry and key cache, so tests and several instances in one process do not interfere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from doorstep import __version__
+from doorstep.services.registry import Registry
+from doorstep.store.contract import StoreContract
+from doorstep.web.auth import Authenticator, authorize
+from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics
+from doorstep.web.problems import install_problem_handlers
+from doorstep.web.routes import apps as apps_routes
+from doorstep.web.routes import decisions as decision_routes
+from doorstep.web.service import DecisionService
+from doorstep.web.settings import ServeSettings
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """Explained decisions for client systems. Authenticate with
+`Authorization: Bearer dsk_...`; errors are RFC 9457 problem details. See docs/api.md."""
+
+
+def create_app(
+    apps: Registry, store: StoreContract, settings: ServeSettings | None = None
+) -> FastAPI:
+    """A new API application serving ``apps`` on ``store``."""
+    settings = settings or ServeSettings()
+    metrics = ServiceMetrics()
+    service = DecisionService(apps, store, settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await service.close()
+
+    app = FastAPI(
+        title="doorstep",
+        version=__version__,
+        description=DESCRIPTION,
+        dependencies=[Depends(authorize)],
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(store, settings.auth_cache_seconds)
+    install_problem_handlers(app)
+    decision_routes.install(app)
+    apps_routes.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,111 @@
+"""API keys and roles: who may call which route. Deny by default.
+
+:data:`ROUTE_ROLES` is the single table from ``(method, route path)`` to the roles allowed, or
+:data:`OPEN` for routes anyone may call. A route missing from the table answers 403 to
+everyone (and a test fails when a route is added without an entry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Final
+
+import anyio.to_thread
+from fastapi import Request
+
+from doorstep.errors import AuthError, PermissionDeniedError
+from doorstep.store.contract import ApiKey, Role, StoreContract
+
+__all__ = ["OPEN", "PII_ROLES", "ROUTE_ROLES", "Authenticator", "actor_of", "authorize"]
+
+OPEN: Final = "open"
+
+_ALL: frozenset[Role] = frozenset({"admin", "owner", "reviewer", "viewer", "client"})
+_READ: frozenset[Role] = frozenset({"admin", "owner", "reviewer", "viewer", "client"})
+_STAFF: frozenset[Role] = frozenset({"admin", "owner", "reviewer", "viewer"})
+
+ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
+    ("GET", "/healthz"): OPEN,
+    ("GET", "/readyz"): OPEN,
+    ("GET", "/openapi.json"): OPEN,
+    ("GET", "/docs"): OPEN,
+    ("GET", "/docs/oauth2-redirect"): OPEN,
+    ("GET", "/redoc"): OPEN,
+    ("GET", "/metrics"): frozenset({"admin", "owner"}),
+    ("GET", "/v1/apps"): _STAFF,
+    ("POST", "/v1/apps/{app}/decisions"): frozenset({"admin", "owner", "client"}),
+    ("GET", "/v1/apps/{app}/decisions"): _READ,
+    ("GET", "/v1/decisions/{decision_id}"): _ALL,
+    ("POST", "/v1/decisions/{decision_id}/review"): frozenset({"admin", "owner", "reviewer"}),
+}
+
+PII_ROLES: frozenset[Role] = frozenset({"admin", "owner", "reviewer"})
+"""Roles that see inputs marked ``pii: true``; others get them masked."""
+
+
+class Authenticator:
+    """Checks bearer keys against the store, trusting a verified key for ``ttl`` seconds."""
+
+    def __init__(self, store: StoreContract, ttl: float) -> None:
+        self.store, self.ttl = store, ttl
+        self._cache: dict[str, tuple[ApiKey, float]] = {}
+
+    async def authenticate(self, secret: str) -> ApiKey | None:
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        key = await anyio.to_thread.run_sync(self.store.authenticate, secret)
+        if key is None:
+            self._cache.pop(digest, None)
+            return None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (key, now + self.ttl)
+        return key
+
+
+def allowed_roles(method: str, path: str) -> frozenset[Role] | str | None:
+    return ROUTE_ROLES.get((method, path))
+
+
+async def authorize(request: Request) -> None:
+    """App-wide dependency: authenticate the bearer key and check its role for this route."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    rule = allowed_roles(request.method, path)
+    if rule == OPEN:
+        return
+    if rule is None:
+        raise PermissionDeniedError(
+            f"{request.method} {path} has no entry in the route table, so nobody may call it."
+        )
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise AuthError(
+            "This route needs an API key: send 'Authorization: Bearer dsk_...'. Create one with "
+            "'doorstep keys create --role client --name NAME'."
+        )
+    authenticator: Authenticator = request.app.state.authenticator
+    key = await authenticator.authenticate(secret.strip())
+    if key is None:
+        raise AuthError("The API key is unknown or revoked. Create a new one with 'doorstep keys'.")
+    if key.role not in rule:
+        allowed = ", ".join(sorted(rule))
+        raise PermissionDeniedError(
+            f"A {key.role!r} key may not call {request.method} {path}; roles allowed: {allowed}."
+        )
+    request.state.key = key
+
+
+def actor_of(request: Request) -> str:
+    """Who acts, for the audit trail: ``key:<name>`` of the authenticated key."""
+    key: ApiKey | None = getattr(request.state, "key", None)
+    return f"key:{key.name}" if key is not None else "anonymous"
+
+
+def sees_pii(request: Request) -> bool:
+    key: ApiKey | None = getattr(request.state, "key", None)
+    return key is not None and key.role in PII_ROLES

@@ -1,0 +1,45 @@
+"""Build the API from spec paths and a database URL; :func:`app_from_env` is the factory that
+``doorstep serve --workers N`` hands to uvicorn, so each worker process loads the apps itself."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from doorstep.services.registry import load_registry, register_apps
+from doorstep.store import open_store
+from doorstep.store.contract import StoreContract
+from doorstep.web.app import create_app
+from doorstep.web.settings import ServeSettings
+
+__all__ = ["SETTINGS_ENV", "SPECS_ENV", "app_from_env", "build_app", "export_env"]
+
+SPECS_ENV = "DOORSTEP_SERVE_SPECS"
+SETTINGS_ENV = "DOORSTEP_SERVE_SETTINGS"
+ACTOR = "doorstep serve"
+
+
+def build_app(specs: list[Path], store: StoreContract, settings: ServeSettings) -> FastAPI:
+    """Load the apps, register their model versions (and an ``app.loaded`` event), serve them."""
+    registry = load_registry(specs)
+    register_apps(registry, store, actor=ACTOR)
+    return create_app(registry, store, settings)
+
+
+def export_env(specs: list[Path], db: str | None, settings: ServeSettings) -> None:
+    """Hand the serve options to worker processes through the environment."""
+    os.environ[SPECS_ENV] = os.pathsep.join(str(p.resolve()) for p in specs)
+    os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
+    if db is not None:
+        os.environ["DOORSTEP_DATABASE_URL"] = db
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory: ``uvicorn --factory doorstep.web.factory:app_from_env``."""
+    specs = [Path(p) for p in os.environ.get(SPECS_ENV, "").split(os.pathsep) if p]
+    settings = ServeSettings(**json.loads(os.environ.get(SETTINGS_ENV, "{}")))
+    return build_app(specs, open_store(), settings)

@@ -1,0 +1,100 @@
+"""Prometheus metrics, on a registry of their own per app instance (never the global one).
+
+- ``doorstep_http_request_duration_seconds{route,method,status}`` — latency histogram;
+- ``doorstep_decisions_total{app,action}`` — decisions recorded;
+- ``doorstep_rejects_total{app}`` — records rejected by the input contract;
+- ``doorstep_review_backlog{app}`` — decisions pending review (counted at scrape time).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from doorstep.services.decisions import DecisionTally
+from doorstep.store.contract import DecisionQuery, StoreContract
+
+__all__ = ["MetricsMiddleware", "ServiceMetrics"]
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.latency = Histogram(
+            "doorstep_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["route", "method", "status"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "doorstep_decisions",
+            "Decisions recorded, by app and action.",
+            ["app", "action"],
+            registry=self.registry,
+        )
+        self.rejects = Counter(
+            "doorstep_rejects",
+            "Records rejected by the input contract.",
+            ["app"],
+            registry=self.registry,
+        )
+        self.backlog = Gauge(
+            "doorstep_review_backlog",
+            "Decisions pending review.",
+            ["app"],
+            registry=self.registry,
+        )
+
+    def count(self, app: str, tally: DecisionTally) -> None:
+        for action, n in tally.actions.items():
+            self.decisions.labels(app, action).inc(n)
+        if tally.rejected:
+            self.rejects.labels(app).inc(tally.rejected)
+
+    def measure_backlog(self, store: StoreContract, apps: list[str], cap: int) -> None:
+        """Count pending reviews per app (at most ``cap``; pages of 1,000)."""
+        for app in apps:
+            count, cursor = 0, None
+            while count < cap:
+                page = store.list_decisions(
+                    DecisionQuery(app=app, status="pending_review", cursor=cursor, limit=1_000)
+                )
+                count += len(page.items)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            self.backlog.labels(app).set(min(count, cap))
+
+
+class MetricsMiddleware:
+    """Times every HTTP request, labelled by route template (not the raw path)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route: Any = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.metrics.latency.labels(path, scope["method"], str(status[0])).observe(
+                time.perf_counter() - start
+            )

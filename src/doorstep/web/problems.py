@@ -1,0 +1,164 @@
+"""RFC 9457 problem details: the one place where doorstep errors become HTTP statuses.
+
+Every error answer — doorstep's own errors, FastAPI's request validation, unknown routes and
+methods, and unexpected exceptions (500, without internals) — is ``application/problem+json``::
+
+    {"type": ".../api.md#not_found", "title": "Not found", "status": 404,
+     "detail": "There is no decision '0192...'.", "instance": "/v1/decisions/0192...",
+     "code": "not_found"}
+
+Input errors add ``errors: [{record, entity_id, field, rule, message}]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from doorstep.errors import (
+    AuthError,
+    ConflictError,
+    DoorstepError,
+    IdempotencyConflictError,
+    InputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RecordsInvalidError,
+    StoreUnavailableError,
+)
+from doorstep.services.decisions import encode_json
+
+__all__ = ["PROBLEM_TYPE", "STATUS_BY_ERROR", "install_problem_handlers", "problem_response"]
+
+PROBLEM_TYPE = "https://github.com/doorstep-ml/doorstep/blob/main/docs/api.md#"
+MEDIA_TYPE = "application/problem+json"
+
+STATUS_BY_ERROR: dict[type[DoorstepError], int] = {
+    PayloadTooLargeError: 413,
+    IdempotencyConflictError: 422,
+    InputError: 422,
+    NotFoundError: 404,
+    ConflictError: 409,
+    AuthError: 401,
+    PermissionDeniedError: 403,
+    StoreUnavailableError: 503,
+}
+"""Doorstep errors by HTTP status; the nearest class in an error's MRO decides. Others: 500."""
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_TITLES = {
+    "input_invalid": "Invalid input",
+    "payload_too_large": "Payload too large",
+    "not_found": "Not found",
+    "method_not_allowed": "Method not allowed",
+    "review_conflict": "Review conflict",
+    "idempotency_conflict": "Idempotency-Key reused with another body",
+    "unauthenticated": "Authentication required",
+    "permission_denied": "Permission denied",
+    "store_unavailable": "Store unavailable",
+    "internal_error": "Internal server error",
+}
+
+logger = logging.getLogger("doorstep.web")
+
+
+def status_of(error: DoorstepError) -> int:
+    for cls in type(error).__mro__:
+        status = STATUS_BY_ERROR.get(cls)
+        if status is not None:
+            return status
+    return 500
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + code,
+        "title": _TITLES.get(code, code.replace("_", " ").capitalize()),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return Response(encode_json(body), status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def _doorstep_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DoorstepError)
+    status = status_of(exc)
+    if status == 500:
+        return _internal(request, exc)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="doorstep"'
+    if status == 503:
+        settings = getattr(request.app.state, "settings", None)
+        headers["Retry-After"] = str(getattr(settings, "retry_after_seconds", 1))
+    errors = exc.errors if isinstance(exc, RecordsInvalidError) else None
+    return problem_response(request, status, exc.code, exc.message, errors=errors, headers=headers)
+
+
+def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ())]
+        where = location[0] if location else ""
+        name = ".".join(location[1:]) or where
+        message = f"{where} {name}: {error.get('msg', 'invalid')}".strip()
+        errors.append(
+            {
+                "record": None,
+                "entity_id": None,
+                "field": name,
+                "rule": str(error.get("type", "invalid")),
+                "message": message,
+            }
+        )
+    detail = "The request is invalid: " + "; ".join(str(e["message"]) for e in errors)
+    return problem_response(request, 422, InputError.code, detail, errors=errors)
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    detail = str(exc.detail)
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"There is no route {request.url.path}. The API is described at /docs."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(request, exc.status_code, code, detail, headers=headers)
+
+
+def _internal(request: Request, exc: Exception) -> Response:
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        500,
+        "internal_error",
+        "The server failed to answer this request. The error is logged; retry, and report it "
+        "if it persists.",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DoorstepError, _doorstep_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal)

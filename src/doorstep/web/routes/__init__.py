@@ -1,0 +1,1 @@
+"""API routes: each parses, calls a service and renders."""

@@ -1,0 +1,66 @@
+"""``/v1/apps``, health, readiness and metrics."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from doorstep.errors import StoreUnavailableError
+from doorstep.web.render import app_view
+from doorstep.web.schemas import PROBLEMS
+from doorstep.web.service import DecisionService
+
+
+def _service(request: Request) -> DecisionService:
+    service: DecisionService = request.app.state.service
+    return service
+
+
+def list_apps(request: Request) -> JSONResponse:
+    """Apps with their owners, current model version and every registered version."""
+    service = _service(request)
+    apps = [app_view(app, service.store.model_versions(app.name)) for app in service.registry]
+    return JSONResponse({"apps": apps})
+
+
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def readyz(request: Request) -> JSONResponse:
+    """200 when the store answers and at least one app is loaded; 503 otherwise."""
+    service = _service(request)
+    service.store.ping()
+    if not len(service.registry):
+        raise StoreUnavailableError("No app is loaded yet.")
+    return JSONResponse({"status": "ready", "apps": list(service.registry.apps)})
+
+
+async def metrics(request: Request) -> Response:
+    service = _service(request)
+    names = list(service.registry.apps)
+    cap = service.settings.review_backlog_cap
+    try:
+        await anyio.to_thread.run_sync(service.metrics.measure_backlog, service.store, names, cap)
+    except StoreUnavailableError:
+        pass  # keep the last value; /readyz reports the store
+    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def install(app: FastAPI) -> None:
+    apps: list[str | Enum] = ["apps"]
+    health: list[str | Enum] = ["health"]
+    app.add_api_route(
+        "/v1/apps", list_apps, methods=["GET"], responses=PROBLEMS, tags=apps, summary="Apps"
+    )
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=health, summary="Process up")
+    app.add_api_route(
+        "/readyz", readyz, methods=["GET"], responses=PROBLEMS, tags=health, summary="Ready"
+    )
+    app.add_api_route(
+        "/metrics", metrics, methods=["GET"], responses=PROBLEMS, tags=health, summary="Metrics"
+    )

@@ -1,0 +1,128 @@
+"""``/v1/apps/{app}/decisions``, ``/v1/decisions/{id}`` and reviews."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from doorstep.services.review import get_decision, review_decision
+from doorstep.store.contract import DecisionQuery
+from doorstep.web.auth import actor_of, sees_pii
+from doorstep.web.render import decision_view
+from doorstep.web.schemas import DECISIONS_BODY, PROBLEMS, BatchResponse, DecisionOut, ReviewIn
+from doorstep.web.service import DecisionService, read_body
+
+IdempotencyKey = Annotated[str | None, Header(max_length=255, alias="Idempotency-Key")]
+
+
+def _service(request: Request) -> DecisionService:
+    service: DecisionService = request.app.state.service
+    return service
+
+
+async def post_decisions(
+    request: Request,
+    app: str,
+    explain: bool | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """One record (a JSON object of the app's inputs) or ``{"records": [...]}``. Each decision
+    is recorded before the answer is sent. Batches are decided per record, never all-or-nothing:
+    good records are decided, bad ones are listed in ``errors``."""
+    service = _service(request)
+    body = await read_body(request, service.settings.max_body_bytes)
+    result = await service.decide(
+        app, body, actor=actor_of(request), explain=explain, idempotency_key=idempotency_key
+    )
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return Response(result.body, headers=headers, media_type="application/json")
+
+
+def list_decisions(
+    request: Request,
+    app: str,
+    entity_id: str | None = None,
+    action: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
+) -> JSONResponse:
+    """Newest first. Pass ``next_cursor`` (also in the ``Link`` header) as ``cursor`` for the
+    next page."""
+    service = _service(request)
+    name = service.registry.get(app).name
+    query = DecisionQuery(name, entity_id, action, status, since, until, cursor, limit)
+    page = service.store.list_decisions(query)
+    pii = sees_pii(request)
+    items = [decision_view(r, service.registry, pii=pii) for r in page.items]
+    headers = {}
+    if page.next_cursor is not None:
+        headers["Link"] = (
+            f'<{request.url.include_query_params(cursor=page.next_cursor)}>; rel="next"'
+        )
+    return JSONResponse({"items": items, "next_cursor": page.next_cursor}, headers=headers)
+
+
+def read_decision(request: Request, decision_id: str) -> JSONResponse:
+    service = _service(request)
+    record = get_decision(service.store, decision_id)
+    return JSONResponse(decision_view(record, service.registry, pii=sees_pii(request)))
+
+
+def review(request: Request, decision_id: str, body: ReviewIn) -> JSONResponse:
+    """Approve a ``pending_review`` decision, or override it with another action (or ``none``).
+    A reason is required; a decision takes one verdict only."""
+    service = _service(request)
+    record = review_decision(
+        service.registry,
+        service.store,
+        decision_id,
+        verdict=body.verdict,
+        reason=body.reason,
+        action=body.action,
+        actor=actor_of(request),
+    )
+    return JSONResponse(decision_view(record, service.registry, pii=sees_pii(request)))
+
+
+def install(app: FastAPI) -> None:
+    tags: list[str | Enum] = ["decisions"]
+    app.add_api_route(
+        "/v1/apps/{app}/decisions",
+        post_decisions,
+        methods=["POST"],
+        openapi_extra=DECISIONS_BODY,
+        responses={200: {"model": DecisionOut | BatchResponse}, **PROBLEMS},
+        summary="Decide one record, or a batch of records",
+        tags=tags,
+    )
+    app.add_api_route(
+        "/v1/apps/{app}/decisions",
+        list_decisions,
+        methods=["GET"],
+        responses=PROBLEMS,
+        summary="List an app's decisions",
+        tags=tags,
+    )
+    app.add_api_route(
+        "/v1/decisions/{decision_id}",
+        read_decision,
+        methods=["GET"],
+        responses=PROBLEMS,
+        summary="Read one decision",
+        tags=tags,
+    )
+    app.add_api_route(
+        "/v1/decisions/{decision_id}/review",
+        review,
+        methods=["POST"],
+        responses=PROBLEMS,
+        summary="Review a decision",
+        tags=tags,
+    )

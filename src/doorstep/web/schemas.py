@@ -1,0 +1,126 @@
+"""Pydantic models that document the API in OpenAPI (``/docs``). Responses are built without
+them on the hot path; these describe their shape."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "BatchResponse",
+    "DecisionOut",
+    "Problem",
+    "ReasonOut",
+    "RecordError",
+    "ReviewIn",
+]
+
+
+class ReasonOut(BaseModel):
+    sentence: str
+    feature: str
+    label: str
+    value: str | None
+    contribution: float
+    """In the model's link space (log-odds for most classifiers)."""
+    effect: float
+    """Points of probability (classifiers) or target units (regression)."""
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    entity_id: str
+    score: float
+    action: str
+    status: Literal["decided", "pending_review", "held_out"]
+    reasons: list[ReasonOut]
+    model_version: str
+    predicted_class: str | None = None
+    """Multiclass apps only."""
+
+
+class RecordError(BaseModel):
+    record: int | None
+    """0-based index of the record in ``records`` (0 for a single record)."""
+    entity_id: str | None
+    field: str | None
+    rule: str
+    message: str
+
+
+class BatchResponse(BaseModel):
+    decisions: list[DecisionOut]
+    errors: list[RecordError]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str
+    errors: list[RecordError] | None = None
+
+
+class ReviewIn(BaseModel):
+    verdict: Literal["approve", "override"]
+    reason: str = Field(min_length=1, max_length=2_000)
+    """Why: required, shown in the audit trail."""
+    action: str | None = None
+    """Override target: an action of the app, or ``none``."""
+
+
+DECISIONS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "title": "One record",
+                            "description": "The app's inputs, including the entity id.",
+                            "additionalProperties": True,
+                        },
+                        {
+                            "type": "object",
+                            "title": "Batch",
+                            "required": ["records"],
+                            "properties": {
+                                "records": {
+                                    "type": "array",
+                                    "items": {"type": "object"},
+                                    "maxItems": 1000,
+                                }
+                            },
+                        },
+                    ]
+                },
+                "example": {
+                    "customer_id": "C-1",
+                    "tenure_months": 3,
+                    "plan": "basic",
+                    "contract": "monthly",
+                    "monthly_spend": 29.0,
+                    "support_tickets_30d": 4,
+                    "late_payments_12m": 1,
+                    "logins_30d": 2,
+                    "days_since_last_login": 20,
+                    "discount_pct": 0,
+                    "region": "north",
+                    "autopay": False,
+                },
+            }
+        },
+    }
+}
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {"application/problem+json": {}}}
+    for status in (401, 403, 404, 409, 413, 422, 503)
+}

@@ -1,0 +1,102 @@
+"""What the routes call: the registry, the store and one micro-batcher per app, wired once per
+application instance (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import anyio.to_thread
+from starlette.requests import Request
+
+from doorstep.errors import DoorstepError
+from doorstep.services.app import LoadedApp
+from doorstep.services.decisions import (
+    OnlineRequest,
+    OnlineResponse,
+    PayloadTooLargeError,
+    body_digest,
+    decide_requests,
+    parse_records,
+)
+from doorstep.services.registry import Registry
+from doorstep.store.contract import StoreContract
+from doorstep.web.batching import MicroBatcher
+from doorstep.web.metrics import ServiceMetrics
+from doorstep.web.settings import ServeSettings
+
+__all__ = ["DecisionService", "read_body"]
+
+Result = OnlineResponse | DoorstepError
+
+
+class DecisionService:
+    def __init__(
+        self,
+        registry: Registry,
+        store: StoreContract,
+        settings: ServeSettings,
+        metrics: ServiceMetrics,
+    ) -> None:
+        self.registry, self.store, self.settings, self.metrics = registry, store, settings, metrics
+        self.batchers: dict[str, MicroBatcher[OnlineRequest, Result]] = {
+            app.name: MicroBatcher(
+                partial(self.run, app),
+                max_batch=settings.max_batch,
+                max_wait=settings.max_wait_ms / 1000,
+                concurrency=settings.batch_concurrency,
+            )
+            for app in registry
+        }
+
+    def run(self, app: LoadedApp, requests: Sequence[OnlineRequest]) -> list[Result]:
+        """Decide and record ``requests`` of ``app`` (in a worker thread)."""
+        results, tally = decide_requests(app, self.store, requests)
+        self.metrics.count(app.name, tally)
+        return results
+
+    async def decide(
+        self,
+        app_name: str,
+        body: bytes,
+        *,
+        actor: str,
+        explain: bool | None,
+        idempotency_key: str | None,
+    ) -> OnlineResponse:
+        app = self.registry.get(app_name)
+        records, single = parse_records(body, max_records=self.settings.max_records)
+        digest = None if idempotency_key is None else body_digest(app.name, explain, body)
+        request = OnlineRequest(records, single, actor, explain, idempotency_key, digest)
+        if single:
+            result = await self.batchers[app.name].submit(request)
+        else:
+            result = (await anyio.to_thread.run_sync(self.run, app, [request]))[0]
+        if isinstance(result, DoorstepError):
+            raise result
+        return result
+
+    async def close(self) -> None:
+        for batcher in self.batchers.values():
+            await batcher.close()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) more than ``limit`` bytes before reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"The request body has {size} bytes or more; at most {limit} are accepted. Send fewer "
+        "records per request."
+    )

@@ -1,0 +1,29 @@
+"""Settings of the decision service (``doorstep serve`` options map onto these fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ServeSettings"]
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    max_batch: int = 256
+    """Most single-record requests coalesced into one model call and one transaction."""
+    max_wait_ms: float = 2.0
+    """Longest time the first request of a micro-batch waits for company (``--batch-wait-ms``);
+    0 takes only what is already queued."""
+    batch_concurrency: int = 2
+    """Micro-batches of one app in flight at once (one decides while another commits)."""
+    max_records: int = 1_000
+    """Most records in one ``{"records": [...]}`` request; beyond, 413."""
+    max_body_bytes: int = 4 * 1024 * 1024
+    """Largest request body; beyond, 413."""
+    auth_cache_seconds: float = 5.0
+    """How long a verified API key is trusted without asking the store again (a revoked key
+    stops working within this time)."""
+    retry_after_seconds: int = 1
+    """``Retry-After`` sent with 503 answers when the store is unavailable."""
+    review_backlog_cap: int = 10_000
+    """The review backlog gauge counts pending decisions up to this many per app."""

@@ -1,0 +1,85 @@
+"""Fixtures of the web tests: the churn app loaded once, a store, keys of every role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.web.fakes import FakeStore
+
+from doorstep.services.registry import Registry, load_registry
+from doorstep.store.contract import Role, StoreContract
+from doorstep.web import ServeSettings, create_app
+
+ROLES: tuple[Role, ...] = ("admin", "owner", "reviewer", "viewer", "client")
+
+
+@pytest.fixture(scope="session")
+def registry(churn_app_template: Path) -> Registry:
+    return load_registry([churn_app_template / "doorstep.yaml"])
+
+
+# ``store`` (the real store, on SQLite and on PostgreSQL) comes from tests/fixtures_db.py
+
+
+@pytest.fixture
+def fake_store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def keys(store: StoreContract) -> dict[str, str]:
+    return {role: store.create_key(f"test-{role}", role, actor="test")[1] for role in ROLES}
+
+
+@pytest.fixture
+def settings() -> ServeSettings:
+    return ServeSettings()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def client(
+    registry: Registry, store: StoreContract, keys: dict[str, str], settings: ServeSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client of a fresh app instance (unexpected errors answer 500, as in prod)."""
+    app = create_app(registry, store, settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = {"Authorization": f"Bearer {keys['admin']}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=headers
+    ) as test_client:
+        yield test_client
+    await app.state.service.close()
+
+
+def auth(keys: dict[str, str], role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {keys[role]}"}
+
+
+def customer(number: int = 1, **changes: Any) -> dict[str, Any]:
+    """A valid churn record."""
+    record: dict[str, Any] = {
+        "customer_id": f"C-{number}",
+        "tenure_months": 3 + number % 50,
+        "plan": ("basic", "plus", "premium")[number % 3],
+        "contract": "monthly",
+        "monthly_spend": 29.0 + number % 40,
+        "support_tickets_30d": number % 7,
+        "late_payments_12m": number % 3,
+        "logins_30d": number % 20,
+        "days_since_last_login": number % 30,
+        "discount_pct": 0,
+        "region": ("north", "south", "east", "west")[number % 4],
+        "autopay": number % 2 == 0,
+        "email": f"c{number}@example.com",
+    }
+    record.update(changes)
+    return record

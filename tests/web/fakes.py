@@ -1,0 +1,171 @@
+"""A small in-memory :class:`~doorstep.store.contract.StoreContract`, for tests that need no
+database (the main web tests run against the real store)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from doorstep.errors import NotFoundError, ReviewConflictError, StoreError, StoreUnavailableError
+from doorstep.ids import new_id
+from doorstep.store.contract import (
+    ApiKey,
+    AuditReport,
+    DecisionPage,
+    DecisionQuery,
+    DecisionRecord,
+    RecordOutcome,
+    RecordRequest,
+    Role,
+    Verdict,
+)
+
+
+class FakeStore:
+    url = "memory://"
+    dialect = "memory"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.decisions: dict[str, DecisionRecord] = {}
+        self.idempotency: dict[str, tuple[str | None, bytes | None]] = {}
+        self.keys: dict[str, tuple[ApiKey, str]] = {}
+        self.versions: list[dict[str, Any]] = []
+        self.audit: list[tuple[str, str, dict[str, Any], str]] = []
+        self.available = True
+        self.record_calls = 0
+
+    def _check(self) -> None:
+        if not self.available:
+            raise StoreUnavailableError("the fake store is down")
+
+    def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
+        self._check()
+        with self.lock:
+            self.record_calls += 1
+            outcomes = []
+            for request in requests:
+                key = request.idempotency_key
+                if key is not None and key in self.idempotency:
+                    digest, response = self.idempotency[key]
+                    if digest == request.body_sha256:
+                        outcomes.append(RecordOutcome("replayed", response))
+                    else:
+                        outcomes.append(RecordOutcome("conflict"))
+                    continue
+                if key is not None:
+                    self.idempotency[key] = (request.body_sha256, request.response)
+                for decision in request.decisions:
+                    self.decisions[decision.id] = decision
+                self.audit.append(("decisions.recorded", "", {"n": len(request.decisions)}, actor))
+                outcomes.append(RecordOutcome("recorded"))
+            return outcomes
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        self._check()
+        return self.decisions.get(decision_id)
+
+    def list_decisions(self, query: DecisionQuery) -> DecisionPage:
+        self._check()
+        rows = sorted(
+            (
+                d
+                for d in self.decisions.values()
+                if d.app == query.app
+                and (query.entity_id is None or d.entity_id == query.entity_id)
+                and (query.action is None or d.action == query.action)
+                and (query.status is None or d.status == query.status)
+                and (query.since is None or d.created_at >= query.since)
+                and (query.until is None or d.created_at < query.until)
+                and (query.cursor is None or d.id < query.cursor)
+            ),
+            key=lambda d: d.id,
+            reverse=True,
+        )
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        return DecisionPage(page, page[-1].id if more and page else None)
+
+    def review(self, verdict: Verdict) -> DecisionRecord:
+        self._check()
+        with self.lock:
+            record = self.decisions.get(verdict.decision_id)
+            if record is None:
+                raise NotFoundError(f"no decision {verdict.decision_id}")
+            if record.status != "pending_review":
+                raise ReviewConflictError(f"decision {record.id} is {record.status}")
+            approved = verdict.verdict == "approve"
+            updated = replace(
+                record,
+                status="approved" if approved else "overridden",
+                final_action=record.action if approved else verdict.action,
+            )
+            self.decisions[record.id] = updated
+            return updated
+
+    def register_model_version(
+        self, app: str, version: str, content_hash: str, owner: str, *, actor: str
+    ) -> None:
+        self._check()
+        for row in self.versions:
+            if row["app"] == app and row["version"] == version:
+                if row["content_hash"] != content_hash:
+                    raise StoreError("hash changed")
+                return
+        self.versions.append(
+            {
+                "app": app,
+                "version": version,
+                "content_hash": content_hash,
+                "owner": owner,
+                "stage": "champion",
+                "registered_at": datetime.now(UTC),
+            }
+        )
+
+    def model_versions(self, app: str | None = None) -> list[dict[str, Any]]:
+        self._check()
+        return [v for v in self.versions if app is None or v["app"] == app]
+
+    def create_key(self, name: str, role: Role, *, actor: str) -> tuple[ApiKey, str]:
+        self._check()
+        secret = "dsk_" + secrets.token_urlsafe(24)
+        key = ApiKey(new_id(), name, role, secret[:10], datetime.now(UTC), actor)
+        self.keys[hashlib.sha256(secret.encode()).hexdigest()] = (key, secret)
+        return key, secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        self._check()
+        found = self.keys.get(hashlib.sha256(secret.encode()).hexdigest())
+        if found is None or found[0].revoked_at is not None:
+            return None
+        return found[0]
+
+    def list_keys(self) -> list[ApiKey]:
+        return [k for k, _ in self.keys.values()]
+
+    def revoke_key(self, key_id: str, *, actor: str) -> ApiKey:
+        for digest, (key, secret) in self.keys.items():
+            if key.id == key_id:
+                revoked = replace(key, revoked_at=datetime.now(UTC))
+                self.keys[digest] = (revoked, secret)
+                return revoked
+        raise NotFoundError(f"no key {key_id}")
+
+    def count_keys(self) -> int:
+        return len(self.keys)
+
+    def append_audit(self, kind: str, subject: str, payload: dict[str, Any], *, actor: str) -> int:
+        self._check()
+        self.audit.append((kind, subject, payload, actor))
+        return len(self.audit)
+
+    def verify_audit(self) -> AuditReport:
+        return AuditReport(ok=True, events=len(self.audit))
+
+    def ping(self) -> None:
+        self._check()

@@ -1,0 +1,104 @@
+"""Keys and roles: one role x route matrix over every route of the app; deny by default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from tests.web.conftest import ROLES, auth, customer
+
+from doorstep.services.registry import Registry
+from doorstep.store.contract import StoreContract
+from doorstep.web import create_app
+from doorstep.web.auth import OPEN, ROUTE_ROLES
+
+pytestmark = pytest.mark.anyio
+
+
+def routes(app: FastAPI) -> Iterator[tuple[str, str, bool]]:
+    for route in app.routes:
+        methods = getattr(route, "methods", None) or set()
+        for method in sorted(methods - {"HEAD"}):
+            yield method, getattr(route, "path", ""), isinstance(route, APIRoute)
+
+
+def unlisted(app: FastAPI) -> list[tuple[str, str]]:
+    return [(m, p) for m, p, _ in routes(app) if (m, p) not in ROUTE_ROLES]
+
+
+def test_every_route_has_an_entry_in_the_table(registry: Registry, store: StoreContract) -> None:
+    app = create_app(registry, store)
+    assert not unlisted(app), "add these routes to doorstep.web.auth.ROUTE_ROLES"
+    for method, path, is_api in routes(app):
+        if not is_api:  # only API routes run the role check: others must be open
+            assert ROUTE_ROLES[(method, path)] == OPEN, (method, path)
+
+
+async def test_a_route_without_an_entry_is_found_and_denied(
+    registry: Registry, store: StoreContract, keys: dict[str, str]
+) -> None:
+    app = create_app(registry, store)
+
+    @app.get("/v1/secret")
+    async def secret() -> dict[str, str]:
+        return {"secret": "x"}
+
+    assert unlisted(app) == [("GET", "/v1/secret")]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/v1/secret", headers=auth(keys, "admin"))
+    assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+
+
+async def test_role_route_matrix(
+    registry: Registry, store: StoreContract, keys: dict[str, str], client: httpx.AsyncClient
+) -> None:
+    decision = (await client.post("/v1/apps/churn/decisions", json=customer(1))).json()
+    app = create_app(registry, store)
+    checked = 0
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as anyone:
+        for method, path, _ in routes(app):
+            rule = ROUTE_ROLES[(method, path)]
+            url = path.format(app="churn", decision_id=decision["decision_id"])
+            body = {"verdict": "approve", "reason": "x"} if "review" in path else customer(2)
+            for role in (*ROLES, None):
+                headers = {} if role is None else auth(keys, role)
+                kwargs = {"json": body} if method == "POST" else {}
+                response = await anyone.request(method, url, headers=headers, **kwargs)
+                if rule == OPEN or (role is not None and role in rule):
+                    assert response.status_code not in (401, 403), (method, path, role)
+                elif role is None:
+                    assert response.status_code == 401, (method, path)
+                    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+                else:
+                    assert response.status_code == 403, (method, path, role)
+                    assert response.json()["code"] == "permission_denied"
+                checked += 1
+    assert checked >= 6 * len(ROUTE_ROLES) - 6
+
+
+async def test_unknown_and_revoked_keys_are_refused(
+    client: httpx.AsyncClient, store: StoreContract
+) -> None:
+    bad = await client.get("/v1/apps", headers={"Authorization": "Bearer dsk_nope"})
+    assert bad.status_code == 401 and bad.json()["code"] == "unauthenticated"
+    assert (await client.get("/v1/apps", headers={"Authorization": "Basic x"})).status_code == 401
+    key, secret = store.create_key("short-lived", "viewer", actor="test")
+    store.revoke_key(key.id, actor="test")
+    revoked = await client.get("/v1/apps", headers={"Authorization": f"Bearer {secret}"})
+    assert revoked.status_code == 401
+
+
+async def test_pii_inputs_are_masked_for_roles_without_need(
+    client: httpx.AsyncClient, keys: dict[str, str]
+) -> None:
+    decision = (await client.post("/v1/apps/churn/decisions", json=customer(1))).json()
+    url = f"/v1/decisions/{decision['decision_id']}"
+    for role, shown in (("viewer", "***"), ("client", "***"), ("reviewer", "c1@example.com")):
+        body = (await client.get(url, headers=auth(keys, role))).json()
+        assert body["inputs"]["email"] == shown, role
+        assert body["inputs"]["tenure_months"] == customer(1)["tenure_months"]

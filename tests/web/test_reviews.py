@@ -1,0 +1,87 @@
+"""POST /v1/decisions/{id}/review and reading decisions back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from tests.web.conftest import auth, customer
+
+pytestmark = pytest.mark.anyio
+
+
+async def decisions(client: httpx.AsyncClient, status: str) -> list[dict[str, Any]]:
+    records = [customer(i) for i in range(1, 300)]
+    body = (await client.post("/v1/apps/churn/decisions", json={"records": records})).json()
+    found = [d for d in body["decisions"] if d["status"] == status]
+    assert found, f"no {status} decision among the test customers"
+    return found
+
+
+async def test_approve_and_override(client: httpx.AsyncClient, keys: dict[str, str]) -> None:
+    pending = await decisions(client, "pending_review")
+    first, second = pending[0]["decision_id"], pending[1]["decision_id"]
+    reviewer = auth(keys, "reviewer")
+    approved = await client.post(
+        f"/v1/decisions/{first}/review",
+        json={"verdict": "approve", "reason": "customer called us"},
+        headers=reviewer,
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    overridden = await client.post(
+        f"/v1/decisions/{second}/review",
+        json={"verdict": "override", "action": "none", "reason": "already on a discount"},
+        headers=reviewer,
+    )
+    assert overridden.status_code == 200
+    assert overridden.json()["final_action"] == "none"
+    read = await client.get(f"/v1/decisions/{second}")
+    assert read.json()["status"] == "overridden"
+
+
+async def test_a_second_verdict_is_a_conflict(client: httpx.AsyncClient) -> None:
+    decision = (await decisions(client, "pending_review"))[0]["decision_id"]
+    url = f"/v1/decisions/{decision}/review"
+    assert (await client.post(url, json={"verdict": "approve", "reason": "ok"})).status_code == 200
+    again = await client.post(url, json={"verdict": "approve", "reason": "ok"})
+    assert again.status_code == 409 and again.json()["code"] == "review_conflict"
+
+
+async def test_only_pending_decisions_take_a_verdict(client: httpx.AsyncClient) -> None:
+    decided = (await decisions(client, "decided"))[0]["decision_id"]
+    response = await client.post(
+        f"/v1/decisions/{decided}/review", json={"verdict": "approve", "reason": "fine"}
+    )
+    assert response.status_code == 409 and response.json()["code"] == "review_conflict"
+
+
+async def test_bad_verdicts_are_422(client: httpx.AsyncClient) -> None:
+    decision = (await decisions(client, "pending_review"))[0]["decision_id"]
+    url = f"/v1/decisions/{decision}/review"
+    unknown = await client.post(
+        url, json={"verdict": "override", "action": "retention_ofer", "reason": "x"}
+    )
+    assert unknown.status_code == 422
+    assert "did you mean 'retention_offer'" in unknown.json()["detail"]
+    assert unknown.json()["errors"][0]["field"] == "action"
+    for body in (
+        {"verdict": "approve"},
+        {"verdict": "approve", "reason": ""},
+        {"verdict": "approve", "reason": "   "},
+        {"verdict": "maybe", "reason": "x"},
+        {"verdict": "override", "reason": "x"},
+    ):
+        response = await client.post(url, json=body)
+        assert response.status_code == 422, body
+        assert response.json()["code"] == "input_invalid"
+    assert (await client.get(f"/v1/decisions/{decision}")).json()["status"] == "pending_review"
+
+
+async def test_unknown_decisions_are_404(client: httpx.AsyncClient) -> None:
+    for response in (
+        await client.get("/v1/decisions/nope"),
+        await client.post("/v1/decisions/nope/review", json={"verdict": "approve", "reason": "x"}),
+    ):
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
