@@ -104,30 +104,15 @@ def validate_batch(
     """
     _check_columns(frame, inputs)
     source = _native_columns(frame.select([c for c in _spec_columns(inputs) if c in frame.columns]))
-    fields = _plan(source, inputs)
+    plan = _compile(source, inputs)
+    fields, missing = plan.fields, plan.missing
     first = row_offset + 1
-    typed: list[pl.Expr] = [
-        pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias(ROW_COLUMN),
-        entity_id(pl.col(inputs.id), source.schema[inputs.id]).alias(inputs.id),
-    ]
-    missing: dict[str, pl.Expr | None] = {}
-    for index, field in enumerate(fields):
-        typed.append(field.coercion.typed.alias(field.name))
-        if field.coercion.missing is None:
-            missing[field.name] = None
-        else:
-            helper = f"__missing_{index}"
-            typed.append(field.coercion.missing.alias(helper))
-            missing[field.name] = pl.col(helper)
-    out = source.lazy().select(typed).collect()
+    rows = pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias(ROW_COLUMN)
+    out = source.lazy().select([rows, *plan.typed]).collect()
 
     # Cheap column-wide checks first (mostly aggregates); row masks only for suspect columns.
     id_missing = _id_missing(pl.col(inputs.id))
-    checks = [id_missing.any().alias("__id")]
-    for index, field in enumerate(fields):
-        suspect = _suspect(pl.col(field.name), field.spec, missing[field.name])
-        checks.append(suspect.alias(f"__suspect_{index}"))
-    suspects = out.select(checks).row(0)
+    suspects = out.select(plan.checks).row(0)
     masks = [id_missing] if suspects[0] else []
     for field, suspect in zip(fields, suspects[1:], strict=True):
         if suspect:
@@ -142,6 +127,48 @@ def validate_batch(
     positions = bad.arg_true()
     rejects = _rejects(source[positions], positions, inputs, fields, row_offset)
     return ValidatedBatch(valid, rejects)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """The expressions validating one input schema against one contract, built once."""
+
+    fields: list[_Field]
+    typed: list[pl.Expr]
+    missing: dict[str, pl.Expr | None]
+    checks: list[pl.Expr]
+
+
+_COMPILED: dict[tuple[int, tuple[tuple[str, pl.DataType], ...]], tuple[InputsSpec, _Compiled]] = {}
+"""Compiled plans by (contract, input schema): online requests and chunks of one file reuse
+theirs instead of rebuilding hundreds of expressions per call."""
+
+
+def _compile(source: pl.DataFrame, inputs: InputsSpec) -> _Compiled:
+    key = (id(inputs), tuple(source.schema.items()))
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is inputs:
+        return hit[1]
+    fields = _plan(source, inputs)
+    typed: list[pl.Expr] = [entity_id(pl.col(inputs.id), source.schema[inputs.id]).alias(inputs.id)]
+    missing: dict[str, pl.Expr | None] = {}
+    for index, field in enumerate(fields):
+        typed.append(field.coercion.typed.alias(field.name))
+        if field.coercion.missing is None:
+            missing[field.name] = None
+        else:
+            helper = f"__missing_{index}"
+            typed.append(field.coercion.missing.alias(helper))
+            missing[field.name] = pl.col(helper)
+    checks = [_id_missing(pl.col(inputs.id)).any().alias("__id")]
+    for index, field in enumerate(fields):
+        suspect = _suspect(pl.col(field.name), field.spec, missing[field.name])
+        checks.append(suspect.alias(f"__suspect_{index}"))
+    compiled = _Compiled(fields, typed, missing, checks)
+    if len(_COMPILED) >= 64:
+        _COMPILED.clear()
+    _COMPILED[key] = (inputs, compiled)
+    return compiled
 
 
 def frame_from_records(records: Sequence[dict[str, Any]], inputs: InputsSpec) -> pl.DataFrame:

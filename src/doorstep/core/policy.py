@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -85,10 +86,26 @@ class CompiledPolicy:
     default: str
     control_group: float
 
-    @property
+    @cached_property
     def columns(self) -> frozenset[str]:
         """Every column any rule reads (the batch handed to :meth:`evaluate` needs them)."""
         return frozenset().union(*(rule.columns for rule in self.rules))
+
+    @cached_property
+    def _first_match(self) -> pl.Expr:
+        """Index of the first rule that holds, or null: one expression, built once."""
+        matched = [pl.when(r.condition).then(pl.lit(r.index, pl.Int32)) for r in self.rules]
+        return pl.coalesce([*matched, pl.lit(None, dtype=pl.Int32)]).alias("rule")
+
+    @cached_property
+    def _slots(self) -> tuple[pl.Series, pl.Series]:
+        """Action and review per slot: the rules in order, then the default."""
+        actions = [r.action for r in self.rules] + [self.default]
+        reviews = [r.review for r in self.rules] + [False]
+        return (
+            pl.Series("action", actions, dtype=pl.String),
+            pl.Series("review", reviews, dtype=pl.Boolean),
+        )
 
     def evaluate(self, frame: pl.DataFrame, *, entity_ids: pl.Series, app: str) -> PolicyResult:
         """Decide every row of ``frame`` (validated inputs plus ``score`` columns).
@@ -103,18 +120,15 @@ class CompiledPolicy:
             )
         if entity_ids.len() != frame.height:
             raise ValueError(f"entity_ids has {entity_ids.len()} values for {frame.height} rows")
-        matched = [pl.when(r.condition).then(pl.lit(r.index, pl.Int32)) for r in self.rules]
-        first = pl.coalesce([*matched, pl.lit(None, dtype=pl.Int32)]).alias("rule")
         # with_columns, not select: a constant rule (e.g. TRUE) still fills every row
-        rule = frame.lazy().with_columns(first).select("rule").collect().to_series()
+        rule = frame.lazy().with_columns(self._first_match).select("rule").collect().to_series()
         slot = rule.fill_null(len(self.rules))  # the default's slot, after the rules
-        actions = [r.action for r in self.rules] + [self.default]
-        reviews = [r.review for r in self.rules] + [False]
-        action = pl.Series("action", actions, dtype=pl.String).gather(slot)
+        actions, reviews = self._slots
+        action = actions.gather(slot)
         return PolicyResult(
             action=action,
             rule=rule,
-            review=pl.Series("review", reviews, dtype=pl.Boolean).gather(slot),
+            review=reviews.gather(slot),
             control=self._control(action, entity_ids, app),
         )
 

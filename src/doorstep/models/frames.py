@@ -56,6 +56,10 @@ def feature_columns(
     return list(feature_names)
 
 
+_EXPRESSIONS: dict[tuple[object, ...], tuple[object, list[pl.Expr]]] = {}
+"""Built expressions per (input schema, columns, code tables): online requests reuse them."""
+
+
 def numeric_matrix(
     batch: pl.DataFrame,
     columns: Sequence[str],
@@ -63,11 +67,17 @@ def numeric_matrix(
 ) -> npt.NDArray[np.float64]:
     """A C-ordered float64 matrix of ``columns``; ``codes[i]`` maps the category names of column
     ``i`` to the model's codes (names not in the table, and nulls, become NaN)."""
-    exprs = [
-        _numeric_expr(batch.schema[name], name, codes[i] if codes else None).alias(f"c{i}")
-        for i, name in enumerate(columns)
-    ]
-    matrix = batch.select(exprs).to_numpy(order="c")
+    key = (tuple(batch.schema.items()), tuple(columns), id(codes))
+    cached = _EXPRESSIONS.get(key)
+    if cached is None or cached[0] is not codes:
+        exprs = [
+            _numeric_expr(batch.schema[name], name, codes[i] if codes else None).alias(f"c{i}")
+            for i, name in enumerate(columns)
+        ]
+        if len(_EXPRESSIONS) >= 64:
+            _EXPRESSIONS.clear()
+        cached = _EXPRESSIONS[key] = (codes, exprs)
+    matrix = batch.select(cached[1]).to_numpy(order="c")
     return np.ascontiguousarray(matrix, dtype=np.float64)
 
 

@@ -26,6 +26,9 @@ from doorstep.models.outputs import check_task, contributions_for, positive_inde
 __all__ = ["LightGBMModel"]
 
 _LOG_LINK = ("poisson", "gamma", "tweedie")
+_PARALLEL_PREDICT_ROWS = 2_048
+"""Below this many rows, threads cost more than they save (online requests, micro-batches)."""
+_PARALLEL_CONTRIB_ROWS = 16
 
 
 class LightGBMModel:
@@ -142,7 +145,8 @@ class LightGBMModel:
         if matrix.shape[0] == 0:
             width = len(self.metadata.classes) if self.metadata.task == "multiclass" else 0
             return np.zeros((0, width) if width else (0,))
-        out = np.asarray(self._booster.predict(matrix, num_threads=self._threads), np.float64)
+        threads = self._threads if matrix.shape[0] >= _PARALLEL_PREDICT_ROWS else 1
+        out = np.asarray(self._booster.predict(matrix, num_threads=threads), np.float64)
         if self.metadata.task == "binary" and self._positive == 0:
             out = 1.0 - out
         return out
@@ -161,7 +165,11 @@ class LightGBMModel:
             raw = np.zeros((0, outputs, width + 1))
         else:
             raw = np.asarray(
-                self._booster.predict(matrix, pred_contrib=True, num_threads=self._threads),
+                self._booster.predict(
+                    matrix,
+                    pred_contrib=True,
+                    num_threads=self._threads if rows >= _PARALLEL_CONTRIB_ROWS else 1,
+                ),
                 np.float64,
             ).reshape(rows, outputs, width + 1)
         link: Link = {"binary": "logit", "multiclass": "softmax"}.get(  # type: ignore[assignment]
