@@ -122,8 +122,14 @@ def demo(
         "churn-demo"
     ),
     show: Annotated[int, typer.Option(min=0, help="Explained decisions to show.")] = 3,
+    serve_api: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Then serve the app's API on 127.0.0.1."),
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
 ) -> None:
-    """Create the churn example (if absent), score its customers and show explained decisions."""
+    """Create the churn example (if absent), score its customers and show explained decisions;
+    with --serve, then serve the app's decision API."""
     from doorstep.services.app import load_app
     from doorstep.services.examples import create_example
     from doorstep.services.score import score_file
@@ -149,6 +155,9 @@ def demo(
     render.score_summary(console, summary)
     render.explained_decisions(console, out, show)
     render.next_steps(console, directory)
+    if serve_api:
+        render.try_the_api(console, directory / "customers.parquet", loaded.spec, port)
+        serve([spec], port=port)
 
 
 app.command()(serve)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from doorstep.core.spec.models import Spec
     from doorstep.services.app import LoadedApp
     from doorstep.services.score import ScoreSummary
 
@@ -33,6 +35,7 @@ __all__ = [
     "next_steps",
     "progress",
     "score_summary",
+    "try_the_api",
     "warnings",
 ]
 
@@ -165,4 +168,20 @@ def next_steps(console: Console, directory: Path) -> None:
     console.print(
         f"The app lives in [bold]{directory}/[/]: edit [bold]{directory}/doorstep.yaml[/], then "
         f"[bold]doorstep validate {directory}/doorstep.yaml[/]. Docs: docs/quickstart.md"
+    )
+
+
+def try_the_api(console: Console, customers: Path, spec: Spec, port: int) -> None:
+    """A curl command that decides one of the sample customers through the API."""
+    record = pl.read_parquet(customers).head(1).row(0, named=True)
+    body = json.dumps({k: v for k, v in record.items() if v is not None}, default=str)
+    url = f"http://127.0.0.1:{port}/v1/apps/{spec.app.name}/decisions"
+    console.print(
+        "\nTry the API in another terminal, with the admin key printed below "
+        "(or one from [bold]doorstep keys create --role client --name me[/]):\n"
+        f"  KEY=<the key>\n"
+        f"  curl -s -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n"
+        f"       -d '{body}' \\\n       {url}\n",
+        soft_wrap=True,
+        highlight=False,
     )
