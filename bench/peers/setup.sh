@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install the peer servers the decision-service benchmark compares doorstep with, each in its own
+# virtual environment under bench/.data/venvs/ (git-ignored): their pins clash with doorstep's
+# and with each other's. Versions are pinned here so every run measures the same releases.
+#
+#   bench/peers/setup.sh              # both peers
+#   bench/peers/setup.sh mlserver     # one of them
+#
+# Needs python3 with venv and access to PyPI. Takes a few minutes; safe to run again.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENVS="$ROOT/bench/.data/venvs"
+PYTHON="${PYTHON:-python3}"
+
+# The model's library at the same version as doorstep's environment (uv.lock).
+LIGHTGBM="lightgbm==4.7.0"
+MLSERVER=("mlserver==1.7.1" "mlserver-lightgbm==1.7.1" "$LIGHTGBM")
+BENTOML=("bentoml==1.4.38" "$LIGHTGBM" "numpy<3" "pandas")
+# (bentoml 1.4.40 needs certifi>=2026.10.19, not on every index yet; 1.4.38 is the newest that installs here.)
+
+install() {
+  local name="$1"
+  shift
+  local venv="$VENVS/$name"
+  if [[ ! -x "$venv/bin/python" ]]; then
+    "$PYTHON" -m venv "$venv"
+  fi
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q "$@"
+  "$venv/bin/python" -m pip freeze >"$venv/freeze.txt"
+  echo "$name: installed into $venv ($(wc -l <"$venv/freeze.txt") packages)"
+}
+
+mkdir -p "$VENVS"
+targets=("$@")
+[[ ${#targets[@]} -eq 0 ]] && targets=(mlserver bentoml)
+for target in "${targets[@]}"; do
+  case "$target" in
+    mlserver) install mlserver "${MLSERVER[@]}" ;;
+    bentoml) install bentoml "${BENTOML[@]}" ;;
+    *) echo "unknown peer: $target (mlserver, bentoml)" >&2; exit 2 ;;
+  esac
+done
