@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from doorstep.core.contract import validate_batch
+from doorstep.core.contract import ROW_COLUMN, validate_batch
 from doorstep.core.reasons import REASON_DTYPE, ReasonStyle, render_reasons
 from doorstep.services.app import LoadedApp
 from doorstep.types import DECISION_SCHEMA
@@ -57,39 +57,36 @@ def decide_batch(
     policy_input = pl.concat([valid, scored], how="horizontal")
     result = app.policy.evaluate(policy_input, entity_ids=valid[spec.inputs.id], app=app.name)
     acted = result.action != "none"
-    status = (
-        pl.when(result.control & acted)
-        .then(pl.lit("held_out"))
-        .when(result.review)
-        .then(pl.lit("pending_review"))
-        .otherwise(pl.lit("decided"))
+    # status: held_out (control, would act) > pending_review > decided, gathered by index
+    held = (result.control & acted).to_numpy()
+    status = _STATUSES.gather(np.where(held, 0, np.where(result.review.to_numpy(), 1, 2)))
+    rule_names = pl.Series(
+        [r.name or f"rule {i + 1}" for i, r in enumerate(spec.policy.rules)] + [None],
+        dtype=pl.String,
     )
-    rule_names = [r.name or f"rule {i + 1}" for i, r in enumerate(spec.policy.rules)]
-    decisions = pl.DataFrame(
-        {
-            "row": valid["_row"],
-            "entity_id": valid[spec.inputs.id],
-            "score": scored["score"],
-            "action": result.action,
-            "rule": result.rule.cast(pl.Int64).replace_strict(
-                list(range(len(rule_names))), rule_names, default=None, return_dtype=pl.String
-            ),
-            "review": result.review,
-            "control": result.control,
-        }
-    ).with_columns(
-        status=status,
-        model_version=pl.lit(app.model_version),
-        model_hash=pl.lit(app.model.metadata.content_hash),
-    )
-    if app.classes:
-        decisions = decisions.with_columns(predicted_class=scored["predicted_class"])
+    n = valid.height
+    columns = [
+        valid[ROW_COLUMN].alias("row"),
+        valid[spec.inputs.id].alias("entity_id"),
+        scored["score"],
+        *([scored["predicted_class"]] if app.classes else []),
+        result.action.alias("action"),
+        rule_names.gather(result.rule.fill_null(len(spec.policy.rules))).alias("rule"),
+        result.review.alias("review"),
+        result.control.alias("control"),
+        status.alias("status"),
+    ]
     mask = _explain_mask(spec.explain.for_, acted, result.review, explain)
-    decisions = _with_reasons(app, decisions, features, mask)
-    return DecisionBatch(
-        decisions.select(list(decision_schema(app))),
-        checked.rejects,
-    )
+    reasons, reasons_text = _reasons(app, scored, features, mask)
+    identity = [
+        _constant(app.model_version, n, pl.String).alias("model_version"),
+        _constant(app.model.metadata.content_hash, n, pl.String).alias("model_hash"),
+    ]
+    decisions = pl.DataFrame([*columns, reasons_text, reasons, *identity])
+    return DecisionBatch(decisions, checked.rejects)
+
+
+_STATUSES = pl.Series("status", ["held_out", "pending_review", "decided"], dtype=pl.String)
 
 
 def _score_columns(app: LoadedApp, features: pl.DataFrame) -> pl.DataFrame:
@@ -121,28 +118,30 @@ def _explain_mask(
     return mask
 
 
-def _with_reasons(
-    app: LoadedApp, decisions: pl.DataFrame, features: pl.DataFrame, mask: pl.Series
-) -> pl.DataFrame:
-    count = int(mask.sum())
+def _reasons(
+    app: LoadedApp, scored: pl.DataFrame, features: pl.DataFrame, mask: pl.Series
+) -> tuple[pl.Series, pl.Series]:
+    """``(reasons, reasons_text)`` for every row: explained where ``mask`` holds, else null."""
+    rows, count = features.height, int(mask.sum())
     if count == 0 or app.spec.explain.top == 0:
-        return decisions.with_columns(
-            reasons_text=pl.lit(None, dtype=pl.String), reasons=pl.lit(None, dtype=REASON_DTYPE)
+        return (
+            _constant(None, rows, REASON_DTYPE).alias("reasons"),
+            _constant(None, rows, pl.String).alias("reasons_text"),
         )
     chosen = features.filter(mask)
     contributions = app.model.contributions(chosen)
     output = None
     if app.classes:  # explain the predicted class of each decision
-        predicted = decisions.filter(mask)["predicted_class"]
+        predicted = scored.filter(mask)["predicted_class"]
         codes = predicted.replace_strict(app.classes, list(range(len(app.classes))))
         output = codes.to_numpy().astype(np.intp)
     explain = app.spec.explain
     style = ReasonStyle(explain.top, explain.score_label, explain.score_unit)
     reasons, text = render_reasons(chosen, contributions, app.spec.feature_fields, style, output)
     # spread the explained rows back over the batch: unexplained rows point at one trailing null
-    positions = np.full(decisions.height, count, dtype=np.int64)
+    positions = np.full(rows, count, dtype=np.int64)
     positions[np.flatnonzero(mask.to_numpy())] = np.arange(count)
-    return decisions.with_columns(
+    return (
         _spread(reasons, positions).alias("reasons"),
         _spread(text, positions).alias("reasons_text"),
     )
@@ -153,5 +152,7 @@ def _spread(values: pl.Series, positions: npt.NDArray[np.int64]) -> pl.Series:
     return padded.gather(positions)
 
 
-def _constant(value: bool | None, length: int, dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
-    return pl.select(pl.repeat(value, length, dtype=dtype)).to_series()
+def _constant(
+    value: bool | str | None, length: int, dtype: pl.DataType | type[pl.DataType]
+) -> pl.Series:
+    return pl.repeat(value, length, dtype=dtype, eager=True)
