@@ -35,8 +35,6 @@ __all__ = [
     "DecisionTally",
     "OnlineRequest",
     "OnlineResponse",
-    "PayloadTooLargeError",
-    "RecordsInvalidError",
     "body_digest",
     "decide_requests",
     "encode_json",

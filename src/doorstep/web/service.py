@@ -9,12 +9,11 @@ from functools import partial
 import anyio.to_thread
 from starlette.requests import Request
 
-from doorstep.errors import DoorstepError
+from doorstep.errors import DoorstepError, PayloadTooLargeError
 from doorstep.services.app import LoadedApp
 from doorstep.services.decisions import (
     OnlineRequest,
     OnlineResponse,
-    PayloadTooLargeError,
     body_digest,
     decide_requests,
     parse_records,
