@@ -16,8 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from doorstep.errors import DoorstepError
-from doorstep.store import open_store
-from doorstep.store.contract import ApiKey, StoreContract
+from doorstep.store.contract import ApiKey, StoreContract  # light: no SQLAlchemy
 
 __all__ = ["audit_app", "db_app", "keys_app"]
 
@@ -65,6 +64,8 @@ def _fail(exc: DoorstepError) -> typer.Exit:
 
 @contextmanager
 def _open(db: str | None) -> Iterator[StoreContract]:
+    from doorstep.store import open_store
+
     store = open_store(db)
     try:
         yield store
@@ -75,7 +76,7 @@ def _open(db: str | None) -> Iterator[StoreContract]:
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create the store's tables or apply pending migrations (also done on every start)."""
-    from doorstep.store.migrate import upgrade
+    from doorstep.store import open_store, upgrade
 
     try:
         store = open_store(db, migrate=False)

@@ -2,10 +2,14 @@
 embedded default, under ``.doorstep/``) or PostgreSQL (by URL). See ``docs/store.md``.
 
 The services and the web layer depend on :class:`StoreContract` alone; :func:`open_store`
-returns the implementation.
+returns the implementation. SQLAlchemy and Alembic load only when ``Store``, ``open_store`` or
+``upgrade`` is first used, so commands that never touch the store start faster.
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from doorstep.store.contract import (
     ApiKey,
@@ -19,8 +23,16 @@ from doorstep.store.contract import (
     StoreContract,
     Verdict,
 )
-from doorstep.store.migrate import upgrade
-from doorstep.store.store import Store, open_store
+
+if TYPE_CHECKING:
+    from doorstep.store.migrate import upgrade
+    from doorstep.store.store import Store, open_store
+
+_LAZY = {
+    "Store": "doorstep.store.store",
+    "open_store": "doorstep.store.store",
+    "upgrade": "doorstep.store.migrate",
+}
 
 __all__ = [
     "ApiKey",
@@ -37,3 +49,9 @@ __all__ = [
     "open_store",
     "upgrade",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'doorstep.store' has no attribute {name!r}")
