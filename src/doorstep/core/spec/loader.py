@@ -62,82 +62,69 @@ def parse_spec(text: str, *, file: str = "doorstep.yaml", env: Mapping[str, str]
         raise SpecError([SpecIssue(file, line, "", f"not valid YAML: {exc.problem}")]) from None
     if not isinstance(raw, CommentedMap):
         raise SpecError([SpecIssue(file, 1, "", "a spec must be a mapping with keys app, model…")])
-    lines: dict[Key, int] = {}
-    issues: list[SpecIssue] = []
-    secrets: set[Key] = set()
-    data = _plain(raw, (), lines, env, issues, secrets, file)
-    if issues:
-        raise SpecError(issues)
+    reader = _Reader(file, env)
+    data = reader.plain(raw)
+    lines = reader.lines
+    if reader.issues:
+        raise SpecError(reader.issues)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError([_locate(error, data, lines, file) for error in exc.errors()]) from None
-    doc = SpecDocument(spec, file, lines, frozenset(secrets))
+    doc = SpecDocument(spec, file, lines, frozenset(reader.secrets))
     issues = _cross_check(doc)
     if issues:
         raise SpecError(issues)
     return doc
 
 
-def _plain(
-    node: Any,
-    key: Key,
-    lines: dict[Key, int],
-    env: Mapping[str, str],
-    issues: list[SpecIssue],
-    secrets: set[Key],
-    file: str,
-) -> Any:
-    """Turn ruamel nodes into plain Python values, recording 1-based lines and expanding env."""
-    if isinstance(node, CommentedMap):
-        out: dict[str, Any] = {}
-        for k, v in node.items():
-            child = (*key, str(k))
-            lines[child] = node.lc.key(k)[0] + 1
-            out[str(k)] = _plain(v, child, lines, env, issues, secrets, file)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, v in enumerate(node):
-            child = (*key, i)
-            lines[child] = node.lc.item(i)[0] + 1
-            items.append(_plain(v, child, lines, env, issues, secrets, file))
-        return items
-    if isinstance(node, str):
-        return _interpolate(node, key, lines, env, issues, secrets, file)
-    return node
+class _Reader:
+    """Turns ruamel nodes into plain values, recording 1-based lines and expanding ``${VAR}``."""
 
+    def __init__(self, file: str, env: Mapping[str, str]) -> None:
+        self.file, self.env = file, env
+        self.lines: dict[Key, int] = {}
+        self.issues: list[SpecIssue] = []
+        self.secrets: set[Key] = set()
 
-def _interpolate(
-    value: str,
-    key: Key,
-    lines: dict[Key, int],
-    env: Mapping[str, str],
-    issues: list[SpecIssue],
-    secrets: set[Key],
-    file: str,
-) -> str:
-    def replace(match: re.Match[str]) -> str:
+    def plain(self, node: Any, key: Key = ()) -> Any:
+        if isinstance(node, CommentedMap):
+            out: dict[str, Any] = {}
+            for k, v in node.items():
+                child = (*key, str(k))
+                self.lines[child] = node.lc.key(k)[0] + 1
+                out[str(k)] = self.plain(v, child)
+            return out
+        if isinstance(node, CommentedSeq):
+            items = []
+            for i, v in enumerate(node):
+                child = (*key, i)
+                self.lines[child] = node.lc.item(i)[0] + 1
+                items.append(self.plain(v, child))
+            return items
+        if isinstance(node, str) and "${" in node:
+            return _ENV.sub(lambda match: self._expand(match, key), node)
+        return node
+
+    def _expand(self, match: re.Match[str], key: Key) -> str:
         escaped, name, default = match.group(1), match.group(2), match.group(3)
         if escaped:
             return match.group(0)[1:]
-        if name in env:
-            secrets.add(key)
-            return env[name]
+        if name in self.env:
+            self.secrets.add(key)
+            return self.env[name]
         if default is not None:
             return default
-        issues.append(
+        self.issues.append(
             SpecIssue(
-                file,
-                _line_of(lines, key),
+                self.file,
+                _line_of(self.lines, key),
                 format_key(key),
                 f"environment variable {name} is not set "
                 f"(set it, or write ${{{name}:-default}} to give a default)",
             )
         )
         return ""
-
-    return _ENV.sub(replace, value) if "${" in value else value
 
 
 def _line_of(lines: Mapping[Key, int], key: Key) -> int | None:
