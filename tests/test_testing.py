@@ -11,7 +11,7 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-from doorstep.core.ports import Contributions, ModelMetadata, Task
+from doorstep.core.ports import Contributions, ModelMetadata
 from doorstep.models.lightgbm import LightGBMModel
 from doorstep.testing import check_model_adapter
 
@@ -44,21 +44,6 @@ class BrokenModel:
             self.metadata = replace(inner.metadata, content_hash="md5:1234")
         if defect == "classes":
             self.metadata = replace(inner.metadata, classes=["only"])
-
-    @classmethod
-    def can_load(cls, path: Path) -> bool:
-        return False
-
-    @classmethod
-    def load(
-        cls,
-        path: Path,
-        *,
-        task: Task,
-        positive_class: str | None = None,
-        reference: pl.DataFrame | None = None,
-    ) -> BrokenModel:
-        raise NotImplementedError
 
     def predict(self, batch: pl.DataFrame) -> npt.NDArray[np.float64]:
         scores = self._inner.predict(batch)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
 import polars as pl
@@ -24,21 +22,6 @@ class FakeModel:
         self.metadata = ModelMetadata(kind="fake", task=task, feature_names=["a", "b"],
                                       content_hash="sha256:0")  # fmt: skip
         self.margins, self.link, self.error, self.bad_row = margins, link, error, bad_row
-
-    @classmethod
-    def can_load(cls, path: Path) -> bool:
-        return False
-
-    @classmethod
-    def load(
-        cls,
-        path: Path,
-        *,
-        task: Task,
-        positive_class: str | None = None,
-        reference: pl.DataFrame | None = None,
-    ) -> Model:
-        raise NotImplementedError
 
     def predict(self, batch: pl.DataFrame) -> F64:
         m = self.margins
