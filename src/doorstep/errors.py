@@ -123,9 +123,20 @@ class PolicyError(DoorstepError):
 
     code = "policy_invalid"
 
-    def __init__(self, message: str, *, rule: int | None = None, position: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule: int | None = None,
+        position: int | None = None,
+        key: str = "when",
+    ):
         self.rule = rule
+        """0-based index of the rule, or ``None`` for the default."""
         self.position = position
+        """0-based character in the rule's ``when``."""
+        self.key = key
+        """The rule's key at fault: ``when`` or ``action``."""
         super().__init__(message)
 
 

@@ -193,6 +193,7 @@ def _check_action(action: str, known: set[str] | None, rule: int | None) -> None
         f"unknown action {action!r} in {where}{did_you_mean(action, known)}; declare it under "
         f"'actions' (declared: {declared}) or use 'none'",
         rule=rule,
+        key="action",
     )
 
 

@@ -272,10 +272,8 @@ def policy_issues(doc: SpecDocument, columns: Mapping[str, str]) -> list[SpecIss
         )
     except PolicyError as exc:
         key: Key = (
-            ("policy", "default") if exc.rule is None else ("policy", "rules", exc.rule, "when")
+            ("policy", "default") if exc.rule is None else ("policy", "rules", exc.rule, exc.key)
         )
-        if exc.rule is not None and "action" in exc.message and "unknown action" in exc.message:
-            key = ("policy", "rules", exc.rule, "action")
         where = f" (at character {exc.position + 1})" if exc.position is not None else ""
         issues.append(doc.issue(key, exc.message + where))
     return issues
