@@ -6,10 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.web.fakes import FakeStore
+import sqlalchemy as sa
 
 from doorstep.errors import NotFoundError, SpecError
 from doorstep.services.registry import discover_specs, load_registry, register_apps
+from doorstep.store import open_store
+from doorstep.store.tables import audit_events
 
 
 def second_app(template: Path, target: Path, name: str) -> Path:
@@ -30,11 +32,14 @@ def test_a_folder_of_apps_loads_each_one(churn_app_template: Path, tmp_path: Pat
     assert registry.get("churn").model is not registry.get("churn-b").model
     with pytest.raises(NotFoundError, match="did you mean 'churn-b'"):
         registry.get("churn-c")
-    store = FakeStore()
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     register_apps(registry, store, actor="test")
     register_apps(registry, store, actor="test")
-    assert len(store.versions) == 2
-    assert [e[0] for e in store.audit].count("app.loaded") == 4
+    assert len(store.model_versions()) == 2
+    with store.engine.connect() as conn:
+        kinds = conn.execute(sa.select(audit_events.c.kind)).scalars().all()
+    store.close()
+    assert list(kinds).count("app.loaded") == 4
 
 
 def test_duplicate_names_and_empty_folders_are_spec_errors(
