@@ -13,7 +13,7 @@ from tests.web.conftest import ROLES, auth, customer
 from doorstep.services.registry import Registry
 from doorstep.store.contract import StoreContract
 from doorstep.web import create_app
-from doorstep.web.auth import OPEN, ROUTE_ROLES
+from doorstep.web.auth import OPEN, ROUTE_ROLES, GuardedRoute
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +22,8 @@ def routes(app: FastAPI) -> Iterator[tuple[str, str, bool]]:
     for route in app.routes:
         methods = getattr(route, "methods", None) or set()
         for method in sorted(methods - {"HEAD"}):
-            yield method, getattr(route, "path", ""), isinstance(route, APIRoute)
+            guarded = isinstance(route, APIRoute | GuardedRoute)
+            yield method, getattr(route, "path", ""), guarded
 
 
 def unlisted(app: FastAPI) -> list[tuple[str, str]]:
@@ -33,7 +34,7 @@ def test_every_route_has_an_entry_in_the_table(registry: Registry, store: StoreC
     app = create_app(registry, store)
     assert not unlisted(app), "add these routes to doorstep.web.auth.ROUTE_ROLES"
     for method, path, is_api in routes(app):
-        if not is_api:  # only API routes run the role check: others must be open
+        if not is_api:  # only API and guarded routes run the role check: others must be open
             assert ROUTE_ROLES[(method, path)] == OPEN, (method, path)
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from tests.web.conftest import customer
 
-from doorstep.store.contract import StoreContract
+from doorstep.store.contract import DecisionQuery, StoreContract
 from doorstep.web import ServeSettings
 
 pytestmark = pytest.mark.anyio
@@ -126,3 +126,35 @@ async def test_a_batch_of_only_bad_records_answers_200_with_errors(
     assert response.status_code == 200
     body = response.json()
     assert body["decisions"] == [] and body["errors"][0]["rule"] == "required"
+
+
+async def test_bad_query_and_header_values_are_422_problems_naming_the_parameter(
+    client: httpx.AsyncClient, store: StoreContract
+) -> None:
+    cases = [
+        ({"params": {"explain": "maybe"}}, "explain", "bool_parsing"),
+        ({"headers": {"Idempotency-Key": "k" * 256}}, "Idempotency-Key", "max_length"),
+    ]
+    for kwargs, field, rule in cases:
+        response = await client.post(URL, json=customer(1), **kwargs)
+        assert response.status_code == 422, kwargs
+        problem = response.json()
+        assert problem["code"] == "input_invalid"
+        assert [(e["field"], e["rule"]) for e in problem["errors"]] == [(field, rule)]
+    listed = store.list_decisions(DecisionQuery(app="churn"))
+    assert listed.items == []  # nothing was decided for a refused request
+    for value, explained in (("YES", True), ("off", False), ("1", True)):
+        body = (await client.post(URL, json=customer(2), params={"explain": value})).json()
+        assert bool(body["reasons"]) is explained, value
+
+
+async def test_openapi_describes_the_decision_route_with_its_parameters(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"][URL.replace("churn", "{app}")]["post"]
+    names = {(p["in"], p["name"]) for p in operation["parameters"]}
+    assert names == {("path", "app"), ("query", "explain"), ("header", "Idempotency-Key")}
+    assert operation["requestBody"]["content"]["application/json"]["schema"]
+    assert {"200", "413", "422", "503"} <= set(operation["responses"])
+    assert "get" in document["paths"][URL.replace("churn", "{app}")]

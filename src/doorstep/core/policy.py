@@ -76,6 +76,11 @@ class PolicyResult:
     """Boolean: the matching rule asks a person to review first (false for the default)."""
     control: pl.Series
     """Boolean: the entity is in the control group and the action is withheld."""
+    slot: npt.NDArray[np.int64]
+    """The matching rule's index per row, or ``len(rules)`` where the default applied (what
+    per-rule tables are indexed by)."""
+    acted: npt.NDArray[np.bool_]
+    """The action is not ``none`` (control rows included)."""
 
 
 @dataclass(frozen=True)
@@ -92,19 +97,23 @@ class CompiledPolicy:
         return frozenset().union(*(rule.columns for rule in self.rules))
 
     @cached_property
-    def _first_match(self) -> pl.Expr:
-        """Index of the first rule that holds, or null: one expression, built once."""
+    def _matching(self) -> tuple[pl.Expr, pl.Expr]:
+        """The first rule that holds (or null), and its slot (``len(rules)`` for the default):
+        two expressions, built once."""
         matched = [pl.when(r.condition).then(pl.lit(r.index, pl.Int32)) for r in self.rules]
-        return pl.coalesce([*matched, pl.lit(None, dtype=pl.Int32)]).alias("rule")
+        rule = pl.coalesce([*matched, pl.lit(None, dtype=pl.Int32)]).alias("__rule")
+        slot = pl.coalesce([*matched, pl.lit(len(self.rules), dtype=pl.Int32)]).alias("__slot")
+        return rule, slot
 
     @cached_property
-    def _slots(self) -> tuple[pl.Series, pl.Series]:
-        """Action and review per slot: the rules in order, then the default."""
+    def _slots(self) -> tuple[pl.Series, pl.Series, npt.NDArray[np.bool_]]:
+        """Action, review and acting per slot: the rules in order, then the default."""
         actions = [r.action for r in self.rules] + [self.default]
         reviews = [r.review for r in self.rules] + [False]
         return (
             pl.Series("action", actions, dtype=pl.String),
             pl.Series("review", reviews, dtype=pl.Boolean),
+            np.array([a != NO_ACTION for a in actions], dtype=np.bool_),
         )
 
     def evaluate(self, frame: pl.DataFrame, *, entity_ids: pl.Series, app: str) -> PolicyResult:
@@ -120,26 +129,27 @@ class CompiledPolicy:
             )
         if entity_ids.len() != frame.height:
             raise ValueError(f"entity_ids has {entity_ids.len()} values for {frame.height} rows")
-        # with_columns, not select: a constant rule (e.g. TRUE) still fills every row
-        rule = frame.lazy().with_columns(self._first_match).select("rule").collect().to_series()
-        slot = rule.fill_null(len(self.rules))  # the default's slot, after the rules
-        actions, reviews = self._slots
-        action = actions.gather(slot)
+        # with_columns, not select: a constant rule (e.g. TRUE) still fills every row.
+        # Per-slot tables are then indexed with numpy (Series[array] is a plain take, cheaper
+        # than an expression for the few rows of an online batch).
+        matched = frame.with_columns(self._matching)
+        slot = matched.get_column("__slot").to_numpy().astype(np.int64, copy=False)
+        actions, reviews, acting = self._slots
+        acted = acting[slot]
         return PolicyResult(
-            action=action,
-            rule=rule,
-            review=reviews.gather(slot),
-            control=self._control(action, entity_ids, app),
+            action=actions[slot],
+            rule=matched.get_column("__rule").alias("rule"),
+            review=reviews[slot],
+            control=self._control(acted, entity_ids, app),
+            slot=slot,
+            acted=acted,
         )
 
-    def _control(self, action: pl.Series, entity_ids: pl.Series, app: str) -> pl.Series:
-        n = action.len()
-        control = np.zeros(n, dtype=np.bool_)
-        if self.control_group > 0 and n:
-            acted = (action != NO_ACTION).to_numpy()
-            if acted.any():
-                ids = entity_ids.cast(pl.String).filter(pl.Series(acted))
-                control[acted] = control_values(app, ids) < self.control_group
+    def _control(self, acted: npt.NDArray[np.bool_], entity_ids: pl.Series, app: str) -> pl.Series:
+        control = np.zeros(len(acted), dtype=np.bool_)
+        if self.control_group > 0 and acted.any():
+            ids = entity_ids[np.flatnonzero(acted)]
+            control[acted] = control_values(app, ids) < self.control_group
         return pl.Series("control", control, dtype=pl.Boolean)
 
 

@@ -47,7 +47,8 @@ def feature_columns(
                 f"batch has {batch.width} columns ({', '.join(batch.columns)})."
             )
         return list(batch.columns)
-    missing = [n for n in feature_names if n not in batch.schema]
+    present = set(batch.columns)
+    missing = [n for n in feature_names if n not in present]
     if missing:
         raise ModelError(
             f"The model {model} needs the input(s) {', '.join(map(repr, missing))}, which the "
@@ -67,11 +68,12 @@ def numeric_matrix(
 ) -> npt.NDArray[np.float64]:
     """A C-ordered float64 matrix of ``columns``; ``codes[i]`` maps the category names of column
     ``i`` to the model's codes (names not in the table, and nulls, become NaN)."""
-    key = (tuple(batch.schema.items()), tuple(columns), id(codes))
+    schema = batch.schema
+    key = (tuple(schema.items()), tuple(columns), id(codes))
     cached = _EXPRESSIONS.get(key)
     if cached is None or cached[0] is not codes:
         exprs = [
-            _numeric_expr(batch.schema[name], name, codes[i] if codes else None).alias(f"c{i}")
+            _numeric_expr(schema[name], name, codes[i] if codes else None).alias(f"c{i}")
             for i, name in enumerate(columns)
         ]
         if len(_EXPRESSIONS) >= 64:

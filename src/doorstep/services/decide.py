@@ -52,18 +52,14 @@ def decide_batch(
     spec = app.spec
     checked = validate_batch(frame, spec.inputs, row_offset=row_offset)
     valid = checked.valid
-    features = valid.select(list(spec.feature_fields))
+    features = valid[list(spec.feature_fields)]
     scored = _score_columns(app, features)
     policy_input = pl.concat([valid, scored], how="horizontal")
     result = app.policy.evaluate(policy_input, entity_ids=valid[spec.inputs.id], app=app.name)
-    acted = result.action != "none"
-    # status: held_out (control, would act) > pending_review > decided, gathered by index
-    held = (result.control & acted).to_numpy()
-    status = _STATUSES.gather(np.where(held, 0, np.where(result.review.to_numpy(), 1, 2)))
-    rule_names = pl.Series(
-        [r.name or f"rule {i + 1}" for i, r in enumerate(spec.policy.rules)] + [None],
-        dtype=pl.String,
-    )
+    # status: held_out (control, would act) > pending_review > decided
+    review = result.review.to_numpy()
+    held = result.control.to_numpy() & result.acted
+    status = _STATUSES[np.where(held, 0, np.where(review, 1, 2))]
     n = valid.height
     columns = [
         valid[ROW_COLUMN].alias("row"),
@@ -71,12 +67,12 @@ def decide_batch(
         scored["score"],
         *([scored["predicted_class"]] if app.classes else []),
         result.action.alias("action"),
-        rule_names.gather(result.rule.fill_null(len(spec.policy.rules))).alias("rule"),
+        _rule_names(app)[result.slot].alias("rule"),
         result.review.alias("review"),
         result.control.alias("control"),
         status.alias("status"),
     ]
-    mask = _explain_mask(spec.explain.for_, acted, result.review, explain)
+    mask = _explain_mask(spec.explain.for_, result.acted, review, explain)
     reasons, reasons_text = _reasons(app, scored, features, mask)
     identity = [
         _constant(app.model_version, n, pl.String).alias("model_version"),
@@ -84,6 +80,13 @@ def decide_batch(
     ]
     decisions = pl.DataFrame([*columns, reasons_text, reasons, *identity])
     return DecisionBatch(decisions, checked.rejects)
+
+
+def _rule_names(app: LoadedApp) -> pl.Series:
+    """Rule names per policy slot: the rules in order, then null for the default."""
+    rules = app.spec.policy.rules
+    names = [r.name or f"rule {i + 1}" for i, r in enumerate(rules)]
+    return pl.Series("rule", [*names, None], dtype=pl.String)
 
 
 _STATUSES = pl.Series("status", ["held_out", "pending_review", "decided"], dtype=pl.String)
@@ -106,20 +109,26 @@ def _score_columns(app: LoadedApp, features: pl.DataFrame) -> pl.DataFrame:
 
 
 def _explain_mask(
-    which: Sequence[str], acted: pl.Series, review: pl.Series, override: bool | None
-) -> pl.Series:
+    which: Sequence[str],
+    acted: npt.NDArray[np.bool_],
+    review: npt.NDArray[np.bool_],
+    override: bool | None,
+) -> npt.NDArray[np.bool_]:
     if override is not None or "all" in which:
-        return _constant(override is not False, len(acted), pl.Boolean)
-    mask = _constant(False, len(acted), pl.Boolean)
+        return np.full(len(acted), override is not False, dtype=np.bool_)
+    mask = np.zeros(len(acted), dtype=np.bool_)
     if "acted" in which:
-        mask = mask | acted
+        mask |= acted
     if "review" in which:
-        mask = mask | review
+        mask |= review
     return mask
 
 
 def _reasons(
-    app: LoadedApp, scored: pl.DataFrame, features: pl.DataFrame, mask: pl.Series
+    app: LoadedApp,
+    scored: pl.DataFrame,
+    features: pl.DataFrame,
+    mask: npt.NDArray[np.bool_],
 ) -> tuple[pl.Series, pl.Series]:
     """``(reasons, reasons_text)`` for every row: explained where ``mask`` holds, else null."""
     rows, count = features.height, int(mask.sum())
@@ -128,19 +137,22 @@ def _reasons(
             _constant(None, rows, REASON_DTYPE).alias("reasons"),
             _constant(None, rows, pl.String).alias("reasons_text"),
         )
-    chosen = features.filter(mask)
+    chosen_rows = np.flatnonzero(mask)
+    chosen = features if count == rows else features[chosen_rows]
     contributions = app.model.contributions(chosen)
     output = None
     if app.classes:  # explain the predicted class of each decision
-        predicted = scored.filter(mask)["predicted_class"]
+        predicted = scored["predicted_class"][chosen_rows]
         codes = predicted.replace_strict(app.classes, list(range(len(app.classes))))
         output = codes.to_numpy().astype(np.intp)
     explain = app.spec.explain
     style = ReasonStyle(explain.top, explain.score_label, explain.score_unit)
     reasons, text = render_reasons(chosen, contributions, app.spec.feature_fields, style, output)
+    if count == rows:
+        return reasons.alias("reasons"), text.alias("reasons_text")
     # spread the explained rows back over the batch: unexplained rows point at one trailing null
     positions = np.full(rows, count, dtype=np.int64)
-    positions[np.flatnonzero(mask.to_numpy())] = np.arange(count)
+    positions[chosen_rows] = np.arange(count)
     return (
         _spread(reasons, positions).alias("reasons"),
         _spread(text, positions).alias("reasons_text"),
@@ -149,10 +161,10 @@ def _reasons(
 
 def _spread(values: pl.Series, positions: npt.NDArray[np.int64]) -> pl.Series:
     padded = values.extend_constant(None, 1)
-    return padded.gather(positions)
+    return padded[positions]
 
 
 def _constant(
     value: bool | str | None, length: int, dtype: pl.DataType | type[pl.DataType]
 ) -> pl.Series:
-    return pl.repeat(value, length, dtype=dtype, eager=True)
+    return pl.Series(None, [value], dtype=dtype).new_from_index(0, length)
