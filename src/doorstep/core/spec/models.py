@@ -21,6 +21,7 @@ __all__ = [
     "ModelSpec",
     "PolicySpec",
     "ReferenceSpec",
+    "RetrySpec",
     "RuleSpec",
     "SQLConnectorSpec",
     "Spec",
@@ -175,45 +176,86 @@ class ActionSpec(_Strict):
     description: str = ""
 
 
-class WebhookConnectorSpec(_Strict):
+Seconds = Annotated[float, Field(ge=0)]
+
+STANDARD_WEBHOOKS_DELAYS: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+"""Seconds before each retry: the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h,
+10 h, 10 h), so a delivery is attempted 8 times over about 27 hours before it is ``dead``."""
+
+
+class RetrySpec(_Strict):
+    delays: list[Seconds] = list(STANDARD_WEBHOOKS_DELAYS)
+    """Seconds to wait before each retry; one attempt more than delays are listed. ``[]`` tries
+    once."""
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
+    """Each delay is drawn uniformly from ``delay * (1 - jitter)`` to ``delay * (1 + jitter)``,
+    so receivers that failed together are not retried together."""
+
+
+class _NetworkConnector(_Strict):
+    allow_networks: list[str] = []
+    """Networks (CIDR, e.g. ``10.0.0.0/8``, or single addresses) this connector may reach although
+    they are private, loopback or link-local; such addresses are refused otherwise, checked on
+    every resolved address when connecting."""
+    timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """Seconds for connecting and for each read."""
+    retry: RetrySpec = RetrySpec()
+
+
+class WebhookConnectorSpec(_NetworkConnector):
     type: Literal["webhook"]
     url: str
-    secret: str | None = None
-    """Standard Webhooks signing secret (``whsec_...``); use ``${ENV_VAR}``."""
+    """``https://`` (or ``http://``) endpoint receiving a POST with the action's payload."""
+    secret: str | list[str] | None = None
+    """Standard Webhooks signing secret (``whsec_`` + base64); use ``${ENV_VAR}``. During a
+    rotation list the new and the old secret: each request is signed with both."""
     headers: dict[str, str] = {}
-    timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """Extra request headers (templates allowed), e.g. ``Authorization: Bearer ${CRM_TOKEN}``."""
 
 
-class SQLConnectorSpec(_Strict):
+class SQLConnectorSpec(_NetworkConnector):
     type: Literal["sql"]
     url: str
+    """SQLAlchemy URL of the target database, e.g. ``postgresql+psycopg://...``."""
     table: str
     key: str | None = None
     """Upsert on this column; insert only when absent."""
     columns: dict[str, str] = {}
+    """Table column → template of its value, e.g. ``customer_id: "{{ entity_id }}"``; by
+    default the payload's top-level keys are the columns."""
 
 
-class EmailConnectorSpec(_Strict):
+class EmailConnectorSpec(_NetworkConnector):
     type: Literal["email"]
     host: str
     port: int = 587
     starttls: bool = True
+    """Upgrade the connection with STARTTLS (off only for local relays)."""
     username: str | None = None
     password: str | None = None
     sender: str
     to: list[str]
+    """Recipients (templates allowed, e.g. ``"{{ inputs.account_manager }}"``)."""
     subject: str = "doorstep: {{ action }} for {{ entity_id }}"
+    body: str | None = None
+    """Template of the plain-text part; by default the decision and its reasons. An HTML part
+    with the same content is always added."""
 
 
-class ChatConnectorSpec(_Strict):
+class ChatConnectorSpec(_NetworkConnector):
     type: Literal["chat"]
     url: str
+    """Slack-compatible incoming-webhook URL."""
+    text: str | None = None
+    """Template of the message text; by default the action, entity, score and reasons."""
 
 
 class FileConnectorSpec(_Strict):
     type: Literal["file"]
     path: str
+    """File to append to, relative to the spec file."""
     format: Literal["jsonl", "csv"] = "jsonl"
+    retry: RetrySpec = RetrySpec()
 
 
 ConnectorSpec = Annotated[

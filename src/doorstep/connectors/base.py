@@ -1,0 +1,117 @@
+"""What a connector is: the small protocol every delivery target implements.
+
+A connector delivers one action of one decision (a :class:`Delivery`) to a system people already
+use and says how it went (a :class:`SendResult`). It never retries by itself and never raises
+for a failed delivery: the dispatcher owns retries, leases and the attempt log, so a connector
+only has to be honest about whether trying again could help.
+
+Built-in connectors register under the ``doorstep.connectors`` entry-point group exactly as a
+third-party connector would (the entry-point name is the spec's ``type``)::
+
+    [project.entry-points."doorstep.connectors"]
+    teams = "my_package.teams:TeamsConnector"
+
+and :func:`doorstep.testing.check_connector` runs the conformance checks on any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+__all__ = [
+    "Connector",
+    "ConnectorContext",
+    "ConnectorFactory",
+    "Delivery",
+    "Outcome",
+    "SendResult",
+]
+
+Outcome = Literal["delivered", "retry", "failed", "gone"]
+"""How an attempt went:
+
+- ``delivered``: the target accepted it (HTTP 2xx, row written, mail accepted, line appended);
+- ``retry``: it may succeed later (timeouts, connection errors, HTTP 5xx, 408, 429);
+- ``failed``: trying again cannot help (HTTP 4xx other than 408/429, a rejected row);
+- ``gone``: the target says it no longer exists (HTTP 410): the endpoint is disabled.
+"""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One action of one decision, on its way to one connector."""
+
+    id: str
+    """The delivery's id (a UUIDv7)."""
+    key: str
+    """Stable idempotency key of (decision, action): the same on every attempt and every worker
+    (sent as ``webhook-id``); a receiver that remembers it counts the action once."""
+    app: str
+    action: str
+    connector: str
+    attempt: int
+    """1 for the first attempt."""
+    context: Mapping[str, Any]
+    """What templates see: ``decision_id``, ``app``, ``entity_id``, ``score``, ``action``,
+    ``status``, ``rule``, ``reasons`` (list of ``{sentence, feature, label, value, contribution,
+    effect}``), ``reasons_text``, ``inputs``, ``model_version``, ``created_at`` (ISO 8601),
+    ``decision_url`` and, for multiclass apps, ``predicted_class``."""
+    payload: Any
+    """The action's ``payload`` template, rendered with :attr:`context` (JSON-ready)."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    detail: str = ""
+    """What happened, for the attempt log and ``doorstep deliveries list``: never a secret."""
+    status: int | None = None
+    """The target's status code, where it has one (HTTP)."""
+    retry_after: float | None = None
+    """Seconds the target asked to wait (HTTP ``Retry-After``); the dispatcher honours it."""
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What a connector may need beyond its spec."""
+
+    name: str
+    """The connector's key under ``connectors`` in the spec."""
+    base_dir: Path
+    """The spec file's folder: relative paths are resolved against it."""
+    secrets: frozenset[str] = field(default_factory=frozenset)
+    """Values that came from the environment (``${VAR}``): connectors must never put them in a
+    :class:`SendResult`, a log line or an exception message."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A live connection to one target, made from one ``connectors:`` entry of a spec."""
+
+    def send(self, delivery: Delivery) -> SendResult:
+        """Deliver once. Blocking; called from worker threads, possibly concurrently."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+@runtime_checkable
+class ConnectorFactory(Protocol):
+    """What the ``doorstep.connectors`` entry point names: a class that builds connectors."""
+
+    type: ClassVar[str]
+    """The spec's ``type`` for this connector."""
+    spec_model: ClassVar[type[BaseModel]]
+    """Pydantic model of its spec entry (with a ``type`` literal field)."""
+
+    @classmethod
+    def from_spec(cls, spec: BaseModel, context: ConnectorContext) -> Connector:
+        """Check ``spec`` and build the connector (no network I/O yet)."""
+        ...
