@@ -19,8 +19,13 @@ Groups
         catboost = "doorstep_catboost:CatBoostModel"
 
 ``doorstep.connectors``
-    Delivery connectors (webhook, SQL, e-mail, chat, file, ...). Declared here when the
-    connector protocol lands; the built-ins will register through it like the model adapters.
+    Delivery connectors (webhook, SQL, e-mail, chat, file, ...). Each entry point names a class
+    implementing :class:`doorstep.connectors.base.ConnectorFactory` (``type``, ``spec_model``,
+    ``from_spec``); the entry point's name is the ``type`` of a ``connectors:`` entry in a spec.
+    :func:`connector_factory` loads one. Example::
+
+        [project.entry-points."doorstep.connectors"]
+        teams = "doorstep_teams:TeamsConnector"
 """
 
 from __future__ import annotations
@@ -32,13 +37,26 @@ from pathlib import Path
 
 import polars as pl
 
+from doorstep.connectors.base import ConnectorFactory
 from doorstep.core.ports import Model, ModelAdapter, Task
 from doorstep.errors import ModelError, PluginError
 
-__all__ = ["MODELS_GROUP", "AUTO_ORDER", "load_model", "model_adapters", "model_kinds"]
+__all__ = [
+    "AUTO_ORDER",
+    "CONNECTORS_GROUP",
+    "MODELS_GROUP",
+    "connector_factory",
+    "connector_types",
+    "load_model",
+    "model_adapters",
+    "model_kinds",
+]
 
 MODELS_GROUP = "doorstep.models"
 """Entry-point group of model adapters."""
+
+CONNECTORS_GROUP = "doorstep.connectors"
+"""Entry-point group of delivery connectors."""
 
 AUTO_ORDER = ("mlflow", "onnx", "xgboost", "lightgbm", "sklearn")
 """Order in which ``kind: auto`` asks the built-in adapters whether they recognise a path;
@@ -128,3 +146,43 @@ def load_model(
             f"Other kinds come from plugins registering the {MODELS_GROUP!r} entry point."
         )
     return _adapter(kind).load(path, task=task, positive_class=positive_class, reference=reference)
+
+
+@cache
+def _connector_entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=CONNECTORS_GROUP)}
+
+
+def connector_types() -> list[str]:
+    """Names (spec ``type``) of the installed connectors, sorted."""
+    return sorted(_connector_entry_points())
+
+
+def connector_factory(type_: str, *, connector: str | None = None) -> type[ConnectorFactory]:
+    """The class registered for connector ``type_`` (``connector``, the spec's name for it, is
+    only used in error messages). Raises :class:`PluginError` for a type without an entry point
+    or one that cannot be imported."""
+    where = f" (connector {connector!r})" if connector else ""
+    installed = connector_types()
+    entry = _connector_entry_points().get(type_)
+    if entry is None:
+        close = difflib.get_close_matches(type_, installed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise PluginError(
+            f"No connector of type {type_!r} is installed{where}{hint}. Installed types: "
+            f"{', '.join(installed) or 'none'}. Other types come from plugins registering the "
+            f"{CONNECTORS_GROUP!r} entry point."
+        )
+    try:
+        factory = entry.load()
+    except Exception as exc:
+        raise PluginError(
+            f"The {type_!r} connector{where} ({entry.value}) cannot be loaded: "
+            f"{type(exc).__name__}: {exc}. Reinstall doorstep or the plugin that provides it."
+        ) from exc
+    if not (isinstance(factory, type) and callable(getattr(factory, "from_spec", None))):
+        raise PluginError(
+            f"The entry point {type_!r} = {entry.value!r} in group {CONNECTORS_GROUP!r} must name "
+            f"a class with a 'from_spec' class method; got {factory!r}."
+        )
+    return factory

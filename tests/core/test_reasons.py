@@ -118,3 +118,15 @@ def test_empty_batch_and_zero_top() -> None:
     empty = Contributions(np.zeros((0, 1, 4)), np.zeros((0, 1)), "logit", list(FIELDS), "x")
     reasons, text = render_reasons(FRAME.head(0), empty, FIELDS, ReasonStyle())
     assert reasons.len() == 0 and text.len() == 0
+
+
+def test_amounts_round_half_away_from_zero_and_say_point_once() -> None:
+    from doorstep.core.reasons import _amount
+
+    assert _amount(0.25, None) == "0.3 points"
+    assert _amount(-2.25, None) == "2.3 points"
+    assert _amount(1.04, None) == "1 point"
+    assert _amount(9.96, None) == "10 points"
+    assert _amount(12.5, None) == "13 points"
+    assert _amount(-3.0, "EUR") == "3 EUR"
+    assert _amount(0.125, "EUR") == "0.13 EUR"

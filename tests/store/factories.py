@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from doorstep.ids import new_id
-from doorstep.store import DecisionRecord, RecordRequest
+from doorstep.store import DecisionRecord, DeliveryRecord, RecordRequest
 
 
 def decision(
@@ -45,3 +45,32 @@ def decision(
 def request(n: int = 1, **kwargs: Any) -> RecordRequest:
     status = kwargs.pop("status", "decided")
     return RecordRequest(decisions=[decision(i, status=status) for i in range(n)], **kwargs)
+
+
+def delivery(
+    record: DecisionRecord,
+    *,
+    action: str | None = None,
+    connector: str = "crm",
+    state: Literal["held", "pending"] | None = None,
+    **changes: Any,
+) -> DeliveryRecord:
+    """The outbox row of ``record``'s action (held while it waits for review)."""
+    action = action or record.action
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "decision_id": record.id,
+        "app": record.app,
+        "action": action,
+        "connector": connector,
+        "key": f"{record.id}:{action}",
+        "state": state or ("held" if record.status == "pending_review" else "pending"),
+        "created_at": record.created_at,
+    }
+    values.update(changes)
+    return DeliveryRecord(**values)
+
+
+def with_deliveries(records: list[DecisionRecord], **kwargs: Any) -> RecordRequest:
+    """A request of ``records`` and one delivery each."""
+    return RecordRequest(records, deliveries=[delivery(r) for r in records], **kwargs)

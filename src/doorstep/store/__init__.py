@@ -1,5 +1,6 @@
-"""The store: decisions, reviews, model versions, API keys and the audit chain, on SQLite (the
-embedded default, under ``.doorstep/``) or PostgreSQL (by URL). See ``docs/store.md``.
+"""The store: decisions, deliveries (the outbox), reviews, model versions, API keys and the audit
+chain, on SQLite (the embedded default, under ``.doorstep/``) or PostgreSQL (by URL). See
+``docs/store.md`` and ``docs/deliveries.md``.
 
 The services and the web layer depend on :class:`StoreContract` alone; :func:`open_store`
 returns the implementation. SQLAlchemy and Alembic load only when ``Store``, ``open_store`` or
@@ -13,10 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from doorstep.store.contract import (
     ApiKey,
+    AttemptResult,
     AuditReport,
+    ClaimedDelivery,
+    ConnectorState,
     DecisionPage,
     DecisionQuery,
     DecisionRecord,
+    DeliveryAttempt,
+    DeliveryChanges,
+    DeliveryInfo,
+    DeliveryPage,
+    DeliveryQuery,
+    DeliveryRecord,
+    DeliveryState,
     RecordOutcome,
     RecordRequest,
     Role,
@@ -36,10 +47,20 @@ _LAZY = {
 
 __all__ = [
     "ApiKey",
+    "AttemptResult",
     "AuditReport",
+    "ClaimedDelivery",
+    "ConnectorState",
     "DecisionPage",
     "DecisionQuery",
     "DecisionRecord",
+    "DeliveryAttempt",
+    "DeliveryChanges",
+    "DeliveryInfo",
+    "DeliveryPage",
+    "DeliveryQuery",
+    "DeliveryRecord",
+    "DeliveryState",
     "RecordOutcome",
     "RecordRequest",
     "Role",

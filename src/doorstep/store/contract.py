@@ -1,8 +1,11 @@
 """What the decision service asks of the store. ``doorstep.store.Store`` implements it on
 SQLite and PostgreSQL; the web layer and the services depend on this contract alone.
 
-Everything a call writes (decisions, reviews, keys, model versions, and the audit events that
-describe them) is committed in one transaction, or not at all.
+Everything a call writes (decisions, their deliveries, reviews, keys, model versions, and the
+audit events that describe them) is committed in one transaction, or not at all.
+
+The outbox types (:class:`DeliveryRecord`, :class:`ClaimedDelivery`, :class:`DeliveryInfo`, ...)
+are described in ``docs/deliveries.md``.
 """
 
 from __future__ import annotations
@@ -12,11 +15,22 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "DELIVERY_STATES",
     "ApiKey",
+    "AttemptResult",
     "AuditReport",
+    "ClaimedDelivery",
+    "ConnectorState",
     "DecisionPage",
     "DecisionQuery",
     "DecisionRecord",
+    "DeliveryAttempt",
+    "DeliveryChanges",
+    "DeliveryInfo",
+    "DeliveryPage",
+    "DeliveryQuery",
+    "DeliveryRecord",
+    "DeliveryState",
     "RecordOutcome",
     "RecordRequest",
     "Role",
@@ -25,6 +39,18 @@ __all__ = [
 ]
 
 Role = Literal["admin", "owner", "reviewer", "viewer", "client"]
+
+DeliveryState = Literal["held", "pending", "sending", "delivered", "dead", "cancelled"]
+"""Where a delivery is in the outbox:
+
+- ``held``: its decision waits for a person's verdict (approve releases it, override cancels it);
+- ``pending``: due at ``next_attempt_at``; ``sending``: claimed by a worker under a lease;
+- ``delivered``; ``dead``: failed for good or out of retries (re-drivable); ``cancelled``.
+"""
+
+DELIVERY_STATES: tuple[DeliveryState, ...] = (
+    "held", "pending", "sending", "delivered", "dead", "cancelled",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,6 +80,25 @@ class DecisionRecord:
 
 
 @dataclass(frozen=True)
+class DeliveryRecord:
+    """One action of one decision, as written to the outbox (``deliveries``) with its decision.
+
+    ``key`` is the stable idempotency key sent to receivers (``webhook-id``): the same on every
+    attempt and every worker, made by :func:`doorstep.services.delivery.delivery_key`."""
+
+    id: str
+    decision_id: str
+    app: str
+    action: str
+    connector: str
+    key: str
+    state: Literal["held", "pending"]
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    """When a ``pending`` delivery is due (default: ``created_at``); ignored for ``held``."""
+
+
+@dataclass(frozen=True)
 class RecordRequest:
     """The decisions of one API request (or batch run), with its idempotency claim.
 
@@ -68,6 +113,9 @@ class RecordRequest:
     app: str | None = None
     """The app the idempotency key belongs to; defaults to the app of the first decision (a
     request whose records were all rejected has no decisions, so pass it then)."""
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    """The outbox rows of these decisions, written in the same transaction (a replayed or
+    conflicting request writes none)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +154,9 @@ class Verdict:
     actor: str
     action: str | None = None
     """Override target (an action name, or ``none``); ignored for ``approve``."""
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    """An override's deliveries of its new action (``pending``); the decision's ``held``
+    deliveries with other keys are cancelled. Ignored for ``approve``, which releases them."""
 
 
 @dataclass(frozen=True)
@@ -131,14 +182,121 @@ class AuditReport:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DeliveryQuery:
+    """Filters of :meth:`StoreContract.list_deliveries` (``None``: any)."""
+
+    app: str | None = None
+    state: DeliveryState | None = None
+    connector: str | None = None
+    decision_id: str | None = None
+    cursor: str | None = None
+    """Opaque; the ``next_cursor`` of the previous page."""
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt of a delivery: ``number`` counts every attempt, also across re-drives.
+    ``outcome`` is ``None`` while it runs (or when its worker stopped without finishing)."""
+
+    number: int
+    worker: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    """``delivered``, ``retry``, ``failed``, ``gone``, or ``expired`` (the lease ran out before
+    the worker finished; another worker took the delivery over)."""
+    status: int | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryInfo:
+    """A delivery as stored, for lists and pages."""
+
+    id: str
+    decision_id: str
+    app: str
+    action: str
+    connector: str
+    key: str
+    state: DeliveryState
+    attempts: int
+    """Attempts in the current cycle (reset to 0 when a dead delivery is re-driven)."""
+    next_attempt_at: datetime | None
+    lease_expires_at: datetime | None
+    last_status: int | None
+    last_detail: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+    history: tuple[DeliveryAttempt, ...] = ()
+    """Every attempt, oldest first (filled by :meth:`StoreContract.get_delivery` only)."""
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    items: list[DeliveryInfo]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery a worker holds under a lease, with its decision (for the templates)."""
+
+    id: str
+    key: str
+    app: str
+    action: str
+    connector: str
+    attempts: int
+    """This attempt's place in the current cycle: 1 for the first."""
+    number: int
+    """This attempt's number over the delivery's whole life."""
+    lease_token: str
+    lease_expires_at: datetime
+    decision: DecisionRecord
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What a worker reports for one attempt (see :class:`doorstep.connectors.base.SendResult`)."""
+
+    outcome: str
+    detail: str = ""
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryChanges:
+    """What :meth:`StoreContract.retry_deliveries` / ``cancel_deliveries`` did, id by id."""
+
+    changed: list[str]
+    skipped: dict[str, DeliveryState]
+    """Ids left alone, with the state that does not allow the change."""
+    missing: list[str]
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    """A connector the dispatcher no longer sends to (the target answered HTTP 410 Gone)."""
+
+    app: str
+    connector: str
+    disabled_at: datetime
+    detail: str | None
+
+
 class StoreContract(Protocol):
     url: str
     dialect: str
     """``sqlite`` or ``postgresql``."""
 
     def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
-        """Write many requests' decisions in ONE transaction, with one audit event per request
-        (its payload holds the digest of its rows). Outcomes are in request order."""
+        """Write many requests' decisions and deliveries in ONE transaction, with one audit
+        event per request (its payload holds the digest of its decision rows). Outcomes are in
+        request order."""
         ...
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None: ...
@@ -149,7 +307,70 @@ class StoreContract(Protocol):
 
     def review(self, verdict: Verdict) -> DecisionRecord:
         """Record a verdict on a ``pending_review`` decision. Raises ``ReviewNotFoundError``,
-        ``ReviewConflictError`` (not pending, or already reviewed — also under concurrency)."""
+        ``ReviewConflictError`` (not pending, or already reviewed — also under concurrency).
+        In the same transaction, approve makes the decision's ``held`` deliveries ``pending``;
+        override cancels them and inserts the verdict's deliveries."""
+        ...
+
+    def claim_deliveries(
+        self,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        apps: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` due deliveries (``pending`` ones whose time has come, and
+        ``sending`` ones whose lease expired), oldest due first, skipping disabled connectors
+        and, when ``apps`` is given, other apps. Concurrent callers never get the same one."""
+        ...
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        lease_token: str,
+        result: AttemptResult,
+        next_attempt_at: datetime | None,
+        final_state: DeliveryState,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record the attempt (always) and move the delivery to ``final_state`` (``pending``
+        with ``next_attempt_at`` for a retry, ``delivered`` or ``dead``) only while the lease
+        ``lease_token`` is still held and unexpired; ``False`` when it is not."""
+        ...
+
+    def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
+        """Newest first; cursor pagination like :meth:`list_decisions`."""
+        ...
+
+    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+        """The delivery with its attempts (``history``)."""
+        ...
+
+    def retry_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+        """``dead`` and ``cancelled`` deliveries become ``pending`` now with a fresh cycle of
+        attempts; one audit event. Other states are skipped."""
+        ...
+
+    def cancel_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+        """``held``, ``pending`` and ``dead`` deliveries become ``cancelled``; one audit event.
+        A delivery being sent (``sending``) cannot be cancelled."""
+        ...
+
+    def disable_connector(self, app: str, connector: str, detail: str, *, actor: str) -> bool:
+        """Stop claiming deliveries of this connector; ``False`` if it was disabled already."""
+        ...
+
+    def enable_connector(self, app: str, connector: str, *, actor: str) -> bool:
+        """Claim its deliveries again; ``False`` if it was not disabled."""
+        ...
+
+    def disabled_connectors(self, app: str | None = None) -> list[ConnectorState]: ...
+
+    def delivery_counts(self, app: str | None = None) -> dict[str, int]:
+        """Deliveries by state (every state present, zero when none)."""
         ...
 
     def register_model_version(

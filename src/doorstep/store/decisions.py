@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,12 +11,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from doorstep.errors import NotFoundError, ReviewConflictError, StoreError
 from doorstep.ids import new_id
+from doorstep.store import deliveries as _deliveries
 from doorstep.store.audit import AuditWriter, RowDigest, decision_fields, review_fields
 from doorstep.store.canonical import dump_json
 from doorstep.store.contract import (
     DecisionPage,
     DecisionQuery,
     DecisionRecord,
+    DeliveryRecord,
     RecordOutcome,
     RecordRequest,
     Verdict,
@@ -23,7 +26,7 @@ from doorstep.store.contract import (
 from doorstep.store.cursor import decode_cursor, encode_cursor
 from doorstep.store.tables import decisions, idempotency, reviews
 
-__all__ = ["get_decision", "list_decisions", "record", "review"]
+__all__ = ["get_decision", "get_decisions", "list_decisions", "record", "review"]
 
 _MAX_LIMIT = 1000
 
@@ -129,6 +132,7 @@ def record(
 ) -> list[RecordOutcome]:
     outcomes: list[RecordOutcome] = []
     rows: list[tuple[Any, ...]] = []
+    outbox: list[DeliveryRecord] = []
     sqlite_dialect = conn.dialect.name == "sqlite"
     for request in requests:
         app = request.app or (request.decisions[0].app if request.decisions else "")
@@ -144,10 +148,24 @@ def record(
         for row in prepared:
             row[-1] = seq
             rows.append(tuple(row))
+        outbox.extend(_own_deliveries(request))
         outcomes.append(RecordOutcome("recorded", request.response))
     if rows:
         conn.exec_driver_sql(_insert_sql(conn.dialect.name), rows)
+    # after their decisions (foreign key), in the same transaction: both or neither
+    _deliveries.insert_deliveries(conn, outbox)
     return outcomes
+
+
+def _own_deliveries(request: RecordRequest) -> list[DeliveryRecord]:
+    if request.deliveries:
+        ids = {d.id for d in request.decisions}
+        strays = [d.key for d in request.deliveries if d.decision_id not in ids]
+        if strays:
+            raise StoreError(
+                f"Deliveries must belong to a decision of their request; {strays[0]} does not."
+            )
+    return request.deliveries
 
 
 def to_record(row: Any) -> DecisionRecord:
@@ -178,6 +196,14 @@ _COLUMNS = [c for c in decisions.c if c.name != "audit_seq"]
 def get_decision(conn: sa.Connection, decision_id: str) -> DecisionRecord | None:
     row = conn.execute(sa.select(*_COLUMNS).where(decisions.c.id == decision_id)).first()
     return to_record(row) if row is not None else None
+
+
+def get_decisions(conn: sa.Connection, ids: Iterable[str]) -> dict[str, DecisionRecord]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = conn.execute(sa.select(*_COLUMNS).where(decisions.c.id.in_(wanted)))
+    return {row.id: to_record(row) for row in rows}
 
 
 def list_decisions(conn: sa.Connection, query: DecisionQuery) -> DecisionPage:
@@ -268,6 +294,13 @@ def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> Decisio
         "review.recorded", verdict.decision_id, payload, actor=verdict.actor
     )
     conn.execute(reviews.insert(), [row])
+    if verdict.verdict == "approve":
+        _deliveries.release_held(conn, verdict.decision_id, row["created_at"])
+    else:
+        note = f"cancelled: overridden to {final_action!r} by {verdict.actor}"
+        _deliveries.retarget_held(
+            conn, verdict.decision_id, verdict.deliveries, row["created_at"], note
+        )
     record = get_decision(conn, verdict.decision_id)
     assert record is not None
     return record

@@ -14,14 +14,23 @@ import sqlalchemy as sa
 from doorstep.errors import NotFoundError, StoreError
 from doorstep.ids import new_id
 from doorstep.store import decisions as _decisions
+from doorstep.store import deliveries as _deliveries
 from doorstep.store import keys as _keys
 from doorstep.store.audit import AuditWriter
 from doorstep.store.contract import (
     ApiKey,
+    AttemptResult,
     AuditReport,
+    ClaimedDelivery,
+    ConnectorState,
     DecisionPage,
     DecisionQuery,
     DecisionRecord,
+    DeliveryChanges,
+    DeliveryInfo,
+    DeliveryPage,
+    DeliveryQuery,
+    DeliveryState,
     RecordOutcome,
     RecordRequest,
     Role,
@@ -93,6 +102,15 @@ class Store:
                 audit.flush()
 
     @contextmanager
+    def _write_plain(self) -> Iterator[sa.Connection]:
+        """A write transaction that appends no audit event, so it does not queue behind the
+        audit chain's lock (claims and attempts are operational, not audited state)."""
+        with translate_errors(), self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
         with translate_errors(), self.engine.connect() as conn, conn.begin():
             yield conn
@@ -116,6 +134,79 @@ class Store:
     def review(self, verdict: Verdict) -> DecisionRecord:
         with self._write() as (conn, audit):
             return _decisions.review(conn, audit, verdict)
+
+    # the outbox (deliveries)
+
+    def claim_deliveries(
+        self,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        apps: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[ClaimedDelivery]:
+        with self._write_plain() as conn:
+            return _deliveries.claim(
+                conn, worker, limit, lease_seconds, apps, now or datetime.now(UTC)
+            )
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        lease_token: str,
+        result: AttemptResult,
+        next_attempt_at: datetime | None,
+        final_state: DeliveryState,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        with self._write_plain() as conn:
+            return _deliveries.finish(
+                conn,
+                delivery_id,
+                lease_token,
+                result,
+                next_attempt_at,
+                final_state,
+                now or datetime.now(UTC),
+            )
+
+    def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
+        with self._read() as conn:
+            return _deliveries.list_deliveries(conn, query)
+
+    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+        with self._read() as conn:
+            return _deliveries.get_delivery(conn, delivery_id)
+
+    def retry_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+        with self._write() as (conn, audit):
+            return _deliveries.retry(conn, audit, ids, actor, datetime.now(UTC))
+
+    def cancel_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+        with self._write() as (conn, audit):
+            return _deliveries.cancel(conn, audit, ids, actor, datetime.now(UTC))
+
+    def disable_connector(self, app: str, connector: str, detail: str, *, actor: str) -> bool:
+        with self._write() as (conn, audit):
+            return _deliveries.disable_connector(
+                conn, audit, app, connector, detail, actor, datetime.now(UTC)
+            )
+
+    def enable_connector(self, app: str, connector: str, *, actor: str) -> bool:
+        with self._write() as (conn, audit):
+            return _deliveries.enable_connector(
+                conn, audit, app, connector, actor, datetime.now(UTC)
+            )
+
+    def disabled_connectors(self, app: str | None = None) -> list[ConnectorState]:
+        with self._read() as conn:
+            return _deliveries.disabled_connectors(conn, app)
+
+    def delivery_counts(self, app: str | None = None) -> dict[str, int]:
+        with self._read() as conn:
+            return _deliveries.counts(conn, app)
 
     # model versions
 

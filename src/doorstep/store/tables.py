@@ -13,7 +13,10 @@ __all__ = [
     "UTCDateTime",
     "api_keys",
     "audit_events",
+    "connector_states",
     "decisions",
+    "deliveries",
+    "delivery_attempts",
     "idempotency",
     "metadata",
     "model_versions",
@@ -140,4 +143,54 @@ idempotency = sa.Table(
     sa.Column("body_sha256", sa.String(64), nullable=False),
     sa.Column("response", sa.LargeBinary, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.id"), nullable=False),
+    sa.Column("app", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(200), nullable=False),
+    sa.Column("connector", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False, unique=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # when a pending delivery is due; for a sending one, when its lease expires (so one index
+    # serves every claim: state IN ('pending', 'sending') AND next_attempt_at <= now)
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("lease_token", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_detail", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Index("ix_deliveries_claim", "state", "next_attempt_at"),
+    sa.Index("ix_deliveries_decision", "decision_id"),
+    sa.Index("ix_deliveries_app_created", "app", "created_at", "id"),
+    sa.Index("ix_deliveries_created", "created_at", "id"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("delivery_id", sa.String(36), sa.ForeignKey("deliveries.id"), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("worker", sa.String(200), nullable=False),
+    sa.Column("lease_token", sa.String(64), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
+connector_states = sa.Table(
+    "connector_states",
+    metadata,
+    sa.Column("app", sa.String(200), primary_key=True),
+    sa.Column("connector", sa.String(200), primary_key=True),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
 )

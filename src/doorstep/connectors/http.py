@@ -1,0 +1,228 @@
+"""HTTP plumbing shared by the webhook and chat connectors.
+
+One :class:`JSONPoster` per connector owns a persistent :class:`httpx.Client` (safe to use from
+the dispatcher's worker threads) whose connections go through the network guard
+(:class:`doorstep.connectors.net.GuardedTransport`). It POSTs a JSON body once and turns what
+happened into a :class:`~doorstep.connectors.base.SendResult`:
+
+============================================  ===========  =================================
+what happened                                 outcome      why
+============================================  ===========  =================================
+2xx                                           delivered
+408, 429, 5xx (``Retry-After`` honoured)      retry        the target is busy or unwell
+timeout, connection refused or reset, DNS     retry        the network may recover
+410 Gone                                      gone         the endpoint was removed
+3xx                                           failed       redirects are never followed
+other 4xx                                     failed       the request itself is wrong
+refused by ``allow_networks``                 failed       the spec must change first
+============================================  ===========  =================================
+
+Redirects are not followed because a redirect could point a signed request (and its headers)
+at another host, or at an address the guard would have refused. Details carry the status and a
+short snippet of the response body, with every secret value replaced by ``***``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+
+import httpx
+
+from doorstep import __version__
+from doorstep.connectors.base import SendResult
+from doorstep.connectors.net import AddressNotAllowedError, ConnectorSpecError, GuardedTransport
+
+__all__ = [
+    "USER_AGENT",
+    "JSONPoster",
+    "classify_response",
+    "encode_json",
+    "parse_retry_after",
+    "redact",
+]
+
+USER_AGENT = f"doorstep/{__version__}"
+SNIPPET_CHARS = 200
+"""Characters of a response body kept in a result's detail."""
+_READ_LIMIT = 4096
+_REDACTED = "***"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret value in ``text`` by ``***`` (longest first, so a
+    secret that contains another one is hidden whole)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, _REDACTED)
+    return text
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay seconds or an HTTP date), or
+    ``None`` when absent or unreadable. A date in the past means "now" (0)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def encode_json(payload: Any) -> bytes:
+    """The body sent: compact UTF-8 JSON. Raises :class:`ValueError` for values JSON cannot
+    carry (NaN, infinities, objects)."""
+    try:
+        text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except TypeError as error:
+        raise ValueError(str(error)) from None
+    return text.encode("utf-8")
+
+
+def classify_response(
+    status: int, headers: Mapping[str, str], snippet: str, *, now: float | None = None
+) -> SendResult:
+    """The outcome of one HTTP response (see the table in the module docstring)."""
+    detail = f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"
+    if 200 <= status < 300:
+        return SendResult("delivered", detail, status)
+    if 300 <= status < 400:
+        location = headers.get("location")
+        where = f" (Location: {_shorten(location)})" if location else ""
+        return SendResult(
+            "failed",
+            f"HTTP {status}: redirects are not followed{where}; set the connector's url to "
+            "the final address",
+            status,
+        )
+    if status in (408, 429) or 500 <= status < 600:
+        retry_after = parse_retry_after(headers.get("retry-after"), now=now)
+        return SendResult("retry", detail, status, retry_after)
+    if status == 410:
+        return SendResult("gone", detail, status)
+    return SendResult("failed", detail, status)
+
+
+class JSONPoster:
+    """POSTs JSON bodies to one URL through the network guard and classifies the answers."""
+
+    def __init__(
+        self,
+        *,
+        connector: str,
+        url: str,
+        allow_networks: Iterable[str],
+        timeout: float,
+        secrets: Iterable[str] = (),
+        verify: Any = True,
+    ) -> None:
+        self.connector = connector
+        self.url = _check_url(url, connector)
+        self.timeout = timeout
+        self.secrets = frozenset(s for s in secrets if s)
+        transport = GuardedTransport(allow_networks, connector=connector, verify=verify)
+        self._client = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            trust_env=False,
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+            headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+        )
+
+    @property
+    def origin(self) -> str:
+        """Scheme, host and port of the URL: what messages show (paths may hold tokens)."""
+        host = f"[{self.url.host}]" if ":" in self.url.host else self.url.host
+        port = f":{self.url.port}" if self.url.port is not None else ""
+        return f"{self.url.scheme}://{host}{port}"
+
+    def post(self, body: bytes, headers: Mapping[str, str]) -> SendResult:
+        """Send once; never raises for what the network or the target does."""
+        try:
+            with self._client.stream("POST", self.url, content=body, headers=headers) as response:
+                snippet = _shorten(self.redact(_read_snippet(response)))
+                status = response.status_code
+                answer_headers = {
+                    name: self.redact(response.headers[name])
+                    for name in ("location", "retry-after")
+                    if name in response.headers
+                }
+        except AddressNotAllowedError as error:
+            refused = AddressNotAllowedError(self.connector, self.origin, error.address, error.kind)
+            return SendResult("failed", self.redact(refused.message))
+        except httpx.TimeoutException as error:
+            return SendResult("retry", f"timed out after {self.timeout:g} s while {_phase(error)}")
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as error:
+            reason = str(error) or type(error).__name__
+            return SendResult("retry", self.redact(f"connection to {self.origin} failed: {reason}"))
+        except httpx.HTTPError as error:
+            reason = str(error) or type(error).__name__
+            return SendResult("failed", self.redact(f"request not sent: {reason}"))
+        result = classify_response(status, answer_headers, snippet)
+        return SendResult(result.outcome, self.redact(result.detail), status, result.retry_after)
+
+    def redact(self, text: str) -> str:
+        """``text`` with this connector's secrets hidden."""
+        return redact(text, self.secrets)
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._client.close()
+
+
+def _check_url(url: str, connector: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise ConnectorSpecError(connector, "url", f"not a valid URL ({error})") from None
+    if parsed.scheme not in ("http", "https"):
+        raise ConnectorSpecError(
+            connector,
+            "url",
+            f"expected an https:// or http:// URL; got the scheme {parsed.scheme or 'none'!r}",
+        )
+    if not parsed.host:
+        raise ConnectorSpecError(connector, "url", "the URL has no host name")
+    return parsed
+
+
+def _read_snippet(response: httpx.Response) -> str:
+    data = bytearray()
+    try:
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) >= _READ_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass
+    return " ".join(data[:_READ_LIMIT].decode("utf-8", errors="replace").split())
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
+
+
+def _phase(error: httpx.TimeoutException) -> str:
+    if isinstance(error, httpx.ConnectTimeout):
+        return "connecting"
+    if isinstance(error, httpx.WriteTimeout):
+        return "sending the request"
+    if isinstance(error, httpx.PoolTimeout):
+        return "waiting for a free connection"
+    return "waiting for the response"
