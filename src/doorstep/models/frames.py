@@ -5,6 +5,7 @@ null categories become NaN, which every tree library treats as missing), no per-
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -61,13 +62,32 @@ _EXPRESSIONS: dict[tuple[object, ...], tuple[object, list[pl.Expr]]] = {}
 """Built expressions per (input schema, columns, code tables): online requests reuse them."""
 
 
+_LAST = threading.local()
+"""Per thread, the last (batch, columns, codes) converted and its matrix: ``predict`` and then
+``contributions`` of the same batch (the decision path's order) convert it once."""
+
+
 def numeric_matrix(
     batch: pl.DataFrame,
     columns: Sequence[str],
     codes: Sequence[Codes | None] | None = None,
 ) -> npt.NDArray[np.float64]:
     """A C-ordered float64 matrix of ``columns``; ``codes[i]`` maps the category names of column
-    ``i`` to the model's codes (names not in the table, and nulls, become NaN)."""
+    ``i`` to the model's codes (names not in the table, and nulls, become NaN). The matrix is
+    shared with the next call on the same batch: callers must not write to it."""
+    last = getattr(_LAST, "entry", None)
+    if last is not None and last[0] is batch and last[1] == columns and last[2] is codes:
+        matrix: npt.NDArray[np.float64] = last[3]
+        return matrix
+    matrix = _convert(batch, columns, codes)
+    matrix.flags.writeable = False
+    _LAST.entry = (batch, list(columns), codes, matrix)
+    return matrix
+
+
+def _convert(
+    batch: pl.DataFrame, columns: Sequence[str], codes: Sequence[Codes | None] | None
+) -> npt.NDArray[np.float64]:
     schema = batch.schema
     key = (tuple(schema.items()), tuple(columns), id(codes))
     cached = _EXPRESSIONS.get(key)
