@@ -16,6 +16,7 @@ and :func:`doorstep.testing.check_connector` runs the conformance checks on any 
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,7 @@ class ConnectorFactory(Protocol):
 
     type: ClassVar[str]
     """The spec's ``type`` for this connector."""
-    spec_model: ClassVar[type[BaseModel]]
+    spec_model: ClassVar[builtins.type[BaseModel]]
     """Pydantic model of its spec entry (with a ``type`` literal field)."""
 
     @classmethod
