@@ -12,6 +12,7 @@ is warmed up, measured, and stopped afterwards (also when the run fails).
 1. **held** — 500 requests/s offered for ``--duration`` s, open loop (latency counted from each
    request's intended send time, see ``bench/loadgen.py``), single-record POSTs to doorstep on
    SQLite with every decision explained (``explain.for: [all]``). Target: 0 errors, p99 <= 50 ms.
+   Sent by the raw client (``--client``): httpx's own CPU per request would be measured too.
 2. **saturation** — 32 connections back to back, same worker count for every server:
    (a) doorstep without explanations (``explain.for: [on_demand]``) vs the bare FastAPI floor
    (``bench/floor_app.py``: JSON -> numpy row -> ``Booster.predict``), target >= 0.5;
@@ -411,6 +412,7 @@ def measure_held(
             rate=args.rate,
             duration=min(5.0, args.duration),
             headers=server.headers,
+            client=args.client,
         )  # warm-up
         result = run_open(
             server.url,
@@ -419,6 +421,7 @@ def measure_held(
             duration=args.duration,
             headers=server.headers,
             connections=args.open_connections,
+            client=args.client,
         )
     print(result.line())
     out = result.summary()
@@ -765,7 +768,7 @@ def main(argv: list[str] | None = None) -> None:
         "--client",
         choices=["raw", "httpx"],
         default="raw",
-        help="closed-loop client (see bench/loadgen.py)",
+        help="load client of every measurement (see bench/loadgen.py)",
     )
     parser.add_argument("--batch-seconds", type=float, default=20.0)
     parser.add_argument("--batch-size", type=int, default=1000)
