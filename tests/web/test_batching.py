@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from tests.web.conftest import customer
 from tests.web.fakes import FakeStore
 
 from doorstep.services.registry import Registry
+from doorstep.store.contract import StoreContract
 from doorstep.web import ServeSettings, create_app
 from doorstep.web.batching import MicroBatcher
 
@@ -75,3 +77,15 @@ async def test_a_failing_batch_fails_its_requests_only() -> None:
     outcomes = await asyncio.gather(*(batcher.submit(i) for i in range(5)), return_exceptions=True)
     await batcher.close()
     assert [type(o).__name__ for o in outcomes] == ["int", "int", "int", "ValueError", "int"]
+
+
+async def test_start_up_moves_loaded_objects_out_of_the_collectors_reach(
+    registry: Registry, store: StoreContract
+) -> None:
+    app = create_app(registry, store)
+    gc.unfreeze()
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_freeze_count() > 0  # full collections no longer walk the models
+    finally:
+        gc.unfreeze()
