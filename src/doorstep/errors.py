@@ -42,6 +42,8 @@ __all__ = [
     "ModelError",
     "ModelMismatchError",
     "PluginError",
+    "AddressNotAllowedError",
+    "ConnectorSpecError",
     "PolicyError",
     "SpecError",
     "SpecIssue",
@@ -171,6 +173,35 @@ class PluginError(DoorstepError):
     """An entry point (model adapter or connector) is missing or fails to load."""
 
     code = "plugin_invalid"
+
+
+class AddressNotAllowedError(DoorstepError):
+    """A connector's target resolves to an address it may not reach (see the module docstring)."""
+
+    code = "address_not_allowed"
+
+    def __init__(self, connector: str, target: str, address: str, kind: str) -> None:
+        self.connector = connector
+        self.target = target
+        self.address = address
+        self.kind = kind
+        super().__init__(
+            f"connector {connector!r}: {target} resolves to {address}, "
+            f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address; "
+            "add it to allow_networks to allow it"
+        )
+
+
+class ConnectorSpecError(DoorstepError):
+    """A connector's spec entry cannot work (bad secret, URL or network); ``key`` names the key
+    under ``connectors.<name>`` so the spec loader can point at its line."""
+
+    code = "connector_invalid"
+
+    def __init__(self, connector: str, key: str, message: str) -> None:
+        self.connector = connector
+        self.key = key
+        super().__init__(f"connector {connector!r} {key}: {message}")
 
 
 class StoreError(DoorstepError):

@@ -71,7 +71,9 @@ class Receiver:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._server = _Server((host, 0), _Handler, self, family)
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         if tls is not None:
             tls.sni_callback = self._record_sni
 
@@ -132,6 +134,7 @@ class Receiver:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128
 
     def __init__(
         self, address: tuple[str, int], handler: type[_Handler], receiver: Receiver, family: int
@@ -170,6 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
         receiver._record(self.command, path, headers, body)
         reply = receiver._next_reply(path)
         if reply.delay and receiver._stopping.wait(reply.delay):
+            self.close_connection = True
             return
         self.send_response(reply.status)
         for name, value in reply.headers.items():

@@ -17,8 +17,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from doorstep.connectors.base import ConnectorContext, Delivery
 from doorstep.connectors.email import EmailConnector, message_id
-from doorstep.connectors.net import ConnectorSpecError
 from doorstep.core.spec.models import EmailConnectorSpec, FileConnectorSpec
+from doorstep.errors import ConnectorSpecError
 
 DeliveryFactory = Callable[..., Delivery]
 
@@ -38,12 +38,13 @@ class Mailbox:
         self.messages: list[tuple[list[str], EmailMessage]] = []
         self.rcpt_reply: str | None = None
         self.data_reply: str | None = None
+        self.refuse: dict[str, str] = {}
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
-        if self.rcpt_reply:
-            return self.rcpt_reply
+        if self.rcpt_reply or address in self.refuse:
+            return self.rcpt_reply or self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -188,6 +189,19 @@ def test_smtp_answers_map_to_outcomes(
     assert reply.split(" ", 1)[1] in result.detail
 
 
+def test_a_message_accepted_for_some_recipients_is_delivered(
+    smtp_server: Server, delivery: DeliveryFactory
+):
+    mailbox, port = smtp_server()
+    mailbox.refuse["gone@example.com"] = "550 5.1.1 No such user"
+    result = connector(port, to=["retention@example.com", "gone@example.com"]).send(delivery())
+    assert result.outcome == "delivered"
+    assert result.detail == (
+        "accepted by 127.0.0.1 for 1 recipient(s); refused: gone@example.com (550)"
+    )
+    assert [recipients for recipients, _ in mailbox.messages] == [["retention@example.com"]]
+
+
 def test_unreachable_and_silent_servers_are_retried(delivery: DeliveryFactory):
     refused = connector(_free_port()).send(delivery())
     assert refused.outcome == "retry" and "ConnectionRefusedError" in refused.detail
@@ -274,3 +288,13 @@ def test_from_spec_takes_only_its_spec() -> None:
     context = ConnectorContext(name="mail", base_dir=Path("."))
     with pytest.raises(TypeError, match="must be an EmailConnectorSpec. Got FileConnectorSpec"):
         EmailConnector.from_spec(FileConnectorSpec(type="file", path="out.jsonl"), context)
+
+
+def test_registered_under_its_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    from doorstep.connectors.base import ConnectorFactory
+
+    [entry] = entry_points(group="doorstep.connectors", name="email")
+    assert entry.load() is EmailConnector
+    assert isinstance(EmailConnector, ConnectorFactory) and EmailConnector.type == "email"

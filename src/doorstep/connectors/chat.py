@@ -15,6 +15,7 @@ The guard, timeouts, outcomes and no-redirect rule are the webhook connector's
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -66,7 +67,13 @@ class ChatConnector:
     spec_model: ClassVar[type[BaseModel]] = ChatConnectorSpec
     type: ClassVar[str] = "chat"
 
-    def __init__(self, spec: ChatConnectorSpec, context: ConnectorContext, *, verify: Any = True):
+    def __init__(
+        self,
+        spec: ChatConnectorSpec,
+        context: ConnectorContext,
+        *,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.name = context.name
         self._text = spec.text
         self._poster = JSONPoster(

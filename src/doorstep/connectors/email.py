@@ -34,13 +34,13 @@ from pydantic import BaseModel
 
 from doorstep.connectors.base import ConnectorContext, Delivery, Outcome, SendResult
 from doorstep.connectors.net import (
-    AddressNotAllowedError,
     ResolvedAddress,
     check_address,
     parse_networks,
 )
 from doorstep.connectors.templates import TemplateRenderError, render
 from doorstep.core.spec.models import EmailConnectorSpec
+from doorstep.errors import AddressNotAllowedError
 
 __all__ = ["EmailConnector"]
 
@@ -209,9 +209,11 @@ def html_body(context: Mapping[str, Any]) -> str:
     if sentences:
         items = "".join(f"<li>{escape(sentence)}</li>" for sentence in sentences)
         parts.append(f"<p>Why:</p><ul>{items}</ul>")
-    if context.get("decision_url"):
-        url = escape(str(context["decision_url"]))
-        parts.append(f'<p><a href="{url}">Open the decision</a></p>')
+    url = str(context.get("decision_url") or "")
+    if url.startswith(("https://", "http://")):  # never a javascript: or data: link
+        parts.append(f'<p><a href="{escape(url)}">Open the decision</a></p>')
+    elif url:
+        parts.append(f"<p>Decision: {escape(url)}</p>")
     return _html_page("\n".join(parts))
 
 

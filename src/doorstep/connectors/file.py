@@ -18,6 +18,7 @@ payload key that is not a column of the CSV file → ``failed``.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import csv
 import errno
 import fcntl
@@ -119,7 +120,8 @@ class FileConnector:
                 os.fsync(fd)
             except OSError:
                 if regular:  # no half line is left behind for the next attempt
-                    os.ftruncate(fd, info.st_size)
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, info.st_size)
                 raise
             self._offset = info.st_size + len(data)
             self._remember(key)
@@ -140,7 +142,11 @@ class FileConnector:
                 for line in stream:
                     self._remember_line(line)
             else:
-                self._remember_rows(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+                text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+                try:
+                    self._remember_rows(text)
+                finally:
+                    text.detach()  # the stream is closed by its own ``with``
         self._offset = info.st_size
 
     def _remember_line(self, line: bytes) -> None:
@@ -155,14 +161,17 @@ class FileConnector:
 
     def _remember_rows(self, text: io.TextIOWrapper) -> None:
         rows = csv.reader(text)
-        if self._columns is None:
-            self._columns = next(rows, None)
-        if not self._columns or "_delivery" not in self._columns:
+        try:
+            if self._columns is None:
+                self._columns = next(rows, None)
+            if not self._columns or "_delivery" not in self._columns:
+                return
+            index = self._columns.index("_delivery")
+            for row in rows:
+                if len(row) > index:
+                    self._remember(row[index])
+        except csv.Error:  # not CSV from here on (e.g. a NUL byte): keep what was read
             return
-        index = self._columns.index("_delivery")
-        for row in rows:
-            if len(row) > index:
-                self._remember(row[index])
 
     def _remember(self, key: str) -> None:
         self._seen[key] = None

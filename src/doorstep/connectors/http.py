@@ -27,17 +27,19 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import httpx
 
-from doorstep import __version__
 from doorstep.connectors.base import SendResult
-from doorstep.connectors.net import AddressNotAllowedError, ConnectorSpecError, GuardedTransport
+from doorstep.connectors.net import GuardedTransport
+from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
 __all__ = [
     "USER_AGENT",
@@ -48,7 +50,16 @@ __all__ = [
     "redact",
 ]
 
-USER_AGENT = f"doorstep/{__version__}"
+
+def _version() -> str:
+    try:
+        return version("doorstep")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "0.0.0"
+
+
+USER_AGENT = f"doorstep/{_version()}"
+"""Sent with every request, so receivers can tell doorstep's traffic apart."""
 SNIPPET_CHARS = 200
 """Characters of a response body kept in a result's detail."""
 _READ_LIMIT = 4096
@@ -129,7 +140,7 @@ class JSONPoster:
         allow_networks: Iterable[str],
         timeout: float,
         secrets: Iterable[str] = (),
-        verify: Any = True,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.connector = connector
         self.url = _check_url(url, connector)
@@ -190,7 +201,8 @@ def _check_url(url: str, connector: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as error:
-        raise ConnectorSpecError(connector, "url", f"not a valid URL ({error})") from None
+        reason = redact(str(error), [url])
+        raise ConnectorSpecError(connector, "url", f"not a valid URL ({reason})") from None
     if parsed.scheme not in ("http", "https"):
         raise ConnectorSpecError(
             connector,
@@ -199,6 +211,8 @@ def _check_url(url: str, connector: str) -> httpx.URL:
         )
     if not parsed.host:
         raise ConnectorSpecError(connector, "url", "the URL has no host name")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ConnectorSpecError(connector, "url", f"the port {parsed.port} is out of range")
     return parsed
 
 

@@ -28,9 +28,10 @@ from typing import Any
 import httpcore
 import httpx
 
-from doorstep.errors import DoorstepError
+from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
 __all__ = [
+    "AddrInfo",
     "AddressNotAllowedError",
     "ConnectorSpecError",
     "GuardedBackend",
@@ -38,6 +39,7 @@ __all__ = [
     "Network",
     "ResolvedAddress",
     "Resolver",
+    "address_kind",
     "check_address",
     "parse_networks",
 ]
@@ -49,35 +51,6 @@ Resolver = Callable[[str, int], Sequence[AddrInfo]]
 """Resolves ``(host, port)`` to ``socket.getaddrinfo`` tuples (replaceable in tests)."""
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-class AddressNotAllowedError(DoorstepError):
-    """A connector's target resolves to an address it may not reach (see the module docstring)."""
-
-    code = "address_not_allowed"
-
-    def __init__(self, connector: str, target: str, address: str, kind: str) -> None:
-        self.connector = connector
-        self.target = target
-        self.address = address
-        self.kind = kind
-        super().__init__(
-            f"connector {connector!r}: {target} resolves to {address}, "
-            f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address; "
-            "add it to allow_networks to allow it"
-        )
-
-
-class ConnectorSpecError(DoorstepError):
-    """A connector's spec entry cannot work (bad secret, URL or network); ``key`` names the key
-    under ``connectors.<name>`` so the spec loader can point at its line."""
-
-    code = "connector_invalid"
-
-    def __init__(self, connector: str, key: str, message: str) -> None:
-        self.connector = connector
-        self.key = key
-        super().__init__(f"connector {connector!r} {key}: {message}")
 
 
 @dataclass(frozen=True)
@@ -205,7 +178,9 @@ class GuardedTransport(httpx.HTTPTransport):
 
     httpx offers no public way to hand its transport a network backend, so the transport's
     connection pool is rebuilt with one; everything else (request mapping, exception mapping,
-    TLS) is httpx's own. Proxies are not supported: a proxy would connect past the guard.
+    TLS) is httpx's own. Certificates are checked against certifi's authorities, or those of
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set (a company CA). Proxies are not supported: a
+    proxy would connect past the guard.
     """
 
     def __init__(
@@ -213,12 +188,12 @@ class GuardedTransport(httpx.HTTPTransport):
         allow: Iterable[str | Network] = (),
         *,
         connector: str = "",
-        verify: ssl.SSLContext | str | bool = True,
+        verify: ssl.SSLContext | bool = True,
         limits: httpx.Limits | None = None,
         resolve: Resolver | None = None,
     ) -> None:
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        ssl_context = httpx.create_ssl_context(verify=verify, trust_env=True)
         backend = GuardedBackend(allow, connector=connector, resolve=resolve)
         super().__init__(verify=ssl_context, limits=limits, trust_env=False)
         self._pool = httpcore.ConnectionPool(

@@ -40,13 +40,12 @@ from sqlalchemy.sql.dml import Insert
 
 from doorstep.connectors.base import ConnectorContext, Delivery, SendResult
 from doorstep.connectors.net import (
-    AddressNotAllowedError,
-    ConnectorSpecError,
     check_address,
     parse_networks,
 )
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import SQLConnectorSpec
+from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
 __all__ = ["DELIVERY_COLUMN", "SQLConnector"]
 
@@ -54,14 +53,15 @@ DELIVERY_COLUMN = "doorstep_delivery"
 """A column of this name receives the delivery key and makes inserts idempotent."""
 
 _MYSQL_TRANSIENT = frozenset(
-    {1040, 1045, 1049, 1053, 1077, 1152, 1153, 1158, 1159, 1160, 1161, 1205, 1213, 1317, 1927}
+    {1040, 1044, 1045, 1049, 1053, 1077, 1129, 1130, 1152, 1153, 1158, 1159, 1160, 1161, 1205}
+    | {1213, 1317, 1698, 1927}
 )
-"""MySQL/MariaDB server errors worth a retry (too many connections, access denied, unknown
-database, shutdown, aborted or broken connection, lock wait timeout, deadlock, query
-interrupted, connection killed); its other OperationalErrors (e.g. 1364 "Field doesn't have a
-default value") reject the row."""
+"""MySQL/MariaDB server errors worth a retry: connecting failed (too many connections, access
+or host denied, unknown database, shutdown), the connection broke, a lock wait timed out, a
+deadlock or a killed query. Its other OperationalErrors (e.g. 1364 "Field doesn't have a default
+value", 1054 unknown column) reject the row."""
 
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433, "oracle": 1521}
 
 
 class _Rejected(Exception):
@@ -116,7 +116,7 @@ class SQLConnector:
                 "(e.g. pip install 'psycopg[binary]' or pymysql) or change the URL",
             ) from None
         connector = cls(spec, context, engine)
-        if url.host and url.get_backend_name() != "sqlite":
+        if url.host and not url.host.startswith("/") and url.get_backend_name() != "sqlite":
             port = url.port or _DEFAULT_PORTS.get(url.get_backend_name(), 0)
             event.listen(engine, "do_connect", connector._vet(url.host, port))
         return connector

@@ -70,8 +70,5 @@ def render_payload(template: Any, context: Mapping[str, Any], *, where: str = "p
 
 def _single_expression(text: str) -> bool:
     return (
-        text.startswith("{{")
-        and text.endswith("}}")
-        and text.count("{{") == 1
-        and "{%" not in text
+        text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1 and "{%" not in text
     )

@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import hmac
 import re
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -28,9 +29,9 @@ from pydantic import BaseModel
 
 from doorstep.connectors.base import ConnectorContext, Delivery, SendResult
 from doorstep.connectors.http import JSONPoster, encode_json
-from doorstep.connectors.net import ConnectorSpecError
 from doorstep.connectors.templates import TemplateRenderError, render
 from doorstep.core.spec.models import WebhookConnectorSpec
+from doorstep.errors import ConnectorSpecError
 
 __all__ = ["WebhookConnector", "parse_secret", "sign"]
 
@@ -102,7 +103,7 @@ class WebhookConnector:
         context: ConnectorContext,
         *,
         clock: Callable[[], float] = time.time,
-        verify: Any = True,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.name = context.name
         secrets = [] if spec.secret is None else _as_list(spec.secret, context.name)
