@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +25,12 @@ from doorstep.errors import ConnectorSpecError
 
 DeliveryFactory = Callable[..., Delivery]
 MARIADB_ENV = "DOORSTEP_TEST_MARIADB"
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+MARIADB = {
+    "host": "127.0.0.1",
+    "port": 3306,
+    "user": os.environ.get("DOORSTEP_TEST_MARIADB_USER", "root"),
+    "password": os.environ.get("DOORSTEP_TEST_MARIADB_PASSWORD", ""),
+}
 LOOPBACK = ["127.0.0.0/8"]
 
 
@@ -45,8 +51,8 @@ def mariadb_server() -> None:
         pymysql.connect(**MARIADB, connect_timeout=5).close()
     except pymysql.MySQLError as error:
         pytest.fail(
-            f"MariaDB is not reachable on 127.0.0.1:3306 as root without password ({error}); "
-            f"start it (apt-get install -y mariadb-server) or set {MARIADB_ENV}=skip"
+            f"MariaDB is not reachable on 127.0.0.1:3306 as {MARIADB['user']!r} ({error}); "
+            f"scripts/test installs and starts one, or set {MARIADB_ENV}=skip"
         )
 
 
@@ -59,7 +65,10 @@ def mariadb_url(mariadb_server: None) -> Iterator[str]:
     with pymysql.connect(**MARIADB, autocommit=True) as conn, conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}`")
     try:
-        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}"
+        login = quote(str(MARIADB["user"]), safe="")
+        if MARIADB["password"]:
+            login += ":" + quote(str(MARIADB["password"]), safe="")
+        yield f"mysql+pymysql://{login}@127.0.0.1:3306/{name}"
     finally:
         with pymysql.connect(**MARIADB, autocommit=True) as conn, conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
