@@ -27,3 +27,25 @@ def test_script_location_is_inside_the_package() -> None:
 
     versions = files("doorstep.store") / "migrations" / "versions"
     assert (versions / "0001_initial.py").is_file()
+
+
+def test_upgrade_from_0001_keeps_the_decisions(store_url: str) -> None:
+    from tests.store.factories import decision, with_deliveries
+
+    from doorstep.store import RecordRequest
+    from doorstep.store import Store as StoreClass
+    from doorstep.store.engine import create_store_engine
+
+    engine = create_store_engine(store_url)
+    try:
+        assert upgrade(engine, "0001") == "0001"
+        old = StoreClass(engine)
+        kept = decision(1)
+        old.record([RecordRequest([kept])], actor="t")  # no outbox yet
+        assert upgrade(engine) == "0002"
+        old.record([with_deliveries([decision(2)])], actor="t")
+        assert old.get_decision(kept.id) == kept
+        assert old.delivery_counts()["pending"] == 1
+        assert old.verify_audit().ok
+    finally:
+        engine.dispose()

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from doorstep import __version__
 from doorstep.cli import render
+from doorstep.cli.deliveries import deliveries_app, worker
 from doorstep.cli.serve import serve
 from doorstep.cli.store import audit_app, db_app, keys_app
 from doorstep.errors import DoorstepError
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(deliveries_app, name="deliveries")
 console = Console()
 errors = Console(stderr=True)
 
@@ -161,6 +163,7 @@ def demo(
 
 
 app.command()(serve)
+app.command()(worker)
 
 
 @app.command()

@@ -31,6 +31,12 @@ EXAMPLES = {
     "doorstep keys list": "doorstep keys list",
     "doorstep keys revoke": "doorstep keys revoke 0193f7c2-…",
     "doorstep audit verify": "doorstep audit verify",
+    "doorstep deliveries list": "doorstep deliveries list --app churn --state dead",
+    "doorstep deliveries show": "doorstep deliveries show 0193f7c2-…",
+    "doorstep deliveries retry": "doorstep deliveries retry --dead --app churn",
+    "doorstep deliveries cancel": "doorstep deliveries cancel 0193f7c2-… 0193f7c3-…",
+    "doorstep deliveries enable": "doorstep deliveries enable churn crm",
+    "doorstep worker": "doorstep worker churn-demo/doorstep.yaml --concurrency 16",
 }
 
 

@@ -2,6 +2,8 @@
 
 The checks that need the spec (is the override target an action of this app?) happen here; the
 store guarantees that only one verdict is ever recorded per decision, also under concurrency.
+With the verdict, in the same transaction, the decision's held delivery is released (approve) or
+cancelled and replaced by one of the override's action (see ``docs/deliveries.md``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from typing import Any, Literal
 
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import NotFoundError, RecordsInvalidError, ReviewConflictError
+from doorstep.services.delivery import delivery_for
 from doorstep.services.registry import Registry
-from doorstep.store.contract import DecisionRecord, StoreContract, Verdict
+from doorstep.store.contract import DecisionRecord, DeliveryRecord, StoreContract, Verdict
 
 __all__ = ["get_decision", "review_decision"]
 
@@ -53,6 +56,11 @@ def review_decision(
             f"Decision {decision_id} is {record.status!r}, not 'pending_review': only decisions "
             "sent for review take a verdict, and only one."
         )
+    deliveries: list[DeliveryRecord] = []
+    app = registry.apps.get(record.app)
+    if verdict == "override" and action is not None and app is not None and not record.control:
+        new = delivery_for(app.spec, record, action, held=False)
+        deliveries = [new] if new is not None else []
     return store.review(
         Verdict(
             decision_id=decision_id,
@@ -60,6 +68,7 @@ def review_decision(
             reason=reason.strip(),
             actor=actor,
             action=action if verdict == "override" else None,
+            deliveries=deliveries,
         )
     )
 

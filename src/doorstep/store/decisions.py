@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from doorstep.errors import NotFoundError, ReviewConflictError, StoreError
 from doorstep.ids import new_id
-from doorstep.store import deliveries as _deliveries
+from doorstep.store import outbox as _outbox
 from doorstep.store.audit import AuditWriter, RowDigest, decision_fields, review_fields
 from doorstep.store.canonical import dump_json
 from doorstep.store.contract import (
@@ -153,7 +153,7 @@ def record(
     if rows:
         conn.exec_driver_sql(_insert_sql(conn.dialect.name), rows)
     # after their decisions (foreign key), in the same transaction: both or neither
-    _deliveries.insert_deliveries(conn, outbox)
+    _outbox.insert_deliveries(conn, outbox)
     return outcomes
 
 
@@ -295,10 +295,10 @@ def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> Decisio
     )
     conn.execute(reviews.insert(), [row])
     if verdict.verdict == "approve":
-        _deliveries.release_held(conn, verdict.decision_id, row["created_at"])
+        _outbox.release_held(conn, verdict.decision_id, row["created_at"])
     else:
         note = f"cancelled: overridden to {final_action!r} by {verdict.actor}"
-        _deliveries.retarget_held(
+        _outbox.retarget_held(
             conn, verdict.decision_id, verdict.deliveries, row["created_at"], note
         )
     record = get_decision(conn, verdict.decision_id)

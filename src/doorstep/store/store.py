@@ -16,6 +16,7 @@ from doorstep.ids import new_id
 from doorstep.store import decisions as _decisions
 from doorstep.store import deliveries as _deliveries
 from doorstep.store import keys as _keys
+from doorstep.store import outbox as _outbox
 from doorstep.store.audit import AuditWriter
 from doorstep.store.contract import (
     ApiKey,
@@ -147,9 +148,7 @@ class Store:
         now: datetime | None = None,
     ) -> list[ClaimedDelivery]:
         with self._write_plain() as conn:
-            return _deliveries.claim(
-                conn, worker, limit, lease_seconds, apps, now or datetime.now(UTC)
-            )
+            return _outbox.claim(conn, worker, limit, lease_seconds, apps, now or datetime.now(UTC))
 
     def finish_delivery(
         self,
@@ -162,7 +161,7 @@ class Store:
         now: datetime | None = None,
     ) -> bool:
         with self._write_plain() as conn:
-            return _deliveries.finish(
+            return _outbox.finish(
                 conn,
                 delivery_id,
                 lease_token,

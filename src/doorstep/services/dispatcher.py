@@ -1,0 +1,390 @@
+"""The dispatcher: takes due deliveries from the outbox and sends them through their connectors.
+
+Each round claims at most as many deliveries as there are free sending threads (so no claimed
+delivery waits in a queue while its lease runs), renders each action's payload template with
+its decision, sends it, and records the attempt:
+
+- ``delivered``: done;
+- ``retry``: due again after the connector's ``retry.delays[attempts - 1]`` seconds, with
+  jitter, or after the target's ``Retry-After`` when that is later; ``dead`` after the last;
+- ``failed`` (and a payload template that does not render): ``dead`` at once;
+- ``gone`` (HTTP 410): ``dead``, and the connector is disabled until ``doorstep deliveries
+  enable``; deliveries to it stay ``pending`` meanwhile.
+
+A connector that raises counts as ``retry``; its message is kept with every environment secret
+of the spec replaced by ``***``. Leases are not renewed: the lease is longer than the longest
+connector timeout (see :func:`default_lease`), so a live worker finishes in time, and a worker
+that dies leaves its deliveries to be taken over when the lease expires — they are sent again
+with the same key (at least once). Any number of dispatchers, threads or processes, may share
+one store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from doorstep.connectors.base import Delivery, SendResult
+from doorstep.connectors.templates import TemplateRenderError, render_payload
+from doorstep.core.spec.models import RetrySpec
+from doorstep.errors import DoorstepError, StoreUnavailableError
+from doorstep.services.delivery import AppConnectors, delivery_context, redact
+from doorstep.store.canonical import iso
+from doorstep.store.contract import (
+    AttemptResult,
+    ClaimedDelivery,
+    DeliveryState,
+    StoreContract,
+)
+
+__all__ = [
+    "RETRY_AFTER_CAP",
+    "AttemptReport",
+    "Dispatcher",
+    "default_lease",
+    "next_attempt_at",
+]
+
+logger = logging.getLogger("doorstep.deliveries")
+
+RETRY_AFTER_CAP = 86_400.0
+"""A target's ``Retry-After`` is honoured up to one day."""
+MIN_LEASE = 120.0
+_OUTCOMES = frozenset({"delivered", "retry", "failed", "gone"})
+_FINISH_BACKOFF = (0.2, 0.5, 1.0, 2.0)
+
+
+def next_attempt_at(
+    attempts: int,
+    retry: RetrySpec,
+    now: datetime,
+    *,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> datetime | None:
+    """When to try again after the ``attempts``-th attempt of a cycle failed with ``retry``;
+    ``None`` when the schedule is used up (the delivery is ``dead``)."""
+    if attempts < 1 or attempts > len(retry.delays):
+        return None
+    delay = retry.delays[attempts - 1]
+    low, high = delay * (1 - retry.jitter), delay * (1 + retry.jitter)
+    wait_for = (rng or random).uniform(low, high)
+    if retry_after is not None and retry_after > 0:
+        wait_for = max(wait_for, min(retry_after, RETRY_AFTER_CAP))
+    return now + timedelta(seconds=wait_for)
+
+
+def default_lease(apps: Sequence[AppConnectors]) -> float:
+    """Seconds a claim lasts: three times the longest connector ``timeout``, at least 2 min."""
+    timeouts = [
+        float(getattr(spec, "timeout", 0) or 0)
+        for app in apps
+        for spec in app.spec.connectors.values()
+    ]
+    return max(MIN_LEASE, 3 * max(timeouts, default=0.0))
+
+
+@dataclass(frozen=True)
+class AttemptReport:
+    """What one attempt did (also logged)."""
+
+    delivery_id: str
+    key: str
+    app: str
+    action: str
+    connector: str
+    attempt: int
+    outcome: str
+    state: DeliveryState
+    """``delivered``, ``pending`` (a retry is scheduled) or ``dead``."""
+    status: int | None
+    detail: str
+    next_attempt_at: datetime | None
+    applied: bool
+    """False when the lease had expired: the result was logged, the delivery left to others."""
+
+
+class Dispatcher:
+    """Sends due deliveries of ``apps`` through their connectors (see the module docstring).
+
+    ``clock`` and ``rng`` are for tests; ``public_url`` fills the templates' ``decision_url``.
+    """
+
+    def __init__(
+        self,
+        store: StoreContract,
+        apps: Sequence[AppConnectors],
+        *,
+        worker: str | None = None,
+        concurrency: int = 8,
+        lease_seconds: float | None = None,
+        poll_interval: float = 0.5,
+        max_idle: float = 5.0,
+        public_url: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1; got {concurrency}")
+        self.store = store
+        self.apps: Mapping[str, AppConnectors] = {app.name: app for app in apps}
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+        self.concurrency = concurrency
+        longest = default_lease(apps)
+        if lease_seconds is not None and lease_seconds < longest / 1.5:
+            raise ValueError(
+                f"lease_seconds ({lease_seconds}) must be at least twice the longest connector "
+                f"timeout ({longest / 3:g} s): a lease that ends before a send does lets another "
+                "worker send the same delivery again"
+            )
+        self.lease_seconds = lease_seconds or longest
+        self.poll_interval = poll_interval
+        self.max_idle = max(max_idle, poll_interval)
+        self.public_url = public_url
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.rng = rng or random.Random()
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="doorstep-delivery")
+        self._wakeup = threading.Event()
+
+    # running
+
+    def run_once(self) -> list[AttemptReport]:
+        """Claim up to ``concurrency`` due deliveries, send them, and return what happened."""
+        claimed = self._claim(self.concurrency)
+        futures = [self._pool.submit(self._process, c) for c in claimed]
+        return [r for r in (f.result() for f in futures) if r is not None]
+
+    def drain(self) -> list[AttemptReport]:
+        """Run rounds until nothing is due (retries scheduled for later stay pending)."""
+        reports: list[AttemptReport] = []
+        while True:
+            round_ = self.run_once()
+            if not round_:
+                return reports
+            reports += round_
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Keep sending until ``stop`` is set, then finish the deliveries in flight. Polls every
+        ``poll_interval`` seconds while there is work, backing off to ``max_idle`` when idle;
+        :meth:`wake` ends a wait early. A store outage is logged and waited out."""
+        in_flight: set[Future[AttemptReport | None]] = set()
+        idle = self.poll_interval
+        logger.info("worker started worker=%s apps=%s", self.worker, ",".join(self.apps))
+        try:
+            while not stop.is_set():
+                in_flight = {f for f in in_flight if not f.done()}
+                free = self.concurrency - len(in_flight)
+                claimed: list[ClaimedDelivery] = []
+                if free > 0:
+                    try:
+                        claimed = self._claim(free)
+                    except DoorstepError as exc:
+                        level = logging.WARNING
+                        if not isinstance(exc, StoreUnavailableError):
+                            level = logging.ERROR
+                        logger.log(level, "claim failed worker=%s detail=%s", self.worker, exc)
+                        self._pause(stop, idle)
+                        idle = min(idle * 2, self.max_idle)
+                        continue
+                in_flight |= {self._pool.submit(self._process, c) for c in claimed}
+                if claimed:
+                    idle = self.poll_interval
+                    if len(claimed) == free:
+                        continue  # maybe more is due: claim again as threads free up
+                if in_flight:
+                    wait(in_flight, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
+                else:
+                    self._pause(stop, idle)
+                    idle = min(idle * 2, self.max_idle)
+        finally:
+            wait(in_flight)
+            logger.info("worker stopped worker=%s", self.worker)
+
+    def wake(self) -> None:
+        """Look for due deliveries now (e.g. right after decisions were recorded)."""
+        self._wakeup.set()
+
+    def close(self) -> None:
+        """Stop the sending threads (after the current sends) and close the connectors."""
+        self._pool.shutdown(wait=True)
+        for app in self.apps.values():
+            app.close()
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _pause(self, stop: threading.Event, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and not self._wakeup.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            stop.wait(min(left, 0.1))
+        self._wakeup.clear()
+
+    def _claim(self, limit: int) -> list[ClaimedDelivery]:
+        return self.store.claim_deliveries(
+            self.worker, limit, self.lease_seconds, apps=list(self.apps), now=self.clock()
+        )
+
+    # one attempt
+
+    def _process(self, claimed: ClaimedDelivery) -> AttemptReport | None:
+        try:
+            return self._attempt(claimed)
+        except Exception:  # never lose the thread; the lease expiring re-sends it later
+            logger.exception(
+                "delivery attempt crashed id=%s key=%s worker=%s",
+                claimed.id,
+                claimed.key,
+                self.worker,
+            )
+            return None
+
+    def _attempt(self, claimed: ClaimedDelivery) -> AttemptReport:
+        app = self.apps[claimed.app]
+        sent = self._send(app, claimed)
+        detail = redact(sent.detail or "", app.secrets)
+        now = self.clock()
+        state: DeliveryState = "dead"
+        due = None
+        if sent.outcome == "delivered":
+            state = "delivered"
+        elif sent.outcome == "retry":
+            retry = getattr(app.spec.connectors.get(claimed.connector), "retry", RetrySpec())
+            due = next_attempt_at(
+                claimed.attempts, retry, now, retry_after=sent.retry_after, rng=self.rng
+            )
+            if due is not None:
+                state = "pending"
+            else:
+                detail = f"{detail} (gave up after {claimed.attempts} attempts)".strip()
+        result = AttemptResult(sent.outcome, detail, sent.status)
+        applied = self._finish(claimed, result, due, state)
+        if sent.outcome == "gone":
+            self.store.disable_connector(
+                claimed.app,
+                claimed.connector,
+                f"the target answered 'gone' ({detail}); deliveries wait until "
+                f"`doorstep deliveries enable {claimed.app} {claimed.connector}`",
+                actor=f"worker:{self.worker}",
+            )
+        report = AttemptReport(
+            claimed.id,
+            claimed.key,
+            claimed.app,
+            claimed.action,
+            claimed.connector,
+            claimed.number,
+            sent.outcome,
+            state,
+            sent.status,
+            detail,
+            due,
+            applied,
+        )
+        _log(report, self.worker)
+        return report
+
+    def _send(self, app: AppConnectors, claimed: ClaimedDelivery) -> SendResult:
+        connector = app.connectors.get(claimed.connector)
+        action = app.spec.actions.get(claimed.action)
+        if connector is None or action is None:
+            what = "connector" if connector is None else "action"
+            name = claimed.connector if connector is None else claimed.action
+            return SendResult(
+                "failed",
+                f"the {what} {name!r} is no longer in the spec of app {claimed.app!r}; add it "
+                "back and retry the delivery, or cancel it",
+            )
+        retry = getattr(app.spec.connectors[claimed.connector], "retry", RetrySpec())
+        if claimed.attempts > len(retry.delays) + 1:  # only leases that expired get here
+            return SendResult(
+                "failed",
+                f"{claimed.attempts - 1} attempts ended without a result (their workers "
+                "stopped before finishing); not sent again",
+            )
+        context = delivery_context(claimed.decision, claimed.action, public_url=self.public_url)
+        try:
+            payload = render_payload(
+                action.payload, context, where=f"actions.{claimed.action}.payload"
+            )
+        except TemplateRenderError as exc:
+            return SendResult("failed", f"the payload template does not render: {exc}")
+        delivery = Delivery(
+            id=claimed.id,
+            key=claimed.key,
+            app=claimed.app,
+            action=claimed.action,
+            connector=claimed.connector,
+            attempt=claimed.number,
+            context=context,
+            payload=payload,
+        )
+        try:
+            sent = connector.send(delivery)
+        except Exception as exc:
+            return SendResult("retry", f"the connector raised {type(exc).__name__}: {exc}")
+        if getattr(sent, "outcome", None) not in _OUTCOMES:
+            return SendResult("retry", f"the connector returned {sent!r}, not a SendResult")
+        return sent
+
+    def _finish(
+        self,
+        claimed: ClaimedDelivery,
+        result: AttemptResult,
+        due: datetime | None,
+        state: DeliveryState,
+    ) -> bool:
+        for pause in (*_FINISH_BACKOFF, None):
+            try:
+                return self.store.finish_delivery(
+                    claimed.id, claimed.lease_token, result, due, state, now=self.clock()
+                )
+            except StoreUnavailableError:
+                if pause is None or self.clock() >= claimed.lease_expires_at:
+                    raise
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _log(report: AttemptReport, worker: str) -> None:
+    fields: dict[str, Any] = {
+        "id": report.delivery_id,
+        "key": report.key,
+        "app": report.app,
+        "action": report.action,
+        "connector": report.connector,
+        "attempt": report.attempt,
+        "outcome": report.outcome,
+        "state": report.state,
+        "status": report.status,
+        "next_attempt_at": iso(report.next_attempt_at) if report.next_attempt_at else None,
+        "applied": report.applied,
+        "worker": worker,
+        "detail": report.detail,
+    }
+    level = {"delivered": logging.INFO, "pending": logging.WARNING}.get(report.state, logging.ERROR)
+    text = " ".join(f"{k}={_value(v)}" for k, v in fields.items() if v is not None)
+    logger.log(level, "delivery attempt %s", text, extra={"delivery": fields})
+
+
+def _value(value: Any) -> str:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if not text or any(c.isspace() or c in '"=' for c in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
