@@ -34,6 +34,20 @@ def serve(
     max_batch: Annotated[
         int, typer.Option(min=1, help="Most requests coalesced into one model call.")
     ] = 256,
+    deliver: Annotated[
+        bool,
+        typer.Option(
+            help="Send the actions' deliveries from this server (--no-deliver: leave them to "
+            "'doorstep worker' processes)."
+        ),
+    ] = True,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL people reach this server at; deliveries link decisions under it.",
+            envvar="DOORSTEP_PUBLIC_URL",
+        ),
+    ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve the decision API (and its docs at /docs) for one or more apps."""
@@ -44,7 +58,13 @@ def serve(
     from doorstep.web.factory import build_app, export_env
     from doorstep.web.settings import ServeSettings
 
-    settings = ServeSettings(max_wait_ms=batch_wait_ms, max_batch=max_batch)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    settings = ServeSettings(
+        max_wait_ms=batch_wait_ms,
+        max_batch=max_batch,
+        deliver=deliver,
+        public_url=public_url or base,
+    )
     try:
         store = open_store(db)
         secret = ensure_admin_key(store)
@@ -53,7 +73,6 @@ def serve(
         errors.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False)
         raise typer.Exit(code=1) from None
     names = ", ".join(app.state.service.registry.apps)
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     console.print(f"Serving [bold]{names}[/] on {base} — API docs: [link]{base}/docs[/]")
     console.print(f"Decide: POST {base}/v1/apps/<app>/decisions    store: {store.url}")
     if secret is not None:

@@ -29,6 +29,7 @@ from doorstep.errors import (
 from doorstep.ids import new_id
 from doorstep.services.app import LoadedApp
 from doorstep.services.decide import decide_batch
+from doorstep.services.delivery import deliveries_for
 from doorstep.store.contract import DecisionRecord, RecordRequest, StoreContract
 
 __all__ = [
@@ -69,6 +70,8 @@ class DecisionTally:
     actions: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
     pending_review: int = 0
+    deliveries: int = 0
+    """Deliveries written to the outbox (pending or held)."""
 
 
 def encode_json(value: Any) -> bytes:
@@ -141,6 +144,7 @@ def decide_requests(
             if outcome.status == "recorded":
                 results[index] = OnlineResponse(req.response or b"")
                 builder.count(index, tally, decided=True)
+                tally.deliveries += len(req.deliveries)
             elif outcome.status == "replayed":
                 results[index] = OnlineResponse(outcome.response or b"", replayed=True)
             else:
@@ -264,6 +268,7 @@ class _Builder:
             body_sha256=request.body_sha256,
             response=body,
             app=self.app.name,
+            deliveries=deliveries_for(self.app, self.records[index]),
         )
 
     def count(self, index: int, tally: DecisionTally, *, decided: bool) -> None:

@@ -16,6 +16,7 @@ from doorstep import __version__
 from doorstep.services.registry import Registry
 from doorstep.store.contract import StoreContract
 from doorstep.web.auth import Authenticator, authorize
+from doorstep.web.delivering import delivering
 from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics
 from doorstep.web.problems import install_problem_handlers
 from doorstep.web.routes import apps as apps_routes
@@ -44,8 +45,9 @@ def create_app(
         # stall every request in flight would wait for).
         gc.collect()
         gc.freeze()
-        yield
-        await service.close()
+        with delivering(service, settings):
+            yield
+            await service.close()
 
     app = FastAPI(
         title="doorstep",

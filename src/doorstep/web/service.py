@@ -3,7 +3,7 @@ application instance (no globals)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import anyio.to_thread
@@ -38,6 +38,8 @@ class DecisionService:
         metrics: ServiceMetrics,
     ) -> None:
         self.registry, self.store, self.settings, self.metrics = registry, store, settings, metrics
+        self.on_deliveries: Callable[[], None] | None = None
+        """Called after deliveries were written (the dispatcher's ``wake``)."""
         self.batchers: dict[str, MicroBatcher[OnlineRequest, Result]] = {
             app.name: MicroBatcher(
                 partial(self.run, app),
@@ -52,6 +54,8 @@ class DecisionService:
         """Decide and record ``requests`` of ``app`` (in a worker thread)."""
         results, tally = decide_requests(app, self.store, requests)
         self.metrics.count(app.name, tally)
+        if tally.deliveries and self.on_deliveries is not None:
+            self.on_deliveries()
         return results
 
     async def decide(

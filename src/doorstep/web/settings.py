@@ -27,3 +27,11 @@ class ServeSettings:
     """``Retry-After`` sent with 503 answers when the store is unavailable."""
     review_backlog_cap: int = 10_000
     """The review backlog gauge counts pending decisions up to this many per app."""
+    deliver: bool = True
+    """Run the dispatcher inside the server (``--no-deliver``: leave it to ``doorstep worker``
+    processes)."""
+    delivery_concurrency: int = 8
+    """Deliveries sent at once by the server's dispatcher."""
+    public_url: str | None = None
+    """Base URL of this server as people reach it (``--public-url``): the ``decision_url`` that
+    deliveries carry."""
