@@ -320,7 +320,9 @@ def _when(moment: datetime | None) -> str:
 
 
 def _result(status: int | None, detail: str | None, *, width: int | None = None) -> str:
-    text = " ".join(p for p in ("" if status is None else str(status), detail or "") if p)
+    text = detail or ""
+    if status is not None and str(status) not in text:  # details of HTTP answers name it already
+        text = f"{status} {text}".strip()
     if width is not None and len(text) > width:
         return text[: width - 1] + "…"
     return text

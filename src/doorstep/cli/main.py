@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -159,7 +162,35 @@ def demo(
     render.next_steps(console, directory)
     if serve_api:
         render.try_the_api(console, directory / "customers.parquet", loaded.spec, port)
-        serve([spec], port=port)
+        with _crm_stand_in(directory):
+            serve([spec], port=port)
+
+
+@contextmanager
+def _crm_stand_in(directory: Path) -> Iterator[None]:
+    """The example's stand-in CRM on 127.0.0.1:9000, unless CRM_WEBHOOK_URL points elsewhere."""
+    from doorstep.examples.churn.crm import DEMO_SECRET, CrmStandIn
+
+    if os.environ.get("CRM_WEBHOOK_URL"):
+        yield
+        return
+    inbox = directory / "crm-inbox.jsonl"
+    try:
+        stand_in = CrmStandIn(inbox, secret=os.environ.get("CRM_WEBHOOK_SECRET") or DEMO_SECRET)
+    except OSError as exc:
+        console.print(
+            f"[yellow]The stand-in CRM could not listen on 127.0.0.1:9000 ({exc});[/] "
+            "deliveries to 'crm' will be retried until something answers there."
+        )
+        yield
+        return
+    with stand_in:
+        console.print(
+            f"Actions for the CRM are delivered as signed webhooks to a stand-in at {stand_in.url}"
+            f", which writes what it accepts to [bold]{inbox}[/]; 'call_customer' actions are "
+            f"appended to [bold]{directory / 'callbacks.jsonl'}[/]."
+        )
+        yield
 
 
 app.command()(serve)
