@@ -13,11 +13,16 @@ from typing import Any
 from doorstep.errors import NotFoundError, ReviewConflictError, StoreError, StoreUnavailableError
 from doorstep.ids import new_id
 from doorstep.store.contract import (
+    DELIVERY_STATES,
     ApiKey,
     AuditReport,
+    ConnectorState,
     DecisionPage,
     DecisionQuery,
     DecisionRecord,
+    DeliveryInfo,
+    DeliveryPage,
+    DeliveryQuery,
     RecordOutcome,
     RecordRequest,
     Role,
@@ -32,6 +37,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.decisions: dict[str, DecisionRecord] = {}
+        self.deliveries: dict[str, DeliveryInfo] = {}
         self.idempotency: dict[str, tuple[str | None, bytes | None]] = {}
         self.keys: dict[str, tuple[ApiKey, str]] = {}
         self.versions: list[dict[str, Any]] = []
@@ -61,6 +67,12 @@ class FakeStore:
                     self.idempotency[key] = (request.body_sha256, request.response)
                 for decision in request.decisions:
                     self.decisions[decision.id] = decision
+                for d in request.deliveries:
+                    self.deliveries[d.id] = DeliveryInfo(
+                        d.id, d.decision_id, d.app, d.action, d.connector, d.key, d.state, 0,
+                        d.next_attempt_at or d.created_at, None, None, None, d.created_at,
+                        d.created_at, None,
+                    )  # fmt: skip
                 self.audit.append(("decisions.recorded", "", {"n": len(request.decisions)}, actor))
                 outcomes.append(RecordOutcome("recorded"))
             return outcomes
@@ -106,6 +118,46 @@ class FakeStore:
             )
             self.decisions[record.id] = updated
             return updated
+
+    # the outbox: what the API reads (the dispatcher and the operators' changes need a real store)
+
+    def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
+        self._check()
+        rows = sorted(
+            (
+                d
+                for d in self.deliveries.values()
+                if (query.app is None or d.app == query.app)
+                and (query.state is None or d.state == query.state)
+                and (query.connector is None or d.connector == query.connector)
+                and (query.decision_id is None or d.decision_id == query.decision_id)
+                and (query.cursor is None or d.id < query.cursor)
+            ),
+            key=lambda d: d.id,
+            reverse=True,
+        )
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        return DeliveryPage(page, page[-1].id if more and page else None)
+
+    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+        self._check()
+        return self.deliveries.get(delivery_id)
+
+    def delivery_counts(self, app: str | None = None) -> dict[str, int]:
+        self._check()
+        states = [d.state for d in self.deliveries.values() if app is None or d.app == app]
+        return {state: states.count(state) for state in DELIVERY_STATES}
+
+    def disabled_connectors(self, app: str | None = None) -> list[ConnectorState]:
+        self._check()
+        return []
+
+    def claim_deliveries(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("the fake store does not dispatch: use the `store` fixture")
+
+    finish_delivery = retry_deliveries = cancel_deliveries = claim_deliveries
+    disable_connector = enable_connector = claim_deliveries
 
     def register_model_version(
         self, app: str, version: str, content_hash: str, owner: str, *, actor: str

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from tests.web.conftest import ROLES, auth, customer
 
 from doorstep.services.registry import Registry
-from doorstep.store.contract import StoreContract
+from doorstep.store.contract import DeliveryQuery, StoreContract
 from doorstep.web import create_app
 from doorstep.web.auth import OPEN, ROUTE_ROLES, GuardedRoute
 
@@ -58,13 +58,22 @@ async def test_role_route_matrix(
     registry: Registry, store: StoreContract, keys: dict[str, str], client: httpx.AsyncClient
 ) -> None:
     decision = (await client.post("/v1/apps/churn/decisions", json=customer(1))).json()
+    await client.post(
+        "/v1/apps/churn/decisions", json={"records": [customer(i) for i in range(40)]}
+    )
+    [delivery] = store.list_deliveries(DeliveryQuery(app="churn", limit=1)).items
     app = create_app(registry, store)
     checked = 0
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as anyone:
         for method, path, _ in routes(app):
             rule = ROUTE_ROLES[(method, path)]
-            url = path.format(app="churn", decision_id=decision["decision_id"])
+            url = path.format(
+                app="churn",
+                decision_id=decision["decision_id"],
+                delivery_id=delivery.id,
+                connector=delivery.connector,
+            )
             body = {"verdict": "approve", "reason": "x"} if "review" in path else customer(2)
             for role in (*ROLES, None):
                 headers = {} if role is None else auth(keys, role)

@@ -1,5 +1,5 @@
-"""/metrics: latency by route, decisions by action, rejects, review backlog; one registry per
-app instance."""
+"""/metrics: latency by route, decisions by action, rejects, review backlog, deliveries by
+state; one registry per app instance."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ async def test_metrics_count_what_happened(client: httpx.AsyncClient) -> None:
     assert value(text, "doorstep_decisions_total{") == 200
     assert value(text, 'doorstep_rejects_total{app="churn"}') == 1
     assert value(text, 'doorstep_review_backlog{app="churn"}') == pending > 0
+    acted = sum(
+        d["action"] != "none" and d["status"] == "decided" for d in body["decisions"]
+    )  # every action of the churn app has a connector
+    assert value(text, 'doorstep_deliveries{app="churn",state="held"}') == pending
+    assert value(text, 'doorstep_deliveries{app="churn",state="pending"}') == acted > 0
+    assert 'doorstep_deliveries{app="churn",state="dead"} 0.0' in text
     route = 'route="/v1/apps/{app}/decisions"'
     assert any(
         line.startswith("doorstep_http_request_duration_seconds_count")

@@ -56,7 +56,8 @@ def get_delivery(store: StoreContract, delivery_id: str) -> DeliveryInfo:
     info = store.get_delivery(delivery_id)
     if info is None:
         raise NotFoundError(
-            f"There is no delivery {delivery_id!r}; `doorstep deliveries list` shows the ids."
+            f"There is no delivery {delivery_id!r}; `doorstep deliveries list` (or GET "
+            "/v1/apps/{app}/deliveries) shows the ids."
         )
     return info
 

@@ -170,6 +170,7 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_decision", "decision_id"),
     sa.Index("ix_deliveries_app_created", "app", "created_at", "id"),
     sa.Index("ix_deliveries_created", "created_at", "id"),
+    sa.Index("ix_deliveries_app_state", "app", "state"),  # counts by state (metrics, pages)
 )
 
 delivery_attempts = sa.Table(

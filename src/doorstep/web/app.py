@@ -21,6 +21,7 @@ from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics
 from doorstep.web.problems import install_problem_handlers
 from doorstep.web.routes import apps as apps_routes
 from doorstep.web.routes import decisions as decision_routes
+from doorstep.web.routes import deliveries as delivery_routes
 from doorstep.web.service import DecisionService
 from doorstep.web.settings import ServeSettings
 
@@ -62,5 +63,6 @@ def create_app(
     install_problem_handlers(app)
     decision_routes.install(app)
     apps_routes.install(app)
+    delivery_routes.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -36,6 +36,7 @@ OPEN: Final = "open"
 _ALL: frozenset[Role] = frozenset({"admin", "owner", "reviewer", "viewer", "client"})
 _READ: frozenset[Role] = frozenset({"admin", "owner", "reviewer", "viewer", "client"})
 _STAFF: frozenset[Role] = frozenset({"admin", "owner", "reviewer", "viewer"})
+_OPERATORS: frozenset[Role] = frozenset({"admin", "owner"})
 
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/healthz"): OPEN,
@@ -44,12 +45,18 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/docs"): OPEN,
     ("GET", "/docs/oauth2-redirect"): OPEN,
     ("GET", "/redoc"): OPEN,
-    ("GET", "/metrics"): frozenset({"admin", "owner"}),
+    ("GET", "/metrics"): _OPERATORS,
     ("GET", "/v1/apps"): _STAFF,
     ("POST", "/v1/apps/{app}/decisions"): frozenset({"admin", "owner", "client"}),
     ("GET", "/v1/apps/{app}/decisions"): _READ,
     ("GET", "/v1/decisions/{decision_id}"): _ALL,
     ("POST", "/v1/decisions/{decision_id}/review"): frozenset({"admin", "owner", "reviewer"}),
+    ("GET", "/v1/apps/{app}/deliveries"): _READ,
+    ("GET", "/v1/apps/{app}/delivery-counts"): _READ,
+    ("GET", "/v1/deliveries/{delivery_id}"): _READ,
+    ("POST", "/v1/deliveries/{delivery_id}/retry"): _OPERATORS,
+    ("POST", "/v1/deliveries/{delivery_id}/cancel"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/connectors/{connector}/enable"): _OPERATORS,
 }
 
 PII_ROLES: frozenset[Role] = frozenset({"admin", "owner", "reviewer"})

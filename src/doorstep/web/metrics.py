@@ -3,7 +3,10 @@
 - ``doorstep_http_request_duration_seconds{route,method,status}`` — latency histogram;
 - ``doorstep_decisions_total{app,action}`` — decisions recorded;
 - ``doorstep_rejects_total{app}`` — records rejected by the input contract;
-- ``doorstep_review_backlog{app}`` — decisions pending review (counted at scrape time).
+- ``doorstep_review_backlog{app}`` — decisions pending review (counted at scrape time);
+- ``doorstep_deliveries{app,state}`` — the outbox's deliveries by state, every state of
+  ``held``, ``pending``, ``sending``, ``delivered``, ``dead``, ``cancelled`` (counted at scrape
+  time).
 """
 
 from __future__ import annotations
@@ -51,6 +54,13 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.deliveries = Gauge(
+            "doorstep_deliveries",
+            "Deliveries in the outbox, by app and state.",
+            ["app", "state"],
+            registry=self.registry,
+        )
+
     def count(self, app: str, tally: DecisionTally) -> None:
         for action, n in tally.actions.items():
             self.decisions.labels(app, action).inc(n)
@@ -70,6 +80,17 @@ class ServiceMetrics:
                 if cursor is None:
                     break
             self.backlog.labels(app).set(min(count, cap))
+
+    def measure_deliveries(self, store: StoreContract, apps: list[str]) -> None:
+        """Count each app's deliveries by state (one grouped query per app)."""
+        for app in apps:
+            for state, n in store.delivery_counts(app).items():
+                self.deliveries.labels(app, state).set(n)
+
+    def measure(self, store: StoreContract, apps: list[str], cap: int) -> None:
+        """Everything counted at scrape time: the review backlog and the outbox."""
+        self.measure_backlog(store, apps, cap)
+        self.measure_deliveries(store, apps)
 
 
 class MetricsMiddleware:

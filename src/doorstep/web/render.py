@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from doorstep.services.app import LoadedApp
 from doorstep.services.registry import Registry
-from doorstep.store.contract import DecisionRecord
+from doorstep.store.contract import DecisionRecord, DeliveryInfo
 
-__all__ = ["app_view", "decision_view"]
+__all__ = ["app_view", "decision_view", "delivery_summary", "delivery_view"]
 
 MASK = "***"
 
 
-def decision_view(record: DecisionRecord, registry: Registry, *, pii: bool) -> dict[str, Any]:
-    """A stored decision; inputs marked ``pii`` are masked unless ``pii`` is true."""
+def decision_view(
+    record: DecisionRecord,
+    registry: Registry,
+    *,
+    pii: bool,
+    deliveries: list[DeliveryInfo] | None = None,
+) -> dict[str, Any]:
+    """A stored decision; inputs marked ``pii`` are masked unless ``pii`` is true. With
+    ``deliveries`` (one decision read alone, not lists), a summary of each is added."""
     inputs = record.inputs
     app = registry.apps.get(record.app)
     if not pii and app is not None:
@@ -39,7 +47,64 @@ def decision_view(record: DecisionRecord, registry: Registry, *, pii: bool) -> d
     }
     if record.predicted_class is not None:
         view["predicted_class"] = record.predicted_class
+    if deliveries is not None:
+        view["deliveries"] = [delivery_summary(d) for d in deliveries]
     return view
+
+
+def delivery_summary(info: DeliveryInfo) -> dict[str, Any]:
+    """A delivery as shown inside its decision."""
+    return {
+        "delivery_id": info.id,
+        "action": info.action,
+        "connector": info.connector,
+        "state": info.state,
+        "attempts": info.attempts,
+        "last_detail": info.last_detail,
+    }
+
+
+def delivery_view(info: DeliveryInfo, *, history: bool = False) -> dict[str, Any]:
+    """A delivery of the outbox; with ``history``, every attempt made, oldest first.
+
+    ``next_attempt_at`` is shown for ``pending`` deliveries only (for a ``sending`` one the
+    store keeps its lease expiry there, shown as ``lease_expires_at``). Details are redacted by
+    the dispatcher before they are stored: no secret reaches this view."""
+    view: dict[str, Any] = {
+        "delivery_id": info.id,
+        "decision_id": info.decision_id,
+        "app": info.app,
+        "action": info.action,
+        "connector": info.connector,
+        "key": info.key,
+        "state": info.state,
+        "attempts": info.attempts,
+        "next_attempt_at": _iso(info.next_attempt_at) if info.state == "pending" else None,
+        "lease_expires_at": _iso(info.lease_expires_at) if info.state == "sending" else None,
+        "last_status": info.last_status,
+        "last_detail": info.last_detail,
+        "created_at": info.created_at.isoformat(),
+        "updated_at": info.updated_at.isoformat(),
+        "delivered_at": _iso(info.delivered_at),
+    }
+    if history:
+        view["history"] = [
+            {
+                "number": a.number,
+                "worker": a.worker,
+                "started_at": a.started_at.isoformat(),
+                "finished_at": _iso(a.finished_at),
+                "outcome": a.outcome,
+                "status": a.status,
+                "detail": a.detail,
+            }
+            for a in info.history
+        ]
+    return view
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def app_view(app: LoadedApp, versions: list[dict[str, Any]]) -> dict[str, Any]:

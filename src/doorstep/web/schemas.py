@@ -8,8 +8,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "AttemptOut",
     "BatchResponse",
+    "ConnectorOut",
     "DecisionOut",
+    "DeliveryChangeIn",
+    "DeliveryCountsOut",
+    "DeliveryOut",
+    "DeliveryPageOut",
+    "DisabledConnectorOut",
     "Problem",
     "ReasonOut",
     "RecordError",
@@ -72,6 +79,75 @@ class ReviewIn(BaseModel):
     """Why: required, shown in the audit trail."""
     action: str | None = None
     """Override target: an action of the app, or ``none``."""
+
+
+DeliveryStateOut = Literal["held", "pending", "sending", "delivered", "dead", "cancelled"]
+
+
+class AttemptOut(BaseModel):
+    number: int
+    """Counts every attempt of the delivery, also across re-drives."""
+    worker: str
+    started_at: str
+    finished_at: str | None
+    outcome: str | None
+    """``delivered``, ``retry``, ``failed``, ``gone``, ``expired``; ``null`` while it runs."""
+    status: int | None
+    detail: str | None
+
+
+class DeliveryOut(BaseModel):
+    delivery_id: str
+    decision_id: str
+    app: str
+    action: str
+    connector: str
+    key: str
+    """``{decision_id}:{action}``, sent to receivers as ``webhook-id``."""
+    state: DeliveryStateOut
+    attempts: int
+    """Attempts in the current cycle (0 again after a retry)."""
+    next_attempt_at: str | None
+    """When a ``pending`` delivery is due."""
+    lease_expires_at: str | None
+    """When a ``sending`` delivery's lease ends."""
+    last_status: int | None
+    last_detail: str | None
+    created_at: str
+    updated_at: str
+    delivered_at: str | None
+    history: list[AttemptOut] | None = None
+    """Every attempt, oldest first (one delivery read alone only)."""
+
+
+class DeliveryPageOut(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class DeliveryChangeIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=2_000)
+    """Why (optional). Accepted but not recorded yet: the audit event names the key."""
+
+
+class ConnectorOut(BaseModel):
+    app: str
+    connector: str
+    enabled: bool
+    changed: bool
+    """False when the connector was not disabled."""
+
+
+class DisabledConnectorOut(BaseModel):
+    connector: str
+    disabled_at: str
+    detail: str | None
+
+
+class DeliveryCountsOut(BaseModel):
+    app: str
+    counts: dict[DeliveryStateOut, int]
+    disabled_connectors: list[DisabledConnectorOut]
 
 
 DECISIONS_BODY: dict[str, Any] = {

@@ -45,7 +45,7 @@ async def metrics(request: Request) -> Response:
     names = list(service.registry.apps)
     cap = service.settings.review_backlog_cap
     try:
-        await anyio.to_thread.run_sync(service.metrics.measure_backlog, service.store, names, cap)
+        await anyio.to_thread.run_sync(service.metrics.measure, service.store, names, cap)
     except StoreUnavailableError:
         pass  # keep the last value; /readyz reports the store
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

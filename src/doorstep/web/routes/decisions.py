@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from doorstep.errors import RecordsInvalidError
+from doorstep.services.outbox import list_deliveries
 from doorstep.services.review import get_decision, review_decision
 from doorstep.store.contract import DecisionQuery
 from doorstep.web.auth import GuardedRoute, actor_of, sees_pii
@@ -116,9 +117,12 @@ def list_decisions(
 
 
 def read_decision(request: Request, decision_id: str) -> JSONResponse:
+    """The decision with its deliveries (``deliveries``: one summary per outbox row)."""
     service = _service(request)
     record = get_decision(service.store, decision_id)
-    return JSONResponse(decision_view(record, service.registry, pii=sees_pii(request)))
+    deliveries = list_deliveries(service.store, decision_id=record.id).items
+    view = decision_view(record, service.registry, pii=sees_pii(request), deliveries=deliveries)
+    return JSONResponse(view)
 
 
 def review(request: Request, decision_id: str, body: ReviewIn) -> JSONResponse:

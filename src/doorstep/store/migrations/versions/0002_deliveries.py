@@ -42,6 +42,7 @@ def upgrade() -> None:
     op.create_index("ix_deliveries_decision", "deliveries", ["decision_id"])
     op.create_index("ix_deliveries_app_created", "deliveries", ["app", "created_at", "id"])
     op.create_index("ix_deliveries_created", "deliveries", ["created_at", "id"])
+    op.create_index("ix_deliveries_app_state", "deliveries", ["app", "state"])
     op.create_table(
         "delivery_attempts",
         sa.Column("delivery_id", sa.String(36), sa.ForeignKey("deliveries.id"), primary_key=True),
@@ -66,6 +67,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("connector_states")
     op.drop_table("delivery_attempts")
+    op.drop_index("ix_deliveries_app_state", "deliveries")
     op.drop_index("ix_deliveries_created", "deliveries")
     op.drop_index("ix_deliveries_app_created", "deliveries")
     op.drop_index("ix_deliveries_decision", "deliveries")
