@@ -156,7 +156,7 @@ class FakeStore:
     def claim_deliveries(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("the fake store does not dispatch: use the `store` fixture")
 
-    finish_delivery = retry_deliveries = cancel_deliveries = claim_deliveries
+    finish_delivery = finish_deliveries = retry_deliveries = cancel_deliveries = claim_deliveries
     disable_connector = enable_connector = claim_deliveries
 
     def register_model_version(

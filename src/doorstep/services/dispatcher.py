@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import secrets
@@ -45,6 +46,7 @@ from doorstep.store.contract import (
     AttemptResult,
     ClaimedDelivery,
     DeliveryState,
+    FinishRequest,
     StoreContract,
 )
 
@@ -131,6 +133,7 @@ class Dispatcher:
         lease_seconds: float | None = None,
         poll_interval: float = 0.5,
         max_idle: float = 5.0,
+        claim_interval: float = 0.05,
         public_url: str | None = None,
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
@@ -150,11 +153,13 @@ class Dispatcher:
             )
         self.lease_seconds = lease_seconds or longest
         self.poll_interval = poll_interval
+        self.claim_interval = claim_interval
         self.max_idle = max(max_idle, poll_interval)
         self.public_url = public_url
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="doorstep-delivery")
+        self._finishes = _GroupFinish(store, self.clock)
         self._wakeup = threading.Event()
 
     # running
@@ -177,16 +182,20 @@ class Dispatcher:
     def run_forever(self, stop: threading.Event) -> None:
         """Keep sending until ``stop`` is set, then finish the deliveries in flight. Polls every
         ``poll_interval`` seconds while there is work, backing off to ``max_idle`` when idle;
-        :meth:`wake` ends a wait early. A store outage is logged and waited out."""
+        :meth:`wake` ends a wait early. Once a claim has found the outbox drained, the next one
+        waits ``claim_interval``, so that a steady trickle of new deliveries is claimed in
+        groups rather than one transaction each. A store outage is logged and waited out."""
         in_flight: set[Future[AttemptReport | None]] = set()
         idle = self.poll_interval
+        drained_at = -math.inf
         logger.info("worker started worker=%s apps=%s", self.worker, ",".join(self.apps))
         try:
             while not stop.is_set():
                 in_flight = {f for f in in_flight if not f.done()}
                 free = self.concurrency - len(in_flight)
+                early = self.claim_interval - (time.monotonic() - drained_at)
                 claimed: list[ClaimedDelivery] = []
-                if free > 0:
+                if free > 0 and early <= 0:
                     try:
                         claimed = self._claim(free)
                     except DoorstepError as exc:
@@ -197,12 +206,16 @@ class Dispatcher:
                         self._pause(stop, idle)
                         idle = min(idle * 2, self.max_idle)
                         continue
+                    if len(claimed) < free:
+                        drained_at = time.monotonic()
                 in_flight |= {self._pool.submit(self._process, c) for c in claimed}
                 if claimed:
                     idle = self.poll_interval
                     if len(claimed) == free:
                         continue  # maybe more is due: claim again as threads free up
-                if in_flight:
+                if early > 0:
+                    stop.wait(early)
+                elif in_flight:
                     wait(in_flight, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
                 else:
                     self._pause(stop, idle)
@@ -350,16 +363,57 @@ class Dispatcher:
         due: datetime | None,
         state: DeliveryState,
     ) -> bool:
+        request = FinishRequest(claimed.id, claimed.lease_token, result, due, state)
         for pause in (*_FINISH_BACKOFF, None):
             try:
-                return self.store.finish_delivery(
-                    claimed.id, claimed.lease_token, result, due, state, now=self.clock()
-                )
+                return self._finishes.finish(request)
             except StoreUnavailableError:
                 if pause is None or self.clock() >= claimed.lease_expires_at:
                     raise
                 time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _GroupFinish:
+    """Group commit of attempts' ends: a sending thread queues its finish, and whichever thread
+    gets to write first writes everything queued by then in one transaction. Under load one
+    commit serves many deliveries instead of each queueing for the store's writer."""
+
+    def __init__(self, store: StoreContract, clock: Callable[[], datetime]) -> None:
+        self.store, self.clock = store, clock
+        self._queued: list[_Slot] = []
+        self._queue_lock = threading.Lock()
+        self._writer = threading.Lock()
+
+    def finish(self, request: FinishRequest) -> bool:
+        slot = _Slot(request)
+        with self._queue_lock:
+            self._queued.append(slot)
+        with self._writer:
+            if not slot.done:
+                with self._queue_lock:
+                    batch, self._queued = self._queued, []
+                try:
+                    results = self.store.finish_deliveries(
+                        [s.request for s in batch], now=self.clock()
+                    )
+                except Exception as exc:  # every waiter of this batch sees the failure
+                    for s in batch:
+                        s.error, s.done = exc, True
+                else:
+                    for s, applied in zip(batch, results, strict=True):
+                        s.applied, s.done = applied, True
+        if slot.error is not None:
+            raise slot.error
+        return slot.applied
+
+
+@dataclass
+class _Slot:
+    request: FinishRequest
+    done: bool = False
+    applied: bool = False
+    error: Exception | None = None
 
 
 def _log(report: AttemptReport, worker: str) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "DecisionRecord",
     "DeliveryAttempt",
     "DeliveryChanges",
+    "FinishRequest",
     "DeliveryInfo",
     "DeliveryPage",
     "DeliveryQuery",
@@ -269,6 +270,17 @@ class AttemptResult:
 
 
 @dataclass(frozen=True)
+class FinishRequest:
+    """One attempt's end, for :meth:`StoreContract.finish_deliveries`."""
+
+    delivery_id: str
+    lease_token: str
+    result: AttemptResult
+    next_attempt_at: datetime | None
+    final_state: DeliveryState
+
+
+@dataclass(frozen=True)
 class DeliveryChanges:
     """What :meth:`StoreContract.retry_deliveries` / ``cancel_deliveries`` did, id by id."""
 
@@ -339,6 +351,13 @@ class StoreContract(Protocol):
         """Record the attempt (always) and move the delivery to ``final_state`` (``pending``
         with ``next_attempt_at`` for a retry, ``delivered`` or ``dead``) only while the lease
         ``lease_token`` is still held and unexpired; ``False`` when it is not."""
+        ...
+
+    def finish_deliveries(
+        self, requests: list[FinishRequest], *, now: datetime | None = None
+    ) -> list[bool]:
+        """:meth:`finish_delivery` for many attempts in one transaction (one commit for what
+        several sending threads finished at once); results in request order."""
         ...
 
     def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:

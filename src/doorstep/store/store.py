@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from doorstep.store.contract import (
     DeliveryPage,
     DeliveryQuery,
     DeliveryState,
+    FinishRequest,
     RecordOutcome,
     RecordRequest,
     Role,
@@ -80,6 +82,12 @@ class Store:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
         self.dialect = engine.dialect.name
+        # SQLite takes one writer at a time. Threads of this process queue on a lock, which
+        # hands over at once; left to SQLite's busy handler they would poll with sleeps of up to
+        # 100 ms. (Other processes still meet the busy handler.)
+        self._writer: AbstractContextManager[Any] = (
+            threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -95,7 +103,7 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[tuple[sa.Connection, AuditWriter]]:
-        with translate_errors(), self.engine.connect() as conn:
+        with self._writer, translate_errors(), self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
                 audit = AuditWriter(conn)
@@ -106,7 +114,7 @@ class Store:
     def _write_plain(self) -> Iterator[sa.Connection]:
         """A write transaction that appends no audit event, so it does not queue behind the
         audit chain's lock (claims and attempts are operational, not audited state)."""
-        with translate_errors(), self.engine.connect() as conn:
+        with self._writer, translate_errors(), self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
                 yield conn
@@ -170,6 +178,26 @@ class Store:
                 final_state,
                 now or datetime.now(UTC),
             )
+
+    def finish_deliveries(
+        self, requests: list[FinishRequest], *, now: datetime | None = None
+    ) -> list[bool]:
+        if not requests:
+            return []
+        with self._write_plain() as conn:
+            at = now or datetime.now(UTC)
+            return [
+                _outbox.finish(
+                    conn,
+                    r.delivery_id,
+                    r.lease_token,
+                    r.result,
+                    r.next_attempt_at,
+                    r.final_state,
+                    at,
+                )
+                for r in requests
+            ]
 
     def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
         with self._read() as conn:
