@@ -15,6 +15,7 @@ from doorstep.errors import InputError, StoreError
 from doorstep.store import (
     AttemptResult,
     DeliveryQuery,
+    FinishRequest,
     RecordRequest,
     Store,
     Verdict,
@@ -217,6 +218,23 @@ def test_a_wrong_token_cannot_finish(store: Store) -> None:
     result = AttemptResult("delivered")
     assert not store.finish_delivery(claimed.id, "forged", result, None, "delivered", now=T0)
     assert _state(store, claimed.id) == "sending"
+
+
+def test_many_finishes_in_one_transaction_apply_each_by_its_own_lease(store: Store) -> None:
+    store.record([with_deliveries([decision(i) for i in range(3)])], actor="t")
+    a, b, c = store.claim_deliveries("w", 3, 30, now=T0)
+    ok = AttemptResult("delivered", "HTTP 204", 204)
+    applied = store.finish_deliveries(
+        [
+            FinishRequest(a.id, a.lease_token, ok, None, "delivered"),
+            FinishRequest(b.id, "forged", ok, None, "delivered"),
+            FinishRequest(c.id, c.lease_token, AttemptResult("failed", "HTTP 400"), None, "dead"),
+        ],
+        now=T0,
+    )
+    assert applied == [True, False, True]
+    assert [_state(store, x.id) for x in (a, b, c)] == ["delivered", "sending", "dead"]
+    assert store.finish_deliveries([], now=T0) == []
 
 
 def test_an_expired_lease_is_taken_over_and_the_first_worker_cannot_finish(store: Store) -> None:

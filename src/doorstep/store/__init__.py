@@ -28,6 +28,7 @@ from doorstep.store.contract import (
     DeliveryQuery,
     DeliveryRecord,
     DeliveryState,
+    FinishRequest,
     RecordOutcome,
     RecordRequest,
     Role,
@@ -48,6 +49,7 @@ _LAZY = {
 __all__ = [
     "ApiKey",
     "AttemptResult",
+    "FinishRequest",
     "AuditReport",
     "ClaimedDelivery",
     "ConnectorState",
