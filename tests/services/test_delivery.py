@@ -214,6 +214,25 @@ def test_a_type_without_entry_point_is_named(
     assert "Installed types: chat, email, file, sql" in message
 
 
+def test_refused_connector_settings_point_at_their_key_and_line(tmp_path: Path) -> None:
+    text = SPEC.split("connectors:")[0] + (
+        "connectors:\n"
+        "  crm:\n"
+        "    type: webhook\n"
+        "    url: https://crm.example.com/hooks\n"
+        "    allow_networks:\n"
+        "      - 10.0.0.0/8\n"
+        "      - 10.20.0.1/16\n"
+        "  callbacks: {type: file, path: out/callbacks.jsonl}\n"
+    )
+    doc = parse_spec(text, file="app.yaml", env={})
+    with pytest.raises(SpecError) as caught:
+        load_connectors(SpecFile(doc, tmp_path))
+    (issue,) = caught.value.issues
+    assert issue.key == "connectors.crm.allow_networks[1]"
+    assert issue.line == text.splitlines().index("      - 10.20.0.1/16") + 1
+
+
 # the dispatcher
 
 

@@ -11,6 +11,7 @@ otherwise; it is written in the same transaction as the decision (see
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from urllib.parse import quote
 from doorstep.connectors.base import Connector, ConnectorContext
 from doorstep.core.spec.loader import SpecDocument
 from doorstep.core.spec.models import Spec
-from doorstep.errors import DoorstepError, PluginError, SpecError, SpecIssue
+from doorstep.errors import ConnectorSpecError, DoorstepError, PluginError, SpecError, SpecIssue
 from doorstep.ids import new_id
 from doorstep.plugins import connector_factory
 from doorstep.services.app import read_spec
@@ -210,6 +211,9 @@ def _build(
         return factory.from_spec(spec, ConnectorContext(name=name, base_dir=root, secrets=secrets))
     except PluginError as exc:
         raise SpecError([doc.issue((*where, "type"), exc.message)]) from None
+    except ConnectorSpecError as exc:  # located at its key, e.g. allow_networks[1]
+        parts = [int(p) if p.isdigit() else p for p in re.findall(r"[^\[\].]+", exc.key)]
+        raise SpecError([doc.issue((*where, *parts), redact(exc.message, secrets))]) from None
     except DoorstepError as exc:
         raise SpecError([doc.issue(where, redact(exc.message, secrets))]) from None
     except Exception as exc:  # a plugin refusing its settings
