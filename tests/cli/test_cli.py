@@ -55,6 +55,16 @@ def test_validate_reports_located_errors(churn_app: Path) -> None:
     assert "model.task" in result.stderr and "did you mean 'binary'?" in result.stderr
 
 
+def test_validate_checks_connector_settings_without_showing_secrets(
+    churn_app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "whsec_not-base64-at-all!")
+    result = runner.invoke(app, ["validate", str(churn_app / "doorstep.yaml")])
+    assert result.exit_code == 1
+    assert "connectors.crm.secret" in result.stderr
+    assert "not-base64-at-all" not in result.output + result.stderr
+
+
 @pytest.mark.slow
 def test_demo_creates_scores_and_shows_reasons(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -67,11 +67,14 @@ def init(
 def validate(
     spec: Annotated[Path, typer.Argument(help="The app's doorstep.yaml.", dir_okay=False)],
 ) -> None:
-    """Check a spec, its model and its reference data; exit 1 with every problem found."""
+    """Check a spec, its model, its reference data and its connectors' settings; exit 1 with
+    every problem found."""
     from doorstep.services.app import load_app
+    from doorstep.services.delivery import open_app_connectors
 
     try:
         loaded = load_app(spec)
+        open_app_connectors(loaded).close()  # settings only: no connection is made
     except DoorstepError as exc:
         raise _fail(exc) from None
     render.app_summary(console, loaded)

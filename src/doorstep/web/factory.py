@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from doorstep.services.delivery import open_app_connectors
 from doorstep.services.registry import load_registry, register_apps
 from doorstep.store import open_store
 from doorstep.store.contract import StoreContract
@@ -24,8 +25,11 @@ ACTOR = "doorstep serve"
 
 
 def build_app(specs: list[Path], store: StoreContract, settings: ServeSettings) -> FastAPI:
-    """Load the apps, register their model versions (and an ``app.loaded`` event), serve them."""
+    """Load the apps, check their connectors' settings, register their model versions (and an
+    ``app.loaded`` event), serve them."""
     registry = load_registry(specs)
+    for app in registry:
+        open_app_connectors(app).close()  # a refused setting stops start-up, located in its spec
     register_apps(registry, store, actor=ACTOR)
     return create_app(registry, store, settings)
 
