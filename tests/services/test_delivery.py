@@ -44,6 +44,10 @@ from doorstep.store import (
 )
 
 SECRET = "whsec_c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"
+BROKEN = """  broken:
+    connector: crm
+    payload: {x: "{{ no_such_name }}"}
+"""
 SPEC = """
 app: {name: churn, owner: maria@example.com}
 model: {path: model.txt}
@@ -78,6 +82,8 @@ connectors:
     path: out/callbacks.jsonl
     retry: {delays: []}
 """
+LOADABLE = SPEC.replace(BROKEN, "")
+"""The spec without the action whose template cannot render (checked when connectors load)."""
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -189,7 +195,7 @@ def test_secret_values_come_from_the_environment(doc: SpecDocument) -> None:
 
 
 def test_load_connectors_through_entry_points(tmp_path: Path) -> None:
-    text = SPEC.split("connectors:")[0].replace("connector: crm", "connector: callbacks")
+    text = LOADABLE.split("connectors:")[0].replace("connector: crm", "connector: callbacks")
     text += "connectors:\n  callbacks: {type: file, path: out/callbacks.jsonl}\n"
     doc = parse_spec(text, env={})
     built = load_connectors(SpecFile(doc, tmp_path))
@@ -198,8 +204,9 @@ def test_load_connectors_through_entry_points(tmp_path: Path) -> None:
 
 
 def test_a_type_without_entry_point_is_named(
-    doc: SpecDocument, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    doc = parse_spec(LOADABLE, file="doorstep.yaml", env={"CRM_SECRET": SECRET})
     installed = plugins._connector_entry_points()
     monkeypatch.setattr(
         plugins,
@@ -215,7 +222,7 @@ def test_a_type_without_entry_point_is_named(
 
 
 def test_refused_connector_settings_point_at_their_key_and_line(tmp_path: Path) -> None:
-    text = SPEC.split("connectors:")[0] + (
+    text = LOADABLE.split("connectors:")[0] + (
         "connectors:\n"
         "  crm:\n"
         "    type: webhook\n"
@@ -394,6 +401,25 @@ def test_a_connector_gone_from_the_spec_is_dead(
     assert report.state == "dead" and "connector 'crm' is no longer in the spec" in report.detail
 
 
+def test_on_attempt_sees_every_attempt_and_its_send_time(
+    store: Store, doc: SpecDocument, dispatch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[tuple[str, str, float]] = []
+
+    def hook(report: Any, seconds: float) -> None:
+        seen.append((report.action, report.outcome, seconds))
+        raise RuntimeError("a broken hook")  # logged; the attempt still counts
+
+    crm = Scripted(SendResult("retry", "HTTP 503", 503), pause=0.05)
+    _record(store, doc, decision(1), decision(2, action="broken"))
+    with caplog.at_level(logging.ERROR, logger="doorstep.deliveries"):
+        reports = dispatch(_app(doc, crm=crm), on_attempt=hook).run_once()
+    assert sorted(r.state for r in reports) == ["dead", "pending"]
+    assert sorted(seen)[0][:2] == ("broken", "failed") and sorted(seen)[0][2] == 0.0
+    assert sorted(seen)[1][:2] == ("retention_offer", "retry") and sorted(seen)[1][2] >= 0.05
+    assert caplog.text.count("the on_attempt hook failed") == 2
+
+
 def test_dead_deliveries_are_redriven(store: Store, doc: SpecDocument, dispatch: Any) -> None:
     crm = Scripted(*[SendResult("failed", "HTTP 400", 400)] * 2)
     ids = _record(store, doc, decision(1), decision(2))
@@ -510,7 +536,7 @@ def test_run_forever_sends_until_stopped(store: Store, doc: SpecDocument) -> Non
 
 
 def test_the_file_connector_end_to_end(store: Store, doc: SpecDocument, tmp_path: Path) -> None:
-    text = SPEC.split("connectors:")[0] + (
+    text = LOADABLE.split("connectors:")[0] + (
         "connectors:\n"
         "  crm: {type: file, path: out/crm.jsonl}\n"
         "  callbacks: {type: file, path: out/callbacks.jsonl}\n"
@@ -531,7 +557,7 @@ def test_the_file_connector_end_to_end(store: Store, doc: SpecDocument, tmp_path
 
 
 def test_the_file_connector_skips_a_resend(store: Store, tmp_path: Path) -> None:
-    text = SPEC.split("connectors:")[0] + (
+    text = LOADABLE.split("connectors:")[0] + (
         "connectors:\n"
         "  crm: {type: file, path: crm.jsonl}\n"
         "  callbacks: {type: file, path: c.jsonl}\n"

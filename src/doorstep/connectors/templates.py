@@ -37,6 +37,8 @@ def render(source: str, context: Mapping[str, Any], *, where: str = "template") 
         return str(_compiled(source).render(context))
     except TemplateError as error:
         raise TemplateRenderError(f"{where}: {error}") from None
+    except Exception as error:  # the template's own arithmetic or filters failed on this data
+        raise TemplateRenderError(f"{where}: {type(error).__name__}: {error}") from None
 
 
 def render_payload(template: Any, context: Mapping[str, Any], *, where: str = "payload") -> Any:
@@ -54,6 +56,8 @@ def render_payload(template: Any, context: Mapping[str, Any], *, where: str = "p
                 )
             except TemplateError as error:
                 raise TemplateRenderError(f"{where}: {error}") from None
+            except Exception as error:  # arithmetic or filters failing on this data
+                raise TemplateRenderError(f"{where}: {type(error).__name__}: {error}") from None
             if isinstance(value, StrictUndefined):
                 raise TemplateRenderError(f"{where}: {stripped} is undefined")
             return value

@@ -27,6 +27,7 @@ from doorstep.ids import new_id
 from doorstep.plugins import connector_factory
 from doorstep.services.app import read_spec
 from doorstep.services.registry import discover_specs
+from doorstep.services.template_check import check_templates
 from doorstep.store.canonical import iso
 from doorstep.store.contract import DecisionRecord, DeliveryRecord
 
@@ -188,6 +189,7 @@ def load_connectors(app: SpecSource) -> dict[str, Connector]:
     Raises :class:`SpecError` located at the connector's key when its type is not installed or
     its settings are refused; connectors built before the failure are closed."""
     doc, secrets = app.doc, secret_values(app.doc)
+    check_templates(doc)
     built: dict[str, Connector] = {}
     try:
         for name, spec in doc.spec.connectors.items():
