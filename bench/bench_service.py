@@ -24,6 +24,10 @@ is warmed up, measured, and stopped afterwards (also when the run fails).
 4. **batch** — ``{"records": [...]}`` of 1,000 records, a few clients back to back: decisions
    recorded per second on SQLite (no explanations). Target >= 20,000/s.
 
+doorstep writes each decision's outbox rows in its transaction, as always, but runs with
+``--no-deliver``: sending them is measured by ``bench_dispatch.py``, and the floor and the peers
+send nothing either.
+
 Saturation measurements run round-robin ``--repeat`` times and the best run of each server
 counts: other processes on the machine slow floors, peers and doorstep alike.
 
@@ -254,7 +258,9 @@ def start_doorstep(
     key = create_key(db)
     port = free_port()
     command = [*doorstep_command(), "serve", str(spec), "--port", str(port), "--db", db]
-    command += ["--workers", str(workers)]
+    # Outbox rows are written with each decision (that cost is measured); sending them is
+    # measured by bench_dispatch.py, as the floor and the peers send nothing either.
+    command += ["--workers", str(workers), "--no-deliver"]
     if batch_wait_ms is not None:
         command += ["--batch-wait-ms", str(batch_wait_ms)]
     if wrapper:

@@ -15,7 +15,9 @@ PYTHON="${PYTHON:-python3}"
 
 # The model's library at the same version as doorstep's environment (uv.lock).
 LIGHTGBM="lightgbm==4.7.0"
-MLSERVER=("mlserver==1.7.1" "mlserver-lightgbm==1.7.1" "$LIGHTGBM")
+# uvloop 0.22 made get_event_loop() raise where no loop runs, which MLServer's parallel workers
+# (used with 2 workers) still call: keep the release it was made with.
+MLSERVER=("mlserver==1.7.1" "mlserver-lightgbm==1.7.1" "$LIGHTGBM" "uvloop<0.22")
 BENTOML=("bentoml==1.4.38" "$LIGHTGBM" "numpy<3" "pandas")
 # (bentoml 1.4.40 needs certifi>=2026.10.19, not on every index yet; 1.4.38 is the newest that installs here.)
 
