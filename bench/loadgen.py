@@ -32,7 +32,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,9 +117,10 @@ class _Target:
             **{k.lower(): v for k, v in headers.items()},
         }
 
-    def encode(self, body: bytes) -> bytes:
+    def encode(self, body: bytes, extra: Mapping[str, str] | None = None) -> bytes:
         head = [f"POST {self.path} HTTP/1.1", f"host: {self.host}:{self.port}"]
-        head += [f"{k}: {v}" for k, v in self.headers.items()]
+        headers = {**self.headers, **{k.lower(): v for k, v in (extra or {}).items()}}
+        head += [f"{k}: {v}" for k, v in headers.items()]
         head.append(f"content-length: {len(body)}")
         return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
@@ -153,7 +154,9 @@ class _RawConnection:
                     chunked = True
                 elif name == "connection" and value.strip().lower() == "close":
                     close = True
-            if chunked:
+            if status in (204, 304) or status < 200:  # never a body (RFC 9110)
+                body = b""
+            elif chunked:
                 body = await self._chunked()
             elif length is not None:
                 body = await self.reader.readexactly(length)
@@ -202,7 +205,8 @@ class _RawPool:
 
 
 class _Sender:
-    """``send(i) -> (status, body)`` for body ``i % len(bodies)`` with the chosen client."""
+    """``send(i) -> (status, body)`` for body ``i % len(bodies)`` with the chosen client, and
+    that body's own headers when ``request_headers`` is given (one mapping per body)."""
 
     def __init__(
         self,
@@ -212,11 +216,17 @@ class _Sender:
         headers: dict[str, str],
         size: int,
         timeout: float,
+        request_headers: Sequence[Mapping[str, str]] | None = None,
     ) -> None:
         self.client, self.bodies, self.timeout = client, list(bodies), timeout
+        if request_headers is not None and len(request_headers) != len(self.bodies):
+            raise ValueError("request_headers needs one mapping per body")
+        self.extra = list(request_headers or [{}] * len(self.bodies))
         self.target = _Target(url, headers)
         if client == "raw":
-            self.payloads = [self.target.encode(b) for b in self.bodies]
+            self.payloads = [
+                self.target.encode(b, h) for b, h in zip(self.bodies, self.extra, strict=True)
+            ]
             self.pool: _RawPool | None = _RawPool(self.target, size)
             self.httpx: Any = None
         elif client == "httpx":
@@ -234,7 +244,10 @@ class _Sender:
         if self.pool is not None:
             payload = self.payloads[i % len(self.payloads)]
             return await asyncio.wait_for(self.pool.request(payload), self.timeout)
-        response = await self.httpx.post(self.target.url, content=self.bodies[i % len(self.bodies)])
+        n = i % len(self.bodies)
+        response = await self.httpx.post(
+            self.target.url, content=self.bodies[n], headers=self.extra[n]
+        )
         return response.status_code, response.content
 
     async def aclose(self) -> None:
@@ -328,9 +341,11 @@ async def closed_loop(
     connections: int = 32,
     client: str = "raw",
     timeout: float = 10.0,
+    request_headers: Sequence[Mapping[str, str]] | None = None,
 ) -> LoadResult:
-    """``connections`` clients back to back for ``duration`` s: completed requests per second."""
-    sender = _Sender(client, url, bodies, headers or {}, connections, timeout)
+    """``connections`` clients back to back for ``duration`` s: completed requests per second.
+    ``request_headers``: each body's own headers (e.g. signatures), one mapping per body."""
+    sender = _Sender(client, url, bodies, headers or {}, connections, timeout, request_headers)
     result = LoadResult("closed", client, connections, duration, None)
     loop = asyncio.get_running_loop()
     start = loop.time()

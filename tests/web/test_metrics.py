@@ -1,15 +1,19 @@
 """/metrics: latency by route, decisions by action, rejects, review backlog, deliveries by
-state; one registry per app instance."""
+state, delivery attempts and their send time; one registry per app instance."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import anyio
 import httpx
 import pytest
 from tests.web.conftest import customer
 
-from doorstep.services.registry import Registry
+from doorstep.services.registry import Registry, load_registry
 from doorstep.store.contract import StoreContract
-from doorstep.web import create_app
+from doorstep.web import ServeSettings, create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -49,3 +53,47 @@ async def test_metrics_count_what_happened(client: httpx.AsyncClient) -> None:
 def test_two_instances_do_not_share_metrics(registry: Registry, store: StoreContract) -> None:
     first, second = create_app(registry, store), create_app(registry, store)
     assert first.state.service.metrics.registry is not second.state.service.metrics.registry
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of ``name`` with exactly ``labels`` (in any order); 0 when absent."""
+    wanted = {(k, f'"{v}"') for k, v in labels.items()}
+    for line in text.splitlines():
+        series, _, number = line.rpartition(" ")
+        metric, _, rest = series.partition("{")
+        pairs = {tuple(p.split("=", 1)) for p in rest.rstrip("}").split(",") if p}
+        if metric == name and pairs == wanted:
+            return float(number)
+    return 0.0
+
+
+async def test_metrics_count_delivery_attempts_by_connector_and_outcome(
+    churn_app: Path, store: StoreContract, keys: dict[str, str]
+) -> None:
+    app = create_app(load_registry([churn_app / "doorstep.yaml"]), store, ServeSettings())
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {keys['admin']}"}
+    labels = {"app": "churn", "connector": "callbacks", "outcome": "delivered"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as client,
+    ):
+        for number in range(1, 500):  # until one decision calls the customer (file connector)
+            record = customer(number, plan="premium", support_tickets_30d=9, tenure_months=2)
+            body = (await client.post("/v1/apps/churn/decisions", json=record)).json()
+            if body["action"] == "call_customer" and body["status"] == "decided":
+                break
+        else:
+            raise AssertionError("no customer got 'call_customer'")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            text = (await client.get("/metrics")).text
+            if sample(text, "doorstep_delivery_attempts_total", **labels):
+                break
+            await anyio.sleep(0.05)
+    assert sample(text, "doorstep_delivery_attempts_total", **labels) == 1
+    assert sample(text, "doorstep_delivery_seconds_count", **labels) == 1
+    assert 0 < sample(text, "doorstep_delivery_seconds_sum", **labels) < 10
+    assert sample(text, "doorstep_delivery_seconds_bucket", **labels, le="+Inf") == 1
+    assert sample(text, "doorstep_delivery_seconds_bucket", **labels, le="10.0") == 1
+    assert "# TYPE doorstep_delivery_seconds histogram" in text

@@ -29,6 +29,11 @@ def _compiled(source: str) -> Any:
     return _ENV.from_string(source)
 
 
+@lru_cache(maxsize=1024)
+def _expression(source: str) -> Any:
+    return _ENV.compile_expression(source, undefined_to_none=False)
+
+
 def render(source: str, context: Mapping[str, Any], *, where: str = "template") -> str:
     """Render one template string; ``where`` names it in errors (e.g. ``actions.offer.payload``)."""
     if "{{" not in source and "{%" not in source:
@@ -51,9 +56,7 @@ def render_payload(template: Any, context: Mapping[str, Any], *, where: str = "p
         stripped = template.strip()
         if _single_expression(stripped):
             try:
-                value = _ENV.compile_expression(stripped[2:-2].strip(), undefined_to_none=False)(
-                    **context
-                )
+                value = _expression(stripped[2:-2].strip())(**context)
             except TemplateError as error:
                 raise TemplateRenderError(f"{where}: {error}") from None
             except Exception as error:  # arithmetic or filters failing on this data

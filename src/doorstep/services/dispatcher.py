@@ -89,12 +89,16 @@ def next_attempt_at(
 
 def default_lease(apps: Sequence[AppConnectors]) -> float:
     """Seconds a claim lasts: three times the longest connector ``timeout``, at least 2 min."""
+    return max(MIN_LEASE, 3 * _longest_timeout(apps))
+
+
+def _longest_timeout(apps: Sequence[AppConnectors]) -> float:
     timeouts = [
         float(getattr(spec, "timeout", 0) or 0)
         for app in apps
         for spec in app.spec.connectors.values()
     ]
-    return max(MIN_LEASE, 3 * max(timeouts, default=0.0))
+    return max(timeouts, default=0.0)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,9 @@ class Dispatcher:
     """Sends due deliveries of ``apps`` through their connectors (see the module docstring).
 
     ``clock`` and ``rng`` are for tests; ``public_url`` fills the templates' ``decision_url``.
+    ``on_attempt`` is called after every attempt with its report and the seconds the
+    connector's ``send`` took (0 when nothing was sent, e.g. a template that does not render),
+    from the sending thread; what it raises is logged and ignored.
     """
 
     def __init__(
@@ -137,6 +144,7 @@ class Dispatcher:
         public_url: str | None = None,
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
+        on_attempt: Callable[[AttemptReport, float], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1; got {concurrency}")
@@ -144,20 +152,21 @@ class Dispatcher:
         self.apps: Mapping[str, AppConnectors] = {app.name: app for app in apps}
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
         self.concurrency = concurrency
-        longest = default_lease(apps)
-        if lease_seconds is not None and lease_seconds < longest / 1.5:
+        timeout = _longest_timeout(apps)
+        if lease_seconds is not None and (lease_seconds <= 0 or lease_seconds < 2 * timeout):
             raise ValueError(
-                f"lease_seconds ({lease_seconds}) must be at least twice the longest connector "
-                f"timeout ({longest / 3:g} s): a lease that ends before a send does lets another "
-                "worker send the same delivery again"
+                f"lease_seconds ({lease_seconds}) must be more than 0 and at least twice the "
+                f"longest connector timeout ({timeout:g} s): a lease that ends before a send "
+                "does lets another worker send the same delivery again"
             )
-        self.lease_seconds = lease_seconds or longest
+        self.lease_seconds = lease_seconds or default_lease(apps)
         self.poll_interval = poll_interval
         self.claim_interval = claim_interval
         self.max_idle = max(max_idle, poll_interval)
         self.public_url = public_url
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
+        self.on_attempt = on_attempt
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="doorstep-delivery")
         self._finishes = _GroupFinish(store, self.clock)
         self._wakeup = threading.Event()
@@ -241,12 +250,12 @@ class Dispatcher:
         self.close()
 
     def _pause(self, stop: threading.Event, seconds: float) -> None:
+        """Wait ``seconds``, or until :meth:`wake` (at once) or ``stop`` (within 0.1 s)."""
         deadline = time.monotonic() + seconds
-        while not stop.is_set() and not self._wakeup.is_set():
+        while not stop.is_set():
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or self._wakeup.wait(min(left, 0.1)):
                 break
-            stop.wait(min(left, 0.1))
         self._wakeup.clear()
 
     def _claim(self, limit: int) -> list[ClaimedDelivery]:
@@ -270,7 +279,7 @@ class Dispatcher:
 
     def _attempt(self, claimed: ClaimedDelivery) -> AttemptReport:
         app = self.apps[claimed.app]
-        sent = self._send(app, claimed)
+        sent, seconds = self._send(app, claimed)
         detail = redact(sent.detail or "", app.secrets)
         now = self.clock()
         state: DeliveryState = "dead"
@@ -311,9 +320,17 @@ class Dispatcher:
             applied,
         )
         _log(report, self.worker)
+        if self.on_attempt is not None:
+            try:
+                self.on_attempt(report, seconds)
+            except Exception:
+                logger.exception(
+                    "the on_attempt hook failed id=%s key=%s", report.delivery_id, report.key
+                )
         return report
 
-    def _send(self, app: AppConnectors, claimed: ClaimedDelivery) -> SendResult:
+    def _send(self, app: AppConnectors, claimed: ClaimedDelivery) -> tuple[SendResult, float]:
+        """The connector's result and the seconds its ``send`` took (0 when not sent)."""
         connector = app.connectors.get(claimed.connector)
         action = app.spec.actions.get(claimed.action)
         if connector is None or action is None:
@@ -323,21 +340,21 @@ class Dispatcher:
                 "failed",
                 f"the {what} {name!r} is no longer in the spec of app {claimed.app!r}; add it "
                 "back and retry the delivery, or cancel it",
-            )
+            ), 0.0
         retry = getattr(app.spec.connectors[claimed.connector], "retry", RetrySpec())
         if claimed.attempts > len(retry.delays) + 1:  # only leases that expired get here
             return SendResult(
                 "failed",
                 f"{claimed.attempts - 1} attempts ended without a result (their workers "
                 "stopped before finishing); not sent again",
-            )
+            ), 0.0
         context = delivery_context(claimed.decision, claimed.action, public_url=self.public_url)
         try:
             payload = render_payload(
                 action.payload, context, where=f"actions.{claimed.action}.payload"
             )
         except TemplateRenderError as exc:
-            return SendResult("failed", f"the payload template does not render: {exc}")
+            return SendResult("failed", f"the payload template does not render: {exc}"), 0.0
         delivery = Delivery(
             id=claimed.id,
             key=claimed.key,
@@ -348,13 +365,18 @@ class Dispatcher:
             context=context,
             payload=payload,
         )
+        started = time.perf_counter()
         try:
             sent = connector.send(delivery)
         except Exception as exc:
-            return SendResult("retry", f"the connector raised {type(exc).__name__}: {exc}")
+            seconds = time.perf_counter() - started
+            return SendResult("retry", f"the connector raised {type(exc).__name__}: {exc}"), seconds
+        seconds = time.perf_counter() - started
         if getattr(sent, "outcome", None) not in _OUTCOMES:
-            return SendResult("retry", f"the connector returned {sent!r}, not a SendResult")
-        return sent
+            return SendResult(
+                "retry", f"the connector returned {sent!r}, not a SendResult"
+            ), seconds
+        return sent, seconds
 
     def _finish(
         self,

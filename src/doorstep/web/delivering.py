@@ -36,6 +36,7 @@ def delivering(service: DecisionService, settings: ServeSettings) -> Iterator[Di
         apps,
         concurrency=settings.delivery_concurrency,
         public_url=settings.public_url,
+        on_attempt=service.metrics.attempt,
     )
     stop = threading.Event()
     thread = threading.Thread(

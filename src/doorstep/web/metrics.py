@@ -6,7 +6,12 @@
 - ``doorstep_review_backlog{app}`` — decisions pending review (counted at scrape time);
 - ``doorstep_deliveries{app,state}`` — the outbox's deliveries by state, every state of
   ``held``, ``pending``, ``sending``, ``delivered``, ``dead``, ``cancelled`` (counted at scrape
-  time).
+  time);
+- ``doorstep_delivery_attempts_total{app,connector,outcome}`` — delivery attempts made by this
+  server's dispatcher, by the connector's outcome (``delivered``, ``retry``, ``failed``,
+  ``gone``);
+- ``doorstep_delivery_seconds{app,connector,outcome}`` — histogram of the time each of those
+  attempts spent in the connector's ``send`` (0 when nothing was sent).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doorstep.services.decisions import DecisionTally
+from doorstep.services.dispatcher import AttemptReport
 from doorstep.store.contract import DecisionQuery, StoreContract
 
 __all__ = ["MetricsMiddleware", "ServiceMetrics"]
@@ -53,11 +59,23 @@ class ServiceMetrics:
             ["app"],
             registry=self.registry,
         )
-
         self.deliveries = Gauge(
             "doorstep_deliveries",
             "Deliveries in the outbox, by app and state.",
             ["app", "state"],
+            registry=self.registry,
+        )
+        self.attempts = Counter(
+            "doorstep_delivery_attempts",
+            "Delivery attempts made by this server's dispatcher, by app, connector and outcome.",
+            ["app", "connector", "outcome"],
+            registry=self.registry,
+        )
+        self.delivery_seconds = Histogram(
+            "doorstep_delivery_seconds",
+            "Time a delivery attempt spent in its connector's send.",
+            ["app", "connector", "outcome"],
+            buckets=BUCKETS,
             registry=self.registry,
         )
 
@@ -66,6 +84,12 @@ class ServiceMetrics:
             self.decisions.labels(app, action).inc(n)
         if tally.rejected:
             self.rejects.labels(app).inc(tally.rejected)
+
+    def attempt(self, report: AttemptReport, seconds: float) -> None:
+        """Count one delivery attempt (the dispatcher's ``on_attempt`` hook)."""
+        labels = (report.app, report.connector, report.outcome)
+        self.attempts.labels(*labels).inc()
+        self.delivery_seconds.labels(*labels).observe(seconds)
 
     def measure_backlog(self, store: StoreContract, apps: list[str], cap: int) -> None:
         """Count pending reviews per app (at most ``cap``; pages of 1,000)."""
