@@ -12,7 +12,7 @@ import json
 import socket
 import ssl
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,13 +44,17 @@ class Received:
     body: bytes
     verified_with: tuple[str, ...]
     """The receiver's secrets under which the signature verified."""
+    complete: bool = True
+    """False when the client hung up before sending all of ``Content-Length`` (e.g. killed);
+    such a request is recorded, never answered."""
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
 class Receiver:
-    """Use as a context manager; ``url(path)`` is where to send requests."""
+    """Use as a context manager; ``url(path)`` is where to send requests. ``port`` 0 takes a
+    free one; a given port lets a test start the receiver late where clients already send."""
 
     def __init__(
         self,
@@ -58,18 +62,21 @@ class Receiver:
         host: str = "127.0.0.1",
         secrets: Sequence[str] = (),
         tls: ssl.SSLContext | None = None,
+        port: int = 0,
     ) -> None:
         self.host = host
         self.secrets = tuple(secrets)
         self.tls = tls
         self.requests: list[Received] = []
         self.accepts = 0
+        self.in_progress = 0
+        """Requests read whose answer is not sent yet (e.g. held by a ``Reply.delay``)."""
         self.server_names: list[str | None] = []
         self._replies: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._server = _Server((host, 0), _Handler, self, family)
+        self._server = _Server((host, port), _Handler, self, family)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -89,6 +96,16 @@ class Receiver:
     def requests_to(self, path: str) -> list[Received]:
         with self._lock:
             return [r for r in self.requests if r.path == path]
+
+    def webhook_ids(self, path: str | None = None) -> Counter[str]:
+        """How many complete requests (to ``path``, or to any path) carried each
+        ``webhook-id``."""
+        with self._lock:
+            return Counter(
+                r.headers.get("webhook-id", "")
+                for r in self.requests
+                if r.complete and (path is None or r.path == path)
+            )
 
     def __enter__(self) -> Receiver:
         self._thread.start()
@@ -112,7 +129,9 @@ class Receiver:
                 return Reply(200, b'{"ok": true}')
             return queue.popleft() if len(queue) > 1 else queue[0]
 
-    def _record(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+    def _record(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, complete: bool
+    ) -> None:
         verified = []
         for secret in self.secrets:
             try:
@@ -121,7 +140,7 @@ class Receiver:
                 continue
             verified.append(secret)
         with self._lock:
-            self.requests.append(Received(method, path, headers, body, tuple(verified)))
+            self.requests.append(Received(method, path, headers, body, tuple(verified), complete))
 
     def _accepted(self) -> None:
         with self._lock:
@@ -167,20 +186,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         receiver = self.server.receiver
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
         path = self.path
-        receiver._record(self.command, path, headers, body)
-        reply = receiver._next_reply(path)
-        if reply.delay and receiver._stopping.wait(reply.delay):
-            self.close_connection = True
-            return
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
+        with receiver._lock:
+            receiver.in_progress += 1
+        try:
+            receiver._record(self.command, path, headers, body, len(body) == length)
+            if len(body) < length:  # the client hung up mid-body: nobody to answer
+                self.close_connection = True
+                return
+            reply = receiver._next_reply(path)
+            if reply.delay and receiver._stopping.wait(reply.delay):
+                self.close_connection = True
+                return
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+        finally:
+            with receiver._lock:
+                receiver.in_progress -= 1
 
     do_GET = do_POST
 

@@ -204,6 +204,16 @@ def worker(
     poll: Annotated[
         float, typer.Option(min=0.01, help="Seconds between looks at the outbox while busy.")
     ] = 0.5,
+    lease_seconds: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Seconds a claimed delivery stays this worker's; when a worker dies, others "
+            "send its deliveries again after this long. At least twice the longest connector "
+            "timeout. Default: 3 times that timeout, at least 120.",
+            show_default=False,
+        ),
+    ] = None,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -237,9 +247,23 @@ def worker(
     except DoorstepError as exc:
         raise _fail(exc) from None
     names = ", ".join(a.name for a in apps)
-    dispatcher = Dispatcher(
-        store, apps, concurrency=concurrency, poll_interval=poll, public_url=public_url
-    )
+    try:
+        dispatcher = Dispatcher(
+            store,
+            apps,
+            concurrency=concurrency,
+            lease_seconds=lease_seconds,
+            poll_interval=poll,
+            public_url=public_url,
+        )
+    except ValueError as exc:
+        store.close()
+        for opened in apps:
+            opened.close()
+        message = str(exc).replace("lease_seconds", "--lease-seconds", 1)
+        raise _fail(
+            InputError(f"{message}. Raise --lease-seconds or lower the connectors' timeout.")
+        ) from None
     try:
         if once:
             reports = dispatcher.drain()
