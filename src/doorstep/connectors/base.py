@@ -17,20 +17,23 @@ and :func:`doorstep.testing.check_connector` runs the conformance checks on any 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from pydantic import BaseModel
 
 __all__ = [
+    "REDACTED",
     "Connector",
     "ConnectorContext",
     "ConnectorFactory",
     "Delivery",
     "Outcome",
     "SendResult",
+    "redact",
 ]
 
 Outcome = Literal["delivered", "retry", "failed", "gone"]
@@ -41,6 +44,20 @@ Outcome = Literal["delivered", "retry", "failed", "gone"]
 - ``failed``: trying again cannot help (HTTP 4xx other than 408/429, a rejected row);
 - ``gone``: the target says it no longer exists (HTTP 410): the endpoint is disabled.
 """
+
+
+REDACTED = "***"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret value, also URL-encoded, replaced by ``***`` (longest first,
+    so a secret that contains another one is hidden whole)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+        quoted = quote(secret, safe="")
+        if quoted != secret:
+            text = text.replace(quoted, REDACTED)
+    return text
 
 
 @dataclass(frozen=True)

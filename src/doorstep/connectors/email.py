@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from doorstep.connectors.base import ConnectorContext, Delivery, Outcome, SendResult
+from doorstep.connectors.base import ConnectorContext, Delivery, Outcome, SendResult, redact
 from doorstep.connectors.net import (
     ResolvedAddress,
     check_address,
@@ -153,9 +153,7 @@ class EmailConnector:
             return smtp.send_message(message, self._envelope_from, recipients)
 
     def _redact(self, text: str) -> str:
-        for secret in self._hidden:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._hidden)
 
 
 class _PinnedSMTP(smtplib.SMTP):
@@ -253,19 +251,19 @@ def _describe(error: OSError) -> str:
 
 
 def _refused_result(
-    recipients: Mapping[str, tuple[int, bytes]], redact: Callable[[str], str]
+    recipients: Mapping[str, tuple[int, bytes]], hide: Callable[[str], str]
 ) -> SendResult:
     codes = sorted(code for code, _ in recipients.values())
     outcome: Outcome = "retry" if all(400 <= code < 500 for code in codes) else "failed"
     listed = ", ".join(
         f"{to} ({code} {_text(reply)})" for to, (code, reply) in sorted(recipients.items())
     )
-    return SendResult(outcome, redact(f"every recipient refused: {listed}"), status=codes[-1])
+    return SendResult(outcome, hide(f"every recipient refused: {listed}"), status=codes[-1])
 
 
-def _answer_result(code: int, reply: bytes | str, redact: Callable[[str], str]) -> SendResult:
+def _answer_result(code: int, reply: bytes | str, hide: Callable[[str], str]) -> SendResult:
     outcome: Outcome = "retry" if 400 <= code < 500 or code < 0 else "failed"
-    return SendResult(outcome, redact(f"SMTP {code} {_text(reply)}"), status=code)
+    return SendResult(outcome, hide(f"SMTP {code} {_text(reply)}"), status=code)
 
 
 def _text(reply: bytes | str) -> str:

@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from doorstep.connectors.base import SendResult
+from doorstep.connectors.base import SendResult, redact
 from doorstep.connectors.net import GuardedTransport
 from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
@@ -63,15 +63,6 @@ USER_AGENT = f"doorstep/{_version()}"
 SNIPPET_CHARS = 200
 """Characters of a response body kept in a result's detail."""
 _READ_LIMIT = 4096
-_REDACTED = "***"
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each secret value in ``text`` by ``***`` (longest first, so a
-    secret that contains another one is hidden whole)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, _REDACTED)
-    return text
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -38,7 +38,7 @@ from sqlalchemy.schema import Column, UniqueConstraint
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Insert
 
-from doorstep.connectors.base import ConnectorContext, Delivery, SendResult
+from doorstep.connectors.base import ConnectorContext, Delivery, SendResult, redact
 from doorstep.connectors.net import (
     check_address,
     parse_networks,
@@ -211,9 +211,7 @@ class SQLConnector:
         return vet
 
     def _redact(self, text: str) -> str:
-        for secret in self._hidden:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._hidden)
 
 
 def _write(connection: Connection, table: Table, row: dict[str, Any], key: str | None) -> str:

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
 
-from doorstep.connectors.base import Connector, ConnectorContext
+from doorstep.connectors.base import Connector, ConnectorContext, redact
 from doorstep.core.spec.loader import SpecDocument
 from doorstep.core.spec.models import Spec
 from doorstep.errors import ConnectorSpecError, DoorstepError, PluginError, SpecError, SpecIssue
@@ -44,7 +43,6 @@ __all__ = [
     "load_connectors",
     "open_app_connectors",
     "read_app_connectors",
-    "redact",
     "secret_values",
 ]
 
@@ -221,16 +219,6 @@ def _build(
     except Exception as exc:  # a plugin refusing its settings
         message = f"the {spec.type} connector refused its settings: {type(exc).__name__}: {exc}"
         raise SpecError([doc.issue(where, redact(message, secrets))]) from None
-
-
-def redact(text: str, secrets: frozenset[str]) -> str:
-    """``text`` with every secret value (also URL-encoded) replaced by ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-        quoted = quote(secret, safe="")
-        if quoted != secret:
-            text = text.replace(quoted, "***")
-    return text
 
 
 @dataclass

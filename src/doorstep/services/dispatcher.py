@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from doorstep.connectors.base import Delivery, SendResult
+from doorstep.connectors.base import Delivery, SendResult, redact
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import DoorstepError, StoreUnavailableError
-from doorstep.services.delivery import AppConnectors, delivery_context, redact
+from doorstep.services.delivery import AppConnectors, delivery_context
 from doorstep.store.canonical import iso
 from doorstep.store.contract import (
     AttemptResult,
