@@ -70,8 +70,6 @@ class PolicyResult:
 
     action: pl.Series
     """String: the action of the first matching rule, or the default."""
-    rule: pl.Series
-    """Int32: 0-based index of the matching rule; null when the default applied."""
     review: pl.Series
     """Boolean: the matching rule asks a person to review first (false for the default)."""
     control: pl.Series
@@ -81,6 +79,14 @@ class PolicyResult:
     per-rule tables are indexed by)."""
     acted: npt.NDArray[np.bool_]
     """The action is not ``none`` (control rows included)."""
+    rules: int
+    """How many rules the policy has (the default's slot)."""
+
+    @property
+    def rule(self) -> pl.Series:
+        """Int32: 0-based index of the matching rule; null when the default applied."""
+        values = self.slot.astype(np.int32)
+        return pl.Series("rule", values).set(pl.Series(values == self.rules), None)
 
 
 @dataclass(frozen=True)
@@ -97,13 +103,11 @@ class CompiledPolicy:
         return frozenset().union(*(rule.columns for rule in self.rules))
 
     @cached_property
-    def _matching(self) -> tuple[pl.Expr, pl.Expr]:
-        """The first rule that holds (or null), and its slot (``len(rules)`` for the default):
-        two expressions, built once."""
+    def _matching(self) -> pl.Expr:
+        """The slot of the first rule that holds, ``len(rules)`` for the default: one
+        expression, built once."""
         matched = [pl.when(r.condition).then(pl.lit(r.index, pl.Int32)) for r in self.rules]
-        rule = pl.coalesce([*matched, pl.lit(None, dtype=pl.Int32)]).alias("__rule")
-        slot = pl.coalesce([*matched, pl.lit(len(self.rules), dtype=pl.Int32)]).alias("__slot")
-        return rule, slot
+        return pl.coalesce([*matched, pl.lit(len(self.rules), dtype=pl.Int32)]).alias("__slot")
 
     @cached_property
     def _slots(self) -> tuple[pl.Series, pl.Series, npt.NDArray[np.bool_]]:
@@ -138,11 +142,11 @@ class CompiledPolicy:
         acted = acting[slot]
         return PolicyResult(
             action=actions[slot],
-            rule=matched.get_column("__rule").alias("rule"),
             review=reviews[slot],
             control=self._control(acted, entity_ids, app),
             slot=slot,
             acted=acted,
+            rules=len(self.rules),
         )
 
     def _control(self, acted: npt.NDArray[np.bool_], entity_ids: pl.Series, app: str) -> pl.Series:
