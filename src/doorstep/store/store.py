@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -49,6 +48,7 @@ from doorstep.store.engine import (
 from doorstep.store.migrate import upgrade
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
+from doorstep.store.writer_lock import WriterLock
 
 __all__ = ["Store", "open_store"]
 
@@ -71,25 +71,26 @@ def open_store(
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine)
+    return Store(engine, busy_timeout=busy_timeout)
 
 
 class Store:
     """Implements :class:`doorstep.store.contract.StoreContract`. Thread-safe: one per process,
     shared by all requests; every method runs in its own transaction."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
         self.dialect = engine.dialect.name
-        # SQLite takes one writer at a time. Threads of this process queue on a lock, which
-        # hands over at once; left to SQLite's busy handler they would poll with sleeps of up to
-        # 100 ms. (Other processes still meet the busy handler.)
-        self._writer: AbstractContextManager[Any] = (
-            threading.Lock() if self.dialect == "sqlite" else nullcontext()
-        )
+        # SQLite takes one writer at a time: writers queue on a lock that hands over promptly
+        # (see writer_lock.py) instead of SQLite's busy handler, which sleeps up to 100 ms.
+        self._writer: AbstractContextManager[Any] = nullcontext()
+        if self.dialect == "sqlite":
+            self._writer = WriterLock(_lock_path(engine.url), timeout=busy_timeout)
 
     def close(self) -> None:
+        if isinstance(self._writer, WriterLock):
+            self._writer.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -379,3 +380,11 @@ class Store:
             with conn.begin() as transaction:
                 conn.execute(sa.text("SELECT 1"))
                 transaction.rollback()
+
+
+def _lock_path(url: sa.URL) -> Path | None:
+    """The writer lock file beside a SQLite database file; ``None`` in memory."""
+    database = url.database or ""
+    if database in {"", ":memory:"} or database.startswith("file:"):
+        return None
+    return Path(database).with_name(Path(database).name + "-writer.lock")
