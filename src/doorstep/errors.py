@@ -22,9 +22,11 @@ HTTP status codes belong to the web layer alone.
     ├── NotFoundError          a decision, app or key does not exist
     ├── ConflictError          the request contradicts what is already recorded
     │   ├── ReviewConflictError    the decision is not pending review, or was reviewed already
+    │   ├── ReviewClaimedError     another reviewer holds the case (a claim not yet expired)
     │   └── IdempotencyConflictError  an Idempotency-Key reused with another body
     ├── AuthError              no valid API key, or a revoked one
     └── PermissionDeniedError  the key's role may not do this
+        └── CsrfError          a page's form came without its session's CSRF token
 """
 
 from __future__ import annotations
@@ -52,9 +54,11 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "ReviewConflictError",
+    "ReviewClaimedError",
     "IdempotencyConflictError",
     "AuthError",
     "PermissionDeniedError",
+    "CsrfError",
 ]
 
 
@@ -234,6 +238,12 @@ class ReviewConflictError(ConflictError):
     code = "review_conflict"
 
 
+class ReviewClaimedError(ConflictError):
+    """Another reviewer claimed this decision and the claim has not expired: they work it."""
+
+    code = "review_claimed"
+
+
 class IdempotencyConflictError(ConflictError):
     """An ``Idempotency-Key`` was reused with a different request body."""
 
@@ -250,3 +260,10 @@ class PermissionDeniedError(DoorstepError):
     """The key's role may not use this route or act on this app."""
 
     code = "permission_denied"
+
+
+class CsrfError(PermissionDeniedError):
+    """A form of the pages was posted without the CSRF token of the signed-in session (or of the
+    sign-in form): it may come from another site, or from a page opened before signing in again."""
+
+    code = "csrf_invalid"

@@ -41,8 +41,10 @@ def review_decision(
     reason: str,
     actor: str,
     action: str | None = None,
+    key_id: str | None = None,
 ) -> DecisionRecord:
-    """Record ``verdict`` on a ``pending_review`` decision and return the updated decision."""
+    """Record ``verdict`` on a ``pending_review`` decision and return the updated decision.
+    ``key_id`` is the reviewer's key: another key's live claim on the case refuses the verdict."""
     if not reason.strip():
         raise RecordsInvalidError(
             "A review needs a reason: say in a sentence why you approve or override.",
@@ -69,6 +71,7 @@ def review_decision(
             actor=actor,
             action=action if verdict == "override" else None,
             deliveries=deliveries,
+            key_id=key_id,
         )
     )
 

@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from doorstep.store.views import (
+    AppActivity,
+    AuditEventView,
+    QueuePage,
+    QueueQuery,
+    ReviewClaim,
+)
+
 __all__ = [
     "DELIVERY_STATES",
     "ApiKey",
@@ -158,6 +166,9 @@ class Verdict:
     deliveries: list[DeliveryRecord] = field(default_factory=list)
     """An override's deliveries of its new action (``pending``); the decision's ``held``
     deliveries with other keys are cancelled. Ignored for ``approve``, which releases them."""
+    key_id: str | None = None
+    """The API key giving the verdict: a live claim of another key on the decision refuses it
+    (``ReviewClaimedError``)."""
 
 
 @dataclass(frozen=True)
@@ -411,6 +422,10 @@ class StoreContract(Protocol):
 
     def list_keys(self) -> list[ApiKey]: ...
 
+    def get_key(self, key_id: str) -> ApiKey | None:
+        """The key with this id, revoked or not."""
+        ...
+
     def revoke_key(self, key_id: str, *, actor: str) -> ApiKey: ...
 
     def count_keys(self) -> int: ...
@@ -420,6 +435,32 @@ class StoreContract(Protocol):
         ...
 
     def verify_audit(self) -> AuditReport: ...
+
+    def review_queue(self, query: QueueQuery, *, now: datetime) -> QueuePage:
+        """Decisions ``pending_review`` matching ``query``, with their live claims."""
+        ...
+
+    def claim_review(
+        self, decision_id: str, key_id: str, actor: str, *, seconds: float, now: datetime
+    ) -> ReviewClaim:
+        """Claim a pending decision for ``seconds`` (again by the same key: renewed). Raises
+        ``NotFoundError``, ``ReviewConflictError`` (not pending) or ``ReviewClaimedError``
+        (another key's claim has not expired)."""
+        ...
+
+    def release_review(self, decision_id: str, key_id: str, *, now: datetime) -> bool:
+        """Drop this key's claim (or an expired one); ``False`` when there was none to drop.
+        Raises ``ReviewClaimedError`` when another key holds a live claim."""
+        ...
+
+    def decision_audit(self, decision_id: str) -> list[AuditEventView]:
+        """The audit events about one decision (its recording, verdict and deliveries' changes),
+        oldest first."""
+        ...
+
+    def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
+        """Decisions per day by action, verdicts, and the review backlog of ``app``."""
+        ...
 
     def ping(self) -> None:
         """Raise ``StoreUnavailableError`` when the database cannot be reached or is locked."""

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from doorstep.errors import NotFoundError, ReviewConflictError, StoreError
 from doorstep.ids import new_id
 from doorstep.store import outbox as _outbox
+from doorstep.store import queue as _queue
 from doorstep.store.audit import AuditWriter, RowDigest, decision_fields, review_fields
 from doorstep.store.canonical import dump_json
 from doorstep.store.contract import (
@@ -251,6 +252,7 @@ def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> Decisio
             f"No decision {verdict.decision_id!r}; check the id (GET /v1/apps/{{app}}/decisions "
             "lists them)."
         )
+    _queue.check_claim(conn, verdict.decision_id, verdict.key_id, datetime.now(UTC))
     if verdict.verdict == "approve":
         status, final_action = "approved", current.action
     elif verdict.verdict == "override":
@@ -294,6 +296,7 @@ def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> Decisio
         "review.recorded", verdict.decision_id, payload, actor=verdict.actor
     )
     conn.execute(reviews.insert(), [row])
+    _queue.drop_claim(conn, verdict.decision_id)
     if verdict.verdict == "approve":
         _outbox.release_held(conn, verdict.decision_id, row["created_at"])
     else:

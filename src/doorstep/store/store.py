@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,12 @@ import sqlalchemy as sa
 
 from doorstep.errors import NotFoundError, StoreError
 from doorstep.ids import new_id
+from doorstep.store import activity as _activity
 from doorstep.store import decisions as _decisions
 from doorstep.store import deliveries as _deliveries
 from doorstep.store import keys as _keys
 from doorstep.store import outbox as _outbox
+from doorstep.store import queue as _queue
 from doorstep.store.audit import AuditWriter
 from doorstep.store.contract import (
     ApiKey,
@@ -48,6 +50,7 @@ from doorstep.store.engine import (
 from doorstep.store.migrate import upgrade
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
+from doorstep.store.views import AppActivity, AuditEventView, QueuePage, QueueQuery, ReviewClaim
 from doorstep.store.writer_lock import WriterLock
 
 __all__ = ["Store", "open_store"]
@@ -145,6 +148,31 @@ class Store:
         with self._write() as (conn, audit):
             return _decisions.review(conn, audit, verdict)
 
+    # the review queue and its claims (pages)
+
+    def review_queue(self, query: QueueQuery, *, now: datetime) -> QueuePage:
+        with self._read() as conn:
+            return _queue.queue(conn, query, now)
+
+    def claim_review(
+        self, decision_id: str, key_id: str, actor: str, *, seconds: float, now: datetime
+    ) -> ReviewClaim:
+        expires = now + timedelta(seconds=seconds)
+        with self._write_plain() as conn:
+            return _queue.claim(conn, decision_id, key_id, actor, expires, now)
+
+    def release_review(self, decision_id: str, key_id: str, *, now: datetime) -> bool:
+        with self._write_plain() as conn:
+            return _queue.release(conn, decision_id, key_id, now)
+
+    def decision_audit(self, decision_id: str) -> list[AuditEventView]:
+        with self._read() as conn:
+            return _activity.decision_audit(conn, decision_id)
+
+    def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
+        with self._read() as conn:
+            return _activity.app_activity(conn, app, days, now)
+
     # the outbox (deliveries)
 
     def claim_deliveries(
@@ -186,19 +214,7 @@ class Store:
         if not requests:
             return []
         with self._write_plain() as conn:
-            at = now or datetime.now(UTC)
-            return [
-                _outbox.finish(
-                    conn,
-                    r.delivery_id,
-                    r.lease_token,
-                    r.result,
-                    r.next_attempt_at,
-                    r.final_state,
-                    at,
-                )
-                for r in requests
-            ]
+            return _outbox.finish_many(conn, requests, now or datetime.now(UTC))
 
     def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
         with self._read() as conn:

@@ -20,6 +20,7 @@ __all__ = [
     "idempotency",
     "metadata",
     "model_versions",
+    "review_claims",
     "reviews",
 ]
 
@@ -80,6 +81,22 @@ decisions = sa.Table(
     sa.Index("ix_decisions_app_status", "app", "status"),
     sa.Index("ix_decisions_app_action", "app", "action"),
     sa.Index("ix_decisions_audit_seq", "audit_seq"),
+    # the review queue, oldest first or by score: partial, so only pending decisions pay for them
+    sa.Index(
+        "ix_decisions_pending_created",
+        "app",
+        "created_at",
+        "id",
+        sqlite_where=sa.text("status = 'pending_review'"),
+        postgresql_where=sa.text("status = 'pending_review'"),
+    ),
+    sa.Index(
+        "ix_decisions_pending_score",
+        "app",
+        "score",
+        sqlite_where=sa.text("status = 'pending_review'"),
+        postgresql_where=sa.text("status = 'pending_review'"),
+    ),
 )
 
 reviews = sa.Table(
@@ -95,6 +112,17 @@ reviews = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("audit_seq", sa.BigInteger, nullable=True, index=True),
+)
+
+review_claims = sa.Table(
+    "review_claims",
+    metadata,
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.id"), primary_key=True),
+    # the API key whose holder works the case (names may repeat; ids do not)
+    sa.Column("key_id", sa.String(36), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
 model_versions = sa.Table(
@@ -133,6 +161,7 @@ audit_events = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Index("ix_audit_events_hash", "hash"),
+    sa.Index("ix_audit_events_subject", "subject"),  # the trail of one decision (pages)
 )
 
 idempotency = sa.Table(

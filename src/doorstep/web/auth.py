@@ -148,6 +148,12 @@ def actor_of(request: Request) -> str:
     return f"key:{key.name}" if key is not None else "anonymous"
 
 
+def key_id_of(request: Request) -> str | None:
+    """The id of the authenticated key (claims in the review queue are held by key)."""
+    key: ApiKey | None = getattr(request.state, "key", None)
+    return key.id if key is not None else None
+
+
 def sees_pii(request: Request) -> bool:
     key: ApiKey | None = getattr(request.state, "key", None)
     return key is not None and key.role in PII_ROLES

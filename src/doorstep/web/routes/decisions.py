@@ -14,7 +14,7 @@ from doorstep.errors import RecordsInvalidError
 from doorstep.services.outbox import list_deliveries
 from doorstep.services.review import get_decision, review_decision
 from doorstep.store.contract import DecisionQuery
-from doorstep.web.auth import GuardedRoute, actor_of, sees_pii
+from doorstep.web.auth import GuardedRoute, actor_of, key_id_of, sees_pii
 from doorstep.web.openapi import documented
 from doorstep.web.render import decision_view
 from doorstep.web.schemas import DECISIONS_BODY, PROBLEMS, BatchResponse, DecisionOut, ReviewIn
@@ -137,6 +137,7 @@ def review(request: Request, decision_id: str, body: ReviewIn) -> JSONResponse:
         reason=body.reason,
         action=body.action,
         actor=actor_of(request),
+        key_id=key_id_of(request),
     )
     return JSONResponse(decision_view(record, service.registry, pii=sees_pii(request)))
 

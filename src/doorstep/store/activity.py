@@ -1,0 +1,124 @@
+"""Read-only summaries for the pages: an app's activity by day and its review backlog, and the
+audit events about one decision."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from doorstep.store.tables import UTCDateTime, audit_events, decisions, deliveries, reviews
+from doorstep.store.views import ActivityDay, AppActivity, AuditEventView
+
+__all__ = ["AGE_BANDS", "app_activity", "decision_audit"]
+
+PENDING = "pending_review"
+
+AGE_BANDS: tuple[tuple[str, float, float | None], ...] = (
+    ("< 1 h", 0, 1),
+    ("1–4 h", 1, 4),
+    ("4–24 h", 4, 24),
+    ("1–3 d", 24, 72),
+    ("> 3 d", 72, None),
+)
+"""Review backlog age bands: label, from and to (hours; ``None``: no upper end)."""
+
+
+def _day(conn: sa.Connection, column: Any) -> sa.ColumnElement[str]:
+    if conn.dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")
+    # SQLite keeps UTC timestamps as text 'YYYY-MM-DD HH:MM:SS.ffffff'
+    return sa.func.substr(sa.type_coerce(column, sa.String), 1, 10)
+
+
+def app_activity(conn: sa.Connection, app: str, days: int, now: datetime) -> AppActivity:
+    start = (now - timedelta(days=max(1, days) - 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    labels = [(start + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(max(1, days))]
+    by_day: dict[str, ActivityDay] = {d: ActivityDay(d, {}, {}) for d in labels}
+    day = _day(conn, decisions.c.created_at).label("day")
+    action = sa.func.coalesce(decisions.c.final_action, decisions.c.action).label("action")
+    rows = conn.execute(
+        sa.select(day, action, sa.func.count().label("n"))
+        .where(decisions.c.app == app, decisions.c.created_at >= start)
+        .group_by(day, action)
+    )
+    for row in rows:
+        if row.day in by_day:
+            by_day[row.day].decisions[row.action] = int(row.n)
+    review_day = _day(conn, reviews.c.created_at).label("day")
+    rows = conn.execute(
+        sa.select(review_day, reviews.c.verdict, sa.func.count().label("n"))
+        .select_from(reviews.join(decisions, decisions.c.id == reviews.c.decision_id))
+        .where(decisions.c.app == app, reviews.c.created_at >= start)
+        .group_by(review_day, reviews.c.verdict)
+    )
+    reviewed = overridden = 0
+    for row in rows:
+        if row.day in by_day:
+            by_day[row.day].reviews[row.verdict] = int(row.n)
+        reviewed += int(row.n)
+        overridden += int(row.n) if row.verdict == "override" else 0
+    backlog, oldest, ages = _backlog(conn, app, now)
+    return AppActivity(
+        app=app,
+        days=[by_day[d] for d in labels],
+        backlog=backlog,
+        oldest_pending=oldest,
+        backlog_ages=ages,
+        reviewed=reviewed,
+        overridden=overridden,
+    )
+
+
+def _backlog(conn: sa.Connection, app: str, now: datetime) -> tuple[int, Any, dict[str, int]]:
+    created = decisions.c.created_at
+    columns: list[Any] = [sa.func.count().label("total"), sa.func.min(created).label("oldest")]
+    for i, (_label, low, high) in enumerate(AGE_BANDS):
+        newest = now - timedelta(hours=low)
+        band = created <= newest
+        if high is not None:
+            band = sa.and_(band, created > now - timedelta(hours=high))
+        columns.append(sa.func.sum(sa.case((band, 1), else_=0)).label(f"b{i}"))
+    row = conn.execute(
+        sa.select(*columns).where(decisions.c.app == app, decisions.c.status == PENDING)
+    ).one()
+    ages = {label: int(getattr(row, f"b{i}") or 0) for i, (label, _, _) in enumerate(AGE_BANDS)}
+    oldest = row.oldest
+    if isinstance(oldest, str):  # SQLite's MIN over the text column skips the type's processing
+        oldest = UTCDateTime().process_result_value(datetime.fromisoformat(oldest), conn.dialect)
+    return int(row.total), oldest, ages
+
+
+def decision_audit(conn: sa.Connection, decision_id: str) -> list[AuditEventView]:
+    seqs = [
+        conn.execute(
+            sa.select(decisions.c.audit_seq).where(decisions.c.id == decision_id)
+        ).scalar_one_or_none(),
+        *conn.execute(
+            sa.select(reviews.c.audit_seq).where(reviews.c.decision_id == decision_id)
+        ).scalars(),
+    ]
+    delivery_ids = list(
+        conn.execute(
+            sa.select(deliveries.c.id).where(deliveries.c.decision_id == decision_id)
+        ).scalars()
+    )
+    about = [audit_events.c.subject.in_([decision_id, *delivery_ids])]
+    known = [s for s in seqs if s is not None]
+    if known:
+        about.append(audit_events.c.seq.in_(known))
+    rows = conn.execute(sa.select(audit_events).where(sa.or_(*about)).order_by(audit_events.c.seq))
+    return [
+        AuditEventView(
+            seq=row.seq,
+            at=row.at,
+            actor=row.actor,
+            kind=row.kind,
+            subject=row.subject,
+            payload=dict(row.payload),
+        )
+        for row in rows
+    ]

@@ -1,0 +1,110 @@
+"""What the pages read from the store: the review queue, claims, an app's activity and the audit
+events of one decision. Plain data, like the rest of ``contract.py`` (no SQL here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+__all__ = [
+    "ActivityDay",
+    "AppActivity",
+    "AuditEventView",
+    "QueueEntry",
+    "QueuePage",
+    "QueueQuery",
+    "ReviewClaim",
+]
+
+QueueOrder = Literal["oldest", "score"]
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """Filters of the review queue (decisions ``pending_review``); ``None``: any."""
+
+    apps: tuple[str, ...]
+    action: str | None = None
+    older_than: datetime | None = None
+    """Only decisions created before this moment (the queue's age filter)."""
+    newer_than: datetime | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    """Score band: ``score_min <= score < score_max``."""
+    order: QueueOrder = "oldest"
+    """``oldest`` first, or highest ``score`` first."""
+    offset: int = 0
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class ReviewClaim:
+    """A reviewer works this case until ``expires_at`` (or their verdict, or a release)."""
+
+    decision_id: str
+    key_id: str
+    actor: str
+    claimed_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One case of the queue: what a row of the queue shows (no inputs, no reasons)."""
+
+    id: str
+    app: str
+    entity_id: str
+    score: float
+    action: str
+    rule: str | None
+    created_at: datetime
+    claim: ReviewClaim | None = None
+    """The live claim on it, if any (expired claims are not shown)."""
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[QueueEntry]
+    total: int
+    """Cases matching the filters, over every page."""
+
+
+@dataclass(frozen=True)
+class ActivityDay:
+    day: str
+    """``YYYY-MM-DD`` (UTC)."""
+    decisions: dict[str, int]
+    """Decisions made that day by action (after review: the final action)."""
+    reviews: dict[str, int] = field(default_factory=dict)
+    """Verdicts given that day: ``approve`` and ``override`` counts."""
+
+
+@dataclass(frozen=True)
+class AppActivity:
+    """An app's recent activity, for its dashboard."""
+
+    app: str
+    days: list[ActivityDay]
+    """One entry per day of the window, oldest first, days without decisions included."""
+    backlog: int
+    """Decisions pending review now."""
+    oldest_pending: datetime | None
+    backlog_ages: dict[str, int]
+    """Pending decisions by age band (``< 1 h``, ``1–4 h``, ``4–24 h``, ``1–3 d``, ``> 3 d``)."""
+    reviewed: int
+    overridden: int
+    """Verdicts over the window, and how many of them were overrides."""
+
+
+@dataclass(frozen=True)
+class AuditEventView:
+    """One event of the audit chain, as a decision's page lists it."""
+
+    seq: int
+    at: datetime
+    actor: str
+    kind: str
+    subject: str
+    payload: dict[str, Any]
