@@ -23,7 +23,14 @@ from doorstep.core.spec.models import Spec
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import SpecError, SpecIssue
 
-__all__ = ["SpecDocument", "format_key", "parse_spec", "policy_columns", "policy_issues"]
+__all__ = [
+    "SpecDocument",
+    "format_key",
+    "monitoring_issues",
+    "parse_spec",
+    "policy_columns",
+    "policy_issues",
+]
 
 Key = tuple[str | int, ...]
 _ENV = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -250,9 +257,39 @@ def _cross_check(doc: SpecDocument) -> list[SpecIssue]:
             issues.append(
                 doc.issue(("explain", "for"), "'on_demand' cannot be combined with others")
             )
+    issues.extend(monitoring_issues(doc))
     if spec.model.task == "multiclass":
         return issues  # rules may use score_<class>: checked once the model's classes are known
     issues.extend(policy_issues(doc, policy_columns(spec)))
+    return issues
+
+
+def monitoring_issues(doc: SpecDocument) -> list[SpecIssue]:
+    """The ``monitoring`` section against the model's task and the input names."""
+    from doorstep.core.outcomes import outcome_semantics
+
+    spec = doc.spec
+    issues: list[SpecIssue] = []
+    try:
+        semantics = outcome_semantics(spec)
+    except ValueError as exc:
+        message, key = exc.args
+        return [doc.issue(("monitoring", "outcome", key), message)]
+    reserved = {"decision_id", "entity_id", "observed_at", spec.inputs.id}
+    if semantics.field in reserved:
+        issues.append(
+            doc.issue(
+                ("monitoring", "outcome", "field"),
+                f"{semantics.field!r} names the outcome's key or time; choose another column "
+                f"name for the {semantics.kind}",
+            )
+        )
+    if spec.monitoring.threshold is not None and spec.model.task != "binary":
+        issues.append(
+            doc.issue(
+                ("monitoring", "threshold"), f"applies to binary models, not {spec.model.task}"
+            )
+        )
     return issues
 
 

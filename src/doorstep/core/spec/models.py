@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from doorstep.core.outcomes import parse_duration
+
 __all__ = [
     "ActionSpec",
     "AppInfo",
@@ -18,7 +20,10 @@ __all__ = [
     "FieldType",
     "FileConnectorSpec",
     "InputsSpec",
+    "MinSamplesSpec",
     "ModelSpec",
+    "MonitoringSpec",
+    "OutcomeSpec",
     "PolicySpec",
     "ReferenceSpec",
     "RetrySpec",
@@ -268,6 +273,57 @@ ConnectorSpec = Annotated[
 ]
 
 
+class OutcomeSpec(_Strict):
+    horizon: str = "30d"
+    """How long after a decision an outcome keyed by entity still belongs to it: the outcome
+    goes to the entity's latest decision made at most this long before it was observed
+    (``30d``; units ``m``, ``h``, ``d``, ``w``)."""
+    type: Literal["label", "value"] | None = None
+    """``label`` (classifiers: what class it turned out to be) or ``value`` (regression: the
+    number observed); by default as the model's task says."""
+    field: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    """Column of outcome files (and key of API bodies) holding the label or value, e.g.
+    ``churned``; default ``label`` or ``value``."""
+    positive: str | int | bool | None = None
+    """The label of a positive outcome (default: the model's ``positive_class``, else 1)."""
+    negative: str | int | bool | None = None
+    """Binary: the label of a negative outcome (default 0 when the positive one is 1)."""
+    goal: Literal["decrease", "increase"] = "decrease"
+    """What acting should do to the positive rate (or the value): ``decrease`` (churn, default,
+    failure) or ``increase`` (a purchase, a renewal). ROI counts uplift in this direction."""
+
+    @field_validator("horizon")
+    @classmethod
+    def _check_horizon(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class MinSamplesSpec(_Strict):
+    quality: Annotated[int, Field(ge=1)] = 100
+    """Labelled decisions a window needs before its quality metrics count as conclusive."""
+    roi: Annotated[int, Field(ge=1)] = 100
+    """Outcomes needed in each of the treated and the control group before ROI concludes (the
+    power calculation may ask for more)."""
+
+
+class MonitoringSpec(_Strict):
+    window: Literal["hour", "day", "week"] = "day"
+    """Time window of live quality reports: ``hour``, ``day`` or ``week`` (UTC)."""
+    outcome: OutcomeSpec = OutcomeSpec()
+    """What an outcome is and how it is matched to decisions."""
+    min_samples: MinSamplesSpec = MinSamplesSpec()
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    """Binary: score at or above which a decision counts as predicted positive for precision
+    and recall; default: the policy's own choice (an action other than ``none``)."""
+    quality_on: Literal["all", "untreated"] = "all"
+    """Which labelled decisions live quality is measured on: ``all``, or ``untreated`` (no
+    action delivered: the control group, ``none``, overrides to ``none``), whose outcomes the
+    action did not change."""
+    calibration_bins: Annotated[int, Field(ge=2, le=50)] = 10
+    """Equal-width score bins of the calibration table."""
+
+
 class Spec(_Strict):
     """A doorstep app: one business decision, from inputs to actions."""
 
@@ -279,6 +335,7 @@ class Spec(_Strict):
     policy: PolicySpec = PolicySpec()
     actions: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ActionSpec] = {}
     connectors: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ConnectorSpec] = {}
+    monitoring: MonitoringSpec = MonitoringSpec()
 
     @field_validator("reference", mode="before")
     @classmethod
