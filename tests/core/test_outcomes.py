@@ -70,8 +70,8 @@ def test_a_named_negative_makes_text_labels_work() -> None:
 def test_threshold_is_for_binary_models_only() -> None:
     text = with_monitoring("threshold: 0.5").replace("task: binary", "task: regression")
     text = text.replace("  positive_class: 1\n", "")
-    errors = errors_of(text)
-    assert any("monitoring.threshold: applies to binary models, not regression" in e for e in errors)
+    expected = "monitoring.threshold: applies to binary models, not regression"
+    assert any(expected in error for error in errors_of(text))
 
 
 @pytest.mark.parametrize(
