@@ -535,6 +535,46 @@ def test_run_forever_sends_until_stopped(store: Store, doc: SpecDocument) -> Non
     assert not thread.is_alive() and crm.closed
 
 
+def test_a_backlog_is_claimed_in_groups_not_one_by_one(store: Store, doc: SpecDocument) -> None:
+    class CountingStore:
+        """The store, counting the claims that took something."""
+
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def claim_deliveries(self, *args: Any, **kwargs: Any) -> Any:
+            claimed = store.claim_deliveries(*args, **kwargs)
+            if claimed:
+                self.sizes.append(len(claimed))
+            return claimed
+
+    _record(store, doc, *(decision(i) for i in range(60)))
+    counting = CountingStore()
+    crm = Scripted(pause=0.01)  # sends end one by one, spread out
+    dispatcher = Dispatcher(counting, [_app(doc, crm=crm)], concurrency=8)  # type: ignore[arg-type]
+    assert dispatcher.claim_batch == 2
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run_forever, args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while store.delivery_counts()["delivered"] < 60 and time.monotonic() < deadline:
+            stop.wait(0.02)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        dispatcher.close()
+    assert store.delivery_counts()["delivered"] == 60
+    assert len({d.key for d in crm.sent}) == len(crm.sent) == 60
+    assert counting.sizes[0] == 8  # all threads were free
+    # while more was due, a claim waited for two free threads: only the last may take one
+    assert min(counting.sizes[:-1]) >= 2
+    assert len(counting.sizes) <= 1 + (60 - 8) // 2 + 1
+
+
 def test_the_file_connector_end_to_end(store: Store, doc: SpecDocument, tmp_path: Path) -> None:
     text = LOADABLE.split("connectors:")[0] + (
         "connectors:\n"

@@ -237,6 +237,45 @@ def test_many_finishes_in_one_transaction_apply_each_by_its_own_lease(store: Sto
     assert store.finish_deliveries([], now=T0) == []
 
 
+def test_alike_finishes_of_two_claims_apply_only_where_the_lease_still_holds(store: Store) -> None:
+    store.record([with_deliveries([decision(i) for i in range(5)])], actor="t")
+    early = store.claim_deliveries("w1", 3, 30, now=T0)
+    late = store.claim_deliveries("w2", 2, 30, now=T0 + timedelta(seconds=20))
+    ok = AttemptResult("delivered", "HTTP 204", 204)
+    at = T0 + timedelta(seconds=31)  # the first claim's lease is over, the second's is not
+    requests = [FinishRequest(c.id, c.lease_token, ok, None, "delivered") for c in early + late]
+    assert store.finish_deliveries(requests, now=at) == [False] * 3 + [True] * 2
+    for claimed, applied in [*((c, False) for c in early), *((c, True) for c in late)]:
+        info = store.get_delivery(claimed.id)
+        assert info is not None
+        assert (info.state, info.delivered_at) == (
+            ("delivered", at) if applied else ("sending", None)
+        )
+        (attempt,) = info.history
+        assert (attempt.outcome, attempt.status, attempt.finished_at) == ("delivered", 204, at)
+        note = "HTTP 204 (not applied: the lease had expired or was taken over)"
+        assert attempt.detail == ("HTTP 204" if applied else note)
+
+
+def test_alike_finishes_under_one_lease_take_one_statement_per_table(store: Store) -> None:
+    store.record([with_deliveries([decision(i) for i in range(20)])], actor="t")
+    claimed = store.claim_deliveries("w", 20, 30, now=T0)
+    ok = AttemptResult("delivered", "HTTP 204", 204)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        statements.append(sql.split()[0].upper())
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        requests = [FinishRequest(c.id, c.lease_token, ok, None, "delivered") for c in claimed]
+        assert store.finish_deliveries(requests, now=T0) == [True] * 20
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", count)
+    assert statements.count("UPDATE") == 2  # deliveries, then delivery_attempts
+    assert store.delivery_counts("churn")["delivered"] == 20
+
+
 def test_an_expired_lease_is_taken_over_and_the_first_worker_cannot_finish(store: Store) -> None:
     store.record([with_deliveries([decision(1)])], actor="t")
     (first,) = store.claim_deliveries("w1", 5, 30, now=T0)

@@ -152,6 +152,7 @@ class Dispatcher:
         self.apps: Mapping[str, AppConnectors] = {app.name: app for app in apps}
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
         self.concurrency = concurrency
+        self.claim_batch = max(1, concurrency // 4)
         timeout = _longest_timeout(apps)
         if lease_seconds is not None and (lease_seconds <= 0 or lease_seconds < 2 * timeout):
             raise ValueError(
@@ -193,10 +194,13 @@ class Dispatcher:
         ``poll_interval`` seconds while there is work, backing off to ``max_idle`` when idle;
         :meth:`wake` ends a wait early. Once a claim has found the outbox drained, the next one
         waits ``claim_interval``, so that a steady trickle of new deliveries is claimed in
-        groups rather than one transaction each. A store outage is logged and waited out."""
+        groups rather than one transaction each; while more is due than threads are free, the
+        next claim waits until ``claim_batch`` threads (a quarter) are free, for the same reason.
+        A store outage is logged and waited out."""
         in_flight: set[Future[AttemptReport | None]] = set()
         idle = self.poll_interval
         drained_at = -math.inf
+        backlog = False  # the last claim got all it asked for: more may be due
         logger.info("worker started worker=%s apps=%s", self.worker, ",".join(self.apps))
         try:
             while not stop.is_set():
@@ -204,7 +208,7 @@ class Dispatcher:
                 free = self.concurrency - len(in_flight)
                 early = self.claim_interval - (time.monotonic() - drained_at)
                 claimed: list[ClaimedDelivery] = []
-                if free > 0 and early <= 0:
+                if free >= (self.claim_batch if backlog else 1) and early <= 0:
                     try:
                         claimed = self._claim(free)
                     except DoorstepError as exc:
@@ -215,12 +219,13 @@ class Dispatcher:
                         self._pause(stop, idle)
                         idle = min(idle * 2, self.max_idle)
                         continue
-                    if len(claimed) < free:
+                    backlog = len(claimed) == free
+                    if not backlog:
                         drained_at = time.monotonic()
                 in_flight |= {self._pool.submit(self._process, c) for c in claimed}
                 if claimed:
                     idle = self.poll_interval
-                    if len(claimed) == free:
+                    if backlog:
                         continue  # maybe more is due: claim again as threads free up
                 if early > 0:
                     stop.wait(early)

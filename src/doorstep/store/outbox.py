@@ -12,6 +12,7 @@ Operators' reads and changes are in :mod:`doorstep.store.deliveries`.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import sqlite3
 from collections.abc import Sequence
@@ -27,10 +28,24 @@ from doorstep.store.contract import (
     ClaimedDelivery,
     DeliveryRecord,
     DeliveryState,
+    FinishRequest,
 )
-from doorstep.store.tables import connector_states, deliveries, delivery_attempts
+from doorstep.store.tables import (
+    UTCDateTime,
+    connector_states,
+    deliveries,
+    delivery_attempts,
+)
 
-__all__ = ["MIN_SQLITE", "claim", "finish", "insert_deliveries", "release_held", "retarget_held"]
+__all__ = [
+    "MIN_SQLITE",
+    "claim",
+    "finish",
+    "finish_many",
+    "insert_deliveries",
+    "release_held",
+    "retarget_held",
+]
 
 DETAIL_CHARS = 2000
 """Longest attempt detail kept."""
@@ -135,71 +150,21 @@ def claim(
     _check_sqlite(conn)
     token = secrets.token_hex(16)
     expires = now + timedelta(seconds=lease_seconds)
-    due = deliveries.alias("due")
-    disabled = sa.select(connector_states.c.app).where(
-        connector_states.c.app == due.c.app,
-        connector_states.c.connector == due.c.connector,
-        connector_states.c.disabled_at.is_not(None),
-    )
-    pick = (
-        sa.select(due.c.id)
-        .where(
-            due.c.state.in_(("pending", "sending")),
-            due.c.next_attempt_at <= now,
-            ~sa.exists(disabled),
-        )
-        .order_by(due.c.next_attempt_at)
-        .limit(limit)
-    )
+    params: dict[str, Any] = {"now": now, "limit": limit, "token": token, "expires": expires}
     if apps is not None:
-        pick = pick.where(due.c.app.in_(list(apps)))
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=due)
-    claimed = conn.execute(
-        deliveries.update()
-        .where(deliveries.c.id.in_(pick))
-        .values(
-            state="sending",
-            lease_token=token,
-            lease_expires_at=expires,
-            next_attempt_at=expires,
-            attempts=deliveries.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            deliveries.c.id,
-            deliveries.c.decision_id,
-            deliveries.c.key,
-            deliveries.c.app,
-            deliveries.c.action,
-            deliveries.c.connector,
-            deliveries.c.attempts,
-            deliveries.c.next_attempt_at,
-        )
-    ).all()
+        params["apps"] = list(apps)
+    statement = _claim_statement(conn.dialect.name, by_app=apps is not None)
+    claimed = conn.execute(statement, params).all()
     if not claimed:
         return []
     ids = [row.id for row in claimed]
     # an attempt still open belongs to a worker whose lease ran out: it is taken over now
-    conn.execute(
-        delivery_attempts.update()
-        .where(delivery_attempts.c.delivery_id.in_(ids), delivery_attempts.c.finished_at.is_(None))
-        .values(
-            outcome="expired",
-            finished_at=now,
-            detail=f"the lease expired before this worker finished; taken over by {worker}",
-        )
-    )
-    last = dict(
-        conn.execute(
-            sa.select(delivery_attempts.c.delivery_id, sa.func.max(delivery_attempts.c.number))
-            .where(delivery_attempts.c.delivery_id.in_(ids))
-            .group_by(delivery_attempts.c.delivery_id)
-        ).all()
-    )
+    takeover = f"the lease expired before this worker finished; taken over by {worker}"
+    conn.execute(_EXPIRE_OPEN_ATTEMPTS, {"ids": ids, "now": now, "takeover": takeover})
+    last = dict(conn.execute(_LAST_ATTEMPT_NUMBERS, {"ids": ids}).all())
     numbers = {i: int(last.get(i) or 0) + 1 for i in ids}
     conn.execute(
-        delivery_attempts.insert(),
+        _START_ATTEMPT,
         [
             {
                 "delivery_id": i,
@@ -240,40 +205,154 @@ def finish(
     final_state: DeliveryState,
     now: datetime,
 ) -> bool:
-    if final_state not in _FINAL:
-        raise StoreError(
-            f"An attempt ends in 'pending' (retry), 'delivered' or 'dead'; got {final_state!r}."
-        )
-    if final_state == "pending" and next_attempt_at is None:
-        raise StoreError("A retry ('pending') needs next_attempt_at: when to try again.")
-    detail = (result.detail or "")[:DETAIL_CHARS]
-    changed = conn.execute(
-        deliveries.update()
-        .where(
-            deliveries.c.id == delivery_id,
-            deliveries.c.lease_token == lease_token,
-            deliveries.c.state == "sending",
-            deliveries.c.lease_expires_at > now,
-        )
-        .values(
-            state=final_state,
-            lease_token=None,
-            lease_expires_at=None,
-            next_attempt_at=next_attempt_at if final_state == "pending" else None,
-            last_status=result.status,
-            last_detail=detail,
-            updated_at=now,
-            delivered_at=now if final_state == "delivered" else None,
-        )
-    ).rowcount
-    if changed != 1:
-        detail = f"{detail} (not applied: the lease had expired or was taken over)".strip()
-    conn.execute(
-        delivery_attempts.update()
-        .where(
-            delivery_attempts.c.delivery_id == delivery_id,
-            delivery_attempts.c.lease_token == lease_token,
-        )
-        .values(finished_at=now, outcome=result.outcome, status=result.status, detail=detail)
+    request = FinishRequest(delivery_id, lease_token, result, next_attempt_at, final_state)
+    return finish_many(conn, [request], now)[0]
+
+
+def finish_many(
+    conn: sa.Connection, requests: Sequence[FinishRequest], now: datetime
+) -> list[bool]:
+    """End many attempts (in the caller's transaction); each moves its delivery only while its
+    own lease is held and unexpired. Results in request order.
+
+    Attempts that ended alike under one lease (typically: a claim's deliveries, all
+    ``delivered`` with the same status) are written by one statement per table."""
+    groups: dict[tuple[Any, ...], list[FinishRequest]] = {}
+    for r in requests:
+        if r.final_state not in _FINAL:
+            raise StoreError(
+                "An attempt ends in 'pending' (retry), 'delivered' or 'dead'; got "
+                f"{r.final_state!r}."
+            )
+        if r.final_state == "pending" and r.next_attempt_at is None:
+            raise StoreError("A retry ('pending') needs next_attempt_at: when to try again.")
+        due = r.next_attempt_at if r.final_state == "pending" else None
+        detail = (r.result.detail or "")[:DETAIL_CHARS]
+        ending = (r.lease_token, r.final_state, due, r.result.outcome, r.result.status, detail)
+        groups.setdefault(ending, []).append(r)
+    applied: set[tuple[str, str]] = set()
+    for (token, state, due, outcome, status, detail), group in groups.items():
+        ids = [r.delivery_id for r in group]
+        moved = conn.execute(
+            _FINISH_DELIVERIES,
+            {
+                "ids": ids,
+                "token": token,
+                "now": now,
+                "set_state": state,
+                "set_due": due,
+                "set_status": status,
+                "set_detail": detail,
+                "set_delivered_at": now if state == "delivered" else None,
+            },
+        ).scalars()
+        done = set(moved)
+        applied.update((i, token) for i in done)
+        attempt = {"token": token, "now": now, "set_outcome": outcome, "set_status": status}
+        if done:
+            conn.execute(_FINISH_ATTEMPTS, {**attempt, "ids": list(done), "set_detail": detail})
+        if late := [i for i in ids if i not in done]:
+            note = f"{detail} (not applied: the lease had expired or was taken over)".strip()
+            conn.execute(_FINISH_ATTEMPTS, {**attempt, "ids": late, "set_detail": note})
+    return [(r.delivery_id, r.lease_token) in applied for r in requests]
+
+
+# The statements are built once: building and compiling a SQLAlchemy statement costs more than
+# running it on a few rows.
+
+
+@functools.cache
+def _claim_statement(dialect: str, *, by_app: bool) -> sa.Update:
+    """``UPDATE deliveries … WHERE id IN (the oldest due ids) RETURNING …``; parameters
+    ``now``, ``limit``, ``token``, ``expires`` and, ``by_app``, ``apps``."""
+    due = deliveries.alias("due")
+    now = sa.bindparam("now", type_=UTCDateTime())
+    disabled = sa.select(connector_states.c.app).where(
+        connector_states.c.app == due.c.app,
+        connector_states.c.connector == due.c.connector,
+        connector_states.c.disabled_at.is_not(None),
     )
-    return changed == 1
+    pick = (
+        sa.select(due.c.id)
+        .where(
+            due.c.state.in_(("pending", "sending")),
+            due.c.next_attempt_at <= now,
+            ~sa.exists(disabled),
+        )
+        .order_by(due.c.next_attempt_at)
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
+    )
+    if by_app:
+        pick = pick.where(due.c.app.in_(sa.bindparam("apps", expanding=True)))
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=due)
+    expires = sa.bindparam("expires", type_=UTCDateTime())
+    return (
+        deliveries.update()
+        .where(deliveries.c.id.in_(pick))
+        .values(
+            state="sending",
+            lease_token=sa.bindparam("token", type_=sa.String()),
+            lease_expires_at=expires,
+            next_attempt_at=expires,
+            attempts=deliveries.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            deliveries.c.id,
+            deliveries.c.decision_id,
+            deliveries.c.key,
+            deliveries.c.app,
+            deliveries.c.action,
+            deliveries.c.connector,
+            deliveries.c.attempts,
+            deliveries.c.next_attempt_at,
+        )
+    )
+
+
+_IDS: sa.BindParameter[str] = sa.bindparam("ids", expanding=True)
+_NOW = sa.bindparam("now", type_=UTCDateTime())
+_TOKEN = sa.bindparam("token", type_=sa.String())
+
+_EXPIRE_OPEN_ATTEMPTS = (
+    delivery_attempts.update()
+    .where(delivery_attempts.c.delivery_id.in_(_IDS), delivery_attempts.c.finished_at.is_(None))
+    .values(outcome="expired", finished_at=_NOW, detail=sa.bindparam("takeover"))
+)
+_LAST_ATTEMPT_NUMBERS = (
+    sa.select(delivery_attempts.c.delivery_id, sa.func.max(delivery_attempts.c.number))
+    .where(delivery_attempts.c.delivery_id.in_(_IDS))
+    .group_by(delivery_attempts.c.delivery_id)
+)
+_START_ATTEMPT = delivery_attempts.insert()
+_FINISH_DELIVERIES = (
+    deliveries.update()
+    .where(
+        deliveries.c.id.in_(_IDS),
+        deliveries.c.lease_token == _TOKEN,
+        deliveries.c.state == "sending",
+        deliveries.c.lease_expires_at > _NOW,
+    )
+    .values(
+        state=sa.bindparam("set_state", type_=sa.String()),
+        lease_token=None,
+        lease_expires_at=None,
+        next_attempt_at=sa.bindparam("set_due", type_=UTCDateTime()),
+        last_status=sa.bindparam("set_status", type_=sa.Integer()),
+        last_detail=sa.bindparam("set_detail", type_=sa.Text()),
+        updated_at=_NOW,
+        delivered_at=sa.bindparam("set_delivered_at", type_=UTCDateTime()),
+    )
+    .returning(deliveries.c.id)
+)
+_FINISH_ATTEMPTS = (
+    delivery_attempts.update()
+    .where(delivery_attempts.c.delivery_id.in_(_IDS), delivery_attempts.c.lease_token == _TOKEN)
+    .values(
+        finished_at=_NOW,
+        outcome=sa.bindparam("set_outcome", type_=sa.String()),
+        status=sa.bindparam("set_status", type_=sa.Integer()),
+        detail=sa.bindparam("set_detail", type_=sa.Text()),
+    )
+)
