@@ -36,6 +36,7 @@ __all__ = [
     "ROW_COLUMN",
     "RejectRule",
     "ValidatedBatch",
+    "empty_rejects",
     "frame_from_records",
     "valid_schema",
     "validate_batch",
@@ -121,10 +122,10 @@ def validate_batch(
             masks.extend(_masks(pl.col(field.name), field.spec, missing[field.name]))
     columns = list(valid_schema(inputs))
     if not masks:
-        return ValidatedBatch(out[columns], _empty_rejects())
+        return ValidatedBatch(out[columns], empty_rejects())
     bad = out.select(pl.any_horizontal(masks).fill_null(False)).to_series()
     if not bad.any():
-        return ValidatedBatch(out[columns], _empty_rejects())
+        return ValidatedBatch(out[columns], empty_rejects())
     valid = out.filter(~bad)[columns]
     positions = bad.arg_true()
     rejects = _rejects(source[positions], positions, inputs, fields, row_offset)
@@ -348,7 +349,7 @@ def _rejects(
     pieces[0] = pieces[0].with_columns((_prefix(inputs.id) + missing_id).alias("message"))
     found = [piece for piece in pieces if piece.height]
     if not found:  # pragma: no cover - a bad record always breaks a rule
-        return _empty_rejects()
+        return empty_rejects()
     rejects = pl.concat(found)
     rejects = rejects.sort(["row", "__order"]).select(list(REJECT_SCHEMA))
     return rejects.cast(dict(REJECT_SCHEMA.items()))
@@ -417,7 +418,8 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-def _empty_rejects() -> pl.DataFrame:
+def empty_rejects() -> pl.DataFrame:
+    """A rejects frame with no rows."""
     return pl.DataFrame(schema=REJECT_SCHEMA)
 
 

@@ -13,12 +13,12 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from doorstep.core.contract import ROW_COLUMN, validate_batch
+from doorstep.core.contract import ROW_COLUMN, ValidatedBatch, validate_batch
 from doorstep.core.reasons import REASON_DTYPE, ReasonStyle, render_reasons
 from doorstep.services.app import LoadedApp
 from doorstep.types import DECISION_SCHEMA
 
-__all__ = ["DecisionBatch", "decide_batch", "decision_schema"]
+__all__ = ["DecisionBatch", "decide_batch", "decide_validated", "decision_schema"]
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,16 @@ def decide_batch(
     ``explain`` overrides the spec's ``explain.for``: ``True`` explains every decision,
     ``False`` none.
     """
+    checked = validate_batch(frame, app.spec.inputs, row_offset=row_offset)
+    return decide_validated(app, checked, explain=explain)
+
+
+def decide_validated(
+    app: LoadedApp, checked: ValidatedBatch, *, explain: bool | None = None
+) -> DecisionBatch:
+    """:func:`decide_batch` after the input contract's check (online requests check clean
+    records with :func:`doorstep.core.records.validate_clean`)."""
     spec = app.spec
-    checked = validate_batch(frame, spec.inputs, row_offset=row_offset)
     valid = checked.valid
     features = valid[list(spec.feature_fields)]
     scored = _score_columns(app, features)

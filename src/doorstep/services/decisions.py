@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from doorstep.core.contract import frame_from_records
+from doorstep.core.records import validate_clean
 from doorstep.errors import (
     DoorstepError,
     IdempotencyConflictError,
@@ -28,7 +29,7 @@ from doorstep.errors import (
 )
 from doorstep.ids import new_id
 from doorstep.services.app import LoadedApp
-from doorstep.services.decide import decide_batch
+from doorstep.services.decide import decide_batch, decide_validated
 from doorstep.services.delivery import deliveries_for
 from doorstep.store.contract import DecisionRecord, RecordRequest, StoreContract
 
@@ -180,8 +181,12 @@ class _Builder:
                     self.errors[index].append(_error(position, None, None, "type", message))
         if not rows:
             return
-        frame = frame_from_records(rows, self.app.spec.inputs)
-        batch = decide_batch(self.app, frame, explain=requests[indices[0]].explain)
+        inputs, explain = self.app.spec.inputs, requests[indices[0]].explain
+        clean = validate_clean(rows, inputs)
+        if clean is not None:
+            batch = decide_validated(self.app, clean, explain=explain)
+        else:
+            batch = decide_batch(self.app, frame_from_records(rows, inputs), explain=explain)
         self._add_decisions(batch.decisions.to_dict(as_series=False), rows, owners)
         if batch.rejects.height:
             rejects = batch.rejects.to_dict(as_series=False)
