@@ -1,0 +1,470 @@
+"""The reference profile: what drift is measured against, built once per model version.
+
+Per numeric column the whole reference distribution as distinct sorted values and their counts
+(exact Kolmogorov-Smirnov and Wasserstein against any window; a 1,000,000-row float column is
+8 MB of values, an integer column a few hundred bytes), the PSI bin edges (reference
+quantiles), mean, standard deviation and the range that counts as in range; per categorical
+column each category's count; per feature the mean |contribution| (attribution drift).
+
+Data arrives as a polars or Arrow frame or as an iterator of batches, so a reference too large
+for memory streams through; :meth:`ReferenceProfile.to_bytes` writes the profile as one Arrow
+IPC stream to store with the model version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from doorstep.errors import InputError
+from doorstep.monitoring.stats import (
+    Ecdf,
+    FloatArray,
+    IntArray,
+    ecdf_from_counts,
+    ecdf_from_sorted,
+    quantiles,
+)
+
+__all__ = [
+    "CategoricalReference",
+    "Data",
+    "FeatureKind",
+    "NumericReference",
+    "ReferenceProfile",
+    "build_profile",
+]
+
+FeatureKind: TypeAlias = Literal["numeric", "categorical"]
+Batch: TypeAlias = pl.DataFrame | pa.Table | pa.RecordBatch
+Data: TypeAlias = Batch | pl.LazyFrame | Iterable[Batch]
+"""A frame, a lazy frame (read in batches) or any iterable of batches."""
+
+FORMAT = "doorstep.drift-profile"
+FORMAT_VERSION = 1
+DISCRETE_MAX_VALUES = 20
+"""A numeric column with at most this many distinct reference values is compared value by
+value (PSI and Jensen-Shannon over values), as Evidently does; above, over bins."""
+
+
+@dataclass(frozen=True, eq=False)
+class NumericReference:
+    """Reference distribution of one numeric column (non-finite values count as missing)."""
+
+    name: str
+    rows: int
+    missing: int
+    distribution: Ecdf
+    psi_edges: FloatArray
+    """Interior PSI bin edges: bins are ``(-inf, e0], (e0, e1], …, (e_last, inf)``."""
+    mean: float | None
+    std: float | None
+    """Population standard deviation (``np.std``, ``ddof=0``)."""
+    low: float | None
+    high: float | None
+    """Values outside ``[low, high]`` are out of range (declared bounds, else min and max)."""
+    kind: FeatureKind = field(default="numeric", init=False)
+
+    @property
+    def present(self) -> int:
+        return self.rows - self.missing
+
+    @property
+    def discrete(self) -> bool:
+        return 0 < self.distribution.values.size <= DISCRETE_MAX_VALUES
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalReference:
+    """Reference counts of one categorical column (values compared as strings)."""
+
+    name: str
+    rows: int
+    missing: int
+    categories: tuple[str, ...]
+    counts: IntArray
+    kind: FeatureKind = field(default="categorical", init=False)
+
+    @property
+    def present(self) -> int:
+        return self.rows - self.missing
+
+
+ColumnReference: TypeAlias = NumericReference | CategoricalReference
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceProfile:
+    """Everything drift is measured against, for one model version."""
+
+    features: Mapping[str, ColumnReference]
+    score: NumericReference | None = None
+    attributions: Mapping[str, float] = field(default_factory=dict)
+    """Mean |contribution| per feature in the reference."""
+    contribution_columns: Mapping[str, str] = field(default_factory=dict)
+    """Feature -> the column holding its contribution, in reference and windows alike."""
+    psi_bins: int = 10
+
+    def to_arrow(self) -> pa.Table:
+        """One row per column (``role`` feature or score); settings and attributions in the
+        schema metadata."""
+        rows = [("feature", ref) for ref in self.features.values()]
+        if self.score is not None:
+            rows.append(("score", self.score))
+        columns: dict[str, list[object]] = {k: [] for k in _ARROW_SCHEMA.names}
+        for role, ref in rows:
+            columns["role"].append(role)
+            columns["name"].append(ref.name)
+            columns["kind"].append(ref.kind)
+            columns["rows"].append(ref.rows)
+            columns["missing"].append(ref.missing)
+            if isinstance(ref, NumericReference):
+                counts = ref.distribution.counts
+                columns["values"].append(ref.distribution.values)
+                columns["counts"].append(None if np.all(counts == 1) else counts)
+                columns["categories"].append(None)
+                columns["edges"].append(ref.psi_edges)
+                for key in ("mean", "std", "low", "high"):
+                    columns[key].append(getattr(ref, key))
+            else:
+                columns["values"].append(None)
+                columns["counts"].append(ref.counts)
+                columns["categories"].append(list(ref.categories))
+                columns["edges"].append(None)
+                for key in ("mean", "std", "low", "high"):
+                    columns[key].append(None)
+        meta = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "psi_bins": self.psi_bins,
+            "attributions": dict(self.attributions),
+            "contribution_columns": dict(self.contribution_columns),
+        }
+        schema = _ARROW_SCHEMA.with_metadata({"doorstep": json.dumps(meta)})
+        return pa.table(columns, schema=schema)
+
+    def to_bytes(self) -> bytes:
+        """The profile as an Arrow IPC stream (see :meth:`from_bytes`)."""
+        sink = pa.BufferOutputStream()
+        table = self.to_arrow()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return bytes(sink.getvalue().to_pybytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ReferenceProfile:
+        try:
+            table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+        except pa.ArrowInvalid as exc:
+            raise InputError(f"drift profile: not an Arrow IPC stream ({exc})") from exc
+        return cls.from_arrow(table)
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> ReferenceProfile:
+        raw = (table.schema.metadata or {}).get(b"doorstep")
+        meta = json.loads(raw) if raw else {}
+        if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+            raise InputError(
+                f"drift profile: expected format {FORMAT!r} version {FORMAT_VERSION}, got "
+                f"{meta.get('format')!r} version {meta.get('version')!r}; rebuild the profile "
+                "from the reference data"
+            )
+        features: dict[str, ColumnReference] = {}
+        score: NumericReference | None = None
+        for row in table.to_pylist():
+            ref: ColumnReference
+            if row["kind"] == "numeric":
+                values = np.asarray(row["values"], dtype=np.float64)
+                counts = (
+                    np.ones(values.size, dtype=np.int64)
+                    if row["counts"] is None
+                    else np.asarray(row["counts"], dtype=np.int64)
+                )
+                ref = NumericReference(
+                    row["name"],
+                    row["rows"],
+                    row["missing"],
+                    ecdf_from_counts(values, counts),
+                    np.asarray(row["edges"], dtype=np.float64),
+                    row["mean"],
+                    row["std"],
+                    row["low"],
+                    row["high"],
+                )
+            else:
+                ref = CategoricalReference(
+                    row["name"],
+                    row["rows"],
+                    row["missing"],
+                    tuple(row["categories"]),
+                    np.asarray(row["counts"], dtype=np.int64),
+                )
+            if row["role"] == "score" and isinstance(ref, NumericReference):
+                score = ref
+            else:
+                features[ref.name] = ref
+        return cls(
+            features,
+            score,
+            {k: float(v) for k, v in meta["attributions"].items()},
+            dict(meta["contribution_columns"]),
+            int(meta["psi_bins"]),
+        )
+
+
+_ARROW_SCHEMA = pa.schema(
+    [
+        ("role", pa.string()),
+        ("name", pa.string()),
+        ("kind", pa.string()),
+        ("rows", pa.int64()),
+        ("missing", pa.int64()),
+        ("values", pa.list_(pa.float64())),
+        ("counts", pa.list_(pa.int64())),
+        ("categories", pa.list_(pa.string())),
+        ("edges", pa.list_(pa.float64())),
+        ("mean", pa.float64()),
+        ("std", pa.float64()),
+        ("low", pa.float64()),
+        ("high", pa.float64()),
+    ]
+)
+
+
+# --- reading data in batches ------------------------------------------------------------------
+
+
+def iter_batches(data: Data, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
+    """``columns`` of ``data``, batch by batch, as polars frames; a missing column is an
+    :class:`InputError` naming it."""
+    if isinstance(data, pl.LazyFrame):
+        _check_columns(data.collect_schema().names(), columns, "data")
+        yield from data.select(columns).collect_batches()
+        return
+    batches: Iterable[Batch] = (
+        [data] if isinstance(data, pl.DataFrame | pa.Table | pa.RecordBatch) else data
+    )
+    for i, batch in enumerate(batches):
+        frame = batch if isinstance(batch, pl.DataFrame) else pl.from_arrow(batch)
+        if not isinstance(frame, pl.DataFrame):  # pragma: no cover - pl.from_arrow of a table
+            raise InputError(f"batch {i}: expected a table, got {type(batch).__name__}")
+        _check_columns(frame.columns, columns, f"batch {i}")
+        yield frame.select(columns)
+
+
+def _check_columns(present: Sequence[str], wanted: Sequence[str], where: str) -> None:
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise InputError(
+            f"{where}: column {missing[0]!r} is missing (expected {', '.join(map(repr, wanted))}; "
+            f"found {', '.join(map(repr, present)) or 'no columns'})"
+        )
+
+
+def kind_of(dtype: pl.DataType) -> FeatureKind:
+    """Numbers are numeric; strings, categoricals, enums and booleans categorical."""
+    return "numeric" if dtype.is_numeric() else "categorical"
+
+
+# --- tallies: what one pass over the batches keeps -------------------------------------------
+
+
+class NumericTally:
+    """Rows, missing values and the finite values of one numeric column."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rows = 0
+        self.missing = 0
+        self._parts: list[FloatArray] = []
+
+    def add(self, series: pl.Series) -> None:
+        if not series.dtype.is_numeric() and series.dtype != pl.Null:
+            raise InputError(
+                f"column {self.name!r}: expected numbers, got {series.dtype} "
+                "(declare the feature categorical, or cast the column)"
+            )
+        values = series.cast(pl.Float64).to_numpy()
+        finite = values[np.isfinite(values)]
+        self.rows += len(values)
+        self.missing += len(values) - len(finite)
+        self._parts.append(finite)
+
+    def sorted_values(self) -> FloatArray:
+        values = np.concatenate(self._parts) if self._parts else np.empty(0, dtype=np.float64)
+        self._parts = []
+        values.sort()
+        return values
+
+
+class CategoricalTally:
+    """Rows, missing values and the count of each category of one categorical column."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rows = 0
+        self.missing = 0
+        self.counts: dict[str, int] = {}
+
+    def add(self, series: pl.Series) -> None:
+        self.rows += len(series)
+        self.missing += series.null_count()
+        counted = series.drop_nulls().cast(pl.String).value_counts()
+        for value, count in counted.iter_rows():
+            self.counts[value] = self.counts.get(value, 0) + count
+
+
+class MeanAbsTally:
+    """Sum and count of |x| of one column (a feature's contributions)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.count = 0
+
+    def add(self, series: pl.Series) -> None:
+        values = series.cast(pl.Float64).to_numpy()
+        finite = values[np.isfinite(values)]
+        self.total += float(np.abs(finite).sum())
+        self.count += len(finite)
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+# --- building a profile -----------------------------------------------------------------------
+
+
+def build_profile(
+    data: Data,
+    *,
+    features: Sequence[str] | Mapping[str, FeatureKind] | None = None,
+    score: str | None = None,
+    contributions: Mapping[str, str] | None = None,
+    ranges: Mapping[str, tuple[float | None, float | None]] | None = None,
+    psi_bins: int = 10,
+) -> ReferenceProfile:
+    """Profile reference ``data`` in one pass.
+
+    ``features`` names the input columns (their kind read from the dtype) or maps each to
+    ``"numeric"`` or ``"categorical"``; by default every column but ``score`` and the
+    ``contributions`` columns. ``contributions`` maps a feature to the column of its
+    contribution (SHAP) values. ``ranges`` gives declared ``(min, max)`` bounds per numeric
+    feature (either may be ``None``); without one, the reference minimum and maximum bound the
+    range.
+    """
+    if psi_bins < 2:
+        raise InputError(f"drift profile: psi_bins must be at least 2, got {psi_bins}")
+    batches = _reference_batches(data, features, score, contributions or {})
+    try:
+        first, kinds = next(batches)
+    except StopIteration:
+        raise InputError("drift profile: the reference data has no batches") from None
+    numeric = {n: NumericTally(n) for n, k in kinds.items() if k == "numeric"}
+    categorical = {n: CategoricalTally(n) for n, k in kinds.items() if k == "categorical"}
+    score_tally = NumericTally(score) if score else None
+    contrib = {f: MeanAbsTally() for f in contributions or {}}
+    for frame in _chain(first, batches):
+        for name, tally in numeric.items():
+            tally.add(frame[name])
+        for name, cat in categorical.items():
+            cat.add(frame[name])
+        if score_tally is not None:
+            score_tally.add(frame[score_tally.name])
+        for feature, column in (contributions or {}).items():
+            contrib[feature].add(frame[column])
+    refs: dict[str, ColumnReference] = {}
+    for name in kinds:
+        if name in numeric:
+            refs[name] = numeric_reference(numeric[name], psi_bins, (ranges or {}).get(name))
+        else:
+            refs[name] = categorical_reference(categorical[name])
+    return ReferenceProfile(
+        refs,
+        None if score_tally is None else numeric_reference(score_tally, psi_bins, None),
+        {f: m for f, t in contrib.items() if (m := t.mean) is not None},
+        dict(contributions or {}),
+        psi_bins,
+    )
+
+
+def _chain(
+    first: pl.DataFrame, rest: Iterator[tuple[pl.DataFrame, dict[str, FeatureKind]]]
+) -> Iterator[pl.DataFrame]:
+    yield first
+    for frame, _ in rest:
+        yield frame
+
+
+def _reference_batches(
+    data: Data,
+    features: Sequence[str] | Mapping[str, FeatureKind] | None,
+    score: str | None,
+    contributions: Mapping[str, str],
+) -> Iterator[tuple[pl.DataFrame, dict[str, FeatureKind]]]:
+    """Batches of the reference with the kind of each feature (from the first batch)."""
+    if isinstance(data, pl.LazyFrame):
+        names = data.collect_schema().names()
+    elif isinstance(data, pl.DataFrame | pa.Table | pa.RecordBatch):
+        names = list(data.schema.names) if not isinstance(data, pl.DataFrame) else data.columns
+    else:
+        names = []
+        if features is None:
+            raise InputError("drift profile: name the features when the data is an iterator")
+    extra = [c for c in [score, *contributions.values()] if c]
+    if features is None:
+        chosen: list[str] = [c for c in names if c not in extra]
+    else:
+        chosen = list(features)
+    declared = dict(features) if isinstance(features, Mapping) else {}
+    for name, kind in declared.items():
+        if kind not in ("numeric", "categorical"):
+            raise InputError(
+                f"drift profile: feature {name!r} has kind {kind!r}; "
+                "expected 'numeric' or 'categorical'"
+            )
+    kinds: dict[str, FeatureKind] = {}
+    for frame in iter_batches(data, list(dict.fromkeys([*chosen, *extra]))):
+        if not kinds:
+            kinds = {n: declared.get(n) or kind_of(frame.schema[n]) for n in chosen}
+        yield frame, kinds
+
+
+def numeric_reference(
+    tally: NumericTally, psi_bins: int, bounds: tuple[float | None, float | None] | None
+) -> NumericReference:
+    values = tally.sorted_values()
+    dist = ecdf_from_sorted(values)
+    mean = std = None
+    edges = np.empty(0, dtype=np.float64)
+    if dist.n:
+        weights = dist.counts
+        mean = float(np.dot(dist.values, weights) / dist.n)
+        std = float(np.sqrt(np.dot((dist.values - mean) ** 2, weights) / dist.n))
+        qs = np.arange(1, psi_bins, dtype=np.float64) / psi_bins
+        edges = np.unique(quantiles(dist, qs))
+    low, high = bounds if bounds is not None else (None, None)
+    if low is None and dist.n:
+        low = float(dist.values[0])
+    if high is None and dist.n:
+        high = float(dist.values[-1])
+    return NumericReference(
+        tally.name, tally.rows, tally.missing, dist, edges, mean, std, low, high
+    )
+
+
+def categorical_reference(tally: CategoricalTally) -> CategoricalReference:
+    ordered = sorted(tally.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return CategoricalReference(
+        tally.name,
+        tally.rows,
+        tally.missing,
+        tuple(k for k, _ in ordered),
+        np.asarray([v for _, v in ordered], dtype=np.int64),
+    )
