@@ -20,6 +20,7 @@ __all__ = [
     "idempotency",
     "metadata",
     "model_versions",
+    "outcomes",
     "review_claims",
     "reviews",
 ]
@@ -223,4 +224,30 @@ connector_states = sa.Table(
     sa.Column("connector", sa.String(200), primary_key=True),
     sa.Column("disabled_at", UTCDateTime, nullable=True),
     sa.Column("detail", sa.Text, nullable=True),
+)
+
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("app", sa.String(200), nullable=False),
+    # what the outcome was keyed by, as given: 'decision' (a decision id) or 'entity'
+    sa.Column("ref_kind", sa.String(16), nullable=False),
+    sa.Column("ref", sa.String(200), nullable=False),
+    sa.Column("observed_at", UTCDateTime, nullable=False),
+    # the decision it belongs to; null when unmatched (then 'unmatched' says why)
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.id"), nullable=True),
+    sa.Column("entity_id", sa.String(200), nullable=True),
+    sa.Column("label", sa.String(200), nullable=True),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("unmatched", sa.String(32), nullable=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("audit_seq", sa.BigInteger, nullable=True),
+    # the same outcome sent twice is one row (idempotent imports)
+    sa.UniqueConstraint("app", "ref_kind", "ref", "observed_at", name="uq_outcomes_ref"),
+    sa.Index("ix_outcomes_decision", "decision_id", "observed_at"),  # a decision's latest outcome
+    sa.Index("ix_outcomes_app_entity", "app", "entity_id", "observed_at"),
+    sa.Index("ix_outcomes_app_unmatched", "app", "unmatched"),
+    sa.Index("ix_outcomes_audit_seq", "audit_seq"),
 )
