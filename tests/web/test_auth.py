@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -14,6 +15,7 @@ from doorstep.services.registry import Registry
 from doorstep.store.contract import DeliveryQuery, StoreContract
 from doorstep.web import create_app
 from doorstep.web.auth import OPEN, ROUTE_ROLES, GuardedRoute
+from doorstep.web.pages.access import PageRoute
 
 pytestmark = pytest.mark.anyio
 
@@ -54,6 +56,61 @@ async def test_a_route_without_an_entry_is_found_and_denied(
     assert response.status_code == 403 and response.json()["code"] == "permission_denied"
 
 
+async def page_session(client: httpx.AsyncClient, secret: str) -> str:
+    """Sign ``client`` in to the pages with ``secret``; returns the session's CSRF token."""
+    form = await client.get("/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    answer = await client.post("/sign-in", data={"csrf_token": token.group(1), "key": secret})
+    assert answer.status_code == 303, answer.text
+    page = await client.get("/review")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None, page.text
+    return csrf.group(1)
+
+
+async def test_role_route_matrix_of_the_pages(
+    registry: Registry, store: StoreContract, keys: dict[str, str], client: httpx.AsyncClient
+) -> None:
+    """Pages authenticate by session cookie: every role signs in, then calls every page."""
+    decision = (await client.post("/v1/apps/churn/decisions", json=customer(1))).json()
+    app = create_app(registry, store)
+    pages = [(m, p) for m, p, _ in routes(app) if isinstance(_route(app, m, p), PageRoute)]
+    pages.sort(key=lambda page: page == ("POST", "/sign-out"))  # signing out ends the session
+    assert len(pages) >= 15
+    checked = 0
+    transport = httpx.ASGITransport(app=app)
+    for role in (*ROLES, None):
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as browser:
+            csrf = ""
+            if role not in (None, "client"):
+                csrf = await page_session(browser, keys[role])
+            for method, path in pages:
+                rule = ROUTE_ROLES[(method, path)]
+                url = path.format(app="churn", decision_id=decision["decision_id"], key_id="x")
+                data = {"csrf_token": csrf} if method == "POST" else None
+                response = await browser.request(method, url, data=data)
+                if rule == OPEN:
+                    assert response.status_code < 500, (method, path, role)
+                elif role in (None, "client"):  # no session (a client key cannot sign in)
+                    assert response.status_code == 303, (method, path, role)
+                    assert response.headers["location"].startswith("/sign-in")
+                elif role in rule:
+                    assert response.status_code not in (401, 403), (method, path, role)
+                else:
+                    assert response.status_code == 403, (method, path, role)
+                    assert "may not" in response.text
+                checked += 1
+    assert checked == 6 * len(pages)
+
+
+def _route(app: FastAPI, method: str, path: str) -> object:
+    for route in app.routes:
+        if getattr(route, "path", None) == path and method in getattr(route, "methods", ()):
+            return route
+    raise AssertionError((method, path))
+
+
 async def test_role_route_matrix(
     registry: Registry, store: StoreContract, keys: dict[str, str], client: httpx.AsyncClient
 ) -> None:
@@ -67,6 +124,8 @@ async def test_role_route_matrix(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as anyone:
         for method, path, _ in routes(app):
+            if isinstance(_route(app, method, path), PageRoute):
+                continue  # test_role_route_matrix_of_the_pages
             rule = ROUTE_ROLES[(method, path)]
             url = path.format(
                 app="churn",
@@ -88,7 +147,7 @@ async def test_role_route_matrix(
                     assert response.status_code == 403, (method, path, role)
                     assert response.json()["code"] == "permission_denied"
                 checked += 1
-    assert checked >= 6 * len(ROUTE_ROLES) - 6
+    assert checked >= 6 * len([r for r in ROUTE_ROLES if not _is_page(r[1])]) - 6
 
 
 async def test_unknown_and_revoked_keys_are_refused(
@@ -112,3 +171,7 @@ async def test_pii_inputs_are_masked_for_roles_without_need(
         body = (await client.get(url, headers=auth(keys, role))).json()
         assert body["inputs"]["email"] == shown, role
         assert body["inputs"]["tenure_months"] == customer(1)["tenure_months"]
+
+
+def _is_page(path: str) -> bool:
+    return not path.startswith(("/v1/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi"))

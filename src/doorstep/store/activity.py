@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from doorstep.store.tables import UTCDateTime, audit_events, decisions, deliveries, reviews
 from doorstep.store.views import ActivityDay, AppActivity, AuditEventView
 
-__all__ = ["AGE_BANDS", "app_activity", "decision_audit"]
+__all__ = ["AGE_BANDS", "app_activity", "decision_audit", "review_of"]
 
 PENDING = "pending_review"
 
@@ -122,3 +122,17 @@ def decision_audit(conn: sa.Connection, decision_id: str) -> list[AuditEventView
         )
         for row in rows
     ]
+
+
+def review_of(conn: sa.Connection, decision_id: str) -> dict[str, Any] | None:
+    """The verdict given on a decision: verdict, action, reason, actor, created_at."""
+    row = conn.execute(
+        sa.select(
+            reviews.c.verdict,
+            reviews.c.action,
+            reviews.c.reason,
+            reviews.c.actor,
+            reviews.c.created_at,
+        ).where(reviews.c.decision_id == decision_id)
+    ).first()
+    return dict(row._mapping) if row is not None else None

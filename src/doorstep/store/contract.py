@@ -10,10 +10,12 @@ are described in ``docs/deliveries.md``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite
 from doorstep.store.views import (
     AppActivity,
     AuditEventView,
@@ -403,6 +405,43 @@ class StoreContract(Protocol):
         """Deliveries by state (every state present, zero when none)."""
         ...
 
+    def record_outcomes(self, write: OutcomeWrite, *, actor: str) -> OutcomesRecorded:
+        """Match outcomes to decisions and record them, matched or not, with one
+        ``outcomes.recorded`` event; duplicates write nothing, contradictions are refused row
+        by row (see ``doorstep.store.feedback``)."""
+        ...
+
+    def iter_labelled(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Decisions made in ``[since, until)`` that have an outcome, with their latest one, in
+        chunks of tuples of ``LABELLED_COLUMNS``, by ascending score."""
+        ...
+
+    def iter_training_rows(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        labelled_only: bool = False,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Decisions with their review and latest outcome, oldest first, in chunks of tuples of
+        ``TRAINING_COLUMNS``."""
+        ...
+
+    def feedback_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> FeedbackCounts:
+        """Decisions, labelled decisions and outcomes of ``[since, until)``."""
+        ...
+
     def register_model_version(
         self, app: str, version: str, content_hash: str, owner: str, *, actor: str
     ) -> None:
@@ -448,6 +487,10 @@ class StoreContract(Protocol):
         (another key's claim has not expired)."""
         ...
 
+    def review_claim(self, decision_id: str, *, now: datetime) -> ReviewClaim | None:
+        """The live claim on a decision, if any."""
+        ...
+
     def release_review(self, decision_id: str, key_id: str, *, now: datetime) -> bool:
         """Drop this key's claim (or an expired one); ``False`` when there was none to drop.
         Raises ``ReviewClaimedError`` when another key holds a live claim."""
@@ -460,6 +503,11 @@ class StoreContract(Protocol):
 
     def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
         """Decisions per day by action, verdicts, and the review backlog of ``app``."""
+        ...
+
+    def get_review(self, decision_id: str) -> dict[str, Any] | None:
+        """The verdict on a decision (``verdict``, ``action``, ``reason``, ``actor``,
+        ``created_at``), or ``None`` before one was given."""
         ...
 
     def ping(self) -> None:

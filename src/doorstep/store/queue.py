@@ -13,7 +13,7 @@ from doorstep.errors import NotFoundError, ReviewClaimedError, ReviewConflictErr
 from doorstep.store.tables import decisions, review_claims
 from doorstep.store.views import QueueEntry, QueuePage, QueueQuery, ReviewClaim
 
-__all__ = ["check_claim", "claim", "drop_claim", "queue", "release"]
+__all__ = ["check_claim", "claim", "drop_claim", "live_claims", "queue", "release"]
 
 PENDING = "pending_review"
 _MAX_LIMIT = 500

@@ -17,7 +17,9 @@ from doorstep.store import activity as _activity
 from doorstep.store import decisions as _decisions
 from doorstep.store import deliveries as _deliveries
 from doorstep.store import keys as _keys
+from doorstep.store import labelled as _labelled
 from doorstep.store import outbox as _outbox
+from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
 from doorstep.store.audit import AuditWriter
 from doorstep.store.contract import (
@@ -47,6 +49,7 @@ from doorstep.store.engine import (
     resolve_url,
     translate_errors,
 )
+from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite
 from doorstep.store.migrate import upgrade
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
@@ -161,6 +164,10 @@ class Store:
         with self._write_plain() as conn:
             return _queue.claim(conn, decision_id, key_id, actor, expires, now)
 
+    def review_claim(self, decision_id: str, *, now: datetime) -> ReviewClaim | None:
+        with self._read() as conn:
+            return _queue.live_claims(conn, [decision_id], now).get(decision_id)
+
     def release_review(self, decision_id: str, key_id: str, *, now: datetime) -> bool:
         with self._write_plain() as conn:
             return _queue.release(conn, decision_id, key_id, now)
@@ -172,6 +179,10 @@ class Store:
     def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
         with self._read() as conn:
             return _activity.app_activity(conn, app, days, now)
+
+    def get_review(self, decision_id: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            return _activity.review_of(conn, decision_id)
 
     # the outbox (deliveries)
 
@@ -251,6 +262,43 @@ class Store:
     def delivery_counts(self, app: str | None = None) -> dict[str, int]:
         with self._read() as conn:
             return _deliveries.counts(conn, app)
+
+    # outcomes: what happened after decisions (monitoring, training data)
+
+    def record_outcomes(self, write: OutcomeWrite, *, actor: str) -> OutcomesRecorded:
+        with self._write() as (conn, audit):
+            return _outcomes.record_outcomes(conn, audit, write, actor, datetime.now(UTC))
+
+    def iter_labelled(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        with self._read() as conn:
+            yield from _labelled.iter_labelled(conn, app, since, until, chunk_rows)
+
+    def iter_training_rows(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        labelled_only: bool = False,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        with self._read() as conn:
+            yield from _labelled.iter_training_rows(
+                conn, app, since, until, labelled_only=labelled_only, chunk_rows=chunk_rows
+            )
+
+    def feedback_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> FeedbackCounts:
+        with self._read() as conn:
+            return _labelled.feedback_counts(conn, app, since, until)
 
     # model versions
 

@@ -18,6 +18,7 @@ from doorstep.store.contract import StoreContract
 from doorstep.web.auth import Authenticator, authorize
 from doorstep.web.delivering import delivering
 from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics
+from doorstep.web.pages import install_pages
 from doorstep.web.problems import install_problem_handlers
 from doorstep.web.routes import apps as apps_routes
 from doorstep.web.routes import decisions as decision_routes
@@ -64,5 +65,6 @@ def create_app(
     decision_routes.install(app)
     apps_routes.install(app)
     delivery_routes.install(app)
+    install_pages(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

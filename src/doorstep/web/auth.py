@@ -37,6 +37,7 @@ _ALL: frozenset[Role] = frozenset({"admin", "owner", "reviewer", "viewer", "clie
 _READ: frozenset[Role] = frozenset({"admin", "owner", "reviewer", "viewer", "client"})
 _STAFF: frozenset[Role] = frozenset({"admin", "owner", "reviewer", "viewer"})
 _OPERATORS: frozenset[Role] = frozenset({"admin", "owner"})
+_REVIEWERS: frozenset[Role] = frozenset({"admin", "owner", "reviewer"})
 
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/healthz"): OPEN,
@@ -57,6 +58,22 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/deliveries/{delivery_id}/retry"): _OPERATORS,
     ("POST", "/v1/deliveries/{delivery_id}/cancel"): _OPERATORS,
     ("POST", "/v1/apps/{app}/connectors/{connector}/enable"): _OPERATORS,
+    # pages (doorstep.web.pages): a session cookie instead of a bearer key, CSRF on every form
+    ("GET", "/sign-in"): OPEN,
+    ("POST", "/sign-in"): OPEN,  # checks the sign-in form's own CSRF token
+    ("POST", "/sign-out"): _STAFF,
+    ("GET", "/"): _STAFF,
+    ("GET", "/review"): _STAFF,
+    ("GET", "/review/next"): _REVIEWERS,
+    ("GET", "/decisions/{decision_id}"): _STAFF,
+    ("POST", "/decisions/{decision_id}/claim"): _REVIEWERS,
+    ("POST", "/decisions/{decision_id}/release"): _REVIEWERS,
+    ("POST", "/decisions/{decision_id}/verdict"): _REVIEWERS,
+    ("GET", "/apps/{app}"): _STAFF,
+    ("GET", "/models"): _OPERATORS,
+    ("GET", "/keys"): _OPERATORS,
+    ("POST", "/keys"): _OPERATORS,
+    ("POST", "/keys/{key_id}/revoke"): _OPERATORS,
 }
 
 PII_ROLES: frozenset[Role] = frozenset({"admin", "owner", "reviewer"})
@@ -101,6 +118,10 @@ async def authorize(request: Request) -> None:
         raise PermissionDeniedError(
             f"{request.method} {path} has no entry in the route table, so nobody may call it."
         )
+    check_access = getattr(route, "check_access", None)
+    if check_access is not None and not isinstance(rule, str):  # a page: its session decides
+        await check_access(request, rule)
+        return
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise AuthError(

@@ -35,3 +35,8 @@ class ServeSettings:
     public_url: str | None = None
     """Base URL of this server as people reach it (``--public-url``): the ``decision_url`` that
     deliveries carry."""
+    home: str = ".doorstep"
+    """Folder of the server's own files: the pages' session secret is kept there when
+    ``DOORSTEP_SESSION_SECRET`` is not set."""
+    session_hours: float = 12.0
+    """How long a sign-in to the pages lasts."""

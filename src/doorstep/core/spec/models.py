@@ -167,6 +167,9 @@ class PolicySpec(_Strict):
     control_group: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     """Fraction of entities, chosen by a stable hash of (app, entity id), that are decided but
     never acted on, so that the value of acting can be measured."""
+    review_sla_hours: Annotated[float, Field(gt=0)] | None = None
+    """Hours within which a decision sent for review should get its verdict; the review queue
+    marks cases due and overdue."""
 
 
 class ActionSpec(_Strict):

@@ -1,0 +1,50 @@
+"""The pages served by ``doorstep serve`` for people: sign-in, the review queue, decisions,
+app dashboards, model versions and API keys. Server-rendered (Jinja2), enhanced by htmx and a
+small chart library served from ``static/vendor/`` (nothing is loaded from elsewhere).
+See ``docs/pages.md``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from doorstep.web.pages import admin, dashboard, decision, queue, signin
+from doorstep.web.pages.access import KeyCache, PageRoute
+from doorstep.web.pages.session import SessionCodec, load_session_secret
+from doorstep.web.settings import ServeSettings
+
+__all__ = ["STATIC", "install_pages"]
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def install_pages(app: FastAPI, settings: ServeSettings) -> None:
+    """Add the pages to ``app`` (whose ``state.service`` and ``state.authenticator`` are set)."""
+    secret = load_session_secret(Path(settings.home))
+    app.state.session_codec = SessionCodec(secret, max_age=settings.session_hours * 3600)
+    app.state.page_keys = KeyCache(app.state.service.store, settings.auth_cache_seconds)
+    app.state.dashboard_panels = []
+    pages: list[tuple[str, str, Callable[..., Any]]] = [
+        ("GET", "/sign-in", signin.sign_in_form),
+        ("POST", "/sign-in", signin.sign_in),
+        ("POST", "/sign-out", signin.sign_out),
+        ("GET", "/", signin.home),
+        ("GET", "/review", queue.review_queue),
+        ("GET", "/review/next", queue.next_case),
+        ("GET", "/decisions/{decision_id}", decision.decision_page),
+        ("POST", "/decisions/{decision_id}/claim", decision.claim),
+        ("POST", "/decisions/{decision_id}/release", decision.release),
+        ("POST", "/decisions/{decision_id}/verdict", decision.verdict),
+        ("GET", "/apps/{app}", dashboard.dashboard),
+        ("GET", "/models", admin.models_page),
+        ("GET", "/keys", admin.keys_page),
+        ("POST", "/keys", admin.create),
+        ("POST", "/keys/{key_id}/revoke", admin.revoke),
+    ]
+    for method, path, endpoint in pages:
+        app.router.add_api_route(path, endpoint, methods=[method], route_class_override=PageRoute)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,0 +1,157 @@
+"""Who may see and do what on the pages: :class:`PageRoute` authenticates by the session cookie
+(not by bearer key), checks the role against :data:`doorstep.web.auth.ROUTE_ROLES` like every
+API route, and checks the CSRF token of every form it receives.
+
+Errors on a page render as a page: no session sends the browser to the sign-in form (and back
+afterwards); a refused action is shown with its message and the HTTP status of the API's
+problem details (403, 404, 409, 422).
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import anyio.to_thread
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.responses import RedirectResponse, Response
+
+from doorstep.errors import AuthError, CsrfError, DoorstepError, PermissionDeniedError
+from doorstep.store.contract import ApiKey, Role, StoreContract
+from doorstep.web.pages.session import SESSION_COOKIE, SessionCodec
+from doorstep.web.pages.templating import render
+from doorstep.web.problems import status_of
+
+__all__ = ["KeyCache", "PageRoute", "form_of", "local_path"]
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+class KeyCache:
+    """Keys by id for the pages' sessions, trusted for ``ttl`` seconds (like bearer keys)."""
+
+    def __init__(self, store: StoreContract, ttl: float) -> None:
+        self.store, self.ttl = store, ttl
+        self._cache: dict[str, tuple[ApiKey | None, float]] = {}
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        now = time.monotonic()
+        cached = self._cache.get(key_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        key = await anyio.to_thread.run_sync(self.store.get_key, key_id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key_id] = (key, now + self.ttl)
+        return key
+
+    def forget(self, key_id: str) -> None:
+        self._cache.pop(key_id, None)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """The posted form (``application/x-www-form-urlencoded``), first value of each field."""
+    cached: dict[str, str] | None = getattr(request.state, "form", None)
+    if cached is not None:
+        return cached
+    body = await request.body()
+    if len(body) > 64 * 1024:
+        raise PermissionDeniedError("The form is larger than 64 KiB; nothing was changed.")
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    form = {name: values[0] for name, values in parsed.items()}
+    request.state.form = form
+    return form
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """``target`` when it is a path on this server (``/review?...``), else ``default``: the
+    sign-in form never sends anyone to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def sign_in_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method not in SAFE_METHODS:
+        target = request.headers.get("referer", "") or "/"
+        target = local_path("/" + target.split("/", 3)[-1] if "://" in target else target)
+    return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+
+
+class PageRoute(APIRoute):
+    """A page: session-cookie authentication, CSRF on forms, errors rendered as pages.
+
+    :func:`doorstep.web.auth.authorize` (the app-wide check) calls :meth:`check_access` for
+    these routes instead of looking for a bearer key."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs.setdefault("include_in_schema", False)
+        super().__init__(path, endpoint, **kwargs)
+
+    async def check_access(self, request: Request, allowed: frozenset[Role]) -> None:
+        codec: SessionCodec = request.app.state.session_codec
+        session = codec.decode(request.cookies.get(SESSION_COOKIE))
+        if session is None:
+            raise AuthError("Sign in with an API key to see this page.")
+        keys: KeyCache = request.app.state.page_keys
+        key = await keys.get(session.key_id)
+        if key is None or key.revoked_at is not None:
+            raise AuthError("The key you signed in with was revoked; sign in with another one.")
+        request.state.key = key
+        request.state.session = session
+        if key.role not in allowed:
+            raise PermissionDeniedError(
+                f"A {key.role!r} key may not {_what(request)}; roles allowed: "
+                f"{', '.join(sorted(allowed))}."
+            )
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER) or (await form_of(request)).get(CSRF_FIELD, "")
+            if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+                raise CsrfError(
+                    "This form was refused: it did not carry this session's security token "
+                    "(it may come from another site, or from a page opened before you signed "
+                    "in again). Nothing was changed; reload the page and try again."
+                )
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AuthError:
+                return sign_in_redirect(request)
+            except DoorstepError as exc:
+                status = status_of(exc)
+                if status == 500:
+                    raise
+                return error_page(request, status, exc.code, exc.message)
+            except RequestValidationError as exc:
+                fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
+                return error_page(
+                    request, 422, "input_invalid", f"These values are not valid: {fields}."
+                )
+
+        return page
+
+
+def error_page(request: Request, status: int, code: str, message: str) -> Response:
+    return render(
+        request,
+        "error.html",
+        {"status": status, "code": code, "message": message, "title": "Refused"},
+        status=status,
+    )
+
+
+def _what(request: Request) -> str:
+    verb = "open" if request.method in SAFE_METHODS else "use"
+    return f"{verb} {request.url.path}"

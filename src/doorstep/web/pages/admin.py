@@ -1,0 +1,110 @@
+"""Model versions and API keys, for owners and admins: ``GET /models``, ``GET /keys``,
+``POST /keys`` (create; the secret is shown once) and ``POST /keys/{id}/revoke``.
+
+An owner manages every key but admin keys: creating or revoking one needs an admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from fastapi import Request
+from starlette.responses import RedirectResponse, Response
+
+from doorstep.errors import DoorstepError, PermissionDeniedError, RecordsInvalidError
+from doorstep.services.keys import create_key, list_keys, revoke_key
+from doorstep.store.keys import ROLES
+from doorstep.web.auth import actor_of
+from doorstep.web.pages.access import KeyCache, form_of
+from doorstep.web.pages.templating import render
+from doorstep.web.problems import status_of
+
+__all__ = ["create", "keys_page", "models_page", "revoke"]
+
+
+async def models_page(request: Request) -> Response:
+    service = request.app.state.service
+    versions = await anyio.to_thread.run_sync(service.store.model_versions)
+    serving = {app.name: app.model_version for app in service.registry}
+    return render(
+        request,
+        "models.html",
+        {"title": "Model versions", "versions": versions, "serving": serving},
+    )
+
+
+def _grantable(role: str) -> list[str]:
+    return [r for r in ROLES if role == "admin" or r != "admin"]
+
+
+async def _keys(
+    request: Request,
+    *,
+    created: tuple[Any, str] | None = None,
+    error: DoorstepError | None = None,
+    form: dict[str, str] | None = None,
+) -> Response:
+    store = request.app.state.service.store
+    keys = await anyio.to_thread.run_sync(list_keys, store)
+    return render(
+        request,
+        "keys.html",
+        {
+            "title": "API keys",
+            "keys": keys,
+            "roles": _grantable(request.state.key.role),
+            "created": created,
+            "error": error,
+            "form": form or {},
+        },
+        status=200 if error is None else status_of(error),
+    )
+
+
+async def keys_page(request: Request) -> Response:
+    return await _keys(request)
+
+
+async def create(request: Request) -> Response:
+    store = request.app.state.service.store
+    form = await form_of(request)
+    name, role = form.get("name", "").strip(), form.get("role", "")
+    try:
+        if not name:
+            raise RecordsInvalidError(
+                "A key needs a name: who or what uses it (e.g. 'ana' or 'crm').",
+                [_issue("name", "required", "name is required")],
+            )
+        if role not in _grantable(request.state.key.role):
+            raise PermissionDeniedError(
+                f"A {request.state.key.role!r} key may not create {role!r} keys; roles it may "
+                f"create: {', '.join(_grantable(request.state.key.role))}."
+            )
+        made = await anyio.to_thread.run_sync(
+            lambda: create_key(store, name, role, actor=actor_of(request))
+        )
+    except DoorstepError as exc:
+        if status_of(exc) == 500:
+            raise
+        return await _keys(request, error=exc, form=form)
+    return await _keys(request, created=made)
+
+
+async def revoke(request: Request, key_id: str) -> Response:
+    store = request.app.state.service.store
+    try:
+        target = await anyio.to_thread.run_sync(store.get_key, key_id)
+        if target is not None and target.role == "admin" and request.state.key.role != "admin":
+            raise PermissionDeniedError("Only an admin may revoke an admin key.")
+        await anyio.to_thread.run_sync(lambda: revoke_key(store, key_id, actor=actor_of(request)))
+    except DoorstepError as exc:
+        if status_of(exc) == 500:
+            raise
+        return await _keys(request, error=exc)
+    cache: KeyCache = request.app.state.page_keys
+    cache.forget(key_id)
+    return RedirectResponse("/keys", status_code=303)
+
+
+def _issue(name: str, rule: str, message: str) -> dict[str, Any]:
+    return {"record": None, "entity_id": None, "field": name, "rule": rule, "message": message}

@@ -1,0 +1,196 @@
+"""A decision's page (``GET /decisions/{id}``) and what a reviewer does on it: claim, release,
+and the verdict (approve, or override to another action or none, with a reason)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio.to_thread
+from fastapi import Request
+from starlette.responses import RedirectResponse, Response
+
+from doorstep.errors import DoorstepError, RecordsInvalidError
+from doorstep.services.outbox import list_deliveries
+from doorstep.services.review import get_decision, review_decision
+from doorstep.services.review_queue import claim_case, release_case
+from doorstep.services.what_if import format_value, what_would_change
+from doorstep.store.contract import DecisionRecord
+from doorstep.web.auth import PII_ROLES, actor_of
+from doorstep.web.pages.access import form_of
+from doorstep.web.pages.queue import query_string
+from doorstep.web.pages.templating import render
+from doorstep.web.problems import status_of
+from doorstep.web.render import MASK
+
+__all__ = ["claim", "decision_page", "release", "verdict"]
+
+
+def page_context(request: Request, record: DecisionRecord) -> dict[str, Any]:
+    """Everything the page shows; runs in a worker thread (store reads, the what-if batch)."""
+    service = request.app.state.service
+    store, registry = service.store, service.registry
+    app = registry.apps.get(record.app)
+    pii = request.state.key.role in PII_ROLES
+    inputs: list[dict[str, Any]] = []
+    what_if: list[dict[str, Any]] = []
+    actions = ["none"]
+    if app is not None:
+        actions += list(app.spec.actions)
+        fields = app.spec.inputs.fields
+        for name, spec_field in fields.items():
+            value = record.inputs.get(name)
+            hidden = spec_field.pii and not pii and value is not None
+            inputs.append(
+                {
+                    "name": name,
+                    "label": spec_field.label or name,
+                    "value": MASK if hidden else format_value(value, spec_field),
+                    "masked": hidden,
+                }
+            )
+        for change in what_would_change(app, record):
+            what_if.append(
+                {
+                    "label": change.label,
+                    "current": format_value(change.current, fields[change.field]),
+                    "value": format_value(change.value, fields[change.field]),
+                    "action": change.action,
+                    "score": change.score,
+                }
+            )
+    reasons = record.reasons or []
+    effects = [float(r.get("effect") or 0) for r in reasons]
+    largest = max((abs(e) for e in effects), default=0.0) or 1.0
+    bars = [
+        {
+            "label": r.get("label") or r.get("feature"),
+            "value": r.get("value"),
+            "effect": effect,
+            "width": round(50 * abs(effect) / largest, 1),
+            "sentence": r.get("sentence"),
+        }
+        for r, effect in zip(reasons, effects, strict=True)
+    ]
+    deliveries = [
+        store.get_delivery(d.id) or d
+        for d in list_deliveries(store, decision_id=record.id).items
+    ]
+    versions = [v for v in store.model_versions(record.app) if v["version"] == record.model_version]
+    pending = record.status == "pending_review"
+    return {
+        "title": f"Decision {record.entity_id}",
+        "record": record,
+        "known_app": app is not None,
+        "owner": app.spec.app.owner if app is not None else "",
+        "score_label": app.spec.explain.score_label if app is not None else "score",
+        "inputs": inputs,
+        "bars": bars,
+        "what_if": what_if,
+        "actions": actions,
+        "deliveries": deliveries,
+        "version": versions[0] if versions else None,
+        "audit": store.decision_audit(record.id),
+        "review": store.get_review(record.id),
+        "claim": store.review_claim(record.id, now=datetime.now(UTC)) if pending else None,
+        "pending": pending,
+    }
+
+
+async def show(
+    request: Request,
+    decision_id: str,
+    *,
+    error: DoorstepError | None = None,
+    form: dict[str, str] | None = None,
+) -> Response:
+    service = request.app.state.service
+
+    def load() -> dict[str, Any]:
+        return page_context(request, get_decision(service.store, decision_id))
+
+    context = await anyio.to_thread.run_sync(load)
+    context.update(
+        {
+            "query": query_string(request) if form is None else form.get("q", ""),
+            "error": error,
+            "form": form or {},
+            "me": request.state.key.id,
+            "done": request.query_params.get("done", ""),
+        }
+    )
+    return render(
+        request, "decision.html", context, status=200 if error is None else status_of(error)
+    )
+
+
+async def decision_page(request: Request, decision_id: str) -> Response:
+    return await show(request, decision_id)
+
+
+async def _act(request: Request, decision_id: str, action: str) -> Response:
+    service = request.app.state.service
+    key = request.state.key
+    form = await form_of(request)
+    now = datetime.now(UTC)
+
+    def run() -> None:
+        if action == "claim":
+            claim_case(service.store, decision_id, key_id=key.id, actor=actor_of(request), now=now)
+        else:
+            release_case(service.store, decision_id, key_id=key.id, now=now)
+
+    try:
+        await anyio.to_thread.run_sync(run)
+    except DoorstepError as exc:
+        if status_of(exc) == 500:
+            raise
+        return await show(request, decision_id, error=exc, form=form)
+    query = form.get("q", "")
+    return RedirectResponse(f"/decisions/{decision_id}" + (f"?{query}" if query else ""), 303)
+
+
+async def claim(request: Request, decision_id: str) -> Response:
+    return await _act(request, decision_id, "claim")
+
+
+async def release(request: Request, decision_id: str) -> Response:
+    return await _act(request, decision_id, "release")
+
+
+async def verdict(request: Request, decision_id: str) -> Response:
+    """Approve or override; then on to the next case of the queue (with the same filters)."""
+    service = request.app.state.service
+    form = await form_of(request)
+    choice = form.get("verdict", "")
+
+    def run() -> None:
+        review_decision(
+            service.registry,
+            service.store,
+            decision_id,
+            verdict="override" if choice == "override" else "approve",
+            reason=form.get("reason", ""),
+            action=(form.get("action") or None) if choice == "override" else None,
+            actor=actor_of(request),
+            key_id=request.state.key.id,
+        )
+
+    try:
+        if choice not in ("approve", "override"):
+            raise RecordsInvalidError(
+                "Choose a verdict: approve, or override with another action.",
+                [_issue("verdict", "required", "verdict must be approve or override")],
+            )
+        await anyio.to_thread.run_sync(run)
+    except DoorstepError as exc:
+        if status_of(exc) == 500:
+            raise
+        return await show(request, decision_id, error=exc, form=form)
+    params = "&".join(p for p in (form.get("q", ""), urlencode({"done": decision_id})) if p)
+    return RedirectResponse(f"/review/next?{params}", status_code=303)
+
+
+def _issue(name: str, rule: str, message: str) -> dict[str, Any]:
+    return {"record": None, "entity_id": None, "field": name, "rule": rule, "message": message}

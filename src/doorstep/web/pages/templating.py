@@ -1,0 +1,87 @@
+"""Jinja2 templates of the pages (autoescaped), and the context every page gets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from doorstep.web.auth import PII_ROLES
+
+__all__ = ["REVIEWERS", "OPERATORS", "age_text", "environment", "render"]
+
+REVIEWERS = frozenset({"admin", "owner", "reviewer"})
+OPERATORS = frozenset({"admin", "owner"})
+
+
+def age_text(moment: datetime, now: datetime | None = None) -> str:
+    """``3 min``, ``5 h``, ``2 d``: how long ago, short."""
+    seconds = max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _hours(value: float | None) -> str:
+    if value is None:
+        return ""
+    hours = abs(value)
+    text = f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.0f} h"
+    return text
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("doorstep.web", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["age"] = age_text
+    env.filters["hours"] = _hours
+    env.filters["when"] = lambda m: m.strftime("%Y-%m-%d %H:%M UTC") if m else "—"
+    env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.0f}%"
+    return env
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> HTMLResponse:
+    """Render ``template`` with ``context`` plus who is signed in and what they may do."""
+    session = getattr(request.state, "session", None)
+    role = session.role if session is not None else None
+    registry = request.app.state.service.registry
+    base: dict[str, Any] = {
+        "request": request,
+        "session": session,
+        "csrf_token": session.csrf if session is not None else context.get("csrf_token", ""),
+        "can_review": role in REVIEWERS,
+        "can_operate": role in OPERATORS,
+        "sees_pii": role in PII_ROLES,
+        "app_names": list(registry.apps),
+        "now": datetime.now(UTC),
+    }
+    base.update(context)
+    html = environment().get_template(template).render(base)
+    response = HTMLResponse(html, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
+"""Nothing is loaded from elsewhere, and no inline script runs (chart data travels as JSON in
+``<script type="application/json">``, which is not executed)."""

@@ -1,0 +1,94 @@
+// doorstep pages: keyboard shortcuts and small enhancements. The pages work without it.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    var tag = (target && target.tagName) || "";
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  function go(url) {
+    if (window.htmx) { window.htmx.ajax("GET", url, { target: "body", swap: "innerHTML" }).then(function () { history.pushState({}, "", url); }); }
+    else { window.location.href = url; }
+  }
+
+  function click(id) {
+    var el = document.getElementById(id);
+    if (el) { el.click(); return true; }
+    return false;
+  }
+
+  function choose(id, focusId) {
+    var radio = document.getElementById(id);
+    if (!radio) { return false; }
+    radio.checked = true;
+    var field = document.getElementById(focusId);
+    if (field) { field.focus(); }
+    return true;
+  }
+
+  function queueRows() {
+    return Array.prototype.slice.call(document.querySelectorAll("table.queue tbody tr"));
+  }
+
+  function moveSelection(step) {
+    var rows = queueRows();
+    if (!rows.length) { return false; }
+    var index = rows.findIndex(function (r) { return r.classList.contains("selected"); });
+    if (index >= 0) { rows[index].classList.remove("selected"); }
+    index = Math.max(0, Math.min(rows.length - 1, index + step));
+    rows[index].classList.add("selected");
+    var link = rows[index].querySelector("a");
+    if (link) { link.focus(); }
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) { return; }
+    if (typing(event.target)) {
+      if (event.key === "Escape") { event.target.blur(); }
+      return;
+    }
+    var handled = false;
+    switch (event.key) {
+      case "n": {
+        var next = document.getElementById("next-case");
+        var query = document.querySelector("input[name=q]");
+        if (next) { handled = click("next-case"); }
+        else { go("/review/next" + (query && query.value ? "?" + query.value : "")); handled = true; }
+        break;
+      }
+      case "a": handled = choose("v-approve", "reason"); break;
+      case "o": handled = choose("v-override", "override-action"); break;
+      case "c": handled = click("claim"); break;
+      case "r": handled = click("release"); break;
+      case "q": handled = click("back-to-queue"); break;
+      case "j": handled = moveSelection(1); break;
+      case "k": handled = moveSelection(-1); break;
+      case "?": {
+        var dialog = document.getElementById("shortcuts");
+        if (dialog && dialog.showModal) { dialog.showModal(); handled = true; }
+        break;
+      }
+      default: break;
+    }
+    if (handled) { event.preventDefault(); }
+  });
+
+  // a whole queue row opens its case on click
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest && event.target.closest("table.queue tbody tr");
+    if (row && !event.target.closest("a, button, input, select")) {
+      var link = row.querySelector("a");
+      if (link) { link.click(); }
+    }
+  });
+
+  // after a page swap, put focus where work continues: the error, else the main content
+  function settle() {
+    var error = document.getElementById("verdict-error");
+    var target = error || document.getElementById("main");
+    if (target && document.activeElement === document.body) { target.focus({ preventScroll: !error }); }
+  }
+  document.addEventListener("htmx:afterSettle", settle);
+})();
