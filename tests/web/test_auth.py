@@ -174,4 +174,5 @@ async def test_pii_inputs_are_masked_for_roles_without_need(
 
 
 def _is_page(path: str) -> bool:
-    return not path.startswith(("/v1/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi"))
+    api = ("/v1/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi")
+    return not path.startswith(api)
