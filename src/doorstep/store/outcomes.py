@@ -1,0 +1,273 @@
+"""Outcomes: match a batch to decisions and record it, with one audit event, in one transaction.
+
+Matching (see ``docs/monitoring.md``): an outcome keyed by a decision id belongs to that
+decision (if it is one of the app's and was made before the observation); one keyed by entity
+belongs to the entity's latest decision made at most ``horizon`` before the observation.
+Outcomes that match nothing are recorded anyway, with the reason.
+
+Idempotency: an outcome is identified by (app, what it was keyed by, the key, observed at). The
+same outcome again is a duplicate and writes nothing; one with the same identity but another
+label or value is refused row by row, and the rest of the batch is recorded.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from doorstep.ids import new_id
+from doorstep.store.audit import AuditWriter, RowDigest
+from doorstep.store.canonical import iso
+from doorstep.store.feedback import (
+    OutcomeInput,
+    OutcomeRowError,
+    OutcomesRecorded,
+    OutcomeWrite,
+)
+from doorstep.store.tables import decisions, outcomes
+
+__all__ = ["KIND", "outcome_fields", "record_outcomes"]
+
+KIND = "outcomes.recorded"
+_IN_CHUNK = 500
+"""Values per ``IN (...)`` list (SQLite and PostgreSQL both take far more; this keeps
+statements small)."""
+
+
+def outcome_fields(row: Any) -> list[Any]:
+    """The fields of an outcome row that its ``outcomes.recorded`` event vouches for."""
+    value = row["value"]
+    return [
+        row["id"],
+        row["app"],
+        row["ref_kind"],
+        row["ref"],
+        iso(row["observed_at"]),
+        row["decision_id"],
+        row["entity_id"],
+        row["label"],
+        None if value is None else float(value),
+        row["unmatched"],
+        row["source"],
+        iso(row["recorded_at"]),
+    ]
+
+
+@dataclass(frozen=True)
+class _Match:
+    decision_id: str | None
+    entity_id: str | None
+    unmatched: str | None
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), _IN_CHUNK):
+        yield unique[start : start + _IN_CHUNK]
+
+
+def _ref(item: OutcomeInput) -> tuple[str, str]:
+    if item.decision_id is not None:
+        return "decision", item.decision_id
+    assert item.entity_id is not None
+    return "entity", item.entity_id
+
+
+def _same(item: OutcomeInput, label: str | None, value: float | None) -> bool:
+    return item.label == label and item.value == value
+
+
+def _describe(label: str | None, value: float | None) -> tuple[str, str]:
+    return ("label", f"label {label!r}") if label is not None else ("value", f"value {value!r}")
+
+
+def record_outcomes(
+    conn: sa.Connection, audit: AuditWriter, write: OutcomeWrite, actor: str, now: datetime
+) -> OutcomesRecorded:
+    result = OutcomesRecorded()
+    fresh: list[OutcomeInput] = []
+    seen: dict[tuple[str, str, datetime], OutcomeInput] = {}
+    for item in write.outcomes:
+        identity = (*_ref(item), item.observed_at)
+        earlier = seen.get(identity)
+        if earlier is None:
+            seen[identity] = item
+            fresh.append(item)
+        elif _same(item, earlier.label, earlier.value):
+            result.duplicates += 1
+        else:
+            result.errors.append(
+                _conflict(item, earlier.label, earlier.value, f"row {earlier.row}")
+            )
+    fresh = _drop_recorded(conn, write.app, fresh, result)
+    matches = _match(conn, write, fresh, result)
+    rows: list[dict[str, Any]] = []
+    for item in fresh:
+        match = matches.get(item.row)
+        if match is None:  # refused while matching
+            continue
+        kind, ref = _ref(item)
+        rows.append(
+            {
+                "id": new_id(),
+                "app": write.app,
+                "ref_kind": kind,
+                "ref": ref,
+                "observed_at": item.observed_at,
+                "decision_id": match.decision_id,
+                "entity_id": match.entity_id,
+                "label": item.label,
+                "value": item.value,
+                "unmatched": match.unmatched,
+                "source": write.source,
+                "recorded_at": now,
+            }
+        )
+        if match.unmatched is None:
+            result.matched += 1
+        else:
+            result.unmatched[match.unmatched] += 1
+    if not rows:
+        return result
+    rows.sort(key=lambda r: r["id"])
+    digest = RowDigest()
+    for row in rows:
+        digest.add(row["id"], outcome_fields(row))
+    payload = {
+        "app": write.app,
+        "source": write.source,
+        "matched": result.matched,
+        "unmatched": dict(sorted(result.unmatched.items())),
+        **digest.payload(),
+    }
+    seq = audit.append(KIND, write.app, payload, actor=actor, at=now)
+    for row in rows:
+        row["audit_seq"] = seq
+    conn.execute(outcomes.insert(), rows)
+    result.recorded = len(rows)
+    result.audit_seq = seq
+    return result
+
+
+def _conflict(
+    item: OutcomeInput, label: str | None, value: float | None, where: str
+) -> OutcomeRowError:
+    field, before = _describe(label, value)
+    _, now = _describe(item.label, item.value)
+    kind, ref = _ref(item)
+    return OutcomeRowError(
+        item.row,
+        field,
+        "conflict",
+        f"the outcome of {kind} {ref!r} observed at {iso(item.observed_at)} was recorded with "
+        f"{before} ({where}), not {now}; send a correction with its own observation time",
+    )
+
+
+def _drop_recorded(
+    conn: sa.Connection, app: str, items: list[OutcomeInput], result: OutcomesRecorded
+) -> list[OutcomeInput]:
+    """Leave out outcomes recorded before: duplicates, or conflicts when they disagree."""
+    stored: dict[tuple[str, str, datetime], tuple[str | None, float | None]] = {}
+    for kind in ("decision", "entity"):
+        refs = [_ref(i)[1] for i in items if _ref(i)[0] == kind]
+        for chunk in _chunks(refs):
+            query = sa.select(
+                outcomes.c.ref, outcomes.c.observed_at, outcomes.c.label, outcomes.c.value
+            ).where(outcomes.c.app == app, outcomes.c.ref_kind == kind, outcomes.c.ref.in_(chunk))
+            for row in conn.execute(query):
+                stored[(kind, row.ref, row.observed_at)] = (row.label, row.value)
+    kept: list[OutcomeInput] = []
+    for item in items:
+        before = stored.get((*_ref(item), item.observed_at))
+        if before is None:
+            kept.append(item)
+        elif _same(item, *before):
+            result.duplicates += 1
+        else:
+            result.errors.append(_conflict(item, *before, "recorded before"))
+    return kept
+
+
+def _match(
+    conn: sa.Connection, write: OutcomeWrite, items: list[OutcomeInput], result: OutcomesRecorded
+) -> dict[int, _Match]:
+    matches: dict[int, _Match] = {}
+    by_decision = [i for i in items if i.decision_id is not None]
+    by_entity = [i for i in items if i.decision_id is None]
+    found: dict[str, Any] = {}
+    for chunk in _chunks(i.decision_id for i in by_decision if i.decision_id is not None):
+        query = sa.select(decisions.c.id, decisions.c.entity_id, decisions.c.created_at).where(
+            decisions.c.app == write.app, decisions.c.id.in_(chunk)
+        )
+        found.update({row.id: row for row in conn.execute(query)})
+    for item in by_decision:
+        assert item.decision_id is not None
+        decision = found.get(item.decision_id)
+        if decision is None:
+            matches[item.row] = _Match(None, item.entity_id, "unknown_decision")
+        elif item.entity_id is not None and item.entity_id != decision.entity_id:
+            result.errors.append(
+                OutcomeRowError(
+                    item.row,
+                    "entity_id",
+                    "entity_mismatch",
+                    f"decision {item.decision_id!r} is about entity {decision.entity_id!r}, not "
+                    f"{item.entity_id!r}; send the decision id or the entity id alone",
+                )
+            )
+        elif item.observed_at < decision.created_at:
+            matches[item.row] = _Match(None, decision.entity_id, "before_decision")
+        else:
+            matches[item.row] = _Match(decision.id, decision.entity_id, None)
+    if by_entity:
+        matches.update(_match_entities(conn, write, by_entity))
+    return matches
+
+
+def _match_entities(
+    conn: sa.Connection, write: OutcomeWrite, items: list[OutcomeInput]
+) -> dict[int, _Match]:
+    """Each outcome to its entity's latest decision in ``[observed - horizon, observed]``."""
+    earliest = min(i.observed_at for i in items) - write.horizon
+    latest = max(i.observed_at for i in items)
+    history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    entities = [i.entity_id for i in items if i.entity_id is not None]
+    for chunk in _chunks(entities):
+        query = sa.select(decisions.c.entity_id, decisions.c.created_at, decisions.c.id).where(
+            decisions.c.app == write.app,
+            decisions.c.entity_id.in_(chunk),
+            decisions.c.created_at >= earliest,
+            decisions.c.created_at <= latest,
+        )
+        for row in conn.execute(query):
+            history[row.entity_id].append((row.created_at, row.id))
+    matches: dict[int, _Match] = {}
+    missed: list[OutcomeInput] = []
+    for item in items:
+        assert item.entity_id is not None
+        start = item.observed_at - write.horizon
+        candidates = [
+            c for c in history.get(item.entity_id, ()) if start <= c[0] <= item.observed_at
+        ]
+        if candidates:
+            matches[item.row] = _Match(max(candidates)[1], item.entity_id, None)
+        else:
+            missed.append(item)
+    known: set[str] = set()
+    for chunk in _chunks(i.entity_id for i in missed if i.entity_id is not None):
+        query = (
+            sa.select(decisions.c.entity_id)
+            .where(decisions.c.app == write.app, decisions.c.entity_id.in_(chunk))
+            .distinct()
+        )
+        known.update(conn.execute(query).scalars())
+    for item in missed:
+        reason = "outside_horizon" if item.entity_id in known else "no_decision"
+        matches[item.row] = _Match(None, item.entity_id, reason)
+    return matches
