@@ -337,7 +337,8 @@ def numeric_drift(ref: NumericReference, tally: NumericTally, th: DriftThreshold
     if max(refd.n, cur.n) <= EXACT_KS_MAX_N:
         from scipy.stats import ks_2samp
 
-        p = float(ks_2samp(refd.expand(), values).pvalue)
+        exact = ks_2samp(refd.expand(), values)  # D rounded to a multiple of 1/lcm(n1, n2)
+        d, p = float(exact.statistic), float(exact.pvalue)
     else:
         p = ks_asymptotic_pvalue(d, refd.n, cur.n)
     if ref.discrete:
