@@ -24,6 +24,7 @@ from doorstep.errors import (
     AuthError,
     ConflictError,
     DoorstepError,
+    FeatureSourceUnavailableError,
     IdempotencyConflictError,
     InputError,
     NotFoundError,
@@ -48,6 +49,7 @@ STATUS_BY_ERROR: dict[type[DoorstepError], int] = {
     AuthError: 401,
     PermissionDeniedError: 403,
     StoreUnavailableError: 503,
+    FeatureSourceUnavailableError: 503,
 }
 """Doorstep errors by HTTP status; the nearest class in an error's MRO decides. Others: 500."""
 
@@ -62,6 +64,9 @@ _TITLES = {
     "unauthenticated": "Authentication required",
     "permission_denied": "Permission denied",
     "store_unavailable": "Store unavailable",
+    "feature_source_unavailable": "Feature source unavailable",
+    "entity_unknown": "Unknown entity",
+    "features_stale": "Features too old",
     "internal_error": "Internal server error",
 }
 

@@ -8,7 +8,8 @@
     var n = chart.x.length;
     var xs = chart.x.map(function (_, i) { return i; });
     var data = [xs];
-    var series = [{ label: "x", value: function (u, v) { return v == null ? "" : chart.x[v]; } }];
+    var series = [{ label: "", value: function (u, v) { return v == null ? "" : chart.x[v]; } }];
+    var every = Math.max(1, Math.ceil(n / 7));
     if (chart.kind === "bar") {
       // stacked bars: each series is drawn up to the running total, tallest first
       var totals = xs.map(function () { return 0; });
@@ -46,7 +47,7 @@
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false, range: [-0.5, Math.max(0.5, n - 0.5)] } },
       axes: [
-        { values: function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) && chart.x[t] !== undefined ? String(chart.x[t]).slice(-5) : ""; }); }, splits: function () { return xs; } },
+        { values: function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) && chart.x[t] !== undefined && (n - 1 - t) % every === 0 ? String(chart.x[t]).replace(/^\d{4}-/, "") : ""; }); }, splits: function () { return xs; } },
         { label: chart.unit || "" }
       ]
     };

@@ -1,0 +1,137 @@
+"""The pages in a real browser (headless Chromium): sign in, work the queue, override with a
+reason, see the held delivery re-targeted and the dashboard change; CSRF refusal; a viewer
+cannot review; twenty cases cleared with the keyboard alone; screenshots of the main pages."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.pages.conftest import Site, sign_in
+
+from doorstep.store.contract import DeliveryQuery
+from doorstep.store.views import QueueQuery
+
+SHOTS = os.environ.get("DOORSTEP_SCREENSHOTS_DIR")
+"""When set (``scripts/screenshots``), the screenshots go there (the docs' images)."""
+
+
+def pending(site: Site) -> int:
+    from datetime import UTC, datetime
+
+    return site.store.review_queue(QueueQuery(("churn",)), now=datetime.now(UTC)).total
+
+
+def test_reviewer_overrides_a_case_and_sees_the_delivery_and_dashboard_change(
+    page: Any, live: Site
+) -> None:
+    before = pending(live)
+    assert before >= 21
+    sign_in(page, live, "reviewer", "/review")
+    assert page.locator("h1").inner_text().startswith("Review queue")
+    assert page.locator("table.queue tbody tr").count() == min(before, 50)
+    page.keyboard.press("n")
+    page.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+    decision_id = page.url.split("/decisions/")[1].split("?")[0]
+    assert page.locator("#claimed-by-you").is_visible()
+    assert page.locator("#reasons li").count() >= 1
+    assert page.locator("table.bars .bar").count() >= 1
+    assert page.locator(".delivery[data-state=held]").count() == 1
+    page.keyboard.press("o")
+    assert page.evaluate("document.activeElement.id") == "override-action"
+    page.select_option("#override-action", "call_customer")
+    page.get_by_label("Reason (required)").fill("Premium account manager asked to call first")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: decision_id not in url.split("?")[0], wait_until="commit")
+    assert page.locator("text=Verdict recorded on").is_visible()
+    page.goto(f"{live.url}/decisions/{decision_id}")
+    assert page.locator("#status").inner_text() == "overridden"
+    assert page.locator("#final-action").inner_text() == "call_customer"
+    assert page.locator(".delivery[data-action=retention_offer][data-state=cancelled]").count() == 1
+    assert page.locator(".delivery[data-action=call_customer][data-state=pending]").count() == 1
+    assert "review.recorded" in page.locator("#audit").inner_text()
+    page.goto(f"{live.url}/apps/churn")
+    assert page.locator("#tile-override").inner_text().startswith("100%")
+    assert page.locator("#tile-backlog .big").inner_text() == str(before - 1)
+    page.wait_for_selector("[data-chart=decisions-per-day][data-drawn=true]")
+    assert page.locator("[data-drawn=true] canvas").count() == 4
+    assert page.errors == []
+
+
+def test_a_form_without_the_session_token_is_refused(page: Any, live: Site) -> None:
+    sign_in(page, live, "reviewer", "/review/next")
+    page.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+    decision_id = page.url.split("/decisions/")[1].split("?")[0]
+    page.eval_on_selector("#verdict-form input[name=csrf_token]", "e => e.value = 'forged'")
+    page.get_by_label("Reason (required)").fill("looks right")
+    page.get_by_role("button", name="Give verdict").click()
+    page.wait_for_load_state("networkidle")
+    assert "security token" in page.locator("[role=alert]").inner_text()
+    assert live.store.get_decision(decision_id).status == "pending_review"  # type: ignore[union-attr]
+
+
+def test_a_viewer_sees_cases_but_cannot_review(page: Any, live: Site) -> None:
+    sign_in(page, live, "viewer", "/review")
+    assert page.locator("#next-case").count() == 0
+    page.locator("table.queue tbody tr a").first.click()
+    page.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+    assert page.locator("#verdict-form").count() == 0
+    assert page.locator("text=Your role may read this case, not review it").is_visible()
+    email = page.locator("#inputs tr", has_text="email").inner_text()
+    assert "***" in email
+    decision_id = page.url.split("/decisions/")[1].split("?")[0]
+    token = page.eval_on_selector("form.who input[name=csrf_token]", "e => e.value")
+    answer = page.request.post(
+        f"{live.url}/decisions/{decision_id}/verdict",
+        form={"csrf_token": token, "verdict": "approve", "reason": "x"},
+    )
+    assert answer.status == 403 and "may not" in answer.text()
+    assert live.store.get_decision(decision_id).status == "pending_review"  # type: ignore[union-attr]
+
+
+def test_a_reviewer_clears_twenty_cases_with_the_keyboard_alone(page: Any, live: Site) -> None:
+    before = pending(live)
+    sign_in(page, live, "reviewer", "/review")
+    page.keyboard.press("n")
+    page.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+    cleared: list[str] = []
+    for number in range(20):
+        decision_id = page.url.split("/decisions/")[1].split("?")[0]
+        page.keyboard.press("a")
+        assert page.evaluate("document.activeElement.id") == "reason"
+        page.keyboard.type(f"checked, case {number + 1}")
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url, d=decision_id: d not in url.split("?")[0], wait_until="commit")
+        page.wait_for_selector("#reason")
+        cleared.append(decision_id)
+    assert pending(live) == before - 20
+    statuses = {live.store.get_decision(d).status for d in cleared}  # type: ignore[union-attr]
+    assert statuses == {"approved"}
+    released = live.store.list_deliveries(DeliveryQuery(app="churn", state="pending", limit=1000))
+    assert {d.decision_id for d in released.items} >= set(cleared)
+    assert page.errors == []
+
+
+def test_screenshots_of_the_main_pages(browser: Any, live: Site, tmp_path: Path) -> None:
+    folder = Path(SHOTS) if SHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, size in (("laptop", (1280, 900)), ("tablet", (820, 1180))):
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+        tab = context.new_page()
+        sign_in(tab, live, "admin", "/review")
+        tab.screenshot(path=str(folder / f"pages-queue-{name}.png"), full_page=False)
+        if name == "laptop":
+            tab.keyboard.press("n")
+            tab.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+            tab.screenshot(path=str(folder / "pages-decision.png"), full_page=True)
+            tab.goto(f"{live.url}/apps/churn")
+            tab.wait_for_selector("[data-chart=decisions-per-day][data-drawn=true]")
+            tab.screenshot(path=str(folder / "pages-dashboard.png"), full_page=True)
+            tab.goto(f"{live.url}/keys")
+            tab.screenshot(path=str(folder / "pages-keys.png"), full_page=False)
+        context.close()
+    shots = sorted(p.name for p in folder.glob("pages-*.png"))
+    assert len(shots) == 5
+    assert all((folder / s).stat().st_size > 10_000 for s in shots)
