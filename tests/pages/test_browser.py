@@ -103,7 +103,9 @@ def test_a_reviewer_clears_twenty_cases_with_the_keyboard_alone(page: Any, live:
         assert page.evaluate("document.activeElement.id") == "reason"
         page.keyboard.type(f"checked, case {number + 1}")
         page.keyboard.press("Enter")
-        page.wait_for_url(lambda url, d=decision_id: d not in url.split("?")[0], wait_until="commit")
+        page.wait_for_url(
+            lambda url, d=decision_id: d not in url.split("?")[0], wait_until="commit"
+        )
         page.wait_for_selector("#reason")
         cleared.append(decision_id)
     assert pending(live) == before - 20

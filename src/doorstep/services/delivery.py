@@ -128,10 +128,11 @@ def deliveries_for(app: HasSpec, decisions: Sequence[DecisionRecord]) -> list[De
 
 
 def decision_url(public_url: str | None, decision_id: str) -> str:
-    """The decision's address for people and systems (empty without a public URL)."""
+    """The decision's page, where people read it and review it (empty without a public URL);
+    the JSON stays at ``/v1/decisions/{id}``."""
     if not public_url:
         return ""
-    return f"{public_url.rstrip('/')}/v1/decisions/{decision_id}"
+    return f"{public_url.rstrip('/')}/decisions/{decision_id}"
 
 
 def delivery_context(

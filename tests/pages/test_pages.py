@@ -1,0 +1,214 @@
+"""The pages in-process (no browser): sessions, CSRF, refusals with clear messages that change
+nothing, keys, the decision page's context, and the speed of "what would change"."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from contextlib import aclosing
+from datetime import UTC, datetime
+from html import unescape
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.pages.conftest import CSRF, Site, session_client
+
+from doorstep.services.delivery import decision_url
+from doorstep.services.what_if import what_would_change
+from doorstep.store.views import QueueQuery
+from doorstep.web.pages.session import SessionCodec, load_session_secret
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def first_pending(site: Site) -> str:
+    page = site.store.review_queue(QueueQuery(("churn",), limit=1), now=datetime.now(UTC))
+    return page.items[0].id
+
+
+async def test_sign_in_sets_a_signed_httponly_samesite_cookie(seeded: Site) -> None:
+    client, _ = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        form = await client.get("/sign-in")
+        token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+        answer = await client.post(
+            "/sign-in",
+            data={"csrf_token": token, "key": seeded.keys["owner"], "next": "https://evil.test/"},
+        )
+        cookie = answer.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+        assert answer.headers["location"] == "/"  # never to another site
+        assert seeded.keys["owner"] not in cookie  # the secret never travels in the cookie
+
+
+async def test_sign_in_refuses_unknown_and_client_keys_and_a_forged_form(seeded: Site) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=seeded.app), base_url="http://testserver"
+    ) as client:
+        token = CSRF.search((await client.get("/sign-in")).text).group(1)  # type: ignore[union-attr]
+        bad = await client.post("/sign-in", data={"csrf_token": token, "key": "dsk_nope"})
+        assert bad.status_code == 401 and "unknown or revoked" in bad.text
+        token = CSRF.search(bad.text).group(1)  # type: ignore[union-attr]
+        client_key = await client.post(
+            "/sign-in", data={"csrf_token": token, "key": seeded.keys["client"]}
+        )
+        assert client_key.status_code == 403 and "for systems, not people" in client_key.text
+        forged = await client.post(
+            "/sign-in", data={"csrf_token": "forged", "key": seeded.keys["admin"]}
+        )
+        assert forged.status_code == 403 and "doorstep_session" not in str(forged.headers)
+
+
+async def test_a_tampered_cookie_is_a_signed_out_visitor(seeded: Site) -> None:
+    client, _ = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        value = client.cookies["doorstep_session"]
+        client.cookies.set("doorstep_session", value[:-2] + ("A" if value[-2] != "A" else "B"))
+        answer = await client.get("/review")
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
+
+
+async def test_a_verdict_without_a_reason_is_refused_and_changes_nothing(seeded: Site) -> None:
+    case = first_pending(seeded)
+    events = len(seeded.store.decision_audit(case))
+    client, csrf = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        answer = await client.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "approve", "reason": "  "},
+        )
+    assert answer.status_code == 422
+    assert "A review needs a reason" in answer.text and 'id="verdict-error"' in answer.text
+    assert seeded.store.get_decision(case).status == "pending_review"  # type: ignore[union-attr]
+    assert len(seeded.store.decision_audit(case)) == events
+
+
+async def test_a_verdict_on_a_case_someone_else_claimed_is_refused(seeded: Site) -> None:
+    case = first_pending(seeded)
+    other, other_csrf = await session_client(seeded, "owner")
+    me, csrf = await session_client(seeded, "reviewer")
+    async with aclosing(other), aclosing(me):
+        claimed = await other.post(f"/decisions/{case}/claim", data={"csrf_token": other_csrf})
+        assert claimed.status_code == 303
+        page = await me.get(f"/decisions/{case}")
+        assert "Claimed by" in page.text and 'id="verdict-form"' not in page.text
+        answer = await me.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "approve", "reason": "fine"},
+        )
+        assert answer.status_code == 409 and "claimed by key:owner-1" in answer.text
+        taken = await me.post(f"/decisions/{case}/claim", data={"csrf_token": csrf})
+        assert taken.status_code == 409
+    assert seeded.store.get_decision(case).status == "pending_review"  # type: ignore[union-attr]
+
+
+async def test_a_verdict_on_a_decided_case_is_refused_and_the_first_stands(seeded: Site) -> None:
+    case = first_pending(seeded)
+    client, csrf = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        first = await client.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "override", "action": "none", "reason": "no"},
+        )
+        assert first.status_code == 303 and first.headers["location"].startswith("/review/next")
+        again = await client.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "approve", "reason": "yes"},
+        )
+        assert again.status_code == 409 and "not 'pending_review'" in unescape(again.text)
+    record = seeded.store.get_decision(case)
+    assert record is not None and record.status == "overridden" and record.final_action == "none"
+    assert seeded.store.get_review(case)["reason"] == "no"  # type: ignore[index]
+
+
+async def test_a_form_without_the_csrf_token_is_refused(seeded: Site) -> None:
+    case = first_pending(seeded)
+    client, _ = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        answer = await client.post(
+            f"/decisions/{case}/verdict", data={"verdict": "approve", "reason": "fine"}
+        )
+    assert answer.status_code == 403 and "csrf_invalid" in answer.text
+    assert seeded.store.get_decision(case).status == "pending_review"  # type: ignore[union-attr]
+
+
+async def test_queue_filters_and_order(seeded: Site) -> None:
+    client, _ = await session_client(seeded, "viewer")
+    async with aclosing(client):
+        by_score = await client.get("/review?order=score")
+        scores = [float(s) for s in re.findall(r'<td class="num">([0-9.]+)</td>', by_score.text)]
+        assert scores == sorted(scores, reverse=True) and len(scores) > 5
+        band = await client.get("/review?score_min=0.5&score_max=0.6")
+        inside = [float(s) for s in re.findall(r'<td class="num">([0-9.]+)</td>', band.text)]
+        assert inside and all(0.5 <= s <= 0.6 for s in inside)  # shown rounded to 2 places
+        bad = await client.get("/review?score_min=high")
+        assert bad.status_code == 422 and "score_min must be a number" in bad.text
+        assert "Work the next case" not in by_score.text  # a viewer does not review
+
+
+async def test_decision_page_masks_pii_for_a_viewer_only(seeded: Site) -> None:
+    case = first_pending(seeded)
+    email = seeded.store.get_decision(case).inputs["email"]  # type: ignore[union-attr]
+    viewer, _ = await session_client(seeded, "viewer")
+    reviewer, _ = await session_client(seeded, "reviewer")
+    async with aclosing(viewer), aclosing(reviewer):
+        seen = (await viewer.get(f"/decisions/{case}")).text
+        assert email not in seen and "***" in seen
+        assert email in (await reviewer.get(f"/decisions/{case}")).text
+
+
+async def test_keys_created_and_revoked_from_the_browser(seeded: Site) -> None:
+    owner, csrf = await session_client(seeded, "owner")
+    async with aclosing(owner):
+        made = await owner.post("/keys", data={"csrf_token": csrf, "name": "bo", "role": "viewer"})
+        secret = re.search(r'id="new-secret">(dsk_[^<]+)<', made.text)
+        assert made.status_code == 200 and secret is not None
+        assert seeded.store.authenticate(secret.group(1)) is not None
+        admin = await owner.post("/keys", data={"csrf_token": csrf, "name": "x", "role": "admin"})
+        assert admin.status_code == 403 and "may not create 'admin' keys" in unescape(admin.text)
+        key_id = next(k.id for k in seeded.store.list_keys() if k.name == "bo")
+        as_bo = Site(seeded.url, seeded.store, {"bo": secret.group(1)}, seeded.app)
+        bo, _ = await session_client(as_bo, "bo")
+        async with aclosing(bo):
+            assert (await bo.get("/review")).status_code == 200
+            revoked = await owner.post(f"/keys/{key_id}/revoke", data={"csrf_token": csrf})
+            assert revoked.status_code == 303
+            assert (await bo.get("/review")).status_code == 303  # the session ended with the key
+
+
+def test_decision_url_points_at_the_decision_page() -> None:
+    assert decision_url("https://d.example.com/", "abc") == "https://d.example.com/decisions/abc"
+    assert decision_url(None, "abc") == ""
+
+
+def test_session_secret_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    first = load_session_secret(tmp_path, env={})
+    assert load_session_secret(tmp_path, env={}) == first and len(first) >= 32
+    assert os.stat(tmp_path / "session-secret").st_mode & 0o777 == 0o600
+    assert load_session_secret(tmp_path, env={"DOORSTEP_SESSION_SECRET": "s" * 40}) == b"s" * 40
+    with pytest.raises(ValueError, match="at least 32"):
+        load_session_secret(tmp_path, env={"DOORSTEP_SESSION_SECRET": "short"})
+    codec = SessionCodec(first, max_age=60)
+    session = codec.new_session("k1", "ana", "reviewer")
+    assert codec.decode(codec.encode(session)) == session
+    assert SessionCodec(b"x" * 32, max_age=60).decode(codec.encode(session)) is None
+
+
+def test_what_would_change_flips_the_action_within_200_ms(seeded: Site) -> None:
+    app = seeded.app.state.service.registry.get("churn")
+    record = seeded.store.get_decision(first_pending(seeded))
+    assert record is not None
+    what_would_change(app, record)  # warm
+    started = time.perf_counter()
+    changes = what_would_change(app, record)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.2, elapsed
+    assert changes and all(c.action != record.action for c in changes)
+    assert [c.distance for c in changes] == sorted(c.distance for c in changes)
