@@ -12,6 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 __all__ = ["canonical_bytes", "canonical_json", "dump_json", "iso", "sha256_hex"]
 
 
@@ -36,15 +38,14 @@ _encoder = json.JSONEncoder(
 )
 
 
-_fast_encoder = json.JSONEncoder(
-    separators=(",", ":"), allow_nan=False, check_circular=False, default=_default
-)
+_DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def dump_json(value: Any) -> str:
     """Compact JSON in the value's own key order: for stored columns whose exact text is
-    digested (so it need not be canonical, only kept verbatim)."""
-    return _fast_encoder.encode(value)
+    digested (so it need not be canonical, only kept verbatim). NaN and infinities become
+    ``null``; datetimes are written as :func:`iso` writes them."""
+    return orjson.dumps(value, default=_default, option=_DUMP_OPTIONS).decode()
 
 
 def canonical_json(value: Any) -> str:
