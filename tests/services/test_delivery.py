@@ -258,7 +258,7 @@ def test_delivered_with_rendered_payload(store: Store, doc: SpecDocument, dispat
         "customer": "C-3",
         "score": 0.87,
         "why": record.reasons_text,
-        "link": f"https://doorstep.example.com/v1/decisions/{record.id}",
+        "link": f"https://doorstep.example.com/decisions/{record.id}",
         "tenure": 3,
     }
     assert sent.context["created_at"] == record.created_at.isoformat(timespec="microseconds")
