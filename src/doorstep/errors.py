@@ -14,11 +14,14 @@ HTTP status codes belong to the web layer alone.
     ├── PolicyError            a policy rule cannot be compiled or evaluated
     ├── InputError             a batch input cannot be read at all (missing column, bad file)
     │   ├── RecordsInvalidError    records of a request break the input contract (each named)
+    │   │   ├── EntityNotFoundError    a feature source has no row for a record's entity id
+    │   │   └── FeaturesStaleError     looked-up features older than the source's max_age
     │   └── PayloadTooLargeError   a request body or batch beyond the configured limits
     ├── ExampleError           an unknown example, or a folder that is not empty
     ├── PluginError            an entry point cannot be loaded
     ├── StoreError             the store refuses an operation (e.g. a model version's hash changed)
     │   └── StoreUnavailableError  the database cannot be reached or is locked: retry later
+    ├── FeatureSourceUnavailableError  a feature source is down or slower than its timeout
     ├── NotFoundError          a decision, app or key does not exist
     ├── ConflictError          the request contradicts what is already recorded
     │   ├── ReviewConflictError    the decision is not pending review, or was reviewed already
@@ -41,6 +44,9 @@ __all__ = [
     "InputError",
     "PayloadTooLargeError",
     "RecordsInvalidError",
+    "EntityNotFoundError",
+    "FeaturesStaleError",
+    "FeatureSourceUnavailableError",
     "ModelError",
     "ModelMismatchError",
     "PluginError",
@@ -161,6 +167,20 @@ class RecordsInvalidError(InputError):
         self.errors = errors
 
 
+class EntityNotFoundError(RecordsInvalidError):
+    """A feature source has no row for the entity id of a record that needs its values; each
+    one is named in ``errors`` with rule ``entity_unknown``."""
+
+    code = "entity_unknown"
+
+
+class FeaturesStaleError(RecordsInvalidError):
+    """Features looked up for a record are older than their source's ``max_age`` and the
+    source says ``on_stale: refuse``; each one is named in ``errors`` with rule ``stale``."""
+
+    code = "features_stale"
+
+
 class PayloadTooLargeError(InputError):
     """A request body or batch beyond the configured limits."""
 
@@ -218,6 +238,17 @@ class StoreUnavailableError(StoreError):
     """The database cannot be reached, or is locked past the timeout. Retry later."""
 
     code = "store_unavailable"
+
+
+class FeatureSourceUnavailableError(DoorstepError):
+    """A feature source cannot be reached, fails, or does not answer within its ``timeout``.
+    Nothing was decided or recorded; retry later."""
+
+    code = "feature_source_unavailable"
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        super().__init__(message)
 
 
 class NotFoundError(DoorstepError):

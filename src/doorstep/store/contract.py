@@ -88,6 +88,11 @@ class DecisionRecord:
     predicted_class: str | None = None
     final_action: str | None = None
     """The action after review (the override's target, or the action when approved)."""
+    lineage: dict[str, Any] | None = None
+    """Where the inputs came from, for apps with feature sources: ``request`` (the fields the
+    request carried) and ``sources`` (per source: ``fields``, ``observed_at``,
+    ``age_seconds`` and, with a ``max_age``, ``stale``); ``None`` when all came with the
+    request."""
 
 
 @dataclass(frozen=True)

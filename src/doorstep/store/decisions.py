@@ -66,19 +66,24 @@ def _claim(conn: sa.Connection, request: RecordRequest, app: str) -> RecordOutco
 _INSERT_COLUMNS = [
     "id", "app", "entity_id", "model_version", "model_hash", "inputs", "score",
     "predicted_class", "action", "rule", "review", "control", "status", "final_action",
-    "reasons", "reasons_text", "created_at", "audit_seq",
+    "reasons", "reasons_text", "created_at", "lineage", "audit_seq",
 ]  # fmt: skip
-_JSON_COLUMNS = {"inputs", "reasons"}
+_JSON_COLUMNS = {"inputs", "reasons", "lineage"}
 
 
-def _insert_sql(dialect: str) -> str:
+def _insert_sql(dialect: str, *, lineage: bool = True) -> str:
     """The hot path skips SQLAlchemy's per-row type processing: rows are tuples of driver
-    values, JSON already serialised (canonically, once, shared with the audit digest)."""
+    values, JSON already serialised (canonically, once, shared with the audit digest).
+    Without ``lineage`` the column is left out (null): rows of apps without feature sources."""
+    names = _INSERT_COLUMNS if lineage else [c for c in _INSERT_COLUMNS if c != "lineage"]
     if dialect == "postgresql":
-        marks = ["%s::json" if c in _JSON_COLUMNS else "%s" for c in _INSERT_COLUMNS]
+        marks = ["%s::json" if c in _JSON_COLUMNS else "%s" for c in names]
     else:
-        marks = ["?"] * len(_INSERT_COLUMNS)
-    return f"INSERT INTO decisions ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join(marks)})"
+        marks = ["?"] * len(names)
+    return f"INSERT INTO decisions ({', '.join(names)}) VALUES ({', '.join(marks)})"
+
+
+_LINEAGE_AT = _INSERT_COLUMNS.index("lineage")
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -101,8 +106,14 @@ def _prepare(
     for decision in sorted(decisions_, key=lambda d: d.id):
         inputs_json = dump_json(decision.inputs)
         reasons_json = None if decision.reasons is None else dump_json(decision.reasons)
+        lineage_json = None if decision.lineage is None else dump_json(decision.lineage)
         created = decision.created_at
-        digest.add(decision.id, decision_fields(decision), inputs_json, reasons_json)
+        texts = (
+            (inputs_json, reasons_json)
+            if lineage_json is None
+            else (inputs_json, reasons_json, lineage_json)
+        )
+        digest.add(decision.id, decision_fields(decision), *texts)
         rows.append(
             [
                 decision.id,
@@ -122,6 +133,7 @@ def _prepare(
                 reasons_json,
                 decision.reasons_text,
                 _sqlite_time(created) if sqlite_dialect else _utc(created),
+                lineage_json,
                 None,
             ]
         )
@@ -152,7 +164,11 @@ def record(
         outbox.extend(_own_deliveries(request))
         outcomes.append(RecordOutcome("recorded", request.response))
     if rows:
-        conn.exec_driver_sql(_insert_sql(conn.dialect.name), rows)
+        if any(row[_LINEAGE_AT] is not None for row in rows):
+            conn.exec_driver_sql(_insert_sql(conn.dialect.name), rows)
+        else:
+            plain = [row[:_LINEAGE_AT] + row[_LINEAGE_AT + 1 :] for row in rows]
+            conn.exec_driver_sql(_insert_sql(conn.dialect.name, lineage=False), plain)
     # after their decisions (foreign key), in the same transaction: both or neither
     _outbox.insert_deliveries(conn, outbox)
     return outcomes
@@ -188,6 +204,7 @@ def to_record(row: Any) -> DecisionRecord:
         created_at=row.created_at,
         predicted_class=row.predicted_class,
         final_action=row.final_action,
+        lineage=row.lineage,
     )
 
 

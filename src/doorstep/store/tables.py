@@ -23,6 +23,8 @@ __all__ = [
     "outcomes",
     "review_claims",
     "reviews",
+    "runs",
+    "scheduler_leases",
 ]
 
 
@@ -76,6 +78,7 @@ decisions = sa.Table(
     sa.Column("reasons_text", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("audit_seq", sa.BigInteger, nullable=True),
+    sa.Column("lineage", sa.JSON, nullable=True),
     # newest first is a backward scan of (app, created_at, id): ORDER BY created_at DESC, id DESC
     sa.Index("ix_decisions_app_created", "app", "created_at", "id"),
     sa.Index("ix_decisions_app_entity", "app", "entity_id"),
@@ -250,4 +253,44 @@ outcomes = sa.Table(
     sa.Index("ix_outcomes_app_entity", "app", "entity_id", "observed_at"),
     sa.Index("ix_outcomes_app_unmatched", "app", "unmatched"),
     sa.Index("ix_outcomes_audit_seq", "audit_seq"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("app", sa.String(200), nullable=False),
+    # the schedule and slot of a scheduled run; null for a run started by hand
+    sa.Column("schedule", sa.String(200), nullable=True),
+    sa.Column("slot", UTCDateTime, nullable=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # running, succeeded, failed
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    # the last entity id whose chunk was committed: a resumed run continues after it
+    sa.Column("checkpoint", sa.String(200), nullable=True),
+    sa.Column("rows", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("decided", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("deliveries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("errors", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("runner", sa.String(200), nullable=True),
+    sa.Column("lease_token", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    # one run per scheduled slot, whatever the number of servers
+    sa.UniqueConstraint("app", "schedule", "slot", name="uq_runs_slot"),
+    sa.Index("ix_runs_started", "started_at", "id"),
+    sa.Index("ix_runs_state", "state"),
+)
+
+scheduler_leases = sa.Table(
+    "scheduler_leases",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )

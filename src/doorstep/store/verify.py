@@ -142,6 +142,7 @@ def _check_decisions(conn: sa.Connection, page: list[Any]) -> list[_Problem]:
             decisions,
             sa.cast(decisions.c.inputs, sa.Text).label("inputs_json"),
             sa.cast(decisions.c.reasons, sa.Text).label("reasons_json"),
+            sa.cast(decisions.c.lineage, sa.Text).label("lineage_json"),
             reviews.c.id.label("review_id"),
         )
         .outerjoin(reviews, reviews.c.decision_id == decisions.c.id)
@@ -181,7 +182,10 @@ def _digest_decisions(
                 )
             )
         digest = found.setdefault(row.audit_seq, RowDigest())
-        digest.add(row.id, decision_fields(row._mapping), row.inputs_json, row.reasons_json)
+        texts = [row.inputs_json, row.reasons_json]
+        if row.lineage_json is not None:  # digested only where there is one (older rows)
+            texts.append(row.lineage_json)
+        digest.add(row.id, decision_fields(row._mapping), *texts)
     return first
 
 

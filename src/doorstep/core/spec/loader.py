@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from doorstep.core.spec.models import Spec
+from doorstep.core.spec.sources import source_issues
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import SpecError, SpecIssue
 
@@ -258,6 +259,7 @@ def _cross_check(doc: SpecDocument) -> list[SpecIssue]:
                 doc.issue(("explain", "for"), "'on_demand' cannot be combined with others")
             )
     issues.extend(monitoring_issues(doc))
+    issues.extend(source_issues(doc))
     if spec.model.task == "multiclass":
         return issues  # rules may use score_<class>: checked once the model's classes are known
     issues.extend(policy_issues(doc, policy_columns(spec)))

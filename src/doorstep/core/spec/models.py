@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from doorstep.core.outcomes import parse_duration
+from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec
 
 __all__ = [
     "ActionSpec",
@@ -339,6 +340,12 @@ class Spec(_Strict):
     actions: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ActionSpec] = {}
     connectors: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ConnectorSpec] = {}
     monitoring: MonitoringSpec = MonitoringSpec()
+    features: dict[Annotated[str, Field(pattern=NAME_PATTERN)], FeatureSourceSpec] = {}
+    """Sources that inputs are looked up in by entity id (SQL, Redis, Feast): a request may
+    carry only the id; values it carries win over looked-up ones."""
+    schedules: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ScheduleSpec] = {}
+    """Batch runs that ``doorstep serve`` starts on a cron schedule, deciding every entity of
+    a SQL feature source."""
 
     @field_validator("reference", mode="before")
     @classmethod

@@ -1,0 +1,87 @@
+"""What every feature source offers: rows by entity id, in one round trip for many ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from doorstep.core.spec.sources import FeastSourceSpec, RedisSourceSpec, SQLSourceSpec
+
+__all__ = ["FeatureRow", "FeatureSource", "ScanSource", "observed_time", "open_source"]
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """One entity's values as found in a source: input field → value (as stored there), and
+    when the source says the row was last updated (``None`` when it does not say)."""
+
+    values: dict[str, Any]
+    observed_at: datetime | None
+
+
+class FeatureSource(Protocol):
+    name: str
+    kind: str
+    """``sql``, ``redis`` or ``feast``."""
+    fields: tuple[str, ...]
+    """The input fields this source provides."""
+    timeout: float
+
+    def lookup(self, ids: Sequence[str]) -> dict[str, FeatureRow]:
+        """The rows of ``ids`` that exist, in one round trip; ids not found are absent.
+        Raises :class:`doorstep.errors.FeatureSourceUnavailableError` when the source fails."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ScanSource(FeatureSource, Protocol):
+    def scan(self, after: str | None, chunk_rows: int) -> Iterator[list[tuple[str, FeatureRow]]]:
+        """Every entity with an id greater than ``after``, in id order, ``chunk_rows`` at a time,
+        read with a server-side cursor (constant memory)."""
+        ...
+
+
+def open_source(
+    name: str, spec: Any, *, id_field: str, fields: list[str], base_dir: Path
+) -> FeatureSource:
+    """The adapter for one entry of the spec's ``features`` (no connection is made yet)."""
+    if isinstance(spec, SQLSourceSpec):
+        from doorstep.sources.sql import SQLFeatureSource
+
+        return SQLFeatureSource(name, spec, id_field=id_field, fields=fields, base_dir=base_dir)
+    if isinstance(spec, RedisSourceSpec):
+        from doorstep.sources.redis import RedisFeatureSource
+
+        return RedisFeatureSource(name, spec, fields=fields)
+    if isinstance(spec, FeastSourceSpec):
+        from doorstep.sources.feast import FeastFeatureSource
+
+        return FeastFeatureSource(name, spec, fields=fields, base_dir=base_dir)
+    raise TypeError(f"unknown feature source spec {type(spec).__name__}")
+
+
+def observed_time(value: Any) -> datetime | None:
+    """A row's update time: a datetime (naive ones are UTC), seconds since 1970 (number or
+    text), or ISO 8601 text. ``None`` when missing or unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    text = str(value).strip()
+    try:
+        return datetime.fromtimestamp(float(text), UTC)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,76 @@
+"""A Redis feature source: one hash per entity (``HGETALL customer:{id}``), all the ids of a
+lookup in one pipeline (one round trip).
+
+Hash values are text; :mod:`doorstep.services.features` types them by the input contract. The
+client keeps a blocking pool of connections; connecting, each read and waiting for a pooled
+connection are bounded by the source's ``timeout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from doorstep.core.spec.sources import RedisSourceSpec, source_columns
+from doorstep.errors import ConnectorSpecError, FeatureSourceUnavailableError
+from doorstep.sources.base import FeatureRow, observed_time
+
+__all__ = ["RedisFeatureSource"]
+
+
+class RedisFeatureSource:
+    kind = "redis"
+
+    def __init__(self, name: str, spec: RedisSourceSpec, *, fields: list[str]) -> None:
+        try:
+            import redis
+        except ImportError:
+            raise ConnectorSpecError(
+                name, "type", "the Redis client is not installed: pip install 'doorstep[redis]'"
+            ) from None
+        self.name, self.spec, self.timeout = name, spec, spec.timeout
+        self.columns = source_columns(spec, fields)
+        self.fields = tuple(self.columns)
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        try:
+            pool = redis.BlockingConnectionPool.from_url(
+                spec.url,
+                max_connections=spec.pool_size,
+                timeout=spec.timeout,
+                socket_timeout=spec.timeout,
+                socket_connect_timeout=spec.timeout,
+                decode_responses=True,
+            )
+        except ValueError as error:
+            raise ConnectorSpecError(name, "url", f"not a Redis URL: {error}") from None
+        self._password = str(pool.connection_kwargs.get("password") or "")
+        self.client: Any = redis.Redis(connection_pool=pool)
+
+    def lookup(self, ids: Sequence[str]) -> dict[str, FeatureRow]:
+        if not ids:
+            return {}
+        template = self.spec.key
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for entity_id in ids:
+                pipe.hgetall(template.replace("{id}", entity_id))
+            hashes = pipe.execute()
+        except self._errors as error:
+            text = str(error)
+            if self._password:
+                text = text.replace(self._password, "***")
+            raise FeatureSourceUnavailableError(
+                self.name, f"feature source {self.name!r} (redis) failed: {text}; retry later"
+            ) from None
+        found: dict[str, FeatureRow] = {}
+        stamp = self.spec.observed_at
+        for entity_id, values in zip(ids, hashes, strict=True):
+            if not values:
+                continue
+            row = {field: values.get(column) for field, column in self.columns.items()}
+            found[entity_id] = FeatureRow(row, observed_time(values.get(stamp)) if stamp else None)
+        return found
+
+    def close(self) -> None:
+        self.client.close()
+        self.client.connection_pool.disconnect()

@@ -1,0 +1,208 @@
+"""A SQL feature source: one parameterised query per lookup, ``WHERE key IN (:ids)``, against
+any database SQLAlchemy reaches (a warehouse, an application's PostgreSQL or MariaDB, SQLite).
+
+The ids are always bound parameters (an expanding bind parameter); table and column names come
+from the spec, quoted by SQLAlchemy, never from a request. Connections are pooled (no ping per
+checkout: a connection found broken is dropped and the lookup tried once more on a fresh one).
+Connecting, each statement and waiting for a pooled connection are bounded by the source's
+``timeout`` where the driver allows it; the caller bounds the whole lookup as well.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+
+from doorstep.core.spec.sources import SQLSourceSpec, source_columns
+from doorstep.errors import ConnectorSpecError, FeatureSourceUnavailableError
+from doorstep.sources.base import FeatureRow, observed_time
+
+__all__ = ["SQLFeatureSource"]
+
+
+class SQLFeatureSource:
+    """Looks entities up in a table, or through the spec's own ``query``."""
+
+    kind = "sql"
+
+    def __init__(
+        self,
+        name: str,
+        spec: SQLSourceSpec,
+        *,
+        id_field: str,
+        fields: list[str],
+        base_dir: Path,
+    ) -> None:
+        self.name, self.spec, self.timeout = name, spec, spec.timeout
+        self.columns = source_columns(spec, fields)
+        self.fields = tuple(self.columns)
+        self.key = spec.key or id_field
+        try:
+            url = _resolve_sqlite_path(make_url(spec.url), base_dir)
+        except sa_exc.ArgumentError:
+            raise ConnectorSpecError(
+                name, "url", "expected a SQLAlchemy URL such as 'postgresql+psycopg://app@db/app'"
+            ) from None
+        self._password = url.password or ""
+        try:
+            self.engine = sa.create_engine(
+                url,
+                pool_size=spec.pool_size,
+                max_overflow=spec.pool_size,
+                pool_timeout=spec.timeout,
+                pool_recycle=1800,
+                connect_args=_connect_args(url, spec.timeout),
+            )
+        except (ImportError, sa_exc.NoSuchModuleError) as error:
+            raise ConnectorSpecError(
+                name,
+                "url",
+                f"the driver {url.drivername!r} is not installed ({error}); install it "
+                "(e.g. pip install 'psycopg[binary]' or pymysql) or change the URL",
+            ) from None
+        self._lookup = self._lookup_statement()
+
+    # lookups
+
+    def lookup(self, ids: Sequence[str]) -> dict[str, FeatureRow]:
+        if not ids:
+            return {}
+        params = {"ids": [self._bind_id(i) for i in ids]}
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    rows = conn.execute(self._lookup, params).all()
+                break
+            except sa_exc.DBAPIError as error:
+                if error.connection_invalidated and attempt == 1:
+                    continue  # a pooled connection the server had closed: once more
+                raise self._unavailable(error) from None
+            except (sa_exc.SQLAlchemyError, OSError) as error:
+                raise self._unavailable(error) from None
+        return dict(self._row(row) for row in rows)
+
+    def scan(self, after: str | None, chunk_rows: int) -> Iterator[list[tuple[str, FeatureRow]]]:
+        """Every entity after ``after`` in id order, streamed by a server-side cursor."""
+        statement = self._scan_statement(after is not None)
+        params = {} if after is None else {"after": self._bind_id(after)}
+        try:
+            with self.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":  # a long scan is no stuck lookup
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(
+                    statement, params
+                )
+                for part in result.partitions(chunk_rows):
+                    yield [self._row(row) for row in part]
+        except (sa_exc.SQLAlchemyError, OSError) as error:
+            raise self._unavailable(error) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # statements
+
+    def _select_list(self, source: Any) -> list[Any]:
+        """The key, each field's column, then the update time: read back by position."""
+        items = [source.c[self.key]]
+        items += [source.c[column] for column in self.columns.values()]
+        if self.spec.observed_at is not None:
+            items.append(source.c[self.spec.observed_at])
+        return items
+
+    def _table(self) -> Any:
+        assert self.spec.table is not None
+        schema, _, name = self.spec.table.rpartition(".")
+        names = dict.fromkeys([self.key, *self.columns.values()])
+        if self.spec.observed_at is not None:
+            names[self.spec.observed_at] = None
+        return sa.table(name, *(sa.column(n) for n in names), schema=schema or None)
+
+    def _lookup_statement(self) -> Any:
+        ids: Any = sa.bindparam("ids", expanding=True)
+        if self.spec.table is not None:
+            table = self._table()
+            return sa.select(*self._select_list(table)).where(table.c[self.key].in_(ids))
+        assert self.spec.query is not None
+        query = sa.text(self.spec.query).bindparams(ids)
+        names = dict.fromkeys([self.key, *self.columns.values()])
+        if self.spec.observed_at is not None:
+            names[self.spec.observed_at] = None
+        subquery = query.columns(*(sa.column(n) for n in names)).subquery("doorstep_lookup")
+        return sa.select(*self._select_list(subquery))
+
+    def _scan_statement(self, resume: bool) -> Any:
+        if self.spec.table is not None:
+            source = self._table()
+        else:
+            assert self.spec.scan_query is not None
+            names = dict.fromkeys([self.key, *self.columns.values()])
+            if self.spec.observed_at is not None:
+                names[self.spec.observed_at] = None
+            source = (
+                sa.text(self.spec.scan_query)
+                .columns(*(sa.column(n) for n in names))
+                .subquery("doorstep_scan")
+            )
+        statement = sa.select(*self._select_list(source)).order_by(source.c[self.key])
+        if resume:
+            statement = statement.where(source.c[self.key] > sa.bindparam("after"))
+        return statement
+
+    # values
+
+    def _bind_id(self, entity_id: str) -> Any:
+        if self.spec.id_type == "int":
+            try:
+                return int(entity_id)
+            except ValueError:
+                return -(2**63)  # matches no row: the entity is unknown, as it should be
+        return entity_id
+
+    def _row(self, row: Sequence[Any]) -> tuple[str, FeatureRow]:
+        values = dict(zip(self.columns, row[1 : 1 + len(self.columns)], strict=True))
+        observed = observed_time(row[-1]) if self.spec.observed_at is not None else None
+        return str(row[0]), FeatureRow(values, observed)
+
+    def _unavailable(self, error: BaseException) -> FeatureSourceUnavailableError:
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+        text = detail[0] if detail else type(error).__name__
+        if self._password:
+            text = text.replace(self._password, "***")
+        return FeatureSourceUnavailableError(
+            self.name, f"feature source {self.name!r} (sql) failed: {text}; retry later"
+        )
+
+
+def _resolve_sqlite_path(url: URL, base_dir: Path) -> URL:
+    """A relative SQLite file is relative to the spec's folder, like every path in a spec."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if database.startswith("file:") or Path(database).is_absolute():
+        return url
+    return url.set(database=str(base_dir / database))
+
+
+def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
+    """The driver's own limits for connecting and for each statement or read."""
+    seconds = max(1, math.ceil(timeout))
+    driver = url.get_driver_name()
+    if driver in ("psycopg", "psycopg2"):
+        milliseconds = max(1, int(timeout * 1000))
+        return {
+            "connect_timeout": max(2, seconds),
+            "options": f"-c statement_timeout={milliseconds}",
+        }
+    if driver in ("pymysql", "mysqldb"):
+        return {"connect_timeout": seconds, "read_timeout": seconds, "write_timeout": seconds}
+    if driver == "pysqlite":
+        return {"timeout": timeout, "check_same_thread": False}
+    return {}
