@@ -165,6 +165,9 @@ def demo(
     render.next_steps(console, directory)
     if serve_api:
         render.try_the_api(console, directory / "customers.parquet", loaded.spec, port)
+        from doorstep.cli.demo_queue import prepare_review_queue
+
+        prepare_review_queue(console, loaded, directory / "customers.parquet", port)
         with _crm_stand_in(directory):
             serve([spec], port=port)
 

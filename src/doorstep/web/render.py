@@ -47,6 +47,8 @@ def decision_view(
     }
     if record.predicted_class is not None:
         view["predicted_class"] = record.predicted_class
+    if record.lineage is not None:
+        view["lineage"] = record.lineage
     if deliveries is not None:
         view["deliveries"] = [delivery_summary(d) for d in deliveries]
     return view

@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from doorstep.errors import DoorstepError, PayloadTooLargeError
 from doorstep.services.app import LoadedApp
+from doorstep.services.features import FeatureLookup
 from doorstep.services.decisions import (
     OnlineRequest,
     OnlineResponse,
@@ -49,10 +50,17 @@ class DecisionService:
             )
             for app in registry
         }
+        self.features: dict[str, FeatureLookup] = {}
+        """Each app's feature sources (pooled connections), for apps with ``features``."""
+        for app in registry:
+            lookup = FeatureLookup.open(app.spec, app.root)
+            if lookup is not None:
+                self.features[app.name] = lookup
 
     def run(self, app: LoadedApp, requests: Sequence[OnlineRequest]) -> list[Result]:
         """Decide and record ``requests`` of ``app`` (in a worker thread)."""
-        results, tally = decide_requests(app, self.store, requests)
+        features = self.features.get(app.name)
+        results, tally = decide_requests(app, self.store, requests, features=features)
         self.metrics.count(app.name, tally)
         if tally.deliveries and self.on_deliveries is not None:
             self.on_deliveries()
@@ -82,6 +90,8 @@ class DecisionService:
     async def close(self) -> None:
         for batcher in self.batchers.values():
             await batcher.close()
+        for lookup in self.features.values():
+            lookup.close()
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -74,8 +74,7 @@ def page_context(request: Request, record: DecisionRecord) -> dict[str, Any]:
         for r, effect in zip(reasons, effects, strict=True)
     ]
     deliveries = [
-        store.get_delivery(d.id) or d
-        for d in list_deliveries(store, decision_id=record.id).items
+        store.get_delivery(d.id) or d for d in list_deliveries(store, decision_id=record.id).items
     ]
     versions = [v for v in store.model_versions(record.app) if v["version"] == record.model_version]
     pending = record.status == "pending_review"

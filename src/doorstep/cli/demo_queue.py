@@ -1,0 +1,38 @@
+"""The demo's last step: decisions in the store with cases to review, and a reviewer key, so
+that ``doorstep demo --serve`` ends on the app's dashboard with a queue to work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from doorstep.services.app import LoadedApp
+
+__all__ = ["prepare_review_queue"]
+
+SAMPLE = 400
+
+
+def prepare_review_queue(console: Console, app: LoadedApp, customers: Path, port: int) -> None:
+    from datetime import UTC, datetime
+
+    from doorstep.services.examples import decide_sample
+    from doorstep.store import open_store
+    from doorstep.store.views import QueueQuery
+
+    with open_store() as store:
+        waiting = store.review_queue(QueueQuery((app.name,), limit=1), now=datetime.now(UTC))
+        if waiting.total == 0:
+            decide_sample(app, store, customers, count=SAMPLE)
+            waiting = store.review_queue(QueueQuery((app.name,), limit=1), now=datetime.now(UTC))
+        _key, secret = store.create_key("demo-reviewer", "reviewer", actor="doorstep demo")
+    base = f"http://127.0.0.1:{port}"
+    console.print(
+        f"\n[bold]{waiting.total} cases wait for a reviewer.[/] Open the dashboard "
+        f"[link]{base}/apps/{app.name}[/] and sign in with this reviewer key (shown once):\n"
+        f"  {secret}\n"
+        f"Then work the queue at {base}/review (keys: n next, a approve, o override).\n",
+        highlight=False,
+        soft_wrap=True,
+    )
