@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -40,6 +40,7 @@ from doorstep.monitoring.profile import (
     ReferenceProfile,
     build_profile,
     iter_batches,
+    run_all,
 )
 from doorstep.monitoring.stats import (
     EXACT_KS_MAX_N,
@@ -265,25 +266,18 @@ class WindowAccumulator:
         for name, ref in self.profile.features.items():
             tally = self._tallies[name]
             if isinstance(ref, NumericReference) and isinstance(tally, NumericTally):
-                jobs.append(_bind(numeric_drift, ref, tally, th))
+                jobs.append(partial(numeric_drift, ref, tally, th))
             elif isinstance(ref, CategoricalReference) and isinstance(tally, CategoricalTally):
-                jobs.append(_bind(categorical_drift, ref, tally, th))
+                jobs.append(partial(categorical_drift, ref, tally, th))
         if self.profile.score is not None and self._score is not None:
-            jobs.append(_bind(numeric_drift, self.profile.score, self._score, th))
-        threads = self.threads if self.threads is not None else _cpu_count()
-        if threads > 1 and len(jobs) > 1:
-            with ThreadPoolExecutor(threads) as pool:
-                columns = list(pool.map(lambda job: job(), jobs))
-        else:
-            columns = [job() for job in jobs]
+            jobs.append(partial(numeric_drift, self.profile.score, self._score, th))
+        columns = run_all(jobs, self.threads)
         score = columns.pop() if self.profile.score is not None else None
         attributions, shift = attribution_drift(self.profile.attributions, self._contributions, th)
-        worst = max(
-            [*columns, *([score] if score else []), *attributions],
-            key=lambda c: _RANK[c.status],
-            default=None,
-        )
-        status: Status = "ok" if worst is None else worst.status
+        statuses: list[Status] = [c.status for c in columns] + [a.status for a in attributions]
+        if score is not None:
+            statuses.append(score.status)
+        status: Status = max(statuses, key=_RANK.__getitem__, default="ok")
         return DriftReport(self.rows, tuple(columns), score, attributions, shift, status)
 
 
@@ -298,24 +292,6 @@ def compare(
     acc = WindowAccumulator(profile, thresholds=thresholds, threads=threads)
     acc.update_all(data)
     return acc.result()
-
-
-def _bind(
-    fn: Callable[[Any, Any, DriftThresholds], ColumnDrift],
-    ref: Any,
-    tally: Any,
-    th: DriftThresholds,
-) -> Callable[[], ColumnDrift]:
-    return lambda: fn(ref, tally, th)
-
-
-def _cpu_count() -> int:
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 # --- one column -------------------------------------------------------------------------------

@@ -14,11 +14,15 @@ IPC stream to store with the model version.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from functools import partial
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
@@ -117,28 +121,33 @@ class ReferenceProfile:
         rows = [("feature", ref) for ref in self.features.values()]
         if self.score is not None:
             rows.append(("score", self.score))
-        columns: dict[str, list[object]] = {k: [] for k in _ARROW_SCHEMA.names}
+        scalars: dict[str, list[object]] = {
+            k: [] for k in ("role", "name", "kind", "rows", "missing", "mean", "std", "low", "high")
+        }
+        lists: dict[str, list[object]] = {
+            k: [] for k in ("values", "counts", "categories", "edges")
+        }
         for role, ref in rows:
-            columns["role"].append(role)
-            columns["name"].append(ref.name)
-            columns["kind"].append(ref.kind)
-            columns["rows"].append(ref.rows)
-            columns["missing"].append(ref.missing)
+            scalars["role"].append(role)
+            scalars["name"].append(ref.name)
+            scalars["kind"].append(ref.kind)
+            scalars["rows"].append(ref.rows)
+            scalars["missing"].append(ref.missing)
             if isinstance(ref, NumericReference):
                 counts = ref.distribution.counts
-                columns["values"].append(ref.distribution.values)
-                columns["counts"].append(None if np.all(counts == 1) else counts)
-                columns["categories"].append(None)
-                columns["edges"].append(ref.psi_edges)
+                lists["values"].append(ref.distribution.values)
+                lists["counts"].append(None if np.all(counts == 1) else counts)
+                lists["categories"].append(None)
+                lists["edges"].append(ref.psi_edges)
                 for key in ("mean", "std", "low", "high"):
-                    columns[key].append(getattr(ref, key))
+                    scalars[key].append(getattr(ref, key))
             else:
-                columns["values"].append(None)
-                columns["counts"].append(ref.counts)
-                columns["categories"].append(list(ref.categories))
-                columns["edges"].append(None)
+                lists["values"].append(None)
+                lists["counts"].append(ref.counts)
+                lists["categories"].append(list(ref.categories))
+                lists["edges"].append(None)
                 for key in ("mean", "std", "low", "high"):
-                    columns[key].append(None)
+                    scalars[key].append(None)
         meta = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -147,7 +156,13 @@ class ReferenceProfile:
             "contribution_columns": dict(self.contribution_columns),
         }
         schema = _ARROW_SCHEMA.with_metadata({"doorstep": json.dumps(meta)})
-        return pa.table(columns, schema=schema)
+        arrays = []
+        for column in schema:
+            if column.name in lists:
+                arrays.append(_list_array(lists[column.name], column.type))
+            else:
+                arrays.append(pa.array(scalars[column.name], column.type))
+        return pa.Table.from_arrays(arrays, schema=schema)
 
     def to_bytes(self) -> bytes:
         """The profile as an Arrow IPC stream (see :meth:`from_bytes`)."""
@@ -175,23 +190,26 @@ class ReferenceProfile:
                 f"{meta.get('format')!r} version {meta.get('version')!r}; rebuild the profile "
                 "from the reference data"
             )
+        table = table.combine_chunks()
+        scalars = table.drop_columns(list(_LIST_COLUMNS)).to_pylist()
         features: dict[str, ColumnReference] = {}
         score: NumericReference | None = None
-        for row in table.to_pylist():
+        for i, row in enumerate(scalars):
             ref: ColumnReference
+            counts_list = table.column("counts").chunk(0)[i]
             if row["kind"] == "numeric":
-                values = np.asarray(row["values"], dtype=np.float64)
+                values = _numpy(table.column("values").chunk(0)[i], np.float64)
                 counts = (
                     np.ones(values.size, dtype=np.int64)
-                    if row["counts"] is None
-                    else np.asarray(row["counts"], dtype=np.int64)
+                    if not counts_list.is_valid
+                    else _numpy(counts_list, np.int64)
                 )
                 ref = NumericReference(
                     row["name"],
                     row["rows"],
                     row["missing"],
                     ecdf_from_counts(values, counts),
-                    np.asarray(row["edges"], dtype=np.float64),
+                    _numpy(table.column("edges").chunk(0)[i], np.float64),
                     row["mean"],
                     row["std"],
                     row["low"],
@@ -202,8 +220,8 @@ class ReferenceProfile:
                     row["name"],
                     row["rows"],
                     row["missing"],
-                    tuple(row["categories"]),
-                    np.asarray(row["counts"], dtype=np.int64),
+                    tuple(table.column("categories").chunk(0)[i].as_py()),
+                    _numpy(counts_list, np.int64),
                 )
             if row["role"] == "score" and isinstance(ref, NumericReference):
                 score = ref
@@ -218,6 +236,31 @@ class ReferenceProfile:
         )
 
 
+def _list_array(items: list[object], type_: pa.DataType) -> pa.Array:
+    """A list array from per-row numpy arrays or lists (``None`` for a null row), built from
+    one flat buffer rather than element by element."""
+    valid = [item is not None for item in items]
+    sizes = [0 if item is None else len(item) for item in items]  # type: ignore[arg-type]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
+    parts = [item for item in items if item is not None]
+    if pa.types.is_string(type_.value_type):
+        flat = pa.array([v for part in parts for v in part], type_.value_type)  # type: ignore[attr-defined]
+    elif parts:
+        flat = pa.array(np.concatenate([np.asarray(p) for p in parts]), type_.value_type)
+    else:
+        flat = pa.array([], type_.value_type)
+    mask = pa.array([not v for v in valid])
+    return pa.ListArray.from_arrays(pa.array(offsets), flat, type=type_, mask=mask)
+
+
+def _numpy(scalar: pa.ListScalar, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    values = scalar.values
+    if values is None:
+        return np.empty(0, dtype=dtype)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+_LIST_COLUMNS = ("values", "counts", "categories", "edges")
 _ARROW_SCHEMA = pa.schema(
     [
         ("role", pa.string()),
@@ -349,6 +392,7 @@ def build_profile(
     contributions: Mapping[str, str] | None = None,
     ranges: Mapping[str, tuple[float | None, float | None]] | None = None,
     psi_bins: int = 10,
+    threads: int | None = None,
 ) -> ReferenceProfile:
     """Profile reference ``data`` in one pass.
 
@@ -357,7 +401,7 @@ def build_profile(
     ``contributions`` columns. ``contributions`` maps a feature to the column of its
     contribution (SHAP) values. ``ranges`` gives declared ``(min, max)`` bounds per numeric
     feature (either may be ``None``); without one, the reference minimum and maximum bound the
-    range.
+    range. Columns are summarised on ``threads`` threads (default: one per core).
     """
     if psi_bins < 2:
         raise InputError(f"drift profile: psi_bins must be at least 2, got {psi_bins}")
@@ -379,19 +423,42 @@ def build_profile(
             score_tally.add(frame[score_tally.name])
         for feature, column in (contributions or {}).items():
             contrib[feature].add(frame[column])
-    refs: dict[str, ColumnReference] = {}
-    for name in kinds:
-        if name in numeric:
-            refs[name] = numeric_reference(numeric[name], psi_bins, (ranges or {}).get(name))
-        else:
-            refs[name] = categorical_reference(categorical[name])
+    jobs: list[Callable[[], ColumnReference]] = [
+        partial(numeric_reference, numeric[name], psi_bins, (ranges or {}).get(name))
+        if name in numeric
+        else partial(categorical_reference, categorical[name])
+        for name in kinds
+    ]
+    if score_tally is not None:
+        jobs.append(partial(numeric_reference, score_tally, psi_bins, None))
+    done = run_all(jobs, threads)
+    score_ref = done.pop() if score_tally is not None else None
     return ReferenceProfile(
-        refs,
-        None if score_tally is None else numeric_reference(score_tally, psi_bins, None),
+        {ref.name: ref for ref in done},
+        score_ref if isinstance(score_ref, NumericReference) else None,
         {f: m for f, t in contrib.items() if (m := t.mean) is not None},
         dict(contributions or {}),
         psi_bins,
     )
+
+
+T = TypeVar("T")
+
+
+def run_all(jobs: Sequence[Callable[[], T]], threads: int | None) -> list[T]:
+    """Run ``jobs`` (numpy work, which releases the GIL) on a thread pool; results in order."""
+    count = threads if threads is not None else cpu_count()
+    if count <= 1 or len(jobs) <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(min(count, len(jobs))) as pool:
+        return list(pool.map(lambda job: job(), jobs))
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 def _chain(
@@ -443,10 +510,13 @@ def numeric_reference(
     dist = ecdf_from_sorted(values)
     mean = std = None
     edges = np.empty(0, dtype=np.float64)
-    if dist.n:
-        weights = dist.counts
+    if dist.n and dist.n == dist.values.size:  # no ties: the values themselves
+        mean, std = float(np.mean(values)), float(np.std(values))
+    elif dist.n:
+        weights = dist.counts.astype(np.float64)
         mean = float(np.dot(dist.values, weights) / dist.n)
         std = float(np.sqrt(np.dot((dist.values - mean) ** 2, weights) / dist.n))
+    if dist.n:
         qs = np.arange(1, psi_bins, dtype=np.float64) / psi_bins
         edges = np.unique(quantiles(dist, qs))
     low, high = bounds if bounds is not None else (None, None)

@@ -1,0 +1,152 @@
+"""The drift statistics agree with Evidently 0.7.23's where the statistic is the same.
+
+Evidently needs pandas < 3, so it lives in its own environment (``bench/peers/setup.sh
+evidently`` creates ``bench/.data/venvs/evidently``); this test runs a script there on the same
+Parquet files and compares per column. Without that environment the test is skipped with the
+command that creates it; the agreement with scipy (``test_drift_stats.py``) always runs.
+
+Same statistic, same number: normalised Wasserstein, Jensen-Shannon (Evidently bins numeric
+columns of more than 20 distinct values into Sturges equal-width bins over both samples, the
+others value by value, as doorstep does), the KS p-value, the chi-square p-value, and PSI of
+categorical and few-valued numeric columns. Evidently's PSI of other numeric columns uses those
+equal-width bins where doorstep uses reference deciles: there the test checks doorstep's PSI
+kernel on Evidently's bins instead.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from doorstep.monitoring.drift import build_profile, compare
+from doorstep.monitoring.profile import NumericReference
+from doorstep.monitoring.stats import ecdf_from_sorted, histogram, psi, sturges_edges
+
+ROOT = Path(__file__).resolve().parents[2]
+EVIDENTLY = ROOT / "bench" / ".data" / "venvs" / "evidently" / "bin" / "python"
+
+pytestmark = pytest.mark.skipif(
+    not EVIDENTLY.exists(),
+    reason="no Evidently environment: run `bench/peers/setup.sh evidently` to create "
+    "bench/.data/venvs/evidently",
+)
+
+NUMERIC = ["x", "heavy", "k", "flat"]
+CATEGORICAL = ["c", "rare"]
+
+SCRIPT = """
+import json, sys
+import pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+
+ref = pd.read_parquet(sys.argv[1])
+cur = pd.read_parquet(sys.argv[2])
+numeric, categorical = json.loads(sys.argv[3]), json.loads(sys.argv[4])
+out = {}
+methods = {"wasserstein": numeric, "jensenshannon": numeric + categorical, "ks": numeric,
+           "chisquare": categorical, "psi": numeric + categorical}
+for method, columns in methods.items():
+    for column in columns:
+        if column in numeric:
+            definition = DataDefinition(numerical_columns=[column], categorical_columns=[])
+        else:
+            definition = DataDefinition(numerical_columns=[], categorical_columns=[column])
+        snapshot = Report(
+            [DataDriftPreset(columns=[column], method=method)]
+        ).run(
+            Dataset.from_pandas(cur[[column]], data_definition=definition),
+            Dataset.from_pandas(ref[[column]], data_definition=definition),
+        )
+        for metric in snapshot.dict()["metrics"]:
+            if metric["config"].get("type", "").endswith("ValueDrift"):
+                out.setdefault(column, {})[method] = float(metric["value"])
+print(json.dumps(out))
+"""
+
+
+def frame(n: int, seed: int, *, shift: float) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1, n)
+    x[rng.random(n) < 0.03] = np.nan
+    rare = rng.choice(["p", "q", "r"], n, p=[0.9, 0.09, 0.01]).astype(object)
+    if shift:
+        rare[:5] = "new"  # categories the reference never saw
+    return pl.DataFrame(
+        {
+            "x": x,
+            "heavy": rng.standard_t(3, n) * (1 + shift),
+            "k": rng.integers(0, 8 + int(shift * 4), n),
+            "flat": np.round(rng.gamma(2, 2, n) + shift, 0),
+            "c": rng.choice(
+                ["a", "b", "c", "d"],
+                n,
+                p=[0.4, 0.3, 0.2, 0.1] if not shift else [0.3, 0.3, 0.3, 0.1],
+            ),
+            "rare": pl.Series(rare.tolist(), dtype=pl.String),
+        }
+    )
+
+
+def evidently_numbers(reference: Path, current: Path) -> dict[str, dict[str, float]]:
+    done = subprocess.run(
+        [
+            str(EVIDENTLY),
+            "-c",
+            SCRIPT,
+            str(reference),
+            str(current),
+            json.dumps(NUMERIC),
+            json.dumps(CATEGORICAL),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={"PYTHONWARNINGS": "ignore", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, dict[str, float]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("n_ref", "n_cur"), [(4_000, 3_000), (30_000, 20_000)])
+def test_same_numbers_as_evidently(tmp_path: Path, n_ref: int, n_cur: int) -> None:
+    ref, cur = frame(n_ref, 1, shift=0.0), frame(n_cur, 2, shift=0.2)
+    ref.write_parquet(tmp_path / "ref.parquet")
+    cur.write_parquet(tmp_path / "cur.parquet")
+    theirs = evidently_numbers(tmp_path / "ref.parquet", tmp_path / "cur.parquet")
+    kinds = {n: "numeric" for n in NUMERIC} | {n: "categorical" for n in CATEGORICAL}
+    profile = build_profile(ref, features=kinds)  # type: ignore[arg-type]
+    report = compare(profile, cur)
+
+    for name in NUMERIC:
+        ours, want = report.feature(name), theirs[name]
+        assert ours.wasserstein_norm == pytest.approx(want["wasserstein"], rel=1e-9), name
+        assert ours.js_distance == pytest.approx(want["jensenshannon"], rel=1e-9), name
+        assert ours.ks_pvalue == pytest.approx(want["ks"], rel=1e-8, abs=1e-300), name
+        reference = profile.features[name]
+        assert isinstance(reference, NumericReference)
+        if reference.discrete:
+            assert ours.psi == pytest.approx(want["psi"], rel=1e-9), name
+        else:  # the PSI kernel on Evidently's equal-width bins
+            a = ref[name].drop_nans().drop_nulls().sort().to_numpy()
+            b = cur[name].drop_nans().drop_nulls().sort().to_numpy()
+            edges = sturges_edges(min(a[0], b[0]), max(a[-1], b[-1]), a.size + b.size)
+            on_their_bins = psi(
+                histogram(ecdf_from_sorted(a), edges), histogram(ecdf_from_sorted(b), edges)
+            )
+            assert on_their_bins == pytest.approx(want["psi"], rel=1e-9), name
+    for name in CATEGORICAL:
+        ours, want = report.feature(name), theirs[name]
+        assert ours.js_distance == pytest.approx(want["jensenshannon"], rel=1e-9), name
+        assert ours.psi == pytest.approx(want["psi"], rel=1e-9), name
+        assert ours.chi2_pvalue == pytest.approx(want["chisquare"], rel=1e-8, abs=1e-300), name
+    assert report.feature("rare").unseen_rate == pytest.approx(5 / n_cur)
+    assert theirs["rare"]["chisquare"] == 0.0  # an unseen category: infinite chi-square there too
