@@ -25,6 +25,8 @@ from doorstep.core.contract import frame_from_records
 from doorstep.core.records import validate_clean
 from doorstep.errors import (
     DoorstepError,
+    EntityNotFoundError,
+    FeaturesStaleError,
     IdempotencyConflictError,
     PayloadTooLargeError,
     RecordsInvalidError,
@@ -33,6 +35,7 @@ from doorstep.ids import new_id
 from doorstep.services.app import LoadedApp
 from doorstep.services.decide import decide_batch, decide_validated
 from doorstep.services.delivery import deliveries_for
+from doorstep.services.features import FeatureLookup
 from doorstep.store.contract import DecisionRecord, RecordRequest, StoreContract
 
 __all__ = [
@@ -126,15 +129,23 @@ def _loads(body: bytes) -> Any:
 
 
 def decide_requests(
-    app: LoadedApp, store: StoreContract, requests: Sequence[OnlineRequest]
+    app: LoadedApp,
+    store: StoreContract,
+    requests: Sequence[OnlineRequest],
+    *,
+    features: FeatureLookup | None = None,
 ) -> tuple[list[OnlineResponse | DoorstepError], DecisionTally]:
     """Decide and record the requests of one app; one result per request, in order.
 
     A result is the response to send, or the error to answer with (bad single record,
-    idempotency conflict). Store errors (e.g. :class:`StoreUnavailableError`) propagate: then
-    nothing of these requests was recorded.
+    idempotency conflict, a feature source down). Store errors (e.g.
+    :class:`StoreUnavailableError`) propagate: then nothing of these requests was recorded.
+    With ``features``, what the records lack is looked up first (once for all the requests;
+    see :mod:`doorstep.services.features`).
     """
     builder = _Builder(app, len(requests))
+    if features is not None:
+        builder.enrich(features, requests)
     for flag in dict.fromkeys(r.explain for r in requests):
         builder.decide([i for i, r in enumerate(requests) if r.explain is flag], requests)
     results: list[OnlineResponse | DoorstepError | None] = [None] * len(requests)
@@ -179,12 +190,41 @@ class _Builder:
         self.records: list[list[DecisionRecord]] = [[] for _ in range(size)]
         self.items: list[list[dict[str, Any]]] = [[] for _ in range(size)]
         self.errors: list[list[dict[str, Any]]] = [[] for _ in range(size)]
+        # with feature sources: merged records, their lineage, those refused, requests failed
+        self.merged: dict[tuple[int, int], Any] = {}
+        self.lineage: dict[tuple[int, int], dict[str, Any] | None] = {}
+        self.refused: set[tuple[int, int]] = set()
+        self.failed: dict[int, DoorstepError] = {}
+
+    def enrich(self, features: FeatureLookup, requests: Sequence[OnlineRequest]) -> None:
+        """Look up what the records of every request lack, once per source for all of them."""
+        places = [(i, p) for i, r in enumerate(requests) for p in range(len(r.records))]
+        flat = [requests[i].records[p] for i, p in places]
+        enriched = features.enrich(flat, now=self.now)
+        for slot, place in enumerate(places):
+            index, position = place
+            failure = enriched.failed.get(slot)
+            if failure is not None:
+                self.failed.setdefault(index, failure)
+                continue
+            errors = enriched.errors.get(slot)
+            if errors:
+                self.refused.add(place)
+                self.errors[index].extend({**e, "record": position} for e in errors)
+                continue
+            self.merged[place] = enriched.records[slot]
+            self.lineage[place] = enriched.lineage[slot]
 
     def decide(self, indices: list[int], requests: Sequence[OnlineRequest]) -> None:
         rows: list[dict[str, Any]] = []
         owners: list[tuple[int, int]] = []
         for index in indices:
+            if index in self.failed:
+                continue
             for position, record in enumerate(requests[index].records):
+                if (index, position) in self.refused:
+                    continue
+                record = self.merged.get((index, position), record)
                 if isinstance(record, dict):
                     rows.append(record)
                     owners.append((index, position))
@@ -226,6 +266,7 @@ class _Builder:
             record = rows[row - 1]
             decision_id = new_id()
             reasons = columns["reasons"][i]
+            lineage = self.lineage.get(owners[row - 1])
             predicted = classes[i] if classes is not None else None
             entity, score, action, status = (
                 columns["entity_id"][i],
@@ -251,6 +292,7 @@ class _Builder:
                     reasons_text=columns["reasons_text"][i],
                     created_at=now,
                     predicted_class=predicted,
+                    lineage=lineage,
                 )
             )
             item: dict[str, Any] = {
@@ -264,12 +306,27 @@ class _Builder:
             }
             if classes is not None:
                 item["predicted_class"] = predicted
+            if lineage is not None:
+                item["lineage"] = lineage
             self.items[index].append(item)
 
     def finish(self, index: int, request: OnlineRequest) -> RecordRequest | DoorstepError:
+        failure = self.failed.get(index)
+        if failure is not None:
+            return failure
         errors = self.errors[index]
         if request.single:
             if errors:
+                rules = {e["rule"] for e in errors}
+                if rules == {"entity_unknown"}:
+                    return EntityNotFoundError(
+                        "The record cannot be decided: " + errors[0]["message"], errors
+                    )
+                if rules == {"stale"}:
+                    return FeaturesStaleError(
+                        "The record cannot be decided: " + "; ".join(e["message"] for e in errors),
+                        errors,
+                    )
                 return RecordsInvalidError(
                     "The record breaks the input contract: "
                     + "; ".join(e["message"] for e in errors),

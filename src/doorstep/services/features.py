@@ -5,8 +5,10 @@ A decision request may carry only the entity id, or some inputs too. For the rec
 one of its fields (``WHERE id IN (...)``, one Redis pipeline, one Feast call); sources are asked
 at the same time, each bounded by its ``timeout``. Then, record by record:
 
-- a value the record carries wins over the looked-up one (a key present in the record counts,
-  even with ``null``);
+- a record that carries every required input is decided as it is: no source is asked, and its
+  lineage is ``None`` (everything came with the request);
+- otherwise every field it lacks is looked up, and a value the record carries wins over the
+  looked-up one (a key present in the record counts, even with ``null``);
 - an entity a needed source does not know is refused (rule ``entity_unknown``), never decided
   on missing values;
 - features older than the source's ``max_age`` are refused (rule ``stale``) or flagged in the
@@ -139,10 +141,12 @@ class FeatureLookup:
         now = now or datetime.now(UTC)
         needs: list[dict[str, list[str]]] = []  # per record: source → the fields it must give
         wanted: dict[str, dict[str, None]] = {s.name: {} for s in self.sources}
+        required = [n for n, f in self.spec.inputs.fields.items() if f.required]
         for record in records:
             need: dict[str, list[str]] = {}
             entity = record.get(self.id_field) if isinstance(record, dict) else None
-            if isinstance(entity, str) and entity:
+            complete = isinstance(record, dict) and all(n in record for n in required)
+            if isinstance(entity, str) and entity and not complete:
                 for source in self.sources:
                     missing = [f for f in source.fields if f not in record]
                     if missing:
@@ -155,11 +159,7 @@ class FeatureLookup:
         for position, (record, need) in enumerate(zip(records, needs, strict=True)):
             if not isinstance(record, dict):
                 continue
-            if not need:
-                result.lineage[position] = {
-                    "request": _contract_keys(record, fields),
-                    "sources": {},
-                }
+            if not need:  # complete as sent: nothing looked up, nothing to trace
                 continue
             failure = next((failures[n] for n in need if n in failures), None)
             if failure is not None:

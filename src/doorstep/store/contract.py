@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite
 from doorstep.store.views import (
@@ -23,6 +23,9 @@ from doorstep.store.views import (
     QueueQuery,
     ReviewClaim,
 )
+
+if TYPE_CHECKING:
+    from doorstep.store.runs import ChunkProgress, RunInfo, RunLease, RunPage, RunQuery, RunState
 
 __all__ = [
     "DELIVERY_STATES",
@@ -518,3 +521,45 @@ class StoreContract(Protocol):
     def ping(self) -> None:
         """Raise ``StoreUnavailableError`` when the database cannot be reached or is locked."""
         ...
+
+    # batch runs from feature sources (see doorstep.store.runs)
+
+    def start_run(
+        self,
+        app: str,
+        source: str,
+        *,
+        runner: str,
+        lease_seconds: float,
+        schedule: str | None = None,
+        slot: datetime | None = None,
+        now: datetime | None = None,
+    ) -> RunLease | None: ...
+
+    def expired_runs(self, *, now: datetime | None = None) -> list[RunInfo]: ...
+
+    def take_over_run(
+        self, run_id: str, *, runner: str, lease_seconds: float, now: datetime | None = None
+    ) -> RunLease | None: ...
+
+    def record_run_chunk(
+        self,
+        lease: RunLease,
+        requests: list[RecordRequest],
+        progress: ChunkProgress,
+        *,
+        lease_seconds: float,
+        actor: str,
+    ) -> None: ...
+
+    def finish_run(self, lease: RunLease, state: RunState, error: str | None) -> bool: ...
+
+    def get_run(self, run_id: str) -> RunInfo | None: ...
+
+    def list_runs(self, query: RunQuery) -> RunPage: ...
+
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, now: datetime | None = None
+    ) -> bool: ...
+
+    def release_lease(self, name: str, holder: str) -> None: ...

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from doorstep.errors import NotFoundError, StoreError
+from doorstep.errors import ConflictError, NotFoundError, StoreError
 from doorstep.ids import new_id
 from doorstep.store import activity as _activity
 from doorstep.store import decisions as _decisions
@@ -21,6 +21,7 @@ from doorstep.store import labelled as _labelled
 from doorstep.store import outbox as _outbox
 from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
+from doorstep.store import runs as _runs
 from doorstep.store.audit import AuditWriter
 from doorstep.store.contract import (
     ApiKey,
@@ -299,6 +300,91 @@ class Store:
     ) -> FeedbackCounts:
         with self._read() as conn:
             return _labelled.feedback_counts(conn, app, since, until)
+
+    # batch runs from feature sources, and the scheduler's lease (see runs.py)
+
+    def start_run(
+        self,
+        app: str,
+        source: str,
+        *,
+        runner: str,
+        lease_seconds: float,
+        schedule: str | None = None,
+        slot: datetime | None = None,
+        now: datetime | None = None,
+    ) -> _runs.RunLease | None:
+        """Start a run held by ``runner``; ``None`` when the scheduled slot has one already."""
+        with self._write_plain() as conn:
+            return _runs.start_run(
+                conn,
+                run_id=new_id(),
+                app=app,
+                schedule=schedule,
+                slot=slot,
+                source=source,
+                runner=runner,
+                lease_seconds=lease_seconds,
+                now=now or datetime.now(UTC),
+            )
+
+    def expired_runs(self, *, now: datetime | None = None) -> list[_runs.RunInfo]:
+        with self._read() as conn:
+            return _runs.expired_runs(conn, now or datetime.now(UTC))
+
+    def take_over_run(
+        self, run_id: str, *, runner: str, lease_seconds: float, now: datetime | None = None
+    ) -> _runs.RunLease | None:
+        with self._write_plain() as conn:
+            return _runs.take_over(conn, run_id, runner, lease_seconds, now or datetime.now(UTC))
+
+    def record_run_chunk(
+        self,
+        lease: _runs.RunLease,
+        requests: list[RecordRequest],
+        progress: _runs.ChunkProgress,
+        *,
+        lease_seconds: float,
+        actor: str,
+    ) -> None:
+        """Record a chunk's decisions (and deliveries) and move the run's checkpoint in ONE
+        transaction, only while ``lease`` still holds the run (else ``ConflictError``, and
+        nothing is written)."""
+        with self._write() as (conn, audit):
+            held = _runs.commit_chunk(
+                conn, lease.run.id, lease.token, progress, lease_seconds, datetime.now(UTC)
+            )
+            if not held:
+                raise ConflictError(
+                    f"Run {lease.run.id} is no longer held by this runner (its lease expired "
+                    "and another runner took it over); this chunk was not recorded."
+                )
+            _decisions.record(conn, audit, [r for r in requests if r.decisions], actor)
+
+    def finish_run(self, lease: _runs.RunLease, state: _runs.RunState, error: str | None) -> bool:
+        with self._write_plain() as conn:
+            return _runs.finish_run(
+                conn, lease.run.id, lease.token, state, error, datetime.now(UTC)
+            )
+
+    def get_run(self, run_id: str) -> _runs.RunInfo | None:
+        with self._read() as conn:
+            return _runs.get_run(conn, run_id)
+
+    def list_runs(self, query: _runs.RunQuery) -> _runs.RunPage:
+        with self._read() as conn:
+            return _runs.list_runs(conn, query)
+
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, now: datetime | None = None
+    ) -> bool:
+        """Take or renew the named lease (the scheduler's: one runner across all servers)."""
+        with self._write_plain() as conn:
+            return _runs.acquire_lease(conn, name, holder, seconds, now or datetime.now(UTC))
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._write_plain() as conn:
+            _runs.release_lease(conn, name, holder, datetime.now(UTC))
 
     # model versions
 

@@ -11,7 +11,6 @@ from starlette.requests import Request
 
 from doorstep.errors import DoorstepError, PayloadTooLargeError
 from doorstep.services.app import LoadedApp
-from doorstep.services.features import FeatureLookup
 from doorstep.services.decisions import (
     OnlineRequest,
     OnlineResponse,
@@ -19,6 +18,7 @@ from doorstep.services.decisions import (
     decide_requests,
     parse_records,
 )
+from doorstep.services.features import FeatureLookup
 from doorstep.services.registry import Registry
 from doorstep.store.contract import StoreContract
 from doorstep.web.batching import MicroBatcher

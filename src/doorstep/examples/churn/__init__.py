@@ -128,6 +128,35 @@ def write_example(
     sample = directory / "customers.parquet"
     fresh = generate_customers(customers, seed=seed + 1, start_id=rows + 1)
     fresh.drop("churned").write_parquet(sample)
+    features = write_feature_table(directory / "features.db", fresh.drop("churned"))
     spec = directory / "doorstep.yaml"
     spec.write_text(resources.files(__package__).joinpath("doorstep.yaml").read_text("utf-8"))
-    return [spec, model_path, reference, sample]
+    return [spec, model_path, reference, sample, features]
+
+
+FEATURE_TABLE = "customer_features"
+
+
+def write_feature_table(path: Path, customers: pl.DataFrame) -> Path:
+    """The demo's feature source: a SQLite table with one row per customer and the time it was
+    last updated (``updated_at``), so decisions can be asked for by customer id alone."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    path.unlink(missing_ok=True)
+    names = customers.columns
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    types = {pl.Int64: "INTEGER", pl.Float64: "REAL", pl.Boolean: "INTEGER"}
+    columns = ", ".join(
+        f"{n} {types.get(customers.schema[n].base_type(), 'TEXT')}"
+        + (" PRIMARY KEY" if n == "customer_id" else "")
+        for n in names
+    )
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"CREATE TABLE {FEATURE_TABLE} ({columns}, updated_at TEXT NOT NULL)")
+        marks = ", ".join("?" for _ in range(len(names) + 1))
+        conn.executemany(
+            f"INSERT INTO {FEATURE_TABLE} VALUES ({marks})",
+            [(*row, now) for row in customers.iter_rows()],
+        )
+    return path
