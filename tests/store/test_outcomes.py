@@ -80,6 +80,14 @@ def test_unmatched_outcomes_are_kept_with_their_reason(store: Store) -> None:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(outcomes).order_by(outcomes.c.unmatched)).all()
     assert all(r.decision_id is None for r in rows)
+    assert sorted(result.unmatched_rows) == [
+        (1, "no_decision"),
+        (2, "outside_horizon"),
+        (3, "outside_horizon"),
+        (4, "unknown_decision"),
+        (5, "unknown_decision"),
+        (6, "before_decision"),
+    ]
     assert {r.entity_id for r in rows if r.unmatched == "before_decision"} == {"C-2"}
     counts = store.feedback_counts("churn")
     assert counts.unmatched == result.unmatched and counts.labelled == 0

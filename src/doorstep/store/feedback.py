@@ -91,6 +91,8 @@ class OutcomesRecorded:
     matched: int = 0
     unmatched: Counter[str] = field(default_factory=Counter)
     """Recorded outcomes that belong to no decision, by reason."""
+    unmatched_rows: list[tuple[int, str]] = field(default_factory=list)
+    """The row of each recorded outcome that belongs to no decision, with the reason."""
     duplicates: int = 0
     """Outcomes recorded before with the same key, time and label or value: nothing written."""
     errors: list[OutcomeRowError] = field(default_factory=list)
@@ -101,6 +103,7 @@ class OutcomesRecorded:
         self.recorded += other.recorded
         self.matched += other.matched
         self.unmatched.update(other.unmatched)
+        self.unmatched_rows.extend(other.unmatched_rows)
         self.duplicates += other.duplicates
         self.errors.extend(other.errors)
         self.audit_seq = other.audit_seq or self.audit_seq
@@ -116,6 +119,10 @@ class FeedbackCounts:
     would_act: int
     """Decisions whose action is not ``none`` (treated and control)."""
     control: int
+    reviewed: int
+    """Decisions with a verdict (approved or overridden)."""
+    overridden: int
+    pending_review: int
     outcomes_matched: int
     """Outcomes of the range's decisions."""
     unmatched: dict[str, int]

@@ -31,28 +31,17 @@ def _in_range(
     return where
 
 
-def _latest_outcomes(app: str, since: datetime | None, until: datetime | None) -> sa.Subquery:
-    """Each decision's latest outcome (decisions of the range only)."""
-    in_range = sa.select(decisions.c.id).where(*_in_range(app, since, until))
-    rank = (
-        sa.func.row_number()
-        .over(
-            partition_by=outcomes.c.decision_id,
-            order_by=(outcomes.c.observed_at.desc(), outcomes.c.id.desc()),
-        )
-        .label("rank")
-    )
-    return (
-        sa.select(
-            outcomes.c.decision_id,
-            outcomes.c.label,
-            outcomes.c.value,
-            outcomes.c.observed_at,
-            outcomes.c.ref_kind,
-            rank,
-        )
-        .where(outcomes.c.app == app, outcomes.c.decision_id.in_(in_range))
-        .subquery("latest")
+def _is_latest() -> sa.ColumnElement[bool]:
+    """True for the outcome row that is its decision's latest (no later observation, or a
+    later id at the same time): an anti-join each database runs as an index probe on
+    ``ix_outcomes_decision``, whatever its statistics say."""
+    later = outcomes.alias("later")
+    return ~sa.exists().where(
+        later.c.decision_id == outcomes.c.decision_id,
+        sa.or_(
+            later.c.observed_at > outcomes.c.observed_at,
+            sa.and_(later.c.observed_at == outcomes.c.observed_at, later.c.id > outcomes.c.id),
+        ),
     )
 
 
@@ -70,14 +59,14 @@ def iter_labelled(
     chunk_rows: int,
 ) -> Iterator[list[Any]]:
     """Labelled decisions as tuples of :data:`LABELLED_COLUMNS`, by ascending score."""
-    latest = _latest_outcomes(app, since, until)
     columns = {c.name: c for c in decisions.c}
     query = (
         sa.select(
-            *(columns[name] for name in LABELLED_COLUMNS[:-2]), latest.c.label, latest.c.value
+            *(columns[name] for name in LABELLED_COLUMNS[:-2]), outcomes.c.label, outcomes.c.value
         )
-        .join(latest, sa.and_(latest.c.decision_id == decisions.c.id, latest.c.rank == 1))
-        .where(*_in_range(app, since, until))
+        .select_from(decisions)
+        .join(outcomes, outcomes.c.decision_id == decisions.c.id)
+        .where(*_in_range(app, since, until), _is_latest())
         .order_by(decisions.c.score, decisions.c.id)
     )
     yield from _stream(conn, query, chunk_rows)
@@ -93,70 +82,102 @@ def iter_training_rows(
     chunk_rows: int,
 ) -> Iterator[list[Any]]:
     """Decisions with their review and latest outcome as tuples of :data:`TRAINING_COLUMNS`,
-    oldest first."""
-    latest = _latest_outcomes(app, since, until)
-    on = sa.and_(latest.c.decision_id == decisions.c.id, latest.c.rank == 1)
-    query = (
-        sa.select(
-            decisions.c.id,
-            decisions.c.entity_id,
-            decisions.c.created_at,
-            decisions.c.model_version,
-            decisions.c.inputs,
-            decisions.c.score,
-            decisions.c.predicted_class,
-            decisions.c.action,
-            decisions.c.rule,
-            decisions.c.review,
-            decisions.c.control,
-            decisions.c.status,
-            decisions.c.final_action,
-            reviews.c.verdict,
-            reviews.c.created_at,
-            latest.c.label,
-            latest.c.value,
-            latest.c.observed_at,
-            latest.c.ref_kind,
-        )
-        .select_from(decisions)
-        .join(reviews, reviews.c.decision_id == decisions.c.id, isouter=True)
-        .join(latest, on, isouter=not labelled_only)
-        .where(*_in_range(app, since, until))
-        .order_by(decisions.c.created_at, decisions.c.id)
-    )
-    assert len(query.selected_columns) == len(TRAINING_COLUMNS)
-    yield from _stream(conn, query, chunk_rows)
+    oldest first: a page of decisions at a time (keyset over ``(created_at, id)``), then the
+    page's reviews and outcomes by decision id."""
+    after: tuple[datetime, str] | None = None
+    columns = [
+        decisions.c.id,
+        decisions.c.entity_id,
+        decisions.c.created_at,
+        decisions.c.model_version,
+        decisions.c.inputs,
+        decisions.c.score,
+        decisions.c.predicted_class,
+        decisions.c.action,
+        decisions.c.rule,
+        decisions.c.review,
+        decisions.c.control,
+        decisions.c.status,
+        decisions.c.final_action,
+    ]
+    assert len(columns) + 6 == len(TRAINING_COLUMNS)  # + review (2) + outcome (4)
+    while True:
+        where = _in_range(app, since, until)
+        if after is not None:
+            where.append(
+                sa.or_(
+                    decisions.c.created_at > after[0],
+                    sa.and_(decisions.c.created_at == after[0], decisions.c.id > after[1]),
+                )
+            )
+        if labelled_only:
+            where.append(sa.exists().where(outcomes.c.decision_id == decisions.c.id))
+        page = conn.execute(
+            sa.select(*columns)
+            .where(*where)
+            .order_by(decisions.c.created_at, decisions.c.id)
+            .limit(chunk_rows)
+        ).all()
+        if not page:
+            return
+        ids = [row.id for row in page]
+        verdicts = {
+            row.decision_id: (row.verdict, row.created_at)
+            for row in conn.execute(
+                sa.select(reviews.c.decision_id, reviews.c.verdict, reviews.c.created_at).where(
+                    reviews.c.decision_id.in_(ids)
+                )
+            )
+        }
+        latest: dict[str, tuple[Any, ...]] = {}
+        for row in conn.execute(
+            sa.select(
+                outcomes.c.decision_id,
+                outcomes.c.label,
+                outcomes.c.value,
+                outcomes.c.observed_at,
+                outcomes.c.ref_kind,
+            )
+            .where(outcomes.c.decision_id.in_(ids))
+            .order_by(outcomes.c.decision_id, outcomes.c.observed_at.desc(), outcomes.c.id.desc())
+        ):
+            latest.setdefault(row.decision_id, tuple(row)[1:])
+        yield [
+            (
+                *row,
+                *verdicts.get(row.id, (None, None)),
+                *latest.get(row.id, (None, None, None, None)),
+            )
+            for row in page
+        ]
+        if len(page) < chunk_rows:
+            return
+        after = (page[-1].created_at, page[-1].id)
 
 
 def feedback_counts(
     conn: sa.Connection, app: str, since: datetime | None, until: datetime | None
 ) -> FeedbackCounts:
     """Decisions, labelled decisions and outcomes of the range, by SQL aggregation."""
-    latest = _latest_outcomes(app, since, until)
-    acting = sa.case((decisions.c.action != "none", 1), else_=0)
-    control = sa.case((decisions.c.control, 1), else_=0)
-    labelled = sa.case((latest.c.decision_id.is_not(None), 1), else_=0)
+    status = decisions.c.status
+    flags = (
+        sa.case((decisions.c.action != "none", 1), else_=0),
+        sa.case((decisions.c.control, 1), else_=0),
+        sa.case((status.in_(("approved", "overridden")), 1), else_=0),
+        sa.case((status == "overridden", 1), else_=0),
+        sa.case((status == "pending_review", 1), else_=0),
+    )
     row = conn.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(labelled), 0),
-            sa.func.coalesce(sa.func.sum(acting), 0),
-            sa.func.coalesce(sa.func.sum(control), 0),
+        sa.select(sa.func.count(), *(sa.func.coalesce(sa.func.sum(f), 0) for f in flags)).where(
+            *_in_range(app, since, until)
         )
-        .select_from(decisions)
-        .join(
-            latest,
-            sa.and_(latest.c.decision_id == decisions.c.id, latest.c.rank == 1),
-            isouter=True,
-        )
-        .where(*_in_range(app, since, until))
     ).one()
-    matched_query = (
-        sa.select(sa.func.count())
+    matched, labelled = conn.execute(
+        sa.select(sa.func.count(), sa.func.count(sa.distinct(outcomes.c.decision_id)))
         .select_from(outcomes)
         .join(decisions, decisions.c.id == outcomes.c.decision_id)
         .where(*_in_range(app, since, until))
-    )
+    ).one()
     unmatched_query = sa.select(outcomes.c.unmatched, sa.func.count()).where(
         outcomes.c.app == app, outcomes.c.unmatched.is_not(None)
     )
@@ -170,9 +191,12 @@ def feedback_counts(
     }
     return FeedbackCounts(
         decisions=int(row[0]),
-        labelled=int(row[1]),
-        would_act=int(row[2]),
-        control=int(row[3]),
-        outcomes_matched=int(conn.execute(matched_query).scalar_one()),
+        labelled=int(labelled),
+        would_act=int(row[1]),
+        control=int(row[2]),
+        reviewed=int(row[3]),
+        overridden=int(row[4]),
+        pending_review=int(row[5]),
+        outcomes_matched=int(matched),
         unmatched=unmatched,
     )

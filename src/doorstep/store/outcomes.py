@@ -132,6 +132,7 @@ def record_outcomes(
             result.matched += 1
         else:
             result.unmatched[match.unmatched] += 1
+            result.unmatched_rows.append((item.row, match.unmatched))
     if not rows:
         return result
     rows.sort(key=lambda r: r["id"])
