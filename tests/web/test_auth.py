@@ -132,6 +132,7 @@ async def test_role_route_matrix(
                 decision_id=decision["decision_id"],
                 delivery_id=delivery.id,
                 connector=delivery.connector,
+                run_id="0193f7c2-0000-7000-8000-000000000000",
             )
             body = {"verdict": "approve", "reason": "x"} if "review" in path else customer(2)
             for role in (*ROLES, None):

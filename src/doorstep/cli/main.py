@@ -16,6 +16,7 @@ from rich.console import Console
 from doorstep import __version__
 from doorstep.cli import render
 from doorstep.cli.deliveries import deliveries_app, worker
+from doorstep.cli.runs import runs_app, score_from_source
 from doorstep.cli.serve import serve
 from doorstep.cli.store import audit_app, db_app, keys_app
 from doorstep.errors import DoorstepError
@@ -31,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(runs_app, name="runs")
 console = Console()
 errors = Console(stderr=True)
 
@@ -82,9 +84,14 @@ def validate(
 
 @app.command()
 def score(
-    source: Annotated[Path, typer.Argument(help="Records to decide: .csv, .parquet or .jsonl.")],
+    source: Annotated[
+        Path | None, typer.Argument(help="Records to decide: .csv, .parquet or .jsonl.")
+    ] = None,
+    *,
     spec: SpecOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Decisions file to write.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Decisions file to write.")
+    ] = None,
     rejects: Annotated[
         Path | None, typer.Option(help="Rejects file (default: OUT's name + .rejects.csv).")
     ] = None,
@@ -99,11 +106,47 @@ def score(
         ),
     ] = None,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk.")] = 65_536,
+    from_source: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Decide every entity of this SQL feature source of the spec instead."
+        ),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="With --query: a database URL to read entities from.")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option(help="With --url: a SELECT of the id and the input fields.")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Store for --from/--url runs (default: DOORSTEP_DATABASE_URL)."),
+    ] = None,
+    deliver: Annotated[
+        bool,
+        typer.Option(help="With --from/--url: enqueue the actions through the outbox."),
+    ] = False,
 ) -> None:
-    """Decide every record of a file; write decisions and rejected rows."""
+    """Decide every record of a file (write decisions and rejected rows), or every entity of a
+    database (--from SOURCE, or --url and --query: recorded in the store, as a run)."""
     from doorstep.services.app import load_app
     from doorstep.services.score import score_file
 
+    if from_source is not None or url is not None or query is not None:
+        score_from_source(
+            spec,
+            from_source,
+            url,
+            query,
+            db=db,
+            deliver=deliver,
+            explain=explain,
+            chunk_rows=min(chunk_rows, 10_000),
+        )
+        return
+    if source is None or out is None:
+        errors.print("[bold red]error[/]: give a SOURCE file and --out, or --from SOURCE")
+        raise typer.Exit(code=1)
     try:
         loaded = load_app(spec)
         render.warnings(errors, loaded.warnings)

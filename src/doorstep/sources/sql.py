@@ -67,13 +67,19 @@ class SQLFeatureSource:
                 f"the driver {url.drivername!r} is not installed ({error}); install it "
                 "(e.g. pip install 'psycopg[binary]' or pymysql) or change the URL",
             ) from None
-        self._lookup = self._lookup_statement()
+        self._lookup: Any = None
+        if spec.table is not None or spec.query is not None:
+            self._lookup = self._lookup_statement()
 
     # lookups
 
     def lookup(self, ids: Sequence[str]) -> dict[str, FeatureRow]:
         if not ids:
             return {}
+        if self._lookup is None:
+            raise FeatureSourceUnavailableError(
+                self.name, f"feature source {self.name!r} has no lookup query (scans only)"
+            )
         params = {"ids": [self._bind_id(i) for i in ids]}
         for attempt in (1, 2):
             try:

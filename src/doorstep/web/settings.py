@@ -30,6 +30,9 @@ class ServeSettings:
     deliver: bool = True
     """Run the dispatcher inside the server (``--no-deliver``: leave it to ``doorstep worker``
     processes)."""
+    schedules: bool = True
+    """Start the specs' scheduled runs from this server (``--no-schedules``: leave them to
+    another server; a lease in the store lets one server run them at a time)."""
     delivery_concurrency: int = 8
     """Deliveries sent at once by the server's dispatcher."""
     public_url: str | None = None
