@@ -1,0 +1,166 @@
+"""``POST /v1/apps/{app}/outcomes`` (what really happened) and ``GET /v1/apps/{app}/monitoring``
+(live quality, overrides and ROI). Each parses, calls a service and renders."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+import anyio.to_thread
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import Response
+
+from doorstep.errors import PayloadTooLargeError, RecordsInvalidError
+from doorstep.services.decisions import encode_json
+from doorstep.services.monitoring import MAX_WINDOWS, monitoring_report
+from doorstep.services.outcomes import record_outcomes
+from doorstep.web.auth import actor_of
+from doorstep.web.monitoring_schemas import MonitoringOut, OutcomesOut
+from doorstep.web.schemas import PROBLEMS
+from doorstep.web.service import DecisionService, read_body
+
+OUTCOMES_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "object", "title": "One outcome"},
+                        {
+                            "type": "object",
+                            "title": "Batch",
+                            "required": ["outcomes"],
+                            "properties": {
+                                "outcomes": {
+                                    "type": "array",
+                                    "items": {"type": "object"},
+                                    "maxItems": 1000,
+                                }
+                            },
+                        },
+                    ]
+                },
+                "example": {
+                    "customer_id": "C-1",
+                    "churned": 1,
+                    "observed_at": "2025-05-01T09:30:00Z",
+                },
+            }
+        },
+    }
+}
+
+
+def _service(request: Request) -> DecisionService:
+    service: DecisionService = request.app.state.service
+    return service
+
+
+def _parse(body: bytes, max_records: int) -> tuple[list[Any], bool]:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordsInvalidError(
+            f"The request body is not valid JSON: {exc}. Send one outcome as a JSON object, or "
+            '{"outcomes": [...]}.',
+            [_error(None, "", "json", f"not valid JSON: {exc}")],
+        ) from None
+    if not isinstance(value, dict):
+        raise RecordsInvalidError(
+            'The request body must be a JSON object: one outcome, or {"outcomes": [...]}.',
+            [_error(None, "", "type", "the body must be a JSON object")],
+        )
+    batch = value.get("outcomes")
+    if len(value) != 1 or not isinstance(batch, list):
+        return [value], True
+    if len(batch) > max_records:
+        raise PayloadTooLargeError(
+            f"The batch holds {len(batch)} outcomes; at most {max_records} are accepted per "
+            "request. Split it into several requests."
+        )
+    return batch, False
+
+
+def _error(record: int | None, field: str, rule: str, message: str) -> dict[str, Any]:
+    return {"record": record, "entity_id": None, "field": field, "rule": rule, "message": message}
+
+
+async def post_outcomes(request: Request, app: str) -> Response:
+    """Record what really happened: one outcome (a JSON object) or ``{"outcomes": [...]}``.
+
+    Each outcome names ``decision_id``, or the entity (``entity_id`` or the app's id field),
+    gives the label or value under the spec's ``monitoring.outcome.field`` and, optionally,
+    ``observed_at`` (default: now). Keyed by entity, it belongs to the entity's latest decision
+    within the outcome horizon. Sending an outcome again records nothing (``duplicates``);
+    outcomes matching no decision are kept and listed in ``unmatched_records``. A batch answers
+    200 with refused outcomes in ``errors``; a refused single outcome answers 422."""
+    service = _service(request)
+    loaded = service.registry.get(app)
+    body = await read_body(request, service.settings.max_body_bytes)
+    records, single = _parse(body, service.settings.max_records)
+    result, errors = await anyio.to_thread.run_sync(
+        lambda: record_outcomes(loaded.spec, service.store, records, actor=actor_of(request))
+    )
+    if single and errors:
+        detail = "; ".join(e["message"] for e in errors)
+        raise RecordsInvalidError(f"The outcome was not recorded: {detail}", errors)
+    answer = {
+        "recorded": result.recorded,
+        "matched": result.matched,
+        "unmatched": dict(sorted(result.unmatched.items())),
+        "unmatched_records": [
+            {"record": row, "reason": reason} for row, reason in sorted(result.unmatched_rows)
+        ],
+        "duplicates": result.duplicates,
+        "errors": errors,
+    }
+    return _json(answer)
+
+
+def read_monitoring(
+    request: Request,
+    app: str,
+    window: Literal["hour", "day", "week"] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,
+) -> Response:
+    """Live quality per window and overall, human overrides, and ROI against the control group,
+    for decisions made in ``[since, until)``. ``window`` defaults to the spec's
+    ``monitoring.window``; without ``since``, the last ``periods`` windows (48 hours, 30 days or
+    26 weeks) up to the current one. ``drift`` is ``null`` until the drift monitor fills it."""
+    service = _service(request)
+    loaded = service.registry.get(app)
+    report = monitoring_report(
+        loaded.spec, service.store, window=window, since=since, until=until, periods=periods
+    )
+    return _json(report)
+
+
+def _json(content: dict[str, Any]) -> Response:
+    """JSON as the decisions route writes it (an unmeasurable number is ``null``)."""
+    return Response(encode_json(content), media_type="application/json")
+
+
+def install(app: FastAPI) -> None:
+    tags: list[str | Enum] = ["monitoring"]
+    app.add_api_route(
+        "/v1/apps/{app}/outcomes",
+        post_outcomes,
+        methods=["POST"],
+        responses={200: {"model": OutcomesOut}, **PROBLEMS},
+        summary="Record outcomes: what really happened after decisions",
+        tags=tags,
+        openapi_extra=OUTCOMES_BODY,
+    )
+    app.add_api_route(
+        "/v1/apps/{app}/monitoring",
+        read_monitoring,
+        methods=["GET"],
+        responses={200: {"model": MonitoringOut}, **PROBLEMS},
+        summary="Live quality, overrides and ROI against the control group",
+        tags=tags,
+    )
