@@ -58,6 +58,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/deliveries/{delivery_id}/retry"): _OPERATORS,
     ("POST", "/v1/deliveries/{delivery_id}/cancel"): _OPERATORS,
     ("POST", "/v1/apps/{app}/connectors/{connector}/enable"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/outcomes"): frozenset({"admin", "owner", "client"}),
+    ("GET", "/v1/apps/{app}/monitoring"): _STAFF,
     ("GET", "/v1/runs"): _STAFF,
     ("GET", "/v1/runs/{run_id}"): _STAFF,
     # pages (doorstep.web.pages): a session cookie instead of a bearer key, CSRF on every form
