@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Install the peer servers the decision-service benchmark compares doorstep with, each in its own
-# virtual environment under bench/.data/venvs/ (git-ignored): their pins clash with doorstep's
-# and with each other's. Versions are pinned here so every run measures the same releases.
+# Install the peers the benchmarks compare doorstep with, each in its own virtual environment
+# under bench/.data/venvs/ (git-ignored): their pins clash with doorstep's and with each other's.
+# Versions are pinned here so every run measures the same releases.
+#   decision service (bench_service.py): mlserver, bentoml
+#   drift statistics (bench_drift.py):   evidently, nannyml
 #
-#   bench/peers/setup.sh              # both peers
+#   bench/peers/setup.sh              # every peer
 #   bench/peers/setup.sh mlserver     # one of them
+#   bench/peers/setup.sh evidently nannyml
 #
 # Needs python3 with venv and access to PyPI. Takes a few minutes; safe to run again.
 set -euo pipefail
@@ -20,6 +23,10 @@ LIGHTGBM="lightgbm==4.7.0"
 MLSERVER=("mlserver==1.7.1" "mlserver-lightgbm==1.7.1" "$LIGHTGBM" "uvloop<0.22")
 BENTOML=("bentoml==1.4.38" "$LIGHTGBM" "numpy<3" "pandas")
 # (bentoml 1.4.40 needs certifi>=2026.10.19, not on every index yet; 1.4.38 is the newest that installs here.)
+# Both drift peers need pandas < 3; NannyML also imports statsmodels without declaring it.
+# pyarrow lets them (and the benchmark's loader) read the Parquet files.
+EVIDENTLY=("evidently==0.7.23" "pandas<3" "pyarrow")
+NANNYML=("nannyml==0.13.1" "pandas<3" "statsmodels" "pyarrow")
 
 install() {
   local name="$1"
@@ -36,11 +43,13 @@ install() {
 
 mkdir -p "$VENVS"
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(mlserver bentoml)
+[[ ${#targets[@]} -eq 0 ]] && targets=(mlserver bentoml evidently nannyml)
 for target in "${targets[@]}"; do
   case "$target" in
     mlserver) install mlserver "${MLSERVER[@]}" ;;
     bentoml) install bentoml "${BENTOML[@]}" ;;
-    *) echo "unknown peer: $target (mlserver, bentoml)" >&2; exit 2 ;;
+    evidently) install evidently "${EVIDENTLY[@]}" ;;
+    nannyml) install nannyml "${NANNYML[@]}" ;;
+    *) echo "unknown peer: $target (mlserver, bentoml, evidently, nannyml)" >&2; exit 2 ;;
   esac
 done
