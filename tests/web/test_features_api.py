@@ -1,0 +1,86 @@
+"""Decisions asked for by entity id alone: the churn example's customers come from its SQLite
+feature table; problems for unknown entities and sources that are down; the runs' routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from doorstep.services.registry import load_registry
+from doorstep.store import Store
+from doorstep.store.contract import DecisionQuery
+from doorstep.web import create_app
+
+pytestmark = pytest.mark.anyio
+URL = "/v1/apps/churn/decisions"
+
+
+def first_customer(app_dir: Path) -> str:
+    engine = sa.create_engine(f"sqlite:///{app_dir / 'features.db'}")
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT min(customer_id) FROM customer_features")).scalar()
+    engine.dispose()
+    return str(found)
+
+
+async def call(
+    app_dir: Path, store: Store, method: str, url: str, **kwargs: object
+) -> httpx.Response:
+    app = create_app(load_registry([app_dir / "doorstep.yaml"]), store)
+    _, key = store.create_key("t", "admin", actor="test")
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
+        response = await c.request(method, url, **kwargs)  # type: ignore[arg-type]
+    await app.state.service.close()
+    return response
+
+
+async def test_decided_with_only_the_customer_id(churn_app: Path, store: Store) -> None:
+    customer = first_customer(churn_app)
+    answer = await call(churn_app, store, "POST", URL, json={"customer_id": customer})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body["lineage"]["sources"]["customer_db"]["fields"]) >= {"tenure_months", "plan"}
+    read = await call(churn_app, store, "GET", f"/v1/decisions/{body['decision_id']}")
+    assert read.json()["lineage"] == body["lineage"]
+    assert read.json()["inputs"]["tenure_months"] is not None
+    assert store.verify_audit().ok
+
+
+async def test_an_unknown_customer_is_a_problem_not_a_decision(
+    churn_app: Path, store: Store
+) -> None:
+    answer = await call(churn_app, store, "POST", URL, json={"customer_id": "C-nobody"})
+    assert answer.status_code == 422
+    problem = answer.json()
+    assert problem["code"] == "entity_unknown"
+    assert problem["errors"][0]["rule"] == "entity_unknown"
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert store.list_decisions(DecisionQuery(app="churn")).items == []
+
+
+async def test_a_source_down_answers_503_and_records_nothing(churn_app: Path, store: Store) -> None:
+    (churn_app / "features.db").unlink()
+    (churn_app / "features.db").mkdir()  # SQLite cannot open a folder: the source is down
+    answer = await call(
+        churn_app, store, "POST", URL, json={"records": [{"customer_id": "C-0004001"}]}
+    )
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "1"
+    assert answer.json()["code"] == "feature_source_unavailable"
+    assert store.list_decisions(DecisionQuery(app="churn")).items == []
+
+
+async def test_runs_are_listed_and_shown(churn_app: Path, store: Store) -> None:
+    lease = store.start_run("churn", "customer_db", runner="test", lease_seconds=60)
+    assert lease is not None
+    listed = await call(churn_app, store, "GET", "/v1/runs?app=churn")
+    assert [r["run_id"] for r in listed.json()["items"]] == [lease.run.id]
+    shown = await call(churn_app, store, "GET", f"/v1/runs/{lease.run.id}")
+    assert shown.json()["state"] == "running"
+    missing = await call(churn_app, store, "GET", "/v1/runs/nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
