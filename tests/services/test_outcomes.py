@@ -100,15 +100,15 @@ def test_a_file_without_the_needed_columns_is_refused(decided: Store, tmp_path: 
     assert "'observed_at' (did you mean 'observed'?)" in str(info.value)
 
 
-def test_bodies_default_observed_at_to_now_and_name_refused_records(decided: Store) -> None:
+def test_bodies_name_refused_records(decided: Store) -> None:
     result, errors = record_outcomes(
         spec(),
         decided,
         [
-            {"customer_id": "C-1", "churned": True},
+            {"customer_id": "C-1", "churned": True, "observed_at": "2025-03-03T08:00:00Z"},
             {"entity_id": "C-2", "churned": False, "observed_at": "2025-03-02T00:00:00Z"},
             "not an object",
-            {"decision_id": "nope", "churned": 1},
+            {"decision_id": "nope", "churned": 1, "observed_at": "2025-03-02T00:00:00Z"},
         ],
         actor="key:crm",
         now=NOW,

@@ -74,9 +74,7 @@ class OutcomeParser:
     def field(self) -> str:
         return self.semantics.field
 
-    def parse(
-        self, raw: Mapping[str, Any], row: int, *, observed_default: datetime | None = None
-    ) -> OutcomeInput | list[dict[str, Any]]:
+    def parse(self, raw: Mapping[str, Any], row: int) -> OutcomeInput | list[dict[str, Any]]:
         decision_id = _text(raw.get("decision_id"))
         entity_id = _text(raw.get("entity_id"))
         if entity_id is None:
@@ -101,7 +99,7 @@ class OutcomeParser:
                 errors.append(
                     _error(row, entity_id, name, "max_length", f"{name} is longer than {longest}")
                 )
-        observed = self._observed_at(raw, row, entity_id, observed_default, errors)
+        observed = self._observed_at(raw, row, entity_id, errors)
         label, value = self._outcome(raw, row, entity_id, errors)
         if errors:
             return errors
@@ -120,13 +118,10 @@ class OutcomeParser:
         raw: Mapping[str, Any],
         row: int,
         entity: str | None,
-        default: datetime | None,
         errors: list[dict[str, Any]],
     ) -> datetime | None:
         given = raw.get("observed_at")
         if given is None or (isinstance(given, str) and not given.strip()):
-            if default is not None:
-                return default
             errors.append(_error(row, entity, "observed_at", "required", "observed_at is required"))
             return None
         moment = _moment(given)
@@ -236,8 +231,8 @@ def record_outcomes(
     first_row: int = 0,
     now: datetime | None = None,
 ) -> tuple[OutcomesRecorded, list[dict[str, Any]]]:
-    """Parse and record ``records`` (JSON objects) in one store write; ``observed_at`` defaults
-    to now. Returns what the store did and the errors of refused records, in record order."""
+    """Parse and record ``records`` (JSON objects) in one store write. Returns what the store
+    did and the errors of refused records, in record order."""
     parser = OutcomeParser(spec, now=now)
     good: list[OutcomeInput] = []
     errors: list[dict[str, Any]] = []
@@ -246,7 +241,7 @@ def record_outcomes(
         if not isinstance(raw, Mapping):
             errors.append(_error(row, None, "", "type", "an outcome must be a JSON object"))
             continue
-        parsed = parser.parse(raw, row, observed_default=parser.now)
+        parsed = parser.parse(raw, row)
         if isinstance(parsed, list):
             errors.extend(parsed)
         else:

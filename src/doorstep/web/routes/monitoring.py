@@ -92,11 +92,12 @@ async def post_outcomes(request: Request, app: str) -> Response:
     """Record what really happened: one outcome (a JSON object) or ``{"outcomes": [...]}``.
 
     Each outcome names ``decision_id``, or the entity (``entity_id`` or the app's id field),
-    gives the label or value under the spec's ``monitoring.outcome.field`` and, optionally,
-    ``observed_at`` (default: now). Keyed by entity, it belongs to the entity's latest decision
-    within the outcome horizon. Sending an outcome again records nothing (``duplicates``);
-    outcomes matching no decision are kept and listed in ``unmatched_records``. A batch answers
-    200 with refused outcomes in ``errors``; a refused single outcome answers 422."""
+    gives the label or value under the spec's ``monitoring.outcome.field``, and says when it was
+    observed (``observed_at``, ISO 8601). Keyed by entity, it belongs to the entity's latest
+    decision within the outcome horizon. Sending an outcome again records nothing
+    (``duplicates``); outcomes matching no decision are kept and listed in
+    ``unmatched_records``. A batch answers 200 with refused outcomes in ``errors``; a refused
+    single outcome answers 422."""
     service = _service(request)
     loaded = service.registry.get(app)
     body = await read_body(request, service.settings.max_body_bytes)
