@@ -1,0 +1,258 @@
+"""``doorstep outcomes import``, ``doorstep monitor`` and ``doorstep export training-data``:
+feedback from the command line. Each command parses, calls a service and renders.
+See docs/monitoring.md."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from doorstep.cli.store import DbOption, _actor, _fail, _open
+from doorstep.errors import DoorstepError, InputError
+
+__all__ = ["export_app", "monitor", "outcomes_app"]
+
+console = Console()
+errors = Console(stderr=True)
+
+outcomes_app = typer.Typer(
+    help="Outcomes: what really happened after decisions.", no_args_is_help=True
+)
+export_app = typer.Typer(help="Export what doorstep recorded.", no_args_is_help=True)
+
+SpecOption = Annotated[
+    Path, typer.Option("--spec", "-s", help="The app's doorstep.yaml.", dir_okay=False)
+]
+TimeOption = Annotated[
+    str | None, typer.Option(help="ISO 8601 time, e.g. 2025-03-01 or 2025-03-01T12:00:00Z.")
+]
+
+
+@outcomes_app.callback()
+def _outcomes() -> None:
+    """Outcomes: what really happened after decisions."""
+
+
+@export_app.callback()
+def _export() -> None:
+    """Export what doorstep recorded."""
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"--{name} must be an ISO 8601 time such as 2025-03-01T12:00:00Z. Got {value!r} "
+            "instead."
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    source: Annotated[Path, typer.Argument(help="Outcomes: .csv, .parquet or .jsonl.")],
+    spec: SpecOption,
+    input_format: Annotated[
+        str | None, typer.Option("--format", help="Input format if the suffix does not say.")
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Refused rows (default: SOURCE's name + .rejects.csv, if any)."),
+    ] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per store transaction.")] = 5_000,
+    db: DbOption = None,
+) -> None:
+    """Record what really happened, keyed by decision id or entity id; importing again records
+    nothing twice. Outcomes that match no decision are kept and counted by reason."""
+    from doorstep.services.app import read_spec
+    from doorstep.services.outcomes import import_outcomes
+
+    try:
+        doc = read_spec(spec)
+        with _open(db) as store:
+            summary = import_outcomes(
+                doc.spec,
+                store,
+                source,
+                actor=_actor(),
+                input_format=input_format,
+                rejects=rejects,
+                chunk_rows=chunk_rows,
+            )
+    except DoorstepError as exc:
+        raise _fail(exc) from None
+    recorded = summary.recorded
+    console.print(
+        f"[bold]{summary.rows}[/] rows of {source.name} for app [bold]{summary.app}[/]: "
+        f"{recorded.recorded} recorded ({recorded.matched} matched to a decision), "
+        f"{recorded.duplicates} already recorded, {summary.refused} refused "
+        f"({summary.seconds:.1f} s)",
+        highlight=False,
+    )
+    if recorded.unmatched:
+        from doorstep.store.feedback import UNMATCHED_REASONS
+
+        for reason, count in sorted(recorded.unmatched.items()):
+            console.print(f"  {count} unmatched: {UNMATCHED_REASONS[reason]} ({reason})")
+    for error in summary.first_errors[:10]:
+        errors.print(
+            f"row {error['record']} {error['field'] or ''} ({error['rule']}): {error['message']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if summary.rejects is not None:
+        errors.print(f"Every refused row is in {summary.rejects}.", highlight=False)
+
+
+def monitor(
+    spec: SpecOption,
+    window: Annotated[
+        str | None, typer.Option(help="hour, day or week (default: the spec's).")
+    ] = None,
+    since: TimeOption = None,
+    until: TimeOption = None,
+    periods: Annotated[
+        int | None, typer.Option(min=1, help="Windows to report when --since is not given.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Live quality per window, human overrides, and ROI against the control group."""
+    from doorstep.services.app import read_spec
+    from doorstep.services.monitoring import monitoring_report
+
+    try:
+        doc = read_spec(spec)
+        with _open(db) as store:
+            report = monitoring_report(
+                doc.spec,
+                store,
+                window=window,
+                since=_time(since, "since"),
+                until=_time(until, "until"),
+                periods=periods,
+            )
+    except DoorstepError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _render_report(report)
+
+
+def _interval(item: dict[str, Any] | None, scale: float = 1.0, digits: int = 3) -> str:
+    if not item or item.get("value") is None:
+        return "—"
+    text = f"{item['value'] * scale:.{digits}f}"
+    if item.get("low") is not None and item.get("high") is not None:
+        text += f" [{item['low'] * scale:.{digits}f}, {item['high'] * scale:.{digits}f}]"
+    return text
+
+
+def _render_report(report: dict[str, Any]) -> None:
+    counts = report["counts"]
+    console.print(
+        f"[bold]{report['app']}[/]: decisions from {report['since']} to {report['until']} "
+        f"({report['window']} windows): {counts['decisions']} decisions, {counts['labelled']} "
+        f"with an outcome",
+        highlight=False,
+    )
+    unmatched = counts["unmatched_outcomes"]
+    if unmatched:
+        console.print(f"  unmatched outcomes: {unmatched}", highlight=False)
+    total = report["quality"]["total"]
+    metrics = [
+        k for k in ("auc", "precision", "recall", "brier", "accuracy", "mae", "rmse") if k in total
+    ]
+    table = Table(title="Live quality (95% intervals)", title_justify="left")
+    table.add_column("window")
+    table.add_column("labelled", justify="right")
+    for name in metrics:
+        table.add_column(name)
+    for entry in [*report["quality"]["windows"], {**total, "start": "all", "end": ""}]:
+        if entry["labelled"] == 0 and entry["start"] != "all":
+            continue
+        label = entry["start"][:16] if entry["start"] != "all" else "[bold]all[/]"
+        if not entry["enough"]:
+            label += " (few)"
+        table.add_row(label, str(entry["labelled"]), *(_interval(entry[m]) for m in metrics))
+    console.print(table)
+    overrides = report["overrides"]
+    if overrides["reviewed"] or overrides["pending_review"]:
+        line = (
+            f"Reviews: {overrides['reviewed']} verdicts, {overrides['overridden']} overrides "
+            f"(rate {_interval(overrides['override_rate'], 100, 1)} %), "
+            f"{overrides['pending_review']} pending"
+        )
+        if overrides.get("judged"):
+            line += (
+                f"; overrides right {overrides['right']} of {overrides['judged']} "
+                f"({_interval(overrides['right_rate'], 100, 1)} %)"
+            )
+        console.print(line, highlight=False)
+    roi = report["roi"]
+    if "uplift" in roi:
+        scale, unit = (100, " points") if roi.get("outcome") == "label" else (1, "")
+        console.print(
+            f"ROI: uplift {_interval(roi['uplift'], scale, 1)}{unit}, value "
+            f"{_interval(roi['value'], 1, 0)} "
+            f"(treated {roi['treated']['outcomes']}, control {roi['control']['outcomes']} "
+            "outcomes)",
+            highlight=False,
+        )
+    console.print(f"[bold]{roi['conclusion']}[/]: {roi['message']}", highlight=False)
+
+
+@export_app.command("training-data")
+def export_training_data(
+    spec: SpecOption,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="File to write: .parquet, .csv, .jsonl.")
+    ],
+    since: TimeOption = None,
+    until: TimeOption = None,
+    labelled_only: Annotated[
+        bool, typer.Option("--labelled-only", help="Only decisions whose outcome is known.")
+    ] = False,
+    include_pii: Annotated[
+        bool, typer.Option("--include-pii", help="Also write inputs marked pii: true.")
+    ] = False,
+    output_format: Annotated[
+        str | None, typer.Option("--format", help="Output format if the suffix does not say.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Write decisions with their inputs, scores, actions, reviews and outcomes, oldest first,
+    for the next training run (streamed: memory stays flat)."""
+    from doorstep.services.app import read_spec
+    from doorstep.services.training import export_training_data as export
+
+    try:
+        doc = read_spec(spec)
+        with _open(db) as store:
+            summary = export(
+                doc.spec,
+                store,
+                out,
+                since=_time(since, "since"),
+                until=_time(until, "until"),
+                labelled_only=labelled_only,
+                include_pii=include_pii,
+                output_format=output_format,
+            )
+    except DoorstepError as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"Wrote {summary.rows} decisions ({summary.labelled} with an outcome, "
+        f"{summary.columns} columns) to [bold]{summary.path}[/] in {summary.seconds:.1f} s",
+        highlight=False,
+    )
