@@ -16,6 +16,7 @@ from rich.console import Console
 from doorstep import __version__
 from doorstep.cli import render
 from doorstep.cli.deliveries import deliveries_app, worker
+from doorstep.cli.outcomes import export_app, monitor, outcomes_app
 from doorstep.cli.runs import runs_app, score_from_source
 from doorstep.cli.serve import serve
 from doorstep.cli.store import audit_app, db_app, keys_app
@@ -33,6 +34,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(runs_app, name="runs")
+app.add_typer(outcomes_app, name="outcomes")
+app.add_typer(export_app, name="export")
 console = Console()
 errors = Console(stderr=True)
 
@@ -244,6 +247,7 @@ def _crm_stand_in(directory: Path) -> Iterator[None]:
 
 app.command()(serve)
 app.command()(worker)
+app.command()(monitor)
 
 
 @app.command()

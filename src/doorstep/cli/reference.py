@@ -31,6 +31,11 @@ EXAMPLES = {
     "doorstep keys list": "doorstep keys list",
     "doorstep keys revoke": "doorstep keys revoke 0193f7c2-…",
     "doorstep audit verify": "doorstep audit verify",
+    "doorstep outcomes import": "doorstep outcomes import churn-demo/outcomes.csv "
+    "--spec churn-demo/doorstep.yaml",
+    "doorstep monitor": "doorstep monitor --spec churn-demo/doorstep.yaml --window day",
+    "doorstep export training-data": "doorstep export training-data "
+    "--spec churn-demo/doorstep.yaml --out training.parquet --labelled-only",
     "doorstep deliveries list": "doorstep deliveries list --app churn --state dead",
     "doorstep deliveries show": "doorstep deliveries show 0193f7c2-…",
     "doorstep deliveries retry": "doorstep deliveries retry --dead --app churn",
