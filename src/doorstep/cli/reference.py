@@ -42,6 +42,8 @@ EXAMPLES = {
     "doorstep deliveries cancel": "doorstep deliveries cancel 0193f7c2-… 0193f7c3-…",
     "doorstep deliveries enable": "doorstep deliveries enable churn crm",
     "doorstep worker": "doorstep worker churn-demo/doorstep.yaml --concurrency 16",
+    "doorstep runs list": "doorstep runs list --app churn --schedule nightly",
+    "doorstep runs show": "doorstep runs show 0193f7c2-…",
 }
 
 

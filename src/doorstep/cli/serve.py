@@ -41,6 +41,13 @@ def serve(
             "'doorstep worker' processes)."
         ),
     ] = True,
+    schedules: Annotated[
+        bool,
+        typer.Option(
+            help="Start the specs' scheduled runs from this server (--no-schedules: leave them "
+            "to another server; a store lease lets one run them at a time)."
+        ),
+    ] = True,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -63,6 +70,7 @@ def serve(
         max_wait_ms=batch_wait_ms,
         max_batch=max_batch,
         deliver=deliver,
+        schedules=schedules,
         public_url=public_url or base,
     )
     try:
