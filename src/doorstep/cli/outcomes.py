@@ -97,6 +97,7 @@ def outcomes_import(
         f"{recorded.duplicates} already recorded, {summary.refused} refused "
         f"({summary.seconds:.1f} s)",
         highlight=False,
+        soft_wrap=True,
     )
     if recorded.unmatched:
         from doorstep.store.feedback import UNMATCHED_REASONS
@@ -165,6 +166,7 @@ def _render_report(report: dict[str, Any]) -> None:
         f"({report['window']} windows): {counts['decisions']} decisions, {counts['labelled']} "
         f"with an outcome",
         highlight=False,
+        soft_wrap=True,
     )
     unmatched = counts["unmatched_outcomes"]
     if unmatched:
@@ -198,7 +200,7 @@ def _render_report(report: dict[str, Any]) -> None:
                 f"; overrides right {overrides['right']} of {overrides['judged']} "
                 f"({_interval(overrides['right_rate'], 100, 1)} %)"
             )
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
     roi = report["roi"]
     if "uplift" in roi:
         scale, unit = (100, " points") if roi.get("outcome") == "label" else (1, "")
@@ -208,8 +210,11 @@ def _render_report(report: dict[str, Any]) -> None:
             f"(treated {roi['treated']['outcomes']}, control {roi['control']['outcomes']} "
             "outcomes)",
             highlight=False,
+            soft_wrap=True,
         )
-    console.print(f"[bold]{roi['conclusion']}[/]: {roi['message']}", highlight=False)
+    console.print(
+        f"[bold]{roi['conclusion']}[/]: {roi['message']}", highlight=False, soft_wrap=True
+    )
 
 
 @export_app.command("training-data")
@@ -255,4 +260,5 @@ def export_training_data(
         f"Wrote {summary.rows} decisions ({summary.labelled} with an outcome, "
         f"{summary.columns} columns) to [bold]{summary.path}[/] in {summary.seconds:.1f} s",
         highlight=False,
+        soft_wrap=True,
     )
