@@ -9,6 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
@@ -66,6 +68,27 @@ def test_ks_and_wasserstein_equal_scipy(label: str, a: Floats, b: Floats) -> Non
     d2, w2 = ks_and_wasserstein(ecdf(b), ecdf(a))
     assert d2 == d
     assert w2 == pytest.approx(w, rel=1e-12, abs=1e-15)
+
+
+values = st_.lists(
+    st_.one_of(
+        st_.integers(-3, 3).map(float),  # many ties, shared between the samples
+        st_.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, values)
+def test_ks_and_wasserstein_equal_scipy_on_any_samples(a: list[float], b: list[float]) -> None:
+    x, y = np.asarray(a), np.asarray(b)
+    d, w = ks_and_wasserstein(ecdf(x), ecdf(y))
+    with warnings.catch_warnings():  # scipy's asymptotic p-value of tiny samples may warn
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert d == stats.ks_2samp(x, y, method="asymp").statistic
+    assert w == pytest.approx(stats.wasserstein_distance(x, y), rel=1e-9, abs=1e-9)
 
 
 @pytest.mark.parametrize("n", [150, 3_000, 20_000, 600_000, 2_000_000])
