@@ -95,11 +95,17 @@ def test_batches_give_what_one_shot_gives(profile: ReferenceProfile) -> None:
     for part in chunks(window, [1, 999, 5_000, 0, 6_345]):
         acc.update(part)
     assert_same(acc.result(), one_shot)
+    assert_same(acc.result(), one_shot)  # a report does not consume the window
     arrow = window.to_arrow().to_batches(max_chunksize=1_000)
     assert_same(compare(profile, iter(arrow)), one_shot)
     assert_same(compare(profile, window.lazy()), one_shot)
     assert compare(profile, window, threads=1) == one_shot
     assert one_shot.rows == 12_345
+    growing = WindowAccumulator(profile)  # a report per batch as the window fills
+    growing.update(window.slice(0, 6_000))
+    assert growing.result().rows == 6_000
+    growing.update(window.slice(6_000))
+    assert_same(growing.result(), one_shot)
     assert one_shot.feature("age").status == "alert"  # a 0.3 sd shift: something to compare
 
 

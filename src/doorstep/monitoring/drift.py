@@ -141,7 +141,7 @@ class WindowAccumulator:
             self._contributions[feature].add(frame[column])
 
     def result(self) -> DriftReport:
-        """The report of everything counted so far (the accumulator is spent afterwards)."""
+        """The report of everything counted so far; more batches may follow."""
         th = self.thresholds
         jobs: list[Callable[[], ColumnDrift]] = []
         for name, ref in self.profile.features.items():

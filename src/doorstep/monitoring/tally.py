@@ -83,6 +83,7 @@ class NumericTally:
         self.rows = 0
         self.missing = 0
         self._parts: list[FloatArray] = []
+        self._sorted = False
 
     def add(self, series: pl.Series) -> None:
         if not series.dtype.is_numeric() and series.dtype != pl.Null:
@@ -95,11 +96,15 @@ class NumericTally:
         self.rows += len(values)
         self.missing += len(values) - len(finite)
         self._parts.append(finite)
+        self._sorted = False
 
     def sorted_values(self) -> FloatArray:
+        """Every finite value so far, sorted (kept as one array: more batches may follow)."""
+        if len(self._parts) == 1 and self._sorted:
+            return self._parts[0]
         values = np.concatenate(self._parts) if self._parts else np.empty(0, dtype=np.float64)
-        self._parts = []
         values.sort()
+        self._parts, self._sorted = [values], True
         return values
 
 
