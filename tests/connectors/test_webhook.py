@@ -7,13 +7,16 @@ import base64
 import email.utils
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from tests.connectors.conftest import DeliveryFactory
 from tests.connectors.receivers import Receiver, Reply
 
@@ -155,6 +158,16 @@ def test_a_header_value_with_a_line_break_is_refused(
     result = connector.send(delivery(context={"entity_id": "C-1\r\nX-Injected: 1"}))
     assert result.outcome == "failed"
     assert "line break" in result.detail
+    assert receiver.requests == []
+
+
+def test_a_header_value_outside_ascii_fails_naming_the_header(
+    receiver: Receiver, make: Make, delivery: DeliveryFactory
+) -> None:
+    connector = make(receiver.url(), headers={"X-Entity": "{{ entity_id }}"})
+    result = connector.send(delivery(context={"entity_id": "Zoë"}))
+    assert result.outcome == "failed"
+    assert result.detail == "the header X-Entity has characters outside ASCII; not sent"
     assert receiver.requests == []
 
 
@@ -317,6 +330,94 @@ def test_concurrent_sends_share_one_client(
     assert results == ["delivered"] * 16
     assert len(receiver.requests) == 16
     assert all(r.verified_with == (NEW_SECRET,) for r in receiver.requests)
+
+
+def test_sends_one_after_another_reuse_one_connection(
+    receiver: Receiver, make: Make, delivery: DeliveryFactory
+) -> None:
+    connector = make(receiver.url(), secret=NEW_SECRET)
+    assert [connector.send(delivery()).outcome for _ in range(5)] == ["delivered"] * 5
+    assert receiver.accepts == 1
+
+
+def test_connections_of_concurrent_sends_are_kept_for_the_next_ones(
+    receiver: Receiver, make: Make, delivery: DeliveryFactory
+) -> None:
+    connector = make(receiver.url())
+    for _ in range(3):
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(lambda _: connector.send(delivery()).outcome, range(8)))
+        assert outcomes == ["delivered"] * 8
+    assert len(receiver.requests) == 24
+    assert receiver.accepts <= 8
+
+
+def test_a_connection_the_target_closed_is_replaced(
+    receiver: Receiver, make: Make, delivery: DeliveryFactory
+) -> None:
+    receiver.script("/hook", Reply(200, headers={"Connection": "close"}), Reply(204))
+    connector = make(receiver.url())
+    assert [connector.send(delivery()).outcome for _ in range(3)] == ["delivered"] * 3
+    assert receiver.accepts == 2
+
+
+def test_a_closed_connector_sends_nothing(
+    receiver: Receiver, make: Make, delivery: DeliveryFactory
+) -> None:
+    connector = make(receiver.url())
+    assert connector.send(delivery()).outcome == "delivered"
+    connector.close()
+    with pytest.raises(RuntimeError, match="connector 'crm' is closed"):
+        connector.send(delivery())
+    assert len(receiver.requests) == 1
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def _tls_receiver(ca: trustme.CA, name: str) -> Receiver:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(context)
+    return Receiver(tls=context, secrets=[NEW_SECRET])
+
+
+def _tls_connector(ca: trustme.CA, url: str) -> WebhookConnector:
+    trust = ssl.create_default_context()
+    ca.configure_trust(trust)
+    spec = WebhookConnectorSpec(
+        type="webhook", url=url, secret=NEW_SECRET, allow_networks=["127.0.0.1/32", "::1/128"]
+    )
+    return WebhookConnector(spec, ConnectorContext("crm", Path(".")), verify=trust)
+
+
+def test_https_verifies_the_certificate_for_the_url_host_name(
+    ca: trustme.CA, delivery: DeliveryFactory
+) -> None:
+    with _tls_receiver(ca, "localhost") as receiver:
+        connector = _tls_connector(ca, receiver.url(host="localhost"))
+        try:
+            assert connector.send(delivery()).outcome == "delivered"
+            assert connector.send(delivery()).outcome == "delivered"
+        finally:
+            connector.close()
+        assert receiver.server_names == ["localhost"]  # one handshake, then kept alive
+        assert [r.verified_with for r in receiver.requests] == [(NEW_SECRET,)] * 2
+
+
+def test_https_refuses_a_certificate_for_another_name(
+    ca: trustme.CA, delivery: DeliveryFactory
+) -> None:
+    with _tls_receiver(ca, "other.test") as receiver:
+        connector = _tls_connector(ca, receiver.url(host="localhost"))
+        try:
+            result = connector.send(delivery())
+        finally:
+            connector.close()
+        assert result.outcome == "retry"
+        assert "CERTIFICATE_VERIFY_FAILED" in result.detail
+        assert receiver.requests == []
 
 
 @pytest.mark.parametrize(

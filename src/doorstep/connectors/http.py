@@ -1,9 +1,14 @@
 """HTTP plumbing shared by the webhook and chat connectors.
 
-One :class:`JSONPoster` per connector owns a persistent :class:`httpx.Client` (safe to use from
-the dispatcher's worker threads) whose connections go through the network guard
-(:class:`doorstep.connectors.net.GuardedTransport`). It POSTs a JSON body once and turns what
-happened into a :class:`~doorstep.connectors.base.SendResult`:
+One :class:`JSONPoster` per connector POSTs a JSON body once and turns what happened into a
+:class:`~doorstep.connectors.base.SendResult`. It speaks HTTP/1.1 through httpcore (the
+transport layer of httpx) over keep-alive connections that go through the network guard
+(:class:`doorstep.connectors.net.GuardedBackend`). Each send borrows one connection from a stack
+of idle ones and gives it back, so the dispatcher's sending threads never queue on a shared
+pool: a shared pool scans all of its connections, polling each idle socket, under one lock on
+every request, and with a few dozen threads that costs more than the request itself; httpx's
+client layer (cookies, redirects, request and response models) would cost as much again, for
+features a webhook must not use anyway.
 
 ============================================  ===========  =================================
 what happened                                 outcome      why
@@ -28,17 +33,18 @@ import email.utils
 import json
 import math
 import ssl
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import httpcore
 import httpx
 
 from doorstep.connectors.base import SendResult, redact
-from doorstep.connectors.net import GuardedTransport
+from doorstep.connectors.net import GuardedBackend
 from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
 __all__ = [
@@ -62,6 +68,8 @@ USER_AGENT = f"doorstep/{_version()}"
 """Sent with every request, so receivers can tell doorstep's traffic apart."""
 SNIPPET_CHARS = 200
 """Characters of a response body kept in a result's detail."""
+KEEPALIVE_SECONDS = 5.0
+"""An idle connection is closed after this long (httpx's default)."""
 _READ_LIMIT = 4096
 
 
@@ -121,7 +129,8 @@ def classify_response(
 
 
 class JSONPoster:
-    """POSTs JSON bodies to one URL through the network guard and classifies the answers."""
+    """POSTs JSON bodies to one URL through the network guard and classifies the answers; safe
+    to use from many threads at once (see the module docstring)."""
 
     def __init__(
         self,
@@ -137,15 +146,29 @@ class JSONPoster:
         self.url = _check_url(url, connector)
         self.timeout = timeout
         self.secrets = frozenset(s for s in secrets if s)
-        transport = GuardedTransport(allow_networks, connector=connector, verify=verify)
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            trust_env=False,
-            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
-            headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+        self._backend = GuardedBackend(allow_networks, connector=connector)
+        self._ssl_context = httpx.create_ssl_context(verify=verify, trust_env=True)
+        self._target = httpcore.URL(
+            scheme=self.url.raw_scheme,
+            host=self.url.raw_host,
+            port=self.url.port,
+            target=self.url.raw_path,
         )
+        self._headers = [
+            (b"Host", self.url.netloc),
+            (b"User-Agent", USER_AGENT.encode("ascii")),
+            (b"Accept", b"*/*"),
+            (b"Content-Type", b"application/json"),
+        ]
+        self._extensions = {
+            "timeout": {phase: timeout for phase in ("connect", "read", "write", "pool")}
+        }
+        self._lock = threading.Lock()
+        self._idle: list[httpcore.ConnectionPool] = []
+        """Connections not in use, the last used on top. Each is an httpcore pool of one
+        connection, so that it reconnects by itself once the target closed it."""
+        self._opened: list[httpcore.ConnectionPool] = []
+        self._closed = False
 
     @property
     def origin(self) -> str:
@@ -156,26 +179,39 @@ class JSONPoster:
 
     def post(self, body: bytes, headers: Mapping[str, str]) -> SendResult:
         """Send once; never raises for what the network or the target does."""
+        request_headers = list(self._headers)
+        for name, value in headers.items():
+            if not value.isascii():
+                return SendResult(
+                    "failed",
+                    self.redact(f"the header {name} has characters outside ASCII; not sent"),
+                )
+            request_headers.append((name.encode("ascii"), value.encode("ascii")))
+        connection = self._borrow()
         try:
-            with self._client.stream("POST", self.url, content=body, headers=headers) as response:
+            with connection.stream(
+                "POST",
+                self._target,
+                headers=request_headers,
+                content=body,
+                extensions=self._extensions,
+            ) as response:
+                status = response.status
+                answer_headers = self._answer_headers(response.headers)
                 snippet = _shorten(self.redact(_read_snippet(response)))
-                status = response.status_code
-                answer_headers = {
-                    name: self.redact(response.headers[name])
-                    for name in ("location", "retry-after")
-                    if name in response.headers
-                }
         except AddressNotAllowedError as error:
             refused = AddressNotAllowedError(self.connector, self.origin, error.address, error.kind)
             return SendResult("failed", self.redact(refused.message))
-        except httpx.TimeoutException as error:
+        except httpcore.TimeoutException as error:
             return SendResult("retry", f"timed out after {self.timeout:g} s while {_phase(error)}")
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as error:
+        except (httpcore.NetworkError, httpcore.RemoteProtocolError) as error:
             reason = str(error) or type(error).__name__
             return SendResult("retry", self.redact(f"connection to {self.origin} failed: {reason}"))
-        except httpx.HTTPError as error:
+        except (httpcore.LocalProtocolError, httpcore.UnsupportedProtocol) as error:
             reason = str(error) or type(error).__name__
             return SendResult("failed", self.redact(f"request not sent: {reason}"))
+        finally:
+            self._give_back(connection)
         result = classify_response(status, answer_headers, snippet)
         return SendResult(result.outcome, self.redact(result.detail), status, result.retry_after)
 
@@ -184,8 +220,42 @@ class JSONPoster:
         return redact(text, self.secrets)
 
     def close(self) -> None:
-        """Close pooled connections."""
-        self._client.close()
+        """Close every connection; later sends raise :class:`RuntimeError`."""
+        with self._lock:
+            opened, self._opened, self._idle, self._closed = self._opened, [], [], True
+        for connection in opened:
+            connection.close()
+
+    def _borrow(self) -> httpcore.ConnectionPool:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"connector {self.connector!r} is closed")
+            if self._idle:
+                return self._idle.pop()
+            connection = httpcore.ConnectionPool(
+                ssl_context=self._ssl_context,
+                max_connections=1,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+                network_backend=self._backend,
+            )
+            self._opened.append(connection)
+            return connection
+
+    def _give_back(self, connection: httpcore.ConnectionPool) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _answer_headers(self, headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+        """The response headers :func:`classify_response` reads (the first of each)."""
+        found: dict[str, str] = {}
+        for raw_name, raw_value in headers:
+            name = raw_name.decode("latin-1").lower()
+            if name in ("location", "retry-after") and name not in found:
+                found[name] = self.redact(raw_value.decode("latin-1"))
+        return found
 
 
 def _check_url(url: str, connector: str) -> httpx.URL:
@@ -207,14 +277,14 @@ def _check_url(url: str, connector: str) -> httpx.URL:
     return parsed
 
 
-def _read_snippet(response: httpx.Response) -> str:
+def _read_snippet(response: httpcore.Response) -> str:
     data = bytearray()
     try:
-        for chunk in response.iter_bytes():
+        for chunk in response.iter_stream():
             data += chunk
             if len(data) >= _READ_LIMIT:
                 break
-    except httpx.HTTPError:
+    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError):
         pass
     return " ".join(data[:_READ_LIMIT].decode("utf-8", errors="replace").split())
 
@@ -223,11 +293,11 @@ def _shorten(text: str) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
 
 
-def _phase(error: httpx.TimeoutException) -> str:
-    if isinstance(error, httpx.ConnectTimeout):
+def _phase(error: httpcore.TimeoutException) -> str:
+    if isinstance(error, httpcore.ConnectTimeout):
         return "connecting"
-    if isinstance(error, httpx.WriteTimeout):
+    if isinstance(error, httpcore.WriteTimeout):
         return "sending the request"
-    if isinstance(error, httpx.PoolTimeout):
+    if isinstance(error, httpcore.PoolTimeout):
         return "waiting for a free connection"
     return "waiting for the response"

@@ -10,9 +10,11 @@ Refused, unless inside the connector's ``allow_networks``: private, loopback, li
 unspecified, multicast, reserved and other non-public addresses, including IPv4 addresses
 embedded in IPv6 ones (``::ffff:127.0.0.1``, 6to4, Teredo, NAT64 ``64:ff9b::/96``).
 
-HTTP connectors use :class:`GuardedTransport` (an :class:`httpx.HTTPTransport` whose httpcore
-network backend is :class:`GuardedBackend`); TLS still verifies the certificate against, and sends
-SNI for, the URL's host name, because httpcore wraps the connected socket with the origin's host.
+HTTP connectors connect through :class:`GuardedBackend`, an httpcore network backend (the
+webhook and chat connectors' :class:`~doorstep.connectors.http.JSONPoster` uses it directly; an
+:class:`httpx.Client` can use it through :class:`GuardedTransport`); TLS still verifies the
+certificate against, and sends SNI for, the URL's host name, because httpcore wraps the connected
+socket with the origin's host.
 Other connectors (SMTP, SQL) call :func:`check_address` and connect to an address it returns.
 """
 
