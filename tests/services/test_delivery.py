@@ -381,6 +381,9 @@ def test_a_connector_exception_is_a_retry_without_secrets(
     (line,) = [r for r in caplog.records if r.getMessage().startswith("delivery attempt")]
     assert line.levelno == logging.WARNING and f"id={delivery_id}" in line.getMessage()
     assert line.delivery["state"] == "pending"  # type: ignore[attr-defined]
+    # values with spaces, quotes or '=' are JSON strings; the others are written as they are
+    assert line.getMessage().endswith(f' detail="{report.detail}"')
+    assert " state=pending " in line.getMessage()
 
 
 def test_a_template_error_is_dead_and_names_the_template(

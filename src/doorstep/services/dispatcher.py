@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import random
+import re
 import secrets
 import socket
 import threading
@@ -65,6 +66,9 @@ RETRY_AFTER_CAP = 86_400.0
 MIN_LEASE = 120.0
 _OUTCOMES = frozenset({"delivered", "retry", "failed", "gone"})
 _FINISH_BACKOFF = (0.2, 0.5, 1.0, 2.0)
+_DEFAULT_RETRY = RetrySpec()
+_NEEDS_QUOTES = re.compile(r'[\s"=]')
+"""A logged value with a space, quote or equals sign is written as a JSON string."""
 
 
 def next_attempt_at(
@@ -292,7 +296,7 @@ class Dispatcher:
         if sent.outcome == "delivered":
             state = "delivered"
         elif sent.outcome == "retry":
-            retry = getattr(app.spec.connectors.get(claimed.connector), "retry", RetrySpec())
+            retry = _retry_spec(app, claimed.connector)
             due = next_attempt_at(
                 claimed.attempts, retry, now, retry_after=sent.retry_after, rng=self.rng
             )
@@ -346,7 +350,7 @@ class Dispatcher:
                 f"the {what} {name!r} is no longer in the spec of app {claimed.app!r}; add it "
                 "back and retry the delivery, or cancel it",
             ), 0.0
-        retry = getattr(app.spec.connectors[claimed.connector], "retry", RetrySpec())
+        retry = _retry_spec(app, claimed.connector)
         if claimed.attempts > len(retry.delays) + 1:  # only leases that expired get here
             return SendResult(
                 "failed",
@@ -443,7 +447,15 @@ class _Slot:
     error: Exception | None = None
 
 
+def _retry_spec(app: AppConnectors, connector: str) -> RetrySpec:
+    """The connector's retry schedule (connectors without one in their spec use the default)."""
+    return getattr(app.spec.connectors.get(connector), "retry", None) or _DEFAULT_RETRY
+
+
 def _log(report: AttemptReport, worker: str) -> None:
+    level = {"delivered": logging.INFO, "pending": logging.WARNING}.get(report.state, logging.ERROR)
+    if not logger.isEnabledFor(level):
+        return
     fields: dict[str, Any] = {
         "id": report.delivery_id,
         "key": report.key,
@@ -459,13 +471,12 @@ def _log(report: AttemptReport, worker: str) -> None:
         "worker": worker,
         "detail": report.detail,
     }
-    level = {"delivered": logging.INFO, "pending": logging.WARNING}.get(report.state, logging.ERROR)
     text = " ".join(f"{k}={_value(v)}" for k, v in fields.items() if v is not None)
     logger.log(level, "delivery attempt %s", text, extra={"delivery": fields})
 
 
 def _value(value: Any) -> str:
     text = str(value).lower() if isinstance(value, bool) else str(value)
-    if not text or any(c.isspace() or c in '"=' for c in text):
+    if not text or _NEEDS_QUOTES.search(text):
         return json.dumps(text, ensure_ascii=False)
     return text

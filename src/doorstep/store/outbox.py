@@ -158,10 +158,11 @@ def claim(
     if not claimed:
         return []
     ids = [row.id for row in claimed]
-    # an attempt still open belongs to a worker whose lease ran out: it is taken over now
-    takeover = f"the lease expired before this worker finished; taken over by {worker}"
-    conn.execute(_EXPIRE_OPEN_ATTEMPTS, {"ids": ids, "now": now, "takeover": takeover})
     last = dict(conn.execute(_LAST_ATTEMPT_NUMBERS, {"ids": ids}).all())
+    if last:  # an attempt still open belongs to a worker whose lease ran out: taken over now
+        takeover = f"the lease expired before this worker finished; taken over by {worker}"
+        params = {"ids": list(last), "now": now, "takeover": takeover}
+        conn.execute(_EXPIRE_OPEN_ATTEMPTS, params)
     numbers = {i: int(last.get(i) or 0) + 1 for i in ids}
     conn.execute(
         _START_ATTEMPT,
