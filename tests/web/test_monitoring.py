@@ -25,12 +25,12 @@ async def test_post_outcomes_batch_records_and_reports(client: httpx.AsyncClient
     now = datetime.now(UTC).isoformat()
     body = {
         "outcomes": [
-            {"decision_id": decisions[0]["decision_id"], "label": 1, "observed_at": now},
-            {"customer_id": "C-1", "label": 0, "observed_at": now},
-            {"customer_id": "C-404", "label": 1, "observed_at": now},
-            {"customer_id": "C-2", "label": "perhaps", "observed_at": now},
-            {"label": 1},
-            {"customer_id": "C-3", "label": 1},
+            {"decision_id": decisions[0]["decision_id"], "churned": 1, "observed_at": now},
+            {"customer_id": "C-1", "churned": 0, "observed_at": now},
+            {"customer_id": "C-404", "churned": 1, "observed_at": now},
+            {"customer_id": "C-2", "churned": "perhaps", "observed_at": now},
+            {"churned": 1},
+            {"customer_id": "C-3", "churned": 1},
         ]
     }
     response = await client.post("/v1/apps/churn/outcomes", json=body)
@@ -40,7 +40,7 @@ async def test_post_outcomes_batch_records_and_reports(client: httpx.AsyncClient
     assert answer["unmatched"] == {"no_decision": 1}
     assert answer["unmatched_records"] == [{"record": 2, "reason": "no_decision"}]
     assert [(e["record"], e["field"], e["rule"]) for e in answer["errors"]] == [
-        (3, "label", "allowed_values"),
+        (3, "churned", "allowed_values"),
         (4, "decision_id", "id_required"),
         (4, "observed_at", "required"),
         (5, "observed_at", "required"),
@@ -51,7 +51,7 @@ async def test_post_outcomes_batch_records_and_reports(client: httpx.AsyncClient
 
 async def test_a_bad_single_outcome_is_a_problem(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/v1/apps/churn/outcomes", json={"customer_id": "C-1", "observed_at": "soon", "label": 1}
+        "/v1/apps/churn/outcomes", json={"customer_id": "C-1", "observed_at": "soon", "churned": 1}
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -70,8 +70,10 @@ async def test_a_bad_single_outcome_is_a_problem(client: httpx.AsyncClient) -> N
     assert "observed_at must be an ISO 8601 time" in problem["detail"]
     not_json = await client.post("/v1/apps/churn/outcomes", content=b"{oops")
     assert not_json.status_code == 422 and not_json.json()["errors"][0]["rule"] == "json"
-    too_many = {"outcomes": [{"customer_id": "C-1", "label": 1}] * 1_001}
-    missing = await client.post("/v1/apps/churn/outcomes", json={"customer_id": "C-1", "label": 1})
+    too_many = {"outcomes": [{"customer_id": "C-1", "churned": 1}] * 1_001}
+    missing = await client.post(
+        "/v1/apps/churn/outcomes", json={"customer_id": "C-1", "churned": 1}
+    )
     assert missing.json()["errors"][0]["rule"] == "required"
     assert (await client.post("/v1/apps/churn/outcomes", json=too_many)).status_code == 413
     unknown = await client.post("/v1/apps/chrun/outcomes", json={"customer_id": "C-1"})
@@ -82,7 +84,7 @@ async def test_monitoring_report(client: httpx.AsyncClient) -> None:
     decisions = await decide(client, 30)
     now = datetime.now(UTC).isoformat()
     outcomes = [
-        {"decision_id": d["decision_id"], "label": i % 2, "observed_at": now}
+        {"decision_id": d["decision_id"], "churned": i % 2, "observed_at": now}
         for i, d in enumerate(decisions)
     ]
     assert (await client.post("/v1/apps/churn/outcomes", json={"outcomes": outcomes})).json()[
@@ -111,7 +113,7 @@ async def test_monitoring_report(client: httpx.AsyncClient) -> None:
 
 
 async def test_roles(client: httpx.AsyncClient, keys: dict[str, str]) -> None:
-    body = {"customer_id": "C-1", "label": 1, "observed_at": datetime.now(UTC).isoformat()}
+    body = {"customer_id": "C-1", "churned": 1, "observed_at": datetime.now(UTC).isoformat()}
     for role, status in (("client", 200), ("owner", 200), ("viewer", 403), ("reviewer", 403)):
         response = await client.post("/v1/apps/churn/outcomes", json=body, headers=auth(keys, role))
         assert response.status_code == status, role

@@ -16,7 +16,7 @@ from rich.table import Table
 from doorstep.cli.store import DbOption, _actor, _fail, _open
 from doorstep.errors import DoorstepError, InputError
 
-__all__ = ["export_app", "monitor", "outcomes_app"]
+__all__ = ["export_app", "monitor", "outcomes_app", "render_report"]
 
 console = Console()
 errors = Console(stderr=True)
@@ -147,7 +147,7 @@ def monitor(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    _render_report(report)
+    render_report(report)
 
 
 def _interval(item: dict[str, Any] | None, scale: float = 1.0, digits: int = 3) -> str:
@@ -159,52 +159,57 @@ def _interval(item: dict[str, Any] | None, scale: float = 1.0, digits: int = 3) 
     return text
 
 
-def _render_report(report: dict[str, Any]) -> None:
+def render_report(report: dict[str, Any], out: Console | None = None) -> None:
+    """The monitoring report for people: counts, a quality table (95% intervals on the whole
+    range), reviews, ROI and its conclusion in a sentence."""
+    out = out or console
     counts = report["counts"]
-    console.print(
-        f"[bold]{report['app']}[/]: decisions from {report['since']} to {report['until']} "
-        f"({report['window']} windows): {counts['decisions']} decisions, {counts['labelled']} "
-        f"with an outcome",
+    out.print(
+        f"[bold]{report['app']}[/]: decisions from {report['since'][:16]} to "
+        f"{report['until'][:16]} ({report['window']} windows): {counts['decisions']} decisions, "
+        f"{counts['labelled']} with an outcome",
         highlight=False,
         soft_wrap=True,
     )
     unmatched = counts["unmatched_outcomes"]
     if unmatched:
-        console.print(f"  unmatched outcomes: {unmatched}", highlight=False)
+        out.print(f"  unmatched outcomes: {unmatched}", highlight=False)
     total = report["quality"]["total"]
     metrics = [
         k for k in ("auc", "precision", "recall", "brier", "accuracy", "mae", "rmse") if k in total
     ]
-    table = Table(title="Live quality (95% intervals)", title_justify="left")
+    table = Table(title="Live quality (all: with 95% intervals)", title_justify="left")
     table.add_column("window")
     table.add_column("labelled", justify="right")
     for name in metrics:
         table.add_column(name)
-    for entry in [*report["quality"]["windows"], {**total, "start": "all", "end": ""}]:
-        if entry["labelled"] == 0 and entry["start"] != "all":
-            continue
-        label = entry["start"][:16] if entry["start"] != "all" else "[bold]all[/]"
-        if not entry["enough"]:
-            label += " (few)"
-        table.add_row(label, str(entry["labelled"]), *(_interval(entry[m]) for m in metrics))
-    console.print(table)
+    width = 13 if report["window"] == "hour" else 10
+    for entry in report["quality"]["windows"]:
+        if entry["labelled"]:
+            label = entry["start"][:width] + ("" if entry["enough"] else " (few)")
+            values = [_interval({"value": entry[m]["value"]}) for m in metrics]
+            table.add_row(label, str(entry["labelled"]), *values)
+    label = "[bold]all[/]" + ("" if total["enough"] else " (few)")
+    table.add_row(label, str(total["labelled"]), *(_interval(total[m]) for m in metrics))
+    out.print(table)
     overrides = report["overrides"]
     if overrides["reviewed"] or overrides["pending_review"]:
-        line = (
-            f"Reviews: {overrides['reviewed']} verdicts, {overrides['overridden']} overrides "
-            f"(rate {_interval(overrides['override_rate'], 100, 1)} %), "
-            f"{overrides['pending_review']} pending"
-        )
+        line = f"Reviews: {overrides['pending_review']} pending, {overrides['reviewed']} verdicts"
+        if overrides["reviewed"]:
+            line += (
+                f", {overrides['overridden']} overrides "
+                f"({_interval(overrides['override_rate'], 100, 1)} %)"
+            )
         if overrides.get("judged"):
             line += (
                 f"; overrides right {overrides['right']} of {overrides['judged']} "
                 f"({_interval(overrides['right_rate'], 100, 1)} %)"
             )
-        console.print(line, highlight=False, soft_wrap=True)
+        out.print(line, highlight=False, soft_wrap=True)
     roi = report["roi"]
     if "uplift" in roi:
         scale, unit = (100, " points") if roi.get("outcome") == "label" else (1, "")
-        console.print(
+        out.print(
             f"ROI: uplift {_interval(roi['uplift'], scale, 1)}{unit}, value "
             f"{_interval(roi['value'], 1, 0)} "
             f"(treated {roi['treated']['outcomes']}, control {roi['control']['outcomes']} "
@@ -212,9 +217,7 @@ def _render_report(report: dict[str, Any]) -> None:
             highlight=False,
             soft_wrap=True,
         )
-    console.print(
-        f"[bold]{roi['conclusion']}[/]: {roi['message']}", highlight=False, soft_wrap=True
-    )
+    out.print(f"[bold]{roi['conclusion']}[/]: {roi['message']}", highlight=False, soft_wrap=True)
 
 
 @export_app.command("training-data")

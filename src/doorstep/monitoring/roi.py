@@ -297,10 +297,12 @@ class RoiAccumulator:
         return _required_control_for_means(uplift, c_var, t_var, ratio)
 
     def _detectable(self, treated: GroupStats, control: GroupStats) -> float | None:
+        """The smallest uplift the groups detect, when it is a rate at all (below 1)."""
         if self.kind != "label" or not treated.n or not control.n:
             return None
         pooled = (treated.positives + control.positives) / (treated.n + control.n)
-        return minimum_detectable_uplift(pooled, control.n, treated.n)
+        smallest = minimum_detectable_uplift(pooled, control.n, treated.n)
+        return smallest if smallest is not None and smallest < 1.0 else None
 
     def _conclude(
         self, treated: GroupStats, control: GroupStats, uplift: Interval, valued: bool

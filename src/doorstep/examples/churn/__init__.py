@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-__all__ = ["FEATURES", "generate_customers", "train_model", "write_example"]
+__all__ = [
+    "FEATURES",
+    "churn_logit",
+    "churn_probability",
+    "generate_customers",
+    "train_model",
+    "write_example",
+]
 
 FEATURES = [
     "tenure_months",
@@ -54,19 +61,19 @@ def generate_customers(rows: int, *, seed: int = 7, start_id: int = 1) -> pl.Dat
     nps = np.clip(np.round(rng.normal(7.5 - 0.6 * tickets, 1.8)), 0, 10).astype(np.int64)
     nps_missing = rng.random(rows) < 0.12
 
-    logit = (
-        -1.6
-        + 0.42 * tickets
-        + 0.55 * late
-        + 0.035 * days_idle
-        - 0.045 * logins
-        - 0.9 * np.log1p(tenure / 6)
-        + np.select([contract == "annual", contract == "two_year"], [-0.9, -1.7], 0.5)
-        - 0.6 * autopay
-        + 0.012 * (spend - base_spend)
-        - 0.02 * discount
-        + np.where(nps_missing, 0.0, -0.22 * (nps - 7))
-        + np.where(region == "south", 0.25, 0.0)
+    logit = churn_logit(
+        tickets=tickets,
+        late=late,
+        days_idle=days_idle,
+        logins=logins,
+        tenure=tenure,
+        contract=contract,
+        autopay=autopay,
+        spend=spend,
+        base_spend=base_spend,
+        discount=discount,
+        nps=np.where(nps_missing, np.nan, nps),
+        region=region,
     )
     churned = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
     return pl.DataFrame(
@@ -88,6 +95,65 @@ def generate_customers(rows: int, *, seed: int = 7, start_id: int = 1) -> pl.Dat
             "churned": churned,
         }
     )
+
+
+def churn_logit(
+    *,
+    tickets: np.ndarray,
+    late: np.ndarray,
+    days_idle: np.ndarray,
+    logins: np.ndarray,
+    tenure: np.ndarray,
+    contract: np.ndarray,
+    autopay: np.ndarray,
+    spend: np.ndarray,
+    base_spend: np.ndarray,
+    discount: np.ndarray,
+    nps: np.ndarray,
+    region: np.ndarray,
+) -> np.ndarray:
+    """The true model behind the example: log-odds of churn from a customer's features (a
+    missing NPS answer, NaN, adds nothing)."""
+    logit: np.ndarray = (
+        -1.6
+        + 0.42 * tickets
+        + 0.55 * late
+        + 0.035 * days_idle
+        - 0.045 * logins
+        - 0.9 * np.log1p(tenure / 6)
+        + np.select([contract == "annual", contract == "two_year"], [-0.9, -1.7], 0.5)
+        - 0.6 * autopay
+        + 0.012 * (spend - base_spend)
+        - 0.02 * discount
+        + np.where(np.isnan(nps), 0.0, -0.22 * (np.nan_to_num(nps) - 7))
+        + np.where(region == "south", 0.25, 0.0)
+    )
+    return logit
+
+
+def churn_probability(customers: pl.DataFrame) -> np.ndarray:
+    """The true probability that each customer churns (what the trained model estimates)."""
+    plan = customers["plan"].to_numpy()
+    probability: np.ndarray = 1 / (
+        1
+        + np.exp(
+            -churn_logit(
+                tickets=customers["support_tickets_30d"].to_numpy(),
+                late=customers["late_payments_12m"].to_numpy(),
+                days_idle=customers["days_since_last_login"].to_numpy(),
+                logins=customers["logins_30d"].to_numpy(),
+                tenure=customers["tenure_months"].to_numpy(),
+                contract=customers["contract"].to_numpy(),
+                autopay=customers["autopay"].to_numpy(),
+                spend=customers["monthly_spend"].to_numpy(),
+                base_spend=np.select([plan == "basic", plan == "plus"], [19.0, 39.0], 79.0),
+                discount=customers["discount_pct"].to_numpy(),
+                nps=customers["nps_score"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+                region=customers["region"].to_numpy(),
+            )
+        )
+    )
+    return probability
 
 
 def train_model(frame: pl.DataFrame, *, trees: int = 200, seed: int = 7) -> object:
