@@ -214,6 +214,9 @@ def demo(
         from doorstep.cli.demo_queue import prepare_review_queue
 
         prepare_review_queue(console, loaded, directory / "customers.parquet", port)
+        from doorstep.cli.demo_outcomes import show_feedback
+
+        show_feedback(console, loaded, directory)
         with _crm_stand_in(directory):
             serve([spec], port=port)
 
