@@ -224,3 +224,50 @@ def test_matching_a_large_batch(store: Store, n: int) -> None:
     )
     assert result.matched == n and not result.unmatched
     assert store.feedback_counts("churn").labelled == n
+
+
+FORGED = {
+    "id": "01900000-0000-7000-8000-000000000000",
+    "app": "churn",
+    "ref_kind": "entity",
+    "ref": "C-9",
+    "observed_at": T0,
+    "decision_id": None,
+    "entity_id": "C-9",
+    "label": "1",
+    "value": None,
+    "unmatched": "no_decision",
+    "source": "forged",
+    "recorded_at": T0,
+    "audit_seq": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("tamper", "problem"),
+    [
+        (lambda ids: outcomes.update().where(outcomes.c.label == "1").values(label="0"), "edited"),
+        (lambda ids: outcomes.update().values(decision_id=ids["c2_day0"]), "edited"),
+        (lambda ids: outcomes.delete().where(outcomes.c.label == "1"), "deleted"),
+        (
+            lambda ids: outcomes.update().where(outcomes.c.label == "1").values(audit_seq=None),
+            "deleted",
+        ),
+        (lambda ids: outcomes.insert().values(**FORGED), "inserted"),
+    ],
+)
+def test_audit_verify_finds_tampered_outcomes(store: Store, tamper: object, problem: str) -> None:
+    ids = seed(store)
+    store.record_outcomes(
+        write(
+            outcome(1, T0 + timedelta(days=2), entity_id="C-1", label="1"),
+            outcome(2, T0 + timedelta(days=2), entity_id="C-404", label="0"),
+        ),
+        actor="t",
+    )
+    assert store.verify_audit().ok
+    with store.engine.begin() as conn:
+        conn.execute(tamper(ids))  # type: ignore[operator]
+    report = store.verify_audit()
+    assert not report.ok and report.problem == problem, report
+    assert report.details.get("table") == "outcomes"

@@ -26,7 +26,9 @@ import sqlalchemy as sa
 from doorstep.store.audit import GENESIS, REVIEWED, RowDigest, decision_fields, event_hash
 from doorstep.store.audit import review_fields as _review_fields
 from doorstep.store.contract import AuditReport
-from doorstep.store.tables import audit_events, decisions, reviews
+from doorstep.store.outcomes import KIND as OUTCOMES_KIND
+from doorstep.store.outcomes import outcome_fields
+from doorstep.store.tables import audit_events, decisions, outcomes, reviews
 
 __all__ = ["verify_chain"]
 
@@ -64,7 +66,11 @@ def verify_chain(conn: sa.Connection, *, page_size: int = 1000) -> AuditReport:
             events += 1
             expected = event.seq + 1
             before_last, last_hash = last_hash, event.hash
-        row_problems = [*_check_decisions(conn, page), *_check_reviews(conn, page)]
+        row_problems = [
+            *_check_decisions(conn, page),
+            *_check_reviews(conn, page),
+            *_check_outcomes(conn, page),
+        ]
         if row_problems:
             return _report(events, min(row_problems, key=lambda p: p.seq or 0))
         last_seq = page[-1].seq
@@ -228,6 +234,29 @@ def _check_reviews(conn: sa.Connection, page: list[Any]) -> list[_Problem]:
     return problems
 
 
+def _check_outcomes(conn: sa.Connection, page: list[Any]) -> list[_Problem]:
+    lo, hi = page[0].seq, page[-1].seq
+    kinds = {e.seq: e for e in page}
+    found: dict[int, RowDigest] = {}
+    query = (
+        sa.select(outcomes)
+        .where(outcomes.c.audit_seq.between(lo, hi))
+        .order_by(outcomes.c.audit_seq, outcomes.c.id)
+    )
+    with _stream(conn, query) as rows:
+        for row in rows:
+            event = kinds.get(row.audit_seq)
+            if event is None or event.kind != OUTCOMES_KIND:
+                return [_Problem(row.audit_seq, "inserted", {"table": "outcomes", "id": row.id})]
+            found.setdefault(row.audit_seq, RowDigest()).add(row.id, outcome_fields(row._mapping))
+    for event in page:
+        if event.kind == OUTCOMES_KIND:
+            problem = _compare(event, found.get(event.seq, RowDigest()).payload(), "outcomes")
+            if problem:
+                return [problem]
+    return []
+
+
 def _compare(event: Any, got: dict[str, Any], table: str) -> _Problem | None:
     want = event.payload
     details = {"table": table, "expected_rows": want.get("count"), "found_rows": got["count"]}
@@ -243,7 +272,7 @@ def _compare(event: Any, got: dict[str, Any], table: str) -> _Problem | None:
 
 
 def _orphans(conn: sa.Connection, head: int) -> _Problem | None:
-    for table in (decisions, reviews):
+    for table in (decisions, reviews, outcomes):
         row = conn.execute(
             sa.select(table.c.id, table.c.audit_seq)
             .where(
