@@ -55,14 +55,14 @@ def write_demo_outcomes(
                 would_act.pop(entity, None)
     frame = pl.read_parquet(customers)
     if out.exists():  # written by an earlier run: importing it again records nothing twice
-        rows = pl.read_csv(out).height
+        written = pl.read_csv(out).height
     else:
         outcomes = simulate_outcomes(frame, acted, observed_at=now or datetime.now(UTC), seed=seed)
         outcomes.write_csv(out)
-        rows = outcomes.height
+        written = outcomes.height
     return DemoOutcomes(
         path=out,
-        rows=rows,
+        rows=written,
         treated=sum(acted.values()),
         true_uplift=true_uplift(frame, would_act, RETENTION_EFFECT),
     )
