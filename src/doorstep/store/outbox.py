@@ -16,6 +16,7 @@ import functools
 import secrets
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,12 +40,14 @@ from doorstep.store.tables import (
 
 __all__ = [
     "MIN_SQLITE",
+    "Lease",
     "claim",
     "finish",
     "finish_many",
     "insert_deliveries",
     "release_held",
     "retarget_held",
+    "with_decisions",
 ]
 
 DETAIL_CHARS = 2000
@@ -135,6 +138,22 @@ def _check_sqlite(conn: sa.Connection) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A delivery just claimed, before its decision is read (see :func:`with_decisions`)."""
+
+    id: str
+    decision_id: str
+    key: str
+    app: str
+    action: str
+    connector: str
+    attempts: int
+    number: int
+    lease_token: str
+    lease_expires_at: datetime
+
+
 def claim(
     conn: sa.Connection,
     worker: str,
@@ -142,7 +161,11 @@ def claim(
     lease_seconds: float,
     apps: Sequence[str] | None,
     now: datetime,
-) -> list[ClaimedDelivery]:
+) -> list[Lease]:
+    """Lease up to ``limit`` due deliveries and open an attempt for each (in the caller's write
+    transaction). Their decisions are read by :func:`with_decisions`, which needs no writer,
+    after the claim commits, so that the writer lock is held for less time (should that read
+    fail, the leases run out and the deliveries are claimed again, as a stopped worker's)."""
     if limit <= 0:
         return []
     if lease_seconds <= 0:
@@ -157,41 +180,46 @@ def claim(
     claimed = conn.execute(statement, params).all()
     if not claimed:
         return []
-    ids = [row.id for row in claimed]
-    last = dict(conn.execute(_LAST_ATTEMPT_NUMBERS, {"ids": ids}).all())
-    if last:  # an attempt still open belongs to a worker whose lease ran out: taken over now
+    # an attempt still open belongs to a worker whose lease ran out: it is taken over now
+    if tried := [row.id for row in claimed if row.last_number]:
         takeover = f"the lease expired before this worker finished; taken over by {worker}"
-        params = {"ids": list(last), "now": now, "takeover": takeover}
-        conn.execute(_EXPIRE_OPEN_ATTEMPTS, params)
-    numbers = {i: int(last.get(i) or 0) + 1 for i in ids}
-    conn.execute(
-        _START_ATTEMPT,
-        [
-            {
-                "delivery_id": i,
-                "number": numbers[i],
-                "worker": worker,
-                "lease_token": token,
-                "started_at": now,
-            }
-            for i in ids
-        ],
-    )
-    decisions = _decisions.get_decisions(conn, {row.decision_id for row in claimed})
-    out = [
-        ClaimedDelivery(
+        conn.execute(_EXPIRE_OPEN_ATTEMPTS, {"ids": tried, "now": now, "takeover": takeover})
+    ids = [row.id for row in claimed]
+    conn.execute(_START_ATTEMPTS, {"ids": ids, "worker": worker, "token": token, "now": now})
+    return [
+        Lease(
             id=row.id,
+            decision_id=row.decision_id,
             key=row.key,
             app=row.app,
             action=row.action,
             connector=row.connector,
             attempts=row.attempts,
-            number=numbers[row.id],
+            number=row.last_number + 1,
             lease_token=token,
             lease_expires_at=expires,
-            decision=decisions[row.decision_id],
         )
         for row in claimed
+    ]
+
+
+def with_decisions(conn: sa.Connection, leases: Sequence[Lease]) -> list[ClaimedDelivery]:
+    """The claimed deliveries with their decisions, oldest decision first."""
+    decisions = _decisions.get_decisions(conn, {lease.decision_id for lease in leases})
+    out = [
+        ClaimedDelivery(
+            id=lease.id,
+            key=lease.key,
+            app=lease.app,
+            action=lease.action,
+            connector=lease.connector,
+            attempts=lease.attempts,
+            number=lease.number,
+            lease_token=lease.lease_token,
+            lease_expires_at=lease.lease_expires_at,
+            decision=decisions[lease.decision_id],
+        )
+        for lease in leases
     ]
     out.sort(key=lambda c: (c.decision.created_at, c.id))
     return out
@@ -307,8 +335,20 @@ def _claim_statement(dialect: str, *, by_app: bool) -> sa.Update:
             deliveries.c.action,
             deliveries.c.connector,
             deliveries.c.attempts,
-            deliveries.c.next_attempt_at,
+            _last_attempt_number(deliveries.c.id).label("last_number"),
         )
+    )
+
+
+def _last_attempt_number(delivery_id: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
+    """The number of a delivery's last attempt; 0 before the first. (In a RETURNING clause,
+    SQLAlchemy writes SQLite's column names without their tables; they stay unambiguous, as
+    ``delivery_attempts`` has no ``id`` and ``deliveries`` no ``delivery_id``.)"""
+    prior = delivery_attempts.alias("prior")
+    return (
+        sa.select(sa.func.coalesce(sa.func.max(prior.c.number), 0))
+        .where(prior.c.delivery_id == delivery_id)
+        .scalar_subquery()
     )
 
 
@@ -321,12 +361,16 @@ _EXPIRE_OPEN_ATTEMPTS = (
     .where(delivery_attempts.c.delivery_id.in_(_IDS), delivery_attempts.c.finished_at.is_(None))
     .values(outcome="expired", finished_at=_NOW, detail=sa.bindparam("takeover"))
 )
-_LAST_ATTEMPT_NUMBERS = (
-    sa.select(delivery_attempts.c.delivery_id, sa.func.max(delivery_attempts.c.number))
-    .where(delivery_attempts.c.delivery_id.in_(_IDS))
-    .group_by(delivery_attempts.c.delivery_id)
+_START_ATTEMPTS = delivery_attempts.insert().from_select(
+    ["delivery_id", "number", "worker", "lease_token", "started_at"],
+    sa.select(
+        deliveries.c.id,
+        _last_attempt_number(deliveries.c.id) + 1,
+        sa.bindparam("worker", type_=sa.String()),
+        _TOKEN,
+        _NOW,
+    ).where(deliveries.c.id.in_(_IDS)),
 )
-_START_ATTEMPT = delivery_attempts.insert()
 _FINISH_DELIVERIES = (
     deliveries.update()
     .where(

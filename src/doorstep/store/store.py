@@ -196,8 +196,13 @@ class Store:
         apps: list[str] | None = None,
         now: datetime | None = None,
     ) -> list[ClaimedDelivery]:
+        at = now or datetime.now(UTC)
         with self._write_plain() as conn:
-            return _outbox.claim(conn, worker, limit, lease_seconds, apps, now or datetime.now(UTC))
+            leases = _outbox.claim(conn, worker, limit, lease_seconds, apps, at)
+        if not leases:
+            return []
+        with self._read() as conn:  # after the commit: the writer lock is free for others
+            return _outbox.with_decisions(conn, leases)
 
     def finish_delivery(
         self,
