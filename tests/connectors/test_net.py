@@ -6,6 +6,7 @@ import socket
 import ssl
 from collections.abc import Iterator
 
+import httpcore
 import httpx
 import pytest
 import trustme
@@ -13,7 +14,9 @@ from tests.connectors.receivers import Receiver
 
 from doorstep.connectors.net import (
     AddrInfo,
+    GuardedBackend,
     GuardedTransport,
+    WritesOnRead,
     address_kind,
     check_address,
     parse_networks,
@@ -228,3 +231,71 @@ def test_tls_refuses_a_certificate_for_another_name(ca: trustme.CA) -> None:
             with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                 client.post(receiver.url(host="hooks.test"), content=b"{}")
         assert receiver.requests == []
+
+
+class RecordingStream(httpcore.NetworkStream):
+    """The calls a connection gets."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.calls.append(("write", buffer))
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.calls.append(("read", max_bytes))
+        return b"HTTP/1.1 204 No Content\r\n\r\n"
+
+    def close(self) -> None:
+        self.calls.append(("close", None))
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        self.calls.append(("start_tls", server_hostname))
+        return RecordingStream()
+
+
+def test_a_request_head_and_body_are_written_together_before_the_answer_is_read() -> None:
+    raw = RecordingStream()
+    stream = WritesOnRead(raw)
+    stream.write(b"POST /hook HTTP/1.1\r\nContent-Length: 2\r\n\r\n")
+    stream.write(b"{}")
+    assert raw.calls == []
+    assert stream.read(4096).startswith(b"HTTP/1.1 204")
+    assert raw.calls == [
+        ("write", b"POST /hook HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"),
+        ("read", 4096),
+    ]
+    stream.read(4096)  # nothing left to write
+    assert raw.calls[-1] == ("read", 4096) and len(raw.calls) == 3
+    stream.write(b"abandoned")
+    stream.close()
+    assert raw.calls[-1] == ("close", None)
+
+
+def test_tls_starts_after_what_was_written_and_its_stream_also_waits_for_reads() -> None:
+    raw = RecordingStream()
+    stream = WritesOnRead(raw)
+    stream.write(b"early")
+    tls = stream.start_tls(ssl.create_default_context(), "hooks.test")
+    assert raw.calls == [("write", b"early"), ("start_tls", "hooks.test")]
+    assert isinstance(tls, WritesOnRead)
+
+
+def test_guarded_connections_write_on_read_against_a_real_receiver() -> None:
+    with Receiver() as receiver:
+        backend = GuardedBackend(["127.0.0.1/32"])
+        stream = backend.connect_tcp("127.0.0.1", receiver.port, timeout=5)
+        try:
+            assert isinstance(stream, WritesOnRead)
+            stream.write(b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n", 5)
+            stream.write(b"{}", 5)
+            answer = stream.read(4096, 5)
+        finally:
+            stream.close()
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert [(r.path, r.body) for r in receiver.requests] == [("/hook", b"{}")]
