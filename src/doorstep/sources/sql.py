@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 
 from doorstep.core.spec.sources import SQLSourceSpec, source_columns
@@ -67,6 +68,9 @@ class SQLFeatureSource:
                 f"the driver {url.drivername!r} is not installed ({error}); install it "
                 "(e.g. pip install 'psycopg[binary]' or pymysql) or change the URL",
             ) from None
+        # lookups read one statement: autocommit spares the BEGIN and the ROLLBACK of a
+        # transaction (two round trips); scans keep one (server-side cursors need it)
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._lookup: Any = None
         if spec.table is not None or spec.query is not None:
             self._lookup = self._lookup_statement()
@@ -83,7 +87,7 @@ class SQLFeatureSource:
         params = {"ids": [self._bind_id(i) for i in ids]}
         for attempt in (1, 2):
             try:
-                with self.engine.connect() as conn:
+                with self._reader.connect() as conn:
                     rows = conn.execute(self._lookup, params).all()
                 break
             except sa_exc.DBAPIError as error:
@@ -135,6 +139,13 @@ class SQLFeatureSource:
         ids: Any = sa.bindparam("ids", expanding=True)
         if self.spec.table is not None:
             table = self._table()
+            if self.engine.dialect.name == "postgresql":
+                # one array parameter: the same statement text (prepared once, planned once)
+                # whatever the number of ids; ``IN (...)`` binds one parameter per id
+                kind = sa.BigInteger() if self.spec.id_type == "int" else sa.Text()
+                array = sa.bindparam("ids", type_=postgresql.ARRAY(kind))
+                match = table.c[self.key] == sa.func.any(array)
+                return sa.select(*self._select_list(table)).where(match)
             return sa.select(*self._select_list(table)).where(table.c[self.key].in_(ids))
         assert self.spec.query is not None
         query = sa.text(self.spec.query).bindparams(ids)
