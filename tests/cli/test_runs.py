@@ -1,0 +1,63 @@
+"""``doorstep score --from`` (a database as batch input) and ``doorstep runs list|show``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from doorstep.cli.main import app
+from doorstep.store import open_store
+from doorstep.store.contract import DecisionQuery, DeliveryQuery
+from doorstep.store.runs import RunQuery
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_score_from_a_source_records_decisions_and_runs(churn_app: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    spec = str(churn_app / "doorstep.yaml")
+    done = runner.invoke(app, ["score", "--spec", spec, "--from", "customer_db", "--db", db])
+    assert done.exit_code == 0, done.output
+    assert "succeeded: 500 rows, 500 decided" in " ".join(done.output.split())
+    with open_store(db) as store:
+        decided = store.list_decisions(DecisionQuery(app="churn", limit=1000)).items
+        assert len(decided) == 500 and len({d.entity_id for d in decided}) == 500
+        assert all(d.lineage and "customer_db" in d.lineage["sources"] for d in decided)
+        assert store.list_deliveries(DeliveryQuery(app="churn")).items == []  # not asked to
+    listed = runner.invoke(app, ["runs", "list", "--db", db])
+    assert listed.exit_code == 0 and "succeeded" in listed.output
+    with open_store(db) as store:
+        [run] = store.list_runs(RunQuery()).items
+    shown = runner.invoke(app, ["runs", "show", run.id, "--db", db])
+    view = json.loads(shown.output)
+    assert view["decided"] == 500 and view["checkpoint"] == max(d.entity_id for d in decided)
+
+
+@pytest.mark.slow
+def test_score_from_a_query_enqueues_actions_when_asked(churn_app: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    query = "SELECT * FROM customer_features WHERE plan = 'premium'"
+    url = f"sqlite:///{churn_app / 'features.db'}"
+    args = ["score", "--spec", str(churn_app / "doorstep.yaml"), "--url", url, "--query", query]
+    done = runner.invoke(app, [*args, "--db", db, "--deliver"])
+    assert done.exit_code == 0, done.output
+    with open_store(db) as store:
+        decided = store.list_decisions(DecisionQuery(app="churn", limit=1000)).items
+        acted = [d for d in decided if d.action != "none" and not d.control]
+        assert decided and all(d.inputs["plan"] == "premium" for d in decided)
+        assert len(store.list_deliveries(DeliveryQuery(app="churn", limit=1000)).items) == len(
+            acted
+        )
+
+
+def test_unknown_source_and_missing_run_fail_clearly(churn_app: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    spec = str(churn_app / "doorstep.yaml")
+    done = runner.invoke(app, ["score", "--spec", spec, "--from", "crm_db", "--db", db])
+    assert done.exit_code == 1 and "not a SQL source of the spec" in done.output
+    shown = runner.invoke(app, ["runs", "show", "nope", "--db", db])
+    assert shown.exit_code == 1 and "There is no run 'nope'" in shown.output
