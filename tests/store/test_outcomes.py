@@ -271,3 +271,27 @@ def test_audit_verify_finds_tampered_outcomes(store: Store, tamper: object, prob
     report = store.verify_audit()
     assert not report.ok and report.problem == problem, report
     assert report.details.get("table") == "outcomes"
+
+
+def test_labelled_rows_carry_the_decision_time_in_exact_microseconds(store: Store) -> None:
+    moments = [
+        T0 + timedelta(microseconds=123_457),
+        datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2038, 1, 19, 3, 14, 8, 1, tzinfo=UTC),
+    ]
+    made = [decision(i, created_at=m) for i, m in enumerate(moments)]
+    store.record([RecordRequest(made)], actor="t")
+    store.record_outcomes(
+        write(
+            *(
+                outcome(i, T0 + timedelta(days=9000), decision_id=d.id, label="1")
+                for i, d in enumerate(made)
+            )
+        ),
+        actor="t",
+    )
+    rows = [
+        dict(zip(LABELLED_COLUMNS, r, strict=True)) for c in store.iter_labelled("churn") for r in c
+    ]
+    expected = {d.id: round(d.created_at.timestamp() * 1_000_000) for d in made}
+    assert {r["id"]: r["created_us"] for r in rows} == expected

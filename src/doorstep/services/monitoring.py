@@ -44,7 +44,7 @@ CHUNK_ROWS = 20_000
 
 _SCHEMA: dict[str, Any] = {
     "id": pl.String,
-    "created_at": pl.Datetime("us", "UTC"),
+    "created_us": pl.Int64,
     "score": pl.Float64,
     "predicted_class": pl.String,
     "action": pl.String,
@@ -171,7 +171,7 @@ def _economics(spec: Spec) -> dict[str, ActionEconomics]:
 def _prepare(
     rows: list[Any], spec: Spec, semantics: OutcomeSemantics, span: _Range
 ) -> pl.DataFrame:
-    frame = pl.DataFrame(rows, schema=_SCHEMA, orient="row")
+    frame = pl.DataFrame(rows, schema=_SCHEMA, orient="row", strict=False)
     status = pl.col("status")
     taken = (
         pl.when(status.is_in(["approved", "overridden"]))
@@ -181,10 +181,11 @@ def _prepare(
         .otherwise(pl.lit("none"))
         .fill_null("none")
     )
-    seconds = (pl.col("created_at") - pl.lit(span.since)).dt.total_seconds()
+    since_us = int(span.since.timestamp()) * 1_000_000
+    step_us = WINDOW_SECONDS[span.window] * 1_000_000
     columns = [
         taken.alias("taken"),
-        (seconds // WINDOW_SECONDS[span.window]).cast(pl.Int64).alias("window"),
+        ((pl.col("created_us") - since_us) // step_us).alias("window"),
     ]
     if semantics.kind == "value":
         columns.append(pl.col("value").is_not_null().alias("valid"))

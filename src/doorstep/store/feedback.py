@@ -32,11 +32,12 @@ UNMATCHED_REASONS: dict[str, str] = {
 """Why an outcome belongs to no decision."""
 
 LABELLED_COLUMNS = (
-    "id", "created_at", "score", "predicted_class", "action", "final_action", "status",
+    "id", "created_us", "score", "predicted_class", "action", "final_action", "status",
     "control", "review", "label", "value",
 )  # fmt: skip
 """Columns of the rows :meth:`Store.iter_labelled` yields: decisions with their latest
-outcome."""
+outcome. ``created_us`` is the decision's time in microseconds since the Unix epoch (UTC),
+computed by the database: cheaper to read in bulk than datetimes."""
 
 TRAINING_COLUMNS = (
     "decision_id", "entity_id", "created_at", "model_version", "inputs", "score",

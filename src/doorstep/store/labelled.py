@@ -45,7 +45,20 @@ def _is_latest() -> sa.ColumnElement[bool]:
     )
 
 
+def _epoch_us(dialect: str) -> sa.ColumnElement[Any]:
+    """``decisions.created_at`` as integer microseconds since the epoch, exactly: PostgreSQL's
+    epoch is numeric; SQLite keeps the time as text ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC)."""
+    if dialect == "postgresql":
+        seconds = sa.func.extract("epoch", decisions.c.created_at)
+        return sa.cast(sa.func.round(seconds * 1_000_000), sa.BigInteger)
+    text = decisions.c.created_at
+    whole = sa.cast(sa.func.strftime("%s", sa.func.substr(text, 1, 19)), sa.BigInteger)
+    fraction = sa.cast(sa.func.substr(text, 21, 6), sa.BigInteger)
+    return whole * 1_000_000 + fraction
+
+
 def _stream(conn: sa.Connection, query: sa.Select[Any], chunk_rows: int) -> Iterator[list[Any]]:
+    """Rows in chunks, from a server-side cursor on PostgreSQL."""
     result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(query)
     for partition in result.partitions(chunk_rows):
         yield [tuple(row) for row in partition]
@@ -59,7 +72,8 @@ def iter_labelled(
     chunk_rows: int,
 ) -> Iterator[list[Any]]:
     """Labelled decisions as tuples of :data:`LABELLED_COLUMNS`, by ascending score."""
-    columns = {c.name: c for c in decisions.c}
+    columns: dict[str, sa.ColumnElement[Any]] = {c.name: c for c in decisions.c}
+    columns["created_us"] = _epoch_us(conn.dialect.name)
     query = (
         sa.select(
             *(columns[name] for name in LABELLED_COLUMNS[:-2]), outcomes.c.label, outcomes.c.value
