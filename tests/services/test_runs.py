@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from doorstep.services.app import load_app
 from doorstep.services.scheduler import Scheduler, latest_slot
-from doorstep.store import open_store
+from doorstep.store import DecisionQuery, open_store
 from doorstep.store.runs import RunQuery
 from doorstep.store.tables import decisions
 
@@ -37,7 +37,7 @@ CHILD = textwrap.dedent(
     from doorstep.services import runs
     from doorstep.services.app import load_app
     from doorstep.services.scheduler import Scheduler
-    from doorstep.store import open_store
+    from doorstep.store import DecisionQuery, open_store
 
     decide = runs._decide_chunk
     def slow(*args, **kwargs):
@@ -127,3 +127,30 @@ def test_one_run_per_slot_across_schedulers(churn_app: Path, store_url: str) -> 
     assert run.slot == latest_slot(app.spec.schedules["nightly"], now)
     assert run.state == "succeeded" and run.decided + run.rejected == 500
     assert done.id == run.id
+
+
+def test_rejected_entities_are_counted_and_kept_with_the_run(
+    churn_app: Path, store_url: str
+) -> None:
+    import sqlite3
+
+    from doorstep.services.runs import RunOptions, execute_run
+    from doorstep.sources.adhoc import open_scan
+
+    with sqlite3.connect(churn_app / "features.db") as db:
+        db.execute(
+            "UPDATE customer_features SET tenure_months = NULL WHERE customer_id IN "
+            "(SELECT customer_id FROM customer_features ORDER BY customer_id LIMIT 3)"
+        )
+    app = load_app(churn_app / "doorstep.yaml")
+    scan = open_scan(app, "customer_db", None, None)
+    with open_store(store_url) as store:
+        lease = store.start_run("churn", "customer_db", runner="t", lease_seconds=60)
+        assert lease is not None
+        run = execute_run(app, scan, store, lease, RunOptions(chunk_rows=64, deliver=False))
+        total = len(store.list_decisions(DecisionQuery(app="churn", limit=1000)).items)
+    scan.close()
+    assert run.state == "succeeded" and run.rows == 500
+    assert run.rejected == 3 and run.decided == 497 == total
+    assert {e["rule"] for e in run.errors} == {"required"}
+    assert all(e["field"] == "tenure_months" for e in run.errors)
