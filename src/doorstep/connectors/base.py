@@ -32,6 +32,7 @@ __all__ = [
     "ConnectorFactory",
     "Delivery",
     "Outcome",
+    "Redactor",
     "SendResult",
     "redact",
 ]
@@ -52,12 +53,24 @@ REDACTED = "***"
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret value, also URL-encoded, replaced by ``***`` (longest first,
     so a secret that contains another one is hidden whole)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-        quoted = quote(secret, safe="")
-        if quoted != secret:
-            text = text.replace(quoted, REDACTED)
-    return text
+    return Redactor(secrets)(text)
+
+
+class Redactor:
+    """:func:`redact` for one set of secrets, prepared once: for text that is redacted often
+    (every attempt's detail)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._forms: list[str] = []
+        for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+            quoted = quote(secret, safe="")
+            self._forms += [secret] if quoted == secret else [secret, quoted]
+
+    def __call__(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
 
 
 @dataclass(frozen=True)

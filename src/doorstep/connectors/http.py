@@ -43,7 +43,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from doorstep.connectors.base import SendResult, redact
+from doorstep.connectors.base import Redactor, SendResult, redact
 from doorstep.connectors.net import GuardedBackend
 from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
@@ -146,6 +146,7 @@ class JSONPoster:
         self.url = _check_url(url, connector)
         self.timeout = timeout
         self.secrets = frozenset(s for s in secrets if s)
+        self._redact = Redactor(self.secrets)
         self._backend = GuardedBackend(allow_networks, connector=connector)
         self._ssl_context = httpx.create_ssl_context(verify=verify, trust_env=True)
         self._target = httpcore.URL(
@@ -217,7 +218,7 @@ class JSONPoster:
 
     def redact(self, text: str) -> str:
         """``text`` with this connector's secrets hidden."""
-        return redact(text, self.secrets)
+        return self._redact(text)
 
     def close(self) -> None:
         """Close every connection; later sends raise :class:`RuntimeError`."""

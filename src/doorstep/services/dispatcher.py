@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from doorstep.connectors.base import Delivery, SendResult, redact
+from doorstep.connectors.base import Delivery, Redactor, SendResult
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import DoorstepError, StoreUnavailableError
@@ -154,6 +154,7 @@ class Dispatcher:
             raise ValueError(f"concurrency must be at least 1; got {concurrency}")
         self.store = store
         self.apps: Mapping[str, AppConnectors] = {app.name: app for app in apps}
+        self._redactors = {app.name: Redactor(app.secrets) for app in apps}
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
         self.concurrency = concurrency
         self.claim_batch = max(1, concurrency // 4)
@@ -289,7 +290,7 @@ class Dispatcher:
     def _attempt(self, claimed: ClaimedDelivery) -> AttemptReport:
         app = self.apps[claimed.app]
         sent, seconds = self._send(app, claimed)
-        detail = redact(sent.detail or "", app.secrets)
+        detail = self._redactors[claimed.app](sent.detail or "")
         now = self.clock()
         state: DeliveryState = "dead"
         due = None
