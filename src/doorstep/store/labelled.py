@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from doorstep.store.feedback import LABELLED_COLUMNS, TRAINING_COLUMNS, FeedbackCounts
 from doorstep.store.tables import decisions, outcomes, reviews
 
-__all__ = ["feedback_counts", "iter_labelled", "iter_training_rows"]
+__all__ = ["epoch_us", "feedback_counts", "iter_labelled", "iter_training_rows"]
 
 
 def _in_range(
@@ -45,7 +45,7 @@ def _is_latest() -> sa.ColumnElement[bool]:
     )
 
 
-def _epoch_us(dialect: str) -> sa.ColumnElement[Any]:
+def epoch_us(dialect: str) -> sa.ColumnElement[Any]:
     """``decisions.created_at`` as integer microseconds since the epoch, exactly: PostgreSQL's
     epoch is numeric; SQLite keeps the time as text ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC)."""
     if dialect == "postgresql":
@@ -73,7 +73,7 @@ def iter_labelled(
 ) -> Iterator[list[Any]]:
     """Labelled decisions as tuples of :data:`LABELLED_COLUMNS`, by ascending score."""
     columns: dict[str, sa.ColumnElement[Any]] = {c.name: c for c in decisions.c}
-    columns["created_us"] = _epoch_us(conn.dialect.name)
+    columns["created_us"] = epoch_us(conn.dialect.name)
     query = (
         sa.select(
             *(columns[name] for name in LABELLED_COLUMNS[:-2]), outcomes.c.label, outcomes.c.value

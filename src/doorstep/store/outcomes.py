@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from doorstep.store.feedback import (
     OutcomesRecorded,
     OutcomeWrite,
 )
+from doorstep.store.labelled import epoch_us
 from doorstep.store.tables import decisions, outcomes
 
 __all__ = ["KIND", "outcome_fields", "record_outcomes"]
@@ -147,12 +148,45 @@ def record_outcomes(
         **digest.payload(),
     }
     seq = audit.append(KIND, write.app, payload, actor=actor, at=now)
-    for row in rows:
-        row["audit_seq"] = seq
-    conn.execute(outcomes.insert(), rows)
+    sqlite = conn.dialect.name == "sqlite"
+    conn.exec_driver_sql(
+        _insert_sql(conn.dialect.name),
+        [
+            tuple(
+                _db_time(row[c], sqlite) if c in _TIMES else (seq if c == "audit_seq" else row[c])
+                for c in _COLUMNS
+            )
+            for row in rows
+        ],
+    )
     result.recorded = len(rows)
     result.audit_seq = seq
     return result
+
+
+_COLUMNS = [c.name for c in outcomes.c]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_TIMES = {"observed_at", "recorded_at"}
+
+
+def _insert_sql(dialect: str) -> str:
+    """Rows go to the driver as tuples (no per-row parameter processing): a file import writes
+    thousands per transaction."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    return (
+        f"INSERT INTO outcomes ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
+    )
+
+
+def _db_time(moment: datetime, sqlite: bool) -> datetime | str:
+    """A UTC time as the store's ``UTCDateTime`` keeps it: naive text on SQLite."""
+    moment = moment.astimezone(UTC)
+    return (
+        moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        if sqlite
+        else moment
+    )
 
 
 def _conflict(
@@ -181,7 +215,7 @@ def _drop_recorded(
             query = sa.select(
                 outcomes.c.ref, outcomes.c.observed_at, outcomes.c.label, outcomes.c.value
             ).where(outcomes.c.app == app, outcomes.c.ref_kind == kind, outcomes.c.ref.in_(chunk))
-            for row in conn.execute(query):
+            for row in conn.execute(query).all():
                 stored[(kind, row.ref, row.observed_at)] = (row.label, row.value)
     kept: list[OutcomeInput] = []
     for item in items:
@@ -206,7 +240,7 @@ def _match(
         query = sa.select(decisions.c.id, decisions.c.entity_id, decisions.c.created_at).where(
             decisions.c.app == write.app, decisions.c.id.in_(chunk)
         )
-        found.update({row.id: row for row in conn.execute(query)})
+        found.update({row.id: row for row in conn.execute(query).all()})
     for item in by_decision:
         assert item.decision_id is not None
         decision = found.get(item.decision_id)
@@ -237,25 +271,26 @@ def _match_entities(
     """Each outcome to its entity's latest decision in ``[observed - horizon, observed]``."""
     earliest = min(i.observed_at for i in items) - write.horizon
     latest = max(i.observed_at for i in items)
-    history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    history: dict[str, list[tuple[int, str]]] = defaultdict(list)
     entities = [i.entity_id for i in items if i.entity_id is not None]
+    created_us = epoch_us(conn.dialect.name)
     for chunk in _chunks(entities):
-        query = sa.select(decisions.c.entity_id, decisions.c.created_at, decisions.c.id).where(
+        query = sa.select(decisions.c.entity_id, created_us, decisions.c.id).where(
             decisions.c.app == write.app,
             decisions.c.entity_id.in_(chunk),
             decisions.c.created_at >= earliest,
             decisions.c.created_at <= latest,
         )
-        for row in conn.execute(query):
-            history[row.entity_id].append((row.created_at, row.id))
+        for entity, created, decision_id in conn.execute(query).all():
+            history[entity].append((created, decision_id))
+    horizon_us = write.horizon // _MICROSECOND
     matches: dict[int, _Match] = {}
     missed: list[OutcomeInput] = []
     for item in items:
         assert item.entity_id is not None
-        start = item.observed_at - write.horizon
-        candidates = [
-            c for c in history.get(item.entity_id, ()) if start <= c[0] <= item.observed_at
-        ]
+        observed = (item.observed_at - _EPOCH) // _MICROSECOND
+        start = observed - horizon_us
+        candidates = [c for c in history.get(item.entity_id, ()) if start <= c[0] <= observed]
         if candidates:
             matches[item.row] = _Match(max(candidates)[1], item.entity_id, None)
         else:
