@@ -45,3 +45,12 @@ def test_failures_name_the_template(template: str, message: str) -> None:
 
 def test_strings_without_markup_are_not_parsed() -> None:
     assert render("50% off {not a template}", CONTEXT) == "50% off {not a template}"
+
+
+def test_a_bare_name_gives_the_context_value_itself_and_constants_stay_constants() -> None:
+    context = {**CONTEXT, "true": "shadowed", "none": "shadowed"}
+    rendered = render_payload(
+        {"inputs": "{{inputs}}", "flag": "{{ true }}", "nothing": " {{ none }} "}, context
+    )
+    assert rendered == {"inputs": CONTEXT["inputs"], "flag": True, "nothing": None}
+    assert rendered["inputs"] is CONTEXT["inputs"]  # as Jinja returns it: the same object

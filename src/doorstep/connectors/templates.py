@@ -18,6 +18,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 __all__ = ["TemplateRenderError", "render", "render_payload"]
 
 _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
+"""Names that Jinja reads as constants, never from the context."""
 
 
 class TemplateRenderError(ValueError):
@@ -55,8 +57,11 @@ def render_payload(template: Any, context: Mapping[str, Any], *, where: str = "p
     if isinstance(template, str):
         stripped = template.strip()
         if _single_expression(stripped):
+            expression = stripped[2:-2].strip()
+            if expression in context and expression not in _LITERALS:
+                return context[expression]  # a bare name: what Jinja would return, sooner
             try:
-                value = _expression(stripped[2:-2].strip())(**context)
+                value = _expression(expression)(**context)
             except TemplateError as error:
                 raise TemplateRenderError(f"{where}: {error}") from None
             except Exception as error:  # arithmetic or filters failing on this data
