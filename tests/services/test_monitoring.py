@@ -297,3 +297,53 @@ def test_regression_report(store: Store) -> None:
     assert total["rmse"]["value"] == pytest.approx(np.sqrt(np.mean((predictions - spend) ** 2)))
     assert report["roi"]["conclusion"] == "too_small"  # no control group at all
     assert "overrides" in report and "judged" not in report["overrides"]
+
+
+def test_multiclass_accuracy_and_roi_on_a_named_class(store: Store) -> None:
+    text = (
+        SPEC.replace("task: binary, positive_class: 1", "task: multiclass")
+        .replace('"score >= 0.5"', "\"predicted_class = 'gold'\"")
+        .replace("field: churned", "field: tier")
+    )
+    rows = []
+    actuals = ["gold", "silver", "silver", "gold"]
+    for i, predicted in enumerate(["gold", "gold", "silver", "bronze"]):
+        rows.append(
+            DecisionRecord(
+                id=new_id(),
+                app="churn",
+                entity_id=f"M-{i}",
+                model_version="v1",
+                model_hash="ab" * 32,
+                inputs={"tenure_months": 1},
+                score=0.7,
+                action="retention_offer" if predicted == "gold" else "none",
+                rule=None,
+                review=False,
+                control=False,
+                status="decided",
+                reasons=None,
+                reasons_text=None,
+                created_at=START + timedelta(hours=i),
+                predicted_class=predicted,
+            )
+        )
+    store.record([RecordRequest(rows)], actor="t")
+    body = [
+        {"decision_id": d.id, "tier": actual, "observed_at": NOW.isoformat()}
+        for d, actual in zip(rows, actuals, strict=True)
+    ]
+    result, errors = record_outcomes(spec(text), store, body, actor="t", now=NOW)
+    assert errors == [] and result.matched == 4
+    report = monitoring_report(
+        spec(text), store, since=START, until=START + timedelta(days=1), now=NOW
+    )
+    total = report["quality"]["total"]
+    assert total["task"] == "multiclass" and total["accuracy"]["value"] == 0.5
+    assert report["roi"]["conclusion"] == "unavailable"
+    assert "monitoring.outcome.positive" in report["roi"]["message"]
+    named = text.replace("field: tier", "field: tier, positive: gold")
+    roi = monitoring_report(
+        spec(named), store, since=START, until=START + timedelta(days=1), now=NOW
+    )["roi"]
+    assert roi["treated"]["outcomes"] == 2 and roi["conclusion"] == "too_small"
