@@ -548,11 +548,11 @@ def test_a_backlog_is_claimed_in_groups_not_one_by_one(store: Store, doc: SpecDo
         def __getattr__(self, name: str) -> Any:
             return getattr(store, name)
 
-        def claim_deliveries(self, *args: Any, **kwargs: Any) -> Any:
-            claimed = store.claim_deliveries(*args, **kwargs)
+        def finish_and_claim_deliveries(self, *args: Any, **kwargs: Any) -> Any:
+            applied, claimed = store.finish_and_claim_deliveries(*args, **kwargs)
             if claimed:
                 self.sizes.append(len(claimed))
-            return claimed
+            return applied, claimed
 
     _record(store, doc, *(decision(i) for i in range(60)))
     counting = CountingStore()

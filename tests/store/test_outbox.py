@@ -276,6 +276,37 @@ def test_alike_finishes_under_one_lease_take_one_statement_per_table(store: Stor
     assert store.delivery_counts("churn")["delivered"] == 20
 
 
+def test_ends_are_recorded_and_new_deliveries_claimed_in_one_commit(store: Store) -> None:
+    store.record([with_deliveries([decision(i) for i in range(4)])], actor="t")
+    a, b = store.claim_deliveries("w", 2, 30, now=T0)
+    ok = AttemptResult("delivered", "HTTP 204", 204)
+    commits: list[object] = []
+
+    def count(conn: object) -> None:
+        commits.append(conn)
+
+    sa.event.listen(store.engine, "commit", count)
+    try:
+        applied, claimed = store.finish_and_claim_deliveries(
+            [
+                FinishRequest(a.id, a.lease_token, ok, None, "delivered"),
+                FinishRequest(b.id, "forged", ok, None, "delivered"),
+            ],
+            "w",
+            5,
+            30,
+            now=T0,
+        )
+    finally:
+        sa.event.remove(store.engine, "commit", count)
+    assert applied == [True, False]
+    assert len(claimed) == 2 and {c.id for c in claimed}.isdisjoint({a.id, b.id})
+    assert all(c.decision.id and c.number == 1 for c in claimed)
+    assert [_state(store, x.id) for x in (a, b)] == ["delivered", "sending"]
+    assert len(commits) == 2  # the write, then the read of the claimed decisions
+    assert store.finish_and_claim_deliveries([], "w", 5, 30, now=T0) == ([], [])
+
+
 def test_an_expired_lease_is_taken_over_and_the_first_worker_cannot_finish(store: Store) -> None:
     store.record([with_deliveries([decision(1)])], actor="t")
     (first,) = store.claim_deliveries("w1", 5, 30, now=T0)

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from doorstep.connectors.base import Delivery, Redactor, SendResult
 from doorstep.connectors.templates import TemplateRenderError, render_payload
@@ -67,6 +67,7 @@ MIN_LEASE = 120.0
 _OUTCOMES = frozenset({"delivered", "retry", "failed", "gone"})
 _FINISH_BACKOFF = (0.2, 0.5, 1.0, 2.0)
 _DEFAULT_RETRY = RetrySpec()
+_T = TypeVar("_T")
 _NEEDS_QUOTES = re.compile(r'[\s"=]')
 """A logged value with a space, quote or equals sign is written as a JSON string."""
 
@@ -269,8 +270,17 @@ class Dispatcher:
         self._wakeup.clear()
 
     def _claim(self, limit: int) -> list[ClaimedDelivery]:
-        return self.store.claim_deliveries(
-            self.worker, limit, self.lease_seconds, apps=list(self.apps), now=self.clock()
+        """Claim up to ``limit`` deliveries, writing the attempt ends queued by then in the
+        same transaction (one commit for both)."""
+        return self._finishes.claim(
+            lambda finished: self.store.finish_and_claim_deliveries(
+                finished,
+                self.worker,
+                limit,
+                self.lease_seconds,
+                apps=list(self.apps),
+                now=self.clock(),
+            )
         )
 
     # one attempt
@@ -408,8 +418,10 @@ class Dispatcher:
 
 class _GroupFinish:
     """Group commit of attempts' ends: a sending thread queues its finish, and whichever thread
-    gets to write first writes everything queued by then in one transaction. Under load one
-    commit serves many deliveries instead of each queueing for the store's writer."""
+    gets to write first writes everything queued by then in one transaction, either a sending
+    thread or the claiming loop, whose claim carries the queued ends in its own transaction.
+    Under load one commit serves many deliveries instead of each queueing for the store's
+    writer."""
 
     def __init__(self, store: StoreContract, clock: Callable[[], datetime]) -> None:
         self.store, self.clock = store, clock
@@ -423,21 +435,34 @@ class _GroupFinish:
             self._queued.append(slot)
         with self._writer:
             if not slot.done:
-                with self._queue_lock:
-                    batch, self._queued = self._queued, []
                 try:
-                    results = self.store.finish_deliveries(
-                        [s.request for s in batch], now=self.clock()
-                    )
-                except Exception as exc:  # every waiter of this batch sees the failure
-                    for s in batch:
-                        s.error, s.done = exc, True
-                else:
-                    for s, applied in zip(batch, results, strict=True):
-                        s.applied, s.done = applied, True
+                    self._write_queued(self._finish_only)
+                except Exception:
+                    pass  # every slot of the batch, this one too, holds the error
         if slot.error is not None:
             raise slot.error
         return slot.applied
+
+    def claim(self, write: Callable[[list[FinishRequest]], tuple[list[bool], _T]]) -> _T:
+        """Run ``write`` (which records the ends it is given, then claims) as the writer."""
+        with self._writer:
+            return self._write_queued(write)
+
+    def _finish_only(self, requests: list[FinishRequest]) -> tuple[list[bool], None]:
+        return self.store.finish_deliveries(requests, now=self.clock()), None
+
+    def _write_queued(self, write: Callable[[list[FinishRequest]], tuple[list[bool], _T]]) -> _T:
+        with self._queue_lock:
+            batch, self._queued = self._queued, []
+        try:
+            applied, out = write([s.request for s in batch])
+        except Exception as exc:  # every waiter of this batch sees the failure
+            for s in batch:
+                s.error, s.done = exc, True
+            raise
+        for s, ok in zip(batch, applied, strict=True):
+            s.applied, s.done = ok, True
+        return out
 
 
 @dataclass

@@ -381,6 +381,20 @@ class StoreContract(Protocol):
         several sending threads finished at once); results in request order."""
         ...
 
+    def finish_and_claim_deliveries(
+        self,
+        finished: list[FinishRequest],
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        apps: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> tuple[list[bool], list[ClaimedDelivery]]:
+        """:meth:`finish_deliveries` then :meth:`claim_deliveries` in one transaction: a worker
+        records the attempts that ended and takes new deliveries with one commit."""
+        ...
+
     def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
         """Newest first; cursor pagination like :meth:`list_decisions`."""
         ...

@@ -196,13 +196,28 @@ class Store:
         apps: list[str] | None = None,
         now: datetime | None = None,
     ) -> list[ClaimedDelivery]:
+        return self.finish_and_claim_deliveries(
+            [], worker, limit, lease_seconds, apps=apps, now=now
+        )[1]
+
+    def finish_and_claim_deliveries(
+        self,
+        finished: list[FinishRequest],
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        apps: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> tuple[list[bool], list[ClaimedDelivery]]:
         at = now or datetime.now(UTC)
         with self._write_plain() as conn:
+            applied = _outbox.finish_many(conn, finished, at)
             leases = _outbox.claim(conn, worker, limit, lease_seconds, apps, at)
         if not leases:
-            return []
+            return applied, []
         with self._read() as conn:  # after the commit: the writer lock is free for others
-            return _outbox.with_decisions(conn, leases)
+            return applied, _outbox.with_decisions(conn, leases)
 
     def finish_delivery(
         self,
