@@ -13,38 +13,33 @@ up. Importing a file again records nothing new: every row is a duplicate.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from doorstep.core.outcomes import OutcomeSemantics, canonical_label, outcome_semantics
 from doorstep.core.spec.models import Spec
 from doorstep.core.suggest import did_you_mean
 from doorstep.engines.files import RecordReader, RecordWriter
 from doorstep.errors import InputError
+from doorstep.services.outcome_rows import OutcomeParser, row_error
 from doorstep.store.contract import StoreContract
 from doorstep.store.feedback import OutcomeInput, OutcomesRecorded, OutcomeWrite
 
 __all__ = [
-    "CLOCK_SKEW",
     "IMPORT_KIND",
     "REJECT_SCHEMA",
     "ImportSummary",
-    "OutcomeParser",
     "default_rejects_path",
     "import_outcomes",
     "record_outcomes",
 ]
 
 IMPORT_KIND = "outcomes.imported"
-CLOCK_SKEW = timedelta(minutes=5)
-"""Outcomes observed this far in the future (the sender's clock may run ahead) are accepted."""
 REJECT_SCHEMA: dict[str, pl.DataType] = {
     "row": pl.Int64(),
     "entity_id": pl.String(),
@@ -55,170 +50,6 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
 """Columns of an import's rejects file: one row per refused outcome."""
 WRITE_ROWS = 5_000
 """Outcomes per store transaction when importing a file."""
-
-
-def _error(row: int, entity: str | None, name: str, rule: str, message: str) -> dict[str, Any]:
-    return {"record": row, "entity_id": entity, "field": name, "rule": rule, "message": message}
-
-
-class OutcomeParser:
-    """Turns raw records (JSON objects, file rows) into :class:`OutcomeInput` or errors."""
-
-    def __init__(self, spec: Spec, *, now: datetime | None = None) -> None:
-        self.spec = spec
-        self.semantics: OutcomeSemantics = outcome_semantics(spec)
-        self.id_field = spec.inputs.id
-        self.now = now or datetime.now(UTC)
-
-    @property
-    def field(self) -> str:
-        return self.semantics.field
-
-    def parse(self, raw: Mapping[str, Any], row: int) -> OutcomeInput | list[dict[str, Any]]:
-        decision_id = _text(raw.get("decision_id"))
-        entity_id = _text(raw.get("entity_id"))
-        if entity_id is None:
-            entity_id = _text(raw.get(self.id_field))
-        errors: list[dict[str, Any]] = []
-        if decision_id is None and entity_id is None:
-            errors.append(
-                _error(
-                    row,
-                    None,
-                    "decision_id",
-                    "id_required",
-                    f"an outcome needs 'decision_id' or the entity's id ('{self.id_field}' or "
-                    "'entity_id')",
-                )
-            )
-        for name, key, longest in (
-            ("decision_id", decision_id, 36),
-            ("entity_id", entity_id, 200),
-        ):
-            if key is not None and len(key) > longest:
-                errors.append(
-                    _error(row, entity_id, name, "max_length", f"{name} is longer than {longest}")
-                )
-        observed = self._observed_at(raw, row, entity_id, errors)
-        label, value = self._outcome(raw, row, entity_id, errors)
-        if errors:
-            return errors
-        assert observed is not None
-        return OutcomeInput(
-            row=row,
-            observed_at=observed,
-            decision_id=decision_id,
-            entity_id=entity_id,
-            label=label,
-            value=value,
-        )
-
-    def _observed_at(
-        self,
-        raw: Mapping[str, Any],
-        row: int,
-        entity: str | None,
-        errors: list[dict[str, Any]],
-    ) -> datetime | None:
-        given = raw.get("observed_at")
-        if given is None or (isinstance(given, str) and not given.strip()):
-            errors.append(_error(row, entity, "observed_at", "required", "observed_at is required"))
-            return None
-        moment = _moment(given)
-        if moment is None:
-            errors.append(
-                _error(
-                    row,
-                    entity,
-                    "observed_at",
-                    "type",
-                    f"observed_at must be an ISO 8601 time such as 2025-03-01T12:00:00Z, got "
-                    f"{given!r}",
-                )
-            )
-            return None
-        if moment > self.now + CLOCK_SKEW:
-            errors.append(
-                _error(
-                    row,
-                    entity,
-                    "observed_at",
-                    "max",
-                    f"observed_at {moment.isoformat()} is in the future; send outcomes once "
-                    "they have happened",
-                )
-            )
-            return None
-        return moment
-
-    def _outcome(
-        self, raw: Mapping[str, Any], row: int, entity: str | None, errors: list[dict[str, Any]]
-    ) -> tuple[str | None, float | None]:
-        name, semantics = self.field, self.semantics
-        given = raw.get(name)
-        if semantics.kind == "value":
-            number = _number(given)
-            if given is None or (isinstance(given, str) and not given.strip()):
-                errors.append(_error(row, entity, name, "required", f"{name} is required"))
-            elif number is None:
-                errors.append(
-                    _error(row, entity, name, "type", f"{name} must be a number, got {given!r}")
-                )
-            return None, number
-        label = canonical_label(given)
-        if label is None:
-            errors.append(_error(row, entity, name, "required", f"{name} is required"))
-            return None, None
-        if semantics.binary and label not in (semantics.positive, semantics.negative):
-            allowed = [semantics.positive or "", semantics.negative or ""]
-            errors.append(
-                _error(
-                    row,
-                    entity,
-                    name,
-                    "allowed_values",
-                    f"{name} must be {allowed[0]!r} (positive) or {allowed[1]!r} (negative), got "
-                    f"{given!r}{did_you_mean(label, allowed)}",
-                )
-            )
-            return None, None
-        return label, None
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def record_outcomes(
@@ -239,7 +70,7 @@ def record_outcomes(
     entities: dict[int, str | None] = {}
     for row, raw in enumerate(records, start=first_row):
         if not isinstance(raw, Mapping):
-            errors.append(_error(row, None, "", "type", "an outcome must be a JSON object"))
+            errors.append(row_error(row, None, "", "type", "an outcome must be a JSON object"))
             continue
         parsed = parser.parse(raw, row)
         if isinstance(parsed, list):
@@ -254,7 +85,7 @@ def record_outcomes(
     for problem in result.errors:
         name = parser.field if problem.field in ("label", "value") else problem.field
         errors.append(
-            _error(problem.row, entities.get(problem.row), name, problem.rule, problem.message)
+            row_error(problem.row, entities.get(problem.row), name, problem.rule, problem.message)
         )
     errors.sort(key=lambda e: (e["record"], e["field"]))
     return result, errors
@@ -330,7 +161,7 @@ def import_outcomes(
             errors: list[dict[str, Any]] = []
             for index, raw in enumerate(chunk.iter_rows(named=True), start=offset + 1):
                 if index in bad_rows:
-                    errors.append(_error(index, None, "", "record", bad_rows[index]))
+                    errors.append(row_error(index, None, "", "record", bad_rows[index]))
                     continue
                 parsed = parser.parse(raw, index)
                 if isinstance(parsed, list):
@@ -349,7 +180,7 @@ def import_outcomes(
                         parser.field if problem.field in ("label", "value") else problem.field
                     )
                     errors.append(
-                        _error(
+                        row_error(
                             problem.row,
                             entities.get(problem.row),
                             field_name,
