@@ -86,3 +86,20 @@ def test_latest_slot_follows_the_time_zone() -> None:
     # 02:00 in Berlin is 00:00 UTC in summer
     now = datetime(2025, 7, 10, 0, 30, tzinfo=UTC)
     assert latest_slot(spec.schedules["nightly"], now) == datetime(2025, 7, 10, 0, 0, tzinfo=UTC)
+
+
+def test_the_documented_sources_and_schedules_load() -> None:
+    """docs/features.md and docs/runs.md show what doorstep accepts (in the churn example)."""
+    import re
+    from importlib import resources
+    from pathlib import Path
+
+    docs = Path(__file__).parents[2] / "docs"
+    example = resources.files("doorstep.examples.churn").joinpath("doorstep.yaml").read_text()
+    head, tail = example[: example.index("features:")], example[example.index("connectors:") :]
+    features = re.findall(r"```yaml\n(.*?)```", (docs / "features.md").read_text(), re.S)[0]
+    schedules = re.findall(r"```yaml\n(.*?)```", (docs / "runs.md").read_text(), re.S)[0]
+    text = head + features + schedules + tail
+    spec = parse_spec(text, file="docs.yaml", env={}).spec
+    assert set(spec.features) == {"customer_db", "sessions"}
+    assert spec.schedules["nightly"].source == "customer_db"
