@@ -142,6 +142,38 @@ def test_header_templates_are_rendered(
     assert request.headers["x-entity"] == "C-1042/retention_offer"
 
 
+def test_content_type_and_user_agent_can_be_overridden_once(
+    make: Make, delivery: DeliveryFactory
+) -> None:
+    """The raw request: a header given in the spec replaces doorstep's, never joins it."""
+    heads: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                heads.append(data.split(b"\r\n\r\n")[0])
+                conn.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        headers = {"content-type": "application/cloudevents+json", "User-Agent": "crm-bridge"}
+        port = server.getsockname()[1]
+        result = make(f"http://127.0.0.1:{port}/hook", headers=headers).send(delivery())
+        thread.join(timeout=10)
+    assert result.outcome == "delivered"
+    (head,) = heads
+    lines = [line.lower() for line in head.split(b"\r\n")[1:]]
+    assert [n for n in lines if n.startswith(b"content-type:")] == [
+        b"content-type: application/cloudevents+json"
+    ]
+    assert [n for n in lines if n.startswith(b"user-agent:")] == [b"user-agent: crm-bridge"]
+    assert sum(n.startswith(b"host:") for n in lines) == 1
+
+
 def test_a_broken_header_template_fails_naming_it(
     receiver: Receiver, make: Make, delivery: DeliveryFactory
 ) -> None:

@@ -155,7 +155,7 @@ class JSONPoster:
             port=self.url.port,
             target=self.url.raw_path,
         )
-        self._headers = [
+        self._headers = [  # the defaults: a header of the same name given to post() wins
             (b"Host", self.url.netloc),
             (b"User-Agent", USER_AGENT.encode("ascii")),
             (b"Accept", b"*/*"),
@@ -180,7 +180,8 @@ class JSONPoster:
 
     def post(self, body: bytes, headers: Mapping[str, str]) -> SendResult:
         """Send once; never raises for what the network or the target does."""
-        request_headers = list(self._headers)
+        given = {name.lower().encode("ascii") for name in headers}
+        request_headers = [(n, v) for n, v in self._headers if n.lower() not in given]
         for name, value in headers.items():
             if not value.isascii():
                 return SendResult(
