@@ -19,9 +19,11 @@ import polars as pl
 from doorstep.core.outcomes import OutcomeSemantics, outcome_semantics
 from doorstep.core.spec.models import Spec
 from doorstep.errors import InputError
+from doorstep.monitoring.drift import DEFAULT_THRESHOLDS, DriftThresholds, ReferenceProfile
 from doorstep.monitoring.intervals import wilson
 from doorstep.monitoring.quality import BinaryQuality, MulticlassQuality, RegressionQuality
 from doorstep.monitoring.roi import ActionEconomics, RoiAccumulator
+from doorstep.services.drift import drift_windows
 from doorstep.store.contract import StoreContract
 from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts
 
@@ -218,9 +220,12 @@ def monitoring_report(
     periods: int | None = None,
     now: datetime | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    profile: ReferenceProfile | None = None,
+    thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
 ) -> dict[str, Any]:
     """Quality per window and overall, overrides and ROI of ``spec``'s app, as JSON-ready data
-    (the shape is documented in ``docs/monitoring.md`` and ``MonitoringOut``)."""
+    (the shape is documented in ``docs/monitoring.md`` and ``MonitoringOut``); with a reference
+    ``profile``, drift per window too (else ``drift`` is ``None``)."""
     now = now or datetime.now(UTC)
     semantics = outcome_semantics(spec)
     span = _resolve_range(spec, window, since, until, periods, now)
@@ -273,7 +278,16 @@ def monitoring_report(
         },
         "overrides": overrides.result(counts, binary=semantics.binary),
         "roi": roi.result().as_dict() if roi is not None else _no_roi(spec),
-        "drift": None,
+        "drift": None
+        if profile is None
+        else drift_windows(
+            spec,
+            store,
+            profile,
+            [span.bounds(index) for index in range(span.count)],
+            thresholds=thresholds,
+            chunk_rows=chunk_rows,
+        ),
     }
 
 

@@ -464,6 +464,19 @@ class StoreContract(Protocol):
         """Decisions, labelled decisions and outcomes of ``[since, until)``."""
         ...
 
+    def iter_window_inputs(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Decisions made in ``[since, until)``, oldest first, in pages of tuples of
+        ``WINDOW_INPUT_COLUMNS`` (id, time in epoch microseconds, model version, inputs as JSON
+        text, score): each page its own keyset read."""
+        ...
+
     def register_model_version(
         self, app: str, version: str, content_hash: str, owner: str, *, actor: str
     ) -> None:

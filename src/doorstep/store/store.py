@@ -22,6 +22,7 @@ from doorstep.store import outbox as _outbox
 from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
 from doorstep.store import runs as _runs
+from doorstep.store import window_inputs as _window_inputs
 from doorstep.store.audit import AuditWriter
 from doorstep.store.contract import (
     ApiKey,
@@ -320,6 +321,16 @@ class Store:
     ) -> FeedbackCounts:
         with self._read() as conn:
             return _labelled.feedback_counts(conn, app, since, until)
+
+    def iter_window_inputs(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        yield from _window_inputs.iter_window_inputs(self._read, app, since, until, chunk_rows)
 
     # batch runs from feature sources, and the scheduler's lease (see runs.py)
 
