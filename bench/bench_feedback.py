@@ -55,6 +55,11 @@ def _spec() -> Any:
 
 
 def _peak_mib() -> float:
+    """This process's peak resident memory: ``VmHWM`` (``ru_maxrss`` would report the parent's
+    peak, which it inherits across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -222,13 +227,13 @@ def main() -> None:
     if args.phase:
         print(json.dumps(PHASES[args.phase](args.db, args.folder)))
         return
-    folder = Path(tempfile.mkdtemp(prefix="bench-feedback-"))
-    db = args.db or f"sqlite:///{folder / 'doorstep.db'}"
     n = args.decisions
-    seeded = seed(db, n, folder)
-    results = {
-        phase: _child(phase, db, folder) for phase in ("import", "report", "floor", "export")
-    }
+    with tempfile.TemporaryDirectory(prefix="bench-feedback-") as scratch:
+        folder = Path(scratch)
+        db = args.db or f"sqlite:///{folder / 'doorstep.db'}"
+        seeded = seed(db, n, folder)
+        phases = ("import", "report", "floor", "export")
+        results = {phase: _child(phase, db, folder) for phase in phases}
     report, floor = results["report"], results["floor"]
     assert abs(report["auc"] - floor["auc"]) < 1e-9 and abs(report["brier"] - floor["brier"]) < 1e-9
     rows = [
