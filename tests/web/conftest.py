@@ -36,8 +36,8 @@ def keys(store: StoreContract) -> dict[str, str]:
 
 
 @pytest.fixture
-def settings() -> ServeSettings:
-    return ServeSettings()
+def settings(tmp_path: Path) -> ServeSettings:
+    return ServeSettings(home=str(tmp_path / ".doorstep"))
 
 
 @pytest.fixture

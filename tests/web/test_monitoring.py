@@ -102,7 +102,11 @@ async def test_monitoring_report(client: httpx.AsyncClient) -> None:
     assert report["counts"]["decisions"] == 30 and report["counts"]["labelled"] == 30
     assert report["roi"]["conclusion"] in {"too_small", "no_uplift", "inconclusive"}
     assert report["roi"]["message"]
-    assert report["drift"] is None
+    drift = report["drift"]  # the example names reference data: drift per window
+    assert len(drift["windows"]) == 48 and drift["windows"][-1]["rows"] == 30
+    assert drift["latest"]["report"]["rows"] == 30 and drift["thresholds"]["min_rows"] == 1000
+    assert drift["windows"][-1]["features"]["monthly_spend"]["psi"] is not None
+    assert "plan" in drift["features"] and "email" not in drift["features"]
     assert set(report["overrides"]) >= {"reviewed", "override_rate", "judged"}
 
     since = (datetime.now(UTC) - timedelta(days=3)).isoformat()

@@ -14,6 +14,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from doorstep.monitoring.drift import (
     WindowAccumulator,
     build_profile,
 )
-from doorstep.monitoring.drift_report import RANK
+from doorstep.monitoring.drift_report import RANK, Threshold
 from doorstep.monitoring.tally import FeatureKind
 from doorstep.store.contract import StoreContract
 
@@ -40,6 +41,7 @@ __all__ = [
     "PROFILE_FORMAT",
     "ProfileCache",
     "drift_features",
+    "drift_thresholds",
     "drift_windows",
     "reference_profile",
 ]
@@ -72,6 +74,17 @@ def drift_features(spec: Spec) -> dict[str, FeatureKind]:
         elif field.type in ("category", "bool"):
             kinds[name] = "categorical"
     return kinds
+
+
+def drift_thresholds(spec: Spec) -> DriftThresholds:
+    """The spec's ``monitoring.drift`` thresholds over the defaults."""
+    drift = spec.monitoring.drift
+    changes: dict[str, Any] = {"min_rows": drift.min_rows}
+    for name in vars(DEFAULT_THRESHOLDS):
+        given = getattr(drift, name, None)
+        if name != "min_rows" and given is not None:
+            changes[name] = Threshold(given.warn, given.alert)
+    return replace(DEFAULT_THRESHOLDS, **changes)
 
 
 def _ranges(spec: Spec) -> dict[str, tuple[float | None, float | None]]:

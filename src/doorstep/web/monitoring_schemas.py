@@ -119,5 +119,7 @@ class MonitoringOut(BaseModel):
     overrides: OverridesOut
     roi: RoiOut
     drift: dict[str, Any] | None
-    """Per-feature and score drift against the reference data (``null`` until the drift
-    monitor fills it)."""
+    """Per-feature and score drift of each window against the reference data: ``windows``
+    (status, flagged features, each feature's PSI, JS distance, ...), ``latest`` (the whole
+    comparison of the latest window with decisions), ``thresholds``; ``null`` when the spec
+    names no reference data."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from doorstep.services.decisions import (
     decide_requests,
     parse_records,
 )
+from doorstep.services.drift import ProfileCache
 from doorstep.services.features import FeatureLookup
 from doorstep.services.registry import Registry
 from doorstep.store.contract import StoreContract
@@ -50,6 +52,8 @@ class DecisionService:
             )
             for app in registry
         }
+        self.profiles = ProfileCache(Path(settings.home) / "profiles")
+        """Reference profiles for drift, built on first use per app and model version."""
         self.features: dict[str, FeatureLookup] = {}
         """Each app's feature sources (pooled connections), for apps with ``features``."""
         for app in registry:

@@ -15,6 +15,8 @@ __all__ = [
     "AppInfo",
     "ChatConnectorSpec",
     "ConnectorSpec",
+    "DriftSpec",
+    "DriftThresholdSpec",
     "EmailConnectorSpec",
     "ExplainSpec",
     "FieldSpec",
@@ -311,6 +313,35 @@ class MinSamplesSpec(_Strict):
     power calculation may ask for more)."""
 
 
+class DriftThresholdSpec(_Strict):
+    """A statistic at or above ``warn`` warns, at or above ``alert`` alerts."""
+
+    warn: Annotated[float, Field(ge=0)]
+    alert: Annotated[float, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftThresholdSpec:
+        if self.warn > self.alert:
+            raise ValueError(f"'warn' ({self.warn}) is greater than 'alert' ({self.alert})")
+        return self
+
+
+class DriftSpec(_Strict):
+    """Drift thresholds per statistic (unset ones keep their defaults, see monitoring.md)."""
+
+    psi: DriftThresholdSpec | None = None
+    """Population stability index, e.g. ``{warn: 0.1, alert: 0.25}`` (the default)."""
+    js_distance: DriftThresholdSpec | None = None
+    wasserstein_norm: DriftThresholdSpec | None = None
+    missing_rate_increase: DriftThresholdSpec | None = None
+    out_of_range_rate: DriftThresholdSpec | None = None
+    unseen_rate: DriftThresholdSpec | None = None
+    attribution_share_change: DriftThresholdSpec | None = None
+    min_rows: Annotated[int, Field(ge=1)] = 1000
+    """Present values a window needs before drift statistics set a status (quality rates are
+    checked at any size)."""
+
+
 class MonitoringSpec(_Strict):
     window: Literal["hour", "day", "week"] = "day"
     """Time window of live quality reports: ``hour``, ``day`` or ``week`` (UTC)."""
@@ -326,6 +357,8 @@ class MonitoringSpec(_Strict):
     action did not change."""
     calibration_bins: Annotated[int, Field(ge=2, le=50)] = 10
     """Equal-width score bins of the calibration table."""
+    drift: DriftSpec = DriftSpec()
+    """Drift thresholds (warn / alert per statistic) and the minimum sample size."""
 
 
 class Spec(_Strict):

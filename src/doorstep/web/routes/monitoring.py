@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from doorstep.errors import PayloadTooLargeError, RecordsInvalidError
 from doorstep.services.decisions import encode_json
+from doorstep.services.drift import drift_thresholds
 from doorstep.services.monitoring import MAX_WINDOWS, monitoring_report
 from doorstep.services.outcomes import record_outcomes
 from doorstep.web.auth import actor_of
@@ -132,11 +133,19 @@ def read_monitoring(
     """Live quality per window and overall, human overrides, and ROI against the control group,
     for decisions made in ``[since, until)``. ``window`` defaults to the spec's
     ``monitoring.window``; without ``since``, the last ``periods`` windows (48 hours, 30 days or
-    26 weeks) up to the current one. ``drift`` is ``null`` until the drift monitor fills it."""
+    26 weeks) up to the current one. ``drift`` compares each window's inputs and scores with
+    the spec's reference data (``null`` when the spec names none)."""
     service = _service(request)
     loaded = service.registry.get(app)
     report = monitoring_report(
-        loaded.spec, service.store, window=window, since=since, until=until, periods=periods
+        loaded.spec,
+        service.store,
+        window=window,
+        since=since,
+        until=until,
+        periods=periods,
+        profile=service.profiles.get(loaded),
+        thresholds=drift_thresholds(loaded.spec),
     )
     return _json(report)
 
@@ -162,6 +171,6 @@ def install(app: FastAPI) -> None:
         read_monitoring,
         methods=["GET"],
         responses={200: {"model": MonitoringOut}, **PROBLEMS},
-        summary="Live quality, overrides and ROI against the control group",
+        summary="Live quality, overrides, ROI against the control group, and drift",
         tags=tags,
     )
