@@ -125,14 +125,25 @@ def monitor(
         int | None, typer.Option(min=1, help="Windows to report when --since is not given.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift/--no-drift",
+            help="Compare each window with the spec's reference data (loads the model once).",
+        ),
+    ] = True,
     db: DbOption = None,
 ) -> None:
-    """Live quality per window, human overrides, and ROI against the control group."""
-    from doorstep.services.app import read_spec
+    """Live quality per window, human overrides, ROI against the control group, and drift."""
+    from doorstep.services.app import load_app, read_spec
+    from doorstep.services.drift import ProfileCache, drift_thresholds
     from doorstep.services.monitoring import monitoring_report
 
     try:
         doc = read_spec(spec)
+        profile = None
+        if drift and doc.spec.reference is not None:
+            profile = ProfileCache(Path(".doorstep") / "profiles").get(load_app(spec))
         with _open(db) as store:
             report = monitoring_report(
                 doc.spec,
@@ -141,6 +152,8 @@ def monitor(
                 since=_time(since, "since"),
                 until=_time(until, "until"),
                 periods=periods,
+                profile=profile,
+                thresholds=drift_thresholds(doc.spec),
             )
     except DoorstepError as exc:
         raise _fail(exc) from None
@@ -218,6 +231,10 @@ def render_report(report: dict[str, Any], out: Console | None = None) -> None:
             soft_wrap=True,
         )
     out.print(f"[bold]{roi['conclusion']}[/]: {roi['message']}", highlight=False, soft_wrap=True)
+    if report.get("drift"):
+        from doorstep.cli.drift_render import render_drift
+
+        render_drift(report["drift"], out, window=report["window"])
 
 
 @export_app.command("training-data")
