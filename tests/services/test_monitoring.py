@@ -148,6 +148,7 @@ def test_report_agrees_with_sklearn_and_covers_the_true_uplift(store: Store) -> 
         "outcomes_matched": 12_000,
         "unmatched_outcomes": {},
         "labels_not_understood": 0,
+        "model_versions": {"v1": 12_000},
     }
     assert report["drift"] is None
 
@@ -233,6 +234,18 @@ def test_overrides_are_counted_and_judged(store: Store) -> None:
     assert overrides["override_rate"]["value"] == pytest.approx(0.8)
     assert (overrides["judged"], overrides["right"]) == (4, 3)
     assert overrides["right_rate"]["value"] == pytest.approx(0.75)
+    day = overrides["windows"][0]
+    assert (day["reviewed"], day["overridden"], day["judged"], day["right"]) == (5, 4, 4, 3)
+
+    hourly = monitoring_report(
+        spec(), store, window="hour", since=START, until=START + timedelta(hours=8), now=NOW
+    )["overrides"]["windows"]
+    assert [(w["reviewed"], w["overridden"], w["pending_review"]) for w in hourly] == [
+        (1, 1, 0), (1, 1, 0), (1, 1, 0), (1, 1, 0), (1, 0, 0), (0, 0, 1), (0, 0, 0), (0, 0, 0),
+    ]  # fmt: skip
+    assert [(w["judged"], w["right"]) for w in hourly[:5]] == [(1, 1)] * 3 + [(1, 0), (0, 0)]
+    assert hourly[3]["right_rate"]["value"] == 0.0 and hourly[4]["right_rate"]["value"] is None
+    assert hourly[0]["start"] == START.isoformat() and len(hourly) == 8
 
 
 def test_quality_on_untreated_decisions_and_a_threshold(store: Store) -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import numpy as np
 import polars as pl
 
 from doorstep.core.outcomes import OutcomeSemantics, outcome_semantics
@@ -25,7 +24,7 @@ from doorstep.monitoring.quality import BinaryQuality, MulticlassQuality, Regres
 from doorstep.monitoring.roi import ActionEconomics, RoiAccumulator
 from doorstep.services.drift import drift_windows
 from doorstep.store.contract import StoreContract
-from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts
+from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts, WindowCounts
 
 __all__ = [
     "DEFAULT_PERIODS",
@@ -231,6 +230,9 @@ def monitoring_report(
     span = _resolve_range(spec, window, since, until, periods, now)
     app = spec.app.name
     counts = store.feedback_counts(app, since=span.since, until=span.until)
+    per_window = store.window_counts(
+        app, since=span.since, until=span.until, step_seconds=WINDOW_SECONDS[span.window]
+    )
     quality = _Quality(spec, semantics)
     roi = _roi_accumulator(spec, semantics)
     overrides = _Overrides()
@@ -269,14 +271,14 @@ def monitoring_report(
         "until": span.until.isoformat(),
         "generated_at": now.isoformat(),
         "outcome": _describe(semantics),
-        "counts": _counts(counts, invalid),
+        "counts": _counts(counts, invalid, per_window),
         "quality": {
             "on": spec.monitoring.quality_on,
             "threshold": spec.monitoring.threshold,
             "total": quality.total.result().as_dict(),
             "windows": windows,
         },
-        "overrides": overrides.result(counts, binary=semantics.binary),
+        "overrides": overrides.result(counts, per_window, span, binary=semantics.binary),
         "roi": roi.result().as_dict() if roi is not None else _no_roi(spec),
         "drift": None
         if profile is None
@@ -324,7 +326,10 @@ def _describe(semantics: OutcomeSemantics) -> dict[str, Any]:
     }
 
 
-def _counts(counts: FeedbackCounts, invalid: int) -> dict[str, Any]:
+def _counts(counts: FeedbackCounts, invalid: int, per_window: list[WindowCounts]) -> dict[str, Any]:
+    versions: dict[str, int] = {}
+    for row in per_window:
+        versions[row.model_version] = versions.get(row.model_version, 0) + row.decisions
     return {
         "decisions": counts.decisions,
         "labelled": counts.labelled,
@@ -333,6 +338,7 @@ def _counts(counts: FeedbackCounts, invalid: int) -> dict[str, Any]:
         "outcomes_matched": counts.outcomes_matched,
         "unmatched_outcomes": dict(sorted(counts.unmatched.items())),
         "labels_not_understood": invalid,
+        "model_versions": dict(sorted(versions.items())),
     }
 
 
@@ -345,6 +351,8 @@ class _Overrides:
     def __init__(self) -> None:
         self.judged = 0
         self.right = 0
+        self.windows: dict[int, tuple[int, int]] = {}
+        """Judged and right overrides by window index."""
 
     def add(self, frame: pl.DataFrame) -> None:
         flipped = frame.filter(
@@ -353,12 +361,22 @@ class _Overrides:
         )
         if flipped.height == 0:
             return
-        acted = (flipped["taken"] != "none").to_numpy()
-        positive = flipped["positive"].to_numpy()
+        correct = (flipped["taken"] != "none") == flipped["positive"]
         self.judged += flipped.height
-        self.right += int(np.count_nonzero(acted == positive))
+        self.right += int(correct.sum())
+        by_window = flipped.select("window", correct.alias("right")).group_by("window")
+        for index, judged, right in by_window.agg(pl.len(), pl.col("right").sum()).iter_rows():
+            before = self.windows.get(index, (0, 0))
+            self.windows[index] = (before[0] + judged, before[1] + right)
 
-    def result(self, counts: FeedbackCounts, *, binary: bool) -> dict[str, Any]:
+    def result(
+        self,
+        counts: FeedbackCounts,
+        per_window: list[WindowCounts],
+        span: _Range,
+        *,
+        binary: bool,
+    ) -> dict[str, Any]:
         rate = wilson(counts.overridden, counts.reviewed)
         out: dict[str, Any] = {
             "reviewed": counts.reviewed,
@@ -370,4 +388,27 @@ class _Overrides:
             out["judged"] = self.judged
             out["right"] = self.right
             out["right_rate"] = wilson(self.right, self.judged).as_dict()
+        reviews: dict[int, list[int]] = {}
+        for row in per_window:
+            sums = reviews.setdefault(row.window, [0, 0, 0])
+            sums[0] += row.reviewed
+            sums[1] += row.overridden
+            sums[2] += row.pending_review
+        windows = []
+        for index in range(span.count):
+            start, end = span.bounds(index)
+            reviewed, overridden, pending = reviews.get(index, (0, 0, 0))
+            entry: dict[str, Any] = {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "reviewed": reviewed,
+                "overridden": overridden,
+                "pending_review": pending,
+                "override_rate": wilson(overridden, reviewed).as_dict(),
+            }
+            if binary:
+                judged, right = self.windows.get(index, (0, 0))
+                entry.update(judged=judged, right=right, right_rate=wilson(right, judged).as_dict())
+            windows.append(entry)
+        out["windows"] = windows
         return out

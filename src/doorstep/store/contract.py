@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite
+from doorstep.store.feedback import (
+    FeedbackCounts,
+    OutcomesRecorded,
+    OutcomeWrite,
+    WindowCounts,
+)
 from doorstep.store.views import (
     AppActivity,
     AuditEventView,
@@ -462,6 +467,13 @@ class StoreContract(Protocol):
         self, app: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> FeedbackCounts:
         """Decisions, labelled decisions and outcomes of ``[since, until)``."""
+        ...
+
+    def window_counts(
+        self, app: str, *, since: datetime, until: datetime, step_seconds: int
+    ) -> list[WindowCounts]:
+        """Decisions of ``[since, until)`` and their reviews per window of ``step_seconds``
+        (index 0 starts at ``since``) and model version, in one aggregation."""
         ...
 
     def iter_window_inputs(

@@ -17,6 +17,7 @@ __all__ = [
     "TRAINING_COLUMNS",
     "UNMATCHED_REASONS",
     "FeedbackCounts",
+    "WindowCounts",
     "OutcomeInput",
     "OutcomeRowError",
     "OutcomeWrite",
@@ -128,3 +129,17 @@ class FeedbackCounts:
     """Outcomes of the range's decisions."""
     unmatched: dict[str, int]
     """Unmatched outcomes of the app observed in the range, by reason."""
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """Decisions of one window (its index from the range's start) and one model version, with
+    their reviews: what the monitoring report shows per window beside live quality."""
+
+    window: int
+    model_version: str
+    decisions: int
+    reviewed: int
+    """Decisions with a verdict (approved or overridden)."""
+    overridden: int
+    pending_review: int

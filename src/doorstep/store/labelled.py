@@ -9,15 +9,26 @@ exclusive).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from doorstep.store.feedback import LABELLED_COLUMNS, TRAINING_COLUMNS, FeedbackCounts
+from doorstep.store.feedback import (
+    LABELLED_COLUMNS,
+    TRAINING_COLUMNS,
+    FeedbackCounts,
+    WindowCounts,
+)
 from doorstep.store.tables import decisions, outcomes, reviews
 
-__all__ = ["epoch_us", "feedback_counts", "iter_labelled", "iter_training_rows"]
+__all__ = [
+    "epoch_us",
+    "feedback_counts",
+    "iter_labelled",
+    "iter_training_rows",
+    "window_counts",
+]
 
 
 def _in_range(
@@ -214,3 +225,37 @@ def feedback_counts(
         outcomes_matched=int(matched),
         unmatched=unmatched,
     )
+
+
+def window_counts(
+    conn: sa.Connection, app: str, since: datetime, until: datetime, step_seconds: int
+) -> list[WindowCounts]:
+    """Decisions and their reviews per window of ``step_seconds`` from ``since`` (by decision
+    time) and per model version: one aggregation over the ``(app, created_at)`` index."""
+    start_us = _epoch_us_of(since)
+    index = ((epoch_us(conn.dialect.name) - start_us) // (step_seconds * 1_000_000)).label("w")
+    status = decisions.c.status
+    rows = conn.execute(
+        sa.select(
+            index,
+            decisions.c.model_version,
+            sa.func.count(),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((status.in_(("approved", "overridden")), 1), else_=0)), 0
+            ),
+            sa.func.coalesce(sa.func.sum(sa.case((status == "overridden", 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((status == "pending_review", 1), else_=0)), 0),
+        )
+        .where(*_in_range(app, since, until))
+        .group_by(index, decisions.c.model_version)
+        .order_by(index, decisions.c.model_version)
+    )
+    return [
+        WindowCounts(int(w), str(version), int(n), int(reviewed), int(overridden), int(pending))
+        for w, version, n, reviewed, overridden, pending in rows
+    ]
+
+
+def _epoch_us_of(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -51,7 +51,12 @@ from doorstep.store.engine import (
     resolve_url,
     translate_errors,
 )
-from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite
+from doorstep.store.feedback import (
+    FeedbackCounts,
+    OutcomesRecorded,
+    OutcomeWrite,
+    WindowCounts,
+)
 from doorstep.store.migrate import upgrade
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
@@ -321,6 +326,12 @@ class Store:
     ) -> FeedbackCounts:
         with self._read() as conn:
             return _labelled.feedback_counts(conn, app, since, until)
+
+    def window_counts(
+        self, app: str, *, since: datetime, until: datetime, step_seconds: int
+    ) -> list[WindowCounts]:
+        with self._read() as conn:
+            return _labelled.window_counts(conn, app, since, until, step_seconds)
 
     def iter_window_inputs(
         self,

@@ -14,6 +14,7 @@ __all__ = [
     "IntervalOut",
     "MonitoringOut",
     "OutcomesOut",
+    "OverrideWindowOut",
     "OverridesOut",
     "QualityOut",
     "RoiOut",
@@ -84,6 +85,20 @@ class QualitySectionOut(BaseModel):
     windows: list[QualityOut]
 
 
+class OverrideWindowOut(BaseModel):
+    """Reviews of one window's decisions (by decision time)."""
+
+    start: str
+    end: str
+    reviewed: int
+    overridden: int
+    pending_review: int
+    override_rate: IntervalOut
+    judged: int | None = None
+    right: int | None = None
+    right_rate: IntervalOut | None = None
+
+
 class OverridesOut(BaseModel):
     reviewed: int
     overridden: int
@@ -93,6 +108,8 @@ class OverridesOut(BaseModel):
     """Binary apps: overrides that flipped acting, whose outcome is known."""
     right: int | None = None
     right_rate: IntervalOut | None = None
+    windows: list[OverrideWindowOut]
+    """The same per window."""
 
 
 class RoiOut(BaseModel):
@@ -115,6 +132,9 @@ class MonitoringOut(BaseModel):
     generated_at: str
     outcome: dict[str, Any]
     counts: dict[str, Any]
+    """Decisions, labelled decisions, ``would_act``, ``control``, ``outcomes_matched``,
+    ``unmatched_outcomes`` by reason, ``labels_not_understood`` and decisions by
+    ``model_versions``."""
     quality: QualitySectionOut
     overrides: OverridesOut
     roi: RoiOut
