@@ -17,6 +17,7 @@ from doorstep import __version__
 from doorstep.cli import render
 from doorstep.cli.deliveries import deliveries_app, worker
 from doorstep.cli.outcomes import export_app, monitor, outcomes_app
+from doorstep.cli.report import report
 from doorstep.cli.runs import runs_app, score_from_source
 from doorstep.cli.serve import serve
 from doorstep.cli.store import audit_app, db_app, keys_app
@@ -251,6 +252,7 @@ def _crm_stand_in(directory: Path) -> Iterator[None]:
 app.command()(serve)
 app.command()(worker)
 app.command()(monitor)
+app.command()(report)
 
 
 @app.command()

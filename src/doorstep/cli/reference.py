@@ -34,6 +34,7 @@ EXAMPLES = {
     "doorstep outcomes import": "doorstep outcomes import churn-demo/outcomes.csv "
     "--spec churn-demo/doorstep.yaml",
     "doorstep monitor": "doorstep monitor --spec churn-demo/doorstep.yaml --window day",
+    "doorstep report": "doorstep report --spec churn-demo/doorstep.yaml --out report.html",
     "doorstep export training-data": "doorstep export training-data "
     "--spec churn-demo/doorstep.yaml --out training.parquet --labelled-only",
     "doorstep deliveries list": "doorstep deliveries list --app churn --state dead",

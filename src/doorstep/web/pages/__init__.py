@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from doorstep.web.pages import admin, dashboard, decision, queue, signin
+from doorstep.web.pages import admin, dashboard, decision, queue, report_page, signin
 from doorstep.web.pages.access import KeyCache, PageRoute
 from doorstep.web.pages.session import SessionCodec, load_session_secret
 from doorstep.web.settings import ServeSettings
@@ -40,6 +40,7 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("POST", "/decisions/{decision_id}/release", decision.release),
         ("POST", "/decisions/{decision_id}/verdict", decision.verdict),
         ("GET", "/apps/{app}", dashboard.dashboard),
+        ("GET", "/apps/{app}/report", report_page.report_page),
         ("GET", "/models", admin.models_page),
         ("GET", "/keys", admin.keys_page),
         ("POST", "/keys", admin.create),

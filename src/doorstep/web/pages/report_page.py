@@ -1,0 +1,51 @@
+"""``GET /apps/{app}/report``: the app's monitoring report as the self-contained HTML document
+``doorstep report`` writes (same report object as ``GET /v1/apps/{app}/monitoring``, same
+template), for reading in the browser or saving as a file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import anyio.to_thread
+from fastapi import Query, Request
+from starlette.responses import HTMLResponse
+
+from doorstep.services.drift import drift_thresholds
+from doorstep.services.monitoring import MAX_WINDOWS, monitoring_report
+from doorstep.web.report import REPORT_CSP, render_report_html, report_csp
+
+__all__ = ["report_page"]
+
+
+async def report_page(
+    request: Request,
+    app: str,
+    window: Literal["hour", "day", "week"] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,
+) -> HTMLResponse:
+    service = request.app.state.service
+    loaded = service.registry.get(app)
+
+    def build() -> str:
+        report = monitoring_report(
+            loaded.spec,
+            service.store,
+            window=window,
+            since=since,
+            until=until,
+            periods=periods,
+            profile=service.profiles.get(loaded),
+            thresholds=drift_thresholds(loaded.spec),
+        )
+        return render_report_html(report, owner=loaded.spec.app.owner)
+
+    html = await anyio.to_thread.run_sync(build)
+    response = HTMLResponse(html)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = f"{report_csp()}; {REPORT_CSP}"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response

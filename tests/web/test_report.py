@@ -1,0 +1,227 @@
+"""The HTML monitoring report: rendered from the report object of a real store (decisions with
+outcomes drawn from a known model), it shows that object's numbers, says when the control group
+is too small, marks drifted features as alerts, loads nothing and parses as HTML. The page
+``GET /apps/{app}/report`` serves the same document."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from markupsafe import escape
+from tests.services.test_monitoring import NOW, START, simulate, spec
+
+from doorstep.services.monitoring import monitoring_report
+from doorstep.services.registry import Registry
+from doorstep.store import Store
+from doorstep.web import ServeSettings, create_app
+from doorstep.web.report import render_report_html, report_csp
+
+VOID = {"meta", "link", "br", "hr", "img", "input", "col", "wbr", "source", "area", "base"}
+SVG_LEAVES = {"line", "circle", "rect", "polygon", "polyline", "path"}
+
+
+class Checked(HTMLParser):
+    """A strict reading: every element closed in order; collects ids, attributes and text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.ids: set[str] = set()
+        self.attributes: list[tuple[str, str, str]] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            self.attributes.append((tag, name, value or ""))
+            if name == "id":
+                assert value not in self.ids, f"duplicate id {value}"
+                self.ids.add(value or "")
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            self.attributes.append((tag, name, value or ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1:]}>"
+        self.stack.pop()
+
+
+def parse(html: str) -> Checked:
+    checked = Checked()
+    checked.feed(html)
+    checked.close()
+    assert checked.stack == [], checked.stack
+    return checked
+
+
+def row(html: str, row_id: str) -> str:
+    found = re.search(rf'<tr id="{row_id}"[^>]*>(.*?)</tr>', html, re.S)
+    assert found is not None, row_id
+    return re.sub(r"<[^>]+>", " ", found.group(1))
+
+
+def interval(item: dict[str, Any], digits: int = 3, scale: float = 1.0) -> str:
+    value, low, high = (item[k] * scale for k in ("value", "low", "high"))
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def assert_self_contained(html: str, checked: Checked) -> None:
+    for tag, name, value in checked.attributes:
+        if name in ("src", "href", "srcset", "action", "poster", "data"):
+            assert not re.match(r"\s*(https?:)?//", value), (tag, name, value)
+            assert not value.startswith(("file:", "javascript:")), (tag, name, value)
+    assert "http://" not in html and "https://" not in html
+    assert "<script" not in html and "<link" not in html and "<iframe" not in html
+    assert "url(" not in html and "@import" not in html
+
+
+def test_report_shows_the_report_objects_numbers(store: Store) -> None:
+    simulate(store, 600, seed=7)  # a control group too small for a conclusion
+    report = monitoring_report(
+        spec(), store, since=START, until=START + timedelta(days=10), now=NOW
+    )
+    html = render_report_html(report, owner="maria@example.com")
+    checked = parse(html)
+    assert_self_contained(html, checked)
+    assert f'content="{escape(report_csp())}"' in html  # the file forbids itself every load
+
+    total = report["quality"]["total"]
+    for key in ("auc", "brier", "precision", "recall", "positive_rate"):
+        assert interval(total[key]) in row(html, f"q-{key}"), key
+    assert str(total["labelled"]) in row(html, "q-labelled")
+    counts = report["counts"]
+    assert f"{counts['decisions']} decisions, {counts['labelled']} with a known outcome" in html
+    assert "v1 (600 decisions)" in html
+    for b in total["calibration"]:
+        if b["count"]:
+            assert interval(b["positive_rate"]) in html
+    for window in report["quality"]["windows"]:
+        if window["labelled"]:
+            assert interval(window["auc"]) in html  # the per-window table
+
+    roi = report["roi"]
+    assert roi["conclusion"] == "too_small"
+    message = re.search(r'id="roi-message">(.*?)</p>', html, re.S)
+    assert message is not None and roi["message"] in message.group(1)
+    assert f"{roi['needed_control_outcomes']} more control outcomes" in roi["message"]
+    assert str(roi["needed_control_outcomes"]) in row(html, "roi-needed")
+    assert interval(roi["uplift"], 1, 100) in row(html, "roi-uplift")
+    assert interval(roi["value"], 0) in row(html, "roi-value")
+    treated = row(html, "roi-treated")
+    assert str(roi["treated"]["outcomes"]) in treated
+    assert interval(roi["treated"]["outcome_rate"], 1, 100) in treated
+    assert interval(roi["control"]["outcome_rate"], 1, 100) in row(html, "roi-control")
+
+    for chart in ("chart-auc", "chart-pr", "chart-brier", "chart-labelled", "chart-overrides"):
+        assert chart in checked.ids, chart
+    assert "chart-roi" in checked.ids
+    svg = re.search(r'<svg class="chart" id="chart-auc".*?</svg>', html, re.S)
+    assert svg is not None and "<polygon" in svg.group(0)  # the AUC line's interval band
+    assert svg.group(0).count("<circle") >= 10  # ten days with labelled decisions (+ legend)
+    assert "Not measured: the spec names no reference data" in html  # drift is None here
+
+
+def test_override_rates_per_window_are_shown(store: Store) -> None:
+    from tests.services.test_monitoring import test_overrides_are_counted_and_judged
+
+    test_overrides_are_counted_and_judged(store)
+    report = monitoring_report(
+        spec(), store, window="hour", since=START, until=START + timedelta(hours=8), now=NOW
+    )
+    html = render_report_html(report)
+    parse(html)
+    table = re.search(r'<table id="overrides-windows">(.*?)</table>', html, re.S)
+    assert table is not None
+    assert table.group(1).count("<tr>") == 7  # header + six hours with verdicts or pending
+    assert "override rate 80.0 [" in html and "3 right (75.0 [" in html
+
+
+def test_a_report_without_anything_renders(store: Store) -> None:
+    report = monitoring_report(spec(), store, now=NOW)
+    html = render_report_html(report)
+    parse(html)
+    assert "No labelled decisions in the range." in html
+    assert "nothing measured in this range" in html
+    assert "no decisions in the range" in html
+
+
+@pytest.mark.slow
+def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> None:
+    from tests.services.test_drift_monitor import DAYS, DRIFTED, SHIFT_DAY, decide_days
+    from tests.services.test_drift_monitor import START as DAY0
+
+    from doorstep.services.app import load_app
+    from doorstep.services.drift import reference_profile
+
+    app = load_app(churn_app / "doorstep.yaml")
+    decide_days(app, store)
+    report = monitoring_report(
+        app.spec,
+        store,
+        window="day",
+        since=DAY0,
+        until=DAY0 + timedelta(days=DAYS),
+        now=DAY0 + timedelta(days=DAYS + 1),
+        profile=reference_profile(app),
+    )
+    html = render_report_html(report)
+    checked = parse(html)
+    assert_self_contained(html, checked)
+    latest = re.search(r'<table id="drift-latest">(.*?)</table>', html, re.S)
+    assert latest is not None
+    statuses = dict(
+        re.findall(r'<tr data-feature="([^"]+)" data-status="([^"]+)"', latest.group(1))
+    )
+    assert {name for name, status in statuses.items() if status == "alert"} == DRIFTED
+    assert statuses["plan"] == "ok" and "score" in statuses
+    for name in DRIFTED:  # colour is not the only signal: the word and a mark are there too
+        cells = re.search(rf'<tr data-feature="{name}" data-status="alert">(.*?)</tr>', html, re.S)
+        assert cells is not None and "✖ alert" in cells.group(1)
+        psi = report["drift"]["latest"]["report"]
+        psi_value = next(f["psi"] for f in psi["features"] if f["name"] == name)
+        assert f"{psi_value:.3f}" in cells.group(1)
+    heat = re.search(r'<table class="heat" id="drift-heatmap">(.*?)</table>', html, re.S)
+    assert heat is not None
+    spend = re.search(r'<tr data-feature="monthly_spend">(.*?)</tr>', heat.group(1), re.S)
+    assert spend is not None
+    cells = re.findall(r'<td class="status-(\w+)"', spend.group(1))
+    assert cells[:SHIFT_DAY] == ["ok"] * SHIFT_DAY and cells[SHIFT_DAY + 1 :] == ["alert"] * 2
+    assert 'id="drift-status">✖ alert' in html
+    assert "chart-score-psi" in checked.ids and "data-quality-table" in checked.ids
+
+
+@pytest.mark.anyio
+async def test_the_report_page_serves_the_same_document(
+    registry: Registry, store: Store, keys: dict[str, str], settings: ServeSettings
+) -> None:
+    from tests.web.test_auth import page_session
+
+    app = create_app(registry, store, settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as browser:
+        await page_session(browser, keys["viewer"])
+        board = await browser.get("/apps/churn")
+        assert 'href="/apps/churn/report"' in board.text
+        page = await browser.get("/apps/churn/report", params={"window": "hour", "periods": 6})
+        assert page.status_code == 200, page.text
+        assert page.headers["content-type"].startswith("text/html")
+        policy = page.headers["content-security-policy"]
+        assert policy.startswith(report_csp()) and "frame-ancestors 'none'" in policy
+        checked = parse(page.text)
+        assert_self_contained(page.text, checked)
+        assert 'churn <span class="muted">monitoring report</span>' in page.text
+        assert "in 6 hour windows" in page.text
+        bad = await browser.get("/apps/churn/report", params={"window": "month"})
+        assert bad.status_code == 422
