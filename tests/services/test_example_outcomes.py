@@ -78,10 +78,16 @@ def test_show_feedback_prints_the_report(churn_app: Path, tmp_path: Path) -> Non
     with open_store(url) as store:
         decide_sample(app, store, churn_app / "customers.parquet", count=300)
     console = Console(record=True, width=120)
-    show_feedback(console, app, churn_app, db=url)
+    html = show_feedback(console, app, churn_app, db=url, home=tmp_path / "home")
     text = console.export_text()
     assert "300 customers' churn drawn from the example's true model" in text
     assert "imported (300 new, 0 known)" in text
     assert "Live quality" in text and "ROI" in text
-    show_feedback(console, app, churn_app, db=url)  # again: the same file, nothing new
+    assert "Drift against the reference data" in text  # the demo shows drift too
+    assert html == churn_app / "report.html" and f"{html}" in text.replace("\n", "")
+    page = html.read_text()
+    assert 'churn <span class="muted">monitoring report</span>' in page
+    assert 'id="drift-heatmap"' in page and 'id="roi-message"' in page
+    assert len(list((tmp_path / "home" / "profiles").glob("churn-*.arrow"))) == 1
+    show_feedback(console, app, churn_app, db=url, home=tmp_path / "home")  # nothing new
     assert "imported (0 new, 300 known)" in console.export_text()
