@@ -16,7 +16,7 @@ from rich.table import Table
 from doorstep.cli.store import DbOption, _actor, _fail, _open
 from doorstep.errors import DoorstepError, InputError
 
-__all__ = ["export_app", "monitor", "outcomes_app", "render_report"]
+__all__ = ["export_app", "monitor", "outcomes_app", "render_alerts", "render_report"]
 
 console = Console()
 errors = Console(stderr=True)
@@ -132,13 +132,41 @@ def monitor(
             help="Compare each window with the spec's reference data (loads the model once).",
         ),
     ] = True,
+    alert: Annotated[
+        bool,
+        typer.Option(
+            "--alert",
+            help="Judge the latest window against monitoring.alerts, raise and resolve alerts "
+            "(audited), and exit 3 when the worst subject is at warn, 4 at alert.",
+        ),
+    ] = False,
+    deliver: Annotated[
+        bool,
+        typer.Option(
+            help="With --alert: send the app's due deliveries, alerts included, before "
+            "exiting (--no-deliver: leave them to serve or doorstep worker).",
+        ),
+    ] = True,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL of the server: alerts link the app's dashboard under it.",
+            envvar="DOORSTEP_PUBLIC_URL",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Live quality per window, human overrides, ROI against the control group, and drift."""
+    """Live quality per window, human overrides, ROI against the control group, and drift;
+    with --alert, raise and resolve alerts through the spec's connectors."""
     from doorstep.services.app import load_app, read_spec
     from doorstep.services.drift import ProfileCache, drift_thresholds
     from doorstep.services.monitoring import monitoring_report
 
+    if alert:
+        code = _monitor_alerts(
+            spec, drift=drift, deliver=deliver, public_url=public_url, as_json=as_json, db=db
+        )
+        raise typer.Exit(code=code)
     try:
         doc = read_spec(spec)
         profile = None
@@ -161,6 +189,86 @@ def monitor(
         typer.echo(json.dumps(report, indent=2))
         return
     render_report(report)
+
+
+def _monitor_alerts(
+    spec: Path,
+    *,
+    drift: bool,
+    deliver: bool,
+    public_url: str | None,
+    as_json: bool,
+    db: str | None,
+) -> int:
+    from doorstep.services.alerts import run_monitor
+    from doorstep.services.app import load_app, read_spec
+    from doorstep.services.delivery import open_app_connectors
+    from doorstep.services.dispatcher import Dispatcher
+    from doorstep.services.drift import ProfileCache
+
+    try:
+        doc = read_spec(spec)
+        if doc.spec.monitoring.alerts is None:
+            raise InputError(
+                f"{spec} has no monitoring.alerts: say which connectors receive alerts "
+                "(see docs/monitoring.md, Alerts)."
+            )
+        loaded = load_app(spec) if drift and doc.spec.reference is not None else None
+        profile = ProfileCache(Path(".doorstep") / "profiles").get(loaded) if loaded else None
+        with _open(db) as store:
+            result = run_monitor(
+                doc.spec,
+                store,
+                profile=profile,
+                actor=_actor(),
+                public_url=public_url,
+                root=spec.resolve().parent,
+            )
+            sent = []
+            if deliver and any(t.messages for t in result.transitions):
+                from doorstep.services.delivery import SpecFile
+
+                connectors = open_app_connectors(SpecFile(doc, spec.resolve().parent))
+                with Dispatcher(store, [connectors], public_url=public_url) as dispatcher:
+                    sent = dispatcher.drain()
+    except DoorstepError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return result.exit_code
+    render_alerts(result.as_dict())
+    if sent:
+        delivered = sum(1 for r in sent if r.state == "delivered")
+        console.print(f"Sent {delivered} of {len(sent)} deliveries due for {result.app}.")
+    return result.exit_code
+
+
+def render_alerts(result: dict[str, Any], out: Console | None = None) -> None:
+    """An alert run for people: the window judged, each subject not ok, what changed."""
+    out = out or console
+    out.print(
+        f"[bold]{result['app']}[/]: {result['window']} window {result['start'][:16]} to "
+        f"{result['end'][:16]}: [bold]{result['status']}[/]",
+        highlight=False,
+    )
+    for obs in result["observations"]:
+        if obs["status"] == "ok":
+            continue
+        what = "; ".join(obs["checks"]) or obs["status"]
+        out.print(f"  {obs['subject']:32} {obs['status']:17} {what}", highlight=False)
+    for change in result["transitions"]:
+        out.print(
+            f"  {change['event']} {change['subject']} ({change['deliveries']} messages)",
+            highlight=False,
+        )
+    if not result["transitions"]:
+        out.print("  no alert raised or resolved by this run", highlight=False)
+    if result["open_alerts"]:
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(result["open_alerts"].items()))
+        out.print(f"  open: {listed}", highlight=False, soft_wrap=True)
+    retrain = result.get("retrain")
+    if retrain:
+        out.print(f"  retraining command {retrain['argv']} exited {retrain['returncode']}")
 
 
 def _interval(item: dict[str, Any] | None, scale: float = 1.0, digits: int = 3) -> str:

@@ -94,6 +94,10 @@ class Delivery:
     ``decision_url`` and, for multiclass apps, ``predicted_class``."""
     payload: Any
     """The action's ``payload`` template, rendered with :attr:`context` (JSON-ready)."""
+    text: str | None = None
+    """A message for people that is ready as it is (an alert, its first line a headline):
+    connectors that write to people (chat, e-mail) send it instead of their templates;
+    ``None`` for a decision's action."""
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,11 @@ class ChatConnector:
         return cls(spec, context)
 
     def send(self, delivery: Delivery) -> SendResult:
-        """Post once; a ``text`` template that cannot be rendered fails the delivery."""
+        """Post once; a ``text`` template that cannot be rendered fails the delivery. A
+        delivery with a ready :attr:`~Delivery.text` (an alert) is posted as it is."""
+        if delivery.text is not None:
+            message = {"text": delivery.text, "blocks": [_section(_escape(delivery.text))]}
+            return self._poster.post(encode_json(message), {})
         try:
             text = None
             if self._text is not None:

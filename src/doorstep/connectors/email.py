@@ -123,7 +123,10 @@ class EmailConnector:
             for address in render(template, context, where=f"{self._where}.to[{i}]").split(",")
             if address.strip()
         ]
-        subject = render(spec.subject, context, where=f"{self._where}.subject")
+        if delivery.text is not None:  # an alert: its first line is the subject
+            subject = "doorstep: " + delivery.text.split("\n", 1)[0]
+        else:
+            subject = render(spec.subject, context, where=f"{self._where}.subject")
         message = EmailMessage()
         message["Subject"] = " ".join(subject.split())
         message["From"] = spec.sender
@@ -132,7 +135,10 @@ class EmailConnector:
         message["Message-ID"] = message_id(delivery.key, self._domain)
         message["X-Doorstep-Delivery"] = delivery.key
         message["Auto-Submitted"] = "auto-generated"
-        if spec.body is None:
+        if delivery.text is not None:
+            message.set_content(delivery.text + "\n")
+            message.add_alternative(_html_page(_paragraphs(delivery.text)), subtype="html")
+        elif spec.body is None:
             message.set_content(text_body(context))
             message.add_alternative(html_body(context), subtype="html")
         else:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from doorstep.connectors.base import Delivery, Redactor, SendResult
+from doorstep.connectors.base import Connector, Delivery, Redactor, SendResult
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import DoorstepError, StoreUnavailableError
@@ -352,8 +352,8 @@ class Dispatcher:
     def _send(self, app: AppConnectors, claimed: ClaimedDelivery) -> tuple[SendResult, float]:
         """The connector's result and the seconds its ``send`` took (0 when not sent)."""
         connector = app.connectors.get(claimed.connector)
-        action = app.spec.actions.get(claimed.action)
-        if connector is None or action is None:
+        action = None if claimed.decision is None else app.spec.actions.get(claimed.action)
+        if connector is None or (action is None and claimed.decision is not None):
             what = "connector" if connector is None else "action"
             name = claimed.connector if connector is None else claimed.action
             return SendResult(
@@ -368,6 +368,8 @@ class Dispatcher:
                 f"{claimed.attempts - 1} attempts ended without a result (their workers "
                 "stopped before finishing); not sent again",
             ), 0.0
+        if claimed.decision is None or action is None:
+            return self._send_message(connector, claimed)
         context = delivery_context(claimed.decision, claimed.action, public_url=self.public_url)
         try:
             payload = render_payload(
@@ -385,6 +387,27 @@ class Dispatcher:
             context=context,
             payload=payload,
         )
+        return self._call(connector, delivery)
+
+    def _send_message(
+        self, connector: Connector, claimed: ClaimedDelivery
+    ) -> tuple[SendResult, float]:
+        """A delivery with a ready message (an alert) instead of a decision's action."""
+        message = claimed.message or {}
+        delivery = Delivery(
+            id=claimed.id,
+            key=claimed.key,
+            app=claimed.app,
+            action=claimed.action,
+            connector=claimed.connector,
+            attempt=claimed.number,
+            context=message.get("context") or {},
+            payload=message.get("payload"),
+            text=message.get("text"),
+        )
+        return self._call(connector, delivery)
+
+    def _call(self, connector: Connector, delivery: Delivery) -> tuple[SendResult, float]:
         started = time.perf_counter()
         try:
             sent = connector.send(delivery)

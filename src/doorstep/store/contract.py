@@ -30,6 +30,7 @@ from doorstep.store.views import (
 )
 
 if TYPE_CHECKING:
+    from doorstep.store.alerts import AlertState, AlertTransition
     from doorstep.store.runs import ChunkProgress, RunInfo, RunLease, RunPage, RunQuery, RunState
 
 __all__ = [
@@ -243,7 +244,8 @@ class DeliveryInfo:
     """A delivery as stored, for lists and pages."""
 
     id: str
-    decision_id: str
+    decision_id: str | None
+    """``None`` for a message that belongs to no decision (an alert)."""
     app: str
     action: str
     connector: str
@@ -283,7 +285,10 @@ class ClaimedDelivery:
     """This attempt's number over the delivery's whole life."""
     lease_token: str
     lease_expires_at: datetime
-    decision: DecisionRecord
+    decision: DecisionRecord | None
+    """``None`` for an alert: then :attr:`message` holds what to send."""
+    message: dict[str, Any] | None = None
+    """An alert's ready ``context``, ``payload`` and ``text`` (see ``services/alerts.py``)."""
 
 
 @dataclass(frozen=True)
@@ -602,3 +607,16 @@ class StoreContract(Protocol):
     ) -> bool: ...
 
     def release_lease(self, name: str, holder: str) -> None: ...
+
+    # alerts (see doorstep.store.alerts)
+
+    def alert_states(self, app: str) -> dict[str, AlertState]: ...
+
+    def apply_alert_transitions(
+        self,
+        transitions: list[AlertTransition],
+        run: tuple[str, str, dict[str, Any]] | None,
+        *,
+        actor: str,
+        now: datetime | None = None,
+    ) -> list[AlertTransition]: ...

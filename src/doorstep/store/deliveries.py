@@ -72,7 +72,7 @@ def _info(row: Any, history: Iterable[Any] = ()) -> DeliveryInfo:
     )
 
 
-_COLUMNS = [c for c in deliveries.c if c.name != "lease_token"]
+_COLUMNS = [c for c in deliveries.c if c.name not in ("lease_token", "message")]
 
 
 def get_delivery(conn: sa.Connection, delivery_id: str) -> DeliveryInfo | None:

@@ -143,7 +143,7 @@ class Lease:
     """A delivery just claimed, before its decision is read (see :func:`with_decisions`)."""
 
     id: str
-    decision_id: str
+    decision_id: str | None
     key: str
     app: str
     action: str
@@ -152,6 +152,7 @@ class Lease:
     number: int
     lease_token: str
     lease_expires_at: datetime
+    message: dict[str, Any] | None = None
 
 
 def claim(
@@ -198,14 +199,17 @@ def claim(
             number=row.last_number + 1,
             lease_token=token,
             lease_expires_at=expires,
+            message=row.message,
         )
         for row in claimed
     ]
 
 
 def with_decisions(conn: sa.Connection, leases: Sequence[Lease]) -> list[ClaimedDelivery]:
-    """The claimed deliveries with their decisions, oldest decision first."""
-    decisions = _decisions.get_decisions(conn, {lease.decision_id for lease in leases})
+    """The claimed deliveries with their decisions, oldest decision first (alerts, which have
+    none, by their creation)."""
+    wanted = {lease.decision_id for lease in leases if lease.decision_id is not None}
+    decisions = _decisions.get_decisions(conn, wanted) if wanted else {}
     out = [
         ClaimedDelivery(
             id=lease.id,
@@ -217,11 +221,12 @@ def with_decisions(conn: sa.Connection, leases: Sequence[Lease]) -> list[Claimed
             number=lease.number,
             lease_token=lease.lease_token,
             lease_expires_at=lease.lease_expires_at,
-            decision=decisions[lease.decision_id],
+            decision=None if lease.decision_id is None else decisions[lease.decision_id],
+            message=lease.message,
         )
         for lease in leases
     ]
-    out.sort(key=lambda c: (c.decision.created_at, c.id))
+    out.sort(key=lambda c: (c.decision.created_at if c.decision else c.lease_expires_at, c.id))
     return out
 
 
@@ -335,6 +340,7 @@ def _claim_statement(dialect: str, *, by_app: bool) -> sa.Update:
             deliveries.c.action,
             deliveries.c.connector,
             deliveries.c.attempts,
+            deliveries.c.message,
             _last_attempt_number(deliveries.c.id).label("last_number"),
         )
     )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from doorstep.errors import ConflictError, NotFoundError, StoreError
 from doorstep.ids import new_id
 from doorstep.store import activity as _activity
+from doorstep.store import alerts as _alerts
 from doorstep.store import decisions as _decisions
 from doorstep.store import deliveries as _deliveries
 from doorstep.store import keys as _keys
@@ -427,6 +428,31 @@ class Store:
     def release_lease(self, name: str, holder: str) -> None:
         with self._write_plain() as conn:
             _runs.release_lease(conn, name, holder, datetime.now(UTC))
+
+    # alerts (see alerts.py)
+
+    def alert_states(self, app: str) -> dict[str, _alerts.AlertState]:
+        with self._read() as conn:
+            return _alerts.read_states(conn, app)
+
+    def apply_alert_transitions(
+        self,
+        transitions: list[_alerts.AlertTransition],
+        run: tuple[str, str, dict[str, Any]] | None,
+        *,
+        actor: str,
+        now: datetime | None = None,
+    ) -> list[_alerts.AlertTransition]:
+        """Apply the transitions still valid, with their messages and audit events, and the
+        monitor run's own event ``run`` (kind, subject, payload), in one transaction."""
+        at = now or datetime.now(UTC)
+        with self._write() as (conn, audit):
+            applied = _alerts.apply_transitions(conn, audit, transitions, actor, at)
+            if run is not None:
+                kind, subject, payload = run
+                payload = {**payload, "transitions": [f"{t.event}:{t.subject}" for t in applied]}
+                audit.append(kind, subject, payload, actor=actor, at=at)
+            return applied
 
     # model versions
 

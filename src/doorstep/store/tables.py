@@ -11,6 +11,7 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "UTCDateTime",
+    "alert_states",
     "api_keys",
     "audit_events",
     "connector_states",
@@ -182,7 +183,8 @@ deliveries = sa.Table(
     "deliveries",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.id"), nullable=False),
+    # null for a message that belongs to no decision (an alert): then 'message' holds it
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.id"), nullable=True),
     sa.Column("app", sa.String(200), nullable=False),
     sa.Column("action", sa.String(200), nullable=False),
     sa.Column("connector", sa.String(200), nullable=False),
@@ -199,6 +201,7 @@ deliveries = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Column("message", sa.JSON, nullable=True),  # an alert's {context, payload, text}
     sa.Index("ix_deliveries_claim", "state", "next_attempt_at"),
     sa.Index("ix_deliveries_decision", "decision_id"),
     sa.Index("ix_deliveries_app_created", "app", "created_at", "id"),
@@ -293,4 +296,25 @@ scheduler_leases = sa.Table(
     sa.Column("holder", sa.String(200), nullable=False),
     sa.Column("token", sa.String(64), nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+alert_states = sa.Table(
+    "alert_states",
+    metadata,
+    sa.Column("app", sa.String(200), primary_key=True),
+    # what is watched: 'drift.<feature>', 'drift.score' or 'quality.<metric>'
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # drift, quality
+    sa.Column("status", sa.String(16), nullable=False),  # ok, warn, alert
+    # the open breach (null once resolved): its messages' keys derive from it
+    sa.Column("breach_id", sa.String(36), nullable=True),
+    # bumped by every change: a change applies only to the version it was computed from
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("window_start", UTCDateTime, nullable=True),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("threshold", sa.Float, nullable=True),
+    sa.Column("retrain_at", UTCDateTime, nullable=True),  # the hook fired for this breach
+    sa.Column("detail", sa.JSON, nullable=True),
 )

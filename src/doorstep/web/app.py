@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from doorstep import __version__
 from doorstep.services.registry import Registry
 from doorstep.store.contract import StoreContract
+from doorstep.web.alerting import alerting
 from doorstep.web.auth import Authenticator, authorize
 from doorstep.web.delivering import delivering
 from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics
@@ -50,7 +51,11 @@ def create_app(
         # stall every request in flight would wait for).
         gc.collect()
         gc.freeze()
-        with delivering(service, settings), scheduling(service, settings):
+        with (
+            delivering(service, settings),
+            scheduling(service, settings),
+            alerting(service, settings),
+        ):
             yield
             await service.close()
 

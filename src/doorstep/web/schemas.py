@@ -98,12 +98,14 @@ class AttemptOut(BaseModel):
 
 class DeliveryOut(BaseModel):
     delivery_id: str
-    decision_id: str
+    decision_id: str | None
+    """``None`` for an alert (``action`` is then ``alert.raised``, ``alert.resolved``, ...)."""
     app: str
     action: str
     connector: str
     key: str
-    """``{decision_id}:{action}``, sent to receivers as ``webhook-id``."""
+    """``{decision_id}:{action}``, sent to receivers as ``webhook-id``; an alert's is
+    ``alert:{breach}:{transition}:{connector}``."""
     state: DeliveryStateOut
     attempts: int
     """Attempts in the current cycle (0 again after a retry)."""

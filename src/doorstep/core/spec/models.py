@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from doorstep.core.outcomes import parse_duration
+from doorstep.core.spec.alerts import AlertsSpec
 from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec
 
 __all__ = [
@@ -359,6 +360,9 @@ class MonitoringSpec(_Strict):
     """Equal-width score bins of the calibration table."""
     drift: DriftSpec = DriftSpec()
     """Drift thresholds (warn / alert per statistic) and the minimum sample size."""
+    alerts: AlertsSpec | None = None
+    """Alerts raised once per breach through connectors, resolved when it clears, and an
+    optional retraining hook (see monitoring.md, Alerts)."""
 
 
 class Spec(_Strict):

@@ -1,0 +1,263 @@
+"""The spec's ``monitoring.alerts``: who hears about a breach, the quality thresholds, the
+monitor's schedule and the retraining hook. Pure models: nothing is sent from here.
+
+Drift alerts use the thresholds of ``monitoring.drift``; quality alerts use the ones below. A
+metric where lower is worse (AUC, precision, recall, accuracy) breaches when it falls to or below
+its threshold; one where higher is worse (Brier score, MAE, RMSE, override rate) when it rises
+to or above it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from doorstep.core.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from doorstep.core.spec.loader import SpecDocument
+    from doorstep.errors import SpecIssue
+
+__all__ = [
+    "ALERT_CONNECTOR_TYPES",
+    "HIGHER_IS_WORSE",
+    "LOWER_IS_WORSE",
+    "AlertScheduleSpec",
+    "AlertsSpec",
+    "QualityAlertSpec",
+    "QualityThresholdSpec",
+    "RetrainSpec",
+    "alert_issues",
+]
+
+LOWER_IS_WORSE = ("auc", "precision", "recall", "accuracy")
+HIGHER_IS_WORSE = ("brier", "mae", "rmse", "override_rate")
+ALERT_CONNECTOR_TYPES = ("webhook", "chat", "email", "file")
+"""Connectors that can carry an alert (a SQL row has no place for a message)."""
+_TASK_METRICS = {
+    "binary": ("auc", "precision", "recall", "brier"),
+    "regression": ("mae", "rmse"),
+    "multiclass": ("accuracy",),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
+
+
+class QualityThresholdSpec(_Strict):
+    """``warn`` and ``alert`` levels of one metric (either may be left out)."""
+
+    warn: float | None = None
+    alert: float | None = None
+
+    @model_validator(mode="after")
+    def _one_given(self) -> QualityThresholdSpec:
+        if self.warn is None and self.alert is None:
+            raise ValueError("give 'warn', 'alert' or both")
+        return self
+
+
+class QualityAlertSpec(_Strict):
+    """Quality thresholds per metric, judged on each window's labelled decisions."""
+
+    auc: QualityThresholdSpec | None = None
+    """Binary: alert when AUC falls to or below, e.g. ``{warn: 0.72, alert: 0.65}``."""
+    precision: QualityThresholdSpec | None = None
+    """Binary: precision at the action threshold, lower is worse."""
+    recall: QualityThresholdSpec | None = None
+    """Binary: recall at the action threshold, lower is worse."""
+    accuracy: QualityThresholdSpec | None = None
+    """Multiclass: accuracy, lower is worse."""
+    brier: QualityThresholdSpec | None = None
+    """Binary: Brier score, higher is worse, e.g. ``{warn: 0.2, alert: 0.25}``."""
+    mae: QualityThresholdSpec | None = None
+    """Regression: mean absolute error, higher is worse."""
+    rmse: QualityThresholdSpec | None = None
+    """Regression: root mean squared error, higher is worse."""
+    override_rate: QualityThresholdSpec | None = None
+    """Share of reviewed decisions whose reviewer overrode the policy, higher is worse."""
+    min_labelled: Annotated[int, Field(ge=1)] | None = None
+    """Labelled decisions (reviewed ones for ``override_rate``) a window needs before its
+    metrics can raise or clear an alert; default ``monitoring.min_samples.quality``."""
+
+    def thresholds(self) -> dict[str, QualityThresholdSpec]:
+        """The metrics given, by name."""
+        names = (*LOWER_IS_WORSE, *HIGHER_IS_WORSE)
+        return {n: t for n in names if (t := getattr(self, n)) is not None}
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QualityAlertSpec:
+        for name, given in self.thresholds().items():
+            if given.warn is None or given.alert is None:
+                continue
+            if name in LOWER_IS_WORSE and given.warn < given.alert:
+                raise ValueError(
+                    f"{name}: lower is worse, so 'warn' ({given.warn}) must be at or above "
+                    f"'alert' ({given.alert})"
+                )
+            if name in HIGHER_IS_WORSE and given.warn > given.alert:
+                raise ValueError(
+                    f"{name}: higher is worse, so 'warn' ({given.warn}) must be at or below "
+                    f"'alert' ({given.alert})"
+                )
+        return self
+
+
+class AlertScheduleSpec(_Strict):
+    cron: str
+    """When ``doorstep serve`` runs the monitor, as a cron expression, e.g. ``15 * * * *``
+    (a quarter past every hour)."""
+    timezone: str = "UTC"
+    """Time zone of the cron expression (IANA name)."""
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(
+                f"expected 5 cron fields (minute hour day-of-month month day-of-week), got "
+                f"{len(fields)} in {value!r}"
+            )
+        try:
+            next(CronSim(value, datetime(2000, 1, 1, tzinfo=UTC)))
+        except (CronSimError, StopIteration) as exc:
+            raise ValueError(f"not a valid cron expression {value!r}: {exc}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+            ) from None
+        return value
+
+
+class RetrainSpec(_Strict):
+    """What to start when drift or quality loss is sustained: a ``webhook`` connector (sent
+    through the outbox) or a ``command`` (run by the monitor)."""
+
+    webhook: str | None = None
+    """A connector of type ``webhook`` (a key of ``connectors``) that receives a
+    ``retrain.requested`` event."""
+    command: Annotated[list[str], Field(min_length=1)] | None = None
+    """A program and its arguments, run without a shell in the spec's folder, e.g.
+    ``[python, retrain.py]``; the event's JSON is in ``DOORSTEP_RETRAIN_EVENT``."""
+    after: Annotated[int, Field(ge=1, le=100)] = 3
+    """Sustained means: this many consecutive windows in ``alert``."""
+    on: list[Literal["drift", "quality"]] = ["drift", "quality"]
+    """Which alerts count: drift of inputs or score, loss of quality, or both."""
+    timeout: Annotated[float, Field(gt=0, le=86_400)] = 600.0
+    """Seconds the command may run before it is stopped."""
+
+    @model_validator(mode="after")
+    def _one_hook(self) -> RetrainSpec:
+        if (self.webhook is None) == (self.command is None):
+            raise ValueError("give either 'webhook' (a connector name) or 'command' (a list)")
+        return self
+
+
+class AlertsSpec(_Strict):
+    """Alerts on drift and quality, raised once per breach and resolved when it clears."""
+
+    connectors: Annotated[list[str], Field(min_length=1)]
+    """Connectors (keys of ``connectors``: webhook, chat, email or file) that receive alerts."""
+    level: Literal["warn", "alert"] = "alert"
+    """The lowest status that raises an alert: ``alert``, or ``warn`` (then a breach that
+    worsens to ``alert`` sends one more message)."""
+    drift: bool = True
+    """Alert on drift of each input and of the score, with ``monitoring.drift``'s thresholds."""
+    quality: QualityAlertSpec = QualityAlertSpec()
+    schedule: AlertScheduleSpec | None = None
+    """When ``doorstep serve`` runs the monitor (without it, only ``doorstep monitor
+    --alert`` does)."""
+    include_current: bool = False
+    """Judge the window still filling (``true``) or, by default, the latest complete one."""
+    retrain: RetrainSpec | None = None
+
+
+def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
+    """``monitoring.alerts`` against the connectors and the model's task."""
+    spec = doc.spec
+    alerts = spec.monitoring.alerts
+    if alerts is None:
+        return []
+    issues: list[SpecIssue] = []
+    names = list(spec.connectors)
+    base = ("monitoring", "alerts")
+    for index, name in enumerate(alerts.connectors):
+        at: tuple[str | int, ...] = (*base, "connectors", index)
+        declared = spec.connectors.get(name)
+        if declared is None:
+            issues.append(doc.issue(at, _unknown(name, names)))
+        elif declared.type not in ALERT_CONNECTOR_TYPES:
+            issues.append(
+                doc.issue(
+                    at,
+                    f"connector {name!r} is of type {declared.type!r}; alerts go to "
+                    f"{', '.join(ALERT_CONNECTOR_TYPES)} connectors",
+                )
+            )
+    allowed = (*_TASK_METRICS[spec.model.task], "override_rate")
+    for metric in alerts.quality.thresholds():
+        if metric not in allowed:
+            issues.append(
+                doc.issue(
+                    (*base, "quality", metric),
+                    f"{metric} is not measured for {spec.model.task} models; use "
+                    f"{', '.join(allowed)}",
+                )
+            )
+    hook = alerts.retrain
+    if hook is not None and hook.webhook is not None:
+        declared = spec.connectors.get(hook.webhook)
+        key = (*base, "retrain", "webhook")
+        if declared is None:
+            issues.append(doc.issue(key, _unknown(hook.webhook, names)))
+        elif declared.type != "webhook":
+            issues.append(
+                doc.issue(
+                    key,
+                    f"connector {hook.webhook!r} is of type {declared.type!r}; the retraining "
+                    "hook needs a 'webhook' connector (or use 'command')",
+                )
+            )
+    if hook is not None:
+        watched = [
+            kind
+            for kind in hook.on
+            if (kind == "drift" and alerts.drift)
+            or (kind == "quality" and alerts.quality.thresholds())
+        ]
+        if not watched:
+            issues.append(
+                doc.issue(
+                    (*base, "retrain", "on"),
+                    f"the hook waits for {' or '.join(hook.on)} alerts, which are off: set "
+                    "'drift: true' or a 'quality' threshold",
+                )
+            )
+    return issues
+
+
+def _unknown(name: str, names: list[str]) -> str:
+    return (
+        f"unknown connector {name!r}"
+        + did_you_mean(name, names)
+        + (
+            f"; declared connectors: {', '.join(names)}"
+            if names
+            else "; declare it under 'connectors'"
+        )
+    )

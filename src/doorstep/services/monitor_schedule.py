@@ -1,0 +1,115 @@
+"""The monitor inside ``doorstep serve``: each app's ``monitoring.alerts.schedule`` runs
+:func:`~doorstep.services.alerts.run_monitor` on its cron slots, one runner at a time across
+every server sharing the store (the store's ``monitor`` lease, as the scheduled runs use theirs).
+
+The holder runs an app's monitor once per slot it sees (the latest slot at or before now). A
+server that starts, or takes the lease over, runs the current slot once more: harmless, as a
+breach already raised or resolved is not raised or resolved again (the alert state is
+compared-and-set in the store), and the run is recorded as one more ``monitor.run`` event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim
+
+from doorstep.services.alerts import MonitorResult, run_monitor
+from doorstep.services.app import LoadedApp
+from doorstep.services.drift import ProfileCache
+from doorstep.store.contract import StoreContract
+
+__all__ = ["LEASE_NAME", "MonitorScheduler", "latest_monitor_slot"]
+
+LEASE_NAME = "monitor"
+logger = logging.getLogger("doorstep.alerts")
+
+
+def latest_monitor_slot(cron: str, timezone: str, now: datetime) -> datetime:
+    """The most recent cron slot at or before ``now`` (in UTC)."""
+    local = now.astimezone(ZoneInfo(timezone))
+    return next(CronSim(cron, local, reverse=True)).astimezone(UTC)
+
+
+class MonitorScheduler:
+    """Runs the scheduled monitors of ``apps`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        apps: Sequence[LoadedApp],
+        store: StoreContract,
+        *,
+        profiles: ProfileCache | None = None,
+        public_url: str | None = None,
+        lease_seconds: float = 600.0,
+        tick_seconds: float = 15.0,
+        holder: str | None = None,
+        on_alerts: Callable[[], None] | None = None,
+    ) -> None:
+        self.apps = {
+            a.name: a
+            for a in apps
+            if a.spec.monitoring.alerts is not None and a.spec.monitoring.alerts.schedule
+        }
+        self.store = store
+        self.profiles = profiles or ProfileCache(None)
+        self.public_url = public_url
+        self.lease_seconds = lease_seconds
+        self.tick_seconds = tick_seconds
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.on_alerts = on_alerts
+        """Called after a run wrote messages (the dispatcher's ``wake``)."""
+        self._done: dict[str, datetime] = {}
+
+    def tick(self, now: datetime | None = None) -> list[MonitorResult]:
+        """One round: run each app whose latest slot has not run here yet (lease holder only)."""
+        if not self.apps:
+            return []
+        now = now or datetime.now(UTC)
+        if not self.store.acquire_lease(LEASE_NAME, self.holder, self.lease_seconds, now=now):
+            return []
+        results: list[MonitorResult] = []
+        for app in self.apps.values():
+            schedule = app.spec.monitoring.alerts.schedule  # type: ignore[union-attr]
+            assert schedule is not None
+            slot = latest_monitor_slot(schedule.cron, schedule.timezone, now)
+            if self._done.get(app.name) == slot:
+                continue
+            try:
+                profile = self.profiles.get(app) if app.spec.reference is not None else None
+                result = run_monitor(
+                    app.spec,
+                    self.store,
+                    profile=profile,
+                    now=now,
+                    actor=f"monitor:{self.holder}",
+                    public_url=self.public_url,
+                    root=app.root,
+                )
+            except Exception:  # noqa: BLE001 - logged; the next slot tries again
+                logger.exception("the monitor of %s failed for slot %s", app.name, slot)
+                continue
+            self._done[app.name] = slot
+            results.append(result)
+            if result.transitions and self.on_alerts is not None:
+                self.on_alerts()
+        return results
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Tick every ``tick_seconds`` until ``stop`` is set; give the lease up at the end."""
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - a store outage must not end the monitor
+                logger.exception("monitor tick failed")
+            stop.wait(self.tick_seconds)
+        try:
+            self.store.release_lease(LEASE_NAME, self.holder)
+        except Exception:  # noqa: BLE001
+            logger.warning("could not release the monitor lease")

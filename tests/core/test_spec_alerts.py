@@ -1,0 +1,98 @@
+"""``monitoring.alerts`` in the spec: valid settings load; broken ones fail with file:line:key."""
+
+from __future__ import annotations
+
+import pytest
+
+from doorstep.core.spec.loader import parse_spec
+from doorstep.errors import SpecError
+
+GOOD = """\
+app: {name: churn, owner: o}
+model: {path: m.txt}
+inputs:
+  id: customer_id
+  fields:
+    tenure_months: {type: int, min: 0}
+connectors:
+  ops_chat: {type: chat, url: "https://chat.example.com/hook"}
+  ci: {type: webhook, url: "https://ci.example.com/retrain"}
+  rows: {type: sql, url: "sqlite:///x.db", table: t}
+monitoring:
+  alerts:
+    connectors: [ops_chat]
+    level: warn
+    quality:
+      auc: {warn: 0.72, alert: 0.65}
+      brier: {alert: 0.25}
+      override_rate: {warn: 0.2, alert: 0.35}
+      min_labelled: 200
+    schedule: {cron: "15 * * * *", timezone: Europe/Berlin}
+    retrain: {webhook: ci, after: 2, on: [drift]}
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, file="app.yaml", env={})
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_alerts_load() -> None:
+    alerts = parse_spec(GOOD, file="app.yaml", env={}).spec.monitoring.alerts
+    assert alerts is not None and alerts.level == "warn" and alerts.drift
+    assert set(alerts.quality.thresholds()) == {"auc", "brier", "override_rate"}
+    assert alerts.retrain is not None and alerts.retrain.after == 2
+    assert alerts.schedule is not None and alerts.schedule.cron == "15 * * * *"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("connectors: [ops_chat]", "connectors: [ops_chta]"),
+            "app.yaml:13 monitoring.alerts.connectors[0]: unknown connector 'ops_chta' (did you "
+            "mean 'ops_chat'?)",
+        ),
+        (
+            ("connectors: [ops_chat]", "connectors: [rows]"),
+            "app.yaml:13 monitoring.alerts.connectors[0]: connector 'rows' is of type 'sql'; "
+            "alerts go to webhook, chat, email, file connectors",
+        ),
+        (
+            ("{webhook: ci,", "{webhook: ops_chat,"),
+            "app.yaml:21 monitoring.alerts.retrain.webhook: connector 'ops_chat' is of type "
+            "'chat'; the retraining hook needs a 'webhook' connector (or use 'command')",
+        ),
+        (
+            ("brier: {alert: 0.25}", "mae: {alert: 3}"),
+            "app.yaml:17 monitoring.alerts.quality.mae: mae is not measured for binary models; "
+            "use auc, precision, recall, brier, override_rate",
+        ),
+        (("auc: {warn: 0.72, alert: 0.65}", "auc: {warn: 0.6, alert: 0.65}"), "lower is worse"),
+        (("brier: {alert: 0.25}", "brier: {warn: 0.3, alert: 0.25}"), "higher is worse"),
+        (("brier: {alert: 0.25}", "brier: {}"), "give 'warn', 'alert' or both"),
+        (('"15 * * * *"', '"15 * * *"'), "expected 5 cron fields"),
+        (("{webhook: ci,", "{webhook: ci, command: [x],"), "give either 'webhook'"),
+        (("level: warn", "level: loud"), "app.yaml:14 monitoring.alerts.level"),
+        (("level: warn", "level: warn\n    drift: false"), "retrain.on"),
+    ],
+)
+def test_broken_alerts_are_located(change: tuple[str, str], expected: str) -> None:
+    old, new = change
+    assert old in GOOD
+    found = problems(GOOD.replace(old, new))
+    assert any(expected in issue for issue in found), found
+
+
+def test_retrain_waiting_for_quality_without_thresholds() -> None:
+    text = GOOD.replace("on: [drift]", "on: [quality]").replace(
+        """    quality:
+      auc: {warn: 0.72, alert: 0.65}
+      brier: {alert: 0.25}
+      override_rate: {warn: 0.2, alert: 0.35}
+      min_labelled: 200
+""",
+        "",
+    )
+    assert any("monitoring.alerts.retrain.on" in p for p in problems(text))
