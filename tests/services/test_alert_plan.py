@@ -153,3 +153,9 @@ def test_quality_metrics_breach_in_their_direction() -> None:
     report["quality"]["windows"][0]["labelled"] = 30  # fewer than min_labelled
     found = {o.subject: o for o in observe(spec, alerts, report, _Store())}  # type: ignore[arg-type]
     assert found["quality.auc"].status == "insufficient_data"
+    report["overrides"] = {"windows": [{"reviewed": 100, "overridden": 60}]}  # from the report
+    found = {o.subject: o for o in observe(spec, alerts, report, _Store())}  # type: ignore[arg-type]
+    assert (
+        found["quality.override_rate"].status == "alert"
+        and found["quality.override_rate"].value == 0.6
+    )

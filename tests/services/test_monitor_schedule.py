@@ -1,0 +1,50 @@
+"""The monitor inside ``serve``: one server at a time runs it (the store's ``monitor`` lease),
+once per cron slot; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from ruamel.yaml import YAML
+
+from doorstep.services.app import load_app
+from doorstep.services.monitor_schedule import MonitorScheduler, latest_monitor_slot
+from doorstep.store import Store
+from doorstep.store.tables import audit_events
+
+NOW = datetime(2025, 3, 10, 9, 20, tzinfo=UTC)
+
+
+def monitor_runs(store: Store) -> int:
+    with store.engine.connect() as conn:
+        kinds = conn.execute(sa.select(audit_events.c.kind)).scalars()
+        return sum(1 for k in kinds if k == "monitor.run")
+
+
+def test_one_holder_runs_each_slot_once(churn_app: Path, store: Store) -> None:
+    path = churn_app / "doorstep.yaml"
+    yaml = YAML()
+    data = yaml.load(path.read_text())
+    data["connectors"]["ops_log"] = {"type": "file", "path": "alerts.jsonl"}
+    data["monitoring"]["alerts"] = {
+        "connectors": ["ops_log"],
+        "drift": False,
+        "quality": {"auc": {"alert": 0.6}},
+        "schedule": {"cron": "15 * * * *"},
+    }
+    with path.open("w") as out:
+        yaml.dump(data, out)
+    app = load_app(path)
+    first = MonitorScheduler([app], store, holder="a", lease_seconds=60)
+    second = MonitorScheduler([app], store, holder="b", lease_seconds=60)
+    assert latest_monitor_slot("15 * * * *", "UTC", NOW) == NOW.replace(minute=15)
+    assert [r.app for r in first.tick(NOW)] == ["churn"]
+    assert second.tick(NOW + timedelta(seconds=5)) == []  # the lease is a's
+    assert first.tick(NOW + timedelta(minutes=10)) == []  # the same slot
+    assert len(first.tick(NOW + timedelta(hours=1))) == 1  # the next slot
+    later = NOW + timedelta(hours=3)  # a stopped: its lease ran out, b takes over
+    assert len(second.tick(later)) == 1
+    assert monitor_runs(store) == 3
+    assert MonitorScheduler([], store).tick(NOW) == []
