@@ -298,3 +298,20 @@ def test_registered_under_its_entry_point() -> None:
     [entry] = entry_points(group="doorstep.connectors", name="email")
     assert entry.load() is EmailConnector
     assert isinstance(EmailConnector, ConnectorFactory) and EmailConnector.type == "email"
+
+
+def test_a_ready_alert_text_is_the_subject_and_body(
+    smtp_server: Server, delivery: DeliveryFactory
+) -> None:
+    mailbox, port = smtp_server()
+    text = "RESOLVED churn: drift of Plan is back within its thresholds\nPSI 0.02 in the day"
+    sent = delivery(action="alert.resolved", text=text, context={"entity_id": None})
+    result = connector(port, subject="{{ entity_id }}: {{ action }}").send(sent)
+    assert result.outcome == "delivered", result
+    [(_, message)] = mailbox.messages
+    assert (
+        message["Subject"]
+        == "doorstep: RESOLVED churn: drift of Plan is back within its thresholds"
+    )
+    plain, html = _parts(message)
+    assert plain.strip() == text and "PSI 0.02 in the day" in html
