@@ -225,3 +225,43 @@ async def test_the_report_page_serves_the_same_document(
         assert "in 6 hour windows" in page.text
         bad = await browser.get("/apps/churn/report", params={"window": "month"})
         assert bad.status_code == 422
+
+
+def test_regression_and_multiclass_reports_render(store: Store) -> None:
+    from tests.services import test_monitoring as monitoring
+
+    monitoring.test_regression_report(store)
+    text = (
+        monitoring.SPEC.replace("task: binary, positive_class: 1", "task: regression")
+        .replace("score >= 0.5", "score >= 100")
+        .replace("field: churned", "field: spend, goal: increase")
+    )
+    report = monitoring_report(
+        spec(text), store, since=START, until=START + timedelta(days=1), now=NOW
+    )
+    html = render_report_html(report)
+    parse(html)
+    for key in ("mae", "rmse"):
+        assert interval(report["quality"]["total"][key]) in row(html, f"q-{key}")
+        assert f"chart-{key}" in html
+    assert "mean outcome [95% interval]" in html and "calibration-table" not in html
+    uplift = report["roi"]["uplift"]["value"]
+    assert (f"{uplift:.1f}" if uplift is not None else "—") in row(html, "roi-uplift")
+
+
+def test_multiclass_report_renders(store: Store) -> None:
+    from tests.services import test_monitoring as monitoring
+
+    monitoring.test_multiclass_accuracy_and_roi_on_a_named_class(store)
+    text = (
+        monitoring.SPEC.replace("task: binary, positive_class: 1", "task: multiclass")
+        .replace('"score >= 0.5"', "\"predicted_class = 'gold'\"")
+        .replace("field: churned", "field: tier")
+    )
+    report = monitoring_report(
+        spec(text), store, since=START, until=START + timedelta(days=1), now=NOW
+    )
+    html = render_report_html(report)
+    parse(html)
+    assert interval(report["quality"]["total"]["accuracy"]) in row(html, "q-accuracy")
+    assert report["roi"]["message"].split(".")[0] in html.replace("&#39;", "'")
