@@ -44,8 +44,9 @@ def serve(
     schedules: Annotated[
         bool,
         typer.Option(
-            help="Start the specs' scheduled runs from this server (--no-schedules: leave them "
-            "to another server; a store lease lets one run them at a time)."
+            help="Start the specs' scheduled runs and alert monitors from this server "
+            "(--no-schedules: leave them to another server; a store lease lets one run them "
+            "at a time)."
         ),
     ] = True,
     public_url: Annotated[

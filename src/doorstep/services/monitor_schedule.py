@@ -76,8 +76,10 @@ class MonitorScheduler:
             return []
         results: list[MonitorResult] = []
         for app in self.apps.values():
-            schedule = app.spec.monitoring.alerts.schedule  # type: ignore[union-attr]
-            assert schedule is not None
+            alerts = app.spec.monitoring.alerts
+            schedule = alerts.schedule if alerts is not None else None
+            if schedule is None:
+                continue
             slot = latest_monitor_slot(schedule.cron, schedule.timezone, now)
             if self._done.get(app.name) == slot:
                 continue
