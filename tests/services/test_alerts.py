@@ -206,3 +206,25 @@ def test_sustained_drift_runs_the_retraining_command_once(churn_app: Path, store
     assert kinds.count("retrain.requested") == 1 and kinds.count("retrain.command") == 1
     assert kinds.count("retrain.rearmed") == 1
     assert store.verify_audit().ok
+
+
+@pytest.mark.slow
+def test_sustained_drift_calls_the_retraining_webhook_once(churn_app: Path, store: Store) -> None:
+    with Receiver(secrets=[SECRET]) as receiver:
+        alerts = {
+            "connectors": ["ops_log"],
+            "retrain": {"webhook": "ops", "after": 2, "on": ["drift"]},
+        }
+        app = load_app(write_spec(churn_app, alerts, receiver.url("/retrain")))
+        decide_days(app, store)
+        profile = reference_profile(app)
+        with Dispatcher(store, [open_app_connectors(app)]) as dispatcher:
+            for day in (4, 5, 5, 6):
+                run_monitor(app.spec, store, profile=profile, now=on_day(day), root=churn_app)
+                dispatcher.drain()
+        hooks = receiver.requests
+    assert len(hooks) == 1 and hooks[0].verified_with == (SECRET,)
+    body = hooks[0].json()
+    assert body["type"] == "retrain.requested" and body["data"]["after"] == 2
+    assert hooks[0].headers["webhook-id"] == f"retrain:{body['data']['retrain_id']}:ops"
+    assert {s["subject"] for s in body["data"]["sustained"]} == DRIFTED
