@@ -12,6 +12,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,8 +70,9 @@ class Receiver:
         self.tls = tls
         self.requests: list[Received] = []
         self.accepts = 0
-        self.in_progress = 0
-        """Requests read whose answer is not sent yet (e.g. held by a ``Reply.delay``)."""
+        self._open: dict[int, float] = {}
+        """Requests read whose answer is not sent yet (e.g. held by a ``Reply.delay``), by
+        handler, with the monotonic time each arrived."""
         self.server_names: list[str | None] = []
         self._replies: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
@@ -92,6 +94,18 @@ class Receiver:
         """Answer requests to ``path`` with ``replies`` in order; the last one repeats."""
         with self._lock:
             self._replies[path] = deque(replies)
+
+    @property
+    def in_progress(self) -> int:
+        """Requests read whose answer is not sent yet."""
+        with self._lock:
+            return len(self._open)
+
+    def in_progress_since(self, moment: float) -> int:
+        """Requests not answered yet that arrived after ``moment`` (``time.monotonic()``): the
+        sends in flight of a client started then, not of one killed before."""
+        with self._lock:
+            return sum(1 for arrived in self._open.values() if arrived >= moment)
 
     def requests_to(self, path: str) -> list[Received]:
         with self._lock:
@@ -191,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         path = self.path
         with receiver._lock:
-            receiver.in_progress += 1
+            receiver._open[id(self)] = time.monotonic()
         try:
             receiver._record(self.command, path, headers, body, len(body) == length)
             if len(body) < length:  # the client hung up mid-body: nobody to answer
@@ -209,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
         finally:
             with receiver._lock:
-                receiver.in_progress -= 1
+                del receiver._open[id(self)]
 
     do_GET = do_POST
 

@@ -142,7 +142,7 @@ def _waits(start: datetime, end: datetime | None, delay: float, jitter: float = 
 
 
 LEASE, POLL, SLOW_REPLY, THREADS = 4.0, 0.2, 1.0, 96
-REACTION = 1.0
+REACTION = 2.0
 """Seconds a busy worker may take beyond a poll to claim what came due (claim interval,
 scheduling, the SQLite writer lock shared with the test's feeder), on a busy 2-core machine."""
 
@@ -195,6 +195,7 @@ def test_kill_9_of_a_worker_mid_send_loses_nothing_and_resends_the_same_key(
             # kill after the new worker sent a few or many, and a little later still
             for sent, pause in zip((1, 6, 15, 3, 25), (0.0, 0.4, 0.8, 0.2, 0.6), strict=True):
                 before = len(receiver.requests_to(HOOK))
+                spawned = time.monotonic()
                 worker = spawn(*args, env=env, log="worker.log")
                 wait_until(
                     lambda n=before + sent: len(receiver.requests_to(HOOK)) >= n,
@@ -203,7 +204,7 @@ def test_kill_9_of_a_worker_mid_send_loses_nothing_and_resends_the_same_key(
                     log,
                 )
                 time.sleep(pause)
-                killed_mid_send.append(receiver.in_progress)
+                killed_mid_send.append(receiver.in_progress_since(spawned))
                 kill_9(worker)
             worker = spawn(*args, env=env, log="worker.log")
             time.sleep(LEASE + 2)  # decisions keep coming while the last leases run out

@@ -95,9 +95,12 @@ def live(seeded: Site) -> Iterator[Site]:
         thread.join(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium; a browser that cannot start fails the test, it is never skipped."""
+    """Headless Chromium; a browser that cannot start fails the test, it is never skipped.
+
+    Module-scoped on purpose: while Playwright's sync API is alive it marks its event loop as
+    running in the main thread, so async tests after it could not start their own loop."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
