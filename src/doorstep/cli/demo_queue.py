@@ -1,5 +1,6 @@
-"""The demo's last step: decisions in the store with cases to review, and a reviewer key, so
-that ``doorstep demo --serve`` ends on the app's dashboard with a queue to work."""
+"""The demo's last step: decisions in the store with cases to review, the first run's admin key
+and a reviewer key, so that ``doorstep demo --serve`` ends on the app's dashboard with a queue to
+work and a key to call the API with."""
 
 from __future__ import annotations
 
@@ -18,16 +19,32 @@ def prepare_review_queue(console: Console, app: LoadedApp, customers: Path, port
     from datetime import UTC, datetime
 
     from doorstep.services.examples import decide_sample
+    from doorstep.services.keys import ensure_admin_key
     from doorstep.store import open_store
     from doorstep.store.views import QueueQuery
 
     with open_store() as store:
+        # before the reviewer key: serve prints an admin key only when the store has no key
+        admin = ensure_admin_key(store, actor="doorstep demo")
         waiting = store.review_queue(QueueQuery((app.name,), limit=1), now=datetime.now(UTC))
         if waiting.total == 0:
             decide_sample(app, store, customers, count=SAMPLE)
             waiting = store.review_queue(QueueQuery((app.name,), limit=1), now=datetime.now(UTC))
         _key, secret = store.create_key("demo-reviewer", "reviewer", actor="doorstep demo")
     base = f"http://127.0.0.1:{port}"
+    if admin is not None:
+        console.print(
+            f"\n[bold]Admin API key (shown once, store it now):[/]\n  {admin}\n",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            "\nThe admin key was shown on the demo's first run; make another with "
+            "[bold]doorstep keys create --role admin --name NAME[/].",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
         f"\n[bold]{waiting.total} cases wait for a reviewer.[/] Open the dashboard "
         f"[link]{base}/apps/{app.name}[/] and sign in with this reviewer key (shown once):\n"

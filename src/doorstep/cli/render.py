@@ -177,7 +177,7 @@ def try_the_api(console: Console, customers: Path, spec: Spec, port: int) -> Non
     body = json.dumps({k: v for k, v in record.items() if v is not None}, default=str)
     url = f"http://127.0.0.1:{port}/v1/apps/{spec.app.name}/decisions"
     console.print(
-        "\nTry the API in another terminal, with the admin key printed below "
+        "\nTry the API in another terminal, with the admin key the demo prints below "
         "(or one from [bold]doorstep keys create --role client --name me[/]):\n"
         f"  KEY=<the key>\n"
         f"  curl -s -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n"
