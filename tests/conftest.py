@@ -15,6 +15,13 @@ def churn_app_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The churn example, written once per session with a small, fast model."""
     directory = tmp_path_factory.mktemp("churn-template")
     write_example(directory, rows=4_000, trees=40, customers=500)
+    # The example's nightly run (02:00 UTC, caught up for 15 minutes) would start in any server a
+    # test runs in that quarter of an hour and decide the customers behind its back: here it is
+    # due on leap days only. Tests of schedules declare their own.
+    spec = directory / "doorstep.yaml"
+    text = spec.read_text()
+    assert 'cron: "0 2 * * *"' in text
+    spec.write_text(text.replace('cron: "0 2 * * *"', 'cron: "0 2 29 2 *"'))
     return directory
 
 
