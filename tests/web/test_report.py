@@ -20,7 +20,7 @@ from doorstep.services.monitoring import monitoring_report
 from doorstep.services.registry import Registry
 from doorstep.store import Store
 from doorstep.web import ServeSettings, create_app
-from doorstep.web.report import render_report_html, report_csp
+from doorstep.web.report import render_report_html, render_report_panel, report_csp
 
 VOID = {"meta", "link", "br", "hr", "img", "input", "col", "wbr", "source", "area", "base"}
 SVG_LEAVES = {"line", "circle", "rect", "polygon", "polyline", "path"}
@@ -155,6 +155,40 @@ def test_a_report_without_anything_renders(store: Store) -> None:
     assert "No labelled decisions in the range." in html
     assert "nothing measured in this range" in html
     assert "no decisions in the range" in html
+
+
+def test_the_dashboard_panel_shows_the_same_numbers(store: Store) -> None:
+    simulate(store, 600, seed=7)  # a control group too small for a conclusion
+    report = monitoring_report(
+        spec(), store, since=START, until=START + timedelta(days=10), now=NOW
+    )
+    html = render_report_panel(report, report_url="/apps/churn/report")
+    checked = parse(html)
+    assert "<script" not in html and 'href="/apps/churn/report"' in html
+    latest = [w for w in report["quality"]["windows"] if w["labelled"]][-1]
+    total = report["quality"]["total"]
+    for key in ("auc", "brier"):
+        assert interval(latest[key]) in row(html, f"panel-q-{key}")
+        assert interval(total[key]) in row(html, f"panel-q-{key}")
+    assert "panel-q-precision" not in checked.ids  # the panel is the short version
+    roi = report["roi"]
+    assert roi["conclusion"] == "too_small"
+    message = re.search(r'id="panel-roi-message">(.*?)</p>', html, re.S)
+    assert message is not None and roi["message"] in message.group(1)
+    assert f"{roi['needed_control_outcomes']} more control outcomes" in message.group(1)
+    assert str(roi["needed_control_outcomes"]) in row(html, "panel-roi-needed")
+    assert interval(roi["uplift"], 1, 100) in row(html, "panel-roi-uplift")
+    assert interval(roi["value"], 0) in row(html, "panel-roi-value")
+    assert {"chart-auc", "chart-roi"} <= checked.ids
+    assert "Not measured: the spec names no reference data." in html
+    assert "panel-alerts" not in checked.ids  # no alert states, no table
+
+
+def test_an_empty_panel_renders(store: Store) -> None:
+    html = render_report_panel(monitoring_report(spec(), store, now=NOW))
+    parse(html)
+    assert "No labelled decisions in the range" in html
+    assert "nothing measured in this range" in html
 
 
 @pytest.mark.slow

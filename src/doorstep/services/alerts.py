@@ -48,6 +48,7 @@ __all__ = [
     "MonitorResult",
     "RetrainRun",
     "observe",
+    "open_alerts",
     "plan_transitions",
     "run_monitor",
 ]
@@ -208,12 +209,14 @@ def run_monitor(
     )
 
 
+def open_alerts(states: dict[str, AlertState]) -> list[AlertState]:
+    """The subjects with an open breach (warn or alert), by subject; the retraining hook's own
+    bookkeeping is not one."""
+    return [s for s in states.values() if s.breach_id is not None and s.subject != RETRAIN_SUBJECT]
+
+
 def _open(states: dict[str, AlertState]) -> dict[str, str]:
-    return {
-        s.subject: s.status
-        for s in states.values()
-        if s.breach_id is not None and s.subject != RETRAIN_SUBJECT
-    }
+    return {s.subject: s.status for s in open_alerts(states)}
 
 
 def _worst(observations: list[Observation]) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
@@ -23,7 +24,10 @@ from markupsafe import Markup
 from doorstep import __version__
 from doorstep.web.report_charts import IntervalRow, Series, bar_chart, interval_chart, line_chart
 
-__all__ = ["REPORT_CSP", "render_report_html", "report_csp"]
+if TYPE_CHECKING:
+    from doorstep.store.alerts import AlertState
+
+__all__ = ["REPORT_CSP", "render_report_html", "render_report_panel", "report_csp"]
 
 STATUS_MARK = {"ok": "✓", "warn": "▲", "alert": "✖", "insufficient_data": "…"}
 STATUS_TEXT = {"ok": "ok", "warn": "warn", "alert": "alert", "insufficient_data": "too few rows"}
@@ -35,6 +39,12 @@ QUALITY_METRICS: dict[str, list[tuple[str, str]]] = {
 }  # fmt: skip
 HEATMAP_WINDOWS = 60
 """At most this many windows (the latest with decisions) in the drift heatmap."""
+PANEL_WINDOWS = 7
+"""The dashboard's panel shows drift in this many of the latest windows with decisions."""
+ROI_STATUS = {"uplift": "ok", "harm": "alert", "no_uplift": "warn", "inconclusive": "warn",
+              "too_small": "warn"}  # fmt: skip
+"""The status (colour and mark) of each ROI conclusion; others are ``none``."""
+SEVERITY = {"alert": 0, "warn": 1, "ok": 2, "insufficient_data": 3}
 
 
 @cache
@@ -257,5 +267,40 @@ def render_report_html(report: dict[str, Any], *, owner: str | None = None) -> s
         "drift": _drift(report, labels),
         "mark": STATUS_MARK,
         "status_text": STATUS_TEXT,
+        "roi_status": ROI_STATUS.get(roi["conclusion"], "none"),
     }
     return _environment().get_template("report.html").render(context)
+
+
+def render_report_panel(
+    report: dict[str, Any], *, alerts: Sequence[AlertState] = (), report_url: str = ""
+) -> str:
+    """The dashboard's monitoring panel (an HTML fragment) from the same report object and the
+    same charts as the report: the headline quality metric per window, the latest window with
+    labelled decisions, ROI, drift per feature in the latest windows, and open ``alerts``."""
+    window = report["window"]
+    labels = [_label(w["start"], window) for w in report["quality"]["windows"]]
+    roi = report["roi"]
+    metrics = QUALITY_METRICS.get(report["quality"]["total"]["task"], [])
+    if report["quality"]["total"]["task"] == "binary":
+        metrics = [m for m in metrics if m[0] in ("auc", "brier")]
+    labelled = [w for w in report["quality"]["windows"] if w["labelled"]]
+    drift = _drift(report, labels)
+    if drift is not None:  # the worst first: a panel is read from the top
+        drift["columns"].sort(key=lambda column: SEVERITY.get(column["status"], len(SEVERITY)))
+    context = {
+        "r": report,
+        "report_url": report_url,
+        "metrics": metrics[:2],
+        "latest": labelled[-1] if labelled else None,
+        "quality_chart": _quality_charts(report, labels)[0],
+        "roi": roi,
+        "roi_chart": _roi_chart(roi),
+        "roi_status": ROI_STATUS.get(roi["conclusion"], "none"),
+        "drift": drift,
+        "heat": drift["heat"][-PANEL_WINDOWS:] if drift else [],
+        "alerts": list(alerts),
+        "mark": STATUS_MARK,
+        "status_text": STATUS_TEXT,
+    }
+    return _environment().get_template("monitoring_panel.html").render(context)
