@@ -57,6 +57,15 @@ def test_reviewer_overrides_a_case_and_sees_the_delivery_and_dashboard_change(
     assert page.locator("#tile-backlog .big").inner_text() == str(before - 1)
     page.wait_for_selector("[data-chart=decisions-per-day][data-drawn=true]")
     assert page.locator("[data-drawn=true] canvas").count() == 4
+    # the monitoring panel arrives after the page, fetched by htmx, drawn as SVG
+    page.wait_for_selector("#panel-drift", timeout=30_000)
+    assert page.locator("#monitoring-loading").count() == 0
+    assert page.locator("#monitoring svg.chart#chart-auc").is_visible()
+    rows = page.locator("#panel-drift-table tbody tr[data-status]")
+    assert rows.count() >= 10  # every feature and the score, each with a mark and a word
+    assert rows.first.locator(".status").inner_text()[2:] in ("ok", "warn", "alert", "too few rows")
+    line = page.eval_on_selector("#chart-auc .key line", "e => getComputedStyle(e).fill")
+    assert line == "none"  # the page's stylesheet styles the report's charts
     assert page.errors == []
 
 
@@ -130,6 +139,7 @@ def test_screenshots_of_the_main_pages(browser: Any, live: Site, tmp_path: Path)
             tab.screenshot(path=str(folder / "pages-decision.png"), full_page=True)
             tab.goto(f"{live.url}/apps/churn")
             tab.wait_for_selector("[data-chart=decisions-per-day][data-drawn=true]")
+            tab.wait_for_selector("#panel-drift", timeout=30_000)
             tab.screenshot(path=str(folder / "pages-dashboard.png"), full_page=True)
             tab.goto(f"{live.url}/keys")
             tab.screenshot(path=str(folder / "pages-keys.png"), full_page=False)

@@ -75,6 +75,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/decisions/{decision_id}/verdict"): _REVIEWERS,
     ("GET", "/apps/{app}"): _STAFF,
     ("GET", "/apps/{app}/report"): _STAFF,
+    ("GET", "/apps/{app}/monitoring-panel"): _STAFF,
     ("GET", "/models"): _OPERATORS,
     ("GET", "/keys"): _OPERATORS,
     ("POST", "/keys"): _OPERATORS,

@@ -12,7 +12,15 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from doorstep.web.pages import admin, dashboard, decision, queue, report_page, signin
+from doorstep.web.pages import (
+    admin,
+    dashboard,
+    decision,
+    monitoring_panel,
+    queue,
+    report_page,
+    signin,
+)
 from doorstep.web.pages.access import KeyCache, PageRoute
 from doorstep.web.pages.session import SessionCodec, load_session_secret
 from doorstep.web.settings import ServeSettings
@@ -28,6 +36,7 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
     app.state.session_codec = SessionCodec(secret, max_age=settings.session_hours * 3600)
     app.state.page_keys = KeyCache(app.state.service.store, settings.auth_cache_seconds)
     app.state.dashboard_panels = []
+    app.state.panel_reports = monitoring_panel.PanelReports()
     pages: list[tuple[str, str, Callable[..., Any]]] = [
         ("GET", "/sign-in", signin.sign_in_form),
         ("POST", "/sign-in", signin.sign_in),
@@ -41,6 +50,7 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("POST", "/decisions/{decision_id}/verdict", decision.verdict),
         ("GET", "/apps/{app}", dashboard.dashboard),
         ("GET", "/apps/{app}/report", report_page.report_page),
+        ("GET", "/apps/{app}/monitoring-panel", monitoring_panel.monitoring_panel),
         ("GET", "/models", admin.models_page),
         ("GET", "/keys", admin.keys_page),
         ("POST", "/keys", admin.create),

@@ -5,17 +5,42 @@ template), for reading in the browser or saving as a file."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import Query, Request
 from starlette.responses import HTMLResponse
 
+from doorstep.services.app import LoadedApp
 from doorstep.services.drift import drift_thresholds
 from doorstep.services.monitoring import MAX_WINDOWS, monitoring_report
 from doorstep.web.report import REPORT_CSP, render_report_html, report_csp
+from doorstep.web.service import DecisionService
 
-__all__ = ["report_page"]
+__all__ = ["app_report", "report_page"]
+
+
+def app_report(
+    service: DecisionService,
+    loaded: LoadedApp,
+    *,
+    window: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    periods: int | None = None,
+) -> dict[str, Any]:
+    """The app's monitoring report as the pages show it: drift against the reference profile
+    (cached per model version) with the spec's thresholds. Blocking: call it in a thread."""
+    return monitoring_report(
+        loaded.spec,
+        service.store,
+        window=window,
+        since=since,
+        until=until,
+        periods=periods,
+        profile=service.profiles.get(loaded),
+        thresholds=drift_thresholds(loaded.spec),
+    )
 
 
 async def report_page(
@@ -30,15 +55,8 @@ async def report_page(
     loaded = service.registry.get(app)
 
     def build() -> str:
-        report = monitoring_report(
-            loaded.spec,
-            service.store,
-            window=window,
-            since=since,
-            until=until,
-            periods=periods,
-            profile=service.profiles.get(loaded),
-            thresholds=drift_thresholds(loaded.spec),
+        report = app_report(
+            service, loaded, window=window, since=since, until=until, periods=periods
         )
         return render_report_html(report, owner=loaded.spec.app.owner)
 

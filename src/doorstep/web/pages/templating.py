@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse
 
 from doorstep.web.auth import PII_ROLES
 
-__all__ = ["REVIEWERS", "OPERATORS", "age_text", "environment", "render"]
+__all__ = ["REVIEWERS", "OPERATORS", "age_text", "environment", "page_response", "render"]
 
 REVIEWERS = frozenset({"admin", "owner", "reviewer"})
 OPERATORS = frozenset({"admin", "owner"})
@@ -71,6 +71,12 @@ def render(
     }
     base.update(context)
     html = environment().get_template(template).render(base)
+    return page_response(html, status=status)
+
+
+def page_response(html: str, *, status: int = 200) -> HTMLResponse:
+    """``html`` with the headers of every page: not cached, not framed, nothing loaded from
+    elsewhere."""
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"

@@ -1,0 +1,80 @@
+"""``GET /apps/{app}/monitoring-panel``: the dashboard's monitoring panel, an HTML fragment that
+the dashboard fetches with htmx once it has loaded (the dashboard itself stays fast; a report
+with drift reads every decision of its range and takes seconds on a large store).
+
+The panel shows the report object of ``GET /apps/{app}/report`` (same arguments, same
+defaults), drawn by :func:`doorstep.web.report.render_report_panel`, with the app's open alerts
+read fresh from the store. The report is kept for :data:`PANEL_SECONDS` per app, model version
+and range, and computed once when several dashboards ask at the same time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import anyio
+import anyio.to_thread
+from fastapi import Query, Request
+from starlette.responses import HTMLResponse
+
+from doorstep.services.alerts import open_alerts
+from doorstep.services.monitoring import MAX_WINDOWS
+from doorstep.web.pages.report_page import app_report
+from doorstep.web.pages.templating import page_response
+from doorstep.web.report import render_report_panel
+
+__all__ = ["PANEL_SECONDS", "PanelReports", "monitoring_panel"]
+
+PANEL_SECONDS = 60.0
+"""How long the panel's report is reused before it is computed again."""
+
+
+class PanelReports:
+    """Monitoring reports by key, reused for ``ttl`` seconds; one computation per key at a time
+    (the others wait for it and take its result)."""
+
+    def __init__(self, ttl: float = PANEL_SECONDS, limit: int = 256) -> None:
+        self.ttl, self.limit = ttl, limit
+        self._reports: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+        self._locks: dict[tuple[Any, ...], anyio.Lock] = {}
+
+    async def get(
+        self, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:
+            kept = self._reports.get(key)
+            if kept is not None and kept[0] > time.monotonic():
+                return kept[1]
+            report = await anyio.to_thread.run_sync(build)
+            if len(self._reports) >= self.limit:
+                self._reports.clear()
+                self._locks = {key: lock}
+            self._reports[key] = (time.monotonic() + self.ttl, report)
+            return report
+
+
+async def monitoring_panel(
+    request: Request,
+    app: str,
+    window: Literal["hour", "day", "week"] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,
+) -> HTMLResponse:
+    service = request.app.state.service
+    loaded = service.registry.get(app)
+    reports: PanelReports = request.app.state.panel_reports
+    key = (app, loaded.model_version, window, since, until, periods)
+    report = await reports.get(
+        key,
+        lambda: app_report(
+            service, loaded, window=window, since=since, until=until, periods=periods
+        ),
+    )
+    alerts = open_alerts(await anyio.to_thread.run_sync(service.store.alert_states, app))
+    html = render_report_panel(report, alerts=alerts, report_url=f"/apps/{app}/report")
+    return page_response(html)
