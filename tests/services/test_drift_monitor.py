@@ -4,6 +4,7 @@ in the first full window after the shift, and nothing before it. On SQLite and P
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from doorstep.examples.churn import generate_customers
 from doorstep.ids import new_id
 from doorstep.monitoring.drift import ReferenceProfile
 from doorstep.services.app import LoadedApp, load_app
-from doorstep.services.drift import ProfileCache, drift_features, reference_profile
+from doorstep.services.attribution import HashSample
+from doorstep.services.drift import ProfileCache, drift_features, profile_key, reference_profile
 from doorstep.services.monitoring import monitoring_report
 from doorstep.store import DecisionRecord, RecordRequest, Store
 
@@ -36,7 +38,9 @@ def drifted(customers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def decide_days(app: LoadedApp, store: Store) -> None:
+def decide_days(
+    app: LoadedApp, store: Store, drift: Callable[[pl.DataFrame], pl.DataFrame] = drifted
+) -> None:
     fields = list(app.spec.feature_fields)
     rng = np.random.default_rng(3)
     for day in range(DAYS):
@@ -45,7 +49,7 @@ def decide_days(app: LoadedApp, store: Store) -> None:
         created = [START + timedelta(days=day, minutes=int(m)) for m in minutes]
         shift = START + timedelta(days=SHIFT_DAY, hours=12)
         late = pl.Series([c >= shift for c in created])
-        customers = pl.concat([customers.filter(~late), drifted(customers.filter(late))])
+        customers = pl.concat([customers.filter(~late), drift(customers.filter(late))])
         scores = app.model.predict(customers.select(fields))
         rows = customers.select(["customer_id", *fields]).to_dicts()
         records = [
@@ -151,3 +155,108 @@ def test_profile_cache_writes_once_and_reads_back(churn: LoadedApp, tmp_path: Pa
     again = ProfileCache(tmp_path / "profiles").get(churn)  # a restart reads the file
     assert again is not None and again.to_bytes() == first.to_bytes()
     assert set(again.features) == set(drift_features(churn.spec))
+
+
+# --- attribution drift ------------------------------------------------------------------------
+
+
+def more_tickets(customers: pl.DataFrame) -> pl.DataFrame:
+    """Four more support tickets each (an outage): the model, which reads tickets as a strong
+    churn signal, gives them a far larger share of its attention."""
+    return customers.with_columns(pl.col("support_tickets_30d") + 4)
+
+
+def with_drift_settings(app_dir: Path, name: str, settings: str) -> LoadedApp:
+    text = (app_dir / "doorstep.yaml").read_text()
+    assert "\nmonitoring:\n" in text
+    spec = app_dir / f"{name}.yaml"
+    spec.write_text(text.replace("\nmonitoring:\n", f"\nmonitoring:\n  drift: {settings}\n", 1))
+    return load_app(spec)
+
+
+@pytest.mark.slow
+def test_attribution_drift_flags_the_feature_the_model_turns_to(
+    churn_app: Path, store: Store
+) -> None:
+    churn = with_drift_settings(churn_app, "every-day", f"{{attribution_windows: {DAYS}}}")
+    decide_days(churn, store, more_tickets)
+    profile = reference_profile(churn)
+    assert profile is not None and set(profile.attributions) == set(churn.spec.feature_fields)
+    drift = report(churn, store, profile)["drift"]
+    assert drift["attribution"] == {
+        "rows": 1000, "windows": DAYS, "method": "lightgbm-native", "note": None,
+        "reference_rows": 1000,
+    }  # fmt: skip
+    days = drift["windows"]
+    for day in days[:SHIFT_DAY]:
+        attribution = day["attribution"]
+        assert attribution["status"] == "ok" and attribution["flagged"] == [], day
+        assert attribution["shift"] < 0.05 and day["status"] == "ok"
+        assert all(abs(f["share_change"]) < 0.05 for f in attribution["features"].values())
+    after = days[SHIFT_DAY + 1]["attribution"]
+    tickets = after["features"]["support_tickets_30d"]
+    alerted = [name for name, f in after["features"].items() if f["status"] == "alert"]
+    assert after["status"] == "alert" and alerted == ["support_tickets_30d"]
+    assert "support_tickets_30d" in after["flagged"]  # shares sum to one: others lose some
+    assert tickets["status"] == "alert" and tickets["share_change"] >= 0.1
+    assert tickets["share"] == pytest.approx(tickets["reference_share"] + tickets["share_change"])
+    assert after["shift"] >= 0.1 and days[SHIFT_DAY + 1]["status"] == "alert"
+    latest = drift["latest"]["report"]
+    assert latest["attribution_shift"] == days[-1]["attribution"]["shift"]
+    assert {a["feature"] for a in latest["attributions"]} == set(churn.spec.feature_fields)
+
+
+@pytest.mark.slow
+def test_attribution_sample_is_deterministic_and_bounded(churn: LoadedApp, store: Store) -> None:
+    decide_days(churn, store, more_tickets)
+    profile = reference_profile(churn)
+    again = reference_profile(churn)
+    assert profile is not None and again is not None
+    assert profile.attributions == again.attributions  # the seeded reference sample
+    first = report(churn, store, profile, chunk_rows=700)["drift"]  # other page boundaries
+    second = report(churn, store, again)["drift"]
+    assert first["windows"] == second["windows"]  # PER_DAY (1,500) > attribution_rows (1,000)
+    ids = [f"id-{i}" for i in range(5_000)]
+    whole, paged = HashSample(300), HashSample(300)
+    whole.add(ids, ids)
+    for start in range(0, 5_000, 700):
+        paged.add(ids[::-1][start : start + 700], ids[::-1][start : start + 700])
+    assert whole.rows() == paged.rows() and len(whole.rows()) == 300
+    assert len(paged.values) == 300  # never more than the sample held
+
+
+def test_attribution_only_in_the_latest_windows_and_off_with_zero_rows(
+    churn_app: Path, store: Store
+) -> None:
+    app = with_drift_settings(churn_app, "two", "{attribution_windows: 2, min_rows: 100}")
+    decide_days(app, store)
+    drift = report(app, store, reference_profile(app))["drift"]  # type: ignore[arg-type]
+    explained = [d["attribution"] is not None for d in drift["windows"]]
+    assert explained == [False] * (DAYS - 2) + [True, True]
+    off = with_drift_settings(churn_app, "off", "{attribution_rows: 0}")
+    assert profile_key(off) != profile_key(app)  # a cached profile is rebuilt, not reused
+    profile = reference_profile(off)
+    assert profile is not None and profile.attributions == {}
+    drift = report(off, store, profile)["drift"]
+    assert all(d["attribution"] is None for d in drift["windows"])
+    assert drift["latest"]["report"]["attributions"] == []
+    assert (
+        drift["attribution"]["rows"] == 0 and "attribution_rows: 0" in drift["attribution"]["note"]
+    )
+
+
+def test_a_model_without_an_exact_explainer_reports_no_attribution_drift(
+    churn_app: Path, store: Store
+) -> None:
+    spec = churn_app / "doorstep.yaml"
+    text = spec.read_text()
+    spec.write_text(text.replace("explain:\n", "explain:\n  method: permutation\n", 1))
+    app = load_app(spec)
+    assert app.spec.explain.method == "permutation"
+    profile = reference_profile(app)
+    assert profile is not None and profile.attributions == {}
+    decide_days(app, store)
+    drift = report(app, store, profile)["drift"]
+    assert all(d["attribution"] is None for d in drift["windows"])
+    assert "no exact explainer" in drift["attribution"]["note"]
+    assert drift["attribution"]["method"] == "permutation"

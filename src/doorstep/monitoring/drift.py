@@ -93,7 +93,11 @@ WASSERSTEIN_MIN_STD = 0.001
 
 
 class WindowAccumulator:
-    """Counts a window batch by batch; :meth:`result` compares it with the profile."""
+    """Counts a window batch by batch; :meth:`result` compares it with the profile.
+
+    With ``explained_apart``, batches carry features and score only, and the contributions of
+    (a sample of) the window's rows come through :meth:`update_contributions` instead: explaining
+    every row costs far more than counting it."""
 
     def __init__(
         self,
@@ -101,6 +105,7 @@ class WindowAccumulator:
         *,
         thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
         threads: int | None = None,
+        explained_apart: bool = False,
     ) -> None:
         self.profile = profile
         self.thresholds = thresholds
@@ -112,12 +117,13 @@ class WindowAccumulator:
         }
         self._score = NumericTally(profile.score.name) if profile.score is not None else None
         self._contributions = {f: MeanAbsTally() for f in profile.contribution_columns}
+        self._explained_apart = explained_apart
         self.columns = list(
             dict.fromkeys(
                 [
                     *profile.features,
                     *([profile.score.name] if profile.score is not None else []),
-                    *profile.contribution_columns.values(),
+                    *([] if explained_apart else profile.contribution_columns.values()),
                 ]
             )
         )
@@ -131,14 +137,22 @@ class WindowAccumulator:
         for frame in iter_batches(data, self.columns):
             self._add(frame)
 
+    def update_contributions(self, batch: Batch) -> None:
+        """Count the contribution columns of ``batch`` only (rows explained apart)."""
+        columns = self.profile.contribution_columns
+        for frame in iter_batches(batch, list(dict.fromkeys(columns.values()))):
+            for feature, column in columns.items():
+                self._contributions[feature].add(frame[column])
+
     def _add(self, frame: pl.DataFrame) -> None:
         self.rows += frame.height
         for name, tally in self._tallies.items():
             tally.add(frame[name])
         if self._score is not None:
             self._score.add(frame[self._score.name])
-        for feature, column in self.profile.contribution_columns.items():
-            self._contributions[feature].add(frame[column])
+        if not self._explained_apart:
+            for feature, column in self.profile.contribution_columns.items():
+                self._contributions[feature].add(frame[column])
 
     def result(self) -> DriftReport:
         """The report of everything counted so far; more batches may follow."""

@@ -13,15 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from doorstep.core.spec.models import Spec
+from doorstep.errors import DoorstepError
 from doorstep.monitoring.drift import (
     DEFAULT_THRESHOLDS,
     DriftReport,
@@ -32,6 +34,18 @@ from doorstep.monitoring.drift import (
 )
 from doorstep.monitoring.drift_report import RANK, Threshold
 from doorstep.monitoring.tally import FeatureKind
+from doorstep.services.attribution import (
+    AppProfile,
+    Attribution,
+    HashSample,
+    attribution_for,
+    attribution_section,
+    attribution_summary,
+    contribution_columns,
+    explain_frame,
+    explain_stored,
+    reference_sample,
+)
 from doorstep.store.contract import StoreContract
 
 if TYPE_CHECKING:
@@ -39,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROFILE_FORMAT",
+    "AppProfile",
     "ProfileCache",
     "drift_features",
     "drift_thresholds",
@@ -46,7 +61,7 @@ __all__ = [
     "reference_profile",
 ]
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = 2
 """Bumped when a cached profile must be rebuilt (part of every cache key)."""
 SCORE_COLUMN = "score"
 CHUNK_ROWS = 20_000
@@ -101,9 +116,10 @@ def _scores(app: LoadedApp, reference: pl.DataFrame) -> pl.Series | None:
     return pl.Series(SCORE_COLUMN, app.model.predict(reference), dtype=pl.Float64)
 
 
-def reference_profile(app: LoadedApp) -> ReferenceProfile | None:
-    """The drift profile of ``app``'s reference sample with its model's scores (``None`` when
-    the spec names no reference data)."""
+def reference_profile(app: LoadedApp) -> AppProfile | None:
+    """The drift profile of ``app``'s reference sample with its model's scores and, unless
+    attribution drift is off, the contributions of a seeded sample of ``attribution_rows``
+    reference rows (``None`` when the spec names no reference data)."""
     reference = app.reference
     if reference is None or reference.height == 0:
         return None
@@ -112,17 +128,34 @@ def reference_profile(app: LoadedApp) -> ReferenceProfile | None:
     scores = _scores(app, reference)
     if scores is not None:
         frame = frame.with_columns(scores)
-    return build_profile(
+    attribution = _attribution(app)
+    columns: dict[str, str] = {}
+    if attribution.enabled and attribution.model is not None:
+        chosen = reference_sample(reference, attribution.rows)
+        explained = explain_frame(attribution.model, reference[chosen])
+        columns = contribution_columns(list(attribution.model.metadata.feature_names))
+        for column in explained.columns:  # rows left out of the sample stay null (not counted)
+            values = np.full(reference.height, np.nan)
+            values[chosen] = explained[column].to_numpy()
+            frame = frame.with_columns(pl.Series(column, values))
+    profile = build_profile(
         frame,
         features=features,
         score=SCORE_COLUMN if scores is not None else None,
+        contributions=columns,
         ranges=_ranges(app.spec),
     )
+    return AppProfile.of(profile, attribution)
+
+
+def _attribution(app: LoadedApp) -> Attribution:
+    return attribution_for(app.spec, app.model, app.reference)
 
 
 def profile_key(app: LoadedApp) -> str:
     """What a cached profile depends on: the model version, the reference file's bytes and
-    sample size, and the fields' kinds and bounds."""
+    sample size, the fields' kinds and bounds, and how many reference rows are explained (and
+    by which method) for attribution drift."""
     spec = app.spec
     digest = hashlib.sha256()
     if spec.reference is not None:
@@ -135,6 +168,8 @@ def profile_key(app: LoadedApp) -> str:
         "sample": spec.reference.sample if spec.reference is not None else None,
         "features": drift_features(spec),
         "ranges": _ranges(spec),
+        "attribution_rows": spec.monitoring.drift.attribution_rows,
+        "explain_method": spec.explain.method,
     }
     digest.update(json.dumps(described, sort_keys=True).encode())
     return digest.hexdigest()
@@ -147,9 +182,9 @@ class ProfileCache:
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
         self._lock = threading.Lock()
-        self._profiles: dict[str, ReferenceProfile | None] = {}
+        self._profiles: dict[str, AppProfile | None] = {}
 
-    def get(self, app: LoadedApp) -> ReferenceProfile | None:
+    def get(self, app: LoadedApp) -> AppProfile | None:
         key = profile_key(app)
         with self._lock:
             if key in self._profiles:
@@ -164,10 +199,10 @@ class ProfileCache:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in app.model_version)
         return self.directory / f"{app.name}-{safe}-{key[:16]}.arrow"
 
-    def _load(self, app: LoadedApp, key: str) -> ReferenceProfile | None:
+    def _load(self, app: LoadedApp, key: str) -> AppProfile | None:
         path = self.path(app, key)
         if path is not None and path.is_file():
-            return ReferenceProfile.from_bytes(path.read_bytes())
+            return AppProfile.of(ReferenceProfile.from_bytes(path.read_bytes()), _attribution(app))
         profile = reference_profile(app)
         if profile is not None and path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,18 +213,31 @@ class ProfileCache:
 
 
 def _decode(page: list[tuple[Any, ...]], spec: Spec, kinds: dict[str, FeatureKind]) -> pl.DataFrame:
-    """A page of ``(id, created_us, model_version, inputs JSON, score)`` as typed columns."""
+    """A page of ``(id, created_us, model_version, inputs JSON, score)`` as typed columns (with
+    the decision id and the inputs' JSON text kept as ``_ID`` and ``_RAW``)."""
     fields = spec.feature_fields
     struct = pl.Struct({name: _DTYPES[fields[name].type] for name in kinds})
     raw = pl.DataFrame(
         {
+            _ID: [row[0] for row in page],
             "created_us": [row[1] for row in page],
             "inputs": [row[3] for row in page],
             SCORE_COLUMN: [row[4] for row in page],
         },
-        schema={"created_us": pl.Int64, "inputs": pl.String, SCORE_COLUMN: pl.Float64},
+        schema={
+            _ID: pl.String,
+            "created_us": pl.Int64,
+            "inputs": pl.String,
+            SCORE_COLUMN: pl.Float64,
+        },
     )
-    return raw.with_columns(pl.col("inputs").str.json_decode(struct)).unnest("inputs")
+    decoded = raw.with_columns(
+        pl.col("inputs").alias(_RAW), pl.col("inputs").str.json_decode(struct)
+    )
+    return decoded.unnest("inputs")
+
+
+_ID, _RAW = "__decision_id", "__inputs"
 
 
 def _summary(report: DriftReport) -> dict[str, Any]:
@@ -203,7 +251,45 @@ def _summary(report: DriftReport) -> dict[str, Any]:
         if full["score"] is None
         else {k: full["score"][k] for k in _SUMMARY if k in full["score"]},
         "features": {c["name"]: {k: c[k] for k in _SUMMARY} for c in full["features"]},
+        "attribution": attribution_summary(report),
     }
+
+
+class _Window:
+    """One window's accumulator, and the sample of its decisions to explain."""
+
+    def __init__(
+        self,
+        index: int,
+        profile: ReferenceProfile,
+        thresholds: DriftThresholds,
+        attribution: Attribution | None,
+    ) -> None:
+        self.index = index
+        self.attribution = attribution
+        self.sample = HashSample(attribution.rows) if attribution is not None else None
+        if attribution is None:
+            profile = replace(profile, attributions={}, contribution_columns={})
+        self.accumulator = WindowAccumulator(
+            profile, thresholds=thresholds, explained_apart=attribution is not None
+        )
+        self.note: str | None = None
+
+    def update(self, frame: pl.DataFrame) -> None:
+        self.accumulator.update(frame)
+        if self.sample is not None:
+            self.sample.add(frame[_ID].to_list(), frame[_RAW].to_list())
+
+    def result(self) -> DriftReport:
+        if self.sample is not None and self.attribution is not None:
+            try:
+                explained = explain_stored(self.attribution, self.sample.rows())
+            except DoorstepError as exc:  # reported, not raised: drift of the inputs still counts
+                self.note = f"window {self.index}: the model could not explain it ({exc.message})"
+                explained = None
+            if explained is not None:
+                self.accumulator.update_contributions(explained)
+        return self.accumulator.result()
 
 
 def drift_windows(
@@ -214,17 +300,32 @@ def drift_windows(
     *,
     thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
     chunk_rows: int = CHUNK_ROWS,
+    explain_windows: Collection[int] | None = None,
 ) -> dict[str, Any]:
     """Drift of each window in ``bounds`` (consecutive, oldest first) against ``profile``: a
-    summary per window, and the whole comparison of the latest window that has decisions."""
+    summary per window, and the whole comparison of the latest window that has decisions.
+
+    Attribution drift is measured when ``profile`` is an :class:`AppProfile` whose model explains
+    (a sample of ``attribution_rows`` decisions per window), in the windows of
+    ``explain_windows`` (indices into ``bounds``; default: the last ``attribution_windows``)."""
     kinds = {name: kind for name, kind in drift_features(spec).items() if name in profile.features}
+    attribution = profile.attribution if isinstance(profile, AppProfile) else None
+    explaining = (
+        attribution is not None and attribution.enabled and bool(profile.contribution_columns)
+    )
+    if explain_windows is None and attribution is not None:
+        explain_windows = range(max(0, len(bounds) - attribution.windows), len(bounds))
+    explained = set(explain_windows or ()) if explaining else set()
     ends_us = [_us(end) for _, end in bounds]
     reports: list[DriftReport | None] = [None] * len(bounds)
-    current: tuple[int, WindowAccumulator] | None = None
+    notes: list[str] = []
+    current: _Window | None = None
 
     def finish() -> None:
         if current is not None:
-            reports[current[0]] = current[1].result()
+            reports[current.index] = current.result()
+            if current.note:
+                notes.append(current.note)
 
     if bounds:
         pages = store.iter_window_inputs(
@@ -232,15 +333,16 @@ def drift_windows(
         )
         for page in pages:
             frame = _decode(page, spec, kinds)
-            index = 0 if current is None else current[0]
+            index = 0 if current is None else current.index
             while frame.height:
                 while frame["created_us"][0] >= ends_us[index]:
                     index += 1
-                if current is None or current[0] != index:
+                if current is None or current.index != index:
                     finish()
-                    current = (index, WindowAccumulator(profile, thresholds=thresholds))
+                    explain = attribution if index in explained else None
+                    current = _Window(index, profile, thresholds, explain)
                 inside = frame.filter(pl.col("created_us") < ends_us[index])
-                current[1].update(inside)
+                current.update(inside)
                 frame = frame.slice(inside.height)
         finish()
         current = None
@@ -251,6 +353,7 @@ def drift_windows(
         entry: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
         if report is None:
             entry.update(rows=0, status="insufficient_data", flagged=[], alerted=[])
+            entry["attribution"] = None
         else:
             entry.update(_summary(report))
             latest = (index, report)
@@ -260,6 +363,7 @@ def drift_windows(
         "reference_rows": max((ref.rows for ref in profile.features.values()), default=0),
         "thresholds": _thresholds(thresholds),
         "status": _worst(r.status for r in reports if r is not None),
+        "attribution": attribution_section(attribution, profile, explaining, notes),
         "windows": windows,
         "latest": None if latest is None else {**windows[latest[0]], "report": latest[1].to_dict()},
     }

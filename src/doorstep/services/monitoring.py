@@ -16,7 +16,7 @@ from typing import Any, Literal
 import polars as pl
 
 from doorstep.core.outcomes import OutcomeSemantics, outcome_semantics
-from doorstep.core.spec.models import Spec
+from doorstep.core.spec.models import DriftSpec, Spec
 from doorstep.errors import InputError
 from doorstep.monitoring.drift import DEFAULT_THRESHOLDS, DriftThresholds, ReferenceProfile
 from doorstep.monitoring.intervals import wilson
@@ -289,8 +289,16 @@ def monitoring_report(
             [span.bounds(index) for index in range(span.count)],
             thresholds=thresholds,
             chunk_rows=chunk_rows,
+            explain_windows=_latest_with_decisions(per_window, spec.monitoring.drift),
         ),
     }
+
+
+def _latest_with_decisions(per_window: list[WindowCounts], drift: DriftSpec) -> list[int]:
+    """The windows attribution drift is measured in: the latest ``attribution_windows`` with
+    decisions (explaining costs ~1 ms a row, so not every window of a long range)."""
+    busy = sorted({row.window for row in per_window if row.decisions})
+    return busy[-drift.attribution_windows :]
 
 
 def _roi_accumulator(spec: Spec, semantics: OutcomeSemantics) -> RoiAccumulator | None:

@@ -341,6 +341,13 @@ class DriftSpec(_Strict):
     min_rows: Annotated[int, Field(ge=1)] = 1000
     """Present values a window needs before drift statistics set a status (quality rates are
     checked at any size)."""
+    attribution_rows: Annotated[int, Field(ge=0, le=100_000)] = 1000
+    """Rows explained for attribution drift: a seeded sample of the reference, and per window a
+    sample of its decisions chosen by a hash of the decision id; ``0`` turns it off. Below
+    ``min_rows`` its statuses stay ``insufficient_data``."""
+    attribution_windows: Annotated[int, Field(ge=1, le=1_000)] = 3
+    """Attribution drift is measured in this many of the report's latest windows with decisions
+    (explaining costs ~1 ms a row: see monitoring.md)."""
 
 
 class MonitoringSpec(_Strict):
