@@ -48,3 +48,20 @@ def test_one_holder_runs_each_slot_once(churn_app: Path, store: Store) -> None:
     assert len(second.tick(later)) == 1
     assert monitor_runs(store) == 3
     assert MonitorScheduler([], store).tick(NOW) == []
+
+
+def test_the_monitor_wakes_on_its_next_slot(churn_app: Path, store: Store) -> None:
+    path = churn_app / "doorstep.yaml"
+    yaml = YAML()
+    data = yaml.load(path.read_text())
+    data["connectors"]["ops_log"] = {"type": "file", "path": "alerts.jsonl"}
+    data["monitoring"]["alerts"] = {
+        "connectors": ["ops_log"],
+        "schedule": {"cron": "15,45 * * * *", "timezone": "Europe/Berlin"},
+    }
+    with path.open("w") as out:
+        yaml.dump(data, out)
+    monitor = MonitorScheduler([load_app(path)], store, tick_seconds=15)
+    assert monitor.seconds_to_next_slot(NOW) == 25 * 60  # 09:20 -> 09:45
+    assert monitor.seconds_to_next_slot(NOW.replace(minute=15)) == 30 * 60  # not the slot itself
+    assert MonitorScheduler([], store).seconds_to_next_slot(NOW) is None

@@ -6,6 +6,8 @@ The holder runs an app's monitor once per slot it sees (the latest slot at or be
 server that starts, or takes the lease over, runs the current slot once more: harmless, as a
 breach already raised or resolved is not raised or resolved again (the alert state is
 compared-and-set in the store), and the run is recorded as one more ``monitor.run`` event.
+The thread wakes as each slot comes due, so a run starts on its slot, and at least every
+``tick_seconds`` to keep its lease.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from doorstep.store.contract import StoreContract
 __all__ = ["LEASE_NAME", "MonitorScheduler", "latest_monitor_slot"]
 
 LEASE_NAME = "monitor"
+SLOT_LATENESS = 0.01
+"""Seconds after a slot's time the monitor wakes for it (a tick a little early would see the
+previous slot and wait again)."""
 logger = logging.getLogger("doorstep.alerts")
 
 
@@ -103,14 +108,36 @@ class MonitorScheduler:
                 self.on_alerts()
         return results
 
+    def seconds_to_next_slot(self, now: datetime | None = None) -> float | None:
+        """Seconds from ``now`` to the earliest cron slot after it, over every app (``None``
+        without apps)."""
+        now = now or datetime.now(UTC)
+        nearest: float | None = None
+        for app in self.apps.values():
+            alerts = app.spec.monitoring.alerts
+            schedule = alerts.schedule if alerts is not None else None
+            if schedule is None:
+                continue
+            local = now.astimezone(ZoneInfo(schedule.timezone))
+            due = next(CronSim(schedule.cron, local)).astimezone(UTC)
+            wait = (due - now).total_seconds()
+            nearest = wait if nearest is None else min(nearest, wait)
+        return nearest
+
     def run_forever(self, stop: threading.Event) -> None:
-        """Tick every ``tick_seconds`` until ``stop`` is set; give the lease up at the end."""
+        """Tick every ``tick_seconds``, and as each slot comes due, until ``stop`` is set;
+        give the lease up at the end."""
         while not stop.is_set():
             try:
                 self.tick()
+                to_slot = self.seconds_to_next_slot()
             except Exception:  # noqa: BLE001 - a store outage must not end the monitor
                 logger.exception("monitor tick failed")
-            stop.wait(self.tick_seconds)
+                to_slot = None
+            wait = self.tick_seconds
+            if to_slot is not None:  # a run starts on its slot, not up to a tick later
+                wait = min(wait, max(to_slot + SLOT_LATENESS, SLOT_LATENESS))
+            stop.wait(wait)
         try:
             self.store.release_lease(LEASE_NAME, self.holder)
         except Exception:  # noqa: BLE001
