@@ -12,15 +12,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from rich.console import Console
 
+from doorstep.cli.drift_render import render_drift
+from doorstep.core.spec.alerts import AlertsSpec
 from doorstep.examples.churn import generate_customers
 from doorstep.ids import new_id
 from doorstep.monitoring.drift import ReferenceProfile
+from doorstep.services.alert_observations import observe
 from doorstep.services.app import LoadedApp, load_app
 from doorstep.services.attribution import HashSample
 from doorstep.services.drift import ProfileCache, drift_features, profile_key, reference_profile
 from doorstep.services.monitoring import monitoring_report
 from doorstep.store import DecisionRecord, RecordRequest, Store
+from doorstep.web.report import render_report_html
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 DAYS = 6
@@ -182,7 +187,8 @@ def test_attribution_drift_flags_the_feature_the_model_turns_to(
     decide_days(churn, store, more_tickets)
     profile = reference_profile(churn)
     assert profile is not None and set(profile.attributions) == set(churn.spec.feature_fields)
-    drift = report(churn, store, profile)["drift"]
+    full = report(churn, store, profile)
+    drift = full["drift"]
     assert drift["attribution"] == {
         "rows": 1000, "windows": DAYS, "method": "lightgbm-native", "note": None,
         "reference_rows": 1000,
@@ -204,6 +210,22 @@ def test_attribution_drift_flags_the_feature_the_model_turns_to(
     latest = drift["latest"]["report"]
     assert latest["attribution_shift"] == days[-1]["attribution"]["shift"]
     assert {a["feature"] for a in latest["attributions"]} == set(churn.spec.feature_fields)
+    # alerts judge it as a subject of its own: a feature's drift status covers its values only
+    alerts = AlertsSpec(connectors=["-"], drift=True)
+    observed = {o.subject: o for o in observe(churn.spec, alerts, full, store)}
+    attention = observed["drift.attribution"]
+    assert attention.status == "alert" and attention.streak >= 2
+    assert attention.statistic == "attribution_share_change" and attention.threshold == 0.1
+    assert attention.checks[0].startswith("change of attribution share of support_tickets_30d")
+    assert observed["drift.support_tickets_30d"].status == "alert"
+    # shown in the HTML report and by `doorstep monitor`
+    html = render_report_html(full)
+    table = html[html.index('id="attribution-latest"') :]
+    assert '<tr data-feature="support_tickets_30d" data-status="alert">' in table
+    console = Console(width=160, record=True)
+    render_drift(drift, console)
+    text = console.export_text()
+    assert "Attribution drift (share of mean |SHAP|)" in text and "attribution shift" in text
 
 
 @pytest.mark.slow

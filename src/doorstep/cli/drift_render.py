@@ -1,5 +1,5 @@
-"""The drift part of ``doorstep monitor``: each window's status and flagged features, then the
-latest window's statistics feature by feature."""
+"""The drift part of ``doorstep monitor``: each window's status, flagged features and attribution
+shift, then the latest window's statistics and attribution shares feature by feature."""
 
 from __future__ import annotations
 
@@ -26,15 +26,19 @@ def render_drift(drift: dict[str, Any], out: Console, *, window: str = "day") ->
     """Print the report's ``drift`` section (``window``: the report's window length)."""
     width = 13 if window == "hour" else 10
     table = Table(title="Drift against the reference data", title_justify="left")
-    for name in ("window", "decisions", "status", "flagged (warn or worse)"):
+    for name in ("window", "decisions", "status", "flagged (warn or worse)", "attribution shift"):
         table.add_column(name)
     for entry in drift["windows"]:
         if entry["rows"]:
+            attribution = entry.get("attribution")
             table.add_row(
                 entry["start"][:width],
                 str(entry["rows"]),
                 _status(entry["status"]),
                 ", ".join(entry["flagged"]) or "—",
+                "—"
+                if not attribution
+                else f"{_number(attribution['shift'])} {_status(attribution['status'])}",
             )
     out.print(table)
     latest = drift["latest"]
@@ -60,6 +64,31 @@ def render_drift(drift: dict[str, Any], out: Console, *, window: str = "day") ->
             "; ".join(_check(c) for c in column["checks"]) or "—",
         )
     out.print(detail)
+    render_attribution(drift, latest, out)
+
+
+def render_attribution(drift: dict[str, Any], latest: dict[str, Any], out: Console) -> None:
+    """The latest window's share of the model's attention per feature, or why there is none."""
+    attribution = latest.get("attribution")
+    if not attribution:
+        note = (drift.get("attribution") or {}).get("note")
+        out.print(f"Attribution drift: not measured in this window{f' ({note})' if note else ''}.")
+        return
+    table = Table(
+        title=f"Attribution drift (share of mean |SHAP|), shift {_number(attribution['shift'])}",
+        title_justify="left",
+    )
+    for name in ("feature", "reference share", "window share", "change", "status"):
+        table.add_column(name)
+    for feature, share in attribution["features"].items():
+        table.add_row(
+            feature,
+            _number(share["reference_share"]),
+            _number(share["share"]),
+            _number(share["share_change"]),
+            _status(share["status"]),
+        )
+    out.print(table)
 
 
 def _check(check: dict[str, Any]) -> str:

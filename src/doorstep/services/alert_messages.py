@@ -18,6 +18,7 @@ _STATISTICS = {
     "out_of_range_rate": "out-of-range rate",
     "unseen_rate": "unseen-category rate",
     "missing_rate": "missing rate",
+    "attribution_share_change": "change of attribution share",
     "auc": "AUC",
     "precision": "precision",
     "recall": "recall",
@@ -34,7 +35,7 @@ class Observation:
     """How one subject looks in the window judged."""
 
     subject: str
-    """``drift.<feature>``, ``drift.score`` or ``quality.<metric>``."""
+    """``drift.<feature>``, ``drift.score``, ``drift.attribution`` or ``quality.<metric>``."""
     kind: str
     """``drift`` or ``quality``."""
     name: str

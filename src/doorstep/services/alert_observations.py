@@ -1,6 +1,7 @@
 """What each monitored subject looks like in the window an alert run judges: drift of every
-input and of the score (statuses from ``monitoring.drift``), and each quality metric given a
-threshold in ``monitoring.alerts.quality``, with how many windows in a row it has been in alert."""
+input and of the score (statuses from ``monitoring.drift``), attribution drift as one subject
+(``drift.attribution``), and each quality metric given a threshold in
+``monitoring.alerts.quality``, with how many windows in a row it has been in alert."""
 
 from __future__ import annotations
 
@@ -135,7 +136,52 @@ def _drift_observations(spec: Spec, window: str, drift: dict[str, Any]) -> list[
                 streak=_streak([(c or {}).get("status", "") for c in history]),
             )
         )
+    attribution = _attribution_observation(window, windows, thresholds)
+    if attribution is not None:
+        out.append(attribution)
     return out
+
+
+def _attribution_observation(
+    window: str, windows: list[dict[str, Any]], thresholds: dict[str, Any]
+) -> Observation | None:
+    """``drift.attribution``: how the model's attention (each feature's share of mean
+    |contribution|) moved, a subject of its own since a feature's own status judges its values
+    only. ``None`` when no window of the report was explained."""
+    history = [w.get("attribution") for w in windows]
+    if not any(history):
+        return None
+    last, current = windows[-1], history[-1] or {}
+    status = current.get("status", "insufficient_data")
+    limits = thresholds.get("attribution_share_change") or {}
+    found: list[tuple[float, str, str]] = []
+    for feature, share in (current.get("features") or {}).items():
+        if share.get("status") in ("warn", "alert") and share.get("share_change") is not None:
+            found.append((abs(share["share_change"]), feature, share["status"]))
+    found.sort(reverse=True)
+    name = statistic_name("attribution_share_change")
+    checks = tuple(
+        f"{name} of {feature} {value:.4g} >= {limits.get(level, 0):g} ({level})"
+        for value, feature, level in found
+    )
+    value = found[0][0] if found else current.get("shift")
+    level = found[0][2] if found else "alert"
+    return Observation(
+        subject="drift.attribution",
+        kind="drift",
+        name="attribution",
+        label="the model's attention (attribution shares)",
+        status=status,
+        statistic="attribution_share_change",
+        value=value,
+        threshold=limits.get(level),
+        checks=checks,
+        window=window,
+        start=datetime.fromisoformat(last["start"]),
+        end=datetime.fromisoformat(last["end"]),
+        count=int(last.get("rows") or 0),
+        streak=_streak([(h or {}).get("status", "") for h in history]),
+    )
 
 
 def _column(entry: dict[str, Any], name: str) -> dict[str, Any] | None:

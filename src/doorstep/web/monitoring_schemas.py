@@ -140,6 +140,9 @@ class MonitoringOut(BaseModel):
     roi: RoiOut
     drift: dict[str, Any] | None
     """Per-feature and score drift of each window against the reference data: ``windows``
-    (status, flagged features, each feature's PSI, JS distance, ...), ``latest`` (the whole
-    comparison of the latest window with decisions), ``thresholds``; ``null`` when the spec
-    names no reference data."""
+    (status, flagged features, each feature's PSI, JS distance, ..., and ``attribution``: each
+    feature's ``reference_share``, ``share``, ``share_change`` and ``status`` of the model's mean
+    |SHAP|, the window's ``shift`` and ``status``, or ``null`` where not explained), ``latest``
+    (the whole comparison of the latest window with decisions), ``attribution`` (rows explained
+    per window, windows explained, method, and a ``note`` when there is no attribution drift),
+    ``thresholds``; ``null`` when the spec names no reference data."""
