@@ -282,6 +282,27 @@ def test_score_and_attribution_drift(profile: ReferenceProfile) -> None:
     assert moved.status == "alert"
 
 
+def test_contributions_explained_apart_count_as_if_inline(profile: ReferenceProfile) -> None:
+    window = decisions(6_000, seed=8, extra_shap=2.0)
+    inline = compare(profile, window)
+    apart = WindowAccumulator(profile, explained_apart=True)
+    shap = [c for c in window.columns if c.startswith("shap_")]
+    apart.update(window.drop(shap))  # features and score only: no contribution column needed
+    for part in chunks(window.select(shap), [2_500, 3_500]):  # e.g. a sample explained later
+        apart.update_contributions(part)
+    result = apart.result()
+    assert (result.rows, result.features, result.score) == (
+        inline.rows,
+        inline.features,
+        inline.score,
+    )
+    assert [a.status for a in result.attributions] == [a.status for a in inline.attributions]
+    assert [a.share for a in result.attributions] == pytest.approx(
+        [a.share for a in inline.attributions], rel=1e-12
+    )  # summed in other batches: the last bits may differ
+    assert result.status == inline.status == "alert"
+
+
 def test_small_windows_report_but_do_not_judge_drift(profile: ReferenceProfile) -> None:
     report = compare(profile, decisions(200, seed=7, shift=1.0))
     age = report.feature("age")
