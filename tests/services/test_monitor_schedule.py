@@ -65,3 +65,42 @@ def test_the_monitor_wakes_on_its_next_slot(churn_app: Path, store: Store) -> No
     assert monitor.seconds_to_next_slot(NOW) == 25 * 60  # 09:20 -> 09:45
     assert monitor.seconds_to_next_slot(NOW.replace(minute=15)) == 30 * 60  # not the slot itself
     assert MonitorScheduler([], store).seconds_to_next_slot(NOW) is None
+
+
+def test_runs_in_a_child_process_at_a_lower_priority(churn_app: Path, store: Store) -> None:
+    """``serve`` hands each run to one long-lived child process (niced), which opens the store
+    from its URL and loads the app from its spec file; the result is the same as in-thread."""
+    import os
+
+    from doorstep.services.monitor_process import MonitorProcess
+
+    path = churn_app / "doorstep.yaml"
+    yaml = YAML()
+    data = yaml.load(path.read_text())
+    data["connectors"]["ops_log"] = {"type": "file", "path": "alerts.jsonl"}
+    data["monitoring"]["alerts"] = {
+        "connectors": ["ops_log"],
+        "drift": False,
+        "quality": {"auc": {"alert": 0.6}},
+        "schedule": {"cron": "15 * * * *"},
+    }
+    with path.open("w") as out:
+        yaml.dump(data, out)
+    app = load_app(path)
+    process = MonitorProcess(store.engine.url.render_as_string(hide_password=False), nice=5)
+    try:
+        process.warm([app])
+        child = process._pool.submit(os.getpid).result()
+        assert child != os.getpid()
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, child) == min(mine + 5, 19)
+        scheduler = MonitorScheduler([app], store, holder="a", runner=process.run)
+        [result] = scheduler.tick(NOW)
+        in_thread = MonitorScheduler([app], store, holder="a").run_app(app, NOW, "t")
+    finally:
+        process.close()
+    assert result.app == "churn" and result.window == in_thread.window
+    assert [o.as_dict() for o in result.observations] == [
+        o.as_dict() for o in in_thread.observations
+    ]
+    assert monitor_runs(store) == 2

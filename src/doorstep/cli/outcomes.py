@@ -5,6 +5,7 @@ See docs/monitoring.md."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -154,10 +155,21 @@ def monitor(
             envvar="DOORSTEP_PUBLIC_URL",
         ),
     ] = None,
+    nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="Lower this run's CPU priority by this much, so a server on the same machine "
+            "keeps its latency while the report is computed (0: unchanged).",
+        ),
+    ] = 10,
     db: DbOption = None,
 ) -> None:
     """Live quality per window, human overrides, ROI against the control group, and drift;
     with --alert, raise and resolve alerts through the spec's connectors."""
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
     from doorstep.services.app import load_app, read_spec
     from doorstep.services.drift import ProfileCache, drift_thresholds
     from doorstep.services.monitoring import monitoring_report

@@ -56,6 +56,7 @@ class MonitorScheduler:
         tick_seconds: float = 15.0,
         holder: str | None = None,
         on_alerts: Callable[[], None] | None = None,
+        runner: Callable[[LoadedApp, datetime, str], MonitorResult] | None = None,
     ) -> None:
         self.apps = {
             a.name: a
@@ -70,7 +71,23 @@ class MonitorScheduler:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.on_alerts = on_alerts
         """Called after a run wrote messages (the dispatcher's ``wake``)."""
+        self.runner = runner or self.run_app
+        """Runs one app's monitor (``app, now, actor``): :meth:`run_app` in this thread, or
+        elsewhere, e.g. :class:`~doorstep.services.monitor_process.MonitorProcess`."""
         self._done: dict[str, datetime] = {}
+
+    def run_app(self, app: LoadedApp, now: datetime, actor: str) -> MonitorResult:
+        """One monitor run of ``app`` judged at ``now``, here."""
+        profile = self.profiles.get(app) if app.spec.reference is not None else None
+        return run_monitor(
+            app.spec,
+            self.store,
+            profile=profile,
+            now=now,
+            actor=actor,
+            public_url=self.public_url,
+            root=app.root,
+        )
 
     def tick(self, now: datetime | None = None) -> list[MonitorResult]:
         """One round: run each app whose latest slot has not run here yet (lease holder only)."""
@@ -89,16 +106,7 @@ class MonitorScheduler:
             if self._done.get(app.name) == slot:
                 continue
             try:
-                profile = self.profiles.get(app) if app.spec.reference is not None else None
-                result = run_monitor(
-                    app.spec,
-                    self.store,
-                    profile=profile,
-                    now=now,
-                    actor=f"monitor:{self.holder}",
-                    public_url=self.public_url,
-                    root=app.root,
-                )
+                result = self.runner(app, now, f"monitor:{self.holder}")
             except Exception:  # noqa: BLE001 - logged; the next slot tries again
                 logger.exception("the monitor of %s failed for slot %s", app.name, slot)
                 continue

@@ -1,7 +1,12 @@
-"""The monitor inside ``doorstep serve``: a background thread running each app's scheduled
-monitor and raising its alerts (see :mod:`doorstep.services.monitor_schedule`). Every worker
+"""The monitor inside ``doorstep serve``: a background thread keeping each app's monitor
+schedule and raising its alerts (see :mod:`doorstep.services.monitor_schedule`). Every worker
 process runs one; a lease in the store lets one of them act at a time. ``--no-schedules`` turns
-it off, as it does the scheduled runs."""
+it off, as it does the scheduled runs.
+
+The runs themselves go to a child process at a lower CPU priority
+(:mod:`doorstep.services.monitor_process`), started and loaded right after start-up: a run
+takes seconds of CPU, which in the server's own process would stall its requests (the GIL) and
+compete with them for the cores."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from doorstep.services.app import LoadedApp
+from doorstep.services.monitor_process import MonitorProcess
 from doorstep.services.monitor_schedule import MonitorScheduler
 from doorstep.web.service import DecisionService
 from doorstep.web.settings import ServeSettings
@@ -38,12 +45,14 @@ def alerting(
         if service.on_deliveries is not None:
             service.on_deliveries()
 
+    process = _monitor_process(service, settings, apps)
     monitor = MonitorScheduler(
         apps,
         service.store,
         profiles=service.profiles,
         public_url=settings.public_url,
         on_alerts=wake,
+        runner=process.run if process is not None else None,
     )
     stop = threading.Event()
     thread = threading.Thread(
@@ -57,3 +66,22 @@ def alerting(
         thread.join(timeout=30)
         if thread.is_alive():
             logger.warning("the monitor did not stop within 30 s")
+        if process is not None:
+            process.close()
+
+
+def _monitor_process(
+    service: DecisionService, settings: ServeSettings, apps: list[LoadedApp]
+) -> MonitorProcess | None:
+    """The child process for the runs, warming up; ``None`` (runs in the thread) when the
+    settings say so or the store has no URL a child could open."""
+    engine = getattr(service.store, "engine", None)
+    if not settings.monitor_process or engine is None:
+        return None
+    process = MonitorProcess(
+        engine.url.render_as_string(hide_password=False),
+        profiles=service.profiles.directory,
+        public_url=settings.public_url,
+    )
+    process.warm(apps)
+    return process
