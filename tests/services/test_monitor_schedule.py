@@ -67,9 +67,18 @@ def test_the_monitor_wakes_on_its_next_slot(churn_app: Path, store: Store) -> No
     assert MonitorScheduler([], store).seconds_to_next_slot(NOW) is None
 
 
+def _thread_pools() -> tuple[int, str | None]:
+    import os
+
+    import polars as pl
+
+    return pl.thread_pool_size(), os.environ.get("OMP_NUM_THREADS")
+
+
 def test_runs_in_a_child_process_at_a_lower_priority(churn_app: Path, store: Store) -> None:
-    """``serve`` hands each run to one long-lived child process (niced), which opens the store
-    from its URL and loads the app from its spec file; the result is the same as in-thread."""
+    """``serve`` hands each run to one long-lived child process (niced, one thread per pool),
+    which opens the store from its URL and loads the app from its spec file; the result is the
+    same as in-thread, and the server's own environment is left as it was."""
     import os
 
     from doorstep.services.monitor_process import MonitorProcess
@@ -87,11 +96,14 @@ def test_runs_in_a_child_process_at_a_lower_priority(churn_app: Path, store: Sto
     with path.open("w") as out:
         yaml.dump(data, out)
     app = load_app(path)
+    environment = os.environ.get("POLARS_MAX_THREADS")
     process = MonitorProcess(store.engine.url.render_as_string(hide_password=False), nice=5)
     try:
         process.warm([app])
         child = process._pool.submit(os.getpid).result()
         assert child != os.getpid()
+        assert process._pool.submit(_thread_pools).result() == (1, "1")
+        assert os.environ.get("POLARS_MAX_THREADS") == environment
         mine = os.getpriority(os.PRIO_PROCESS, 0)
         assert os.getpriority(os.PRIO_PROCESS, child) == min(mine + 5, 19)
         scheduler = MonitorScheduler([app], store, holder="a", runner=process.run)

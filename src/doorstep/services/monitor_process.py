@@ -1,7 +1,8 @@
 """The scheduled monitor's own process: ``doorstep serve`` runs each monitor run in one long-lived
 child process at a lower CPU priority, so that the report's work (reading windows, drift
 statistics, explaining samples) neither holds the server's GIL nor competes with it for the
-cores at equal priority.
+cores at equal priority: the child runs at ``nice`` +10 with its thread pools (polars, the
+model's OpenMP) capped at one thread.
 
 The child is spawned once (``multiprocessing`` ``spawn``: a fresh interpreter, nothing inherited
 from the server but the environment and the working directory), loads the apps from their spec
@@ -17,15 +18,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from doorstep.services.app import LoadedApp
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # this module stays light: the child caps its threads before they load
     from doorstep.services.alerts import MonitorResult
+    from doorstep.services.app import LoadedApp
     from doorstep.services.monitor_schedule import MonitorScheduler
 
 __all__ = ["DEFAULT_NICE", "MonitorProcess", "spec_path"]
@@ -34,6 +36,10 @@ logger = logging.getLogger("doorstep.alerts")
 
 DEFAULT_NICE = 10
 """How much lower the child's CPU priority is than the server's (``nice`` increment)."""
+DEFAULT_THREADS = 1
+"""Threads the child's polars and the model's OpenMP runtime may use: one core at most, so a run
+leaves the other cores to the server."""
+THREAD_VARIABLES = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def spec_path(app: LoadedApp) -> Path:
@@ -52,6 +58,7 @@ class MonitorProcess:
         profiles: Path | None = None,
         public_url: str | None = None,
         nice: int = DEFAULT_NICE,
+        threads: int = DEFAULT_THREADS,
     ) -> None:
         self.store_url = store_url
         self.profiles = profiles
@@ -62,6 +69,11 @@ class MonitorProcess:
             initializer=_lower_priority,
             initargs=(nice,),
         )
+        # The child is started now, by this first submit, with its thread pools capped in its
+        # environment: a spawned child imports the server's main module (and polars with it)
+        # before any initializer could set them.
+        with _environment({name: str(threads) for name in THREAD_VARIABLES}):
+            self._pool.submit(int)
 
     def warm(self, apps: list[LoadedApp]) -> None:
         """Start the child and load ``apps`` and the store there now, not at the first slot."""
@@ -78,6 +90,21 @@ class MonitorProcess:
 
     def _context(self) -> tuple[str, Path | None, str | None]:
         return self.store_url, self.profiles, self.public_url
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment while the block runs (then as before)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _log_failure(future: object) -> None:
