@@ -75,6 +75,25 @@ async def test_a_tampered_cookie_is_a_signed_out_visitor(seeded: Site) -> None:
         assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
 
 
+async def test_a_fragment_for_a_signed_out_visitor_sends_the_whole_page_to_sign_in(
+    seeded: Site,
+) -> None:
+    """htmx would follow a 303 and put the sign-in form inside the dashboard: a fragment gets
+    ``HX-Redirect`` back to the page it was loaded into instead."""
+    transport = httpx.ASGITransport(app=seeded.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        htmx = {"HX-Request": "true", "HX-Current-URL": "http://testserver/apps/churn?x=1"}
+        answer = await client.get("/apps/churn/monitoring-panel", headers=htmx)
+        assert answer.status_code == 204 and answer.text == ""
+        assert answer.headers["hx-redirect"] == "/sign-in?next=%2Fapps%2Fchurn%3Fx%3D1"
+        plain = await client.get("/apps/churn/monitoring-panel")
+        assert plain.status_code == 303
+        assert plain.headers["location"] == "/sign-in?next=%2Fapps%2Fchurn%2Fmonitoring-panel"
+        elsewhere = {"HX-Request": "true", "HX-Current-URL": "https://evil.example//x"}
+        away = await client.get("/apps/churn/monitoring-panel", headers=elsewhere)
+        assert away.headers["hx-redirect"] == "/sign-in?next=%2F"  # never another site
+
+
 async def test_a_verdict_without_a_reason_is_refused_and_changes_nothing(seeded: Site) -> None:
     case = first_pending(seeded)
     events = len(seeded.store.decision_audit(case))

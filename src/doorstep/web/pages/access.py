@@ -78,12 +78,20 @@ def local_path(target: str | None, default: str = "/") -> str:
     return target
 
 
-def sign_in_redirect(request: Request) -> RedirectResponse:
+def sign_in_redirect(request: Request) -> Response:
+    """To the sign-in form, and back here after it. A fragment fetched by htmx (the dashboard's
+    monitoring panel) sends the whole page there instead (``HX-Redirect``), back to the page it
+    was loaded into: following the redirect itself would put the form inside the page."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if request.method not in SAFE_METHODS:
-        target = request.headers.get("referer", "") or "/"
+    fragment = request.headers.get("hx-request") == "true"
+    if request.method not in SAFE_METHODS or fragment:
+        header = "hx-current-url" if fragment else "referer"
+        target = request.headers.get(header, "") or "/"
         target = local_path("/" + target.split("/", 3)[-1] if "://" in target else target)
-    return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+    location = f"/sign-in?next={quote(target, safe='')}"
+    if fragment:
+        return Response(status_code=204, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
 
 
 class PageRoute(APIRoute):
