@@ -164,12 +164,24 @@ def monitor(
             "keeps its latency while the report is computed (0: unchanged).",
         ),
     ] = 10,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Threads for polars and the model's OpenMP pool (default: one per core); "
+            "1 leaves the other cores to a server on the same machine.",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Live quality per window, human overrides, ROI against the control group, and drift;
     with --alert, raise and resolve alerts through the spec's connectors."""
     if nice and hasattr(os, "nice"):
         os.nice(nice)
+    if threads is not None:  # before polars and the model load: they size their pools then
+        from doorstep.services.monitor_process import THREAD_VARIABLES
+
+        os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
     from doorstep.services.app import load_app, read_spec
     from doorstep.services.drift import ProfileCache, drift_thresholds
     from doorstep.services.monitoring import monitoring_report

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import (
@@ -148,6 +147,8 @@ def score_summary(console: Console, summary: ScoreSummary) -> None:
 
 def explained_decisions(console: Console, decisions: Path, count: int) -> None:
     """Show the ``count`` highest-scoring explained decisions, one panel each."""
+    import polars as pl
+
     frame = (
         pl.scan_parquet(decisions)
         .filter(pl.col("reasons").is_not_null())
@@ -173,6 +174,8 @@ def next_steps(console: Console, directory: Path) -> None:
 
 def try_the_api(console: Console, customers: Path, spec: Spec, port: int) -> None:
     """A curl command that decides one of the sample customers through the API."""
+    import polars as pl
+
     record = pl.read_parquet(customers).head(1).row(0, named=True)
     body = json.dumps({k: v for k, v in record.items() if v is not None}, default=str)
     url = f"http://127.0.0.1:{port}/v1/apps/{spec.app.name}/decisions"
