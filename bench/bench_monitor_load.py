@@ -18,8 +18,8 @@ POSTs per second, open loop (``bench/loadgen.py``), for ``--duration`` s in thre
 turn, ``--repeat`` times:
 
 a. **baseline**: no monitor runs (the phase fits between two slots);
-b. **on demand**: ``doorstep monitor --alert --no-deliver`` starts as a separate process on the
-   same store ``--monitor-delay`` s into the phase;
+b. **on demand**: ``doorstep monitor --alert --no-deliver --threads 1`` (``--monitor-threads``)
+   starts as a separate process on the same store ``--monitor-delay`` s into the phase;
 c. **scheduled**: the phase starts ``--lead`` s before a cron slot of the monitor in ``serve``.
 
 Each phase reports p50, p99, max and errors; the monitor's run is timed (the ``monitor.run``
@@ -340,6 +340,8 @@ class Bench:
         self.clear_until(max(self.args.duration, self.args.monitor_delay + self.expected_run + 20))
         command = [*doorstep_command(), "monitor", "--alert", "--no-deliver"]
         command += ["--spec", str(self.spec), "--db", self.db]
+        if self.args.monitor_threads:
+            command += ["--threads", str(self.args.monitor_threads)]
         job = OnDemand(command, self.work, self.args.monitor_delay)
         with Watcher(self.runs) as watch:
             job.start()
@@ -519,6 +521,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--lead", type=float, default=2.0, help="scheduled: load starts before")
     parser.add_argument("--monitor-delay", type=float, default=1.0, help="on demand: start after")
+    parser.add_argument(
+        "--monitor-threads",
+        type=int,
+        default=1,
+        help="on demand: doorstep monitor --threads (as from cron on the server's machine; "
+        "0: every core)",
+    )
     parser.add_argument("--trees", type=int, default=200)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--keep", type=Path, help="keep the store, spec and logs in this folder")
