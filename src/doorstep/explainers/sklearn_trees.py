@@ -54,7 +54,9 @@ class _Converted:
     """Ensemble feature ``j`` is the caller's column ``columns[j]``."""
     prepare: Callable[[Any], tuple[F64, F64]]
     """Caller's X -> (rows in ensemble feature order, per-row offset ``(rows, outputs)``)."""
-    fingerprint: int
+    fitted: object
+    """The estimator's fitted trees this was converted from, held so that a refit (new trees)
+    is told apart by identity: an ``id()`` alone may be reused once the old trees are freed."""
 
 
 _CACHE: weakref.WeakKeyDictionary[Any, _Converted] = weakref.WeakKeyDictionary()
@@ -121,11 +123,11 @@ def _single_output(estimator: Any) -> bool:
     return int(estimator.n_outputs_) == 1
 
 
-def _fingerprint(estimator: Any) -> int:
+def _fitted(estimator: Any) -> object:
     for name in ("_predictors", "estimators_", "tree_"):
         if hasattr(estimator, name):
-            return id(getattr(estimator, name))
-    return 0
+            return getattr(estimator, name)
+    return None
 
 
 def _converted(estimator: Any) -> _Converted:
@@ -141,7 +143,7 @@ def _converted(estimator: Any) -> _Converted:
         cached = _CACHE.get(estimator)
     except TypeError:  # not weak-referenceable
         cached = None
-    if cached is not None and cached.fingerprint == _fingerprint(estimator):
+    if cached is not None and cached.fitted is _fitted(estimator):
         return cached
     convert = {
         "forest_classifier": _convert_forest,
@@ -214,7 +216,7 @@ def _convert_forest(estimator: Any) -> _Converted:
 
     d = int(estimator.n_features_in_)
     ensemble = TreeEnsemble(tuple(trees), d, outputs)
-    return _Converted(ensemble, link, 1.0, np.arange(d), prepare, _fingerprint(estimator))
+    return _Converted(ensemble, link, 1.0, np.arange(d), prepare, _fitted(estimator))
 
 
 def _convert_gradient_boosting(estimator: Any) -> _Converted:
@@ -245,7 +247,7 @@ def _convert_gradient_boosting(estimator: Any) -> _Converted:
 
     d = int(estimator.n_features_in_)
     ensemble = TreeEnsemble(tuple(trees), d, outputs)
-    return _Converted(ensemble, link, scale, np.arange(d), prepare, _fingerprint(estimator))
+    return _Converted(ensemble, link, scale, np.arange(d), prepare, _fitted(estimator))
 
 
 def _unpack_bitsets(bitsets: Any) -> npt.NDArray[np.bool_]:
@@ -280,7 +282,7 @@ def _convert_hist_gradient_boosting(estimator: Any) -> _Converted:
     d = int(estimator.n_features_in_)
     ensemble = TreeEnsemble(tuple(trees), d, outputs)
     columns = _hgb_columns(estimator, d)
-    return _Converted(ensemble, link, 1.0, columns, prepare, _fingerprint(estimator))
+    return _Converted(ensemble, link, 1.0, columns, prepare, _fitted(estimator))
 
 
 def _hgb_tree(
