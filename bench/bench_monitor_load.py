@@ -336,6 +336,16 @@ class Bench:
         return {**result.summary(), "began": began, "ended": ended}
 
     def on_demand(self) -> dict[str, Any]:
+        """The phase, again (up to 3 times) when a scheduled run came due while the command was
+        still running: a slow start-up can outlast the gap between slots."""
+        for _ in range(3):
+            out = self._on_demand_once()
+            if out is not None:
+                return out
+            print("the scheduled monitor ran during the on-demand phase: the phase again")
+        raise RuntimeError("the scheduled monitor ran during every on-demand phase")
+
+    def _on_demand_once(self) -> dict[str, Any] | None:
         # the process imports doorstep, polars and LightGBM before its run: ~10 s here
         self.clear_until(max(self.args.duration, self.args.monitor_delay + self.expected_run + 20))
         command = [*doorstep_command(), "monitor", "--alert", "--no-deliver"]
@@ -353,7 +363,7 @@ class Bench:
             raise RuntimeError(f"doorstep monitor recorded no monitor.run:\n{job.output}")
         run_began = ours[-1][0]
         if any(r[2].startswith("monitor:") for r in watch.found):
-            raise RuntimeError("the scheduled monitor ran during the on-demand phase")
+            return None
         out = {**result.summary(), "began": began, "ended": ended}
         out["monitor"] = {
             "process": [job.started, job.ended],
