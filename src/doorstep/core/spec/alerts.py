@@ -9,13 +9,11 @@ to or above it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from doorstep.core.spec.sources import check_cron, check_timezone
 from doorstep.core.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -120,28 +118,12 @@ class AlertScheduleSpec(_Strict):
     @field_validator("cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:
-        fields = value.split()
-        if len(fields) != 5:
-            raise ValueError(
-                f"expected 5 cron fields (minute hour day-of-month month day-of-week), got "
-                f"{len(fields)} in {value!r}"
-            )
-        try:
-            next(CronSim(value, datetime(2000, 1, 1, tzinfo=UTC)))
-        except (CronSimError, StopIteration) as exc:
-            raise ValueError(f"not a valid cron expression {value!r}: {exc}") from None
-        return value
+        return check_cron(value)
 
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
-            ) from None
-        return value
+        return check_timezone(value)
 
 
 class RetrainSpec(_Strict):

@@ -30,6 +30,32 @@ __all__ = [
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+def check_cron(value: str) -> str:
+    """``value`` when it is a five-field cron expression ``cronsim`` can follow."""
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"expected 5 cron fields (minute hour day-of-month month day-of-week), got "
+            f"{len(fields)} in {value!r}"
+        )
+    try:
+        next(CronSim(value, datetime(2000, 1, 1, tzinfo=UTC)))
+    except (CronSimError, StopIteration) as exc:
+        raise ValueError(f"not a valid cron expression {value!r}: {exc}") from None
+    return value
+
+
+def check_timezone(value: str) -> str:
+    """``value`` when it is an IANA time zone name."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+        ) from None
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
@@ -190,28 +216,12 @@ class ScheduleSpec(_Strict):
     @field_validator("cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:
-        fields = value.split()
-        if len(fields) != 5:
-            raise ValueError(
-                f"expected 5 cron fields (minute hour day-of-month month day-of-week), got "
-                f"{len(fields)} in {value!r}"
-            )
-        try:
-            next(CronSim(value, datetime(2000, 1, 1, tzinfo=UTC)))
-        except (CronSimError, StopIteration) as exc:
-            raise ValueError(f"not a valid cron expression {value!r}: {exc}") from None
-        return value
+        return check_cron(value)
 
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
-            ) from None
-        return value
+        return check_timezone(value)
 
 
 def source_columns(source: Any, fields: list[str]) -> dict[str, str]:
