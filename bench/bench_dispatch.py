@@ -187,7 +187,7 @@ def write_spec(app: ServiceApp, work: Path) -> Path:
 
 
 def open_connectors(spec: Path, env: dict[str, str]) -> Any:
-    from doorstep.services.delivery import read_app_connectors
+    from doorstep.services.deliver.actions import read_app_connectors
 
     (connectors,) = read_app_connectors([spec], env=env)
     return connectors
@@ -195,7 +195,7 @@ def open_connectors(spec: Path, env: dict[str, str]) -> Any:
 
 def seed(store: Any, connectors: Any, app: ServiceApp, n: int) -> None:
     """Write ``n`` decisions and their pending deliveries, in batches, as the service does."""
-    from doorstep.services.delivery import deliveries_for
+    from doorstep.services.deliver.actions import deliveries_for
     from doorstep.store import RecordRequest
 
     busy = {s: c for s, c in store.delivery_counts(APP).items() if s in ("pending", "sending")}
@@ -214,7 +214,7 @@ def floor_requests(
     from doorstep.connectors.http import USER_AGENT, encode_json
     from doorstep.connectors.templates import render_payload
     from doorstep.connectors.webhook import parse_secret, sign
-    from doorstep.services.delivery import delivery_context
+    from doorstep.services.deliver.actions import delivery_context
 
     key = parse_secret(secret)
     template = connectors.spec.actions[ACTION].payload
@@ -288,7 +288,7 @@ def floor_httpx_threads(
 def dispatch_run(
     app: ServiceApp, receiver: Receiver, env: dict[str, str], url: str, args: Any, work: Path
 ) -> dict[str, Any]:
-    from doorstep.services.dispatcher import AttemptReport, Dispatcher
+    from doorstep.services.deliver.dispatcher import AttemptReport, Dispatcher
     from doorstep.store import open_store
 
     n = args.deliveries

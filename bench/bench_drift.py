@@ -104,7 +104,7 @@ def ensure_data(rows: int, data_dir: Path) -> tuple[Path, Path]:
 def job_doorstep(reference: Path, current: Path, threads: int | None) -> dict[str, Any]:
     import polars as pl
 
-    from doorstep.monitoring.drift import build_profile, compare
+    from doorstep.core.stats.drift import build_profile, compare
 
     started = time.perf_counter()
     kinds = {n: "numeric" for n in NUMERIC} | {n: "categorical" for n in CATEGORICAL}
@@ -269,7 +269,7 @@ def child(argv: list[str]) -> None:
     tool, reference, current, out = argv
     imported = time.perf_counter()
     if tool.startswith("doorstep"):
-        import doorstep.monitoring.drift  # noqa: F401
+        import doorstep.core.stats.drift  # noqa: F401
     elif tool == "evidently":
         import evidently  # noqa: F401
     elif tool == "nannyml":

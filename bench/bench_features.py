@@ -147,8 +147,8 @@ def measure_latency(app_dir: Path, pg_url: str, args: Any, work: Path) -> dict[s
 
 
 def measure_round_trip(app_dir: Path, pg_url: str, repeat: int) -> dict[str, Any]:
-    from doorstep.services.app import read_spec
-    from doorstep.services.features import FeatureLookup
+    from doorstep.services.apps.loading import read_spec
+    from doorstep.services.decide.features import FeatureLookup
     from doorstep.sources.sql import SQLFeatureSource
 
     doc = read_spec(app_dir / "doorstep.sql.yaml")
@@ -179,9 +179,9 @@ def measure_in_process(app_dir: Path, pg_url: str, batches: int) -> dict[str, An
     inline and looked up, alternating: what the lookup adds per micro-batch, without HTTP."""
     import numpy as np
 
-    from doorstep.services.app import load_app
-    from doorstep.services.decisions import OnlineRequest, decide_requests
-    from doorstep.services.features import FeatureLookup
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.decide.features import FeatureLookup
+    from doorstep.services.decide.online import OnlineRequest, decide_requests
     from doorstep.store import open_store
 
     customers = _customers(app_dir)

@@ -115,7 +115,7 @@ def seed(db: str, n: int, folder: Path) -> dict[str, Any]:
 
 
 def phase_import(db: str, folder: Path) -> dict[str, Any]:
-    from doorstep.services.outcomes import import_outcomes
+    from doorstep.services.outcomes.ingest import import_outcomes
     from doorstep.store import open_store
 
     started = time.perf_counter()
@@ -130,7 +130,7 @@ def phase_import(db: str, folder: Path) -> dict[str, Any]:
 
 
 def phase_report(db: str, folder: Path) -> dict[str, Any]:
-    from doorstep.services.monitoring import monitoring_report
+    from doorstep.services.monitor.report import monitoring_report
     from doorstep.store import open_store
 
     started = time.perf_counter()
@@ -179,7 +179,7 @@ def phase_floor(db: str, folder: Path) -> dict[str, Any]:
 
 
 def phase_export(db: str, folder: Path) -> dict[str, Any]:
-    from doorstep.services.training import export_training_data
+    from doorstep.services.outcomes.training import export_training_data
     from doorstep.store import open_store
 
     started = time.perf_counter()

@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     load_only = [
         sys.executable,
         "-c",
-        "import sys; from pathlib import Path; from doorstep.services.app import load_app; "
+        "import sys; from pathlib import Path; "
+        "from doorstep.services.apps.loading import load_app; "
         "load_app(Path(sys.argv[1]))",
         str(app.spec),
     ]

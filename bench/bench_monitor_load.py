@@ -103,9 +103,9 @@ def seed_store(spec: Path, db: str, n: int, days: int, folder: Path) -> dict[str
     from doorstep.examples.churn import churn_probability, generate_customers
     from doorstep.examples.churn.outcomes import RETENTION_EFFECT
     from doorstep.ids import new_id
-    from doorstep.services.app import load_app
-    from doorstep.services.decide import decide_batch
-    from doorstep.services.outcomes import import_outcomes
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.decide.batch import decide_batch
+    from doorstep.services.outcomes.ingest import import_outcomes
     from doorstep.store import DecisionRecord, RecordRequest, open_store
 
     started = time.perf_counter()

@@ -23,7 +23,7 @@ import httpx
 
 from doorstep.examples.churn import write_example
 from doorstep.ids import new_id
-from doorstep.services.registry import load_registry
+from doorstep.services.apps.registry import load_registry
 from doorstep.store import DecisionRecord, RecordRequest, open_store
 from doorstep.web import ServeSettings, create_app
 

@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import lightgbm as lgb
 
-    from doorstep.services.app import load_app
-    from doorstep.services.score import score_file
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.runs.files import score_file
 
     app = ensure_app(args.data_dir, train_rows=args.train_rows, trees=args.trees)
     source = ensure_rows(args.rows, args.data_dir)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from doorstep.services.app import load_app
-from doorstep.services.score import score_file
+from doorstep.services.apps.loading import load_app
+from doorstep.services.runs.files import score_file
 
 DOCS = Path(__file__).parents[1] / "docs"
 BLOCKS = [

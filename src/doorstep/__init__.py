@@ -19,18 +19,18 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 _EXPORTS = {
     "Contributions": "doorstep.core.ports",
     "Decision": "doorstep.types",
-    "DecisionBatch": "doorstep.services.decide",
-    "LoadedApp": "doorstep.services.app",
+    "DecisionBatch": "doorstep.services.decide.batch",
+    "LoadedApp": "doorstep.services.apps.loading",
     "Model": "doorstep.core.ports",
     "ModelMetadata": "doorstep.core.ports",
     "Reason": "doorstep.types",
-    "ScoreSummary": "doorstep.services.score",
+    "ScoreSummary": "doorstep.services.runs.files",
     "Spec": "doorstep.core.spec.models",
-    "decide_batch": "doorstep.services.decide",
-    "load_app": "doorstep.services.app",
+    "decide_batch": "doorstep.services.decide.batch",
+    "load_app": "doorstep.services.apps.loading",
     "load_model": "doorstep.plugins",
     "parse_spec": "doorstep.core.spec.loader",
-    "score_file": "doorstep.services.score",
+    "score_file": "doorstep.services.runs.files",
 }
 
 __all__ = [
@@ -56,9 +56,9 @@ if TYPE_CHECKING:
     from doorstep.core.spec.loader import parse_spec
     from doorstep.core.spec.models import Spec
     from doorstep.plugins import load_model
-    from doorstep.services.app import LoadedApp, load_app
-    from doorstep.services.decide import DecisionBatch, decide_batch
-    from doorstep.services.score import ScoreSummary, score_file
+    from doorstep.services.apps.loading import LoadedApp, load_app
+    from doorstep.services.decide.batch import DecisionBatch, decide_batch
+    from doorstep.services.runs.files import ScoreSummary, score_file
     from doorstep.types import Decision, Reason
 
 

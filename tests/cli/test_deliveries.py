@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from doorstep.cli.main import app
 from doorstep.core.spec.loader import parse_spec
-from doorstep.services.delivery import SpecFile, deliveries_for
+from doorstep.services.deliver.actions import SpecFile, deliveries_for
 from doorstep.store import AttemptResult, RecordRequest, open_store
 
 runner = CliRunner()

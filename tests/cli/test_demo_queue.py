@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from doorstep.cli.demo_queue import prepare_review_queue
-from doorstep.services.app import load_app
+from doorstep.services.apps.loading import load_app
 from doorstep.store import open_store
 
 KEY = re.compile(r"dsk_[A-Za-z0-9_-]+")

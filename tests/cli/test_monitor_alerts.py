@@ -12,9 +12,9 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app
-from doorstep.services.alerts import EXIT_ALERT
-from doorstep.services.app import load_app
-from doorstep.services.examples import decide_sample
+from doorstep.services.apps.examples import decide_sample
+from doorstep.services.apps.loading import load_app
+from doorstep.services.monitor.alerts import EXIT_ALERT
 from doorstep.store import open_store
 
 runner = CliRunner()

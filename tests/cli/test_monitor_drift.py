@@ -11,7 +11,7 @@ from tests.services.test_drift_monitor import DAYS, DRIFTED, SHIFT_DAY, START, d
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app
-from doorstep.services.app import load_app
+from doorstep.services.apps.loading import load_app
 from doorstep.store import open_store
 
 runner = CliRunner()

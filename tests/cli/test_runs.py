@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from doorstep.cli.main import app
 from doorstep.store import open_store
-from doorstep.store.contract import DecisionQuery, DeliveryQuery
+from doorstep.store.protocols import DecisionQuery, DeliveryQuery
 from doorstep.store.runs import RunQuery
 
 runner = CliRunner()

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from tests.connectors.receivers import Receiver
 from tests.store.factories import decision
 
-from doorstep.services.app import read_spec
-from doorstep.services.delivery import SpecFile, deliveries_for
+from doorstep.services.apps.loading import read_spec
+from doorstep.services.deliver.actions import SpecFile, deliveries_for
 from doorstep.store import DeliveryRecord, RecordRequest, Store
 from doorstep.store.tables import deliveries, delivery_attempts
 

@@ -11,8 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from doorstep.errors import InputError
-from doorstep.monitoring.drift import (
+from doorstep.core.stats.drift import (
     DriftReport,
     DriftThresholds,
     ReferenceProfile,
@@ -21,6 +20,7 @@ from doorstep.monitoring.drift import (
     build_profile,
     compare,
 )
+from doorstep.errors import InputError
 
 
 def decisions(n: int, seed: int, *, shift: float = 0.0, extra_shap: float = 1.0) -> pl.DataFrame:

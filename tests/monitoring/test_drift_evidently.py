@@ -25,9 +25,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from doorstep.monitoring.drift import build_profile, compare
-from doorstep.monitoring.profile import NumericReference
-from doorstep.monitoring.stats import ecdf_from_sorted, histogram, psi, sturges_edges
+from doorstep.core.stats.drift import build_profile, compare
+from doorstep.core.stats.kernels import ecdf_from_sorted, histogram, psi, sturges_edges
+from doorstep.core.stats.profile import NumericReference
 
 ROOT = Path(__file__).resolve().parents[2]
 EVIDENTLY = ROOT / "bench" / ".data" / "venvs" / "evidently" / "bin" / "python"

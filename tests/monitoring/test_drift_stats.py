@@ -14,8 +14,8 @@ from hypothesis import strategies as st_
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from doorstep.monitoring.drift import build_profile, compare
-from doorstep.monitoring.stats import (
+from doorstep.core.stats.drift import build_profile, compare
+from doorstep.core.stats.kernels import (
     Ecdf,
     chi2_goodness_of_fit,
     ecdf_from_sorted,

@@ -15,8 +15,8 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from doorstep.monitoring.intervals import newcombe_difference, wilson
-from doorstep.monitoring.quality import (
+from doorstep.core.stats.intervals import newcombe_difference, wilson
+from doorstep.core.stats.quality import (
     BinaryQuality,
     MulticlassQuality,
     RegressionQuality,

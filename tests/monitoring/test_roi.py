@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from doorstep.monitoring.roi import (
+from doorstep.core.stats.roi import (
     ActionEconomics,
     RoiAccumulator,
     minimum_detectable_uplift,

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import uvicorn
 
-from doorstep.services.examples import decide_sample
-from doorstep.services.registry import Registry, load_registry
+from doorstep.services.apps.examples import decide_sample
+from doorstep.services.apps.registry import Registry, load_registry
 from doorstep.store import Store, open_store
 from doorstep.web import ServeSettings, create_app
 

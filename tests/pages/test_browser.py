@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.pages.conftest import Site, sign_in
 
-from doorstep.store.contract import DeliveryQuery
+from doorstep.store.protocols import DeliveryQuery
 from doorstep.store.views import QueueQuery
 
 SHOTS = os.environ.get("DOORSTEP_SCREENSHOTS_DIR")

@@ -19,10 +19,10 @@ from tests.pages.test_report_browser import START, decide_and_observe
 from tests.services.test_drift_monitor import DAYS, DRIFTED
 from tests.web.test_report import interval, parse, row
 
-from doorstep.services.alerts import open_alerts
-from doorstep.services.drift import drift_thresholds, reference_profile
-from doorstep.services.monitoring import monitoring_report
-from doorstep.services.registry import Registry
+from doorstep.services.apps.registry import Registry
+from doorstep.services.monitor.alerts import open_alerts
+from doorstep.services.monitor.drift import drift_thresholds, reference_profile
+from doorstep.services.monitor.report import monitoring_report
 from doorstep.store import open_store
 from doorstep.store.alerts import AlertTransition
 from doorstep.web import ServeSettings, create_app

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from tests.pages.conftest import CSRF, Site, session_client
 
-from doorstep.services.delivery import decision_url
-from doorstep.services.what_if import what_would_change
+from doorstep.services.decide.what_if import what_would_change
+from doorstep.services.deliver.actions import decision_url
 from doorstep.store.views import QueueQuery
 from doorstep.web.pages.session import SessionCodec, load_session_secret
 

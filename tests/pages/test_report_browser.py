@@ -17,12 +17,12 @@ from tests.services.test_drift_monitor import DAYS, DRIFTED, PER_DAY, SHIFT_DAY,
 
 from doorstep.examples.churn import generate_customers
 from doorstep.ids import new_id
-from doorstep.services.app import LoadedApp, load_app
-from doorstep.services.drift import drift_thresholds, reference_profile
-from doorstep.services.monitoring import monitoring_report
-from doorstep.services.outcomes import record_outcomes
+from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.monitor.drift import drift_thresholds, reference_profile
+from doorstep.services.monitor.report import monitoring_report
+from doorstep.services.monitor.report_html import render_report_html
+from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.store import DecisionRecord, RecordRequest, open_store
-from doorstep.web.report import render_report_html
 
 SHOTS = os.environ.get("DOORSTEP_SCREENSHOTS_DIR")
 """When set (``scripts/screenshots``), the screenshots go there (the docs' images)."""

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from doorstep.core.spec.alerts import AlertsSpec
-from doorstep.services.alert_messages import Observation
-from doorstep.services.alert_observations import observe
-from doorstep.services.alerts import plan_transitions
+from doorstep.services.monitor.alert_messages import Observation
+from doorstep.services.monitor.alert_observations import observe
+from doorstep.services.monitor.alerts import plan_transitions
 from doorstep.store.alerts import AlertState
 
 NOW = datetime(2025, 3, 10, 1, tzinfo=UTC)

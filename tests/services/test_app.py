@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from doorstep.errors import SpecError
-from doorstep.services.app import load_app
+from doorstep.services.apps.loading import load_app
 
 pytestmark = pytest.mark.slow
 

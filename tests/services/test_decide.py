@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from doorstep.examples.churn import FEATURES, generate_customers
-from doorstep.services.app import LoadedApp, load_app
-from doorstep.services.decide import decide_batch, decision_schema
+from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.decide.batch import decide_batch, decision_schema
 from doorstep.types import Decision
 
 pytestmark = pytest.mark.slow

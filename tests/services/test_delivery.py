@@ -23,8 +23,8 @@ from doorstep.connectors.base import Delivery, SendResult
 from doorstep.core.spec.loader import SpecDocument, parse_spec
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import SpecError
-from doorstep.services import outbox
-from doorstep.services.delivery import (
+from doorstep.services.deliver import operations as outbox
+from doorstep.services.deliver.actions import (
     AppConnectors,
     SpecFile,
     deliveries_for,
@@ -33,7 +33,7 @@ from doorstep.services.delivery import (
     open_app_connectors,
     secret_values,
 )
-from doorstep.services.dispatcher import Dispatcher, next_attempt_at
+from doorstep.services.deliver.dispatcher import Dispatcher, next_attempt_at
 from doorstep.store import (
     DecisionQuery,
     DecisionRecord,
@@ -640,9 +640,9 @@ class _Wrapped:
 def test_verdicts_release_or_retarget_held_deliveries(
     churn_app: Path, store: Store, dispatch: Any
 ) -> None:
-    from doorstep.services.app import load_app
-    from doorstep.services.registry import Registry
-    from doorstep.services.review import review_decision
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.apps.registry import Registry
+    from doorstep.services.review.verdicts import review_decision
 
     app = load_app(churn_app / "doorstep.yaml")
     registry = Registry({app.name: app})

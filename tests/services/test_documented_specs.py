@@ -20,8 +20,8 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from doorstep.services.app import load_app
-from doorstep.services.score import score_file
+from doorstep.services.apps.loading import load_app
+from doorstep.services.runs.files import score_file
 
 pytestmark = pytest.mark.slow
 

@@ -16,16 +16,21 @@ from rich.console import Console
 
 from doorstep.cli.drift_render import render_drift
 from doorstep.core.spec.alerts import AlertsSpec
+from doorstep.core.stats.drift import ReferenceProfile
 from doorstep.examples.churn import generate_customers
 from doorstep.ids import new_id
-from doorstep.monitoring.drift import ReferenceProfile
-from doorstep.services.alert_observations import observe
-from doorstep.services.app import LoadedApp, load_app
-from doorstep.services.attribution import HashSample
-from doorstep.services.drift import ProfileCache, drift_features, profile_key, reference_profile
-from doorstep.services.monitoring import monitoring_report
+from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.monitor.alert_observations import observe
+from doorstep.services.monitor.attribution import HashSample
+from doorstep.services.monitor.drift import (
+    ProfileCache,
+    drift_features,
+    profile_key,
+    reference_profile,
+)
+from doorstep.services.monitor.report import monitoring_report
+from doorstep.services.monitor.report_html import render_report_html
 from doorstep.store import DecisionRecord, RecordRequest, Store
-from doorstep.web.report import render_report_html
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 DAYS = 6

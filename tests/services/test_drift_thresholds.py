@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from doorstep.core.spec.loader import parse_spec
+from doorstep.core.stats.drift import DEFAULT_THRESHOLDS, Threshold
 from doorstep.errors import SpecError
-from doorstep.monitoring.drift import DEFAULT_THRESHOLDS, Threshold
-from doorstep.services.drift import drift_thresholds
+from doorstep.services.monitor.drift import drift_thresholds
 
 BASE = """\
 app: {name: churn, owner: maria@example.com}

@@ -13,12 +13,12 @@ from sklearn.metrics import roc_auc_score
 
 from doorstep.examples.churn import churn_probability, generate_customers
 from doorstep.examples.churn.outcomes import RETENTION_EFFECT, simulate_outcomes, true_uplift
-from doorstep.services.app import load_app
-from doorstep.services.example_outcomes import write_demo_outcomes
-from doorstep.services.examples import decide_sample
-from doorstep.services.monitoring import monitoring_report
-from doorstep.services.outcomes import import_outcomes
-from doorstep.services.training import export_training_data
+from doorstep.services.apps.examples import decide_sample
+from doorstep.services.apps.loading import load_app
+from doorstep.services.monitor.report import monitoring_report
+from doorstep.services.outcomes.example import write_demo_outcomes
+from doorstep.services.outcomes.ingest import import_outcomes
+from doorstep.services.outcomes.training import export_training_data
 from doorstep.store import open_store
 
 

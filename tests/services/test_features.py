@@ -20,7 +20,7 @@ from tests.connectors.test_sql import mariadb_server, mariadb_url  # noqa: F401
 from doorstep.core.spec.models import Spec
 from doorstep.core.spec.sources import RedisSourceSpec, SQLSourceSpec
 from doorstep.errors import FeatureSourceUnavailableError
-from doorstep.services.features import FeatureLookup
+from doorstep.services.decide.features import FeatureLookup
 from doorstep.sources.redis import RedisFeatureSource
 from doorstep.sources.sql import SQLFeatureSource
 

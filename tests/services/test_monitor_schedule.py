@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from ruamel.yaml import YAML
 
-from doorstep.services.app import load_app
+from doorstep.services.apps.loading import load_app
 from doorstep.services.monitor_schedule import MonitorScheduler, latest_monitor_slot
 from doorstep.store import Store
 from doorstep.store.tables import audit_events

@@ -15,8 +15,8 @@ from doorstep.core.spec.loader import parse_spec
 from doorstep.core.spec.models import Spec
 from doorstep.errors import InputError
 from doorstep.ids import new_id
-from doorstep.services.monitoring import monitoring_report, window_start
-from doorstep.services.outcomes import record_outcomes
+from doorstep.services.monitor.report import monitoring_report, window_start
+from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.store import DecisionRecord, RecordRequest, Store
 
 SPEC = """\
@@ -165,7 +165,7 @@ def test_a_small_control_group_is_called_too_small(store: Store) -> None:
 
 
 def test_windows_default_to_the_spec_and_the_last_periods() -> None:
-    from doorstep.services.monitoring import _resolve_range
+    from doorstep.services.monitor.report import _resolve_range
 
     span = _resolve_range(spec(), None, None, None, None, NOW + timedelta(hours=5))
     assert span.window == "day" and span.count == 30

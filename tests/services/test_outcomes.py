@@ -14,8 +14,8 @@ from tests.services.test_monitoring import SPEC, START, spec
 from tests.store.factories import decision
 
 from doorstep.errors import InputError
-from doorstep.services.outcome_rows import OutcomeParser
-from doorstep.services.outcomes import import_outcomes, record_outcomes
+from doorstep.services.outcomes.ingest import import_outcomes, record_outcomes
+from doorstep.services.outcomes.rows import OutcomeParser
 from doorstep.store import RecordRequest, Store
 from doorstep.store.tables import audit_events
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from doorstep.services.app import load_app
+from doorstep.services.apps.loading import load_app
 from doorstep.services.scheduler import Scheduler, latest_slot
 from doorstep.store import DecisionQuery, open_store
 from doorstep.store.runs import RunQuery
@@ -34,8 +34,8 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from doorstep.services import runs
-    from doorstep.services.app import load_app
+    from doorstep.services.runs.sources import sources as runs
+    from doorstep.services.apps.loading import load_app
     from doorstep.services.scheduler import Scheduler
     from doorstep.store import DecisionQuery, open_store
 
@@ -134,7 +134,7 @@ def test_rejected_entities_are_counted_and_kept_with_the_run(
 ) -> None:
     import sqlite3
 
-    from doorstep.services.runs import RunOptions, execute_run
+    from doorstep.services.runs.sources import RunOptions, execute_run
     from doorstep.sources.adhoc import open_scan
 
     with sqlite3.connect(churn_app / "features.db") as db:

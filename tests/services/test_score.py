@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from doorstep.services.app import LoadedApp, load_app
-from doorstep.services.score import default_rejects_path, score_file
+from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.runs.files import default_rejects_path, score_file
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from doorstep.errors import SpecError
-from doorstep.services.app import load_app
-from doorstep.services.decide import decide_batch
+from doorstep.services.apps.loading import load_app
+from doorstep.services.decide.batch import decide_batch
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 
 from doorstep.core.spec.loader import parse_spec
 from doorstep.errors import SpecError
-from doorstep.services.template_check import check_templates
+from doorstep.services.deliver.template_check import check_templates
 
 EXAMPLE = files("doorstep.examples.churn").joinpath("doorstep.yaml").read_text()
 

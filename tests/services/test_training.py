@@ -13,8 +13,8 @@ from tests.store.factories import decision
 
 from doorstep.core.spec.loader import parse_spec
 from doorstep.core.spec.models import Spec
-from doorstep.services.outcomes import record_outcomes
-from doorstep.services.training import export_training_data, training_schema
+from doorstep.services.outcomes.ingest import record_outcomes
+from doorstep.services.outcomes.training import export_training_data, training_schema
 from doorstep.store import RecordRequest, Store, Verdict
 
 SPEC = """\

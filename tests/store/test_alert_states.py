@@ -11,7 +11,7 @@ from tests.store.factories import decision, with_deliveries
 from doorstep.ids import new_id
 from doorstep.store import Store, upgrade
 from doorstep.store.alerts import AlertMessage, AlertTransition
-from doorstep.store.contract import DeliveryQuery
+from doorstep.store.protocols import DeliveryQuery
 from doorstep.store.tables import deliveries, delivery_attempts
 
 NOW = datetime(2025, 3, 10, 1, tzinfo=UTC)

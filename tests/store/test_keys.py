@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from doorstep.errors import NotFoundError, StoreError
-from doorstep.services.keys import create_key, ensure_admin_key, list_keys, revoke_key
+from doorstep.services.governance.keys import create_key, ensure_admin_key, list_keys, revoke_key
 from doorstep.store import Store
 from doorstep.store.keys import hash_secret
 

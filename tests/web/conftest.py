@@ -10,8 +10,8 @@ import httpx
 import pytest
 from tests.web.fakes import FakeStore
 
-from doorstep.services.registry import Registry, load_registry
-from doorstep.store.contract import Role, StoreContract
+from doorstep.services.apps.registry import Registry, load_registry
+from doorstep.store.protocols import Role, StoreContract
 from doorstep.web import ServeSettings, create_app
 
 ROLES: tuple[Role, ...] = ("admin", "owner", "reviewer", "viewer", "client")

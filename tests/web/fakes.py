@@ -1,4 +1,4 @@
-"""A small in-memory :class:`~doorstep.store.contract.StoreContract`, for tests that need no
+"""A small in-memory :class:`~doorstep.store.protocols.StoreContract`, for tests that need no
 database (the main web tests run against the real store)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from doorstep.errors import NotFoundError, ReviewConflictError, StoreError, StoreUnavailableError
 from doorstep.ids import new_id
-from doorstep.store.contract import (
+from doorstep.store.protocols import (
     DELIVERY_STATES,
     ApiKey,
     AuditReport,

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from tests.web.conftest import ROLES, auth, customer
 
-from doorstep.services.registry import Registry
-from doorstep.store.contract import DeliveryQuery, StoreContract
+from doorstep.services.apps.registry import Registry
+from doorstep.store.protocols import DeliveryQuery, StoreContract
 from doorstep.web import create_app
 from doorstep.web.auth import OPEN, ROUTE_ROLES, GuardedRoute
 from doorstep.web.pages.access import PageRoute

@@ -13,8 +13,8 @@ import pytest
 from tests.web.conftest import customer
 from tests.web.fakes import FakeStore
 
-from doorstep.services.registry import Registry
-from doorstep.store.contract import StoreContract
+from doorstep.services.apps.registry import Registry
+from doorstep.store.protocols import StoreContract
 from doorstep.web import ServeSettings, create_app
 from doorstep.web.batching import MicroBatcher
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from tests.web.conftest import customer
 
-from doorstep.store.contract import DecisionQuery, StoreContract
+from doorstep.store.protocols import DecisionQuery, StoreContract
 from doorstep.web import ServeSettings
 
 pytestmark = pytest.mark.anyio

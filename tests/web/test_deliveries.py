@@ -13,11 +13,11 @@ import pytest
 from tests.web.conftest import auth, customer
 
 from doorstep.examples.churn.crm import CrmStandIn
-from doorstep.services.app import read_spec
-from doorstep.services.delivery import SpecFile, open_app_connectors
-from doorstep.services.dispatcher import AttemptReport, Dispatcher
-from doorstep.services.registry import Registry
-from doorstep.store.contract import StoreContract
+from doorstep.services.apps.loading import read_spec
+from doorstep.services.apps.registry import Registry
+from doorstep.services.deliver.actions import SpecFile, open_app_connectors
+from doorstep.services.deliver.dispatcher import AttemptReport, Dispatcher
+from doorstep.store.protocols import StoreContract
 
 pytestmark = pytest.mark.anyio
 DECISIONS = "/v1/apps/churn/decisions"

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from doorstep.services.registry import load_registry
+from doorstep.services.apps.registry import load_registry
 from doorstep.store import Store
-from doorstep.store.contract import DecisionQuery
+from doorstep.store.protocols import DecisionQuery
 from doorstep.web import create_app
 
 pytestmark = pytest.mark.anyio

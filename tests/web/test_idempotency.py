@@ -10,7 +10,7 @@ import httpx
 import pytest
 from tests.web.conftest import customer
 
-from doorstep.store.contract import DecisionQuery, StoreContract
+from doorstep.store.protocols import DecisionQuery, StoreContract
 
 pytestmark = pytest.mark.anyio
 URL = "/v1/apps/churn/decisions"

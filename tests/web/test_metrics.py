@@ -11,8 +11,8 @@ import httpx
 import pytest
 from tests.web.conftest import customer
 
-from doorstep.services.registry import Registry, load_registry
-from doorstep.store.contract import StoreContract
+from doorstep.services.apps.registry import Registry, load_registry
+from doorstep.store.protocols import StoreContract
 from doorstep.web import ServeSettings, create_app
 
 pytestmark = pytest.mark.anyio

@@ -10,7 +10,7 @@ from tests.web.conftest import customer
 from tests.web.fakes import FakeStore
 
 from doorstep.errors import DoorstepError
-from doorstep.services.registry import Registry
+from doorstep.services.apps.registry import Registry
 from doorstep.web import create_app
 from doorstep.web.problems import STATUS_BY_ERROR, status_of
 

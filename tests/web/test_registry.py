@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from doorstep.errors import NotFoundError, SpecError
-from doorstep.services.registry import discover_specs, load_registry, register_apps
+from doorstep.services.apps.registry import discover_specs, load_registry, register_apps
 from doorstep.store import open_store
 from doorstep.store.tables import audit_events
 

@@ -16,11 +16,15 @@ import pytest
 from markupsafe import escape
 from tests.services.test_monitoring import NOW, START, simulate, spec
 
-from doorstep.services.monitoring import monitoring_report
-from doorstep.services.registry import Registry
+from doorstep.services.apps.registry import Registry
+from doorstep.services.monitor.report import monitoring_report
+from doorstep.services.monitor.report_html import (
+    render_report_html,
+    render_report_panel,
+    report_csp,
+)
 from doorstep.store import Store
 from doorstep.web import ServeSettings, create_app
-from doorstep.web.report import render_report_html, render_report_panel, report_csp
 
 VOID = {"meta", "link", "br", "hr", "img", "input", "col", "wbr", "source", "area", "base"}
 SVG_LEAVES = {"line", "circle", "rect", "polygon", "polyline", "path"}
@@ -196,8 +200,8 @@ def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> Non
     from tests.services.test_drift_monitor import DAYS, DRIFTED, SHIFT_DAY, decide_days
     from tests.services.test_drift_monitor import START as DAY0
 
-    from doorstep.services.app import load_app
-    from doorstep.services.drift import reference_profile
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.monitor.drift import reference_profile
 
     app = load_app(churn_app / "doorstep.yaml")
     decide_days(app, store)

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from ruamel.yaml import YAML
 
-from doorstep.services.registry import load_registry
+from doorstep.services.apps.registry import load_registry
 from doorstep.store import Store
 from doorstep.store.tables import audit_events
 from doorstep.web import ServeSettings, create_app

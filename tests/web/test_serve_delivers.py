@@ -13,8 +13,8 @@ import httpx
 import pytest
 from tests.web.conftest import customer
 
-from doorstep.services.registry import load_registry
-from doorstep.store.contract import DeliveryQuery, StoreContract
+from doorstep.services.apps.registry import load_registry
+from doorstep.store.protocols import DeliveryQuery, StoreContract
 from doorstep.web import ServeSettings, create_app
 
 pytestmark = pytest.mark.anyio

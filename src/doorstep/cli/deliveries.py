@@ -20,7 +20,7 @@ from rich.table import Table
 
 from doorstep.cli.store import DbOption, _actor, _fail, _open
 from doorstep.errors import DoorstepError, InputError
-from doorstep.store.contract import DeliveryChanges, DeliveryInfo  # light: no SQLAlchemy
+from doorstep.store.protocols import DeliveryChanges, DeliveryInfo  # light: no SQLAlchemy
 
 __all__ = ["deliveries_app", "worker"]
 
@@ -55,7 +55,7 @@ def deliveries_list(
     db: DbOption = None,
 ) -> None:
     """List deliveries, newest first, with their state, attempts and last result."""
-    from doorstep.services.outbox import list_deliveries
+    from doorstep.services.deliver.operations import list_deliveries
 
     try:
         with _open(db) as store:
@@ -90,7 +90,7 @@ def deliveries_show(
     db: DbOption = None,
 ) -> None:
     """Show one delivery and every attempt made."""
-    from doorstep.services.outbox import get_delivery
+    from doorstep.services.deliver.operations import get_delivery
 
     try:
         with _open(db) as store:
@@ -137,7 +137,7 @@ def deliveries_retry(
     db: DbOption = None,
 ) -> None:
     """Send dead or cancelled deliveries again, with a fresh cycle of attempts."""
-    from doorstep.services.outbox import retry_dead, retry_deliveries
+    from doorstep.services.deliver.operations import retry_dead, retry_deliveries
 
     try:
         if dead == bool(ids) or (dead and not app):
@@ -159,7 +159,7 @@ def deliveries_retry(
 @deliveries_app.command("cancel")
 def deliveries_cancel(ids: IdsArgument = None, db: DbOption = None) -> None:
     """Cancel held, pending or dead deliveries: they are never sent (retry undoes it)."""
-    from doorstep.services.outbox import cancel_deliveries
+    from doorstep.services.deliver.operations import cancel_deliveries
 
     try:
         if not ids:
@@ -178,7 +178,7 @@ def deliveries_enable(
     db: DbOption = None,
 ) -> None:
     """Send to a connector again after its target answered HTTP 410 Gone."""
-    from doorstep.services.outbox import enable_connector
+    from doorstep.services.deliver.operations import enable_connector
 
     try:
         with _open(db) as store:
@@ -224,8 +224,8 @@ def worker(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Send the outbox's deliveries through the apps' connectors until Ctrl-C or SIGTERM."""
-    from doorstep.services.delivery import read_app_connectors
-    from doorstep.services.dispatcher import Dispatcher
+    from doorstep.services.deliver.actions import read_app_connectors
+    from doorstep.services.deliver.dispatcher import Dispatcher
     from doorstep.store import open_store
 
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from doorstep.services.app import LoadedApp
+from doorstep.services.apps.loading import LoadedApp
 
 __all__ = ["show_feedback"]
 
@@ -26,12 +26,12 @@ def show_feedback(
     (``serve``'s home, so the server reuses them)."""
     from doorstep.cli.outcomes import render_report
     from doorstep.examples.churn.outcomes import RETENTION_EFFECT
-    from doorstep.services.drift import ProfileCache, drift_thresholds
-    from doorstep.services.example_outcomes import write_demo_outcomes
-    from doorstep.services.monitoring import monitoring_report
-    from doorstep.services.outcomes import import_outcomes
+    from doorstep.services.monitor.drift import ProfileCache, drift_thresholds
+    from doorstep.services.monitor.report import monitoring_report
+    from doorstep.services.monitor.report_html import render_report_html
+    from doorstep.services.outcomes.example import write_demo_outcomes
+    from doorstep.services.outcomes.ingest import import_outcomes
     from doorstep.store import open_store
-    from doorstep.web.report import render_report_html
 
     path = directory / "outcomes.csv"
     profile = ProfileCache(home / "profiles").get(app)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from doorstep.services.app import LoadedApp
+from doorstep.services.apps.loading import LoadedApp
 
 __all__ = ["prepare_review_queue"]
 
@@ -18,8 +18,8 @@ SAMPLE = 400
 def prepare_review_queue(console: Console, app: LoadedApp, customers: Path, port: int) -> None:
     from datetime import UTC, datetime
 
-    from doorstep.services.examples import decide_sample
-    from doorstep.services.keys import ensure_admin_key
+    from doorstep.services.apps.examples import decide_sample
+    from doorstep.services.governance.keys import ensure_admin_key
     from doorstep.store import open_store
     from doorstep.store.views import QueueQuery
 

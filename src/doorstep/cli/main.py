@@ -59,7 +59,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite files in a non-empty folder.")] = False,
 ) -> None:
     """Write a complete, runnable example app: spec, trained model, reference and sample data."""
-    from doorstep.services.examples import create_example
+    from doorstep.services.apps.examples import create_example
 
     try:
         with console.status(f"Generating data and training the {example} model…"):
@@ -75,8 +75,8 @@ def validate(
 ) -> None:
     """Check a spec, its model, its reference data and its connectors' settings; exit 1 with
     every problem found."""
-    from doorstep.services.app import load_app
-    from doorstep.services.delivery import open_app_connectors
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.deliver.actions import open_app_connectors
 
     try:
         loaded = load_app(spec)
@@ -133,8 +133,8 @@ def score(
 ) -> None:
     """Decide every record of a file (write decisions and rejected rows), or every entity of a
     database (--from SOURCE, or --url and --query: recorded in the store, as a run)."""
-    from doorstep.services.app import load_app
-    from doorstep.services.score import score_file
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.runs.files import score_file
 
     if from_source is not None or url is not None or query is not None:
         score_from_source(
@@ -185,9 +185,9 @@ def demo(
 ) -> None:
     """Create the churn example (if absent), score its customers and show explained decisions;
     with --serve, then serve the app's decision API."""
-    from doorstep.services.app import load_app
-    from doorstep.services.examples import create_example
-    from doorstep.services.score import score_file
+    from doorstep.services.apps.examples import create_example
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.runs.files import score_file
 
     spec = directory / "doorstep.yaml"
     try:

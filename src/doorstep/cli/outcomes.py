@@ -74,8 +74,8 @@ def outcomes_import(
 ) -> None:
     """Record what really happened, keyed by decision id or entity id; importing again records
     nothing twice. Outcomes that match no decision are kept and counted by reason."""
-    from doorstep.services.app import read_spec
-    from doorstep.services.outcomes import import_outcomes
+    from doorstep.services.apps.loading import read_spec
+    from doorstep.services.outcomes.ingest import import_outcomes
 
     try:
         doc = read_spec(spec)
@@ -182,9 +182,9 @@ def monitor(
         from doorstep.services.monitor_process import THREAD_VARIABLES
 
         os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
-    from doorstep.services.app import load_app, read_spec
-    from doorstep.services.drift import ProfileCache, drift_thresholds
-    from doorstep.services.monitoring import monitoring_report
+    from doorstep.services.apps.loading import load_app, read_spec
+    from doorstep.services.monitor.drift import ProfileCache, drift_thresholds
+    from doorstep.services.monitor.report import monitoring_report
 
     if alert:
         code = _monitor_alerts(
@@ -224,11 +224,11 @@ def _monitor_alerts(
     as_json: bool,
     db: str | None,
 ) -> int:
-    from doorstep.services.alerts import run_monitor
-    from doorstep.services.app import load_app, read_spec
-    from doorstep.services.delivery import open_app_connectors
-    from doorstep.services.dispatcher import Dispatcher
-    from doorstep.services.drift import ProfileCache
+    from doorstep.services.apps.loading import load_app, read_spec
+    from doorstep.services.deliver.actions import open_app_connectors
+    from doorstep.services.deliver.dispatcher import Dispatcher
+    from doorstep.services.monitor.alerts import run_monitor
+    from doorstep.services.monitor.drift import ProfileCache
 
     try:
         doc = read_spec(spec)
@@ -250,7 +250,7 @@ def _monitor_alerts(
             )
             sent = []
             if deliver and any(t.messages for t in result.transitions):
-                from doorstep.services.delivery import SpecFile
+                from doorstep.services.deliver.actions import SpecFile
 
                 connectors = open_app_connectors(SpecFile(doc, spec.resolve().parent))
                 with Dispatcher(store, [connectors], public_url=public_url) as dispatcher:
@@ -390,8 +390,8 @@ def export_training_data(
 ) -> None:
     """Write decisions with their inputs, scores, actions, reviews and outcomes, oldest first,
     for the next training run (streamed: memory stays flat)."""
-    from doorstep.services.app import read_spec
-    from doorstep.services.training import export_training_data as export
+    from doorstep.services.apps.loading import read_spec
+    from doorstep.services.outcomes.training import export_training_data as export
 
     try:
         doc = read_spec(spec)

@@ -23,8 +23,8 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from doorstep.core.spec.models import Spec
-    from doorstep.services.app import LoadedApp
-    from doorstep.services.score import ScoreSummary
+    from doorstep.services.apps.loading import LoadedApp
+    from doorstep.services.runs.files import ScoreSummary
 
 __all__ = [
     "Bar",

@@ -56,10 +56,10 @@ def report(
 ) -> None:
     """Write the monitoring report as one HTML file that opens offline: quality over time,
     calibration, overrides, ROI with its interval, drift per feature and data quality."""
-    from doorstep.services.app import load_app, read_spec
-    from doorstep.services.drift import ProfileCache, drift_thresholds
-    from doorstep.services.monitoring import monitoring_report
-    from doorstep.web.report import render_report_html
+    from doorstep.services.apps.loading import load_app, read_spec
+    from doorstep.services.monitor.drift import ProfileCache, drift_thresholds
+    from doorstep.services.monitor.report import monitoring_report
+    from doorstep.services.monitor.report_html import render_report_html
 
     try:
         if out.suffix.lower() not in (".html", ".htm"):

@@ -67,7 +67,7 @@ def show_run(
     db: DbOption = None,
 ) -> None:
     """One run as JSON: state, checkpoint, counts, attempts and its first rejected records."""
-    from doorstep.services.runs import get_run, run_view
+    from doorstep.services.runs.sources import get_run, run_view
     from doorstep.store import open_store
 
     try:
@@ -91,8 +91,8 @@ def score_from_source(
 ) -> None:
     """Decide every entity of a SQL source (a named one of the spec, or ``url`` + ``query``),
     recording the decisions in the store, as a run."""
-    from doorstep.services.app import load_app
-    from doorstep.services.runs import RunOptions, execute_run, run_view
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.runs.sources import RunOptions, execute_run, run_view
     from doorstep.sources.adhoc import open_scan
     from doorstep.store import open_store
 

@@ -61,7 +61,7 @@ def serve(
     """Serve the decision API (and its docs at /docs) for one or more apps."""
     import uvicorn
 
-    from doorstep.services.keys import ensure_admin_key
+    from doorstep.services.governance.keys import ensure_admin_key
     from doorstep.store import open_store
     from doorstep.web.factory import build_app, export_env
     from doorstep.web.settings import ServeSettings

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from doorstep.errors import DoorstepError
-from doorstep.store.contract import ApiKey, StoreContract  # light: no SQLAlchemy
+from doorstep.store.protocols import ApiKey, StoreContract  # light: no SQLAlchemy
 
 __all__ = ["audit_app", "db_app", "keys_app"]
 
@@ -96,7 +96,7 @@ def keys_create(
     db: DbOption = None,
 ) -> None:
     """Create an API key and print its secret once (only its hash is stored)."""
-    from doorstep.services.keys import create_key
+    from doorstep.services.governance.keys import create_key
 
     try:
         with _open(db) as store:
@@ -110,7 +110,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(db: DbOption = None) -> None:
     """List API keys: id, name, role, prefix, created, revoked. Secrets are never shown."""
-    from doorstep.services.keys import list_keys
+    from doorstep.services.governance.keys import list_keys
 
     try:
         with _open(db) as store:
@@ -126,7 +126,7 @@ def keys_revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke an API key; it stops working at once."""
-    from doorstep.services.keys import revoke_key
+    from doorstep.services.governance.keys import revoke_key
 
     try:
         with _open(db) as store:
@@ -139,7 +139,7 @@ def keys_revoke(
 @audit_app.command("verify")
 def audit_verify(db: DbOption = None) -> None:
     """Walk the audit chain and the rows it vouches for; exit 1 naming the first bad event."""
-    from doorstep.services.audit import describe_report, verify_audit
+    from doorstep.services.governance.audit import describe_report, verify_audit
 
     try:
         with _open(db) as store:

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # this module stays light: the child caps its threads before they load
-    from doorstep.services.alerts import MonitorResult
-    from doorstep.services.app import LoadedApp
+    from doorstep.services.apps.loading import LoadedApp
+    from doorstep.services.monitor.alerts import MonitorResult
     from doorstep.services.monitor_schedule import MonitorScheduler
 
 __all__ = ["DEFAULT_NICE", "MonitorProcess", "spec_path"]
@@ -125,7 +125,7 @@ def _lower_priority(nice: int) -> None:
 
 
 def _scheduler(context: tuple[str, Path | None, str | None]) -> MonitorScheduler:
-    from doorstep.services.drift import ProfileCache
+    from doorstep.services.monitor.drift import ProfileCache
     from doorstep.services.monitor_schedule import MonitorScheduler
     from doorstep.store import open_store
 
@@ -142,7 +142,7 @@ def _scheduler(context: tuple[str, Path | None, str | None]) -> MonitorScheduler
 
 def _app(path: Path) -> LoadedApp:
     """The app of ``path``, loaded again when the spec file changed since."""
-    from doorstep.services.app import load_app
+    from doorstep.services.apps.loading import load_app
 
     modified = path.stat().st_mtime
     known = _apps.get(path)

@@ -1,5 +1,5 @@
 """The monitor inside ``doorstep serve``: each app's ``monitoring.alerts.schedule`` runs
-:func:`~doorstep.services.alerts.run_monitor` on its cron slots, one runner at a time across
+:func:`~doorstep.services.monitor.alerts.run_monitor` on its cron slots, one runner at a time across
 every server sharing the store (the store's ``monitor`` lease, as the scheduled runs use theirs).
 
 The holder runs an app's monitor once per slot it sees (the latest slot at or before now). A
@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
 
-from doorstep.services.alerts import MonitorResult, run_monitor
-from doorstep.services.app import LoadedApp
-from doorstep.services.drift import ProfileCache
-from doorstep.store.contract import StoreContract
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.monitor.alerts import MonitorResult, run_monitor
+from doorstep.services.monitor.drift import ProfileCache
+from doorstep.store.protocols import StoreContract
 
 __all__ = ["LEASE_NAME", "MonitorScheduler", "latest_monitor_slot"]
 

@@ -23,11 +23,11 @@ from cronsim import CronSim
 
 from doorstep.core.outcomes import parse_duration
 from doorstep.core.spec.sources import ScheduleSpec
-from doorstep.services.app import LoadedApp
-from doorstep.services.features import FeatureLookup
-from doorstep.services.runs import RunOptions, execute_run
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.decide.features import FeatureLookup
+from doorstep.services.runs.sources import RunOptions, execute_run
 from doorstep.sources.base import ScanSource
-from doorstep.store.contract import StoreContract
+from doorstep.store.protocols import StoreContract
 from doorstep.store.runs import RunInfo, RunLease
 
 __all__ = ["LEASE_NAME", "Scheduler", "latest_slot"]

@@ -1,7 +1,7 @@
 """A Redis feature source: one hash per entity (``HGETALL customer:{id}``), all the ids of a
 lookup in one pipeline (one round trip).
 
-Hash values are text; :mod:`doorstep.services.features` types them by the input contract. The
+Hash values are text; :mod:`doorstep.services.decide.features` types them by the input contract. The
 client keeps a blocking pool of connections; connecting, each read and waiting for a pooled
 connection are bounded by the source's ``timeout``.
 """

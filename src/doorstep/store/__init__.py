@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from doorstep.store.contract import (
+from doorstep.store.protocols import (
     ApiKey,
     AttemptResult,
     AuditReport,

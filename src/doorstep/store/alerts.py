@@ -1,5 +1,5 @@
 """Alert state: one row per app and subject (``drift.<feature>``, ``drift.score``,
-``quality.<metric>``), and the transitions that change it (see ``services/alerts.py``).
+``quality.<metric>``), and the transitions that change it (see ``services/monitor/alerts.py``).
 
 A transition is computed from the state as read, then applied only if the row still has the
 ``version`` it was computed from (a compare-and-set), in one transaction with its outbox rows

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from doorstep.store.canonical import canonical_bytes, canonical_json, iso
-from doorstep.store.contract import DecisionRecord
+from doorstep.store.protocols import DecisionRecord
 from doorstep.store.tables import audit_events
 
 __all__ = [

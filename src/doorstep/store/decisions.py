@@ -15,7 +15,8 @@ from doorstep.store import outbox as _outbox
 from doorstep.store import queue as _queue
 from doorstep.store.audit import AuditWriter, RowDigest, decision_fields, review_fields
 from doorstep.store.canonical import dump_json
-from doorstep.store.contract import (
+from doorstep.store.cursor import decode_cursor, encode_cursor
+from doorstep.store.protocols import (
     DecisionPage,
     DecisionQuery,
     DecisionRecord,
@@ -24,7 +25,6 @@ from doorstep.store.contract import (
     RecordRequest,
     Verdict,
 )
-from doorstep.store.cursor import decode_cursor, encode_cursor
 from doorstep.store.tables import decisions, idempotency, reviews
 
 __all__ = ["get_decision", "get_decisions", "list_decisions", "record", "review"]

@@ -15,7 +15,7 @@ import secrets
 from typing import Any, get_args
 
 from doorstep.errors import StoreError
-from doorstep.store.contract import ApiKey, Role
+from doorstep.store.protocols import ApiKey, Role
 
 __all__ = [
     "KEY_PREFIX",

@@ -7,7 +7,7 @@ PostgreSQL, so concurrent workers skip each other's rows instead of waiting on t
 (>= 3.35 for ``RETURNING``) the same statement runs under the single writer lock that
 ``BEGIN IMMEDIATE`` takes. While a delivery is ``sending``, ``next_attempt_at`` holds its lease
 expiry, so that one index on ``(state, next_attempt_at)`` finds both due and abandoned rows.
-Operators' reads and changes are in :mod:`doorstep.store.deliveries`.
+Operators' reads and changes are in :mod:`doorstep.store.outbox_operations`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from doorstep.errors import StoreError
 from doorstep.store import decisions as _decisions  # a cycle: used at call time only
-from doorstep.store.contract import (
+from doorstep.store.protocols import (
     AttemptResult,
     ClaimedDelivery,
     DeliveryRecord,

@@ -16,16 +16,30 @@ from doorstep.ids import new_id
 from doorstep.store import activity as _activity
 from doorstep.store import alerts as _alerts
 from doorstep.store import decisions as _decisions
-from doorstep.store import deliveries as _deliveries
 from doorstep.store import keys as _keys
 from doorstep.store import labelled as _labelled
 from doorstep.store import outbox as _outbox
+from doorstep.store import outbox_operations as _deliveries
 from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
 from doorstep.store import runs as _runs
 from doorstep.store import window_inputs as _window_inputs
 from doorstep.store.audit import AuditWriter
-from doorstep.store.contract import (
+from doorstep.store.engine import (
+    DEFAULT_BUSY_TIMEOUT,
+    WRITE,
+    create_store_engine,
+    resolve_url,
+    translate_errors,
+)
+from doorstep.store.feedback import (
+    FeedbackCounts,
+    OutcomesRecorded,
+    OutcomeWrite,
+    WindowCounts,
+)
+from doorstep.store.migrate import upgrade
+from doorstep.store.protocols import (
     ApiKey,
     AttemptResult,
     AuditReport,
@@ -45,20 +59,6 @@ from doorstep.store.contract import (
     Role,
     Verdict,
 )
-from doorstep.store.engine import (
-    DEFAULT_BUSY_TIMEOUT,
-    WRITE,
-    create_store_engine,
-    resolve_url,
-    translate_errors,
-)
-from doorstep.store.feedback import (
-    FeedbackCounts,
-    OutcomesRecorded,
-    OutcomeWrite,
-    WindowCounts,
-)
-from doorstep.store.migrate import upgrade
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
 from doorstep.store.views import AppActivity, AuditEventView, QueuePage, QueueQuery, ReviewClaim
@@ -89,7 +89,7 @@ def open_store(
 
 
 class Store:
-    """Implements :class:`doorstep.store.contract.StoreContract`. Thread-safe: one per process,
+    """Implements :class:`doorstep.store.protocols.StoreContract`. Thread-safe: one per process,
     shared by all requests; every method runs in its own transaction."""
 
     def __init__(self, engine: sa.Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:

@@ -25,9 +25,9 @@ import sqlalchemy as sa
 
 from doorstep.store.audit import GENESIS, REVIEWED, RowDigest, decision_fields, event_hash
 from doorstep.store.audit import review_fields as _review_fields
-from doorstep.store.contract import AuditReport
 from doorstep.store.outcomes import KIND as OUTCOMES_KIND
 from doorstep.store.outcomes import outcome_fields
+from doorstep.store.protocols import AuditReport
 from doorstep.store.tables import audit_events, decisions, outcomes, reviews
 
 __all__ = ["verify_chain"]

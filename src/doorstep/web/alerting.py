@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from doorstep.services.app import LoadedApp
+from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.monitor_process import MonitorProcess
 from doorstep.services.monitor_schedule import MonitorScheduler
 from doorstep.web.service import DecisionService

@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from doorstep import __version__
-from doorstep.services.registry import Registry
-from doorstep.store.contract import StoreContract
+from doorstep.services.apps.registry import Registry
+from doorstep.store.protocols import StoreContract
 from doorstep.web.alerting import alerting
 from doorstep.web.auth import Authenticator, authorize
 from doorstep.web.delivering import delivering

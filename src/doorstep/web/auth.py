@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from doorstep.errors import AuthError, PermissionDeniedError
-from doorstep.store.contract import ApiKey, Role, StoreContract
+from doorstep.store.protocols import ApiKey, Role, StoreContract
 
 __all__ = [
     "OPEN",

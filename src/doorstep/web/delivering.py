@@ -1,5 +1,6 @@
 """The dispatcher inside ``doorstep serve``: a background thread sending the outbox's due
-deliveries, woken as soon as a request writes new ones (see :mod:`doorstep.services.dispatcher`).
+deliveries, woken as soon as a request writes new ones (see
+:mod:`doorstep.services.deliver.dispatcher`).
 
 Turned off with ``--no-deliver`` when ``doorstep worker`` processes do the sending instead; both
 may also run at once, as leases keep any delivery with one sender at a time.
@@ -12,8 +13,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from doorstep.services.delivery import open_app_connectors
-from doorstep.services.dispatcher import Dispatcher
+from doorstep.services.deliver.actions import open_app_connectors
+from doorstep.services.deliver.dispatcher import Dispatcher
 from doorstep.web.service import DecisionService
 from doorstep.web.settings import ServeSettings
 

@@ -22,9 +22,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from doorstep.services.decisions import DecisionTally
-from doorstep.services.dispatcher import AttemptReport
-from doorstep.store.contract import DecisionQuery, StoreContract
+from doorstep.services.decide.online import DecisionTally
+from doorstep.services.deliver.dispatcher import AttemptReport
+from doorstep.store.protocols import DecisionQuery, StoreContract
 
 __all__ = ["MetricsMiddleware", "ServiceMetrics"]
 

@@ -33,7 +33,7 @@ from doorstep.errors import (
     RecordsInvalidError,
     StoreUnavailableError,
 )
-from doorstep.services.decisions import encode_json
+from doorstep.services.decide.online import encode_json
 
 __all__ = ["PROBLEM_TYPE", "STATUS_BY_ERROR", "install_problem_handlers", "problem_response"]
 

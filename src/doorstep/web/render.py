@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from doorstep.services.app import LoadedApp
-from doorstep.services.registry import Registry
-from doorstep.store.contract import DecisionRecord, DeliveryInfo
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.apps.registry import Registry
+from doorstep.store.protocols import DecisionRecord, DeliveryInfo
 
 __all__ = ["app_view", "decision_view", "delivery_summary", "delivery_view"]
 

@@ -11,18 +11,18 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from doorstep.errors import DoorstepError, PayloadTooLargeError
-from doorstep.services.app import LoadedApp
-from doorstep.services.decisions import (
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.apps.registry import Registry
+from doorstep.services.decide.features import FeatureLookup
+from doorstep.services.decide.online import (
     OnlineRequest,
     OnlineResponse,
     body_digest,
     decide_requests,
     parse_records,
 )
-from doorstep.services.drift import ProfileCache
-from doorstep.services.features import FeatureLookup
-from doorstep.services.registry import Registry
-from doorstep.store.contract import StoreContract
+from doorstep.services.monitor.drift import ProfileCache
+from doorstep.store.protocols import StoreContract
 from doorstep.web.batching import MicroBatcher
 from doorstep.web.metrics import ServiceMetrics
 from doorstep.web.settings import ServeSettings

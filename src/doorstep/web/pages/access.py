@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import AuthError, CsrfError, DoorstepError, PermissionDeniedError
-from doorstep.store.contract import ApiKey, Role, StoreContract
+from doorstep.store.protocols import ApiKey, Role, StoreContract
 from doorstep.web.pages.session import SESSION_COOKIE, SessionCodec
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of

@@ -12,7 +12,7 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import DoorstepError, PermissionDeniedError, RecordsInvalidError
-from doorstep.services.keys import create_key, list_keys, revoke_key
+from doorstep.services.governance.keys import create_key, list_keys, revoke_key
 from doorstep.store.keys import ROLES
 from doorstep.web.auth import actor_of
 from doorstep.web.pages.access import KeyCache, form_of

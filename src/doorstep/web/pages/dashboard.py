@@ -1,6 +1,6 @@
 """An app's dashboard (``GET /apps/{app}``): decisions per day by action, the review backlog and
 its age, the override rate, and the panels other parts of doorstep add when they have data
-(``app.state.dashboard_panels``: see :mod:`doorstep.services.dashboard`)."""
+(``app.state.dashboard_panels``: see :mod:`doorstep.services.monitor.dashboard`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.responses import Response
 
-from doorstep.services.dashboard import build_dashboard
-from doorstep.services.decisions import encode_json
+from doorstep.services.decide.online import encode_json
+from doorstep.services.monitor.dashboard import build_dashboard
 from doorstep.web.pages.templating import render
 
 __all__ = ["dashboard"]

@@ -12,11 +12,11 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import DoorstepError, RecordsInvalidError
-from doorstep.services.outbox import list_deliveries
-from doorstep.services.review import get_decision, review_decision
-from doorstep.services.review_queue import claim_case, release_case
-from doorstep.services.what_if import format_value, what_would_change
-from doorstep.store.contract import DecisionRecord
+from doorstep.services.decide.what_if import format_value, what_would_change
+from doorstep.services.deliver.operations import list_deliveries
+from doorstep.services.review.queue import claim_case, release_case
+from doorstep.services.review.verdicts import get_decision, review_decision
+from doorstep.store.protocols import DecisionRecord
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
 from doorstep.web.pages.queue import query_string

@@ -2,10 +2,10 @@
 the dashboard fetches with htmx once it has loaded (the dashboard itself stays fast; a report
 with drift reads every decision of its range and takes seconds on a large store).
 
-The panel shows the report object of ``GET /apps/{app}/report`` (same arguments, same
-defaults), drawn by :func:`doorstep.web.report.render_report_panel`, with the app's open alerts
-read fresh from the store. The report is kept for :data:`PANEL_SECONDS` per app, model version
-and range, and computed once when several dashboards ask at the same time.
+The panel shows the report object of ``GET /apps/{app}/report`` (same arguments, same defaults),
+drawn by :func:`doorstep.services.monitor.report_html.render_report_panel`, with the app's open
+alerts read fresh from the store. The report is kept for :data:`PANEL_SECONDS` per app, model
+version and range, and computed once when several dashboards ask at the same time.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import anyio.to_thread
 from fastapi import Query, Request
 from starlette.responses import HTMLResponse
 
-from doorstep.services.alerts import open_alerts
-from doorstep.services.monitoring import MAX_WINDOWS
+from doorstep.services.monitor.alerts import open_alerts
+from doorstep.services.monitor.report import MAX_WINDOWS
+from doorstep.services.monitor.report_html import render_report_panel
 from doorstep.web.pages.report_page import app_report
 from doorstep.web.pages.templating import page_response
-from doorstep.web.report import render_report_panel
 
 __all__ = ["PANEL_SECONDS", "PanelReports", "monitoring_panel"]
 

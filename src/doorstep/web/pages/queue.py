@@ -11,7 +11,7 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import ConflictError, RecordsInvalidError
-from doorstep.services.review_queue import (
+from doorstep.services.review.queue import (
     AGE_FILTERS,
     QueueFilters,
     claim_case,

@@ -11,10 +11,10 @@ import anyio.to_thread
 from fastapi import Query, Request
 from starlette.responses import HTMLResponse
 
-from doorstep.services.app import LoadedApp
-from doorstep.services.drift import drift_thresholds
-from doorstep.services.monitoring import MAX_WINDOWS, monitoring_report
-from doorstep.web.report import REPORT_CSP, render_report_html, report_csp
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.monitor.drift import drift_thresholds
+from doorstep.services.monitor.report import MAX_WINDOWS, monitoring_report
+from doorstep.services.monitor.report_html import REPORT_CSP, render_report_html, report_csp
 from doorstep.web.service import DecisionService
 
 __all__ = ["app_report", "report_page"]

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from doorstep.errors import RecordsInvalidError
-from doorstep.services.outbox import list_deliveries
-from doorstep.services.review import get_decision, review_decision
-from doorstep.store.contract import DecisionQuery
+from doorstep.services.deliver.operations import list_deliveries
+from doorstep.services.review.verdicts import get_decision, review_decision
+from doorstep.store.protocols import DecisionQuery
 from doorstep.web.auth import GuardedRoute, actor_of, key_id_of, sees_pii
 from doorstep.web.openapi import documented
 from doorstep.web.render import decision_view

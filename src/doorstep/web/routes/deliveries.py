@@ -1,6 +1,7 @@
 """The outbox over HTTP, as ``doorstep deliveries`` is on the command line: list and read
 deliveries, re-drive or cancel one, re-enable a connector, count an app's deliveries by state.
-Each route parses, calls :mod:`doorstep.services.outbox` and renders (see docs/api.md)."""
+Each route parses, calls :mod:`doorstep.services.deliver.operations` and renders (see
+docs/api.md)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from fastapi.responses import JSONResponse
 
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import ConflictError, NotFoundError
-from doorstep.services import outbox
-from doorstep.store.contract import DeliveryChanges, DeliveryState, StoreContract
+from doorstep.services.deliver import operations as outbox
+from doorstep.store.protocols import DeliveryChanges, DeliveryState, StoreContract
 from doorstep.web.auth import actor_of
 from doorstep.web.render import delivery_view
 from doorstep.web.schemas import (

@@ -13,10 +13,10 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from doorstep.errors import PayloadTooLargeError, RecordsInvalidError
-from doorstep.services.decisions import encode_json
-from doorstep.services.drift import drift_thresholds
-from doorstep.services.monitoring import MAX_WINDOWS, monitoring_report
-from doorstep.services.outcomes import record_outcomes
+from doorstep.services.decide.online import encode_json
+from doorstep.services.monitor.drift import drift_thresholds
+from doorstep.services.monitor.report import MAX_WINDOWS, monitoring_report
+from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.web.auth import actor_of
 from doorstep.web.monitoring_schemas import MonitoringOut, OutcomesOut
 from doorstep.web.schemas import PROBLEMS

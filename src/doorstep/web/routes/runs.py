@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
-from doorstep.services.runs import get_run, run_view
+from doorstep.services.runs.sources import get_run, run_view
 from doorstep.store.runs import RunQuery
 from doorstep.web.schemas import PROBLEMS
 from doorstep.web.service import DecisionService

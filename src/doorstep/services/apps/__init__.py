@@ -1,0 +1,3 @@
+"""Apps: a spec loaded with its model and reference data and checked against both
+(:mod:`.loading`), the apps a server hosts (:mod:`.registry`), and the example apps that
+``doorstep init --example`` writes (:mod:`.examples`)."""

@@ -1,0 +1,363 @@
+"""Online decisions: JSON records → :func:`decide_batch` → store → the exact response bytes.
+
+One call of :func:`decide_requests` serves many API requests of one app at once (a micro-batch
+of single-record requests, or one request of many records): one model call per ``explain``
+setting and one store transaction per caller. Every record is decided on its own — a bad record
+gets an error naming its index, entity id, field and rule, and never stops the good ones.
+
+The response bytes are built here, before the decisions are recorded, so that the store can keep
+them for ``Idempotency-Key`` replays; the caller sends them only after :meth:`record` returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from doorstep.core.contract import frame_from_records
+from doorstep.core.records import validate_clean
+from doorstep.errors import (
+    DoorstepError,
+    EntityNotFoundError,
+    FeaturesStaleError,
+    IdempotencyConflictError,
+    PayloadTooLargeError,
+    RecordsInvalidError,
+)
+from doorstep.ids import new_id
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.decide.batch import decide_batch, decide_validated
+from doorstep.services.decide.features import FeatureLookup
+from doorstep.services.deliver.actions import deliveries_for
+from doorstep.store.protocols import DecisionRecord, RecordRequest, StoreContract
+
+__all__ = [
+    "DecisionTally",
+    "OnlineRequest",
+    "OnlineResponse",
+    "body_digest",
+    "decide_requests",
+    "encode_json",
+    "parse_records",
+]
+
+
+@dataclass(frozen=True)
+class OnlineRequest:
+    """The records of one API request, parsed from JSON (see :func:`parse_records`)."""
+
+    records: Sequence[Any]
+    single: bool
+    """The body was one record (answer with one decision object, or 422 when it is bad), not
+    ``{"records": [...]}`` (answer ``{"decisions": [...], "errors": [...]}``)."""
+    actor: str
+    explain: bool | None = None
+    idempotency_key: str | None = None
+    body_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class OnlineResponse:
+    body: bytes
+    replayed: bool = False
+
+
+@dataclass
+class DecisionTally:
+    """What a call recorded, for metrics: decisions by action, rejected records, reviews."""
+
+    actions: Counter[str] = field(default_factory=Counter)
+    rejected: int = 0
+    pending_review: int = 0
+    deliveries: int = 0
+    """Deliveries written to the outbox (pending or held)."""
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON of a response (NaN and infinities, which JSON lacks, become null)."""
+    return orjson.dumps(value)
+
+
+def body_digest(app: str, explain: bool | None, body: bytes) -> str:
+    """SHA-256 of what makes a request: its app, explain setting and body bytes."""
+    digest = hashlib.sha256(f"{app}\n{explain}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def parse_records(body: bytes, *, max_records: int) -> tuple[list[Any], bool]:
+    """``(records, single)`` from a request body: one JSON object, or ``{"records": [...]}``."""
+    try:
+        value = _loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordsInvalidError(
+            f"The request body is not valid JSON: {exc}. Send one record as a JSON object, or "
+            '{"records": [...]}.',
+            [_error(None, None, None, "json", f"not valid JSON: {exc}")],
+        ) from None
+    if not isinstance(value, dict):
+        raise RecordsInvalidError(
+            f"The request body must be a JSON object, got {type(value).__name__}. Send one "
+            'record as an object, or {"records": [...]}.',
+            [_error(None, None, None, "type", "the body must be a JSON object")],
+        )
+    records = value.get("records")
+    if len(value) != 1 or not isinstance(records, list):
+        return [value], True
+    if len(records) > max_records:
+        raise PayloadTooLargeError(
+            f"The batch holds {len(records)} records; at most {max_records} are accepted per "
+            "request. Split it into several requests."
+        )
+    return records, False
+
+
+def _loads(body: bytes) -> Any:
+    """orjson for speed; the standard parser for what orjson refuses and Python's JSON reads
+    (integers beyond 64 bits, NaN), so those reach the input contract as values to judge."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
+def decide_requests(
+    app: LoadedApp,
+    store: StoreContract,
+    requests: Sequence[OnlineRequest],
+    *,
+    features: FeatureLookup | None = None,
+) -> tuple[list[OnlineResponse | DoorstepError], DecisionTally]:
+    """Decide and record the requests of one app; one result per request, in order.
+
+    A result is the response to send, or the error to answer with (bad single record,
+    idempotency conflict, a feature source down). Store errors (e.g.
+    :class:`StoreUnavailableError`) propagate: then nothing of these requests was recorded.
+    With ``features``, what the records lack is looked up first (once for all the requests;
+    see :mod:`doorstep.services.decide.features`).
+    """
+    builder = _Builder(app, len(requests))
+    if features is not None:
+        builder.enrich(features, requests)
+    for flag in dict.fromkeys(r.explain for r in requests):
+        builder.decide([i for i, r in enumerate(requests) if r.explain is flag], requests)
+    results: list[OnlineResponse | DoorstepError | None] = [None] * len(requests)
+    pending: dict[str, list[tuple[int, RecordRequest]]] = {}
+    for index, request in enumerate(requests):
+        built = builder.finish(index, request)
+        if isinstance(built, DoorstepError):
+            results[index] = built
+        elif built.idempotency_key is None and not built.decisions:
+            results[index] = OnlineResponse(built.response or b"")
+        else:
+            pending.setdefault(request.actor, []).append((index, built))
+    tally = DecisionTally()
+    for index, result in enumerate(results):
+        if result is not None:  # answered without the store: bad single record, or no decision
+            builder.count(index, tally, decided=False)
+    for actor, group in pending.items():
+        outcomes = store.record([req for _, req in group], actor=actor)
+        for (index, req), outcome in zip(group, outcomes, strict=True):
+            if outcome.status == "recorded":
+                results[index] = OnlineResponse(req.response or b"")
+                builder.count(index, tally, decided=True)
+                tally.deliveries += len(req.deliveries)
+            elif outcome.status == "replayed":
+                results[index] = OnlineResponse(outcome.response or b"", replayed=True)
+            else:
+                results[index] = IdempotencyConflictError(
+                    f"The Idempotency-Key {req.idempotency_key!r} was used before with another "
+                    "request body. Use a new key for a new request, or resend the same body."
+                )
+    return [r for r in results if r is not None], tally
+
+
+class _Builder:
+    """Per-request decisions, errors and response items of one call."""
+
+    def __init__(self, app: LoadedApp, size: int) -> None:
+        self.app = app
+        self.now = datetime.now(UTC)
+        inputs = app.spec.inputs
+        self.columns = [inputs.id, *inputs.fields]
+        self.records: list[list[DecisionRecord]] = [[] for _ in range(size)]
+        self.items: list[list[dict[str, Any]]] = [[] for _ in range(size)]
+        self.errors: list[list[dict[str, Any]]] = [[] for _ in range(size)]
+        # with feature sources: merged records, their lineage, those refused, requests failed
+        self.merged: dict[tuple[int, int], Any] = {}
+        self.lineage: dict[tuple[int, int], dict[str, Any] | None] = {}
+        self.refused: set[tuple[int, int]] = set()
+        self.failed: dict[int, DoorstepError] = {}
+
+    def enrich(self, features: FeatureLookup, requests: Sequence[OnlineRequest]) -> None:
+        """Look up what the records of every request lack, once per source for all of them."""
+        places = [(i, p) for i, r in enumerate(requests) for p in range(len(r.records))]
+        flat = [requests[i].records[p] for i, p in places]
+        enriched = features.enrich(flat, now=self.now)
+        for slot, place in enumerate(places):
+            index, position = place
+            failure = enriched.failed.get(slot)
+            if failure is not None:
+                self.failed.setdefault(index, failure)
+                continue
+            errors = enriched.errors.get(slot)
+            if errors:
+                self.refused.add(place)
+                self.errors[index].extend({**e, "record": position} for e in errors)
+                continue
+            self.merged[place] = enriched.records[slot]
+            self.lineage[place] = enriched.lineage[slot]
+
+    def decide(self, indices: list[int], requests: Sequence[OnlineRequest]) -> None:
+        rows: list[dict[str, Any]] = []
+        owners: list[tuple[int, int]] = []
+        for index in indices:
+            if index in self.failed:
+                continue
+            for position, record in enumerate(requests[index].records):
+                if (index, position) in self.refused:
+                    continue
+                record = self.merged.get((index, position), record)
+                if isinstance(record, dict):
+                    rows.append(record)
+                    owners.append((index, position))
+                else:
+                    message = f"record {position} must be a JSON object, got {_kind(record)}"
+                    self.errors[index].append(_error(position, None, None, "type", message))
+        if not rows:
+            return
+        inputs, explain = self.app.spec.inputs, requests[indices[0]].explain
+        clean = validate_clean(rows, inputs)
+        if clean is not None:
+            batch = decide_validated(self.app, clean, explain=explain)
+        else:
+            batch = decide_batch(self.app, frame_from_records(rows, inputs), explain=explain)
+        self._add_decisions(batch.decisions.to_dict(as_series=False), rows, owners)
+        if batch.rejects.height:
+            rejects = batch.rejects.to_dict(as_series=False)
+            for row, entity, name, rule, message in zip(
+                rejects["row"],
+                rejects["entity_id"],
+                rejects["field"],
+                rejects["rule"],
+                rejects["message"],
+                strict=True,
+            ):
+                index, position = owners[row - 1]
+                text = message.split(": ", 1)[1] if ": " in message else message
+                self.errors[index].append(_error(position, entity, name, rule, text))
+
+    def _add_decisions(
+        self, columns: dict[str, list[Any]], rows: list[dict[str, Any]], owners: list[Any]
+    ) -> None:
+        app, now, names = self.app, self.now, self.columns
+        version = app.model_version
+        model_hash = app.model.metadata.content_hash
+        classes = columns.get("predicted_class")
+        for i, row in enumerate(columns["row"]):
+            index, _ = owners[row - 1]
+            record = rows[row - 1]
+            decision_id = new_id()
+            reasons = columns["reasons"][i]
+            lineage = self.lineage.get(owners[row - 1])
+            predicted = classes[i] if classes is not None else None
+            entity, score, action, status = (
+                columns["entity_id"][i],
+                columns["score"][i],
+                columns["action"][i],
+                columns["status"][i],
+            )
+            self.records[index].append(
+                DecisionRecord(
+                    id=decision_id,
+                    app=app.name,
+                    entity_id=entity,
+                    model_version=version,
+                    model_hash=model_hash,
+                    inputs={k: record[k] for k in names if k in record},
+                    score=score,
+                    action=action,
+                    rule=columns["rule"][i],
+                    review=columns["review"][i],
+                    control=columns["control"][i],
+                    status=status,
+                    reasons=reasons,
+                    reasons_text=columns["reasons_text"][i],
+                    created_at=now,
+                    predicted_class=predicted,
+                    lineage=lineage,
+                )
+            )
+            item: dict[str, Any] = {
+                "decision_id": decision_id,
+                "entity_id": entity,
+                "score": score,
+                "action": action,
+                "status": status,
+                "reasons": reasons or [],
+                "model_version": version,
+            }
+            if classes is not None:
+                item["predicted_class"] = predicted
+            if lineage is not None:
+                item["lineage"] = lineage
+            self.items[index].append(item)
+
+    def finish(self, index: int, request: OnlineRequest) -> RecordRequest | DoorstepError:
+        failure = self.failed.get(index)
+        if failure is not None:
+            return failure
+        errors = self.errors[index]
+        if request.single:
+            if errors:
+                rules = {e["rule"] for e in errors}
+                if rules == {"entity_unknown"}:
+                    return EntityNotFoundError(
+                        "The record cannot be decided: " + errors[0]["message"], errors
+                    )
+                if rules == {"stale"}:
+                    return FeaturesStaleError(
+                        "The record cannot be decided: " + "; ".join(e["message"] for e in errors),
+                        errors,
+                    )
+                return RecordsInvalidError(
+                    "The record breaks the input contract: "
+                    + "; ".join(e["message"] for e in errors),
+                    errors,
+                )
+            body = encode_json(self.items[index][0])
+        else:
+            errors.sort(key=lambda e: e["record"])
+            body = encode_json({"decisions": self.items[index], "errors": errors})
+        return RecordRequest(
+            decisions=self.records[index],
+            idempotency_key=request.idempotency_key,
+            body_sha256=request.body_sha256,
+            response=body,
+            app=self.app.name,
+            deliveries=deliveries_for(self.app, self.records[index]),
+        )
+
+    def count(self, index: int, tally: DecisionTally, *, decided: bool) -> None:
+        if decided:
+            for record in self.records[index]:
+                tally.actions[record.action] += 1
+                tally.pending_review += record.status == "pending_review"
+        tally.rejected += len({e["record"] for e in self.errors[index]})
+
+
+def _error(
+    record: int | None, entity: str | None, name: str | None, rule: str, message: str
+) -> dict[str, Any]:
+    return {"record": record, "entity_id": entity, "field": name, "rule": rule, "message": message}
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__

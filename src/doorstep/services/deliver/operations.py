@@ -1,0 +1,118 @@
+"""The outbox for operators: list and read deliveries, re-drive dead ones, cancel, and enable a
+connector that a target's HTTP 410 disabled (``doorstep deliveries …``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from doorstep.errors import InputError, NotFoundError
+from doorstep.store.protocols import (
+    DELIVERY_STATES,
+    DeliveryChanges,
+    DeliveryInfo,
+    DeliveryPage,
+    DeliveryQuery,
+    DeliveryState,
+    StoreContract,
+)
+
+__all__ = [
+    "cancel_deliveries",
+    "enable_connector",
+    "get_delivery",
+    "list_deliveries",
+    "retry_dead",
+    "retry_deliveries",
+]
+
+CHUNK = 500
+"""Ids per store call (and per audit event) when many deliveries change at once."""
+
+
+def list_deliveries(
+    store: StoreContract,
+    *,
+    app: str | None = None,
+    state: str | None = None,
+    connector: str | None = None,
+    decision_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> DeliveryPage:
+    """A page of deliveries, newest first."""
+    query = DeliveryQuery(
+        app=app,
+        state=_state(state),
+        connector=connector,
+        decision_id=decision_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return store.list_deliveries(query)
+
+
+def get_delivery(store: StoreContract, delivery_id: str) -> DeliveryInfo:
+    """A delivery with its attempts; :class:`NotFoundError` when there is none."""
+    info = store.get_delivery(delivery_id)
+    if info is None:
+        raise NotFoundError(
+            f"There is no delivery {delivery_id!r}; `doorstep deliveries list` (or GET "
+            "/v1/apps/{app}/deliveries) shows the ids."
+        )
+    return info
+
+
+def retry_deliveries(store: StoreContract, ids: Sequence[str], *, actor: str) -> DeliveryChanges:
+    """Send ``dead`` or ``cancelled`` deliveries again, from a fresh cycle of attempts."""
+    return _chunked(store.retry_deliveries, ids, actor)
+
+
+def retry_dead(store: StoreContract, app: str, *, actor: str) -> DeliveryChanges:
+    """Re-drive every ``dead`` delivery of ``app``."""
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_deliveries(
+            DeliveryQuery(app=app, state="dead", cursor=cursor, limit=1000)
+        )
+        ids += [d.id for d in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return retry_deliveries(store, ids, actor=actor)
+
+
+def cancel_deliveries(store: StoreContract, ids: Sequence[str], *, actor: str) -> DeliveryChanges:
+    """Cancel ``held``, ``pending`` or ``dead`` deliveries (a ``sending`` one is in flight)."""
+    return _chunked(store.cancel_deliveries, ids, actor)
+
+
+def enable_connector(store: StoreContract, app: str, connector: str, *, actor: str) -> bool:
+    """Let the dispatcher send to a connector again; ``False`` when it was not disabled."""
+    return store.enable_connector(app, connector, actor=actor)
+
+
+def _chunked(
+    change: Callable[..., DeliveryChanges], ids: Sequence[str], actor: str
+) -> DeliveryChanges:
+    unique = list(dict.fromkeys(ids))
+    changed: list[str] = []
+    skipped: dict[str, DeliveryState] = {}
+    missing: list[str] = []
+    for start in range(0, len(unique), CHUNK):
+        part = change(unique[start : start + CHUNK], actor=actor)
+        changed += part.changed
+        skipped.update(part.skipped)
+        missing += part.missing
+    return DeliveryChanges(changed, skipped, missing)
+
+
+def _state(state: str | None) -> DeliveryState | None:
+    if state is None:
+        return None
+    if state not in DELIVERY_STATES:
+        raise InputError(
+            f"The 'state' filter must be one of {', '.join(DELIVERY_STATES)}. Got {state!r} "
+            "instead."
+        )
+    return state

@@ -1,0 +1,422 @@
+"""The monitoring report of an app: live quality per window, human overrides, ROI against the
+control group (and, once wired, drift), from one streamed pass over labelled decisions.
+
+Decisions are placed in windows (hour, day or week, UTC; weeks start on Monday) by the time they
+were made. The store streams the range's labelled decisions sorted by score; each chunk feeds
+the accumulators of :mod:`doorstep.core.stats` (one per window, one for the whole range, one
+for overrides, one for ROI), so memory stays flat whatever the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import polars as pl
+
+from doorstep.core.outcomes import OutcomeSemantics, outcome_semantics
+from doorstep.core.spec.models import DriftSpec, Spec
+from doorstep.core.stats.drift import DEFAULT_THRESHOLDS, DriftThresholds, ReferenceProfile
+from doorstep.core.stats.intervals import wilson
+from doorstep.core.stats.quality import BinaryQuality, MulticlassQuality, RegressionQuality
+from doorstep.core.stats.roi import ActionEconomics, RoiAccumulator
+from doorstep.errors import InputError
+from doorstep.services.monitor.drift import drift_windows
+from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts, WindowCounts
+from doorstep.store.protocols import StoreContract
+
+__all__ = [
+    "DEFAULT_PERIODS",
+    "MAX_WINDOWS",
+    "WINDOW_SECONDS",
+    "Window",
+    "monitoring_report",
+    "window_start",
+]
+
+Window = Literal["hour", "day", "week"]
+WINDOW_SECONDS: dict[str, int] = {"hour": 3_600, "day": 86_400, "week": 604_800}
+DEFAULT_PERIODS: dict[str, int] = {"hour": 48, "day": 30, "week": 26}
+"""Windows reported when no ``since`` is given: two days of hours, a month of days, half a
+year of weeks (the current window included)."""
+MAX_WINDOWS = 1_000
+CHUNK_ROWS = 20_000
+
+_SCHEMA: dict[str, Any] = {
+    "id": pl.String,
+    "created_us": pl.Int64,
+    "score": pl.Float64,
+    "predicted_class": pl.String,
+    "action": pl.String,
+    "final_action": pl.String,
+    "status": pl.String,
+    "control": pl.Boolean,
+    "review": pl.Boolean,
+    "label": pl.String,
+    "value": pl.Float64,
+}
+assert tuple(_SCHEMA) == LABELLED_COLUMNS
+
+
+def window_start(moment: datetime, window: str) -> datetime:
+    """The start of the (UTC) window holding ``moment``."""
+    moment = moment.astimezone(UTC)
+    if window == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if window == "day":
+        return day
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class _Range:
+    window: str
+    since: datetime
+    until: datetime
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(seconds=WINDOW_SECONDS[self.window])
+
+    @property
+    def count(self) -> int:
+        return max(0, -(-(self.until - self.since) // self.step))
+
+    def bounds(self, index: int) -> tuple[datetime, datetime]:
+        start = self.since + index * self.step
+        return start, min(start + self.step, self.until)
+
+
+def _resolve_range(
+    spec: Spec,
+    window: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    periods: int | None,
+    now: datetime,
+) -> _Range:
+    chosen = window or spec.monitoring.window
+    if chosen not in WINDOW_SECONDS:
+        raise InputError(f"The window must be hour, day or week. Got {chosen!r} instead.")
+    step = timedelta(seconds=WINDOW_SECONDS[chosen])
+    end = until.astimezone(UTC) if until is not None else window_start(now, chosen) + step
+    if since is None:
+        start = window_start(end - step * (periods or DEFAULT_PERIODS[chosen]), chosen)
+    else:
+        start = window_start(since, chosen)
+    if start >= end:
+        raise InputError(
+            f"'since' ({start.isoformat()}) must come before 'until' ({end.isoformat()})."
+        )
+    found = _Range(chosen, start, end)
+    if found.count > MAX_WINDOWS:
+        raise InputError(
+            f"The range holds {found.count} {chosen} windows; at most {MAX_WINDOWS} are reported. "
+            "Choose a longer window or a shorter range."
+        )
+    return found
+
+
+class _Quality:
+    """Quality accumulators per window and for the whole range, fed with filtered chunks."""
+
+    def __init__(self, spec: Spec, semantics: OutcomeSemantics) -> None:
+        self.spec, self.semantics = spec, semantics
+        self.windows: dict[int, Any] = {}
+        self.total = self.new(calibration=True)
+
+    def new(self, *, calibration: bool = False) -> Any:
+        monitoring = self.spec.monitoring
+        minimum = monitoring.min_samples.quality
+        task = self.spec.model.task
+        if task == "binary":
+            bins = monitoring.calibration_bins if calibration else 1
+            return BinaryQuality(bins=bins, min_labelled=minimum)
+        if task == "regression":
+            return RegressionQuality(min_labelled=minimum)
+        return MulticlassQuality(min_labelled=minimum)
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        for index in frame["window"].unique().sort().to_list():
+            part = frame.filter(pl.col("window") == index)
+            accumulator = self.windows.get(index)
+            if accumulator is None:
+                accumulator = self.windows[index] = self.new()
+            self._feed(accumulator, part)
+        self._feed(self.total, frame)
+
+    def _feed(self, accumulator: Any, frame: pl.DataFrame) -> None:
+        if isinstance(accumulator, BinaryQuality):
+            accumulator.add(
+                frame["score"].to_numpy(),
+                frame["positive"].to_numpy(),
+                frame["predicted"].to_numpy(),
+            )
+        elif isinstance(accumulator, RegressionQuality):
+            accumulator.add(frame["score"].to_numpy(), frame["value"].to_numpy())
+        else:
+            accumulator.add((frame["predicted_class"] == frame["label"]).to_numpy())
+
+
+def _economics(spec: Spec) -> dict[str, ActionEconomics]:
+    return {
+        name: ActionEconomics(value=action.value, cost=action.cost)
+        for name, action in spec.actions.items()
+    }
+
+
+def _prepare(
+    rows: list[Any], spec: Spec, semantics: OutcomeSemantics, span: _Range
+) -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema=_SCHEMA, orient="row", strict=False)
+    status = pl.col("status")
+    taken = (
+        pl.when(status.is_in(["approved", "overridden"]))
+        .then(pl.col("final_action"))
+        .when(status == "decided")
+        .then(pl.col("action"))
+        .otherwise(pl.lit("none"))
+        .fill_null("none")
+    )
+    since_us = int(span.since.timestamp()) * 1_000_000
+    step_us = WINDOW_SECONDS[span.window] * 1_000_000
+    columns = [
+        taken.alias("taken"),
+        ((pl.col("created_us") - since_us) // step_us).alias("window"),
+    ]
+    if semantics.kind == "value":
+        columns.append(pl.col("value").is_not_null().alias("valid"))
+        columns.append(pl.col("value").alias("outcome"))
+    else:
+        valid = pl.col("label").is_not_null()
+        if semantics.binary:
+            valid = pl.col("label").is_in([semantics.positive, semantics.negative])
+        positive = pl.col("label") == pl.lit(semantics.positive)
+        columns += [
+            valid.alias("valid"),
+            positive.fill_null(False).alias("positive"),
+            positive.cast(pl.Float64).alias("outcome"),
+        ]
+    threshold = spec.monitoring.threshold
+    predicted = (
+        pl.col("score") >= threshold if threshold is not None else pl.col("action") != "none"
+    )
+    columns.append(predicted.alias("predicted"))
+    return frame.with_columns(columns)
+
+
+def monitoring_report(
+    spec: Spec,
+    store: StoreContract,
+    *,
+    window: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    periods: int | None = None,
+    now: datetime | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    profile: ReferenceProfile | None = None,
+    thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
+) -> dict[str, Any]:
+    """Quality per window and overall, overrides and ROI of ``spec``'s app, as JSON-ready data
+    (the shape is documented in ``docs/monitoring.md`` and ``MonitoringOut``); with a reference
+    ``profile``, drift per window too (else ``drift`` is ``None``)."""
+    now = now or datetime.now(UTC)
+    semantics = outcome_semantics(spec)
+    span = _resolve_range(spec, window, since, until, periods, now)
+    app = spec.app.name
+    counts = store.feedback_counts(app, since=span.since, until=span.until)
+    per_window = store.window_counts(
+        app, since=span.since, until=span.until, step_seconds=WINDOW_SECONDS[span.window]
+    )
+    quality = _Quality(spec, semantics)
+    roi = _roi_accumulator(spec, semantics)
+    overrides = _Overrides()
+    invalid = 0
+    untreated_only = spec.monitoring.quality_on == "untreated"
+    for rows in store.iter_labelled(app, since=span.since, until=span.until, chunk_rows=chunk_rows):
+        frame = _prepare(rows, spec, semantics, span)
+        valid = frame.filter(pl.col("valid"))
+        invalid += frame.height - valid.height
+        quality.add(valid.filter(pl.col("taken") == "none") if untreated_only else valid)
+        if roi is not None:
+            acting = valid.filter(pl.col("action") != "none")
+            roi.add(
+                acting["action"].to_numpy(),
+                acting["control"].to_numpy(),
+                acting["taken"].to_numpy(),
+                acting["outcome"].to_numpy(),
+            )
+        if semantics.binary:
+            overrides.add(valid)
+    windows = []
+    for index in range(span.count):
+        start, end = span.bounds(index)
+        accumulator = quality.windows.get(index)
+        entry: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
+        if accumulator is None:
+            accumulator = quality.new()
+        result = accumulator.result().as_dict()
+        result.pop("calibration", None)
+        entry.update(result)
+        windows.append(entry)
+    return {
+        "app": app,
+        "window": span.window,
+        "since": span.since.isoformat(),
+        "until": span.until.isoformat(),
+        "generated_at": now.isoformat(),
+        "outcome": _describe(semantics),
+        "counts": _counts(counts, invalid, per_window),
+        "quality": {
+            "on": spec.monitoring.quality_on,
+            "threshold": spec.monitoring.threshold,
+            "total": quality.total.result().as_dict(),
+            "windows": windows,
+        },
+        "overrides": overrides.result(counts, per_window, span, binary=semantics.binary),
+        "roi": roi.result().as_dict() if roi is not None else _no_roi(spec),
+        "drift": None
+        if profile is None
+        else drift_windows(
+            spec,
+            store,
+            profile,
+            [span.bounds(index) for index in range(span.count)],
+            thresholds=thresholds,
+            chunk_rows=chunk_rows,
+            explain_windows=_latest_with_decisions(per_window, spec.monitoring.drift),
+        ),
+    }
+
+
+def _latest_with_decisions(per_window: list[WindowCounts], drift: DriftSpec) -> list[int]:
+    """The windows attribution drift is measured in: the latest ``attribution_windows`` with
+    decisions (explaining costs ~1 ms a row, so not every window of a long range)."""
+    busy = sorted({row.window for row in per_window if row.decisions})
+    return busy[-drift.attribution_windows :]
+
+
+def _roi_accumulator(spec: Spec, semantics: OutcomeSemantics) -> RoiAccumulator | None:
+    if semantics.kind == "label" and semantics.positive is None:
+        return None  # multiclass without a positive label: no outcome rate to compare
+    kind: Literal["label", "value"] = semantics.kind
+    return RoiAccumulator(
+        kind,
+        semantics.goal,
+        _economics(spec),
+        min_outcomes=spec.monitoring.min_samples.roi,
+    )
+
+
+def _no_roi(spec: Spec) -> dict[str, Any]:
+    return {
+        "conclusion": "unavailable",
+        "message": (
+            f"A {spec.model.task} app needs monitoring.outcome.positive (the class whose rate "
+            "acting should change) for ROI."
+        ),
+    }
+
+
+def _describe(semantics: OutcomeSemantics) -> dict[str, Any]:
+    return {
+        "type": semantics.kind,
+        "field": semantics.field,
+        "positive": semantics.positive,
+        "negative": semantics.negative,
+        "goal": semantics.goal,
+        "horizon_seconds": semantics.horizon.total_seconds(),
+    }
+
+
+def _counts(counts: FeedbackCounts, invalid: int, per_window: list[WindowCounts]) -> dict[str, Any]:
+    versions: dict[str, int] = {}
+    for row in per_window:
+        versions[row.model_version] = versions.get(row.model_version, 0) + row.decisions
+    return {
+        "decisions": counts.decisions,
+        "labelled": counts.labelled,
+        "would_act": counts.would_act,
+        "control": counts.control,
+        "outcomes_matched": counts.outcomes_matched,
+        "unmatched_outcomes": dict(sorted(counts.unmatched.items())),
+        "labels_not_understood": invalid,
+        "model_versions": dict(sorted(versions.items())),
+    }
+
+
+class _Overrides:
+    """How often reviewers override, and, once outcomes are known, how often they were right.
+
+    An override is judged when it flips whether anything is done (an action to ``none``, or
+    ``none`` to an action): the reviewer was right when acting matches a positive outcome."""
+
+    def __init__(self) -> None:
+        self.judged = 0
+        self.right = 0
+        self.windows: dict[int, tuple[int, int]] = {}
+        """Judged and right overrides by window index."""
+
+    def add(self, frame: pl.DataFrame) -> None:
+        flipped = frame.filter(
+            (pl.col("status") == "overridden")
+            & ((pl.col("action") != "none") != (pl.col("taken") != "none"))
+        )
+        if flipped.height == 0:
+            return
+        correct = (flipped["taken"] != "none") == flipped["positive"]
+        self.judged += flipped.height
+        self.right += int(correct.sum())
+        by_window = flipped.select("window", correct.alias("right")).group_by("window")
+        for index, judged, right in by_window.agg(pl.len(), pl.col("right").sum()).iter_rows():
+            before = self.windows.get(index, (0, 0))
+            self.windows[index] = (before[0] + judged, before[1] + right)
+
+    def result(
+        self,
+        counts: FeedbackCounts,
+        per_window: list[WindowCounts],
+        span: _Range,
+        *,
+        binary: bool,
+    ) -> dict[str, Any]:
+        rate = wilson(counts.overridden, counts.reviewed)
+        out: dict[str, Any] = {
+            "reviewed": counts.reviewed,
+            "overridden": counts.overridden,
+            "pending_review": counts.pending_review,
+            "override_rate": rate.as_dict(),
+        }
+        if binary:
+            out["judged"] = self.judged
+            out["right"] = self.right
+            out["right_rate"] = wilson(self.right, self.judged).as_dict()
+        reviews: dict[int, list[int]] = {}
+        for row in per_window:
+            sums = reviews.setdefault(row.window, [0, 0, 0])
+            sums[0] += row.reviewed
+            sums[1] += row.overridden
+            sums[2] += row.pending_review
+        windows = []
+        for index in range(span.count):
+            start, end = span.bounds(index)
+            reviewed, overridden, pending = reviews.get(index, (0, 0, 0))
+            entry: dict[str, Any] = {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "reviewed": reviewed,
+                "overridden": overridden,
+                "pending_review": pending,
+                "override_rate": wilson(overridden, reviewed).as_dict(),
+            }
+            if binary:
+                judged, right = self.windows.get(index, (0, 0))
+                entry.update(judged=judged, right=right, right_rate=wilson(right, judged).as_dict())
+            windows.append(entry)
+        out["windows"] = windows
+        return out

@@ -1,0 +1,97 @@
+"""Reviews: a person approves a decision sent for review, or overrides it with another action.
+
+The checks that need the spec (is the override target an action of this app?) happen here; the
+store guarantees that only one verdict is ever recorded per decision, also under concurrency.
+With the verdict, in the same transaction, the decision's held delivery is released (approve) or
+cancelled and replaced by one of the override's action (see ``docs/deliveries.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from doorstep.core.suggest import did_you_mean
+from doorstep.errors import NotFoundError, RecordsInvalidError, ReviewConflictError
+from doorstep.services.apps.registry import Registry
+from doorstep.services.deliver.actions import delivery_for
+from doorstep.store.protocols import DecisionRecord, DeliveryRecord, StoreContract, Verdict
+
+__all__ = ["get_decision", "review_decision"]
+
+PENDING = "pending_review"
+
+
+def get_decision(store: StoreContract, decision_id: str) -> DecisionRecord:
+    """The decision with this id; :class:`NotFoundError` when there is none."""
+    record = store.get_decision(decision_id)
+    if record is None:
+        raise NotFoundError(
+            f"There is no decision {decision_id!r}. Decision ids are the 'decision_id' values "
+            "returned by POST /v1/apps/{app}/decisions."
+        )
+    return record
+
+
+def review_decision(
+    registry: Registry,
+    store: StoreContract,
+    decision_id: str,
+    *,
+    verdict: Literal["approve", "override"],
+    reason: str,
+    actor: str,
+    action: str | None = None,
+    key_id: str | None = None,
+) -> DecisionRecord:
+    """Record ``verdict`` on a ``pending_review`` decision and return the updated decision.
+    ``key_id`` is the reviewer's key: another key's live claim on the case refuses the verdict."""
+    if not reason.strip():
+        raise RecordsInvalidError(
+            "A review needs a reason: say in a sentence why you approve or override.",
+            [_issue("reason", "required", "reason is required and must not be blank")],
+        )
+    record = get_decision(store, decision_id)
+    if verdict == "override":
+        _check_action(registry, record, action)
+    if record.status != PENDING:
+        raise ReviewConflictError(
+            f"Decision {decision_id} is {record.status!r}, not 'pending_review': only decisions "
+            "sent for review take a verdict, and only one."
+        )
+    deliveries: list[DeliveryRecord] = []
+    app = registry.apps.get(record.app)
+    if verdict == "override" and action is not None and app is not None and not record.control:
+        new = delivery_for(app.spec, record, action, held=False)
+        deliveries = [new] if new is not None else []
+    return store.review(
+        Verdict(
+            decision_id=decision_id,
+            verdict=verdict,
+            reason=reason.strip(),
+            actor=actor,
+            action=action if verdict == "override" else None,
+            deliveries=deliveries,
+            key_id=key_id,
+        )
+    )
+
+
+def _check_action(registry: Registry, record: DecisionRecord, action: str | None) -> None:
+    app = registry.apps.get(record.app)
+    known = ["none", *(app.spec.actions if app is not None else [])]
+    if action is None:
+        raise RecordsInvalidError(
+            "An override needs 'action': the action to take instead (or 'none').",
+            [_issue("action", "required", f"action is required; one of {', '.join(known)}")],
+        )
+    if app is not None and action not in known:
+        message = f"unknown action {action!r}{did_you_mean(action, known)}; one of " + ", ".join(
+            repr(k) for k in known
+        )
+        raise RecordsInvalidError(
+            f"The override names an {message}.", [_issue("action", "allowed_values", message)]
+        )
+
+
+def _issue(name: str, rule: str, message: str) -> dict[str, Any]:
+    return {"record": None, "entity_id": None, "field": name, "rule": rule, "message": message}

@@ -1,0 +1,212 @@
+"""Batch runs: decide every entity of a SQL feature source, a chunk at a time, resumably.
+
+The source is read in entity id order with a server-side cursor (constant memory). Each chunk
+goes through the one decision path (:func:`decide_batch`); its decisions, their deliveries (when
+the run delivers) and the run's new checkpoint are committed in one transaction, fenced by the
+run's lease token. A run that crashed is taken over after its lease expires and continues after
+its checkpoint, so each entity of a run is decided exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from doorstep.core.contract import frame_from_records
+from doorstep.errors import ConflictError, DoorstepError, NotFoundError
+from doorstep.ids import new_id
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.decide.batch import decide_batch
+from doorstep.services.decide.features import lineage_of, normalise_value
+from doorstep.services.deliver.actions import deliveries_for
+from doorstep.sources.base import FeatureRow, ScanSource
+from doorstep.store.protocols import DecisionRecord, RecordRequest, StoreContract
+from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
+
+__all__ = ["RunOptions", "execute_run", "get_run", "run_view"]
+
+logger = logging.getLogger("doorstep.runs")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    chunk_rows: int = 1_000
+    deliver: bool = True
+    explain: bool | None = None
+    lease_seconds: float = 120.0
+    actor: str = "doorstep run"
+
+
+def execute_run(
+    app: LoadedApp,
+    source: ScanSource,
+    store: StoreContract,
+    lease: RunLease,
+    options: RunOptions,
+    *,
+    on_chunk: Callable[[RunInfo | None], None] | None = None,
+) -> RunInfo:
+    """Decide every entity after ``lease.run.checkpoint``; finish the run (``succeeded``, or
+    ``failed`` with the error) and return it as stored. A lost lease stops the run quietly:
+    its new holder goes on."""
+    settings = app.spec.features.get(source.name)
+    try:
+        for chunk in source.scan(lease.run.checkpoint, options.chunk_rows):
+            if not chunk:
+                continue
+            request, progress = _decide_chunk(app, source.name, chunk, settings, options)
+            store.record_run_chunk(
+                lease,
+                [request],
+                progress,
+                lease_seconds=options.lease_seconds,
+                actor=options.actor,
+            )
+            if on_chunk is not None:
+                on_chunk(None)
+    except ConflictError as error:
+        logger.warning("run %s: %s", lease.run.id, error.message)
+        return store.get_run(lease.run.id) or lease.run
+    except Exception as error:  # noqa: BLE001 - recorded with the run, then raised
+        text = error.message if isinstance(error, DoorstepError) else f"{error!r}"
+        store.finish_run(lease, "failed", text)
+        raise
+    store.finish_run(lease, "succeeded", None)
+    return store.get_run(lease.run.id) or lease.run
+
+
+def _decide_chunk(
+    app: LoadedApp,
+    source: str,
+    chunk: list[tuple[str, FeatureRow]],
+    settings: Any,
+    options: RunOptions,
+) -> tuple[RecordRequest, ChunkProgress]:
+    spec = app.spec
+    fields = spec.inputs.fields
+    now = datetime.now(UTC)
+    records: list[dict[str, Any]] = []
+    lineages: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    limit = None if settings is None else settings.max_age_delta
+    for entity_id, row in chunk:
+        names = list(row.values)
+        lineage = lineage_of([], source, names, row, now)
+        age = lineage["sources"][source]["age_seconds"]
+        if limit is not None:
+            stale = age is None or age > limit.total_seconds()
+            lineage["sources"][source]["stale"] = stale
+            if stale and settings.on_stale == "refuse":
+                errors.append(
+                    {
+                        "entity_id": entity_id,
+                        "field": names[0] if names else None,
+                        "rule": "stale",
+                        "message": f"features of {entity_id!r} from source {source!r} are older "
+                        f"than max_age {settings.max_age}",
+                    }
+                )
+                continue
+        record = {spec.inputs.id: entity_id}
+        for name, value in row.values.items():
+            record[name] = normalise_value(value, fields[name])
+        records.append(record)
+        lineages.append(lineage)
+    decisions: list[DecisionRecord] = []
+    if records:
+        batch = decide_batch(app, frame_from_records(records, spec.inputs), explain=options.explain)
+        decisions = _records(app, batch.decisions.to_dict(as_series=False), records, lineages, now)
+        for reject in batch.rejects.iter_rows(named=True):
+            errors.append(
+                {
+                    "entity_id": reject["entity_id"],
+                    "field": reject["field"],
+                    "rule": reject["rule"],
+                    "message": reject["message"],
+                }
+            )
+    deliveries = deliveries_for(app, decisions) if options.deliver else []
+    rejected = len({e["entity_id"] for e in errors})
+    progress = ChunkProgress(
+        checkpoint=chunk[-1][0],
+        rows=len(chunk),
+        decided=len(decisions),
+        rejected=rejected,
+        deliveries=len(deliveries),
+        errors=errors,
+    )
+    return RecordRequest(decisions, app=app.name, deliveries=deliveries), progress
+
+
+def _records(
+    app: LoadedApp,
+    columns: dict[str, list[Any]],
+    records: list[dict[str, Any]],
+    lineages: list[dict[str, Any]],
+    now: datetime,
+) -> list[DecisionRecord]:
+    names = [app.spec.inputs.id, *app.spec.inputs.fields]
+    version, model_hash = app.model_version, app.model.metadata.content_hash
+    classes = columns.get("predicted_class")
+    out: list[DecisionRecord] = []
+    for i, row in enumerate(columns["row"]):
+        record = records[row - 1]
+        out.append(
+            DecisionRecord(
+                id=new_id(),
+                app=app.name,
+                entity_id=columns["entity_id"][i],
+                model_version=version,
+                model_hash=model_hash,
+                inputs={k: record[k] for k in names if k in record},
+                score=columns["score"][i],
+                action=columns["action"][i],
+                rule=columns["rule"][i],
+                review=columns["review"][i],
+                control=columns["control"][i],
+                status=columns["status"][i],
+                reasons=columns["reasons"][i],
+                reasons_text=columns["reasons_text"][i],
+                created_at=now,
+                predicted_class=classes[i] if classes is not None else None,
+                lineage=lineages[row - 1],
+            )
+        )
+    return out
+
+
+def run_view(run: RunInfo) -> dict[str, Any]:
+    """A run as the API and ``doorstep runs show --json`` show it."""
+
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat()
+
+    return {
+        "run_id": run.id,
+        "app": run.app,
+        "schedule": run.schedule,
+        "slot": iso(run.slot),
+        "source": run.source,
+        "state": run.state,
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "checkpoint": run.checkpoint,
+        "rows": run.rows,
+        "decided": run.decided,
+        "rejected": run.rejected,
+        "deliveries": run.deliveries,
+        "attempts": run.attempts,
+        "error": run.error,
+        "errors": run.errors,
+    }
+
+
+def get_run(store: StoreContract, run_id: str) -> RunInfo:
+    """The run, or :class:`NotFoundError` naming the id."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise NotFoundError(f"There is no run {run_id!r}; `doorstep runs list` shows the ids.")
+    return run

@@ -1,0 +1,623 @@
+"""What the decision service asks of the store. ``doorstep.store.Store`` implements it on
+SQLite and PostgreSQL; the web layer and the services depend on this contract alone.
+
+Everything a call writes (decisions, their deliveries, reviews, keys, model versions, and the
+audit events that describe them) is committed in one transaction, or not at all.
+
+The outbox types (:class:`DeliveryRecord`, :class:`ClaimedDelivery`, :class:`DeliveryInfo`, ...)
+are described in ``docs/deliveries.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from doorstep.store.feedback import (
+    FeedbackCounts,
+    OutcomesRecorded,
+    OutcomeWrite,
+    WindowCounts,
+)
+from doorstep.store.views import (
+    AppActivity,
+    AuditEventView,
+    QueuePage,
+    QueueQuery,
+    ReviewClaim,
+)
+
+if TYPE_CHECKING:
+    from doorstep.store.alerts import AlertState, AlertTransition
+    from doorstep.store.runs import ChunkProgress, RunInfo, RunLease, RunPage, RunQuery, RunState
+
+__all__ = [
+    "DELIVERY_STATES",
+    "ApiKey",
+    "AttemptResult",
+    "AuditReport",
+    "ClaimedDelivery",
+    "ConnectorState",
+    "DecisionPage",
+    "DecisionQuery",
+    "DecisionRecord",
+    "DeliveryAttempt",
+    "DeliveryChanges",
+    "FinishRequest",
+    "DeliveryInfo",
+    "DeliveryPage",
+    "DeliveryQuery",
+    "DeliveryRecord",
+    "DeliveryState",
+    "RecordOutcome",
+    "RecordRequest",
+    "Role",
+    "StoreContract",
+    "Verdict",
+]
+
+Role = Literal["admin", "owner", "reviewer", "viewer", "client"]
+
+DeliveryState = Literal["held", "pending", "sending", "delivered", "dead", "cancelled"]
+"""Where a delivery is in the outbox:
+
+- ``held``: its decision waits for a person's verdict (approve releases it, override cancels it);
+- ``pending``: due at ``next_attempt_at``; ``sending``: claimed by a worker under a lease;
+- ``delivered``; ``dead``: failed for good or out of retries (re-drivable); ``cancelled``.
+"""
+
+DELIVERY_STATES: tuple[DeliveryState, ...] = (
+    "held", "pending", "sending", "delivered", "dead", "cancelled",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One decision as stored. ``id`` is a UUIDv7 (sortable by time) made by the caller."""
+
+    id: str
+    app: str
+    entity_id: str
+    model_version: str
+    model_hash: str
+    inputs: dict[str, Any]
+    score: float
+    action: str
+    rule: str | None
+    review: bool
+    control: bool
+    status: str
+    """``decided``, ``pending_review``, ``held_out``; after a review: ``approved`` or
+    ``overridden``."""
+    reasons: list[dict[str, Any]] | None
+    reasons_text: str | None
+    created_at: datetime
+    predicted_class: str | None = None
+    final_action: str | None = None
+    """The action after review (the override's target, or the action when approved)."""
+    lineage: dict[str, Any] | None = None
+    """Where the inputs came from, for apps with feature sources: ``request`` (the fields the
+    request carried) and ``sources`` (per source: ``fields``, ``observed_at``,
+    ``age_seconds`` and, with a ``max_age``, ``stale``); ``None`` when all came with the
+    request."""
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One action of one decision, as written to the outbox (``deliveries``) with its decision.
+
+    ``key`` is the stable idempotency key sent to receivers (``webhook-id``): the same on every
+    attempt and every worker, made by :func:`doorstep.services.deliver.actions.delivery_key`."""
+
+    id: str
+    decision_id: str
+    app: str
+    action: str
+    connector: str
+    key: str
+    state: Literal["held", "pending"]
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    """When a ``pending`` delivery is due (default: ``created_at``); ignored for ``held``."""
+
+
+@dataclass(frozen=True)
+class RecordRequest:
+    """The decisions of one API request (or batch run), with its idempotency claim.
+
+    ``idempotency_key`` and ``body_sha256`` come together; ``response`` is the exact response
+    body the caller will send, stored so that a retry with the same key and body gets it back
+    byte for byte."""
+
+    decisions: list[DecisionRecord]
+    idempotency_key: str | None = None
+    body_sha256: str | None = None
+    response: bytes | None = None
+    app: str | None = None
+    """The app the idempotency key belongs to; defaults to the app of the first decision (a
+    request whose records were all rejected has no decisions, so pass it then)."""
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    """The outbox rows of these decisions, written in the same transaction (a replayed or
+    conflicting request writes none)."""
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """``recorded``: written now; ``replayed``: the key was seen with the same body, ``response``
+    is the stored one and nothing was written; ``conflict``: the key was seen with another body."""
+
+    status: Literal["recorded", "replayed", "conflict"]
+    response: bytes | None = None
+
+
+@dataclass(frozen=True)
+class DecisionQuery:
+    app: str
+    entity_id: str | None = None
+    action: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    cursor: str | None = None
+    """Opaque; the ``next_cursor`` of the previous page."""
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class DecisionPage:
+    items: list[DecisionRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision_id: str
+    verdict: Literal["approve", "override"]
+    reason: str
+    actor: str
+    action: str | None = None
+    """Override target (an action name, or ``none``); ignored for ``approve``."""
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    """An override's deliveries of its new action (``pending``); the decision's ``held``
+    deliveries with other keys are cancelled. Ignored for ``approve``, which releases them."""
+    key_id: str | None = None
+    """The API key giving the verdict: a live claim of another key on the decision refuses it
+    (``ReviewClaimedError``)."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    role: Role
+    prefix: str
+    """The first characters of the key, shown in lists (the key itself is never stored)."""
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Result of walking the audit chain: ``ok``, or the first bad event and what is wrong."""
+
+    ok: bool
+    events: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveryQuery:
+    """Filters of :meth:`StoreContract.list_deliveries` (``None``: any)."""
+
+    app: str | None = None
+    state: DeliveryState | None = None
+    connector: str | None = None
+    decision_id: str | None = None
+    cursor: str | None = None
+    """Opaque; the ``next_cursor`` of the previous page."""
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt of a delivery: ``number`` counts every attempt, also across re-drives.
+    ``outcome`` is ``None`` while it runs (or when its worker stopped without finishing)."""
+
+    number: int
+    worker: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    """``delivered``, ``retry``, ``failed``, ``gone``, or ``expired`` (the lease ran out before
+    the worker finished; another worker took the delivery over)."""
+    status: int | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryInfo:
+    """A delivery as stored, for lists and pages."""
+
+    id: str
+    decision_id: str | None
+    """``None`` for a message that belongs to no decision (an alert)."""
+    app: str
+    action: str
+    connector: str
+    key: str
+    state: DeliveryState
+    attempts: int
+    """Attempts in the current cycle (reset to 0 when a dead delivery is re-driven)."""
+    next_attempt_at: datetime | None
+    lease_expires_at: datetime | None
+    last_status: int | None
+    last_detail: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+    history: tuple[DeliveryAttempt, ...] = ()
+    """Every attempt, oldest first (filled by :meth:`StoreContract.get_delivery` only)."""
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    items: list[DeliveryInfo]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery a worker holds under a lease, with its decision (for the templates)."""
+
+    id: str
+    key: str
+    app: str
+    action: str
+    connector: str
+    attempts: int
+    """This attempt's place in the current cycle: 1 for the first."""
+    number: int
+    """This attempt's number over the delivery's whole life."""
+    lease_token: str
+    lease_expires_at: datetime
+    decision: DecisionRecord | None
+    """``None`` for an alert: then :attr:`message` holds what to send."""
+    message: dict[str, Any] | None = None
+    """An alert's ready ``context``, ``payload`` and ``text`` (see
+    ``services/monitor/alerts.py``)."""
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What a worker reports for one attempt (see :class:`doorstep.connectors.base.SendResult`)."""
+
+    outcome: str
+    detail: str = ""
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class FinishRequest:
+    """One attempt's end, for :meth:`StoreContract.finish_deliveries`."""
+
+    delivery_id: str
+    lease_token: str
+    result: AttemptResult
+    next_attempt_at: datetime | None
+    final_state: DeliveryState
+
+
+@dataclass(frozen=True)
+class DeliveryChanges:
+    """What :meth:`StoreContract.retry_deliveries` / ``cancel_deliveries`` did, id by id."""
+
+    changed: list[str]
+    skipped: dict[str, DeliveryState]
+    """Ids left alone, with the state that does not allow the change."""
+    missing: list[str]
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    """A connector the dispatcher no longer sends to (the target answered HTTP 410 Gone)."""
+
+    app: str
+    connector: str
+    disabled_at: datetime
+    detail: str | None
+
+
+class StoreContract(Protocol):
+    url: str
+    dialect: str
+    """``sqlite`` or ``postgresql``."""
+
+    def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
+        """Write many requests' decisions and deliveries in ONE transaction, with one audit
+        event per request (its payload holds the digest of its decision rows). Outcomes are in
+        request order."""
+        ...
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None: ...
+
+    def list_decisions(self, query: DecisionQuery) -> DecisionPage:
+        """Newest first; cursor pagination stable under concurrent inserts."""
+        ...
+
+    def review(self, verdict: Verdict) -> DecisionRecord:
+        """Record a verdict on a ``pending_review`` decision. Raises ``ReviewNotFoundError``,
+        ``ReviewConflictError`` (not pending, or already reviewed — also under concurrency).
+        In the same transaction, approve makes the decision's ``held`` deliveries ``pending``;
+        override cancels them and inserts the verdict's deliveries."""
+        ...
+
+    def claim_deliveries(
+        self,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        apps: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` due deliveries (``pending`` ones whose time has come, and
+        ``sending`` ones whose lease expired), oldest due first, skipping disabled connectors
+        and, when ``apps`` is given, other apps. Concurrent callers never get the same one."""
+        ...
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        lease_token: str,
+        result: AttemptResult,
+        next_attempt_at: datetime | None,
+        final_state: DeliveryState,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record the attempt (always) and move the delivery to ``final_state`` (``pending``
+        with ``next_attempt_at`` for a retry, ``delivered`` or ``dead``) only while the lease
+        ``lease_token`` is still held and unexpired; ``False`` when it is not."""
+        ...
+
+    def finish_deliveries(
+        self, requests: list[FinishRequest], *, now: datetime | None = None
+    ) -> list[bool]:
+        """:meth:`finish_delivery` for many attempts in one transaction (one commit for what
+        several sending threads finished at once); results in request order."""
+        ...
+
+    def finish_and_claim_deliveries(
+        self,
+        finished: list[FinishRequest],
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        apps: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> tuple[list[bool], list[ClaimedDelivery]]:
+        """:meth:`finish_deliveries` then :meth:`claim_deliveries` in one transaction: a worker
+        records the attempts that ended and takes new deliveries with one commit."""
+        ...
+
+    def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
+        """Newest first; cursor pagination like :meth:`list_decisions`."""
+        ...
+
+    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+        """The delivery with its attempts (``history``)."""
+        ...
+
+    def retry_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+        """``dead`` and ``cancelled`` deliveries become ``pending`` now with a fresh cycle of
+        attempts; one audit event. Other states are skipped."""
+        ...
+
+    def cancel_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+        """``held``, ``pending`` and ``dead`` deliveries become ``cancelled``; one audit event.
+        A delivery being sent (``sending``) cannot be cancelled."""
+        ...
+
+    def disable_connector(self, app: str, connector: str, detail: str, *, actor: str) -> bool:
+        """Stop claiming deliveries of this connector; ``False`` if it was disabled already."""
+        ...
+
+    def enable_connector(self, app: str, connector: str, *, actor: str) -> bool:
+        """Claim its deliveries again; ``False`` if it was not disabled."""
+        ...
+
+    def disabled_connectors(self, app: str | None = None) -> list[ConnectorState]: ...
+
+    def delivery_counts(self, app: str | None = None) -> dict[str, int]:
+        """Deliveries by state (every state present, zero when none)."""
+        ...
+
+    def record_outcomes(self, write: OutcomeWrite, *, actor: str) -> OutcomesRecorded:
+        """Match outcomes to decisions and record them, matched or not, with one
+        ``outcomes.recorded`` event; duplicates write nothing, contradictions are refused row
+        by row (see ``doorstep.store.feedback``)."""
+        ...
+
+    def iter_labelled(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Decisions made in ``[since, until)`` that have an outcome, with their latest one, in
+        chunks of tuples of ``LABELLED_COLUMNS``, by ascending score."""
+        ...
+
+    def iter_training_rows(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        labelled_only: bool = False,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Decisions with their review and latest outcome, oldest first, in chunks of tuples of
+        ``TRAINING_COLUMNS``."""
+        ...
+
+    def feedback_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> FeedbackCounts:
+        """Decisions, labelled decisions and outcomes of ``[since, until)``."""
+        ...
+
+    def window_counts(
+        self, app: str, *, since: datetime, until: datetime, step_seconds: int
+    ) -> list[WindowCounts]:
+        """Decisions of ``[since, until)`` and their reviews per window of ``step_seconds``
+        (index 0 starts at ``since``) and model version, in one aggregation."""
+        ...
+
+    def iter_window_inputs(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Decisions made in ``[since, until)``, oldest first, in pages of tuples of
+        ``WINDOW_INPUT_COLUMNS`` (id, time in epoch microseconds, model version, inputs as JSON
+        text, score): each page its own keyset read."""
+        ...
+
+    def register_model_version(
+        self, app: str, version: str, content_hash: str, owner: str, *, actor: str
+    ) -> None:
+        """Idempotent: registering the same (app, version, hash) again changes nothing and
+        appends no event; a different hash under the same version raises ``StoreError``."""
+        ...
+
+    def model_versions(self, app: str | None = None) -> list[dict[str, Any]]: ...
+
+    def create_key(self, name: str, role: Role, *, actor: str) -> tuple[ApiKey, str]:
+        """Returns the key record and the secret (shown once; only its hash is stored)."""
+        ...
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The key for a secret, if it exists and is not revoked (constant-time comparison)."""
+        ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        """The key with this id, revoked or not."""
+        ...
+
+    def revoke_key(self, key_id: str, *, actor: str) -> ApiKey: ...
+
+    def count_keys(self) -> int: ...
+
+    def append_audit(self, kind: str, subject: str, payload: dict[str, Any], *, actor: str) -> int:
+        """Append one event outside the calls above (e.g. ``app.loaded``); returns its seq."""
+        ...
+
+    def verify_audit(self) -> AuditReport: ...
+
+    def review_queue(self, query: QueueQuery, *, now: datetime) -> QueuePage:
+        """Decisions ``pending_review`` matching ``query``, with their live claims."""
+        ...
+
+    def claim_review(
+        self, decision_id: str, key_id: str, actor: str, *, seconds: float, now: datetime
+    ) -> ReviewClaim:
+        """Claim a pending decision for ``seconds`` (again by the same key: renewed). Raises
+        ``NotFoundError``, ``ReviewConflictError`` (not pending) or ``ReviewClaimedError``
+        (another key's claim has not expired)."""
+        ...
+
+    def review_claim(self, decision_id: str, *, now: datetime) -> ReviewClaim | None:
+        """The live claim on a decision, if any."""
+        ...
+
+    def release_review(self, decision_id: str, key_id: str, *, now: datetime) -> bool:
+        """Drop this key's claim (or an expired one); ``False`` when there was none to drop.
+        Raises ``ReviewClaimedError`` when another key holds a live claim."""
+        ...
+
+    def decision_audit(self, decision_id: str) -> list[AuditEventView]:
+        """The audit events about one decision (its recording, verdict and deliveries' changes),
+        oldest first."""
+        ...
+
+    def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
+        """Decisions per day by action, verdicts, and the review backlog of ``app``."""
+        ...
+
+    def get_review(self, decision_id: str) -> dict[str, Any] | None:
+        """The verdict on a decision (``verdict``, ``action``, ``reason``, ``actor``,
+        ``created_at``), or ``None`` before one was given."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailableError`` when the database cannot be reached or is locked."""
+        ...
+
+    # batch runs from feature sources (see doorstep.store.runs)
+
+    def start_run(
+        self,
+        app: str,
+        source: str,
+        *,
+        runner: str,
+        lease_seconds: float,
+        schedule: str | None = None,
+        slot: datetime | None = None,
+        now: datetime | None = None,
+    ) -> RunLease | None: ...
+
+    def expired_runs(self, *, now: datetime | None = None) -> list[RunInfo]: ...
+
+    def take_over_run(
+        self, run_id: str, *, runner: str, lease_seconds: float, now: datetime | None = None
+    ) -> RunLease | None: ...
+
+    def record_run_chunk(
+        self,
+        lease: RunLease,
+        requests: list[RecordRequest],
+        progress: ChunkProgress,
+        *,
+        lease_seconds: float,
+        actor: str,
+    ) -> None: ...
+
+    def finish_run(self, lease: RunLease, state: RunState, error: str | None) -> bool: ...
+
+    def get_run(self, run_id: str) -> RunInfo | None: ...
+
+    def list_runs(self, query: RunQuery) -> RunPage: ...
+
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, now: datetime | None = None
+    ) -> bool: ...
+
+    def release_lease(self, name: str, holder: str) -> None: ...
+
+    # alerts (see doorstep.store.alerts)
+
+    def alert_states(self, app: str) -> dict[str, AlertState]: ...
+
+    def apply_alert_transitions(
+        self,
+        transitions: list[AlertTransition],
+        run: tuple[str, str, dict[str, Any]] | None,
+        *,
+        actor: str,
+        now: datetime | None = None,
+    ) -> list[AlertTransition]: ...
