@@ -8,7 +8,7 @@ import pytest
 
 from doorstep.core.spec.loader import parse_spec
 from doorstep.errors import SpecError
-from doorstep.services.scheduler import latest_slot
+from doorstep.runtime.run_scheduler import latest_slot
 
 HEAD = """\
 app: {name: churn, owner: o}

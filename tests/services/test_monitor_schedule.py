@@ -9,8 +9,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from ruamel.yaml import YAML
 
+from doorstep.runtime.monitor_scheduler import MonitorScheduler, latest_monitor_slot
 from doorstep.services.apps.loading import load_app
-from doorstep.services.monitor_schedule import MonitorScheduler, latest_monitor_slot
 from doorstep.store import Store
 from doorstep.store.tables import audit_events
 
@@ -81,7 +81,7 @@ def test_runs_in_a_child_process_at_a_lower_priority(churn_app: Path, store: Sto
     same as in-thread, and the server's own environment is left as it was."""
     import os
 
-    from doorstep.services.monitor_process import MonitorProcess
+    from doorstep.runtime.monitor_process import MonitorProcess
 
     path = churn_app / "doorstep.yaml"
     yaml = YAML()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from doorstep.runtime.run_scheduler import Scheduler, latest_slot
 from doorstep.services.apps.loading import load_app
-from doorstep.services.scheduler import Scheduler, latest_slot
 from doorstep.store import DecisionQuery, open_store
 from doorstep.store.runs import RunQuery
 from doorstep.store.tables import decisions
@@ -34,9 +34,9 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from doorstep.services.runs.sources import sources as runs
+    from doorstep.services.runs import sources as runs
     from doorstep.services.apps.loading import load_app
-    from doorstep.services.scheduler import Scheduler
+    from doorstep.runtime.run_scheduler import Scheduler
     from doorstep.store import DecisionQuery, open_store
 
     decide = runs._decide_chunk

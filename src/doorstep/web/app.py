@@ -13,11 +13,12 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from doorstep import __version__
+from doorstep.runtime.dispatch_loop import delivering
+from doorstep.runtime.monitor_loop import alerting
+from doorstep.runtime.run_loop import scheduling
 from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import StoreContract
-from doorstep.web.alerting import alerting
 from doorstep.web.auth import Authenticator, authorize
-from doorstep.web.delivering import delivering
 from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics
 from doorstep.web.pages import install_pages
 from doorstep.web.problems import install_problem_handlers
@@ -26,7 +27,6 @@ from doorstep.web.routes import decisions as decision_routes
 from doorstep.web.routes import deliveries as delivery_routes
 from doorstep.web.routes import monitoring as monitoring_routes
 from doorstep.web.routes import runs as run_routes
-from doorstep.web.scheduling import scheduling
 from doorstep.web.service import DecisionService
 from doorstep.web.settings import ServeSettings
 
@@ -51,13 +51,33 @@ def create_app(
         # stall every request in flight would wait for).
         gc.collect()
         gc.freeze()
-        with (
-            delivering(service, settings),
-            scheduling(service, settings),
-            alerting(service, settings),
-        ):
-            yield
-            await service.close()
+        apps = list(service.registry)
+        with delivering(
+            apps,
+            store,
+            enabled=settings.deliver,
+            concurrency=settings.delivery_concurrency,
+            public_url=settings.public_url,
+            on_attempt=metrics.attempt,
+        ) as dispatcher:
+            service.on_deliveries = None if dispatcher is None else dispatcher.wake
+            try:
+                with (
+                    scheduling(apps, store, enabled=settings.schedules, lookups=service.features),
+                    alerting(
+                        apps,
+                        store,
+                        profiles=service.profiles,
+                        enabled=settings.schedules,
+                        in_child_process=settings.monitor_process,
+                        public_url=settings.public_url,
+                        on_alerts=service.deliveries_written,
+                    ),
+                ):
+                    yield
+                    await service.close()
+            finally:
+                service.on_deliveries = None
 
     app = FastAPI(
         title="doorstep",

@@ -66,9 +66,14 @@ class DecisionService:
         features = self.features.get(app.name)
         results, tally = decide_requests(app, self.store, requests, features=features)
         self.metrics.count(app.name, tally)
-        if tally.deliveries and self.on_deliveries is not None:
-            self.on_deliveries()
+        if tally.deliveries:
+            self.deliveries_written()
         return results
+
+    def deliveries_written(self) -> None:
+        """Wake the dispatcher (when it runs in this process): new deliveries are due."""
+        if self.on_deliveries is not None:
+            self.on_deliveries()
 
     async def decide(
         self,

@@ -73,7 +73,7 @@ class MonitorScheduler:
         """Called after a run wrote messages (the dispatcher's ``wake``)."""
         self.runner = runner or self.run_app
         """Runs one app's monitor (``app, now, actor``): :meth:`run_app` in this thread, or
-        elsewhere, e.g. :class:`~doorstep.services.monitor_process.MonitorProcess`."""
+        elsewhere, e.g. :class:`~doorstep.runtime.monitor_process.MonitorProcess`."""
         self._done: dict[str, datetime] = {}
 
     def run_app(self, app: LoadedApp, now: datetime, actor: str) -> MonitorResult:

@@ -9,7 +9,7 @@ from the server but the environment and the working directory), loads the apps f
 files and opens the store from its URL on first use, and keeps them for the next slots, so the
 imports and the model load are paid once, in the background, right after start-up (see
 :meth:`MonitorProcess.warm`). The parent keeps the lease and the slot bookkeeping
-(:class:`~doorstep.services.monitor_schedule.MonitorScheduler`); the child runs exactly what the
+(:class:`~doorstep.runtime.monitor_scheduler.MonitorScheduler`); the child runs exactly what the
 scheduler runs in-thread (:meth:`MonitorScheduler.run_app`).
 """
 
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # this module stays light: the child caps its threads before they load
+    from doorstep.runtime.monitor_scheduler import MonitorScheduler
     from doorstep.services.apps.loading import LoadedApp
     from doorstep.services.monitor.alerts import MonitorResult
-    from doorstep.services.monitor_schedule import MonitorScheduler
 
 __all__ = ["DEFAULT_NICE", "MonitorProcess", "spec_path"]
 
@@ -125,8 +125,8 @@ def _lower_priority(nice: int) -> None:
 
 
 def _scheduler(context: tuple[str, Path | None, str | None]) -> MonitorScheduler:
+    from doorstep.runtime.monitor_scheduler import MonitorScheduler
     from doorstep.services.monitor.drift import ProfileCache
-    from doorstep.services.monitor_schedule import MonitorScheduler
     from doorstep.store import open_store
 
     scheduler = _schedulers.get(context)
