@@ -187,7 +187,7 @@ def write_spec(app: ServiceApp, work: Path) -> Path:
 
 
 def open_connectors(spec: Path, env: dict[str, str]) -> Any:
-    from doorstep.services.deliver.actions import read_app_connectors
+    from doorstep.services.deliver.connectors import read_app_connectors
 
     (connectors,) = read_app_connectors([spec], env=env)
     return connectors

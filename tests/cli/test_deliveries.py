@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from doorstep.cli.main import app
 from doorstep.core.spec.loader import parse_spec
-from doorstep.services.deliver.actions import SpecFile, deliveries_for
+from doorstep.services.deliver.actions import deliveries_for
+from doorstep.services.deliver.connectors import SpecFile
 from doorstep.store import AttemptResult, RecordRequest, open_store
 
 runner = CliRunner()

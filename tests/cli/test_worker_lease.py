@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from doorstep.cli.main import app
 from doorstep.core.spec.loader import parse_spec
-from doorstep.services.deliver.actions import AppConnectors
+from doorstep.services.deliver.connectors import AppConnectors
 from doorstep.services.deliver.dispatcher import Dispatcher
 from doorstep.store import open_store
 

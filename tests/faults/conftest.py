@@ -22,7 +22,8 @@ from tests.connectors.receivers import Receiver
 from tests.store.factories import decision
 
 from doorstep.services.apps.loading import read_spec
-from doorstep.services.deliver.actions import SpecFile, deliveries_for
+from doorstep.services.deliver.actions import deliveries_for
+from doorstep.services.deliver.connectors import SpecFile
 from doorstep.store import DeliveryRecord, RecordRequest, Store
 from doorstep.store.tables import deliveries, delivery_attempts
 

@@ -62,7 +62,7 @@ from doorstep.connectors.base import ConnectorContext
 from doorstep.connectors.webhook import WebhookConnector
 from doorstep.core.spec.models import WebhookConnectorSpec
 from doorstep.services.apps.loading import read_spec
-from doorstep.services.deliver.actions import AppConnectors, read_app_connectors, secret_values
+from doorstep.services.deliver.connectors import AppConnectors, read_app_connectors, secret_values
 from doorstep.services.deliver.dispatcher import Dispatcher
 from doorstep.store import DeliveryRecord, Store, open_store
 from doorstep.store.tables import decisions, deliveries

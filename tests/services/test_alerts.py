@@ -22,7 +22,7 @@ from tests.connectors.receivers import Receiver
 from doorstep.examples.churn import generate_customers
 from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp, load_app
-from doorstep.services.deliver.actions import open_app_connectors
+from doorstep.services.deliver.connectors import open_app_connectors
 from doorstep.services.deliver.dispatcher import Dispatcher
 from doorstep.services.monitor.alerts import EXIT_ALERT, run_monitor
 from doorstep.services.monitor.drift import reference_profile

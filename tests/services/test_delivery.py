@@ -24,11 +24,10 @@ from doorstep.core.spec.loader import SpecDocument, parse_spec
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import SpecError
 from doorstep.services.deliver import operations as outbox
-from doorstep.services.deliver.actions import (
+from doorstep.services.deliver.actions import deliveries_for, delivery_key
+from doorstep.services.deliver.connectors import (
     AppConnectors,
     SpecFile,
-    deliveries_for,
-    delivery_key,
     load_connectors,
     open_app_connectors,
     secret_values,

@@ -15,7 +15,7 @@ from tests.web.conftest import auth, customer
 from doorstep.examples.churn.crm import CrmStandIn
 from doorstep.services.apps.loading import read_spec
 from doorstep.services.apps.registry import Registry
-from doorstep.services.deliver.actions import SpecFile, open_app_connectors
+from doorstep.services.deliver.connectors import SpecFile, open_app_connectors
 from doorstep.services.deliver.dispatcher import AttemptReport, Dispatcher
 from doorstep.store.protocols import StoreContract
 

@@ -224,7 +224,7 @@ def worker(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Send the outbox's deliveries through the apps' connectors until Ctrl-C or SIGTERM."""
-    from doorstep.services.deliver.actions import read_app_connectors
+    from doorstep.services.deliver.connectors import read_app_connectors
     from doorstep.services.deliver.dispatcher import Dispatcher
     from doorstep.store import open_store
 

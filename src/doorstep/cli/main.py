@@ -76,7 +76,7 @@ def validate(
     """Check a spec, its model, its reference data and its connectors' settings; exit 1 with
     every problem found."""
     from doorstep.services.apps.loading import load_app
-    from doorstep.services.deliver.actions import open_app_connectors
+    from doorstep.services.deliver.connectors import open_app_connectors
 
     try:
         loaded = load_app(spec)

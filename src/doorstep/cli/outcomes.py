@@ -225,7 +225,7 @@ def _monitor_alerts(
     db: str | None,
 ) -> int:
     from doorstep.services.apps.loading import load_app, read_spec
-    from doorstep.services.deliver.actions import open_app_connectors
+    from doorstep.services.deliver.connectors import open_app_connectors
     from doorstep.services.deliver.dispatcher import Dispatcher
     from doorstep.services.monitor.alerts import run_monitor
     from doorstep.services.monitor.drift import ProfileCache
@@ -250,7 +250,7 @@ def _monitor_alerts(
             )
             sent = []
             if deliver and any(t.messages for t in result.transitions):
-                from doorstep.services.deliver.actions import SpecFile
+                from doorstep.services.deliver.connectors import SpecFile
 
                 connectors = open_app_connectors(SpecFile(doc, spec.resolve().parent))
                 with Dispatcher(store, [connectors], public_url=public_url) as dispatcher:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from doorstep.runtime.threads import background
 from doorstep.services.apps.loading import LoadedApp
-from doorstep.services.deliver.actions import open_app_connectors
+from doorstep.services.deliver.connectors import open_app_connectors
 from doorstep.services.deliver.dispatcher import AttemptReport, Dispatcher
 from doorstep.store.protocols import StoreContract
 

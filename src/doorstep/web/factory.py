@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from doorstep.services.apps.registry import load_registry, register_apps
-from doorstep.services.deliver.actions import open_app_connectors
+from doorstep.services.deliver.connectors import open_app_connectors
 from doorstep.store import open_store
 from doorstep.store.protocols import StoreContract
 from doorstep.web.app import create_app

@@ -41,7 +41,8 @@ from doorstep.connectors.base import Connector, Delivery, Redactor, SendResult
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import DoorstepError, StoreUnavailableError
-from doorstep.services.deliver.actions import AppConnectors, delivery_context
+from doorstep.services.deliver.actions import delivery_context
+from doorstep.services.deliver.connectors import AppConnectors
 from doorstep.store.canonical import iso
 from doorstep.store.protocols import (
     AttemptResult,
