@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.services.test_drift_monitor import DAYS, DRIFTED, SHIFT_DAY, START, decide_days
+from tests.services.monitor.test_drift import DAYS, DRIFTED, SHIFT_DAY, START, decide_days
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
-from tests.services.test_monitoring import SPEC, START
+from tests.services.monitor.test_report import SPEC, START
 from tests.store.factories import decision
 from typer.testing import CliRunner
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.cli.test_outcomes import setup
-from tests.web.test_report import assert_self_contained, parse
+from tests.services.monitor.test_report_html import assert_self_contained, parse
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app

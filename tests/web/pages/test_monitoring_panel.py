@@ -14,10 +14,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from tests.pages.conftest import Site, session_client
-from tests.pages.test_report_browser import START, decide_and_observe
-from tests.services.test_drift_monitor import DAYS, DRIFTED
-from tests.web.test_report import interval, parse, row
+from tests.services.monitor.test_drift import DAYS, DRIFTED
+from tests.services.monitor.test_report_html import interval, parse, row
+from tests.web.pages.conftest import Site, session_client
+from tests.web.pages.test_report_browser import START, decide_and_observe
 
 from doorstep.services.apps.registry import Registry
 from doorstep.services.monitor.alerts import open_alerts

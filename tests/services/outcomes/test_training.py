@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.services.test_monitoring import START
+from tests.services.monitor.test_report import START
 from tests.store.factories import decision
 
 from doorstep.core.spec.loader import parse_spec

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.pages.conftest import Site, sign_in
+from tests.web.pages.conftest import Site, sign_in
 
 from doorstep.store.protocols import DeliveryQuery
 from doorstep.store.views import QueueQuery

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from tests.services.test_monitoring import SPEC, START, spec
+from tests.services.monitor.test_report import SPEC, START, spec
 from tests.store.factories import decision
 
 from doorstep.errors import InputError

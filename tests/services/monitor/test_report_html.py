@@ -1,7 +1,7 @@
 """The HTML monitoring report: rendered from the report object of a real store (decisions with
 outcomes drawn from a known model), it shows that object's numbers, says when the control group
-is too small, marks drifted features as alerts, loads nothing and parses as HTML. The page
-``GET /apps/{app}/report`` serves the same document."""
+is too small, marks drifted features as alerts, loads nothing and parses as HTML. (The page
+``GET /apps/{app}/report`` is tested in ``tests/web/pages/test_report_page.py``.)"""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from markupsafe import escape
-from tests.services.test_monitoring import NOW, START, simulate, spec
+from tests.services.monitor.test_report import NOW, START, simulate, spec
 
-from doorstep.services.apps.registry import Registry
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import (
     render_report_html,
@@ -24,7 +22,6 @@ from doorstep.services.monitor.report_html import (
     report_csp,
 )
 from doorstep.store import Store
-from doorstep.web import ServeSettings, create_app
 
 VOID = {"meta", "link", "br", "hr", "img", "input", "col", "wbr", "source", "area", "base"}
 SVG_LEAVES = {"line", "circle", "rect", "polygon", "polyline", "path"}
@@ -138,7 +135,7 @@ def test_report_shows_the_report_objects_numbers(store: Store) -> None:
 
 
 def test_override_rates_per_window_are_shown(store: Store) -> None:
-    from tests.services.test_monitoring import test_overrides_are_counted_and_judged
+    from tests.services.monitor.test_report import test_overrides_are_counted_and_judged
 
     test_overrides_are_counted_and_judged(store)
     report = monitoring_report(
@@ -197,8 +194,8 @@ def test_an_empty_panel_renders(store: Store) -> None:
 
 @pytest.mark.slow
 def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> None:
-    from tests.services.test_drift_monitor import DAYS, DRIFTED, SHIFT_DAY, decide_days
-    from tests.services.test_drift_monitor import START as DAY0
+    from tests.services.monitor.test_drift import DAYS, DRIFTED, SHIFT_DAY, decide_days
+    from tests.services.monitor.test_drift import START as DAY0
 
     from doorstep.services.apps.loading import load_app
     from doorstep.services.monitor.drift import reference_profile
@@ -240,33 +237,8 @@ def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> Non
     assert "chart-score-psi" in checked.ids and "data-quality-table" in checked.ids
 
 
-@pytest.mark.anyio
-async def test_the_report_page_serves_the_same_document(
-    registry: Registry, store: Store, keys: dict[str, str], settings: ServeSettings
-) -> None:
-    from tests.web.test_auth import page_session
-
-    app = create_app(registry, store, settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as browser:
-        await page_session(browser, keys["viewer"])
-        board = await browser.get("/apps/churn")
-        assert 'href="/apps/churn/report"' in board.text
-        page = await browser.get("/apps/churn/report", params={"window": "hour", "periods": 6})
-        assert page.status_code == 200, page.text
-        assert page.headers["content-type"].startswith("text/html")
-        policy = page.headers["content-security-policy"]
-        assert policy.startswith(report_csp()) and "frame-ancestors 'none'" in policy
-        checked = parse(page.text)
-        assert_self_contained(page.text, checked)
-        assert 'churn <span class="muted">monitoring report</span>' in page.text
-        assert "in 6 hour windows" in page.text
-        bad = await browser.get("/apps/churn/report", params={"window": "month"})
-        assert bad.status_code == 422
-
-
 def test_regression_and_multiclass_reports_render(store: Store) -> None:
-    from tests.services import test_monitoring as monitoring
+    from tests.services.monitor import test_report as monitoring
 
     monitoring.test_regression_report(store)
     text = (
@@ -288,7 +260,7 @@ def test_regression_and_multiclass_reports_render(store: Store) -> None:
 
 
 def test_multiclass_report_renders(store: Store) -> None:
-    from tests.services import test_monitoring as monitoring
+    from tests.services.monitor import test_report as monitoring
 
     monitoring.test_multiclass_accuracy_and_roi_on_a_named_class(store)
     text = (

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from tests.services.test_drift_monitor import DAYS, DRIFTED, PER_DAY, SHIFT_DAY, drifted
+from tests.services.monitor.test_drift import DAYS, DRIFTED, PER_DAY, SHIFT_DAY, drifted
 
 from doorstep.examples.churn import generate_customers
 from doorstep.ids import new_id

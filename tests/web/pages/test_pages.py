@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.pages.conftest import CSRF, Site, session_client
+from tests.web.pages.conftest import CSRF, Site, session_client
 
 from doorstep.services.decide.what_if import what_would_change
 from doorstep.services.deliver.actions import decision_url
