@@ -57,6 +57,7 @@ def test_a_large_experiment_finds_the_true_uplift_and_its_value() -> None:
     assert report.value.low < expected < report.value.high
     assert report.actions_taken == treated_offers + treated_calls
     assert report.needed_control_outcomes == 0
+    assert report.actions["offer"].value_per_outcome == 240.0
     assert report.as_dict()["actions"]["offer"]["value_per_outcome"] == 240.0
     assert "Acting helps" in report.message
 
@@ -75,10 +76,11 @@ def test_a_small_control_group_says_how_many_more_outcomes_it_needs() -> None:
     report = roi(*arrays).result()
     assert report.conclusion == "too_small"
     control = report.control
-    ratio = report.treated.n / control.n
-    c_rate, t_rate = control.positives / control.n, report.treated.positives / report.treated.n
-    expected = math.ceil(required_control_size(c_rate, t_rate, ratio)) - control.n
-    assert report.needed_control_outcomes == max(expected, 100 - control.n)
+    ratio = report.treated.outcomes / control.outcomes
+    c_rate, t_rate = control.rate.value, report.treated.rate.value
+    assert c_rate is not None and t_rate is not None
+    expected = math.ceil(required_control_size(c_rate, t_rate, ratio)) - control.outcomes
+    assert report.needed_control_outcomes == max(expected, 100 - control.outcomes)
     assert "still too small" in report.message
     assert f"About {report.needed_control_outcomes} more control outcomes" in report.message
     assert "alpha 0.05, power 0.8" in report.message
@@ -126,7 +128,7 @@ def test_none_decisions_and_unknown_economics() -> None:
     action = np.array(["none", "offer", "offer", "offer"])
     accumulator.add(action, np.array([False, True, False, False]), action, np.ones(4))
     report = accumulator.result()
-    assert report.treated.n == 2 and report.control.n == 1  # 'none' never counts
+    assert report.treated.outcomes == 2 and report.control.outcomes == 1  # 'none' never counts
     assert report.value.value is None
 
 

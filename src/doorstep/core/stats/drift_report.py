@@ -8,8 +8,8 @@ effect-size thresholds of :class:`DriftThresholds` (docs/monitoring.md says why 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Literal, TypeAlias
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from doorstep.core.stats.tally import FeatureKind
 
@@ -47,6 +47,10 @@ class Threshold:
             return "ok"
         return "alert" if value >= self.alert else "warn" if value >= self.warn else "ok"
 
+    def limit(self, level: Literal["warn", "alert"]) -> float:
+        """The value at which ``level`` starts."""
+        return self.warn if level == "warn" else self.alert
+
 
 @dataclass(frozen=True)
 class DriftThresholds:
@@ -62,6 +66,22 @@ class DriftThresholds:
     min_rows: int = 1000
     """Drift statuses need this many present values in both window and reference: below it
     sampling noise alone can cross the thresholds (quality rates are checked at any size)."""
+
+    def levels(self) -> dict[str, Threshold]:
+        """Every statistic's threshold, by name, in declaration order."""
+        return {
+            f.name: value
+            for f in fields(self)
+            if isinstance(value := getattr(self, f.name), Threshold)
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"psi": {"warn": 0.1, "alert": 0.25}, ..., "min_rows": 1000}``."""
+        out: dict[str, Any] = {
+            name: {"warn": t.warn, "alert": t.alert} for name, t in self.levels().items()
+        }
+        out["min_rows"] = self.min_rows
+        return out
 
 
 DEFAULT_THRESHOLDS = DriftThresholds()
@@ -147,6 +167,34 @@ class DriftReport:
         """A JSON-safe dict: non-finite numbers (an infinite chi-square) become ``None``."""
         out: dict[str, Any] = _json_safe(asdict(self))
         return out
+
+    def finite(self) -> DriftReport:
+        """The report as its JSON reads: every non-finite statistic (an infinite chi-square)
+        ``None``."""
+        return replace(
+            self,
+            features=tuple(_finite(c) for c in self.features),
+            score=None if self.score is None else _finite(self.score),
+            attributions=tuple(_finite(a) for a in self.attributions),
+            attribution_shift=_finite_number(self.attribution_shift),
+        )
+
+
+_Item = TypeVar("_Item", ColumnDrift, AttributionDrift)
+
+
+def _finite(item: _Item) -> _Item:
+    # only statistics are floats; those that may be missing are typed ``float | None``
+    changes: dict[str, Any] = {
+        f.name: None
+        for f in fields(item)
+        if isinstance(value := getattr(item, f.name), float) and not math.isfinite(value)
+    }
+    return replace(item, **changes) if changes else item
+
+
+def _finite_number(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
 
 
 def _json_safe(value: Any) -> Any:

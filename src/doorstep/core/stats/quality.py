@@ -20,8 +20,9 @@ Every result carries ``labelled`` (the count of labelled decisions measured) and
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -39,17 +40,28 @@ __all__ = [
     "BinaryQuality",
     "CalibrationBin",
     "MulticlassQuality",
+    "QualityMetric",
     "QualityReport",
     "RegressionQuality",
+    "Task",
     "delong_auc",
 ]
+
+Task: TypeAlias = Literal["binary", "regression", "multiclass"]
+QualityMetric: TypeAlias = Literal[
+    "auc", "precision", "recall", "brier", "positive_rate", "mae", "rmse", "mean_error", "accuracy"
+]
+"""Binary: ``auc`` to ``positive_rate``; regression: ``mae``, ``rmse``, ``mean_error``;
+multiclass: ``accuracy``."""
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CalibrationBin:
+    """One equal-width score bin: its decisions, their mean score and observed positive rate."""
+
     low: float
     high: float
     count: int
@@ -66,22 +78,30 @@ class CalibrationBin:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QualityReport:
     """Metrics of one window (or the whole range): each an :class:`Interval`, by name."""
 
-    task: str
+    task: Task
     labelled: int
     enough: bool
-    metrics: dict[str, Interval]
-    counts: dict[str, int] = field(default_factory=dict)
-    calibration: list[CalibrationBin] = field(default_factory=list)
+    metrics: Mapping[QualityMetric, Interval]
+    """The task's metrics, in the order the JSON lists them."""
+    counts: Mapping[str, int] = field(default_factory=dict)
+    """Binary: ``positives``."""
+    calibration: tuple[CalibrationBin, ...] = ()
+    """Binary: the calibration table (empty for a window of the report)."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def metric(self, name: QualityMetric) -> Interval | None:
+        """``name``'s value and interval, or ``None`` when the task has no such metric."""
+        return self.metrics.get(name)
+
+    def as_dict(self, *, calibration: bool = True) -> dict[str, Any]:
+        """JSON-ready; binary reports list their ``calibration`` table unless told not to."""
         out: dict[str, Any] = {"task": self.task, "labelled": self.labelled, "enough": self.enough}
         out.update(self.counts)
         out.update({name: interval.as_dict() for name, interval in self.metrics.items()})
-        if self.task == "binary":
+        if self.task == "binary" and calibration:
             out["calibration"] = [b.as_dict() for b in self.calibration]
         return out
 
@@ -193,7 +213,7 @@ class BinaryQuality:
         self._held_scores, self._held_positive = np.empty(0), np.empty(0, dtype=bool)
         placements, c = self._placements, self.confidence
         n = placements.n_pos + placements.n_neg
-        bins = [
+        bins = tuple(
             CalibrationBin(
                 low=i / self.bins,
                 high=(i + 1) / self.bins,
@@ -204,7 +224,7 @@ class BinaryQuality:
                 positive_rate=wilson(int(self._bin_positive[i]), int(self._bin_count[i]), c),
             )
             for i in range(self.bins)
-        ]
+        )
         return QualityReport(
             task="binary",
             labelled=n,

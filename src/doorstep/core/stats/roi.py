@@ -25,7 +25,6 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -39,22 +38,31 @@ from doorstep.core.stats.intervals import (
     wilson,
     z_value,
 )
+from doorstep.core.stats.roi_report import (
+    ALPHA,
+    POWER,
+    ActionRoi,
+    Conclusion,
+    Goal,
+    OutcomeKind,
+    RoiGroup,
+    RoiReport,
+)
 
 __all__ = [
     "ALPHA",
     "POWER",
     "ActionEconomics",
+    "ActionRoi",
+    "Conclusion",
     "GroupStats",
+    "OutcomeKind",
     "RoiAccumulator",
+    "RoiGroup",
     "RoiReport",
     "minimum_detectable_uplift",
     "required_control_size",
 ]
-
-ALPHA = 0.05
-POWER = 0.8
-
-Conclusion = Literal["uplift", "harm", "no_uplift", "inconclusive", "too_small"]
 
 
 @dataclass(frozen=True)
@@ -78,9 +86,8 @@ class GroupStats:
             return wilson(self.positives, self.n, confidence)
         return mean_interval(self.values, confidence)
 
-    def as_dict(self, kind: str, confidence: float) -> dict[str, Any]:
-        name = "outcome_rate" if kind == "label" else "mean_outcome"
-        return {"outcomes": self.n, name: self.rate(kind, confidence).as_dict()}
+    def outcome(self, kind: str, confidence: float) -> RoiGroup:
+        return RoiGroup(self.n, self.rate(kind, confidence))
 
 
 def required_control_size(
@@ -129,47 +136,13 @@ def minimum_detectable_uplift(
     return z * math.sqrt(pooled_rate * (1 - pooled_rate) * (1 / n_control + 1 / n_treated))
 
 
-@dataclass(frozen=True)
-class RoiReport:
-    kind: Literal["label", "value"]
-    goal: Literal["decrease", "increase"]
-    treated: GroupStats
-    control: GroupStats
-    uplift: Interval
-    value: Interval
-    actions_taken: int
-    cost: float
-    conclusion: Conclusion
-    message: str
-    needed_control_outcomes: int | None
-    per_action: dict[str, dict[str, Any]]
-    confidence: float = CONFIDENCE
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "outcome": self.kind,
-            "goal": self.goal,
-            "treated": self.treated.as_dict(self.kind, self.confidence),
-            "control": self.control.as_dict(self.kind, self.confidence),
-            "uplift": self.uplift.as_dict(),
-            "value": self.value.as_dict(),
-            "actions_taken": self.actions_taken,
-            "cost": self.cost,
-            "conclusion": self.conclusion,
-            "message": self.message,
-            "needed_control_outcomes": self.needed_control_outcomes,
-            "power": {"alpha": ALPHA, "power": POWER},
-            "actions": self.per_action,
-        }
-
-
 class RoiAccumulator:
     """Treated versus control among decisions that would act, fed in chunks in any order."""
 
     def __init__(
         self,
-        kind: Literal["label", "value"],
-        goal: Literal["decrease", "increase"],
+        kind: OutcomeKind,
+        goal: Goal,
         economics: Mapping[str, ActionEconomics],
         *,
         min_outcomes: int = 100,
@@ -252,28 +225,11 @@ class RoiAccumulator:
             uplift.scaled(worth, -cost) if valued and uplift.value is not None else Interval.empty()
         )
         conclusion, message, needed = self._conclude(treated, control, uplift, valued)
-        per_action = {
-            action: {
-                "treated": self.treated.get(action, GroupStats()).as_dict(
-                    self.kind, self.confidence
-                ),
-                "control": self.control.get(action, GroupStats()).as_dict(
-                    self.kind, self.confidence
-                ),
-                "uplift": self._uplift(
-                    self.treated.get(action, GroupStats()), self.control.get(action, GroupStats())
-                ).as_dict(),
-                "taken": self.taken.get(action, 0),
-                "value_per_outcome": self._economics(action).value,
-                "cost_per_action": self._economics(action).cost,
-            }
-            for action in sorted(set(self.treated) | set(self.control) | set(self.taken))
-        }
         return RoiReport(
             kind=self.kind,
             goal=self.goal,
-            treated=treated,
-            control=control,
+            treated=treated.outcome(self.kind, self.confidence),
+            control=control.outcome(self.kind, self.confidence),
             uplift=uplift,
             value=value,
             actions_taken=sum(self.taken.values()),
@@ -281,8 +237,23 @@ class RoiAccumulator:
             conclusion=conclusion,
             message=message,
             needed_control_outcomes=needed,
-            per_action=per_action,
-            confidence=self.confidence,
+            actions={
+                action: self._action(action)
+                for action in sorted(set(self.treated) | set(self.control) | set(self.taken))
+            },
+        )
+
+    def _action(self, action: str) -> ActionRoi:
+        treated = self.treated.get(action, GroupStats())
+        control = self.control.get(action, GroupStats())
+        economics = self._economics(action)
+        return ActionRoi(
+            treated=treated.outcome(self.kind, self.confidence),
+            control=control.outcome(self.kind, self.confidence),
+            uplift=self._uplift(treated, control),
+            taken=self.taken.get(action, 0),
+            value_per_outcome=economics.value,
+            cost_per_action=economics.cost,
         )
 
     def _economics(self, action: str) -> ActionEconomics:
