@@ -1,7 +1,5 @@
-"""The vocabulary of doorstep, written down once (see DESIGN.md, "Concepts").
-
-A batch of decisions travels as a :class:`polars.DataFrame` with the columns of
-:data:`DECISION_SCHEMA`; a single decision, as a :class:`Decision`.
+"""Decisions: a batch travels as a :class:`polars.DataFrame` with the columns of
+:data:`DECISION_SCHEMA`; a single decision, as a :class:`Decision` with its :class:`Reason` s.
 """
 
 from __future__ import annotations

@@ -1,0 +1,207 @@
+"""The drift section of a monitoring report: each window of the range compared with the
+reference data (a :class:`~doorstep.core.stats.drift_report.DriftReport` per window with
+decisions), the thresholds in force, and how attribution drift was measured.
+
+A window's JSON keeps a summary of each column (:data:`SUMMARY`); the latest window with
+decisions also carries its whole comparison (``latest.report``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from doorstep.core.stats.drift_report import (
+    RANK,
+    AttributionDrift,
+    ColumnDrift,
+    DriftReport,
+    DriftThresholds,
+    Level,
+    Status,
+)
+from doorstep.core.stats.tally import FeatureKind
+
+__all__ = ["SUMMARY", "AttributionSetup", "AttributionSummary", "DriftSection", "DriftWindow"]
+
+SUMMARY = (
+    "status", "psi", "js_distance", "wasserstein_norm", "missing_rate", "out_of_range_rate",
+    "unseen_rate",
+)  # fmt: skip
+"""What each window's JSON keeps of a column; ``latest.report`` keeps everything."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionSetup:
+    """How attribution drift was measured: reference rows explained and the method, or a
+    ``note`` saying why it was not."""
+
+    rows: int
+    """Decisions explained per window (0: none)."""
+    windows: int
+    """The latest windows with decisions that are explained."""
+    method: str | None
+    note: str | None
+    reference_rows: int | None = None
+    """Reference rows explained (``None``: the profile carries no explainer; not in the JSON)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rows": self.rows,
+            "windows": self.windows,
+            "method": self.method,
+            "note": self.note,
+        }
+        if self.reference_rows is not None:
+            out["reference_rows"] = self.reference_rows
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionSummary:
+    """Each feature's share of the model's attention in one explained window."""
+
+    features: tuple[AttributionDrift, ...]
+    shift: float | None
+    """Half the sum of the share changes (total variation distance)."""
+
+    @property
+    def status(self) -> Status:
+        """The worst feature's, or ``insufficient_data`` when any feature has too few rows."""
+        statuses = [a.status for a in self.features]
+        if "insufficient_data" in statuses:
+            return "insufficient_data"
+        return max(statuses, key=RANK.__getitem__)
+
+    @property
+    def flagged(self) -> list[str]:
+        """Features at ``warn`` or worse."""
+        return [a.feature for a in self.features if RANK[a.status] >= RANK["warn"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "shift": self.shift,
+            "flagged": self.flagged,
+            "features": {
+                a.feature: {
+                    "reference_share": a.reference_share,
+                    "share": a.share,
+                    "share_change": a.share_change,
+                    "status": a.status,
+                }
+                for a in self.features
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DriftWindow:
+    """One window of the range: its comparison with the reference, or ``None`` without
+    decisions."""
+
+    start: datetime
+    end: datetime
+    report: DriftReport | None
+
+    @property
+    def rows(self) -> int:
+        return self.report.rows if self.report is not None else 0
+
+    @property
+    def status(self) -> Status:
+        return self.report.status if self.report is not None else "insufficient_data"
+
+    @property
+    def flagged(self) -> list[str]:
+        """Features at ``warn`` or worse."""
+        return self.report.flagged("warn") if self.report is not None else []
+
+    @property
+    def alerted(self) -> list[str]:
+        """Features at ``alert``."""
+        return self.report.flagged("alert") if self.report is not None else []
+
+    @property
+    def features(self) -> tuple[ColumnDrift, ...]:
+        return self.report.features if self.report is not None else ()
+
+    @property
+    def score(self) -> ColumnDrift | None:
+        return self.report.score if self.report is not None else None
+
+    def column(self, name: str) -> ColumnDrift | None:
+        """Feature ``name`` in this window (``None``: no decisions, or not compared)."""
+        return next((c for c in self.features if c.name == name), None)
+
+    @property
+    def attribution(self) -> AttributionSummary | None:
+        """Attention shares, or ``None`` when the window was not explained."""
+        if self.report is None or not self.report.attributions:
+            return None
+        return AttributionSummary(self.report.attributions, self.report.attribution_shift)
+
+    def to_dict(self, *, full: bool = False) -> dict[str, Any]:
+        """The window's summary; with ``full``, its whole comparison under ``report`` too."""
+        out: dict[str, Any] = {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "rows": self.rows,
+            "status": self.status,
+            "flagged": self.flagged,
+            "alerted": self.alerted,
+        }
+        if self.report is None:
+            out["attribution"] = None
+            return out
+        whole = self.report.to_dict()  # non-finite numbers become None
+        score = whole["score"]
+        out["score"] = None if score is None else {k: score[k] for k in SUMMARY if k in score}
+        out["features"] = {c["name"]: {k: c[k] for k in SUMMARY} for c in whole["features"]}
+        attribution = self.attribution
+        out["attribution"] = None if attribution is None else attribution.to_dict()
+        if full:
+            out["report"] = whole
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DriftSection:
+    """Drift of every window of the range against the reference data."""
+
+    features: Mapping[str, FeatureKind]
+    """The inputs compared, with their kind."""
+    reference_rows: int
+    thresholds: DriftThresholds
+    attribution: AttributionSetup
+    windows: tuple[DriftWindow, ...]
+
+    @property
+    def status(self) -> Level:
+        """The worst status of the windows with decisions (``ok`` without any)."""
+        worst: Level = "ok"
+        for window in self.windows:
+            status = window.status
+            if window.report is not None and status != "insufficient_data":
+                if RANK[status] > RANK[worst]:
+                    worst = status
+        return worst
+
+    @property
+    def latest(self) -> DriftWindow | None:
+        """The latest window with decisions."""
+        return next((w for w in reversed(self.windows) if w.report is not None), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        latest = self.latest
+        return {
+            "features": dict(self.features),
+            "reference_rows": self.reference_rows,
+            "thresholds": self.thresholds.as_dict(),
+            "status": self.status,
+            "attribution": self.attribution.to_dict(),
+            "windows": [w.to_dict() for w in self.windows],
+            "latest": None if latest is None else latest.to_dict(full=True),
+        }

@@ -1,0 +1,244 @@
+"""The monitoring report of an app: live quality per window and overall, human overrides, ROI
+against the control group and drift, for the decisions made in a range of windows.
+
+One object serves every reader: ``GET /v1/apps/{app}/monitoring`` and ``doorstep monitor
+--json`` send :meth:`MonitoringReport.to_dict` (its shape is documented in
+``docs/monitoring.md`` and by ``MonitoringOut`` in OpenAPI); the CLI, the HTML report, the
+dashboard's panel and the alert planner read its attributes. Its parts reuse the results of
+:mod:`doorstep.core.stats` (:class:`QualityReport`, :class:`RoiReport`, :class:`Interval`) and
+the drift section of :mod:`doorstep.types.drift`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypeAlias
+
+from doorstep.core.stats.intervals import Interval
+from doorstep.core.stats.quality import QualityReport
+from doorstep.core.stats.roi_report import Conclusion, Goal, OutcomeKind, RoiReport
+from doorstep.types.drift import DriftSection
+
+__all__ = [
+    "Counts",
+    "MonitoringReport",
+    "OutcomeDescription",
+    "OverrideJudgement",
+    "OverrideWindow",
+    "Overrides",
+    "QualityOn",
+    "QualitySection",
+    "QualityWindow",
+    "RoiConclusion",
+    "RoiUnavailable",
+    "Window",
+]
+
+Window: TypeAlias = Literal["hour", "day", "week"]
+"""The length of a report's windows (UTC; weeks start on Monday)."""
+QualityOn: TypeAlias = Literal["all", "untreated"]
+RoiConclusion: TypeAlias = Conclusion | Literal["unavailable"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeDescription:
+    """What an outcome of the app means (the spec's ``monitoring.outcome`` with its defaults)."""
+
+    kind: OutcomeKind
+    """``label`` or ``value`` (``type`` in the JSON)."""
+    field: str
+    positive: str | None
+    negative: str | None
+    goal: Goal
+    horizon_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.kind,
+            "field": self.field,
+            "positive": self.positive,
+            "negative": self.negative,
+            "goal": self.goal,
+            "horizon_seconds": self.horizon_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What the range holds."""
+
+    decisions: int
+    labelled: int
+    """Decisions with an outcome."""
+    would_act: int
+    """Decisions whose action is not ``none`` (the control group's included)."""
+    control: int
+    outcomes_matched: int
+    unmatched_outcomes: Mapping[str, int]
+    """Outcomes that belong to no decision, by reason, sorted."""
+    labels_not_understood: int
+    """Labelled decisions whose label the spec does not name (not measured)."""
+    model_versions: Mapping[str, int]
+    """Decisions by model version, sorted."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decisions": self.decisions,
+            "labelled": self.labelled,
+            "would_act": self.would_act,
+            "control": self.control,
+            "outcomes_matched": self.outcomes_matched,
+            "unmatched_outcomes": dict(self.unmatched_outcomes),
+            "labels_not_understood": self.labels_not_understood,
+            "model_versions": dict(self.model_versions),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QualityWindow:
+    """Live quality of one window's labelled decisions (no calibration table)."""
+
+    start: datetime
+    end: datetime
+    quality: QualityReport
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        out.update(self.quality.as_dict(calibration=False))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySection:
+    """Live quality over the whole range (``total``, with calibration) and per window."""
+
+    on: QualityOn
+    """``untreated``: only decisions no action reached are measured."""
+    threshold: float | None
+    """The score at which a decision predicts positive (``None``: when the policy acts)."""
+    total: QualityReport
+    windows: tuple[QualityWindow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "on": self.on,
+            "threshold": self.threshold,
+            "total": self.total.as_dict(),
+            "windows": [w.to_dict() for w in self.windows],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideJudgement:
+    """Binary apps: overrides that flipped whether anything was done, whose outcome is known,
+    and how many of them were right."""
+
+    judged: int
+    right: int
+    right_rate: Interval
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"judged": self.judged, "right": self.right, "right_rate": self.right_rate.as_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideWindow:
+    """Reviews of one window's decisions (by decision time)."""
+
+    start: datetime
+    end: datetime
+    reviewed: int
+    overridden: int
+    pending_review: int
+    override_rate: Interval
+    judgement: OverrideJudgement | None
+    """Binary apps only."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "reviewed": self.reviewed,
+            "overridden": self.overridden,
+            "pending_review": self.pending_review,
+            "override_rate": self.override_rate.as_dict(),
+        }
+        if self.judgement is not None:
+            out.update(self.judgement.to_dict())
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """Human overrides over the range, and per window."""
+
+    reviewed: int
+    overridden: int
+    pending_review: int
+    override_rate: Interval
+    judgement: OverrideJudgement | None
+    """Binary apps only."""
+    windows: tuple[OverrideWindow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "reviewed": self.reviewed,
+            "overridden": self.overridden,
+            "pending_review": self.pending_review,
+            "override_rate": self.override_rate.as_dict(),
+        }
+        if self.judgement is not None:
+            out.update(self.judgement.to_dict())
+        out["windows"] = [w.to_dict() for w in self.windows]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RoiUnavailable:
+    """No ROI for this app, and why (a multiclass app without a positive class)."""
+
+    message: str
+
+    @property
+    def conclusion(self) -> Literal["unavailable"]:
+        return "unavailable"
+
+    def as_dict(self) -> dict[str, Any]:
+        """As :meth:`RoiReport.as_dict`, its alternative."""
+        return {"conclusion": self.conclusion, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringReport:
+    """The monitoring report of one app over ``[since, until)``, in windows of ``window``."""
+
+    app: str
+    window: Window
+    since: datetime
+    until: datetime
+    generated_at: datetime
+    outcome: OutcomeDescription
+    counts: Counts
+    quality: QualitySection
+    overrides: Overrides
+    roi: RoiReport | RoiUnavailable
+    drift: DriftSection | None
+    """``None`` without reference data (or when drift was not asked for)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data: what the API and ``doorstep monitor --json`` send."""
+        return {
+            "app": self.app,
+            "window": self.window,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "generated_at": self.generated_at.isoformat(),
+            "outcome": self.outcome.to_dict(),
+            "counts": self.counts.to_dict(),
+            "quality": self.quality.to_dict(),
+            "overrides": self.overrides.to_dict(),
+            "roi": self.roi.as_dict(),
+            "drift": None if self.drift is None else self.drift.to_dict(),
+        }
