@@ -132,17 +132,19 @@ def phase_import(db: str, folder: Path) -> dict[str, Any]:
 def phase_report(db: str, folder: Path) -> dict[str, Any]:
     from doorstep.services.monitor.report import monitoring_report
     from doorstep.store import open_store
+    from doorstep.types import RoiReport
 
     started = time.perf_counter()
     with open_store(db) as store:
         report = monitoring_report(_spec(), store, since=START, until=START + timedelta(days=DAYS))
-    total = report["quality"]["total"]
+    total = report.quality.total
+    auc, brier = total.metric("auc"), total.metric("brier")
     return {
         "seconds": time.perf_counter() - started,
-        "labelled": total["labelled"],
-        "auc": total["auc"]["value"],
-        "brier": total["brier"]["value"],
-        "uplift": report["roi"]["uplift"]["value"],
+        "labelled": total.labelled,
+        "auc": auc.value if auc else None,
+        "brier": brier.value if brier else None,
+        "uplift": report.roi.uplift.value if isinstance(report.roi, RoiReport) else None,
         "peak_mib": _peak_mib(),
     }
 

@@ -3,10 +3,14 @@ shift, then the latest window's statistics and attribution shares feature by fea
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from doorstep.types import Check, DriftSection, DriftWindow
 
 __all__ = ["render_drift"]
 
@@ -22,76 +26,75 @@ def _status(status: str) -> str:
     return f"[{style}]{status}[/]" if style else status
 
 
-def render_drift(drift: dict[str, Any], out: Console, *, window: str = "day") -> None:
+def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> None:
     """Print the report's ``drift`` section (``window``: the report's window length)."""
     width = 13 if window == "hour" else 10
     table = Table(title="Drift against the reference data", title_justify="left")
     for name in ("window", "decisions", "status", "flagged (warn or worse)", "attribution shift"):
         table.add_column(name)
-    for entry in drift["windows"]:
-        if entry["rows"]:
-            attribution = entry.get("attribution")
+    for entry in drift.windows:
+        if entry.rows:
+            attribution = entry.attribution
             table.add_row(
-                entry["start"][:width],
-                str(entry["rows"]),
-                _status(entry["status"]),
-                ", ".join(entry["flagged"]) or "—",
+                entry.start.isoformat()[:width],
+                str(entry.rows),
+                _status(entry.status),
+                ", ".join(entry.flagged) or "—",
                 "—"
-                if not attribution
-                else f"{_number(attribution['shift'])} {_status(attribution['status'])}",
+                if attribution is None
+                else f"{_number(attribution.shift)} {_status(attribution.status)}",
             )
     out.print(table)
-    latest = drift["latest"]
+    latest = drift.latest
     if latest is None:
         out.print("Drift: no decisions in the range.")
         return
-    report = latest["report"]
     detail = Table(
-        title=f"Latest window {latest['start'][:width]} ({latest['rows']} decisions)",
+        title=f"Latest window {latest.start.isoformat()[:width]} ({latest.rows} decisions)",
         title_justify="left",
     )
     for name in ("feature", "status", "PSI", "JS", "Wasserstein/σ", "missing", "checks"):
         detail.add_column(name)
-    columns = [*report["features"], *([report["score"]] if report["score"] else [])]
+    columns = [*latest.features, *([latest.score] if latest.score is not None else [])]
     for column in columns:
         detail.add_row(
-            column["name"],
-            _status(column["status"]),
-            _number(column["psi"]),
-            _number(column["js_distance"]),
-            _number(column["wasserstein_norm"]),
-            _number(column["missing_rate"]),
-            "; ".join(_check(c) for c in column["checks"]) or "—",
+            column.name,
+            _status(column.status),
+            _number(column.psi),
+            _number(column.js_distance),
+            _number(column.wasserstein_norm),
+            _number(column.missing_rate),
+            "; ".join(_check(c) for c in column.checks) or "—",
         )
     out.print(detail)
     render_attribution(drift, latest, out)
 
 
-def render_attribution(drift: dict[str, Any], latest: dict[str, Any], out: Console) -> None:
+def render_attribution(drift: DriftSection, latest: DriftWindow, out: Console) -> None:
     """The latest window's share of the model's attention per feature, or why there is none."""
-    attribution = latest.get("attribution")
-    if not attribution:
-        note = (drift.get("attribution") or {}).get("note")
+    attribution = latest.attribution
+    if attribution is None:
+        note = drift.attribution.note
         out.print(f"Attribution drift: not measured in this window{f' ({note})' if note else ''}.")
         return
     table = Table(
-        title=f"Attribution drift (share of mean |SHAP|), shift {_number(attribution['shift'])}",
+        title=f"Attribution drift (share of mean |SHAP|), shift {_number(attribution.shift)}",
         title_justify="left",
     )
     for name in ("feature", "reference share", "window share", "change", "status"):
         table.add_column(name)
-    for feature, share in attribution["features"].items():
+    for share in attribution.features:
         table.add_row(
-            feature,
-            _number(share["reference_share"]),
-            _number(share["share"]),
-            _number(share["share_change"]),
-            _status(share["status"]),
+            share.feature,
+            _number(share.reference_share),
+            _number(share.share),
+            _number(share.share_change),
+            _status(share.status),
         )
     out.print(table)
 
 
-def _check(check: dict[str, Any]) -> str:
-    value = check["value"]
-    shown = "inf" if value is None else f"{value:.3g}"
-    return f"{check['statistic']} {shown} >= {check['threshold']:g} ({check['level']})"
+def _check(check: Check) -> str:
+    value = check.value
+    shown = "inf" if not math.isfinite(value) else f"{value:.3g}"
+    return f"{check.statistic} {shown} >= {check.threshold:g} ({check.level})"

@@ -8,7 +8,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.table import Table
 
 from doorstep.cli.store import DbOption, _actor, _fail, _open
 from doorstep.errors import DoorstepError, InputError
+
+if TYPE_CHECKING:
+    from doorstep.types import Interval, MonitoringReport, QualityMetric
 
 __all__ = ["export_app", "monitor", "outcomes_app", "render_alerts", "render_report"]
 
@@ -210,7 +213,7 @@ def monitor(
     except DoorstepError as exc:
         raise _fail(exc) from None
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps(report.to_dict(), indent=2))
         return
     render_report(report)
 
@@ -295,78 +298,87 @@ def render_alerts(result: dict[str, Any], out: Console | None = None) -> None:
         out.print(f"  retraining command {retrain['argv']} exited {retrain['returncode']}")
 
 
-def _interval(item: dict[str, Any] | None, scale: float = 1.0, digits: int = 3) -> str:
-    if not item or item.get("value") is None:
+def _interval(item: Interval | None, scale: float = 1.0, digits: int = 3) -> str:
+    if item is None or item.value is None:
         return "—"
-    text = f"{item['value'] * scale:.{digits}f}"
-    if item.get("low") is not None and item.get("high") is not None:
-        text += f" [{item['low'] * scale:.{digits}f}, {item['high'] * scale:.{digits}f}]"
+    text = f"{item.value * scale:.{digits}f}"
+    if item.low is not None and item.high is not None:
+        text += f" [{item.low * scale:.{digits}f}, {item.high * scale:.{digits}f}]"
     return text
 
 
-def render_report(report: dict[str, Any], out: Console | None = None) -> None:
+def render_report(report: MonitoringReport, out: Console | None = None) -> None:
     """The monitoring report for people: counts, a quality table (95% intervals on the whole
     range), reviews, ROI and its conclusion in a sentence."""
+    from doorstep.core.stats.roi_report import RoiReport
+
     out = out or console
-    counts = report["counts"]
+    counts = report.counts
     out.print(
-        f"[bold]{report['app']}[/]: decisions from {report['since'][:16]} to "
-        f"{report['until'][:16]} ({report['window']} windows): {counts['decisions']} decisions, "
-        f"{counts['labelled']} with an outcome",
+        f"[bold]{report.app}[/]: decisions from {report.since.isoformat()[:16]} to "
+        f"{report.until.isoformat()[:16]} ({report.window} windows): {counts.decisions} "
+        f"decisions, {counts.labelled} with an outcome",
         highlight=False,
         soft_wrap=True,
     )
-    unmatched = counts["unmatched_outcomes"]
+    unmatched = counts.unmatched_outcomes
     if unmatched:
         out.print(f"  unmatched outcomes: {unmatched}", highlight=False)
-    total = report["quality"]["total"]
-    metrics = [
-        k for k in ("auc", "precision", "recall", "brier", "accuracy", "mae", "rmse") if k in total
-    ]
+    total = report.quality.total
+    shown: tuple[QualityMetric, ...] = (
+        "auc", "precision", "recall", "brier", "accuracy", "mae", "rmse",
+    )  # fmt: skip
+    metrics = [k for k in shown if total.metric(k) is not None]
     table = Table(title="Live quality (all: with 95% intervals)", title_justify="left")
     table.add_column("window")
     table.add_column("labelled", justify="right")
     for name in metrics:
         table.add_column(name)
-    width = 13 if report["window"] == "hour" else 10
-    for entry in report["quality"]["windows"]:
-        if entry["labelled"]:
-            label = entry["start"][:width] + ("" if entry["enough"] else " (few)")
-            values = [_interval({"value": entry[m]["value"]}) for m in metrics]
-            table.add_row(label, str(entry["labelled"]), *values)
-    label = "[bold]all[/]" + ("" if total["enough"] else " (few)")
-    table.add_row(label, str(total["labelled"]), *(_interval(total[m]) for m in metrics))
+    width = 13 if report.window == "hour" else 10
+    for entry in report.quality.windows:
+        if entry.quality.labelled:
+            label = entry.start.isoformat()[:width] + ("" if entry.quality.enough else " (few)")
+            values = [_value(entry.quality.metric(m)) for m in metrics]
+            table.add_row(label, str(entry.quality.labelled), *values)
+    label = "[bold]all[/]" + ("" if total.enough else " (few)")
+    table.add_row(label, str(total.labelled), *(_interval(total.metric(m)) for m in metrics))
     out.print(table)
-    overrides = report["overrides"]
-    if overrides["reviewed"] or overrides["pending_review"]:
-        line = f"Reviews: {overrides['pending_review']} pending, {overrides['reviewed']} verdicts"
-        if overrides["reviewed"]:
+    overrides = report.overrides
+    if overrides.reviewed or overrides.pending_review:
+        line = f"Reviews: {overrides.pending_review} pending, {overrides.reviewed} verdicts"
+        if overrides.reviewed:
             line += (
-                f", {overrides['overridden']} overrides "
-                f"({_interval(overrides['override_rate'], 100, 1)} %)"
+                f", {overrides.overridden} overrides "
+                f"({_interval(overrides.override_rate, 100, 1)} %)"
             )
-        if overrides.get("judged"):
+        judgement = overrides.judgement
+        if judgement is not None and judgement.judged:
             line += (
-                f"; overrides right {overrides['right']} of {overrides['judged']} "
-                f"({_interval(overrides['right_rate'], 100, 1)} %)"
+                f"; overrides right {judgement.right} of {judgement.judged} "
+                f"({_interval(judgement.right_rate, 100, 1)} %)"
             )
         out.print(line, highlight=False, soft_wrap=True)
-    roi = report["roi"]
-    if "uplift" in roi:
-        scale, unit = (100, " points") if roi.get("outcome") == "label" else (1, "")
+    roi = report.roi
+    if isinstance(roi, RoiReport):
+        scale, unit = (100, " points") if roi.kind == "label" else (1, "")
         out.print(
-            f"ROI: uplift {_interval(roi['uplift'], scale, 1)}{unit}, value "
-            f"{_interval(roi['value'], 1, 0)} "
-            f"(treated {roi['treated']['outcomes']}, control {roi['control']['outcomes']} "
+            f"ROI: uplift {_interval(roi.uplift, scale, 1)}{unit}, value "
+            f"{_interval(roi.value, 1, 0)} "
+            f"(treated {roi.treated.outcomes}, control {roi.control.outcomes} "
             "outcomes)",
             highlight=False,
             soft_wrap=True,
         )
-    out.print(f"[bold]{roi['conclusion']}[/]: {roi['message']}", highlight=False, soft_wrap=True)
-    if report.get("drift"):
+    out.print(f"[bold]{roi.conclusion}[/]: {roi.message}", highlight=False, soft_wrap=True)
+    if report.drift is not None:
         from doorstep.cli.drift_render import render_drift
 
-        render_drift(report["drift"], out, window=report["window"])
+        render_drift(report.drift, out, window=report.window)
+
+
+def _value(item: Interval | None) -> str:
+    """A window's value, without its interval."""
+    return "—" if item is None or item.value is None else f"{item.value:.3f}"
 
 
 @export_app.command("training-data")

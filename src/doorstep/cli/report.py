@@ -5,7 +5,7 @@ template of the ``/apps/{app}/report`` page). See docs/monitoring.md ("The HTML 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from doorstep.cli.outcomes import SpecOption, TimeOption, _time
 from doorstep.cli.store import DbOption, _fail, _open
 from doorstep.errors import DoorstepError, InputError
+
+if TYPE_CHECKING:
+    from doorstep.types import MonitoringReport
 
 __all__ = ["report"]
 
@@ -98,12 +101,12 @@ def report(
     console.print(_summary(found, out, len(html.encode())), highlight=False, soft_wrap=True)
 
 
-def _summary(found: dict[str, Any], out: Path, size: int) -> str:
-    counts = found["counts"]
-    drift = found["drift"]
+def _summary(found: MonitoringReport, out: Path, size: int) -> str:
+    counts = found.counts
+    drift = found.drift
     return (
-        f"Wrote [bold]{out}[/] ({size / 1024:.0f} KB, loads nothing): app {found['app']}, "
-        f"{len(found['quality']['windows'])} {found['window']} windows, "
-        f"{counts['decisions']} decisions, {counts['labelled']} with an outcome; "
-        f"ROI {found['roi']['conclusion']}; drift {drift['status'] if drift else 'not measured'}."
+        f"Wrote [bold]{out}[/] ({size / 1024:.0f} KB, loads nothing): app {found.app}, "
+        f"{len(found.quality.windows)} {found.window} windows, "
+        f"{counts.decisions} decisions, {counts.labelled} with an outcome; "
+        f"ROI {found.roi.conclusion}; drift {drift.status if drift else 'not measured'}."
     )

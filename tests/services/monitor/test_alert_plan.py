@@ -11,6 +11,18 @@ from doorstep.services.monitor.alert_messages import Observation
 from doorstep.services.monitor.alert_observations import observe
 from doorstep.services.monitor.alerts import plan_transitions
 from doorstep.store.alerts import AlertState
+from doorstep.types import (
+    Counts,
+    Interval,
+    MonitoringReport,
+    OutcomeDescription,
+    Overrides,
+    OverrideWindow,
+    QualityReport,
+    QualitySection,
+    QualityWindow,
+    RoiUnavailable,
+)
 
 NOW = datetime(2025, 3, 10, 1, tzinfo=UTC)
 START = datetime(2025, 3, 9, tzinfo=UTC)
@@ -102,13 +114,30 @@ def test_retrain_fires_once_per_episode_and_rearms() -> None:
     assert [t.event for t in cleared] == ["alert.resolved", "retrain.rearmed"]
 
 
-class _Counts:
-    reviewed, overridden = 50, 20
-
-
-class _Store:
-    def feedback_counts(self, app: str, **_: Any) -> _Counts:
-        return _Counts()
+def quality_report(*, labelled: int, reviewed: int, overridden: int) -> MonitoringReport:
+    """A report of one day whose only content is what the quality alerts judge."""
+    quality = QualityReport(
+        task="binary",
+        labelled=labelled,
+        enough=True,
+        metrics={"auc": Interval(0.64, None, None), "brier": Interval(0.2, None, None)},
+    )
+    reviews = OverrideWindow(
+        START, NOW, reviewed, overridden, 0, override_rate=Interval.empty(), judgement=None
+    )
+    return MonitoringReport(
+        app="churn",
+        window="day",
+        since=START,
+        until=NOW,
+        generated_at=NOW,
+        outcome=OutcomeDescription("label", "churned", "1", "0", "decrease", 86_400.0),
+        counts=Counts(labelled, labelled, 0, 0, labelled, {}, 0, {}),
+        quality=QualitySection("all", None, quality, (QualityWindow(START, NOW, quality),)),
+        overrides=Overrides(reviewed, overridden, 0, Interval.empty(), None, (reviews,)),
+        roi=RoiUnavailable("not measured here"),
+        drift=None,
+    )
 
 
 def test_quality_metrics_breach_in_their_direction() -> None:
@@ -123,21 +152,6 @@ def test_quality_metrics_breach_in_their_direction() -> None:
             },
         }
     )
-    report = {
-        "window": "day",
-        "drift": None,
-        "quality": {
-            "windows": [
-                {
-                    "start": START.isoformat(),
-                    "end": NOW.isoformat(),
-                    "labelled": 120,
-                    "auc": {"value": 0.64},
-                    "brier": {"value": 0.2},
-                }
-            ]
-        },
-    }
     from doorstep.core.spec.loader import parse_spec
 
     spec = parse_spec(
@@ -145,16 +159,17 @@ def test_quality_metrics_breach_in_their_direction() -> None:
         "inputs: {id: customer_id, fields: {x: {type: int}}}\n",
         env={},
     ).spec
-    found = {o.subject: o for o in observe(spec, alerts, report, _Store())}  # type: ignore[arg-type]
+    report = quality_report(labelled=120, reviewed=50, overridden=20)
+    found = {o.subject: o for o in observe(spec, alerts, report)}
     assert found["quality.auc"].status == "alert"
     assert found["quality.auc"].checks == ("AUC 0.64 <= 0.65 (alert)",)
     assert found["quality.brier"].status == "ok"
     assert found["quality.override_rate"].status == "warn"  # 20 of 50 reviewed: 0.4
-    report["quality"]["windows"][0]["labelled"] = 30  # fewer than min_labelled
-    found = {o.subject: o for o in observe(spec, alerts, report, _Store())}  # type: ignore[arg-type]
+    report = quality_report(labelled=30, reviewed=50, overridden=20)  # fewer than min_labelled
+    found = {o.subject: o for o in observe(spec, alerts, report)}
     assert found["quality.auc"].status == "insufficient_data"
-    report["overrides"] = {"windows": [{"reviewed": 100, "overridden": 60}]}  # from the report
-    found = {o.subject: o for o in observe(spec, alerts, report, _Store())}  # type: ignore[arg-type]
+    report = quality_report(labelled=30, reviewed=100, overridden=60)
+    found = {o.subject: o for o in observe(spec, alerts, report)}
     assert (
         found["quality.override_rate"].status == "alert"
         and found["quality.override_rate"].value == 0.6

@@ -31,6 +31,7 @@ from doorstep.services.monitor.drift import (
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
 from doorstep.store import DecisionRecord, RecordRequest, Store
+from doorstep.types import AttributionSetup, DriftSection, MonitoringReport
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 DAYS = 6
@@ -90,7 +91,7 @@ def churn(churn_app: Path) -> LoadedApp:
     return load_app(churn_app / "doorstep.yaml")
 
 
-def report(app: LoadedApp, store: Store, profile: ReferenceProfile, **kw: Any) -> dict[str, Any]:
+def report(app: LoadedApp, store: Store, profile: ReferenceProfile, **kw: Any) -> MonitoringReport:
     return monitoring_report(
         app.spec,
         store,
@@ -103,6 +104,11 @@ def report(app: LoadedApp, store: Store, profile: ReferenceProfile, **kw: Any) -
     )
 
 
+def drift_of(found: MonitoringReport) -> DriftSection:
+    assert found.drift is not None
+    return found.drift
+
+
 @pytest.mark.slow
 def test_drift_flags_the_two_drifted_features_from_the_first_full_window(
     churn: LoadedApp, store: Store
@@ -110,24 +116,26 @@ def test_drift_flags_the_two_drifted_features_from_the_first_full_window(
     decide_days(churn, store)
     profile = reference_profile(churn)
     assert profile is not None and profile.score is not None
-    drift = report(churn, store, profile, chunk_rows=700)["drift"]  # pages cross windows
+    drift = drift_of(report(churn, store, profile, chunk_rows=700))  # pages cross windows
 
-    days = drift["windows"]
-    assert [d["rows"] for d in days] == [PER_DAY] * DAYS
+    days = drift.windows
+    assert [d.rows for d in days] == [PER_DAY] * DAYS
     for day in days[:SHIFT_DAY]:
-        assert day["flagged"] == [], day
-        assert day["status"] == "ok"
-    assert set(days[SHIFT_DAY + 1]["flagged"]) == DRIFTED
-    assert set(days[SHIFT_DAY + 1]["alerted"]) == DRIFTED
-    assert set(days[-1]["flagged"]) == DRIFTED
-    spend = days[SHIFT_DAY + 1]["features"]["monthly_spend"]
-    assert spend["status"] == "alert" and spend["psi"] >= 0.25
-    assert days[0]["features"]["monthly_spend"]["psi"] < 0.1
-    latest = drift["latest"]
-    assert latest["start"] == days[-1]["start"]
-    assert {f["name"] for f in latest["report"]["features"]} == set(drift_features(churn.spec))
-    assert latest["report"]["score"]["name"] == "score"
-    assert drift["status"] == "alert"
+        assert day.flagged == [], day
+        assert day.status == "ok"
+    assert set(days[SHIFT_DAY + 1].flagged) == DRIFTED
+    assert set(days[SHIFT_DAY + 1].alerted) == DRIFTED
+    assert set(days[-1].flagged) == DRIFTED
+    spend = days[SHIFT_DAY + 1].column("monthly_spend")
+    assert spend is not None and spend.psi is not None
+    assert spend.status == "alert" and spend.psi >= 0.25
+    before = days[0].column("monthly_spend")
+    assert before is not None and before.psi is not None and before.psi < 0.1
+    latest = drift.latest
+    assert latest is not None and latest.start == days[-1].start
+    assert {f.name for f in latest.features} == set(drift_features(churn.spec))
+    assert latest.score is not None and latest.score.name == "score"
+    assert drift.status == "alert"
 
 
 @pytest.mark.slow
@@ -135,26 +143,28 @@ def test_windows_from_one_pass_equal_each_window_alone(churn: LoadedApp, store: 
     decide_days(churn, store)
     profile = reference_profile(churn)
     assert profile is not None
-    whole = report(churn, store, profile)["drift"]["windows"]
-    one = monitoring_report(
-        churn.spec,
-        store,
-        window="day",
-        since=START + timedelta(days=SHIFT_DAY + 1),
-        until=START + timedelta(days=SHIFT_DAY + 2),
-        now=START + timedelta(days=DAYS + 1),
-        profile=profile,
-    )["drift"]["windows"]
-    assert one == [whole[SHIFT_DAY + 1]]
+    whole = drift_of(report(churn, store, profile)).windows
+    one = drift_of(
+        monitoring_report(
+            churn.spec,
+            store,
+            window="day",
+            since=START + timedelta(days=SHIFT_DAY + 1),
+            until=START + timedelta(days=SHIFT_DAY + 2),
+            now=START + timedelta(days=DAYS + 1),
+            profile=profile,
+        )
+    ).windows
+    assert one == (whole[SHIFT_DAY + 1],)
 
 
 def test_no_decisions_no_drift_and_no_profile_no_section(churn: LoadedApp, store: Store) -> None:
     profile = reference_profile(churn)
     assert profile is not None
-    drift = report(churn, store, profile)["drift"]
-    assert [d["rows"] for d in drift["windows"]] == [0] * DAYS
-    assert drift["latest"] is None and drift["status"] == "ok"
-    assert monitoring_report(churn.spec, store, now=START)["drift"] is None
+    drift = drift_of(report(churn, store, profile))
+    assert [d.rows for d in drift.windows] == [0] * DAYS
+    assert drift.latest is None and drift.status == "ok"
+    assert monitoring_report(churn.spec, store, now=START).drift is None
 
 
 def test_profile_cache_writes_once_and_reads_back(churn: LoadedApp, tmp_path: Path) -> None:
@@ -193,31 +203,34 @@ def test_attribution_drift_flags_the_feature_the_model_turns_to(
     profile = reference_profile(churn)
     assert profile is not None and set(profile.attributions) == set(churn.spec.feature_fields)
     full = report(churn, store, profile)
-    drift = full["drift"]
-    assert drift["attribution"] == {
-        "rows": 1000, "windows": DAYS, "method": "lightgbm-native", "note": None,
-        "reference_rows": 1000,
-    }  # fmt: skip
-    days = drift["windows"]
+    drift = drift_of(full)
+    assert drift.attribution == AttributionSetup(
+        rows=1000, windows=DAYS, method="lightgbm-native", note=None, reference_rows=1000
+    )
+    days = drift.windows
     for day in days[:SHIFT_DAY]:
-        attribution = day["attribution"]
-        assert attribution["status"] == "ok" and attribution["flagged"] == [], day
-        assert attribution["shift"] < 0.05 and day["status"] == "ok"
-        assert all(abs(f["share_change"]) < 0.05 for f in attribution["features"].values())
-    after = days[SHIFT_DAY + 1]["attribution"]
-    tickets = after["features"]["support_tickets_30d"]
-    alerted = [name for name, f in after["features"].items() if f["status"] == "alert"]
-    assert after["status"] == "alert" and alerted == ["support_tickets_30d"]
-    assert "support_tickets_30d" in after["flagged"]  # shares sum to one: others lose some
-    assert tickets["status"] == "alert" and tickets["share_change"] >= 0.1
-    assert tickets["share"] == pytest.approx(tickets["reference_share"] + tickets["share_change"])
-    assert after["shift"] >= 0.1 and days[SHIFT_DAY + 1]["status"] == "alert"
-    latest = drift["latest"]["report"]
-    assert latest["attribution_shift"] == days[-1]["attribution"]["shift"]
-    assert {a["feature"] for a in latest["attributions"]} == set(churn.spec.feature_fields)
+        attribution = day.attribution
+        assert attribution is not None and attribution.shift is not None
+        assert attribution.status == "ok" and attribution.flagged == [], day
+        assert attribution.shift < 0.05 and day.status == "ok"
+        assert all(abs(f.share_change or 0) < 0.05 for f in attribution.features)
+    after = days[SHIFT_DAY + 1].attribution
+    assert after is not None and after.shift is not None
+    tickets = next(f for f in after.features if f.feature == "support_tickets_30d")
+    alerted = [f.feature for f in after.features if f.status == "alert"]
+    assert after.status == "alert" and alerted == ["support_tickets_30d"]
+    assert "support_tickets_30d" in after.flagged  # shares sum to one: others lose some
+    assert tickets.share_change is not None
+    assert tickets.status == "alert" and tickets.share_change >= 0.1
+    assert tickets.share == pytest.approx(tickets.reference_share + tickets.share_change)
+    assert after.shift >= 0.1 and days[SHIFT_DAY + 1].status == "alert"
+    latest = drift.latest
+    assert latest is not None and latest.report is not None and latest.attribution is not None
+    assert latest.report.attribution_shift == latest.attribution.shift
+    assert {a.feature for a in latest.report.attributions} == set(churn.spec.feature_fields)
     # alerts judge it as a subject of its own: a feature's drift status covers its values only
     alerts = AlertsSpec(connectors=["-"], drift=True)
-    observed = {o.subject: o for o in observe(churn.spec, alerts, full, store)}
+    observed = {o.subject: o for o in observe(churn.spec, alerts, full)}
     attention = observed["drift.attribution"]
     assert attention.status == "alert" and attention.streak >= 2
     assert attention.statistic == "attribution_share_change" and attention.threshold == 0.1
@@ -240,9 +253,9 @@ def test_attribution_sample_is_deterministic_and_bounded(churn: LoadedApp, store
     again = reference_profile(churn)
     assert profile is not None and again is not None
     assert profile.attributions == again.attributions  # the seeded reference sample
-    first = report(churn, store, profile, chunk_rows=700)["drift"]  # other page boundaries
-    second = report(churn, store, again)["drift"]
-    assert first["windows"] == second["windows"]  # PER_DAY (1,500) > attribution_rows (1,000)
+    first = drift_of(report(churn, store, profile, chunk_rows=700))  # other page boundaries
+    second = drift_of(report(churn, store, again))
+    assert first.windows == second.windows  # PER_DAY (1,500) > attribution_rows (1,000)
     ids = [f"id-{i}" for i in range(5_000)]
     whole, paged = HashSample(300), HashSample(300)
     whole.add(ids, ids)
@@ -257,19 +270,19 @@ def test_attribution_only_in_the_latest_windows_and_off_with_zero_rows(
 ) -> None:
     app = with_drift_settings(churn_app, "two", "{attribution_windows: 2, min_rows: 100}")
     decide_days(app, store)
-    drift = report(app, store, reference_profile(app))["drift"]  # type: ignore[arg-type]
-    explained = [d["attribution"] is not None for d in drift["windows"]]
+    drift = drift_of(report(app, store, reference_profile(app)))  # type: ignore[arg-type]
+    explained = [d.attribution is not None for d in drift.windows]
     assert explained == [False] * (DAYS - 2) + [True, True]
     off = with_drift_settings(churn_app, "off", "{attribution_rows: 0}")
     assert profile_key(off) != profile_key(app)  # a cached profile is rebuilt, not reused
     profile = reference_profile(off)
     assert profile is not None and profile.attributions == {}
-    drift = report(off, store, profile)["drift"]
-    assert all(d["attribution"] is None for d in drift["windows"])
-    assert drift["latest"]["report"]["attributions"] == []
-    assert (
-        drift["attribution"]["rows"] == 0 and "attribution_rows: 0" in drift["attribution"]["note"]
-    )
+    drift = drift_of(report(off, store, profile))
+    assert all(d.attribution is None for d in drift.windows)
+    assert drift.latest is not None and drift.latest.report is not None
+    assert drift.latest.report.attributions == ()
+    note = drift.attribution.note
+    assert drift.attribution.rows == 0 and note is not None and "attribution_rows: 0" in note
 
 
 def test_a_model_without_an_exact_explainer_reports_no_attribution_drift(
@@ -283,7 +296,7 @@ def test_a_model_without_an_exact_explainer_reports_no_attribution_drift(
     profile = reference_profile(app)
     assert profile is not None and profile.attributions == {}
     decide_days(app, store)
-    drift = report(app, store, profile)["drift"]
-    assert all(d["attribution"] is None for d in drift["windows"])
-    assert "no exact explainer" in drift["attribution"]["note"]
-    assert drift["attribution"]["method"] == "permutation"
+    drift = drift_of(report(app, store, profile))
+    assert all(d.attribution is None for d in drift.windows)
+    assert "no exact explainer" in (drift.attribution.note or "")
+    assert drift.attribution.method == "permutation"

@@ -18,6 +18,14 @@ from doorstep.ids import new_id
 from doorstep.services.monitor.report import monitoring_report, window_start
 from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.store import DecisionRecord, RecordRequest, Store
+from doorstep.types import (
+    Counts,
+    Interval,
+    QualityMetric,
+    QualityReport,
+    RoiReport,
+    RoiUnavailable,
+)
 
 SPEC = """\
 app: {name: churn, owner: maria@example.com}
@@ -45,6 +53,12 @@ RELATIVE_EFFECT = 0.3
 
 def spec(text: str = SPEC) -> Spec:
     return parse_spec(text, file="doorstep.yaml", env={}).spec
+
+
+def metric(quality: QualityReport, name: QualityMetric) -> Interval:
+    found = quality.metric(name)
+    assert found is not None, name
+    return found
 
 
 def simulate(store: Store, n: int, seed: int) -> dict[str, Any]:
@@ -108,49 +122,51 @@ def test_report_agrees_with_sklearn_and_covers_the_true_uplift(store: Store) -> 
     report = monitoring_report(
         spec(), store, since=START, until=START + timedelta(days=10), now=NOW
     )
-    total = report["quality"]["total"]
+    total = report.quality.total
     score, churned, acting = truth["score"], truth["churned"], truth["acting"]
-    assert total["labelled"] == 12_000 and total["enough"]
-    assert total["auc"]["value"] == pytest.approx(roc_auc_score(churned, score), abs=1e-9)
-    assert total["brier"]["value"] == pytest.approx(brier_score_loss(churned, score), abs=1e-9)
-    assert total["precision"]["value"] == pytest.approx(precision_score(churned, acting))
-    assert total["recall"]["value"] == pytest.approx(recall_score(churned, acting))
-    assert total["auc"]["low"] < total["auc"]["value"] < total["auc"]["high"]
-    assert sum(b["count"] for b in total["calibration"]) == 12_000
+    assert total.labelled == 12_000 and total.enough
+    auc = metric(total, "auc")
+    assert auc.value == pytest.approx(roc_auc_score(churned, score), abs=1e-9)
+    assert metric(total, "brier").value == pytest.approx(brier_score_loss(churned, score), abs=1e-9)
+    assert metric(total, "precision").value == pytest.approx(precision_score(churned, acting))
+    assert metric(total, "recall").value == pytest.approx(recall_score(churned, acting))
+    assert auc.low is not None and auc.value is not None and auc.high is not None
+    assert auc.low < auc.value < auc.high
+    assert sum(b.count for b in total.calibration) == 12_000
 
-    days = report["quality"]["windows"]
-    assert len(days) == 10 and days[0]["start"] == START.isoformat()
-    assert sum(d["labelled"] for d in days) == 12_000
+    days = report.quality.windows
+    assert len(days) == 10 and days[0].start == START
+    assert sum(d.quality.labelled for d in days) == 12_000
     first = np.array([c < START + timedelta(days=1) for c in truth["created"]])
-    assert days[0]["labelled"] == first.sum()
-    assert days[0]["auc"]["value"] == pytest.approx(
+    assert days[0].quality.labelled == first.sum()
+    assert metric(days[0].quality, "auc").value == pytest.approx(
         roc_auc_score(churned[first], score[first]), abs=1e-9
     )
 
-    roi = report["roi"]
-    uplift = roi["uplift"]
-    assert uplift["low"] < truth["true_uplift"] < uplift["high"], (uplift, truth["true_uplift"])
+    roi = report.roi
+    assert isinstance(roi, RoiReport)
+    uplift = roi.uplift
+    assert uplift.low is not None and uplift.high is not None
+    assert uplift.low < truth["true_uplift"] < uplift.high, (uplift, truth["true_uplift"])
     control = truth["control"]
     treated = acting & ~control
-    assert roi["control"]["outcomes"] == control.sum()
-    assert roi["treated"]["outcomes"] == treated.sum()
+    assert roi.control.outcomes == control.sum()
+    assert roi.treated.outcomes == treated.sum()
     observed = churned[control].mean() - churned[treated].mean()
-    assert uplift["value"] == pytest.approx(observed)
-    assert roi["value"]["value"] == pytest.approx(
-        observed * 240 * treated.sum() - 30 * treated.sum()
+    assert uplift.value == pytest.approx(observed)
+    assert roi.value.value == pytest.approx(observed * 240 * treated.sum() - 30 * treated.sum())
+    assert roi.conclusion == "uplift", roi.message
+    assert report.counts == Counts(
+        decisions=12_000,
+        labelled=12_000,
+        would_act=int(acting.sum()),
+        control=int(control.sum()),
+        outcomes_matched=12_000,
+        unmatched_outcomes={},
+        labels_not_understood=0,
+        model_versions={"v1": 12_000},
     )
-    assert roi["conclusion"] == "uplift", roi["message"]
-    assert report["counts"] == {
-        "decisions": 12_000,
-        "labelled": 12_000,
-        "would_act": int(acting.sum()),
-        "control": int(control.sum()),
-        "outcomes_matched": 12_000,
-        "unmatched_outcomes": {},
-        "labels_not_understood": 0,
-        "model_versions": {"v1": 12_000},
-    }
-    assert report["drift"] is None
+    assert report.drift is None
 
 
 def test_a_small_control_group_is_called_too_small(store: Store) -> None:
@@ -158,10 +174,10 @@ def test_a_small_control_group_is_called_too_small(store: Store) -> None:
     report = monitoring_report(
         spec(), store, since=START, until=START + timedelta(days=10), now=NOW
     )
-    roi = report["roi"]
-    assert roi["conclusion"] == "too_small"
-    assert roi["needed_control_outcomes"] > 0
-    assert "still too small for a conclusion" in roi["message"]
+    roi = report.roi
+    assert isinstance(roi, RoiReport) and roi.conclusion == "too_small"
+    assert roi.needed_control_outcomes is not None and roi.needed_control_outcomes > 0
+    assert "still too small for a conclusion" in roi.message
 
 
 def test_windows_default_to_the_spec_and_the_last_periods() -> None:
@@ -225,27 +241,28 @@ def test_overrides_are_counted_and_judged(store: Store) -> None:
             now=NOW,
         )
     report = monitoring_report(spec(), store, since=START, until=START + timedelta(days=1), now=NOW)
-    overrides = report["overrides"]
-    assert (overrides["reviewed"], overrides["overridden"], overrides["pending_review"]) == (
-        5,
-        4,
-        1,
-    )
-    assert overrides["override_rate"]["value"] == pytest.approx(0.8)
-    assert (overrides["judged"], overrides["right"]) == (4, 3)
-    assert overrides["right_rate"]["value"] == pytest.approx(0.75)
-    day = overrides["windows"][0]
-    assert (day["reviewed"], day["overridden"], day["judged"], day["right"]) == (5, 4, 4, 3)
+    overrides = report.overrides
+    assert (overrides.reviewed, overrides.overridden, overrides.pending_review) == (5, 4, 1)
+    assert overrides.override_rate.value == pytest.approx(0.8)
+    assert overrides.judgement is not None
+    assert (overrides.judgement.judged, overrides.judgement.right) == (4, 3)
+    assert overrides.judgement.right_rate.value == pytest.approx(0.75)
+    day = overrides.windows[0]
+    assert day.judgement is not None
+    assert (day.reviewed, day.overridden, day.judgement.judged, day.judgement.right) == (5, 4, 4, 3)
 
     hourly = monitoring_report(
         spec(), store, window="hour", since=START, until=START + timedelta(hours=8), now=NOW
-    )["overrides"]["windows"]
-    assert [(w["reviewed"], w["overridden"], w["pending_review"]) for w in hourly] == [
+    ).overrides.windows
+    assert [(w.reviewed, w.overridden, w.pending_review) for w in hourly] == [
         (1, 1, 0), (1, 1, 0), (1, 1, 0), (1, 1, 0), (1, 0, 0), (0, 0, 1), (0, 0, 0), (0, 0, 0),
     ]  # fmt: skip
-    assert [(w["judged"], w["right"]) for w in hourly[:5]] == [(1, 1)] * 3 + [(1, 0), (0, 0)]
-    assert hourly[3]["right_rate"]["value"] == 0.0 and hourly[4]["right_rate"]["value"] is None
-    assert hourly[0]["start"] == START.isoformat() and len(hourly) == 8
+    judged = [w.judgement for w in hourly]
+    assert all(j is not None for j in judged)
+    assert [(j.judged, j.right) for j in judged[:5] if j] == [(1, 1)] * 3 + [(1, 0), (0, 0)]
+    assert judged[3] is not None and judged[3].right_rate.value == 0.0
+    assert judged[4] is not None and judged[4].right_rate.value is None
+    assert hourly[0].start == START and len(hourly) == 8
 
 
 def test_quality_on_untreated_decisions_and_a_threshold(store: Store) -> None:
@@ -258,10 +275,10 @@ def test_quality_on_untreated_decisions_and_a_threshold(store: Store) -> None:
     )
     untreated = ~(truth["acting"] & ~truth["control"])
     score, churned = truth["score"][untreated], truth["churned"][untreated]
-    total = report["quality"]["total"]
-    assert report["quality"]["on"] == "untreated" and total["labelled"] == untreated.sum()
-    assert total["auc"]["value"] == pytest.approx(roc_auc_score(churned, score), abs=1e-9)
-    assert total["precision"]["value"] == pytest.approx(precision_score(churned, score >= 0.7))
+    total = report.quality.total
+    assert report.quality.on == "untreated" and total.labelled == untreated.sum()
+    assert metric(total, "auc").value == pytest.approx(roc_auc_score(churned, score), abs=1e-9)
+    assert metric(total, "precision").value == pytest.approx(precision_score(churned, score >= 0.7))
 
 
 def test_regression_report(store: Store) -> None:
@@ -304,12 +321,15 @@ def test_regression_report(store: Store) -> None:
     report = monitoring_report(
         spec(text), store, since=START, until=START + timedelta(days=1), now=NOW
     )
-    total = report["quality"]["total"]
-    assert total["task"] == "regression" and total["labelled"] == n
-    assert total["mae"]["value"] == pytest.approx(np.mean(np.abs(predictions - spend)))
-    assert total["rmse"]["value"] == pytest.approx(np.sqrt(np.mean((predictions - spend) ** 2)))
-    assert report["roi"]["conclusion"] == "too_small"  # no control group at all
-    assert "overrides" in report and "judged" not in report["overrides"]
+    total = report.quality.total
+    assert total.task == "regression" and total.labelled == n
+    assert metric(total, "mae").value == pytest.approx(np.mean(np.abs(predictions - spend)))
+    assert metric(total, "rmse").value == pytest.approx(
+        np.sqrt(np.mean((predictions - spend) ** 2))
+    )
+    assert report.roi.conclusion == "too_small"  # no control group at all
+    assert report.overrides.judgement is None
+    assert "judged" not in report.to_dict()["overrides"]
 
 
 def test_multiclass_accuracy_and_roi_on_a_named_class(store: Store) -> None:
@@ -351,12 +371,13 @@ def test_multiclass_accuracy_and_roi_on_a_named_class(store: Store) -> None:
     report = monitoring_report(
         spec(text), store, since=START, until=START + timedelta(days=1), now=NOW
     )
-    total = report["quality"]["total"]
-    assert total["task"] == "multiclass" and total["accuracy"]["value"] == 0.5
-    assert report["roi"]["conclusion"] == "unavailable"
-    assert "monitoring.outcome.positive" in report["roi"]["message"]
+    total = report.quality.total
+    assert total.task == "multiclass" and metric(total, "accuracy").value == 0.5
+    assert isinstance(report.roi, RoiUnavailable) and report.roi.conclusion == "unavailable"
+    assert "monitoring.outcome.positive" in report.roi.message
     named = text.replace("field: tier", "field: tier, positive: gold")
     roi = monitoring_report(
         spec(named), store, since=START, until=START + timedelta(days=1), now=NOW
-    )["roi"]
-    assert roi["treated"]["outcomes"] == 2 and roi["conclusion"] == "too_small"
+    ).roi
+    assert isinstance(roi, RoiReport)
+    assert roi.treated.outcomes == 2 and roi.conclusion == "too_small"

@@ -9,7 +9,6 @@ import re
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 from markupsafe import escape
@@ -22,6 +21,7 @@ from doorstep.services.monitor.report_html import (
     report_csp,
 )
 from doorstep.store import Store
+from doorstep.types import Interval, MonitoringReport, QualityMetric, RoiReport
 
 VOID = {"meta", "link", "br", "hr", "img", "input", "col", "wbr", "source", "area", "base"}
 SVG_LEAVES = {"line", "circle", "rect", "polygon", "polyline", "path"}
@@ -73,9 +73,16 @@ def row(html: str, row_id: str) -> str:
     return re.sub(r"<[^>]+>", " ", found.group(1))
 
 
-def interval(item: dict[str, Any], digits: int = 3, scale: float = 1.0) -> str:
-    value, low, high = (item[k] * scale for k in ("value", "low", "high"))
+def interval(item: Interval | None, digits: int = 3, scale: float = 1.0) -> str:
+    assert item is not None and item.value is not None, item
+    assert item.low is not None and item.high is not None, item
+    value, low, high = item.value * scale, item.low * scale, item.high * scale
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def measured(report: MonitoringReport) -> RoiReport:
+    assert isinstance(report.roi, RoiReport), report.roi
+    return report.roi
 
 
 def assert_self_contained(html: str, checked: Checked) -> None:
@@ -98,32 +105,33 @@ def test_report_shows_the_report_objects_numbers(store: Store) -> None:
     assert_self_contained(html, checked)
     assert f'content="{escape(report_csp())}"' in html  # the file forbids itself every load
 
-    total = report["quality"]["total"]
-    for key in ("auc", "brier", "precision", "recall", "positive_rate"):
-        assert interval(total[key]) in row(html, f"q-{key}"), key
-    assert str(total["labelled"]) in row(html, "q-labelled")
-    counts = report["counts"]
-    assert f"{counts['decisions']} decisions, {counts['labelled']} with a known outcome" in html
+    total = report.quality.total
+    keys: tuple[QualityMetric, ...] = ("auc", "brier", "precision", "recall", "positive_rate")
+    for key in keys:
+        assert interval(total.metric(key)) in row(html, f"q-{key}"), key
+    assert str(total.labelled) in row(html, "q-labelled")
+    counts = report.counts
+    assert f"{counts.decisions} decisions, {counts.labelled} with a known outcome" in html
     assert "v1 (600 decisions)" in html
-    for b in total["calibration"]:
-        if b["count"]:
-            assert interval(b["positive_rate"]) in html
-    for window in report["quality"]["windows"]:
-        if window["labelled"]:
-            assert interval(window["auc"]) in html  # the per-window table
+    for b in total.calibration:
+        if b.count:
+            assert interval(b.positive_rate) in html
+    for window in report.quality.windows:
+        if window.quality.labelled:
+            assert interval(window.quality.metric("auc")) in html  # the per-window table
 
-    roi = report["roi"]
-    assert roi["conclusion"] == "too_small"
+    roi = measured(report)
+    assert roi.conclusion == "too_small"
     message = re.search(r'id="roi-message">(.*?)</p>', html, re.S)
-    assert message is not None and roi["message"] in message.group(1)
-    assert f"{roi['needed_control_outcomes']} more control outcomes" in roi["message"]
-    assert str(roi["needed_control_outcomes"]) in row(html, "roi-needed")
-    assert interval(roi["uplift"], 1, 100) in row(html, "roi-uplift")
-    assert interval(roi["value"], 0) in row(html, "roi-value")
+    assert message is not None and roi.message in message.group(1)
+    assert f"{roi.needed_control_outcomes} more control outcomes" in roi.message
+    assert str(roi.needed_control_outcomes) in row(html, "roi-needed")
+    assert interval(roi.uplift, 1, 100) in row(html, "roi-uplift")
+    assert interval(roi.value, 0) in row(html, "roi-value")
     treated = row(html, "roi-treated")
-    assert str(roi["treated"]["outcomes"]) in treated
-    assert interval(roi["treated"]["outcome_rate"], 1, 100) in treated
-    assert interval(roi["control"]["outcome_rate"], 1, 100) in row(html, "roi-control")
+    assert str(roi.treated.outcomes) in treated
+    assert interval(roi.treated.rate, 1, 100) in treated
+    assert interval(roi.control.rate, 1, 100) in row(html, "roi-control")
 
     for chart in ("chart-auc", "chart-pr", "chart-brier", "chart-labelled", "chart-overrides"):
         assert chart in checked.ids, chart
@@ -166,20 +174,21 @@ def test_the_dashboard_panel_shows_the_same_numbers(store: Store) -> None:
     html = render_report_panel(report, report_url="/apps/churn/report")
     checked = parse(html)
     assert "<script" not in html and 'href="/apps/churn/report"' in html
-    latest = [w for w in report["quality"]["windows"] if w["labelled"]][-1]
-    total = report["quality"]["total"]
-    for key in ("auc", "brier"):
-        assert interval(latest[key]) in row(html, f"panel-q-{key}")
-        assert interval(total[key]) in row(html, f"panel-q-{key}")
+    latest = [w for w in report.quality.windows if w.quality.labelled][-1]
+    total = report.quality.total
+    keys: tuple[QualityMetric, ...] = ("auc", "brier")
+    for key in keys:
+        assert interval(latest.quality.metric(key)) in row(html, f"panel-q-{key}")
+        assert interval(total.metric(key)) in row(html, f"panel-q-{key}")
     assert "panel-q-precision" not in checked.ids  # the panel is the short version
-    roi = report["roi"]
-    assert roi["conclusion"] == "too_small"
+    roi = measured(report)
+    assert roi.conclusion == "too_small"
     message = re.search(r'id="panel-roi-message">(.*?)</p>', html, re.S)
-    assert message is not None and roi["message"] in message.group(1)
-    assert f"{roi['needed_control_outcomes']} more control outcomes" in message.group(1)
-    assert str(roi["needed_control_outcomes"]) in row(html, "panel-roi-needed")
-    assert interval(roi["uplift"], 1, 100) in row(html, "panel-roi-uplift")
-    assert interval(roi["value"], 0) in row(html, "panel-roi-value")
+    assert message is not None and roi.message in message.group(1)
+    assert f"{roi.needed_control_outcomes} more control outcomes" in message.group(1)
+    assert str(roi.needed_control_outcomes) in row(html, "panel-roi-needed")
+    assert interval(roi.uplift, 1, 100) in row(html, "panel-roi-uplift")
+    assert interval(roi.value, 0) in row(html, "panel-roi-value")
     assert {"chart-auc", "chart-roi"} <= checked.ids
     assert "Not measured: the spec names no reference data." in html
     assert "panel-alerts" not in checked.ids  # no alert states, no table
@@ -224,9 +233,10 @@ def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> Non
     for name in DRIFTED:  # colour is not the only signal: the word and a mark are there too
         cells = re.search(rf'<tr data-feature="{name}" data-status="alert">(.*?)</tr>', html, re.S)
         assert cells is not None and "✖ alert" in cells.group(1)
-        psi = report["drift"]["latest"]["report"]
-        psi_value = next(f["psi"] for f in psi["features"] if f["name"] == name)
-        assert f"{psi_value:.3f}" in cells.group(1)
+        assert report.drift is not None and report.drift.latest is not None
+        column = report.drift.latest.column(name)
+        assert column is not None and column.psi is not None
+        assert f"{column.psi:.3f}" in cells.group(1)
     heat = re.search(r'<table class="heat" id="drift-heatmap">(.*?)</table>', html, re.S)
     assert heat is not None
     spend = re.search(r'<tr data-feature="monthly_spend">(.*?)</tr>', heat.group(1), re.S)
@@ -251,11 +261,12 @@ def test_regression_and_multiclass_reports_render(store: Store) -> None:
     )
     html = render_report_html(report)
     parse(html)
-    for key in ("mae", "rmse"):
-        assert interval(report["quality"]["total"][key]) in row(html, f"q-{key}")
+    keys: tuple[QualityMetric, ...] = ("mae", "rmse")
+    for key in keys:
+        assert interval(report.quality.total.metric(key)) in row(html, f"q-{key}")
         assert f"chart-{key}" in html
     assert "mean outcome [95% interval]" in html and "calibration-table" not in html
-    uplift = report["roi"]["uplift"]["value"]
+    uplift = measured(report).uplift.value
     assert (f"{uplift:.1f}" if uplift is not None else "—") in row(html, "roi-uplift")
 
 
@@ -273,5 +284,5 @@ def test_multiclass_report_renders(store: Store) -> None:
     )
     html = render_report_html(report)
     parse(html)
-    assert interval(report["quality"]["total"]["accuracy"]) in row(html, "q-accuracy")
-    assert report["roi"]["message"].split(".")[0] in html.replace("&#39;", "'")
+    assert interval(report.quality.total.metric("accuracy")) in row(html, "q-accuracy")
+    assert report.roi.message.split(".")[0] in html.replace("&#39;", "'")

@@ -19,6 +19,7 @@ import itertools
 import json
 import math
 import os
+import pickle
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ from doorstep.services.monitor.drift import drift_thresholds, reference_profile
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.store import DecisionRecord, RecordRequest, Store, open_store
+from doorstep.types import MonitoringReport
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("DOORSTEP_UPDATE_GOLDEN") == "1"
@@ -128,7 +130,7 @@ def record_overrides(store: Store, new_id: Callable[[], str]) -> None:
             record_outcomes(spec(), store, [outcome], actor="t", now=NOW)
 
 
-def binary_reports(store: Store, new_id: Callable[[], str]) -> dict[str, Any]:
+def binary_reports(store: Store, new_id: Callable[[], str]) -> dict[str, MonitoringReport]:
     simulate(store, 600, seed=7)
     record_overrides(store, new_id)
     unmatched = {"customer_id": "C-404", "churned": 1, "observed_at": (START + 5 * DAY).isoformat()}
@@ -146,7 +148,7 @@ def binary_reports(store: Store, new_id: Callable[[], str]) -> dict[str, Any]:
     }
 
 
-def regression_reports(store: Store, new_id: Callable[[], str]) -> dict[str, Any]:
+def regression_reports(store: Store, new_id: Callable[[], str]) -> dict[str, MonitoringReport]:
     rng = np.random.default_rng(1)
     predictions = rng.normal(100, 20, 400)
     spend = predictions + rng.normal(0, 10, 400)
@@ -165,7 +167,7 @@ def regression_reports(store: Store, new_id: Callable[[], str]) -> dict[str, Any
     return {"regression": report}
 
 
-def multiclass_reports(store: Store, new_id: Callable[[], str]) -> dict[str, Any]:
+def multiclass_reports(store: Store, new_id: Callable[[], str]) -> dict[str, MonitoringReport]:
     rows = [
         decision(
             new_id,
@@ -192,11 +194,11 @@ def multiclass_reports(store: Store, new_id: Callable[[], str]) -> dict[str, Any
     }
 
 
-def empty_reports(store: Store, new_id: Callable[[], str]) -> dict[str, Any]:
+def empty_reports(store: Store, new_id: Callable[[], str]) -> dict[str, MonitoringReport]:
     return {"empty": monitoring_report(spec(), store, now=NOW)}
 
 
-def churn_reports(store: Store, churn_app: Path) -> dict[str, Any]:
+def churn_reports(store: Store, churn_app: Path) -> dict[str, MonitoringReport]:
     """The churn example: six days with drift from the fourth, outcomes, overrides, a control
     group and an outcome that matches nothing; and the same app with no decisions."""
     from tests.services.monitor.test_drift import DAYS
@@ -229,9 +231,9 @@ def churn_reports(store: Store, churn_app: Path) -> dict[str, Any]:
     return {"empty_drift": empty, "binary_drift": found, "binary_drift_plain_profile": without}
 
 
-def as_json(report: Any) -> Any:
+def as_json(report: MonitoringReport) -> Any:
     """The report as a client reads it (no NaN or infinity may reach the JSON)."""
-    return json.loads(json.dumps(report, allow_nan=False))
+    return json.loads(json.dumps(report.to_dict(), allow_nan=False))
 
 
 def assert_same(found: Any, expected: Any, path: str = "report") -> None:
@@ -250,10 +252,12 @@ def assert_same(found: Any, expected: Any, path: str = "report") -> None:
         assert found == expected, (path, found, expected)
 
 
-def check(reports: dict[str, Any]) -> None:
+def check(reports: dict[str, MonitoringReport]) -> None:
     for name, report in reports.items():
         path = GOLDEN / f"report_{name}.json"
         found = as_json(report)
+        # serve's monitor runs in a child process: its report crosses back pickled
+        assert pickle.loads(pickle.dumps(report)).to_dict() == report.to_dict()
         if UPDATE:
             GOLDEN.mkdir(exist_ok=True)
             path.write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")
@@ -266,7 +270,7 @@ def check(reports: dict[str, Any]) -> None:
     "build", [binary_reports, regression_reports, multiclass_reports, empty_reports]
 )
 def test_the_report_json_equals_its_golden_file(
-    build: Callable[[Store, Callable[[], str]], dict[str, Any]],
+    build: Callable[[Store, Callable[[], str]], dict[str, MonitoringReport]],
     sqlite: Store,
     new_id: Callable[[], str],
 ) -> None:

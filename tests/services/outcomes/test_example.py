@@ -20,6 +20,7 @@ from doorstep.services.outcomes.example import write_demo_outcomes
 from doorstep.services.outcomes.ingest import import_outcomes
 from doorstep.services.outcomes.training import export_training_data
 from doorstep.store import open_store
+from doorstep.types import RoiReport
 
 
 def test_the_true_model_generated_the_labels() -> None:
@@ -57,16 +58,19 @@ def test_demo_feedback_round_trip(churn_app: Path, tmp_path: Path) -> None:
         export_training_data(app.spec, store, tmp_path / "training.parquet")
     assert decided == 500 and made.rows == 500
     assert summary.recorded.matched == 500 and summary.refused == 0
-    total = report["quality"]["total"]
+    total = report.quality.total
     training = pl.read_parquet(tmp_path / "training.parquet")
-    assert total["labelled"] == 500
-    assert total["auc"]["value"] == pytest.approx(
+    auc = total.metric("auc")
+    assert total.labelled == 500 and auc is not None
+    assert auc.value == pytest.approx(
         roc_auc_score(training["churned"], training["score"]), abs=1e-9
     )
-    roi = report["roi"]
-    assert roi["treated"]["outcomes"] + roi["control"]["outcomes"] == report["counts"]["would_act"]
-    assert roi["uplift"]["low"] < made.true_uplift < roi["uplift"]["high"]
-    assert roi["message"]
+    roi = report.roi
+    assert isinstance(roi, RoiReport)
+    assert roi.treated.outcomes + roi.control.outcomes == report.counts.would_act
+    assert roi.uplift.low is not None and roi.uplift.high is not None
+    assert roi.uplift.low < made.true_uplift < roi.uplift.high
+    assert roi.message
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from doorstep.services.monitor.drift import drift_thresholds, reference_profile
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.store import open_store
 from doorstep.store.alerts import AlertTransition
+from doorstep.types import DriftWindow, MonitoringReport, QualityMetric, QualityReport, RoiReport
 from doorstep.web import ServeSettings, create_app
 from doorstep.web.pages.monitoring_panel import PanelReports
 from doorstep.web.pages.templating import CSP
@@ -47,7 +48,7 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def observed(
     registry: Registry, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Site, dict[str, Any]]]:
+) -> Iterator[tuple[Site, MonitoringReport]]:
     """Six days of the churn app's decisions (two features drifted from the fourth), outcomes,
     overrides, two open alerts and one resolved; and the report object for those six days."""
     folder = tmp_path_factory.mktemp("panel")
@@ -101,13 +102,18 @@ def observed(
         store.close()
 
 
-def latest_labelled(report: dict[str, Any]) -> dict[str, Any]:
-    return [w for w in report["quality"]["windows"] if w["labelled"]][-1]
+def latest_labelled(report: MonitoringReport) -> QualityReport:
+    return [w for w in report.quality.windows if w.quality.labelled][-1].quality
+
+
+def latest_drift(report: MonitoringReport) -> DriftWindow:
+    assert report.drift is not None and report.drift.latest is not None
+    return report.drift.latest
 
 
 @pytest.mark.slow
 async def test_the_panel_shows_the_report_objects_numbers(
-    observed: tuple[Site, dict[str, Any]],
+    observed: tuple[Site, MonitoringReport],
 ) -> None:
     site, report = observed
     client, _ = await session_client(site, "viewer")
@@ -120,27 +126,30 @@ async def test_the_panel_shows_the_report_objects_numbers(
     checked = parse(html)
     assert "<html" not in html and "<script" not in html  # a fragment, no script
 
-    latest, total = latest_labelled(report), report["quality"]["total"]
-    for key in ("auc", "brier"):
+    latest, total = latest_labelled(report), report.quality.total
+    keys: tuple[QualityMetric, ...] = ("auc", "brier")
+    for key in keys:
         cells = row(html, f"panel-q-{key}")
-        assert interval(latest[key]) in cells and interval(total[key]) in cells, key
+        assert interval(latest.metric(key)) in cells and interval(total.metric(key)) in cells, key
     labelled = row(html, "panel-q-labelled")
-    assert str(latest["labelled"]) in labelled and str(total["labelled"]) in labelled
+    assert str(latest.labelled) in labelled and str(total.labelled) in labelled
     assert {"chart-auc", "chart-auc-t", "chart-auc-d"} <= checked.ids
     svg = re.search(r'<svg class="chart" id="chart-auc".*?</svg>', html, re.S)
     assert svg is not None and "<polygon" in svg.group(0)  # the interval band
 
-    roi = report["roi"]
+    roi = report.roi
+    assert isinstance(roi, RoiReport)
     message = re.search(r'id="panel-roi-message">(.*?)</p>', html, re.S)
     assert message is not None
-    assert roi["message"] in message.group(1).replace("&#39;", "'")
-    assert interval(roi["uplift"], 1, 100) in row(html, "panel-roi-uplift")
-    assert interval(roi["value"], 0) in row(html, "panel-roi-value")
+    assert roi.message in message.group(1).replace("&#39;", "'")
+    assert interval(roi.uplift, 1, 100) in row(html, "panel-roi-uplift")
+    assert interval(roi.value, 0) in row(html, "panel-roi-value")
     assert "chart-roi" in checked.ids
 
-    latest_drift = report["drift"]["latest"]["report"]
-    expected = {f["name"]: f["status"] for f in latest_drift["features"]}
-    expected["score"] = latest_drift["score"]["status"]
+    drift = latest_drift(report)
+    expected = {f.name: f.status for f in drift.features}
+    assert drift.score is not None
+    expected["score"] = drift.score.status
     table = re.search(r'<table class="heat" id="panel-drift-table">(.*?)</table>', html, re.S)
     assert table is not None
     shown = dict(re.findall(r'<tr data-feature="([^"]+)" data-status="([^"]+)"', table.group(1)))
@@ -150,7 +159,7 @@ async def test_the_panel_shows_the_report_objects_numbers(
 
 @pytest.mark.slow
 async def test_drifted_features_show_alert_with_a_mark_and_a_word(
-    observed: tuple[Site, dict[str, Any]],
+    observed: tuple[Site, MonitoringReport],
 ) -> None:
     site, report = observed
     client, _ = await session_client(site, "viewer")
@@ -158,11 +167,11 @@ async def test_drifted_features_show_alert_with_a_mark_and_a_word(
         html = (await client.get("/apps/churn/monitoring-panel", params=RANGE)).text
     alerted = set(re.findall(r'<tr data-feature="([^"]+)" data-status="alert"', html))
     assert alerted == DRIFTED
-    features = {f["name"]: f for f in report["drift"]["latest"]["report"]["features"]}
+    features = {f.name: f for f in latest_drift(report).features}
     for name in DRIFTED:
         cells = re.search(rf'<tr data-feature="{name}" data-status="alert">(.*?)</tr>', html, re.S)
         assert cells is not None and "✖ alert" in cells.group(1)
-        assert f"{features[name]['psi']:.2f}" in cells.group(1)
+        assert f"{features[name].psi:.2f}" in cells.group(1)
     assert 'id="panel-drift-status">✖ alert' in html
     # open alerts from the store: subject, status and since; a resolved subject is not shown
     assert [a.subject for a in open_alerts(site.store.alert_states("churn"))] == [
@@ -180,7 +189,7 @@ async def test_drifted_features_show_alert_with_a_mark_and_a_word(
 
 @pytest.mark.slow
 async def test_the_dashboard_fetches_the_panel_and_computes_no_report(
-    observed: tuple[Site, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    observed: tuple[Site, MonitoringReport], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site, _ = observed
 
@@ -200,7 +209,7 @@ async def test_the_dashboard_fetches_the_panel_and_computes_no_report(
 
 
 @pytest.mark.slow
-async def test_a_client_key_is_refused(observed: tuple[Site, dict[str, Any]]) -> None:
+async def test_a_client_key_is_refused(observed: tuple[Site, MonitoringReport]) -> None:
     site, _ = observed
     transport = httpx.ASGITransport(app=site.app)
     headers = {"Authorization": f"Bearer {site.keys['client']}"}

@@ -105,7 +105,8 @@ def report_file(churn_app_template: Path, tmp_path_factory: pytest.TempPathFacto
             profile=reference_profile(app),
             thresholds=drift_thresholds(app.spec),
         )
-    assert report["drift"]["status"] == "alert" and report["overrides"]["overridden"] > 0
+    assert report.drift is not None and report.drift.status == "alert"
+    assert report.overrides.overridden > 0
     path = folder / "report.html"
     path.write_text(render_report_html(report, owner=app.spec.app.owner), encoding="utf-8")
     return path

@@ -9,7 +9,7 @@ to or above it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -25,6 +25,7 @@ __all__ = [
     "HIGHER_IS_WORSE",
     "LOWER_IS_WORSE",
     "AlertScheduleSpec",
+    "AlertedMetric",
     "AlertsSpec",
     "QualityAlertSpec",
     "QualityThresholdSpec",
@@ -32,8 +33,12 @@ __all__ = [
     "alert_issues",
 ]
 
-LOWER_IS_WORSE = ("auc", "precision", "recall", "accuracy")
-HIGHER_IS_WORSE = ("brier", "mae", "rmse", "override_rate")
+AlertedMetric: TypeAlias = Literal[
+    "auc", "precision", "recall", "accuracy", "brier", "mae", "rmse", "override_rate"
+]
+"""A quality metric of the monitoring report, or the override rate."""
+LOWER_IS_WORSE: tuple[AlertedMetric, ...] = ("auc", "precision", "recall", "accuracy")
+HIGHER_IS_WORSE: tuple[AlertedMetric, ...] = ("brier", "mae", "rmse", "override_rate")
 ALERT_CONNECTOR_TYPES = ("webhook", "chat", "email", "file")
 """Connectors that can carry an alert (a SQL row has no place for a message)."""
 _TASK_METRICS = {
@@ -85,7 +90,7 @@ class QualityAlertSpec(_Strict):
     """Labelled decisions (reviewed ones for ``override_rate``) a window needs before its
     metrics can raise or clear an alert; default ``monitoring.min_samples.quality``."""
 
-    def thresholds(self) -> dict[str, QualityThresholdSpec]:
+    def thresholds(self) -> dict[AlertedMetric, QualityThresholdSpec]:
         """The metrics given, by name."""
         names = (*LOWER_IS_WORSE, *HIGHER_IS_WORSE)
         return {n: t for n in names if (t := getattr(self, n)) is not None}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from doorstep.core.stats.drift_report import Status
 from doorstep.store.canonical import iso
 
 __all__ = ["Observation", "alert_message", "report_url", "retrain_message", "statistic_name"]
@@ -42,8 +43,7 @@ class Observation:
     """The feature, ``score``, or the metric."""
     label: str
     """For people: the field's label, or the metric's name."""
-    status: str
-    """``ok``, ``warn``, ``alert`` or ``insufficient_data``."""
+    status: Status
     statistic: str | None
     value: float | None
     threshold: float | None

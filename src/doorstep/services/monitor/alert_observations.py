@@ -5,48 +5,48 @@ input and of the score (statuses from ``monitoring.drift``), attribution drift a
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Literal
 
 from doorstep.core.spec.alerts import HIGHER_IS_WORSE, AlertsSpec
 from doorstep.core.spec.models import Spec
+from doorstep.core.stats.drift_report import (
+    ColumnDrift,
+    DriftThresholds,
+    Level,
+    Status,
+    Threshold,
+)
 from doorstep.services.monitor.alert_messages import Observation, statistic_name
-from doorstep.store.protocols import StoreContract
+from doorstep.types.drift import DriftSection, DriftWindow
+from doorstep.types.monitoring import MonitoringReport, Window
 
 __all__ = ["RANK", "observe"]
 
 RANK = {"ok": 0, "warn": 1, "alert": 2}
-_DRIFT_STATISTICS = ("psi", "js_distance", "wasserstein_norm", "out_of_range_rate", "unseen_rate")
+_LEVELS: tuple[Literal["alert", "warn"], ...] = ("alert", "warn")
 
 
-def observe(
-    spec: Spec, alerts: AlertsSpec, report: dict[str, Any], store: StoreContract
-) -> list[Observation]:
+def observe(spec: Spec, alerts: AlertsSpec, report: MonitoringReport) -> list[Observation]:
     """The judged (last) window of ``report`` for each subject, with its alert streak."""
-    window = report["window"]
+    window = report.window
     out: list[Observation] = []
-    drift = report.get("drift")
-    if alerts.drift and drift:
-        out += _drift_observations(spec, window, drift)
+    if alerts.drift and report.drift is not None:
+        out += _drift_observations(spec, window, report.drift)
     thresholds = alerts.quality.thresholds()
     minimum = alerts.quality.min_labelled or spec.monitoring.min_samples.quality
-    windows = report["quality"]["windows"]
+    windows = report.quality.windows
+    reviews = report.overrides.windows
     for metric, given in thresholds.items():
-        statuses: list[tuple[str, float | None, int]] = []
-        reviews = (report.get("overrides") or {}).get("windows")
-        for index, entry in enumerate(windows):
+        statuses: list[tuple[Status, float | None, int]] = []
+        for entry, reviewed in zip(windows, reviews, strict=True):
             if metric == "override_rate":
-                if reviews is not None and len(reviews) == len(windows):
-                    count, overridden = reviews[index]["reviewed"], reviews[index]["overridden"]
-                else:  # a report without reviews per window: count them
-                    start, end = (datetime.fromisoformat(entry[k]) for k in ("start", "end"))
-                    counts = store.feedback_counts(spec.app.name, since=start, until=end)
-                    count, overridden = counts.reviewed, counts.overridden
+                count, overridden = reviewed.reviewed, reviewed.overridden
                 value = overridden / count if count else None
             else:
-                count = int(entry.get("labelled") or 0)
-                value = (entry.get(metric) or {}).get("value")
-            status = "insufficient_data"
+                count = entry.quality.labelled
+                interval = entry.quality.metric(metric)
+                value = interval.value if interval is not None else None
+            status: Status = "insufficient_data"
             if value is not None and count >= minimum:
                 status = _quality_status(metric, value, given.warn, given.alert)
             statuses.append((status, value, count))
@@ -69,8 +69,8 @@ def observe(
                 threshold=threshold,
                 checks=checks,
                 window=window,
-                start=datetime.fromisoformat(last["start"]),
-                end=datetime.fromisoformat(last["end"]),
+                start=last.start,
+                end=last.end,
                 count=count,
                 streak=_streak([s for s, _, _ in statuses]),
             )
@@ -78,7 +78,7 @@ def observe(
     return out
 
 
-def _quality_status(metric: str, value: float, warn: float | None, alert: float | None) -> str:
+def _quality_status(metric: str, value: float, warn: float | None, alert: float | None) -> Level:
     higher = metric in HIGHER_IS_WORSE
 
     def worse(limit: float) -> bool:
@@ -100,20 +100,19 @@ def _streak(statuses: list[str]) -> int:
     return count
 
 
-def _drift_observations(spec: Spec, window: str, drift: dict[str, Any]) -> list[Observation]:
-    windows = drift["windows"]
+def _drift_observations(spec: Spec, window: Window, drift: DriftSection) -> list[Observation]:
+    windows = drift.windows
     last = windows[-1]
-    thresholds = drift["thresholds"]
-    names = list(drift["features"])
-    if any(w.get("score") for w in windows):
+    names = list(drift.features)
+    if any(w.score is not None for w in windows):
         names.append("score")
     out: list[Observation] = []
     fields = spec.inputs.fields
     for name in names:
         history = [_column(w, name) for w in windows]
         column = history[-1]
-        status = column.get("status", "insufficient_data") if column else "insufficient_data"
-        checks, statistic, value, threshold = _drift_checks(column or {}, thresholds)
+        status = column.status if column is not None else "insufficient_data"
+        checks, statistic, value, threshold = _drift_checks(column, drift.thresholds)
         field_spec = fields.get(name)
         label = (field_spec.label if field_spec and field_spec.label else name) + (
             f" ({name})" if field_spec and field_spec.label else ""
@@ -130,89 +129,93 @@ def _drift_observations(spec: Spec, window: str, drift: dict[str, Any]) -> list[
                 threshold=threshold,
                 checks=checks,
                 window=window,
-                start=datetime.fromisoformat(last["start"]),
-                end=datetime.fromisoformat(last["end"]),
-                count=int(last.get("rows") or 0),
-                streak=_streak([(c or {}).get("status", "") for c in history]),
+                start=last.start,
+                end=last.end,
+                count=last.rows,
+                streak=_streak([c.status if c is not None else "" for c in history]),
             )
         )
-    attribution = _attribution_observation(window, windows, thresholds)
+    attribution = _attribution_observation(window, windows, drift.thresholds)
     if attribution is not None:
         out.append(attribution)
     return out
 
 
 def _attribution_observation(
-    window: str, windows: list[dict[str, Any]], thresholds: dict[str, Any]
+    window: Window, windows: tuple[DriftWindow, ...], thresholds: DriftThresholds
 ) -> Observation | None:
     """``drift.attribution``: how the model's attention (each feature's share of mean
     |contribution|) moved, a subject of its own since a feature's own status judges its values
     only. ``None`` when no window of the report was explained."""
-    history = [w.get("attribution") for w in windows]
+    history = [w.attribution for w in windows]
     if not any(history):
         return None
-    last, current = windows[-1], history[-1] or {}
-    status = current.get("status", "insufficient_data")
-    limits = thresholds.get("attribution_share_change") or {}
-    found: list[tuple[float, str, str]] = []
-    for feature, share in (current.get("features") or {}).items():
-        if share.get("status") in ("warn", "alert") and share.get("share_change") is not None:
-            found.append((abs(share["share_change"]), feature, share["status"]))
+    last, current = windows[-1], history[-1]
+    limits = thresholds.attribution_share_change
+    found: list[tuple[float, str, Literal["alert", "warn"]]] = []
+    for share in current.features if current is not None else ():
+        if share.status in _LEVELS and share.share_change is not None:
+            level: Literal["alert", "warn"] = "alert" if share.status == "alert" else "warn"
+            found.append((abs(share.share_change), share.feature, level))
     found.sort(reverse=True)
     name = statistic_name("attribution_share_change")
     checks = tuple(
-        f"{name} of {feature} {value:.4g} >= {limits.get(level, 0):g} ({level})"
+        f"{name} of {feature} {value:.4g} >= {limits.limit(level):g} ({level})"
         for value, feature, level in found
     )
-    value = found[0][0] if found else current.get("shift")
-    level = found[0][2] if found else "alert"
+    value = found[0][0] if found else (current.shift if current is not None else None)
+    worst = found[0][2] if found else "alert"
     return Observation(
         subject="drift.attribution",
         kind="drift",
         name="attribution",
         label="the model's attention (attribution shares)",
-        status=status,
+        status=current.status if current is not None else "insufficient_data",
         statistic="attribution_share_change",
         value=value,
-        threshold=limits.get(level),
+        threshold=limits.limit(worst),
         checks=checks,
         window=window,
-        start=datetime.fromisoformat(last["start"]),
-        end=datetime.fromisoformat(last["end"]),
-        count=int(last.get("rows") or 0),
-        streak=_streak([(h or {}).get("status", "") for h in history]),
+        start=last.start,
+        end=last.end,
+        count=last.rows,
+        streak=_streak([h.status if h is not None else "" for h in history]),
     )
 
 
-def _column(entry: dict[str, Any], name: str) -> dict[str, Any] | None:
-    if name == "score":
-        found = entry.get("score")
-    else:
-        found = (entry.get("features") or {}).get(name)
-    return found if isinstance(found, dict) else None
+def _column(window: DriftWindow, name: str) -> ColumnDrift | None:
+    return window.score if name == "score" else window.column(name)
+
+
+def _statistics(
+    column: ColumnDrift, limits: DriftThresholds
+) -> tuple[tuple[str, float | None, Threshold], ...]:
+    """The statistics a window's column is judged on, with their thresholds."""
+    return (
+        ("psi", column.psi, limits.psi),
+        ("js_distance", column.js_distance, limits.js_distance),
+        ("wasserstein_norm", column.wasserstein_norm, limits.wasserstein_norm),
+        ("out_of_range_rate", column.out_of_range_rate, limits.out_of_range_rate),
+        ("unseen_rate", column.unseen_rate, limits.unseen_rate),
+    )
 
 
 def _drift_checks(
-    column: dict[str, Any], thresholds: dict[str, Any]
+    column: ColumnDrift | None, thresholds: DriftThresholds
 ) -> tuple[tuple[str, ...], str | None, float | None, float | None]:
-    """The thresholds a window's summary crosses, worst first, and the first one's statistic,
+    """The thresholds a window's column crosses, worst first, and the first one's statistic,
     value and threshold (else PSI's value and alert threshold)."""
     found: list[tuple[int, str, float, float, str]] = []
-    for statistic in _DRIFT_STATISTICS:
-        value, limits = column.get(statistic), thresholds.get(statistic)
-        if value is None or not isinstance(limits, dict):
+    for statistic, value, limits in _statistics(column, thresholds) if column is not None else ():
+        if value is None:
             continue
-        for level in ("alert", "warn"):
-            if value >= limits[level]:
-                found.append((RANK[level], statistic, float(value), float(limits[level]), level))
+        for level in _LEVELS:
+            if value >= limits.limit(level):
+                found.append((RANK[level], statistic, float(value), limits.limit(level), level))
                 break
     found.sort(key=lambda f: -f[0])
     checks = tuple(f"{statistic_name(s)} {v:.4g} >= {t:g} ({lvl})" for _, s, v, t, lvl in found)
     if found:
         _, statistic, value, threshold, _ = found[0]
         return checks, statistic, value, threshold
-    psi = column.get("psi")
-    limit = (
-        thresholds.get("psi", {}).get("alert") if isinstance(thresholds.get("psi"), dict) else None
-    )
-    return checks, "psi", psi, limit
+    return checks, "psi", column.psi if column is not None else None, thresholds.psi.alert

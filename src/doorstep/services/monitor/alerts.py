@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from doorstep.services.monitor.report import WINDOW_SECONDS, monitoring_report, 
 from doorstep.store.alerts import AlertMessage, AlertState, AlertTransition
 from doorstep.store.canonical import iso
 from doorstep.store.protocols import StoreContract
+from doorstep.types.monitoring import MonitoringReport
 
 __all__ = [
     "EXIT_ALERT",
@@ -84,7 +85,8 @@ class MonitorResult:
     open_alerts: dict[str, str]
     """Subject → status of every open breach after the run."""
     retrain: RetrainRun | None = None
-    report: dict[str, Any] = field(default_factory=dict)
+    report: MonitoringReport | None = None
+    """The report the run judged."""
 
     @property
     def status(self) -> str:
@@ -155,7 +157,7 @@ def run_monitor(
         profile=profile if alerts.drift else None,
         thresholds=drift_thresholds(spec),
     )
-    observations = observe(spec, alerts, report, store)
+    observations = observe(spec, alerts, report)
     app = spec.app.name
     if not alert or spec.monitoring.alerts is None:
         states = store.alert_states(app)

@@ -21,8 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -31,9 +30,9 @@ import polars as pl
 from doorstep.core.contract import frame_from_records, validate_batch
 from doorstep.core.ports import Model
 from doorstep.core.spec.models import Spec
-from doorstep.core.stats.drift_report import RANK, DriftReport
 from doorstep.core.stats.profile import ReferenceProfile
 from doorstep.errors import DoorstepError
+from doorstep.types.drift import AttributionSetup
 
 __all__ = [
     "AppProfile",
@@ -41,7 +40,6 @@ __all__ = [
     "HashSample",
     "attribution_for",
     "attribution_section",
-    "attribution_summary",
     "contribution_columns",
     "explain_frame",
     "explain_stored",
@@ -74,13 +72,13 @@ class Attribution:
     def enabled(self) -> bool:
         return self.model is not None and self.rows > 0
 
-    def describe(self) -> dict[str, object]:
-        return {
-            "rows": self.rows if self.enabled else 0,
-            "windows": self.windows,
-            "method": self.method,
-            "note": self.note,
-        }
+    def describe(self) -> AttributionSetup:
+        return AttributionSetup(
+            rows=self.rows if self.enabled else 0,
+            windows=self.windows,
+            method=self.method,
+            note=self.note,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,33 +191,9 @@ class HashSample:
         return [self.values[i] for i in np.argsort(self.keys, kind="stable")]
 
 
-def attribution_summary(report: DriftReport) -> dict[str, Any] | None:
-    """Each feature's share of the model's attention in the window, or ``None`` when the window
-    was not explained."""
-    if not report.attributions:
-        return None
-    statuses = [a.status for a in report.attributions]
-    return {
-        "status": max(statuses, key=RANK.__getitem__)
-        if "insufficient_data" not in statuses
-        else "insufficient_data",
-        "shift": report.attribution_shift,
-        "flagged": [a.feature for a in report.attributions if RANK[a.status] >= RANK["warn"]],
-        "features": {
-            a.feature: {
-                "reference_share": a.reference_share,
-                "share": a.share,
-                "share_change": a.share_change,
-                "status": a.status,
-            }
-            for a in report.attributions
-        },
-    }
-
-
 def attribution_section(
     attribution: Attribution | None, profile: ReferenceProfile, explaining: bool, notes: list[str]
-) -> dict[str, Any]:
+) -> AttributionSetup:
     """How attribution drift was measured, or why it was not."""
     if attribution is None:
         note = (
@@ -228,14 +202,16 @@ def attribution_section(
             if profile.contribution_columns
             else "the reference profile has no contributions"
         )
-        return {"rows": 0, "windows": 0, "method": None, "note": note}
-    out = attribution.describe()
+        return AttributionSetup(rows=0, windows=0, method=None, note=note)
+    setup = attribution.describe()
     if attribution.enabled and not explaining:
-        out.update(rows=0, note="the reference profile has no contributions")
+        setup = replace(setup, rows=0, note="the reference profile has no contributions")
     if notes:
-        out["note"] = "; ".join(notes)
-    out["reference_rows"] = min(
-        attribution.rows if explaining else 0,
-        max((ref.rows for ref in profile.features.values()), default=0),
+        setup = replace(setup, note="; ".join(notes))
+    return replace(
+        setup,
+        reference_rows=min(
+            attribution.rows if explaining else 0,
+            max((ref.rows for ref in profile.features.values()), default=0),
+        ),
     )
-    return out

@@ -31,7 +31,7 @@ from doorstep.core.stats.drift import (
     WindowAccumulator,
     build_profile,
 )
-from doorstep.core.stats.drift_report import RANK, Threshold
+from doorstep.core.stats.drift_report import Threshold
 from doorstep.core.stats.tally import FeatureKind
 from doorstep.errors import DoorstepError
 from doorstep.services.monitor.attribution import (
@@ -40,13 +40,13 @@ from doorstep.services.monitor.attribution import (
     HashSample,
     attribution_for,
     attribution_section,
-    attribution_summary,
     contribution_columns,
     explain_frame,
     explain_stored,
     reference_sample,
 )
 from doorstep.store.protocols import StoreContract
+from doorstep.types.drift import DriftSection, DriftWindow
 
 if TYPE_CHECKING:
     from doorstep.services.apps.loading import LoadedApp
@@ -65,11 +65,6 @@ PROFILE_FORMAT = 2
 """Bumped when a cached profile must be rebuilt (part of every cache key)."""
 SCORE_COLUMN = "score"
 CHUNK_ROWS = 20_000
-_SUMMARY = (
-    "status", "psi", "js_distance", "wasserstein_norm", "missing_rate", "out_of_range_rate",
-    "unseen_rate",
-)  # fmt: skip
-"""What each window keeps of a feature; the latest window with decisions keeps everything."""
 
 _DTYPES: dict[str, Any] = {
     "int": pl.Int64,
@@ -240,21 +235,6 @@ def _decode(page: list[tuple[Any, ...]], spec: Spec, kinds: dict[str, FeatureKin
 _ID, _RAW = "__decision_id", "__inputs"
 
 
-def _summary(report: DriftReport) -> dict[str, Any]:
-    full = report.to_dict()
-    return {
-        "rows": report.rows,
-        "status": report.status,
-        "flagged": report.flagged("warn"),
-        "alerted": report.flagged("alert"),
-        "score": None
-        if full["score"] is None
-        else {k: full["score"][k] for k in _SUMMARY if k in full["score"]},
-        "features": {c["name"]: {k: c[k] for k in _SUMMARY} for c in full["features"]},
-        "attribution": attribution_summary(report),
-    }
-
-
 class _Window:
     """One window's accumulator, and the sample of its decisions to explain."""
 
@@ -301,9 +281,10 @@ def drift_windows(
     thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
     chunk_rows: int = CHUNK_ROWS,
     explain_windows: Collection[int] | None = None,
-) -> dict[str, Any]:
-    """Drift of each window in ``bounds`` (consecutive, oldest first) against ``profile``: a
-    summary per window, and the whole comparison of the latest window that has decisions.
+) -> DriftSection:
+    """Drift of each window in ``bounds`` (consecutive, oldest first) against ``profile``: the
+    comparison of each window with decisions (its JSON: a summary per window, and the whole
+    comparison of the latest).
 
     Attribution drift is measured when ``profile`` is an :class:`AppProfile` whose model explains
     (a sample of ``attribution_rows`` decisions per window), in the windows of
@@ -323,7 +304,7 @@ def drift_windows(
 
     def finish() -> None:
         if current is not None:
-            reports[current.index] = current.result()
+            reports[current.index] = current.result().finite()
             if current.note:
                 notes.append(current.note)
 
@@ -346,42 +327,15 @@ def drift_windows(
                 frame = frame.slice(inside.height)
         finish()
         current = None
-    windows: list[dict[str, Any]] = []
-    latest: tuple[int, DriftReport] | None = None
-    for index, (start, end) in enumerate(bounds):
-        report = reports[index]
-        entry: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
-        if report is None:
-            entry.update(rows=0, status="insufficient_data", flagged=[], alerted=[])
-            entry["attribution"] = None
-        else:
-            entry.update(_summary(report))
-            latest = (index, report)
-        windows.append(entry)
-    return {
-        "features": kinds,
-        "reference_rows": max((ref.rows for ref in profile.features.values()), default=0),
-        "thresholds": _thresholds(thresholds),
-        "status": _worst(r.status for r in reports if r is not None),
-        "attribution": attribution_section(attribution, profile, explaining, notes),
-        "windows": windows,
-        "latest": None if latest is None else {**windows[latest[0]], "report": latest[1].to_dict()},
-    }
-
-
-def _worst(statuses: Any) -> str:
-    worst = "ok"
-    for status in statuses:
-        if RANK[status] > RANK[worst]:
-            worst = status
-    return worst
-
-
-def _thresholds(thresholds: DriftThresholds) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in vars(thresholds).items():
-        out[name] = value if isinstance(value, int) else {"warn": value.warn, "alert": value.alert}
-    return out
+    return DriftSection(
+        features=kinds,
+        reference_rows=max((ref.rows for ref in profile.features.values()), default=0),
+        thresholds=thresholds,
+        attribution=attribution_section(attribution, profile, explaining, notes),
+        windows=tuple(
+            DriftWindow(start, end, reports[index]) for index, (start, end) in enumerate(bounds)
+        ),
+    )
 
 
 def _us(moment: datetime) -> int:

@@ -1,5 +1,6 @@
-"""The monitoring report of an app: live quality per window, human overrides, ROI against the
-control group (and, once wired, drift), from one streamed pass over labelled decisions.
+"""The monitoring report of an app (:class:`~doorstep.types.MonitoringReport`): live quality per
+window, human overrides, ROI against the control group and drift, from one streamed pass over
+labelled decisions.
 
 Decisions are placed in windows (hour, day or week, UTC; weeks start on Monday) by the time they
 were made. The store streams the range's labelled decisions sorted by score; each chunk feeds
@@ -9,7 +10,7 @@ for overrides, one for ROI), so memory stays flat whatever the history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -25,6 +26,18 @@ from doorstep.errors import InputError
 from doorstep.services.monitor.drift import drift_windows
 from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts, WindowCounts
 from doorstep.store.protocols import StoreContract
+from doorstep.types.monitoring import (
+    Counts,
+    MonitoringReport,
+    OutcomeDescription,
+    OverrideJudgement,
+    Overrides,
+    OverrideWindow,
+    QualitySection,
+    QualityWindow,
+    RoiUnavailable,
+    Window,
+)
 
 __all__ = [
     "DEFAULT_PERIODS",
@@ -35,11 +48,11 @@ __all__ = [
     "window_start",
 ]
 
-Window = Literal["hour", "day", "week"]
 WINDOW_SECONDS: dict[str, int] = {"hour": 3_600, "day": 86_400, "week": 604_800}
 DEFAULT_PERIODS: dict[str, int] = {"hour": 48, "day": 30, "week": 26}
 """Windows reported when no ``since`` is given: two days of hours, a month of days, half a
 year of weeks (the current window included)."""
+_WINDOWS: dict[str, Window] = {"hour": "hour", "day": "day", "week": "week"}
 MAX_WINDOWS = 1_000
 CHUNK_ROWS = 20_000
 
@@ -72,7 +85,7 @@ def window_start(moment: datetime, window: str) -> datetime:
 
 @dataclass(frozen=True)
 class _Range:
-    window: str
+    window: Window
     since: datetime
     until: datetime
 
@@ -97,9 +110,12 @@ def _resolve_range(
     periods: int | None,
     now: datetime,
 ) -> _Range:
-    chosen = window or spec.monitoring.window
-    if chosen not in WINDOW_SECONDS:
-        raise InputError(f"The window must be hour, day or week. Got {chosen!r} instead.")
+    chosen = _WINDOWS.get(window or spec.monitoring.window)
+    if chosen is None:
+        raise InputError(
+            f"The window must be hour, day or week. Got {window or spec.monitoring.window!r} "
+            "instead."
+        )
     step = timedelta(seconds=WINDOW_SECONDS[chosen])
     end = until.astimezone(UTC) if until is not None else window_start(now, chosen) + step
     if since is None:
@@ -221,10 +237,11 @@ def monitoring_report(
     chunk_rows: int = CHUNK_ROWS,
     profile: ReferenceProfile | None = None,
     thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
-) -> dict[str, Any]:
-    """Quality per window and overall, overrides and ROI of ``spec``'s app, as JSON-ready data
-    (the shape is documented in ``docs/monitoring.md`` and ``MonitoringOut``); with a reference
-    ``profile``, drift per window too (else ``drift`` is ``None``)."""
+) -> MonitoringReport:
+    """Quality per window and overall, overrides and ROI of ``spec``'s app (its JSON,
+    :meth:`~doorstep.types.MonitoringReport.to_dict`, is documented in ``docs/monitoring.md``
+    and ``MonitoringOut``); with a reference ``profile``, drift per window too (else ``drift``
+    is ``None``)."""
     now = now or datetime.now(UTC)
     semantics = outcome_semantics(spec)
     span = _resolve_range(spec, window, since, until, periods, now)
@@ -256,31 +273,25 @@ def monitoring_report(
     windows = []
     for index in range(span.count):
         start, end = span.bounds(index)
-        accumulator = quality.windows.get(index)
-        entry: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
-        if accumulator is None:
-            accumulator = quality.new()
-        result = accumulator.result().as_dict()
-        result.pop("calibration", None)
-        entry.update(result)
-        windows.append(entry)
-    return {
-        "app": app,
-        "window": span.window,
-        "since": span.since.isoformat(),
-        "until": span.until.isoformat(),
-        "generated_at": now.isoformat(),
-        "outcome": _describe(semantics),
-        "counts": _counts(counts, invalid, per_window),
-        "quality": {
-            "on": spec.monitoring.quality_on,
-            "threshold": spec.monitoring.threshold,
-            "total": quality.total.result().as_dict(),
-            "windows": windows,
-        },
-        "overrides": overrides.result(counts, per_window, span, binary=semantics.binary),
-        "roi": roi.result().as_dict() if roi is not None else _no_roi(spec),
-        "drift": None
+        accumulator = quality.windows.get(index) or quality.new()
+        windows.append(QualityWindow(start, end, replace(accumulator.result(), calibration=())))
+    return MonitoringReport(
+        app=app,
+        window=span.window,
+        since=span.since,
+        until=span.until,
+        generated_at=now,
+        outcome=_describe(semantics),
+        counts=_counts(counts, invalid, per_window),
+        quality=QualitySection(
+            on=spec.monitoring.quality_on,
+            threshold=spec.monitoring.threshold,
+            total=quality.total.result(),
+            windows=tuple(windows),
+        ),
+        overrides=overrides.result(counts, per_window, span, binary=semantics.binary),
+        roi=roi.result() if roi is not None else _no_roi(spec),
+        drift=None
         if profile is None
         else drift_windows(
             spec,
@@ -291,7 +302,7 @@ def monitoring_report(
             chunk_rows=chunk_rows,
             explain_windows=_latest_with_decisions(per_window, spec.monitoring.drift),
         ),
-    }
+    )
 
 
 def _latest_with_decisions(per_window: list[WindowCounts], drift: DriftSpec) -> list[int]:
@@ -313,41 +324,38 @@ def _roi_accumulator(spec: Spec, semantics: OutcomeSemantics) -> RoiAccumulator 
     )
 
 
-def _no_roi(spec: Spec) -> dict[str, Any]:
-    return {
-        "conclusion": "unavailable",
-        "message": (
-            f"A {spec.model.task} app needs monitoring.outcome.positive (the class whose rate "
-            "acting should change) for ROI."
-        ),
-    }
+def _no_roi(spec: Spec) -> RoiUnavailable:
+    return RoiUnavailable(
+        f"A {spec.model.task} app needs monitoring.outcome.positive (the class whose rate "
+        "acting should change) for ROI."
+    )
 
 
-def _describe(semantics: OutcomeSemantics) -> dict[str, Any]:
-    return {
-        "type": semantics.kind,
-        "field": semantics.field,
-        "positive": semantics.positive,
-        "negative": semantics.negative,
-        "goal": semantics.goal,
-        "horizon_seconds": semantics.horizon.total_seconds(),
-    }
+def _describe(semantics: OutcomeSemantics) -> OutcomeDescription:
+    return OutcomeDescription(
+        kind=semantics.kind,
+        field=semantics.field,
+        positive=semantics.positive,
+        negative=semantics.negative,
+        goal=semantics.goal,
+        horizon_seconds=semantics.horizon.total_seconds(),
+    )
 
 
-def _counts(counts: FeedbackCounts, invalid: int, per_window: list[WindowCounts]) -> dict[str, Any]:
+def _counts(counts: FeedbackCounts, invalid: int, per_window: list[WindowCounts]) -> Counts:
     versions: dict[str, int] = {}
     for row in per_window:
         versions[row.model_version] = versions.get(row.model_version, 0) + row.decisions
-    return {
-        "decisions": counts.decisions,
-        "labelled": counts.labelled,
-        "would_act": counts.would_act,
-        "control": counts.control,
-        "outcomes_matched": counts.outcomes_matched,
-        "unmatched_outcomes": dict(sorted(counts.unmatched.items())),
-        "labels_not_understood": invalid,
-        "model_versions": dict(sorted(versions.items())),
-    }
+    return Counts(
+        decisions=counts.decisions,
+        labelled=counts.labelled,
+        would_act=counts.would_act,
+        control=counts.control,
+        outcomes_matched=counts.outcomes_matched,
+        unmatched_outcomes=dict(sorted(counts.unmatched.items())),
+        labels_not_understood=invalid,
+        model_versions=dict(sorted(versions.items())),
+    )
 
 
 class _Overrides:
@@ -384,18 +392,7 @@ class _Overrides:
         span: _Range,
         *,
         binary: bool,
-    ) -> dict[str, Any]:
-        rate = wilson(counts.overridden, counts.reviewed)
-        out: dict[str, Any] = {
-            "reviewed": counts.reviewed,
-            "overridden": counts.overridden,
-            "pending_review": counts.pending_review,
-            "override_rate": rate.as_dict(),
-        }
-        if binary:
-            out["judged"] = self.judged
-            out["right"] = self.right
-            out["right_rate"] = wilson(self.right, self.judged).as_dict()
+    ) -> Overrides:
         reviews: dict[int, list[int]] = {}
         for row in per_window:
             sums = reviews.setdefault(row.window, [0, 0, 0])
@@ -406,17 +403,27 @@ class _Overrides:
         for index in range(span.count):
             start, end = span.bounds(index)
             reviewed, overridden, pending = reviews.get(index, (0, 0, 0))
-            entry: dict[str, Any] = {
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-                "reviewed": reviewed,
-                "overridden": overridden,
-                "pending_review": pending,
-                "override_rate": wilson(overridden, reviewed).as_dict(),
-            }
-            if binary:
-                judged, right = self.windows.get(index, (0, 0))
-                entry.update(judged=judged, right=right, right_rate=wilson(right, judged).as_dict())
-            windows.append(entry)
-        out["windows"] = windows
-        return out
+            judged, right = self.windows.get(index, (0, 0))
+            windows.append(
+                OverrideWindow(
+                    start=start,
+                    end=end,
+                    reviewed=reviewed,
+                    overridden=overridden,
+                    pending_review=pending,
+                    override_rate=wilson(overridden, reviewed),
+                    judgement=_judgement(judged, right) if binary else None,
+                )
+            )
+        return Overrides(
+            reviewed=counts.reviewed,
+            overridden=counts.overridden,
+            pending_review=counts.pending_review,
+            override_rate=wilson(counts.overridden, counts.reviewed),
+            judgement=_judgement(self.judged, self.right) if binary else None,
+            windows=tuple(windows),
+        )
+
+
+def _judgement(judged: int, right: int) -> OverrideJudgement:
+    return OverrideJudgement(judged=judged, right=right, right_rate=wilson(right, judged))

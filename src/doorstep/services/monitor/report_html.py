@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -22,6 +23,10 @@ import jinja2
 from markupsafe import Markup
 
 from doorstep import __version__
+from doorstep.core.stats.drift_report import ColumnDrift
+from doorstep.core.stats.intervals import Interval
+from doorstep.core.stats.quality import QualityMetric
+from doorstep.core.stats.roi_report import RoiReport
 from doorstep.services.monitor.report_charts import (
     IntervalRow,
     Series,
@@ -29,6 +34,8 @@ from doorstep.services.monitor.report_charts import (
     interval_chart,
     line_chart,
 )
+from doorstep.types.drift import DriftSection, DriftWindow
+from doorstep.types.monitoring import MonitoringReport, QualityWindow, RoiUnavailable
 
 if TYPE_CHECKING:
     from doorstep.store.alerts import AlertState
@@ -37,7 +44,7 @@ __all__ = ["REPORT_CSP", "render_report_html", "render_report_panel", "report_cs
 
 STATUS_MARK = {"ok": "✓", "warn": "▲", "alert": "✖", "insufficient_data": "…"}
 STATUS_TEXT = {"ok": "ok", "warn": "warn", "alert": "alert", "insufficient_data": "too few rows"}
-QUALITY_METRICS: dict[str, list[tuple[str, str]]] = {
+QUALITY_METRICS: dict[str, list[tuple[QualityMetric, str]]] = {
     "binary": [("auc", "AUC"), ("brier", "Brier score"), ("precision", "Precision"),
                ("recall", "Recall"), ("positive_rate", "Positive rate")],
     "regression": [("mae", "MAE"), ("rmse", "RMSE"), ("mean_error", "Mean error")],
@@ -86,9 +93,10 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = lambda v, digits=1: _num(v, digits, 100) + ("" if v is None else " %")
     env.filters["interval"] = _interval
     env.filters["pint"] = lambda item: (
-        _interval(item, 1, 100) + (" %" if item and item.get("value") is not None else "")
+        _interval(item, 1, 100) + (" %" if item is not None and item.value is not None else "")
     )
-    env.filters["day"] = lambda text, window="day": _label(text, window)
+    env.filters["day"] = lambda moment, window="day": _label(moment, window)
+    env.filters["iso"] = lambda moment: moment.isoformat()
     return env
 
 
@@ -102,59 +110,59 @@ def _num(value: Any, digits: int = 3, scale: float = 1.0) -> str:
     return f"{value * scale:.{digits}f}"
 
 
-def _interval(item: dict[str, Any] | None, digits: int = 3, scale: float = 1.0) -> str:
+def _interval(item: Interval | None, digits: int = 3, scale: float = 1.0) -> str:
     """``0.858 [0.836, 0.879]``, or ``—`` when nothing was measured."""
-    if not item or item.get("value") is None:
+    if item is None or item.value is None:
         return "—"
-    text = _num(item["value"], digits, scale)
-    if item.get("low") is not None and item.get("high") is not None:
-        text += f" [{_num(item['low'], digits, scale)}, {_num(item['high'], digits, scale)}]"
+    text = _num(item.value, digits, scale)
+    if item.low is not None and item.high is not None:
+        text += f" [{_num(item.low, digits, scale)}, {_num(item.high, digits, scale)}]"
     return text
 
 
-def _label(start: str, window: str) -> str:
+def _label(start: datetime, window: str) -> str:
     """A window's short name: ``03-07`` (days, weeks) or ``03-07 14h`` (hours)."""
-    moment = datetime.fromisoformat(start)
-    return moment.strftime("%m-%d %Hh" if window == "hour" else "%m-%d")
+    return start.strftime("%m-%d %Hh" if window == "hour" else "%m-%d")
 
 
-def _metric(windows: list[dict[str, Any]], key: str) -> Series:
-    def part(name: str) -> list[float | None]:
-        return [(w.get(key) or {}).get(name) for w in windows]
-
-    return Series(key, part("value"), part("low"), part("high"))
-
-
-def _named(series: Series, name: str) -> Series:
-    return Series(name, series.values, series.low, series.high)
+def _series(name: str, intervals: Sequence[Interval | None]) -> Series:
+    return Series(
+        name,
+        [i.value if i is not None else None for i in intervals],
+        [i.low if i is not None else None for i in intervals],
+        [i.high if i is not None else None for i in intervals],
+    )
 
 
-def _quality_charts(report: dict[str, Any], labels: list[str]) -> list[Markup]:
-    quality = report["quality"]
-    windows = quality["windows"]
-    task = quality["total"]["task"]
-    span = f"per {report['window']}, with 95% intervals"
+def _metric(windows: Sequence[QualityWindow], key: QualityMetric, name: str) -> Series:
+    return _series(name, [w.quality.metric(key) for w in windows])
+
+
+def _quality_charts(report: MonitoringReport, labels: list[str]) -> list[Markup]:
+    windows = report.quality.windows
+    task = report.quality.total.task
+    span = f"per {report.window}, with 95% intervals"
     charts = []
     if task == "binary":
         charts.append(
             line_chart(
                 "chart-auc", "AUC", f"AUC of the labelled decisions {span} (DeLong).",
-                labels, [_named(_metric(windows, "auc"), "AUC")], y_range=(0.0, 1.0),
+                labels, [_metric(windows, "auc", "AUC")], y_range=(0.0, 1.0),
             )
         )  # fmt: skip
         charts.append(
             line_chart(
                 "chart-pr", "Precision and recall",
                 f"Precision and recall at the action threshold {span} (Wilson).", labels,
-                [_named(_metric(windows, "precision"), "precision"),
-                 _named(_metric(windows, "recall"), "recall")],
+                [_metric(windows, "precision", "precision"),
+                 _metric(windows, "recall", "recall")],
                 y_range=(0.0, 1.0),
             )
         )  # fmt: skip
         charts.append(
             line_chart(
                 "chart-brier", "Brier score", f"Brier score {span}; lower is better.",
-                labels, [_named(_metric(windows, "brier"), "Brier score")], digits=3,
+                labels, [_metric(windows, "brier", "Brier score")], digits=3,
             )
         )  # fmt: skip
     else:
@@ -162,29 +170,30 @@ def _quality_charts(report: dict[str, Any], labels: list[str]) -> list[Markup]:
             charts.append(
                 line_chart(
                     f"chart-{key}", name, f"{name} of the labelled decisions {span}.",
-                    labels, [_named(_metric(windows, key), name)], digits=3,
+                    labels, [_metric(windows, key, name)], digits=3,
                 )
             )  # fmt: skip
     charts.append(
         bar_chart(
             "chart-labelled", "Labelled decisions",
-            f"Decisions with a known outcome, per {report['window']}.", labels,
-            [w["labelled"] for w in windows], name="labelled",
+            f"Decisions with a known outcome, per {report.window}.", labels,
+            [w.quality.labelled for w in windows], name="labelled",
         )
     )  # fmt: skip
     return charts
 
 
-def _override_chart(report: dict[str, Any], labels: list[str]) -> Markup:
-    windows = report["overrides"]["windows"]
-    series = [_named(_metric(windows, "override_rate"), "override rate")]
-    if any("right_rate" in w for w in windows):
-        series.append(_named(_metric(windows, "right_rate"), "overrides right"))
+def _override_chart(report: MonitoringReport, labels: list[str]) -> Markup:
+    windows = report.overrides.windows
+    series = [_series("override rate", [w.override_rate for w in windows])]
+    if any(w.judgement is not None for w in windows):
+        rates = [w.judgement.right_rate if w.judgement is not None else None for w in windows]
+        series.append(_series("overrides right", rates))
     return line_chart(
         "chart-overrides",
         "Overrides",
         f"Share of verdicts that overrode the policy, and of judged overrides that were right, "
-        f"per {report['window']} of the decisions, with 95% intervals (Wilson).",
+        f"per {report.window} of the decisions, with 95% intervals (Wilson).",
         labels,
         series,
         y_range=(0.0, 1.0),
@@ -194,23 +203,22 @@ def _override_chart(report: dict[str, Any], labels: list[str]) -> Markup:
     )
 
 
-def _roi_chart(roi: dict[str, Any]) -> Markup | None:
-    if "uplift" not in roi:
+def _roi_chart(roi: RoiReport | RoiUnavailable) -> Markup | None:
+    if not isinstance(roi, RoiReport):
         return None
-    label = roi.get("outcome") == "label"
+    label = roi.kind == "label"
     name = "outcome rate" if label else "mean outcome"
-    key = "outcome_rate" if label else "mean_outcome"
     rows = [
-        IntervalRow(f"treated {name}", *_triple(roi["treated"][key])),
-        IntervalRow(f"control {name}", *_triple(roi["control"][key])),
-        IntervalRow("uplift", *_triple(roi["uplift"])),
+        IntervalRow(f"treated {name}", *_triple(roi.treated.rate)),
+        IntervalRow(f"control {name}", *_triple(roi.control.rate)),
+        IntervalRow("uplift", *_triple(roi.uplift)),
     ]
     unit = " pts" if label else ""
     return interval_chart(
         "chart-roi",
         "Treated versus control",
         f"Outcome of treated and control decisions and the uplift, with 95% intervals; "
-        f"the vertical line is zero. Goal: {roi.get('goal')}.",
+        f"the vertical line is zero. Goal: {roi.goal}.",
         rows,
         scale=100 if label else 1,
         digits=1,
@@ -218,49 +226,59 @@ def _roi_chart(roi: dict[str, Any]) -> Markup | None:
     )
 
 
-def _triple(item: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
-    return item.get("value"), item.get("low"), item.get("high")
+def _triple(item: Interval) -> tuple[float | None, float | None, float | None]:
+    return item.value, item.low, item.high
 
 
-def _drift(report: dict[str, Any], labels: list[str]) -> dict[str, Any] | None:
-    drift = report.get("drift")
-    if not drift:
+@dataclass(frozen=True)
+class _DriftView:
+    """What the templates show of the drift section."""
+
+    section: DriftSection
+    heat: list[tuple[str, DriftWindow]]
+    """The latest windows with decisions (at most :data:`HEATMAP_WINDOWS`), with their labels."""
+    heat_cut: int
+    """Earlier windows with decisions left out of the heatmap."""
+    score_chart: Markup | None
+    columns: list[ColumnDrift]
+    """The latest window's features and score (the worst first in the panel)."""
+
+
+def _drift(
+    report: MonitoringReport, labels: list[str], *, worst_first: bool = False
+) -> _DriftView | None:
+    drift = report.drift
+    if drift is None:
         return None
-    indexed = [(labels[i], w) for i, w in enumerate(drift["windows"]) if w["rows"]]
+    indexed = [(labels[i], w) for i, w in enumerate(drift.windows) if w.rows]
     heat = indexed[-HEATMAP_WINDOWS:]
     score = None
-    if any(w.get("score") for w in drift["windows"]):
+    if any(w.score is not None for w in drift.windows):
         values: list[float | None] = [
-            (w.get("score") or {}).get("psi") if w["rows"] else None for w in drift["windows"]
+            w.score.psi if w.rows and w.score is not None else None for w in drift.windows
         ]
         score = line_chart(
             "chart-score-psi",
             "Score drift (PSI)",
-            f"PSI of the score distribution against the reference, per {report['window']}; "
+            f"PSI of the score distribution against the reference, per {report.window}; "
             "the reference's own quantile bins.",
             labels,
             [Series("score PSI", values)],
             digits=2,
         )
-    latest = drift.get("latest")
-    columns = []
+    latest = drift.latest
+    columns: list[ColumnDrift] = []
     if latest is not None:
-        full = latest["report"]
-        columns = [*full["features"], *([full["score"]] if full.get("score") else [])]
-    return {
-        "section": drift,
-        "heat": heat,
-        "heat_cut": len(indexed) - len(heat),
-        "score_chart": score,
-        "columns": columns,
-    }
+        columns = [*latest.features, *([latest.score] if latest.score is not None else [])]
+    if worst_first:  # a panel is read from the top
+        columns.sort(key=lambda column: SEVERITY.get(column.status, len(SEVERITY)))
+    return _DriftView(drift, heat, len(indexed) - len(heat), score, columns)
 
 
-def render_report_html(report: dict[str, Any], *, owner: str | None = None) -> str:
-    """The whole report as one HTML document (``report``: a monitoring report object)."""
-    window = report["window"]
-    labels = [_label(w["start"], window) for w in report["quality"]["windows"]]
-    roi = report["roi"]
+def render_report_html(report: MonitoringReport, *, owner: str | None = None) -> str:
+    """The whole report as one HTML document."""
+    labels = [_label(w.start, report.window) for w in report.quality.windows]
+    roi = report.roi
     context = {
         "r": report,
         "owner": owner,
@@ -268,34 +286,32 @@ def render_report_html(report: dict[str, Any], *, owner: str | None = None) -> s
         "css": Markup(_css()),
         "csp": report_csp(),
         "labels": labels,
-        "metrics": QUALITY_METRICS.get(report["quality"]["total"]["task"], []),
+        "metrics": QUALITY_METRICS.get(report.quality.total.task, []),
         "quality_charts": _quality_charts(report, labels),
         "override_chart": _override_chart(report, labels),
+        "roi_measured": isinstance(roi, RoiReport),
         "roi_chart": _roi_chart(roi),
         "drift": _drift(report, labels),
         "mark": STATUS_MARK,
         "status_text": STATUS_TEXT,
-        "roi_status": ROI_STATUS.get(roi["conclusion"], "none"),
+        "roi_status": ROI_STATUS.get(roi.conclusion, "none"),
     }
     return _environment().get_template("report.html").render(context)
 
 
 def render_report_panel(
-    report: dict[str, Any], *, alerts: Sequence[AlertState] = (), report_url: str = ""
+    report: MonitoringReport, *, alerts: Sequence[AlertState] = (), report_url: str = ""
 ) -> str:
     """The dashboard's monitoring panel (an HTML fragment) from the same report object and the
     same charts as the report: the headline quality metric per window, the latest window with
     labelled decisions, ROI, drift per feature in the latest windows, and open ``alerts``."""
-    window = report["window"]
-    labels = [_label(w["start"], window) for w in report["quality"]["windows"]]
-    roi = report["roi"]
-    metrics = QUALITY_METRICS.get(report["quality"]["total"]["task"], [])
-    if report["quality"]["total"]["task"] == "binary":
+    labels = [_label(w.start, report.window) for w in report.quality.windows]
+    roi = report.roi
+    metrics = QUALITY_METRICS.get(report.quality.total.task, [])
+    if report.quality.total.task == "binary":
         metrics = [m for m in metrics if m[0] in ("auc", "brier")]
-    labelled = [w for w in report["quality"]["windows"] if w["labelled"]]
-    drift = _drift(report, labels)
-    if drift is not None:  # the worst first: a panel is read from the top
-        drift["columns"].sort(key=lambda column: SEVERITY.get(column["status"], len(SEVERITY)))
+    labelled = [w for w in report.quality.windows if w.quality.labelled]
+    drift = _drift(report, labels, worst_first=True)
     context = {
         "r": report,
         "report_url": report_url,
@@ -303,10 +319,11 @@ def render_report_panel(
         "latest": labelled[-1] if labelled else None,
         "quality_chart": _quality_charts(report, labels)[0],
         "roi": roi,
+        "roi_measured": isinstance(roi, RoiReport),
         "roi_chart": _roi_chart(roi),
-        "roi_status": ROI_STATUS.get(roi["conclusion"], "none"),
+        "roi_status": ROI_STATUS.get(roi.conclusion, "none"),
         "drift": drift,
-        "heat": drift["heat"][-PANEL_WINDOWS:] if drift else [],
+        "heat": drift.heat[-PANEL_WINDOWS:] if drift else [],
         "alerts": list(alerts),
         "mark": STATUS_MARK,
         "status_text": STATUS_TEXT,

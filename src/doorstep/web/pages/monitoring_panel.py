@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse
 from doorstep.services.monitor.alerts import open_alerts
 from doorstep.services.monitor.report import MAX_WINDOWS
 from doorstep.services.monitor.report_html import render_report_panel
+from doorstep.types import MonitoringReport
 from doorstep.web.pages.report_page import app_report
 from doorstep.web.pages.templating import page_response
 
@@ -38,12 +39,12 @@ class PanelReports:
 
     def __init__(self, ttl: float = PANEL_SECONDS, limit: int = 256) -> None:
         self.ttl, self.limit = ttl, limit
-        self._reports: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+        self._reports: dict[tuple[Any, ...], tuple[float, MonitoringReport]] = {}
         self._locks: dict[tuple[Any, ...], anyio.Lock] = {}
 
     async def get(
-        self, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]
-    ) -> dict[str, Any]:
+        self, key: tuple[Any, ...], build: Callable[[], MonitoringReport]
+    ) -> MonitoringReport:
         lock = self._locks.setdefault(key, anyio.Lock())
         async with lock:
             kept = self._reports.get(key)

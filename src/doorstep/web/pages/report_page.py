@@ -5,7 +5,7 @@ template), for reading in the browser or saving as a file."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import anyio.to_thread
 from fastapi import Query, Request
@@ -15,6 +15,7 @@ from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.monitor.drift import drift_thresholds
 from doorstep.services.monitor.report import MAX_WINDOWS, monitoring_report
 from doorstep.services.monitor.report_html import REPORT_CSP, render_report_html, report_csp
+from doorstep.types import MonitoringReport
 from doorstep.web.service import DecisionService
 
 __all__ = ["app_report", "report_page"]
@@ -28,7 +29,7 @@ def app_report(
     since: datetime | None = None,
     until: datetime | None = None,
     periods: int | None = None,
-) -> dict[str, Any]:
+) -> MonitoringReport:
     """The app's monitoring report as the pages show it: drift against the reference profile
     (cached per model version) with the spec's thresholds. Blocking: call it in a thread."""
     return monitoring_report(

@@ -147,7 +147,7 @@ def read_monitoring(
         profile=service.profiles.get(loaded),
         thresholds=drift_thresholds(loaded.spec),
     )
-    return _json(report)
+    return _json(report.to_dict())
 
 
 def _json(content: dict[str, Any]) -> Response:
