@@ -1,12 +1,15 @@
 """Pydantic models that document the outcome and monitoring routes in OpenAPI (responses are
-built as plain data; these describe their shape). See ``docs/monitoring.md``."""
+built as plain data: the monitoring report is :meth:`doorstep.types.MonitoringReport.to_dict`;
+these describe their shape, and ``tests/web/test_openapi_responses.py`` holds live answers to
+them). See ``docs/monitoring.md``."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
+from doorstep.web.drift_schemas import DriftOut
 from doorstep.web.schemas import RecordError
 
 __all__ = [
@@ -61,21 +64,26 @@ class QualityOut(BaseModel):
     and ``calibration`` (whole range only); regression: ``mae``, ``rmse``, ``mean_error``;
     multiclass: ``accuracy``."""
 
-    model_config = {"extra": "allow"}
     task: Literal["binary", "regression", "multiclass"]
     labelled: int
     """Labelled decisions measured."""
     enough: bool
     """At least ``monitoring.min_samples.quality`` of them."""
     start: str | None = None
+    """Windows only."""
     end: str | None = None
+    positives: int | None = None
     auc: IntervalOut | None = None
     precision: IntervalOut | None = None
     recall: IntervalOut | None = None
     brier: IntervalOut | None = None
+    positive_rate: IntervalOut | None = None
     calibration: list[CalibrationBinOut] | None = None
     mae: IntervalOut | None = None
     rmse: IntervalOut | None = None
+    mean_error: IntervalOut | None = None
+    """Prediction minus outcome."""
+    accuracy: IntervalOut | None = None
 
 
 class QualitySectionOut(BaseModel):
@@ -112,16 +120,75 @@ class OverridesOut(BaseModel):
     """The same per window."""
 
 
-class RoiOut(BaseModel):
-    """Treated versus control among decisions the policy would act on."""
+class RoiGroupOut(BaseModel):
+    """A group's decisions with an outcome: ``outcome_rate`` (labels) or ``mean_outcome``
+    (values), with its interval."""
 
-    model_config = {"extra": "allow"}
+    outcomes: int
+    outcome_rate: IntervalOut | None = None
+    mean_outcome: IntervalOut | None = None
+
+
+class ActionRoiOut(BaseModel):
+    treated: RoiGroupOut
+    control: RoiGroupOut
+    uplift: IntervalOut
+    taken: int
+    value_per_outcome: float | None
+    cost_per_action: float
+
+
+class PowerOut(BaseModel):
+    """The test the needed control outcomes are computed for."""
+
+    alpha: float
+    power: float
+
+
+class RoiOut(BaseModel):
+    """Treated versus control among decisions the policy would act on (``unavailable``: only
+    ``conclusion`` and ``message``)."""
+
     conclusion: Literal["uplift", "harm", "no_uplift", "inconclusive", "too_small", "unavailable"]
     message: str
     """The conclusion in a sentence, e.g. how many more control outcomes are needed."""
+    outcome: Literal["label", "value"] | None = None
+    goal: Literal["decrease", "increase"] | None = None
+    treated: RoiGroupOut | None = None
+    control: RoiGroupOut | None = None
     uplift: IntervalOut | None = None
     value: IntervalOut | None = None
+    actions_taken: int | None = None
+    cost: float | None = None
     needed_control_outcomes: int | None = None
+    power: PowerOut | None = None
+    actions: dict[str, ActionRoiOut] | None = None
+    """The same per action."""
+
+
+class OutcomeOut(BaseModel):
+    """What an outcome of the app means."""
+
+    type: Literal["label", "value"]
+    field: str
+    positive: str | None
+    negative: str | None
+    goal: Literal["decrease", "increase"]
+    horizon_seconds: float
+
+
+class CountsOut(BaseModel):
+    decisions: int
+    labelled: int
+    """Decisions with an outcome."""
+    would_act: int
+    control: int
+    outcomes_matched: int
+    unmatched_outcomes: dict[str, int]
+    """By reason."""
+    labels_not_understood: int
+    model_versions: dict[str, int]
+    """Decisions by model version."""
 
 
 class MonitoringOut(BaseModel):
@@ -130,19 +197,10 @@ class MonitoringOut(BaseModel):
     since: str
     until: str
     generated_at: str
-    outcome: dict[str, Any]
-    counts: dict[str, Any]
-    """Decisions, labelled decisions, ``would_act``, ``control``, ``outcomes_matched``,
-    ``unmatched_outcomes`` by reason, ``labels_not_understood`` and decisions by
-    ``model_versions``."""
+    outcome: OutcomeOut
+    counts: CountsOut
     quality: QualitySectionOut
     overrides: OverridesOut
     roi: RoiOut
-    drift: dict[str, Any] | None
-    """Per-feature and score drift of each window against the reference data: ``windows``
-    (status, flagged features, each feature's PSI, JS distance, ..., and ``attribution``: each
-    feature's ``reference_share``, ``share``, ``share_change`` and ``status`` of the model's mean
-    |SHAP|, the window's ``shift`` and ``status``, or ``null`` where not explained), ``latest``
-    (the whole comparison of the latest window with decisions), ``attribution`` (rows explained
-    per window, windows explained, method, and a ``note`` when there is no attribution drift),
-    ``thresholds``; ``null`` when the spec names no reference data."""
+    drift: DriftOut | None
+    """``null`` when the spec names no reference data."""

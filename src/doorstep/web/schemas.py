@@ -8,20 +8,31 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "AppOut",
+    "AppsOut",
     "AttemptOut",
     "BatchResponse",
     "ConnectorOut",
     "DecisionOut",
+    "DecisionPageOut",
     "DeliveryChangeIn",
     "DeliveryCountsOut",
     "DeliveryOut",
     "DeliveryPageOut",
     "DisabledConnectorOut",
+    "HealthOut",
     "Problem",
+    "ReadyOut",
     "ReasonOut",
     "RecordError",
     "ReviewIn",
+    "RunOut",
+    "RunPageOut",
+    "StoredDecisionOut",
 ]
+
+
+DeliveryStateOut = Literal["held", "pending", "sending", "delivered", "dead", "cancelled"]
 
 
 class ReasonOut(BaseModel):
@@ -45,6 +56,54 @@ class DecisionOut(BaseModel):
     model_version: str
     predicted_class: str | None = None
     """Multiclass apps only."""
+    lineage: dict[str, Any] | None = None
+    """Records completed from feature sources: where each input came from, and how old it was
+    (see docs/features.md)."""
+
+
+class DeliverySummaryOut(BaseModel):
+    """A delivery of the decision, as shown inside it."""
+
+    delivery_id: str
+    action: str
+    connector: str
+    state: DeliveryStateOut
+    attempts: int
+    last_detail: str | None
+
+
+class StoredDecisionOut(BaseModel):
+    """A decision read back from the store (inputs marked ``pii`` show ``***`` to roles that do
+    not need them)."""
+
+    decision_id: str
+    app: str
+    entity_id: str
+    score: float
+    action: str
+    status: Literal["decided", "pending_review", "held_out", "approved", "overridden"]
+    """``approved`` or ``overridden`` once reviewed."""
+    rule: str | None
+    review: bool
+    control: bool
+    final_action: str | None
+    """The action taken after review."""
+    reasons: list[ReasonOut]
+    model_version: str
+    model_hash: str
+    inputs: dict[str, Any]
+    created_at: str
+    predicted_class: str | None = None
+    """Multiclass apps only."""
+    lineage: dict[str, Any] | None = None
+    """Where each input came from, for records completed from feature sources."""
+    deliveries: list[DeliverySummaryOut] | None = None
+    """One decision read alone only."""
+
+
+class DecisionPageOut(BaseModel):
+    items: list[StoredDecisionOut]
+    next_cursor: str | None
 
 
 class RecordError(BaseModel):
@@ -79,9 +138,6 @@ class ReviewIn(BaseModel):
     """Why: required, shown in the audit trail."""
     action: str | None = None
     """Override target: an action of the app, or ``none``."""
-
-
-DeliveryStateOut = Literal["held", "pending", "sending", "delivered", "dead", "cancelled"]
 
 
 class AttemptOut(BaseModel):
@@ -150,6 +206,76 @@ class DeliveryCountsOut(BaseModel):
     app: str
     counts: dict[DeliveryStateOut, int]
     disabled_connectors: list[DisabledConnectorOut]
+
+
+class ModelVersionOut(BaseModel):
+    app: str
+    version: str
+    content_hash: str
+    owner: str
+    stage: str
+    registered_at: str
+
+
+class AppOut(BaseModel):
+    name: str
+    owner: str
+    description: str | None
+    task: Literal["binary", "multiclass", "regression"]
+    model_version: str
+    model_hash: str
+    model_kind: str
+    model_versions: list[ModelVersionOut]
+    """Every version registered, oldest first."""
+    actions: list[str]
+    explain_for: list[str]
+    decisions_url: str
+
+
+class AppsOut(BaseModel):
+    apps: list[AppOut]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+    apps: list[str]
+
+
+class RunErrorOut(BaseModel):
+    entity_id: str | None
+    field: str | None
+    rule: str
+    message: str
+
+
+class RunOut(BaseModel):
+    run_id: str
+    app: str
+    schedule: str | None
+    """``None`` for a run started by hand."""
+    slot: str | None
+    source: str
+    state: Literal["running", "succeeded", "failed"]
+    started_at: str | None
+    finished_at: str | None
+    checkpoint: str | None
+    rows: int
+    decided: int
+    rejected: int
+    deliveries: int
+    attempts: int
+    error: str | None
+    errors: list[RunErrorOut]
+    """The first rejected records."""
+
+
+class RunPageOut(BaseModel):
+    items: list[RunOut]
+    next_cursor: str | None
 
 
 DECISIONS_BODY: dict[str, Any] = {

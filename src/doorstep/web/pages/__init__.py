@@ -56,6 +56,12 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("POST", "/keys", admin.create),
         ("POST", "/keys/{key_id}/revoke", admin.revoke),
     ]
-    for method, path, endpoint in pages:
-        app.router.add_api_route(path, endpoint, methods=[method], route_class_override=PageRoute)
+    for method, path, endpoint in pages:  # HTML for people: not part of the API's document
+        app.router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            route_class_override=PageRoute,
+            include_in_schema=False,
+        )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -6,12 +6,12 @@ from enum import Enum
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from doorstep.errors import StoreUnavailableError
 from doorstep.web.render import app_view
-from doorstep.web.schemas import PROBLEMS
+from doorstep.web.schemas import PROBLEMS, AppsOut, HealthOut, ReadyOut
 from doorstep.web.service import DecisionService
 
 
@@ -55,12 +55,35 @@ def install(app: FastAPI) -> None:
     apps: list[str | Enum] = ["apps"]
     health: list[str | Enum] = ["health"]
     app.add_api_route(
-        "/v1/apps", list_apps, methods=["GET"], responses=PROBLEMS, tags=apps, summary="Apps"
+        "/v1/apps",
+        list_apps,
+        methods=["GET"],
+        responses={200: {"model": AppsOut}, **PROBLEMS},
+        tags=apps,
+        summary="Apps",
     )
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=health, summary="Process up")
     app.add_api_route(
-        "/readyz", readyz, methods=["GET"], responses=PROBLEMS, tags=health, summary="Ready"
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        responses={200: {"model": HealthOut}},
+        tags=health,
+        summary="Process up",
     )
     app.add_api_route(
-        "/metrics", metrics, methods=["GET"], responses=PROBLEMS, tags=health, summary="Metrics"
+        "/readyz",
+        readyz,
+        methods=["GET"],
+        responses={200: {"model": ReadyOut}, **PROBLEMS},
+        tags=health,
+        summary="Ready",
+    )
+    app.add_api_route(
+        "/metrics",
+        metrics,
+        methods=["GET"],
+        response_class=PlainTextResponse,  # Prometheus' text format
+        responses=PROBLEMS,
+        tags=health,
+        summary="Metrics",
     )

@@ -17,7 +17,15 @@ from doorstep.store.protocols import DecisionQuery
 from doorstep.web.auth import GuardedRoute, actor_of, key_id_of, sees_pii
 from doorstep.web.openapi import documented
 from doorstep.web.render import decision_view
-from doorstep.web.schemas import DECISIONS_BODY, PROBLEMS, BatchResponse, DecisionOut, ReviewIn
+from doorstep.web.schemas import (
+    DECISIONS_BODY,
+    PROBLEMS,
+    BatchResponse,
+    DecisionOut,
+    DecisionPageOut,
+    ReviewIn,
+    StoredDecisionOut,
+)
 from doorstep.web.service import DecisionService, read_body
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -164,7 +172,7 @@ def install(app: FastAPI) -> None:
         "/v1/apps/{app}/decisions",
         list_decisions,
         methods=["GET"],
-        responses=PROBLEMS,
+        responses={200: {"model": DecisionPageOut}, **PROBLEMS},
         summary="List an app's decisions",
         tags=tags,
     )
@@ -172,7 +180,7 @@ def install(app: FastAPI) -> None:
         "/v1/decisions/{decision_id}",
         read_decision,
         methods=["GET"],
-        responses=PROBLEMS,
+        responses={200: {"model": StoredDecisionOut}, **PROBLEMS},
         summary="Read one decision",
         tags=tags,
     )
@@ -180,7 +188,7 @@ def install(app: FastAPI) -> None:
         "/v1/decisions/{decision_id}/review",
         review,
         methods=["POST"],
-        responses=PROBLEMS,
+        responses={200: {"model": StoredDecisionOut}, **PROBLEMS},
         summary="Review a decision",
         tags=tags,
     )

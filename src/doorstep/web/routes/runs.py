@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from doorstep.services.runs.sources import get_run, run_view
 from doorstep.store.runs import RunQuery
-from doorstep.web.schemas import PROBLEMS
+from doorstep.web.schemas import PROBLEMS, RunOut, RunPageOut
 from doorstep.web.service import DecisionService
 
 
@@ -45,13 +45,18 @@ def read_run(request: Request, run_id: str) -> JSONResponse:
 def install(app: FastAPI) -> None:
     tags: list[str | Enum] = ["runs"]
     app.add_api_route(
-        "/v1/runs", list_runs, methods=["GET"], responses=PROBLEMS, summary="List runs", tags=tags
+        "/v1/runs",
+        list_runs,
+        methods=["GET"],
+        responses={200: {"model": RunPageOut}, **PROBLEMS},
+        summary="List runs",
+        tags=tags,
     )
     app.add_api_route(
         "/v1/runs/{run_id}",
         read_run,
         methods=["GET"],
-        responses=PROBLEMS,
+        responses={200: {"model": RunOut}, **PROBLEMS},
         summary="Read one run",
         tags=tags,
     )
