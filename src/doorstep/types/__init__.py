@@ -23,7 +23,12 @@ from doorstep.core.stats.drift_report import (
     Threshold,
 )
 from doorstep.core.stats.intervals import Interval
-from doorstep.core.stats.quality import CalibrationBin, QualityMetric, QualityReport, Task
+from doorstep.core.stats.quality_report import (
+    CalibrationBin,
+    QualityMetric,
+    QualityReport,
+    Task,
+)
 from doorstep.core.stats.roi_report import ActionRoi, Conclusion, RoiGroup, RoiReport
 from doorstep.types.decisions import (
     DECISION_SCHEMA,

@@ -19,10 +19,10 @@ from doorstep.core.stats.drift_report import (
     ColumnDrift,
     DriftReport,
     DriftThresholds,
+    FeatureKind,
     Level,
     Status,
 )
-from doorstep.core.stats.tally import FeatureKind
 
 __all__ = ["SUMMARY", "AttributionSetup", "AttributionSummary", "DriftSection", "DriftWindow"]
 

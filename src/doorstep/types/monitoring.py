@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
 from doorstep.core.stats.intervals import Interval
-from doorstep.core.stats.quality import QualityReport
+from doorstep.core.stats.quality_report import QualityReport
 from doorstep.core.stats.roi_report import Conclusion, Goal, OutcomeKind, RoiReport
 from doorstep.types.drift import DriftSection
 

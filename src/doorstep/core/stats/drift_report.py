@@ -11,8 +11,6 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, TypeAlias, TypeVar
 
-from doorstep.core.stats.tally import FeatureKind
-
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "AttributionDrift",
@@ -20,12 +18,14 @@ __all__ = [
     "ColumnDrift",
     "DriftReport",
     "DriftThresholds",
+    "FeatureKind",
     "Level",
     "RANK",
     "Status",
     "Threshold",
 ]
 
+FeatureKind: TypeAlias = Literal["numeric", "categorical"]
 Level: TypeAlias = Literal["ok", "warn", "alert"]
 Status: TypeAlias = Literal["ok", "warn", "alert", "insufficient_data"]
 RANK = {"ok": 0, "insufficient_data": 0, "warn": 1, "alert": 2}

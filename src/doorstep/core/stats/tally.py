@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from doorstep.core.stats.drift_report import FeatureKind
 from doorstep.core.stats.kernels import FloatArray
 from doorstep.errors import InputError
 
@@ -31,7 +32,6 @@ __all__ = [
     "run_all",
 ]
 
-FeatureKind: TypeAlias = Literal["numeric", "categorical"]
 Batch: TypeAlias = pl.DataFrame | pa.Table | pa.RecordBatch
 Data: TypeAlias = Batch | pl.LazyFrame | Iterable[Batch]
 """A frame, a lazy frame (read in batches) or any iterable of batches."""

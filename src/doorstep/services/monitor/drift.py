@@ -31,8 +31,7 @@ from doorstep.core.stats.drift import (
     WindowAccumulator,
     build_profile,
 )
-from doorstep.core.stats.drift_report import Threshold
-from doorstep.core.stats.tally import FeatureKind
+from doorstep.core.stats.drift_report import FeatureKind, Threshold
 from doorstep.errors import DoorstepError
 from doorstep.services.monitor.attribution import (
     AppProfile,

@@ -25,7 +25,7 @@ from markupsafe import Markup
 from doorstep import __version__
 from doorstep.core.stats.drift_report import ColumnDrift
 from doorstep.core.stats.intervals import Interval
-from doorstep.core.stats.quality import QualityMetric
+from doorstep.core.stats.quality_report import QualityMetric
 from doorstep.core.stats.roi_report import RoiReport
 from doorstep.services.monitor.report_charts import (
     IntervalRow,
