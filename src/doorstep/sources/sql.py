@@ -77,6 +77,18 @@ class SQLFeatureSource:
         if spec.table is not None or spec.query is not None:
             self._lookup = self._lookup_statement()
 
+    @classmethod
+    def from_spec(
+        cls, name: str, spec: Any, *, id_field: str, fields: list[str], base_dir: Path
+    ) -> SQLFeatureSource:
+        """The source of a ``type: sql`` entry of the spec's ``features``."""
+        if not isinstance(spec, SQLSourceSpec):
+            raise TypeError(
+                "The 'spec' parameter of SQLFeatureSource.from_spec must be a SQLSourceSpec. "
+                f"Got {type(spec).__name__} instead."
+            )
+        return cls(name, spec, id_field=id_field, fields=fields, base_dir=base_dir)
+
     # lookups
 
     def lookup(self, ids: Sequence[str]) -> dict[str, FeatureRow]:
