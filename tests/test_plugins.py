@@ -111,6 +111,8 @@ def test_unknown_kind_lists_installed_kinds(files: dict[str, Path]) -> None:
         load_model(files["model.json"], kind="xgbost", task="binary")
     with pytest.raises(PluginError, match="Installed kinds: auto, mlflow, onnx, xgboost"):
         load_model(files["model.json"], kind="catboost", task="binary")
+    with pytest.raises(PluginError, match=r"'atuo' \(did you mean 'auto'\?\)"):
+        load_model(files["model.json"], kind="atuo", task="binary")
 
 
 def test_missing_path_is_named(tmp_path: Path) -> None:

@@ -40,7 +40,6 @@ Groups
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -159,10 +158,9 @@ def load_model(
             ".onnx file or an MLflow model folder; set 'model.kind' if the file is one of them."
         )
     if kind not in kinds:
-        close = difflib.get_close_matches(kind, kinds, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise PluginError(
-            f"Unknown model kind {kind!r}{hint}. Installed kinds: auto, {', '.join(kinds)}. "
+            f"Unknown model kind {kind!r}{did_you_mean(kind, ['auto', *kinds])}. "
+            f"Installed kinds: auto, {', '.join(kinds)}. "
             f"Other kinds come from plugins registering the {MODELS_GROUP!r} entry point."
         )
     return _adapter(kind).load(path, task=task, positive_class=positive_class, reference=reference)

@@ -43,6 +43,7 @@ from doorstep.connectors.net import (
 )
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import SQLConnectorSpec
+from doorstep.core.suggest import did_you_mean
 from doorstep.databases import connect_args, resolve_sqlite_path
 from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
@@ -170,14 +171,16 @@ class SQLConnector:
             )
         unknown = [column for column in row if column not in table.c]
         if unknown:
+            columns = table.c.keys()
             raise _Rejected(
-                f"column {unknown[0]!r} is not in table {self.spec.table!r} "
-                f"(its columns: {', '.join(table.c.keys())})"
+                f"column {unknown[0]!r} is not in table {self.spec.table!r}"
+                f"{did_you_mean(unknown[0], columns)}; its columns: {', '.join(columns)}"
             )
         key = self.spec.key
         if key is not None and key not in table.c:
             raise _Rejected(
                 f"{self._where}.key: column {key!r} is not in table {self.spec.table!r}"
+                f"{did_you_mean(key, table.c.keys())}"
             )
         if DELIVERY_COLUMN in table.c:
             row[DELIVERY_COLUMN] = delivery.key
