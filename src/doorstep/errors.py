@@ -194,7 +194,7 @@ class ExampleError(DoorstepError):
 
 
 class PluginError(DoorstepError):
-    """An entry point (model adapter or connector) is missing or fails to load."""
+    """An entry point (model adapter, connector or feature source) is missing or fails to load."""
 
     code = "plugin_invalid"
 

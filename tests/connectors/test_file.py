@@ -75,6 +75,8 @@ def test_csv_has_one_header_and_keeps_its_columns(tmp_path: Path, delivery: Deli
     extra = log.send(delivery(context={"decision_id": "d-4"}, payload={"colour": "red"}))
     assert extra.outcome == "failed"
     assert "'colour' is not a column of actions.csv" in extra.detail
+    near = log.send(delivery(context={"decision_id": "d-5"}, payload={"scroe": 0.5}))
+    assert near.outcome == "failed" and "(did you mean 'score'?)" in near.detail
     assert (
         connector(tmp_path, path="actions.csv", format="csv")
         .send(delivery())

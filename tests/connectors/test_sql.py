@@ -238,6 +238,8 @@ def test_rejected_rows_fail_with_the_reason(db_url: str, delivery: DeliveryFacto
     unknown = connector.send(delivery(payload={"customer_id": "C-1", "colour": "red"}))
     assert unknown.outcome == "failed"
     assert "'colour' is not in table 'offers'" in unknown.detail and "customer_id" in unknown.detail
+    near = connector.send(delivery(payload={"customer_id": "C-1", "scroe": 0.5}))
+    assert near.outcome == "failed" and "(did you mean 'score'?)" in near.detail
     missing = connector.send(delivery(payload={"score": 0.5}))  # customer_id is NOT NULL
     assert missing.outcome == "failed" and "refused the row" in missing.detail
     null = connector.send(delivery(payload={"customer_id": None}))

@@ -58,6 +58,8 @@ def test_unknown_suffix_missing_file_and_bad_parquet(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot tell the format"):
         detect_format(tmp_path / "x.xlsx")
     assert detect_format(tmp_path / "x.data", "csv") == "csv"
+    with pytest.raises(InputError, match=r"'parquett' \(did you mean 'parquet'\?\); use csv"):
+        detect_format(tmp_path / "x.data", "parquett")
     with pytest.raises(InputError, match="does not exist"):
         RecordReader(tmp_path / "missing.csv")
     bad = tmp_path / "bad.parquet"

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from doorstep.cli.store import DbOption, _actor, _fail, _open
 from doorstep.errors import DoorstepError, InputError
+from doorstep.store.home import DEFAULT_HOME
 
 __all__ = ["export_app", "monitor", "outcomes_app", "render_alerts", "render_report"]
 
@@ -195,7 +196,7 @@ def monitor(
         doc = read_spec(spec)
         profile = None
         if drift and doc.spec.reference is not None:
-            profile = ProfileCache(Path(".doorstep") / "profiles").get(load_app(spec))
+            profile = ProfileCache(DEFAULT_HOME / "profiles").get(load_app(spec))
         with _open(db) as store:
             report = monitoring_report(
                 doc.spec,
@@ -238,7 +239,7 @@ def _monitor_alerts(
                 "(see docs/monitoring.md, Alerts)."
             )
         loaded = load_app(spec) if drift and doc.spec.reference is not None else None
-        profile = ProfileCache(Path(".doorstep") / "profiles").get(loaded) if loaded else None
+        profile = ProfileCache(DEFAULT_HOME / "profiles").get(loaded) if loaded else None
         with _open(db) as store:
             result = run_monitor(
                 doc.spec,

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from doorstep.cli.outcomes import SpecOption, TimeOption, _time
 from doorstep.cli.store import DbOption, _fail, _open
 from doorstep.errors import DoorstepError, InputError
+from doorstep.store.home import DEFAULT_HOME
 
 __all__ = ["report"]
 
@@ -71,7 +72,7 @@ def report(
             profile = None
             if steps == 3:
                 bar.update(task, description="Profiling the reference data (once per model)")
-                profile = ProfileCache(Path(".doorstep") / "profiles").get(load_app(spec))
+                profile = ProfileCache(DEFAULT_HOME / "profiles").get(load_app(spec))
                 bar.advance(task)
             bar.update(task, description="Measuring quality, overrides, ROI and drift")
             with _open(db) as store:

@@ -35,6 +35,7 @@ from pydantic import BaseModel
 
 from doorstep.connectors.base import ConnectorContext, Delivery, Outcome, SendResult
 from doorstep.core.spec.models import FileConnectorSpec
+from doorstep.core.suggest import did_you_mean
 
 __all__ = ["FileConnector"]
 
@@ -191,8 +192,9 @@ class FileConnector:
         extra = [column for column in record if column not in self._columns]
         if extra:
             raise _Rejected(
-                f"payload key {extra[0]!r} is not a column of {self.spec.path} "
-                f"(its columns: {', '.join(self._columns)}); start a new file to add columns"
+                f"payload key {extra[0]!r} is not a column of {self.spec.path}"
+                f"{did_you_mean(extra[0], self._columns)}; its columns: "
+                f"{', '.join(self._columns)}. Start a new file to add columns"
             )
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from doorstep.store.home import DEFAULT_HOME
 from doorstep.store.protocols import (
     ApiKey,
     AttemptResult,
@@ -47,6 +48,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "DEFAULT_HOME",
     "ApiKey",
     "AttemptResult",
     "FinishRequest",

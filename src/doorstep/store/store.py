@@ -38,6 +38,7 @@ from doorstep.store.feedback import (
     OutcomeWrite,
     WindowCounts,
 )
+from doorstep.store.home import DEFAULT_HOME
 from doorstep.store.migrate import upgrade
 from doorstep.store.protocols import (
     ApiKey,
@@ -70,7 +71,7 @@ __all__ = ["Store", "open_store"]
 def open_store(
     url: str | None = None,
     *,
-    home: Path = Path(".doorstep"),
+    home: Path = DEFAULT_HOME,
     migrate: bool = True,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     synchronous: str = "FULL",

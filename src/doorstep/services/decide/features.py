@@ -36,7 +36,8 @@ from typing import Any
 
 from doorstep.core.spec.models import FieldSpec, Spec
 from doorstep.errors import FeatureSourceUnavailableError
-from doorstep.sources.base import FeatureRow, FeatureSource, open_source
+from doorstep.plugins import open_source
+from doorstep.sources.base import FeatureRow, FeatureSource
 
 __all__ = ["Enriched", "FeatureLookup", "lineage_of", "normalise_value"]
 

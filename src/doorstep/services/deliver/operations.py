@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from doorstep.core.suggest import did_you_mean
 from doorstep.errors import InputError, NotFoundError
 from doorstep.store.protocols import (
     DELIVERY_STATES,
@@ -113,6 +114,6 @@ def _state(state: str | None) -> DeliveryState | None:
     if state not in DELIVERY_STATES:
         raise InputError(
             f"The 'state' filter must be one of {', '.join(DELIVERY_STATES)}. Got {state!r} "
-            "instead."
+            f"instead{did_you_mean(state, DELIVERY_STATES)}."
         )
     return state

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from doorstep.store.keys import check_role
-from doorstep.store.protocols import ApiKey, Role, StoreContract
+from doorstep.store.protocols import ApiKey, StoreContract
 
 __all__ = ["create_key", "ensure_admin_key", "list_keys", "revoke_key"]
 
@@ -32,7 +32,3 @@ def ensure_admin_key(store: StoreContract, *, actor: str = "doorstep") -> str | 
         return None
     _key, secret = store.create_key(FIRST_ADMIN_NAME, "admin", actor=actor)
     return secret
-
-
-def role_of(value: str) -> Role:
-    return check_role(value)
