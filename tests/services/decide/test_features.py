@@ -144,9 +144,9 @@ def test_unknown_entities_and_hostile_ids_are_refused_never_decided(
     hostile = "C-1' OR '1'='1"
     result = lookup.enrich([{"customer_id": "C-missing"}, {"customer_id": hostile}])
     lookup.close()
-    assert [e[0]["rule"] for e in result.errors.values()] == ["entity_unknown"] * 2
-    assert result.errors[1][0]["entity_id"] == hostile
-    assert "unknown to feature source 'db'" in result.errors[0][0]["message"]
+    assert [e[0].rule for e in result.errors.values()] == ["entity_unknown"] * 2
+    assert result.errors[1][0].entity_id == hostile
+    assert "unknown to feature source 'db'" in result.errors[0][0].message
 
 
 def test_complete_records_ask_no_source(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_features_older_than_max_age(tmp_path: Path, on_stale: str) -> None:
     lookup.close()
     if on_stale == "refuse":
         [error] = result.errors[0]
-        assert error["rule"] == "stale" and "3.0 days old; max_age is 2d" in error["message"]
+        assert error.rule == "stale" and "3.0 days old; max_age is 2d" in error.message
     else:
         assert not result.errors
         lineage = result.lineage[0]
@@ -289,7 +289,7 @@ def test_redis_hashes_in_one_pipeline(redis_prefix: tuple[str, Any], tmp_path: P
     }
     lineage = result.lineage[5]
     assert lineage is not None and 1_750 < lineage["sources"]["cache"]["age_seconds"] < 1_900
-    assert result.errors[300][0]["rule"] == "entity_unknown"
+    assert result.errors[300][0].rule == "entity_unknown"
 
 
 def test_redis_down_is_unavailable(tmp_path: Path) -> None:

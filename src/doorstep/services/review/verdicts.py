@@ -8,10 +8,10 @@ cancelled and replaced by one of the override's action (see ``docs/deliveries.md
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from doorstep.core.suggest import did_you_mean
-from doorstep.errors import NotFoundError, RecordsInvalidError, ReviewConflictError
+from doorstep.errors import NotFoundError, RecordError, RecordsInvalidError, ReviewConflictError
 from doorstep.services.apps.registry import Registry
 from doorstep.services.deliver.actions import delivery_for
 from doorstep.store.protocols import DecisionRecord, DeliveryRecord, StoreContract, Verdict
@@ -48,7 +48,11 @@ def review_decision(
     if not reason.strip():
         raise RecordsInvalidError(
             "A review needs a reason: say in a sentence why you approve or override.",
-            [_issue("reason", "required", "reason is required and must not be blank")],
+            [
+                RecordError.of_field(
+                    "reason", "required", "reason is required and must not be blank"
+                )
+            ],
         )
     record = get_decision(store, decision_id)
     if verdict == "override":
@@ -82,16 +86,17 @@ def _check_action(registry: Registry, record: DecisionRecord, action: str | None
     if action is None:
         raise RecordsInvalidError(
             "An override needs 'action': the action to take instead (or 'none').",
-            [_issue("action", "required", f"action is required; one of {', '.join(known)}")],
+            [
+                RecordError.of_field(
+                    "action", "required", f"action is required; one of {', '.join(known)}"
+                )
+            ],
         )
     if app is not None and action not in known:
         message = f"unknown action {action!r}{did_you_mean(action, known)}; one of " + ", ".join(
             repr(k) for k in known
         )
         raise RecordsInvalidError(
-            f"The override names an {message}.", [_issue("action", "allowed_values", message)]
+            f"The override names an {message}.",
+            [RecordError.of_field("action", "allowed_values", message)],
         )
-
-
-def _issue(name: str, rule: str, message: str) -> dict[str, Any]:
-    return {"record": None, "entity_id": None, "field": name, "rule": rule, "message": message}
