@@ -98,7 +98,7 @@ def decision_url(public_url: str | None, decision_id: str) -> str:
 def delivery_context(
     decision: DecisionRecord, action: str, *, public_url: str | None = None
 ) -> dict[str, Any]:
-    """What payload templates see (see :attr:`doorstep.connectors.base.Delivery.context`)."""
+    """What payload templates see (see :attr:`doorstep.connectors.base.Message.context`)."""
     context: dict[str, Any] = {
         "decision_id": decision.id,
         "app": decision.app,

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from doorstep.connectors.base import Connector, Delivery, Redactor, SendResult
+from doorstep.connectors.base import Connector, Message, Redactor, SendResult
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import DoorstepError, StoreUnavailableError
@@ -378,7 +378,7 @@ class Dispatcher:
             )
         except TemplateRenderError as exc:
             return SendResult("failed", f"the payload template does not render: {exc}"), 0.0
-        delivery = Delivery(
+        delivery = Message(
             id=claimed.id,
             key=claimed.key,
             app=claimed.app,
@@ -395,7 +395,7 @@ class Dispatcher:
     ) -> tuple[SendResult, float]:
         """A delivery with a ready message (an alert) instead of a decision's action."""
         message = claimed.message or {}
-        delivery = Delivery(
+        delivery = Message(
             id=claimed.id,
             key=claimed.key,
             app=claimed.app,
@@ -408,7 +408,7 @@ class Dispatcher:
         )
         return self._call(connector, delivery)
 
-    def _call(self, connector: Connector, delivery: Delivery) -> tuple[SendResult, float]:
+    def _call(self, connector: Connector, delivery: Message) -> tuple[SendResult, float]:
         started = time.perf_counter()
         try:
             sent = connector.send(delivery)
