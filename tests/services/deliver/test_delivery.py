@@ -33,14 +33,8 @@ from doorstep.services.deliver.connectors import (
     secret_values,
 )
 from doorstep.services.deliver.dispatcher import Dispatcher, next_attempt_at
-from doorstep.store import (
-    DecisionQuery,
-    DecisionRecord,
-    DeliveryQuery,
-    RecordRequest,
-    Store,
-    open_store,
-)
+from doorstep.store import DecisionQuery, DeliveryQuery, RecordRequest, Store, open_store
+from doorstep.types import Decision
 
 SECRET = "whsec_c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"
 BROKEN = """  broken:
@@ -132,7 +126,7 @@ def _app(doc: SpecDocument, **connectors: Any) -> AppConnectors:
     return AppConnectors(doc.spec, connectors, secret_values(doc))
 
 
-def _record(store: Store, doc: SpecDocument, *records: DecisionRecord) -> list[str]:
+def _record(store: Store, doc: SpecDocument, *records: Decision) -> list[str]:
     wanted = deliveries_for(SpecFile(doc, Path()), records)
     store.record([RecordRequest(list(records), deliveries=wanted)], actor="t")
     return [d.id for d in wanted]

@@ -127,7 +127,10 @@ class FeatureLookup:
         return cls(spec, sources)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Close the sources, after the lookups still running have ended (a lookup that timed
+        out for its caller may still hold a connection; each is bounded by its source's
+        ``timeout``). Closing under a running lookup would strand its connection."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
         for source in self.sources:
             source.close()
 

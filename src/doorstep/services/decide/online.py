@@ -36,7 +36,8 @@ from doorstep.services.decide.batch import decide_batch, decide_validated
 from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
-from doorstep.store.protocols import DecisionRecord, RecordRequest, StoreContract
+from doorstep.store.protocols import RecordRequest, StoreContract
+from doorstep.types import Decision
 
 __all__ = [
     "DecisionTally",
@@ -156,7 +157,7 @@ class _Builder:
         self.now = datetime.now(UTC)
         inputs = app.spec.inputs
         self.columns = [inputs.id, *inputs.fields]
-        self.records: list[list[DecisionRecord]] = [[] for _ in range(size)]
+        self.records: list[list[Decision]] = [[] for _ in range(size)]
         self.items: list[list[dict[str, Any]]] = [[] for _ in range(size)]
         self.errors: list[list[RecordError]] = [[] for _ in range(size)]
         # with feature sources: merged records, their lineage, those refused, requests failed

@@ -18,7 +18,7 @@ from doorstep.errors import RecordError
 from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import DecisionBatch
-from doorstep.store.protocols import DecisionRecord
+from doorstep.types import Decision, DecisionStatus
 
 __all__ = ["Recorded", "record_batch"]
 
@@ -27,7 +27,7 @@ __all__ = ["Recorded", "record_batch"]
 class Recorded:
     """A decided batch as stored decisions and refused records, tied back to the input."""
 
-    decisions: list[DecisionRecord]
+    decisions: list[Decision]
     rows: list[int]
     """For each decision, the 0-based position of its record in the input."""
     errors: list[RecordError]
@@ -52,13 +52,13 @@ def record_batch(
     version, model_hash = app.model_version, app.model.metadata.content_hash
     columns = batch.decisions.to_dict(as_series=False)
     classes = columns.get("predicted_class")
-    decisions: list[DecisionRecord] = []
+    decisions: list[Decision] = []
     rows: list[int] = []
     for i, row in enumerate(columns["row"]):
         position = row - 1
         record = records[position]
         decisions.append(
-            DecisionRecord(
+            Decision(
                 id=new_id(),
                 app=app.name,
                 entity_id=columns["entity_id"][i],
@@ -70,7 +70,7 @@ def record_batch(
                 rule=columns["rule"][i],
                 review=columns["review"][i],
                 control=columns["control"][i],
-                status=columns["status"][i],
+                status=DecisionStatus(columns["status"][i]),
                 reasons=columns["reasons"][i],
                 reasons_text=columns["reasons_text"][i],
                 created_at=now,

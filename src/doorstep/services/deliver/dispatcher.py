@@ -44,13 +44,8 @@ from doorstep.errors import DoorstepError, StoreUnavailableError
 from doorstep.services.deliver.actions import delivery_context
 from doorstep.services.deliver.connectors import AppConnectors
 from doorstep.store.canonical import iso
-from doorstep.store.protocols import (
-    AttemptResult,
-    ClaimedDelivery,
-    DeliveryState,
-    FinishRequest,
-    StoreContract,
-)
+from doorstep.store.protocols import AttemptResult, ClaimedDelivery, FinishRequest, StoreContract
+from doorstep.types import DeliveryState
 
 __all__ = [
     "RETRY_AFTER_CAP",

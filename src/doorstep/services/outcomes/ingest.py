@@ -27,8 +27,9 @@ from doorstep.core.suggest import did_you_mean
 from doorstep.engines.files import RecordReader, RecordWriter
 from doorstep.errors import InputError, RecordError
 from doorstep.services.outcomes.rows import OutcomeParser
-from doorstep.store.feedback import OutcomeInput, OutcomesRecorded, OutcomeWrite
+from doorstep.store.feedback import OutcomesRecorded, OutcomeWrite
 from doorstep.store.protocols import StoreContract
+from doorstep.types import Outcome
 
 __all__ = [
     "IMPORT_KIND",
@@ -65,7 +66,7 @@ def record_outcomes(
     """Parse and record ``records`` (JSON objects) in one store write. Returns what the store
     did and the errors of refused records, in record order."""
     parser = OutcomeParser(spec, now=now)
-    good: list[OutcomeInput] = []
+    good: list[Outcome] = []
     errors: list[RecordError] = []
     entities: dict[int, str | None] = {}
     for row, raw in enumerate(records, start=first_row):
@@ -157,7 +158,7 @@ def import_outcomes(
             if offset == 0:
                 _check_columns(chunk, parser)
             bad_rows = {row: message for row, message in reader.bad_lines if row > offset}
-            good: list[OutcomeInput] = []
+            good: list[Outcome] = []
             errors: list[RecordError] = []
             for index, raw in enumerate(chunk.iter_rows(named=True), start=offset + 1):
                 if index in bad_rows:

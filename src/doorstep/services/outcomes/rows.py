@@ -1,4 +1,4 @@
-"""Outcome rows, from a JSON body or a file, checked and turned into :class:`OutcomeInput`.
+"""Outcome rows, from a JSON body or a file, checked and turned into :class:`Outcome`.
 
 A row names its decision (``decision_id``) or its entity (``entity_id``, or the app's id
 field), holds the label or value under the spec's ``monitoring.outcome.field``, and says when
@@ -18,7 +18,7 @@ from doorstep.core.outcomes import OutcomeSemantics, canonical_label, outcome_se
 from doorstep.core.spec.models import Spec
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import RecordError
-from doorstep.store.feedback import OutcomeInput
+from doorstep.types import Outcome
 
 __all__ = ["CLOCK_SKEW", "OutcomeParser"]
 
@@ -27,7 +27,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 class OutcomeParser:
-    """Turns raw records (JSON objects, file rows) into :class:`OutcomeInput` or errors."""
+    """Turns raw records (JSON objects, file rows) into :class:`Outcome` or errors."""
 
     def __init__(self, spec: Spec, *, now: datetime | None = None) -> None:
         self.spec = spec
@@ -39,7 +39,7 @@ class OutcomeParser:
     def field(self) -> str:
         return self.semantics.field
 
-    def parse(self, raw: Mapping[str, Any], row: int) -> OutcomeInput | list[RecordError]:
+    def parse(self, raw: Mapping[str, Any], row: int) -> Outcome | list[RecordError]:
         decision_id = _text(raw.get("decision_id"))
         entity_id = _text(raw.get("entity_id"))
         if entity_id is None:
@@ -71,7 +71,7 @@ class OutcomeParser:
         if errors:
             return errors
         assert observed is not None
-        return OutcomeInput(
+        return Outcome(
             row=row,
             observed_at=observed,
             decision_id=decision_id,

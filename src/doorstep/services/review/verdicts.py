@@ -14,14 +14,15 @@ from doorstep.core.suggest import did_you_mean
 from doorstep.errors import NotFoundError, RecordError, RecordsInvalidError, ReviewConflictError
 from doorstep.services.apps.registry import Registry
 from doorstep.services.deliver.actions import delivery_for
-from doorstep.store.protocols import DecisionRecord, DeliveryRecord, StoreContract, Verdict
+from doorstep.store.protocols import DeliveryRecord, StoreContract, Verdict
+from doorstep.types import Decision
 
 __all__ = ["get_decision", "review_decision"]
 
 PENDING = "pending_review"
 
 
-def get_decision(store: StoreContract, decision_id: str) -> DecisionRecord:
+def get_decision(store: StoreContract, decision_id: str) -> Decision:
     """The decision with this id; :class:`NotFoundError` when there is none."""
     record = store.get_decision(decision_id)
     if record is None:
@@ -42,7 +43,7 @@ def review_decision(
     actor: str,
     action: str | None = None,
     key_id: str | None = None,
-) -> DecisionRecord:
+) -> Decision:
     """Record ``verdict`` on a ``pending_review`` decision and return the updated decision.
     ``key_id`` is the reviewer's key: another key's live claim on the case refuses the verdict."""
     if not reason.strip():
@@ -80,7 +81,7 @@ def review_decision(
     )
 
 
-def _check_action(registry: Registry, record: DecisionRecord, action: str | None) -> None:
+def _check_action(registry: Registry, record: Decision, action: str | None) -> None:
     app = registry.apps.get(record.app)
     known = ["none", *(app.spec.actions if app is not None else [])]
     if action is None:

@@ -24,8 +24,9 @@ from doorstep.services.decide.features import normalise_value, source_lineage
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.sources.base import FeatureRow, ScanSource
-from doorstep.store.protocols import DecisionRecord, RecordRequest, StoreContract
+from doorstep.store.protocols import RecordRequest, StoreContract
 from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
+from doorstep.types import Decision
 
 __all__ = ["RunOptions", "execute_run", "get_run", "run_view"]
 
@@ -103,7 +104,7 @@ def _decide_chunk(
             record[name] = normalise_value(value, fields[name])
         records.append(record)
         lineages.append({"request": [], "sources": {source: entry}})
-    decisions: list[DecisionRecord] = []
+    decisions: list[Decision] = []
     if records:
         batch = decide_batch(app, frame_from_records(records, spec.inputs), explain=options.explain)
         recorded = record_batch(app, batch, records, now=now, lineage=lineages)

@@ -16,7 +16,7 @@ from doorstep.services.decide.what_if import format_value, what_would_change
 from doorstep.services.deliver.operations import list_deliveries
 from doorstep.services.review.queue import claim_case, release_case
 from doorstep.services.review.verdicts import get_decision, review_decision
-from doorstep.store.protocols import DecisionRecord
+from doorstep.types import Decision
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
 from doorstep.web.pages.queue import query_string
@@ -27,7 +27,7 @@ from doorstep.web.render import MASK
 __all__ = ["claim", "decision_page", "release", "verdict"]
 
 
-def page_context(request: Request, record: DecisionRecord) -> dict[str, Any]:
+def page_context(request: Request, record: Decision) -> dict[str, Any]:
     """Everything the page shows; runs in a worker thread (store reads, the what-if batch)."""
     service = request.app.state.service
     store, registry = service.store, service.registry
