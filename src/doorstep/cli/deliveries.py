@@ -20,7 +20,8 @@ from rich.table import Table
 
 from doorstep.cli.store import DbOption, _actor, _fail, _open
 from doorstep.errors import DoorstepError, InputError
-from doorstep.store.protocols import DeliveryChanges, DeliveryInfo  # light: no SQLAlchemy
+from doorstep.store.protocols import DeliveryChanges  # light: no SQLAlchemy
+from doorstep.types import Delivery
 
 __all__ = ["deliveries_app", "worker"]
 
@@ -319,7 +320,7 @@ def _fit() -> None:
         console.width = PIPE_WIDTH
 
 
-def _list_table(items: list[DeliveryInfo]) -> Table:
+def _list_table(items: list[Delivery]) -> Table:
     table = Table()
     table.add_column("id", no_wrap=True, min_width=36)  # whole, to copy into other commands
     for name in ("app", "action", "connector", "state", "tries", "next attempt"):

@@ -108,7 +108,7 @@ def outcomes_import(
             console.print(f"  {count} unmatched: {UNMATCHED_REASONS[reason]} ({reason})")
     for error in summary.first_errors[:10]:
         errors.print(
-            f"row {error['record']} {error['field'] or ''} ({error['rule']}): {error['message']}",
+            f"row {error.record} {error.field or ''} ({error.rule}): {error.message}",
             highlight=False,
             soft_wrap=True,
         )

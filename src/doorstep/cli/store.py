@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from doorstep.errors import DoorstepError
-from doorstep.store.protocols import ApiKey, StoreContract  # light: no SQLAlchemy
+from doorstep.store.protocols import ApiKey, StoreContract
 
 __all__ = ["audit_app", "db_app", "keys_app"]
 

@@ -36,7 +36,7 @@ from sqlalchemy.schema import Column, UniqueConstraint
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Insert
 
-from doorstep.connectors.base import ConnectorContext, Delivery, SendResult, redact
+from doorstep.connectors.base import ConnectorContext, Message, SendResult, redact
 from doorstep.connectors.net import (
     check_address,
     parse_networks,
@@ -121,7 +121,7 @@ class SQLConnector:
             event.listen(engine, "do_connect", connector._vet(url.host, port))
         return connector
 
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         """Write one row in its own transaction; never raises for a failed delivery."""
         try:
             table = self._reflect()
@@ -153,7 +153,7 @@ class SQLConnector:
                 )
             return self._table
 
-    def _row(self, delivery: Delivery, table: Table) -> tuple[dict[str, Any], str | None]:
+    def _row(self, delivery: Message, table: Table) -> tuple[dict[str, Any], str | None]:
         if self.spec.columns:
             row = {
                 column: render_payload(

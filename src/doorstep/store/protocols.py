@@ -4,7 +4,7 @@ SQLite and PostgreSQL; the web layer and the services depend on this contract al
 Everything a call writes (decisions, their deliveries, reviews, keys, model versions, and the
 audit events that describe them) is committed in one transaction, or not at all.
 
-The outbox types (:class:`DeliveryRecord`, :class:`ClaimedDelivery`, :class:`DeliveryInfo`, ...)
+The outbox types (:class:`DeliveryRecord`, :class:`ClaimedDelivery`, :class:`Delivery`, ...)
 are described in ``docs/deliveries.md``.
 """
 
@@ -15,26 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from doorstep.store.feedback import (
-    FeedbackCounts,
-    OutcomesRecorded,
-    OutcomeWrite,
-    WindowCounts,
-)
-from doorstep.store.views import (
-    AppActivity,
-    AuditEventView,
-    QueuePage,
-    QueueQuery,
-    ReviewClaim,
-)
+from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.views import AppActivity, QueuePage, QueueQuery, ReviewClaim
+from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
 if TYPE_CHECKING:
     from doorstep.store.alerts import AlertState, AlertTransition
     from doorstep.store.runs import ChunkProgress, RunInfo, RunLease, RunPage, RunQuery, RunState
 
 __all__ = [
-    "DELIVERY_STATES",
     "ApiKey",
     "AttemptResult",
     "AuditReport",
@@ -42,15 +31,11 @@ __all__ = [
     "ConnectorState",
     "DecisionPage",
     "DecisionQuery",
-    "DecisionRecord",
-    "DeliveryAttempt",
     "DeliveryChanges",
     "FinishRequest",
-    "DeliveryInfo",
     "DeliveryPage",
     "DeliveryQuery",
     "DeliveryRecord",
-    "DeliveryState",
     "RecordOutcome",
     "RecordRequest",
     "Role",
@@ -59,49 +44,6 @@ __all__ = [
 ]
 
 Role = Literal["admin", "owner", "reviewer", "viewer", "client"]
-
-DeliveryState = Literal["held", "pending", "sending", "delivered", "dead", "cancelled"]
-"""Where a delivery is in the outbox:
-
-- ``held``: its decision waits for a person's verdict (approve releases it, override cancels it);
-- ``pending``: due at ``next_attempt_at``; ``sending``: claimed by a worker under a lease;
-- ``delivered``; ``dead``: failed for good or out of retries (re-drivable); ``cancelled``.
-"""
-
-DELIVERY_STATES: tuple[DeliveryState, ...] = (
-    "held", "pending", "sending", "delivered", "dead", "cancelled",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    """One decision as stored. ``id`` is a UUIDv7 (sortable by time) made by the caller."""
-
-    id: str
-    app: str
-    entity_id: str
-    model_version: str
-    model_hash: str
-    inputs: dict[str, Any]
-    score: float
-    action: str
-    rule: str | None
-    review: bool
-    control: bool
-    status: str
-    """``decided``, ``pending_review``, ``held_out``; after a review: ``approved`` or
-    ``overridden``."""
-    reasons: list[dict[str, Any]] | None
-    reasons_text: str | None
-    created_at: datetime
-    predicted_class: str | None = None
-    final_action: str | None = None
-    """The action after review (the override's target, or the action when approved)."""
-    lineage: dict[str, Any] | None = None
-    """Where the inputs came from, for apps with feature sources: ``request`` (the fields the
-    request carried) and ``sources`` (per source: ``fields``, ``observed_at``,
-    ``age_seconds`` and, with a ``max_age``, ``stale``); ``None`` when all came with the
-    request."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +73,7 @@ class RecordRequest:
     body the caller will send, stored so that a retry with the same key and body gets it back
     byte for byte."""
 
-    decisions: list[DecisionRecord]
+    decisions: list[Decision]
     idempotency_key: str | None = None
     body_sha256: str | None = None
     response: bytes | None = None
@@ -167,7 +109,7 @@ class DecisionQuery:
 
 @dataclass(frozen=True)
 class DecisionPage:
-    items: list[DecisionRecord]
+    items: list[Decision]
     next_cursor: str | None
 
 
@@ -224,49 +166,8 @@ class DeliveryQuery:
 
 
 @dataclass(frozen=True)
-class DeliveryAttempt:
-    """One attempt of a delivery: ``number`` counts every attempt, also across re-drives.
-    ``outcome`` is ``None`` while it runs (or when its worker stopped without finishing)."""
-
-    number: int
-    worker: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str | None
-    """``delivered``, ``retry``, ``failed``, ``gone``, or ``expired`` (the lease ran out before
-    the worker finished; another worker took the delivery over)."""
-    status: int | None
-    detail: str | None
-
-
-@dataclass(frozen=True)
-class DeliveryInfo:
-    """A delivery as stored, for lists and pages."""
-
-    id: str
-    decision_id: str | None
-    """``None`` for a message that belongs to no decision (an alert)."""
-    app: str
-    action: str
-    connector: str
-    key: str
-    state: DeliveryState
-    attempts: int
-    """Attempts in the current cycle (reset to 0 when a dead delivery is re-driven)."""
-    next_attempt_at: datetime | None
-    lease_expires_at: datetime | None
-    last_status: int | None
-    last_detail: str | None
-    created_at: datetime
-    updated_at: datetime
-    delivered_at: datetime | None
-    history: tuple[DeliveryAttempt, ...] = ()
-    """Every attempt, oldest first (filled by :meth:`StoreContract.get_delivery` only)."""
-
-
-@dataclass(frozen=True)
 class DeliveryPage:
-    items: list[DeliveryInfo]
+    items: list[Delivery]
     next_cursor: str | None
 
 
@@ -285,7 +186,7 @@ class ClaimedDelivery:
     """This attempt's number over the delivery's whole life."""
     lease_token: str
     lease_expires_at: datetime
-    decision: DecisionRecord | None
+    decision: Decision | None
     """``None`` for an alert: then :attr:`message` holds what to send."""
     message: dict[str, Any] | None = None
     """An alert's ready ``context``, ``payload`` and ``text`` (see
@@ -343,13 +244,13 @@ class StoreContract(Protocol):
         request order."""
         ...
 
-    def get_decision(self, decision_id: str) -> DecisionRecord | None: ...
+    def get_decision(self, decision_id: str) -> Decision | None: ...
 
     def list_decisions(self, query: DecisionQuery) -> DecisionPage:
         """Newest first; cursor pagination stable under concurrent inserts."""
         ...
 
-    def review(self, verdict: Verdict) -> DecisionRecord:
+    def review(self, verdict: Verdict) -> Decision:
         """Record a verdict on a ``pending_review`` decision. Raises ``ReviewNotFoundError``,
         ``ReviewConflictError`` (not pending, or already reviewed — also under concurrency).
         In the same transaction, approve makes the decision's ``held`` deliveries ``pending``;
@@ -410,7 +311,7 @@ class StoreContract(Protocol):
         """Newest first; cursor pagination like :meth:`list_decisions`."""
         ...
 
-    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
         """The delivery with its attempts (``history``)."""
         ...
 
@@ -549,7 +450,7 @@ class StoreContract(Protocol):
         Raises ``ReviewClaimedError`` when another key holds a live claim."""
         ...
 
-    def decision_audit(self, decision_id: str) -> list[AuditEventView]:
+    def decision_audit(self, decision_id: str) -> list[AuditEvent]:
         """The audit events about one decision (its recording, verdict and deliveries' changes),
         oldest first."""
         ...
@@ -558,7 +459,7 @@ class StoreContract(Protocol):
         """Decisions per day by action, verdicts, and the review backlog of ``app``."""
         ...
 
-    def get_review(self, decision_id: str) -> dict[str, Any] | None:
+    def get_review(self, decision_id: str) -> Review | None:
         """The verdict on a decision (``verdict``, ``action``, ``reason``, ``actor``,
         ``created_at``), or ``None`` before one was given."""
         ...

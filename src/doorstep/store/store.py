@@ -32,12 +32,7 @@ from doorstep.store.engine import (
     resolve_url,
     translate_errors,
 )
-from doorstep.store.feedback import (
-    FeedbackCounts,
-    OutcomesRecorded,
-    OutcomeWrite,
-    WindowCounts,
-)
+from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
 from doorstep.store.home import DEFAULT_HOME
 from doorstep.store.migrate import upgrade
 from doorstep.store.protocols import (
@@ -48,12 +43,9 @@ from doorstep.store.protocols import (
     ConnectorState,
     DecisionPage,
     DecisionQuery,
-    DecisionRecord,
     DeliveryChanges,
-    DeliveryInfo,
     DeliveryPage,
     DeliveryQuery,
-    DeliveryState,
     FinishRequest,
     RecordOutcome,
     RecordRequest,
@@ -62,8 +54,9 @@ from doorstep.store.protocols import (
 )
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
-from doorstep.store.views import AppActivity, AuditEventView, QueuePage, QueueQuery, ReviewClaim
+from doorstep.store.views import AppActivity, QueuePage, QueueQuery, ReviewClaim
 from doorstep.store.writer_lock import WriterLock
+from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
 __all__ = ["Store", "open_store"]
 
@@ -148,7 +141,7 @@ class Store:
         with self._write() as (conn, audit):
             return _decisions.record(conn, audit, requests, actor)
 
-    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+    def get_decision(self, decision_id: str) -> Decision | None:
         with self._read() as conn:
             return _decisions.get_decision(conn, decision_id)
 
@@ -156,7 +149,7 @@ class Store:
         with self._read() as conn:
             return _decisions.list_decisions(conn, query)
 
-    def review(self, verdict: Verdict) -> DecisionRecord:
+    def review(self, verdict: Verdict) -> Decision:
         with self._write() as (conn, audit):
             return _decisions.review(conn, audit, verdict)
 
@@ -181,7 +174,7 @@ class Store:
         with self._write_plain() as conn:
             return _queue.release(conn, decision_id, key_id, now)
 
-    def decision_audit(self, decision_id: str) -> list[AuditEventView]:
+    def decision_audit(self, decision_id: str) -> list[AuditEvent]:
         with self._read() as conn:
             return _activity.decision_audit(conn, decision_id)
 
@@ -189,7 +182,7 @@ class Store:
         with self._read() as conn:
             return _activity.app_activity(conn, app, days, now)
 
-    def get_review(self, decision_id: str) -> dict[str, Any] | None:
+    def get_review(self, decision_id: str) -> Review | None:
         with self._read() as conn:
             return _activity.review_of(conn, decision_id)
 
@@ -260,7 +253,7 @@ class Store:
         with self._read() as conn:
             return _deliveries.list_deliveries(conn, query)
 
-    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
         with self._read() as conn:
             return _deliveries.get_delivery(conn, delivery_id)
 

@@ -37,20 +37,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from doorstep.connectors.base import Connector, Delivery, Redactor, SendResult
+from doorstep.connectors.base import Connector, Message, Redactor, SendResult
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import DoorstepError, StoreUnavailableError
 from doorstep.services.deliver.actions import delivery_context
 from doorstep.services.deliver.connectors import AppConnectors
 from doorstep.store.canonical import iso
-from doorstep.store.protocols import (
-    AttemptResult,
-    ClaimedDelivery,
-    DeliveryState,
-    FinishRequest,
-    StoreContract,
-)
+from doorstep.store.protocols import AttemptResult, ClaimedDelivery, FinishRequest, StoreContract
+from doorstep.types import DeliveryState
 
 __all__ = [
     "RETRY_AFTER_CAP",
@@ -378,7 +373,7 @@ class Dispatcher:
             )
         except TemplateRenderError as exc:
             return SendResult("failed", f"the payload template does not render: {exc}"), 0.0
-        delivery = Delivery(
+        delivery = Message(
             id=claimed.id,
             key=claimed.key,
             app=claimed.app,
@@ -395,7 +390,7 @@ class Dispatcher:
     ) -> tuple[SendResult, float]:
         """A delivery with a ready message (an alert) instead of a decision's action."""
         message = claimed.message or {}
-        delivery = Delivery(
+        delivery = Message(
             id=claimed.id,
             key=claimed.key,
             app=claimed.app,
@@ -408,7 +403,7 @@ class Dispatcher:
         )
         return self._call(connector, delivery)
 
-    def _call(self, connector: Connector, delivery: Delivery) -> tuple[SendResult, float]:
+    def _call(self, connector: Connector, delivery: Message) -> tuple[SendResult, float]:
         started = time.perf_counter()
         try:
             sent = connector.send(delivery)

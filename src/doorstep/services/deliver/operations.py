@@ -7,15 +7,8 @@ from collections.abc import Callable, Sequence
 
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import InputError, NotFoundError
-from doorstep.store.protocols import (
-    DELIVERY_STATES,
-    DeliveryChanges,
-    DeliveryInfo,
-    DeliveryPage,
-    DeliveryQuery,
-    DeliveryState,
-    StoreContract,
-)
+from doorstep.store.protocols import DeliveryChanges, DeliveryPage, DeliveryQuery, StoreContract
+from doorstep.types import DELIVERY_STATES, Delivery, DeliveryState
 
 __all__ = [
     "cancel_deliveries",
@@ -52,7 +45,7 @@ def list_deliveries(
     return store.list_deliveries(query)
 
 
-def get_delivery(store: StoreContract, delivery_id: str) -> DeliveryInfo:
+def get_delivery(store: StoreContract, delivery_id: str) -> Delivery:
     """A delivery with its attempts; :class:`NotFoundError` when there is none."""
     info = store.get_delivery(delivery_id)
     if info is None:

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import ConflictError, NotFoundError
 from doorstep.services.deliver import operations as outbox
-from doorstep.store.protocols import DeliveryChanges, DeliveryState, StoreContract
+from doorstep.store.protocols import DeliveryChanges, StoreContract
+from doorstep.types import DeliveryState
 from doorstep.web.auth import actor_of
 from doorstep.web.render import delivery_view
 from doorstep.web.schemas import (
