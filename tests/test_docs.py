@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
 from pydantic import BaseModel
+from tests.paths import ROOT
 
 import doorstep.errors as errors
 import doorstep.plugins as plugins
 from doorstep.core.spec import models
 
-DOCS = Path(__file__).parents[1] / "docs"
+DOCS = ROOT / "docs"
 
 
 def test_every_error_code_is_documented() -> None:

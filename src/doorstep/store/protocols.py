@@ -24,6 +24,18 @@ if TYPE_CHECKING:
     from doorstep.store.runs import ChunkProgress, RunInfo, RunLease, RunPage, RunQuery, RunState
 
 __all__ = [
+    "DecisionStore",
+    "ReviewStore",
+    "OutboxStore",
+    "DeliveryAdminStore",
+    "OutcomeStore",
+    "ModelVersionStore",
+    "KeyStore",
+    "AuditStore",
+    "ActivityStore",
+    "RunStore",
+    "LeaseStore",
+    "AlertStore",
     "ApiKey",
     "AttemptResult",
     "AuditReport",
@@ -233,10 +245,8 @@ class ConnectorState:
     detail: str | None
 
 
-class StoreContract(Protocol):
-    url: str
-    dialect: str
-    """``sqlite`` or ``postgresql``."""
+class DecisionStore(Protocol):
+    """Decisions: recorded with their deliveries and idempotency claims, read back, listed."""
 
     def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
         """Write many requests' decisions and deliveries in ONE transaction, with one audit
@@ -250,12 +260,47 @@ class StoreContract(Protocol):
         """Newest first; cursor pagination stable under concurrent inserts."""
         ...
 
+
+class ReviewStore(Protocol):
+    """Reviews: verdicts on decisions sent for review, and the review queue with its claims."""
+
     def review(self, verdict: Verdict) -> Decision:
         """Record a verdict on a ``pending_review`` decision. Raises ``ReviewNotFoundError``,
         ``ReviewConflictError`` (not pending, or already reviewed — also under concurrency).
         In the same transaction, approve makes the decision's ``held`` deliveries ``pending``;
         override cancels them and inserts the verdict's deliveries."""
         ...
+
+    def get_review(self, decision_id: str) -> Review | None:
+        """The verdict on a decision (``verdict``, ``action``, ``reason``, ``actor``,
+        ``created_at``), or ``None`` before one was given."""
+        ...
+
+    def review_queue(self, query: QueueQuery, *, now: datetime) -> QueuePage:
+        """Decisions ``pending_review`` matching ``query``, with their live claims."""
+        ...
+
+    def claim_review(
+        self, decision_id: str, key_id: str, actor: str, *, seconds: float, now: datetime
+    ) -> ReviewClaim:
+        """Claim a pending decision for ``seconds`` (again by the same key: renewed). Raises
+        ``NotFoundError``, ``ReviewConflictError`` (not pending) or ``ReviewClaimedError``
+        (another key's claim has not expired)."""
+        ...
+
+    def review_claim(self, decision_id: str, *, now: datetime) -> ReviewClaim | None:
+        """The live claim on a decision, if any."""
+        ...
+
+    def release_review(self, decision_id: str, key_id: str, *, now: datetime) -> bool:
+        """Drop this key's claim (or an expired one); ``False`` when there was none to drop.
+        Raises ``ReviewClaimedError`` when another key holds a live claim."""
+        ...
+
+
+class OutboxStore(Protocol):
+    """The outbox as the dispatcher works it: due deliveries claimed under leases, attempts finished
+    once."""
 
     def claim_deliveries(
         self,
@@ -307,6 +352,11 @@ class StoreContract(Protocol):
         records the attempts that ended and takes new deliveries with one commit."""
         ...
 
+
+class DeliveryAdminStore(Protocol):
+    """The outbox for operators: deliveries listed and read with their attempts, re-driven or
+    cancelled, connectors disabled and enabled, counts by state."""
+
     def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
         """Newest first; cursor pagination like :meth:`list_decisions`."""
         ...
@@ -338,6 +388,11 @@ class StoreContract(Protocol):
     def delivery_counts(self, app: str | None = None) -> dict[str, int]:
         """Deliveries by state (every state present, zero when none)."""
         ...
+
+
+class OutcomeStore(Protocol):
+    """Outcomes: recorded and matched to decisions, and the decisions read back with them for
+    monitoring and training data."""
 
     def record_outcomes(self, write: OutcomeWrite, *, actor: str) -> OutcomesRecorded:
         """Match outcomes to decisions and record them, matched or not, with one
@@ -396,6 +451,10 @@ class StoreContract(Protocol):
         text, score): each page its own keyset read."""
         ...
 
+
+class ModelVersionStore(Protocol):
+    """Model versions of each app, registered by content hash."""
+
     def register_model_version(
         self, app: str, version: str, content_hash: str, owner: str, *, actor: str
     ) -> None:
@@ -404,6 +463,10 @@ class StoreContract(Protocol):
         ...
 
     def model_versions(self, app: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class KeyStore(Protocol):
+    """API keys: created (secret shown once, hash stored), authenticated, listed, revoked."""
 
     def create_key(self, name: str, role: Role, *, actor: str) -> tuple[ApiKey, str]:
         """Returns the key record and the secret (shown once; only its hash is stored)."""
@@ -423,52 +486,33 @@ class StoreContract(Protocol):
 
     def count_keys(self) -> int: ...
 
+
+class AuditStore(Protocol):
+    """The audit chain: events appended, the chain verified, a decision's events read."""
+
     def append_audit(self, kind: str, subject: str, payload: dict[str, Any], *, actor: str) -> int:
         """Append one event outside the calls above (e.g. ``app.loaded``); returns its seq."""
         ...
 
     def verify_audit(self) -> AuditReport: ...
 
-    def review_queue(self, query: QueueQuery, *, now: datetime) -> QueuePage:
-        """Decisions ``pending_review`` matching ``query``, with their live claims."""
-        ...
-
-    def claim_review(
-        self, decision_id: str, key_id: str, actor: str, *, seconds: float, now: datetime
-    ) -> ReviewClaim:
-        """Claim a pending decision for ``seconds`` (again by the same key: renewed). Raises
-        ``NotFoundError``, ``ReviewConflictError`` (not pending) or ``ReviewClaimedError``
-        (another key's claim has not expired)."""
-        ...
-
-    def review_claim(self, decision_id: str, *, now: datetime) -> ReviewClaim | None:
-        """The live claim on a decision, if any."""
-        ...
-
-    def release_review(self, decision_id: str, key_id: str, *, now: datetime) -> bool:
-        """Drop this key's claim (or an expired one); ``False`` when there was none to drop.
-        Raises ``ReviewClaimedError`` when another key holds a live claim."""
-        ...
-
     def decision_audit(self, decision_id: str) -> list[AuditEvent]:
         """The audit events about one decision (its recording, verdict and deliveries' changes),
         oldest first."""
         ...
 
+
+class ActivityStore(Protocol):
+    """Summaries for the pages: an app's decisions per day, verdicts and review backlog."""
+
     def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
         """Decisions per day by action, verdicts, and the review backlog of ``app``."""
         ...
 
-    def get_review(self, decision_id: str) -> Review | None:
-        """The verdict on a decision (``verdict``, ``action``, ``reason``, ``actor``,
-        ``created_at``), or ``None`` before one was given."""
-        ...
 
-    def ping(self) -> None:
-        """Raise ``StoreUnavailableError`` when the database cannot be reached or is locked."""
-        ...
-
-    # batch runs from feature sources (see doorstep.store.runs)
+class RunStore(Protocol):
+    """Batch runs from feature sources: started, taken over after a crash, advanced chunk by chunk
+    under a lease, finished, listed."""
 
     def start_run(
         self,
@@ -504,13 +548,20 @@ class StoreContract(Protocol):
 
     def list_runs(self, query: RunQuery) -> RunPage: ...
 
+
+class LeaseStore(Protocol):
+    """Named leases: one holder at a time across every server sharing the store (the run scheduler,
+    the monitor)."""
+
     def acquire_lease(
         self, name: str, holder: str, seconds: float, *, now: datetime | None = None
     ) -> bool: ...
 
     def release_lease(self, name: str, holder: str) -> None: ...
 
-    # alerts (see doorstep.store.alerts)
+
+class AlertStore(Protocol):
+    """Alert state per app and subject, changed by compare-and-set transitions."""
 
     def alert_states(self, app: str) -> dict[str, AlertState]: ...
 
@@ -522,3 +573,31 @@ class StoreContract(Protocol):
         actor: str,
         now: datetime | None = None,
     ) -> list[AlertTransition]: ...
+
+
+class StoreContract(
+    DecisionStore,
+    ReviewStore,
+    OutboxStore,
+    DeliveryAdminStore,
+    OutcomeStore,
+    ModelVersionStore,
+    KeyStore,
+    AuditStore,
+    ActivityStore,
+    RunStore,
+    LeaseStore,
+    AlertStore,
+    Protocol,
+):
+    """The whole store, every aggregate: what :class:`doorstep.store.Store` implements on SQLite
+    and PostgreSQL. A service declares the slice it uses (one of the protocols above, or a few
+    combined); only what opens the store holds the whole of it."""
+
+    url: str
+    dialect: str
+    """``sqlite`` or ``postgresql``."""
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailableError`` when the database cannot be reached or is locked."""
+        ...

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -50,6 +50,7 @@ from doorstep.store.protocols import (
     RecordOutcome,
     RecordRequest,
     Role,
+    StoreContract,
     Verdict,
 )
 from doorstep.store.tables import api_keys, model_versions
@@ -600,3 +601,9 @@ def _lock_path(url: sa.URL) -> Path | None:
     if database in {"", ":memory:"} or database.startswith("file:"):
         return None
     return Path(database).with_name(Path(database).name + "-writer.lock")
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_contract(store: Store) -> StoreContract:
+        return store  # mypy: Store has every method of every protocol, with the same signature

@@ -36,7 +36,7 @@ from doorstep.services.decide.batch import decide_batch, decide_validated
 from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
-from doorstep.store.protocols import RecordRequest, StoreContract
+from doorstep.store.protocols import DecisionStore, RecordRequest
 from doorstep.types import Decision
 
 __all__ = [
@@ -100,7 +100,7 @@ def parse_records(body: bytes, *, max_records: int) -> tuple[list[Any], bool]:
 
 def decide_requests(
     app: LoadedApp,
-    store: StoreContract,
+    store: DecisionStore,
     requests: Sequence[OnlineRequest],
     *,
     features: FeatureLookup | None = None,

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from doorstep.connectors.base import Connector, Message, Redactor, SendResult
 from doorstep.connectors.templates import TemplateRenderError, render_payload
@@ -44,16 +44,29 @@ from doorstep.errors import DoorstepError, StoreUnavailableError
 from doorstep.services.deliver.actions import delivery_context
 from doorstep.services.deliver.connectors import AppConnectors
 from doorstep.store.canonical import iso
-from doorstep.store.protocols import AttemptResult, ClaimedDelivery, FinishRequest, StoreContract
+from doorstep.store.protocols import (
+    AttemptResult,
+    ClaimedDelivery,
+    DeliveryAdminStore,
+    FinishRequest,
+    OutboxStore,
+)
 from doorstep.types import DeliveryState
 
 __all__ = [
     "RETRY_AFTER_CAP",
     "AttemptReport",
+    "DispatchStore",
     "Dispatcher",
     "default_lease",
     "next_attempt_at",
 ]
+
+
+class DispatchStore(OutboxStore, DeliveryAdminStore, Protocol):
+    """What the dispatcher uses: the outbox's claims and finishes, and disabling a connector its
+    target answered 410 Gone."""
+
 
 logger = logging.getLogger("doorstep.deliveries")
 
@@ -133,7 +146,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: StoreContract,
+        store: DispatchStore,
         apps: Sequence[AppConnectors],
         *,
         worker: str | None = None,
@@ -442,7 +455,7 @@ class _GroupFinish:
     Under load one commit serves many deliveries instead of each queueing for the store's
     writer."""
 
-    def __init__(self, store: StoreContract, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: OutboxStore, clock: Callable[[], datetime]) -> None:
         self.store, self.clock = store, clock
         self._queued: list[_Slot] = []
         self._queue_lock = threading.Lock()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from doorstep.store.protocols import AuditReport, StoreContract
+from doorstep.store.protocols import AuditReport, AuditStore
 
 __all__ = ["describe_report", "verify_audit"]
 
 
-def verify_audit(store: StoreContract) -> AuditReport:
+def verify_audit(store: AuditStore) -> AuditReport:
     """Walk the whole chain and the rows it vouches for; see ``docs/audit.md``."""
     return store.verify_audit()
 

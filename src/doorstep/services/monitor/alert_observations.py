@@ -11,7 +11,7 @@ from typing import Any
 from doorstep.core.spec.alerts import HIGHER_IS_WORSE, AlertsSpec
 from doorstep.core.spec.models import Spec
 from doorstep.services.monitor.alert_messages import Observation, statistic_name
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import OutcomeStore
 
 __all__ = ["RANK", "observe"]
 
@@ -20,7 +20,7 @@ _DRIFT_STATISTICS = ("psi", "js_distance", "wasserstein_norm", "out_of_range_rat
 
 
 def observe(
-    spec: Spec, alerts: AlertsSpec, report: dict[str, Any], store: StoreContract
+    spec: Spec, alerts: AlertsSpec, report: dict[str, Any], store: OutcomeStore
 ) -> list[Observation]:
     """The judged (last) window of ``report`` for each subject, with its alert streak."""
     window = report["window"]

@@ -46,7 +46,7 @@ from doorstep.services.monitor.attribution import (
     explain_stored,
     reference_sample,
 )
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import OutcomeStore
 
 if TYPE_CHECKING:
     from doorstep.services.apps.loading import LoadedApp
@@ -294,7 +294,7 @@ class _Window:
 
 def drift_windows(
     spec: Spec,
-    store: StoreContract,
+    store: OutcomeStore,
     profile: ReferenceProfile,
     bounds: Sequence[tuple[datetime, datetime]],
     *,

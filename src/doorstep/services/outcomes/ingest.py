@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -28,17 +28,23 @@ from doorstep.engines.files import RecordReader, RecordWriter
 from doorstep.errors import InputError, RecordError
 from doorstep.services.outcomes.rows import OutcomeParser
 from doorstep.store.feedback import OutcomesRecorded, OutcomeWrite
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import AuditStore, OutcomeStore
 from doorstep.types import Outcome
 
 __all__ = [
     "IMPORT_KIND",
     "REJECT_SCHEMA",
     "ImportSummary",
+    "OutcomeImportStore",
     "default_rejects_path",
     "import_outcomes",
     "record_outcomes",
 ]
+
+
+class OutcomeImportStore(OutcomeStore, AuditStore, Protocol):
+    """What an outcome file's import writes: outcomes, and one ``outcomes.imported`` event."""
+
 
 IMPORT_KIND = "outcomes.imported"
 REJECT_SCHEMA: dict[str, pl.DataType] = {
@@ -55,7 +61,7 @@ WRITE_ROWS = 5_000
 
 def record_outcomes(
     spec: Spec,
-    store: StoreContract,
+    store: OutcomeStore,
     records: Iterable[Any],
     *,
     actor: str,
@@ -128,7 +134,7 @@ def default_rejects_path(source: Path) -> Path:
 
 def import_outcomes(
     spec: Spec,
-    store: StoreContract,
+    store: OutcomeImportStore,
     source: Path,
     *,
     actor: str,

@@ -8,21 +8,31 @@ cancelled and replaced by one of the override's action (see ``docs/deliveries.md
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import NotFoundError, RecordError, RecordsInvalidError, ReviewConflictError
 from doorstep.services.apps.registry import Registry
 from doorstep.services.deliver.actions import delivery_for
-from doorstep.store.protocols import DeliveryRecord, StoreContract, Verdict
+from doorstep.store.protocols import (
+    DecisionStore,
+    DeliveryRecord,
+    ReviewStore,
+    Verdict,
+)
 from doorstep.types import Decision
 
-__all__ = ["get_decision", "review_decision"]
+__all__ = ["VerdictStore", "get_decision", "review_decision"]
+
+
+class VerdictStore(DecisionStore, ReviewStore, Protocol):
+    """What a verdict reads (the decision) and writes (the review, its deliveries)."""
+
 
 PENDING = "pending_review"
 
 
-def get_decision(store: StoreContract, decision_id: str) -> Decision:
+def get_decision(store: DecisionStore, decision_id: str) -> Decision:
     """The decision with this id; :class:`NotFoundError` when there is none."""
     record = store.get_decision(decision_id)
     if record is None:
@@ -35,7 +45,7 @@ def get_decision(store: StoreContract, decision_id: str) -> Decision:
 
 def review_decision(
     registry: Registry,
-    store: StoreContract,
+    store: VerdictStore,
     decision_id: str,
     *,
     verdict: Literal["approve", "override"],

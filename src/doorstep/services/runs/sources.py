@@ -24,7 +24,7 @@ from doorstep.services.decide.features import normalise_value, source_lineage
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.sources.base import FeatureRow, ScanSource
-from doorstep.store.protocols import RecordRequest, StoreContract
+from doorstep.store.protocols import RecordRequest, RunStore
 from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
 from doorstep.types import Decision
 
@@ -45,7 +45,7 @@ class RunOptions:
 def execute_run(
     app: LoadedApp,
     source: ScanSource,
-    store: StoreContract,
+    store: RunStore,
     lease: RunLease,
     options: RunOptions,
     *,
@@ -149,7 +149,7 @@ def run_view(run: RunInfo) -> dict[str, Any]:
     }
 
 
-def get_run(store: StoreContract, run_id: str) -> RunInfo:
+def get_run(store: RunStore, run_id: str) -> RunInfo:
     """The run, or :class:`NotFoundError` naming the id."""
     run = store.get_run(run_id)
     if run is None:
