@@ -6,7 +6,6 @@ Each command parses, calls a service and renders. See docs/deliveries.md.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from datetime import datetime
@@ -15,18 +14,16 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from doorstep.cli.console import console, errors, wide_when_piped
 from doorstep.cli.store import DbOption, _actor, _fail, _open
 from doorstep.errors import DoorstepError, InputError
 from doorstep.store.protocols import DeliveryChanges, DeliveryInfo  # light: no SQLAlchemy
 
 __all__ = ["deliveries_app", "worker"]
 
-console = Console()
-errors = Console(stderr=True)
-PIPE_WIDTH = 200
+TABLE_WIDTH = 200
 """Width of tables written to a pipe or file (a terminal's own width is used otherwise)."""
 
 deliveries_app = typer.Typer(
@@ -70,8 +67,8 @@ def deliveries_list(
             disabled = store.disabled_connectors(app)
     except DoorstepError as exc:
         raise _fail(exc) from None
-    _fit()
-    console.print(_list_table(page.items))
+    with wide_when_piped(TABLE_WIDTH):
+        console.print(_list_table(page.items))
     if page.next_cursor:
         errors.print(f"Showing the newest {limit}; raise --limit or filter to see more.")
     for item in disabled:
@@ -97,7 +94,6 @@ def deliveries_show(
             info = get_delivery(store, delivery_id)
     except DoorstepError as exc:
         raise _fail(exc) from None
-    _fit()
     summary = Table.grid(padding=(0, 2))
     for name, value in (
         ("id", info.id),
@@ -114,7 +110,6 @@ def deliveries_show(
         ("created", _when(info.created_at)),
     ):
         summary.add_row(f"[bold]{name}[/]", value)
-    console.print(summary)
     table = Table("#", "worker", "started", "finished", "outcome", "status", "detail")
     for attempt in info.history:
         table.add_row(
@@ -126,7 +121,9 @@ def deliveries_show(
             "" if attempt.status is None else str(attempt.status),
             attempt.detail or "",
         )
-    console.print(table)
+    with wide_when_piped(TABLE_WIDTH):
+        console.print(summary)
+        console.print(table)
 
 
 @deliveries_app.command("retry")
@@ -312,11 +309,6 @@ def _report(changes: DeliveryChanges, verb: str, allowed: str) -> None:
         errors.print(f"[bold red]error[/]: no delivery {delivery_id}", highlight=False)
     if changes.skipped or changes.missing:
         raise typer.Exit(code=1)
-
-
-def _fit() -> None:
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = PIPE_WIDTH
 
 
 def _list_table(items: list[DeliveryInfo]) -> Table:

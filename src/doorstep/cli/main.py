@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from doorstep import __version__
 from doorstep.cli import render
+from doorstep.cli.console import console, errors, fit_to_terminal
 from doorstep.cli.deliveries import deliveries_app, worker
 from doorstep.cli.outcomes import export_app, monitor, outcomes_app
 from doorstep.cli.report import report
@@ -37,8 +36,6 @@ app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(runs_app, name="runs")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(export_app, name="export")
-console = Console()
-errors = Console(stderr=True)
 
 SpecOption = Annotated[
     Path, typer.Option("--spec", "-s", help="The app's doorstep.yaml.", dir_okay=False)
@@ -274,6 +271,5 @@ def version() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    width = shutil.get_terminal_size((100, 20)).columns
-    console.width = max(width, 80) if console.is_terminal else 120
+    fit_to_terminal()
     app()

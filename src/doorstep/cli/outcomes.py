@@ -14,13 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from doorstep.cli.console import console, errors
 from doorstep.cli.store import DbOption, _actor, _fail, _open
 from doorstep.errors import DoorstepError, InputError
 
 __all__ = ["export_app", "monitor", "outcomes_app", "render_alerts", "render_report"]
 
-console = Console()
-errors = Console(stderr=True)
 
 outcomes_app = typer.Typer(
     help="Outcomes: what really happened after decisions.", no_args_is_help=True

@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from doorstep.cli.console import console
 from doorstep.cli.outcomes import SpecOption, TimeOption, _time
 from doorstep.cli.store import DbOption, _fail, _open
 from doorstep.errors import DoorstepError, InputError
 
 __all__ = ["report"]
-
-console = Console()
 
 
 def _progress() -> Progress:

@@ -7,16 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from doorstep.cli.console import console, errors
 from doorstep.errors import DoorstepError
 
 __all__ = ["runs_app", "score_from_source"]
 
 runs_app = typer.Typer(help="Batch runs from feature sources: scheduled, or by doorstep score.")
-console = Console()
-errors = Console(stderr=True)
 
 DbOption = Annotated[
     str | None,

@@ -6,14 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from doorstep.cli.console import console, errors
 from doorstep.errors import DoorstepError
 
 __all__ = ["serve"]
-
-console = Console()
-errors = Console(stderr=True)
 
 
 def serve(

@@ -12,16 +12,14 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from doorstep.cli.console import console, errors
 from doorstep.errors import DoorstepError
 from doorstep.store.protocols import ApiKey, StoreContract  # light: no SQLAlchemy
 
 __all__ = ["audit_app", "db_app", "keys_app"]
 
-console = Console()
-errors = Console(stderr=True)
 
 DbOption = Annotated[
     str | None,
