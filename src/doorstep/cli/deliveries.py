@@ -17,8 +17,9 @@ import typer
 from rich.table import Table
 
 from doorstep.cli.console import console, errors, wide_when_piped
-from doorstep.cli.store import DbOption, _actor, _fail, _open
-from doorstep.errors import DoorstepError, InputError
+from doorstep.cli.errors import command_group
+from doorstep.cli.store import DbOption, _actor, _open
+from doorstep.errors import InputError
 from doorstep.store.protocols import DeliveryChanges, DeliveryInfo  # light: no SQLAlchemy
 
 __all__ = ["deliveries_app", "worker"]
@@ -26,7 +27,7 @@ __all__ = ["deliveries_app", "worker"]
 TABLE_WIDTH = 200
 """Width of tables written to a pipe or file (a terminal's own width is used otherwise)."""
 
-deliveries_app = typer.Typer(
+deliveries_app = command_group(
     help="The outbox: list, show, retry and cancel deliveries; re-enable a connector.",
     no_args_is_help=True,
 )
@@ -54,19 +55,16 @@ def deliveries_list(
     """List deliveries, newest first, with their state, attempts and last result."""
     from doorstep.services.deliver.operations import list_deliveries
 
-    try:
-        with _open(db) as store:
-            page = list_deliveries(
-                store,
-                app=app,
-                state=state,
-                connector=connector,
-                decision_id=decision,
-                limit=limit,
-            )
-            disabled = store.disabled_connectors(app)
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with _open(db) as store:
+        page = list_deliveries(
+            store,
+            app=app,
+            state=state,
+            connector=connector,
+            decision_id=decision,
+            limit=limit,
+        )
+        disabled = store.disabled_connectors(app)
     with wide_when_piped(TABLE_WIDTH):
         console.print(_list_table(page.items))
     if page.next_cursor:
@@ -89,11 +87,8 @@ def deliveries_show(
     """Show one delivery and every attempt made."""
     from doorstep.services.deliver.operations import get_delivery
 
-    try:
-        with _open(db) as store:
-            info = get_delivery(store, delivery_id)
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with _open(db) as store:
+        info = get_delivery(store, delivery_id)
     summary = Table.grid(padding=(0, 2))
     for name, value in (
         ("id", info.id),
@@ -136,20 +131,17 @@ def deliveries_retry(
     """Send dead or cancelled deliveries again, with a fresh cycle of attempts."""
     from doorstep.services.deliver.operations import retry_dead, retry_deliveries
 
-    try:
-        if dead == bool(ids) or (dead and not app):
-            raise InputError(
-                "Name the deliveries to retry: their ids, or --dead --app APP for every dead "
-                "delivery of an app."
-            )
-        with _open(db) as store:
-            if dead:
-                assert app is not None
-                changes = retry_dead(store, app, actor=_actor())
-            else:
-                changes = retry_deliveries(store, ids or [], actor=_actor())
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    if dead == bool(ids) or (dead and not app):
+        raise InputError(
+            "Name the deliveries to retry: their ids, or --dead --app APP for every dead "
+            "delivery of an app."
+        )
+    with _open(db) as store:
+        if dead:
+            assert app is not None
+            changes = retry_dead(store, app, actor=_actor())
+        else:
+            changes = retry_deliveries(store, ids or [], actor=_actor())
     _report(changes, "Re-queued", "dead or cancelled")
 
 
@@ -158,13 +150,10 @@ def deliveries_cancel(ids: IdsArgument = None, db: DbOption = None) -> None:
     """Cancel held, pending or dead deliveries: they are never sent (retry undoes it)."""
     from doorstep.services.deliver.operations import cancel_deliveries
 
-    try:
-        if not ids:
-            raise InputError("Name the deliveries to cancel by their ids.")
-        with _open(db) as store:
-            changes = cancel_deliveries(store, ids, actor=_actor())
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    if not ids:
+        raise InputError("Name the deliveries to cancel by their ids.")
+    with _open(db) as store:
+        changes = cancel_deliveries(store, ids, actor=_actor())
     _report(changes, "Cancelled", "held, pending or dead")
 
 
@@ -177,11 +166,8 @@ def deliveries_enable(
     """Send to a connector again after its target answered HTTP 410 Gone."""
     from doorstep.services.deliver.operations import enable_connector
 
-    try:
-        with _open(db) as store:
-            changed = enable_connector(store, app, connector, actor=_actor())
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with _open(db) as store:
+        changed = enable_connector(store, app, connector, actor=_actor())
     if changed:
         console.print(f"Enabled {app}/{connector}: its pending deliveries go out again.")
     else:
@@ -225,24 +211,21 @@ def worker(
     from doorstep.services.deliver.dispatcher import Dispatcher
     from doorstep.store import open_store
 
-    try:
-        if log_level.upper() not in LOG_LEVELS:
-            raise InputError(
-                f"--log-level must be one of {', '.join(LOG_LEVELS)}. Got {log_level!r} instead."
-            )
-        logging.basicConfig(
-            level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    if log_level.upper() not in LOG_LEVELS:
+        raise InputError(
+            f"--log-level must be one of {', '.join(LOG_LEVELS)}. Got {log_level!r} instead."
         )
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations say nothing new
-        apps = read_app_connectors(specs)
-        try:
-            store = open_store(db)
-        except BaseException:
-            for opened in apps:
-                opened.close()
-            raise
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations say nothing new
+    apps = read_app_connectors(specs)
+    try:
+        store = open_store(db)
+    except BaseException:
+        for opened in apps:
+            opened.close()
+        raise
     names = ", ".join(a.name for a in apps)
     try:
         dispatcher = Dispatcher(
@@ -258,8 +241,8 @@ def worker(
         for opened in apps:
             opened.close()
         message = str(exc).replace("lease_seconds", "--lease-seconds", 1)
-        raise _fail(
-            InputError(f"{message}. Raise --lease-seconds or lower the connectors' timeout.")
+        raise InputError(
+            f"{message}. Raise --lease-seconds or lower the connectors' timeout."
         ) from None
     try:
         if once:
@@ -275,8 +258,6 @@ def worker(
             f"({concurrency} at a time). Ctrl-C stops after the sends in flight."
         )
         _run_until_signal(dispatcher)
-    except DoorstepError as exc:
-        raise _fail(exc) from None
     finally:
         dispatcher.close()
         store.close()

@@ -15,14 +15,14 @@ from doorstep import __version__
 from doorstep.cli import render
 from doorstep.cli.console import console, errors, fit_to_terminal
 from doorstep.cli.deliveries import deliveries_app, worker
+from doorstep.cli.errors import command_group
 from doorstep.cli.outcomes import export_app, monitor, outcomes_app
 from doorstep.cli.report import report
 from doorstep.cli.runs import runs_app, score_from_source
 from doorstep.cli.serve import serve
 from doorstep.cli.store import audit_app, db_app, keys_app
-from doorstep.errors import DoorstepError
 
-app = typer.Typer(
+app = command_group(
     name="doorstep",
     help="Carry a trained model the last mile: explained decisions people and systems act on.",
     no_args_is_help=True,
@@ -42,13 +42,6 @@ SpecOption = Annotated[
 ]
 
 
-def _fail(exc: DoorstepError) -> typer.Exit:
-    errors.print(
-        f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False, soft_wrap=True
-    )
-    return typer.Exit(code=1)
-
-
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the app in.")],
@@ -58,11 +51,8 @@ def init(
     """Write a complete, runnable example app: spec, trained model, reference and sample data."""
     from doorstep.services.apps.examples import create_example
 
-    try:
-        with console.status(f"Generating data and training the {example} model…"):
-            files = create_example(directory, example, force=force)
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with console.status(f"Generating data and training the {example} model…"):
+        files = create_example(directory, example, force=force)
     render.created(console, directory, files)
 
 
@@ -75,11 +65,8 @@ def validate(
     from doorstep.services.apps.loading import load_app
     from doorstep.services.deliver.connectors import open_app_connectors
 
-    try:
-        loaded = load_app(spec)
-        open_app_connectors(loaded).close()  # settings only: no connection is made
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    loaded = load_app(spec)
+    open_app_connectors(loaded).close()  # settings only: no connection is made
     render.app_summary(console, loaded)
 
 
@@ -148,23 +135,20 @@ def score(
     if source is None or out is None:
         errors.print("[bold red]error[/]: give a SOURCE file and --out, or --from SOURCE")
         raise typer.Exit(code=1)
-    try:
-        loaded = load_app(spec)
-        render.warnings(errors, loaded.warnings)
-        with render.progress(console) as bar:
-            summary = score_file(
-                loaded,
-                source,
-                out,
-                rejects=rejects,
-                input_format=input_format,
-                chunk_rows=chunk_rows,
-                explain=explain,
-                on_total=bar.total,
-                on_progress=bar.advance,
-            )
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    loaded = load_app(spec)
+    render.warnings(errors, loaded.warnings)
+    with render.progress(console) as bar:
+        summary = score_file(
+            loaded,
+            source,
+            out,
+            rejects=rejects,
+            input_format=input_format,
+            chunk_rows=chunk_rows,
+            explain=explain,
+            on_total=bar.total,
+            on_progress=bar.advance,
+        )
     render.score_summary(console, summary)
 
 
@@ -187,23 +171,20 @@ def demo(
     from doorstep.services.runs.files import score_file
 
     spec = directory / "doorstep.yaml"
-    try:
-        if not spec.exists():
-            with console.status("Generating customers and training the churn model…"):
-                create_example(directory, "churn")
-            console.print(f"Created the churn example app in [bold]{directory}/[/]")
-        loaded = load_app(spec)
-        out = directory / "decisions.parquet"
-        with render.progress(console) as bar:
-            summary = score_file(
-                loaded,
-                directory / "customers.parquet",
-                out,
-                on_total=bar.total,
-                on_progress=bar.advance,
-            )
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    if not spec.exists():
+        with console.status("Generating customers and training the churn model…"):
+            create_example(directory, "churn")
+        console.print(f"Created the churn example app in [bold]{directory}/[/]")
+    loaded = load_app(spec)
+    out = directory / "decisions.parquet"
+    with render.progress(console) as bar:
+        summary = score_file(
+            loaded,
+            directory / "customers.parquet",
+            out,
+            on_total=bar.total,
+            on_progress=bar.advance,
+        )
     render.score_summary(console, summary)
     render.explained_decisions(console, out, show)
     render.next_steps(console, directory)

@@ -15,16 +15,17 @@ from rich.console import Console
 from rich.table import Table
 
 from doorstep.cli.console import console, errors
-from doorstep.cli.store import DbOption, _actor, _fail, _open
-from doorstep.errors import DoorstepError, InputError
+from doorstep.cli.errors import command_group
+from doorstep.cli.store import DbOption, _actor, _open
+from doorstep.errors import InputError
 
 __all__ = ["export_app", "monitor", "outcomes_app", "render_alerts", "render_report"]
 
 
-outcomes_app = typer.Typer(
+outcomes_app = command_group(
     help="Outcomes: what really happened after decisions.", no_args_is_help=True
 )
-export_app = typer.Typer(help="Export what doorstep recorded.", no_args_is_help=True)
+export_app = command_group(help="Export what doorstep recorded.", no_args_is_help=True)
 
 SpecOption = Annotated[
     Path, typer.Option("--spec", "-s", help="The app's doorstep.yaml.", dir_okay=False)
@@ -76,20 +77,17 @@ def outcomes_import(
     from doorstep.services.apps.loading import read_spec
     from doorstep.services.outcomes.ingest import import_outcomes
 
-    try:
-        doc = read_spec(spec)
-        with _open(db) as store:
-            summary = import_outcomes(
-                doc.spec,
-                store,
-                source,
-                actor=_actor(),
-                input_format=input_format,
-                rejects=rejects,
-                chunk_rows=chunk_rows,
-            )
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    doc = read_spec(spec)
+    with _open(db) as store:
+        summary = import_outcomes(
+            doc.spec,
+            store,
+            source,
+            actor=_actor(),
+            input_format=input_format,
+            rejects=rejects,
+            chunk_rows=chunk_rows,
+        )
     recorded = summary.recorded
     console.print(
         f"[bold]{summary.rows}[/] rows of {source.name} for app [bold]{summary.app}[/]: "
@@ -190,24 +188,21 @@ def monitor(
             spec, drift=drift, deliver=deliver, public_url=public_url, as_json=as_json, db=db
         )
         raise typer.Exit(code=code)
-    try:
-        doc = read_spec(spec)
-        profile = None
-        if drift and doc.spec.reference is not None:
-            profile = ProfileCache(Path(".doorstep") / "profiles").get(load_app(spec))
-        with _open(db) as store:
-            report = monitoring_report(
-                doc.spec,
-                store,
-                window=window,
-                since=_time(since, "since"),
-                until=_time(until, "until"),
-                periods=periods,
-                profile=profile,
-                thresholds=drift_thresholds(doc.spec),
-            )
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    doc = read_spec(spec)
+    profile = None
+    if drift and doc.spec.reference is not None:
+        profile = ProfileCache(Path(".doorstep") / "profiles").get(load_app(spec))
+    with _open(db) as store:
+        report = monitoring_report(
+            doc.spec,
+            store,
+            window=window,
+            since=_time(since, "since"),
+            until=_time(until, "until"),
+            periods=periods,
+            profile=profile,
+            thresholds=drift_thresholds(doc.spec),
+        )
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -229,33 +224,30 @@ def _monitor_alerts(
     from doorstep.services.monitor.alerts import run_monitor
     from doorstep.services.monitor.drift import ProfileCache
 
-    try:
-        doc = read_spec(spec)
-        if doc.spec.monitoring.alerts is None:
-            raise InputError(
-                f"{spec} has no monitoring.alerts: say which connectors receive alerts "
-                "(see docs/monitoring.md, Alerts)."
-            )
-        loaded = load_app(spec) if drift and doc.spec.reference is not None else None
-        profile = ProfileCache(Path(".doorstep") / "profiles").get(loaded) if loaded else None
-        with _open(db) as store:
-            result = run_monitor(
-                doc.spec,
-                store,
-                profile=profile,
-                actor=_actor(),
-                public_url=public_url,
-                root=spec.resolve().parent,
-            )
-            sent = []
-            if deliver and any(t.messages for t in result.transitions):
-                from doorstep.services.deliver.connectors import SpecFile
+    doc = read_spec(spec)
+    if doc.spec.monitoring.alerts is None:
+        raise InputError(
+            f"{spec} has no monitoring.alerts: say which connectors receive alerts "
+            "(see docs/monitoring.md, Alerts)."
+        )
+    loaded = load_app(spec) if drift and doc.spec.reference is not None else None
+    profile = ProfileCache(Path(".doorstep") / "profiles").get(loaded) if loaded else None
+    with _open(db) as store:
+        result = run_monitor(
+            doc.spec,
+            store,
+            profile=profile,
+            actor=_actor(),
+            public_url=public_url,
+            root=spec.resolve().parent,
+        )
+        sent = []
+        if deliver and any(t.messages for t in result.transitions):
+            from doorstep.services.deliver.connectors import SpecFile
 
-                connectors = open_app_connectors(SpecFile(doc, spec.resolve().parent))
-                with Dispatcher(store, [connectors], public_url=public_url) as dispatcher:
-                    sent = dispatcher.drain()
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+            connectors = open_app_connectors(SpecFile(doc, spec.resolve().parent))
+            with Dispatcher(store, [connectors], public_url=public_url) as dispatcher:
+                sent = dispatcher.drain()
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return result.exit_code
@@ -392,21 +384,18 @@ def export_training_data(
     from doorstep.services.apps.loading import read_spec
     from doorstep.services.outcomes.training import export_training_data as export
 
-    try:
-        doc = read_spec(spec)
-        with _open(db) as store:
-            summary = export(
-                doc.spec,
-                store,
-                out,
-                since=_time(since, "since"),
-                until=_time(until, "until"),
-                labelled_only=labelled_only,
-                include_pii=include_pii,
-                output_format=output_format,
-            )
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    doc = read_spec(spec)
+    with _open(db) as store:
+        summary = export(
+            doc.spec,
+            store,
+            out,
+            since=_time(since, "since"),
+            until=_time(until, "until"),
+            labelled_only=labelled_only,
+            include_pii=include_pii,
+            output_format=output_format,
+        )
     console.print(
         f"Wrote {summary.rows} decisions ({summary.labelled} with an outcome, "
         f"{summary.columns} columns) to [bold]{summary.path}[/] in {summary.seconds:.1f} s",

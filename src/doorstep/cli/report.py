@@ -12,8 +12,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from doorstep.cli.console import console
 from doorstep.cli.outcomes import SpecOption, TimeOption, _time
-from doorstep.cli.store import DbOption, _fail, _open
-from doorstep.errors import DoorstepError, InputError
+from doorstep.cli.store import DbOption, _open
+from doorstep.errors import InputError
 
 __all__ = ["report"]
 
@@ -89,10 +89,8 @@ def report(
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(html, encoding="utf-8")
             bar.advance(task)
-    except DoorstepError as exc:
-        raise _fail(exc) from None
     except OSError as exc:
-        raise _fail(InputError(f"Could not write {out}: {exc.strerror or exc}.")) from None
+        raise InputError(f"Could not write {out}: {exc.strerror or exc}.") from None
     console.print(_summary(found, out, len(html.encode())), highlight=False, soft_wrap=True)
 
 

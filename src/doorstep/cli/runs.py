@@ -10,21 +10,16 @@ import typer
 from rich.table import Table
 
 from doorstep.cli.console import console, errors
-from doorstep.errors import DoorstepError
+from doorstep.cli.errors import command_group
 
 __all__ = ["runs_app", "score_from_source"]
 
-runs_app = typer.Typer(help="Batch runs from feature sources: scheduled, or by doorstep score.")
+runs_app = command_group(help="Batch runs from feature sources: scheduled, or by doorstep score.")
 
 DbOption = Annotated[
     str | None,
     typer.Option(help="Database URL (default: DOORSTEP_DATABASE_URL, else .doorstep/)."),
 ]
-
-
-def _fail(exc: DoorstepError) -> typer.Exit:
-    errors.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False)
-    return typer.Exit(code=1)
 
 
 @runs_app.command("list")
@@ -39,11 +34,8 @@ def list_runs(
     from doorstep.store import open_store
     from doorstep.store.runs import RunQuery
 
-    try:
-        with open_store(db) as store:
-            page = store.list_runs(RunQuery(app, schedule, state, None, limit))
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with open_store(db) as store:
+        page = store.list_runs(RunQuery(app, schedule, state, None, limit))
     table = Table("run", "app", "schedule", "slot", "state", "rows", "decided", "rejected")
     for run in page.items:
         table.add_row(
@@ -68,11 +60,8 @@ def show_run(
     from doorstep.services.runs.sources import get_run, run_view
     from doorstep.store import open_store
 
-    try:
-        with open_store(db) as store:
-            run = get_run(store, run_id)
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with open_store(db) as store:
+        run = get_run(store, run_id)
     typer.echo(json.dumps(run_view(run), indent=2))
 
 
@@ -94,28 +83,23 @@ def score_from_source(
     from doorstep.sources.adhoc import open_scan
     from doorstep.store import open_store
 
+    app = load_app(spec)
+    scan = open_scan(app, source, url, query)
     try:
-        app = load_app(spec)
-        scan = open_scan(app, source, url, query)
-        try:
-            with open_store(db) as store:
-                lease = store.start_run(
-                    app.name, scan.name, runner="doorstep score", lease_seconds=600
-                )
-                assert lease is not None  # runs by hand have no slot to collide on
-                options = RunOptions(
-                    chunk_rows=chunk_rows,
-                    deliver=deliver,
-                    explain=explain,
-                    lease_seconds=600,
-                    actor="doorstep score",
-                )
-                with console.status(f"Deciding every entity of {scan.name}…"):
-                    run = execute_run(app, scan, store, lease, options)
-        finally:
-            scan.close()
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+        with open_store(db) as store:
+            lease = store.start_run(app.name, scan.name, runner="doorstep score", lease_seconds=600)
+            assert lease is not None  # runs by hand have no slot to collide on
+            options = RunOptions(
+                chunk_rows=chunk_rows,
+                deliver=deliver,
+                explain=explain,
+                lease_seconds=600,
+                actor="doorstep score",
+            )
+            with console.status(f"Deciding every entity of {scan.name}…"):
+                run = execute_run(app, scan, store, lease, options)
+    finally:
+        scan.close()
     view = run_view(run)
     console.print(
         f"Run [bold]{run.id}[/] {run.state}: {run.rows} rows, {run.decided} decided, "

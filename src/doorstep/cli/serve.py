@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from doorstep.cli.console import console, errors
-from doorstep.errors import DoorstepError
+from doorstep.cli.console import console
 
 __all__ = ["serve"]
 
@@ -71,13 +70,9 @@ def serve(
         schedules=schedules,
         public_url=public_url or base,
     )
-    try:
-        store = open_store(db)
-        secret = ensure_admin_key(store)
-        app = build_app(specs, store, settings)
-    except DoorstepError as exc:
-        errors.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False)
-        raise typer.Exit(code=1) from None
+    store = open_store(db)
+    secret = ensure_admin_key(store)
+    app = build_app(specs, store, settings)
     names = ", ".join(app.state.service.registry.apps)
     console.print(f"Serving [bold]{names}[/] on {base} — API docs: [link]{base}/docs[/]")
     console.print(f"Decide: POST {base}/v1/apps/<app>/decisions    store: {store.url}")

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from doorstep.cli.console import console, errors
-from doorstep.errors import DoorstepError
+from doorstep.cli.errors import command_group
 from doorstep.store.protocols import ApiKey, StoreContract  # light: no SQLAlchemy
 
 __all__ = ["audit_app", "db_app", "keys_app"]
@@ -31,9 +31,9 @@ DbOption = Annotated[
     ),
 ]
 
-db_app = typer.Typer(help="The store's database: migrations.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+db_app = command_group(help="The store's database: migrations.", no_args_is_help=True)
+keys_app = command_group(help="API keys: create, list, revoke.", no_args_is_help=True)
+audit_app = command_group(help="The tamper-evident audit trail.", no_args_is_help=True)
 
 
 @db_app.callback()
@@ -53,13 +53,6 @@ def _actor() -> str:
         return "cli"
 
 
-def _fail(exc: DoorstepError) -> typer.Exit:
-    errors.print(
-        f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False, soft_wrap=True
-    )
-    return typer.Exit(code=1)
-
-
 @contextmanager
 def _open(db: str | None) -> Iterator[StoreContract]:
     from doorstep.store import open_store
@@ -76,14 +69,11 @@ def db_upgrade(db: DbOption = None) -> None:
     """Create the store's tables or apply pending migrations (also done on every start)."""
     from doorstep.store import open_store, upgrade
 
+    store = open_store(db, migrate=False)
     try:
-        store = open_store(db, migrate=False)
-        try:
-            revision = upgrade(store.engine)
-        finally:
-            store.close()
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+        revision = upgrade(store.engine)
+    finally:
+        store.close()
     console.print(f"{store.url}: at revision {revision}", highlight=False)
 
 
@@ -96,11 +86,8 @@ def keys_create(
     """Create an API key and print its secret once (only its hash is stored)."""
     from doorstep.services.governance.keys import create_key
 
-    try:
-        with _open(db) as store:
-            key, secret = create_key(store, name, role, actor=_actor())
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with _open(db) as store:
+        key, secret = create_key(store, name, role, actor=_actor())
     errors.print(f"Created {key.role} key {key.name!r} (id {key.id}). Shown once; store it now:")
     console.print(secret, highlight=False, soft_wrap=True)
 
@@ -110,11 +97,8 @@ def keys_list(db: DbOption = None) -> None:
     """List API keys: id, name, role, prefix, created, revoked. Secrets are never shown."""
     from doorstep.services.governance.keys import list_keys
 
-    try:
-        with _open(db) as store:
-            keys = list_keys(store)
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with _open(db) as store:
+        keys = list_keys(store)
     console.print(_keys_table(keys))
 
 
@@ -126,11 +110,8 @@ def keys_revoke(
     """Revoke an API key; it stops working at once."""
     from doorstep.services.governance.keys import revoke_key
 
-    try:
-        with _open(db) as store:
-            key = revoke_key(store, key_id, actor=_actor())
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with _open(db) as store:
+        key = revoke_key(store, key_id, actor=_actor())
     console.print(f"Revoked {key.role} key {key.name!r} ({key.id}).", highlight=False)
 
 
@@ -139,11 +120,8 @@ def audit_verify(db: DbOption = None) -> None:
     """Walk the audit chain and the rows it vouches for; exit 1 naming the first bad event."""
     from doorstep.services.governance.audit import describe_report, verify_audit
 
-    try:
-        with _open(db) as store:
-            report = verify_audit(store)
-    except DoorstepError as exc:
-        raise _fail(exc) from None
+    with _open(db) as store:
+        report = verify_audit(store)
     if report.ok:
         console.print(describe_report(report), highlight=False)
         return
