@@ -176,7 +176,7 @@ def monitor(
     if nice and hasattr(os, "nice"):
         os.nice(nice)
     if threads is not None:  # before polars and the model load: they size their pools then
-        from doorstep.runtime.monitor_process import THREAD_VARIABLES
+        from doorstep.runtime.niced import THREAD_VARIABLES
 
         os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
     from doorstep.services.apps.loading import load_app, read_spec
