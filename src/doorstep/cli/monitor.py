@@ -1,9 +1,9 @@
 """``doorstep monitor``: an app's monitoring report, or one alert run (``--alert``), computed by
-:mod:`doorstep.services.monitor.on_demand` and rendered here. See docs/monitoring.md."""
+:mod:`doorstep.services.monitor.on_demand` in a child process at a lower priority (``--nice``,
+``--threads``: :mod:`doorstep.runtime.niced`) and rendered here. See docs/monitoring.md."""
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from typing import Annotated
 
@@ -23,7 +23,7 @@ from doorstep.cli.options import (
     open_db,
     parse_time,
 )
-from doorstep.runtime.niced import thread_caps
+from doorstep.runtime.niced import niced
 from doorstep.services.monitor.on_demand import (
     AlertRequest,
     ReportRequest,
@@ -53,8 +53,9 @@ NiceOption = Annotated[
     typer.Option(
         min=0,
         max=19,
-        help="Lower this run's CPU priority by this much, so a server on the same machine "
-        "keeps its latency while the report is computed (0: unchanged).",
+        help="Compute in a child process this much lower in CPU priority, so a server on the "
+        "same machine keeps its latency; the command's own process keeps its priority "
+        "(0: compute at the command's priority).",
     ),
 ]
 ThreadsOption = Annotated[
@@ -84,17 +85,16 @@ def monitor(
 ) -> None:
     """Live quality per window, human overrides, ROI against the control group, and drift;
     with --alert, raise and resolve alerts through the spec's connectors."""
-    if nice and hasattr(os, "nice"):
-        os.nice(nice)
-    os.environ.update(thread_caps(threads))  # before polars and the model load: they size pools
     store = partial(open_db, db)
     if alert:
         request = AlertRequest(
             spec, drift=drift, deliver=deliver, public_url=public_url, actor=actor()
         )
-        run = alert_app(request, store)
+        run = niced(alert_app, nice=nice, threads=threads)(request, store)
         monitor_render.alert_run(run, as_json=as_json)
         raise typer.Exit(code=run.exit_code)
     since_time, until_time = parse_time(since, "since"), parse_time(until, "until")
-    report = monitor_app(ReportRequest(spec, window, since_time, until_time, periods, drift), store)
+    report = niced(monitor_app, nice=nice, threads=threads)(
+        ReportRequest(spec, window, since_time, until_time, periods, drift), store
+    )
     monitor_render.report(report, as_json=as_json)
