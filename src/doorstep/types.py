@@ -11,7 +11,9 @@ runs on, from the decision path to the store, the services, the API and the page
 - :class:`AuditEvent` — one event of the hash-chained audit trail.
 
 A batch of decisions on its way through the decision path travels as a
-:class:`polars.DataFrame` with the columns of :data:`DECISION_SCHEMA`.
+:class:`polars.DataFrame` with the columns of
+:data:`doorstep.services.decide.batch.DECISION_SCHEMA`. This module loads no columnar library:
+the command line imports it at start-up.
 """
 
 from __future__ import annotations
@@ -21,15 +23,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, TypedDict
 
-import polars as pl
-
-from doorstep.core.contract import REJECT_SCHEMA as CONTRACT_REJECT_SCHEMA
-from doorstep.core.reasons import REASON_DTYPE
-
 __all__ = [
-    "DECISION_SCHEMA",
     "DELIVERY_STATES",
-    "REJECT_SCHEMA",
     "AuditEvent",
     "Decision",
     "DecisionStatus",
@@ -199,25 +194,3 @@ class AuditEvent:
     """What happened, e.g. ``decisions.recorded``, ``review.recorded``, ``key.created``."""
     subject: str
     payload: dict[str, Any]
-
-
-DECISION_SCHEMA: dict[str, pl.DataType] = {
-    "row": pl.Int64(),
-    "entity_id": pl.String(),
-    "score": pl.Float64(),
-    "action": pl.String(),
-    "rule": pl.String(),
-    "review": pl.Boolean(),
-    "control": pl.Boolean(),
-    "status": pl.String(),
-    "reasons_text": pl.String(),
-    "reasons": REASON_DTYPE,
-    "model_version": pl.String(),
-    "model_hash": pl.String(),
-}
-"""Columns of a decisions batch, in order (multiclass apps add ``predicted_class`` after
-``score``). ``row`` is the 1-based record number in the input; ``rule`` the name of the rule
-that matched (null when the default applied); reasons are null for unexplained decisions."""
-
-# One row per broken rule of a rejected record; defined by the input contract.
-REJECT_SCHEMA = CONTRACT_REJECT_SCHEMA

@@ -8,9 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from doorstep.core.contract import REJECT_SCHEMA
 from doorstep.engines.files import RecordReader, RecordWriter, detect_format, read_sample
 from doorstep.errors import InputError
-from doorstep.types import DECISION_SCHEMA, REJECT_SCHEMA
+from doorstep.services.decide.batch import DECISION_SCHEMA
 
 FRAME = pl.DataFrame({"id": [f"E{i}" for i in range(10)], "x": list(range(10))})
 

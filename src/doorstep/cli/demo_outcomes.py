@@ -25,7 +25,7 @@ def show_feedback(
     """Import the demo's outcomes, print the monitoring report and write it as
     ``DIRECTORY/report.html``; returns that path. ``home``: where reference profiles are kept
     (``serve``'s home, so the server reuses them)."""
-    from doorstep.cli.outcomes import render_report
+    from doorstep.cli.monitor_render import render_report
     from doorstep.examples.churn.outcomes import RETENTION_EFFECT
     from doorstep.services.monitor.drift import ProfileCache, drift_thresholds
     from doorstep.services.monitor.report import monitoring_report

@@ -28,9 +28,12 @@ from doorstep.store.protocols import RecordRequest, RunStore
 from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
 from doorstep.types import Decision
 
-__all__ = ["RunOptions", "execute_run", "get_run", "run_view"]
+__all__ = ["MAX_CHUNK_ROWS", "RunOptions", "execute_run", "get_run", "run_by_hand", "run_view"]
 
 logger = logging.getLogger("doorstep.runs")
+
+MAX_CHUNK_ROWS = 10_000
+"""Most entities a run by hand decides per transaction."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,38 @@ def execute_run(
         raise
     store.finish_run(lease, "succeeded", None)
     return store.get_run(lease.run.id) or lease.run
+
+
+def run_by_hand(
+    app: LoadedApp,
+    store: RunStore,
+    source: str | None,
+    url: str | None,
+    query: str | None,
+    deliver: bool,
+    *,
+    explain: bool | None,
+    chunk_rows: int,
+) -> RunInfo:
+    """Decide every entity of a SQL source (a named one of the spec, or ``url`` + ``query``),
+    recording the decisions in the store as a run without a schedule (``doorstep score
+    --from``); ``chunk_rows`` is capped at :data:`MAX_CHUNK_ROWS`."""
+    from doorstep.sources.adhoc import open_scan
+
+    scan = open_scan(app, source, url, query)
+    try:
+        lease = store.start_run(app.name, scan.name, runner="doorstep score", lease_seconds=600)
+        assert lease is not None  # runs by hand have no slot to collide on
+        options = RunOptions(
+            chunk_rows=min(chunk_rows, MAX_CHUNK_ROWS),
+            deliver=deliver,
+            explain=explain,
+            lease_seconds=600,
+            actor="doorstep score",
+        )
+        return execute_run(app, scan, store, lease, options)
+    finally:
+        scan.close()
 
 
 def _decide_chunk(
