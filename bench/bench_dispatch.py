@@ -135,7 +135,7 @@ def new_secret() -> str:
 def decisions(app: ServiceApp, n: int) -> list[Any]:
     """``n`` decided ``retention_offer`` decisions of the churn app, inputs from its customers."""
     from doorstep.ids import new_id
-    from doorstep.store import DecisionRecord
+    from doorstep.types import Decision
 
     now = datetime.now(UTC)
     reasons = [
@@ -152,7 +152,7 @@ def decisions(app: ServiceApp, n: int) -> list[Any]:
     for i in range(n):
         record = app.records[i % len(app.records)]
         out.append(
-            DecisionRecord(
+            Decision(
                 id=new_id(),
                 app=APP,
                 entity_id=str(record["customer_id"]),

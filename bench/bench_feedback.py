@@ -67,7 +67,8 @@ def seed(db: str, n: int, folder: Path) -> dict[str, Any]:
     """N decisions over 30 days (scores ~ true churn probability plus noise) and their outcome
     file (every decision's customer, churned or not, five days later)."""
     from doorstep.ids import new_id
-    from doorstep.store import DecisionRecord, RecordRequest, open_store
+    from doorstep.store import RecordRequest, open_store
+    from doorstep.types import Decision
 
     rng = np.random.default_rng(7)
     true_p = rng.beta(2, 4, n)
@@ -80,7 +81,7 @@ def seed(db: str, n: int, folder: Path) -> dict[str, Any]:
     with open_store(db) as store:
         for lo in range(0, n, 20_000):
             batch = [
-                DecisionRecord(
+                Decision(
                     id=new_id(),
                     app="churn",
                     entity_id=f"C{i:09d}",

@@ -106,7 +106,8 @@ def seed_store(spec: Path, db: str, n: int, days: int, folder: Path) -> dict[str
     from doorstep.services.apps.loading import load_app
     from doorstep.services.decide.batch import decide_batch
     from doorstep.services.outcomes.ingest import import_outcomes
-    from doorstep.store import DecisionRecord, RecordRequest, open_store
+    from doorstep.store import RecordRequest, open_store
+    from doorstep.types import Decision
 
     started = time.perf_counter()
     app = load_app(spec)
@@ -131,7 +132,7 @@ def seed_store(spec: Path, db: str, n: int, days: int, folder: Path) -> dict[str
     with open_store(db) as store:
         for lo in range(0, n, 20_000):
             batch = [
-                DecisionRecord(
+                Decision(
                     id=new_id(),
                     app=app.name,
                     entity_id=columns["entity_id"][i],

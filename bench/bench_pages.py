@@ -24,17 +24,18 @@ import httpx
 from doorstep.examples.churn import write_example
 from doorstep.ids import new_id
 from doorstep.services.apps.registry import load_registry
-from doorstep.store import DecisionRecord, RecordRequest, open_store
+from doorstep.store import RecordRequest, open_store
+from doorstep.types import Decision
 from doorstep.web import ServeSettings, create_app
 
 
 def seed(store: object, count: int) -> None:
     now = datetime.now(UTC)
-    batch: list[DecisionRecord] = []
+    batch: list[Decision] = []
     for i in range(count):
         pending = i % 10 == 0
         batch.append(
-            DecisionRecord(
+            Decision(
                 id=new_id(), app="churn", entity_id=f"C-{i}", model_version="v1",
                 model_hash="sha256:" + "0" * 64, inputs={"tenure_months": i % 60},
                 score=(i % 1000) / 1000, action="retention_offer", rule="borderline",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
 from pydantic import BaseModel
+from tests.paths import ROOT
 
 import doorstep.errors as errors
+import doorstep.plugins as plugins
 from doorstep.core.spec import models
 
-DOCS = Path(__file__).parents[1] / "docs"
+DOCS = ROOT / "docs"
 
 
 def test_every_error_code_is_documented() -> None:
@@ -35,6 +36,18 @@ def test_every_spec_key_is_documented() -> None:
         for name, field in cls.model_fields.items():
             key = field.alias or name
             assert f"`{key}`" in text, f"{cls.__name__}.{key} is missing from docs/spec.md"
+
+
+def test_every_entry_point_group_is_documented() -> None:
+    groups = [value for name, value in vars(plugins).items() if name.endswith("_GROUP")]
+    assert len(groups) >= 3
+    pages = "\n".join(page.read_text() for page in DOCS.glob("*.md"))
+    pyproject = (DOCS.parent / "pyproject.toml").read_text()
+    for group in groups:
+        declared = f'[project.entry-points."{group}"]'
+        assert f"``{group}``" in (plugins.__doc__ or ""), f"plugins.py does not declare {group}"
+        assert declared in pages, f"no page of docs/ shows how to register under {group}"
+        assert declared in pyproject, f"the built-ins do not register under {group}"
 
 
 def test_every_doc_page_is_linked_from_the_readme() -> None:

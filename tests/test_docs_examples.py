@@ -10,11 +10,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.paths import ROOT
 
 from doorstep.services.apps.loading import load_app
 from doorstep.services.runs.files import score_file
 
-DOCS = Path(__file__).parents[1] / "docs"
+DOCS = ROOT / "docs"
 BLOCKS = [
     pytest.param(block, id=f"{page.stem}-{i}")
     for page in sorted(DOCS.glob("*.md"))

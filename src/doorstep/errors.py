@@ -43,6 +43,7 @@ __all__ = [
     "ExplanationError",
     "InputError",
     "PayloadTooLargeError",
+    "RecordError",
     "RecordsInvalidError",
     "EntityNotFoundError",
     "FeaturesStaleError",
@@ -158,11 +159,47 @@ class InputError(DoorstepError):
     code = "input_invalid"
 
 
-class RecordsInvalidError(InputError):
-    """Records (or request fields) break the input contract; ``errors`` names each one as
-    ``{record, entity_id, field, rule, message}``."""
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """One problem with one record: the record, its entity, the field and the rule it broke.
 
-    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+    The one shape of a per-record problem everywhere: an API answer's ``errors``, a batch run's
+    errors, a rejects file, an outcome refused. JSON: ``{record, entity_id, field, rule,
+    message}`` in that order (:meth:`as_dict`; orjson writes the dataclass the same way)."""
+
+    record: int | None
+    """Where the record is: its 0-based position in a request's records, or its 1-based row in
+    a file; ``None`` for the request as a whole (a bad body) or a run's entity."""
+    entity_id: str | None
+    field: str | None
+    """The field at fault (``None`` when the record as a whole is)."""
+    rule: str
+    """The rule broken, a stable word: ``required``, ``type``, ``min``, ``entity_unknown``,
+    ``stale``, ``json`` …"""
+    message: str
+    """A sentence a person can act on."""
+
+    @classmethod
+    def of_field(cls, field: str, rule: str, message: str) -> RecordError:
+        """A problem with a field of the request itself: a parameter, a form field, a key of
+        a verdict's body (no record, no entity)."""
+        return cls(None, None, field, rule, message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "entity_id": self.entity_id,
+            "field": self.field,
+            "rule": self.rule,
+            "message": self.message,
+        }
+
+
+class RecordsInvalidError(InputError):
+    """Records (or request fields) break the input contract; ``errors`` names each one
+    (:class:`RecordError`)."""
+
+    def __init__(self, message: str, errors: list[RecordError]) -> None:
         super().__init__(message)
         self.errors = errors
 
@@ -194,7 +231,7 @@ class ExampleError(DoorstepError):
 
 
 class PluginError(DoorstepError):
-    """An entry point (model adapter or connector) is missing or fails to load."""
+    """An entry point (model adapter, connector or feature source) is missing or fails to load."""
 
     code = "plugin_invalid"
 

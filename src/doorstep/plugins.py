@@ -26,30 +26,46 @@ Groups
 
         [project.entry-points."doorstep.connectors"]
         teams = "doorstep_teams:TeamsConnector"
+
+``doorstep.sources``
+    Feature sources (SQL, Redis, Feast, ...), where inputs are looked up by entity id. Each entry
+    point names a class implementing :class:`doorstep.sources.base.SourceFactory` (a
+    ``from_spec`` class method building a :class:`doorstep.sources.base.FeatureSource`); the
+    entry point's name is the ``type`` of a ``features:`` entry in a spec. :func:`open_source`
+    builds one. Example::
+
+        [project.entry-points."doorstep.sources"]
+        bigtable = "doorstep_bigtable:BigtableFeatureSource"
 """
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from doorstep.connectors.base import ConnectorFactory
 from doorstep.core.ports import Model, ModelAdapter, Task
+from doorstep.core.suggest import did_you_mean
 from doorstep.errors import ModelError, PluginError
+from doorstep.sources.base import FeatureSource, SourceFactory
 
 __all__ = [
     "AUTO_ORDER",
     "CONNECTORS_GROUP",
     "MODELS_GROUP",
+    "SOURCES_GROUP",
     "connector_factory",
     "connector_types",
     "load_model",
     "model_adapters",
     "model_kinds",
+    "open_source",
+    "source_factory",
+    "source_types",
 ]
 
 MODELS_GROUP = "doorstep.models"
@@ -57,6 +73,9 @@ MODELS_GROUP = "doorstep.models"
 
 CONNECTORS_GROUP = "doorstep.connectors"
 """Entry-point group of delivery connectors."""
+
+SOURCES_GROUP = "doorstep.sources"
+"""Entry-point group of feature sources."""
 
 AUTO_ORDER = ("mlflow", "onnx", "xgboost", "lightgbm", "sklearn")
 """Order in which ``kind: auto`` asks the built-in adapters whether they recognise a path;
@@ -139,10 +158,9 @@ def load_model(
             ".onnx file or an MLflow model folder; set 'model.kind' if the file is one of them."
         )
     if kind not in kinds:
-        close = difflib.get_close_matches(kind, kinds, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise PluginError(
-            f"Unknown model kind {kind!r}{hint}. Installed kinds: auto, {', '.join(kinds)}. "
+            f"Unknown model kind {kind!r}{did_you_mean(kind, ['auto', *kinds])}. "
+            f"Installed kinds: auto, {', '.join(kinds)}. "
             f"Other kinds come from plugins registering the {MODELS_GROUP!r} entry point."
         )
     return _adapter(kind).load(path, task=task, positive_class=positive_class, reference=reference)
@@ -163,26 +181,64 @@ def connector_factory(type_: str, *, connector: str | None = None) -> type[Conne
     only used in error messages). Raises :class:`PluginError` for a type without an entry point
     or one that cannot be imported."""
     where = f" (connector {connector!r})" if connector else ""
-    installed = connector_types()
-    entry = _connector_entry_points().get(type_)
+    factory: type[ConnectorFactory] = _registered_class(
+        CONNECTORS_GROUP, _connector_entry_points(), type_, noun="connector", where=where
+    )
+    return factory
+
+
+@cache
+def _source_entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=SOURCES_GROUP)}
+
+
+def source_types() -> list[str]:
+    """Names (spec ``type``) of the installed feature sources, sorted."""
+    return sorted(_source_entry_points())
+
+
+def source_factory(type_: str, *, source: str | None = None) -> type[SourceFactory]:
+    """The class registered for feature source ``type_`` (``source``, the spec's name for it, is
+    only used in error messages). Raises :class:`PluginError` for a type without an entry point
+    or one that cannot be imported."""
+    where = f" (source {source!r})" if source else ""
+    factory: type[SourceFactory] = _registered_class(
+        SOURCES_GROUP, _source_entry_points(), type_, noun="feature source", where=where
+    )
+    return factory
+
+
+def open_source(
+    name: str, spec: Any, *, id_field: str, fields: list[str], base_dir: Path
+) -> FeatureSource:
+    """The feature source of the spec's ``features`` entry ``name`` (no connection is made yet),
+    built by the class registered for its ``type``."""
+    factory = source_factory(spec.type, source=name)
+    return factory.from_spec(name, spec, id_field=id_field, fields=fields, base_dir=base_dir)
+
+
+def _registered_class(
+    group: str, installed: dict[str, EntryPoint], type_: str, *, noun: str, where: str
+) -> Any:
+    """Load the class entry point ``type_`` of ``group``; it must have a ``from_spec``."""
+    entry = installed.get(type_)
     if entry is None:
-        close = difflib.get_close_matches(type_, installed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        names = sorted(installed)
         raise PluginError(
-            f"No connector of type {type_!r} is installed{where}{hint}. Installed types: "
-            f"{', '.join(installed) or 'none'}. Other types come from plugins registering the "
-            f"{CONNECTORS_GROUP!r} entry point."
+            f"No {noun} of type {type_!r} is installed{where}{did_you_mean(type_, names)}. "
+            f"Installed types: {', '.join(names) or 'none'}. Other types come from plugins "
+            f"registering the {group!r} entry point."
         )
     try:
         factory = entry.load()
     except Exception as exc:
         raise PluginError(
-            f"The {type_!r} connector{where} ({entry.value}) cannot be loaded: "
+            f"The {type_!r} {noun}{where} ({entry.value}) cannot be loaded: "
             f"{type(exc).__name__}: {exc}. Reinstall doorstep or the plugin that provides it."
         ) from exc
     if not (isinstance(factory, type) and callable(getattr(factory, "from_spec", None))):
         raise PluginError(
-            f"The entry point {type_!r} = {entry.value!r} in group {CONNECTORS_GROUP!r} must name "
+            f"The entry point {type_!r} = {entry.value!r} in group {group!r} must name "
             f"a class with a 'from_spec' class method; got {factory!r}."
         )
     return factory

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--train-rows", "2000", "--trees", "10"]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from tests.paths import ROOT
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app
@@ -24,7 +25,7 @@ def test_schema_prints_json_schema() -> None:
 
 
 def test_cli_reference_is_current() -> None:
-    docs = Path(__file__).parents[2] / "docs" / "cli.md"
+    docs = ROOT / "docs" / "cli.md"
     assert docs.read_text() == cli_reference(app), (
         "docs/cli.md is stale: run `python -m doorstep.cli.reference > docs/cli.md`"
     )

@@ -79,6 +79,8 @@ def test_list_and_show(store_url: str) -> None:
     assert missing.exit_code == 1 and "not_found" in missing.stderr
     bad = runner.invoke(app, ["deliveries", "list", "--state", "lost", "--db", store_url])
     assert bad.exit_code == 1 and "'state' filter must be one of" in bad.stderr
+    near = runner.invoke(app, ["deliveries", "list", "--state", "pendng", "--db", store_url])
+    assert near.exit_code == 1 and "(did you mean 'pending'?)" in near.stderr
 
 
 def decision_id(url: str, delivery_id: str) -> str:

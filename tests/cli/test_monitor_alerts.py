@@ -43,6 +43,7 @@ def test_monitor_alert_raises_once_and_exits_4(
         decide_sample(load_app(path), store, tmp_path / "drifted.parquet", count=500)
     args = ["monitor", "--alert", "--spec", str(path), "--db", db]
 
+    # the first run in a child process (--nice 10 by default), the second in this one
     first = runner.invoke(app, [*args, "--public-url", "https://ds.example.com"])
     assert first.exit_code == EXIT_ALERT, first.output
     assert "alert.raised drift.monthly_spend" in first.stdout
@@ -52,7 +53,7 @@ def test_monitor_alert_raises_once_and_exits_4(
     assert {"drift.monthly_spend", "drift.days_since_last_login"} <= subjects
     assert all(line["data"]["report_url"] == "https://ds.example.com/apps/churn" for line in sent)
 
-    again = runner.invoke(app, [*args, "--json"])
+    again = runner.invoke(app, [*args, "--json", "--nice", "0"])
     assert again.exit_code == EXIT_ALERT, again.output
     result = json.loads(again.stdout)
     assert result["transitions"] == [] and result["status"] == "alert"

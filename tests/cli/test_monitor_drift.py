@@ -28,6 +28,7 @@ def test_monitor_prints_drift_and_caches_the_profile(
     spec = str(churn_app / "doorstep.yaml")
     until = (START + timedelta(days=DAYS)).isoformat()
     args = ["monitor", "--spec", spec, "--db", db, "--since", START.isoformat(), "--until", until]
+    args += ["--nice", "0"]  # in this process (the child of --nice: test_monitor_threads.py)
     shown = runner.invoke(app, args)
     assert shown.exit_code == 0, shown.output
     assert "Drift against the reference data" in shown.stdout

@@ -56,7 +56,7 @@ def test_import_monitor_export(tmp_path: Path) -> None:
     again = runner.invoke(app, ["outcomes", "import", str(source), "--spec", str(spec), "--db", db])
     assert "0 recorded (0 matched to a decision), 4 already recorded, 1 refused" in again.stdout
 
-    window = ["--since", "2025-03-01", "--until", "2025-03-02"]
+    window = ["--since", "2025-03-01", "--until", "2025-03-02", "--nice", "0"]
     shown = runner.invoke(app, ["monitor", "--spec", str(spec), "--db", db, *window])
     assert shown.exit_code == 0, shown.output
     assert "6 decisions, 3 with an outcome" in shown.stdout

@@ -59,5 +59,7 @@ def test_unknown_source_and_missing_run_fail_clearly(churn_app: Path, tmp_path: 
     spec = str(churn_app / "doorstep.yaml")
     done = runner.invoke(app, ["score", "--spec", spec, "--from", "crm_db", "--db", db])
     assert done.exit_code == 1 and "not a SQL source of the spec" in done.output
+    near = runner.invoke(app, ["score", "--spec", spec, "--from", "custmer_db", "--db", db])
+    assert "(did you mean 'customer_db'?)" in " ".join(near.output.split())
     shown = runner.invoke(app, ["runs", "show", "nope", "--db", db])
     assert shown.exit_code == 1 and "There is no run 'nope'" in shown.output

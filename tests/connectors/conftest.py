@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from doorstep.connectors.base import Delivery
+from doorstep.connectors.base import Message
 
-DeliveryFactory = Callable[..., Delivery]
+DeliveryFactory = Callable[..., Message]
 
 
 def decision_context(**changes: Any) -> dict[str, Any]:
-    """What templates see for one churn decision (see ``Delivery.context``)."""
+    """What templates see for one churn decision (see ``Message.context``)."""
     decision_id = changes.pop("decision_id", "0197a3c2-5b1e-7c40-9d2e-3f6a1b2c4d5e")
     reasons = [
         {
@@ -70,13 +70,13 @@ def decision_context(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def delivery() -> DeliveryFactory:
-    """Build a :class:`Delivery`; keyword arguments override its fields, ``context`` entries
+    """Build a :class:`Message`; keyword arguments override its fields, ``context`` entries
     are merged into the default context (``key`` defaults to a digest of the decision id and
     action, as the dispatcher's key is stable across attempts)."""
 
     def make(
         *, context: dict[str, Any] | None = None, payload: Any = None, **fields: Any
-    ) -> Delivery:
+    ) -> Message:
         merged = decision_context(**(context or {}))
         action = fields.pop("action", merged["action"])
         key = hashlib.sha256(f"{merged['decision_id']}:{action}".encode()).hexdigest()[:32]
@@ -99,6 +99,6 @@ def delivery() -> DeliveryFactory:
             ),
         }
         values.update(fields)
-        return Delivery(**values)
+        return Message(**values)
 
     return make

@@ -10,7 +10,7 @@ import pytest
 from tests.connectors.conftest import DeliveryFactory, decision_context
 from tests.connectors.receivers import Receiver, Reply
 
-from doorstep.connectors.base import Connector, ConnectorContext, ConnectorFactory, Delivery
+from doorstep.connectors.base import Connector, ConnectorContext, ConnectorFactory, Message
 from doorstep.connectors.chat import ChatConnector, build_message
 from doorstep.core.spec.models import ChatConnectorSpec, WebhookConnectorSpec
 from doorstep.errors import ConnectorSpecError
@@ -180,7 +180,7 @@ def test_a_bad_url_is_refused_without_showing_it() -> None:
 
 def test_a_ready_alert_text_is_posted_as_it_is(receiver: Receiver, make: Make) -> None:
     text = "ALERT churn: drift of Plan <plan>\nPSI 0.31 >= 0.25 (alert)"
-    alert = Delivery(
+    alert = Message(
         id="d-1", key="alert:b:raised:ops_chat", app="churn", action="alert.raised",
         connector="ops_chat", attempt=1, context={"app": "churn"}, payload={}, text=text,
     )  # fmt: skip

@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from pydantic import BaseModel
 from tests.connectors.receivers import Receiver
 
-from doorstep.connectors.base import ConnectorContext, Delivery, SendResult
+from doorstep.connectors.base import ConnectorContext, Message, SendResult
 from doorstep.core.spec.models import FileConnectorSpec
 from doorstep.plugins import connector_factory, connector_types
 from doorstep.testing import check_connector
@@ -134,7 +134,7 @@ class _Base:
     def from_spec(cls, spec: BaseModel, context: ConnectorContext) -> Any:
         return cls()
 
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         return SendResult("delivered")
 
     def close(self) -> None:
@@ -142,22 +142,22 @@ class _Base:
 
 
 class Raises(_Base):
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         raise OSError("connection refused")
 
 
 class LeaksSecret(_Base):
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         return SendResult("delivered", detail=f"sent {delivery.context['inputs']}")
 
 
 class RefusesResends(_Base):
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         return SendResult("delivered" if delivery.attempt == 1 else "failed", "duplicate")
 
 
 class WrongOutcome(_Base):
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         return SendResult("ok")  # type: ignore[arg-type]
 
 

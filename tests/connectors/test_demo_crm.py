@@ -8,12 +8,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from doorstep.connectors.base import ConnectorContext, Delivery
+from doorstep.connectors.base import ConnectorContext, Message
 from doorstep.connectors.webhook import WebhookConnector
 from doorstep.core.spec.models import WebhookConnectorSpec
 from doorstep.examples.churn.crm import DEMO_SECRET, CrmStandIn
 
-DeliveryFactory = Callable[..., Delivery]
+DeliveryFactory = Callable[..., Message]
 
 
 def connector(url: str, secret: str) -> WebhookConnector:
@@ -31,7 +31,7 @@ def test_the_stand_in_accepts_each_signed_delivery_once(
         sender = connector(crm.url, DEMO_SECRET)
         first = delivery(payload={"customer": "C-7"})
         assert sender.send(first).outcome == "delivered"
-        again = Delivery(**{**first.__dict__, "attempt": 2})
+        again = Message(**{**first.__dict__, "attempt": 2})
         assert sender.send(again).outcome == "delivered"  # a retry: acknowledged, kept once
         other = "whsec_" + base64.b64encode(b"another-secret-of-thirty-two-by!").decode()
         forged = connector(crm.url, other).send(delivery(payload={"customer": "C-8"}))

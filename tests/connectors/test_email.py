@@ -15,12 +15,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from doorstep.connectors.base import ConnectorContext, Delivery
+from doorstep.connectors.base import ConnectorContext, Message
 from doorstep.connectors.email import EmailConnector, message_id
 from doorstep.core.spec.models import EmailConnectorSpec, FileConnectorSpec
 from doorstep.errors import ConnectorSpecError
 
-DeliveryFactory = Callable[..., Delivery]
+DeliveryFactory = Callable[..., Message]
 
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from doorstep.connectors import file as file_module
-from doorstep.connectors.base import ConnectorContext, Delivery
+from doorstep.connectors.base import ConnectorContext, Message
 from doorstep.connectors.file import FileConnector
 from doorstep.core.spec.models import FileConnectorSpec
 
-DeliveryFactory = Callable[..., Delivery]
+DeliveryFactory = Callable[..., Message]
 
 
 def connector(base_dir: Path, path: str = "out/actions.jsonl", **spec: Any) -> FileConnector:
@@ -75,6 +75,8 @@ def test_csv_has_one_header_and_keeps_its_columns(tmp_path: Path, delivery: Deli
     extra = log.send(delivery(context={"decision_id": "d-4"}, payload={"colour": "red"}))
     assert extra.outcome == "failed"
     assert "'colour' is not a column of actions.csv" in extra.detail
+    near = log.send(delivery(context={"decision_id": "d-5"}, payload={"scroe": 0.5}))
+    assert near.outcome == "failed" and "(did you mean 'score'?)" in near.detail
     assert (
         connector(tmp_path, path="actions.csv", format="csv")
         .send(delivery())
@@ -171,7 +173,7 @@ def test_threads_with_their_own_connectors_never_interleave(
     big = {"text": "x" * 70_000}  # larger than a pipe buffer or a page: one write() anyway
     sent = [delivery(context={"decision_id": f"d-{i}"}, payload=big) for i in range(60)]
 
-    def work(items: list[Delivery]) -> None:
+    def work(items: list[Message]) -> None:
         log = connector(tmp_path, path="actions.jsonl")  # like a separate worker
         for item in items:
             assert log.send(item).outcome == "delivered"
@@ -188,7 +190,7 @@ def test_threads_with_their_own_connectors_never_interleave(
 WORKER = """
 import sys
 from pathlib import Path
-from doorstep.connectors.base import ConnectorContext, Delivery
+from doorstep.connectors.base import ConnectorContext, Message
 from doorstep.connectors.file import FileConnector
 from doorstep.core.spec.models import FileConnectorSpec
 
@@ -197,7 +199,7 @@ spec = FileConnectorSpec(type="file", path=name, format=name.rpartition(".")[2])
 log = FileConnector.from_spec(spec, ConnectorContext(name="log", base_dir=Path(folder)))
 for i in range(first, last):
     payload = {"n": i, "text": "y" * 3000, "quote": 'a "b", c'}
-    item = Delivery(str(i), f"key-{i}", "churn", "offer", "log", 1, {"decision_id": i}, payload)
+    item = Message(str(i), f"key-{i}", "churn", "offer", "log", 1, {"decision_id": i}, payload)
     assert log.send(item).outcome == "delivered"
 """
 

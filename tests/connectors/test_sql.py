@@ -18,12 +18,12 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from doorstep.connectors.base import ConnectorContext, Delivery
+from doorstep.connectors.base import ConnectorContext, Message
 from doorstep.connectors.sql import SQLConnector
 from doorstep.core.spec.models import SQLConnectorSpec
 from doorstep.errors import ConnectorSpecError
 
-DeliveryFactory = Callable[..., Delivery]
+DeliveryFactory = Callable[..., Message]
 MARIADB_ENV = "DOORSTEP_TEST_MARIADB"
 MARIADB = {
     "host": "127.0.0.1",
@@ -238,6 +238,8 @@ def test_rejected_rows_fail_with_the_reason(db_url: str, delivery: DeliveryFacto
     unknown = connector.send(delivery(payload={"customer_id": "C-1", "colour": "red"}))
     assert unknown.outcome == "failed"
     assert "'colour' is not in table 'offers'" in unknown.detail and "customer_id" in unknown.detail
+    near = connector.send(delivery(payload={"customer_id": "C-1", "scroe": 0.5}))
+    assert near.outcome == "failed" and "(did you mean 'score'?)" in near.detail
     missing = connector.send(delivery(payload={"score": 0.5}))  # customer_id is NOT NULL
     assert missing.outcome == "failed" and "refused the row" in missing.detail
     null = connector.send(delivery(payload={"customer_id": None}))
@@ -270,7 +272,7 @@ def test_concurrent_sends_share_one_pool(db_url: str, delivery: DeliveryFactory)
     sent = [delivery(context={"decision_id": f"d-{i}"}) for i in range(40)]
     results: list[str] = []
 
-    def send(items: list[Delivery]) -> None:
+    def send(items: list[Message]) -> None:
         results.extend(connector.send(item).outcome for item in items)
 
     threads = [threading.Thread(target=send, args=(sent[i::4] * 2,)) for i in range(4)]

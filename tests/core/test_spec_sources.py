@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from tests.paths import ROOT
 
 from doorstep.core.spec.loader import parse_spec
 from doorstep.errors import SpecError
@@ -92,9 +93,8 @@ def test_the_documented_sources_and_schedules_load() -> None:
     """docs/features.md and docs/runs.md show what doorstep accepts (in the churn example)."""
     import re
     from importlib import resources
-    from pathlib import Path
 
-    docs = Path(__file__).parents[2] / "docs"
+    docs = ROOT / "docs"
     example = resources.files("doorstep.examples.churn").joinpath("doorstep.yaml").read_text()
     head, tail = example[: example.index("features:")], example[example.index("connectors:") :]
     features = re.findall(r"```yaml\n(.*?)```", (docs / "features.md").read_text(), re.S)[0]

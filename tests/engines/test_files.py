@@ -8,9 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from doorstep.core.contract import REJECT_SCHEMA
 from doorstep.engines.files import RecordReader, RecordWriter, detect_format, read_sample
 from doorstep.errors import InputError
-from doorstep.types import DECISION_SCHEMA, REJECT_SCHEMA
+from doorstep.services.decide.batch import DECISION_SCHEMA
 
 FRAME = pl.DataFrame({"id": [f"E{i}" for i in range(10)], "x": list(range(10))})
 
@@ -58,6 +59,8 @@ def test_unknown_suffix_missing_file_and_bad_parquet(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot tell the format"):
         detect_format(tmp_path / "x.xlsx")
     assert detect_format(tmp_path / "x.data", "csv") == "csv"
+    with pytest.raises(InputError, match=r"'parquett' \(did you mean 'parquet'\?\); use csv"):
+        detect_format(tmp_path / "x.data", "parquett")
     with pytest.raises(InputError, match="does not exist"):
         RecordReader(tmp_path / "missing.csv")
     bad = tmp_path / "bad.parquet"

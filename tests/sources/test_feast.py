@@ -16,8 +16,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 FEAST_PYTHON = ROOT / "bench" / ".data" / "venvs" / "feast" / "bin" / "python"
 SKIP_ENV = "DOORSTEP_TEST_FEAST"
 

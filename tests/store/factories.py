@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from doorstep.ids import new_id
-from doorstep.store import DecisionRecord, DeliveryRecord, RecordRequest
+from doorstep.store import DeliveryRecord, RecordRequest
+from doorstep.types import Decision
 
 
 def decision(
     i: int = 0, *, app: str = "churn", status: str = "decided", **changes: Any
-) -> DecisionRecord:
+) -> Decision:
     values: dict[str, Any] = {
         "id": new_id(),
         "app": app,
@@ -39,7 +40,7 @@ def decision(
         "created_at": datetime.now(UTC),
     }
     values.update(changes)
-    return DecisionRecord(**values)
+    return Decision(**values)
 
 
 def request(n: int = 1, **kwargs: Any) -> RecordRequest:
@@ -48,7 +49,7 @@ def request(n: int = 1, **kwargs: Any) -> RecordRequest:
 
 
 def delivery(
-    record: DecisionRecord,
+    record: Decision,
     *,
     action: str | None = None,
     connector: str = "crm",
@@ -71,6 +72,6 @@ def delivery(
     return DeliveryRecord(**values)
 
 
-def with_deliveries(records: list[DecisionRecord], **kwargs: Any) -> RecordRequest:
+def with_deliveries(records: list[Decision], **kwargs: Any) -> RecordRequest:
     """A request of ``records`` and one delivery each."""
     return RecordRequest(records, deliveries=[delivery(r) for r in records], **kwargs)

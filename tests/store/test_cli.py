@@ -7,7 +7,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from doorstep.cli.store import audit_app, db_app, keys_app
+from doorstep.cli.audit import audit_app
+from doorstep.cli.db import db_app
+from doorstep.cli.keys import keys_app
 from doorstep.store import open_store
 from doorstep.store.tables import audit_events
 

@@ -40,6 +40,8 @@ def test_only_the_hash_is_stored(store: Store) -> None:
 def test_unknown_role(store: Store) -> None:
     with pytest.raises(StoreError, match="must be one of admin, owner"):
         create_key(store, "x", "root", actor="admin")
+    with pytest.raises(StoreError, match=r"got 'admn' instead \(did you mean 'admin'\?\)"):
+        create_key(store, "x", "admn", actor="admin")
 
 
 def test_ensure_admin_key_only_when_there_are_none(store: Store) -> None:

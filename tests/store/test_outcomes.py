@@ -10,19 +10,20 @@ import sqlalchemy as sa
 from tests.store.factories import decision
 
 from doorstep.store import RecordRequest, Store
-from doorstep.store.feedback import LABELLED_COLUMNS, TRAINING_COLUMNS, OutcomeInput, OutcomeWrite
+from doorstep.store.feedback import LABELLED_COLUMNS, TRAINING_COLUMNS, OutcomeWrite
 from doorstep.store.tables import audit_events, outcomes
+from doorstep.types import Outcome
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HORIZON = timedelta(days=30)
 
 
-def write(*items: OutcomeInput, app: str = "churn", source: str = "test") -> OutcomeWrite:
+def write(*items: Outcome, app: str = "churn", source: str = "test") -> OutcomeWrite:
     return OutcomeWrite(app=app, outcomes=list(items), horizon=HORIZON, source=source)
 
 
-def outcome(row: int, at: datetime, **fields: object) -> OutcomeInput:
-    return OutcomeInput(row=row, observed_at=at, **fields)  # type: ignore[arg-type]
+def outcome(row: int, at: datetime, **fields: object) -> Outcome:
+    return Outcome(row=row, observed_at=at, **fields)  # type: ignore[arg-type]
 
 
 def seed(store: Store) -> dict[str, str]:

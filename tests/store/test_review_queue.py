@@ -9,15 +9,16 @@ import pytest
 from tests.store.factories import decision, with_deliveries
 
 from doorstep.errors import NotFoundError, ReviewClaimedError, ReviewConflictError
-from doorstep.store import DecisionRecord, RecordRequest, Store, Verdict
+from doorstep.store import RecordRequest, Store, Verdict
 from doorstep.store.views import QueueQuery
+from doorstep.types import Decision
 
 NOW = datetime.now(UTC)
 
 
 def pending(
     i: int, *, hours_ago: float, score: float, app: str = "churn", **changes: object
-) -> DecisionRecord:
+) -> Decision:
     return decision(
         i,
         app=app,

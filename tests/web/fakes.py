@@ -13,14 +13,11 @@ from typing import Any
 from doorstep.errors import NotFoundError, ReviewConflictError, StoreError, StoreUnavailableError
 from doorstep.ids import new_id
 from doorstep.store.protocols import (
-    DELIVERY_STATES,
     ApiKey,
     AuditReport,
     ConnectorState,
     DecisionPage,
     DecisionQuery,
-    DecisionRecord,
-    DeliveryInfo,
     DeliveryPage,
     DeliveryQuery,
     RecordOutcome,
@@ -28,6 +25,7 @@ from doorstep.store.protocols import (
     Role,
     Verdict,
 )
+from doorstep.types import DELIVERY_STATES, Decision, Delivery
 
 
 class FakeStore:
@@ -36,8 +34,8 @@ class FakeStore:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.decisions: dict[str, DecisionRecord] = {}
-        self.deliveries: dict[str, DeliveryInfo] = {}
+        self.decisions: dict[str, Decision] = {}
+        self.deliveries: dict[str, Delivery] = {}
         self.idempotency: dict[str, tuple[str | None, bytes | None]] = {}
         self.keys: dict[str, tuple[ApiKey, str]] = {}
         self.versions: list[dict[str, Any]] = []
@@ -68,7 +66,7 @@ class FakeStore:
                 for decision in request.decisions:
                     self.decisions[decision.id] = decision
                 for d in request.deliveries:
-                    self.deliveries[d.id] = DeliveryInfo(
+                    self.deliveries[d.id] = Delivery(
                         d.id, d.decision_id, d.app, d.action, d.connector, d.key, d.state, 0,
                         d.next_attempt_at or d.created_at, None, None, None, d.created_at,
                         d.created_at, None,
@@ -77,7 +75,7 @@ class FakeStore:
                 outcomes.append(RecordOutcome("recorded"))
             return outcomes
 
-    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+    def get_decision(self, decision_id: str) -> Decision | None:
         self._check()
         return self.decisions.get(decision_id)
 
@@ -102,7 +100,7 @@ class FakeStore:
         more = len(rows) > query.limit
         return DecisionPage(page, page[-1].id if more and page else None)
 
-    def review(self, verdict: Verdict) -> DecisionRecord:
+    def review(self, verdict: Verdict) -> Decision:
         self._check()
         with self.lock:
             record = self.decisions.get(verdict.decision_id)
@@ -140,7 +138,7 @@ class FakeStore:
         more = len(rows) > query.limit
         return DeliveryPage(page, page[-1].id if more and page else None)
 
-    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
         self._check()
         return self.deliveries.get(delivery_id)
 

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import uvicorn
 from typer.testing import CliRunner
 
+from doorstep.cli.errors import command_group
 from doorstep.cli.serve import serve
 from doorstep.store import open_store
 
@@ -19,7 +19,7 @@ def test_serve_prints_the_docs_url_and_a_one_time_admin_key(
 ) -> None:
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
-    cli = typer.Typer()
+    cli = command_group()
     cli.command()(serve)
     cli.command("noop")(lambda: None)  # keep "serve" a subcommand, as in doorstep's CLI
     db = f"sqlite:///{tmp_path / 'doorstep.db'}"
@@ -50,7 +50,7 @@ def test_serve_with_workers_uses_the_factory(
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
     for name in ("DOORSTEP_SERVE_SPECS", "DOORSTEP_SERVE_SETTINGS", "DOORSTEP_DATABASE_URL"):
         monkeypatch.setenv(name, "")  # restored (removed) after the test
-    cli = typer.Typer()
+    cli = command_group()
     cli.command()(serve)
     cli.command("noop")(lambda: None)
     db = f"sqlite:///{tmp_path / 'doorstep.db'}"
@@ -64,7 +64,7 @@ def test_serve_with_workers_uses_the_factory(
 
 
 def test_serve_reports_a_broken_spec(tmp_path: Path) -> None:
-    cli = typer.Typer()
+    cli = command_group()
     cli.command()(serve)
     cli.command("noop")(lambda: None)
     db = f"sqlite:///{tmp_path / 'doorstep.db'}"

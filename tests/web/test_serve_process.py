@@ -49,7 +49,7 @@ def server(churn_app_template: Path, tmp_path: Path) -> Iterator[tuple[str, str,
         command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a start-up on a machine busy with other tests
     while True:
         try:
             if httpx.get(base + "/readyz", timeout=1).status_code == 200:

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from doorstep.services.apps.loading import LoadedApp
+from doorstep.store.home import DEFAULT_HOME
 
 __all__ = ["show_feedback"]
 
@@ -19,12 +20,12 @@ def show_feedback(
     directory: Path,
     *,
     db: str | None = None,
-    home: Path = Path(".doorstep"),
+    home: Path = DEFAULT_HOME,
 ) -> Path:
     """Import the demo's outcomes, print the monitoring report and write it as
     ``DIRECTORY/report.html``; returns that path. ``home``: where reference profiles are kept
     (``serve``'s home, so the server reuses them)."""
-    from doorstep.cli.outcomes import render_report
+    from doorstep.cli.monitor_render import render_report
     from doorstep.examples.churn.outcomes import RETENTION_EFFECT
     from doorstep.services.monitor.drift import ProfileCache, drift_thresholds
     from doorstep.services.monitor.report import monitoring_report

@@ -24,16 +24,27 @@ from rich.table import Table
 if TYPE_CHECKING:
     from doorstep.core.spec.models import Spec
     from doorstep.services.apps.loading import LoadedApp
+    from doorstep.services.outcomes.ingest import ImportSummary
+    from doorstep.services.outcomes.training import ExportSummary
     from doorstep.services.runs.files import ScoreSummary
+    from doorstep.store.protocols import ApiKey
+    from doorstep.store.runs import RunInfo
+    from doorstep.web.server import Server
 
 __all__ = [
     "Bar",
     "app_summary",
     "created",
     "explained_decisions",
+    "keys_table",
+    "outcomes_imported",
     "next_steps",
     "progress",
+    "run_done",
+    "runs_table",
     "score_summary",
+    "serving",
+    "training_data_written",
     "try_the_api",
     "warnings",
 ]
@@ -188,3 +199,96 @@ def try_the_api(console: Console, customers: Path, spec: Spec, port: int) -> Non
         soft_wrap=True,
         highlight=False,
     )
+
+
+def keys_table(keys: list[ApiKey]) -> Table:
+    """API keys, one row each; the secret is never known, only its first characters."""
+    table = Table("id", "name", "role", "prefix", "created", "revoked")
+    for key in keys:
+        table.add_row(
+            key.id,
+            key.name,
+            key.role,
+            key.prefix + "…",
+            key.created_at.strftime("%Y-%m-%d %H:%M"),
+            key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "",
+        )
+    return table
+
+
+def outcomes_imported(
+    console: Console, errors: Console, summary: ImportSummary, source: Path
+) -> None:
+    """What an outcomes import recorded; unmatched outcomes by reason; the first refused rows
+    (on ``errors``)."""
+    recorded = summary.recorded
+    console.print(
+        f"[bold]{summary.rows}[/] rows of {source.name} for app [bold]{summary.app}[/]: "
+        f"{recorded.recorded} recorded ({recorded.matched} matched to a decision), "
+        f"{recorded.duplicates} already recorded, {summary.refused} refused "
+        f"({summary.seconds:.1f} s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if recorded.unmatched:
+        from doorstep.store.feedback import UNMATCHED_REASONS
+
+        for reason, count in sorted(recorded.unmatched.items()):
+            console.print(f"  {count} unmatched: {UNMATCHED_REASONS[reason]} ({reason})")
+    for error in summary.first_errors[:10]:
+        errors.print(
+            f"row {error.record} {error.field or ''} ({error.rule}): {error.message}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if summary.rejects is not None:
+        errors.print(f"Every refused row is in {summary.rejects}.", highlight=False)
+
+
+def training_data_written(console: Console, summary: ExportSummary) -> None:
+    console.print(
+        f"Wrote {summary.rows} decisions ({summary.labelled} with an outcome, "
+        f"{summary.columns} columns) to [bold]{summary.path}[/] in {summary.seconds:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def runs_table(runs: list[RunInfo]) -> Table:
+    """Runs, one row each, with their counts."""
+    table = Table("run", "app", "schedule", "slot", "state", "rows", "decided", "rejected")
+    for run in runs:
+        table.add_row(
+            run.id,
+            run.app,
+            run.schedule or "(by hand)",
+            run.slot.isoformat(timespec="minutes") if run.slot else "",
+            run.state,
+            str(run.rows),
+            str(run.decided),
+            str(run.rejected),
+        )
+    return table
+
+
+def run_done(console: Console, errors: Console, run: RunInfo) -> None:
+    """A run by hand, finished: its counts, then its first rejected entities (on ``errors``)."""
+    console.print(
+        f"Run [bold]{run.id}[/] {run.state}: {run.rows} rows, {run.decided} decided, "
+        f"{run.rejected} rejected, {run.deliveries} deliveries enqueued "
+        f"(doorstep runs show {run.id})"
+    )
+    for error in run.errors[:5]:
+        errors.print(f"  {error['entity_id']}: {error['message']}", highlight=False)
+
+
+def serving(console: Console, server: Server, base: str) -> None:
+    """Where the API and its docs are; on the store's first start, the admin key (shown once)."""
+    console.print(f"Serving [bold]{server.names}[/] on {base} — API docs: [link]{base}/docs[/]")
+    console.print(f"Decide: POST {base}/v1/apps/<app>/decisions    store: {server.store.url}")
+    if server.admin_key is not None:
+        console.print(
+            "\n[bold]Admin API key (shown once, store it now):[/]\n"
+            f"  {server.admin_key}\n"
+            "Make keys for clients with: doorstep keys create --role client --name NAME\n"
+        )

@@ -4,35 +4,26 @@ template of the ``/apps/{app}/report`` page). See docs/monitoring.md ("The HTML 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from doorstep.cli.outcomes import SpecOption, TimeOption, _time
-from doorstep.cli.store import DbOption, _fail, _open
-from doorstep.errors import DoorstepError, InputError
-
-if TYPE_CHECKING:
-    from doorstep.types import MonitoringReport
+from doorstep.cli import monitor_render
+from doorstep.cli.options import (
+    DbOption,
+    DriftOption,
+    PeriodsOption,
+    SinceOption,
+    SpecOption,
+    UntilOption,
+    WindowOption,
+    open_db,
+    parse_time,
+)
 
 __all__ = ["report"]
-
-console = Console()
-
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} steps"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def report(
@@ -40,73 +31,19 @@ def report(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="HTML file to write.", dir_okay=False)
     ] = Path("report.html"),
-    window: Annotated[
-        str | None, typer.Option(help="hour, day or week (default: the spec's).")
-    ] = None,
-    since: TimeOption = None,
-    until: TimeOption = None,
-    periods: Annotated[
-        int | None, typer.Option(min=1, help="Windows to report when --since is not given.")
-    ] = None,
-    drift: Annotated[
-        bool,
-        typer.Option(
-            "--drift/--no-drift",
-            help="Compare each window with the spec's reference data (loads the model once).",
-        ),
-    ] = True,
+    window: WindowOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    periods: PeriodsOption = None,
+    drift: DriftOption = True,
     db: DbOption = None,
 ) -> None:
     """Write the monitoring report as one HTML file that opens offline: quality over time,
     calibration, overrides, ROI with its interval, drift per feature and data quality."""
-    from doorstep.services.apps.loading import load_app, read_spec
-    from doorstep.services.monitor.drift import ProfileCache, drift_thresholds
-    from doorstep.services.monitor.report import monitoring_report
-    from doorstep.services.monitor.report_html import render_report_html
+    from doorstep.services.monitor.on_demand import ReportRequest, write_report
 
-    try:
-        if out.suffix.lower() not in (".html", ".htm"):
-            raise InputError(f"--out must name an .html file. Got {str(out)!r} instead.")
-        doc = read_spec(spec)
-        steps = 3 if drift and doc.spec.reference is not None else 2
-        with _progress() as bar:
-            task = bar.add_task("Reading the spec", total=steps)
-            profile = None
-            if steps == 3:
-                bar.update(task, description="Profiling the reference data (once per model)")
-                profile = ProfileCache(Path(".doorstep") / "profiles").get(load_app(spec))
-                bar.advance(task)
-            bar.update(task, description="Measuring quality, overrides, ROI and drift")
-            with _open(db) as store:
-                found = monitoring_report(
-                    doc.spec,
-                    store,
-                    window=window,
-                    since=_time(since, "since"),
-                    until=_time(until, "until"),
-                    periods=periods,
-                    profile=profile,
-                    thresholds=drift_thresholds(doc.spec),
-                )
-            bar.advance(task)
-            bar.update(task, description="Rendering the HTML")
-            html = render_report_html(found, owner=doc.spec.app.owner)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(html, encoding="utf-8")
-            bar.advance(task)
-    except DoorstepError as exc:
-        raise _fail(exc) from None
-    except OSError as exc:
-        raise _fail(InputError(f"Could not write {out}: {exc.strerror or exc}.")) from None
-    console.print(_summary(found, out, len(html.encode())), highlight=False, soft_wrap=True)
-
-
-def _summary(found: MonitoringReport, out: Path, size: int) -> str:
-    counts = found.counts
-    drift = found.drift
-    return (
-        f"Wrote [bold]{out}[/] ({size / 1024:.0f} KB, loads nothing): app {found.app}, "
-        f"{len(found.quality.windows)} {found.window} windows, "
-        f"{counts.decisions} decisions, {counts.labelled} with an outcome; "
-        f"ROI {found.roi.conclusion}; drift {drift.status if drift else 'not measured'}."
-    )
+    since_time, until_time = parse_time(since, "since"), parse_time(until, "until")
+    request = ReportRequest(spec, window, since_time, until_time, periods, drift)
+    with monitor_render.report_steps() as stage:
+        done = write_report(request, partial(open_db, db), out, on_stage=stage)
+    monitor_render.written(done)

@@ -1,6 +1,6 @@
 """What a connector is: the small protocol every delivery target implements.
 
-A connector delivers one action of one decision (a :class:`Delivery`) to a system people already
+A connector delivers one action of one decision (a :class:`Message`) to a system people already
 use and says how it went (a :class:`SendResult`). It never retries by itself and never raises
 for a failed delivery: the dispatcher owns retries, leases and the attempt log, so a connector
 only has to be honest about whether trying again could help.
@@ -30,14 +30,14 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "ConnectorFactory",
-    "Delivery",
-    "Outcome",
+    "Message",
+    "SendOutcome",
     "Redactor",
     "SendResult",
     "redact",
 ]
 
-Outcome = Literal["delivered", "retry", "failed", "gone"]
+SendOutcome = Literal["delivered", "retry", "failed", "gone"]
 """How an attempt went:
 
 - ``delivered``: the target accepted it (HTTP 2xx, row written, mail accepted, line appended);
@@ -74,7 +74,7 @@ class Redactor:
 
 
 @dataclass(frozen=True)
-class Delivery:
+class Message:
     """One action of one decision, on its way to one connector."""
 
     id: str
@@ -102,7 +102,7 @@ class Delivery:
 
 @dataclass(frozen=True)
 class SendResult:
-    outcome: Outcome
+    outcome: SendOutcome
     detail: str = ""
     """What happened, for the attempt log and ``doorstep deliveries list``: never a secret."""
     status: int | None = None
@@ -128,7 +128,7 @@ class ConnectorContext:
 class Connector(Protocol):
     """A live connection to one target, made from one ``connectors:`` entry of a spec."""
 
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         """Deliver once. Blocking; called from worker threads, possibly concurrently."""
         ...
 

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from doorstep.connectors.base import ConnectorContext, Delivery, SendResult
+from doorstep.connectors.base import ConnectorContext, Message, SendResult
 from doorstep.connectors.http import JSONPoster, encode_json
 from doorstep.connectors.templates import TemplateRenderError, render
 from doorstep.core.spec.models import ChatConnectorSpec
@@ -92,9 +92,9 @@ class ChatConnector:
             raise TypeError(f"expected a ChatConnectorSpec, got {type(spec).__name__}")
         return cls(spec, context)
 
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         """Post once; a ``text`` template that cannot be rendered fails the delivery. A
-        delivery with a ready :attr:`~Delivery.text` (an alert) is posted as it is."""
+        delivery with a ready :attr:`~Message.text` (an alert) is posted as it is."""
         if delivery.text is not None:
             message = {"text": delivery.text, "blocks": [_section(_escape(delivery.text))]}
             return self._poster.post(encode_json(message), {})

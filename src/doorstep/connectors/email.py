@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from doorstep.connectors.base import ConnectorContext, Delivery, Outcome, SendResult, redact
+from doorstep.connectors.base import ConnectorContext, Message, SendOutcome, SendResult, redact
 from doorstep.connectors.net import (
     ResolvedAddress,
     check_address,
@@ -71,7 +71,7 @@ class EmailConnector:
         parse_networks(spec.allow_networks, connector=context.name)
         return cls(spec, context)
 
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         """Render and send one message; never raises for a failed delivery."""
         try:
             message, recipients = self._message(delivery)
@@ -114,7 +114,7 @@ class EmailConnector:
     def close(self) -> None:
         """Nothing to release: every send uses its own connection."""
 
-    def _message(self, delivery: Delivery) -> tuple[EmailMessage, list[str]]:
+    def _message(self, delivery: Message) -> tuple[EmailMessage, list[str]]:
         context = delivery.context
         spec = self.spec
         recipients = [
@@ -260,7 +260,7 @@ def _refused_result(
     recipients: Mapping[str, tuple[int, bytes]], hide: Callable[[str], str]
 ) -> SendResult:
     codes = sorted(code for code, _ in recipients.values())
-    outcome: Outcome = "retry" if all(400 <= code < 500 for code in codes) else "failed"
+    outcome: SendOutcome = "retry" if all(400 <= code < 500 for code in codes) else "failed"
     listed = ", ".join(
         f"{to} ({code} {_text(reply)})" for to, (code, reply) in sorted(recipients.items())
     )
@@ -268,7 +268,7 @@ def _refused_result(
 
 
 def _answer_result(code: int, reply: bytes | str, hide: Callable[[str], str]) -> SendResult:
-    outcome: Outcome = "retry" if 400 <= code < 500 or code < 0 else "failed"
+    outcome: SendOutcome = "retry" if 400 <= code < 500 or code < 0 else "failed"
     return SendResult(outcome, hide(f"SMTP {code} {_text(reply)}"), status=code)
 
 

@@ -33,8 +33,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from doorstep.connectors.base import ConnectorContext, Delivery, Outcome, SendResult
+from doorstep.connectors.base import ConnectorContext, Message, SendOutcome, SendResult
 from doorstep.core.spec.models import FileConnectorSpec
+from doorstep.core.suggest import did_you_mean
 
 __all__ = ["FileConnector"]
 
@@ -78,7 +79,7 @@ class FileConnector:
             )
         return cls(spec, context)
 
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         """Append one record unless this delivery's key is already in the file."""
         payload = delivery.payload
         record = dict(payload) if isinstance(payload, Mapping) else {"payload": payload}
@@ -90,7 +91,7 @@ class FileConnector:
         except _Rejected as error:
             return SendResult("failed", str(error))
         except OSError as error:
-            outcome: Outcome = "retry" if error.errno in _TRANSIENT else "failed"
+            outcome: SendOutcome = "retry" if error.errno in _TRANSIENT else "failed"
             reason = error.strerror or type(error).__name__
             return SendResult(outcome, f"cannot append to {self.spec.path}: {reason}")
         if not written:
@@ -191,8 +192,9 @@ class FileConnector:
         extra = [column for column in record if column not in self._columns]
         if extra:
             raise _Rejected(
-                f"payload key {extra[0]!r} is not a column of {self.spec.path} "
-                f"(its columns: {', '.join(self._columns)}); start a new file to add columns"
+                f"payload key {extra[0]!r} is not a column of {self.spec.path}"
+                f"{did_you_mean(extra[0], self._columns)}; its columns: "
+                f"{', '.join(self._columns)}. Start a new file to add columns"
             )
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")

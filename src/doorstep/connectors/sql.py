@@ -22,29 +22,29 @@ from __future__ import annotations
 
 import builtins
 import json
-import math
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, insert, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.schema import Column, UniqueConstraint
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Insert
 
-from doorstep.connectors.base import ConnectorContext, Delivery, SendResult, redact
+from doorstep.connectors.base import ConnectorContext, Message, SendResult, redact
 from doorstep.connectors.net import (
     check_address,
     parse_networks,
 )
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import SQLConnectorSpec
+from doorstep.core.suggest import did_you_mean
+from doorstep.databases import connect_args, resolve_sqlite_path
 from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
 __all__ = ["DELIVERY_COLUMN", "SQLConnector"]
@@ -93,7 +93,7 @@ class SQLConnector:
             )
         parse_networks(spec.allow_networks, connector=context.name)
         try:
-            url = _resolve_sqlite_path(make_url(spec.url), context.base_dir)
+            url = resolve_sqlite_path(make_url(spec.url), context.base_dir)
         except sa_exc.ArgumentError:
             raise ConnectorSpecError(
                 context.name,
@@ -106,7 +106,7 @@ class SQLConnector:
                 url,
                 pool_pre_ping=True,
                 pool_timeout=spec.timeout,
-                connect_args=_connect_args(url, spec.timeout),
+                connect_args=connect_args(url, spec.timeout, min_seconds=2),
             )
         except (ImportError, sa_exc.NoSuchModuleError) as error:
             raise ConnectorSpecError(
@@ -121,7 +121,7 @@ class SQLConnector:
             event.listen(engine, "do_connect", connector._vet(url.host, port))
         return connector
 
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         """Write one row in its own transaction; never raises for a failed delivery."""
         try:
             table = self._reflect()
@@ -153,7 +153,7 @@ class SQLConnector:
                 )
             return self._table
 
-    def _row(self, delivery: Delivery, table: Table) -> tuple[dict[str, Any], str | None]:
+    def _row(self, delivery: Message, table: Table) -> tuple[dict[str, Any], str | None]:
         if self.spec.columns:
             row = {
                 column: render_payload(
@@ -171,14 +171,16 @@ class SQLConnector:
             )
         unknown = [column for column in row if column not in table.c]
         if unknown:
+            columns = table.c.keys()
             raise _Rejected(
-                f"column {unknown[0]!r} is not in table {self.spec.table!r} "
-                f"(its columns: {', '.join(table.c.keys())})"
+                f"column {unknown[0]!r} is not in table {self.spec.table!r}"
+                f"{did_you_mean(unknown[0], columns)}; its columns: {', '.join(columns)}"
             )
         key = self.spec.key
         if key is not None and key not in table.c:
             raise _Rejected(
                 f"{self._where}.key: column {key!r} is not in table {self.spec.table!r}"
+                f"{did_you_mean(key, table.c.keys())}"
             )
         if DELIVERY_COLUMN in table.c:
             row[DELIVERY_COLUMN] = delivery.key
@@ -285,26 +287,3 @@ def _coerce(column: Column[Any], value: Any) -> Any:
             return value
         return parsed if isinstance(kind, sqltypes.DateTime) else parsed.date()
     return value
-
-
-def _resolve_sqlite_path(url: URL, base_dir: Path) -> URL:
-    """A relative SQLite file is relative to the spec's folder, like every path in a spec."""
-    database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return url
-    if database.startswith("file:") or Path(database).is_absolute():
-        return url
-    return url.set(database=str(base_dir / database))
-
-
-def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
-    """The driver's own time limits for connecting and each read, where we know its names."""
-    seconds = max(2, math.ceil(timeout))
-    driver = url.get_driver_name()
-    if driver in ("psycopg", "psycopg2"):
-        return {"connect_timeout": seconds}
-    if driver in ("pymysql", "mysqldb"):
-        return {"connect_timeout": seconds, "read_timeout": seconds, "write_timeout": seconds}
-    if driver == "pysqlite":
-        return {"timeout": timeout}
-    return {}

@@ -1,6 +1,6 @@
 """Templates of payloads, subjects, bodies and columns: Jinja2 in its sandbox.
 
-A template sees the delivery context (see :attr:`doorstep.connectors.base.Delivery.context`) and
+A template sees the delivery context (see :attr:`doorstep.connectors.base.Message.context`) and
 nothing else: no attribute of Python objects beyond plain data, no file system, no imports.
 Undefined names are errors (``StrictUndefined``), so a typo in a template fails the delivery with
 the template named, instead of sending an empty value.

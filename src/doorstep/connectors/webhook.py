@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from doorstep.connectors.base import ConnectorContext, Delivery, SendResult
+from doorstep.connectors.base import ConnectorContext, Message, SendResult
 from doorstep.connectors.http import JSONPoster, encode_json
 from doorstep.connectors.templates import TemplateRenderError, render
 from doorstep.core.spec.models import WebhookConnectorSpec
@@ -131,7 +131,7 @@ class WebhookConnector:
             raise TypeError(f"expected a WebhookConnectorSpec, got {type(spec).__name__}")
         return cls(spec, context)
 
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         """POST once; a template or payload that cannot be rendered fails the delivery."""
         try:
             headers = self._render_headers(delivery.context)

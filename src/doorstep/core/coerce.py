@@ -64,13 +64,6 @@ class Coercion:
     def missing_mask(self) -> pl.Expr:
         return self.typed.is_null() if self.missing is None else self.missing
 
-    @property
-    def type_error(self) -> pl.Expr | None:
-        """True where a present value could not be converted (``None`` when that cannot happen)."""
-        if self.missing is None:
-            return None
-        return ~self.missing & self.typed.is_null()
-
 
 def is_native(dtype: pl.DataType) -> bool:
     """Whether :func:`coerce` handles the dtype with expressions (others go through text)."""

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from doorstep.core.suggest import did_you_mean
 from doorstep.errors import InputError
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
+_FORMATS: tuple[FileFormat, ...] = ("csv", "parquet", "jsonl")
 _SUFFIXES: dict[str, FileFormat] = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -43,9 +45,12 @@ _SUFFIXES: dict[str, FileFormat] = {
 def detect_format(path: Path, explicit: str | None = None) -> FileFormat:
     """The format named explicitly, or the one the file's suffix says."""
     if explicit is not None:
-        if explicit not in ("csv", "parquet", "jsonl"):
-            raise InputError(f"unknown format {explicit!r}; use csv, parquet or jsonl")
-        return explicit  # type: ignore[return-value]
+        if explicit not in _FORMATS:
+            raise InputError(
+                f"unknown format {explicit!r}{did_you_mean(explicit, _FORMATS)}; "
+                "use csv, parquet or jsonl"
+            )
+        return explicit
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
         raise InputError(

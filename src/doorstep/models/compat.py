@@ -6,10 +6,9 @@ The caller raises :class:`doorstep.errors.ModelMismatchError` with the lines ret
 
 from __future__ import annotations
 
-import difflib
-
 from doorstep.core.ports import ModelMetadata
 from doorstep.core.spec.models import FieldSpec
+from doorstep.core.suggest import closest
 from doorstep.models.frames import is_positional
 
 __all__ = ["check_model_inputs"]
@@ -83,7 +82,7 @@ def _categories(metadata: ModelMetadata, model_name: str, name: str, spec: Field
 
 
 def _did_you_mean(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
-    if not close:
-        close = [c for c in candidates if c.startswith(name) or name.startswith(c)][:1]
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(name, candidates, cutoff=0.5)
+    if close is None:
+        close = next((c for c in candidates if c.startswith(name) or name.startswith(c)), None)
+    return f" (did you mean {close!r}?)" if close is not None else ""

@@ -10,6 +10,7 @@ Categories the model never saw, and nulls, reach LightGBM as NaN (missing).
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -17,10 +18,16 @@ import numpy.typing as npt
 import polars as pl
 
 from doorstep.core.ports import Contributions, Link, ModelMetadata, Task
-from doorstep.errors import ExplanationError, ModelError
+from doorstep.errors import ExplanationError
 from doorstep.models.frames import Codes, feature_columns, is_positional, numeric_matrix
-from doorstep.models.hashing import content_hash
-from doorstep.models.loading import first_line, head, import_library, require_file, thread_count
+from doorstep.models.loading import (
+    Artifact,
+    ArtifactModel,
+    first_line,
+    head,
+    import_library,
+    thread_count,
+)
 from doorstep.models.outputs import check_task, contributions_for, positive_index
 
 __all__ = ["LightGBMModel"]
@@ -31,10 +38,12 @@ _PARALLEL_PREDICT_ROWS = 2_048
 _PARALLEL_CONTRIB_ROWS = 16
 
 
-class LightGBMModel:
+class LightGBMModel(ArtifactModel):
     """A LightGBM booster; exact explanations from LightGBM's own TreeSHAP (``pred_contrib``)."""
 
     metadata: ModelMetadata
+    _label = "LightGBM"
+    _library = "lightgbm"
 
     def __init__(
         self,
@@ -59,33 +68,26 @@ class LightGBMModel:
         return path.is_file() and head(path, 5).rstrip() == b"tree"
 
     @classmethod
-    def load(
-        cls,
-        path: Path,
-        *,
-        task: Task,
-        positive_class: str | None = None,
-        reference: pl.DataFrame | None = None,
-    ) -> LightGBMModel:
-        """Load a LightGBM text model file."""
-        require_file(path, "LightGBM")
-        if not cls.can_load(path):
-            raise ModelError(
-                f"{path} is not a LightGBM model file (first line was {first_line(path)!r}, "
-                "expected 'tree'). Save the model with booster.save_model('model.txt'), or set "
-                "'model.kind' to the library that wrote it."
-            )
-        lgb = import_library("lightgbm")
-        try:
-            booster = lgb.Booster(model_file=str(path))
-        except Exception as exc:
-            raise ModelError(f"LightGBM could not read {path}: {exc}") from exc
+    def _unrecognised(cls, path: Path) -> str:
+        return (
+            f"{path} is not a LightGBM model file (first line was {first_line(path)!r}, "
+            "expected 'tree'). Save the model with booster.save_model('model.txt'), or set "
+            "'model.kind' to the library that wrote it."
+        )
+
+    @classmethod
+    def _open(cls, path: Path, library: ModuleType) -> Any:
+        """Read a LightGBM text model file."""
+        return library.Booster(model_file=str(path))
+
+    @classmethod
+    def _build(cls, booster: Any, artifact: Artifact) -> LightGBMModel:
         return cls.from_booster(
             booster,
-            task=task,
-            positive_class=positive_class,
-            source=str(path),
-            digest=content_hash(path),
+            task=artifact.task,
+            positive_class=artifact.positive_class,
+            source=artifact.source,
+            digest=artifact.digest,
         )
 
     @classmethod

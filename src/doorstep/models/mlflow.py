@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -21,17 +22,19 @@ from doorstep.core.ports import Contributions, Model, ModelMetadata, Task
 from doorstep.errors import ModelError
 from doorstep.models.fallback import background_sample, permutation_explanation
 from doorstep.models.frames import feature_columns, pandas_frame
-from doorstep.models.hashing import content_hash
-from doorstep.models.loading import import_library, require_file
+from doorstep.models.loading import Artifact, ArtifactModel, import_library
 from doorstep.models.outputs import check_task, positive_index
 
 __all__ = ["MLflowModel"]
 
 
-class MLflowModel:
+class MLflowModel(ArtifactModel):
     """An MLflow pyfunc model; explanations by permutation."""
 
     metadata: ModelMetadata
+    _label = "MLflow"
+    _library = "mlflow"
+    _folder = True
 
     def __init__(
         self,
@@ -53,31 +56,29 @@ class MLflowModel:
         return path.is_dir() and (path / "MLmodel").is_file()
 
     @classmethod
-    def load(
-        cls,
-        path: Path,
-        *,
-        task: Task,
-        positive_class: str | None = None,
-        reference: pl.DataFrame | None = None,
-    ) -> Model:
-        """Load an MLflow model folder (native adapter for LightGBM/XGBoost flavors)."""
-        require_file(path, "MLflow", folder=True)
-        if not cls.can_load(path):
-            raise ModelError(
-                f"{path} is not an MLflow model folder: it has no 'MLmodel' file. Point "
-                "'model.path' at the folder mlflow.<flavor>.save_model wrote (or a downloaded "
-                "run artifact folder such as 'model/')."
-            )
-        mlflow = import_library("mlflow")
+    def _unrecognised(cls, path: Path) -> str:
+        return (
+            f"{path} is not an MLflow model folder: it has no 'MLmodel' file. Point "
+            "'model.path' at the folder mlflow.<flavor>.save_model wrote (or a downloaded "
+            "run artifact folder such as 'model/')."
+        )
+
+    @classmethod
+    def _open(cls, path: Path, library: ModuleType) -> Any:
+        """The flavors the folder's ``MLmodel`` file lists (the model itself loads later)."""
         import_library("mlflow.pyfunc")
-        try:
-            flavors = dict(mlflow.models.Model.load(str(path / "MLmodel")).flavors)
-        except Exception as exc:
-            raise ModelError(f"{path / 'MLmodel'} could not be read: {exc}") from exc
-        digest = content_hash(path)
+        return dict(library.models.Model.load(str(path / "MLmodel")).flavors)
+
+    @classmethod
+    def _open_error(cls, path: Path, exc: Exception) -> str:
+        return f"{path / 'MLmodel'} could not be read: {exc}"
+
+    @classmethod
+    def _build(cls, flavors: dict[str, Any], artifact: Artifact) -> Model:
+        """The native adapter for LightGBM/XGBoost flavors, else the pyfunc model."""
+        path = artifact.path
         extra = {"container": "mlflow", "source": str(path)}
-        native = _native(path, flavors, task, positive_class, digest)
+        native = _native(flavors, artifact)
         if native is not None:
             native.metadata = replace(
                 native.metadata,
@@ -85,23 +86,16 @@ class MLflowModel:
                 extra={**native.metadata.extra, **extra, "flavor": _flavor(flavors)},
             )
             return native
+        mlflow = import_library(cls._library)
         try:
             pyfunc = mlflow.pyfunc.load_model(str(path))
         except Exception as exc:
             raise ModelError(f"MLflow could not load the model folder {path}: {exc}") from exc
-        return cls._from_pyfunc(pyfunc, path, flavors, task, positive_class, reference, digest)
+        return cls._from_pyfunc(pyfunc, flavors, artifact)
 
     @classmethod
-    def _from_pyfunc(
-        cls,
-        pyfunc: Any,
-        path: Path,
-        flavors: dict[str, Any],
-        task: Task,
-        positive_class: str | None,
-        reference: pl.DataFrame | None,
-        digest: str,
-    ) -> MLflowModel:
+    def _from_pyfunc(cls, pyfunc: Any, flavors: dict[str, Any], artifact: Artifact) -> MLflowModel:
+        path, task = artifact.path, artifact.task
         inputs = pyfunc.metadata.get_input_schema()
         if inputs is None or not inputs.has_input_names():
             raise ModelError(
@@ -123,18 +117,21 @@ class MLflowModel:
             "regression" if not classes else "binary" if len(classes) == 2 else "multiclass"
         )
         check_task(str(path), task, found, "from its signature")
-        positive = positive_index(str(path), classes, positive_class) if task == "binary" else 1
+        positive = (
+            positive_index(str(path), classes, artifact.positive_class) if task == "binary" else 1
+        )
         mlflow = import_library("mlflow")
         metadata = ModelMetadata(
             kind="mlflow",
             task=task,
             feature_names=names,
-            content_hash=digest,
+            content_hash=artifact.digest,
             classes=classes,
             library_version=str(mlflow.__version__),
             extra={"source": str(path), "container": "mlflow", "flavor": _flavor(flavors)},
         )
-        return cls(pyfunc, metadata, positive=positive, background=background_sample(reference))
+        background = background_sample(artifact.reference)
+        return cls(pyfunc, metadata, positive=positive, background=background)
 
     def predict(self, batch: pl.DataFrame) -> npt.NDArray[np.float64]:
         """The pyfunc's output as scores: the positive class's column for binary models."""
@@ -173,9 +170,8 @@ def _flavor(flavors: dict[str, Any]) -> str:
     return named[0] if named else "python_function"
 
 
-def _native(
-    path: Path, flavors: dict[str, Any], task: Task, positive_class: str | None, digest: str
-) -> Model | None:
+def _native(flavors: dict[str, Any], artifact: Artifact) -> Model | None:
+    path = artifact.path
     flavor = _flavor(flavors)
     if flavor not in ("lightgbm", "xgboost"):
         return None
@@ -190,20 +186,20 @@ def _native(
 
         return LightGBMModel.from_booster(
             getattr(loaded, "booster_", loaded),
-            task=task,
-            positive_class=positive_class,
+            task=artifact.task,
+            positive_class=artifact.positive_class,
             classes=classes,
-            source=str(path),
-            digest=digest,
+            source=artifact.source,
+            digest=artifact.digest,
         )
     from doorstep.models.xgboost import XGBoostModel
 
     booster = loaded.get_booster() if hasattr(loaded, "get_booster") else loaded
     return XGBoostModel.from_booster(
         booster,
-        task=task,
-        positive_class=positive_class,
+        task=artifact.task,
+        positive_class=artifact.positive_class,
         classes=classes,
-        source=str(path),
-        digest=digest,
+        source=artifact.source,
+        digest=artifact.digest,
     )

@@ -11,6 +11,7 @@ permutation fallback against the spec's reference data.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,7 @@ from doorstep.core.ports import Contributions, ModelMetadata, Task
 from doorstep.errors import ModelError
 from doorstep.models.fallback import background_sample, permutation_explanation
 from doorstep.models.frames import feature_columns, is_positional, numeric_matrix
-from doorstep.models.hashing import content_hash
-from doorstep.models.loading import head, import_library, require_file, thread_count
+from doorstep.models.loading import Artifact, ArtifactModel, head, import_library, thread_count
 from doorstep.models.outputs import check_task, positive_index
 
 __all__ = ["ONNXModel"]
@@ -36,10 +36,12 @@ _TENSOR_TYPES: dict[str, Any] = {
 }
 
 
-class ONNXModel:
+class ONNXModel(ArtifactModel):
     """An ONNX graph run by onnxruntime; explanations by permutation."""
 
     metadata: ModelMetadata
+    _label = "ONNX"
+    _library = "onnxruntime"
 
     def __init__(
         self,
@@ -71,29 +73,26 @@ class ONNXModel:
         )
 
     @classmethod
-    def load(
-        cls,
-        path: Path,
-        *,
-        task: Task,
-        positive_class: str | None = None,
-        reference: pl.DataFrame | None = None,
-    ) -> ONNXModel:
+    def _open(cls, path: Path, library: ModuleType) -> Any:
         """Open an ONNX file in an onnxruntime session on the CPU."""
-        require_file(path, "ONNX")
-        ort = import_library("onnxruntime")
-        options = ort.SessionOptions()
+        options = library.SessionOptions()
         options.intra_op_num_threads = thread_count()
         options.inter_op_num_threads = 1
-        try:
-            session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise ModelError(
-                f"{path} is not an ONNX model onnxruntime can open ({exc}). Export it with "
-                "skl2onnx/onnxmltools (or torch.onnx) and check it with onnx.checker."
-            ) from exc
+        return library.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+    @classmethod
+    def _open_error(cls, path: Path, exc: Exception) -> str:
+        return (
+            f"{path} is not an ONNX model onnxruntime can open ({exc}). Export it with "
+            "skl2onnx/onnxmltools (or torch.onnx) and check it with onnx.checker."
+        )
+
+    @classmethod
+    def _build(cls, session: Any, artifact: Artifact) -> ONNXModel:
+        """Read the task, classes and feature names from the session's inputs and outputs."""
+        path, task = artifact.path, artifact.task
         inputs = session.get_inputs()
         outputs = session.get_outputs()
         found: Task = "regression" if len(outputs) < 2 else "binary"
@@ -105,7 +104,9 @@ class ONNXModel:
         check_task(str(path), task, found, f"outputs {[o.name for o in outputs]}")
         if task == "binary" and not classes:
             classes = ["0", "1"]
-        positive = positive_index(str(path), classes, positive_class) if task == "binary" else 1
+        positive = (
+            positive_index(str(path), classes, artifact.positive_class) if task == "binary" else 1
+        )
         matrix_input = len(inputs) == 1 and inputs[0].shape[-1] != 1
         if matrix_input:
             names = _matrix_names(path, session, inputs[0])
@@ -115,9 +116,9 @@ class ONNXModel:
             kind="onnx",
             task=task,
             feature_names=names,
-            content_hash=content_hash(path),
+            content_hash=artifact.digest,
             classes=classes,
-            library_version=str(ort.__version__),
+            library_version=str(import_library(cls._library).__version__),
             extra={"source": str(path), "producer": session.get_modelmeta().producer_name},
         )
         return cls(
@@ -125,7 +126,7 @@ class ONNXModel:
             metadata,
             matrix_input=matrix_input,
             positive=positive,
-            background=background_sample(reference),
+            background=background_sample(artifact.reference),
         )
 
     def _columns(self, batch: pl.DataFrame) -> list[str]:

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from doorstep.core.ports import Contributions, Link, Task
+from doorstep.core.suggest import did_you_mean
 from doorstep.errors import ModelError
 
 __all__ = [
@@ -45,7 +46,8 @@ def positive_index(model: str, classes: Sequence[str], positive_class: str | Non
         if label == wanted or _same_number(label, wanted):
             return index
     raise ModelError(
-        f"'model.positive_class: {wanted}' is not a class of {model}; its classes are "
+        f"'model.positive_class: {wanted}' is not a class of {model}"
+        f"{did_you_mean(wanted, classes)}; its classes are "
         f"{', '.join(map(repr, classes))}. Set 'model.positive_class' to one of them."
     )
 

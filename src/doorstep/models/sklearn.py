@@ -14,6 +14,7 @@ A joblib file holding a LightGBM or XGBoost scikit-learn wrapper (``LGBMClassifi
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,7 @@ from doorstep.core.ports import Contributions, Link, Model, ModelMetadata, Task
 from doorstep.errors import ModelError
 from doorstep.models.fallback import background_sample, permutation_explanation
 from doorstep.models.frames import feature_columns, numeric_matrix, pandas_frame
-from doorstep.models.hashing import content_hash
-from doorstep.models.loading import head, import_library, require_file
+from doorstep.models.loading import Artifact, ArtifactModel, head, import_library
 from doorstep.models.outputs import check_task, contributions_for, positive_index
 from doorstep.models.sklearn_columns import (
     grouping_matrix,
@@ -39,10 +39,15 @@ __all__ = ["SklearnModel"]
 _SUFFIXES = (".joblib", ".pkl", ".pickle", ".sav")
 
 
-class SklearnModel:
-    """A scikit-learn estimator or Pipeline; exact TreeSHAP for tree models, else permutation."""
+class SklearnModel(ArtifactModel):
+    """A scikit-learn estimator or Pipeline; exact TreeSHAP for tree models, else permutation.
+
+    Pointed at explicitly (``kind: sklearn``), it unpickles any file, whatever its name and first
+    byte (trusted sources only: unpickling runs code)."""
 
     metadata: ModelMetadata
+    _label = "scikit-learn"
+    _library = "joblib"
 
     def __init__(
         self,
@@ -72,41 +77,36 @@ class SklearnModel:
         return path.is_file() and (path.suffix.lower() in _SUFFIXES or head(path, 1) == b"\x80")
 
     @classmethod
-    def load(
-        cls,
-        path: Path,
-        *,
-        task: Task,
-        positive_class: str | None = None,
-        reference: pl.DataFrame | None = None,
-    ) -> Model:
+    def _open(cls, path: Path, library: ModuleType) -> Any:
         """Unpickle a joblib file (trusted sources only: unpickling runs code)."""
-        require_file(path, "scikit-learn")
-        joblib = import_library("joblib")
-        try:
-            estimator = joblib.load(path)
-        except Exception as exc:
-            raise ModelError(
-                f"{path} could not be read as a joblib/pickle file ({type(exc).__name__}: {exc}). "
-                "Save the model with joblib.dump(model, 'model.joblib') using the same library "
-                "versions as doorstep runs with."
-            ) from exc
-        digest = content_hash(path)
-        handed = _native(estimator, task, positive_class, str(path), digest)
+        return library.load(path)
+
+    @classmethod
+    def _open_error(cls, path: Path, exc: Exception) -> str:
+        return (
+            f"{path} could not be read as a joblib/pickle file ({type(exc).__name__}: {exc}). "
+            "Save the model with joblib.dump(model, 'model.joblib') using the same library "
+            "versions as doorstep runs with."
+        )
+
+    @classmethod
+    def _build(cls, estimator: Any, artifact: Artifact) -> Model:
+        """The estimator, or the LightGBM/XGBoost adapter for those libraries' models."""
+        handed = _native(estimator, artifact)
         if handed is not None:
             return handed
         if not hasattr(estimator, "predict"):
             raise ModelError(
-                f"{path} holds a {type(estimator).__name__}, not a fitted scikit-learn "
+                f"{artifact.path} holds a {type(estimator).__name__}, not a fitted scikit-learn "
                 "estimator (it has no 'predict'). Save the fitted model or Pipeline itself."
             )
         return cls.from_estimator(
             estimator,
-            task=task,
-            positive_class=positive_class,
-            reference=reference,
-            source=str(path),
-            digest=digest,
+            task=artifact.task,
+            positive_class=artifact.positive_class,
+            reference=artifact.reference,
+            source=artifact.source,
+            digest=artifact.digest,
         )
 
     @classmethod
@@ -241,9 +241,7 @@ def _link(name: str) -> Link:
     return name  # type: ignore[return-value]
 
 
-def _native(
-    estimator: Any, task: Task, positive_class: str | None, source: str, digest: str
-) -> Model | None:
+def _native(estimator: Any, artifact: Artifact) -> Model | None:
     """LightGBM/XGBoost wrappers and boosters go to their own adapters."""
     module = type(estimator).__module__.split(".")[0]
     if module not in ("lightgbm", "xgboost"):
@@ -256,11 +254,11 @@ def _native(
         booster = getattr(estimator, "booster_", estimator)
         return LightGBMModel.from_booster(
             booster,
-            task=task,
-            positive_class=positive_class,
+            task=artifact.task,
+            positive_class=artifact.positive_class,
             classes=classes,
-            source=source,
-            digest=digest,
+            source=artifact.source,
+            digest=artifact.digest,
             extra=extra,
         )
     from doorstep.models.xgboost import XGBoostModel
@@ -268,10 +266,10 @@ def _native(
     booster = estimator.get_booster() if hasattr(estimator, "get_booster") else estimator
     return XGBoostModel.from_booster(
         booster,
-        task=task,
-        positive_class=positive_class,
+        task=artifact.task,
+        positive_class=artifact.positive_class,
         classes=classes,
-        source=source,
-        digest=digest,
+        source=artifact.source,
+        digest=artifact.digest,
         extra=extra,
     )

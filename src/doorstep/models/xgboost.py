@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,16 @@ import numpy.typing as npt
 import polars as pl
 
 from doorstep.core.ports import Contributions, Link, ModelMetadata, Task
-from doorstep.errors import ExplanationError, ModelError
+from doorstep.errors import ExplanationError
 from doorstep.models.frames import Codes, feature_columns, is_positional, numeric_matrix
-from doorstep.models.hashing import content_hash
-from doorstep.models.loading import first_line, head, import_library, require_file, thread_count
+from doorstep.models.loading import (
+    Artifact,
+    ArtifactModel,
+    first_line,
+    head,
+    import_library,
+    thread_count,
+)
 from doorstep.models.outputs import check_task, contributions_for, positive_index, sigmoid, softmax
 
 __all__ = ["XGBoostModel"]
@@ -31,10 +38,12 @@ __all__ = ["XGBoostModel"]
 _LOG_LINK = ("count:poisson", "reg:gamma", "reg:tweedie", "survival:cox", "survival:aft")
 
 
-class XGBoostModel:
+class XGBoostModel(ArtifactModel):
     """An XGBoost booster; exact explanations from XGBoost's own TreeSHAP (``pred_contribs``)."""
 
     metadata: ModelMetadata
+    _label = "XGBoost"
+    _library = "xgboost"
 
     def __init__(
         self, booster: Any, metadata: ModelMetadata, *, codes: list[Codes | None], positive: int
@@ -54,34 +63,28 @@ class XGBoostModel:
         return path.is_file() and start.startswith(b"{") and b"learner" in start[:64]
 
     @classmethod
-    def load(
-        cls,
-        path: Path,
-        *,
-        task: Task,
-        positive_class: str | None = None,
-        reference: pl.DataFrame | None = None,
-    ) -> XGBoostModel:
-        """Load an XGBoost JSON (``.json``) or UBJSON (``.ubj``) model file."""
-        require_file(path, "XGBoost")
-        if not cls.can_load(path):
-            raise ModelError(
-                f"{path} is not an XGBoost model file (it starts with {first_line(path)!r}, "
-                "expected a JSON or UBJSON document with a 'learner'). Save the model with "
-                "booster.save_model('model.json') or 'model.ubj'."
-            )
-        xgb = import_library("xgboost")
-        booster = xgb.Booster()
-        try:
-            booster.load_model(str(path))
-        except Exception as exc:
-            raise ModelError(f"XGBoost could not read {path}: {exc}") from exc
+    def _unrecognised(cls, path: Path) -> str:
+        return (
+            f"{path} is not an XGBoost model file (it starts with {first_line(path)!r}, "
+            "expected a JSON or UBJSON document with a 'learner'). Save the model with "
+            "booster.save_model('model.json') or 'model.ubj'."
+        )
+
+    @classmethod
+    def _open(cls, path: Path, library: ModuleType) -> Any:
+        """Read an XGBoost JSON (``.json``) or UBJSON (``.ubj``) model file."""
+        booster = library.Booster()
+        booster.load_model(str(path))
+        return booster
+
+    @classmethod
+    def _build(cls, booster: Any, artifact: Artifact) -> XGBoostModel:
         return cls.from_booster(
             booster,
-            task=task,
-            positive_class=positive_class,
-            source=str(path),
-            digest=content_hash(path),
+            task=artifact.task,
+            positive_class=artifact.positive_class,
+            source=artifact.source,
+            digest=artifact.digest,
         )
 
     @classmethod

@@ -14,8 +14,7 @@ from contextlib import contextmanager
 from doorstep.runtime.threads import background
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.deliver.connectors import open_app_connectors
-from doorstep.services.deliver.dispatcher import AttemptReport, Dispatcher
-from doorstep.store.protocols import StoreContract
+from doorstep.services.deliver.dispatcher import AttemptReport, Dispatcher, DispatchStore
 
 __all__ = ["delivering"]
 
@@ -23,7 +22,7 @@ __all__ = ["delivering"]
 @contextmanager
 def delivering(
     apps: Iterable[LoadedApp],
-    store: StoreContract,
+    store: DispatchStore,
     *,
     enabled: bool = True,
     concurrency: int = 8,

@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from doorstep.runtime.monitor_process import MonitorProcess
-from doorstep.runtime.monitor_scheduler import MonitorScheduler
+from doorstep.runtime.monitor_scheduler import MonitorScheduler, ScheduledMonitorStore
 from doorstep.runtime.threads import background
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.monitor.drift import ProfileCache
-from doorstep.store.protocols import StoreContract
 
 __all__ = ["alerting"]
 
@@ -26,7 +25,7 @@ __all__ = ["alerting"]
 @contextmanager
 def alerting(
     apps: Iterable[LoadedApp],
-    store: StoreContract,
+    store: ScheduledMonitorStore,
     *,
     profiles: ProfileCache,
     enabled: bool = True,
@@ -63,7 +62,10 @@ def alerting(
 
 
 def _monitor_process(
-    store: StoreContract, profiles: ProfileCache, public_url: str | None, apps: list[LoadedApp]
+    store: ScheduledMonitorStore,
+    profiles: ProfileCache,
+    public_url: str | None,
+    apps: list[LoadedApp],
 ) -> MonitorProcess | None:
     """The child process for the runs, warming up; ``None`` (runs in the thread) when the store
     has no URL a child could open."""

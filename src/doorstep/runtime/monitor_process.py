@@ -10,20 +10,22 @@ files and opens the store from its URL on first use, and keeps them for the next
 imports and the model load are paid once, in the background, right after start-up (see
 :meth:`MonitorProcess.warm`). The parent keeps the lease and the slot bookkeeping
 (:class:`~doorstep.runtime.monitor_scheduler.MonitorScheduler`); the child runs exactly what the
-scheduler runs in-thread (:meth:`MonitorScheduler.run_app`).
+scheduler runs in-thread (:meth:`MonitorScheduler.run_app`). Its errors come back to the parent
+with their code and message (:func:`~doorstep.runtime.niced.relayable`): a spec broken between
+two slots fails that app's run, not the child process.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from doorstep.errors import DoorstepError
+from doorstep.runtime.niced import environment, lower_priority, relayable, thread_caps
 
 if TYPE_CHECKING:  # this module stays light: the child caps its threads before they load
     from doorstep.runtime.monitor_scheduler import MonitorScheduler
@@ -39,7 +41,6 @@ DEFAULT_NICE = 10
 DEFAULT_THREADS = 1
 """Threads the child's polars and the model's OpenMP runtime may use: one core at most, so a run
 leaves the other cores to the server."""
-THREAD_VARIABLES = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def spec_path(app: LoadedApp) -> Path:
@@ -66,13 +67,13 @@ class MonitorProcess:
         self._pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_lower_priority,
+            initializer=lower_priority,
             initargs=(nice,),
         )
         # The child is started now, by this first submit, with its thread pools capped in its
         # environment: a spawned child imports the server's main module (and polars with it)
         # before any initializer could set them.
-        with _environment({name: str(threads) for name in THREAD_VARIABLES}):
+        with environment(thread_caps(threads)):
             self._pool.submit(int)
 
     def warm(self, apps: list[LoadedApp]) -> None:
@@ -92,21 +93,6 @@ class MonitorProcess:
         return self.store_url, self.profiles, self.public_url
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in this process's environment while the block runs (then as before)."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _log_failure(future: object) -> None:
     exception = future.exception()  # type: ignore[attr-defined]
     if exception is not None:
@@ -117,11 +103,6 @@ def _log_failure(future: object) -> None:
 
 _schedulers: dict[tuple[str, Path | None, str | None], MonitorScheduler] = {}
 _apps: dict[Path, tuple[float, LoadedApp]] = {}
-
-
-def _lower_priority(nice: int) -> None:
-    if nice > 0 and hasattr(os, "nice"):
-        os.nice(nice)
 
 
 def _scheduler(context: tuple[str, Path | None, str | None]) -> MonitorScheduler:
@@ -153,12 +134,18 @@ def _app(path: Path) -> LoadedApp:
 
 
 def _warm(context: tuple[str, Path | None, str | None], paths: list[Path]) -> None:
-    _scheduler(context)
-    for path in paths:
-        _app(path)
+    try:
+        _scheduler(context)
+        for path in paths:
+            _app(path)
+    except DoorstepError as error:  # one that does not pickle would break the pool
+        raise relayable(error) from None
 
 
 def _run(
     context: tuple[str, Path | None, str | None], path: Path, now: datetime, actor: str
 ) -> MonitorResult:
-    return _scheduler(context).run_app(_app(path), now, actor)
+    try:
+        return _scheduler(context).run_app(_app(path), now, actor)
+    except DoorstepError as error:  # e.g. a spec edited into a SpecError since the last run
+        raise relayable(error) from None

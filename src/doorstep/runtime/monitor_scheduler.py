@@ -18,6 +18,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
@@ -25,9 +26,14 @@ from cronsim import CronSim
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.monitor.alerts import MonitorResult, run_monitor
 from doorstep.services.monitor.drift import ProfileCache
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import AlertStore, LeaseStore, OutcomeStore
 
-__all__ = ["LEASE_NAME", "MonitorScheduler", "latest_monitor_slot"]
+__all__ = ["LEASE_NAME", "MonitorScheduler", "ScheduledMonitorStore", "latest_monitor_slot"]
+
+
+class ScheduledMonitorStore(LeaseStore, OutcomeStore, AlertStore, Protocol):
+    """What the scheduled monitor uses: its lease, and what a monitor run reads and writes."""
+
 
 LEASE_NAME = "monitor"
 SLOT_LATENESS = 0.01
@@ -48,7 +54,7 @@ class MonitorScheduler:
     def __init__(
         self,
         apps: Sequence[LoadedApp],
-        store: StoreContract,
+        store: ScheduledMonitorStore,
         *,
         profiles: ProfileCache | None = None,
         public_url: str | None = None,

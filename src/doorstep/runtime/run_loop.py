@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
-from doorstep.runtime.run_scheduler import Scheduler
+from doorstep.runtime.run_scheduler import ScheduledRunStore, Scheduler
 from doorstep.runtime.threads import background
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.features import FeatureLookup
-from doorstep.store.protocols import StoreContract
 
 __all__ = ["scheduling"]
 
@@ -19,7 +18,7 @@ __all__ = ["scheduling"]
 @contextmanager
 def scheduling(
     apps: Iterable[LoadedApp],
-    store: StoreContract,
+    store: ScheduledRunStore,
     *,
     enabled: bool = True,
     lookups: Mapping[str, FeatureLookup] | None = None,

@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Protocol, cast
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
@@ -27,10 +27,15 @@ from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.runs.sources import RunOptions, execute_run
 from doorstep.sources.base import ScanSource
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import DecisionStore, LeaseStore, RunStore
 from doorstep.store.runs import RunInfo, RunLease
 
-__all__ = ["LEASE_NAME", "Scheduler", "latest_slot"]
+__all__ = ["LEASE_NAME", "ScheduledRunStore", "Scheduler", "latest_slot"]
+
+
+class ScheduledRunStore(RunStore, LeaseStore, DecisionStore, Protocol):
+    """What the scheduler uses: runs, the scheduler's lease, and the decisions a run records."""
+
 
 LEASE_NAME = "scheduler"
 logger = logging.getLogger("doorstep.runs")
@@ -50,7 +55,7 @@ class Scheduler:
     def __init__(
         self,
         apps: Sequence[LoadedApp],
-        store: StoreContract,
+        store: ScheduledRunStore,
         *,
         lookups: dict[str, FeatureLookup] | None = None,
         lease_seconds: float = 30.0,

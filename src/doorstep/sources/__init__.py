@@ -1,9 +1,10 @@
 """Feature sources: where an app's inputs are looked up by entity id (SQL, Redis, Feast).
 
 Adapters at the edge; :mod:`doorstep.services.decide.features` merges what they find under the
-values a request carries. Built from the spec's ``features`` section by :func:`open_source`.
+values a request carries. Each is registered under the ``doorstep.sources`` entry point group and
+built from an entry of the spec's ``features`` section by :func:`doorstep.plugins.open_source`.
 """
 
-from doorstep.sources.base import FeatureRow, FeatureSource, ScanSource, open_source
+from doorstep.sources.base import FeatureRow, FeatureSource, ScanSource, SourceFactory
 
-__all__ = ["FeatureRow", "FeatureSource", "ScanSource", "open_source"]
+__all__ = ["FeatureRow", "FeatureSource", "ScanSource", "SourceFactory"]

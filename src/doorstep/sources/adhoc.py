@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from doorstep.core.spec.sources import SQLSourceSpec
+from doorstep.core.suggest import did_you_mean
 from doorstep.errors import InputError
 from doorstep.sources.sql import SQLFeatureSource
 
@@ -21,7 +22,8 @@ def open_scan(app: Any, source: str | None, url: str | None, query: str | None) 
         if not isinstance(chosen, SQLSourceSpec) or not chosen.scannable:
             names = [n for n, s in spec.features.items() if isinstance(s, SQLSourceSpec)]
             raise InputError(
-                f"--from {source!r}: not a SQL source of the spec that can list its entities "
+                f"--from {source!r}{did_you_mean(source, names)}: not a SQL source of the spec "
+                "that can list its entities "
                 f"(declared SQL sources: {', '.join(names) or 'none'}); give --url and --query "
                 "instead"
             )

@@ -1,4 +1,5 @@
-"""What every feature source offers: rows by entity id, in one round trip for many ids."""
+"""What every feature source offers: rows by entity id, in one round trip for many ids; and what
+the ``doorstep.sources`` entry point names: a class that builds sources from the spec."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from doorstep.core.spec.sources import FeastSourceSpec, RedisSourceSpec, SQLSourceSpec
-
-__all__ = ["FeatureRow", "FeatureSource", "ScanSource", "observed_time", "open_source"]
+__all__ = ["FeatureRow", "FeatureSource", "ScanSource", "SourceFactory", "observed_time"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class FeatureRow:
 class FeatureSource(Protocol):
     name: str
     kind: str
-    """``sql``, ``redis`` or ``feast``."""
+    """The spec's ``type``: ``sql``, ``redis``, ``feast`` or a plugin's."""
     fields: tuple[str, ...]
     """The input fields this source provides."""
     timeout: float
@@ -45,23 +44,19 @@ class ScanSource(FeatureSource, Protocol):
         ...
 
 
-def open_source(
-    name: str, spec: Any, *, id_field: str, fields: list[str], base_dir: Path
-) -> FeatureSource:
-    """The adapter for one entry of the spec's ``features`` (no connection is made yet)."""
-    if isinstance(spec, SQLSourceSpec):
-        from doorstep.sources.sql import SQLFeatureSource
+class SourceFactory(Protocol):
+    """What the ``doorstep.sources`` entry point names: a class that builds feature sources (see
+    :mod:`doorstep.plugins`). The entry point's name is the ``type`` of a ``features`` entry."""
 
-        return SQLFeatureSource(name, spec, id_field=id_field, fields=fields, base_dir=base_dir)
-    if isinstance(spec, RedisSourceSpec):
-        from doorstep.sources.redis import RedisFeatureSource
-
-        return RedisFeatureSource(name, spec, fields=fields)
-    if isinstance(spec, FeastSourceSpec):
-        from doorstep.sources.feast import FeastFeatureSource
-
-        return FeastFeatureSource(name, spec, fields=fields, base_dir=base_dir)
-    raise TypeError(f"unknown feature source spec {type(spec).__name__}")
+    @classmethod
+    def from_spec(
+        cls, name: str, spec: Any, *, id_field: str, fields: list[str], base_dir: Path
+    ) -> FeatureSource:
+        """The source of the ``features`` entry ``name`` (no connection is made yet). ``id_field``
+        is the spec's ``inputs.id``, ``fields`` its input fields, ``base_dir`` the spec's folder
+        (relative paths in the entry are relative to it). Raise
+        :class:`doorstep.errors.ConnectorSpecError` for settings that cannot work."""
+        ...
 
 
 def observed_time(value: Any) -> datetime | None:

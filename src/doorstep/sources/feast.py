@@ -42,6 +42,18 @@ class FeastFeatureSource:
         self.store: Any = FeatureStore(repo_path=str(repo))
         self._features = list(dict.fromkeys(self.columns.values()))
 
+    @classmethod
+    def from_spec(
+        cls, name: str, spec: Any, *, id_field: str, fields: list[str], base_dir: Path
+    ) -> FeastFeatureSource:
+        """The source of a ``type: feast`` entry of the spec's ``features``."""
+        if not isinstance(spec, FeastSourceSpec):
+            raise TypeError(
+                "The 'spec' parameter of FeastFeatureSource.from_spec must be a FeastSourceSpec. "
+                f"Got {type(spec).__name__} instead."
+            )
+        return cls(name, spec, fields=fields, base_dir=base_dir)
+
     def lookup(self, ids: Sequence[str]) -> dict[str, FeatureRow]:
         if not ids:
             return {}

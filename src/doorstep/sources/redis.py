@@ -9,6 +9,7 @@ connection are bounded by the source's ``timeout``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from doorstep.core.spec.sources import RedisSourceSpec, source_columns
@@ -45,6 +46,18 @@ class RedisFeatureSource:
             raise ConnectorSpecError(name, "url", f"not a Redis URL: {error}") from None
         self._password = str(pool.connection_kwargs.get("password") or "")
         self.client: Any = redis.Redis(connection_pool=pool)
+
+    @classmethod
+    def from_spec(
+        cls, name: str, spec: Any, *, id_field: str, fields: list[str], base_dir: Path
+    ) -> RedisFeatureSource:
+        """The source of a ``type: redis`` entry of the spec's ``features``."""
+        if not isinstance(spec, RedisSourceSpec):
+            raise TypeError(
+                "The 'spec' parameter of RedisFeatureSource.from_spec must be a RedisSourceSpec. "
+                f"Got {type(spec).__name__} instead."
+            )
+        return cls(name, spec, fields=fields)
 
     def lookup(self, ids: Sequence[str]) -> dict[str, FeatureRow]:
         if not ids:

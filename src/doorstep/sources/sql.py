@@ -10,7 +10,6 @@ Connecting, each statement and waiting for a pooled connection are bounded by th
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
 from doorstep.core.spec.sources import SQLSourceSpec, source_columns
+from doorstep.databases import connect_args, resolve_sqlite_path
 from doorstep.errors import ConnectorSpecError, FeatureSourceUnavailableError
 from doorstep.sources.base import FeatureRow, observed_time
 
@@ -46,7 +46,7 @@ class SQLFeatureSource:
         self.fields = tuple(self.columns)
         self.key = spec.key or id_field
         try:
-            url = _resolve_sqlite_path(make_url(spec.url), base_dir)
+            url = resolve_sqlite_path(make_url(spec.url), base_dir)
         except sa_exc.ArgumentError:
             raise ConnectorSpecError(
                 name, "url", "expected a SQLAlchemy URL such as 'postgresql+psycopg://app@db/app'"
@@ -59,7 +59,9 @@ class SQLFeatureSource:
                 max_overflow=spec.pool_size,
                 pool_timeout=spec.timeout,
                 pool_recycle=1800,
-                connect_args=_connect_args(url, spec.timeout),
+                connect_args=connect_args(
+                    url, spec.timeout, statement_timeout=True, any_thread=True
+                ),
             )
         except (ImportError, sa_exc.NoSuchModuleError) as error:
             raise ConnectorSpecError(
@@ -74,6 +76,18 @@ class SQLFeatureSource:
         self._lookup: Any = None
         if spec.table is not None or spec.query is not None:
             self._lookup = self._lookup_statement()
+
+    @classmethod
+    def from_spec(
+        cls, name: str, spec: Any, *, id_field: str, fields: list[str], base_dir: Path
+    ) -> SQLFeatureSource:
+        """The source of a ``type: sql`` entry of the spec's ``features``."""
+        if not isinstance(spec, SQLSourceSpec):
+            raise TypeError(
+                "The 'spec' parameter of SQLFeatureSource.from_spec must be a SQLSourceSpec. "
+                f"Got {type(spec).__name__} instead."
+            )
+        return cls(name, spec, id_field=id_field, fields=fields, base_dir=base_dir)
 
     # lookups
 
@@ -196,30 +210,3 @@ class SQLFeatureSource:
         return FeatureSourceUnavailableError(
             self.name, f"feature source {self.name!r} (sql) failed: {text}; retry later"
         )
-
-
-def _resolve_sqlite_path(url: URL, base_dir: Path) -> URL:
-    """A relative SQLite file is relative to the spec's folder, like every path in a spec."""
-    database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return url
-    if database.startswith("file:") or Path(database).is_absolute():
-        return url
-    return url.set(database=str(base_dir / database))
-
-
-def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
-    """The driver's own limits for connecting and for each statement or read."""
-    seconds = max(1, math.ceil(timeout))
-    driver = url.get_driver_name()
-    if driver in ("psycopg", "psycopg2"):
-        milliseconds = max(1, int(timeout * 1000))
-        return {
-            "connect_timeout": max(2, seconds),
-            "options": f"-c statement_timeout={milliseconds}",
-        }
-    if driver in ("pymysql", "mysqldb"):
-        return {"connect_timeout": seconds, "read_timeout": seconds, "write_timeout": seconds}
-    if driver == "pysqlite":
-        return {"timeout": timeout, "check_same_thread": False}
-    return {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from doorstep.store.home import DEFAULT_HOME
 from doorstep.store.protocols import (
     ApiKey,
     AttemptResult,
@@ -20,14 +21,10 @@ from doorstep.store.protocols import (
     ConnectorState,
     DecisionPage,
     DecisionQuery,
-    DecisionRecord,
-    DeliveryAttempt,
     DeliveryChanges,
-    DeliveryInfo,
     DeliveryPage,
     DeliveryQuery,
     DeliveryRecord,
-    DeliveryState,
     FinishRequest,
     RecordOutcome,
     RecordRequest,
@@ -47,6 +44,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "DEFAULT_HOME",
     "ApiKey",
     "AttemptResult",
     "FinishRequest",
@@ -55,14 +53,10 @@ __all__ = [
     "ConnectorState",
     "DecisionPage",
     "DecisionQuery",
-    "DecisionRecord",
-    "DeliveryAttempt",
     "DeliveryChanges",
-    "DeliveryInfo",
     "DeliveryPage",
     "DeliveryQuery",
     "DeliveryRecord",
-    "DeliveryState",
     "RecordOutcome",
     "RecordRequest",
     "Role",

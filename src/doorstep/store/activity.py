@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from doorstep.store.tables import UTCDateTime, audit_events, decisions, deliveries, reviews
-from doorstep.store.views import ActivityDay, AppActivity, AuditEventView
+from doorstep.store.views import ActivityDay, AppActivity
+from doorstep.types import AuditEvent, Review
 
 __all__ = ["AGE_BANDS", "app_activity", "decision_audit", "review_of"]
 
@@ -92,7 +93,7 @@ def _backlog(conn: sa.Connection, app: str, now: datetime) -> tuple[int, Any, di
     return int(row.total), oldest, ages
 
 
-def decision_audit(conn: sa.Connection, decision_id: str) -> list[AuditEventView]:
+def decision_audit(conn: sa.Connection, decision_id: str) -> list[AuditEvent]:
     seqs = [
         conn.execute(
             sa.select(decisions.c.audit_seq).where(decisions.c.id == decision_id)
@@ -112,7 +113,7 @@ def decision_audit(conn: sa.Connection, decision_id: str) -> list[AuditEventView
         about.append(audit_events.c.seq.in_(known))
     rows = conn.execute(sa.select(audit_events).where(sa.or_(*about)).order_by(audit_events.c.seq))
     return [
-        AuditEventView(
+        AuditEvent(
             seq=row.seq,
             at=row.at,
             actor=row.actor,
@@ -124,8 +125,8 @@ def decision_audit(conn: sa.Connection, decision_id: str) -> list[AuditEventView
     ]
 
 
-def review_of(conn: sa.Connection, decision_id: str) -> dict[str, Any] | None:
-    """The verdict given on a decision: verdict, action, reason, actor, created_at."""
+def review_of(conn: sa.Connection, decision_id: str) -> Review | None:
+    """The verdict given on a decision, or ``None`` before one was given."""
     row = conn.execute(
         sa.select(
             reviews.c.verdict,
@@ -135,4 +136,13 @@ def review_of(conn: sa.Connection, decision_id: str) -> dict[str, Any] | None:
             reviews.c.created_at,
         ).where(reviews.c.decision_id == decision_id)
     ).first()
-    return dict(row._mapping) if row is not None else None
+    if row is None:
+        return None
+    return Review(
+        decision_id=decision_id,
+        verdict=row.verdict,
+        action=row.action,
+        reason=row.reason,
+        actor=row.actor,
+        created_at=row.created_at,
+    )

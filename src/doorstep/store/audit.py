@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from doorstep.store.canonical import canonical_bytes, canonical_json, iso
-from doorstep.store.protocols import DecisionRecord
 from doorstep.store.tables import audit_events
+from doorstep.types import Decision
 
 __all__ = [
     "AUDIT_LOCK",
@@ -60,7 +60,7 @@ def event_hash(
     return hashlib.sha256(prev_hash.encode() + canonical_bytes(body)).hexdigest()
 
 
-def decision_fields(row: Mapping[str, Any] | DecisionRecord) -> list[Any]:
+def decision_fields(row: Mapping[str, Any] | Decision) -> list[Any]:
     """The scalar fields of a decision that its ``decisions.recorded`` event vouches for (the
     JSON of ``inputs`` and ``reasons`` is added to the digest as the exact text stored).
 
@@ -69,7 +69,7 @@ def decision_fields(row: Mapping[str, Any] | DecisionRecord) -> list[Any]:
     (``pending_review``, no final action), and the review's own event vouches for the rest."""
     head: list[Any]
     tail: list[Any]
-    if isinstance(row, DecisionRecord):
+    if isinstance(row, Decision):
         status, final_action = row.status, row.final_action
         head = [row.id, row.app, row.entity_id, row.model_version, row.model_hash, row.score]
         tail = [row.predicted_class, row.action, row.rule, row.review, row.control]

@@ -7,14 +7,13 @@ database serialises to exactly the same bytes as the value that was written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-__all__ = ["canonical_bytes", "canonical_json", "dump_json", "iso", "sha256_hex"]
+__all__ = ["canonical_bytes", "canonical_json", "dump_json", "iso"]
 
 
 def _default(value: Any) -> Any:
@@ -54,10 +53,6 @@ def canonical_json(value: Any) -> str:
 
 def canonical_bytes(value: Any) -> bytes:
     return _encoder.encode(value).encode()
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def iso(moment: datetime) -> str:

@@ -19,13 +19,13 @@ from doorstep.store.cursor import decode_cursor, encode_cursor
 from doorstep.store.protocols import (
     DecisionPage,
     DecisionQuery,
-    DecisionRecord,
     DeliveryRecord,
     RecordOutcome,
     RecordRequest,
     Verdict,
 )
 from doorstep.store.tables import decisions, idempotency, reviews
+from doorstep.types import Decision, DecisionStatus
 
 __all__ = ["get_decision", "get_decisions", "list_decisions", "record", "review"]
 
@@ -98,9 +98,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _prepare(
-    decisions_: list[DecisionRecord], sqlite_dialect: bool
-) -> tuple[list[list[Any]], RowDigest]:
+def _prepare(decisions_: list[Decision], sqlite_dialect: bool) -> tuple[list[list[Any]], RowDigest]:
     rows: list[list[Any]] = []
     digest = RowDigest()
     for decision in sorted(decisions_, key=lambda d: d.id):
@@ -185,8 +183,8 @@ def _own_deliveries(request: RecordRequest) -> list[DeliveryRecord]:
     return request.deliveries
 
 
-def to_record(row: Any) -> DecisionRecord:
-    return DecisionRecord(
+def to_record(row: Any) -> Decision:
+    return Decision(
         id=row.id,
         app=row.app,
         entity_id=row.entity_id,
@@ -198,7 +196,7 @@ def to_record(row: Any) -> DecisionRecord:
         rule=row.rule,
         review=row.review,
         control=row.control,
-        status=row.status,
+        status=DecisionStatus(row.status),
         reasons=row.reasons,
         reasons_text=row.reasons_text,
         created_at=row.created_at,
@@ -211,12 +209,12 @@ def to_record(row: Any) -> DecisionRecord:
 _COLUMNS = [c for c in decisions.c if c.name != "audit_seq"]
 
 
-def get_decision(conn: sa.Connection, decision_id: str) -> DecisionRecord | None:
+def get_decision(conn: sa.Connection, decision_id: str) -> Decision | None:
     row = conn.execute(sa.select(*_COLUMNS).where(decisions.c.id == decision_id)).first()
     return to_record(row) if row is not None else None
 
 
-def get_decisions(conn: sa.Connection, ids: Iterable[str]) -> dict[str, DecisionRecord]:
+def get_decisions(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Decision]:
     wanted = list(ids)
     if not wanted:
         return {}
@@ -258,7 +256,7 @@ def list_decisions(conn: sa.Connection, query: DecisionQuery) -> DecisionPage:
     return DecisionPage(items=items, next_cursor=next_cursor)
 
 
-def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> DecisionRecord:
+def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> Decision:
     current = conn.execute(
         sa.select(decisions.c.status, decisions.c.action).where(
             decisions.c.id == verdict.decision_id

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
+
+from doorstep.types import Outcome
 
 __all__ = [
     "LABELLED_COLUMNS",
@@ -18,7 +20,6 @@ __all__ = [
     "UNMATCHED_REASONS",
     "FeedbackCounts",
     "WindowCounts",
-    "OutcomeInput",
     "OutcomeRowError",
     "OutcomeWrite",
     "OutcomesRecorded",
@@ -50,25 +51,11 @@ TRAINING_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class OutcomeInput:
-    """One outcome to record: keyed by ``decision_id`` or ``entity_id`` (the decision id wins
-    when both are given), with a label or a value, observed at ``observed_at``."""
-
-    row: int
-    """Where it came from: the 1-based row of a file, or the 0-based index of a request."""
-    observed_at: datetime
-    decision_id: str | None = None
-    entity_id: str | None = None
-    label: str | None = None
-    value: float | None = None
-
-
-@dataclass(frozen=True)
 class OutcomeWrite:
     """A batch of outcomes of one app, matched and recorded in one transaction."""
 
     app: str
-    outcomes: list[OutcomeInput]
+    outcomes: list[Outcome]
     horizon: timedelta
     source: str
     """Where they came from, e.g. ``api`` or ``file:outcomes.csv``."""

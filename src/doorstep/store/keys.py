@@ -14,6 +14,7 @@ import hmac
 import secrets
 from typing import Any, get_args
 
+from doorstep.core.suggest import did_you_mean
 from doorstep.errors import StoreError
 from doorstep.store.protocols import ApiKey, Role
 
@@ -48,7 +49,8 @@ def matches(stored_hash: str, secret: str) -> bool:
 def check_role(role: str) -> Role:
     if role not in ROLES:
         raise StoreError(
-            f"The role of an API key must be one of {', '.join(ROLES)}; got {role!r} instead."
+            f"The role of an API key must be one of {', '.join(ROLES)}; got {role!r} "
+            f"instead{did_you_mean(role, ROLES)}."
         )
     return role  # type: ignore[return-value]
 

@@ -14,12 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from doorstep.store.feedback import (
-    LABELLED_COLUMNS,
-    TRAINING_COLUMNS,
-    FeedbackCounts,
-    WindowCounts,
-)
+from doorstep.store.feedback import LABELLED_COLUMNS, TRAINING_COLUMNS, FeedbackCounts, WindowCounts
 from doorstep.store.tables import decisions, outcomes, reviews
 
 __all__ = [

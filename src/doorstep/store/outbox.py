@@ -23,20 +23,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from doorstep.errors import StoreError
-from doorstep.store import decisions as _decisions  # a cycle: used at call time only
-from doorstep.store.protocols import (
-    AttemptResult,
-    ClaimedDelivery,
-    DeliveryRecord,
-    DeliveryState,
-    FinishRequest,
-)
+from doorstep.store import decisions as _decisions
+from doorstep.store.protocols import AttemptResult, ClaimedDelivery, DeliveryRecord, FinishRequest
 from doorstep.store.tables import (
     UTCDateTime,
     connector_states,
     deliveries,
     delivery_attempts,
 )
+from doorstep.types import DeliveryState
 
 __all__ = [
     "MIN_SQLITE",

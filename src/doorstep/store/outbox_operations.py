@@ -13,16 +13,9 @@ import sqlalchemy as sa
 from doorstep.store.audit import AuditWriter
 from doorstep.store.cursor import decode_cursor, encode_cursor
 from doorstep.store.outbox import DETAIL_CHARS
-from doorstep.store.protocols import (
-    DELIVERY_STATES,
-    ConnectorState,
-    DeliveryAttempt,
-    DeliveryChanges,
-    DeliveryInfo,
-    DeliveryPage,
-    DeliveryQuery,
-)
+from doorstep.store.protocols import ConnectorState, DeliveryChanges, DeliveryPage, DeliveryQuery
 from doorstep.store.tables import connector_states, deliveries, delivery_attempts
+from doorstep.types import DELIVERY_STATES, Delivery, DeliveryAttempt
 
 __all__ = [
     "cancel",
@@ -40,8 +33,8 @@ _RETRYABLE: frozenset[str] = frozenset({"dead", "cancelled"})
 _CANCELLABLE: frozenset[str] = frozenset({"held", "pending", "dead"})
 
 
-def _info(row: Any, history: Iterable[Any] = ()) -> DeliveryInfo:
-    return DeliveryInfo(
+def _info(row: Any, history: Iterable[Any] = ()) -> Delivery:
+    return Delivery(
         id=row.id,
         decision_id=row.decision_id,
         app=row.app,
@@ -75,7 +68,7 @@ def _info(row: Any, history: Iterable[Any] = ()) -> DeliveryInfo:
 _COLUMNS = [c for c in deliveries.c if c.name not in ("lease_token", "message")]
 
 
-def get_delivery(conn: sa.Connection, delivery_id: str) -> DeliveryInfo | None:
+def get_delivery(conn: sa.Connection, delivery_id: str) -> Delivery | None:
     row = conn.execute(sa.select(*_COLUMNS).where(deliveries.c.id == delivery_id)).first()
     if row is None:
         return None

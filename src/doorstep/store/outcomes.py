@@ -23,14 +23,10 @@ import sqlalchemy as sa
 from doorstep.ids import new_id
 from doorstep.store.audit import AuditWriter, RowDigest
 from doorstep.store.canonical import iso
-from doorstep.store.feedback import (
-    OutcomeInput,
-    OutcomeRowError,
-    OutcomesRecorded,
-    OutcomeWrite,
-)
+from doorstep.store.feedback import OutcomeRowError, OutcomesRecorded, OutcomeWrite
 from doorstep.store.labelled import epoch_us
 from doorstep.store.tables import decisions, outcomes
+from doorstep.types import Outcome
 
 __all__ = ["KIND", "outcome_fields", "record_outcomes"]
 
@@ -72,14 +68,14 @@ def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
         yield unique[start : start + _IN_CHUNK]
 
 
-def _ref(item: OutcomeInput) -> tuple[str, str]:
+def _ref(item: Outcome) -> tuple[str, str]:
     if item.decision_id is not None:
         return "decision", item.decision_id
     assert item.entity_id is not None
     return "entity", item.entity_id
 
 
-def _same(item: OutcomeInput, label: str | None, value: float | None) -> bool:
+def _same(item: Outcome, label: str | None, value: float | None) -> bool:
     return item.label == label and item.value == value
 
 
@@ -91,8 +87,8 @@ def record_outcomes(
     conn: sa.Connection, audit: AuditWriter, write: OutcomeWrite, actor: str, now: datetime
 ) -> OutcomesRecorded:
     result = OutcomesRecorded()
-    fresh: list[OutcomeInput] = []
-    seen: dict[tuple[str, str, datetime], OutcomeInput] = {}
+    fresh: list[Outcome] = []
+    seen: dict[tuple[str, str, datetime], Outcome] = {}
     for item in write.outcomes:
         identity = (*_ref(item), item.observed_at)
         earlier = seen.get(identity)
@@ -189,9 +185,7 @@ def _db_time(moment: datetime, sqlite: bool) -> datetime | str:
     )
 
 
-def _conflict(
-    item: OutcomeInput, label: str | None, value: float | None, where: str
-) -> OutcomeRowError:
+def _conflict(item: Outcome, label: str | None, value: float | None, where: str) -> OutcomeRowError:
     field, before = _describe(label, value)
     _, now = _describe(item.label, item.value)
     kind, ref = _ref(item)
@@ -205,8 +199,8 @@ def _conflict(
 
 
 def _drop_recorded(
-    conn: sa.Connection, app: str, items: list[OutcomeInput], result: OutcomesRecorded
-) -> list[OutcomeInput]:
+    conn: sa.Connection, app: str, items: list[Outcome], result: OutcomesRecorded
+) -> list[Outcome]:
     """Leave out outcomes recorded before: duplicates, or conflicts when they disagree."""
     stored: dict[tuple[str, str, datetime], tuple[str | None, float | None]] = {}
     for kind in ("decision", "entity"):
@@ -217,7 +211,7 @@ def _drop_recorded(
             ).where(outcomes.c.app == app, outcomes.c.ref_kind == kind, outcomes.c.ref.in_(chunk))
             for row in conn.execute(query).all():
                 stored[(kind, row.ref, row.observed_at)] = (row.label, row.value)
-    kept: list[OutcomeInput] = []
+    kept: list[Outcome] = []
     for item in items:
         before = stored.get((*_ref(item), item.observed_at))
         if before is None:
@@ -230,7 +224,7 @@ def _drop_recorded(
 
 
 def _match(
-    conn: sa.Connection, write: OutcomeWrite, items: list[OutcomeInput], result: OutcomesRecorded
+    conn: sa.Connection, write: OutcomeWrite, items: list[Outcome], result: OutcomesRecorded
 ) -> dict[int, _Match]:
     matches: dict[int, _Match] = {}
     by_decision = [i for i in items if i.decision_id is not None]
@@ -266,7 +260,7 @@ def _match(
 
 
 def _match_entities(
-    conn: sa.Connection, write: OutcomeWrite, items: list[OutcomeInput]
+    conn: sa.Connection, write: OutcomeWrite, items: list[Outcome]
 ) -> dict[int, _Match]:
     """Each outcome to its entity's latest decision in ``[observed - horizon, observed]``.
 
@@ -284,7 +278,7 @@ def _match_entities(
             history[entity].append((created, decision_id))
     horizon_us = write.horizon // _MICROSECOND
     matches: dict[int, _Match] = {}
-    missed: list[OutcomeInput] = []
+    missed: list[Outcome] = []
     for item in items:
         assert item.entity_id is not None
         observed = (item.observed_at - _EPOCH) // _MICROSECOND

@@ -4,7 +4,7 @@ SQLite and PostgreSQL; the web layer and the services depend on this contract al
 Everything a call writes (decisions, their deliveries, reviews, keys, model versions, and the
 audit events that describe them) is committed in one transaction, or not at all.
 
-The outbox types (:class:`DeliveryRecord`, :class:`ClaimedDelivery`, :class:`DeliveryInfo`, ...)
+The outbox types (:class:`DeliveryRecord`, :class:`ClaimedDelivery`, :class:`Delivery`, ...)
 are described in ``docs/deliveries.md``.
 """
 
@@ -15,26 +15,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from doorstep.store.feedback import (
-    FeedbackCounts,
-    OutcomesRecorded,
-    OutcomeWrite,
-    WindowCounts,
-)
-from doorstep.store.views import (
-    AppActivity,
-    AuditEventView,
-    QueuePage,
-    QueueQuery,
-    ReviewClaim,
-)
+from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.views import AppActivity, QueuePage, QueueQuery, ReviewClaim
+from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
 if TYPE_CHECKING:
     from doorstep.store.alerts import AlertState, AlertTransition
     from doorstep.store.runs import ChunkProgress, RunInfo, RunLease, RunPage, RunQuery, RunState
 
 __all__ = [
-    "DELIVERY_STATES",
+    "DecisionStore",
+    "ReviewStore",
+    "OutboxStore",
+    "DeliveryAdminStore",
+    "OutcomeStore",
+    "ModelVersionStore",
+    "KeyStore",
+    "AuditStore",
+    "ActivityStore",
+    "RunStore",
+    "LeaseStore",
+    "AlertStore",
     "ApiKey",
     "AttemptResult",
     "AuditReport",
@@ -42,15 +43,11 @@ __all__ = [
     "ConnectorState",
     "DecisionPage",
     "DecisionQuery",
-    "DecisionRecord",
-    "DeliveryAttempt",
     "DeliveryChanges",
     "FinishRequest",
-    "DeliveryInfo",
     "DeliveryPage",
     "DeliveryQuery",
     "DeliveryRecord",
-    "DeliveryState",
     "RecordOutcome",
     "RecordRequest",
     "Role",
@@ -59,49 +56,6 @@ __all__ = [
 ]
 
 Role = Literal["admin", "owner", "reviewer", "viewer", "client"]
-
-DeliveryState = Literal["held", "pending", "sending", "delivered", "dead", "cancelled"]
-"""Where a delivery is in the outbox:
-
-- ``held``: its decision waits for a person's verdict (approve releases it, override cancels it);
-- ``pending``: due at ``next_attempt_at``; ``sending``: claimed by a worker under a lease;
-- ``delivered``; ``dead``: failed for good or out of retries (re-drivable); ``cancelled``.
-"""
-
-DELIVERY_STATES: tuple[DeliveryState, ...] = (
-    "held", "pending", "sending", "delivered", "dead", "cancelled",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    """One decision as stored. ``id`` is a UUIDv7 (sortable by time) made by the caller."""
-
-    id: str
-    app: str
-    entity_id: str
-    model_version: str
-    model_hash: str
-    inputs: dict[str, Any]
-    score: float
-    action: str
-    rule: str | None
-    review: bool
-    control: bool
-    status: str
-    """``decided``, ``pending_review``, ``held_out``; after a review: ``approved`` or
-    ``overridden``."""
-    reasons: list[dict[str, Any]] | None
-    reasons_text: str | None
-    created_at: datetime
-    predicted_class: str | None = None
-    final_action: str | None = None
-    """The action after review (the override's target, or the action when approved)."""
-    lineage: dict[str, Any] | None = None
-    """Where the inputs came from, for apps with feature sources: ``request`` (the fields the
-    request carried) and ``sources`` (per source: ``fields``, ``observed_at``,
-    ``age_seconds`` and, with a ``max_age``, ``stale``); ``None`` when all came with the
-    request."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +85,7 @@ class RecordRequest:
     body the caller will send, stored so that a retry with the same key and body gets it back
     byte for byte."""
 
-    decisions: list[DecisionRecord]
+    decisions: list[Decision]
     idempotency_key: str | None = None
     body_sha256: str | None = None
     response: bytes | None = None
@@ -167,7 +121,7 @@ class DecisionQuery:
 
 @dataclass(frozen=True)
 class DecisionPage:
-    items: list[DecisionRecord]
+    items: list[Decision]
     next_cursor: str | None
 
 
@@ -224,49 +178,8 @@ class DeliveryQuery:
 
 
 @dataclass(frozen=True)
-class DeliveryAttempt:
-    """One attempt of a delivery: ``number`` counts every attempt, also across re-drives.
-    ``outcome`` is ``None`` while it runs (or when its worker stopped without finishing)."""
-
-    number: int
-    worker: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str | None
-    """``delivered``, ``retry``, ``failed``, ``gone``, or ``expired`` (the lease ran out before
-    the worker finished; another worker took the delivery over)."""
-    status: int | None
-    detail: str | None
-
-
-@dataclass(frozen=True)
-class DeliveryInfo:
-    """A delivery as stored, for lists and pages."""
-
-    id: str
-    decision_id: str | None
-    """``None`` for a message that belongs to no decision (an alert)."""
-    app: str
-    action: str
-    connector: str
-    key: str
-    state: DeliveryState
-    attempts: int
-    """Attempts in the current cycle (reset to 0 when a dead delivery is re-driven)."""
-    next_attempt_at: datetime | None
-    lease_expires_at: datetime | None
-    last_status: int | None
-    last_detail: str | None
-    created_at: datetime
-    updated_at: datetime
-    delivered_at: datetime | None
-    history: tuple[DeliveryAttempt, ...] = ()
-    """Every attempt, oldest first (filled by :meth:`StoreContract.get_delivery` only)."""
-
-
-@dataclass(frozen=True)
 class DeliveryPage:
-    items: list[DeliveryInfo]
+    items: list[Delivery]
     next_cursor: str | None
 
 
@@ -285,7 +198,7 @@ class ClaimedDelivery:
     """This attempt's number over the delivery's whole life."""
     lease_token: str
     lease_expires_at: datetime
-    decision: DecisionRecord | None
+    decision: Decision | None
     """``None`` for an alert: then :attr:`message` holds what to send."""
     message: dict[str, Any] | None = None
     """An alert's ready ``context``, ``payload`` and ``text`` (see
@@ -332,10 +245,8 @@ class ConnectorState:
     detail: str | None
 
 
-class StoreContract(Protocol):
-    url: str
-    dialect: str
-    """``sqlite`` or ``postgresql``."""
+class DecisionStore(Protocol):
+    """Decisions: recorded with their deliveries and idempotency claims, read back, listed."""
 
     def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
         """Write many requests' decisions and deliveries in ONE transaction, with one audit
@@ -343,18 +254,53 @@ class StoreContract(Protocol):
         request order."""
         ...
 
-    def get_decision(self, decision_id: str) -> DecisionRecord | None: ...
+    def get_decision(self, decision_id: str) -> Decision | None: ...
 
     def list_decisions(self, query: DecisionQuery) -> DecisionPage:
         """Newest first; cursor pagination stable under concurrent inserts."""
         ...
 
-    def review(self, verdict: Verdict) -> DecisionRecord:
+
+class ReviewStore(Protocol):
+    """Reviews: verdicts on decisions sent for review, and the review queue with its claims."""
+
+    def review(self, verdict: Verdict) -> Decision:
         """Record a verdict on a ``pending_review`` decision. Raises ``ReviewNotFoundError``,
         ``ReviewConflictError`` (not pending, or already reviewed — also under concurrency).
         In the same transaction, approve makes the decision's ``held`` deliveries ``pending``;
         override cancels them and inserts the verdict's deliveries."""
         ...
+
+    def get_review(self, decision_id: str) -> Review | None:
+        """The verdict on a decision (``verdict``, ``action``, ``reason``, ``actor``,
+        ``created_at``), or ``None`` before one was given."""
+        ...
+
+    def review_queue(self, query: QueueQuery, *, now: datetime) -> QueuePage:
+        """Decisions ``pending_review`` matching ``query``, with their live claims."""
+        ...
+
+    def claim_review(
+        self, decision_id: str, key_id: str, actor: str, *, seconds: float, now: datetime
+    ) -> ReviewClaim:
+        """Claim a pending decision for ``seconds`` (again by the same key: renewed). Raises
+        ``NotFoundError``, ``ReviewConflictError`` (not pending) or ``ReviewClaimedError``
+        (another key's claim has not expired)."""
+        ...
+
+    def review_claim(self, decision_id: str, *, now: datetime) -> ReviewClaim | None:
+        """The live claim on a decision, if any."""
+        ...
+
+    def release_review(self, decision_id: str, key_id: str, *, now: datetime) -> bool:
+        """Drop this key's claim (or an expired one); ``False`` when there was none to drop.
+        Raises ``ReviewClaimedError`` when another key holds a live claim."""
+        ...
+
+
+class OutboxStore(Protocol):
+    """The outbox as the dispatcher works it: due deliveries claimed under leases, attempts finished
+    once."""
 
     def claim_deliveries(
         self,
@@ -406,11 +352,16 @@ class StoreContract(Protocol):
         records the attempts that ended and takes new deliveries with one commit."""
         ...
 
+
+class DeliveryAdminStore(Protocol):
+    """The outbox for operators: deliveries listed and read with their attempts, re-driven or
+    cancelled, connectors disabled and enabled, counts by state."""
+
     def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
         """Newest first; cursor pagination like :meth:`list_decisions`."""
         ...
 
-    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
         """The delivery with its attempts (``history``)."""
         ...
 
@@ -437,6 +388,11 @@ class StoreContract(Protocol):
     def delivery_counts(self, app: str | None = None) -> dict[str, int]:
         """Deliveries by state (every state present, zero when none)."""
         ...
+
+
+class OutcomeStore(Protocol):
+    """Outcomes: recorded and matched to decisions, and the decisions read back with them for
+    monitoring and training data."""
 
     def record_outcomes(self, write: OutcomeWrite, *, actor: str) -> OutcomesRecorded:
         """Match outcomes to decisions and record them, matched or not, with one
@@ -495,6 +451,10 @@ class StoreContract(Protocol):
         text, score): each page its own keyset read."""
         ...
 
+
+class ModelVersionStore(Protocol):
+    """Model versions of each app, registered by content hash."""
+
     def register_model_version(
         self, app: str, version: str, content_hash: str, owner: str, *, actor: str
     ) -> None:
@@ -503,6 +463,10 @@ class StoreContract(Protocol):
         ...
 
     def model_versions(self, app: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class KeyStore(Protocol):
+    """API keys: created (secret shown once, hash stored), authenticated, listed, revoked."""
 
     def create_key(self, name: str, role: Role, *, actor: str) -> tuple[ApiKey, str]:
         """Returns the key record and the secret (shown once; only its hash is stored)."""
@@ -522,52 +486,33 @@ class StoreContract(Protocol):
 
     def count_keys(self) -> int: ...
 
+
+class AuditStore(Protocol):
+    """The audit chain: events appended, the chain verified, a decision's events read."""
+
     def append_audit(self, kind: str, subject: str, payload: dict[str, Any], *, actor: str) -> int:
         """Append one event outside the calls above (e.g. ``app.loaded``); returns its seq."""
         ...
 
     def verify_audit(self) -> AuditReport: ...
 
-    def review_queue(self, query: QueueQuery, *, now: datetime) -> QueuePage:
-        """Decisions ``pending_review`` matching ``query``, with their live claims."""
-        ...
-
-    def claim_review(
-        self, decision_id: str, key_id: str, actor: str, *, seconds: float, now: datetime
-    ) -> ReviewClaim:
-        """Claim a pending decision for ``seconds`` (again by the same key: renewed). Raises
-        ``NotFoundError``, ``ReviewConflictError`` (not pending) or ``ReviewClaimedError``
-        (another key's claim has not expired)."""
-        ...
-
-    def review_claim(self, decision_id: str, *, now: datetime) -> ReviewClaim | None:
-        """The live claim on a decision, if any."""
-        ...
-
-    def release_review(self, decision_id: str, key_id: str, *, now: datetime) -> bool:
-        """Drop this key's claim (or an expired one); ``False`` when there was none to drop.
-        Raises ``ReviewClaimedError`` when another key holds a live claim."""
-        ...
-
-    def decision_audit(self, decision_id: str) -> list[AuditEventView]:
+    def decision_audit(self, decision_id: str) -> list[AuditEvent]:
         """The audit events about one decision (its recording, verdict and deliveries' changes),
         oldest first."""
         ...
+
+
+class ActivityStore(Protocol):
+    """Summaries for the pages: an app's decisions per day, verdicts and review backlog."""
 
     def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
         """Decisions per day by action, verdicts, and the review backlog of ``app``."""
         ...
 
-    def get_review(self, decision_id: str) -> dict[str, Any] | None:
-        """The verdict on a decision (``verdict``, ``action``, ``reason``, ``actor``,
-        ``created_at``), or ``None`` before one was given."""
-        ...
 
-    def ping(self) -> None:
-        """Raise ``StoreUnavailableError`` when the database cannot be reached or is locked."""
-        ...
-
-    # batch runs from feature sources (see doorstep.store.runs)
+class RunStore(Protocol):
+    """Batch runs from feature sources: started, taken over after a crash, advanced chunk by chunk
+    under a lease, finished, listed."""
 
     def start_run(
         self,
@@ -603,13 +548,20 @@ class StoreContract(Protocol):
 
     def list_runs(self, query: RunQuery) -> RunPage: ...
 
+
+class LeaseStore(Protocol):
+    """Named leases: one holder at a time across every server sharing the store (the run scheduler,
+    the monitor)."""
+
     def acquire_lease(
         self, name: str, holder: str, seconds: float, *, now: datetime | None = None
     ) -> bool: ...
 
     def release_lease(self, name: str, holder: str) -> None: ...
 
-    # alerts (see doorstep.store.alerts)
+
+class AlertStore(Protocol):
+    """Alert state per app and subject, changed by compare-and-set transitions."""
 
     def alert_states(self, app: str) -> dict[str, AlertState]: ...
 
@@ -621,3 +573,31 @@ class StoreContract(Protocol):
         actor: str,
         now: datetime | None = None,
     ) -> list[AlertTransition]: ...
+
+
+class StoreContract(
+    DecisionStore,
+    ReviewStore,
+    OutboxStore,
+    DeliveryAdminStore,
+    OutcomeStore,
+    ModelVersionStore,
+    KeyStore,
+    AuditStore,
+    ActivityStore,
+    RunStore,
+    LeaseStore,
+    AlertStore,
+    Protocol,
+):
+    """The whole store, every aggregate: what :class:`doorstep.store.Store` implements on SQLite
+    and PostgreSQL. A service declares the slice it uses (one of the protocols above, or a few
+    combined); only what opens the store holds the whole of it."""
+
+    url: str
+    dialect: str
+    """``sqlite`` or ``postgresql``."""
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailableError`` when the database cannot be reached or is locked."""
+        ...

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -32,12 +32,8 @@ from doorstep.store.engine import (
     resolve_url,
     translate_errors,
 )
-from doorstep.store.feedback import (
-    FeedbackCounts,
-    OutcomesRecorded,
-    OutcomeWrite,
-    WindowCounts,
-)
+from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.home import DEFAULT_HOME
 from doorstep.store.migrate import upgrade
 from doorstep.store.protocols import (
     ApiKey,
@@ -47,22 +43,21 @@ from doorstep.store.protocols import (
     ConnectorState,
     DecisionPage,
     DecisionQuery,
-    DecisionRecord,
     DeliveryChanges,
-    DeliveryInfo,
     DeliveryPage,
     DeliveryQuery,
-    DeliveryState,
     FinishRequest,
     RecordOutcome,
     RecordRequest,
     Role,
+    StoreContract,
     Verdict,
 )
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
-from doorstep.store.views import AppActivity, AuditEventView, QueuePage, QueueQuery, ReviewClaim
+from doorstep.store.views import AppActivity, QueuePage, QueueQuery, ReviewClaim
 from doorstep.store.writer_lock import WriterLock
+from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
 __all__ = ["Store", "open_store"]
 
@@ -70,7 +65,7 @@ __all__ = ["Store", "open_store"]
 def open_store(
     url: str | None = None,
     *,
-    home: Path = Path(".doorstep"),
+    home: Path = DEFAULT_HOME,
     migrate: bool = True,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     synchronous: str = "FULL",
@@ -147,7 +142,7 @@ class Store:
         with self._write() as (conn, audit):
             return _decisions.record(conn, audit, requests, actor)
 
-    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+    def get_decision(self, decision_id: str) -> Decision | None:
         with self._read() as conn:
             return _decisions.get_decision(conn, decision_id)
 
@@ -155,7 +150,7 @@ class Store:
         with self._read() as conn:
             return _decisions.list_decisions(conn, query)
 
-    def review(self, verdict: Verdict) -> DecisionRecord:
+    def review(self, verdict: Verdict) -> Decision:
         with self._write() as (conn, audit):
             return _decisions.review(conn, audit, verdict)
 
@@ -180,7 +175,7 @@ class Store:
         with self._write_plain() as conn:
             return _queue.release(conn, decision_id, key_id, now)
 
-    def decision_audit(self, decision_id: str) -> list[AuditEventView]:
+    def decision_audit(self, decision_id: str) -> list[AuditEvent]:
         with self._read() as conn:
             return _activity.decision_audit(conn, decision_id)
 
@@ -188,7 +183,7 @@ class Store:
         with self._read() as conn:
             return _activity.app_activity(conn, app, days, now)
 
-    def get_review(self, decision_id: str) -> dict[str, Any] | None:
+    def get_review(self, decision_id: str) -> Review | None:
         with self._read() as conn:
             return _activity.review_of(conn, decision_id)
 
@@ -259,7 +254,7 @@ class Store:
         with self._read() as conn:
             return _deliveries.list_deliveries(conn, query)
 
-    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
         with self._read() as conn:
             return _deliveries.get_delivery(conn, delivery_id)
 
@@ -606,3 +601,9 @@ def _lock_path(url: sa.URL) -> Path | None:
     if database in {"", ":memory:"} or database.startswith("file:"):
         return None
     return Path(database).with_name(Path(database).name + "-writer.lock")
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_contract(store: Store) -> StoreContract:
+        return store  # mypy: Store has every method of every protocol, with the same signature

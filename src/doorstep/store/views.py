@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 __all__ = [
     "ActivityDay",
     "AppActivity",
-    "AuditEventView",
     "QueueEntry",
     "QueuePage",
     "QueueQuery",
@@ -96,15 +95,3 @@ class AppActivity:
     reviewed: int
     overridden: int
     """Verdicts over the window, and how many of them were overrides."""
-
-
-@dataclass(frozen=True)
-class AuditEventView:
-    """One event of the audit chain, as a decision's page lists it."""
-
-    seq: int
-    at: datetime
-    actor: str
-    kind: str
-    subject: str
-    payload: dict[str, Any]

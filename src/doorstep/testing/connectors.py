@@ -30,8 +30,8 @@ from pydantic import BaseModel
 from doorstep.connectors.base import (
     Connector,
     ConnectorContext,
-    Delivery,
-    Outcome,
+    Message,
+    SendOutcome,
     SendResult,
 )
 
@@ -41,7 +41,7 @@ SECRET = "conformance-secret-7f3a9c"
 """Put into the context's secrets and the decision's inputs: it must not come back in a detail."""
 
 
-def sample_delivery(*, attempt: int = 1, payload: Any = None) -> Delivery:
+def sample_delivery(*, attempt: int = 1, payload: Any = None) -> Message:
     """A realistic delivery of the churn example's ``retention_offer`` action."""
     decision_id = "01936f0e-8a4b-7c2d-9e1f-0a1b2c3d4e5f"
     sentence = "Support tickets in the last 30 days: 7, raises churn risk by 18 points"
@@ -69,7 +69,7 @@ def sample_delivery(*, attempt: int = 1, payload: Any = None) -> Delivery:
         "created_at": datetime(2026, 11, 2, 9, 14, tzinfo=UTC).isoformat(),
         "decision_url": f"http://127.0.0.1:8000/decisions/{decision_id}",
     }
-    return Delivery(
+    return Message(
         id="01936f0e-8a4b-7c2d-9e1f-000000000001",
         key=f"{decision_id}:retention_offer",
         app="churn",
@@ -88,7 +88,7 @@ def check_connector(
     received: Callable[[], int] | None = None,
     unreachable: Mapping[str, Any] | BaseModel | None = None,
     base_dir: Path = Path("."),
-    delivery: Delivery | None = None,
+    delivery: Message | None = None,
 ) -> None:
     """Run every conformance check on the connector class ``factory`` with a working ``spec``."""
     name = getattr(factory, "type", getattr(factory, "__name__", repr(factory)))
@@ -170,10 +170,10 @@ def _build(factory: type, spec: BaseModel, context: ConnectorContext) -> Connect
     return connector
 
 
-def _send(connector: Connector, delivery: Delivery) -> SendResult:
+def _send(connector: Connector, delivery: Message) -> SendResult:
     result = connector.send(delivery)
     assert isinstance(result, SendResult), f"send must return a SendResult, got {result!r}"
-    assert result.outcome in get_args(Outcome), f"unknown outcome {result.outcome!r}"
+    assert result.outcome in get_args(SendOutcome), f"unknown outcome {result.outcome!r}"
     assert isinstance(result.detail, str), "'detail' must be a string"
     assert SECRET not in result.detail, "the detail shows a secret value"
     assert result.status is None or isinstance(result.status, int), "'status' must be an int"
@@ -181,8 +181,8 @@ def _send(connector: Connector, delivery: Delivery) -> SendResult:
     return result
 
 
-def _next_attempt(delivery: Delivery) -> Delivery:
-    return Delivery(
+def _next_attempt(delivery: Message) -> Message:
+    return Message(
         id=delivery.id,
         key=delivery.key,
         app=delivery.app,

@@ -1,13 +1,16 @@
 """The vocabulary of doorstep, written down once (see DESIGN.md, "Concepts").
 
-- decisions: :class:`Decision`, :class:`Reason`, :data:`DECISION_SCHEMA` and
-  :data:`REJECT_SCHEMA` (:mod:`.decisions`);
+- the concepts of DESIGN.md: :class:`Decision` (with its :class:`DecisionStatus` and
+  :class:`Reason` s), :class:`Review`, :class:`Delivery` (with its :class:`DeliveryAttempt` s),
+  :class:`Outcome`, :class:`AuditEvent` (:mod:`.concepts`);
 - monitoring: :class:`MonitoringReport` and its parts (:mod:`.monitoring`), its drift section
   (:mod:`.drift`), and the results of :mod:`doorstep.core.stats` they are made of
   (:class:`QualityReport`, :class:`RoiReport`, :class:`DriftReport`, :class:`Interval`, ...),
   named here too so a reader finds the whole vocabulary in one place.
 
-``from doorstep.types import X`` works for every name of ``__all__``.
+``from doorstep.types import X`` works for every name of ``__all__``. Nothing here loads a
+columnar or numerical library: the command line imports it at start-up, and a report computed
+in a child process is unpickled without them.
 """
 
 from __future__ import annotations
@@ -30,12 +33,17 @@ from doorstep.core.stats.quality_report import (
     Task,
 )
 from doorstep.core.stats.roi_report import ActionRoi, Conclusion, RoiGroup, RoiReport
-from doorstep.types.decisions import (
-    DECISION_SCHEMA,
-    REJECT_SCHEMA,
+from doorstep.types.concepts import (
+    DELIVERY_STATES,
+    AuditEvent,
     Decision,
     DecisionStatus,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryState,
+    Outcome,
     Reason,
+    Review,
 )
 from doorstep.types.drift import AttributionSetup, AttributionSummary, DriftSection, DriftWindow
 from doorstep.types.monitoring import (
@@ -54,12 +62,12 @@ from doorstep.types.monitoring import (
 )
 
 __all__ = [
-    "DECISION_SCHEMA",
-    "REJECT_SCHEMA",
+    "DELIVERY_STATES",
     "ActionRoi",
     "AttributionDrift",
     "AttributionSetup",
     "AttributionSummary",
+    "AuditEvent",
     "CalibrationBin",
     "Check",
     "ColumnDrift",
@@ -67,6 +75,9 @@ __all__ = [
     "Counts",
     "Decision",
     "DecisionStatus",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryState",
     "DriftReport",
     "DriftSection",
     "DriftThresholds",
@@ -74,6 +85,7 @@ __all__ = [
     "Interval",
     "Level",
     "MonitoringReport",
+    "Outcome",
     "OutcomeDescription",
     "OverrideJudgement",
     "OverrideWindow",
@@ -84,6 +96,7 @@ __all__ = [
     "QualitySection",
     "QualityWindow",
     "Reason",
+    "Review",
     "RoiConclusion",
     "RoiGroup",
     "RoiReport",

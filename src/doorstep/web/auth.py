@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from doorstep.errors import AuthError, PermissionDeniedError
-from doorstep.store.protocols import ApiKey, Role, StoreContract
+from doorstep.store.protocols import ApiKey, KeyStore, Role
 
 __all__ = [
     "OPEN",
@@ -89,7 +89,7 @@ PII_ROLES: frozenset[Role] = frozenset({"admin", "owner", "reviewer"})
 class Authenticator:
     """Checks bearer keys against the store, trusting a verified key for ``ttl`` seconds."""
 
-    def __init__(self, store: StoreContract, ttl: float) -> None:
+    def __init__(self, store: KeyStore, ttl: float) -> None:
         self.store, self.ttl = store, ttl
         self._cache: dict[str, tuple[ApiKey, float]] = {}
 

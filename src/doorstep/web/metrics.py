@@ -17,16 +17,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doorstep.services.decide.online import DecisionTally
 from doorstep.services.deliver.dispatcher import AttemptReport
-from doorstep.store.protocols import DecisionQuery, StoreContract
+from doorstep.store.protocols import DecisionQuery, DecisionStore, DeliveryAdminStore
 
-__all__ = ["MetricsMiddleware", "ServiceMetrics"]
+__all__ = ["MeteredStore", "MetricsMiddleware", "ServiceMetrics"]
+
+
+class MeteredStore(DecisionStore, DeliveryAdminStore, Protocol):
+    """What a scrape reads: the review backlog and the deliveries by state."""
+
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -91,7 +96,7 @@ class ServiceMetrics:
         self.attempts.labels(*labels).inc()
         self.delivery_seconds.labels(*labels).observe(seconds)
 
-    def measure_backlog(self, store: StoreContract, apps: list[str], cap: int) -> None:
+    def measure_backlog(self, store: DecisionStore, apps: list[str], cap: int) -> None:
         """Count pending reviews per app (at most ``cap``; pages of 1,000)."""
         for app in apps:
             count, cursor = 0, None
@@ -105,13 +110,13 @@ class ServiceMetrics:
                     break
             self.backlog.labels(app).set(min(count, cap))
 
-    def measure_deliveries(self, store: StoreContract, apps: list[str]) -> None:
+    def measure_deliveries(self, store: DeliveryAdminStore, apps: list[str]) -> None:
         """Count each app's deliveries by state (one grouped query per app)."""
         for app in apps:
             for state, n in store.delivery_counts(app).items():
                 self.deliveries.labels(app, state).set(n)
 
-    def measure(self, store: StoreContract, apps: list[str], cap: int) -> None:
+    def measure(self, store: MeteredStore, apps: list[str], cap: int) -> None:
         """Everything counted at scrape time: the review backlog and the outbox."""
         self.measure_backlog(store, apps, cap)
         self.measure_deliveries(store, apps)

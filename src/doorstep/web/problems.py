@@ -30,6 +30,7 @@ from doorstep.errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    RecordError,
     RecordsInvalidError,
     StoreUnavailableError,
 )
@@ -87,7 +88,7 @@ def problem_response(
     code: str,
     detail: str,
     *,
-    errors: list[dict[str, Any]] | None = None,
+    errors: list[RecordError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
@@ -126,16 +127,8 @@ def _validation_error(request: Request, exc: Exception) -> Response:
         where = location[0] if location else ""
         name = ".".join(location[1:]) or where
         message = f"{where} {name}: {error.get('msg', 'invalid')}".strip()
-        errors.append(
-            {
-                "record": None,
-                "entity_id": None,
-                "field": name,
-                "rule": str(error.get("type", "invalid")),
-                "message": message,
-            }
-        )
-    detail = "The request is invalid: " + "; ".join(str(e["message"]) for e in errors)
+        errors.append(RecordError.of_field(name, str(error.get("type", "invalid")), message))
+    detail = "The request is invalid: " + "; ".join(e.message for e in errors)
     return problem_response(request, 422, InputError.code, detail, errors=errors)
 
 

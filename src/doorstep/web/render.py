@@ -7,7 +7,7 @@ from typing import Any
 
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.apps.registry import Registry
-from doorstep.store.protocols import DecisionRecord, DeliveryInfo
+from doorstep.types import Decision, Delivery
 
 __all__ = ["app_view", "decision_view", "delivery_summary", "delivery_view"]
 
@@ -15,11 +15,11 @@ MASK = "***"
 
 
 def decision_view(
-    record: DecisionRecord,
+    record: Decision,
     registry: Registry,
     *,
     pii: bool,
-    deliveries: list[DeliveryInfo] | None = None,
+    deliveries: list[Delivery] | None = None,
 ) -> dict[str, Any]:
     """A stored decision; inputs marked ``pii`` are masked unless ``pii`` is true. With
     ``deliveries`` (one decision read alone, not lists), a summary of each is added."""
@@ -54,7 +54,7 @@ def decision_view(
     return view
 
 
-def delivery_summary(info: DeliveryInfo) -> dict[str, Any]:
+def delivery_summary(info: Delivery) -> dict[str, Any]:
     """A delivery as shown inside its decision."""
     return {
         "delivery_id": info.id,
@@ -66,7 +66,7 @@ def delivery_summary(info: DeliveryInfo) -> dict[str, Any]:
     }
 
 
-def delivery_view(info: DeliveryInfo, *, history: bool = False) -> dict[str, Any]:
+def delivery_view(info: Delivery, *, history: bool = False) -> dict[str, Any]:
     """A delivery of the outbox; with ``history``, every attempt made, oldest first.
 
     ``next_attempt_at`` is shown for ``pending`` deliveries only (for a ``sending`` one the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from doorstep.store.home import DEFAULT_HOME
+
 __all__ = ["ServeSettings"]
 
 
@@ -41,7 +43,7 @@ class ServeSettings:
     public_url: str | None = None
     """Base URL of this server as people reach it (``--public-url``): the ``decision_url`` that
     deliveries carry."""
-    home: str = ".doorstep"
+    home: str = str(DEFAULT_HOME)
     """Folder of the server's own files: the pages' session secret is kept there when
     ``DOORSTEP_SESSION_SECRET`` is not set."""
     session_hours: float = 12.0

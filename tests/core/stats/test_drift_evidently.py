@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from tests.paths import ROOT
 
 from doorstep.core.stats.drift import build_profile, compare
 from doorstep.core.stats.kernels import ecdf_from_sorted, histogram, psi, sturges_edges
 from doorstep.core.stats.profile import NumericReference
 
-ROOT = Path(__file__).resolve().parents[2]
 EVIDENTLY = ROOT / "bench" / ".data" / "venvs" / "evidently" / "bin" / "python"
 
 pytestmark = pytest.mark.skipif(

@@ -19,13 +19,14 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from tests.paths import ROOT
 
 from doorstep.services.apps.loading import load_app
 from doorstep.services.runs.files import score_file
 
 pytestmark = pytest.mark.slow
 
-DOCS = Path(__file__).parents[2] / "docs" / "models.md"
+DOCS = ROOT / "docs" / "models.md"
 FEATURES = ["tenure_months", "plan", "monthly_spend", "support_tickets_30d"]
 
 

@@ -13,7 +13,7 @@ import pytest
 from doorstep.examples.churn import FEATURES, generate_customers
 from doorstep.services.apps.loading import LoadedApp, load_app
 from doorstep.services.decide.batch import decide_batch, decision_schema
-from doorstep.types import Decision
+from doorstep.types import Reason
 
 pytestmark = pytest.mark.slow
 
@@ -83,9 +83,9 @@ def test_policy_statuses_and_reasons_follow_the_spec(
     assert d.filter(pl.col("action") == "none")["reasons_text"].null_count() == (
         d.filter(pl.col("action") == "none").height
     )
-    decision = Decision.from_row(acted.row(0, named=True))
-    assert len(decision.reasons) == 3
-    assert "churn risk by" in decision.reasons[0].sentence
+    reasons: list[Reason] = acted.row(0, named=True)["reasons"]
+    assert len(reasons) == 3 and set(reasons[0]) == set(Reason.__annotations__)
+    assert "churn risk by" in reasons[0]["sentence"]
 
 
 def test_control_group_is_about_ten_percent_and_stable(

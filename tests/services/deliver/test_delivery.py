@@ -19,7 +19,7 @@ import pytest
 from tests.store.factories import decision
 
 import doorstep.plugins as plugins
-from doorstep.connectors.base import Delivery, SendResult
+from doorstep.connectors.base import Message, SendResult
 from doorstep.core.spec.loader import SpecDocument, parse_spec
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import SpecError
@@ -33,14 +33,8 @@ from doorstep.services.deliver.connectors import (
     secret_values,
 )
 from doorstep.services.deliver.dispatcher import Dispatcher, next_attempt_at
-from doorstep.store import (
-    DecisionQuery,
-    DecisionRecord,
-    DeliveryQuery,
-    RecordRequest,
-    Store,
-    open_store,
-)
+from doorstep.store import DecisionQuery, DeliveryQuery, RecordRequest, Store, open_store
+from doorstep.types import Decision
 
 SECRET = "whsec_c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"
 BROKEN = """  broken:
@@ -105,11 +99,11 @@ class Scripted:
     def __init__(self, *script: SendResult | Exception, pause: float = 0.0) -> None:
         self.script = list(script)
         self.pause = pause
-        self.sent: list[Delivery] = []
+        self.sent: list[Message] = []
         self.lock = threading.Lock()
         self.closed = False
 
-    def send(self, delivery: Delivery) -> SendResult:
+    def send(self, delivery: Message) -> SendResult:
         with self.lock:
             self.sent.append(delivery)
             step = self.script.pop(0) if self.script else SendResult("delivered", "HTTP 200", 200)
@@ -132,7 +126,7 @@ def _app(doc: SpecDocument, **connectors: Any) -> AppConnectors:
     return AppConnectors(doc.spec, connectors, secret_values(doc))
 
 
-def _record(store: Store, doc: SpecDocument, *records: DecisionRecord) -> list[str]:
+def _record(store: Store, doc: SpecDocument, *records: Decision) -> list[str]:
     wanted = deliveries_for(SpecFile(doc, Path()), records)
     store.record([RecordRequest(list(records), deliveries=wanted)], actor="t")
     return [d.id for d in wanted]
@@ -463,7 +457,7 @@ def test_a_send_that_outlives_its_lease_is_not_applied(
     clock = Clock()
 
     class Slow(Scripted):
-        def send(self, delivery: Delivery) -> SendResult:
+        def send(self, delivery: Message) -> SendResult:
             clock.advance(500)  # longer than the lease
             return super().send(delivery)
 
@@ -611,7 +605,7 @@ def test_the_file_connector_skips_a_resend(store: Store, tmp_path: Path) -> None
     app = open_app_connectors(SpecFile(file_doc, tmp_path))
     original = app.connectors["crm"].send
 
-    def slow_send(delivery: Delivery) -> SendResult:
+    def slow_send(delivery: Message) -> SendResult:
         result = original(delivery)
         clock.advance(1000)  # appended, but the lease ran out before the result was recorded
         return result

@@ -26,8 +26,9 @@ from doorstep.services.deliver.connectors import open_app_connectors
 from doorstep.services.deliver.dispatcher import Dispatcher
 from doorstep.services.monitor.alerts import EXIT_ALERT, run_monitor
 from doorstep.services.monitor.drift import reference_profile
-from doorstep.store import DecisionRecord, RecordRequest, Store
+from doorstep.store import RecordRequest, Store
 from doorstep.store.tables import audit_events
+from doorstep.types import Decision
 
 SECRET = "whsec_" + base64.b64encode(b"alerts-secret-of-thirty-two-b!!!").decode()
 START = datetime(2025, 3, 3, tzinfo=UTC)
@@ -71,7 +72,7 @@ def decide_days(app: LoadedApp, store: Store, days: int = 6) -> None:
             [
                 RecordRequest(
                     [
-                        DecisionRecord(
+                        Decision(
                             id=new_id(),
                             app="churn",
                             entity_id=str(row.pop("customer_id")),

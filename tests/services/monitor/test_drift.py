@@ -30,8 +30,8 @@ from doorstep.services.monitor.drift import (
 )
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
-from doorstep.store import DecisionRecord, RecordRequest, Store
-from doorstep.types import AttributionSetup, DriftSection, MonitoringReport
+from doorstep.store import RecordRequest, Store
+from doorstep.types import AttributionSetup, Decision, DriftSection, MonitoringReport
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 DAYS = 6
@@ -64,7 +64,7 @@ def decide_days(
         scores = app.model.predict(customers.select(fields))
         rows = customers.select(["customer_id", *fields]).to_dicts()
         records = [
-            DecisionRecord(
+            Decision(
                 id=new_id(),
                 app="churn",
                 entity_id=str(row.pop("customer_id")),

@@ -17,9 +17,10 @@ from doorstep.errors import InputError
 from doorstep.ids import new_id
 from doorstep.services.monitor.report import monitoring_report, window_start
 from doorstep.services.outcomes.ingest import record_outcomes
-from doorstep.store import DecisionRecord, RecordRequest, Store
+from doorstep.store import RecordRequest, Store
 from doorstep.types import (
     Counts,
+    Decision,
     Interval,
     QualityMetric,
     QualityReport,
@@ -73,7 +74,7 @@ def simulate(store: Store, n: int, seed: int) -> dict[str, Any]:
     churned = rng.random(n) < np.where(treated, true_p * (1 - RELATIVE_EFFECT), true_p)
     created = [START + timedelta(minutes=int(m)) for m in rng.integers(0, 10 * 24 * 60, n)]
     decisions = [
-        DecisionRecord(
+        Decision(
             id=new_id(),
             app="churn",
             entity_id=f"C-{i}",
@@ -211,7 +212,7 @@ def test_overrides_are_counted_and_judged(store: Store) -> None:
         ]
     ):
         rows.append(
-            DecisionRecord(
+            Decision(
                 id=new_id(),
                 app="churn",
                 entity_id=f"R-{i}",
@@ -292,7 +293,7 @@ def test_regression_report(store: Store) -> None:
     predictions = rng.normal(100, 20, n)
     spend = predictions + rng.normal(0, 10, n)
     decisions = [
-        DecisionRecord(
+        Decision(
             id=new_id(),
             app="churn",
             entity_id=f"C-{i}",
@@ -342,7 +343,7 @@ def test_multiclass_accuracy_and_roi_on_a_named_class(store: Store) -> None:
     actuals = ["gold", "silver", "silver", "gold"]
     for i, predicted in enumerate(["gold", "gold", "silver", "bronze"]):
         rows.append(
-            DecisionRecord(
+            Decision(
                 id=new_id(),
                 app="churn",
                 entity_id=f"M-{i}",

@@ -37,8 +37,8 @@ from doorstep.services.apps.loading import load_app
 from doorstep.services.monitor.drift import drift_thresholds, reference_profile
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.outcomes.ingest import record_outcomes
-from doorstep.store import DecisionRecord, RecordRequest, Store, open_store
-from doorstep.types import MonitoringReport
+from doorstep.store import RecordRequest, Store, open_store
+from doorstep.types import Decision, MonitoringReport
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("DOORSTEP_UPDATE_GOLDEN") == "1"
@@ -83,7 +83,7 @@ def sqlite(tmp_path: Path) -> Iterator[Store]:
 
 def decision(
     new_id: Callable[[], str], number: int, score: float, action: str, **changes: Any
-) -> DecisionRecord:
+) -> Decision:
     fields: dict[str, Any] = {
         "id": new_id(),
         "app": "churn",
@@ -102,7 +102,7 @@ def decision(
         "created_at": START + timedelta(minutes=number),
     }
     fields.update(changes)
-    return DecisionRecord(**fields)
+    return Decision(**fields)
 
 
 def record_overrides(store: Store, new_id: Callable[[], str]) -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from tests.services.monitor.test_report import SPEC, START, spec
 from tests.store.factories import decision
 
-from doorstep.errors import InputError
+from doorstep.errors import InputError, RecordError
 from doorstep.services.outcomes.ingest import import_outcomes, record_outcomes
 from doorstep.services.outcomes.rows import OutcomeParser
 from doorstep.store import RecordRequest, Store
@@ -65,14 +65,14 @@ def test_import_records_good_rows_and_reports_bad_ones(
     assert (summary.recorded.recorded, summary.recorded.matched) == (3, 2)
     assert dict(summary.recorded.unmatched) == {"no_decision": 1}
     assert summary.refused == expected_rows - 3
-    found = {(e["record"], e["field"], e["rule"]) for e in summary.first_errors}
+    found = {(e.record, e.field, e.rule) for e in summary.first_errors}
     assert (3, "churned", "allowed_values") in found
     assert (4, "decision_id", "id_required") in found
     assert (5, "observed_at", "type") in found
     assert (7, "observed_at", "max") in found
     if fmt == "jsonl":
-        assert (8, "", "record") in found
-    message = next(e["message"] for e in summary.first_errors if e["rule"] == "allowed_values")
+        assert (8, None, "record") in found
+    message = next(e.message for e in summary.first_errors if e.rule == "allowed_values")
     assert message == "churned must be '1' (positive) or '0' (negative), got 'maybe'"
     assert summary.rejects == tmp_path / "outcomes.rejects.csv"
     rejects = pl.read_csv(summary.rejects)
@@ -116,15 +116,7 @@ def test_bodies_name_refused_records(decided: Store) -> None:
     )
     assert (result.recorded, result.matched) == (3, 2)
     assert result.unmatched_rows == [(3, "unknown_decision")]
-    assert errors == [
-        {
-            "record": 2,
-            "entity_id": None,
-            "field": "",
-            "rule": "type",
-            "message": "an outcome must be a JSON object",
-        }
-    ]
+    assert errors == [RecordError(2, None, None, "type", "an outcome must be a JSON object")]
     conflict, errors = record_outcomes(
         spec(),
         decided,
@@ -133,7 +125,7 @@ def test_bodies_name_refused_records(decided: Store) -> None:
         now=NOW,
     )
     assert conflict.recorded == 0
-    assert [(e["record"], e["field"], e["rule"]) for e in errors] == [(0, "churned", "conflict")]
+    assert [(e.record, e.field, e.rule) for e in errors] == [(0, "churned", "conflict")]
 
 
 def test_parser_reads_the_spec() -> None:
@@ -150,4 +142,4 @@ def test_parser_reads_the_spec() -> None:
         {"customer_id": "C-1", "status": "churnd", "observed_at": "2025-03-01"}, 2
     )
     assert isinstance(errors, list)
-    assert errors[0]["message"].endswith("got 'churnd' (did you mean 'churned'?)")
+    assert errors[0].message.endswith("got 'churnd' (did you mean 'churned'?)")

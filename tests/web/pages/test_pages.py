@@ -144,7 +144,8 @@ async def test_a_verdict_on_a_decided_case_is_refused_and_the_first_stands(seede
         assert again.status_code == 409 and "not 'pending_review'" in unescape(again.text)
     record = seeded.store.get_decision(case)
     assert record is not None and record.status == "overridden" and record.final_action == "none"
-    assert seeded.store.get_review(case)["reason"] == "no"  # type: ignore[index]
+    review = seeded.store.get_review(case)
+    assert review is not None and review.reason == "no"
 
 
 async def test_a_form_without_the_csrf_token_is_refused(seeded: Site) -> None:

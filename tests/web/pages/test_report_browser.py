@@ -22,7 +22,8 @@ from doorstep.services.monitor.drift import drift_thresholds, reference_profile
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
 from doorstep.services.outcomes.ingest import record_outcomes
-from doorstep.store import DecisionRecord, RecordRequest, open_store
+from doorstep.store import RecordRequest, open_store
+from doorstep.types import Decision
 
 SHOTS = os.environ.get("DOORSTEP_SCREENSHOTS_DIR")
 """When set (``scripts/screenshots``), the screenshots go there (the docs' images)."""
@@ -57,7 +58,7 @@ def decide_and_observe(app: LoadedApp, store: Any) -> None:
             elif verdict < 0.3:
                 status, final = "approved", "retention_offer"
             records.append(
-                DecisionRecord(
+                Decision(
                     id=new_id(),
                     app="churn",
                     entity_id=entity,

@@ -1,3 +1,4 @@
 """Apps: a spec loaded with its model and reference data and checked against both
-(:mod:`.loading`), the apps a server hosts (:mod:`.registry`), and the example apps that
+(:mod:`.loading`), checked with its connectors too as ``doorstep validate`` does
+(:mod:`.checks`), the apps a server hosts (:mod:`.registry`), and the example apps that
 ``doorstep init --example`` writes (:mod:`.examples`)."""

@@ -8,7 +8,7 @@ from doorstep.core.suggest import did_you_mean
 from doorstep.errors import ExampleError
 from doorstep.examples import EXAMPLES
 from doorstep.services.apps.loading import LoadedApp
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import DecisionStore
 
 __all__ = ["create_example", "decide_sample"]
 
@@ -31,7 +31,7 @@ def create_example(directory: Path, name: str, *, force: bool = False) -> list[P
 
 def decide_sample(
     app: LoadedApp,
-    store: StoreContract,
+    store: DecisionStore,
     records: Path,
     *,
     count: int,

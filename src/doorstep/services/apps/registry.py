@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import NotFoundError, SpecError, SpecIssue
 from doorstep.services.apps.loading import LoadedApp, load_app
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import AuditStore, ModelVersionStore
 
-__all__ = ["Registry", "discover_specs", "load_registry", "register_apps"]
+__all__ = ["AppRegistrationStore", "Registry", "discover_specs", "load_registry", "register_apps"]
+
+
+class AppRegistrationStore(AuditStore, ModelVersionStore, Protocol):
+    """What registering apps writes: their model versions and an ``app.loaded`` event each."""
+
 
 SPEC_NAME = "doorstep.yaml"
 
@@ -96,7 +101,7 @@ def load_registry(paths: Sequence[Path], env: Mapping[str, str] | None = None) -
     return Registry(apps)
 
 
-def register_apps(registry: Registry, store: StoreContract, *, actor: str) -> None:
+def register_apps(registry: Registry, store: AppRegistrationStore, *, actor: str) -> None:
     """Record each app's model version and an ``app.loaded`` audit event (once per start)."""
     for app in registry:
         metadata = app.model.metadata

@@ -16,9 +16,32 @@ import polars as pl
 from doorstep.core.contract import ROW_COLUMN, ValidatedBatch, validate_batch
 from doorstep.core.reasons import REASON_DTYPE, ReasonStyle, render_reasons
 from doorstep.services.apps.loading import LoadedApp
-from doorstep.types import DECISION_SCHEMA
 
-__all__ = ["DecisionBatch", "decide_batch", "decide_validated", "decision_schema"]
+__all__ = [
+    "DECISION_SCHEMA",
+    "DecisionBatch",
+    "decide_batch",
+    "decide_validated",
+    "decision_schema",
+]
+
+DECISION_SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.Int64(),
+    "entity_id": pl.String(),
+    "score": pl.Float64(),
+    "action": pl.String(),
+    "rule": pl.String(),
+    "review": pl.Boolean(),
+    "control": pl.Boolean(),
+    "status": pl.String(),
+    "reasons_text": pl.String(),
+    "reasons": REASON_DTYPE,
+    "model_version": pl.String(),
+    "model_hash": pl.String(),
+}
+"""Columns of a decisions batch, in order (multiclass apps add ``predicted_class`` after
+``score``). ``row`` is the 1-based record number in the input; ``rule`` the name of the rule
+that matched (null when the default applied); reasons are null for unexplained decisions."""
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from doorstep.core.spec.models import FieldSpec, Spec
-from doorstep.errors import FeatureSourceUnavailableError
-from doorstep.sources.base import FeatureRow, FeatureSource, open_source
+from doorstep.core.spec.sources import FeatureSourceSpec
+from doorstep.errors import FeatureSourceUnavailableError, RecordError
+from doorstep.plugins import open_source
+from doorstep.sources.base import FeatureRow, FeatureSource
 
-__all__ = ["Enriched", "FeatureLookup", "lineage_of", "normalise_value"]
+__all__ = ["Enriched", "FeatureLookup", "normalise_value", "source_lineage"]
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Enriched:
     """Each record merged with its looked-up values (records that needed nothing, or are not
     objects, as they came)."""
     lineage: list[dict[str, Any] | None]
-    errors: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    errors: dict[int, list[RecordError]] = field(default_factory=dict)
     """Position → error entries (``entity_unknown``, ``stale``): these records are refused."""
     failed: dict[int, FeatureSourceUnavailableError] = field(default_factory=dict)
     """Position → the failure of a source the record needed: its request answers 503."""
@@ -126,7 +128,10 @@ class FeatureLookup:
         return cls(spec, sources)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Close the sources, after the lookups still running have ended (a lookup that timed
+        out for its caller may still hold a connection; each is bounded by its source's
+        ``timeout``). Closing under a running lookup would strand its connection."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
         for source in self.sources:
             source.close()
 
@@ -168,7 +173,7 @@ class FeatureLookup:
             entity = record[self.id_field]
             merged = dict(record)
             sources: dict[str, Any] = {}
-            errors: list[dict[str, Any]] = []
+            errors: list[RecordError] = []
             for name, missing in need.items():
                 row = found[name].get(entity)
                 if row is None:
@@ -176,7 +181,9 @@ class FeatureLookup:
                     continue
                 for name_ in missing:
                     merged[name_] = normalise_value(row.values.get(name_), fields[name_])
-                entry, stale_error = self._lineage(name, entity, position, missing, row, now)
+                entry, stale_error = source_lineage(
+                    name, self._settings[name], entity, missing, row, now, record=position
+                )
                 sources[name] = entry
                 if stale_error is not None:
                     errors.append(stale_error)
@@ -231,65 +238,53 @@ class FeatureLookup:
             found[name].update(rows)
         return found, failures, asked
 
-    def _unknown(self, position: int, entity: str, source: str) -> dict[str, Any]:
-        return {
-            "record": position,
-            "entity_id": entity,
-            "field": self.id_field,
-            "rule": "entity_unknown",
-            "message": f"{self.id_field} {entity!r} is unknown to feature source {source!r}; "
-            "send its inputs in the request, or check the id",
-        }
-
-    def _lineage(
-        self,
-        name: str,
-        entity: str,
-        position: int,
-        missing: list[str],
-        row: FeatureRow,
-        now: datetime,
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        settings = self._settings[name]
-        age = None if row.observed_at is None else (now - row.observed_at).total_seconds()
-        limit = settings.max_age_delta
-        stale = limit is not None and (age is None or age > limit.total_seconds())
-        entry: dict[str, Any] = {
-            "fields": missing,
-            "observed_at": None if row.observed_at is None else _iso(row.observed_at),
-            "age_seconds": None if age is None else round(age, 3),
-        }
-        if limit is not None:
-            entry["stale"] = stale
-        if not stale or settings.on_stale == "flag":
-            return entry, None
-        when = "no update time" if age is None else f"{_duration(age)} old"
-        error = {
-            "record": position,
-            "entity_id": entity,
-            "field": missing[0],
-            "rule": "stale",
-            "message": f"features of {entity!r} from source {name!r} ({', '.join(missing)}) are "
-            f"{when}; max_age is {settings.max_age}",
-        }
-        return entry, error
+    def _unknown(self, position: int, entity: str, source: str) -> RecordError:
+        return RecordError(
+            position,
+            entity,
+            self.id_field,
+            "entity_unknown",
+            f"{self.id_field} {entity!r} is unknown to feature source {source!r}; send its "
+            "inputs in the request, or check the id",
+        )
 
 
-def lineage_of(
-    request_fields: list[str], source: str, fields: list[str], row: FeatureRow, now: datetime
-) -> dict[str, Any]:
-    """The lineage of a record read whole from one source (batch runs)."""
+def source_lineage(
+    source: str,
+    settings: FeatureSourceSpec | None,
+    entity: str,
+    fields: list[str],
+    row: FeatureRow,
+    now: datetime,
+    *,
+    record: int | None = None,
+) -> tuple[dict[str, Any], RecordError | None]:
+    """What a record's lineage says of one source (``fields``, ``observed_at``,
+    ``age_seconds`` and, when the source has a ``max_age``, ``stale``), and the error that
+    refuses the record when its features are stale and the source says ``on_stale: refuse``.
+    Online lookups and batch runs judge a row the same way, with this."""
     age = None if row.observed_at is None else (now - row.observed_at).total_seconds()
-    return {
-        "request": request_fields,
-        "sources": {
-            source: {
-                "fields": fields,
-                "observed_at": None if row.observed_at is None else _iso(row.observed_at),
-                "age_seconds": None if age is None else round(age, 3),
-            }
-        },
+    limit = None if settings is None else settings.max_age_delta
+    stale = limit is not None and (age is None or age > limit.total_seconds())
+    entry: dict[str, Any] = {
+        "fields": fields,
+        "observed_at": None if row.observed_at is None else _iso(row.observed_at),
+        "age_seconds": None if age is None else round(age, 3),
     }
+    if limit is not None:
+        entry["stale"] = stale
+    if settings is None or not stale or settings.on_stale == "flag":
+        return entry, None
+    when = "no update time" if age is None else f"{_duration(age)} old"
+    error = RecordError(
+        record,
+        entity,
+        fields[0] if fields else None,
+        "stale",
+        f"features of {entity!r} from source {source!r} ({', '.join(fields)}) are {when}; "
+        f"max_age is {settings.max_age}",
+    )
+    return entry, error
 
 
 def normalise_value(value: Any, spec: FieldSpec) -> Any:

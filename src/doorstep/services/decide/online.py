@@ -12,15 +12,15 @@ them for ``Idempotency-Key`` replays; the caller sends them only after :meth:`re
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from doorstep.core.bodies import parse_one_or_many
 from doorstep.core.contract import frame_from_records
 from doorstep.core.records import validate_clean
 from doorstep.errors import (
@@ -28,15 +28,16 @@ from doorstep.errors import (
     EntityNotFoundError,
     FeaturesStaleError,
     IdempotencyConflictError,
-    PayloadTooLargeError,
+    RecordError,
     RecordsInvalidError,
 )
-from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch, decide_validated
 from doorstep.services.decide.features import FeatureLookup
+from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
-from doorstep.store.protocols import DecisionRecord, RecordRequest, StoreContract
+from doorstep.store.protocols import DecisionStore, RecordRequest
+from doorstep.types import Decision
 
 __all__ = [
     "DecisionTally",
@@ -94,43 +95,12 @@ def body_digest(app: str, explain: bool | None, body: bytes) -> str:
 
 def parse_records(body: bytes, *, max_records: int) -> tuple[list[Any], bool]:
     """``(records, single)`` from a request body: one JSON object, or ``{"records": [...]}``."""
-    try:
-        value = _loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RecordsInvalidError(
-            f"The request body is not valid JSON: {exc}. Send one record as a JSON object, or "
-            '{"records": [...]}.',
-            [_error(None, None, None, "json", f"not valid JSON: {exc}")],
-        ) from None
-    if not isinstance(value, dict):
-        raise RecordsInvalidError(
-            f"The request body must be a JSON object, got {type(value).__name__}. Send one "
-            'record as an object, or {"records": [...]}.',
-            [_error(None, None, None, "type", "the body must be a JSON object")],
-        )
-    records = value.get("records")
-    if len(value) != 1 or not isinstance(records, list):
-        return [value], True
-    if len(records) > max_records:
-        raise PayloadTooLargeError(
-            f"The batch holds {len(records)} records; at most {max_records} are accepted per "
-            "request. Split it into several requests."
-        )
-    return records, False
-
-
-def _loads(body: bytes) -> Any:
-    """orjson for speed; the standard parser for what orjson refuses and Python's JSON reads
-    (integers beyond 64 bits, NaN), so those reach the input contract as values to judge."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return json.loads(body)
+    return parse_one_or_many(body, key="records", noun="record", max_items=max_records)
 
 
 def decide_requests(
     app: LoadedApp,
-    store: StoreContract,
+    store: DecisionStore,
     requests: Sequence[OnlineRequest],
     *,
     features: FeatureLookup | None = None,
@@ -187,9 +157,9 @@ class _Builder:
         self.now = datetime.now(UTC)
         inputs = app.spec.inputs
         self.columns = [inputs.id, *inputs.fields]
-        self.records: list[list[DecisionRecord]] = [[] for _ in range(size)]
+        self.records: list[list[Decision]] = [[] for _ in range(size)]
         self.items: list[list[dict[str, Any]]] = [[] for _ in range(size)]
-        self.errors: list[list[dict[str, Any]]] = [[] for _ in range(size)]
+        self.errors: list[list[RecordError]] = [[] for _ in range(size)]
         # with feature sources: merged records, their lineage, those refused, requests failed
         self.merged: dict[tuple[int, int], Any] = {}
         self.lineage: dict[tuple[int, int], dict[str, Any] | None] = {}
@@ -210,7 +180,7 @@ class _Builder:
             errors = enriched.errors.get(slot)
             if errors:
                 self.refused.add(place)
-                self.errors[index].extend({**e, "record": position} for e in errors)
+                self.errors[index].extend(replace(e, record=position) for e in errors)
                 continue
             self.merged[place] = enriched.records[slot]
             self.lineage[place] = enriched.lineage[slot]
@@ -230,7 +200,7 @@ class _Builder:
                     owners.append((index, position))
                 else:
                     message = f"record {position} must be a JSON object, got {_kind(record)}"
-                    self.errors[index].append(_error(position, None, None, "type", message))
+                    self.errors[index].append(RecordError(position, None, None, "type", message))
         if not rows:
             return
         inputs, explain = self.app.spec.inputs, requests[indices[0]].explain
@@ -239,76 +209,29 @@ class _Builder:
             batch = decide_validated(self.app, clean, explain=explain)
         else:
             batch = decide_batch(self.app, frame_from_records(rows, inputs), explain=explain)
-        self._add_decisions(batch.decisions.to_dict(as_series=False), rows, owners)
-        if batch.rejects.height:
-            rejects = batch.rejects.to_dict(as_series=False)
-            for row, entity, name, rule, message in zip(
-                rejects["row"],
-                rejects["entity_id"],
-                rejects["field"],
-                rejects["rule"],
-                rejects["message"],
-                strict=True,
-            ):
-                index, position = owners[row - 1]
-                text = message.split(": ", 1)[1] if ": " in message else message
-                self.errors[index].append(_error(position, entity, name, rule, text))
-
-    def _add_decisions(
-        self, columns: dict[str, list[Any]], rows: list[dict[str, Any]], owners: list[Any]
-    ) -> None:
-        app, now, names = self.app, self.now, self.columns
-        version = app.model_version
-        model_hash = app.model.metadata.content_hash
-        classes = columns.get("predicted_class")
-        for i, row in enumerate(columns["row"]):
-            index, _ = owners[row - 1]
-            record = rows[row - 1]
-            decision_id = new_id()
-            reasons = columns["reasons"][i]
-            lineage = self.lineage.get(owners[row - 1])
-            predicted = classes[i] if classes is not None else None
-            entity, score, action, status = (
-                columns["entity_id"][i],
-                columns["score"][i],
-                columns["action"][i],
-                columns["status"][i],
-            )
-            self.records[index].append(
-                DecisionRecord(
-                    id=decision_id,
-                    app=app.name,
-                    entity_id=entity,
-                    model_version=version,
-                    model_hash=model_hash,
-                    inputs={k: record[k] for k in names if k in record},
-                    score=score,
-                    action=action,
-                    rule=columns["rule"][i],
-                    review=columns["review"][i],
-                    control=columns["control"][i],
-                    status=status,
-                    reasons=reasons,
-                    reasons_text=columns["reasons_text"][i],
-                    created_at=now,
-                    predicted_class=predicted,
-                    lineage=lineage,
-                )
-            )
+        lineage = [self.lineage.get(owner) for owner in owners]
+        recorded = record_batch(self.app, batch, rows, now=self.now, lineage=lineage)
+        classes = self.app.classes
+        for decision, row in zip(recorded.decisions, recorded.rows, strict=True):
+            index, _ = owners[row]
+            self.records[index].append(decision)
             item: dict[str, Any] = {
-                "decision_id": decision_id,
-                "entity_id": entity,
-                "score": score,
-                "action": action,
-                "status": status,
-                "reasons": reasons or [],
-                "model_version": version,
+                "decision_id": decision.id,
+                "entity_id": decision.entity_id,
+                "score": decision.score,
+                "action": decision.action,
+                "status": decision.status,
+                "reasons": decision.reasons or [],
+                "model_version": decision.model_version,
             }
-            if classes is not None:
-                item["predicted_class"] = predicted
-            if lineage is not None:
-                item["lineage"] = lineage
+            if classes:
+                item["predicted_class"] = decision.predicted_class
+            if decision.lineage is not None:
+                item["lineage"] = decision.lineage
             self.items[index].append(item)
+        for error in recorded.errors:
+            index, position = owners[error.record or 0]
+            self.errors[index].append(replace(error, record=position))
 
     def finish(self, index: int, request: OnlineRequest) -> RecordRequest | DoorstepError:
         failure = self.failed.get(index)
@@ -317,24 +240,23 @@ class _Builder:
         errors = self.errors[index]
         if request.single:
             if errors:
-                rules = {e["rule"] for e in errors}
+                rules = {e.rule for e in errors}
                 if rules == {"entity_unknown"}:
                     return EntityNotFoundError(
-                        "The record cannot be decided: " + errors[0]["message"], errors
+                        "The record cannot be decided: " + errors[0].message, errors
                     )
                 if rules == {"stale"}:
                     return FeaturesStaleError(
-                        "The record cannot be decided: " + "; ".join(e["message"] for e in errors),
+                        "The record cannot be decided: " + "; ".join(e.message for e in errors),
                         errors,
                     )
                 return RecordsInvalidError(
-                    "The record breaks the input contract: "
-                    + "; ".join(e["message"] for e in errors),
+                    "The record breaks the input contract: " + "; ".join(e.message for e in errors),
                     errors,
                 )
             body = encode_json(self.items[index][0])
         else:
-            errors.sort(key=lambda e: e["record"])
+            errors.sort(key=lambda e: e.record or 0)
             body = encode_json({"decisions": self.items[index], "errors": errors})
         return RecordRequest(
             decisions=self.records[index],
@@ -350,13 +272,7 @@ class _Builder:
             for record in self.records[index]:
                 tally.actions[record.action] += 1
                 tally.pending_review += record.status == "pending_review"
-        tally.rejected += len({e["record"] for e in self.errors[index]})
-
-
-def _error(
-    record: int | None, entity: str | None, name: str | None, rule: str, message: str
-) -> dict[str, Any]:
-    return {"record": record, "entity_id": entity, "field": name, "rule": rule, "message": message}
+        tally.rejected += len({e.record for e in self.errors[index]})
 
 
 def _kind(value: Any) -> str:

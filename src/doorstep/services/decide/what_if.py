@@ -22,7 +22,7 @@ from doorstep.core.contract import frame_from_records
 from doorstep.core.spec.models import FieldSpec
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch
-from doorstep.store.protocols import DecisionRecord
+from doorstep.types import Decision
 
 __all__ = ["Change", "format_value", "what_would_change"]
 
@@ -66,7 +66,7 @@ def format_value(value: Any, spec_field: FieldSpec) -> str:
     return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
 
 
-def what_would_change(app: LoadedApp, decision: DecisionRecord, *, top: int = 5) -> list[Change]:
+def what_would_change(app: LoadedApp, decision: Decision, *, top: int = 5) -> list[Change]:
     """Up to ``top`` single-feature changes that flip ``decision``'s action, smallest first.
     Empty when the app has no reference data or no change within its range flips the action."""
     if app.reference is None:

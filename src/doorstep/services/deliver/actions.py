@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from doorstep.core.spec.models import Spec
 from doorstep.ids import new_id
 from doorstep.store.canonical import iso
-from doorstep.store.protocols import DecisionRecord, DeliveryRecord
+from doorstep.store.protocols import DeliveryRecord
+from doorstep.types import Decision
 
 __all__ = [
     "HasSpec",
@@ -49,7 +50,7 @@ def delivery_key(decision_id: str, action: str) -> str:
 
 
 def delivery_for(
-    spec: Spec, decision: DecisionRecord, action: str, *, held: bool, now: datetime | None = None
+    spec: Spec, decision: Decision, action: str, *, held: bool, now: datetime | None = None
 ) -> DeliveryRecord | None:
     """The delivery of ``action`` for ``decision``, or ``None`` when the action delivers nothing
     (``none``, or no connector)."""
@@ -71,7 +72,7 @@ def delivery_for(
     )
 
 
-def deliveries_for(app: HasSpec, decisions: Sequence[DecisionRecord]) -> list[DeliveryRecord]:
+def deliveries_for(app: HasSpec, decisions: Sequence[Decision]) -> list[DeliveryRecord]:
     """The outbox rows of freshly made ``decisions`` (see the module docstring)."""
     spec = app.spec
     now = datetime.now(UTC)
@@ -96,9 +97,9 @@ def decision_url(public_url: str | None, decision_id: str) -> str:
 
 
 def delivery_context(
-    decision: DecisionRecord, action: str, *, public_url: str | None = None
+    decision: Decision, action: str, *, public_url: str | None = None
 ) -> dict[str, Any]:
-    """What payload templates see (see :attr:`doorstep.connectors.base.Delivery.context`)."""
+    """What payload templates see (see :attr:`doorstep.connectors.base.Message.context`)."""
     context: dict[str, Any] = {
         "decision_id": decision.id,
         "app": decision.app,

@@ -35,9 +35,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from doorstep.connectors.base import Connector, Delivery, Redactor, SendResult
+from doorstep.connectors.base import Connector, Message, Redactor, SendResult
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import DoorstepError, StoreUnavailableError
@@ -47,18 +47,26 @@ from doorstep.store.canonical import iso
 from doorstep.store.protocols import (
     AttemptResult,
     ClaimedDelivery,
-    DeliveryState,
+    DeliveryAdminStore,
     FinishRequest,
-    StoreContract,
+    OutboxStore,
 )
+from doorstep.types import DeliveryState
 
 __all__ = [
     "RETRY_AFTER_CAP",
     "AttemptReport",
+    "DispatchStore",
     "Dispatcher",
     "default_lease",
     "next_attempt_at",
 ]
+
+
+class DispatchStore(OutboxStore, DeliveryAdminStore, Protocol):
+    """What the dispatcher uses: the outbox's claims and finishes, and disabling a connector its
+    target answered 410 Gone."""
+
 
 logger = logging.getLogger("doorstep.deliveries")
 
@@ -138,7 +146,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: StoreContract,
+        store: DispatchStore,
         apps: Sequence[AppConnectors],
         *,
         worker: str | None = None,
@@ -378,7 +386,7 @@ class Dispatcher:
             )
         except TemplateRenderError as exc:
             return SendResult("failed", f"the payload template does not render: {exc}"), 0.0
-        delivery = Delivery(
+        delivery = Message(
             id=claimed.id,
             key=claimed.key,
             app=claimed.app,
@@ -395,7 +403,7 @@ class Dispatcher:
     ) -> tuple[SendResult, float]:
         """A delivery with a ready message (an alert) instead of a decision's action."""
         message = claimed.message or {}
-        delivery = Delivery(
+        delivery = Message(
             id=claimed.id,
             key=claimed.key,
             app=claimed.app,
@@ -408,7 +416,7 @@ class Dispatcher:
         )
         return self._call(connector, delivery)
 
-    def _call(self, connector: Connector, delivery: Delivery) -> tuple[SendResult, float]:
+    def _call(self, connector: Connector, delivery: Message) -> tuple[SendResult, float]:
         started = time.perf_counter()
         try:
             sent = connector.send(delivery)
@@ -447,7 +455,7 @@ class _GroupFinish:
     Under load one commit serves many deliveries instead of each queueing for the store's
     writer."""
 
-    def __init__(self, store: StoreContract, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: OutboxStore, clock: Callable[[], datetime]) -> None:
         self.store, self.clock = store, clock
         self._queued: list[_Slot] = []
         self._queue_lock = threading.Lock()

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from doorstep.core.suggest import did_you_mean
 from doorstep.errors import InputError, NotFoundError
 from doorstep.store.protocols import (
-    DELIVERY_STATES,
+    DeliveryAdminStore,
     DeliveryChanges,
-    DeliveryInfo,
     DeliveryPage,
     DeliveryQuery,
-    DeliveryState,
-    StoreContract,
 )
+from doorstep.types import DELIVERY_STATES, Delivery, DeliveryState
 
 __all__ = [
     "cancel_deliveries",
@@ -30,7 +29,7 @@ CHUNK = 500
 
 
 def list_deliveries(
-    store: StoreContract,
+    store: DeliveryAdminStore,
     *,
     app: str | None = None,
     state: str | None = None,
@@ -51,7 +50,7 @@ def list_deliveries(
     return store.list_deliveries(query)
 
 
-def get_delivery(store: StoreContract, delivery_id: str) -> DeliveryInfo:
+def get_delivery(store: DeliveryAdminStore, delivery_id: str) -> Delivery:
     """A delivery with its attempts; :class:`NotFoundError` when there is none."""
     info = store.get_delivery(delivery_id)
     if info is None:
@@ -62,12 +61,14 @@ def get_delivery(store: StoreContract, delivery_id: str) -> DeliveryInfo:
     return info
 
 
-def retry_deliveries(store: StoreContract, ids: Sequence[str], *, actor: str) -> DeliveryChanges:
+def retry_deliveries(
+    store: DeliveryAdminStore, ids: Sequence[str], *, actor: str
+) -> DeliveryChanges:
     """Send ``dead`` or ``cancelled`` deliveries again, from a fresh cycle of attempts."""
     return _chunked(store.retry_deliveries, ids, actor)
 
 
-def retry_dead(store: StoreContract, app: str, *, actor: str) -> DeliveryChanges:
+def retry_dead(store: DeliveryAdminStore, app: str, *, actor: str) -> DeliveryChanges:
     """Re-drive every ``dead`` delivery of ``app``."""
     ids: list[str] = []
     cursor = None
@@ -82,12 +83,14 @@ def retry_dead(store: StoreContract, app: str, *, actor: str) -> DeliveryChanges
     return retry_deliveries(store, ids, actor=actor)
 
 
-def cancel_deliveries(store: StoreContract, ids: Sequence[str], *, actor: str) -> DeliveryChanges:
+def cancel_deliveries(
+    store: DeliveryAdminStore, ids: Sequence[str], *, actor: str
+) -> DeliveryChanges:
     """Cancel ``held``, ``pending`` or ``dead`` deliveries (a ``sending`` one is in flight)."""
     return _chunked(store.cancel_deliveries, ids, actor)
 
 
-def enable_connector(store: StoreContract, app: str, connector: str, *, actor: str) -> bool:
+def enable_connector(store: DeliveryAdminStore, app: str, connector: str, *, actor: str) -> bool:
     """Let the dispatcher send to a connector again; ``False`` when it was not disabled."""
     return store.enable_connector(app, connector, actor=actor)
 
@@ -113,6 +116,6 @@ def _state(state: str | None) -> DeliveryState | None:
     if state not in DELIVERY_STATES:
         raise InputError(
             f"The 'state' filter must be one of {', '.join(DELIVERY_STATES)}. Got {state!r} "
-            "instead."
+            f"instead{did_you_mean(state, DELIVERY_STATES)}."
         )
     return state

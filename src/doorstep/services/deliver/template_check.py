@@ -40,7 +40,7 @@ _TEMPLATED = {
 
 
 def sample_context(spec: Spec) -> dict[str, Any]:
-    """A delivery context (see :attr:`doorstep.connectors.base.Delivery.context`) for ``spec``
+    """A delivery context (see :attr:`doorstep.connectors.base.Message.context`) for ``spec``
     with made-up values of the right types."""
     fields = spec.inputs.fields
     inputs: dict[str, Any] = {spec.inputs.id: "E-1"}

@@ -1,23 +1,15 @@
-"""The audit trail: verify the chain, append events that no other call records."""
+"""The audit trail: verify the chain and describe the result for people."""
 
 from __future__ import annotations
 
-from typing import Any
+from doorstep.store.protocols import AuditReport, AuditStore
 
-from doorstep.store.protocols import AuditReport, StoreContract
-
-__all__ = ["describe_report", "record_event", "verify_audit"]
+__all__ = ["describe_report", "verify_audit"]
 
 
-def verify_audit(store: StoreContract) -> AuditReport:
+def verify_audit(store: AuditStore) -> AuditReport:
     """Walk the whole chain and the rows it vouches for; see ``docs/audit.md``."""
     return store.verify_audit()
-
-
-def record_event(
-    store: StoreContract, kind: str, subject: str, payload: dict[str, Any], *, actor: str
-) -> int:
-    return store.append_audit(kind, subject, payload, actor=actor)
 
 
 def describe_report(report: AuditReport) -> str:

@@ -3,36 +3,32 @@
 from __future__ import annotations
 
 from doorstep.store.keys import check_role
-from doorstep.store.protocols import ApiKey, Role, StoreContract
+from doorstep.store.protocols import ApiKey, KeyStore
 
 __all__ = ["create_key", "ensure_admin_key", "list_keys", "revoke_key"]
 
 FIRST_ADMIN_NAME = "first-admin"
 
 
-def create_key(store: StoreContract, name: str, role: str, *, actor: str) -> tuple[ApiKey, str]:
+def create_key(store: KeyStore, name: str, role: str, *, actor: str) -> tuple[ApiKey, str]:
     """A new key of ``role``; returns it and its secret (shown once, never stored)."""
     return store.create_key(name, check_role(role), actor=actor)
 
 
-def list_keys(store: StoreContract, *, include_revoked: bool = True) -> list[ApiKey]:
+def list_keys(store: KeyStore, *, include_revoked: bool = True) -> list[ApiKey]:
     keys = store.list_keys()
     return keys if include_revoked else [k for k in keys if k.revoked_at is None]
 
 
-def revoke_key(store: StoreContract, key_id: str, *, actor: str) -> ApiKey:
+def revoke_key(store: KeyStore, key_id: str, *, actor: str) -> ApiKey:
     """Revoke a key by id; it stops authenticating at once. Raises ``NotFoundError``."""
     return store.revoke_key(key_id, actor=actor)
 
 
-def ensure_admin_key(store: StoreContract, *, actor: str = "doorstep") -> str | None:
+def ensure_admin_key(store: KeyStore, *, actor: str = "doorstep") -> str | None:
     """On first start (no keys at all, not even revoked ones) create an admin key and return its
     secret to print once; otherwise ``None``. The server never serves unauthenticated."""
     if store.count_keys() > 0:
         return None
     _key, secret = store.create_key(FIRST_ADMIN_NAME, "admin", actor=actor)
     return secret
-
-
-def role_of(value: str) -> Role:
-    return check_role(value)

@@ -27,7 +27,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from doorstep.core.spec.alerts import AlertsSpec, RetrainSpec
 from doorstep.core.spec.models import Spec
@@ -40,19 +40,26 @@ from doorstep.services.monitor.drift import drift_thresholds
 from doorstep.services.monitor.report import WINDOW_SECONDS, monitoring_report, window_start
 from doorstep.store.alerts import AlertMessage, AlertState, AlertTransition
 from doorstep.store.canonical import iso
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import AlertStore, OutcomeStore
 from doorstep.types.monitoring import MonitoringReport
 
 __all__ = [
     "EXIT_ALERT",
     "EXIT_WARN",
     "MonitorResult",
+    "MonitorStore",
     "RetrainRun",
     "observe",
     "open_alerts",
     "plan_transitions",
     "run_monitor",
 ]
+
+
+class MonitorStore(OutcomeStore, AlertStore, Protocol):
+    """What a monitor run reads (decisions and outcomes) and writes (alert transitions, their
+    messages and the run's event)."""
+
 
 logger = logging.getLogger("doorstep.alerts")
 
@@ -129,7 +136,7 @@ def _spec_alerts(spec: Spec) -> AlertsSpec:
 
 def run_monitor(
     spec: Spec,
-    store: StoreContract,
+    store: MonitorStore,
     *,
     profile: ReferenceProfile | None = None,
     now: datetime | None = None,

@@ -44,7 +44,7 @@ from doorstep.services.monitor.attribution import (
     explain_stored,
     reference_sample,
 )
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import OutcomeStore
 from doorstep.types.drift import DriftSection, DriftWindow
 
 if TYPE_CHECKING:
@@ -273,7 +273,7 @@ class _Window:
 
 def drift_windows(
     spec: Spec,
-    store: StoreContract,
+    store: OutcomeStore,
     profile: ReferenceProfile,
     bounds: Sequence[tuple[datetime, datetime]],
     *,

@@ -25,7 +25,7 @@ from doorstep.core.stats.roi import ActionEconomics, RoiAccumulator
 from doorstep.errors import InputError
 from doorstep.services.monitor.drift import drift_windows
 from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts, WindowCounts
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import OutcomeStore
 from doorstep.types.monitoring import (
     Counts,
     MonitoringReport,
@@ -227,7 +227,7 @@ def _prepare(
 
 def monitoring_report(
     spec: Spec,
-    store: StoreContract,
+    store: OutcomeStore,
     *,
     window: str | None = None,
     since: datetime | None = None,

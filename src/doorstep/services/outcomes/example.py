@@ -12,7 +12,7 @@ import polars as pl
 
 from doorstep.examples.churn.outcomes import RETENTION_EFFECT, simulate_outcomes, true_uplift
 from doorstep.store.feedback import TRAINING_COLUMNS
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import OutcomeStore
 
 __all__ = ["DemoOutcomes", "write_demo_outcomes"]
 
@@ -31,7 +31,7 @@ class DemoOutcomes:
 
 def write_demo_outcomes(
     app: str,
-    store: StoreContract,
+    store: OutcomeStore,
     customers: Path,
     out: Path,
     *,

@@ -18,26 +18,33 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
 from doorstep.core.spec.models import Spec
 from doorstep.core.suggest import did_you_mean
 from doorstep.engines.files import RecordReader, RecordWriter
-from doorstep.errors import InputError
-from doorstep.services.outcomes.rows import OutcomeParser, row_error
-from doorstep.store.feedback import OutcomeInput, OutcomesRecorded, OutcomeWrite
-from doorstep.store.protocols import StoreContract
+from doorstep.errors import InputError, RecordError
+from doorstep.services.outcomes.rows import OutcomeParser
+from doorstep.store.feedback import OutcomesRecorded, OutcomeWrite
+from doorstep.store.protocols import AuditStore, OutcomeStore
+from doorstep.types import Outcome
 
 __all__ = [
     "IMPORT_KIND",
     "REJECT_SCHEMA",
     "ImportSummary",
+    "OutcomeImportStore",
     "default_rejects_path",
     "import_outcomes",
     "record_outcomes",
 ]
+
+
+class OutcomeImportStore(OutcomeStore, AuditStore, Protocol):
+    """What an outcome file's import writes: outcomes, and one ``outcomes.imported`` event."""
+
 
 IMPORT_KIND = "outcomes.imported"
 REJECT_SCHEMA: dict[str, pl.DataType] = {
@@ -54,23 +61,23 @@ WRITE_ROWS = 5_000
 
 def record_outcomes(
     spec: Spec,
-    store: StoreContract,
+    store: OutcomeStore,
     records: Iterable[Any],
     *,
     actor: str,
     source: str = "api",
     first_row: int = 0,
     now: datetime | None = None,
-) -> tuple[OutcomesRecorded, list[dict[str, Any]]]:
+) -> tuple[OutcomesRecorded, list[RecordError]]:
     """Parse and record ``records`` (JSON objects) in one store write. Returns what the store
     did and the errors of refused records, in record order."""
     parser = OutcomeParser(spec, now=now)
-    good: list[OutcomeInput] = []
-    errors: list[dict[str, Any]] = []
+    good: list[Outcome] = []
+    errors: list[RecordError] = []
     entities: dict[int, str | None] = {}
     for row, raw in enumerate(records, start=first_row):
         if not isinstance(raw, Mapping):
-            errors.append(row_error(row, None, "", "type", "an outcome must be a JSON object"))
+            errors.append(RecordError(row, None, None, "type", "an outcome must be a JSON object"))
             continue
         parsed = parser.parse(raw, row)
         if isinstance(parsed, list):
@@ -85,9 +92,9 @@ def record_outcomes(
     for problem in result.errors:
         name = parser.field if problem.field in ("label", "value") else problem.field
         errors.append(
-            row_error(problem.row, entities.get(problem.row), name, problem.rule, problem.message)
+            RecordError(problem.row, entities.get(problem.row), name, problem.rule, problem.message)
         )
-    errors.sort(key=lambda e: (e["record"], e["field"]))
+    errors.sort(key=lambda e: (e.record or 0, e.field or ""))
     return result, errors
 
 
@@ -100,7 +107,7 @@ class ImportSummary:
     rows: int = 0
     recorded: OutcomesRecorded = field(default_factory=OutcomesRecorded)
     refused: int = 0
-    first_errors: list[dict[str, Any]] = field(default_factory=list)
+    first_errors: list[RecordError] = field(default_factory=list)
     """The first refused rows (all of them are in the rejects file)."""
     rejects: Path | None = None
     seconds: float = 0.0
@@ -127,7 +134,7 @@ def default_rejects_path(source: Path) -> Path:
 
 def import_outcomes(
     spec: Spec,
-    store: StoreContract,
+    store: OutcomeImportStore,
     source: Path,
     *,
     actor: str,
@@ -157,11 +164,11 @@ def import_outcomes(
             if offset == 0:
                 _check_columns(chunk, parser)
             bad_rows = {row: message for row, message in reader.bad_lines if row > offset}
-            good: list[OutcomeInput] = []
-            errors: list[dict[str, Any]] = []
+            good: list[Outcome] = []
+            errors: list[RecordError] = []
             for index, raw in enumerate(chunk.iter_rows(named=True), start=offset + 1):
                 if index in bad_rows:
-                    errors.append(row_error(index, None, "", "record", bad_rows[index]))
+                    errors.append(RecordError(index, None, None, "record", bad_rows[index]))
                     continue
                 parsed = parser.parse(raw, index)
                 if isinstance(parsed, list):
@@ -180,7 +187,7 @@ def import_outcomes(
                         parser.field if problem.field in ("label", "value") else problem.field
                     )
                     errors.append(
-                        row_error(
+                        RecordError(
                             problem.row,
                             entities.get(problem.row),
                             field_name,
@@ -189,14 +196,16 @@ def import_outcomes(
                         )
                     )
             if errors:
-                errors.sort(key=lambda e: e["record"])
-                summary.refused += len({e["record"] for e in errors})
+                errors.sort(key=lambda e: e.record or 0)
+                summary.refused += len({e.record for e in errors})
                 room = keep_errors - len(summary.first_errors)
                 summary.first_errors.extend(errors[: max(room, 0)])
                 if writer is None:
                     writer = RecordWriter(rejects_path, REJECT_SCHEMA)
                 writer.write(
-                    pl.DataFrame([{**e, "row": e["record"]} for e in errors], schema=REJECT_SCHEMA)
+                    pl.DataFrame(
+                        [{**e.as_dict(), "row": e.record} for e in errors], schema=REJECT_SCHEMA
+                    )
                 )
             summary.rows += chunk.height
             offset += chunk.height

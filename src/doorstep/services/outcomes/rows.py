@@ -1,9 +1,9 @@
-"""Outcome rows, from a JSON body or a file, checked and turned into :class:`OutcomeInput`.
+"""Outcome rows, from a JSON body or a file, checked and turned into :class:`Outcome`.
 
 A row names its decision (``decision_id``) or its entity (``entity_id``, or the app's id
 field), holds the label or value under the spec's ``monitoring.outcome.field``, and says when
-it was observed (``observed_at``, ISO 8601; no offset means UTC). A bad row becomes errors
-``{record, entity_id, field, rule, message}``: rules ``id_required``, ``max_length``,
+it was observed (``observed_at``, ISO 8601; no offset means UTC). A bad row becomes
+:class:`~doorstep.errors.RecordError` s: rules ``id_required``, ``max_length``,
 ``required``, ``type``, ``max`` (in the future) and ``allowed_values``.
 """
 
@@ -17,20 +17,17 @@ from typing import Any
 from doorstep.core.outcomes import OutcomeSemantics, canonical_label, outcome_semantics
 from doorstep.core.spec.models import Spec
 from doorstep.core.suggest import did_you_mean
-from doorstep.store.feedback import OutcomeInput
+from doorstep.errors import RecordError
+from doorstep.types import Outcome
 
-__all__ = ["CLOCK_SKEW", "OutcomeParser", "row_error"]
+__all__ = ["CLOCK_SKEW", "OutcomeParser"]
 
 CLOCK_SKEW = timedelta(minutes=5)
 """Outcomes observed this far in the future (the sender's clock may run ahead) are accepted."""
 
 
-def row_error(row: int, entity: str | None, name: str, rule: str, message: str) -> dict[str, Any]:
-    return {"record": row, "entity_id": entity, "field": name, "rule": rule, "message": message}
-
-
 class OutcomeParser:
-    """Turns raw records (JSON objects, file rows) into :class:`OutcomeInput` or errors."""
+    """Turns raw records (JSON objects, file rows) into :class:`Outcome` or errors."""
 
     def __init__(self, spec: Spec, *, now: datetime | None = None) -> None:
         self.spec = spec
@@ -42,15 +39,15 @@ class OutcomeParser:
     def field(self) -> str:
         return self.semantics.field
 
-    def parse(self, raw: Mapping[str, Any], row: int) -> OutcomeInput | list[dict[str, Any]]:
+    def parse(self, raw: Mapping[str, Any], row: int) -> Outcome | list[RecordError]:
         decision_id = _text(raw.get("decision_id"))
         entity_id = _text(raw.get("entity_id"))
         if entity_id is None:
             entity_id = _text(raw.get(self.id_field))
-        errors: list[dict[str, Any]] = []
+        errors: list[RecordError] = []
         if decision_id is None and entity_id is None:
             errors.append(
-                row_error(
+                RecordError(
                     row,
                     None,
                     "decision_id",
@@ -65,7 +62,7 @@ class OutcomeParser:
         ):
             if key is not None and len(key) > longest:
                 errors.append(
-                    row_error(
+                    RecordError(
                         row, entity_id, name, "max_length", f"{name} is longer than {longest}"
                     )
                 )
@@ -74,7 +71,7 @@ class OutcomeParser:
         if errors:
             return errors
         assert observed is not None
-        return OutcomeInput(
+        return Outcome(
             row=row,
             observed_at=observed,
             decision_id=decision_id,
@@ -88,18 +85,18 @@ class OutcomeParser:
         raw: Mapping[str, Any],
         row: int,
         entity: str | None,
-        errors: list[dict[str, Any]],
+        errors: list[RecordError],
     ) -> datetime | None:
         given = raw.get("observed_at")
         if given is None or (isinstance(given, str) and not given.strip()):
             errors.append(
-                row_error(row, entity, "observed_at", "required", "observed_at is required")
+                RecordError(row, entity, "observed_at", "required", "observed_at is required")
             )
             return None
         moment = _moment(given)
         if moment is None:
             errors.append(
-                row_error(
+                RecordError(
                     row,
                     entity,
                     "observed_at",
@@ -111,7 +108,7 @@ class OutcomeParser:
             return None
         if moment > self.now + CLOCK_SKEW:
             errors.append(
-                row_error(
+                RecordError(
                     row,
                     entity,
                     "observed_at",
@@ -124,27 +121,29 @@ class OutcomeParser:
         return moment
 
     def _outcome(
-        self, raw: Mapping[str, Any], row: int, entity: str | None, errors: list[dict[str, Any]]
+        self, raw: Mapping[str, Any], row: int, entity: str | None, errors: list[RecordError]
     ) -> tuple[str | None, float | None]:
         name, semantics = self.field, self.semantics
         given = raw.get(name)
         if semantics.kind == "value":
             number = _number(given)
             if given is None or (isinstance(given, str) and not given.strip()):
-                errors.append(row_error(row, entity, name, "required", f"{name} is required"))
+                errors.append(RecordError(row, entity, name, "required", f"{name} is required"))
             elif number is None:
                 errors.append(
-                    row_error(row, entity, name, "type", f"{name} must be a number, got {given!r}")
+                    RecordError(
+                        row, entity, name, "type", f"{name} must be a number, got {given!r}"
+                    )
                 )
             return None, number
         label = canonical_label(given)
         if label is None:
-            errors.append(row_error(row, entity, name, "required", f"{name} is required"))
+            errors.append(RecordError(row, entity, name, "required", f"{name} is required"))
             return None, None
         if semantics.binary and label not in (semantics.positive, semantics.negative):
             allowed = [semantics.positive or "", semantics.negative or ""]
             errors.append(
-                row_error(
+                RecordError(
                     row,
                     entity,
                     name,

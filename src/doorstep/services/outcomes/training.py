@@ -20,7 +20,7 @@ from doorstep.core.outcomes import OutcomeSemantics, outcome_semantics
 from doorstep.core.spec.models import Spec
 from doorstep.engines.files import RecordWriter
 from doorstep.store.feedback import TRAINING_COLUMNS
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import OutcomeStore
 
 __all__ = ["ExportSummary", "export_training_data", "training_schema"]
 
@@ -132,7 +132,7 @@ def _frame(rows: list[Any], spec: Spec, schema: dict[str, pl.DataType]) -> pl.Da
 
 def export_training_data(
     spec: Spec,
-    store: StoreContract,
+    store: OutcomeStore,
     out: Path,
     *,
     since: datetime | None = None,

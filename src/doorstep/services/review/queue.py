@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from doorstep.services.apps.registry import Registry
-from doorstep.store.protocols import StoreContract
+from doorstep.store.protocols import ReviewStore
 from doorstep.store.views import QueueEntry, QueuePage, QueueQuery, ReviewClaim
 
 __all__ = [
@@ -67,7 +67,7 @@ class QueueFilters:
 
 
 def queue_page(
-    registry: Registry, store: StoreContract, filters: QueueFilters, *, now: datetime
+    registry: Registry, store: ReviewStore, filters: QueueFilters, *, now: datetime
 ) -> QueuePage:
     return store.review_queue(filters.query(registry, now), now=now)
 
@@ -86,11 +86,11 @@ def sla_state(registry: Registry, entry: QueueEntry, now: datetime) -> tuple[str
 
 
 def claim_case(
-    store: StoreContract, decision_id: str, *, key_id: str, actor: str, now: datetime
+    store: ReviewStore, decision_id: str, *, key_id: str, actor: str, now: datetime
 ) -> ReviewClaim:
     """Claim (or renew the claim on) a pending case; see :meth:`StoreContract.claim_review`."""
     return store.claim_review(decision_id, key_id, actor, seconds=CLAIM_SECONDS, now=now)
 
 
-def release_case(store: StoreContract, decision_id: str, *, key_id: str, now: datetime) -> bool:
+def release_case(store: ReviewStore, decision_id: str, *, key_id: str, now: datetime) -> bool:
     return store.release_review(decision_id, key_id, now=now)

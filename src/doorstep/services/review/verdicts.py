@@ -8,20 +8,31 @@ cancelled and replaced by one of the override's action (see ``docs/deliveries.md
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal, Protocol
 
 from doorstep.core.suggest import did_you_mean
-from doorstep.errors import NotFoundError, RecordsInvalidError, ReviewConflictError
+from doorstep.errors import NotFoundError, RecordError, RecordsInvalidError, ReviewConflictError
 from doorstep.services.apps.registry import Registry
 from doorstep.services.deliver.actions import delivery_for
-from doorstep.store.protocols import DecisionRecord, DeliveryRecord, StoreContract, Verdict
+from doorstep.store.protocols import (
+    DecisionStore,
+    DeliveryRecord,
+    ReviewStore,
+    Verdict,
+)
+from doorstep.types import Decision
 
-__all__ = ["get_decision", "review_decision"]
+__all__ = ["VerdictStore", "get_decision", "review_decision"]
+
+
+class VerdictStore(DecisionStore, ReviewStore, Protocol):
+    """What a verdict reads (the decision) and writes (the review, its deliveries)."""
+
 
 PENDING = "pending_review"
 
 
-def get_decision(store: StoreContract, decision_id: str) -> DecisionRecord:
+def get_decision(store: DecisionStore, decision_id: str) -> Decision:
     """The decision with this id; :class:`NotFoundError` when there is none."""
     record = store.get_decision(decision_id)
     if record is None:
@@ -34,7 +45,7 @@ def get_decision(store: StoreContract, decision_id: str) -> DecisionRecord:
 
 def review_decision(
     registry: Registry,
-    store: StoreContract,
+    store: VerdictStore,
     decision_id: str,
     *,
     verdict: Literal["approve", "override"],
@@ -42,13 +53,17 @@ def review_decision(
     actor: str,
     action: str | None = None,
     key_id: str | None = None,
-) -> DecisionRecord:
+) -> Decision:
     """Record ``verdict`` on a ``pending_review`` decision and return the updated decision.
     ``key_id`` is the reviewer's key: another key's live claim on the case refuses the verdict."""
     if not reason.strip():
         raise RecordsInvalidError(
             "A review needs a reason: say in a sentence why you approve or override.",
-            [_issue("reason", "required", "reason is required and must not be blank")],
+            [
+                RecordError.of_field(
+                    "reason", "required", "reason is required and must not be blank"
+                )
+            ],
         )
     record = get_decision(store, decision_id)
     if verdict == "override":
@@ -76,22 +91,23 @@ def review_decision(
     )
 
 
-def _check_action(registry: Registry, record: DecisionRecord, action: str | None) -> None:
+def _check_action(registry: Registry, record: Decision, action: str | None) -> None:
     app = registry.apps.get(record.app)
     known = ["none", *(app.spec.actions if app is not None else [])]
     if action is None:
         raise RecordsInvalidError(
             "An override needs 'action': the action to take instead (or 'none').",
-            [_issue("action", "required", f"action is required; one of {', '.join(known)}")],
+            [
+                RecordError.of_field(
+                    "action", "required", f"action is required; one of {', '.join(known)}"
+                )
+            ],
         )
     if app is not None and action not in known:
         message = f"unknown action {action!r}{did_you_mean(action, known)}; one of " + ", ".join(
             repr(k) for k in known
         )
         raise RecordsInvalidError(
-            f"The override names an {message}.", [_issue("action", "allowed_values", message)]
+            f"The override names an {message}.",
+            [RecordError.of_field("action", "allowed_values", message)],
         )
-
-
-def _issue(name: str, rule: str, message: str) -> dict[str, Any]:
-    return {"record": None, "entity_id": None, "field": name, "rule": rule, "message": message}

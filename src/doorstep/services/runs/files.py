@@ -15,10 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
+from doorstep.core.contract import REJECT_SCHEMA
 from doorstep.engines.files import RecordReader, RecordWriter
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch, decision_schema
-from doorstep.types import REJECT_SCHEMA
 
 __all__ = ["ScoreSummary", "default_rejects_path", "score_file"]
 

@@ -11,24 +11,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from doorstep.core.contract import frame_from_records
-from doorstep.errors import ConflictError, DoorstepError, NotFoundError
-from doorstep.ids import new_id
+from doorstep.core.spec.sources import FeatureSourceSpec
+from doorstep.errors import ConflictError, DoorstepError, NotFoundError, RecordError
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch
-from doorstep.services.decide.features import lineage_of, normalise_value
+from doorstep.services.decide.features import normalise_value, source_lineage
+from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.sources.base import FeatureRow, ScanSource
-from doorstep.store.protocols import DecisionRecord, RecordRequest, StoreContract
+from doorstep.store.protocols import RecordRequest, RunStore
 from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
+from doorstep.types import Decision
 
-__all__ = ["RunOptions", "execute_run", "get_run", "run_view"]
+__all__ = ["MAX_CHUNK_ROWS", "RunOptions", "execute_run", "get_run", "run_by_hand", "run_view"]
 
 logger = logging.getLogger("doorstep.runs")
+
+MAX_CHUNK_ROWS = 10_000
+"""Most entities a run by hand decides per transaction."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class RunOptions:
 def execute_run(
     app: LoadedApp,
     source: ScanSource,
-    store: StoreContract,
+    store: RunStore,
     lease: RunLease,
     options: RunOptions,
     *,
@@ -78,104 +83,79 @@ def execute_run(
     return store.get_run(lease.run.id) or lease.run
 
 
+def run_by_hand(
+    app: LoadedApp,
+    store: RunStore,
+    source: str | None,
+    url: str | None,
+    query: str | None,
+    deliver: bool,
+    *,
+    explain: bool | None,
+    chunk_rows: int,
+) -> RunInfo:
+    """Decide every entity of a SQL source (a named one of the spec, or ``url`` + ``query``),
+    recording the decisions in the store as a run without a schedule (``doorstep score
+    --from``); ``chunk_rows`` is capped at :data:`MAX_CHUNK_ROWS`."""
+    from doorstep.sources.adhoc import open_scan
+
+    scan = open_scan(app, source, url, query)
+    try:
+        lease = store.start_run(app.name, scan.name, runner="doorstep score", lease_seconds=600)
+        assert lease is not None  # runs by hand have no slot to collide on
+        options = RunOptions(
+            chunk_rows=min(chunk_rows, MAX_CHUNK_ROWS),
+            deliver=deliver,
+            explain=explain,
+            lease_seconds=600,
+            actor="doorstep score",
+        )
+        return execute_run(app, scan, store, lease, options)
+    finally:
+        scan.close()
+
+
 def _decide_chunk(
     app: LoadedApp,
     source: str,
     chunk: list[tuple[str, FeatureRow]],
-    settings: Any,
+    settings: FeatureSourceSpec | None,
     options: RunOptions,
 ) -> tuple[RecordRequest, ChunkProgress]:
     spec = app.spec
     fields = spec.inputs.fields
     now = datetime.now(UTC)
     records: list[dict[str, Any]] = []
-    lineages: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    limit = None if settings is None else settings.max_age_delta
+    lineages: list[dict[str, Any] | None] = []
+    errors: list[RecordError] = []
     for entity_id, row in chunk:
         names = list(row.values)
-        lineage = lineage_of([], source, names, row, now)
-        age = lineage["sources"][source]["age_seconds"]
-        if limit is not None:
-            stale = age is None or age > limit.total_seconds()
-            lineage["sources"][source]["stale"] = stale
-            if stale and settings.on_stale == "refuse":
-                errors.append(
-                    {
-                        "entity_id": entity_id,
-                        "field": names[0] if names else None,
-                        "rule": "stale",
-                        "message": f"features of {entity_id!r} from source {source!r} are older "
-                        f"than max_age {settings.max_age}",
-                    }
-                )
-                continue
+        entry, stale = source_lineage(source, settings, entity_id, names, row, now)
+        if stale is not None:
+            errors.append(stale)
+            continue
         record = {spec.inputs.id: entity_id}
         for name, value in row.values.items():
             record[name] = normalise_value(value, fields[name])
         records.append(record)
-        lineages.append(lineage)
-    decisions: list[DecisionRecord] = []
+        lineages.append({"request": [], "sources": {source: entry}})
+    decisions: list[Decision] = []
     if records:
         batch = decide_batch(app, frame_from_records(records, spec.inputs), explain=options.explain)
-        decisions = _records(app, batch.decisions.to_dict(as_series=False), records, lineages, now)
-        for reject in batch.rejects.iter_rows(named=True):
-            errors.append(
-                {
-                    "entity_id": reject["entity_id"],
-                    "field": reject["field"],
-                    "rule": reject["rule"],
-                    "message": reject["message"],
-                }
-            )
+        recorded = record_batch(app, batch, records, now=now, lineage=lineages)
+        decisions = recorded.decisions
+        errors += [replace(e, record=None) for e in recorded.errors]
     deliveries = deliveries_for(app, decisions) if options.deliver else []
-    rejected = len({e["entity_id"] for e in errors})
+    rejected = len({e.entity_id for e in errors})
     progress = ChunkProgress(
         checkpoint=chunk[-1][0],
         rows=len(chunk),
         decided=len(decisions),
         rejected=rejected,
         deliveries=len(deliveries),
-        errors=errors,
+        errors=[e.as_dict() for e in errors],
     )
     return RecordRequest(decisions, app=app.name, deliveries=deliveries), progress
-
-
-def _records(
-    app: LoadedApp,
-    columns: dict[str, list[Any]],
-    records: list[dict[str, Any]],
-    lineages: list[dict[str, Any]],
-    now: datetime,
-) -> list[DecisionRecord]:
-    names = [app.spec.inputs.id, *app.spec.inputs.fields]
-    version, model_hash = app.model_version, app.model.metadata.content_hash
-    classes = columns.get("predicted_class")
-    out: list[DecisionRecord] = []
-    for i, row in enumerate(columns["row"]):
-        record = records[row - 1]
-        out.append(
-            DecisionRecord(
-                id=new_id(),
-                app=app.name,
-                entity_id=columns["entity_id"][i],
-                model_version=version,
-                model_hash=model_hash,
-                inputs={k: record[k] for k in names if k in record},
-                score=columns["score"][i],
-                action=columns["action"][i],
-                rule=columns["rule"][i],
-                review=columns["review"][i],
-                control=columns["control"][i],
-                status=columns["status"][i],
-                reasons=columns["reasons"][i],
-                reasons_text=columns["reasons_text"][i],
-                created_at=now,
-                predicted_class=classes[i] if classes is not None else None,
-                lineage=lineages[row - 1],
-            )
-        )
-    return out
 
 
 def run_view(run: RunInfo) -> dict[str, Any]:
@@ -204,7 +184,7 @@ def run_view(run: RunInfo) -> dict[str, Any]:
     }
 
 
-def get_run(store: StoreContract, run_id: str) -> RunInfo:
+def get_run(store: RunStore, run_id: str) -> RunInfo:
     """The run, or :class:`NotFoundError` naming the id."""
     run = store.get_run(run_id)
     if run is None:

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import AuthError, CsrfError, DoorstepError, PermissionDeniedError
-from doorstep.store.protocols import ApiKey, Role, StoreContract
+from doorstep.store.protocols import ApiKey, KeyStore, Role
 from doorstep.web.pages.session import SESSION_COOKIE, SessionCodec
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of
@@ -37,7 +37,7 @@ CSRF_HEADER = "x-csrf-token"
 class KeyCache:
     """Keys by id for the pages' sessions, trusted for ``ttl`` seconds (like bearer keys)."""
 
-    def __init__(self, store: StoreContract, ttl: float) -> None:
+    def __init__(self, store: KeyStore, ttl: float) -> None:
         self.store, self.ttl = store, ttl
         self._cache: dict[str, tuple[ApiKey | None, float]] = {}
 

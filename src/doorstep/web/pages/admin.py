@@ -11,7 +11,7 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
-from doorstep.errors import DoorstepError, PermissionDeniedError, RecordsInvalidError
+from doorstep.errors import DoorstepError, PermissionDeniedError, RecordError, RecordsInvalidError
 from doorstep.services.governance.keys import create_key, list_keys, revoke_key
 from doorstep.store.keys import ROLES
 from doorstep.web.auth import actor_of
@@ -73,7 +73,7 @@ async def create(request: Request) -> Response:
         if not name:
             raise RecordsInvalidError(
                 "A key needs a name: who or what uses it (e.g. 'ana' or 'crm').",
-                [_issue("name", "required", "name is required")],
+                [RecordError.of_field("name", "required", "name is required")],
             )
         if role not in _grantable(request.state.key.role):
             raise PermissionDeniedError(
@@ -104,7 +104,3 @@ async def revoke(request: Request, key_id: str) -> Response:
     cache: KeyCache = request.app.state.page_keys
     cache.forget(key_id)
     return RedirectResponse("/keys", status_code=303)
-
-
-def _issue(name: str, rule: str, message: str) -> dict[str, Any]:
-    return {"record": None, "entity_id": None, "field": name, "rule": rule, "message": message}

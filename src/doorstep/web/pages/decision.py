@@ -11,12 +11,12 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
-from doorstep.errors import DoorstepError, RecordsInvalidError
+from doorstep.errors import DoorstepError, RecordError, RecordsInvalidError
 from doorstep.services.decide.what_if import format_value, what_would_change
 from doorstep.services.deliver.operations import list_deliveries
 from doorstep.services.review.queue import claim_case, release_case
 from doorstep.services.review.verdicts import get_decision, review_decision
-from doorstep.store.protocols import DecisionRecord
+from doorstep.types import Decision
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
 from doorstep.web.pages.queue import query_string
@@ -27,7 +27,7 @@ from doorstep.web.render import MASK
 __all__ = ["claim", "decision_page", "release", "verdict"]
 
 
-def page_context(request: Request, record: DecisionRecord) -> dict[str, Any]:
+def page_context(request: Request, record: Decision) -> dict[str, Any]:
     """Everything the page shows; runs in a worker thread (store reads, the what-if batch)."""
     service = request.app.state.service
     store, registry = service.store, service.registry
@@ -180,7 +180,11 @@ async def verdict(request: Request, decision_id: str) -> Response:
         if choice not in ("approve", "override"):
             raise RecordsInvalidError(
                 "Choose a verdict: approve, or override with another action.",
-                [_issue("verdict", "required", "verdict must be approve or override")],
+                [
+                    RecordError.of_field(
+                        "verdict", "required", "verdict must be approve or override"
+                    )
+                ],
             )
         await anyio.to_thread.run_sync(run)
     except DoorstepError as exc:
@@ -189,7 +193,3 @@ async def verdict(request: Request, decision_id: str) -> Response:
         return await show(request, decision_id, error=exc, form=form)
     params = "&".join(p for p in (form.get("q", ""), urlencode({"done": decision_id})) if p)
     return RedirectResponse(f"/review/next?{params}", status_code=303)
-
-
-def _issue(name: str, rule: str, message: str) -> dict[str, Any]:
-    return {"record": None, "entity_id": None, "field": name, "rule": rule, "message": message}

@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
-from doorstep.errors import ConflictError, RecordsInvalidError
+from doorstep.errors import ConflictError, RecordError, RecordsInvalidError
 from doorstep.services.review.queue import (
     AGE_FILTERS,
     QueueFilters,
@@ -36,15 +36,7 @@ def _number(request: Request, name: str) -> float | None:
         message = f"{name} must be a number between 0 and 1, got {text!r}"
         raise RecordsInvalidError(
             f"The queue's filter is invalid: {message}.",
-            [
-                {
-                    "record": None,
-                    "entity_id": None,
-                    "field": name,
-                    "rule": "type",
-                    "message": message,
-                }
-            ],
+            [RecordError.of_field(name, "type", message)],
         ) from None
     return value
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
-from doorstep.errors import RecordsInvalidError
+from doorstep.errors import RecordError, RecordsInvalidError
 from doorstep.services.deliver.operations import list_deliveries
 from doorstep.services.review.verdicts import get_decision, review_decision
 from doorstep.store.protocols import DecisionQuery
@@ -93,7 +93,7 @@ def _flag(value: str | None, name: str) -> bool | None:
 
 def _invalid_parameter(name: str, rule: str, message: str) -> RecordsInvalidError:
     text = f"{name}: {message}"
-    error = {"record": None, "entity_id": None, "field": name, "rule": rule, "message": text}
+    error = RecordError.of_field(name, rule, text)
     return RecordsInvalidError(f"The request is invalid: {text}", [error])
 
 

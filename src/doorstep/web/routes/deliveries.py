@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import ConflictError, NotFoundError
 from doorstep.services.deliver import operations as outbox
-from doorstep.store.protocols import DeliveryChanges, DeliveryState, StoreContract
+from doorstep.store.protocols import DeliveryAdminStore, DeliveryChanges
+from doorstep.types import DeliveryState
 from doorstep.web.auth import actor_of
 from doorstep.web.render import delivery_view
 from doorstep.web.schemas import (
@@ -93,7 +94,7 @@ def cancel_delivery(
 
 
 def _check(
-    store: StoreContract, changes: DeliveryChanges, delivery_id: str, verb: str, allowed: str
+    store: DeliveryAdminStore, changes: DeliveryChanges, delivery_id: str, verb: str, allowed: str
 ) -> None:
     """404 when the delivery does not exist, 409 when its state does not allow the change."""
     if changes.missing:

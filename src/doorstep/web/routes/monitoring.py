@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -12,7 +11,8 @@ import anyio.to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
-from doorstep.errors import PayloadTooLargeError, RecordsInvalidError
+from doorstep.core.bodies import parse_one_or_many
+from doorstep.errors import RecordsInvalidError
 from doorstep.services.decide.online import encode_json
 from doorstep.services.monitor.drift import drift_thresholds
 from doorstep.services.monitor.report import MAX_WINDOWS, monitoring_report
@@ -60,35 +60,6 @@ def _service(request: Request) -> DecisionService:
     return service
 
 
-def _parse(body: bytes, max_records: int) -> tuple[list[Any], bool]:
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RecordsInvalidError(
-            f"The request body is not valid JSON: {exc}. Send one outcome as a JSON object, or "
-            '{"outcomes": [...]}.',
-            [_error(None, "", "json", f"not valid JSON: {exc}")],
-        ) from None
-    if not isinstance(value, dict):
-        raise RecordsInvalidError(
-            'The request body must be a JSON object: one outcome, or {"outcomes": [...]}.',
-            [_error(None, "", "type", "the body must be a JSON object")],
-        )
-    batch = value.get("outcomes")
-    if len(value) != 1 or not isinstance(batch, list):
-        return [value], True
-    if len(batch) > max_records:
-        raise PayloadTooLargeError(
-            f"The batch holds {len(batch)} outcomes; at most {max_records} are accepted per "
-            "request. Split it into several requests."
-        )
-    return batch, False
-
-
-def _error(record: int | None, field: str, rule: str, message: str) -> dict[str, Any]:
-    return {"record": record, "entity_id": None, "field": field, "rule": rule, "message": message}
-
-
 async def post_outcomes(request: Request, app: str) -> Response:
     """Record what really happened: one outcome (a JSON object) or ``{"outcomes": [...]}``.
 
@@ -102,12 +73,14 @@ async def post_outcomes(request: Request, app: str) -> Response:
     service = _service(request)
     loaded = service.registry.get(app)
     body = await read_body(request, service.settings.max_body_bytes)
-    records, single = _parse(body, service.settings.max_records)
+    records, single = parse_one_or_many(
+        body, key="outcomes", noun="outcome", max_items=service.settings.max_records
+    )
     result, errors = await anyio.to_thread.run_sync(
         lambda: record_outcomes(loaded.spec, service.store, records, actor=actor_of(request))
     )
     if single and errors:
-        detail = "; ".join(e["message"] for e in errors)
+        detail = "; ".join(e.message for e in errors)
         raise RecordsInvalidError(f"The outcome was not recorded: {detail}", errors)
     answer = {
         "recorded": result.recorded,

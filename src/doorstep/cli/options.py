@@ -1,0 +1,112 @@
+"""Options and arguments that more than one command takes, declared once, and what they stand
+for: the store a ``--db`` names (:func:`open_db`), a time of ``--since``/``--until``
+(:func:`parse_time`), and who runs the command, as the audit trail records it (:func:`actor`).
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from doorstep.errors import InputError
+from doorstep.store.protocols import StoreContract  # light: no SQLAlchemy
+
+__all__ = [
+    "DbOption",
+    "DriftOption",
+    "InputFormatOption",
+    "PeriodsOption",
+    "PublicUrlOption",
+    "SinceOption",
+    "SpecOption",
+    "SpecsArgument",
+    "UntilOption",
+    "WindowOption",
+    "actor",
+    "open_db",
+    "parse_time",
+]
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (sqlite:///PATH or postgresql://…). "
+        "Default: DOORSTEP_DATABASE_URL, else .doorstep/doorstep.db.",
+        show_default=False,
+    ),
+]
+SpecOption = Annotated[
+    Path, typer.Option("--spec", "-s", help="The app's doorstep.yaml.", dir_okay=False)
+]
+SpecsArgument = Annotated[
+    list[Path],
+    typer.Argument(help="Spec files (doorstep.yaml), or folders of them.", show_default=False),
+]
+PublicUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="DOORSTEP_PUBLIC_URL",
+        help="Base URL people reach the doorstep server at: deliveries and alerts link "
+        "decisions and dashboards under it (serve's default: its own address).",
+    ),
+]
+InputFormatOption = Annotated[
+    str | None, typer.Option("--format", help="Input format if the suffix does not say.")
+]
+
+_TIME_HELP = "ISO 8601 time, e.g. 2025-03-01 or 2025-03-01T12:00:00Z."
+SinceOption = Annotated[str | None, typer.Option(help=_TIME_HELP)]
+UntilOption = Annotated[str | None, typer.Option(help=_TIME_HELP)]
+WindowOption = Annotated[str | None, typer.Option(help="hour, day or week (default: the spec's).")]
+PeriodsOption = Annotated[
+    int | None, typer.Option(min=1, help="Windows to report when --since is not given.")
+]
+DriftOption = Annotated[
+    bool,
+    typer.Option(
+        "--drift/--no-drift",
+        help="Compare each window with the spec's reference data (loads the model once).",
+    ),
+]
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """The time an option gave (UTC when it names no zone), or ``None`` when it gave none."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"--{name} must be an ISO 8601 time such as 2025-03-01T12:00:00Z. Got {value!r} "
+            "instead."
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@contextmanager
+def open_db(db: str | None) -> Iterator[StoreContract]:
+    """The store ``--db`` names (``None``: ``DOORSTEP_DATABASE_URL``, else ``.doorstep/``),
+    closed when the block ends."""
+    from doorstep.store import open_store
+
+    store = open_store(db)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def actor() -> str:
+    """Who runs the command, as the audit trail records it: ``cli:<user name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # pragma: no cover - no user name in some containers
+        return "cli"

@@ -1,0 +1,97 @@
+"""``doorstep score``: decide every record of a file, or every entity of a database (a run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from doorstep.cli import render
+from doorstep.cli.console import console, errors
+from doorstep.cli.options import DbOption, InputFormatOption, SpecOption, open_db
+
+__all__ = ["score"]
+
+
+def score(
+    source: Annotated[
+        Path | None, typer.Argument(help="Records to decide: .csv, .parquet or .jsonl.")
+    ] = None,
+    *,
+    spec: SpecOption,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Decisions file to write.")
+    ] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Rejects file (default: OUT's name + .rejects.csv).")
+    ] = None,
+    input_format: InputFormatOption = None,
+    explain: Annotated[
+        bool | None,
+        typer.Option(
+            "--explain/--no-explain",
+            help="Explain every decision, or none (default: as the spec's explain.for says).",
+        ),
+    ] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk.")] = 65_536,
+    from_source: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Decide every entity of this SQL feature source of the spec instead."
+        ),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="With --query: a database URL to read entities from.")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option(help="With --url: a SELECT of the id and the input fields.")
+    ] = None,
+    db: DbOption = None,
+    deliver: Annotated[
+        bool,
+        typer.Option(help="With --from/--url: enqueue the actions through the outbox."),
+    ] = False,
+) -> None:
+    """Decide every record of a file (write decisions and rejected rows), or every entity of a
+    database (--from SOURCE, or --url and --query: recorded in the store, as a run)."""
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.runs.files import score_file
+    from doorstep.services.runs.sources import run_by_hand
+
+    if from_source is not None or url is not None or query is not None:
+        app = load_app(spec)
+        with (
+            open_db(db) as store,
+            console.status(f"Deciding every entity of {from_source or 'query'}…"),
+        ):
+            run = run_by_hand(
+                app,
+                store,
+                from_source,
+                url,
+                query,
+                deliver=deliver,
+                explain=explain,
+                chunk_rows=chunk_rows,
+            )
+        render.run_done(console, errors, run)
+        return
+    if source is None or out is None:
+        errors.print("[bold red]error[/]: give a SOURCE file and --out, or --from SOURCE")
+        raise typer.Exit(code=1)
+    app = load_app(spec)
+    render.warnings(errors, app.warnings)
+    with render.progress(console) as bar:
+        summary = score_file(
+            app,
+            source,
+            out,
+            rejects=rejects,
+            input_format=input_format,
+            chunk_rows=chunk_rows,
+            explain=explain,
+            on_total=bar.total,
+            on_progress=bar.advance,
+        )
+    render.score_summary(console, summary)

@@ -1,0 +1,101 @@
+"""The one step after :func:`~doorstep.services.decide.batch.decide_batch`: a decided batch
+becomes the decisions the store records and the errors of the records it refused.
+
+Every path that records decisions goes through it — API requests (one record, a micro-batch of
+them, or ``{"records": [...]}``), batch runs from feature sources (``doorstep score --from`` and
+scheduled runs) and what later paths add — so a decision is stored with the same fields, the
+same lineage and the same model identity whichever way it came in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from doorstep.errors import RecordError
+from doorstep.ids import new_id
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.decide.batch import DecisionBatch
+from doorstep.types import Decision, DecisionStatus
+
+__all__ = ["Recorded", "record_batch"]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A decided batch as stored decisions and refused records, tied back to the input."""
+
+    decisions: list[Decision]
+    rows: list[int]
+    """For each decision, the 0-based position of its record in the input."""
+    errors: list[RecordError]
+    """One per broken rule of each refused record; ``record`` is its 0-based position in the
+    input (callers renumber it for their own requests)."""
+
+
+def record_batch(
+    app: LoadedApp,
+    batch: DecisionBatch,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime,
+    lineage: Sequence[dict[str, Any] | None] | None = None,
+) -> Recorded:
+    """The decisions of ``batch`` (decided from ``records``, in order) as store records, with
+    each record's ``lineage`` (where its inputs came from; ``None`` when all came with it), and
+    its rejects as :class:`RecordError` without the contract's ``row N (id=…):`` prefix (the
+    error names the record itself)."""
+    spec = app.spec
+    names = [spec.inputs.id, *spec.inputs.fields]
+    version, model_hash = app.model_version, app.model.metadata.content_hash
+    columns = batch.decisions.to_dict(as_series=False)
+    classes = columns.get("predicted_class")
+    decisions: list[Decision] = []
+    rows: list[int] = []
+    for i, row in enumerate(columns["row"]):
+        position = row - 1
+        record = records[position]
+        decisions.append(
+            Decision(
+                id=new_id(),
+                app=app.name,
+                entity_id=columns["entity_id"][i],
+                model_version=version,
+                model_hash=model_hash,
+                inputs={k: record[k] for k in names if k in record},
+                score=columns["score"][i],
+                action=columns["action"][i],
+                rule=columns["rule"][i],
+                review=columns["review"][i],
+                control=columns["control"][i],
+                status=DecisionStatus(columns["status"][i]),
+                reasons=columns["reasons"][i],
+                reasons_text=columns["reasons_text"][i],
+                created_at=now,
+                predicted_class=classes[i] if classes is not None else None,
+                lineage=None if lineage is None else lineage[position],
+            )
+        )
+        rows.append(position)
+    return Recorded(decisions, rows, rejected(batch, id_field=spec.inputs.id))
+
+
+def rejected(batch: DecisionBatch, *, id_field: str) -> list[RecordError]:
+    """The rejects of ``batch`` as :class:`RecordError` (``record``: 0-based input position)."""
+    if not batch.rejects.height:
+        return []
+    rejects = batch.rejects.to_dict(as_series=False)
+    errors: list[RecordError] = []
+    for row, entity, name, rule, message in zip(
+        rejects["row"],
+        rejects["entity_id"],
+        rejects["field"],
+        rejects["rule"],
+        rejects["message"],
+        strict=True,
+    ):
+        prefix = f"row {row} ({id_field}={entity}): " if entity is not None else f"row {row}: "
+        errors.append(RecordError(row - 1, entity, name, rule, message.removeprefix(prefix)))
+    return errors

@@ -1,0 +1,75 @@
+"""Work in a niced child process (``doorstep monitor --nice``): the result or the error comes
+back; the caller's priority and environment stay as they were."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from doorstep.errors import DoorstepError, InputError, SpecError, SpecIssue
+from doorstep.runtime.niced import RelayedError, niced, relayable
+
+
+def _where(extra: int) -> tuple[int, int, str | None, int]:
+    return os.getpid(), os.nice(0), os.environ.get("POLARS_MAX_THREADS"), extra
+
+
+def _spec_error() -> None:
+    raise SpecError([SpecIssue("doorstep.yaml", 3, "app.name", "must be a slug")])
+
+
+def _input_error() -> None:
+    raise InputError("--since must be an ISO 8601 time. Got 'x' instead.")
+
+
+def test_without_nice_or_threads_the_function_runs_here() -> None:
+    assert niced(_where, nice=0) is _where
+
+
+def test_a_niced_call_runs_in_a_child_and_leaves_this_process_alone() -> None:
+    mine = os.nice(0)
+    environment = os.environ.get("POLARS_MAX_THREADS")
+    pid, nice, threads, extra = niced(_where, nice=2, threads=1)(7)
+    assert pid != os.getpid() and extra == 7
+    assert nice == mine + min(2, 19 - mine) and threads == "1"
+    assert os.nice(0) == mine and os.environ.get("POLARS_MAX_THREADS") == environment
+
+
+def test_doorstep_errors_come_back_with_their_code_and_message() -> None:
+    with pytest.raises(DoorstepError) as caught:
+        niced(_spec_error, nice=1)()
+    assert caught.value.code == "spec_invalid"
+    assert "doorstep.yaml:3 app.name: must be a slug" in caught.value.message
+    with pytest.raises(InputError, match="--since must be"):  # its own class: it pickles
+        niced(_input_error, nice=1)()
+
+
+def test_an_error_that_does_not_pickle_is_relayed_as_its_code_and_message() -> None:
+    error = SpecError([SpecIssue("doorstep.yaml", 3, "app.name", "must be a slug")])
+    relayed = relayable(error)
+    assert isinstance(relayed, RelayedError)
+    copy = pickle.loads(pickle.dumps(relayed))
+    assert (copy.code, copy.message) == ("spec_invalid", error.message)
+    plain = InputError("bad")
+    assert relayable(plain) is plain
+
+
+def test_the_monitor_process_survives_a_broken_spec(tmp_path: Path) -> None:
+    """A spec broken between two slots fails that run; the child process lives on."""
+    from doorstep.runtime.monitor_process import MonitorProcess
+
+    (tmp_path / "doorstep.yaml").write_text("app: [not, a, mapping\n")
+    app: Any = SimpleNamespace(root=tmp_path, doc=SimpleNamespace(file="doorstep.yaml"))
+    process = MonitorProcess(f"sqlite:///{tmp_path / 'doorstep.db'}", nice=0)
+    try:
+        with pytest.raises(DoorstepError) as caught:
+            process.run(app, now=None, actor="test")  # type: ignore[arg-type]
+        assert caught.value.code == "spec_invalid"
+        assert process._pool.submit(os.getpid).result() != os.getpid()
+    finally:
+        process.close()
