@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from tests.store.factories import decision, delivery
 
 from doorstep.store import AttemptResult, RecordRequest, Store, Verdict
-from tests.store.factories import decision, delivery
 
 NOW = datetime.now(UTC)
 
