@@ -48,7 +48,7 @@ class BrokenModel:
     def predict(self, batch: pl.DataFrame) -> npt.NDArray[np.float64]:
         scores = self._inner.predict(batch)
         if self.defect == "float32":
-            return scores.astype(np.float32)  # type: ignore[return-value]
+            return scores.astype(np.float32)
         if self.defect == "logits":
             return np.log(scores / (1 - scores))
         if self.defect == "row order":
