@@ -123,7 +123,7 @@ def test_quality_metrics_breach_in_their_direction() -> None:
             },
         }
     )
-    report = {
+    report: dict[str, Any] = {
         "window": "day",
         "drift": None,
         "quality": {

@@ -18,7 +18,7 @@ from doorstep.ids import new_id
 from doorstep.services.monitor.report import monitoring_report, window_start
 from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.store import RecordRequest, Store
-from doorstep.types import Decision
+from doorstep.types import Decision, DecisionStatus
 
 SPEC = """\
 app: {name: churn, owner: maria@example.com}
@@ -72,7 +72,7 @@ def simulate(store: Store, n: int, seed: int) -> dict[str, Any]:
             rule="rule 1" if acting[i] else None,
             review=False,
             control=bool(control[i]),
-            status="held_out" if control[i] else "decided",
+            status=DecisionStatus.HELD_OUT if control[i] else DecisionStatus.DECIDED,
             reasons=None,
             reasons_text=None,
             created_at=created[i],
@@ -208,7 +208,7 @@ def test_overrides_are_counted_and_judged(store: Store) -> None:
                 rule="rule 1",
                 review=True,
                 control=False,
-                status=status,
+                status=DecisionStatus(status),
                 reasons=None,
                 reasons_text=None,
                 created_at=START + timedelta(hours=i),
@@ -288,7 +288,7 @@ def test_regression_report(store: Store) -> None:
             rule=None,
             review=False,
             control=False,
-            status="decided",
+            status=DecisionStatus.DECIDED,
             reasons=None,
             reasons_text=None,
             created_at=START + timedelta(minutes=i),
@@ -335,7 +335,7 @@ def test_multiclass_accuracy_and_roi_on_a_named_class(store: Store) -> None:
                 rule=None,
                 review=False,
                 control=False,
-                status="decided",
+                status=DecisionStatus.DECIDED,
                 reasons=None,
                 reasons_text=None,
                 created_at=START + timedelta(hours=i),

@@ -91,8 +91,7 @@ def observed(
         thresholds=drift_thresholds(app.spec),
     )
     keys = {
-        role: store.create_key(f"{role}-1", role, actor="test")[1]  # type: ignore[arg-type]
-        for role in ("viewer", "client")
+        role: store.create_key(f"{role}-1", role, actor="test")[1] for role in ("viewer", "client")
     }
     settings = ServeSettings(home=str(folder), deliver=False, auth_cache_seconds=0.0)
     try:
@@ -102,7 +101,8 @@ def observed(
 
 
 def latest_labelled(report: dict[str, Any]) -> dict[str, Any]:
-    return [w for w in report["quality"]["windows"] if w["labelled"]][-1]
+    windows: list[dict[str, Any]] = report["quality"]["windows"]
+    return [w for w in windows if w["labelled"]][-1]
 
 
 @pytest.mark.slow
