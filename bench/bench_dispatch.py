@@ -135,10 +135,10 @@ def new_secret() -> str:
 def decisions(app: ServiceApp, n: int) -> list[Any]:
     """``n`` decided ``retention_offer`` decisions of the churn app, inputs from its customers."""
     from doorstep.ids import new_id
-    from doorstep.types import Decision
+    from doorstep.types import Decision, DecisionStatus, Reason
 
     now = datetime.now(UTC)
-    reasons = [
+    reasons: list[Reason] = [
         {
             "feature": "support_tickets_30d",
             "label": "Support tickets in the last 30 days",
@@ -164,7 +164,7 @@ def decisions(app: ServiceApp, n: int) -> list[Any]:
                 rule="high risk",
                 review=False,
                 control=False,
-                status="decided",
+                status=DecisionStatus.DECIDED,
                 reasons=reasons,
                 reasons_text=REASONS_TEXT,
                 created_at=now,

@@ -180,9 +180,9 @@ def job_floor(reference: Path, current: Path) -> dict[str, Any]:
         for table in (ref, cur):
             vc = pc.value_counts(table.column(name).drop_null()).to_pylist()
             counts.append({d["values"]: d["counts"] for d in vc})
-        keys = sorted(set(counts[0]) | set(counts[1]))
-        r = np.array([counts[0].get(k, 0) for k in keys], dtype=np.float64)
-        c = np.array([counts[1].get(k, 0) for k in keys], dtype=np.float64)
+        categories = sorted(set(counts[0]) | set(counts[1]))
+        r = np.array([counts[0].get(k, 0) for k in categories], dtype=np.float64)
+        c = np.array([counts[1].get(k, 0) for k in categories], dtype=np.float64)
         with np.errstate(divide="ignore"):
             chi = st.chisquare(c, r * (c.sum() / r.sum()))
         rs, cs = r / r.sum(), c / c.sum()

@@ -68,7 +68,7 @@ def seed(db: str, n: int, folder: Path) -> dict[str, Any]:
     file (every decision's customer, churned or not, five days later)."""
     from doorstep.ids import new_id
     from doorstep.store import RecordRequest, open_store
-    from doorstep.types import Decision
+    from doorstep.types import Decision, DecisionStatus
 
     rng = np.random.default_rng(7)
     true_p = rng.beta(2, 4, n)
@@ -93,7 +93,9 @@ def seed(db: str, n: int, folder: Path) -> dict[str, Any]:
                     rule="rule 1" if acting[i] else None,
                     review=False,
                     control=bool(acting[i] and control[i]),
-                    status="held_out" if acting[i] and control[i] else "decided",
+                    status=DecisionStatus.HELD_OUT
+                    if acting[i] and control[i]
+                    else DecisionStatus.DECIDED,
                     reasons=None,
                     reasons_text=None,
                     created_at=START + timedelta(minutes=int(minutes[i])),

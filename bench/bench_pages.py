@@ -25,7 +25,7 @@ from doorstep.examples.churn import write_example
 from doorstep.ids import new_id
 from doorstep.services.apps.registry import load_registry
 from doorstep.store import RecordRequest, open_store
-from doorstep.types import Decision
+from doorstep.types import Decision, DecisionStatus
 from doorstep.web import ServeSettings, create_app
 
 
@@ -40,7 +40,8 @@ def seed(store: object, count: int) -> None:
                 model_hash="sha256:" + "0" * 64, inputs={"tenure_months": i % 60},
                 score=(i % 1000) / 1000, action="retention_offer", rule="borderline",
                 review=pending, control=False,
-                status="pending_review" if pending else "decided", reasons=None,
+                status=DecisionStatus.PENDING_REVIEW if pending else DecisionStatus.DECIDED,
+                reasons=None,
                 reasons_text=None, created_at=now - timedelta(seconds=count - i),
             )
         )  # fmt: skip

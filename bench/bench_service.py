@@ -54,6 +54,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from bench.common import DATA_DIR, doorstep_command, machine_info, print_table, write_json
@@ -602,7 +603,7 @@ def sample_serve(out: Path, argv: list[str], interval: float = 0.02) -> None:
                     continue
                 top = where(frame)
                 stack = []
-                f = frame
+                f: FrameType | None = frame
                 while f is not None:
                     stack.append(where(f))
                     f = f.f_back

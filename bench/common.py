@@ -81,15 +81,15 @@ def _chunk(rng: np.random.Generator, rows: int, first_id: int) -> tuple[pa.Table
     columns[ID_FIELD] = pc.binary_join_element_wise("C", padded, "")
     logit = np.full(rows, -1.2)
     for i, (name, high) in enumerate(zip(INT_FIELDS, _INT_HIGH, strict=True)):
-        values = rng.integers(0, high + 1, rows, dtype=np.int64)
-        columns[name] = pa.array(values)
+        integers = rng.integers(0, high + 1, rows, dtype=np.int64)
+        columns[name] = pa.array(integers)
         if i < 6:
-            logit += (0.9 - 0.3 * i) * (values / high - 0.5)
+            logit += (0.9 - 0.3 * i) * (integers / high - 0.5)
     for i, (name, scale) in enumerate(zip(FLOAT_FIELDS, _FLOAT_SCALE, strict=True)):
-        values = rng.normal(0.0, 1.0, rows)
-        columns[name] = pa.array(np.abs(values) * scale if i % 2 else values * scale)
+        normal = rng.normal(0.0, 1.0, rows)
+        columns[name] = pa.array(np.abs(normal) * scale if i % 2 else normal * scale)
         if i < 5:
-            logit += (0.6 - 0.1 * i) * values
+            logit += (0.6 - 0.1 * i) * normal
     logit += 0.4 * np.sin(3 * columns[FLOAT_FIELDS[0]].to_numpy()) * (columns["n00"].to_numpy() > 2)
     effects = {
         "plan": [0.0, 0.3, 0.8],

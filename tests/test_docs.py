@@ -62,3 +62,35 @@ def test_local_links_in_docs_resolve() -> None:
     for page in [*DOCS.glob("*.md"), DOCS.parent / "README.md"]:
         for target in re.findall(r"\]\(([^)#:]+\.md)\)", page.read_text()):
             assert (page.parent / target).is_file(), f"{page.name} links a missing {target}"
+
+
+def test_every_package_is_on_the_architecture_page() -> None:
+    """docs/architecture.md names every package under src/doorstep (as ``doorstep.x`` or
+    ``x/``), so a newcomer can find where each room is and what it owns."""
+    page = (DOCS / "architecture.md").read_text()
+    source = ROOT / "src" / "doorstep"
+    packages = sorted(
+        init.parent.relative_to(source)
+        for init in source.rglob("__init__.py")
+        if init.parent != source and "migrations" not in init.parent.parts
+    )
+    assert len(packages) > 20
+    missing = [
+        str(path)
+        for path in packages
+        if not {
+            f"doorstep.{'.'.join(path.parts)}",
+            f"{path.as_posix()}/",
+            f"`{path.as_posix()}`",
+        }
+        & {name for name in _names(page)}
+    ]
+    assert missing == [], f"docs/architecture.md does not name: {', '.join(missing)}"
+
+
+def _names(page: str) -> set[str]:
+    """Every dotted name, ``x/`` path and backquoted path the page mentions."""
+    found = set(re.findall(r"doorstep(?:\.\w+)+", page))
+    found |= {f"{m}/" for m in re.findall(r"([\w/]+)/", page)}
+    found |= set(re.findall(r"`[\w/.]+`", page))
+    return found

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-from doorstep.core.ports import Contributions, ModelMetadata
+from doorstep.core.ports import Contributions, Model, ModelMetadata
 from doorstep.models.lightgbm import LightGBMModel
 from doorstep.testing import check_model_adapter
 
@@ -36,7 +36,7 @@ def model_path(batch: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) ->
 class BrokenModel:
     """A plugin adapter with one deliberate defect, delegating the rest to LightGBMModel."""
 
-    def __init__(self, inner: LightGBMModel, defect: str) -> None:
+    def __init__(self, inner: Model, defect: str) -> None:
         self._inner = inner
         self.defect = defect
         self.metadata: ModelMetadata = inner.metadata
@@ -48,7 +48,7 @@ class BrokenModel:
     def predict(self, batch: pl.DataFrame) -> npt.NDArray[np.float64]:
         scores = self._inner.predict(batch)
         if self.defect == "float32":
-            return scores.astype(np.float32)  # type: ignore[return-value]
+            return scores.astype(np.float32)
         if self.defect == "logits":
             return np.log(scores / (1 - scores))
         if self.defect == "row order":

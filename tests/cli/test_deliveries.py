@@ -86,7 +86,7 @@ def test_list_and_show(store_url: str) -> None:
 def decision_id(url: str, delivery_id: str) -> str:
     with open_store(url) as store:
         info = store.get_delivery(delivery_id)
-    assert info is not None
+    assert info is not None and info.decision_id is not None
     return info.decision_id
 
 

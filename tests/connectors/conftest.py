@@ -17,7 +17,7 @@ DeliveryFactory = Callable[..., Message]
 def decision_context(**changes: Any) -> dict[str, Any]:
     """What templates see for one churn decision (see ``Message.context``)."""
     decision_id = changes.pop("decision_id", "0197a3c2-5b1e-7c40-9d2e-3f6a1b2c4d5e")
-    reasons = [
+    reasons: list[dict[str, Any]] = [
         {
             "sentence": "Support tickets (7) raise the churn risk by 0.21",
             "feature": "tickets_90d",

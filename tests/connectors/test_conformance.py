@@ -5,6 +5,7 @@ catch."""
 from __future__ import annotations
 
 import base64
+import builtins
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -128,7 +129,7 @@ def test_file_connector_conforms(tmp_path: Path) -> None:
 
 class _Base:
     type: ClassVar[str] = "file"
-    spec_model: ClassVar[type[BaseModel]] = FileConnectorSpec
+    spec_model: ClassVar[builtins.type[BaseModel]] = FileConnectorSpec
 
     @classmethod
     def from_spec(cls, spec: BaseModel, context: ConnectorContext) -> Any:

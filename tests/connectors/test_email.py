@@ -103,7 +103,9 @@ def _parts(message: EmailMessage) -> tuple[str, str]:
     )
 
 
-def test_a_decision_arrives_as_text_and_html(smtp_server: Server, delivery: DeliveryFactory):
+def test_a_decision_arrives_as_text_and_html(
+    smtp_server: Server, delivery: DeliveryFactory
+) -> None:
     mailbox, port = smtp_server()
     sent = delivery()
     result = connector(port).send(sent)
@@ -130,7 +132,7 @@ def test_a_decision_arrives_as_text_and_html(smtp_server: Server, delivery: Deli
 
 def test_every_attempt_of_a_delivery_has_the_same_message_id(
     smtp_server: Server, delivery: DeliveryFactory
-):
+) -> None:
     mailbox, port = smtp_server()
     mail = connector(port)
     first = delivery()
@@ -144,7 +146,7 @@ def test_every_attempt_of_a_delivery_has_the_same_message_id(
 
 def test_templates_choose_recipients_subject_and_body(
     smtp_server: Server, delivery: DeliveryFactory
-):
+) -> None:
     mailbox, port = smtp_server()
     mail = connector(
         port,
@@ -162,7 +164,9 @@ def test_templates_choose_recipients_subject_and_body(
     assert "&lt;Basic&gt; &amp; monthly" in html
 
 
-def test_a_template_error_fails_naming_the_template(smtp_server: Server, delivery: DeliveryFactory):
+def test_a_template_error_fails_naming_the_template(
+    smtp_server: Server, delivery: DeliveryFactory
+) -> None:
     mailbox, port = smtp_server()
     result = connector(port, subject="{{ no_such_name }}").send(delivery())
     assert result.outcome == "failed"
@@ -181,7 +185,7 @@ def test_a_template_error_fails_naming_the_template(smtp_server: Server, deliver
 )
 def test_smtp_answers_map_to_outcomes(
     smtp_server: Server, delivery: DeliveryFactory, where: str, reply: str, outcome: str
-):
+) -> None:
     mailbox, port = smtp_server()
     setattr(mailbox, f"{where}_reply", reply)
     result = connector(port).send(delivery())
@@ -191,7 +195,7 @@ def test_smtp_answers_map_to_outcomes(
 
 def test_a_message_accepted_for_some_recipients_is_delivered(
     smtp_server: Server, delivery: DeliveryFactory
-):
+) -> None:
     mailbox, port = smtp_server()
     mailbox.refuse["gone@example.com"] = "550 5.1.1 No such user"
     result = connector(port, to=["retention@example.com", "gone@example.com"]).send(delivery())
@@ -202,7 +206,7 @@ def test_a_message_accepted_for_some_recipients_is_delivered(
     assert [recipients for recipients, _ in mailbox.messages] == [["retention@example.com"]]
 
 
-def test_unreachable_and_silent_servers_are_retried(delivery: DeliveryFactory):
+def test_unreachable_and_silent_servers_are_retried(delivery: DeliveryFactory) -> None:
     refused = connector(_free_port()).send(delivery())
     assert refused.outcome == "retry" and "ConnectionRefusedError" in refused.detail
     with socket.socket() as silent:  # accepts the TCP connection, never greets
@@ -212,7 +216,7 @@ def test_unreachable_and_silent_servers_are_retried(delivery: DeliveryFactory):
     assert result.outcome == "retry" and "timed out" in result.detail
 
 
-def test_private_hosts_need_allow_networks(smtp_server: Server, delivery: DeliveryFactory):
+def test_private_hosts_need_allow_networks(smtp_server: Server, delivery: DeliveryFactory) -> None:
     mailbox, port = smtp_server()
     result = connector(port, allow_networks=[]).send(delivery())
     assert result.outcome == "failed"
@@ -222,7 +226,9 @@ def test_private_hosts_need_allow_networks(smtp_server: Server, delivery: Delive
         connector(port, allow_networks=["10.0.0.1/8"])
 
 
-def _password_check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any):
+def _password_check(
+    server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+) -> AuthResult:
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
         b"doorstep",
         b"s3cr3t-Pa55",
@@ -235,7 +241,7 @@ def _password_check(server: Any, session: Any, envelope: Any, mechanism: str, da
 )
 def test_login_and_refused_credentials(
     smtp_server: Server, delivery: DeliveryFactory, password: str, outcome: str
-):
+) -> None:
     mailbox, port = smtp_server(authenticator=_password_check, auth_require_tls=False)
     mail = connector(port, username="doorstep", password=password, secrets=frozenset({password}))
     result = mail.send(delivery())
@@ -272,7 +278,7 @@ def test_starttls_checks_the_certificate_against_the_host_name(
     certificate: tuple[Path, Path],
     delivery: DeliveryFactory,
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     mailbox, port = _starttls_server(smtp_server, certificate)
     untrusted = connector(port, host="localhost", starttls=True).send(delivery())
     assert untrusted.outcome == "retry" and "not trusted" in untrusted.detail

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from doorstep.connectors import file as file_module
 from doorstep.connectors.base import ConnectorContext, Message
 from doorstep.connectors.file import FileConnector
 from doorstep.core.spec.models import FileConnectorSpec
@@ -32,7 +31,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_each_delivery_is_one_json_line(tmp_path: Path, delivery: DeliveryFactory):
+def test_each_delivery_is_one_json_line(tmp_path: Path, delivery: DeliveryFactory) -> None:
     log = connector(tmp_path)
     first = delivery()
     result = log.send(first)
@@ -52,7 +51,7 @@ def test_each_delivery_is_one_json_line(tmp_path: Path, delivery: DeliveryFactor
 
 def test_a_resend_is_not_written_twice_even_after_a_restart(
     tmp_path: Path, delivery: DeliveryFactory
-):
+) -> None:
     log = connector(tmp_path)
     assert log.send(delivery()).detail.startswith("appended")
     again = log.send(delivery(attempt=2))
@@ -66,7 +65,9 @@ def test_a_resend_is_not_written_twice_even_after_a_restart(
     assert len(lines(tmp_path / "out" / "actions.jsonl")) == 2
 
 
-def test_csv_has_one_header_and_keeps_its_columns(tmp_path: Path, delivery: DeliveryFactory):
+def test_csv_has_one_header_and_keeps_its_columns(
+    tmp_path: Path, delivery: DeliveryFactory
+) -> None:
     log = connector(tmp_path, path="actions.csv", format="csv")
     log.send(delivery())
     log.send(delivery(context={"decision_id": "d-2"}, payload={"customer_id": "C-7", "score": 0.5}))
@@ -91,7 +92,9 @@ def test_csv_has_one_header_and_keeps_its_columns(tmp_path: Path, delivery: Deli
     assert len(table) == 4
 
 
-def test_a_rotated_file_starts_again_with_a_header(tmp_path: Path, delivery: DeliveryFactory):
+def test_a_rotated_file_starts_again_with_a_header(
+    tmp_path: Path, delivery: DeliveryFactory
+) -> None:
     log = connector(tmp_path, path="actions.csv", format="csv")
     log.send(delivery())
     (tmp_path / "actions.csv").rename(tmp_path / "actions.csv.1")
@@ -100,7 +103,7 @@ def test_a_rotated_file_starts_again_with_a_header(tmp_path: Path, delivery: Del
     assert len((tmp_path / "actions.csv").read_text().splitlines()) == 2
 
 
-def test_a_torn_last_line_stays_on_its_own(tmp_path: Path, delivery: DeliveryFactory):
+def test_a_torn_last_line_stays_on_its_own(tmp_path: Path, delivery: DeliveryFactory) -> None:
     path = tmp_path / "actions.jsonl"
     path.write_text('{"_delivery": "old", "customer_id": "C-1"}\n{"_delivery": "torn", "cust')
     log = connector(tmp_path, path="actions.jsonl")
@@ -111,12 +114,12 @@ def test_a_torn_last_line_stays_on_its_own(tmp_path: Path, delivery: DeliveryFac
     assert json.loads(text[2])["customer_id"] == "C-1042"
 
 
-def test_a_payload_that_is_not_json_fails(tmp_path: Path, delivery: DeliveryFactory):
+def test_a_payload_that_is_not_json_fails(tmp_path: Path, delivery: DeliveryFactory) -> None:
     result = connector(tmp_path).send(delivery(payload={"score": float("nan")}))
     assert result.outcome == "failed" and "not valid JSON" in result.detail
 
 
-def test_a_full_disk_is_retried(tmp_path: Path, delivery: DeliveryFactory):
+def test_a_full_disk_is_retried(tmp_path: Path, delivery: DeliveryFactory) -> None:
     result = connector(tmp_path, path="/dev/full").send(delivery())
     assert (result.outcome, result.detail) == (
         "retry",
@@ -126,7 +129,7 @@ def test_a_full_disk_is_retried(tmp_path: Path, delivery: DeliveryFactory):
 
 def test_a_failed_write_leaves_no_half_line(
     tmp_path: Path, delivery: DeliveryFactory, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     log = connector(tmp_path, path="actions.jsonl")
     log.send(delivery())
     before = (tmp_path / "actions.jsonl").read_bytes()
@@ -134,7 +137,7 @@ def test_a_failed_write_leaves_no_half_line(
     def broken_disk(fd: int) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(file_module.os, "fsync", broken_disk)
+    monkeypatch.setattr(os, "fsync", broken_disk)  # the os module the connector calls
     second = delivery(context={"decision_id": "d-2"})
     assert log.send(second).outcome == "retry"
     assert (tmp_path / "actions.jsonl").read_bytes() == before
@@ -143,7 +146,7 @@ def test_a_failed_write_leaves_no_half_line(
     assert len(lines(tmp_path / "actions.jsonl")) == 2
 
 
-def test_a_folder_in_the_way_fails(tmp_path: Path, delivery: DeliveryFactory):
+def test_a_folder_in_the_way_fails(tmp_path: Path, delivery: DeliveryFactory) -> None:
     (tmp_path / "actions.jsonl").mkdir()
     result = connector(tmp_path, path="actions.jsonl").send(delivery())
     assert (result.outcome, result.detail) == (
@@ -154,12 +157,12 @@ def test_a_folder_in_the_way_fails(tmp_path: Path, delivery: DeliveryFactory):
 
 def test_permission_denied_fails(
     tmp_path: Path, delivery: DeliveryFactory, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     def refuse(*args: Any, **kwargs: Any) -> int:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
     # the tests may run as root, who may write anywhere: make the OS answer as it would
-    monkeypatch.setattr(file_module.os, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)  # the os module the connector calls
     result = connector(tmp_path).send(delivery())
     assert (result.outcome, result.detail) == (
         "failed",
@@ -169,7 +172,7 @@ def test_permission_denied_fails(
 
 def test_threads_with_their_own_connectors_never_interleave(
     tmp_path: Path, delivery: DeliveryFactory
-):
+) -> None:
     big = {"text": "x" * 70_000}  # larger than a pipe buffer or a page: one write() anyway
     sent = [delivery(context={"decision_id": f"d-{i}"}, payload=big) for i in range(60)]
 
@@ -205,7 +208,7 @@ for i in range(first, last):
 
 
 @pytest.mark.parametrize("name", ["actions.jsonl", "actions.csv"])
-def test_processes_append_whole_lines_and_each_key_once(tmp_path: Path, name: str):
+def test_processes_append_whole_lines_and_each_key_once(tmp_path: Path, name: str) -> None:
     ranges = [(0, 150), (100, 250)]  # 50 keys are sent by both processes
     workers = [
         subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), name, str(a), str(b)])

@@ -274,7 +274,7 @@ def test_a_request_head_and_body_are_written_together_before_the_answer_is_read(
     assert raw.calls[-1] == ("read", 4096) and len(raw.calls) == 3
     stream.write(b"abandoned")
     stream.close()
-    assert raw.calls[-1] == ("close", None)
+    assert raw.calls[-1:] == [("close", None)]  # raw.calls[-1] stays narrowed by the assert above
 
 
 def test_tls_starts_after_what_was_written_and_its_stream_also_waits_for_reads() -> None:

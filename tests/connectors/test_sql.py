@@ -150,7 +150,7 @@ def rows(url: str, table: str) -> list[dict[str, Any]]:
         engine.dispose()
 
 
-def test_the_payload_becomes_a_row(db_url: str, delivery: DeliveryFactory):
+def test_the_payload_becomes_a_row(db_url: str, delivery: DeliveryFactory) -> None:
     connector = sql(db_url)
     try:
         result = connector.send(delivery())
@@ -161,7 +161,7 @@ def test_the_payload_becomes_a_row(db_url: str, delivery: DeliveryFactory):
     assert (row["customer_id"], row["score"], row["offer"]) == ("C-1042", 0.8731, "discount_20")
 
 
-def test_column_templates_keep_types(db_url: str, delivery: DeliveryFactory):
+def test_column_templates_keep_types(db_url: str, delivery: DeliveryFactory) -> None:
     columns = {
         "customer_id": "{{ entity_id }}",
         "score": "{{ score }}",
@@ -185,7 +185,7 @@ def test_column_templates_keep_types(db_url: str, delivery: DeliveryFactory):
     assert decided.replace(tzinfo=None, microsecond=0) == datetime(2024, 6, 3, 9, 14, 7)
 
 
-def test_upsert_on_the_key_column(db_url: str, delivery: DeliveryFactory):
+def test_upsert_on_the_key_column(db_url: str, delivery: DeliveryFactory) -> None:
     connector = sql(db_url, table="offers_by_customer", key="customer_id")
     first = connector.send(delivery())
     second = connector.send(delivery(payload={"customer_id": "C-1042", "score": 0.4}))
@@ -197,7 +197,7 @@ def test_upsert_on_the_key_column(db_url: str, delivery: DeliveryFactory):
     assert got == [("C-1042", 0.4, "discount_20"), ("C-7", None, "call")]
 
 
-def test_without_a_unique_key_update_then_insert(db_url: str, delivery: DeliveryFactory):
+def test_without_a_unique_key_update_then_insert(db_url: str, delivery: DeliveryFactory) -> None:
     connector = sql(db_url, table="offers_loose", key="customer_id")
     assert "inserted" in connector.send(delivery()).detail
     again = connector.send(delivery(payload={"customer_id": "C-1042", "score": 0.1}))
@@ -210,7 +210,7 @@ def test_without_a_unique_key_update_then_insert(db_url: str, delivery: Delivery
 
 def test_a_doorstep_delivery_column_makes_inserts_idempotent(
     db_url: str, delivery: DeliveryFactory
-):
+) -> None:
     connector = sql(db_url, table="offers_once")
     results = [
         connector.send(delivery()),
@@ -225,7 +225,7 @@ def test_a_doorstep_delivery_column_makes_inserts_idempotent(
     )
 
 
-def test_plain_inserts_are_not_deduplicated(db_url: str, delivery: DeliveryFactory):
+def test_plain_inserts_are_not_deduplicated(db_url: str, delivery: DeliveryFactory) -> None:
     connector = sql(db_url)
     connector.send(delivery())
     connector.send(delivery())
@@ -233,7 +233,7 @@ def test_plain_inserts_are_not_deduplicated(db_url: str, delivery: DeliveryFacto
     assert len(rows(db_url, "offers")) == 2  # documented: add a doorstep_delivery column
 
 
-def test_rejected_rows_fail_with_the_reason(db_url: str, delivery: DeliveryFactory):
+def test_rejected_rows_fail_with_the_reason(db_url: str, delivery: DeliveryFactory) -> None:
     connector = sql(db_url)
     unknown = connector.send(delivery(payload={"customer_id": "C-1", "colour": "red"}))
     assert unknown.outcome == "failed"
@@ -256,7 +256,7 @@ def test_rejected_rows_fail_with_the_reason(db_url: str, delivery: DeliveryFacto
     assert rows(db_url, "offers") == []
 
 
-def test_a_missing_table_fails_until_it_is_created(db_url: str, delivery: DeliveryFactory):
+def test_a_missing_table_fails_until_it_is_created(db_url: str, delivery: DeliveryFactory) -> None:
     connector = sql(db_url, table="later")
     result = connector.send(delivery())
     assert (result.outcome, result.detail) == ("failed", "table 'later' does not exist; create it")
@@ -267,7 +267,7 @@ def test_a_missing_table_fails_until_it_is_created(db_url: str, delivery: Delive
     connector.close()
 
 
-def test_concurrent_sends_share_one_pool(db_url: str, delivery: DeliveryFactory):
+def test_concurrent_sends_share_one_pool(db_url: str, delivery: DeliveryFactory) -> None:
     connector = sql(db_url, table="offers_once")
     sent = [delivery(context={"decision_id": f"d-{i}"}) for i in range(40)]
     results: list[str] = []
@@ -287,7 +287,7 @@ def test_concurrent_sends_share_one_pool(db_url: str, delivery: DeliveryFactory)
 
 def test_unreachable_databases_are_retried_without_leaking_the_password(
     delivery: DeliveryFactory,
-):
+) -> None:
     port = _free_port()
     for url in (
         f"postgresql+psycopg://crm:hunter2@127.0.0.1:{port}/crm",
@@ -298,7 +298,7 @@ def test_unreachable_databases_are_retried_without_leaking_the_password(
         assert "hunter2" not in result.detail and result.detail
 
 
-def test_a_locked_sqlite_file_is_retried(tmp_path: Path, delivery: DeliveryFactory):
+def test_a_locked_sqlite_file_is_retried(tmp_path: Path, delivery: DeliveryFactory) -> None:
     url = f"sqlite:///{tmp_path / 'crm.db'}"
     engine = sa.create_engine(url)
     _schema().create_all(engine)
@@ -313,13 +313,15 @@ def test_a_locked_sqlite_file_is_retried(tmp_path: Path, delivery: DeliveryFacto
     connector.close()
 
 
-def test_private_hosts_need_allow_networks(pg_url: str, delivery: DeliveryFactory):
+def test_private_hosts_need_allow_networks(pg_url: str, delivery: DeliveryFactory) -> None:
     result = sql(pg_url, allow_networks=[]).send(delivery())
     assert result.outcome == "failed"
     assert "127.0.0.1" in result.detail and "allow_networks" in result.detail
 
 
-def test_a_relative_sqlite_path_is_relative_to_the_spec(tmp_path: Path, delivery: DeliveryFactory):
+def test_a_relative_sqlite_path_is_relative_to_the_spec(
+    tmp_path: Path, delivery: DeliveryFactory
+) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'crm.db'}")
     _schema().create_all(engine)
     engine.dispose()

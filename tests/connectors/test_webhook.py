@@ -477,5 +477,6 @@ def test_bad_specs_are_refused_naming_the_key_not_the_secret(
     with pytest.raises(ConnectorSpecError, match=message) as caught:
         WebhookConnector.from_spec(spec, ConnectorContext("crm", Path(".")))
     assert caught.value.connector == "crm"
-    for secret in [keys.get("secret")] if isinstance(keys.get("secret"), str) else []:
+    secret = keys.get("secret")
+    if isinstance(secret, str):
         assert secret[6:] not in str(caught.value)

@@ -273,7 +273,7 @@ CELLS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),
 )
-FIELDS = {
+FIELDS: dict[str, dict[str, Any]] = {
     "i": {"type": "int", "min": -5, "max": 5},
     "f": {"type": "float", "required": False, "max": 1e6},
     "b": {"type": "bool"},

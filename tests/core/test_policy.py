@@ -310,7 +310,7 @@ def test_control_fraction_within_statistical_bounds() -> None:
     )
     control = compiled.evaluate(frame, entity_ids=ids, app="churn").control
     sigma = math.sqrt(n * fraction * (1 - fraction))
-    assert abs(control.sum() - n * fraction) < 5 * sigma
+    assert abs(int(control.sum()) - n * fraction) < 5 * sigma
     values = control_values("churn", ids)
     assert 0.0 <= values.min() and values.max() < 1.0
     deciles = [((values >= k / 10) & (values < (k + 1) / 10)).sum() for k in range(10)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,7 @@ from doorstep.explainers.treeshap import Tree, TreeEnsemble, tree_shap
 F64 = npt.NDArray[np.float64]
 BruteForce = Callable[[TreeEnsemble, F64], tuple[F64, F64]]
 WIDTH = 6
+Scalar = TypeVar("Scalar", bound=np.generic)
 
 
 def random_tree(
@@ -45,7 +47,7 @@ def random_tree(
 
     grow(0, 1000)
 
-    def column(key: str, dtype: type) -> npt.NDArray[np.generic]:
+    def column(key: str, dtype: type[Scalar]) -> npt.NDArray[Scalar]:
         return np.array([node[key] for node in nodes], dtype=dtype)
 
     return Tree(

@@ -197,8 +197,12 @@ def test_kill_9_of_a_worker_mid_send_loses_nothing_and_resends_the_same_key(
                 before = len(receiver.requests_to(HOOK))
                 spawned = time.monotonic()
                 worker = spawn(*args, env=env, log="worker.log")
+
+                def reached(n: int = before + sent) -> bool:
+                    return len(receiver.requests_to(HOOK)) >= n
+
                 wait_until(
-                    lambda n=before + sent: len(receiver.requests_to(HOOK)) >= n,
+                    reached,
                     60,
                     f"the worker sending {sent} requests",
                     log,

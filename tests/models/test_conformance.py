@@ -13,7 +13,7 @@ from doorstep.plugins import load_model
 from doorstep.testing import check_model_adapter
 
 if TYPE_CHECKING:
-    from conftest import Data
+    from tests.models.conftest import Data
 
 CASES: list[tuple[str, str, Task, str, float]] = [
     # fixture, expected kind, task, batch columns ("all", "filled" or a list), additivity atol

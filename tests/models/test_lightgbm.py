@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import polars as pl
 import pytest
@@ -14,10 +15,10 @@ from doorstep.models.lightgbm import LightGBMModel
 from doorstep.models.sklearn import SklearnModel
 
 if TYPE_CHECKING:
-    from conftest import Data
+    from tests.models.conftest import Data
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def _logit(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.log(p / (1 - p))
 
 

@@ -12,7 +12,7 @@ from doorstep.models.lightgbm import LightGBMModel
 from doorstep.models.mlflow import MLflowModel
 
 if TYPE_CHECKING:
-    from conftest import Data
+    from tests.models.conftest import Data
 
 
 def test_lightgbm_flavor_gets_native_explanations(mlflow_lightgbm: Path, data: Data) -> None:

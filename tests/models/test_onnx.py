@@ -12,7 +12,7 @@ from doorstep.errors import ModelError
 from doorstep.models.onnx import ONNXModel
 
 if TYPE_CHECKING:
-    from conftest import Data
+    from tests.models.conftest import Data
 
 
 def _filled(data: Data) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from doorstep.errors import ModelError
 from doorstep.models.sklearn import SklearnModel
 
 if TYPE_CHECKING:
-    from conftest import Data
+    from tests.models.conftest import Data
 
 
 def _pipeline_frame(data: Data) -> pd.DataFrame:

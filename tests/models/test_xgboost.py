@@ -14,7 +14,7 @@ from doorstep.errors import ModelError
 from doorstep.models.xgboost import XGBoostModel
 
 if TYPE_CHECKING:
-    from conftest import Data
+    from tests.models.conftest import Data
 
 
 @pytest.mark.parametrize("fixture", ["xgb_binary_json", "xgb_binary_ubj"])

@@ -52,8 +52,10 @@ def test_two_concurrent_verdicts_one_wins(store: Store) -> None:
     store.record([RecordRequest([pending])], actor="t")
 
     def work(i: int) -> object:
-        verdict = "approve" if i % 2 else "override"
-        return store.review(Verdict(pending.id, verdict, "r", f"rev{i}", action="none"))
+        verdict = Verdict(
+            pending.id, "approve" if i % 2 else "override", "r", f"rev{i}", action="none"
+        )
+        return store.review(verdict)
 
     results = _together(4, work)
     wins = [r for r in results if not isinstance(r, Exception)]

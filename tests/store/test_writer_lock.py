@@ -43,8 +43,7 @@ def test_processes_and_threads_take_turns(tmp_path: Path) -> None:
     start.wait(30)
     shared = WriterLock(Path(lock_path), timeout=10)
     threads = [
-        threading.Thread(target=lambda: [_increment(shared, counter) for _ in range(300)])
-        for _ in range(2)
+        threading.Thread(target=_increment_times, args=(shared, counter, 300)) for _ in range(2)
     ]
     for thread in threads:
         thread.start()
@@ -54,6 +53,11 @@ def test_processes_and_threads_take_turns(tmp_path: Path) -> None:
         process.join(30)
         assert process.exitcode == 0
     assert int(counter.read_text()) == 4 * 300
+
+
+def _increment_times(lock: WriterLock, counter: Path, times: int) -> None:
+    for _ in range(times):
+        _increment(lock, counter)
 
 
 def _increment(lock: WriterLock, counter: Path) -> None:

@@ -1,14 +1,19 @@
 """A small in-memory :class:`~doorstep.store.protocols.StoreContract`, for tests that need no
-database (the main web tests run against the real store)."""
+database (the main web tests run against the real store).
+
+The fake implements part of the contract: each method it has is marked ``@implements`` with the
+contract's method, so mypy checks that the two signatures agree; :func:`as_store` hands it to
+code that expects a whole store."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from doorstep.errors import NotFoundError, ReviewConflictError, StoreError, StoreUnavailableError
 from doorstep.ids import new_id
@@ -23,14 +28,37 @@ from doorstep.store.protocols import (
     RecordOutcome,
     RecordRequest,
     Role,
+    StoreContract,
     Verdict,
 )
-from doorstep.types import DELIVERY_STATES, Decision, Delivery
+from doorstep.types import DELIVERY_STATES, Decision, DecisionStatus, Delivery
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def implements(
+    method: Callable[Concatenate[StoreContract, _P], _R],
+) -> Callable[[Callable[Concatenate[FakeStore, _P], _R]], Callable[Concatenate[FakeStore, _P], _R]]:
+    """Mark a method of the fake as ``method`` of the contract: mypy refuses the fake's method
+    when its parameters or its result do not fit the contract's (e.g. after the contract
+    changed). Nothing happens at run time."""
+    return lambda implementation: implementation
+
+
+def as_store(fake: FakeStore) -> StoreContract:
+    """The fake where a whole :class:`StoreContract` is expected (``create_app``).
+
+    A cast, the only one: the fake lacks most of the contract (outcomes, runs, alerts…), so
+    it is not a ``StoreContract`` to mypy, and calling a method it lacks fails at run time
+    (``AttributeError``, or ``NotImplementedError`` for the dispatcher's). What it has is
+    checked method by method by :func:`implements`."""
+    return cast(StoreContract, fake)
 
 
 class FakeStore:
-    url = "memory://"
-    dialect = "memory"
+    url: str = "memory://"
+    dialect: str = "memory"
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -47,6 +75,7 @@ class FakeStore:
         if not self.available:
             raise StoreUnavailableError("the fake store is down")
 
+    @implements(StoreContract.record)
     def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
         self._check()
         with self.lock:
@@ -75,10 +104,12 @@ class FakeStore:
                 outcomes.append(RecordOutcome("recorded"))
             return outcomes
 
+    @implements(StoreContract.get_decision)
     def get_decision(self, decision_id: str) -> Decision | None:
         self._check()
         return self.decisions.get(decision_id)
 
+    @implements(StoreContract.list_decisions)
     def list_decisions(self, query: DecisionQuery) -> DecisionPage:
         self._check()
         rows = sorted(
@@ -100,6 +131,7 @@ class FakeStore:
         more = len(rows) > query.limit
         return DecisionPage(page, page[-1].id if more and page else None)
 
+    @implements(StoreContract.review)
     def review(self, verdict: Verdict) -> Decision:
         self._check()
         with self.lock:
@@ -111,7 +143,7 @@ class FakeStore:
             approved = verdict.verdict == "approve"
             updated = replace(
                 record,
-                status="approved" if approved else "overridden",
+                status=DecisionStatus.APPROVED if approved else DecisionStatus.OVERRIDDEN,
                 final_action=record.action if approved else verdict.action,
             )
             self.decisions[record.id] = updated
@@ -119,6 +151,7 @@ class FakeStore:
 
     # the outbox: what the API reads (the dispatcher and the operators' changes need a real store)
 
+    @implements(StoreContract.list_deliveries)
     def list_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
         self._check()
         rows = sorted(
@@ -138,15 +171,18 @@ class FakeStore:
         more = len(rows) > query.limit
         return DeliveryPage(page, page[-1].id if more and page else None)
 
+    @implements(StoreContract.get_delivery)
     def get_delivery(self, delivery_id: str) -> Delivery | None:
         self._check()
         return self.deliveries.get(delivery_id)
 
+    @implements(StoreContract.delivery_counts)
     def delivery_counts(self, app: str | None = None) -> dict[str, int]:
         self._check()
         states = [d.state for d in self.deliveries.values() if app is None or d.app == app]
         return {state: states.count(state) for state in DELIVERY_STATES}
 
+    @implements(StoreContract.disabled_connectors)
     def disabled_connectors(self, app: str | None = None) -> list[ConnectorState]:
         self._check()
         return []
@@ -157,6 +193,7 @@ class FakeStore:
     finish_delivery = finish_deliveries = retry_deliveries = cancel_deliveries = claim_deliveries
     disable_connector = enable_connector = claim_deliveries
 
+    @implements(StoreContract.register_model_version)
     def register_model_version(
         self, app: str, version: str, content_hash: str, owner: str, *, actor: str
     ) -> None:
@@ -177,10 +214,12 @@ class FakeStore:
             }
         )
 
+    @implements(StoreContract.model_versions)
     def model_versions(self, app: str | None = None) -> list[dict[str, Any]]:
         self._check()
         return [v for v in self.versions if app is None or v["app"] == app]
 
+    @implements(StoreContract.create_key)
     def create_key(self, name: str, role: Role, *, actor: str) -> tuple[ApiKey, str]:
         self._check()
         secret = "dsk_" + secrets.token_urlsafe(24)
@@ -188,6 +227,7 @@ class FakeStore:
         self.keys[hashlib.sha256(secret.encode()).hexdigest()] = (key, secret)
         return key, secret
 
+    @implements(StoreContract.authenticate)
     def authenticate(self, secret: str) -> ApiKey | None:
         self._check()
         found = self.keys.get(hashlib.sha256(secret.encode()).hexdigest())
@@ -195,9 +235,11 @@ class FakeStore:
             return None
         return found[0]
 
+    @implements(StoreContract.list_keys)
     def list_keys(self) -> list[ApiKey]:
         return [k for k, _ in self.keys.values()]
 
+    @implements(StoreContract.revoke_key)
     def revoke_key(self, key_id: str, *, actor: str) -> ApiKey:
         for digest, (key, secret) in self.keys.items():
             if key.id == key_id:
@@ -206,16 +248,20 @@ class FakeStore:
                 return revoked
         raise NotFoundError(f"no key {key_id}")
 
+    @implements(StoreContract.count_keys)
     def count_keys(self) -> int:
         return len(self.keys)
 
+    @implements(StoreContract.append_audit)
     def append_audit(self, kind: str, subject: str, payload: dict[str, Any], *, actor: str) -> int:
         self._check()
         self.audit.append((kind, subject, payload, actor))
         return len(self.audit)
 
+    @implements(StoreContract.verify_audit)
     def verify_audit(self) -> AuditReport:
         return AuditReport(ok=True, events=len(self.audit))
 
+    @implements(StoreContract.ping)
     def ping(self) -> None:
         self._check()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -137,7 +138,7 @@ async def test_role_route_matrix(
             body = {"verdict": "approve", "reason": "x"} if "review" in path else customer(2)
             for role in (*ROLES, None):
                 headers = {} if role is None else auth(keys, role)
-                kwargs = {"json": body} if method == "POST" else {}
+                kwargs: dict[str, Any] = {"json": body} if method == "POST" else {}
                 response = await anyone.request(method, url, headers=headers, **kwargs)
                 if rule == OPEN or (role is not None and role in rule):
                     assert response.status_code not in (401, 403), (method, path, role)

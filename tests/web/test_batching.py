@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import httpx
 import pytest
 from tests.web.conftest import customer
-from tests.web.fakes import FakeStore
+from tests.web.fakes import FakeStore, as_store
 
 from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import StoreContract
@@ -26,7 +26,7 @@ async def test_concurrent_requests_are_coalesced_and_each_gets_its_own_answer(
 ) -> None:
     store = FakeStore()
     _, secret = store.create_key("crm", "client", actor="test")
-    app = create_app(registry, store, ServeSettings(max_wait_ms=20, max_batch=64))
+    app = create_app(registry, as_store(store), ServeSettings(max_wait_ms=20, max_batch=64))
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {secret}"}
     records = [customer(i) for i in range(1, 101)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -40,9 +41,9 @@ async def test_one_record_is_decided_and_recorded_before_the_answer(
 async def test_a_batch_is_decided_per_record_never_all_or_nothing(
     client: httpx.AsyncClient, store: StoreContract
 ) -> None:
-    records = [customer(i) for i in range(1, 6)]
-    records[1]["tenure_months"] = -3
-    records[3] = "not a record"  # type: ignore[assignment]
+    records: list[object] = [customer(i) for i in range(1, 6)]
+    records[1] = customer(2, tenure_months=-3)
+    records[3] = "not a record"
     response = await client.post(URL, json={"records": records})
     assert response.status_code == 200
     body = response.json()
@@ -147,7 +148,7 @@ async def test_a_batch_of_only_bad_records_answers_200_with_errors(
 async def test_bad_query_and_header_values_are_422_problems_naming_the_parameter(
     client: httpx.AsyncClient, store: StoreContract
 ) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"params": {"explain": "maybe"}}, "explain", "bool_parsing"),
         ({"headers": {"Idempotency-Key": "k" * 256}}, "Idempotency-Key", "max_length"),
     ]

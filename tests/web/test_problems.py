@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.web.conftest import customer
-from tests.web.fakes import FakeStore
+from tests.web.fakes import FakeStore, as_store
 
 from doorstep.errors import DoorstepError
 from doorstep.services.apps.registry import Registry
@@ -22,7 +22,7 @@ ERROR_KEYS = {"record", "entity_id", "field", "rule", "message"}
 def check_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem: dict[str, Any] = response.json()
     assert KEYS <= set(problem) <= KEYS | {"errors"}, problem
     assert problem["status"] == status and problem["code"] == code
     assert problem["type"].endswith("#" + code) and problem["title"] and problem["detail"]
@@ -79,7 +79,7 @@ async def test_unavailable_store_is_503_with_retry_after_and_bugs_are_bare_500s(
 ) -> None:
     store = BrokenStore()
     _, secret = store.create_key("admin", "admin", actor="test")
-    app = create_app(registry, store)
+    app = create_app(registry, as_store(store))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     headers = {"Authorization": f"Bearer {secret}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:

@@ -40,7 +40,7 @@ def deliveries_list(
     db: DbOption = None,
 ) -> None:
     """List deliveries, newest first, with their state, attempts and last result."""
-    from doorstep.services.deliver.operations import list_deliveries
+    from doorstep.services.deliver.operations import connector_states, list_deliveries
 
     with open_db(db) as store:
         page = list_deliveries(
@@ -51,7 +51,7 @@ def deliveries_list(
             decision_id=decision,
             limit=limit,
         )
-        disabled = store.disabled_connectors(app)
+        disabled = connector_states(store, app)
     deliveries_render.deliveries(console, errors, page, disabled, limit)
 
 

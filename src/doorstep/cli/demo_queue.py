@@ -16,21 +16,12 @@ SAMPLE = 400
 
 
 def prepare_review_queue(console: Console, app: LoadedApp, customers: Path, port: int) -> None:
-    from datetime import UTC, datetime
-
-    from doorstep.services.apps.examples import decide_sample
-    from doorstep.services.governance.keys import ensure_admin_key
+    from doorstep.services.apps.examples import prepare_demo_queue
     from doorstep.store import open_store
-    from doorstep.store.views import QueueQuery
 
     with open_store() as store:
-        # before the reviewer key: serve prints an admin key only when the store has no key
-        admin = ensure_admin_key(store, actor="doorstep demo")
-        waiting = store.review_queue(QueueQuery((app.name,), limit=1), now=datetime.now(UTC))
-        if waiting.total == 0:
-            decide_sample(app, store, customers, count=SAMPLE)
-            waiting = store.review_queue(QueueQuery((app.name,), limit=1), now=datetime.now(UTC))
-        _key, secret = store.create_key("demo-reviewer", "reviewer", actor="doorstep demo")
+        prepared = prepare_demo_queue(app, store, customers, count=SAMPLE)
+    admin, secret = prepared.admin_secret, prepared.reviewer_secret
     base = f"http://127.0.0.1:{port}"
     if admin is not None:
         console.print(
@@ -46,7 +37,7 @@ def prepare_review_queue(console: Console, app: LoadedApp, customers: Path, port
             soft_wrap=True,
         )
     console.print(
-        f"\n[bold]{waiting.total} cases wait for a reviewer.[/] Open the dashboard "
+        f"\n[bold]{prepared.waiting} cases wait for a reviewer.[/] Open the dashboard "
         f"[link]{base}/apps/{app.name}[/] and sign in with this reviewer key (shown once):\n"
         f"  {secret}\n"
         f"Then work the queue at {base}/review (keys: n next, a approve, o override).\n",

@@ -27,10 +27,11 @@ def list_runs(
     db: DbOption = None,
 ) -> None:
     """Runs, newest first, with their counts."""
+    from doorstep.services.runs.sources import list_runs
     from doorstep.store.runs import RunQuery
 
     with open_db(db) as store:
-        page = store.list_runs(RunQuery(app, schedule, state, None, limit))
+        page = list_runs(store, RunQuery(app, schedule, state, None, limit))
     console.print(render.runs_table(page.items))
 
 

@@ -8,8 +8,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from doorstep.store.tables import UTCDateTime, audit_events, decisions, deliveries, reviews
-from doorstep.store.views import ActivityDay, AppActivity
+from doorstep.store import decisions as _decisions
+from doorstep.store import outbox_operations as _operations
+from doorstep.store import queue as _queue
+from doorstep.store.tables import (
+    UTCDateTime,
+    audit_events,
+    decisions,
+    deliveries,
+    model_versions,
+    reviews,
+)
+from doorstep.store.views import ActivityDay, AppActivity, DecisionCase
 from doorstep.types import AuditEvent, Review
 
 __all__ = ["AGE_BANDS", "app_activity", "decision_audit", "review_of"]
@@ -145,4 +155,26 @@ def review_of(conn: sa.Connection, decision_id: str) -> Review | None:
         reason=row.reason,
         actor=row.actor,
         created_at=row.created_at,
+    )
+
+
+def decision_case(conn: sa.Connection, decision_id: str, now: datetime) -> DecisionCase | None:
+    """One decision and everything its page shows (see :class:`DecisionCase`)."""
+    decision = _decisions.get_decision(conn, decision_id)
+    if decision is None:
+        return None
+    version = conn.execute(
+        sa.select(model_versions).where(
+            model_versions.c.app == decision.app,
+            model_versions.c.version == decision.model_version,
+        )
+    ).first()
+    pending = decision.status == "pending_review"
+    return DecisionCase(
+        decision=decision,
+        deliveries=_operations.deliveries_of(conn, decision_id),
+        model_version=dict(version._mapping) if version is not None else None,
+        audit=decision_audit(conn, decision_id),
+        review=review_of(conn, decision_id),
+        claim=_queue.live_claims(conn, [decision_id], now).get(decision_id) if pending else None,
     )

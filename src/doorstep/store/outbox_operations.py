@@ -20,6 +20,7 @@ from doorstep.types import DELIVERY_STATES, Delivery, DeliveryAttempt
 __all__ = [
     "cancel",
     "counts",
+    "deliveries_of",
     "disable_connector",
     "disabled_connectors",
     "enable_connector",
@@ -78,6 +79,25 @@ def get_delivery(conn: sa.Connection, delivery_id: str) -> Delivery | None:
         .order_by(delivery_attempts.c.number)
     ).all()
     return _info(row, history)
+
+
+def deliveries_of(conn: sa.Connection, decision_id: str) -> list[Delivery]:
+    """A decision's deliveries, newest first, each with its attempts: two queries in all."""
+    rows = conn.execute(
+        sa.select(*_COLUMNS)
+        .where(deliveries.c.decision_id == decision_id)
+        .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
+    ).all()
+    if not rows:
+        return []
+    attempts: dict[str, list[Any]] = {row.id: [] for row in rows}
+    for attempt in conn.execute(
+        sa.select(delivery_attempts)
+        .where(delivery_attempts.c.delivery_id.in_(list(attempts)))
+        .order_by(delivery_attempts.c.delivery_id, delivery_attempts.c.number)
+    ):
+        attempts[attempt.delivery_id].append(attempt)
+    return [_info(row, attempts[row.id]) for row in rows]
 
 
 def list_deliveries(conn: sa.Connection, query: DeliveryQuery) -> DeliveryPage:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
-from doorstep.store.views import AppActivity, QueuePage, QueueQuery, ReviewClaim
+from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
 if TYPE_CHECKING:
@@ -503,7 +503,13 @@ class AuditStore(Protocol):
 
 
 class ActivityStore(Protocol):
-    """Summaries for the pages: an app's decisions per day, verdicts and review backlog."""
+    """What the pages read: an app's decisions per day, verdicts and review backlog, and one
+    decision's whole case."""
+
+    def decision_case(self, decision_id: str, *, now: datetime) -> DecisionCase | None:
+        """One decision with everything its page shows, in one read transaction: deliveries
+        with their attempts, its model version, audit events, review and live claim."""
+        ...
 
     def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
         """Decisions per day by action, verdicts, and the review backlog of ``app``."""

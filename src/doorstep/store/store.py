@@ -55,7 +55,7 @@ from doorstep.store.protocols import (
 )
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
-from doorstep.store.views import AppActivity, QueuePage, QueueQuery, ReviewClaim
+from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.store.writer_lock import WriterLock
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
@@ -182,6 +182,10 @@ class Store:
     def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
         with self._read() as conn:
             return _activity.app_activity(conn, app, days, now)
+
+    def decision_case(self, decision_id: str, *, now: datetime) -> DecisionCase | None:
+        with self._read() as conn:
+            return _activity.decision_case(conn, decision_id, now)
 
     def get_review(self, decision_id: str) -> Review | None:
         with self._read() as conn:

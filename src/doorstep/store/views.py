@@ -1,15 +1,18 @@
-"""What the pages read from the store: the review queue, claims, an app's activity and the audit
-events of one decision. Plain data, like the rest of ``contract.py`` (no SQL here)."""
+"""What the pages read from the store: the review queue, claims, an app's activity and one
+decision's whole case. Plain data, like the rest of ``protocols.py`` (no SQL here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+
+from doorstep.types import AuditEvent, Decision, Delivery, Review
 
 __all__ = [
     "ActivityDay",
     "AppActivity",
+    "DecisionCase",
     "QueueEntry",
     "QueuePage",
     "QueueQuery",
@@ -95,3 +98,20 @@ class AppActivity:
     reviewed: int
     overridden: int
     """Verdicts over the window, and how many of them were overrides."""
+
+
+@dataclass(frozen=True)
+class DecisionCase:
+    """One decision with everything its page shows, read in one transaction: its deliveries
+    with every attempt, the model version that decided it, its audit events, its review and,
+    while it waits for one, the live claim on it."""
+
+    decision: Decision
+    deliveries: list[Delivery]
+    """Newest first, each with its attempts (``history``)."""
+    model_version: dict[str, Any] | None
+    """The registered version that decided (``version``, ``content_hash``, ``owner``,
+    ``registered_at``), or ``None`` when it is not registered."""
+    audit: list[AuditEvent]
+    review: Review | None
+    claim: ReviewClaim | None

@@ -24,7 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doorstep.services.decide.online import DecisionTally
 from doorstep.services.deliver.dispatcher import AttemptReport
-from doorstep.store.protocols import DecisionQuery, DecisionStore, DeliveryAdminStore
+from doorstep.services.deliver.operations import delivery_counts
+from doorstep.services.review.queue import review_backlog
+from doorstep.store.protocols import DecisionStore, DeliveryAdminStore
 
 __all__ = ["MeteredStore", "MetricsMiddleware", "ServiceMetrics"]
 
@@ -97,23 +99,14 @@ class ServiceMetrics:
         self.delivery_seconds.labels(*labels).observe(seconds)
 
     def measure_backlog(self, store: DecisionStore, apps: list[str], cap: int) -> None:
-        """Count pending reviews per app (at most ``cap``; pages of 1,000)."""
+        """Count pending reviews per app (at most ``cap``)."""
         for app in apps:
-            count, cursor = 0, None
-            while count < cap:
-                page = store.list_decisions(
-                    DecisionQuery(app=app, status="pending_review", cursor=cursor, limit=1_000)
-                )
-                count += len(page.items)
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
-            self.backlog.labels(app).set(min(count, cap))
+            self.backlog.labels(app).set(review_backlog(store, app, cap=cap))
 
     def measure_deliveries(self, store: DeliveryAdminStore, apps: list[str]) -> None:
         """Count each app's deliveries by state (one grouped query per app)."""
         for app in apps:
-            for state, n in store.delivery_counts(app).items():
+            for state, n in delivery_counts(store, app).items():
                 self.deliveries.labels(app, state).set(n)
 
     def measure(self, store: MeteredStore, apps: list[str], cap: int) -> None:

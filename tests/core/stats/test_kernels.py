@@ -123,7 +123,8 @@ def test_smirnov_tail_equals_scipy_special() -> None:
 def test_quantiles_from_counts_equal_numpy() -> None:
     rng = np.random.default_rng(7)
     qs = np.linspace(0, 1, 11)
-    for values in (rng.normal(0, 1, 1001), rng.integers(0, 4, 999) * 1.0, np.array([3.0])):
+    samples = (rng.normal(0, 1, 1001), rng.integers(0, 4, 999).astype(np.float64), np.array([3.0]))
+    for values in samples:
         assert quantiles(ecdf(values), qs) == pytest.approx(np.quantile(values, qs), rel=1e-12)
 
 

@@ -19,6 +19,7 @@ from doorstep.core.stats.intervals import newcombe_difference, wilson
 from doorstep.core.stats.quality import (
     BinaryQuality,
     MulticlassQuality,
+    QualityReport,
     RegressionQuality,
     delong_auc,
 )
@@ -33,7 +34,9 @@ def labelled(n: int, seed: int, *, ties: bool = False) -> tuple[np.ndarray, np.n
     return scores, positive
 
 
-def streamed(scores: np.ndarray, positive: np.ndarray, predicted: np.ndarray, chunks: int):
+def streamed(
+    scores: np.ndarray, positive: np.ndarray, predicted: np.ndarray, chunks: int
+) -> QualityReport:
     order = np.argsort(scores, kind="stable")
     quality = BinaryQuality(bins=10)
     for part in np.array_split(order, chunks):
@@ -111,8 +114,9 @@ def test_calibration_table_matches_sklearn() -> None:
     assert sum(b.count for b in report.calibration) == 3_000
     for calibration_bin in filled:  # calibrated data: each bin's interval holds its mean score
         rate = calibration_bin.positive_rate
-        assert rate.low is not None and rate.high is not None
-        assert rate.low - 0.05 <= calibration_bin.mean_score <= rate.high + 0.05
+        mean_score = calibration_bin.mean_score
+        assert rate.low is not None and rate.high is not None and mean_score is not None
+        assert rate.low - 0.05 <= mean_score <= rate.high + 0.05
 
 
 def test_one_class_only_has_no_auc_but_counts() -> None:
@@ -152,6 +156,8 @@ def test_regression_metrics_match_sklearn() -> None:
     assert mae.value == pytest.approx(mean_absolute_error(outcomes, predictions))
     assert rmse.value == pytest.approx(root_mean_squared_error(outcomes, predictions))
     assert report.metrics["mean_error"].value == pytest.approx(np.mean(predictions - outcomes))
+    assert mae.low is not None and mae.value is not None and mae.high is not None
+    assert rmse.low is not None and rmse.value is not None and rmse.high is not None
     assert mae.low < mae.value < mae.high and rmse.low < rmse.value < rmse.high
     assert rmse.low < (20**2 + 3**2) ** 0.5 < rmse.high  # noise sd 20, bias 3
     assert report.enough and report.labelled == 4_000

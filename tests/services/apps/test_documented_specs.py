@@ -31,7 +31,7 @@ FEATURES = ["tenure_months", "plan", "monthly_spend", "support_tickets_30d"]
 
 
 def documented_spec(model_file: str) -> str:
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), flags=re.S)
+    blocks: list[str] = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), flags=re.S)
     (block,) = [b for b in blocks if f"path: {model_file}" in b]
     return block
 

@@ -33,7 +33,9 @@ def test_scores_equal_the_raw_model(app: LoadedApp, customers: pl.DataFrame) -> 
     assert batch.rejects.height == 0
     booster = lgb.Booster(model_file=str(app.root / "model.lgb.txt"))
     pdf = customers.select(FEATURES).to_pandas()
-    for name, cats in zip(["plan", "contract", "region"], booster.pandas_categorical, strict=True):
+    categories = booster.pandas_categorical
+    assert categories is not None
+    for name, cats in zip(["plan", "contract", "region"], categories, strict=True):
         pdf[name] = pdf[name].astype("category").cat.set_categories(cats)
     pdf["autopay"] = pdf["autopay"].astype("int64")
     pdf["nps_score"] = pdf["nps_score"].astype("float64")

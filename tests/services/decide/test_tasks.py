@@ -6,6 +6,7 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pytest
 
@@ -49,6 +50,7 @@ def write(directory: Path, task: str, rules: str, label: str, unit: str = "") ->
     train = machines(2_000, seed=1)
     x = train.select("temperature", "vibration", "age_years").to_numpy()
     risk = 0.05 * (x[:, 0] - 60) + 0.8 * x[:, 1] + 0.1 * x[:, 2]
+    y: npt.NDArray[np.intp] | npt.NDArray[np.float64]  # classes, or values
     if task == "multiclass":
         y = np.digitize(risk, np.quantile(risk, [0.5, 0.85]))
         params = {"objective": "multiclass", "num_class": 3}

@@ -22,13 +22,14 @@ from doorstep.types import (
     QualitySection,
     QualityWindow,
     RoiUnavailable,
+    Status,
 )
 
 NOW = datetime(2025, 3, 10, 1, tzinfo=UTC)
 START = datetime(2025, 3, 9, tzinfo=UTC)
 
 
-def obs(status: str, *, subject: str = "drift.plan", streak: int = 0) -> Observation:
+def obs(status: Status, *, subject: str = "drift.plan", streak: int = 0) -> Observation:
     return Observation(
         subject=subject,
         kind=subject.split(".")[0],

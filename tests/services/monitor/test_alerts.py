@@ -28,7 +28,7 @@ from doorstep.services.monitor.alerts import EXIT_ALERT, run_monitor
 from doorstep.services.monitor.drift import reference_profile
 from doorstep.store import RecordRequest, Store
 from doorstep.store.tables import audit_events
-from doorstep.types import Decision
+from doorstep.types import Decision, DecisionStatus
 
 SECRET = "whsec_" + base64.b64encode(b"alerts-secret-of-thirty-two-b!!!").decode()
 START = datetime(2025, 3, 3, tzinfo=UTC)
@@ -84,7 +84,7 @@ def decide_days(app: LoadedApp, store: Store, days: int = 6) -> None:
                             rule=None,
                             review=False,
                             control=False,
-                            status="decided",
+                            status=DecisionStatus.DECIDED,
                             reasons=None,
                             reasons_text=None,
                             created_at=START + timedelta(days=day, minutes=int(minutes[i])),

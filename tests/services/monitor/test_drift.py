@@ -31,7 +31,13 @@ from doorstep.services.monitor.drift import (
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
 from doorstep.store import RecordRequest, Store
-from doorstep.types import AttributionSetup, Decision, DriftSection, MonitoringReport
+from doorstep.types import (
+    AttributionSetup,
+    Decision,
+    DecisionStatus,
+    DriftSection,
+    MonitoringReport,
+)
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 DAYS = 6
@@ -76,7 +82,7 @@ def decide_days(
                 rule=None,
                 review=False,
                 control=False,
-                status="decided",
+                status=DecisionStatus.DECIDED,
                 reasons=None,
                 reasons_text=None,
                 created_at=created[i],

@@ -241,8 +241,8 @@ def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> Non
     assert heat is not None
     spend = re.search(r'<tr data-feature="monthly_spend">(.*?)</tr>', heat.group(1), re.S)
     assert spend is not None
-    cells = re.findall(r'<td class="status-(\w+)"', spend.group(1))
-    assert cells[:SHIFT_DAY] == ["ok"] * SHIFT_DAY and cells[SHIFT_DAY + 1 :] == ["alert"] * 2
+    days = re.findall(r'<td class="status-(\w+)"', spend.group(1))
+    assert days[:SHIFT_DAY] == ["ok"] * SHIFT_DAY and days[SHIFT_DAY + 1 :] == ["alert"] * 2
     assert 'id="drift-status">✖ alert' in html
     assert "chart-score-psi" in checked.ids and "data-quality-table" in checked.ids
 

@@ -62,7 +62,7 @@ def seeded(registry: Registry, churn_app_template: Path, tmp_path: Path) -> Iter
     store = open_store(f"sqlite:///{tmp_path / 'doorstep.db'}")
     decide_sample(registry.get("churn"), store, churn_app_template / "customers.parquet", count=500)
     keys = {
-        role: store.create_key(f"{role}-1", role, actor="test")[1]  # type: ignore[arg-type]
+        role: store.create_key(f"{role}-1", role, actor="test")[1]
         for role in ("admin", "owner", "reviewer", "viewer", "client")
     }
     keys["reviewer-2"] = store.create_key("reviewer-2", "reviewer", actor="test")[1]

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from tests.services.monitor.test_alert_plan import quality_report
 from tests.services.monitor.test_drift import DAYS, DRIFTED
 from tests.services.monitor.test_report_html import interval, parse, row
 from tests.web.pages.conftest import Site, session_client
@@ -92,8 +93,7 @@ def observed(
         thresholds=drift_thresholds(app.spec),
     )
     keys = {
-        role: store.create_key(f"{role}-1", role, actor="test")[1]  # type: ignore[arg-type]
-        for role in ("viewer", "client")
+        role: store.create_key(f"{role}-1", role, actor="test")[1] for role in ("viewer", "client")
     }
     settings = ServeSettings(home=str(folder), deliver=False, auth_cache_seconds=0.0)
     try:
@@ -233,13 +233,16 @@ async def test_a_client_key_is_refused(observed: tuple[Site, MonitoringReport]) 
 async def test_reports_are_kept_for_the_ttl_and_computed_once_at_a_time() -> None:
     calls: list[int] = []
 
-    def build() -> dict[str, Any]:
+    def build() -> MonitoringReport:
         calls.append(1)
         anyio.from_thread.run(anyio.sleep, 0.05)  # slow, as a report is
-        return {"n": len(calls)}
+        return quality_report(labelled=len(calls), reviewed=0, overridden=0)
+
+    def n(report: MonitoringReport) -> int:
+        return report.quality.total.labelled  # which computation made it
 
     reports = PanelReports(ttl=60)
-    results: list[dict[str, Any]] = []
+    results: list[MonitoringReport] = []
 
     async def load() -> None:
         results.append(await reports.get(("churn", "v1"), build))
@@ -247,8 +250,8 @@ async def test_reports_are_kept_for_the_ttl_and_computed_once_at_a_time() -> Non
     async with anyio.create_task_group() as group:
         for _ in range(5):
             group.start_soon(load)
-    assert calls == [1] and results == [{"n": 1}] * 5  # five dashboards, one computation
-    assert await reports.get(("churn", "v2"), build) == {"n": 2}  # another model version
+    assert calls == [1] and [n(r) for r in results] == [1] * 5  # five dashboards, one computation
+    assert n(await reports.get(("churn", "v2"), build)) == 2  # another model version
     expired = PanelReports(ttl=0)
-    assert await expired.get(("churn", "v1"), build) == {"n": 3}
-    assert await expired.get(("churn", "v1"), build) == {"n": 4}
+    assert n(await expired.get(("churn", "v1"), build)) == 3
+    assert n(await expired.get(("churn", "v1"), build)) == 4

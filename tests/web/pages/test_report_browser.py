@@ -22,8 +22,8 @@ from doorstep.services.monitor.drift import drift_thresholds, reference_profile
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
 from doorstep.services.outcomes.ingest import record_outcomes
-from doorstep.store import RecordRequest, open_store
-from doorstep.types import Decision
+from doorstep.store import RecordRequest, StoreContract, open_store
+from doorstep.types import Decision, DecisionStatus
 
 SHOTS = os.environ.get("DOORSTEP_SCREENSHOTS_DIR")
 """When set (``scripts/screenshots``), the screenshots go there (the docs' images)."""
@@ -31,12 +31,12 @@ START = datetime(2025, 3, 3, tzinfo=UTC)
 NOW = START + timedelta(days=DAYS + 30)
 
 
-def decide_and_observe(app: LoadedApp, store: Any) -> None:
+def decide_and_observe(app: LoadedApp, store: StoreContract) -> None:
     """Decisions day by day (drift from noon of SHIFT_DAY), the policy's action above 0.5 with
     a 20% control group, some verdicts, and outcomes drawn from the score (treated: 30% less)."""
     fields = list(app.spec.feature_fields)
     rng = np.random.default_rng(5)
-    outcomes = []
+    outcomes: list[dict[str, Any]] = []
     for day in range(DAYS):
         customers = generate_customers(PER_DAY, seed=200 + day, start_id=1 + day * PER_DAY)
         created = [
@@ -70,7 +70,7 @@ def decide_and_observe(app: LoadedApp, store: Any) -> None:
                     rule="rule 1" if acting else None,
                     review=status != "decided",
                     control=control,
-                    status="held_out" if control else status,
+                    status=DecisionStatus.HELD_OUT if control else DecisionStatus(status),
                     reasons=None,
                     reasons_text=None,
                     created_at=created[i],

@@ -5,6 +5,10 @@ in, results out); :mod:`doorstep.services.monitor` reads the store and calls the
 - drift and data quality: :mod:`.drift` (results and thresholds in :mod:`.drift_report`,
   reference profiles in :mod:`.profile`, batch reading in :mod:`.tally`, statistical kernels
   in :mod:`.kernels`);
-- live quality: :mod:`.quality`; ROI against the control group: :mod:`.roi`; the confidence
-  intervals both use: :mod:`.intervals`.
+- live quality: :mod:`.quality` (results in :mod:`.quality_report`); ROI against the control
+  group: :mod:`.roi` (results in :mod:`.roi_report`); the confidence intervals both use:
+  :mod:`.intervals`.
+
+The result modules (``*_report`` and ``intervals``) import only the standard library: the
+monitoring report (:class:`doorstep.types.MonitoringReport`) is made of them.
 """

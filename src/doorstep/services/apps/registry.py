@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from doorstep.core.suggest import did_you_mean
-from doorstep.errors import NotFoundError, SpecError, SpecIssue
+from doorstep.errors import NotFoundError, SpecError, SpecIssue, StoreUnavailableError
 from doorstep.services.apps.loading import LoadedApp, load_app
-from doorstep.store.protocols import AuditStore, ModelVersionStore
+from doorstep.store.protocols import AuditStore, ModelVersionStore, StoreContract
 
-__all__ = ["AppRegistrationStore", "Registry", "discover_specs", "load_registry", "register_apps"]
+__all__ = [
+    "AppRegistrationStore",
+    "Registry",
+    "discover_specs",
+    "load_registry",
+    "register_apps",
+    "check_ready",
+]
 
 
 class AppRegistrationStore(AuditStore, ModelVersionStore, Protocol):
@@ -124,3 +131,12 @@ def _declares_app(path: Path) -> bool:
             return any(line.startswith("app:") for line in handle)
     except OSError:
         return False
+
+
+def check_ready(registry: Registry, store: StoreContract) -> list[str]:
+    """The names of the apps served, when the store answers and at least one app is loaded;
+    :class:`StoreUnavailableError` otherwise (``/readyz`` answers 503)."""
+    store.ping()
+    if not len(registry):
+        raise StoreUnavailableError("No app is loaded yet.")
+    return list(registry.apps)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import InputError, NotFoundError
 from doorstep.store.protocols import (
+    ConnectorState,
     DeliveryAdminStore,
     DeliveryChanges,
     DeliveryPage,
@@ -16,6 +17,8 @@ from doorstep.store.protocols import (
 from doorstep.types import DELIVERY_STATES, Delivery, DeliveryState
 
 __all__ = [
+    "connector_states",
+    "delivery_counts",
     "cancel_deliveries",
     "enable_connector",
     "get_delivery",
@@ -93,6 +96,16 @@ def cancel_deliveries(
 def enable_connector(store: DeliveryAdminStore, app: str, connector: str, *, actor: str) -> bool:
     """Let the dispatcher send to a connector again; ``False`` when it was not disabled."""
     return store.enable_connector(app, connector, actor=actor)
+
+
+def connector_states(store: DeliveryAdminStore, app: str | None = None) -> list[ConnectorState]:
+    """The connectors the dispatcher no longer sends to (their target answered 410 Gone)."""
+    return store.disabled_connectors(app)
+
+
+def delivery_counts(store: DeliveryAdminStore, app: str | None = None) -> dict[str, int]:
+    """Deliveries by state, every state present (zero when none)."""
+    return store.delivery_counts(app)
 
 
 def _chunked(

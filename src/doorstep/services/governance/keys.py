@@ -5,7 +5,7 @@ from __future__ import annotations
 from doorstep.store.keys import check_role
 from doorstep.store.protocols import ApiKey, KeyStore
 
-__all__ = ["create_key", "ensure_admin_key", "list_keys", "revoke_key"]
+__all__ = ["create_key", "ensure_admin_key", "get_key", "list_keys", "revoke_key"]
 
 FIRST_ADMIN_NAME = "first-admin"
 
@@ -18,6 +18,11 @@ def create_key(store: KeyStore, name: str, role: str, *, actor: str) -> tuple[Ap
 def list_keys(store: KeyStore, *, include_revoked: bool = True) -> list[ApiKey]:
     keys = store.list_keys()
     return keys if include_revoked else [k for k in keys if k.revoked_at is None]
+
+
+def get_key(store: KeyStore, key_id: str) -> ApiKey | None:
+    """The key with this id, revoked or not; ``None`` when there is none."""
+    return store.get_key(key_id)
 
 
 def revoke_key(store: KeyStore, key_id: str, *, actor: str) -> ApiKey:

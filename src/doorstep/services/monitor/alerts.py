@@ -49,6 +49,7 @@ __all__ = [
     "MonitorResult",
     "MonitorStore",
     "RetrainRun",
+    "app_alerts",
     "observe",
     "open_alerts",
     "plan_transitions",
@@ -216,6 +217,11 @@ def run_monitor(
         retrain=retrain,
         report=report,
     )
+
+
+def app_alerts(store: AlertStore, app: str) -> list[AlertState]:
+    """The app's open alerts, read fresh from the store (see :func:`open_alerts`)."""
+    return open_alerts(store.alert_states(app))
 
 
 def open_alerts(states: dict[str, AlertState]) -> list[AlertState]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from doorstep.services.apps.registry import Registry
-from doorstep.store.protocols import ReviewStore
+from doorstep.store.protocols import DecisionQuery, DecisionStore, ReviewStore
 from doorstep.store.views import QueueEntry, QueuePage, QueueQuery, ReviewClaim
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "queue_page",
     "release_case",
     "sla_state",
+    "review_backlog",
 ]
 
 CLAIM_SECONDS = 15 * 60
@@ -94,3 +95,18 @@ def claim_case(
 
 def release_case(store: ReviewStore, decision_id: str, *, key_id: str, now: datetime) -> bool:
     return store.release_review(decision_id, key_id, now=now)
+
+
+def review_backlog(store: DecisionStore, app: str, *, cap: int) -> int:
+    """How many of ``app``'s decisions wait for a verdict, counted up to ``cap`` (pages of
+    1,000 read newest first; the count stops at ``cap``)."""
+    count, cursor = 0, None
+    while count < cap:
+        page = store.list_decisions(
+            DecisionQuery(app=app, status="pending_review", cursor=cursor, limit=1_000)
+        )
+        count += len(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return min(count, cap)

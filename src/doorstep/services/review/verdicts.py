@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Literal, Protocol
 
 from doorstep.core.suggest import did_you_mean
-from doorstep.errors import NotFoundError, RecordError, RecordsInvalidError, ReviewConflictError
+from doorstep.errors import RecordError, RecordsInvalidError, ReviewConflictError
 from doorstep.services.apps.registry import Registry
+from doorstep.services.decide.history import get_decision
 from doorstep.services.deliver.actions import delivery_for
 from doorstep.store.protocols import (
     DecisionStore,
@@ -22,7 +23,7 @@ from doorstep.store.protocols import (
 )
 from doorstep.types import Decision
 
-__all__ = ["VerdictStore", "get_decision", "review_decision"]
+__all__ = ["VerdictStore", "review_decision"]
 
 
 class VerdictStore(DecisionStore, ReviewStore, Protocol):
@@ -30,17 +31,6 @@ class VerdictStore(DecisionStore, ReviewStore, Protocol):
 
 
 PENDING = "pending_review"
-
-
-def get_decision(store: DecisionStore, decision_id: str) -> Decision:
-    """The decision with this id; :class:`NotFoundError` when there is none."""
-    record = store.get_decision(decision_id)
-    if record is None:
-        raise NotFoundError(
-            f"There is no decision {decision_id!r}. Decision ids are the 'decision_id' values "
-            "returned by POST /v1/apps/{app}/decisions."
-        )
-    return record
 
 
 def review_decision(

@@ -25,10 +25,18 @@ from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.sources.base import FeatureRow, ScanSource
 from doorstep.store.protocols import RecordRequest, RunStore
-from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
+from doorstep.store.runs import ChunkProgress, RunInfo, RunLease, RunPage, RunQuery
 from doorstep.types import Decision
 
-__all__ = ["MAX_CHUNK_ROWS", "RunOptions", "execute_run", "get_run", "run_by_hand", "run_view"]
+__all__ = [
+    "MAX_CHUNK_ROWS",
+    "RunOptions",
+    "execute_run",
+    "get_run",
+    "run_by_hand",
+    "run_view",
+    "list_runs",
+]
 
 logger = logging.getLogger("doorstep.runs")
 
@@ -182,6 +190,11 @@ def run_view(run: RunInfo) -> dict[str, Any]:
         "error": run.error,
         "errors": run.errors,
     }
+
+
+def list_runs(store: RunStore, query: RunQuery) -> RunPage:
+    """A page of runs matching ``query``, newest first."""
+    return store.list_runs(query)
 
 
 def get_run(store: RunStore, run_id: str) -> RunInfo:

@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import AuthError, CsrfError, DoorstepError, PermissionDeniedError
+from doorstep.services.governance.keys import get_key
 from doorstep.store.protocols import ApiKey, KeyStore, Role
 from doorstep.web.pages.session import SESSION_COOKIE, SessionCodec
 from doorstep.web.pages.templating import render
@@ -46,7 +47,7 @@ class KeyCache:
         cached = self._cache.get(key_id)
         if cached is not None and cached[1] > now:
             return cached[0]
-        key = await anyio.to_thread.run_sync(self.store.get_key, key_id)
+        key = await anyio.to_thread.run_sync(get_key, self.store, key_id)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key_id] = (key, now + self.ttl)

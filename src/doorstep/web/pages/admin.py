@@ -12,7 +12,8 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import DoorstepError, PermissionDeniedError, RecordError, RecordsInvalidError
-from doorstep.services.governance.keys import create_key, list_keys, revoke_key
+from doorstep.services.governance.keys import create_key, get_key, list_keys, revoke_key
+from doorstep.services.governance.versions import model_versions
 from doorstep.store.keys import ROLES
 from doorstep.web.auth import actor_of
 from doorstep.web.pages.access import KeyCache, form_of
@@ -24,7 +25,7 @@ __all__ = ["create", "keys_page", "models_page", "revoke"]
 
 async def models_page(request: Request) -> Response:
     service = request.app.state.service
-    versions = await anyio.to_thread.run_sync(service.store.model_versions)
+    versions = await anyio.to_thread.run_sync(model_versions, service.store)
     serving = {app.name: app.model_version for app in service.registry}
     return render(
         request,
@@ -93,7 +94,7 @@ async def create(request: Request) -> Response:
 async def revoke(request: Request, key_id: str) -> Response:
     store = request.app.state.service.store
     try:
-        target = await anyio.to_thread.run_sync(store.get_key, key_id)
+        target = await anyio.to_thread.run_sync(get_key, store, key_id)
         if target is not None and target.role == "admin" and request.state.key.role != "admin":
             raise PermissionDeniedError("Only an admin may revoke an admin key.")
         await anyio.to_thread.run_sync(lambda: revoke_key(store, key_id, actor=actor_of(request)))

@@ -13,10 +13,10 @@ from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import DoorstepError, RecordError, RecordsInvalidError
 from doorstep.services.decide.what_if import format_value, what_would_change
-from doorstep.services.deliver.operations import list_deliveries
+from doorstep.services.review.case import decision_case
 from doorstep.services.review.queue import claim_case, release_case
-from doorstep.services.review.verdicts import get_decision, review_decision
-from doorstep.types import Decision
+from doorstep.services.review.verdicts import review_decision
+from doorstep.store.views import DecisionCase
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
 from doorstep.web.pages.queue import query_string
@@ -27,11 +27,10 @@ from doorstep.web.render import MASK
 __all__ = ["claim", "decision_page", "release", "verdict"]
 
 
-def page_context(request: Request, record: Decision) -> dict[str, Any]:
-    """Everything the page shows; runs in a worker thread (store reads, the what-if batch)."""
-    service = request.app.state.service
-    store, registry = service.store, service.registry
-    app = registry.apps.get(record.app)
+def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
+    """Everything the page shows; runs in a worker thread (the what-if batch)."""
+    record = case.decision
+    app = request.app.state.service.registry.apps.get(record.app)
     pii = request.state.key.role in PII_ROLES
     inputs: list[dict[str, Any]] = []
     what_if: list[dict[str, Any]] = []
@@ -73,10 +72,6 @@ def page_context(request: Request, record: Decision) -> dict[str, Any]:
         }
         for r, effect in zip(reasons, effects, strict=True)
     ]
-    deliveries = [
-        store.get_delivery(d.id) or d for d in list_deliveries(store, decision_id=record.id).items
-    ]
-    versions = [v for v in store.model_versions(record.app) if v["version"] == record.model_version]
     pending = record.status == "pending_review"
     return {
         "title": f"Decision {record.entity_id}",
@@ -88,11 +83,11 @@ def page_context(request: Request, record: Decision) -> dict[str, Any]:
         "bars": bars,
         "what_if": what_if,
         "actions": actions,
-        "deliveries": deliveries,
-        "version": versions[0] if versions else None,
-        "audit": store.decision_audit(record.id),
-        "review": store.get_review(record.id),
-        "claim": store.review_claim(record.id, now=datetime.now(UTC)) if pending else None,
+        "deliveries": case.deliveries,
+        "version": case.model_version,
+        "audit": case.audit,
+        "review": case.review,
+        "claim": case.claim,
         "pending": pending,
     }
 
@@ -107,7 +102,7 @@ async def show(
     service = request.app.state.service
 
     def load() -> dict[str, Any]:
-        return page_context(request, get_decision(service.store, decision_id))
+        return page_context(request, decision_case(service.store, decision_id))
 
     context = await anyio.to_thread.run_sync(load)
     context.update(

@@ -20,7 +20,7 @@ import anyio.to_thread
 from fastapi import Query, Request
 from starlette.responses import HTMLResponse
 
-from doorstep.services.monitor.alerts import open_alerts
+from doorstep.services.monitor.alerts import app_alerts
 from doorstep.services.monitor.report import MAX_WINDOWS
 from doorstep.services.monitor.report_html import render_report_panel
 from doorstep.types import MonitoringReport
@@ -76,6 +76,6 @@ async def monitoring_panel(
             service, loaded, window=window, since=since, until=until, periods=periods
         ),
     )
-    alerts = open_alerts(await anyio.to_thread.run_sync(service.store.alert_states, app))
+    alerts = await anyio.to_thread.run_sync(app_alerts, service.store, app)
     html = render_report_panel(report, alerts=alerts, report_url=f"/apps/{app}/report")
     return page_response(html)

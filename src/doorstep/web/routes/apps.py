@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from doorstep.errors import StoreUnavailableError
+from doorstep.services.apps.registry import check_ready
+from doorstep.services.governance.versions import model_versions
 from doorstep.web.render import app_view
 from doorstep.web.schemas import PROBLEMS, AppsOut, HealthOut, ReadyOut
 from doorstep.web.service import DecisionService
@@ -23,7 +25,7 @@ def _service(request: Request) -> DecisionService:
 def list_apps(request: Request) -> JSONResponse:
     """Apps with their owners, current model version and every registered version."""
     service = _service(request)
-    apps = [app_view(app, service.store.model_versions(app.name)) for app in service.registry]
+    apps = [app_view(app, model_versions(service.store, app.name)) for app in service.registry]
     return JSONResponse({"apps": apps})
 
 
@@ -34,10 +36,7 @@ async def healthz() -> JSONResponse:
 def readyz(request: Request) -> JSONResponse:
     """200 when the store answers and at least one app is loaded; 503 otherwise."""
     service = _service(request)
-    service.store.ping()
-    if not len(service.registry):
-        raise StoreUnavailableError("No app is loaded yet.")
-    return JSONResponse({"status": "ready", "apps": list(service.registry.apps)})
+    return JSONResponse({"status": "ready", "apps": check_ready(service.registry, service.store)})
 
 
 async def metrics(request: Request) -> Response:

@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from doorstep.errors import RecordError, RecordsInvalidError
+from doorstep.services.decide import history
 from doorstep.services.deliver.operations import list_deliveries
-from doorstep.services.review.verdicts import get_decision, review_decision
+from doorstep.services.review.verdicts import review_decision
 from doorstep.store.protocols import DecisionQuery
 from doorstep.web.auth import GuardedRoute, actor_of, key_id_of, sees_pii
 from doorstep.web.openapi import documented
@@ -113,7 +114,7 @@ def list_decisions(
     service = _service(request)
     name = service.registry.get(app).name
     query = DecisionQuery(name, entity_id, action, status, since, until, cursor, limit)
-    page = service.store.list_decisions(query)
+    page = history.list_decisions(service.store, query)
     pii = sees_pii(request)
     items = [decision_view(r, service.registry, pii=pii) for r in page.items]
     headers = {}
@@ -127,7 +128,7 @@ def list_decisions(
 def read_decision(request: Request, decision_id: str) -> JSONResponse:
     """The decision with its deliveries (``deliveries``: one summary per outbox row)."""
     service = _service(request)
-    record = get_decision(service.store, decision_id)
+    record = history.get_decision(service.store, decision_id)
     deliveries = list_deliveries(service.store, decision_id=record.id).items
     view = decision_view(record, service.registry, pii=sees_pii(request), deliveries=deliveries)
     return JSONResponse(view)

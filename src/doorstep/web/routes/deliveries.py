@@ -134,9 +134,9 @@ def delivery_counts(request: Request, app: str) -> JSONResponse:
             "disabled_at": c.disabled_at.isoformat(),
             "detail": c.detail,
         }
-        for c in service.store.disabled_connectors(name)
+        for c in outbox.connector_states(service.store, name)
     ]
-    counts = service.store.delivery_counts(name)
+    counts = outbox.delivery_counts(service.store, name)
     return JSONResponse({"app": name, "counts": counts, "disabled_connectors": disabled})
 
 

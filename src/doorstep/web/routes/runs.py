@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
-from doorstep.services.runs.sources import get_run, run_view
+from doorstep.services.runs import sources as runs
 from doorstep.store.runs import RunQuery
 from doorstep.web.schemas import PROBLEMS, RunOut, RunPageOut
 from doorstep.web.service import DecisionService
@@ -31,15 +31,15 @@ def list_runs(
     """Newest first, with their counts; ``next_cursor`` pages on."""
     service = _service(request)
     name = service.registry.get(app).name if app is not None else None
-    page = service.store.list_runs(RunQuery(name, schedule, state, cursor, limit))
+    page = runs.list_runs(service.store, RunQuery(name, schedule, state, cursor, limit))
     return JSONResponse(
-        {"items": [run_view(r) for r in page.items], "next_cursor": page.next_cursor}
+        {"items": [runs.run_view(r) for r in page.items], "next_cursor": page.next_cursor}
     )
 
 
 def read_run(request: Request, run_id: str) -> JSONResponse:
     """One run: state, checkpoint, counts, and the first rejected records."""
-    return JSONResponse(run_view(get_run(_service(request).store, run_id)))
+    return JSONResponse(runs.run_view(runs.get_run(_service(request).store, run_id)))
 
 
 def install(app: FastAPI) -> None:
