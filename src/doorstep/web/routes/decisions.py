@@ -19,7 +19,7 @@ from doorstep.web.auth import GuardedRoute, actor_of, key_id_of, sees_pii
 from doorstep.web.openapi import documented
 from doorstep.web.render import decision_view
 from doorstep.web.schemas import DECISIONS_BODY, PROBLEMS, BatchResponse, DecisionOut, ReviewIn
-from doorstep.web.service import DecisionService, read_body
+from doorstep.web.service import DecisionService
 
 MAX_IDEMPOTENCY_KEY = 255
 IdempotencyKey = Annotated[
@@ -44,7 +44,7 @@ async def post_decisions(request: Request) -> Response:
         raise _invalid_parameter(
             "Idempotency-Key", "max_length", f"at most {MAX_IDEMPOTENCY_KEY} characters"
         )
-    body = await read_body(request, service.settings.max_body_bytes)
+    body = await request.body()  # within the body limit (web.guards.BodyLimit)
     result = await service.decide(
         request.path_params["app"],
         body,
