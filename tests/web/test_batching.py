@@ -89,3 +89,40 @@ async def test_start_up_moves_loaded_objects_out_of_the_collectors_reach(
             assert gc.get_freeze_count() > 0  # full collections no longer walk the models
     finally:
         gc.unfreeze()
+
+
+async def test_a_record_that_breaks_the_batch_fails_alone() -> None:
+    """A defect one record triggers (not the service's own error) reaches that request only:
+    the batch runs again one request at a time."""
+    from doorstep.errors import StoreUnavailableError
+
+    calls: list[list[int]] = []
+
+    def run(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        if 13 in items:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        if 99 in items:
+            raise StoreUnavailableError("the store is down")
+        return [i * 2 for i in items]
+
+    batcher = MicroBatcher(
+        run,
+        max_batch=64,
+        max_wait=0.02,
+        isolate=lambda exc: not isinstance(exc, StoreUnavailableError),
+    )
+    answers = await asyncio.gather(
+        *(batcher.submit(i) for i in range(1, 31)), return_exceptions=True
+    )
+    await batcher.close()
+    assert isinstance(answers[12], UnicodeEncodeError)
+    assert [a for i, a in enumerate(answers) if i != 12] == [i * 2 for i in range(1, 31) if i != 13]
+    assert len(calls[0]) > 1 and all(len(c) == 1 for c in calls[1:])
+    # the service's own errors (the store is down) are the batch's: no request is retried
+    batcher = MicroBatcher(run, max_batch=64, max_wait=0.02, isolate=lambda exc: True)
+    batcher.isolate = lambda exc: not isinstance(exc, StoreUnavailableError)
+    calls.clear()
+    down = await asyncio.gather(*(batcher.submit(i) for i in (1, 99, 3)), return_exceptions=True)
+    await batcher.close()
+    assert all(isinstance(a, StoreUnavailableError) for a in down) and len(calls) == 1

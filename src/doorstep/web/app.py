@@ -19,6 +19,7 @@ from doorstep.runtime.run_loop import scheduling
 from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import StoreContract
 from doorstep.web.auth import Authenticator, authorize
+from doorstep.web.guards import AuthorizedRoute, BodyLimit
 from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics
 from doorstep.web.pages import install_pages
 from doorstep.web.problems import install_problem_handlers
@@ -86,6 +87,7 @@ def create_app(
         dependencies=[Depends(authorize)],
         lifespan=lifespan,
     )
+    app.router.route_class = AuthorizedRoute  # the caller is checked before a body is read
     app.state.service = service
     app.state.settings = settings
     app.state.authenticator = Authenticator(store, settings.auth_cache_seconds)
@@ -97,4 +99,5 @@ def create_app(
     run_routes.install(app)
     install_pages(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

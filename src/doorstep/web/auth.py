@@ -115,6 +115,8 @@ def allowed_roles(method: str, path: str) -> frozenset[Role] | str | None:
 
 async def authorize(request: Request) -> None:
     """App-wide dependency: authenticate the bearer key and check its role for this route."""
+    if request.scope.get(AUTHORIZED):
+        return  # checked already, before the body was read (web.guards.AuthorizedRoute)
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     rule = allowed_roles(request.method, path)
@@ -144,6 +146,11 @@ async def authorize(request: Request) -> None:
             f"A {key.role!r} key may not call {request.method} {path}; roles allowed: {allowed}."
         )
     request.state.key = key
+    request.scope[AUTHORIZED] = True
+
+
+AUTHORIZED: Final = "doorstep.authorized"
+"""Set in the request's scope once :func:`authorize` let it through."""
 
 
 class GuardedRoute(Route):

@@ -5,7 +5,10 @@ Each app has a :class:`MicroBatcher`: requests are queued; a collector task take
 waits at most ``max_wait`` for company (or until ``max_batch`` are queued), and runs the batch in
 a worker thread (the model releases the GIL) while it collects the next one. Each request's
 future gets its own result, so a bad record fails only its own request; an exception of the
-whole batch (e.g. the store is down) fails every request of that batch.
+whole batch (e.g. the store is down) fails every request of that batch. An exception that may
+come from one request alone (``isolate`` says which: anything but the service's own errors,
+i.e. a defect a record triggered) is not handed to the others: the batch is run again one
+request at a time, and only the request that fails again gets it.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ class MicroBatcher(Generic[T, R]):
         max_batch: int = 256,
         max_wait: float = 0.002,
         concurrency: int = 2,
+        isolate: Callable[[BaseException], bool] = lambda _: False,
     ) -> None:
         self.run, self.max_batch, self.max_wait = run, max_batch, max_wait
+        self.isolate = isolate
         self.concurrency = concurrency
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] | None = None
@@ -90,15 +95,33 @@ class MicroBatcher(Generic[T, R]):
         try:
             self.batches += 1
             results = await anyio.to_thread.run_sync(self.run, [item for item, _ in batch])
-        except BaseException as exc:  # noqa: BLE001 - handed to every waiting request
+        except Exception as exc:  # noqa: BLE001 - handed to the requests it belongs to
+            if len(batch) > 1 and self.isolate(exc):
+                await self._run_alone(batch)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+        except BaseException as exc:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
+            raise
         else:
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
         finally:
             slots.release()
+
+    async def _run_alone(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        """Each request of a failed batch on its own: one poisoned request fails alone."""
+        for item, future in batch:
+            try:
+                [result] = await anyio.to_thread.run_sync(self.run, [item])
+            except Exception as exc:  # noqa: BLE001 - this request's own failure
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)

@@ -8,9 +8,8 @@ from functools import partial
 from pathlib import Path
 
 import anyio.to_thread
-from starlette.requests import Request
 
-from doorstep.errors import DoorstepError, PayloadTooLargeError
+from doorstep.errors import DoorstepError
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.apps.registry import Registry
 from doorstep.services.decide.features import FeatureLookup
@@ -27,7 +26,7 @@ from doorstep.web.batching import MicroBatcher
 from doorstep.web.metrics import ServiceMetrics
 from doorstep.web.settings import ServeSettings
 
-__all__ = ["DecisionService", "read_body"]
+__all__ = ["DecisionService"]
 
 Result = OnlineResponse | DoorstepError
 
@@ -49,6 +48,7 @@ class DecisionService:
                 max_batch=settings.max_batch,
                 max_wait=settings.max_wait_ms / 1000,
                 concurrency=settings.batch_concurrency,
+                isolate=lambda exc: not isinstance(exc, DoorstepError),
             )
             for app in registry
         }
@@ -101,24 +101,3 @@ class DecisionService:
             await batcher.close()
         for lookup in self.features.values():
             lookup.close()
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) more than ``limit`` bytes before reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> PayloadTooLargeError:
-    return PayloadTooLargeError(
-        f"The request body has {size} bytes or more; at most {limit} are accepted. Send fewer "
-        "records per request."
-    )

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from doorstep.core.bodies import parse_one_or_many
+from doorstep.core.bodies import Unreadable, parse_one_or_many
 from doorstep.core.contract import frame_from_records
 from doorstep.core.records import validate_clean
 from doorstep.errors import (
@@ -198,6 +198,11 @@ class _Builder:
                 if isinstance(record, dict):
                     rows.append(record)
                     owners.append((index, position))
+                elif isinstance(record, Unreadable):
+                    entity = record.value_of(self.app.spec.inputs.id)
+                    self.errors[index].append(
+                        RecordError(position, entity, record.field, "encoding", record.message)
+                    )
                 else:
                     message = f"record {position} must be a JSON object, got {_kind(record)}"
                     self.errors[index].append(RecordError(position, None, None, "type", message))

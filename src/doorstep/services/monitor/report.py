@@ -99,7 +99,8 @@ class _Range:
 
     def bounds(self, index: int) -> tuple[datetime, datetime]:
         start = self.since + index * self.step
-        return start, min(start + self.step, self.until)
+        # the last window ends at ``until``, which may lie too near datetime.max to add a step
+        return start, self.until if self.until - start <= self.step else start + self.step
 
 
 def _resolve_range(
@@ -117,11 +118,17 @@ def _resolve_range(
             "instead."
         )
     step = timedelta(seconds=WINDOW_SECONDS[chosen])
-    end = until.astimezone(UTC) if until is not None else window_start(now, chosen) + step
-    if since is None:
-        start = window_start(end - step * (periods or DEFAULT_PERIODS[chosen]), chosen)
-    else:
-        start = window_start(since, chosen)
+    try:
+        end = until.astimezone(UTC) if until is not None else window_start(now, chosen) + step
+        if since is None:
+            start = window_start(end - step * (periods or DEFAULT_PERIODS[chosen]), chosen)
+        else:
+            start = window_start(since, chosen)
+    except OverflowError:
+        raise InputError(
+            f"The range from {since} to {until} with {periods} {chosen} windows reaches past "
+            "the dates a calendar can hold (years 1 to 9999). Choose dates within it."
+        ) from None
     if start >= end:
         raise InputError(
             f"'since' ({start.isoformat()}) must come before 'until' ({end.isoformat()})."

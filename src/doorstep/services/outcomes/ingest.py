@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from doorstep.core.bodies import Unreadable
 from doorstep.core.spec.models import Spec
 from doorstep.core.suggest import did_you_mean
 from doorstep.engines.files import RecordReader, RecordWriter
@@ -76,6 +77,10 @@ def record_outcomes(
     errors: list[RecordError] = []
     entities: dict[int, str | None] = {}
     for row, raw in enumerate(records, start=first_row):
+        if isinstance(raw, Unreadable):
+            entity = raw.value_of("entity_id") or raw.value_of(parser.id_field)
+            errors.append(RecordError(row, entity, raw.field, "encoding", raw.message))
+            continue
         if not isinstance(raw, Mapping):
             errors.append(RecordError(row, None, None, "type", "an outcome must be a JSON object"))
             continue

@@ -27,7 +27,7 @@ from doorstep.web.schemas import (
     ReviewIn,
     StoredDecisionOut,
 )
-from doorstep.web.service import DecisionService, read_body
+from doorstep.web.service import DecisionService
 
 MAX_IDEMPOTENCY_KEY = 255
 IdempotencyKey = Annotated[
@@ -52,7 +52,7 @@ async def post_decisions(request: Request) -> Response:
         raise _invalid_parameter(
             "Idempotency-Key", "max_length", f"at most {MAX_IDEMPOTENCY_KEY} characters"
         )
-    body = await read_body(request, service.settings.max_body_bytes)
+    body = await request.body()  # within the body limit (web.guards.BodyLimit)
     result = await service.decide(
         request.path_params["app"],
         body,

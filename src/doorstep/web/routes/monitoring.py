@@ -20,7 +20,7 @@ from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.web.auth import actor_of
 from doorstep.web.monitoring_schemas import MonitoringOut, OutcomesOut
 from doorstep.web.schemas import PROBLEMS
-from doorstep.web.service import DecisionService, read_body
+from doorstep.web.service import DecisionService
 
 OUTCOMES_BODY: dict[str, Any] = {
     "requestBody": {
@@ -72,7 +72,7 @@ async def post_outcomes(request: Request, app: str) -> Response:
     single outcome answers 422."""
     service = _service(request)
     loaded = service.registry.get(app)
-    body = await read_body(request, service.settings.max_body_bytes)
+    body = await request.body()  # within the body limit (web.guards.BodyLimit)
     records, single = parse_one_or_many(
         body, key="outcomes", noun="outcome", max_items=service.settings.max_records
     )
