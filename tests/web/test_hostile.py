@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Message
 from tests.web.conftest import customer
 
 from doorstep.services.apps.registry import Registry
@@ -170,3 +171,94 @@ async def test_dates_at_the_ends_of_the_calendar_are_answered(
     assert answer.status_code in (200, 422), answer.text
     if answer.status_code == 422:
         assert answer.json()["code"] == "input_invalid"
+
+
+async def test_an_idempotency_key_belongs_to_the_key_that_sent_it(
+    client: httpx.AsyncClient, keys: dict[str, str], store: StoreContract
+) -> None:
+    first = await client.post(
+        "/v1/apps/churn/decisions", json=customer(7), headers={"Idempotency-Key": "same"}
+    )
+    other = {"Authorization": f"Bearer {keys['client']}", "Idempotency-Key": "same"}
+    second = await client.post("/v1/apps/churn/decisions", json=customer(7), headers=other)
+    again = await client.post("/v1/apps/churn/decisions", json=customer(8), headers=other)
+    assert first.status_code == second.status_code == 200
+    assert "idempotent-replayed" not in second.headers
+    assert first.json()["decision_id"] != second.json()["decision_id"]
+    assert again.status_code == 422 and again.json()["code"] == "idempotency_conflict"
+    assert "'same'" in again.json()["detail"]  # the key as sent, not as stored
+
+
+async def test_every_answer_says_nosniff_and_a_405_lists_every_method(
+    client: httpx.AsyncClient,
+) -> None:
+    for method, path in (
+        ("GET", "/v1/apps"),
+        ("GET", "/nowhere"),
+        ("GET", "/docs"),
+        ("GET", "/static/vendor/swagger-ui/swagger-ui-bundle.js"),
+        ("PUT", "/v1/apps/churn/decisions"),
+    ):
+        answer = await client.request(method, path)
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+    put = await client.put("/v1/apps/churn/decisions")
+    assert put.status_code == 405 and put.json()["code"] == "method_not_allowed"
+    assert put.headers["allow"] == "GET, HEAD, POST"
+    assert "allowed: GET, HEAD, POST" in put.json()["detail"]
+
+
+async def test_the_api_docs_load_nothing_from_elsewhere_and_declare_the_key(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/docs", headers={"Authorization": ""})
+    assert page.status_code == 200
+    assert "http" not in page.text.replace("http-equiv", "")  # no absolute URL, no CDN
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    for asset in ("/static/vendor/swagger-ui/swagger-ui.css", "/static/docs.js"):
+        assert (await client.get(asset)).status_code == 200
+    document = (await client.get("/openapi.json")).json()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["security"] == [{"bearer": []}]
+    assert document["paths"]["/healthz"]["get"]["security"] == []
+    assert "/redoc" not in document["paths"] and (await client.get("/redoc")).status_code == 404
+
+
+async def test_a_client_that_hangs_up_mid_upload_is_not_an_error(
+    registry: Registry, store: StoreContract, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(registry, store, ServeSettings())
+    sent: list[Message] = []
+    messages: Iterator[Message] = iter(
+        [
+            {"type": "http.request", "body": b'{"customer_id": "C-1",', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> Message:
+        return next(messages)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    _, client_key = store.create_key("gone", "client", actor="test")
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/apps/churn/outcomes",
+        "raw_path": b"/v1/apps/churn/outcomes",
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {client_key}".encode())],
+        "scheme": "http",
+        "server": ("t", 80),
+        "client": ("127.0.0.1", 1),
+        "http_version": "1.1",
+        "root_path": "",
+        "app": app,
+    }
+    with caplog.at_level("INFO", logger="doorstep.web"):
+        await app(scope, receive, send)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    assert "client disconnected" in caplog.text
+    await app.state.service.close()

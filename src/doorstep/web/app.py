@@ -19,8 +19,9 @@ from doorstep.runtime.run_loop import scheduling
 from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import StoreContract
 from doorstep.web.auth import Authenticator, authorize
-from doorstep.web.guards import AuthorizedRoute, BodyLimit
+from doorstep.web.guards import AuthorizedRoute, BodyLimit, NoSniff
 from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics
+from doorstep.web.openapi import install_openapi
 from doorstep.web.pages import install_pages
 from doorstep.web.problems import install_problem_handlers
 from doorstep.web.routes import apps as apps_routes
@@ -86,12 +87,16 @@ def create_app(
         description=DESCRIPTION,
         dependencies=[Depends(authorize)],
         lifespan=lifespan,
+        docs_url=None,  # served from this server by install_openapi, with no CDN
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.router.route_class = AuthorizedRoute  # the caller is checked before a body is read
     app.state.service = service
     app.state.settings = settings
     app.state.authenticator = Authenticator(store, settings.auth_cache_seconds)
     install_problem_handlers(app)
+    install_openapi(app)
     decision_routes.install(app)
     apps_routes.install(app)
     delivery_routes.install(app)
@@ -100,4 +105,5 @@ def create_app(
     install_pages(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(NoSniff)
     return app

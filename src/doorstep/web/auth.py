@@ -44,8 +44,6 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/readyz"): OPEN,
     ("GET", "/openapi.json"): OPEN,
     ("GET", "/docs"): OPEN,
-    ("GET", "/docs/oauth2-redirect"): OPEN,
-    ("GET", "/redoc"): OPEN,
     ("GET", "/metrics"): _OPERATORS,
     ("GET", "/v1/apps"): _STAFF,
     ("POST", "/v1/apps/{app}/decisions"): frozenset({"admin", "owner", "client"}),

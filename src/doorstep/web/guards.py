@@ -4,6 +4,7 @@
   enforced while the body arrives: a declared ``Content-Length`` beyond it is refused at once,
   and a body streamed without one is cut off as soon as it passes the limit, so no request can
   make the server buffer more than the limit (413 ``payload_too_large``).
+- :class:`NoSniff` — every response declares ``X-Content-Type-Options: nosniff``.
 - :class:`AuthorizedRoute` — FastAPI routes authenticate the caller and check its role
   (:func:`doorstep.web.auth.authorize`) before FastAPI reads and parses their body, so an
   anonymous caller gets 401, not a body error, and no parsing is spent on it.
@@ -23,7 +24,7 @@ from doorstep.core.bodies import parse_json
 from doorstep.errors import PayloadTooLargeError
 from doorstep.web.auth import authorize
 
-__all__ = ["AuthorizedRoute", "BodyLimit", "body_too_large"]
+__all__ = ["AuthorizedRoute", "BodyLimit", "NoSniff", "body_too_large"]
 
 
 def body_too_large(size: int, limit: int) -> PayloadTooLargeError:
@@ -68,6 +69,29 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class NoSniff:
+    """ASGI middleware: every response says ``X-Content-Type-Options: nosniff`` (a browser
+    must not read a JSON answer or a vendored script as anything but its declared type)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"x-content-type-options" for name, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
 
 
 class AuthorizedRoute(APIRoute):

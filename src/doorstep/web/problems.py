@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from doorstep.errors import (
@@ -138,10 +139,28 @@ def _http_error(request: Request, exc: Exception) -> Response:
     detail = str(exc.detail)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"There is no route {request.url.path}. The API is described at /docs."
-    elif exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}."
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        detail = (
+            f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(allowed)}."
+        )
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     return problem_response(request, exc.status_code, code, detail, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on the request's path (several routes may share a path,
+    e.g. ``GET`` and ``POST /v1/apps/{app}/decisions``), for a 405's ``Allow``."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def _internal(request: Request, exc: Exception) -> Response:
@@ -155,7 +174,15 @@ def _internal(request: Request, exc: Exception) -> Response:
     )
 
 
+def _gone(request: Request, exc: Exception) -> Response:
+    """The client hung up while sending its request: nothing to answer, nothing went wrong
+    here (logged as information, not as an error with a traceback)."""
+    logger.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, _gone)
     app.add_exception_handler(DoorstepError, _doorstep_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -83,11 +83,14 @@ class DecisionService:
         actor: str,
         explain: bool | None,
         idempotency_key: str | None,
+        key_owner: str | None = None,
     ) -> OnlineResponse:
         app = self.registry.get(app_name)
         records, single = parse_records(body, max_records=self.settings.max_records)
         digest = None if idempotency_key is None else body_digest(app.name, explain, body)
-        request = OnlineRequest(records, single, actor, explain, idempotency_key, digest)
+        request = OnlineRequest(
+            records, single, actor, explain, idempotency_key, digest, key_owner=key_owner
+        )
         if single:
             result = await self.batchers[app.name].submit(request)
         else:

@@ -62,6 +62,9 @@ class OnlineRequest:
     explain: bool | None = None
     idempotency_key: str | None = None
     body_sha256: str | None = None
+    key_owner: str | None = None
+    """Who sent the key (the API key's id): an ``Idempotency-Key`` is one caller's, so two
+    callers who happen to choose the same key never see each other's answers."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,14 @@ class DecisionTally:
 def encode_json(value: Any) -> bytes:
     """Compact UTF-8 JSON of a response (NaN and infinities, which JSON lacks, become null)."""
     return orjson.dumps(value)
+
+
+def stored_key(owner: str | None, key: str | None) -> str | None:
+    """The key as the store keeps it: scoped to its sender, and of a fixed length whatever the
+    length of the key sent (SHA-256 of sender and key)."""
+    if key is None:
+        return None
+    return hashlib.sha256(f"{owner or ''}\n{key}".encode()).hexdigest()
 
 
 def body_digest(app: str, explain: bool | None, body: bytes) -> str:
@@ -143,7 +154,8 @@ def decide_requests(
                 results[index] = OnlineResponse(outcome.response or b"", replayed=True)
             else:
                 results[index] = IdempotencyConflictError(
-                    f"The Idempotency-Key {req.idempotency_key!r} was used before with another "
+                    f"The Idempotency-Key {requests[index].idempotency_key!r} was used before "
+                    "with another "
                     "request body. Use a new key for a new request, or resend the same body."
                 )
     return [r for r in results if r is not None], tally
@@ -265,7 +277,7 @@ class _Builder:
             body = encode_json({"decisions": self.items[index], "errors": errors})
         return RecordRequest(
             decisions=self.records[index],
-            idempotency_key=request.idempotency_key,
+            idempotency_key=stored_key(request.key_owner, request.idempotency_key),
             body_sha256=request.body_sha256,
             response=body,
             app=self.app.name,

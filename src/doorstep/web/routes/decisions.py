@@ -59,6 +59,7 @@ async def post_decisions(request: Request) -> Response:
         actor=actor_of(request),
         explain=explain,
         idempotency_key=idempotency_key,
+        key_owner=key_id_of(request),
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(result.body, headers=headers, media_type="application/json")
