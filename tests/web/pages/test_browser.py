@@ -125,6 +125,51 @@ def test_a_reviewer_clears_twenty_cases_with_the_keyboard_alone(page: Any, live:
     assert page.errors == []
 
 
+def test_ten_cases_by_keyboard_alone_store_the_verdict_chosen_for_each(
+    page: Any, live: Site
+) -> None:
+    """Approve and override in turn, by keyboard alone, as fast as the pages allow: each case's
+    stored verdict, action and reason are the ones chosen on that case's page. (After a verdict
+    the next case used to open with focus in the reason field, so its ``o`` was typed into the
+    reason and Enter recorded an approval reading "o...".)"""
+    sign_in(page, live, "reviewer", "/review")
+    page.keyboard.press("n")
+    page.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+    page.wait_for_selector("#verdict-form")
+    chosen: dict[str, tuple[str, str | None, str]] = {}
+    for number in range(10):
+        decision_id = page.url.split("/decisions/")[1].split("?")[0]
+        proposed = page.locator("#proposed-action").inner_text()
+        reason = f"case {number + 1}: checked by keyboard"
+        if number % 2 == 0:
+            page.keyboard.press("a")
+            page.keyboard.type(reason)
+            chosen[decision_id] = ("approve", None, reason)
+        else:
+            page.keyboard.press("o")
+            page.keyboard.press("ArrowDown")  # the second action offered instead
+            action = page.input_value("#override-action")
+            assert action != proposed
+            page.keyboard.press("Tab")
+            page.keyboard.type(reason)
+            chosen[decision_id] = ("override", action, reason)
+        page.keyboard.press("Enter")
+        page.wait_for_url(
+            lambda url, d=decision_id: d not in url.split("?")[0], wait_until="commit"
+        )
+        page.wait_for_selector("#verdict-form")
+    assert len(chosen) == 10
+    for decision_id, (verdict, action, reason) in chosen.items():
+        review = live.store.get_review(decision_id)
+        assert review is not None, decision_id
+        assert (review.verdict, review.action, review.reason) == (verdict, action, reason)
+        record = live.store.get_decision(decision_id)
+        assert record is not None
+        expected = "approved" if verdict == "approve" else "overridden"
+        assert (record.status, record.final_action) == (expected, action or record.action)
+    assert page.errors == []
+
+
 def test_screenshots_of_the_main_pages(browser: Any, live: Site, tmp_path: Path) -> None:
     folder = Path(SHOTS) if SHOTS else tmp_path
     folder.mkdir(parents=True, exist_ok=True)

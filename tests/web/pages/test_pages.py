@@ -29,8 +29,12 @@ def anyio_backend() -> str:
 
 
 def first_pending(site: Site) -> str:
-    page = site.store.review_queue(QueueQuery(("churn",), limit=1), now=datetime.now(UTC))
-    return page.items[0].id
+    return pending_cases(site, 1)[0]
+
+
+def pending_cases(site: Site, count: int) -> list[str]:
+    page = site.store.review_queue(QueueQuery(("churn",), limit=count), now=datetime.now(UTC))
+    return [entry.id for entry in page.items]
 
 
 async def test_sign_in_sets_a_signed_httponly_samesite_cookie(seeded: Site) -> None:
@@ -101,12 +105,56 @@ async def test_a_verdict_without_a_reason_is_refused_and_changes_nothing(seeded:
     async with aclosing(client):
         answer = await client.post(
             f"/decisions/{case}/verdict",
-            data={"csrf_token": csrf, "verdict": "approve", "reason": "  "},
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "  "},
         )
     assert answer.status_code == 422
     assert "A review needs a reason" in answer.text and 'id="verdict-error"' in answer.text
     assert seeded.store.get_decision(case).status == "pending_review"  # type: ignore[union-attr]
     assert len(seeded.store.decision_audit(case)) == events
+
+
+async def test_a_verdict_needs_a_choice_made_for_this_very_case(seeded: Site) -> None:
+    """No verdict is preselected, and a form without an explicit approve or override, or chosen
+    for another case, records nothing: the reviewer's keys alone cannot approve by default."""
+    case, other = pending_cases(seeded, 2)
+    events = len(seeded.store.decision_audit(case))
+    client, csrf = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        page = await client.get(f"/decisions/{case}")
+        radios = re.findall(r'<input type="radio" name="verdict"[^>]*>', page.text)
+        assert len(radios) == 2 and not any("checked" in radio for radio in radios)
+        assert f'name="case" value="{case}"' in page.text
+        refused = {
+            "no choice": {"case": case, "reason": "ok"},
+            "an unknown choice": {"verdict": "maybe", "case": case, "reason": "ok"},
+            "no case": {"verdict": "approve", "reason": "ok"},
+            "another case": {"verdict": "approve", "case": other, "reason": "ok"},
+        }
+        for why, fields in refused.items():
+            answer = await client.post(
+                f"/decisions/{case}/verdict", data={"csrf_token": csrf, **fields}
+            )
+            assert answer.status_code == 422, why
+            assert 'id="verdict-error"' in answer.text, why
+            radios = re.findall(r'<input type="radio" name="verdict"[^>]*>', answer.text)
+            assert not any("checked" in radio for radio in radios), why
+        assert "Choose a verdict" in answer.text or "another case" in answer.text
+        assert seeded.store.get_decision(case).status == "pending_review"  # type: ignore[union-attr]
+        assert seeded.store.get_review(case) is None
+        assert len(seeded.store.decision_audit(case)) == events
+        kept = await client.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "override", "case": case, "reason": " "},
+        )
+        assert kept.status_code == 422  # refused for its reason: the choice made here stays
+        assert re.search(r'value="override" id="v-override" checked', kept.text)
+        given = await client.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "fine"},
+        )
+        assert given.status_code == 303
+    review = seeded.store.get_review(case)
+    assert review is not None and (review.verdict, review.reason) == ("approve", "fine")
 
 
 async def test_a_verdict_on_a_case_someone_else_claimed_is_refused(seeded: Site) -> None:
@@ -120,7 +168,7 @@ async def test_a_verdict_on_a_case_someone_else_claimed_is_refused(seeded: Site)
         assert "Claimed by" in page.text and 'id="verdict-form"' not in page.text
         answer = await me.post(
             f"/decisions/{case}/verdict",
-            data={"csrf_token": csrf, "verdict": "approve", "reason": "fine"},
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "fine"},
         )
         assert answer.status_code == 409 and "claimed by key:owner-1" in answer.text
         taken = await me.post(f"/decisions/{case}/claim", data={"csrf_token": csrf})
@@ -134,12 +182,18 @@ async def test_a_verdict_on_a_decided_case_is_refused_and_the_first_stands(seede
     async with aclosing(client):
         first = await client.post(
             f"/decisions/{case}/verdict",
-            data={"csrf_token": csrf, "verdict": "override", "action": "none", "reason": "no"},
+            data={
+                "csrf_token": csrf,
+                "verdict": "override",
+                "case": case,
+                "action": "none",
+                "reason": "no",
+            },
         )
         assert first.status_code == 303 and first.headers["location"].startswith("/review/next")
         again = await client.post(
             f"/decisions/{case}/verdict",
-            data={"csrf_token": csrf, "verdict": "approve", "reason": "yes"},
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "yes"},
         )
         assert again.status_code == 409 and "not 'pending_review'" in unescape(again.text)
     record = seeded.store.get_decision(case)

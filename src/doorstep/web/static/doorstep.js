@@ -84,11 +84,16 @@
     }
   });
 
-  // after a page swap, put focus where work continues: the error, else the main content
-  function settle() {
+  // After a whole page arrives (a boosted link or form swaps the body), put focus where work
+  // starts: the error, else the main content. Always: htmx has just focused the new page's
+  // element with the id the old page's focus had, e.g. the next case's reason field, where
+  // the reviewer's next "o" would be typed. On htmx:afterSwap, in the same task as the swap,
+  // so no key press lands in between. Fragments (the monitoring panel) leave focus alone.
+  function settle(event) {
+    if (!event.detail || event.detail.target !== document.body) { return; }
     var error = document.getElementById("verdict-error");
     var target = error || document.getElementById("main");
-    if (target && document.activeElement === document.body) { target.focus({ preventScroll: !error }); }
+    if (target) { target.focus({ preventScroll: !error }); }
   }
-  document.addEventListener("htmx:afterSettle", settle);
+  document.addEventListener("htmx:afterSwap", settle);
 })();
