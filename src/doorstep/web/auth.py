@@ -80,6 +80,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/keys"): _OPERATORS,
     ("POST", "/keys"): _OPERATORS,
     ("POST", "/keys/{key_id}/revoke"): _OPERATORS,
+    ("POST", "/keys/{key_id}/role"): _OPERATORS,
 }
 
 PII_ROLES: frozenset[Role] = frozenset({"admin", "owner", "reviewer"})

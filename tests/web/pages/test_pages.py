@@ -13,10 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from tests.web.pages.conftest import CSRF, Site, session_client
 
 from doorstep.services.decide.what_if import what_would_change
 from doorstep.services.deliver.actions import decision_url
+from doorstep.store.tables import audit_events
 from doorstep.store.views import QueueQuery
 from doorstep.web.pages.session import SessionCodec, load_session_secret
 
@@ -257,6 +259,87 @@ async def test_keys_created_and_revoked_from_the_browser(seeded: Site) -> None:
             assert (await bo.get("/review")).status_code == 303  # the session ended with the key
 
 
+@pytest.mark.parametrize("ending", ["sign-out", "revocation", "role change"])
+async def test_a_copied_cookie_stops_working_when_its_session_ends(
+    seeded: Site, ending: str
+) -> None:
+    """The session lives in the store: signing out, revoking the key or changing its role ends
+    it at once, and a copy of the cookie taken before (another tab, a stolen cookie) is then a
+    signed-out visitor whose forms change nothing."""
+    case = first_pending(seeded)
+    key, secret = seeded.store.create_key("ana", "reviewer", actor="test")
+    ana, csrf = await session_client(
+        Site(seeded.url, seeded.store, {"ana": secret}, seeded.app), "ana"
+    )
+    owner, owner_csrf = await session_client(seeded, "owner")
+    transport = httpx.ASGITransport(app=seeded.app)
+    copy = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    copy.cookies.set("doorstep_session", ana.cookies["doorstep_session"])
+    async with aclosing(ana), aclosing(owner), aclosing(copy):
+        assert (await copy.get("/review")).status_code == 200
+        if ending == "sign-out":
+            ended = await ana.post("/sign-out", data={"csrf_token": csrf})
+        elif ending == "revocation":
+            ended = await owner.post(f"/keys/{key.id}/revoke", data={"csrf_token": owner_csrf})
+        else:
+            ended = await owner.post(
+                f"/keys/{key.id}/role", data={"csrf_token": owner_csrf, "role": "viewer"}
+            )
+        assert ended.status_code == 303, ended.text
+        for client in (copy, ana):
+            page = await client.get("/review")
+            assert page.status_code == 303 and page.headers["location"].startswith("/sign-in")
+        refused = await copy.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "late"},
+        )
+        assert refused.status_code == 303 and refused.headers["location"].startswith("/sign-in")
+    assert seeded.store.get_review(case) is None
+    if ending == "role change":  # signing in again gives a session of the new role
+        again, _ = await session_client(
+            Site(seeded.url, seeded.store, {"ana": secret}, seeded.app), "ana"
+        )
+        async with aclosing(again):
+            page = await again.get(f"/decisions/{case}")
+            assert "(viewer)" in page.text and 'id="verdict-form"' not in page.text
+            assert (await again.get("/review/next")).status_code == 403
+
+
+async def test_key_roles_change_from_the_keys_page_within_what_the_role_may_grant(
+    seeded: Site,
+) -> None:
+    owner, csrf = await session_client(seeded, "owner")
+    keys = {k.name: k for k in seeded.store.list_keys()}
+    async with aclosing(owner):
+        page = await owner.get("/keys")
+        assert f'action="/keys/{keys["viewer-1"].id}/role"' in page.text
+        assert f'action="/keys/{keys["admin-1"].id}/role"' not in page.text  # an admin's
+        promote = await owner.post(
+            f"/keys/{keys['viewer-1'].id}/role", data={"csrf_token": csrf, "role": "admin"}
+        )
+        assert promote.status_code == 403 and "may not give" in unescape(promote.text)
+        demote = await owner.post(
+            f"/keys/{keys['admin-1'].id}/role", data={"csrf_token": csrf, "role": "viewer"}
+        )
+        assert demote.status_code == 403 and "Only an admin" in demote.text
+        changed = await owner.post(
+            f"/keys/{keys['viewer-1'].id}/role", data={"csrf_token": csrf, "role": "reviewer"}
+        )
+        assert changed.status_code == 303
+    roles = {k.name: k.role for k in seeded.store.list_keys()}
+    assert (roles["viewer-1"], roles["admin-1"]) == ("reviewer", "admin")
+    with seeded.store.engine.connect() as conn:
+        [event] = conn.execute(
+            sa.select(audit_events).where(
+                audit_events.c.subject == keys["viewer-1"].id,
+                audit_events.c.kind == "key.role_changed",
+            )
+        ).all()
+    assert event.actor == "key:owner-1"
+    assert (event.payload["from"], event.payload["role"]) == ("viewer", "reviewer")
+    assert seeded.store.verify_audit().ok
+
+
 def test_decision_url_points_at_the_decision_page() -> None:
     assert decision_url("https://d.example.com/", "abc") == "https://d.example.com/decisions/abc"
     assert decision_url(None, "abc") == ""
@@ -270,7 +353,7 @@ def test_session_secret_is_generated_once_and_kept_private(tmp_path: Path) -> No
     with pytest.raises(ValueError, match="at least 32"):
         load_session_secret(tmp_path, env={"DOORSTEP_SESSION_SECRET": "short"})
     codec = SessionCodec(first, max_age=60)
-    session = codec.new_session("k1", "ana", "reviewer")
+    session = codec.new_session("token", time.time() + 60)
     assert codec.decode(codec.encode(session)) == session
     assert SessionCodec(b"x" * 32, max_age=60).decode(codec.encode(session)) is None
 

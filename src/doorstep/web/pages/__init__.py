@@ -21,7 +21,7 @@ from doorstep.web.pages import (
     report_page,
     signin,
 )
-from doorstep.web.pages.access import KeyCache, PageRoute
+from doorstep.web.pages.access import PageRoute
 from doorstep.web.pages.session import SessionCodec, load_session_secret
 from doorstep.web.settings import ServeSettings
 
@@ -34,7 +34,6 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
     """Add the pages to ``app`` (whose ``state.service`` and ``state.authenticator`` are set)."""
     secret = load_session_secret(Path(settings.home))
     app.state.session_codec = SessionCodec(secret, max_age=settings.session_hours * 3600)
-    app.state.page_keys = KeyCache(app.state.service.store, settings.auth_cache_seconds)
     app.state.dashboard_panels = []
     app.state.panel_reports = monitoring_panel.PanelReports()
     pages: list[tuple[str, str, Callable[..., Any]]] = [
@@ -55,6 +54,7 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("GET", "/keys", admin.keys_page),
         ("POST", "/keys", admin.create),
         ("POST", "/keys/{key_id}/revoke", admin.revoke),
+        ("POST", "/keys/{key_id}/role", admin.change_role),
     ]
     for method, path, endpoint in pages:
         app.router.add_api_route(path, endpoint, methods=[method], route_class_override=PageRoute)

@@ -1,6 +1,7 @@
 """Who may see and do what on the pages: :class:`PageRoute` authenticates by the session cookie
-(not by bearer key), checks the role against :data:`doorstep.web.auth.ROUTE_ROLES` like every
-API route, and checks the CSRF token of every form it receives.
+(not by bearer key) and the session it names in the store, checks the role against
+:data:`doorstep.web.auth.ROUTE_ROLES` like every API route, and checks the CSRF token of every
+form it receives.
 
 Errors on a page render as a page: no session sends the browser to the sign-in form (and back
 afterwards); a refused action is shown with its message and the HTTP status of the API's
@@ -10,8 +11,8 @@ problem details (403, 404, 409, 422).
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -22,39 +23,17 @@ from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import AuthError, CsrfError, DoorstepError, PermissionDeniedError
-from doorstep.services.governance.keys import get_key
-from doorstep.store.protocols import ApiKey, KeyStore, Role
+from doorstep.services.governance.sessions import session_key
+from doorstep.store.protocols import KeyStore, Role
 from doorstep.web.pages.session import SESSION_COOKIE, SessionCodec
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of
 
-__all__ = ["KeyCache", "PageRoute", "form_of", "local_path"]
+__all__ = ["PageRoute", "form_of", "local_path"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-
-
-class KeyCache:
-    """Keys by id for the pages' sessions, trusted for ``ttl`` seconds (like bearer keys)."""
-
-    def __init__(self, store: KeyStore, ttl: float) -> None:
-        self.store, self.ttl = store, ttl
-        self._cache: dict[str, tuple[ApiKey | None, float]] = {}
-
-    async def get(self, key_id: str) -> ApiKey | None:
-        now = time.monotonic()
-        cached = self._cache.get(key_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        key = await anyio.to_thread.run_sync(get_key, self.store, key_id)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key_id] = (key, now + self.ttl)
-        return key
-
-    def forget(self, key_id: str) -> None:
-        self._cache.pop(key_id, None)
 
 
 async def form_of(request: Request) -> dict[str, str]:
@@ -110,10 +89,11 @@ class PageRoute(APIRoute):
         session = codec.decode(request.cookies.get(SESSION_COOKIE))
         if session is None:
             raise AuthError("Sign in with an API key to see this page.")
-        keys: KeyCache = request.app.state.page_keys
-        key = await keys.get(session.key_id)
-        if key is None or key.revoked_at is not None:
-            raise AuthError("The key you signed in with was revoked; sign in with another one.")
+        store: KeyStore = request.app.state.service.store
+        now = datetime.now(UTC)
+        key = await anyio.to_thread.run_sync(lambda: session_key(store, session.token, now=now))
+        if key is None:  # signed out, expired, the key revoked or given another role
+            raise AuthError("Your session has ended; sign in again.")
         request.state.key = key
         request.state.session = session
         if key.role not in allowed:
