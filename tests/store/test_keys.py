@@ -3,6 +3,8 @@ the pages' sessions they start."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +18,7 @@ from doorstep.services.governance.keys import (
     revoke_key,
 )
 from doorstep.services.governance.sessions import end_session, session_key, start_session
-from doorstep.store import Store
+from doorstep.store import Store, open_store
 from doorstep.store.keys import hash_secret
 
 
@@ -115,3 +117,32 @@ def test_a_session_sees_a_role_changed_behind_its_back(store: Store) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE api_keys SET role = 'admin'")
     assert session_key(store, token, now=now) is None
+
+
+def test_the_key_generation_counts_revocations_and_role_changes_and_is_cheap(
+    store: Store,
+) -> None:
+    """Servers read it on every API request to know whether the keys they verified changed:
+    every revocation and role change bumps it in its own transaction, as seen from another
+    store on the same database (another process), and a read takes no pooled transaction."""
+    other = open_store(store.url)
+    try:
+        start = other.key_generation()
+        key, _ = create_key(store, "crm", "client", actor="admin")
+        assert other.key_generation() == start  # a new key changes nothing verified
+        change_key_role(store, key.id, "viewer", actor="admin")
+        assert other.key_generation() == start + 1
+        change_key_role(store, key.id, "viewer", actor="admin")  # the same role: no change
+        revoke_key(store, key.id, actor="admin")
+        revoke_key(store, key.id, actor="admin")  # already revoked: no change
+        assert other.key_generation() == start + 2
+        with ThreadPoolExecutor(4) as pool:  # from any thread, one at a time
+            assert set(pool.map(lambda _: other.key_generation(), range(8))) == {start + 2}
+        reads = 2_000
+        started = time.perf_counter()
+        for _ in range(reads):
+            other.key_generation()
+        per_read = (time.perf_counter() - started) / reads
+        assert per_read < (0.0005 if store.dialect == "sqlite" else 0.002), per_read
+    finally:
+        other.close()

@@ -493,6 +493,12 @@ class KeyStore(Protocol):
 
     def count_keys(self) -> int: ...
 
+    def key_generation(self) -> int:
+        """A number that changes with every key revocation and role change (in the same
+        transaction). Cheap (microseconds, no pooled transaction): read on every API request by
+        servers that keep verified keys in memory."""
+        ...
+
     def start_session(self, key_id: str, *, expires_at: datetime) -> str | None:
         """Start a page session of a key with its current role; returns the session's token
         (only its hash is stored), or ``None`` when the key is unknown or revoked."""

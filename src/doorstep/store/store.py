@@ -34,6 +34,7 @@ from doorstep.store.engine import (
     translate_errors,
 )
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.generation import GenerationReader, bump_generation
 from doorstep.store.home import DEFAULT_HOME
 from doorstep.store.migrate import upgrade
 from doorstep.store.protocols import (
@@ -97,10 +98,12 @@ class Store:
         self._writer: AbstractContextManager[Any] = nullcontext()
         if self.dialect == "sqlite":
             self._writer = WriterLock(_lock_path(engine.url), timeout=busy_timeout)
+        self._generation = GenerationReader(engine)
 
     def close(self) -> None:
         if isinstance(self._writer, WriterLock):
             self._writer.close()
+        self._generation.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -566,6 +569,7 @@ class Store:
             now = datetime.now(UTC)
             conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=now))
             _sessions.end_for_key(conn, key_id)
+            bump_generation(conn)
             audit.append(
                 "key.revoked",
                 key_id,
@@ -589,6 +593,7 @@ class Store:
                 return _keys.key_from_row(row)
             conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(role=role))
             _sessions.end_for_key(conn, key_id)
+            bump_generation(conn)
             audit.append(
                 "key.role_changed",
                 key_id,
@@ -596,6 +601,10 @@ class Store:
                 actor=actor,
             )
             return dataclasses.replace(_keys.key_from_row(row), role=role)
+
+    def key_generation(self) -> int:
+        """Bumped by every revocation and role change (store/generation.py); microseconds."""
+        return self._generation.read()
 
     # the pages' sessions (store/sessions.py)
 

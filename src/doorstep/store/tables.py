@@ -19,6 +19,7 @@ __all__ = [
     "deliveries",
     "delivery_attempts",
     "idempotency",
+    "key_generation",
     "metadata",
     "model_versions",
     "outcomes",
@@ -153,6 +154,14 @@ api_keys = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+key_generation = sa.Table(
+    "key_generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # one row: 1
+    # bumped with every key revocation and role change (store/generation.py)
+    sa.Column("generation", sa.BigInteger, nullable=False),
 )
 
 page_sessions = sa.Table(

@@ -88,7 +88,7 @@ def create_app(
     )
     app.state.service = service
     app.state.settings = settings
-    app.state.authenticator = Authenticator(store, settings.auth_cache_seconds)
+    app.state.authenticator = Authenticator(store)
     install_problem_handlers(app)
     decision_routes.install(app)
     apps_routes.install(app)
