@@ -18,9 +18,11 @@ from tests.web.pages.conftest import CSRF, Site, session_client
 
 from doorstep.services.decide.what_if import what_would_change
 from doorstep.services.deliver.actions import decision_url
+from doorstep.services.review.verdicts import REASON_MAX_LENGTH
 from doorstep.store.tables import audit_events
 from doorstep.store.views import QueueQuery
 from doorstep.web.pages.session import SessionCodec, load_session_secret
+from doorstep.web.schemas import ReviewIn
 
 pytestmark = pytest.mark.anyio
 
@@ -157,6 +159,26 @@ async def test_a_verdict_needs_a_choice_made_for_this_very_case(seeded: Site) ->
         assert given.status_code == 303
     review = seeded.store.get_review(case)
     assert review is not None and (review.verdict, review.reason) == ("approve", "fine")
+
+
+async def test_a_reason_longer_than_the_api_takes_is_refused_on_the_pages_too(
+    seeded: Site,
+) -> None:
+    """One limit for the API and the pages, enforced by the service: the form's field says it,
+    and a longer reason posted anyway (the field's limit is the browser's courtesy) is refused
+    with its message and records nothing. The form itself takes up to 64 KiB."""
+    assert ReviewIn.model_json_schema()["properties"]["reason"]["maxLength"] == REASON_MAX_LENGTH
+    case = first_pending(seeded)
+    client, csrf = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        page = await client.get(f"/decisions/{case}")
+        assert f'maxlength="{REASON_MAX_LENGTH}"' in page.text
+        answer = await client.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "x" * 60_000},
+        )
+    assert answer.status_code == 422 and "at most 2,000 characters" in answer.text
+    assert seeded.store.get_review(case) is None
 
 
 async def test_a_verdict_on_a_case_someone_else_claimed_is_refused(seeded: Site) -> None:

@@ -15,7 +15,7 @@ from doorstep.errors import DoorstepError, RecordError, RecordsInvalidError
 from doorstep.services.decide.what_if import format_value, what_would_change
 from doorstep.services.review.case import decision_case
 from doorstep.services.review.queue import claim_case, release_case
-from doorstep.services.review.verdicts import review_decision
+from doorstep.services.review.verdicts import REASON_MAX_LENGTH, review_decision
 from doorstep.store.views import DecisionCase
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
@@ -89,6 +89,7 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
         "review": case.review,
         "claim": case.claim,
         "pending": pending,
+        "reason_max": REASON_MAX_LENGTH,
     }
 
 
