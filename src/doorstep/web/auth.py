@@ -75,6 +75,13 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/decisions/{decision_id}/claim"): _REVIEWERS,
     ("POST", "/decisions/{decision_id}/release"): _REVIEWERS,
     ("POST", "/decisions/{decision_id}/verdict"): _REVIEWERS,
+    # a form's address opened (a reload, a copied address): its page
+    ("GET", "/sign-out"): _STAFF,
+    ("GET", "/decisions/{decision_id}/claim"): _STAFF,
+    ("GET", "/decisions/{decision_id}/release"): _STAFF,
+    ("GET", "/decisions/{decision_id}/verdict"): _STAFF,
+    ("GET", "/keys/{key_id}/revoke"): _OPERATORS,
+    ("GET", "/keys/{key_id}/role"): _OPERATORS,
     ("GET", "/apps/{app}"): _STAFF,
     ("GET", "/apps/{app}/report"): _STAFF,
     ("GET", "/apps/{app}/monitoring-panel"): _STAFF,

@@ -81,6 +81,30 @@ def test_a_form_without_the_session_token_is_refused(page: Any, live: Site) -> N
     assert live.store.get_decision(decision_id).status == "pending_review"  # type: ignore[union-attr]
 
 
+def test_a_refused_verdict_keeps_the_case_address_and_a_reload_shows_the_case(
+    page: Any, live: Site
+) -> None:
+    sign_in(page, live, "reviewer", "/review?order=score")
+    page.keyboard.press("n")
+    page.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+    case_url = page.url
+    decision_id = case_url.split("/decisions/")[1].split("?")[0]
+    page.get_by_label("Reason (required)").fill("no verdict chosen")
+    page.keyboard.press("Enter")  # neither approve nor override: refused
+    page.wait_for_selector("#verdict-error")
+    assert "Choose a verdict" in page.locator("#verdict-error").inner_text()
+    assert page.url == case_url  # not .../verdict
+    assert page.evaluate("document.activeElement.id") == "verdict-error"
+    answer = page.reload()
+    assert answer is not None and answer.status == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert (
+        page.locator("#verdict-form").count() == 1 and page.locator("#verdict-error").count() == 0
+    )
+    assert live.store.get_review(decision_id) is None
+    assert [e for e in page.errors if "status of 422" not in e] == []  # the refusal's answer
+
+
 def test_a_viewer_sees_cases_but_cannot_review(page: Any, live: Site) -> None:
     sign_in(page, live, "viewer", "/review")
     assert page.locator("#next-case").count() == 0

@@ -21,6 +21,7 @@ from doorstep.services.deliver.actions import decision_url
 from doorstep.services.review.verdicts import REASON_MAX_LENGTH
 from doorstep.store.tables import audit_events
 from doorstep.store.views import QueueQuery
+from doorstep.web.pages.access import PageRoute
 from doorstep.web.pages.session import SessionCodec, load_session_secret
 from doorstep.web.schemas import ReviewIn
 
@@ -224,6 +225,52 @@ async def test_a_verdict_on_a_decided_case_is_refused_and_the_first_stands(seede
     assert record is not None and record.status == "overridden" and record.final_action == "none"
     review = seeded.store.get_review(case)
     assert review is not None and review.reason == "no"
+
+
+async def test_a_refused_form_keeps_the_address_of_its_page(seeded: Site) -> None:
+    """Every form of the pages posts to an address of its own (``.../verdict``,
+    ``/keys/{id}/revoke``); a refusal rendered there tells htmx to show the address of the page
+    the form belongs to (``HX-Replace-Url``, with the queue's filters), so that reloading shows
+    that page; and opening any form's address gives its page, never a JSON 405."""
+    case = first_pending(seeded)
+    admin_key = next(k for k in seeded.store.list_keys() if k.role == "admin")
+    reviewer, csrf = await session_client(seeded, "reviewer")
+    owner, owner_csrf = await session_client(seeded, "owner")
+    admin, _ = await session_client(seeded, "admin")
+    htmx = {"HX-Request": "true", "HX-Boosted": "true"}
+    async with aclosing(reviewer), aclosing(owner), aclosing(admin):
+        assert await owner.post(f"/decisions/{case}/claim", data={"csrf_token": owner_csrf})
+        verdict = {"verdict": "approve", "case": case, "reason": "fine", "q": "order=score"}
+        refusals = [
+            (reviewer, f"/decisions/{case}/verdict", verdict, f"/decisions/{case}?order=score"),
+            (
+                reviewer,
+                f"/decisions/{case}/claim",
+                {"q": "order=score"},
+                f"/decisions/{case}?order=score",
+            ),
+            (owner, f"/keys/{admin_key.id}/revoke", {}, "/keys"),
+            (owner, f"/keys/{admin_key.id}/role", {"role": "viewer"}, "/keys"),
+        ]
+        for client, url, fields, page in refusals:
+            token = csrf if client is reviewer else owner_csrf
+            data = {"csrf_token": token, **fields}
+            answer = await client.post(url, data=data, headers=htmx)
+            assert answer.status_code in (403, 409), (url, answer.status_code)
+            assert answer.headers["hx-replace-url"] == page, url
+            assert (await client.get(page)).status_code == 200
+        forms = [
+            route.path
+            for route in seeded.app.routes
+            if isinstance(route, PageRoute) and "POST" in (route.methods or ())
+        ]
+        assert len(forms) >= 8
+        for path in forms:
+            url = path.format(decision_id=case, key_id=admin_key.id)
+            answer = await admin.get(url, follow_redirects=True)
+            assert answer.status_code == 200, (url, answer.status_code)
+            assert answer.headers["content-type"].startswith("text/html"), url
+        assert (await admin.get("/review")).status_code == 200  # opening /sign-out signs no one out
 
 
 async def test_a_form_without_the_csrf_token_is_refused(seeded: Site) -> None:

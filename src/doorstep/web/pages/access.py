@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode
 
 import anyio.to_thread
 from fastapi import Request
@@ -29,7 +29,7 @@ from doorstep.web.pages.session import SESSION_COOKIE, SessionCodec
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of
 
-__all__ = ["PageRoute", "form_of", "local_path"]
+__all__ = ["PageRoute", "form_of", "local_path", "open_page", "page_address"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
@@ -78,7 +78,14 @@ class PageRoute(APIRoute):
     """A page: session-cookie authentication, CSRF on forms, errors rendered as pages.
 
     :func:`doorstep.web.auth.authorize` (the app-wide check) calls :meth:`check_access` for
-    these routes instead of looking for a bearer key."""
+    these routes instead of looking for a bearer key.
+
+    A form posted to an address of its own names the page it belongs to (:attr:`page`): a page
+    rendered in answer (a refusal, with its message) tells htmx to show that page's address
+    (``HX-Replace-Url``), so that reloading shows the page, not the form's address."""
+
+    page: str | None = None
+    """The address of the page this form belongs to, e.g. ``/decisions/{decision_id}``."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         kwargs.setdefault("include_in_schema", False)
@@ -115,21 +122,43 @@ class PageRoute(APIRoute):
 
         async def page(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
             except AuthError:
                 return sign_in_redirect(request)
             except DoorstepError as exc:
                 status = status_of(exc)
                 if status == 500:
                     raise
-                return error_page(request, status, exc.code, exc.message)
+                response = error_page(request, status, exc.code, exc.message)
             except RequestValidationError as exc:
                 fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
-                return error_page(
+                response = error_page(
                     request, 422, "input_invalid", f"These values are not valid: {fields}."
                 )
+            if self.page is not None and not 300 <= response.status_code < 400:
+                response.headers["HX-Replace-Url"] = page_address(request, self.page)
+            return response
 
         return page
+
+
+def page_address(request: Request, page: str) -> str:
+    """``page`` for this request's path parameters, with the queue's filters the form carried
+    (``q``), re-encoded: nothing the form sent reaches the header as it was sent."""
+    path = page.format(**{k: quote(str(v), safe="") for k, v in request.path_params.items()})
+    form: dict[str, str] = getattr(request.state, "form", None) or {}
+    query = urlencode(parse_qsl(form.get("q", "")))
+    return path + (f"?{query}" if query else "")
+
+
+def open_page(page: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    """An endpoint for ``GET`` on a form's address: the page the form belongs to (a reload of a
+    refusal shown without JavaScript, a copied address), never a 405."""
+
+    async def open_form_page(request: Request) -> Response:
+        return RedirectResponse(page_address(request, page), status_code=303)
+
+    return open_form_page
 
 
 def error_page(request: Request, status: int, code: str, message: str) -> Response:
