@@ -105,6 +105,28 @@ def test_a_refused_verdict_keeps_the_case_address_and_a_reload_shows_the_case(
     assert [e for e in page.errors if "status of 422" not in e] == []  # the refusal's answer
 
 
+def test_back_after_a_verdict_shows_the_case_decided_and_no_form(page: Any, live: Site) -> None:
+    """Back shows the case as the server has it now, not a copy of the page with its form:
+    htmx keeps no copies of pages (they held the form, the inputs and the session's token)."""
+    sign_in(page, live, "reviewer", "/review")
+    page.keyboard.press("n")
+    page.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+    page.wait_for_selector("#verdict-form")
+    decision_id = page.url.split("/decisions/")[1].split("?")[0]
+    page.keyboard.press("a")
+    page.keyboard.type("checked")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: decision_id not in url.split("?")[0], wait_until="commit")
+    page.wait_for_selector("#verdict-form")
+    page.go_back()
+    page.wait_for_url(re.compile(decision_id), wait_until="commit")
+    page.wait_for_selector("#verdict-given")
+    assert page.locator("#status").inner_text() == "approved"
+    assert page.locator("#verdict-form").count() == 0
+    assert page.evaluate("sessionStorage.getItem('htmx-history-cache')") is None
+    assert page.errors == []
+
+
 def test_a_viewer_sees_cases_but_cannot_review(page: Any, live: Site) -> None:
     sign_in(page, live, "viewer", "/review")
     assert page.locator("#next-case").count() == 0

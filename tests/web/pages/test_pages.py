@@ -3,6 +3,7 @@ nothing, keys, the decision page's context, and the speed of "what would change"
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -221,6 +222,13 @@ async def test_a_verdict_on_a_decided_case_is_refused_and_the_first_stands(seede
             data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "yes"},
         )
         assert again.status_code == 409 and "not 'pending_review'" in unescape(again.text)
+        assert 'id="verdict-form"' not in again.text
+        decided = await client.get(f"/decisions/{case}")
+        assert 'id="verdict-given"' in decided.text and 'id="verdict-form"' not in decided.text
+        assert decided.headers["cache-control"] == "no-store"
+        config = re.search(r'name="htmx-config" content=\'([^\']+)\'', decided.text)
+        assert config is not None  # htmx keeps no copy of a page to show on Back
+        assert json.loads(config.group(1))["historyCacheSize"] == 0
     record = seeded.store.get_decision(case)
     assert record is not None and record.status == "overridden" and record.final_action == "none"
     review = seeded.store.get_review(case)

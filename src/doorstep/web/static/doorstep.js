@@ -96,4 +96,11 @@
     if (target) { target.focus({ preventScroll: !error }); }
   }
   document.addEventListener("htmx:afterSwap", settle);
+
+  // Back and Forward show the page as the server has it now (a case decided since shows no
+  // form): htmx keeps no copies of pages (historyCacheSize 0 in base.html) and reloads them,
+  // and a page the browser kept whole in its back-forward cache is reloaded too.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { window.location.reload(); }
+  });
 })();
