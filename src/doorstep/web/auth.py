@@ -71,6 +71,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/"): _STAFF,
     ("GET", "/review"): _STAFF,
     ("GET", "/review/next"): _REVIEWERS,
+    ("POST", "/review/next"): _REVIEWERS,
     ("GET", "/decisions/{decision_id}"): _STAFF,
     ("POST", "/decisions/{decision_id}/claim"): _REVIEWERS,
     ("POST", "/decisions/{decision_id}/release"): _REVIEWERS,

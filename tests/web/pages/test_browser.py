@@ -127,6 +127,40 @@ def test_back_after_a_verdict_shows_the_case_decided_and_no_form(page: Any, live
     assert page.errors == []
 
 
+def held_by(site: Site, name: str) -> list[str]:
+    from datetime import UTC, datetime
+
+    key_id = next(k.id for k in site.store.list_keys() if k.name == name)
+    queue = site.store.review_queue(QueueQuery(("churn",), limit=500), now=datetime.now(UTC))
+    return [e.id for e in queue.items if e.claim is not None and e.claim.key_id == key_id]
+
+
+def test_n_on_a_case_moves_on_and_the_address_is_the_next_case(page: Any, live: Site) -> None:
+    """``n`` on a case page releases it and opens the next one; the address bar shows that case
+    (reloading it claims nothing more). It used to show ``/review/next`` and reopen the same
+    case, which the reviewer held."""
+    sign_in(page, live, "reviewer", "/review")
+    page.keyboard.press("n")
+    page.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+    page.wait_for_selector("#verdict-form")
+    first = page.url.split("/decisions/")[1].split("?")[0]
+    assert held_by(live, "reviewer-1") == [first]
+    page.keyboard.press("n")
+    page.wait_for_url(lambda url: first not in url, wait_until="commit")
+    page.wait_for_selector("#claimed-by-you")
+    assert re.search(r"/decisions/[0-9a-f-]+$", page.url.split("?")[0]), page.url
+    second = page.url.split("/decisions/")[1].split("?")[0]
+    assert held_by(live, "reviewer-1") == [second]  # the first went back to the queue
+    page.reload()
+    page.wait_for_selector("#claimed-by-you")
+    assert second in page.url and held_by(live, "reviewer-1") == [second]
+    page.keyboard.press("n")  # and on: never back to the case just skipped
+    page.wait_for_url(lambda url: second not in url, wait_until="commit")
+    third = page.url.split("/decisions/")[1].split("?")[0]
+    assert third not in (first, second)
+    assert page.errors == []
+
+
 def test_a_viewer_sees_cases_but_cannot_review(page: Any, live: Site) -> None:
     sign_in(page, live, "viewer", "/review")
     assert page.locator("#next-case").count() == 0

@@ -281,6 +281,30 @@ async def test_a_refused_form_keeps_the_address_of_its_page(seeded: Site) -> Non
         assert (await admin.get("/review")).status_code == 200  # opening /sign-out signs no one out
 
 
+async def test_skipping_a_case_releases_it_and_opens_the_one_after_it(seeded: Site) -> None:
+    ids = pending_cases(seeded, 500)
+    reviewer = next(k for k in seeded.store.list_keys() if k.name == "reviewer-1")
+    client, csrf = await session_client(seeded, "reviewer")
+    owner, owner_csrf = await session_client(seeded, "owner")
+    async with aclosing(client), aclosing(owner):
+        assert await client.post(f"/decisions/{ids[0]}/claim", data={"csrf_token": csrf})
+        skipped = await client.post("/review/next", data={"csrf_token": csrf, "skip": ids[0]})
+        assert skipped.headers["location"] == f"/decisions/{ids[1]}"
+        now = datetime.now(UTC)
+        assert seeded.store.review_claim(ids[0], now=now) is None  # back in the queue
+        claim = seeded.store.review_claim(ids[1], now=now)
+        assert claim is not None and claim.key_id == reviewer.id
+        await owner.post(f"/decisions/{ids[2]}/claim", data={"csrf_token": owner_csrf})
+        theirs = await client.post("/review/next", data={"csrf_token": csrf, "skip": ids[2]})
+        assert theirs.headers["location"] == f"/decisions/{ids[3]}"  # the one after theirs
+        kept = seeded.store.review_claim(ids[2], now=now)
+        assert kept is not None and kept.key_id != reviewer.id  # their claim stays theirs
+        last = await client.post(
+            "/review/next", data={"csrf_token": csrf, "skip": ids[-1], "q": "app=churn"}
+        )
+        assert last.headers["location"] == f"/decisions/{ids[0]}?app=churn"  # round to the top
+
+
 async def test_a_form_without_the_csrf_token_is_refused(seeded: Site) -> None:
     case = first_pending(seeded)
     client, _ = await session_client(seeded, "reviewer")

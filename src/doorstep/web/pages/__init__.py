@@ -56,6 +56,7 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
     # there keeps the page's address, and opening the form's address opens the page
     forms: list[tuple[str, Callable[..., Any], str]] = [
         ("/sign-out", signin.sign_out, "/"),
+        ("/review/next", queue.skip_case, "/review"),
         ("/decisions/{decision_id}/claim", decision.claim, "/decisions/{decision_id}"),
         ("/decisions/{decision_id}/release", decision.release, "/decisions/{decision_id}"),
         ("/decisions/{decision_id}/verdict", decision.verdict, "/decisions/{decision_id}"),
@@ -67,7 +68,8 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         form = app.router.routes[-1]
         assert isinstance(form, PageRoute)
         form.page = page
-        app.router.add_api_route(
-            path, open_page(page), methods=["GET"], route_class_override=PageRoute
-        )
+        if ("GET", path) not in {(m, p) for m, p, _ in pages}:
+            app.router.add_api_route(
+                path, open_page(page), methods=["GET"], route_class_override=PageRoute
+            )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
