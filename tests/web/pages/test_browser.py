@@ -164,6 +164,12 @@ def test_n_on_a_case_moves_on_and_the_address_is_the_next_case(page: Any, live: 
 def test_a_viewer_sees_cases_but_cannot_review(page: Any, live: Site) -> None:
     sign_in(page, live, "viewer", "/review")
     assert page.locator("#next-case").count() == 0
+    page.keyboard.press("n")  # a reviewer's key: nothing happens (no refusal page either)
+    page.keyboard.press("?")
+    assert page.locator("#shortcuts").is_visible()
+    assert "approve" not in page.locator("#shortcuts").inner_text()
+    page.keyboard.press("Escape")
+    assert page.url.endswith("/review") and page.locator("h1").inner_text().startswith("Review")
     page.locator("table.queue tbody tr a").first.click()
     page.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
     assert page.locator("#verdict-form").count() == 0

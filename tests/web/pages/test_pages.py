@@ -330,6 +330,22 @@ async def test_queue_filters_and_order(seeded: Site) -> None:
         assert "Work the next case" not in by_score.text  # a viewer does not review
 
 
+async def test_the_shortcuts_shown_are_the_ones_the_role_can_use(seeded: Site) -> None:
+    case = first_pending(seeded)
+    reviewing = ("next case", "approve", "override", "give the verdict", "claim / release")
+    for role, reviews in (("viewer", False), ("reviewer", True), ("owner", True)):
+        client, _ = await session_client(seeded, role)
+        async with aclosing(client):
+            for url in ("/review", f"/decisions/{case}", "/apps/churn"):
+                page = (await client.get(url)).text
+                dialog = re.search(r'<dialog id="shortcuts".*?</dialog>', page, re.S)
+                assert dialog is not None, (role, url)
+                listed = [what for what in reviewing if what in dialog.group(0)]
+                assert listed == (list(reviewing) if reviews else []), (role, url)
+                assert "back to the queue" in dialog.group(0)  # what every role can do
+                assert ('id="next-case"' in page) == (reviews and url != "/apps/churn")
+
+
 async def test_decision_page_masks_pii_for_a_viewer_only(seeded: Site) -> None:
     case = first_pending(seeded)
     email = seeded.store.get_decision(case).inputs["email"]  # type: ignore[union-attr]
