@@ -279,6 +279,9 @@ async def test_a_refused_form_keeps_the_address_of_its_page(seeded: Site) -> Non
             assert answer.status_code == 200, (url, answer.status_code)
             assert answer.headers["content-type"].startswith("text/html"), url
         assert (await admin.get("/review")).status_code == 200  # opening /sign-out signs no one out
+        document = (await admin.get("/openapi.json")).json()
+        pages = {route.path for route in seeded.app.routes if isinstance(route, PageRoute)}
+        assert not pages & set(document["paths"]), "pages are HTML, not part of the API"
 
 
 async def test_skipping_a_case_releases_it_and_opens_the_one_after_it(seeded: Site) -> None:

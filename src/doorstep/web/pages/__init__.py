@@ -50,8 +50,14 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("GET", "/keys", admin.keys_page),
         ("POST", "/keys", admin.create),
     ]
-    for method, path, endpoint in pages:
-        app.router.add_api_route(path, endpoint, methods=[method], route_class_override=PageRoute)
+    for method, path, endpoint in pages:  # HTML for people: not part of the API's document
+        app.router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            route_class_override=PageRoute,
+            include_in_schema=False,
+        )
     # forms posted to an address of their own, and the page each belongs to: a refusal shown
     # there keeps the page's address, and opening the form's address opens the page
     forms: list[tuple[str, Callable[..., Any], str]] = [
@@ -64,12 +70,22 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("/keys/{key_id}/role", admin.change_role, "/keys"),
     ]
     for path, endpoint, page in forms:
-        app.router.add_api_route(path, endpoint, methods=["POST"], route_class_override=PageRoute)
+        app.router.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            route_class_override=PageRoute,
+            include_in_schema=False,
+        )
         form = app.router.routes[-1]
         assert isinstance(form, PageRoute)
         form.page = page
         if ("GET", path) not in {(m, p) for m, p, _ in pages}:
             app.router.add_api_route(
-                path, open_page(page), methods=["GET"], route_class_override=PageRoute
+                path,
+                open_page(page),
+                methods=["GET"],
+                route_class_override=PageRoute,
+                include_in_schema=False,
             )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
