@@ -438,6 +438,10 @@ async def test_key_roles_change_from_the_keys_page_within_what_the_role_may_gran
             f"/keys/{keys['viewer-1'].id}/role", data={"csrf_token": csrf, "role": "admin"}
         )
         assert promote.status_code == 403 and "may not give" in unescape(promote.text)
+        unknown = await owner.post(
+            f"/keys/{keys['viewer-1'].id}/role", data={"csrf_token": csrf, "role": "root"}
+        )
+        assert unknown.status_code == 422 and "must be one of admin" in unescape(unknown.text)
         demote = await owner.post(
             f"/keys/{keys['admin-1'].id}/role", data={"csrf_token": csrf, "role": "viewer"}
         )

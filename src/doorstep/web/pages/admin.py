@@ -131,9 +131,10 @@ async def change_role(request: Request, key_id: str) -> Response:
         if target.role == "admin" and mine != "admin":
             raise PermissionDeniedError("Only an admin may change an admin key's role.")
         if role not in ROLES:
+            message = f"role must be one of {', '.join(ROLES)}; got {role!r} instead"
             raise RecordsInvalidError(
-                f"Choose one of the roles {', '.join(ROLES)}; got {role!r}.",
-                [RecordError.of_field("role", "allowed_values", "role is not a role")],
+                f"The key's new {message}.",
+                [RecordError.of_field("role", "allowed_values", message)],
             )
         if role not in _grantable(mine):
             raise PermissionDeniedError(
