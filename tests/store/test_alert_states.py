@@ -73,7 +73,7 @@ def test_upgrade_to_0006_keeps_deliveries_and_attempts(store_url: str) -> None:
             conn.execute(
                 deliveries.update().where(deliveries.c.id == first.id).values(state="delivered")
             )
-        assert upgrade(engine) == "0006"
+        assert upgrade(engine, "0006") == "0006"
         info = old.get_delivery(first.id)
         assert info is not None and info.state == "delivered" and len(info.history) == 1
         counts = old.delivery_counts()

@@ -66,6 +66,7 @@ class FakeStore:
         self.deliveries: dict[str, Delivery] = {}
         self.idempotency: dict[str, tuple[str | None, bytes | None]] = {}
         self.keys: dict[str, tuple[ApiKey, str]] = {}
+        self.generation = 0
         self.versions: list[dict[str, Any]] = []
         self.audit: list[tuple[str, str, dict[str, Any], str]] = []
         self.available = True
@@ -245,8 +246,14 @@ class FakeStore:
             if key.id == key_id:
                 revoked = replace(key, revoked_at=datetime.now(UTC))
                 self.keys[digest] = (revoked, secret)
+                self.generation += 1
                 return revoked
         raise NotFoundError(f"no key {key_id}")
+
+    @implements(StoreContract.key_generation)
+    def key_generation(self) -> int:
+        self._check()
+        return self.generation
 
     @implements(StoreContract.count_keys)
     def count_keys(self) -> int:

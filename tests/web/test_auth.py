@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,10 +14,13 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from tests.web.conftest import ROLES, auth, customer
 
+from doorstep.errors import StoreUnavailableError
 from doorstep.services.apps.registry import Registry
+from doorstep.services.governance.keys import change_key_role, revoke_key
+from doorstep.store import open_store
 from doorstep.store.protocols import DeliveryQuery, StoreContract
-from doorstep.web import create_app
-from doorstep.web.auth import OPEN, ROUTE_ROLES, GuardedRoute
+from doorstep.web import ServeSettings, create_app
+from doorstep.web.auth import OPEN, ROUTE_ROLES, GuardedRoute, KeyGeneration
 from doorstep.web.pages.access import PageRoute
 
 pytestmark = pytest.mark.anyio
@@ -162,6 +167,75 @@ async def test_unknown_and_revoked_keys_are_refused(
     store.revoke_key(key.id, actor="test")
     revoked = await client.get("/v1/apps", headers={"Authorization": f"Bearer {secret}"})
     assert revoked.status_code == 401
+
+
+async def test_revocation_and_role_changes_bite_at_once_on_every_worker(
+    registry: Registry, store: StoreContract, settings: ServeSettings
+) -> None:
+    """Two app instances, each with its own store on one database, stand for two worker
+    processes: a key used on both, then revoked (or given another role), is refused by both on
+    the very next request; no worker keeps trusting what it verified a moment ago."""
+    other = open_store(store.url)
+    workers = [create_app(registry, s, settings) for s in (store, other)]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        for app in workers
+    ]
+    revoked, revoked_secret = store.create_key("leaving", "viewer", actor="test")
+    demoted, demoted_secret = store.create_key("demoted", "admin", actor="test")
+    gone = {"Authorization": f"Bearer {revoked_secret}"}
+    lesser = {"Authorization": f"Bearer {demoted_secret}"}
+    try:
+        for client in clients:  # verified (and trusted, were there a cache) on both workers
+            assert (await client.get("/v1/apps", headers=gone)).status_code == 200
+            assert (await client.get("/metrics", headers=lesser)).status_code == 200
+        revoke_key(store, revoked.id, actor="test")
+        change_key_role(store, demoted.id, "viewer", actor="test")
+        for client in clients:
+            refused = await client.get("/v1/apps", headers=gone)
+            assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
+            assert (await client.get("/metrics", headers=lesser)).status_code == 403
+            assert (await client.get("/v1/apps", headers=lesser)).status_code == 200
+    finally:
+        for client in clients:
+            await client.aclose()
+        for app in workers:
+            await app.state.service.close()
+        other.close()
+
+
+async def test_the_key_generation_is_read_after_each_request_arrived_and_shared() -> None:
+    """Where a read is a round trip (PostgreSQL), requests share reads, but never one that
+    started before they arrived: that read may predate a revocation they must see."""
+    value, reads, gate = [0], [0], threading.Event()
+
+    def read() -> int:
+        reads[0] += 1
+        seen = value[0]
+        gate.wait(5)  # the round trip, held open by the test
+        return seen
+
+    generation = KeyGeneration(read, inline=False)
+    first = asyncio.ensure_future(generation.current())
+    await asyncio.sleep(0.05)
+    assert reads == [1]
+    value[0] = 1  # a key is revoked while that read runs, and requests arrive
+    late = [asyncio.ensure_future(generation.current()) for _ in range(20)]
+    await asyncio.sleep(0.05)
+    assert reads == [1]  # they wait for the running read to end...
+    gate.set()
+    assert await first == 0
+    assert set(await asyncio.gather(*late)) == {1}  # ...and share the next one, read after
+    assert reads == [2]  # twenty requests, one read
+
+    def broken() -> int:
+        raise StoreUnavailableError("down")
+
+    failing = KeyGeneration(broken, inline=False)
+    with pytest.raises(StoreUnavailableError):
+        await failing.current()
+    with pytest.raises(StoreUnavailableError):  # the next request reads again
+        await failing.current()
 
 
 async def test_pii_inputs_are_masked_for_roles_without_need(

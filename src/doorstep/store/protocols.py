@@ -466,7 +466,8 @@ class ModelVersionStore(Protocol):
 
 
 class KeyStore(Protocol):
-    """API keys: created (secret shown once, hash stored), authenticated, listed, revoked."""
+    """API keys: created (secret shown once, hash stored), authenticated, listed, revoked, given
+    another role; and the page sessions started with them."""
 
     def create_key(self, name: str, role: Role, *, actor: str) -> tuple[ApiKey, str]:
         """Returns the key record and the secret (shown once; only its hash is stored)."""
@@ -482,9 +483,35 @@ class KeyStore(Protocol):
         """The key with this id, revoked or not."""
         ...
 
-    def revoke_key(self, key_id: str, *, actor: str) -> ApiKey: ...
+    def revoke_key(self, key_id: str, *, actor: str) -> ApiKey:
+        """Revoke a key and end its page sessions, in one transaction (idempotent)."""
+        ...
+
+    def change_key_role(self, key_id: str, role: Role, *, actor: str) -> ApiKey:
+        """Give a key another role and end its page sessions, in one transaction (audited)."""
+        ...
 
     def count_keys(self) -> int: ...
+
+    def key_generation(self) -> int:
+        """A number that changes with every key revocation and role change (in the same
+        transaction). Cheap (microseconds, no pooled transaction): read on every API request by
+        servers that keep verified keys in memory."""
+        ...
+
+    def start_session(self, key_id: str, *, expires_at: datetime) -> str | None:
+        """Start a page session of a key with its current role; returns the session's token
+        (only its hash is stored), or ``None`` when the key is unknown or revoked."""
+        ...
+
+    def session_key(self, token: str, *, now: datetime) -> ApiKey | None:
+        """The key of a live session: started, not ended, not expired, its key not revoked and
+        still of the role the session started with. ``None`` otherwise."""
+        ...
+
+    def end_session(self, token: str) -> bool:
+        """End a session (signing out); ``False`` when it had already ended."""
+        ...
 
 
 class AuditStore(Protocol):

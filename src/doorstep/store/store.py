@@ -23,6 +23,7 @@ from doorstep.store import outbox_operations as _deliveries
 from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
 from doorstep.store import runs as _runs
+from doorstep.store import sessions as _sessions
 from doorstep.store import window_inputs as _window_inputs
 from doorstep.store.audit import AuditWriter
 from doorstep.store.engine import (
@@ -33,6 +34,7 @@ from doorstep.store.engine import (
     translate_errors,
 )
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.generation import GenerationReader, bump_generation
 from doorstep.store.home import DEFAULT_HOME
 from doorstep.store.migrate import upgrade
 from doorstep.store.protocols import (
@@ -96,10 +98,12 @@ class Store:
         self._writer: AbstractContextManager[Any] = nullcontext()
         if self.dialect == "sqlite":
             self._writer = WriterLock(_lock_path(engine.url), timeout=busy_timeout)
+        self._generation = GenerationReader(engine)
 
     def close(self) -> None:
         if isinstance(self._writer, WriterLock):
             self._writer.close()
+        self._generation.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -564,6 +568,8 @@ class Store:
                 return _keys.key_from_row(row)
             now = datetime.now(UTC)
             conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=now))
+            _sessions.end_for_key(conn, key_id)
+            bump_generation(conn)
             audit.append(
                 "key.revoked",
                 key_id,
@@ -572,6 +578,47 @@ class Store:
                 at=now,
             )
             return dataclasses.replace(_keys.key_from_row(row), revoked_at=now)
+
+    def change_key_role(self, key_id: str, role: Role, *, actor: str) -> ApiKey:
+        """Give a key another role and end its page sessions (idempotent: the same role changes
+        nothing). A revoked key keeps its role."""
+        role = _keys.check_role(role)
+        with self._write() as (conn, audit):
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+            if row is None:
+                raise NotFoundError(f"No API key {key_id!r}; `doorstep keys list` shows the ids.")
+            if row.revoked_at is not None:
+                raise ConflictError(f"API key {key_id!r} is revoked; its role cannot change.")
+            if row.role == role:
+                return _keys.key_from_row(row)
+            conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(role=role))
+            _sessions.end_for_key(conn, key_id)
+            bump_generation(conn)
+            audit.append(
+                "key.role_changed",
+                key_id,
+                {"id": key_id, "name": row.name, "from": row.role, "role": role},
+                actor=actor,
+            )
+            return dataclasses.replace(_keys.key_from_row(row), role=role)
+
+    def key_generation(self) -> int:
+        """Bumped by every revocation and role change (store/generation.py); microseconds."""
+        return self._generation.read()
+
+    # the pages' sessions (store/sessions.py)
+
+    def start_session(self, key_id: str, *, expires_at: datetime) -> str | None:
+        with self._write_plain() as conn:
+            return _sessions.start(conn, key_id, datetime.now(UTC), expires_at)
+
+    def session_key(self, token: str, *, now: datetime) -> ApiKey | None:
+        with self._read() as conn:
+            return _sessions.live_key(conn, token, now)
+
+    def end_session(self, token: str) -> bool:
+        with self._write_plain() as conn:
+            return _sessions.end(conn, token)
 
     def count_keys(self) -> int:
         with self._read() as conn:

@@ -19,9 +19,11 @@ __all__ = [
     "deliveries",
     "delivery_attempts",
     "idempotency",
+    "key_generation",
     "metadata",
     "model_versions",
     "outcomes",
+    "page_sessions",
     "review_claims",
     "reviews",
     "runs",
@@ -152,6 +154,26 @@ api_keys = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+key_generation = sa.Table(
+    "key_generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # one row: 1
+    # bumped with every key revocation and role change (store/generation.py)
+    sa.Column("generation", sa.BigInteger, nullable=False),
+)
+
+page_sessions = sa.Table(
+    "page_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 of the session's token
+    sa.Column("key_id", sa.String(36), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # the key's role when it started
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_page_sessions_key", "key_id"),
+    sa.Index("ix_page_sessions_expires", "expires_at"),
 )
 
 audit_events = sa.Table(

@@ -94,7 +94,7 @@ def create_app(
     app.router.route_class = AuthorizedRoute  # the caller is checked before a body is read
     app.state.service = service
     app.state.settings = settings
-    app.state.authenticator = Authenticator(store, settings.auth_cache_seconds)
+    app.state.authenticator = Authenticator(store)
     install_problem_handlers(app)
     install_openapi(app)
     decision_routes.install(app)

@@ -7,10 +7,10 @@ everyone (and a test fails when a route is added without an entry).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol
 
 import anyio.to_thread
 from fastapi import Request
@@ -25,8 +25,10 @@ __all__ = [
     "OPEN",
     "PII_ROLES",
     "ROUTE_ROLES",
+    "AuthStore",
     "Authenticator",
     "GuardedRoute",
+    "KeyGeneration",
     "actor_of",
     "authorize",
 ]
@@ -67,10 +69,18 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/"): _STAFF,
     ("GET", "/review"): _STAFF,
     ("GET", "/review/next"): _REVIEWERS,
+    ("POST", "/review/next"): _REVIEWERS,
     ("GET", "/decisions/{decision_id}"): _STAFF,
     ("POST", "/decisions/{decision_id}/claim"): _REVIEWERS,
     ("POST", "/decisions/{decision_id}/release"): _REVIEWERS,
     ("POST", "/decisions/{decision_id}/verdict"): _REVIEWERS,
+    # a form's address opened (a reload, a copied address): its page
+    ("GET", "/sign-out"): _STAFF,
+    ("GET", "/decisions/{decision_id}/claim"): _STAFF,
+    ("GET", "/decisions/{decision_id}/release"): _STAFF,
+    ("GET", "/decisions/{decision_id}/verdict"): _STAFF,
+    ("GET", "/keys/{key_id}/revoke"): _OPERATORS,
+    ("GET", "/keys/{key_id}/role"): _OPERATORS,
     ("GET", "/apps/{app}"): _STAFF,
     ("GET", "/apps/{app}/report"): _STAFF,
     ("GET", "/apps/{app}/monitoring-panel"): _STAFF,
@@ -78,24 +88,86 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/keys"): _OPERATORS,
     ("POST", "/keys"): _OPERATORS,
     ("POST", "/keys/{key_id}/revoke"): _OPERATORS,
+    ("POST", "/keys/{key_id}/role"): _OPERATORS,
 }
 
 PII_ROLES: frozenset[Role] = frozenset({"admin", "owner", "reviewer"})
 """Roles that see inputs marked ``pii: true``; others get them masked."""
 
 
-class Authenticator:
-    """Checks bearer keys against the store, trusting a verified key for ``ttl`` seconds."""
+class AuthStore(KeyStore, Protocol):
+    """What :class:`Authenticator` reads: the keys, their generation, and which database."""
 
-    def __init__(self, store: KeyStore, ttl: float) -> None:
-        self.store, self.ttl = store, ttl
-        self._cache: dict[str, tuple[ApiKey, float]] = {}
+    dialect: str
+
+
+class KeyGeneration:
+    """The store's key generation as the requests of one process see it: each request gets a
+    value read after it arrived. On SQLite the read is a local file's, in microseconds, and runs
+    inline; elsewhere it is a round trip, run in a thread and shared: requests that arrive while
+    a read runs share the next one (never the running one, which may predate them)."""
+
+    def __init__(self, read: Callable[[], int], *, inline: bool) -> None:
+        self._read, self._inline = read, inline
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next: asyncio.Future[int] | None = None
+        self._running: asyncio.Task[None] | None = None
+
+    async def current(self) -> int:
+        if self._inline:
+            return self._read()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests): nothing of the old one holds
+            self._loop, self._next, self._running = loop, None, None
+        future = self._next
+        if future is None:
+            future = self._next = loop.create_future()
+            future.add_done_callback(_retrieved)
+            if self._running is None:
+                self._start(loop)
+        return await asyncio.shield(future)
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        future, self._next = self._next, None
+        assert future is not None
+        self._running = loop.create_task(self._run(future))
+
+    async def _run(self, future: asyncio.Future[int]) -> None:
+        try:
+            future.set_result(await anyio.to_thread.run_sync(self._read))
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to the requests that wait for it
+            future.set_exception(exc)
+        finally:
+            self._running = None
+            if self._next is not None and self._loop is not None:
+                self._start(self._loop)
+
+
+def _retrieved(future: asyncio.Future[int]) -> None:
+    if not future.cancelled():
+        future.exception()  # seen, even when every request waiting for it went away
+
+
+class Authenticator:
+    """Checks bearer keys against the store. A verified key is kept in memory and trusted while
+    the store's key generation (bumped in the transaction of every key revocation and role
+    change) is the one it was verified at. The generation is read for every request, after the
+    request arrived, so a key revoked or given another role is refused (or held to its new
+    role) from the very next request on, by every server process sharing the store."""
+
+    def __init__(self, store: AuthStore) -> None:
+        self.store = store
+        self._cache: dict[str, tuple[ApiKey, int]] = {}
+        self.generation = KeyGeneration(store.key_generation, inline=store.dialect == "sqlite")
 
     async def authenticate(self, secret: str) -> ApiKey | None:
         digest = hashlib.sha256(secret.encode()).hexdigest()
-        cached = self._cache.get(digest)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
+        generation = await self.generation.current()  # read before the key: a change after
+        cached = self._cache.get(digest)  # this read shows as another generation next time
+        if cached is not None and cached[1] == generation:
             return cached[0]
         key = await anyio.to_thread.run_sync(self.store.authenticate, secret)
         if key is None:
@@ -103,7 +175,7 @@ class Authenticator:
             return None
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (key, now + self.ttl)
+        self._cache[digest] = (key, generation)
         return key
 
 

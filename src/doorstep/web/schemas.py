@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from doorstep.services.review.verdicts import REASON_MAX_LENGTH
+
 __all__ = [
     "AppOut",
     "AppsOut",
@@ -134,8 +136,8 @@ class Problem(BaseModel):
 
 class ReviewIn(BaseModel):
     verdict: Literal["approve", "override"]
-    reason: str = Field(min_length=1, max_length=2_000)
-    """Why: required, shown in the audit trail."""
+    reason: str = Field(min_length=1, max_length=REASON_MAX_LENGTH)
+    """Why: required, shown in the audit trail (the service enforces the same limit)."""
     action: str | None = None
     """Override target: an action of the app, or ``none``."""
 

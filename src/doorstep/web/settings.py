@@ -22,9 +22,6 @@ class ServeSettings:
     """Most records in one ``{"records": [...]}`` request; beyond, 413."""
     max_body_bytes: int = 4 * 1024 * 1024
     """Largest request body; beyond, 413."""
-    auth_cache_seconds: float = 5.0
-    """How long a verified API key is trusted without asking the store again (a revoked key
-    stops working within this time)."""
     retry_after_seconds: int = 1
     """``Retry-After`` sent with 503 answers when the store is unavailable."""
     review_backlog_cap: int = 10_000

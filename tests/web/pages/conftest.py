@@ -66,7 +66,7 @@ def seeded(registry: Registry, churn_app_template: Path, tmp_path: Path) -> Iter
         for role in ("admin", "owner", "reviewer", "viewer", "client")
     }
     keys["reviewer-2"] = store.create_key("reviewer-2", "reviewer", actor="test")[1]
-    settings = ServeSettings(home=str(tmp_path), deliver=False, auth_cache_seconds=0.0)
+    settings = ServeSettings(home=str(tmp_path), deliver=False)
     app = create_app(registry, store, settings)
     try:
         yield Site("http://testserver", store, keys, app)

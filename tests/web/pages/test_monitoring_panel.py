@@ -95,7 +95,7 @@ def observed(
     keys = {
         role: store.create_key(f"{role}-1", role, actor="test")[1] for role in ("viewer", "client")
     }
-    settings = ServeSettings(home=str(folder), deliver=False, auth_cache_seconds=0.0)
+    settings = ServeSettings(home=str(folder), deliver=False)
     try:
         yield Site("http://testserver", store, keys, create_app(registry, store, settings)), report
     finally:

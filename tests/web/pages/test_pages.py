@@ -3,6 +3,7 @@ nothing, keys, the decision page's context, and the speed of "what would change"
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -13,12 +14,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from tests.web.pages.conftest import CSRF, Site, session_client
 
 from doorstep.services.decide.what_if import what_would_change
 from doorstep.services.deliver.actions import decision_url
+from doorstep.services.review.verdicts import REASON_MAX_LENGTH
+from doorstep.store.tables import audit_events
 from doorstep.store.views import QueueQuery
+from doorstep.web.pages.access import PageRoute
 from doorstep.web.pages.session import SessionCodec, load_session_secret
+from doorstep.web.schemas import ReviewIn
 
 pytestmark = pytest.mark.anyio
 
@@ -29,8 +35,12 @@ def anyio_backend() -> str:
 
 
 def first_pending(site: Site) -> str:
-    page = site.store.review_queue(QueueQuery(("churn",), limit=1), now=datetime.now(UTC))
-    return page.items[0].id
+    return pending_cases(site, 1)[0]
+
+
+def pending_cases(site: Site, count: int) -> list[str]:
+    page = site.store.review_queue(QueueQuery(("churn",), limit=count), now=datetime.now(UTC))
+    return [entry.id for entry in page.items]
 
 
 async def test_sign_in_sets_a_signed_httponly_samesite_cookie(seeded: Site) -> None:
@@ -101,12 +111,76 @@ async def test_a_verdict_without_a_reason_is_refused_and_changes_nothing(seeded:
     async with aclosing(client):
         answer = await client.post(
             f"/decisions/{case}/verdict",
-            data={"csrf_token": csrf, "verdict": "approve", "reason": "  "},
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "  "},
         )
     assert answer.status_code == 422
     assert "A review needs a reason" in answer.text and 'id="verdict-error"' in answer.text
     assert seeded.store.get_decision(case).status == "pending_review"  # type: ignore[union-attr]
     assert len(seeded.store.decision_audit(case)) == events
+
+
+async def test_a_verdict_needs_a_choice_made_for_this_very_case(seeded: Site) -> None:
+    """No verdict is preselected, and a form without an explicit approve or override, or chosen
+    for another case, records nothing: the reviewer's keys alone cannot approve by default."""
+    case, other = pending_cases(seeded, 2)
+    events = len(seeded.store.decision_audit(case))
+    client, csrf = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        page = await client.get(f"/decisions/{case}")
+        radios = re.findall(r'<input type="radio" name="verdict"[^>]*>', page.text)
+        assert len(radios) == 2 and not any("checked" in radio for radio in radios)
+        assert f'name="case" value="{case}"' in page.text
+        refused = {
+            "no choice": {"case": case, "reason": "ok"},
+            "an unknown choice": {"verdict": "maybe", "case": case, "reason": "ok"},
+            "no case": {"verdict": "approve", "reason": "ok"},
+            "another case": {"verdict": "approve", "case": other, "reason": "ok"},
+        }
+        for why, fields in refused.items():
+            answer = await client.post(
+                f"/decisions/{case}/verdict", data={"csrf_token": csrf, **fields}
+            )
+            assert answer.status_code == 422, why
+            assert 'id="verdict-error"' in answer.text, why
+            radios = re.findall(r'<input type="radio" name="verdict"[^>]*>', answer.text)
+            assert not any("checked" in radio for radio in radios), why
+        assert "Choose a verdict" in answer.text or "another case" in answer.text
+        assert seeded.store.get_decision(case).status == "pending_review"  # type: ignore[union-attr]
+        assert seeded.store.get_review(case) is None
+        assert len(seeded.store.decision_audit(case)) == events
+        kept = await client.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "override", "case": case, "reason": " "},
+        )
+        assert kept.status_code == 422  # refused for its reason: the choice made here stays
+        assert re.search(r'value="override" id="v-override" checked', kept.text)
+        given = await client.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "fine"},
+        )
+        assert given.status_code == 303
+    review = seeded.store.get_review(case)
+    assert review is not None and (review.verdict, review.reason) == ("approve", "fine")
+
+
+async def test_a_reason_longer_than_the_api_takes_is_refused_on_the_pages_too(
+    seeded: Site,
+) -> None:
+    """One limit for the API and the pages, enforced by the service: the form's field says it,
+    and a longer reason posted anyway (the field's limit is the browser's courtesy) is refused
+    with its message and records nothing. The form itself takes up to 64 KiB."""
+    assert ReviewIn.model_json_schema()["properties"]["reason"]["maxLength"] == REASON_MAX_LENGTH
+    case = first_pending(seeded)
+    client, csrf = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        page = await client.get(f"/decisions/{case}")
+        assert f'maxlength="{REASON_MAX_LENGTH}"' in page.text
+        answer = await client.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "x" * 60_000},
+        )
+    assert answer.status_code == 422 and "at most 2,000 characters" in answer.text
+    assert seeded.store.get_review(case) is None
 
 
 async def test_a_verdict_on_a_case_someone_else_claimed_is_refused(seeded: Site) -> None:
@@ -120,7 +194,7 @@ async def test_a_verdict_on_a_case_someone_else_claimed_is_refused(seeded: Site)
         assert "Claimed by" in page.text and 'id="verdict-form"' not in page.text
         answer = await me.post(
             f"/decisions/{case}/verdict",
-            data={"csrf_token": csrf, "verdict": "approve", "reason": "fine"},
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "fine"},
         )
         assert answer.status_code == 409 and "claimed by key:owner-1" in answer.text
         taken = await me.post(f"/decisions/{case}/claim", data={"csrf_token": csrf})
@@ -134,18 +208,104 @@ async def test_a_verdict_on_a_decided_case_is_refused_and_the_first_stands(seede
     async with aclosing(client):
         first = await client.post(
             f"/decisions/{case}/verdict",
-            data={"csrf_token": csrf, "verdict": "override", "action": "none", "reason": "no"},
+            data={
+                "csrf_token": csrf,
+                "verdict": "override",
+                "case": case,
+                "action": "none",
+                "reason": "no",
+            },
         )
         assert first.status_code == 303 and first.headers["location"].startswith("/review/next")
         again = await client.post(
             f"/decisions/{case}/verdict",
-            data={"csrf_token": csrf, "verdict": "approve", "reason": "yes"},
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "yes"},
         )
         assert again.status_code == 409 and "not 'pending_review'" in unescape(again.text)
+        assert 'id="verdict-form"' not in again.text
+        decided = await client.get(f"/decisions/{case}")
+        assert 'id="verdict-given"' in decided.text and 'id="verdict-form"' not in decided.text
+        assert decided.headers["cache-control"] == "no-store"
+        config = re.search(r'name="htmx-config" content=\'([^\']+)\'', decided.text)
+        assert config is not None  # htmx keeps no copy of a page to show on Back
+        assert json.loads(config.group(1))["historyCacheSize"] == 0
     record = seeded.store.get_decision(case)
     assert record is not None and record.status == "overridden" and record.final_action == "none"
     review = seeded.store.get_review(case)
     assert review is not None and review.reason == "no"
+
+
+async def test_a_refused_form_keeps_the_address_of_its_page(seeded: Site) -> None:
+    """Every form of the pages posts to an address of its own (``.../verdict``,
+    ``/keys/{id}/revoke``); a refusal rendered there tells htmx to show the address of the page
+    the form belongs to (``HX-Replace-Url``, with the queue's filters), so that reloading shows
+    that page; and opening any form's address gives its page, never a JSON 405."""
+    case = first_pending(seeded)
+    admin_key = next(k for k in seeded.store.list_keys() if k.role == "admin")
+    reviewer, csrf = await session_client(seeded, "reviewer")
+    owner, owner_csrf = await session_client(seeded, "owner")
+    admin, _ = await session_client(seeded, "admin")
+    htmx = {"HX-Request": "true", "HX-Boosted": "true"}
+    async with aclosing(reviewer), aclosing(owner), aclosing(admin):
+        assert await owner.post(f"/decisions/{case}/claim", data={"csrf_token": owner_csrf})
+        verdict = {"verdict": "approve", "case": case, "reason": "fine", "q": "order=score"}
+        refusals = [
+            (reviewer, f"/decisions/{case}/verdict", verdict, f"/decisions/{case}?order=score"),
+            (
+                reviewer,
+                f"/decisions/{case}/claim",
+                {"q": "order=score"},
+                f"/decisions/{case}?order=score",
+            ),
+            (owner, f"/keys/{admin_key.id}/revoke", {}, "/keys"),
+            (owner, f"/keys/{admin_key.id}/role", {"role": "viewer"}, "/keys"),
+        ]
+        for client, url, fields, page in refusals:
+            token = csrf if client is reviewer else owner_csrf
+            data = {"csrf_token": token, **fields}
+            answer = await client.post(url, data=data, headers=htmx)
+            assert answer.status_code in (403, 409), (url, answer.status_code)
+            assert answer.headers["hx-replace-url"] == page, url
+            assert (await client.get(page)).status_code == 200
+        forms = [
+            route.path
+            for route in seeded.app.routes
+            if isinstance(route, PageRoute) and "POST" in (route.methods or ())
+        ]
+        assert len(forms) >= 8
+        for path in forms:
+            url = path.format(decision_id=case, key_id=admin_key.id)
+            answer = await admin.get(url, follow_redirects=True)
+            assert answer.status_code == 200, (url, answer.status_code)
+            assert answer.headers["content-type"].startswith("text/html"), url
+        assert (await admin.get("/review")).status_code == 200  # opening /sign-out signs no one out
+        document = (await admin.get("/openapi.json")).json()
+        pages = {route.path for route in seeded.app.routes if isinstance(route, PageRoute)}
+        assert not pages & set(document["paths"]), "pages are HTML, not part of the API"
+
+
+async def test_skipping_a_case_releases_it_and_opens_the_one_after_it(seeded: Site) -> None:
+    ids = pending_cases(seeded, 500)
+    reviewer = next(k for k in seeded.store.list_keys() if k.name == "reviewer-1")
+    client, csrf = await session_client(seeded, "reviewer")
+    owner, owner_csrf = await session_client(seeded, "owner")
+    async with aclosing(client), aclosing(owner):
+        assert await client.post(f"/decisions/{ids[0]}/claim", data={"csrf_token": csrf})
+        skipped = await client.post("/review/next", data={"csrf_token": csrf, "skip": ids[0]})
+        assert skipped.headers["location"] == f"/decisions/{ids[1]}"
+        now = datetime.now(UTC)
+        assert seeded.store.review_claim(ids[0], now=now) is None  # back in the queue
+        claim = seeded.store.review_claim(ids[1], now=now)
+        assert claim is not None and claim.key_id == reviewer.id
+        await owner.post(f"/decisions/{ids[2]}/claim", data={"csrf_token": owner_csrf})
+        theirs = await client.post("/review/next", data={"csrf_token": csrf, "skip": ids[2]})
+        assert theirs.headers["location"] == f"/decisions/{ids[3]}"  # the one after theirs
+        kept = seeded.store.review_claim(ids[2], now=now)
+        assert kept is not None and kept.key_id != reviewer.id  # their claim stays theirs
+        last = await client.post(
+            "/review/next", data={"csrf_token": csrf, "skip": ids[-1], "q": "app=churn"}
+        )
+        assert last.headers["location"] == f"/decisions/{ids[0]}?app=churn"  # round to the top
 
 
 async def test_a_form_without_the_csrf_token_is_refused(seeded: Site) -> None:
@@ -171,6 +331,22 @@ async def test_queue_filters_and_order(seeded: Site) -> None:
         bad = await client.get("/review?score_min=high")
         assert bad.status_code == 422 and "score_min must be a number" in bad.text
         assert "Work the next case" not in by_score.text  # a viewer does not review
+
+
+async def test_the_shortcuts_shown_are_the_ones_the_role_can_use(seeded: Site) -> None:
+    case = first_pending(seeded)
+    reviewing = ("next case", "approve", "override", "give the verdict", "claim / release")
+    for role, reviews in (("viewer", False), ("reviewer", True), ("owner", True)):
+        client, _ = await session_client(seeded, role)
+        async with aclosing(client):
+            for url in ("/review", f"/decisions/{case}", "/apps/churn"):
+                page = (await client.get(url)).text
+                dialog = re.search(r'<dialog id="shortcuts".*?</dialog>', page, re.S)
+                assert dialog is not None, (role, url)
+                listed = [what for what in reviewing if what in dialog.group(0)]
+                assert listed == (list(reviewing) if reviews else []), (role, url)
+                assert "back to the queue" in dialog.group(0)  # what every role can do
+                assert ('id="next-case"' in page) == (reviews and url != "/apps/churn")
 
 
 async def test_decision_page_masks_pii_for_a_viewer_only(seeded: Site) -> None:
@@ -203,6 +379,91 @@ async def test_keys_created_and_revoked_from_the_browser(seeded: Site) -> None:
             assert (await bo.get("/review")).status_code == 303  # the session ended with the key
 
 
+@pytest.mark.parametrize("ending", ["sign-out", "revocation", "role change"])
+async def test_a_copied_cookie_stops_working_when_its_session_ends(
+    seeded: Site, ending: str
+) -> None:
+    """The session lives in the store: signing out, revoking the key or changing its role ends
+    it at once, and a copy of the cookie taken before (another tab, a stolen cookie) is then a
+    signed-out visitor whose forms change nothing."""
+    case = first_pending(seeded)
+    key, secret = seeded.store.create_key("ana", "reviewer", actor="test")
+    ana, csrf = await session_client(
+        Site(seeded.url, seeded.store, {"ana": secret}, seeded.app), "ana"
+    )
+    owner, owner_csrf = await session_client(seeded, "owner")
+    transport = httpx.ASGITransport(app=seeded.app)
+    copy = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    copy.cookies.set("doorstep_session", ana.cookies["doorstep_session"])
+    async with aclosing(ana), aclosing(owner), aclosing(copy):
+        assert (await copy.get("/review")).status_code == 200
+        if ending == "sign-out":
+            ended = await ana.post("/sign-out", data={"csrf_token": csrf})
+        elif ending == "revocation":
+            ended = await owner.post(f"/keys/{key.id}/revoke", data={"csrf_token": owner_csrf})
+        else:
+            ended = await owner.post(
+                f"/keys/{key.id}/role", data={"csrf_token": owner_csrf, "role": "viewer"}
+            )
+        assert ended.status_code == 303, ended.text
+        for client in (copy, ana):
+            page = await client.get("/review")
+            assert page.status_code == 303 and page.headers["location"].startswith("/sign-in")
+        refused = await copy.post(
+            f"/decisions/{case}/verdict",
+            data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "late"},
+        )
+        assert refused.status_code == 303 and refused.headers["location"].startswith("/sign-in")
+    assert seeded.store.get_review(case) is None
+    if ending == "role change":  # signing in again gives a session of the new role
+        again, _ = await session_client(
+            Site(seeded.url, seeded.store, {"ana": secret}, seeded.app), "ana"
+        )
+        async with aclosing(again):
+            page = await again.get(f"/decisions/{case}")
+            assert "(viewer)" in page.text and 'id="verdict-form"' not in page.text
+            assert (await again.get("/review/next")).status_code == 403
+
+
+async def test_key_roles_change_from_the_keys_page_within_what_the_role_may_grant(
+    seeded: Site,
+) -> None:
+    owner, csrf = await session_client(seeded, "owner")
+    keys = {k.name: k for k in seeded.store.list_keys()}
+    async with aclosing(owner):
+        page = await owner.get("/keys")
+        assert f'action="/keys/{keys["viewer-1"].id}/role"' in page.text
+        assert f'action="/keys/{keys["admin-1"].id}/role"' not in page.text  # an admin's
+        promote = await owner.post(
+            f"/keys/{keys['viewer-1'].id}/role", data={"csrf_token": csrf, "role": "admin"}
+        )
+        assert promote.status_code == 403 and "may not give" in unescape(promote.text)
+        unknown = await owner.post(
+            f"/keys/{keys['viewer-1'].id}/role", data={"csrf_token": csrf, "role": "root"}
+        )
+        assert unknown.status_code == 422 and "must be one of admin" in unescape(unknown.text)
+        demote = await owner.post(
+            f"/keys/{keys['admin-1'].id}/role", data={"csrf_token": csrf, "role": "viewer"}
+        )
+        assert demote.status_code == 403 and "Only an admin" in demote.text
+        changed = await owner.post(
+            f"/keys/{keys['viewer-1'].id}/role", data={"csrf_token": csrf, "role": "reviewer"}
+        )
+        assert changed.status_code == 303
+    roles = {k.name: k.role for k in seeded.store.list_keys()}
+    assert (roles["viewer-1"], roles["admin-1"]) == ("reviewer", "admin")
+    with seeded.store.engine.connect() as conn:
+        [event] = conn.execute(
+            sa.select(audit_events).where(
+                audit_events.c.subject == keys["viewer-1"].id,
+                audit_events.c.kind == "key.role_changed",
+            )
+        ).all()
+    assert event.actor == "key:owner-1"
+    assert (event.payload["from"], event.payload["role"]) == ("viewer", "reviewer")
+    assert seeded.store.verify_audit().ok
+
+
 def test_decision_url_points_at_the_decision_page() -> None:
     assert decision_url("https://d.example.com/", "abc") == "https://d.example.com/decisions/abc"
     assert decision_url(None, "abc") == ""
@@ -216,7 +477,7 @@ def test_session_secret_is_generated_once_and_kept_private(tmp_path: Path) -> No
     with pytest.raises(ValueError, match="at least 32"):
         load_session_secret(tmp_path, env={"DOORSTEP_SESSION_SECRET": "short"})
     codec = SessionCodec(first, max_age=60)
-    session = codec.new_session("k1", "ana", "reviewer")
+    session = codec.new_session("token", time.time() + 60)
     assert codec.decode(codec.encode(session)) == session
     assert SessionCodec(b"x" * 32, max_age=60).decode(codec.encode(session)) is None
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from doorstep.store.keys import check_role
 from doorstep.store.protocols import ApiKey, KeyStore
 
-__all__ = ["create_key", "ensure_admin_key", "get_key", "list_keys", "revoke_key"]
+__all__ = [
+    "change_key_role",
+    "create_key",
+    "ensure_admin_key",
+    "get_key",
+    "list_keys",
+    "revoke_key",
+]
 
 FIRST_ADMIN_NAME = "first-admin"
 
@@ -26,8 +33,15 @@ def get_key(store: KeyStore, key_id: str) -> ApiKey | None:
 
 
 def revoke_key(store: KeyStore, key_id: str, *, actor: str) -> ApiKey:
-    """Revoke a key by id; it stops authenticating at once. Raises ``NotFoundError``."""
+    """Revoke a key by id; it stops authenticating at once and its page sessions end. Raises
+    ``NotFoundError``."""
     return store.revoke_key(key_id, actor=actor)
+
+
+def change_key_role(store: KeyStore, key_id: str, role: str, *, actor: str) -> ApiKey:
+    """Give a key another role; its page sessions end (people sign in again with the new role).
+    Raises ``NotFoundError``, ``ConflictError`` (revoked) or ``StoreError`` (unknown role)."""
+    return store.change_key_role(key_id, check_role(role), actor=actor)
 
 
 def ensure_admin_key(store: KeyStore, *, actor: str = "doorstep") -> str | None:

@@ -23,7 +23,7 @@ from doorstep.store.protocols import (
 )
 from doorstep.types import Decision
 
-__all__ = ["VerdictStore", "review_decision"]
+__all__ = ["REASON_MAX_LENGTH", "VerdictStore", "review_decision"]
 
 
 class VerdictStore(DecisionStore, ReviewStore, Protocol):
@@ -31,6 +31,10 @@ class VerdictStore(DecisionStore, ReviewStore, Protocol):
 
 
 PENDING = "pending_review"
+
+REASON_MAX_LENGTH = 2_000
+"""The longest reason a verdict takes, in characters (after stripping), however it arrives:
+the API's body and the pages' form both end here."""
 
 
 def review_decision(
@@ -54,6 +58,16 @@ def review_decision(
                     "reason", "required", "reason is required and must not be blank"
                 )
             ],
+        )
+    if len(reason.strip()) > REASON_MAX_LENGTH:
+        message = (
+            f"reason must have at most {REASON_MAX_LENGTH:,} characters; got "
+            f"{len(reason.strip()):,}"
+        )
+        raise RecordsInvalidError(
+            f"A review's reason must have at most {REASON_MAX_LENGTH:,} characters: say in a "
+            f"sentence or a paragraph why; got {len(reason.strip()):,} characters.",
+            [RecordError.of_field("reason", "max", message)],
         )
     record = get_decision(store, decision_id)
     if verdict == "override":

@@ -21,7 +21,7 @@ from doorstep.web.pages import (
     report_page,
     signin,
 )
-from doorstep.web.pages.access import KeyCache, PageRoute
+from doorstep.web.pages.access import PageRoute, open_page
 from doorstep.web.pages.session import SessionCodec, load_session_secret
 from doorstep.web.settings import ServeSettings
 
@@ -34,27 +34,21 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
     """Add the pages to ``app`` (whose ``state.service`` and ``state.authenticator`` are set)."""
     secret = load_session_secret(Path(settings.home))
     app.state.session_codec = SessionCodec(secret, max_age=settings.session_hours * 3600)
-    app.state.page_keys = KeyCache(app.state.service.store, settings.auth_cache_seconds)
     app.state.dashboard_panels = []
     app.state.panel_reports = monitoring_panel.PanelReports()
     pages: list[tuple[str, str, Callable[..., Any]]] = [
         ("GET", "/sign-in", signin.sign_in_form),
         ("POST", "/sign-in", signin.sign_in),
-        ("POST", "/sign-out", signin.sign_out),
         ("GET", "/", signin.home),
         ("GET", "/review", queue.review_queue),
         ("GET", "/review/next", queue.next_case),
         ("GET", "/decisions/{decision_id}", decision.decision_page),
-        ("POST", "/decisions/{decision_id}/claim", decision.claim),
-        ("POST", "/decisions/{decision_id}/release", decision.release),
-        ("POST", "/decisions/{decision_id}/verdict", decision.verdict),
         ("GET", "/apps/{app}", dashboard.dashboard),
         ("GET", "/apps/{app}/report", report_page.report_page),
         ("GET", "/apps/{app}/monitoring-panel", monitoring_panel.monitoring_panel),
         ("GET", "/models", admin.models_page),
         ("GET", "/keys", admin.keys_page),
         ("POST", "/keys", admin.create),
-        ("POST", "/keys/{key_id}/revoke", admin.revoke),
     ]
     for method, path, endpoint in pages:  # HTML for people: not part of the API's document
         app.router.add_api_route(
@@ -64,4 +58,34 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
             route_class_override=PageRoute,
             include_in_schema=False,
         )
+    # forms posted to an address of their own, and the page each belongs to: a refusal shown
+    # there keeps the page's address, and opening the form's address opens the page
+    forms: list[tuple[str, Callable[..., Any], str]] = [
+        ("/sign-out", signin.sign_out, "/"),
+        ("/review/next", queue.skip_case, "/review"),
+        ("/decisions/{decision_id}/claim", decision.claim, "/decisions/{decision_id}"),
+        ("/decisions/{decision_id}/release", decision.release, "/decisions/{decision_id}"),
+        ("/decisions/{decision_id}/verdict", decision.verdict, "/decisions/{decision_id}"),
+        ("/keys/{key_id}/revoke", admin.revoke, "/keys"),
+        ("/keys/{key_id}/role", admin.change_role, "/keys"),
+    ]
+    for path, endpoint, page in forms:
+        app.router.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            route_class_override=PageRoute,
+            include_in_schema=False,
+        )
+        form = app.router.routes[-1]
+        assert isinstance(form, PageRoute)
+        form.page = page
+        if ("GET", path) not in {(m, p) for m, p, _ in pages}:
+            app.router.add_api_route(
+                path,
+                open_page(page),
+                methods=["GET"],
+                route_class_override=PageRoute,
+                include_in_schema=False,
+            )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

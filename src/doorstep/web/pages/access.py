@@ -1,6 +1,7 @@
 """Who may see and do what on the pages: :class:`PageRoute` authenticates by the session cookie
-(not by bearer key), checks the role against :data:`doorstep.web.auth.ROUTE_ROLES` like every
-API route, and checks the CSRF token of every form it receives.
+(not by bearer key) and the session it names in the store, checks the role against
+:data:`doorstep.web.auth.ROUTE_ROLES` like every API route, and checks the CSRF token of every
+form it receives.
 
 Errors on a page render as a page: no session sends the browser to the sign-in form (and back
 afterwards); a refused action is shown with its message and the HTTP status of the API's
@@ -10,10 +11,10 @@ problem details (403, 404, 409, 422).
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode
 
 import anyio.to_thread
 from fastapi import Request
@@ -22,39 +23,17 @@ from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import AuthError, CsrfError, DoorstepError, PermissionDeniedError
-from doorstep.services.governance.keys import get_key
-from doorstep.store.protocols import ApiKey, KeyStore, Role
+from doorstep.services.governance.sessions import session_key
+from doorstep.store.protocols import KeyStore, Role
 from doorstep.web.pages.session import SESSION_COOKIE, SessionCodec
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of
 
-__all__ = ["KeyCache", "PageRoute", "form_of", "local_path"]
+__all__ = ["PageRoute", "form_of", "local_path", "open_page", "page_address"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-
-
-class KeyCache:
-    """Keys by id for the pages' sessions, trusted for ``ttl`` seconds (like bearer keys)."""
-
-    def __init__(self, store: KeyStore, ttl: float) -> None:
-        self.store, self.ttl = store, ttl
-        self._cache: dict[str, tuple[ApiKey | None, float]] = {}
-
-    async def get(self, key_id: str) -> ApiKey | None:
-        now = time.monotonic()
-        cached = self._cache.get(key_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        key = await anyio.to_thread.run_sync(get_key, self.store, key_id)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key_id] = (key, now + self.ttl)
-        return key
-
-    def forget(self, key_id: str) -> None:
-        self._cache.pop(key_id, None)
 
 
 async def form_of(request: Request) -> dict[str, str]:
@@ -99,7 +78,14 @@ class PageRoute(APIRoute):
     """A page: session-cookie authentication, CSRF on forms, errors rendered as pages.
 
     :func:`doorstep.web.auth.authorize` (the app-wide check) calls :meth:`check_access` for
-    these routes instead of looking for a bearer key."""
+    these routes instead of looking for a bearer key.
+
+    A form posted to an address of its own names the page it belongs to (:attr:`page`): a page
+    rendered in answer (a refusal, with its message) tells htmx to show that page's address
+    (``HX-Replace-Url``), so that reloading shows the page, not the form's address."""
+
+    page: str | None = None
+    """The address of the page this form belongs to, e.g. ``/decisions/{decision_id}``."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         kwargs.setdefault("include_in_schema", False)
@@ -110,10 +96,11 @@ class PageRoute(APIRoute):
         session = codec.decode(request.cookies.get(SESSION_COOKIE))
         if session is None:
             raise AuthError("Sign in with an API key to see this page.")
-        keys: KeyCache = request.app.state.page_keys
-        key = await keys.get(session.key_id)
-        if key is None or key.revoked_at is not None:
-            raise AuthError("The key you signed in with was revoked; sign in with another one.")
+        store: KeyStore = request.app.state.service.store
+        now = datetime.now(UTC)
+        key = await anyio.to_thread.run_sync(lambda: session_key(store, session.token, now=now))
+        if key is None:  # signed out, expired, the key revoked or given another role
+            raise AuthError("Your session has ended; sign in again.")
         request.state.key = key
         request.state.session = session
         if key.role not in allowed:
@@ -135,21 +122,43 @@ class PageRoute(APIRoute):
 
         async def page(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
             except AuthError:
                 return sign_in_redirect(request)
             except DoorstepError as exc:
                 status = status_of(exc)
                 if status == 500:
                     raise
-                return error_page(request, status, exc.code, exc.message)
+                response = error_page(request, status, exc.code, exc.message)
             except RequestValidationError as exc:
                 fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
-                return error_page(
+                response = error_page(
                     request, 422, "input_invalid", f"These values are not valid: {fields}."
                 )
+            if self.page is not None and not 300 <= response.status_code < 400:
+                response.headers["HX-Replace-Url"] = page_address(request, self.page)
+            return response
 
         return page
+
+
+def page_address(request: Request, page: str) -> str:
+    """``page`` for this request's path parameters, with the queue's filters the form carried
+    (``q``), re-encoded: nothing the form sent reaches the header as it was sent."""
+    path = page.format(**{k: quote(str(v), safe="") for k, v in request.path_params.items()})
+    form: dict[str, str] = getattr(request.state, "form", None) or {}
+    query = urlencode(parse_qsl(form.get("q", "")))
+    return path + (f"?{query}" if query else "")
+
+
+def open_page(page: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    """An endpoint for ``GET`` on a form's address: the page the form belongs to (a reload of a
+    refusal shown without JavaScript, a copied address), never a 405."""
+
+    async def open_form_page(request: Request) -> Response:
+        return RedirectResponse(page_address(request, page), status_code=303)
+
+    return open_form_page
 
 
 def error_page(request: Request, status: int, code: str, message: str) -> Response:

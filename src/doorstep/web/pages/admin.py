@@ -1,7 +1,9 @@
 """Model versions and API keys, for owners and admins: ``GET /models``, ``GET /keys``,
-``POST /keys`` (create; the secret is shown once) and ``POST /keys/{id}/revoke``.
+``POST /keys`` (create; the secret is shown once), ``POST /keys/{id}/revoke`` and
+``POST /keys/{id}/role`` (another role; the key's page sessions end).
 
-An owner manages every key but admin keys: creating or revoking one needs an admin."""
+An owner manages every key but admin keys: creating, revoking or changing one, or making a key
+an admin, needs an admin."""
 
 from __future__ import annotations
 
@@ -11,16 +13,28 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
-from doorstep.errors import DoorstepError, PermissionDeniedError, RecordError, RecordsInvalidError
-from doorstep.services.governance.keys import create_key, get_key, list_keys, revoke_key
+from doorstep.errors import (
+    DoorstepError,
+    NotFoundError,
+    PermissionDeniedError,
+    RecordError,
+    RecordsInvalidError,
+)
+from doorstep.services.governance.keys import (
+    change_key_role,
+    create_key,
+    get_key,
+    list_keys,
+    revoke_key,
+)
 from doorstep.services.governance.versions import model_versions
 from doorstep.store.keys import ROLES
 from doorstep.web.auth import actor_of
-from doorstep.web.pages.access import KeyCache, form_of
+from doorstep.web.pages.access import form_of
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of
 
-__all__ = ["create", "keys_page", "models_page", "revoke"]
+__all__ = ["change_role", "create", "keys_page", "models_page", "revoke"]
 
 
 async def models_page(request: Request) -> Response:
@@ -102,6 +116,36 @@ async def revoke(request: Request, key_id: str) -> Response:
         if status_of(exc) == 500:
             raise
         return await _keys(request, error=exc)
-    cache: KeyCache = request.app.state.page_keys
-    cache.forget(key_id)
+    return RedirectResponse("/keys", status_code=303)
+
+
+async def change_role(request: Request, key_id: str) -> Response:
+    """Give a key another role; whoever is signed in with it signs in again."""
+    store = request.app.state.service.store
+    role = (await form_of(request)).get("role", "")
+    mine = request.state.key.role
+    try:
+        target = await anyio.to_thread.run_sync(get_key, store, key_id)
+        if target is None:
+            raise NotFoundError(f"No API key {key_id!r}.")
+        if target.role == "admin" and mine != "admin":
+            raise PermissionDeniedError("Only an admin may change an admin key's role.")
+        if role not in ROLES:
+            message = f"role must be one of {', '.join(ROLES)}; got {role!r} instead"
+            raise RecordsInvalidError(
+                f"The key's new {message}.",
+                [RecordError.of_field("role", "allowed_values", message)],
+            )
+        if role not in _grantable(mine):
+            raise PermissionDeniedError(
+                f"A {mine!r} key may not give keys the role {role!r}; roles it may give: "
+                f"{', '.join(_grantable(mine))}."
+            )
+        await anyio.to_thread.run_sync(
+            lambda: change_key_role(store, key_id, role, actor=actor_of(request))
+        )
+    except DoorstepError as exc:
+        if status_of(exc) == 500:
+            raise
+        return await _keys(request, error=exc)
     return RedirectResponse("/keys", status_code=303)

@@ -15,7 +15,7 @@ from doorstep.errors import DoorstepError, RecordError, RecordsInvalidError
 from doorstep.services.decide.what_if import format_value, what_would_change
 from doorstep.services.review.case import decision_case
 from doorstep.services.review.queue import claim_case, release_case
-from doorstep.services.review.verdicts import review_decision
+from doorstep.services.review.verdicts import REASON_MAX_LENGTH, review_decision
 from doorstep.store.views import DecisionCase
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
@@ -89,6 +89,7 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
         "review": case.review,
         "claim": case.claim,
         "pending": pending,
+        "reason_max": REASON_MAX_LENGTH,
     }
 
 
@@ -172,15 +173,7 @@ async def verdict(request: Request, decision_id: str) -> Response:
         )
 
     try:
-        if choice not in ("approve", "override"):
-            raise RecordsInvalidError(
-                "Choose a verdict: approve, or override with another action.",
-                [
-                    RecordError.of_field(
-                        "verdict", "required", "verdict must be approve or override"
-                    )
-                ],
-            )
+        _check_choice(decision_id, choice, form.get("case", ""))
         await anyio.to_thread.run_sync(run)
     except DoorstepError as exc:
         if status_of(exc) == 500:
@@ -188,3 +181,20 @@ async def verdict(request: Request, decision_id: str) -> Response:
         return await show(request, decision_id, error=exc, form=form)
     params = "&".join(p for p in (form.get("q", ""), urlencode({"done": decision_id})) if p)
     return RedirectResponse(f"/review/next?{params}", status_code=303)
+
+
+def _check_choice(decision_id: str, choice: str, case: str) -> None:
+    """A verdict is recorded only when the reviewer chose approve or override on this case's
+    page: the form carries the choice and the case it was made for (nothing is preselected)."""
+    if choice not in ("approve", "override"):
+        raise RecordsInvalidError(
+            "Choose a verdict for this case first: approve (a), or override (o) with another "
+            "action. Nothing was recorded.",
+            [RecordError.of_field("verdict", "required", "verdict must be approve or override")],
+        )
+    if case != decision_id:
+        raise RecordsInvalidError(
+            f"This verdict was chosen for another case ({case or 'none named'}), not for "
+            f"{decision_id}. Nothing was recorded; choose again on this case.",
+            [RecordError.of_field("case", "allowed_values", f"case must be {decision_id}")],
+        )

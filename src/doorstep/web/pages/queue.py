@@ -1,10 +1,14 @@
 """The review queue: ``GET /review`` lists the cases, ``GET /review/next`` claims the next one
-and opens it (the ``n`` key)."""
+and opens it (the ``n`` key on the queue), ``POST /review/next`` skips the case it is posted
+from and opens the one after it (the ``n`` key on a case)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import anyio.to_thread
 from fastapi import Request
@@ -16,18 +20,22 @@ from doorstep.services.review.queue import (
     QueueFilters,
     claim_case,
     queue_page,
+    release_case,
     sla_state,
 )
 from doorstep.web.auth import actor_of
+from doorstep.web.pages.access import form_of
 from doorstep.web.pages.templating import render
 
-__all__ = ["filters_of", "next_case", "review_queue"]
+__all__ = ["filters_of", "next_case", "review_queue", "skip_case"]
 
 FILTER_NAMES = ("app", "action", "age", "score_min", "score_max", "order")
+SKIP_WINDOW = 500
+"""How far down the queue ``n`` looks for the case after the one it skips."""
 
 
-def _number(request: Request, name: str) -> float | None:
-    text = request.query_params.get(name, "").strip()
+def _number(params: Mapping[str, str], name: str) -> float | None:
+    text = params.get(name, "").strip()
     if not text:
         return None
     try:
@@ -41,15 +49,15 @@ def _number(request: Request, name: str) -> float | None:
     return value
 
 
-def filters_of(request: Request) -> QueueFilters:
-    params = request.query_params
+def filters_of(params: Mapping[str, str]) -> QueueFilters:
+    """The queue's filters in ``params`` (a request's query, or the ``q`` a form carries)."""
     page = params.get("page", "1")
     return QueueFilters(
         app=params.get("app") or None,
         action=params.get("action") or None,
         age=params.get("age", "") if params.get("age", "") in AGE_FILTERS else "",
-        score_min=_number(request, "score_min"),
-        score_max=_number(request, "score_max"),
+        score_min=_number(params, "score_min"),
+        score_max=_number(params, "score_max"),
         order="score" if params.get("order") == "score" else "oldest",
         page=int(page) if page.isdigit() and int(page) > 0 else 1,
     )
@@ -57,13 +65,16 @@ def filters_of(request: Request) -> QueueFilters:
 
 def query_string(request: Request) -> str:
     """The queue's filters of this request, to carry from case to case."""
-    kept = {n: request.query_params[n] for n in FILTER_NAMES if request.query_params.get(n)}
-    return urlencode(kept)
+    return _kept(request.query_params)
+
+
+def _kept(params: Mapping[str, str]) -> str:
+    return urlencode({n: params[n] for n in FILTER_NAMES if params.get(n)})
 
 
 async def review_queue(request: Request) -> Response:
     service = request.app.state.service
-    filters = filters_of(request)
+    filters = filters_of(request.query_params)
     now = datetime.now(UTC)
     page = await anyio.to_thread.run_sync(
         lambda: queue_page(service.registry, service.store, filters, now=now)
@@ -91,17 +102,42 @@ async def review_queue(request: Request) -> Response:
 
 
 async def next_case(request: Request) -> Response:
-    """Claim the first case of the queue (with its filters) nobody else works, and open it."""
+    """Claim the first case of the queue (with its filters) nobody else works, and open it:
+    a case this reviewer holds comes first, where it is in the queue."""
+    params = request.query_params
+    return await _open_next(request, params, skip=None, done=params.get("done", ""))
+
+
+async def skip_case(request: Request) -> Response:
+    """``n`` on a case: release it (when this reviewer holds it) and open the case after it in
+    the queue, wrapping round to the top; never the case skipped (with nothing else left, the
+    queue says so)."""
+    form = await form_of(request)
+    params = dict(parse_qsl(form.get("q", "")))
+    return await _open_next(request, params, skip=form.get("skip") or None, done="")
+
+
+async def _open_next(
+    request: Request, params: Mapping[str, str], *, skip: str | None, done: str
+) -> Response:
     service = request.app.state.service
     key = request.state.key
-    filters = filters_of(request)
-    query = query_string(request)
-    done = request.query_params.get("done", "")
+    filters = filters_of(params)
+    query = _kept(params)
     now = datetime.now(UTC)
 
     def pick() -> str | None:
-        page = queue_page(service.registry, service.store, filters, now=now)
-        for entry in page.items:
+        if skip is None:
+            entries = queue_page(service.registry, service.store, filters, now=now).items
+        else:
+            with contextlib.suppress(ConflictError):  # another's claim: theirs to release
+                release_case(service.store, skip, key_id=key.id, now=now)
+            window = replace(filters, page=1, per_page=SKIP_WINDOW)
+            queue = queue_page(service.registry, service.store, window, now=now).items
+            ids = [entry.id for entry in queue]
+            at = ids.index(skip) if skip in ids else -1
+            entries = queue[at + 1 :] + queue[: max(at, 0)]
+        for entry in entries:
             if entry.claim is not None and entry.claim.key_id != key.id:
                 continue
             try:
@@ -114,7 +150,7 @@ async def next_case(request: Request) -> Response:
     chosen = await anyio.to_thread.run_sync(pick)
     extra = {"done": done} if done else {}
     if chosen is None:
-        params = "&".join(p for p in (query, urlencode({"empty": "1", **extra})) if p)
-        return RedirectResponse(f"/review?{params}", status_code=303)
-    params = "&".join(p for p in (query, urlencode(extra)) if p)
-    return RedirectResponse(f"/decisions/{chosen}" + (f"?{params}" if params else ""), 303)
+        params_out = "&".join(p for p in (query, urlencode({"empty": "1", **extra})) if p)
+        return RedirectResponse(f"/review?{params_out}", status_code=303)
+    params_out = "&".join(p for p in (query, urlencode(extra)) if p)
+    return RedirectResponse(f"/decisions/{chosen}" + (f"?{params_out}" if params_out else ""), 303)

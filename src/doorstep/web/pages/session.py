@@ -1,10 +1,11 @@
-"""The pages' session: a signed cookie naming the API key a person signed in with.
+"""The pages' session: a signed cookie naming a session held in the store.
 
-The cookie holds ``{key id, key name, role, csrf token, expiry}`` as base64url JSON followed by
-an HMAC-SHA256 signature; it never holds the key's secret. It is ``HttpOnly`` (no script reads
-it), ``SameSite=Lax`` (other sites' forms do not carry it) and ``Secure`` when the server's
-public URL is ``https``. Every request re-reads the key from the store, so a revoked key's
-sessions end at once (within the key cache's few seconds).
+The cookie holds ``{session token, csrf token, expiry}`` as base64url JSON followed by an
+HMAC-SHA256 signature; it never holds the key's secret. It is ``HttpOnly`` (no script reads it),
+``SameSite=Lax`` (other sites' forms do not carry it) and ``Secure`` when the server's public
+URL is ``https``. The session itself is a row in the store (``doorstep.store.sessions``), read
+on every page request with its key: signing out, revoking the key or changing its role ends it
+at once, and a copy of the cookie stops working with it.
 
 The signing secret comes from ``DOORSTEP_SESSION_SECRET``; without it one is generated on first
 start and kept in ``.doorstep/session-secret`` (mode 0600), which every worker process of the
@@ -37,9 +38,8 @@ SECRET_ENV = "DOORSTEP_SESSION_SECRET"
 
 @dataclass(frozen=True)
 class Session:
-    key_id: str
-    name: str
-    role: str
+    token: str
+    """Names the session's row in the store (which keeps only its hash)."""
     csrf: str
     """The token every form of this session carries (``csrf_token``)."""
     expires: float
@@ -77,30 +77,22 @@ class SessionCodec:
             return None
         return value if isinstance(value, dict) else None
 
-    def new_session(self, key_id: str, name: str, role: str) -> Session:
-        expires = time.time() + self.max_age
-        return Session(key_id, name, role, secrets.token_urlsafe(24), expires)
+    def new_session(self, token: str, expires: float) -> Session:
+        """The cookie's content for the store's session ``token``, ending at ``expires``."""
+        return Session(token, secrets.token_urlsafe(24), expires)
 
     def encode(self, session: Session) -> str:
-        return self.seal(
-            {
-                "k": session.key_id,
-                "n": session.name,
-                "r": session.role,
-                "c": session.csrf,
-                "e": session.expires,
-            }
-        )
+        return self.seal({"s": session.token, "c": session.csrf, "e": session.expires})
 
     def decode(self, token: str | None) -> Session | None:
+        """The session a cookie names, or ``None`` when it is missing, altered, expired or of
+        the older kind that held the key itself (before sessions were kept in the store)."""
         value = self.open(token)
         if value is None:
             return None
         try:
             session = Session(
-                key_id=str(value["k"]),
-                name=str(value["n"]),
-                role=str(value["r"]),
+                token=str(value["s"]),
                 csrf=str(value["c"]),
                 expires=float(value["e"]),  # type: ignore[arg-type]
             )

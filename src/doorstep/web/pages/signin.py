@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import UTC, datetime
 
+import anyio.to_thread
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from doorstep.services.governance.sessions import end_session, start_session
 from doorstep.web.auth import Authenticator
 from doorstep.web.pages.access import CSRF_FIELD, form_of, local_path
 from doorstep.web.pages.session import SESSION_COOKIE, SessionCodec
@@ -79,7 +82,14 @@ async def sign_in(request: Request) -> Response:
             status=403,
         )
     codec = _codec(request)
-    session = codec.new_session(key.id, key.name, key.role)
+    store = request.app.state.service.store
+    now = datetime.now(UTC)
+    token = await anyio.to_thread.run_sync(
+        lambda: start_session(store, key.id, now=now, seconds=codec.max_age)
+    )
+    if token is None:  # revoked meanwhile
+        return _form(request, message="This API key is unknown or revoked.", status=401)
+    session = codec.new_session(token, now.timestamp() + codec.max_age)
     target = local_path(form.get("next"))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -96,6 +106,11 @@ async def sign_in(request: Request) -> Response:
 
 
 async def sign_out(request: Request) -> Response:
+    """End the session in the store (a copy of the cookie stops working too) and drop the
+    cookie."""
+    store = request.app.state.service.store
+    token = request.state.session.token
+    await anyio.to_thread.run_sync(lambda: end_session(store, token))
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

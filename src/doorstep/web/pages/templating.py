@@ -57,11 +57,13 @@ def render(
 ) -> HTMLResponse:
     """Render ``template`` with ``context`` plus who is signed in and what they may do."""
     session = getattr(request.state, "session", None)
-    role = session.role if session is not None else None
+    user = getattr(request.state, "key", None) if session is not None else None
+    role = user.role if user is not None else None  # the key's role now, read with the session
     registry = request.app.state.service.registry
     base: dict[str, Any] = {
         "request": request,
         "session": session,
+        "user": user,
         "csrf_token": session.csrf if session is not None else context.get("csrf_token", ""),
         "can_review": role in REVIEWERS,
         "can_operate": role in OPERATORS,

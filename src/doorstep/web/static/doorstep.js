@@ -7,11 +7,6 @@
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
   }
 
-  function go(url) {
-    if (window.htmx) { window.htmx.ajax("GET", url, { target: "body", swap: "innerHTML" }).then(function () { history.pushState({}, "", url); }); }
-    else { window.location.href = url; }
-  }
-
   function click(id) {
     var el = document.getElementById(id);
     if (el) { el.click(); return true; }
@@ -51,13 +46,9 @@
     }
     var handled = false;
     switch (event.key) {
-      case "n": {
-        var next = document.getElementById("next-case");
-        var query = document.querySelector("input[name=q]");
-        if (next) { handled = click("next-case"); }
-        else { go("/review/next" + (query && query.value ? "?" + query.value : "")); handled = true; }
-        break;
-      }
+      // the queue's link, or a case's form that skips it: both navigate, so the address
+      // bar ends on the case opened; a role that does not review has neither
+      case "n": handled = click("next-case"); break;
       case "a": handled = choose("v-approve", "reason"); break;
       case "o": handled = choose("v-override", "override-action"); break;
       case "c": handled = click("claim"); break;
@@ -84,11 +75,23 @@
     }
   });
 
-  // after a page swap, put focus where work continues: the error, else the main content
-  function settle() {
+  // After a whole page arrives (a boosted link or form swaps the body), put focus where work
+  // starts: the error, else the main content. Always: htmx has just focused the new page's
+  // element with the id the old page's focus had, e.g. the next case's reason field, where
+  // the reviewer's next "o" would be typed. On htmx:afterSwap, in the same task as the swap,
+  // so no key press lands in between. Fragments (the monitoring panel) leave focus alone.
+  function settle(event) {
+    if (!event.detail || event.detail.target !== document.body) { return; }
     var error = document.getElementById("verdict-error");
     var target = error || document.getElementById("main");
-    if (target && document.activeElement === document.body) { target.focus({ preventScroll: !error }); }
+    if (target) { target.focus({ preventScroll: !error }); }
   }
-  document.addEventListener("htmx:afterSettle", settle);
+  document.addEventListener("htmx:afterSwap", settle);
+
+  // Back and Forward show the page as the server has it now (a case decided since shows no
+  // form): htmx keeps no copies of pages (historyCacheSize 0 in base.html) and reloads them,
+  // and a page the browser kept whole in its back-forward cache is reloaded too.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { window.location.reload(); }
+  });
 })();
