@@ -79,3 +79,20 @@ def test_positional_model_compares_the_count(lgb_positional: Path) -> None:
         "spec declares 4 feature inputs; without names in the model, the "
         "spec's field order is used"
     )
+
+
+def test_a_bool_the_model_reads_as_text_says_what_to_declare() -> None:
+    from doorstep.core.ports import ModelMetadata
+
+    meta = ModelMetadata(
+        kind="lightgbm",
+        task="binary",
+        feature_names=["autopay"],
+        content_hash="",
+        categories={"autopay": ["False", "True"]},  # a bool column after astype(str)
+    )
+    (line,) = check_model_inputs(meta, {"autopay": FieldSpec(type="bool")})
+    assert line.startswith("'autopay' is of type 'bool' in the spec but the model treats it as")
+    assert """declare it as 'type: category' with 'values: ["False", "True"]'""" in line
+    spelled = FieldSpec(type="category", values=["False", "True"])
+    assert check_model_inputs(meta, {"autopay": spelled}) == []

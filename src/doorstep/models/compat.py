@@ -64,12 +64,20 @@ def _categories(metadata: ModelMetadata, model_name: str, name: str, spec: Field
             "train the model with it as a categorical feature (pandas 'category' dtype or an "
             "encoder), or declare it with a numeric type"
         ]
+    known = metadata.categories.get(model_name) or []
+    if spec.type == "bool" and _booleans(known):
+        listed = ", ".join(f'"{v}"' for v in known)
+        return [
+            f"{where!r} is of type 'bool' in the spec but the model treats it as a category of "
+            f"{listed} (booleans turned to text, as pandas' astype(str) writes them); declare "
+            f"it as 'type: category' with 'values: [{listed}]': true and false (JSON booleans, "
+            "boolean columns) are mapped onto them"
+        ]
     if spec.type != "category" and categorical:
         return [
             f"{where!r} is of type {spec.type!r} in the spec but the model treats it as a "
             "category; declare it as 'type: category' with its 'values'"
         ]
-    known = metadata.categories.get(model_name) or []
     if spec.type != "category" or not known:
         return []
     unseen = [v for v in spec.values or [] if v not in known]
@@ -79,6 +87,11 @@ def _categories(metadata: ModelMetadata, model_name: str, name: str, spec: Field
         f"{where!r}: the model never saw the value(s) {', '.join(map(repr, unseen))} (it knows "
         f"{', '.join(map(repr, known))}); they will be scored as missing"
     ]
+
+
+def _booleans(known: list[str]) -> bool:
+    """Whether a model's categories are booleans written as text (``"False"``, ``"True"``)."""
+    return bool(known) and {k.lower() for k in known} <= {"true", "false"}
 
 
 def _did_you_mean(name: str, candidates: list[str]) -> str:
