@@ -143,6 +143,7 @@ class PolicyError(DoorstepError):
         rule: int | None = None,
         position: int | None = None,
         key: str = "when",
+        column: str | None = None,
     ):
         self.rule = rule
         """0-based index of the rule, or ``None`` for the default."""
@@ -150,6 +151,8 @@ class PolicyError(DoorstepError):
         """0-based character in the rule's ``when``."""
         self.key = key
         """The rule's key at fault: ``when`` or ``action``."""
+        self.column = column
+        """The unknown column the rule names, when that is the problem."""
         super().__init__(message)
 
 

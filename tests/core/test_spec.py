@@ -171,6 +171,55 @@ def test_several_problems_are_all_reported_in_line_order() -> None:
     assert messages[0].startswith("app.yaml:6") and messages[1].startswith("app.yaml:17")
 
 
+def test_a_misspelt_key_does_not_hide_a_misspelt_column() -> None:
+    # docs/quickstart.md's two mistakes: both reported, in line order
+    text = VALID.replace("  task: binary", "  tsak: binary").replace("scroe", "x")
+    text = text.replace("score >= 0.5", "scroe >= 0.5")
+    messages = errors_of(text)
+    assert [m.split(":", 2)[1] for m in messages] == ["6 model.tsak", "24 policy.rules[1].when"]
+    assert "did you mean 'task'?" in messages[0] and "did you mean 'score'?" in messages[1]
+
+
+def test_a_misspelt_required_key_is_one_problem_and_its_rule_is_still_checked() -> None:
+    text = VALID.replace('    - when: "score >= 0.5"', '    - wen: "scroe >= 0.5"')
+    messages = errors_of(text)
+    assert len(messages) == 2, messages  # not also "required key 'when' is missing"
+    text = "\n".join(messages)
+    assert "policy.rules[1].wen: unknown key 'wen' (did you mean 'when'?)" in text
+    assert "policy.rules[1].when: unknown column 'scroe'" in text  # checked as if fixed
+
+
+def test_every_rules_problem_is_reported() -> None:
+    text = VALID.replace("score >= 0.8", "scor >= 0.8").replace("score >= 0.5", "0.5 <=")
+    text = text.replace("action: retention_offer", "action: retention_ofer")
+    messages = errors_of(text)
+    assert [m.split(" ", 2)[1] for m in messages] == [
+        "policy.rules[0].when:",
+        "policy.rules[1].when:",
+        "policy.rules[1].action:",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "hint"),
+    [
+        ("{type: int, min: 0,", "{type: int, mn: 0,", "inputs.fields.tenure_months.mn", "min"),
+        ("{type: string, pii: true,", "{type: string, pi: true,", "inputs.fields.email.pi", "pii"),
+        ("type: webhook\n", "type: webhook\n    secrte: x\n", "connectors.crm.secrte", "secret"),
+        ("connector: crm\n    value", "conector: crm\n    value",
+         "actions.retention_offer.conector", "connector"),
+    ],
+)  # fmt: skip
+def test_unknown_keys_in_named_entries_get_a_suggestion(
+    old: str, new: str, where: str, hint: str
+) -> None:
+    assert old in VALID
+    messages = errors_of(VALID.replace(old, new, 1))
+    found = [m for m in messages if f" {where}: unknown key" in m]
+    assert found and f"(did you mean {hint!r}?)" in found[0], messages
+    assert "allowed keys: " in found[0]
+
+
 def test_format_key() -> None:
     assert format_key(("policy", "rules", 1, "when")) == "policy.rules[1].when"
     assert format_key(()) == ""

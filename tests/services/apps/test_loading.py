@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,34 @@ def test_missing_reference_file(churn_app: Path) -> None:
     (churn_app / "reference.parquet").unlink()
     (message,) = issues_of(churn_app / "doorstep.yaml")
     assert "reference: reference file" in message and "does not exist" in message
+
+
+def test_a_renamed_input_is_reported_with_the_rule_that_names_it(churn_app: Path) -> None:
+    spec = churn_app / "doorstep.yaml"
+    edit(spec, "    tenure_months:  ", "    tenure:  ")  # the model and the rule say tenure_months
+    messages = issues_of(spec)
+    text = "\n".join(messages)
+    assert "model.path: the model uses 'tenure_months' but the spec has no such input" in text
+    (rule,) = [m for m in messages if "policy.rules[2].when" in m]
+    assert "the model uses 'tenure_months', but no input declares it" in rule
+    assert "did you mean 'tenure'" not in rule  # the rule is right; the input is missing
+    assert [m.split(" ", 1)[0].rsplit(":", 1)[1] for m in messages] == sorted(
+        (m.split(" ", 1)[0].rsplit(":", 1)[1] for m in messages), key=int
+    )  # one list, in line order
+
+
+def test_the_quickstart_example_reports_both_mistakes(churn_app: Path) -> None:
+    from tests.paths import ROOT
+
+    page = (ROOT / "docs" / "quickstart.md").read_text()
+    block = re.search(r"```\nerror \(spec_invalid\): (.*?)```", page, re.S)
+    assert block is not None
+    shown = [line.split(" ", 3)[3] for line in block.group(1).splitlines()[1:]]
+    documented = [(m.split(":", 1)[0], m.split(": ", 1)[1].rstrip(" …")) for m in shown]
+    spec = churn_app / "doorstep.yaml"
+    edit(spec, "  task: binary", "  tsak: binary")
+    edit(spec, 'when: "score >= 0.60"', 'when: "scroe >= 0.60"')
+    messages = issues_of(spec)
+    assert len(messages) == len(documented) == 2, messages
+    for message, (key, start) in zip(messages, documented, strict=True):
+        assert f" {key}: {start}" in message, (message, key, start)
