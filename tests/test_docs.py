@@ -94,3 +94,40 @@ def _names(page: str) -> set[str]:
     found |= {f"{m}/" for m in re.findall(r"([\w/]+)/", page)}
     found |= set(re.findall(r"`[\w/.]+`", page))
     return found
+
+
+class _AnyVariable(dict[str, str]):
+    """An environment in which every ``${VAR}`` is set (to a value of its own name)."""
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str)
+
+    def __getitem__(self, name: str) -> str:
+        return f"https://example.com/{name.lower()}"
+
+
+def documented_specs() -> list[tuple[str, str]]:
+    """Every whole spec (a YAML block with ``app:`` and ``model:``) of the README and docs/."""
+    from ruamel.yaml import YAML
+
+    found: list[tuple[str, str]] = []
+    for page in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for block in re.findall(r"```yaml\n(.*?)```", page.read_text(), re.S):
+            data = YAML(typ="safe").load(block)
+            if isinstance(data, dict) and {"app", "model"} <= set(data):
+                found.append((page.name, block))
+    return found
+
+
+def test_every_spec_the_docs_show_validates() -> None:
+    from doorstep.core.spec.loader import parse_spec
+    from doorstep.errors import SpecError
+    from doorstep.services.deliver.template_check import check_templates
+
+    specs = documented_specs()
+    assert "README.md" in [page for page, _ in specs]
+    for page, block in specs:
+        try:
+            check_templates(parse_spec(block, file=page, env=_AnyVariable()))
+        except SpecError as exc:
+            raise AssertionError(f"a spec shown in {page} does not validate:\n{exc}") from None
