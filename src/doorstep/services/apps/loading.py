@@ -27,7 +27,7 @@ from doorstep.core.spec.models import Spec
 from doorstep.engines.files import read_sample
 from doorstep.errors import DoorstepError, ExplanationError, SpecError, SpecIssue
 from doorstep.explainers.additivity import check_additivity
-from doorstep.models.compat import check_model_inputs
+from doorstep.models.compat import check_model_inputs, unseen_categories
 from doorstep.models.fallback import (
     BACKGROUND_ROWS,
     PermutationModel,
@@ -110,6 +110,8 @@ def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
     if model is not None:
         mismatches = check_model_inputs(model.metadata, spec.feature_fields)
         issues += [doc.issue(("model", "path"), m) for m in mismatches]
+        unseen = unseen_categories(model.metadata, spec.feature_fields)
+        warnings += tuple(str(doc.issue(("model", "path"), line)) for line in unseen)
         undeclared = [n for n in model.metadata.feature_names if n not in spec.inputs.fields]
     multiclass = spec.model.task == "multiclass"
     classes = model.metadata.classes if model is not None and multiclass else None
