@@ -220,6 +220,29 @@ def test_unknown_keys_in_named_entries_get_a_suggestion(
     assert "allowed keys: " in found[0]
 
 
+def test_a_url_whose_port_is_not_a_number_is_a_problem_of_the_spec() -> None:
+    text = VALID + (
+        "features:\n"
+        "  customer_db: {type: sql, url: 'postgresql://ana:pw@db:54x2/crm', table: customers}\n"
+    )
+    text = text.replace('url: "${CRM_URL}"', 'url: "https://crm.example.com:80a/hook"')
+    messages = errors_of(text)
+    assert [m.split(" ", 2)[1] for m in messages] == [
+        "connectors.crm.url:",
+        "features.customer_db.url:",
+    ]
+    assert "the port of the URL is not a number ('80a')" in messages[0]
+    assert "the port of the URL is not a number ('54x2')" in messages[1]
+    hidden = errors_of(VALID, env={"CRM_URL": "https://ana:pw@crm.example.com:80a/hook"})
+    assert hidden == [
+        "app.yaml:38 connectors.crm.url: the port of the URL is not a number; write it as "
+        "SCHEME://USER:PASSWORD@HOST:PORT/..., the port a number (or none, for the default), and "
+        "special characters of the password %-encoded"
+    ]  # from the environment: not quoted
+    fine = "postgresql://ana:pw@[::1]:5432,db2:5433/crm"
+    parse_spec(VALID.replace('"${CRM_URL}"', f'"{fine}"'), file="app.yaml", env={})
+
+
 def test_format_key() -> None:
     assert format_key(("policy", "rules", 1, "when")) == "policy.rules[1].when"
     assert format_key(()) == ""

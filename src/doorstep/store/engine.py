@@ -54,7 +54,7 @@ def create_store_engine(
 ) -> sa.Engine:
     """An engine configured for the store: pragmas and ``BEGIN IMMEDIATE`` on SQLite, a
     pre-pinged pool with a connect timeout on PostgreSQL."""
-    parsed = sa.make_url(url)
+    parsed = _parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         database = parsed.database or ""
@@ -82,6 +82,22 @@ def create_store_engine(
     raise StoreError(
         f"The database URL must be sqlite:///PATH or postgresql://…; got {parsed.drivername}:// "
         "instead. Set --db or DOORSTEP_DATABASE_URL to one of these."
+    )
+
+
+def _parse_url(url: str) -> sa.URL:
+    """The database URL parsed, or a :class:`StoreError` naming the setting (never the URL,
+    which may hold a password)."""
+    try:
+        return sa.make_url(url)
+    except ValueError:  # SQLAlchemy's int() of the port
+        reason = "its port is not a number"
+    except exc.ArgumentError:
+        reason = "it is not a URL"
+    raise StoreError(
+        f"The database URL (--db or DOORSTEP_DATABASE_URL) cannot be read: {reason}. Write it "
+        "as sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE, the port a "
+        "number (5432 by default), and special characters of the password %-encoded."
     )
 
 

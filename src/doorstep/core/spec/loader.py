@@ -14,6 +14,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
@@ -350,12 +351,44 @@ def _cross_check(doc: SpecDocument, *, policy: bool = True) -> list[SpecIssue]:
             issues.append(
                 doc.issue(("explain", "for"), "'on_demand' cannot be combined with others")
             )
+    issues.extend(url_issues(doc))
     issues.extend(monitoring_issues(doc))
     issues.extend(alert_issues(doc))
     issues.extend(source_issues(doc))
     if not policy or spec.model.task == "multiclass":
         return issues  # rules may use score_<class>: checked once the model's classes are known
     issues.extend(policy_issues(doc, policy_columns(spec)))
+    return issues
+
+
+def url_issues(doc: SpecDocument) -> list[SpecIssue]:
+    """The ``url`` of every feature source and connector whose port is not a number: found
+    with the spec, not as a traceback when the source or the database is first opened. A URL
+    from the environment is not quoted (it may hold a password)."""
+    issues: list[SpecIssue] = []
+    spec = doc.spec
+    named: list[tuple[str, str, Any]] = [
+        *(("features", n, s) for n, s in spec.features.items()),
+        *(("connectors", n, s) for n, s in spec.connectors.items()),
+    ]
+    for section, name, entry in named:
+        url = getattr(entry, "url", None)
+        if not isinstance(url, str) or "://" not in url:
+            continue
+        netloc = urlsplit(url).netloc.rpartition("@")[2]
+        ports = [part.rpartition(":")[2] for part in netloc.split(",") if ":" in part]
+        bad = [p for p in ports if not p.isdigit() and not p.endswith("]")]
+        if bad:
+            key: Key = (section, name, "url")
+            shown = "" if key in doc.secret_keys else f" ({bad[0]!r})"
+            issues.append(
+                doc.issue(
+                    key,
+                    f"the port of the URL is not a number{shown}; write it as "
+                    "SCHEME://USER:PASSWORD@HOST:PORT/..., the port a number (or none, for the "
+                    "default), and special characters of the password %-encoded",
+                )
+            )
     return issues
 
 

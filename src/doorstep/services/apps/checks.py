@@ -21,9 +21,16 @@ def check_app(spec: Path) -> LoadedApp:
     try:
         app = load_app(spec)
     except SpecError as exc:
-        raise SpecError([*exc.issues, *_delivery_issues(spec)]) from None
+        said = [issue.key for issue in exc.issues]  # one problem per place (a URL's port)
+        more = [i for i in _delivery_issues(spec) if not any(_overlap(i.key, k) for k in said)]
+        raise SpecError([*exc.issues, *more]) from None
     open_app_connectors(app).close()
     return app
+
+
+def _overlap(key: str, other: str) -> bool:
+    """Whether two dotted keys name the same place, or one holds the other."""
+    return key == other or key.startswith(f"{other}.") or other.startswith(f"{key}.")
 
 
 def _delivery_issues(path: Path) -> list[SpecIssue]:
