@@ -59,7 +59,7 @@ def create_store_engine(
     if backend == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database))
         engine = sa.create_engine(
             parsed,
             connect_args={"timeout": busy_timeout, "check_same_thread": False},
@@ -83,6 +83,17 @@ def create_store_engine(
         f"The database URL must be sqlite:///PATH or postgresql://…; got {parsed.drivername}:// "
         "instead. Set --db or DOORSTEP_DATABASE_URL to one of these."
     )
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable and writable by its owner only (0600, like the session
+    secret): it holds the decisions' inputs, personal data included. SQLite gives its ``-wal``
+    and ``-shm`` files the database file's permissions. An existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _parse_url(url: str) -> sa.URL:
