@@ -243,6 +243,13 @@ def test_a_url_whose_port_is_not_a_number_is_a_problem_of_the_spec() -> None:
     parse_spec(VALID.replace('"${CRM_URL}"', f'"{fine}"'), file="app.yaml", env={})
 
 
+def test_explain_for_takes_one_value_alone() -> None:
+    doc = parse_spec(VALID.replace("for: [acted]", "for: all"), file="app.yaml", env=ENV)
+    assert doc.spec.explain.for_ == ["all"]
+    (message,) = errors_of(VALID.replace("for: [acted]", "for: al"))
+    assert message.startswith("app.yaml:18 explain.for:") and "(did you mean 'all'?)" in message
+
+
 def test_format_key() -> None:
     assert format_key(("policy", "rules", 1, "when")) == "policy.rules[1].when"
     assert format_key(()) == ""
@@ -254,3 +261,5 @@ def test_json_schema_is_complete_for_editors() -> None:
     text = json.dumps(schema)
     assert '"for"' in text and "control_group" in text and "webhook" in text
     assert schema["$defs"]["RuleSpec"]["properties"]["when"]["description"].startswith("SQL")
+    explain_for = schema["$defs"]["ExplainSpec"]["properties"]["for"]["anyOf"]
+    assert [option["type"] for option in explain_for] == ["array", "string"]  # for: all too
