@@ -292,6 +292,8 @@ class _Compiler:
             hint = did_you_mean(name, self.columns)
             if identifier.args.get("quoted") and not hint:
                 hint = f" (text values take single quotes: '{name}')"
+            if not hint:
+                hint = f"; a rule may use {_listed(self.columns)}"
             self.fail(f"unknown column {name!r}{hint}", node, column=name)
         self.used.add(name)
         kind = kind_of(self.columns[name])
