@@ -235,3 +235,18 @@ def test_an_alert_run_with_nothing_to_judge_is_audited_as_such(store: Store) -> 
         runs = list(conn.execute(query).scalars())
     assert [run["status"] for run in runs] == [INSUFFICIENT]
     assert runs[0]["counts"] == {INSUFFICIENT: 2}
+
+
+def test_the_alert_planner_concludes_nothing_from_a_subject_with_too_few_rows() -> None:
+    from tests.services.monitor.test_alert_plan import plan, state
+
+    from doorstep.core.spec.alerts import AlertsSpec
+
+    alerts = AlertsSpec(connectors=["ops"], level="warn")
+    open_breach = {"drift.f0": state("alert", subject="drift.f0")}
+    mixed = [observation("drift.f0", INSUFFICIENT), observation("drift.f1", "alert")]
+    found = plan(alerts, mixed, open_breach)
+    assert [(t.event, t.subject) for t in found] == [("alert.raised", "drift.f1")]
+    # too few rows neither raises nor resolves, whatever stands beside it
+    assert plan(alerts, [observation("drift.f0", INSUFFICIENT)], open_breach) == []
+    assert plan(alerts, [observation("drift.f0", INSUFFICIENT)], {}) == []
