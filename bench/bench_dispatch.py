@@ -221,7 +221,8 @@ def floor_requests(
     stamp = int(time.time())
     bodies, headers = [], []
     for made in decisions(app, n):
-        body = encode_json(render_payload(template, delivery_context(made, ACTION), where="p"))
+        context = delivery_context(connectors.spec, made, ACTION)
+        body = encode_json(render_payload(template, context, where="p"))
         webhook_id = f"{made.id}:{ACTION}"
         bodies.append(body)
         headers.append(

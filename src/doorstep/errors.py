@@ -18,6 +18,7 @@ HTTP status codes belong to the web layer alone.
     │   │   └── FeaturesStaleError     looked-up features older than the source's max_age
     │   └── PayloadTooLargeError   a request body or batch beyond the configured limits
     ├── ExampleError           an unknown example, or a folder that is not empty
+    ├── SettingsError          an environment variable or option has a value doorstep cannot use
     ├── PluginError            an entry point cannot be loaded
     ├── StoreError             the store refuses an operation (e.g. a model version's hash changed)
     │   └── StoreUnavailableError  the database cannot be reached or is locked: retry later
@@ -54,6 +55,7 @@ __all__ = [
     "AddressNotAllowedError",
     "ConnectorSpecError",
     "PolicyError",
+    "SettingsError",
     "SpecError",
     "SpecIssue",
     "StoreError",
@@ -143,6 +145,7 @@ class PolicyError(DoorstepError):
         rule: int | None = None,
         position: int | None = None,
         key: str = "when",
+        column: str | None = None,
     ):
         self.rule = rule
         """0-based index of the rule, or ``None`` for the default."""
@@ -150,6 +153,8 @@ class PolicyError(DoorstepError):
         """0-based character in the rule's ``when``."""
         self.key = key
         """The rule's key at fault: ``when`` or ``action``."""
+        self.column = column
+        """The unknown column the rule names, when that is the problem."""
         super().__init__(message)
 
 
@@ -228,6 +233,13 @@ class ExampleError(DoorstepError):
     """The example does not exist, or the folder to write it in is not empty."""
 
     code = "example_invalid"
+
+
+class SettingsError(DoorstepError, ValueError):
+    """An environment variable or command-line option has a value doorstep cannot use (e.g. a
+    ``DOORSTEP_SESSION_SECRET`` too short to sign sessions safely); the message names it."""
+
+    code = "settings_invalid"
 
 
 class PluginError(DoorstepError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,3 +86,32 @@ def test_a_command_group_reports_doorstep_errors_on_its_own() -> None:
 
     result = CliRunner().invoke(group, ["fail"])
     assert (result.exit_code, result.stderr) == (1, "error (broken_on_purpose): no\n")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://ana:s3cret-pw@db.example.com:54x2/doorstep",
+        "postgresql://ana:s3cret-pw@db.example.com:abc/doorstep",
+        "not a url at all s3cret-pw",
+    ],
+)
+def test_a_database_url_that_cannot_be_read_is_an_error_not_a_traceback(url: str) -> None:
+    result = CliRunner().invoke(app, ["keys", "list", "--db", url])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error (store_error): The database URL (--db or ")
+    assert "s3cret" not in result.stderr  # the URL may hold a password: never echoed
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.slow
+def test_a_short_session_secret_is_an_error_not_a_traceback(
+    churn_app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOORSTEP_SESSION_SECRET", "too-short")
+    db = f"sqlite:///{tmp_path / 'doorstep.db'}"
+    result = CliRunner().invoke(app, ["serve", str(churn_app / "doorstep.yaml"), "--db", db])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        "error (settings_invalid): DOORSTEP_SESSION_SECRET must be at least 32 characters"
+    )

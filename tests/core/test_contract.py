@@ -72,6 +72,11 @@ CASES = [
     ({"type": "category", "values": ["1", "2"]}, pl.Series([1, 2, 3]), ["1", "2"], [(3, "allowed_values", "3")]),
     ({"type": "category", "values": ["1", "2"]}, pl.Series([1.0, 2.0, float("nan")]), ["1", "2"], [(3, "required", None)]),
     ({"type": "category", "values": [str(i) for i in range(20)]}, pl.Series(["3", "30"]), ["3"], [(2, "allowed_values", "30")]),
+    # booleans reach the categories that spell them (pandas' astype(str) writes "True"/"False")
+    ({"type": "category", "values": ["False", "True"]}, pl.Series([True, False, None]), ["True", "False"], [(3, "required", None)]),
+    ({"type": "category", "values": ["true", "false"]}, pl.Series([True, False]), ["true", "false"], []),
+    ({"type": "category", "values": ["True", "unknown"]}, pl.Series([True, False]), ["True"], [(2, "allowed_values", "false")]),
+    ({"type": "category", "values": ["a", "b"]}, pl.Series([True]), [], [(1, "allowed_values", "true")]),
     ({"type": "category", "values": ["a"], "required": False}, pl.Series(["a", None, "b"]), ["a", None], [(3, "allowed_values", "b")]),
     ({"type": "string"}, pl.Series(["x", "", None]), ["x", ""], [(3, "required", None)]),
     ({"type": "string"}, pl.Series([12345, 7]), ["12345", "7"], []),
@@ -337,3 +342,15 @@ def test_any_typed_columns_never_crash(columns: list[pl.Series]) -> None:
     batch = validate_batch(frame, inputs)
     accounted = set(batch.valid[ROW_COLUMN]) | set(batch.rejects["row"])
     assert accounted == {1, 2, 3, 4, 5}
+
+
+def test_json_booleans_reach_the_categories_that_spell_them() -> None:
+    inputs = spec(paperless={"type": "category", "values": ["False", "True"]})
+    records: list[dict[str, Any]] = [
+        {"customer_id": "C1", "paperless": True},
+        {"customer_id": "C2", "paperless": False},
+        {"customer_id": "C3", "paperless": "True"},  # booleans and their text mix
+    ]
+    batch = validate_batch(frame_from_records(records, inputs), inputs)
+    assert batch.rejects.height == 0, batch.rejects["message"].to_list()
+    assert batch.valid["paperless"].to_list() == ["True", "False", "True"]

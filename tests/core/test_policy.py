@@ -173,6 +173,7 @@ ERRORS = [
     ("score >= 0.8 AND\n  plann = 'x'", 19, "unknown column 'plann' (did you mean 'plan'?)"),
     ("score > 0.5 or Email is null", 15, "unknown column 'Email' (did you mean 'email'?)"),
     ("plan = \"premium\"", 7, "unknown column 'premium' (text values take single quotes: 'premium')"),
+    ("zzz > 3", 0, "unknown column 'zzz'; a rule may use 'customer_id', 'score', 'plan', 'tenure', 'spend', 'email', 'vip', 'signup'"),
     ("plan = 'premum'", 7, "plan has no category 'premum' (did you mean 'premium'?)"),
     ("plan IN ('basic', 'gold')", 18, "plan has no category 'gold'; its categories are 'basic', 'plus', 'premium'"),
     ("plan = 1", 7, "plan is a category: compare it with a quoted value such as 'basic', not 1"),
@@ -206,6 +207,16 @@ ERRORS = [
     ("tenure IS TRUE", 0, "IS TRUE/FALSE needs a condition, not a number"),
     ("   ", 0, "the rule is empty"),
 ]  # fmt: skip
+
+
+def test_an_unknown_column_of_many_lists_the_first_and_counts_the_rest() -> None:
+    columns = {f"feature_{i:03d}": "float" for i in range(45)}
+    with pytest.raises(PolicyError) as info:
+        compile_policy(
+            PolicySpec.model_validate({"rules": [{"when": "qqq > 1", "action": "none"}]}), columns
+        )
+    assert info.value.message.endswith("'feature_009', ... (45 in all)")
+    assert info.value.column == "qqq"
 
 
 @pytest.mark.parametrize(("when", "position", "fragment"), ERRORS)

@@ -171,6 +171,85 @@ def test_several_problems_are_all_reported_in_line_order() -> None:
     assert messages[0].startswith("app.yaml:6") and messages[1].startswith("app.yaml:17")
 
 
+def test_a_misspelt_key_does_not_hide_a_misspelt_column() -> None:
+    # docs/quickstart.md's two mistakes: both reported, in line order
+    text = VALID.replace("  task: binary", "  tsak: binary").replace("scroe", "x")
+    text = text.replace("score >= 0.5", "scroe >= 0.5")
+    messages = errors_of(text)
+    assert [m.split(":", 2)[1] for m in messages] == ["6 model.tsak", "24 policy.rules[1].when"]
+    assert "did you mean 'task'?" in messages[0] and "did you mean 'score'?" in messages[1]
+
+
+def test_a_misspelt_required_key_is_one_problem_and_its_rule_is_still_checked() -> None:
+    text = VALID.replace('    - when: "score >= 0.5"', '    - wen: "scroe >= 0.5"')
+    messages = errors_of(text)
+    assert len(messages) == 2, messages  # not also "required key 'when' is missing"
+    text = "\n".join(messages)
+    assert "policy.rules[1].wen: unknown key 'wen' (did you mean 'when'?)" in text
+    assert "policy.rules[1].when: unknown column 'scroe'" in text  # checked as if fixed
+
+
+def test_every_rules_problem_is_reported() -> None:
+    text = VALID.replace("score >= 0.8", "scor >= 0.8").replace("score >= 0.5", "0.5 <=")
+    text = text.replace("action: retention_offer", "action: retention_ofer")
+    messages = errors_of(text)
+    assert [m.split(" ", 2)[1] for m in messages] == [
+        "policy.rules[0].when:",
+        "policy.rules[1].when:",
+        "policy.rules[1].action:",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "hint"),
+    [
+        ("{type: int, min: 0,", "{type: int, mn: 0,", "inputs.fields.tenure_months.mn", "min"),
+        ("{type: string, pii: true,", "{type: string, pi: true,", "inputs.fields.email.pi", "pii"),
+        ("type: webhook\n", "type: webhook\n    secrte: x\n", "connectors.crm.secrte", "secret"),
+        ("connector: crm\n    value", "conector: crm\n    value",
+         "actions.retention_offer.conector", "connector"),
+    ],
+)  # fmt: skip
+def test_unknown_keys_in_named_entries_get_a_suggestion(
+    old: str, new: str, where: str, hint: str
+) -> None:
+    assert old in VALID
+    messages = errors_of(VALID.replace(old, new, 1))
+    found = [m for m in messages if f" {where}: unknown key" in m]
+    assert found and f"(did you mean {hint!r}?)" in found[0], messages
+    assert "allowed keys: " in found[0]
+
+
+def test_a_url_whose_port_is_not_a_number_is_a_problem_of_the_spec() -> None:
+    text = VALID + (
+        "features:\n"
+        "  customer_db: {type: sql, url: 'postgresql://ana:pw@db:54x2/crm', table: customers}\n"
+    )
+    text = text.replace('url: "${CRM_URL}"', 'url: "https://crm.example.com:80a/hook"')
+    messages = errors_of(text)
+    assert [m.split(" ", 2)[1] for m in messages] == [
+        "connectors.crm.url:",
+        "features.customer_db.url:",
+    ]
+    assert "the port of the URL is not a number ('80a')" in messages[0]
+    assert "the port of the URL is not a number ('54x2')" in messages[1]
+    hidden = errors_of(VALID, env={"CRM_URL": "https://ana:pw@crm.example.com:80a/hook"})
+    assert hidden == [
+        "app.yaml:38 connectors.crm.url: the port of the URL is not a number; write it as "
+        "SCHEME://USER:PASSWORD@HOST:PORT/..., the port a number (or none, for the default), and "
+        "special characters of the password %-encoded"
+    ]  # from the environment: not quoted
+    fine = "postgresql://ana:pw@[::1]:5432,db2:5433/crm"
+    parse_spec(VALID.replace('"${CRM_URL}"', f'"{fine}"'), file="app.yaml", env={})
+
+
+def test_explain_for_takes_one_value_alone() -> None:
+    doc = parse_spec(VALID.replace("for: [acted]", "for: all"), file="app.yaml", env=ENV)
+    assert doc.spec.explain.for_ == ["all"]
+    (message,) = errors_of(VALID.replace("for: [acted]", "for: al"))
+    assert message.startswith("app.yaml:18 explain.for:") and "(did you mean 'all'?)" in message
+
+
 def test_format_key() -> None:
     assert format_key(("policy", "rules", 1, "when")) == "policy.rules[1].when"
     assert format_key(()) == ""
@@ -182,3 +261,5 @@ def test_json_schema_is_complete_for_editors() -> None:
     text = json.dumps(schema)
     assert '"for"' in text and "control_group" in text and "webhook" in text
     assert schema["$defs"]["RuleSpec"]["properties"]["when"]["description"].startswith("SQL")
+    explain_for = schema["$defs"]["ExplainSpec"]["properties"]["for"]["anyOf"]
+    assert [option["type"] for option in explain_for] == ["array", "string"]  # for: all too

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from doorstep.core.spec.models import FieldSpec
-from doorstep.models.compat import check_model_inputs
+from doorstep.models.compat import check_model_inputs, unseen_categories
 from doorstep.models.lightgbm import LightGBMModel
 
 PLANS = ["plus", "basic", "premium"]
@@ -50,13 +50,15 @@ def test_each_kind_of_mismatch_is_one_line(lgb_binary: Path) -> None:
     ]
 
 
-def test_category_value_the_model_never_saw(lgb_binary: Path) -> None:
+def test_category_value_the_model_never_saw_is_a_warning(lgb_binary: Path) -> None:
     meta = LightGBMModel.load(lgb_binary, task="binary").metadata
     fields = _fields(plan=FieldSpec(type="category", values=[*PLANS, "enterprise"]))
-    assert check_model_inputs(meta, fields) == [
+    assert check_model_inputs(meta, fields) == []  # scored as missing: not a mismatch
+    assert unseen_categories(meta, fields) == [
         "'plan': the model never saw the value(s) 'enterprise' (it knows 'plus', 'basic', "
-        "'premium'); they will be scored as missing"
+        "'premium'); they are scored as missing"
     ]
+    assert unseen_categories(meta, _fields()) == []
 
 
 def test_input_that_is_not_a_feature(lgb_binary: Path) -> None:
@@ -79,3 +81,20 @@ def test_positional_model_compares_the_count(lgb_positional: Path) -> None:
         "spec declares 4 feature inputs; without names in the model, the "
         "spec's field order is used"
     )
+
+
+def test_a_bool_the_model_reads_as_text_says_what_to_declare() -> None:
+    from doorstep.core.ports import ModelMetadata
+
+    meta = ModelMetadata(
+        kind="lightgbm",
+        task="binary",
+        feature_names=["autopay"],
+        content_hash="",
+        categories={"autopay": ["False", "True"]},  # a bool column after astype(str)
+    )
+    (line,) = check_model_inputs(meta, {"autopay": FieldSpec(type="bool")})
+    assert line.startswith("'autopay' is of type 'bool' in the spec but the model treats it as")
+    assert """declare it as 'type: category' with 'values: ["False", "True"]'""" in line
+    spelled = FieldSpec(type="category", values=["False", "True"])
+    assert check_model_inputs(meta, {"autopay": spelled}) == []

@@ -40,7 +40,7 @@ def window(day: int, status: str | None) -> DriftWindow:
     return DriftWindow(start, start + timedelta(days=1), found)
 
 
-def test_a_drift_section_is_as_bad_as_its_worst_window_with_decisions() -> None:
+def test_a_drift_section_is_as_bad_as_its_worst_window_measured() -> None:
     section = DriftSection(
         features={},
         reference_rows=0,
@@ -54,5 +54,5 @@ def test_a_drift_section_is_as_bad_as_its_worst_window_with_decisions() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         section.reference_rows = 1  # type: ignore[misc]
     empty = dataclasses.replace(section, windows=(window(0, None),))
-    assert empty.status == "ok" and empty.latest is None
+    assert empty.status == "insufficient_data" and empty.latest is None  # nothing measured
     assert empty.to_dict()["latest"] is None

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["render_drift"]
 
-_STYLE = {"alert": "bold red", "warn": "yellow", "ok": "green"}
+_STYLE = {"alert": "bold red", "warn": "yellow", "ok": "green", "insufficient_data": "dim"}
 
 
 def _number(value: float | None) -> str:
@@ -29,6 +29,9 @@ def _status(status: str) -> str:
 def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> None:
     """Print the report's ``drift`` section (``window``: the report's window length)."""
     width = 13 if window == "hour" else 10
+    out.print(
+        f"Drift, worst of the range: {_status(drift.status)}{_coverage(drift)}", soft_wrap=True
+    )
     table = Table(title="Drift against the reference data", title_justify="left")
     for name in ("window", "decisions", "status", "flagged (warn or worse)", "attribution shift"):
         table.add_column(name)
@@ -92,6 +95,19 @@ def render_attribution(drift: DriftSection, latest: DriftWindow, out: Console) -
             _status(share.status),
         )
     out.print(table)
+
+
+def _coverage(drift: DriftSection) -> str:
+    """What the range's status rests on, when some windows with decisions had too few rows."""
+    if not drift.unmeasured:
+        return ""
+    if not drift.measured:
+        return f" (no window had the {drift.thresholds.min_rows} rows a status needs)"
+    shown = drift.measured + drift.unmeasured
+    return (
+        f" ({drift.measured} of {shown} windows with decisions measured; "
+        f"{drift.unmeasured} with too few rows)"
+    )
 
 
 def _check(check: Check) -> str:

@@ -11,7 +11,11 @@ from doorstep.cli import render
 from doorstep.cli.console import console, errors
 from doorstep.cli.options import DbOption, InputFormatOption, SpecOption, open_db
 
-__all__ = ["score"]
+__all__ = ["EXIT_ALL_REJECTED", "score"]
+
+EXIT_ALL_REJECTED = 5
+"""The exit status of a run that read rows and rejected every one of them: nothing decided (the
+input does not fit the spec's contract). Some rows rejected is still 0: data problems, reported."""
 
 
 def score(
@@ -54,7 +58,10 @@ def score(
     ] = False,
 ) -> None:
     """Decide every record of a file (write decisions and rejected rows), or every entity of a
-    database (--from SOURCE, or --url and --query: recorded in the store, as a run)."""
+    database (--from SOURCE, or --url and --query: recorded in the store, as a run).
+
+    Exits 0 when records were decided, even if some were rejected (see the rejects), 5 when
+    every record read was rejected and nothing was decided, 1 on errors."""
     from doorstep.services.apps.loading import load_app
     from doorstep.services.runs.files import score_file
     from doorstep.services.runs.sources import run_by_hand
@@ -76,6 +83,7 @@ def score(
                 chunk_rows=chunk_rows,
             )
         render.run_done(console, errors, run)
+        _fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
         return
     if source is None or out is None:
         errors.print("[bold red]error[/]: give a SOURCE file and --out, or --from SOURCE")
@@ -95,3 +103,15 @@ def score(
             on_progress=bar.advance,
         )
     render.score_summary(console, summary)
+    _fail_if_all_rejected(summary.rows, summary.decided, f"the rejects file {summary.rejects}")
+
+
+def _fail_if_all_rejected(rows: int, decided: int, where: str) -> None:
+    if rows and not decided:
+        errors.print(
+            f"[bold red]error[/]: all {rows:,} records were rejected and none was decided; "
+            f"{where} says why, record by record",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=EXIT_ALL_REJECTED)

@@ -9,6 +9,7 @@ value by comparing with :attr:`Coercion.missing` ("non-null before, null after" 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,15 @@ import polars as pl
 
 from doorstep.core.spec.models import FieldType
 
-__all__ = ["Coercion", "coerce", "entity_id", "is_native", "source_text", "to_text"]
+__all__ = [
+    "Coercion",
+    "boolean_categories",
+    "coerce",
+    "entity_id",
+    "is_native",
+    "source_text",
+    "to_text",
+]
 
 UTC_MICROS = pl.Datetime("us", "UTC")
 DTYPES: dict[FieldType, pl.DataType] = {
@@ -112,8 +121,23 @@ def entity_id(src: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return source_text(src, dtype)
 
 
-def coerce(src: pl.Expr, dtype: pl.DataType, field_type: FieldType) -> Coercion:
-    """Expressions converting ``src`` (a column of ``dtype``) to ``field_type``."""
+def boolean_categories(values: Sequence[str] | None) -> dict[bool, str]:
+    """The categories a boolean becomes: the declared value spelling ``true`` or ``false`` in
+    any case (``"True"``/``"False"``, as pandas' ``astype(str)`` writes a bool column, which
+    is what a model trained on it stores), else ``"true"``/``"false"`` (not allowed, then)."""
+    spelled = {(v.lower() if isinstance(v, str) else ""): v for v in values or ()}
+    return {True: spelled.get("true", "true"), False: spelled.get("false", "false")}
+
+
+def coerce(
+    src: pl.Expr,
+    dtype: pl.DataType,
+    field_type: FieldType,
+    *,
+    values: Sequence[str] | None = None,
+) -> Coercion:
+    """Expressions converting ``src`` (a column of ``dtype``) to ``field_type``; ``values``:
+    a category field's allowed values (booleans become the ones spelling them)."""
     if isinstance(dtype, pl.Categorical | pl.Enum):
         src, dtype = src.cast(pl.String), pl.String()
     if isinstance(dtype, pl.Decimal) and field_type in ("int", "float", "bool"):
@@ -127,7 +151,7 @@ def coerce(src: pl.Expr, dtype: pl.DataType, field_type: FieldType) -> Coercion:
     if field_type == "bool":
         return _to_bool(src, dtype)
     if field_type == "category":
-        return _to_category(src, dtype)
+        return _to_category(src, dtype, values)
     if field_type == "string":
         return _to_string(src, dtype)
     return _to_datetime(src, dtype)
@@ -192,7 +216,7 @@ def _to_bool(src: pl.Expr, dtype: pl.DataType) -> Coercion:
     return _never(src, "bool")
 
 
-def _to_category(src: pl.Expr, dtype: pl.DataType) -> Coercion:
+def _to_category(src: pl.Expr, dtype: pl.DataType, values: Sequence[str] | None) -> Coercion:
     if isinstance(dtype, pl.String):
         return Coercion(pl.when(src != "").then(src), None)
     if dtype.is_float():
@@ -201,7 +225,11 @@ def _to_category(src: pl.Expr, dtype: pl.DataType) -> Coercion:
             pl.when(whole.is_not_null()).then(whole.cast(pl.String)).otherwise(src.cast(pl.String))
         )
         return Coercion(pl.when(~src.is_nan()).then(text), None)
-    if dtype.is_integer() or isinstance(dtype, pl.Boolean):
+    if isinstance(dtype, pl.Boolean):
+        spelled = boolean_categories(values)
+        true, false = pl.lit(spelled[True]), pl.lit(spelled[False])
+        return Coercion(pl.when(src).then(true).when(src.not_()).then(false), None)
+    if dtype.is_integer():
         return Coercion(src.cast(pl.String), None)
     return _never(src, "category")
 

@@ -21,6 +21,7 @@ from doorstep.core.coerce import (
     DTYPES,
     EXPECTED,
     Coercion,
+    boolean_categories,
     coerce,
     entity_id,
     is_native,
@@ -179,12 +180,18 @@ def frame_from_records(records: Sequence[dict[str, Any]], inputs: InputsSpec) ->
 
     Never raises on values: a column whose values do not share one JSON type (``3`` and
     ``"x"``) is kept as text, so :func:`validate_batch` reports the bad values with rule
-    ``type``. Keys not in the spec are ignored; absent keys are missing values.
+    ``type``. Keys not in the spec are ignored; absent keys are missing values. A boolean for a
+    category field becomes the category spelling it (``true`` → ``"True"``: see
+    :func:`~doorstep.core.coerce.boolean_categories`), so ``true`` and ``"True"`` mix.
     """
-    columns = {
-        name: _column(name, [record.get(name) for record in records])
-        for name in _spec_columns(inputs)
-    }
+    columns: dict[str, pl.Series] = {}
+    for name in _spec_columns(inputs):
+        values = [record.get(name) for record in records]
+        spec = inputs.fields.get(name)
+        if spec is not None and spec.type == "category" and any(type(v) is bool for v in values):
+            spelled = boolean_categories(spec.values)
+            values = [spelled[v] if type(v) is bool else v for v in values]
+        columns[name] = _column(name, values)
     return pl.DataFrame(columns, height=len(records))
 
 
@@ -233,7 +240,7 @@ def _plan(source: pl.DataFrame, inputs: InputsSpec) -> list[_Field]:
             coercion = Coercion(pl.lit(None, dtype=DTYPES[spec.type]), None)
             text = pl.lit(None, dtype=pl.String)
         else:
-            coercion = coerce(pl.col(name), dtype, spec.type)
+            coercion = coerce(pl.col(name), dtype, spec.type, values=spec.values)
             text = source_text(pl.col(name), dtype)
         fields.append(_Field(name, spec, coercion, text))
     return fields

@@ -136,9 +136,11 @@ class _Compiler:
 
     # -- errors and positions ------------------------------------------------------------------
 
-    def fail(self, message: str, where: exp.Expr | int | None = None) -> NoReturn:
+    def fail(
+        self, message: str, where: exp.Expr | int | None = None, *, column: str | None = None
+    ) -> NoReturn:
         position = where if isinstance(where, int) or where is None else self.locate(where)
-        raise PolicyError(message, rule=self.rule, position=position)
+        raise PolicyError(message, rule=self.rule, position=position, column=column)
 
     def locate(self, node: exp.Expr) -> int | None:
         """Where a node starts in the text.
@@ -290,7 +292,9 @@ class _Compiler:
             hint = did_you_mean(name, self.columns)
             if identifier.args.get("quoted") and not hint:
                 hint = f" (text values take single quotes: '{name}')"
-            self.fail(f"unknown column {name!r}{hint}", node)
+            if not hint:
+                hint = f"; a rule may use {_listed(self.columns)}"
+            self.fail(f"unknown column {name!r}{hint}", node, column=name)
         self.used.add(name)
         kind = kind_of(self.columns[name])
         return _Value(pl.col(name), kind, node, column=name)

@@ -36,6 +36,7 @@ __all__ = [
     "compile_policy",
     "control_value",
     "control_values",
+    "policy_problems",
 ]
 
 NO_ACTION = "none"
@@ -196,6 +197,33 @@ def compile_policy(
         )
     _check_action(policy.default, known, None)
     return CompiledPolicy(tuple(compiled), policy.default, policy.control_group)
+
+
+def policy_problems(
+    policy: PolicySpec,
+    columns: Mapping[str, str],
+    *,
+    categories: Mapping[str, Sequence[str]] | None = None,
+    actions: Collection[str] | None = None,
+) -> list[PolicyError]:
+    """Every problem :func:`compile_policy` would raise, not only the first: at most one per
+    rule's ``when``, one per rule's ``action``, and the default's, in the policy's order."""
+    known = None if actions is None else {NO_ACTION, *actions}
+    found: list[PolicyError] = []
+    for index, spec in enumerate(policy.rules):
+        try:
+            compile_expression(spec.when, columns, categories=categories or {}, rule=index)
+        except PolicyError as error:
+            found.append(error)
+        try:
+            _check_action(spec.action, known, index)
+        except PolicyError as error:
+            found.append(error)
+    try:
+        _check_action(policy.default, known, None)
+    except PolicyError as error:
+        found.append(error)
+    return found
 
 
 def _check_action(action: str, known: set[str] | None, rule: int | None) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from doorstep.core.coerce import DTYPES
+from doorstep.core.coerce import DTYPES, boolean_categories
 from doorstep.core.contract import ROW_COLUMN, ValidatedBatch, empty_rejects
 from doorstep.core.spec.models import FieldSpec, InputsSpec
 
@@ -55,6 +55,9 @@ def validate_clean(
     series = [pl.Series(ROW_COLUMN, range(first, first + len(records)), dtype=pl.Int64)]
     series.append(pl.Series(inputs.id, columns[0], dtype=pl.String))
     for (name, spec), column in zip(inputs.fields.items(), columns[1:], strict=True):
+        if spec.type == "category" and any(type(v) is bool for v in column):
+            spelled = boolean_categories(spec.values)  # true -> "True", as the full check
+            column = [spelled[v] if type(v) is bool else v for v in column]
         series.append(pl.Series(name, column, dtype=DTYPES[spec.type]))
     return ValidatedBatch(pl.DataFrame(series), empty_rejects())
 
@@ -108,7 +111,10 @@ def _present_check(spec: FieldSpec) -> Check | None:
         return lambda v: type(v) is bool
     if spec.type == "category":  # the spec requires the list of values
         allowed = frozenset(spec.values or ()) - {""}
-        return lambda v: type(v) is str and v in allowed
+        booleans = {
+            flag for flag, text in boolean_categories(spec.values).items() if text in allowed
+        }
+        return lambda v: (type(v) is str and v in allowed) or (type(v) is bool and v in booleans)
     if spec.type == "string":
         return lambda v: type(v) is str
     return None

@@ -54,12 +54,12 @@ def create_store_engine(
 ) -> sa.Engine:
     """An engine configured for the store: pragmas and ``BEGIN IMMEDIATE`` on SQLite, a
     pre-pinged pool with a connect timeout on PostgreSQL."""
-    parsed = sa.make_url(url)
+    parsed = _parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database))
         engine = sa.create_engine(
             parsed,
             connect_args={"timeout": busy_timeout, "check_same_thread": False},
@@ -82,6 +82,33 @@ def create_store_engine(
     raise StoreError(
         f"The database URL must be sqlite:///PATH or postgresql://…; got {parsed.drivername}:// "
         "instead. Set --db or DOORSTEP_DATABASE_URL to one of these."
+    )
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable and writable by its owner only (0600, like the session
+    secret): it holds the decisions' inputs, personal data included. SQLite gives its ``-wal``
+    and ``-shm`` files the database file's permissions. An existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def _parse_url(url: str) -> sa.URL:
+    """The database URL parsed, or a :class:`StoreError` naming the setting (never the URL,
+    which may hold a password)."""
+    try:
+        return sa.make_url(url)
+    except ValueError:  # SQLAlchemy's int() of the port
+        reason = "its port is not a number"
+    except exc.ArgumentError:
+        reason = "it is not a URL"
+    raise StoreError(
+        f"The database URL (--db or DOORSTEP_DATABASE_URL) cannot be read: {reason}. Write it "
+        "as sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE, the port a "
+        "number (5432 by default), and special characters of the password %-encoded."
     )
 
 

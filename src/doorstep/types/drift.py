@@ -20,8 +20,8 @@ from doorstep.core.stats.drift_report import (
     DriftReport,
     DriftThresholds,
     FeatureKind,
-    Level,
     Status,
+    worst_status,
 )
 
 __all__ = ["SUMMARY", "AttributionSetup", "AttributionSummary", "DriftSection", "DriftWindow"]
@@ -69,16 +69,14 @@ class AttributionSummary:
 
     @property
     def status(self) -> Status:
-        """The worst feature's, or ``insufficient_data`` when any feature has too few rows."""
-        statuses = [a.status for a in self.features]
-        if "insufficient_data" in statuses:
-            return "insufficient_data"
-        return max(statuses, key=RANK.__getitem__)
+        """The worst measured feature's (:func:`worst_status`): ``insufficient_data`` when no
+        feature has enough rows."""
+        return worst_status(a.status for a in self.features)
 
     @property
     def flagged(self) -> list[str]:
         """Features at ``warn`` or worse."""
-        return [a.feature for a in self.features if RANK[a.status] >= RANK["warn"]]
+        return [a.feature for a in self.features if RANK.get(a.status, -1) >= RANK["warn"]]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,15 +177,21 @@ class DriftSection:
     windows: tuple[DriftWindow, ...]
 
     @property
-    def status(self) -> Level:
-        """The worst status of the windows with decisions (``ok`` without any)."""
-        worst: Level = "ok"
-        for window in self.windows:
-            status = window.status
-            if window.report is not None and status != "insufficient_data":
-                if RANK[status] > RANK[worst]:
-                    worst = status
-        return worst
+    def status(self) -> Status:
+        """The worst status of the windows measured (:func:`worst_status`): windows with too
+        few rows or no decisions count for nothing, and a range with no window measured is
+        ``insufficient_data``, never ``ok``."""
+        return worst_status(w.status for w in self.windows)
+
+    @property
+    def measured(self) -> int:
+        """Windows with a drift status of their own (not ``insufficient_data``)."""
+        return sum(1 for w in self.windows if w.status != "insufficient_data")
+
+    @property
+    def unmeasured(self) -> int:
+        """Windows with decisions, but too few rows for a status (shown beside the status)."""
+        return sum(1 for w in self.windows if w.rows and w.status == "insufficient_data")
 
     @property
     def latest(self) -> DriftWindow | None:

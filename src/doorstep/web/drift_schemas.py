@@ -155,8 +155,8 @@ class DriftOut(BaseModel):
     features: dict[str, Literal["numeric", "categorical"]]
     reference_rows: int
     thresholds: DriftThresholdsOut
-    status: Literal["ok", "warn", "alert"]
-    """The worst status of the windows with decisions."""
+    status: StatusOut
+    """The worst status of the windows measured; ``insufficient_data`` when none was."""
     attribution: AttributionSetupOut
     windows: list[DriftWindowOut]
     latest: LatestWindowOut | None

@@ -230,3 +230,21 @@ def test_engine_equals_scipy_on_raw_columns(n_ref: int, n_cur: int) -> None:
     ck = np.array([(cur["k"] == v).sum() for v in keys_k]) / cur.height
     assert k.js_distance == pytest.approx(jensenshannon(rk, ck), rel=1e-9)
     assert k.psi == pytest.approx(float(np.sum((rk - ck) * np.log(rk / ck))), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("counts", "shares"),
+    [
+        ([0, 1, 1], [1e-4, 0.5, 0.5]),  # the smallest share is large: empty bins get 0.0001
+        ([0, 1, 99_999], [1e-11, 1e-5, 0.99999]),  # it is at most 0.0001: a millionth of it
+        ([0, 1, 9_999], [1e-10, 1e-4, 0.9999]),  # exactly 0.0001 counts as small
+        ([2, 2], [0.5, 0.5]),
+    ],
+)
+def test_empty_bins_are_filled_as_docs_monitoring_md_says(
+    counts: list[int], shares: list[float]
+) -> None:
+    from doorstep.core.stats.kernels import smoothed_shares
+
+    found = smoothed_shares(np.array(counts, dtype=np.int64))
+    assert found.tolist() == pytest.approx(shares, rel=1e-9, abs=0)

@@ -56,3 +56,26 @@ def test_connector_templates_and_syntax_errors_are_checked() -> None:
     ]
     assert "'owner'" in found[0][2]
     assert found[1][2].startswith("the template does not render")
+
+
+OPTIONAL = """
+app: {name: churn, owner: maria@example.com}
+model: {path: model.txt}
+inputs:
+  id: customer_id
+  fields:
+    tenure_months: {type: int}
+    email: {type: string, required: false, feature: false}
+actions:
+  retention_offer:
+    payload: {to: "{{ inputs.email }}", shout: "{{ inputs.email.upper() }}"}
+"""
+
+
+def test_templates_are_rendered_with_optional_inputs_absent_too() -> None:
+    ((line, key, message),) = issues_of(OPTIONAL)
+    assert (line, key) == (line_of(OPTIONAL, "shout"), "actions.retention_offer.payload.shout")
+    assert "optional input 'email' is absent" in message
+    assert "{{ inputs.email or '' }}" in message
+    guarded = OPTIONAL.replace("inputs.email.upper()", "(inputs.email or '').upper()")
+    check_templates(parse_spec(guarded, file="app.yaml", env={}))  # and {{ inputs.email }} alone

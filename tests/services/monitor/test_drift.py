@@ -169,7 +169,7 @@ def test_no_decisions_no_drift_and_no_profile_no_section(churn: LoadedApp, store
     assert profile is not None
     drift = drift_of(report(churn, store, profile))
     assert [d.rows for d in drift.windows] == [0] * DAYS
-    assert drift.latest is None and drift.status == "ok"
+    assert drift.latest is None and drift.status == "insufficient_data"  # nothing measured
     assert monitoring_report(churn.spec, store, now=START).drift is None
 
 

@@ -9,10 +9,12 @@ Parsing is pure (text in, spec out); reading the file is the caller's business.
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
@@ -22,11 +24,12 @@ from ruamel.yaml.error import MarkedYAMLError
 from doorstep.core.spec.alerts import alert_issues
 from doorstep.core.spec.models import Spec
 from doorstep.core.spec.sources import source_issues
-from doorstep.core.suggest import did_you_mean
+from doorstep.core.suggest import closest, did_you_mean
 from doorstep.errors import SpecError, SpecIssue
 
 __all__ = [
     "SpecDocument",
+    "check_spec",
     "format_key",
     "monitoring_issues",
     "parse_spec",
@@ -63,28 +66,95 @@ class SpecDocument:
 
 def parse_spec(text: str, *, file: str = "doorstep.yaml", env: Mapping[str, str]) -> SpecDocument:
     """Parse and validate spec text; raise :class:`SpecError` listing every problem found."""
+    doc, issues = check_spec(text, file=file, env=env)
+    if doc is None or issues:
+        raise SpecError(issues)
+    return doc
+
+
+def check_spec(
+    text: str, *, file: str = "doorstep.yaml", env: Mapping[str, str], policy: bool = True
+) -> tuple[SpecDocument | None, list[SpecIssue]]:
+    """Parse spec text and find every problem at once.
+
+    Returns the document (``None`` when the spec as written cannot be built) and the problems:
+    YAML, environment variables, unknown keys and bad values, and the checks that span sections
+    (names that refer to other names; the policy's rules, unless ``policy`` is false and the
+    document is returned: the caller then compiles them knowing the model). When the only
+    thing keeping the spec from being built is unknown keys (typos), the checks that span
+    sections still run on the spec without them, so a misspelt key does not hide a misspelt
+    column.
+    """
     try:
         raw = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise SpecError([SpecIssue(file, line, "", f"not valid YAML: {exc.problem}")]) from None
+        return None, [SpecIssue(file, line, "", f"not valid YAML: {exc.problem}")]
     if not isinstance(raw, CommentedMap):
-        raise SpecError([SpecIssue(file, 1, "", "a spec must be a mapping with keys app, model…")])
+        return None, [SpecIssue(file, 1, "", "a spec must be a mapping with keys app, model…")]
     reader = _Reader(file, env)
     data = reader.plain(raw)
     lines = reader.lines
-    if reader.issues:
-        raise SpecError(reader.issues)
+    issues = list(reader.issues)
+    unset = {issue.key for issue in issues}  # an unset variable's "" is no second problem
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([_locate(error, data, lines, file) for error in exc.errors()]) from None
+        errors = exc.errors()
+        typos = _typo_targets(errors, data)  # a misspelt required key is also "missing"
+        for error in errors:
+            issue = _locate(error, data, lines, file)
+            if issue.key in unset or (error["type"] == "missing" and issue.key in typos):
+                continue
+            issues.append(issue)
+        salvaged = _without_unknown_keys(data, exc)
+        if salvaged is not None:
+            rest = SpecDocument(salvaged, file, lines, frozenset(reader.secrets))
+            issues += _cross_check(rest)  # the caller goes no further: check the rules now
+        return None, issues
     doc = SpecDocument(spec, file, lines, frozenset(reader.secrets))
-    issues = _cross_check(doc)
-    if issues:
-        raise SpecError(issues)
-    return doc
+    issues += _cross_check(doc, policy=policy)
+    return (None if reader.issues else doc), issues
+
+
+def _typo_targets(errors: list[Any], data: Any) -> set[str]:
+    """The dotted keys the unknown keys of ``errors`` are closest to (``model.task`` for
+    ``model.tsak``)."""
+    out: set[str] = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            key = _data_key(tuple(error["loc"]), data)
+            close = closest(str(key[-1]), _allowed_keys(key[:-1], data))
+            if close is not None:
+                out.add(format_key((*key[:-1], close)))
+    return out
+
+
+def _without_unknown_keys(data: Any, error: ValidationError) -> Spec | None:
+    """The spec as the suggestions would fix it, when unknown (and so missing) keys were its
+    only problems: each unknown key renamed to the allowed key it is closest to (``tsak`` →
+    ``task``), or left out."""
+    if any(e["type"] not in ("extra_forbidden", "missing") for e in error.errors()):
+        return None
+    fixed = copy.deepcopy(data)
+    for e in error.errors():
+        if e["type"] != "extra_forbidden":
+            continue
+        key = _data_key(tuple(e["loc"]), data)
+        parent = fixed
+        for part in key[:-1]:
+            parent = parent[part]
+        if not isinstance(parent, dict) or key[-1] not in parent:
+            continue
+        value = parent.pop(key[-1])
+        close = closest(str(key[-1]), _allowed_keys(key[:-1], data))
+        if close is not None and close not in parent:
+            parent[close] = value
+    try:
+        return Spec.model_validate(fixed)
+    except ValidationError:
+        return None
 
 
 class _Reader:
@@ -171,7 +241,7 @@ def _locate(error: Any, data: Any, lines: Mapping[Key, int], file: str) -> SpecI
     kind = error["type"]
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(key[:-1])
+        allowed = _allowed_keys(key[:-1], data)
         message = f"unknown key {key[-1]!r}{did_you_mean(str(key[-1]), allowed)}"
         if allowed:
             message += f"; allowed keys: {', '.join(sorted(allowed))}"
@@ -196,41 +266,63 @@ def _locate(error: Any, data: Any, lines: Mapping[Key, int], file: str) -> SpecI
     return SpecIssue(file, _line_of(lines, key), format_key(key), message)
 
 
-def _allowed_keys(parent: Key) -> list[str]:
-    """Keys a mapping at ``parent`` may hold, read from the spec's JSON Schema."""
+def _allowed_keys(parent: Key, data: Any) -> list[str]:
+    """Keys a mapping at ``parent`` of ``data`` may hold, read from the spec's JSON Schema (a
+    union of kinds, such as a connector, is resolved by the ``type`` the data gives it)."""
     schema = Spec.model_json_schema()
     defs = schema.get("$defs", {})
+
+    def resolve(n: dict[str, Any], value: Any) -> dict[str, Any]:
+        while True:
+            while "$ref" in n:
+                n = defs[n["$ref"].rsplit("/", 1)[-1]]
+            if "anyOf" in n:
+                options = [o for o in n["anyOf"] if o.get("type") != "null"]
+                if len(options) == 1:
+                    n = options[0]
+                    continue
+            if "oneOf" in n:
+                found = n.get("discriminator", {})
+                tag = (
+                    value.get(found.get("propertyName", "type"))
+                    if isinstance(value, dict)
+                    else None
+                )
+                target = found.get("mapping", {}).get(tag) if isinstance(tag, str) else None
+                if target is None:
+                    return {}
+                n = {"$ref": target}
+                continue
+            return n
+
     node: dict[str, Any] = schema
-
-    def resolve(n: dict[str, Any]) -> dict[str, Any]:
-        while "$ref" in n:
-            n = defs[n["$ref"].rsplit("/", 1)[-1]]
-        if "anyOf" in n:
-            options = [o for o in n["anyOf"] if o.get("type") != "null"]
-            if len(options) == 1:
-                return resolve(options[0])
-        return n
-
+    value = data
     for part in parent:
-        node = resolve(node)
-        if "oneOf" in node and isinstance(part, str):
-            mapping = node.get("discriminator", {}).get("mapping", {})
-            node = {"$ref": mapping[part]} if part in mapping else {}
-            continue
+        node = resolve(node, value)
         props = node.get("properties", {})
+        patterns = node.get("patternProperties", {})
         if isinstance(part, str) and part in props:
             node = props[part]
+        elif isinstance(part, str) and any(re.search(p, part) for p in patterns):
+            node = next(v for p, v in patterns.items() if re.search(p, part))
         elif isinstance(node.get("additionalProperties"), dict):
             node = node["additionalProperties"]
         elif isinstance(part, int) and "items" in node:
             node = node["items"]
         else:
             return []
-    return list(resolve(node).get("properties", {}))
+        if isinstance(value, dict) and isinstance(part, str):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            value = None
+    return list(resolve(node, value).get("properties", {}))
 
 
-def _cross_check(doc: SpecDocument) -> list[SpecIssue]:
-    """Checks that span sections: names that refer to other names, rules that must compile."""
+def _cross_check(doc: SpecDocument, *, policy: bool = True) -> list[SpecIssue]:
+    """Checks that span sections: names that refer to other names, rules that must compile
+    (with ``policy``)."""
     spec = doc.spec
     issues: list[SpecIssue] = []
     connectors = list(spec.connectors)
@@ -259,12 +351,44 @@ def _cross_check(doc: SpecDocument) -> list[SpecIssue]:
             issues.append(
                 doc.issue(("explain", "for"), "'on_demand' cannot be combined with others")
             )
+    issues.extend(url_issues(doc))
     issues.extend(monitoring_issues(doc))
     issues.extend(alert_issues(doc))
     issues.extend(source_issues(doc))
-    if spec.model.task == "multiclass":
+    if not policy or spec.model.task == "multiclass":
         return issues  # rules may use score_<class>: checked once the model's classes are known
     issues.extend(policy_issues(doc, policy_columns(spec)))
+    return issues
+
+
+def url_issues(doc: SpecDocument) -> list[SpecIssue]:
+    """The ``url`` of every feature source and connector whose port is not a number: found
+    with the spec, not as a traceback when the source or the database is first opened. A URL
+    from the environment is not quoted (it may hold a password)."""
+    issues: list[SpecIssue] = []
+    spec = doc.spec
+    named: list[tuple[str, str, Any]] = [
+        *(("features", n, s) for n, s in spec.features.items()),
+        *(("connectors", n, s) for n, s in spec.connectors.items()),
+    ]
+    for section, name, entry in named:
+        url = getattr(entry, "url", None)
+        if not isinstance(url, str) or "://" not in url:
+            continue
+        netloc = urlsplit(url).netloc.rpartition("@")[2]
+        ports = [part.rpartition(":")[2] for part in netloc.split(",") if ":" in part]
+        bad = [p for p in ports if not p.isdigit() and not p.endswith("]")]
+        if bad:
+            key: Key = (section, name, "url")
+            shown = "" if key in doc.secret_keys else f" ({bad[0]!r})"
+            issues.append(
+                doc.issue(
+                    key,
+                    f"the port of the URL is not a number{shown}; write it as "
+                    "SCHEME://USER:PASSWORD@HOST:PORT/..., the port a number (or none, for the "
+                    "default), and special characters of the password %-encoded",
+                )
+            )
     return issues
 
 
@@ -297,26 +421,37 @@ def monitoring_issues(doc: SpecDocument) -> list[SpecIssue]:
     return issues
 
 
-def policy_issues(doc: SpecDocument, columns: Mapping[str, str]) -> list[SpecIssue]:
-    """Compile the policy against the columns a rule may use; locate the first problem."""
-    from doorstep.core.policy import compile_policy
-    from doorstep.errors import PolicyError
+def policy_issues(
+    doc: SpecDocument, columns: Mapping[str, str], *, undeclared: Collection[str] = ()
+) -> list[SpecIssue]:
+    """Compile the policy against the columns a rule may use; locate every problem (one per
+    rule's ``when`` at most). ``undeclared``: features the model uses that no input declares;
+    a rule naming one is not told to change (the input is what is missing)."""
+    from doorstep.core.policy import policy_problems
 
     spec = doc.spec
+    problems = policy_problems(
+        spec.policy,
+        columns,
+        categories={n: f.values or [] for n, f in spec.inputs.fields.items() if f.values},
+        actions=list(spec.actions),
+    )
     issues: list[SpecIssue] = []
-    try:
-        compile_policy(
-            spec.policy,
-            columns,
-            categories={n: f.values or [] for n, f in spec.inputs.fields.items() if f.values},
-            actions=list(spec.actions),
-        )
-    except PolicyError as exc:
+    for problem in problems:
         key: Key = (
-            ("policy", "default") if exc.rule is None else ("policy", "rules", exc.rule, exc.key)
+            ("policy", "default")
+            if problem.rule is None
+            else ("policy", "rules", problem.rule, problem.key)
         )
-        where = f" (at character {exc.position + 1})" if exc.position is not None else ""
-        issues.append(doc.issue(key, exc.message + where))
+        message = problem.message
+        if problem.column is not None and problem.column in undeclared:
+            message = (
+                f"unknown column {problem.column!r}: the model uses {problem.column!r}, but no "
+                f"input declares it; declare it under inputs.fields (was an input renamed? see "
+                "model.path) rather than changing the rule"
+            )
+        where = f" (at character {problem.position + 1})" if problem.position is not None else ""
+        issues.append(doc.issue(key, message + where))
     return issues
 
 

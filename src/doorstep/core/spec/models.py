@@ -131,14 +131,23 @@ class ReferenceSpec(_Strict):
     """At most this many rows are read (for checks, backgrounds and drift)."""
 
 
+def _one_or_many(schema: dict[str, Any]) -> None:
+    """A list's JSON Schema that also takes one of its items alone (editors then accept
+    ``for: all`` as doorstep does)."""
+    many = {k: schema.pop(k) for k in ("type", "items", "minItems") if k in schema}
+    schema["anyOf"] = [many, many["items"]]
+
+
 class ExplainSpec(_Strict):
     top: Annotated[int, Field(ge=0, le=20)] = 3
     """How many reasons each explained decision gets."""
     for_: Annotated[
-        list[Literal["all", "acted", "review", "on_demand"]], Field(alias="for", min_length=1)
+        list[Literal["all", "acted", "review", "on_demand"]],
+        Field(alias="for", min_length=1, json_schema_extra=_one_or_many),
     ] = ["acted", "review"]
     """Which decisions get reasons: ``all``; ``acted`` (an action other than the default);
-    ``review`` (sent to a person); ``on_demand`` (none in batch, computed when asked)."""
+    ``review`` (sent to a person); ``on_demand`` (none in batch, computed when asked). One
+    value may be written alone: ``for: all`` is ``for: [all]``."""
     method: Literal["auto", "exact", "permutation"] = "auto"
     """``auto``: the model's exact method when it has one (LightGBM, XGBoost, scikit-learn tree
     models), else the permutation fallback; ``exact``: refuse a model without an exact method;
@@ -150,6 +159,11 @@ class ExplainSpec(_Strict):
     probability)."""
     background: Annotated[int, Field(ge=10, le=5_000)] = 100
     """Reference rows used as background by the permutation fallback (its cost grows with it)."""
+
+    @field_validator("for_", mode="before")
+    @classmethod
+    def _one_value_as_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class RuleSpec(_Strict):

@@ -30,7 +30,6 @@ import polars as pl
 
 from doorstep.core.stats.drift_report import (
     DEFAULT_THRESHOLDS,
-    RANK,
     AttributionDrift,
     Check,
     ColumnDrift,
@@ -38,6 +37,7 @@ from doorstep.core.stats.drift_report import (
     DriftThresholds,
     Status,
     Threshold,
+    worst_status,
 )
 from doorstep.core.stats.kernels import (
     EXACT_KS_MAX_N,
@@ -172,7 +172,7 @@ class WindowAccumulator:
         statuses: list[Status] = [c.status for c in columns] + [a.status for a in attributions]
         if score is not None:
             statuses.append(score.status)
-        status: Status = max(statuses, key=RANK.__getitem__, default="ok")
+        status = worst_status(statuses)
         return DriftReport(self.rows, tuple(columns), score, attributions, shift, status)
 
 

@@ -8,6 +8,7 @@ effect-size thresholds of :class:`DriftThresholds` (docs/monitoring.md says why 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, TypeAlias, TypeVar
 
@@ -23,12 +24,30 @@ __all__ = [
     "RANK",
     "Status",
     "Threshold",
+    "worst_status",
 ]
 
 FeatureKind: TypeAlias = Literal["numeric", "categorical"]
 Level: TypeAlias = Literal["ok", "warn", "alert"]
 Status: TypeAlias = Literal["ok", "warn", "alert", "insufficient_data"]
-RANK = {"ok": 0, "insufficient_data": 0, "warn": 1, "alert": 2}
+RANK: Mapping[str, int] = {"ok": 0, "warn": 1, "alert": 2}
+"""The order of the measured statuses; ``insufficient_data`` has no rank (see
+:func:`worst_status`)."""
+
+
+def worst_status(statuses: Iterable[Status]) -> Status:
+    """The one status of several parts (features of a window, windows of a range, subjects of
+    an alert run): the worst *measured* one, ``alert`` over ``warn`` over ``ok``.
+
+    A part with too few rows (``insufficient_data``) was not measured: it neither passes for
+    ``ok`` nor hides a ``warn`` or ``alert`` measured beside it. When no part was measured (every
+    one is ``insufficient_data``, or there are none) the result is ``insufficient_data``, never
+    ``ok``. Readers show how many parts were not measured beside the result."""
+    worst: Status = "insufficient_data"
+    for status in statuses:
+        if status in RANK and (worst == "insufficient_data" or RANK[status] > RANK[worst]):
+            worst = status
+    return worst
 
 
 @dataclass(frozen=True)
@@ -161,7 +180,7 @@ class DriftReport:
 
     def flagged(self, level: Level = "warn") -> list[str]:
         """Names of the features at ``level`` or worse."""
-        return [c.name for c in self.features if RANK[c.status] >= RANK[level]]
+        return [c.name for c in self.features if RANK.get(c.status, -1) >= RANK[level]]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: non-finite numbers (an infinite chi-square) become ``None``."""

@@ -16,12 +16,18 @@ import polars as pl
 from doorstep.core.contract import validate_batch
 from doorstep.core.policy import CompiledPolicy, compile_policy
 from doorstep.core.ports import Model
-from doorstep.core.spec.loader import SpecDocument, parse_spec, policy_columns, policy_issues
+from doorstep.core.spec.loader import (
+    SpecDocument,
+    check_spec,
+    parse_spec,
+    policy_columns,
+    policy_issues,
+)
 from doorstep.core.spec.models import Spec
 from doorstep.engines.files import read_sample
 from doorstep.errors import DoorstepError, ExplanationError, SpecError, SpecIssue
 from doorstep.explainers.additivity import check_additivity
-from doorstep.models.compat import check_model_inputs
+from doorstep.models.compat import check_model_inputs, unseen_categories
 from doorstep.models.fallback import (
     BACKGROUND_ROWS,
     PermutationModel,
@@ -73,49 +79,46 @@ class LoadedApp:
 
 def read_spec(path: Path, env: Mapping[str, str] | None = None) -> SpecDocument:
     """Read and parse a spec file (errors are located in that file)."""
+    return parse_spec(_text(path), file=str(path), env=os.environ if env is None else env)
+
+
+def _text(path: Path) -> str:
     if not path.is_file():
         raise SpecError([SpecIssue(str(path), None, "", "spec file does not exist")])
-    text = path.read_text(encoding="utf-8")
-    return parse_spec(text, file=str(path), env=os.environ if env is None else env)
+    return path.read_text(encoding="utf-8")
 
 
 def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
-    """Parse the spec, read the reference sample, load the model and check that they agree."""
-    doc = read_spec(path, env)
+    """Parse the spec, read the reference sample, load the model and check that they agree.
+
+    Every problem is reported at once: the spec's own, the reference data's, the model's and
+    its mismatches with the inputs, and the rules' (compiled knowing the model, so that a rule
+    naming a feature the model uses but no input declares says the input is missing)."""
+    doc, issues = check_spec(
+        _text(path), file=str(path), env=os.environ if env is None else env, policy=False
+    )
+    if doc is None:  # the spec cannot be built: its problems are all there is to say
+        raise SpecError(issues)
     spec, root = doc.spec, path.resolve().parent
     try:
         reference, warnings = _read_reference(doc, root)
     except SpecError as exc:  # go on without it, to report the model's problems as well
-        reference, warnings, reference_issues = None, (), exc.issues
-    else:
-        reference_issues = []
-    model_path = root / spec.model.path
-    if not model_path.exists():
-        raise SpecError(
-            [
-                *reference_issues,
-                doc.issue(("model", "path"), f"model file {model_path} does not exist"),
-            ]
-        )
-    try:
-        model = load_model(
-            model_path,
-            kind=spec.model.kind,
-            task=spec.model.task,
-            positive_class=None
-            if spec.model.positive_class is None
-            else str(spec.model.positive_class),
-            reference=reference,
-        )
-    except DoorstepError as exc:
-        raise SpecError([*reference_issues, doc.issue(("model", "path"), exc.message)]) from None
-    mismatches = check_model_inputs(model.metadata, spec.feature_fields)
-    if mismatches or reference_issues:
-        raise SpecError([*reference_issues, *(doc.issue(("model", "path"), m) for m in mismatches)])
-    classes = model.metadata.classes if spec.model.task == "multiclass" else None
+        reference, warnings = None, ()
+        issues += exc.issues
+    model = _load_model(doc, root, reference, issues)
+    undeclared: list[str] = []
+    if model is not None:
+        mismatches = check_model_inputs(model.metadata, spec.feature_fields)
+        issues += [doc.issue(("model", "path"), m) for m in mismatches]
+        unseen = unseen_categories(model.metadata, spec.feature_fields)
+        warnings += tuple(str(doc.issue(("model", "path"), line)) for line in unseen)
+        undeclared = [n for n in model.metadata.feature_names if n not in spec.inputs.fields]
+    multiclass = spec.model.task == "multiclass"
+    classes = model.metadata.classes if model is not None and multiclass else None
     columns = policy_columns(spec, classes)
-    issues = policy_issues(doc, columns)
-    if issues:
+    if model is not None or not multiclass:  # a multiclass policy needs the model's classes
+        issues += policy_issues(doc, columns, undeclared=undeclared)
+    if issues or model is None:
         raise SpecError(issues)
     categories = {n: f.values or [] for n, f in spec.inputs.fields.items() if f.values}
     if classes:
@@ -131,6 +134,30 @@ def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
         except ExplanationError as exc:
             raise SpecError([doc.issue(("explain",), exc.message)]) from None
     return LoadedApp(doc, root, model, policy, reference, additivity, warnings)
+
+
+def _load_model(
+    doc: SpecDocument, root: Path, reference: pl.DataFrame | None, issues: list[SpecIssue]
+) -> Model | None:
+    """The spec's model, or ``None`` with the reason added to ``issues``."""
+    spec = doc.spec
+    model_path = root / spec.model.path
+    if not model_path.exists():
+        issues.append(doc.issue(("model", "path"), f"model file {model_path} does not exist"))
+        return None
+    try:
+        return load_model(
+            model_path,
+            kind=spec.model.kind,
+            task=spec.model.task,
+            positive_class=None
+            if spec.model.positive_class is None
+            else str(spec.model.positive_class),
+            reference=reference,
+        )
+    except DoorstepError as exc:
+        issues.append(doc.issue(("model", "path"), exc.message))
+        return None
 
 
 def _choose_explanations(doc: SpecDocument, model: Model, reference: pl.DataFrame | None) -> Model:

@@ -6,6 +6,7 @@ end here. Each app keeps its own model, policy and reference data; their names m
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ __all__ = [
     "register_apps",
     "check_ready",
 ]
+
+
+logger = logging.getLogger("doorstep.apps")
 
 
 class AppRegistrationStore(AuditStore, ModelVersionStore, Protocol):
@@ -103,6 +107,8 @@ def load_registry(paths: Sequence[Path], env: Mapping[str, str] | None = None) -
             )
             continue
         apps[app.name], where[app.name] = app, spec
+        for warning in app.warnings:  # what validate shows, e.g. categories the model never saw
+            logger.warning("%s", warning)
     if issues:
         raise SpecError(issues)
     return Registry(apps)

@@ -25,6 +25,7 @@ from doorstep.types import Decision
 __all__ = [
     "HasSpec",
     "decision_url",
+    "declared_inputs",
     "deliveries_for",
     "delivery_for",
     "delivery_context",
@@ -96,10 +97,19 @@ def decision_url(public_url: str | None, decision_id: str) -> str:
     return f"{public_url.rstrip('/')}/decisions/{decision_id}"
 
 
+def declared_inputs(spec: Spec) -> list[str]:
+    """The names a template may read under ``inputs``: the id field and every declared field."""
+    return [spec.inputs.id, *spec.inputs.fields]
+
+
 def delivery_context(
-    decision: Decision, action: str, *, public_url: str | None = None
+    spec: Spec, decision: Decision, action: str, *, public_url: str | None = None
 ) -> dict[str, Any]:
-    """What payload templates see (see :attr:`doorstep.connectors.base.Message.context`)."""
+    """What payload templates see (see :attr:`doorstep.connectors.base.Message.context`).
+
+    ``inputs`` holds every field the spec declares: an optional one the record left out is
+    ``None``, as if it had been sent as ``null`` (a template naming it renders, as ``validate``
+    checked it would)."""
     context: dict[str, Any] = {
         "decision_id": decision.id,
         "app": decision.app,
@@ -110,7 +120,7 @@ def delivery_context(
         "rule": decision.rule,
         "reasons": decision.reasons or [],
         "reasons_text": decision.reasons_text or "",
-        "inputs": decision.inputs,
+        "inputs": {name: None for name in declared_inputs(spec)} | decision.inputs,
         "model_version": decision.model_version,
         "created_at": iso(decision.created_at),
         "decision_url": decision_url(public_url, decision.id),

@@ -379,7 +379,9 @@ class Dispatcher:
             ), 0.0
         if claimed.decision is None or action is None:
             return self._send_message(connector, claimed)
-        context = delivery_context(claimed.decision, claimed.action, public_url=self.public_url)
+        context = delivery_context(
+            app.spec, claimed.decision, claimed.action, public_url=self.public_url
+        )
         try:
             payload = render_payload(
                 action.payload, context, where=f"actions.{claimed.action}.payload"

@@ -2,10 +2,13 @@
 
 Every template of an app (each action's ``payload``, and the templated settings of its
 connectors: webhook ``headers``, e-mail ``to``/``subject``/``body``, chat ``text``, SQL
-``columns``) is rendered once against a sample decision shaped like the real ones: the spec's
-input fields with a value of their type, a score, reasons. A name that does not exist
-(``{{ inputs.plann }}``, ``{{ scor }}``) or a syntax error is a :class:`SpecError` at the
-template's file, line and key, with the names that do exist.
+``columns``) is rendered against a sample decision shaped like the real ones: the spec's
+input fields with a value of their type, a score, reasons; and again with every optional field
+absent, which templates see as ``None`` (see
+:func:`doorstep.services.deliver.actions.delivery_context`). A name that does not exist
+(``{{ inputs.plann }}``, ``{{ scor }}``), a syntax error or a template that breaks on an absent
+optional field is a :class:`SpecError` at the template's file, line and key, with the names that
+do exist.
 """
 
 from __future__ import annotations
@@ -80,12 +83,22 @@ def check_templates(doc: SpecDocument) -> None:
     each one that fails, located at its key."""
     spec = doc.spec
     context = sample_context(spec)
+    optional = [name for name, field in spec.inputs.fields.items() if not field.required]
     issues: list[SpecIssue] = []
     for key, template in _templates(spec):
+        where = ".".join(map(str, key))
         try:
-            render_payload(template, context, where=".".join(map(str, key)))
+            render_payload(template, context, where=where)
         except TemplateRenderError as error:
             issues.append(doc.issue(key, _explain(str(error), context)))
+            continue
+        for name in optional:  # a record may leave it out: templates then see None
+            absent = {**context, "inputs": {**context["inputs"], name: None}}
+            try:
+                render_payload(template, absent, where=where)
+            except TemplateRenderError as error:
+                issues.append(doc.issue(key, _explain_absent(str(error), name)))
+                break
     if issues:
         raise SpecError(issues)
 
@@ -123,6 +136,15 @@ def _explain(error: str, context: Mapping[str, Any]) -> str:
     return (
         f"the template names {undefined!r}, which a decision does not have{hint}; templates "
         f"see {', '.join(context)} (inputs.<field>: {', '.join(inputs)})"
+    )
+
+
+def _explain_absent(error: str, name: str) -> str:
+    message = error.split(": ", 1)[1] if ": " in error else error
+    return (
+        f"the template does not render when the optional input {name!r} is absent "
+        f"({message}); a record may leave it out, and templates then see None: guard it, "
+        f"e.g. {{{{ inputs.{name} or '' }}}}"
     )
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 from doorstep.core.spec.alerts import HIGHER_IS_WORSE, AlertsSpec
 from doorstep.core.spec.models import Spec
 from doorstep.core.stats.drift_report import (
+    RANK,
     ColumnDrift,
     DriftThresholds,
     Level,
@@ -20,9 +21,8 @@ from doorstep.services.monitor.alert_messages import Observation, statistic_name
 from doorstep.types.drift import DriftSection, DriftWindow
 from doorstep.types.monitoring import MonitoringReport, Window
 
-__all__ = ["RANK", "observe"]
+__all__ = ["observe"]
 
-RANK = {"ok": 0, "warn": 1, "alert": 2}
 _LEVELS: tuple[Literal["alert", "warn"], ...] = ("alert", "warn")
 
 

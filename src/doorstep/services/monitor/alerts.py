@@ -32,9 +32,10 @@ from typing import Any, Protocol
 from doorstep.core.spec.alerts import AlertsSpec, RetrainSpec
 from doorstep.core.spec.models import Spec
 from doorstep.core.stats.drift import ReferenceProfile
+from doorstep.core.stats.drift_report import RANK as _RANK
+from doorstep.core.stats.drift_report import Status, worst_status
 from doorstep.ids import new_id
 from doorstep.services.monitor.alert_messages import Observation, alert_message, retrain_message
-from doorstep.services.monitor.alert_observations import RANK as _RANK
 from doorstep.services.monitor.alert_observations import observe
 from doorstep.services.monitor.drift import drift_thresholds
 from doorstep.services.monitor.report import WINDOW_SECONDS, monitoring_report, window_start
@@ -97,17 +98,16 @@ class MonitorResult:
     """The report the run judged."""
 
     @property
-    def status(self) -> str:
-        """The worst status judged: ``ok``, ``warn`` or ``alert``."""
-        worst = "ok"
-        for obs in self.observations:
-            if _RANK.get(obs.status, 0) > _RANK[worst]:
-                worst = obs.status
-        return worst
+    def status(self) -> Status:
+        """The worst status judged (:func:`worst_status`): ``ok``, ``warn`` or ``alert``, or
+        ``insufficient_data`` when no subject had enough data to be judged."""
+        return worst_status(obs.status for obs in self.observations)
 
     @property
     def exit_code(self) -> int:
-        return {"ok": 0, "warn": EXIT_WARN, "alert": EXIT_ALERT}[self.status]
+        """``EXIT_WARN`` or ``EXIT_ALERT`` when a subject is there, else 0 (nothing to act on,
+        whether every subject is ok or none could be judged: the status says which)."""
+        return {"warn": EXIT_WARN, "alert": EXIT_ALERT}.get(self.status, 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -178,7 +178,7 @@ def run_monitor(
         "window": window,
         "start": iso(end - step),
         "end": iso(end),
-        "status": _worst(observations),
+        "status": worst_status(o.status for o in observations),
         "counts": _counts(observations),
         "alerting": [o.subject for o in observations if o.status in ("warn", "alert")],
     }
@@ -232,14 +232,6 @@ def open_alerts(states: dict[str, AlertState]) -> list[AlertState]:
 
 def _open(states: dict[str, AlertState]) -> dict[str, str]:
     return {s.subject: s.status for s in open_alerts(states)}
-
-
-def _worst(observations: list[Observation]) -> str:
-    worst = "ok"
-    for obs in observations:
-        if _RANK.get(obs.status, 0) > _RANK[worst]:
-            worst = obs.status
-    return worst
 
 
 def _counts(observations: list[Observation]) -> dict[str, int]:

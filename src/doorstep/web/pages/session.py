@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from doorstep.errors import SettingsError
+
 __all__ = [
     "SECRET_ENV",
     "SESSION_COOKIE",
@@ -108,7 +110,7 @@ def load_session_secret(home: Path, env: dict[str, str] | None = None) -> bytes:
     given = environ.get(SECRET_ENV, "").strip()
     if given:
         if len(given) < 32:
-            raise ValueError(
+            raise SettingsError(
                 f"{SECRET_ENV} must be at least 32 characters long; got {len(given)}. Generate "
                 "one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
