@@ -32,6 +32,9 @@ class Reply:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    echo: bool = False
+    """Answer with the request's path (as received, percent-encoding and all) as the body
+    and as ``Location``, as receivers that echo what they were asked do."""
 
 
 @dataclass(frozen=True)
@@ -215,12 +218,15 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.delay and receiver._stopping.wait(reply.delay):
                 self.close_connection = True
                 return
+            answer, headers = reply.body, dict(reply.headers)
+            if reply.echo:
+                answer, headers["Location"] = f"not found: {path}".encode(), path
             self.send_response(reply.status)
-            for name, value in reply.headers.items():
+            for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(reply.body)
+            self.wfile.write(answer)
         finally:
             with receiver._lock:
                 del receiver._open[id(self)]

@@ -56,6 +56,9 @@ class SpecDocument:
     lines: Mapping[Key, int]
     secret_keys: frozenset[Key] = frozenset()
     """Keys whose value came from an environment variable: never echo them back."""
+    env_values: frozenset[str] = frozenset()
+    """The values taken from environment variables themselves (what each ``${VAR}`` became),
+    wherever they sit in their key's value: never echo them back either."""
 
     def issue(self, key: Key, message: str) -> SpecIssue:
         return SpecIssue(self.file, _line_of(self.lines, key), format_key(key), message)
@@ -80,7 +83,7 @@ def parse_spec(text: str, *, file: str = "doorstep.yaml", env: Mapping[str, str]
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError([_locate(error, data, lines, file) for error in exc.errors()]) from None
-    doc = SpecDocument(spec, file, lines, frozenset(reader.secrets))
+    doc = SpecDocument(spec, file, lines, frozenset(reader.secrets), frozenset(reader.values))
     issues = _cross_check(doc)
     if issues:
         raise SpecError(issues)
@@ -95,6 +98,7 @@ class _Reader:
         self.lines: dict[Key, int] = {}
         self.issues: list[SpecIssue] = []
         self.secrets: set[Key] = set()
+        self.values: set[str] = set()
 
     def plain(self, node: Any, key: Key = ()) -> Any:
         if isinstance(node, CommentedMap):
@@ -121,6 +125,7 @@ class _Reader:
             return match.group(0)[1:]
         if name in self.env:
             self.secrets.add(key)
+            self.values.add(self.env[name])
             return self.env[name]
         if default is not None:
             return default

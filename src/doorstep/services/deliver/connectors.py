@@ -34,6 +34,10 @@ __all__ = [
 MIN_SECRET = 4
 """Shorter values from the environment are not treated as secrets (they would redact ``true``,
 port numbers and the like everywhere)."""
+MIN_WORD = 8
+"""Shorter words of a secret value do not count on their own."""
+_SPACES = re.compile(r"\s+")
+_URL_WORDS = re.compile(r"[\s/?#&=:@;,]+")
 
 
 class SpecSource(Protocol):
@@ -60,11 +64,19 @@ class SpecFile:
 
 
 def secret_values(doc: SpecDocument) -> frozenset[str]:
-    """The values of a spec that came from the environment (``${VAR}``), to be kept out of
-    attempt details and logs. A value mixing text and a variable (``Bearer ${TOKEN}``) counts
-    whole and by its words of 8 characters or more."""
+    """The values of a spec that came from the environment, to be kept out of attempt details
+    and logs (:class:`~doorstep.connectors.base.Redactor` also finds them URL-encoded).
+
+    Each value a ``${VAR}`` became counts, in whichever key it sits (a token in a URL's path
+    counts alone, so a receiver echoing the path or a redirect's ``Location`` does not show
+    it), and so do its long words (split at spaces and at URL punctuation). A key whose value
+    mixes text and a variable (``Bearer ${TOKEN}``) also counts whole and by its long words.
+    Values shorter than :data:`MIN_SECRET` characters and words shorter than
+    :data:`MIN_WORD` do not count."""
     data = doc.spec.model_dump(by_alias=True)
     found: set[str] = set()
+    for text in doc.env_values:
+        _add(found, text, _URL_WORDS)
     for key in doc.secret_keys:
         value: Any = data
         for part in key:
@@ -75,11 +87,14 @@ def secret_values(doc: SpecDocument) -> frozenset[str]:
                 break
         if value is None or isinstance(value, dict | list):
             continue
-        text = str(value)
-        if len(text) >= MIN_SECRET:
-            found.add(text)
-        found.update(word for word in text.split() if len(word) >= 8)
+        _add(found, str(value), _SPACES)
     return frozenset(found)
+
+
+def _add(found: set[str], text: str, words: re.Pattern[str]) -> None:
+    if len(text) >= MIN_SECRET:
+        found.add(text)
+    found.update(word for word in words.split(text) if len(word) >= MIN_WORD)
 
 
 def load_connectors(app: SpecSource) -> dict[str, Connector]:

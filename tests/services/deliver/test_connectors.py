@@ -1,0 +1,91 @@
+"""An app's connectors and the secrets kept out of what they report: every value that came from
+the environment is hidden, in whichever key of the spec it sits, also URL-encoded."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.connectors.receivers import Receiver, Reply
+from tests.store.factories import decision
+
+from doorstep.core.spec.loader import parse_spec
+from doorstep.services.deliver.actions import deliveries_for
+from doorstep.services.deliver.connectors import SpecFile, open_app_connectors, secret_values
+from doorstep.services.deliver.dispatcher import Dispatcher
+from doorstep.store import RecordRequest, Store
+
+TOKEN = "tok|en^{9f8e7d6c}-5b4a"
+"""A token with characters an HTTP client writes percent-encoded in a path (``{``, ``}``) and
+others it leaves as they are (``|``, ``^``)."""
+SIG = "sig 0a1b2c3d4e5f"
+BASE = """
+app: {name: churn, owner: maria@example.com}
+model: {path: model.txt}
+inputs:
+  id: customer_id
+  fields:
+    tenure_months: {type: int}
+actions:
+  retention_offer:
+    connector: crm
+    payload: {customer: "{{ entity_id }}"}
+"""
+
+
+def _spec(url: str) -> str:
+    return BASE + (
+        "connectors:\n"
+        "  crm:\n"
+        "    type: webhook\n"
+        f'    url: "{url}/hooks/${{CRM_TOKEN}}?sig=${{CRM_SIG}}"\n'
+        "    allow_networks: [127.0.0.1/32]\n"
+        "    retry: {delays: []}\n"
+        "  mail:\n"
+        "    type: email\n"
+        "    host: smtp.example.com\n"
+        "    sender: doorstep@example.com\n"
+        '    to: ["${MAIL_TO}"]\n'
+    )
+
+
+ENV = {"CRM_TOKEN": TOKEN, "CRM_SIG": SIG, "MAIL_TO": "ops-desk-7@example.com"}
+
+
+def test_each_value_from_the_environment_counts_alone_in_any_key() -> None:
+    doc = parse_spec(_spec("https://crm.example.com"), env=ENV)
+    hidden = secret_values(doc)
+    assert {TOKEN, SIG, "0a1b2c3d4e5f", "ops-desk-7@example.com"} <= hidden
+    whole = f"https://crm.example.com/hooks/{TOKEN}?sig={SIG}"
+    assert whole in hidden  # the key's whole value still counts
+    assert "crm.example.com" not in hidden and "https" not in hidden  # the spec's own text
+
+
+@pytest.mark.parametrize("reply", [Reply(404, echo=True), Reply(302, echo=True)])
+def test_a_token_in_the_url_stays_out_of_details_and_logs_when_the_receiver_echoes_it(
+    store: Store, tmp_path: Path, reply: Reply, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Receiver() as receiver:
+        doc = parse_spec(_spec(receiver.url("")), env=ENV)
+        url = doc.spec.connectors["crm"].url  # type: ignore[union-attr]
+        receiver.script(httpx.URL(url).raw_path.decode(), reply)
+        app = SpecFile(doc, tmp_path)
+        made = decision(1)
+        wanted = deliveries_for(app, [made])
+        store.record([RecordRequest([made], deliveries=wanted)], actor="t")
+        with (
+            caplog.at_level(logging.INFO, logger="doorstep.deliveries"),
+            Dispatcher(store, [open_app_connectors(app)]) as dispatcher,
+        ):
+            (report,) = dispatcher.drain()
+        (request,) = receiver.requests
+    assert "%7B9f8e7d6c%7D" in request.path  # the receiver saw it encoded, and echoed it
+    assert report.status == reply.status and report.state == "dead"
+    info = store.get_delivery(wanted[0].id)
+    assert info is not None and info.last_detail is not None
+    for shown in (report.detail, info.last_detail, info.history[0].detail or "", caplog.text):
+        for part in ("9f8e7d6c", "0a1b2c3d4e5f", "tok|en"):
+            assert part not in shown, shown
+    assert "/hooks/***" in info.last_detail
