@@ -48,10 +48,15 @@ def _spec(url: str) -> str:
         "    host: smtp.example.com\n"
         "    sender: doorstep@example.com\n"
         '    to: ["${MAIL_TO}"]\n'
+        "  ops:\n"
+        "    type: chat\n"
+        '    url: "${OPS_CHAT_WEBHOOK}"\n'
     )
 
 
+CHAT = "https://hooks.slack.com/services/T0123ABC/B0456DEF/XyZ789secret?channel=ops-alerts"
 ENV = {"CRM_TOKEN": TOKEN, "CRM_SIG": SIG, "MAIL_TO": "ops-desk-7@example.com"}
+ENV["OPS_CHAT_WEBHOOK"] = CHAT
 
 
 def test_each_value_from_the_environment_counts_alone_in_any_key() -> None:
@@ -60,7 +65,12 @@ def test_each_value_from_the_environment_counts_alone_in_any_key() -> None:
     assert {TOKEN, SIG, "0a1b2c3d4e5f", "ops-desk-7@example.com"} <= hidden
     whole = f"https://crm.example.com/hooks/{TOKEN}?sig={SIG}"
     assert whole in hidden  # the key's whole value still counts
-    assert "crm.example.com" not in hidden and "https" not in hidden  # the spec's own text
+    # a URL from the environment: its path and query, whole and by their long parts
+    path = "/services/T0123ABC/B0456DEF/XyZ789secret"
+    assert {CHAT, path, f"{path}?channel=ops-alerts", "T0123ABC", "XyZ789secret"} <= hidden
+    assert "ops-alerts" in hidden and "channel=ops-alerts" in hidden
+    # not what details show of a URL (scheme, host, port), nor short words
+    assert not {"https", "crm.example.com", "hooks.slack.com", "hooks"} & hidden
 
 
 @pytest.mark.parametrize("reply", [Reply(404, echo=True), Reply(302, echo=True)])
@@ -88,4 +98,6 @@ def test_a_token_in_the_url_stays_out_of_details_and_logs_when_the_receiver_echo
     for shown in (report.detail, info.last_detail, info.history[0].detail or "", caplog.text):
         for part in ("9f8e7d6c", "0a1b2c3d4e5f", "tok|en"):
             assert part not in shown, shown
-    assert "/hooks/***" in info.last_detail
+    assert info.last_detail.startswith("HTTP 404: not found: ***") or (
+        "(Location: ***" in info.last_detail
+    )

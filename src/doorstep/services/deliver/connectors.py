@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from doorstep.connectors.base import Connector, ConnectorContext, redact
 from doorstep.core.spec.loader import SpecDocument
@@ -36,8 +37,7 @@ MIN_SECRET = 4
 port numbers and the like everywhere)."""
 MIN_WORD = 8
 """Shorter words of a secret value do not count on their own."""
-_SPACES = re.compile(r"\s+")
-_URL_WORDS = re.compile(r"[\s/?#&=:@;,]+")
+_URL_PUNCTUATION = re.compile(r"[/?#&=;,]+")
 
 
 class SpecSource(Protocol):
@@ -69,14 +69,15 @@ def secret_values(doc: SpecDocument) -> frozenset[str]:
 
     Each value a ``${VAR}`` became counts, in whichever key it sits (a token in a URL's path
     counts alone, so a receiver echoing the path or a redirect's ``Location`` does not show
-    it), and so do its long words (split at spaces and at URL punctuation). A key whose value
-    mixes text and a variable (``Bearer ${TOKEN}``) also counts whole and by its long words.
-    Values shorter than :data:`MIN_SECRET` characters and words shorter than
-    :data:`MIN_WORD` do not count."""
+    it), and so do its long words; a URL's words are its path and query (whole, and each
+    segment, name and value), fragment and login, not its scheme, host and port, which details
+    show (``connection to https://crm.example.com failed``). A key whose value mixes text and a
+    variable (``Bearer ${TOKEN}``) also counts whole and by its long words. Values shorter than
+    :data:`MIN_SECRET` characters and words shorter than :data:`MIN_WORD` do not count."""
     data = doc.spec.model_dump(by_alias=True)
     found: set[str] = set()
     for text in doc.env_values:
-        _add(found, text, _URL_WORDS)
+        _add(found, text)
     for key in doc.secret_keys:
         value: Any = data
         for part in key:
@@ -87,14 +88,32 @@ def secret_values(doc: SpecDocument) -> frozenset[str]:
                 break
         if value is None or isinstance(value, dict | list):
             continue
-        _add(found, str(value), _SPACES)
+        _add(found, str(value))
     return frozenset(found)
 
 
-def _add(found: set[str], text: str, words: re.Pattern[str]) -> None:
+def _add(found: set[str], text: str) -> None:
     if len(text) >= MIN_SECRET:
         found.add(text)
-    found.update(word for word in words.split(text) if len(word) >= MIN_WORD)
+    for word in text.split():
+        if len(word) >= MIN_WORD:
+            found.add(word)
+        found.update(_url_words(word))
+
+
+def _url_words(word: str) -> set[str]:
+    """The parts of a URL that may carry a credential (none when ``word`` is not a URL)."""
+    try:
+        parts = urlsplit(word)
+        login = [parts.username or "", parts.password or ""]
+    except ValueError:  # e.g. a port that is not a number
+        return set()
+    if not (parts.scheme and parts.netloc):
+        return set()
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    pieces = {target, parts.path, parts.query, parts.fragment, *login}
+    pieces.update(_URL_PUNCTUATION.split(target + "&" + parts.fragment))
+    return {p for p in pieces if len(p) >= MIN_WORD}
 
 
 def load_connectors(app: SpecSource) -> dict[str, Connector]:
