@@ -117,12 +117,17 @@ def delivering(errors: Console, worker: Worker, concurrency: int) -> None:
     errors.print(
         f"Delivering for [bold]{worker.names}[/] from {worker.store.url} as "
         f"{worker.dispatcher.worker} ({concurrency} at a time). Ctrl-C stops after the sends "
-        "in flight."
+        f"in flight (cut short after {worker.dispatcher.stop_grace:g} s)."
     )
 
 
 def stopping(errors: Console, signal_name: str) -> None:
-    errors.print(f"Stopping ({signal_name}) after the sends in flight…")
+    from doorstep.services.deliver.dispatcher import STOP_GRACE
+
+    errors.print(
+        f"Stopping ({signal_name}) after the sends in flight (those still going after "
+        f"{STOP_GRACE:g} s are cut short and retried)…"
+    )
 
 
 def _list_table(items: list[Delivery]) -> Table:

@@ -21,9 +21,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from doorstep.connectors.deadline import Deadline
 
 __all__ = [
     "REDACTED",
@@ -118,6 +121,12 @@ class Message:
     """A message for people that is ready as it is (an alert, its first line a headline):
     connectors that write to people (chat, e-mail) send it instead of their templates;
     ``None`` for a decision's action."""
+    deadline: Deadline | None = None
+    """When this attempt must be over (:class:`doorstep.connectors.deadline.Deadline`): the
+    dispatcher sets one a little before the delivery's lease ends, and cancels it when the
+    worker stops. A connector gives up by then with ``retry`` (see
+    :meth:`~doorstep.connectors.deadline.Deadline.give_up`); ``None``: only its own
+    timeouts apply."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +158,8 @@ class Connector(Protocol):
     """A live connection to one target, made from one ``connectors:`` entry of a spec."""
 
     def send(self, delivery: Message) -> SendResult:
-        """Deliver once. Blocking; called from worker threads, possibly concurrently."""
+        """Deliver once. Blocking; called from worker threads, possibly concurrently. Ends by
+        ``delivery.deadline`` when it has one (with ``retry`` if it could not finish)."""
         ...
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ are described in ``docs/deliveries.md``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -310,10 +310,12 @@ class OutboxStore(Protocol):
         *,
         apps: list[str] | None = None,
         now: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> list[ClaimedDelivery]:
         """Lease up to ``limit`` due deliveries (``pending`` ones whose time has come, and
-        ``sending`` ones whose lease expired), oldest due first, skipping disabled connectors
-        and, when ``apps`` is given, other apps. Concurrent callers never get the same one."""
+        ``sending`` ones whose lease expired), oldest due first, skipping disabled connectors,
+        the deliveries in ``exclude`` (those the caller is still sending) and, when ``apps`` is
+        given, other apps. Concurrent callers never get the same one."""
         ...
 
     def finish_delivery(
@@ -347,6 +349,7 @@ class OutboxStore(Protocol):
         *,
         apps: list[str] | None = None,
         now: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> tuple[list[bool], list[ClaimedDelivery]]:
         """:meth:`finish_deliveries` then :meth:`claim_deliveries` in one transaction: a worker
         records the attempts that ended and takes new deliveries with one commit."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,9 +201,10 @@ class Store:
         *,
         apps: list[str] | None = None,
         now: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> list[ClaimedDelivery]:
         return self.finish_and_claim_deliveries(
-            [], worker, limit, lease_seconds, apps=apps, now=now
+            [], worker, limit, lease_seconds, apps=apps, now=now, exclude=exclude
         )[1]
 
     def finish_and_claim_deliveries(
@@ -215,11 +216,12 @@ class Store:
         *,
         apps: list[str] | None = None,
         now: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> tuple[list[bool], list[ClaimedDelivery]]:
         at = now or datetime.now(UTC)
         with self._write_plain() as conn:
             applied = _outbox.finish_many(conn, finished, at)
-            leases = _outbox.claim(conn, worker, limit, lease_seconds, apps, at)
+            leases = _outbox.claim(conn, worker, limit, lease_seconds, apps, at, exclude)
         if not leases:
             return applied, []
         with self._read() as conn:  # after the commit: the writer lock is free for others
