@@ -499,6 +499,16 @@ class AuditStore(Protocol):
 
     def verify_audit(self) -> AuditReport: ...
 
+    def audit_head(self) -> tuple[int, str] | None:
+        """The newest event's seq and hash (``None`` for an empty chain): what an export of the
+        head copies. Reads; verifies nothing."""
+        ...
+
+    def audit_hash(self, seq: int) -> str | None:
+        """The hash of event ``seq`` (``None`` when there is none): what a saved head is
+        checked against. Reads; verifies nothing."""
+        ...
+
     def decision_audit(self, decision_id: str) -> list[AuditEvent]:
         """The audit events about one decision (its recording, verdict and deliveries' changes),
         oldest first."""

@@ -15,6 +15,7 @@ from doorstep.errors import ConflictError, NotFoundError, StoreError
 from doorstep.ids import new_id
 from doorstep.store import activity as _activity
 from doorstep.store import alerts as _alerts
+from doorstep.store import audit as _audit
 from doorstep.store import decisions as _decisions
 from doorstep.store import keys as _keys
 from doorstep.store import labelled as _labelled
@@ -55,6 +56,7 @@ from doorstep.store.protocols import (
 )
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
+from doorstep.store.verify_subjects import key_hash_digest
 from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.store.writer_lock import WriterLock
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
@@ -514,6 +516,7 @@ class Store:
             created_at=datetime.now(UTC),
             created_by=actor,
         )
+        key_hash = _keys.hash_secret(secret)
         with self._write() as (conn, audit):
             conn.execute(
                 api_keys.insert().values(
@@ -521,7 +524,7 @@ class Store:
                     name=name,
                     role=role,
                     prefix=key.prefix,
-                    key_hash=_keys.hash_secret(secret),
+                    key_hash=key_hash,
                     created_at=key.created_at,
                     created_by=actor,
                 )
@@ -529,7 +532,13 @@ class Store:
             audit.append(
                 "key.created",
                 key.id,
-                {"id": key.id, "name": name, "role": role, "prefix": key.prefix},
+                {
+                    "id": key.id,
+                    "name": name,
+                    "role": role,
+                    "prefix": key.prefix,
+                    "key_hash_digest": key_hash_digest(key_hash),
+                },
                 actor=actor,
                 at=key.created_at,
             )
@@ -591,6 +600,14 @@ class Store:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 return verify_chain(conn, page_size=page_size)
+
+    def audit_head(self) -> tuple[int, str] | None:
+        with self._read() as conn:
+            return _audit.head(conn)
+
+    def audit_hash(self, seq: int) -> str | None:
+        with self._read() as conn:
+            return _audit.hash_of(conn, seq)
 
     def ping(self) -> None:
         """Take (and release) the write lock on SQLite, or run ``SELECT 1`` on PostgreSQL."""
