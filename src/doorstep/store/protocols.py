@@ -504,6 +504,22 @@ class AuditStore(Protocol):
         head copies. Reads; verifies nothing."""
         ...
 
+    def record_audit_anchor(
+        self,
+        app: str,
+        key: str,
+        head: tuple[int, str],
+        *,
+        connector: str | None,
+        message: dict[str, Any],
+        actor: str,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record an export of ``head`` under ``key`` (one per app and slot): an
+        ``audit.anchored`` event and, with ``connector``, a delivery of ``message`` (``{context,
+        payload, text}``), due now; ``False`` when ``key`` was recorded already."""
+        ...
+
     def audit_hash(self, seq: int) -> str | None:
         """The hash of event ``seq`` (``None`` when there is none): what a saved head is
         checked against. Reads; verifies nothing."""

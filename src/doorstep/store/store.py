@@ -15,6 +15,7 @@ from doorstep.errors import ConflictError, NotFoundError, StoreError
 from doorstep.ids import new_id
 from doorstep.store import activity as _activity
 from doorstep.store import alerts as _alerts
+from doorstep.store import anchors as _anchors
 from doorstep.store import audit as _audit
 from doorstep.store import decisions as _decisions
 from doorstep.store import keys as _keys
@@ -600,6 +601,30 @@ class Store:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 return verify_chain(conn, page_size=page_size)
+
+    def record_audit_anchor(
+        self,
+        app: str,
+        key: str,
+        head: tuple[int, str],
+        *,
+        connector: str | None,
+        message: dict[str, Any],
+        actor: str,
+        now: datetime | None = None,
+    ) -> bool:
+        with self._write() as (conn, audit):
+            return _anchors.record_anchor(
+                conn,
+                audit,
+                app=app,
+                key=key,
+                head=head,
+                connector=connector,
+                message=message,
+                actor=actor,
+                now=now or datetime.now(UTC),
+            )
 
     def audit_head(self) -> tuple[int, str] | None:
         with self._read() as conn:

@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from doorstep.core.spec.alerts import alert_issues
+from doorstep.core.spec.audit import audit_issues
 from doorstep.core.spec.models import Spec
 from doorstep.core.spec.sources import source_issues
 from doorstep.core.suggest import did_you_mean
@@ -266,6 +267,7 @@ def _cross_check(doc: SpecDocument) -> list[SpecIssue]:
             )
     issues.extend(monitoring_issues(doc))
     issues.extend(alert_issues(doc))
+    issues.extend(audit_issues(doc))
     issues.extend(source_issues(doc))
     if spec.model.task == "multiclass":
         return issues  # rules may use score_<class>: checked once the model's classes are known

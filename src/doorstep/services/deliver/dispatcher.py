@@ -20,7 +20,9 @@ sending. A worker that dies leaves its deliveries to be taken over when the leas
 they are sent again with the same key (at least once). Stopping (:meth:`Dispatcher.run_forever`)
 lets the sends in flight finish for :data:`STOP_GRACE` seconds, then cancels their deadlines:
 each ends at once with ``retry`` and is recorded. Any number of dispatchers, threads or
-processes, may share one store.
+processes, may share one store. While it runs, the dispatcher also exports the audit chain's
+head for the apps whose spec asks for it (``audit.anchor``;
+:mod:`doorstep.services.governance.anchor`).
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import DoorstepError, StoreUnavailableError
 from doorstep.services.deliver.actions import delivery_context
 from doorstep.services.deliver.connectors import AppConnectors
+from doorstep.services.governance.anchor import HeadExporter
 from doorstep.store.canonical import iso
 from doorstep.store.protocols import (
     AttemptResult,
+    AuditStore,
     ClaimedDelivery,
     DeliveryAdminStore,
     FinishRequest,
@@ -70,9 +74,9 @@ __all__ = [
 ]
 
 
-class DispatchStore(OutboxStore, DeliveryAdminStore, Protocol):
-    """What the dispatcher uses: the outbox's claims and finishes, and disabling a connector its
-    target answered 410 Gone."""
+class DispatchStore(OutboxStore, DeliveryAdminStore, AuditStore, Protocol):
+    """What the dispatcher uses: the outbox's claims and finishes, disabling a connector its
+    target answered 410 Gone, and exporting the audit chain's head (``audit.anchor``)."""
 
 
 logger = logging.getLogger("doorstep.deliveries")
@@ -205,6 +209,12 @@ class Dispatcher:
         """Deliveries claimed and not yet finished, with their attempt's deadline once their
         send started: never claimed again by this dispatcher while here."""
         self._sending_lock = threading.Lock()
+        anchors = [(a.name, a.spec.audit.anchor) for a in apps if a.spec.audit.anchor is not None]
+        self._anchors = None
+        if anchors:
+            self._anchors = HeadExporter(
+                store, anchors, actor=f"worker:{self.worker}", clock=self.clock
+            )
 
     # running
 
@@ -238,6 +248,7 @@ class Dispatcher:
         logger.info("worker started worker=%s apps=%s", self.worker, ",".join(self.apps))
         try:
             while not stop.is_set():
+                self._export_head()
                 in_flight = {f for f in in_flight if not f.done()}
                 free = self.concurrency - len(in_flight)
                 early = self.claim_interval - (time.monotonic() - drained_at)
@@ -271,6 +282,20 @@ class Dispatcher:
         finally:
             self._stop_sending(in_flight)
             logger.info("worker stopped worker=%s", self.worker)
+
+    def _export_head(self) -> None:
+        """Export the audit chain's head for the apps with ``audit.anchor``, when a slot is
+        due (see :mod:`doorstep.services.governance.anchor`); a failure is logged and tried
+        again at the next loop."""
+        if self._anchors is None:
+            return
+        try:
+            self._anchors.tick()
+        except Exception as exc:
+            level = logging.WARNING if isinstance(exc, StoreUnavailableError) else logging.ERROR
+            logger.log(
+                level, "exporting the audit head failed worker=%s detail=%s", self.worker, exc
+            )
 
     def _stop_sending(self, in_flight: set[Future[AttemptReport | None]]) -> None:
         """Let the sends in flight finish for ``stop_grace`` seconds, then cancel their
