@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -59,6 +60,22 @@ def _kill(url: str, ids: list[str]) -> None:
         for claimed in store.claim_deliveries("w", len(ids), 60):
             result = AttemptResult("failed", "HTTP 400: bad customer", 400)
             store.finish_delivery(claimed.id, claimed.lease_token, result, None, "dead")
+
+
+def test_list_pages_with_the_cursor_it_prints(store_url: str) -> None:
+    ids = set(_record(store_url, 5))
+    seen: list[str] = []
+    args = ["deliveries", "list", "--limit", "2", "--db", store_url]
+    for _ in range(3):
+        listed = runner.invoke(app, args)
+        assert listed.exit_code == 0, listed.output
+        seen += [i for i in ids if i in listed.stdout]
+        more = re.search(r"add --cursor (\S+) for the next 2", listed.stderr)
+        if more is None:
+            break
+        args = ["deliveries", "list", "--limit", "2", "--cursor", more.group(1), "--db", store_url]
+    assert more is None and "raise --limit" not in listed.stderr
+    assert sorted(seen) == sorted(ids)  # every delivery once, over three pages
 
 
 def test_list_and_show(store_url: str) -> None:

@@ -36,7 +36,16 @@ def deliveries_list(
     ] = None,
     connector: Annotated[str | None, typer.Option(help="Only this connector.")] = None,
     decision: Annotated[str | None, typer.Option(help="Only this decision's deliveries.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Most rows shown.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, help="Most rows shown (a page; at most 1,000).")
+    ] = 50,
+    cursor: Annotated[
+        str | None,
+        typer.Option(
+            help="Show the page after the one that printed this cursor (same filters).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """List deliveries, newest first, with their state, attempts and last result."""
@@ -49,6 +58,7 @@ def deliveries_list(
             state=state,
             connector=connector,
             decision_id=decision,
+            cursor=cursor,
             limit=limit,
         )
         disabled = connector_states(store, app)
