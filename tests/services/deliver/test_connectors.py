@@ -12,8 +12,14 @@ from tests.connectors.receivers import Receiver, Reply
 from tests.store.factories import decision
 
 from doorstep.core.spec.loader import parse_spec
+from doorstep.services.apps.checks import check_app
 from doorstep.services.deliver.actions import deliveries_for
-from doorstep.services.deliver.connectors import SpecFile, open_app_connectors, secret_values
+from doorstep.services.deliver.connectors import (
+    SpecFile,
+    guard_warnings,
+    open_app_connectors,
+    secret_values,
+)
 from doorstep.services.deliver.dispatcher import Dispatcher
 from doorstep.store import RecordRequest, Store
 
@@ -101,3 +107,49 @@ def test_a_token_in_the_url_stays_out_of_details_and_logs_when_the_receiver_echo
     assert info.last_detail.startswith("HTTP 404: not found: ***") or (
         "(Location: ***" in info.last_detail
     )
+
+
+GUARDED = (
+    BASE
+    + """connectors:
+  crm: {type: webhook, url: "http://127.0.0.1:9000/hooks"}
+  metadata: {type: webhook, url: "http://169.254.169.254/latest"}
+  ops: {type: chat, url: "https://[::1]:8443/hooks"}
+  mail: {type: email, host: localhost, port: 25, sender: d@example.com, to: [a@example.com]}
+  rows: {type: sql, url: "postgresql+psycopg://u@10.1.2.3/crm", table: offers}
+  allowed: {type: webhook, url: "http://127.0.0.1:9001/x", allow_networks: [127.0.0.0/8]}
+  public: {type: webhook, url: "https://8.8.8.8/hooks"}
+  named: {type: webhook, url: "https://crm.example.com/hooks"}
+  local_file: {type: sql, url: "sqlite:///crm.db", table: offers}
+"""
+)
+
+
+def test_targets_the_network_guard_would_always_refuse_are_named_at_their_key() -> None:
+    warnings = guard_warnings(parse_spec(GUARDED, file="doorstep.yaml", env={}))
+    assert [w.split(": ", 1)[0] for w in warnings] == [
+        "doorstep.yaml:13 connectors.crm.url",
+        "doorstep.yaml:14 connectors.metadata.url",
+        "doorstep.yaml:15 connectors.ops.url",
+        "doorstep.yaml:16 connectors.mail.host",
+        "doorstep.yaml:17 connectors.rows.url",
+    ]
+    assert warnings[0].endswith(
+        "127.0.0.1 is a loopback address, which the network guard refuses unless "
+        "connectors.crm.allow_networks lists it: every delivery would fail. Add it "
+        "(allow_networks: [127.0.0.1/32]) if the target is meant to be there"
+    )
+    assert "169.254.169.254 is a link-local address" in warnings[1]
+    assert "::1 is a loopback address" in warnings[2] and "[::1/128]" in warnings[2]
+    assert "localhost is a loopback address" in warnings[3]
+    assert "10.1.2.3 is a private address" in warnings[4]
+
+
+def test_validate_warns_about_the_churn_webhook_once_its_allow_list_is_gone(
+    churn_app: Path,
+) -> None:
+    spec = churn_app / "doorstep.yaml"
+    spec.write_text(spec.read_text().replace("    allow_networks: [127.0.0.1/32]", ""))
+    app = check_app(spec)
+    (warning,) = [w for w in app.warnings if "network guard" in w]
+    assert " connectors.crm.url: 127.0.0.1 is a loopback address" in warning

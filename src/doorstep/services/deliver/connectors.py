@@ -6,6 +6,7 @@ validate`` and ``doorstep worker`` build to check a spec.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from doorstep.connectors.base import Connector, ConnectorContext, redact
+from doorstep.connectors.net import address_kind, parse_networks
 from doorstep.core.spec.loader import SpecDocument
 from doorstep.core.spec.models import Spec
 from doorstep.errors import ConnectorSpecError, DoorstepError, PluginError, SpecError, SpecIssue
@@ -26,6 +31,7 @@ __all__ = [
     "AppConnectors",
     "SpecFile",
     "SpecSource",
+    "guard_warnings",
     "load_connectors",
     "open_app_connectors",
     "read_app_connectors",
@@ -114,6 +120,71 @@ def _url_words(word: str) -> set[str]:
     pieces = {target, parts.path, parts.query, parts.fragment, *login}
     pieces.update(_URL_PUNCTUATION.split(target + "&" + parts.fragment))
     return {p for p in pieces if len(p) >= MIN_WORD}
+
+
+def guard_warnings(doc: SpecDocument) -> tuple[str, ...]:
+    """Connector targets written as a literal address (or ``localhost``) that the network
+    guard will refuse on every send, because no ``allow_networks`` entry admits them: said at
+    the key (``doorstep validate``), where otherwise every delivery would fail later."""
+    found: list[str] = []
+    secrets = secret_values(doc)
+    for name, spec in doc.spec.connectors.items():
+        target = _target(spec)
+        if target is None:
+            continue
+        key, host = target
+        address = _literal_address(host)
+        if address is None:
+            continue
+        kind = address_kind(address)
+        try:
+            allowed = parse_networks(getattr(spec, "allow_networks", []), connector=name)
+        except ConnectorSpecError:
+            continue  # reported as an error when the connector is built
+        if kind is None or any(address.version == n.version and address in n for n in allowed):
+            continue
+        single = f"{address}/{address.max_prefixlen}"
+        shown = host if host.lower().rstrip(".").endswith("localhost") else str(address)
+        message = (
+            f"{shown} is a {kind} address, which the network guard refuses unless "
+            f"connectors.{name}.allow_networks lists it: every delivery would fail. Add it "
+            f"(allow_networks: [{single}]) if the target is meant to be there"
+        )
+        found.append(str(doc.issue(("connectors", name, key), redact(message, secrets))))
+    return tuple(found)
+
+
+def _target(spec: Any) -> tuple[str, str] | None:
+    """The key and host of a connector's network target (``None`` for files, sockets, SQLite
+    and plugins)."""
+    host = getattr(spec, "host", None)
+    if isinstance(host, str) and spec.type == "email":
+        return "host", host
+    url = getattr(spec, "url", None)
+    if not isinstance(url, str):
+        return None
+    if spec.type == "sql":
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            return None
+        if parsed.get_backend_name() == "sqlite" or not parsed.host:
+            return None
+        return "url", parsed.host
+    try:
+        return "url", urlsplit(url).hostname or ""
+    except ValueError:
+        return None
+
+
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    name = host.strip("[]").split("%", 1)[0]
+    if name.lower().rstrip(".") == "localhost" or name.lower().endswith(".localhost"):
+        return ipaddress.IPv4Address("127.0.0.1")
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
 
 
 def load_connectors(app: SpecSource) -> dict[str, Connector]:
