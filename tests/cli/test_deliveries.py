@@ -137,6 +137,21 @@ def test_cancel(store_url: str) -> None:
     assert none.exit_code == 1
 
 
+def test_retry_and_cancel_record_the_reason_given(store_url: str) -> None:
+    (delivery_id,) = _record(store_url, 1)
+    for verb, why in (("cancel", "customer left"), ("retry", "customer came back")):
+        args = ["deliveries", verb, delivery_id, "--reason", why, "--db", store_url]
+        assert runner.invoke(app, args).exit_code == 0
+    with open_store(store_url) as store:
+        info = store.get_delivery(delivery_id)
+        assert info is not None and info.decision_id is not None
+        events = store.decision_audit(info.decision_id)
+    assert [(e.kind, e.payload.get("reason")) for e in events[1:]] == [
+        ("deliveries.cancelled", "customer left"),
+        ("deliveries.retried", "customer came back"),
+    ]
+
+
 def test_enable_a_disabled_connector(store_url: str) -> None:
     with open_store(store_url) as store:
         store.disable_connector("churn", "crm", "HTTP 410 Gone", actor="worker")

@@ -25,6 +25,10 @@ IdsArgument = Annotated[
     list[str] | None,
     typer.Argument(help="Delivery ids (see `doorstep deliveries list`).", show_default=False),
 ]
+ReasonOption = Annotated[
+    str | None,
+    typer.Option(help="Why, recorded in the audit trail with the change.", show_default=False),
+]
 
 
 @deliveries_app.command("list")
@@ -83,6 +87,7 @@ def deliveries_retry(
     ids: IdsArgument = None,
     dead: Annotated[bool, typer.Option("--dead", help="Every dead delivery of --app.")] = False,
     app: Annotated[str | None, typer.Option(help="The app, with --dead.")] = None,
+    reason: ReasonOption = None,
     db: DbOption = None,
 ) -> None:
     """Send dead or cancelled deliveries again, with a fresh cycle of attempts."""
@@ -96,21 +101,23 @@ def deliveries_retry(
     with open_db(db) as store:
         if dead:
             assert app is not None
-            changes = retry_dead(store, app, actor=actor())
+            changes = retry_dead(store, app, actor=actor(), reason=reason)
         else:
-            changes = retry_deliveries(store, ids or [], actor=actor())
+            changes = retry_deliveries(store, ids or [], actor=actor(), reason=reason)
     _report(changes, "Re-queued", "dead or cancelled")
 
 
 @deliveries_app.command("cancel")
-def deliveries_cancel(ids: IdsArgument = None, db: DbOption = None) -> None:
+def deliveries_cancel(
+    ids: IdsArgument = None, reason: ReasonOption = None, db: DbOption = None
+) -> None:
     """Cancel held, pending or dead deliveries: they are never sent (retry undoes it)."""
     from doorstep.services.deliver.operations import cancel_deliveries
 
     if not ids:
         raise InputError("Name the deliveries to cancel by their ids.")
     with open_db(db) as store:
-        changes = cancel_deliveries(store, ids, actor=actor())
+        changes = cancel_deliveries(store, ids, actor=actor(), reason=reason)
     _report(changes, "Cancelled", "held, pending or dead")
 
 

@@ -368,14 +368,19 @@ class DeliveryAdminStore(Protocol):
         """The delivery with its attempts (``history``)."""
         ...
 
-    def retry_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+    def retry_deliveries(
+        self, ids: list[str], *, actor: str, reason: str | None = None
+    ) -> DeliveryChanges:
         """``dead`` and ``cancelled`` deliveries become ``pending`` now with a fresh cycle of
-        attempts; one audit event. Other states are skipped."""
+        attempts; one audit event (with ``reason`` when given). Other states are skipped."""
         ...
 
-    def cancel_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
-        """``held``, ``pending`` and ``dead`` deliveries become ``cancelled``; one audit event.
-        A delivery being sent (``sending``) cannot be cancelled."""
+    def cancel_deliveries(
+        self, ids: list[str], *, actor: str, reason: str | None = None
+    ) -> DeliveryChanges:
+        """``held``, ``pending`` and ``dead`` deliveries become ``cancelled``; one audit event
+        (with ``reason`` when given). A delivery being sent (``sending``) cannot be
+        cancelled."""
         ...
 
     def disable_connector(self, app: str, connector: str, detail: str, *, actor: str) -> bool:

@@ -267,13 +267,17 @@ class Store:
         with self._read() as conn:
             return _deliveries.get_delivery(conn, delivery_id)
 
-    def retry_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+    def retry_deliveries(
+        self, ids: list[str], *, actor: str, reason: str | None = None
+    ) -> DeliveryChanges:
         with self._write() as (conn, audit):
-            return _deliveries.retry(conn, audit, ids, actor, datetime.now(UTC))
+            return _deliveries.retry(conn, audit, ids, actor, datetime.now(UTC), reason)
 
-    def cancel_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+    def cancel_deliveries(
+        self, ids: list[str], *, actor: str, reason: str | None = None
+    ) -> DeliveryChanges:
         with self._write() as (conn, audit):
-            return _deliveries.cancel(conn, audit, ids, actor, datetime.now(UTC))
+            return _deliveries.cancel(conn, audit, ids, actor, datetime.now(UTC), reason)
 
     def disable_connector(self, app: str, connector: str, detail: str, *, actor: str) -> bool:
         with self._write() as (conn, audit):
