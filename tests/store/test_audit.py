@@ -235,6 +235,21 @@ def test_a_key_edited_behind_its_event_is_found(
     assert report.details["fields"] == [field]
 
 
+def test_a_key_role_is_checked_against_its_latest_role_event(trail: Trail) -> None:
+    (key,) = trail.store.list_keys()
+    trail.sql(api_keys.update().values(role="admin"))  # a role change as the store makes it:
+    change = {"id": key.id, "name": key.name, "from": "client", "role": "admin"}
+    seq = trail.store.append_audit("key.role_changed", key.id, change, actor="admin")  # 7
+    assert trail.store.verify_audit().ok
+    trail.sql(api_keys.update().values(role="client"))  # ...undone behind the store's back
+    report = trail.store.verify_audit()
+    assert (report.problem, report.first_bad_seq, report.details["fields"]) == (
+        "edited",
+        seq,
+        ["role"],
+    )
+
+
 def test_a_key_revived_or_revoked_behind_the_store_is_found(trail: Trail) -> None:
     (key,) = trail.store.list_keys()
     trail.store.revoke_key(key.id, actor="admin")  # event 7
