@@ -164,6 +164,7 @@ class SQLConnector:
     ) -> AbstractContextManager[None]:
         """While the row is written: interrupted when ``deadline`` passes or is cancelled."""
         if deadline is None:
+            _limit_waits(connection, self.spec.timeout)  # a pooled connection's last limit
             return nullcontext()
         _limit_waits(connection, deadline.limit(self.spec.timeout))
         return deadline.watch(_interrupter(connection))
