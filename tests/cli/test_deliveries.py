@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -59,6 +60,22 @@ def _kill(url: str, ids: list[str]) -> None:
         for claimed in store.claim_deliveries("w", len(ids), 60):
             result = AttemptResult("failed", "HTTP 400: bad customer", 400)
             store.finish_delivery(claimed.id, claimed.lease_token, result, None, "dead")
+
+
+def test_list_pages_with_the_cursor_it_prints(store_url: str) -> None:
+    ids = set(_record(store_url, 5))
+    seen: list[str] = []
+    args = ["deliveries", "list", "--limit", "2", "--db", store_url]
+    for _ in range(3):
+        listed = runner.invoke(app, args)
+        assert listed.exit_code == 0, listed.output
+        seen += [i for i in ids if i in listed.stdout]
+        more = re.search(r"add --cursor (\S+) for the next 2", listed.stderr)
+        if more is None:
+            break
+        args = ["deliveries", "list", "--limit", "2", "--cursor", more.group(1), "--db", store_url]
+    assert more is None and "raise --limit" not in listed.stderr
+    assert sorted(seen) == sorted(ids)  # every delivery once, over three pages
 
 
 def test_list_and_show(store_url: str) -> None:
@@ -118,6 +135,21 @@ def test_cancel(store_url: str) -> None:
         assert store.verify_audit().ok
     none = runner.invoke(app, ["deliveries", "cancel", "--db", store_url])
     assert none.exit_code == 1
+
+
+def test_retry_and_cancel_record_the_reason_given(store_url: str) -> None:
+    (delivery_id,) = _record(store_url, 1)
+    for verb, why in (("cancel", "customer left"), ("retry", "customer came back")):
+        args = ["deliveries", verb, delivery_id, "--reason", why, "--db", store_url]
+        assert runner.invoke(app, args).exit_code == 0
+    with open_store(store_url) as store:
+        info = store.get_delivery(delivery_id)
+        assert info is not None and info.decision_id is not None
+        events = store.decision_audit(info.decision_id)
+    assert [(e.kind, e.payload.get("reason")) for e in events[1:]] == [
+        ("deliveries.cancelled", "customer left"),
+        ("deliveries.retried", "customer came back"),
+    ]
 
 
 def test_enable_a_disabled_connector(store_url: str) -> None:

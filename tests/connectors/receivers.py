@@ -32,6 +32,13 @@ class Reply:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    echo: bool = False
+    """Answer with the request's path (as received, percent-encoding and all) as the body
+    and as ``Location``, as receivers that echo what they were asked do."""
+    trickle: float = 0.0
+    """Seconds between the bytes of the answer, sent one at a time (status line and headers
+    too): each read of a client gets a byte well within its timeout, so only a deadline for
+    the whole attempt ends it."""
 
 
 @dataclass(frozen=True)
@@ -215,17 +222,39 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.delay and receiver._stopping.wait(reply.delay):
                 self.close_connection = True
                 return
+            answer, headers = reply.body, dict(reply.headers)
+            if reply.echo:
+                answer, headers["Location"] = f"not found: {path}".encode(), path
+            if reply.trickle:
+                self._trickle(reply, answer, headers)
+                return
             self.send_response(reply.status)
-            for name, value in reply.headers.items():
+            for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(reply.body)
+            self.wfile.write(answer)
         finally:
             with receiver._lock:
                 del receiver._open[id(self)]
 
     do_GET = do_POST
+
+    def _trickle(self, reply: Reply, answer: bytes, headers: dict[str, str]) -> None:
+        """Send the whole answer a byte every ``reply.trickle`` seconds, until the client
+        hangs up or the receiver stops."""
+        lines = [f"HTTP/1.1 {reply.status} {self.responses[reply.status][0]}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines.append(f"Content-Length: {len(answer)}")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer
+        self.close_connection = True
+        for index in range(len(data)):
+            if self.server.receiver._stopping.wait(reply.trickle):
+                return
+            try:
+                self.wfile.write(data[index : index + 1])
+            except OSError:  # the client gave up
+                return
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: the tests read :attr:`Receiver.requests` instead."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from tests.connectors.receivers import Receiver, Reply
 
 from doorstep.connectors.base import Connector, ConnectorContext, ConnectorFactory, Message
 from doorstep.connectors.chat import ChatConnector, build_message
+from doorstep.connectors.deadline import Deadline
 from doorstep.core.spec.models import ChatConnectorSpec, WebhookConnectorSpec
 from doorstep.errors import ConnectorSpecError
 
@@ -160,6 +162,16 @@ def test_a_slow_chat_service_is_retried(
     result = make(receiver.url(), timeout=0.2).send(delivery())
     assert result.outcome == "retry"
     assert "timed out after 0.2 s" in result.detail
+
+
+def test_a_chat_service_answering_a_byte_at_a_time_is_given_up_on_at_the_deadline(
+    receiver: Receiver, make: Make, delivery: DeliveryFactory
+) -> None:
+    receiver.script("/hook", Reply(200, b"ok" * 50, trickle=0.1))
+    started = time.monotonic()
+    result = make(receiver.url(), timeout=1).send(delivery(deadline=Deadline(1.0)))
+    assert 1.0 <= time.monotonic() - started < 1.8
+    assert result.outcome == "retry" and result.detail.startswith("gave up after 1 s while")
 
 
 def test_loopback_needs_allow_networks(

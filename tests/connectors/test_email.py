@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import socket
 import ssl
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,6 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from doorstep.connectors.base import ConnectorContext, Message
+from doorstep.connectors.deadline import Deadline
 from doorstep.connectors.email import EmailConnector, message_id
 from doorstep.core.spec.models import EmailConnectorSpec, FileConnectorSpec
 from doorstep.errors import ConnectorSpecError
@@ -214,6 +218,57 @@ def test_unreachable_and_silent_servers_are_retried(delivery: DeliveryFactory) -
         silent.listen()
         result = connector(silent.getsockname()[1], timeout=0.3).send(delivery())
     assert result.outcome == "retry" and "timed out" in result.detail
+
+
+class TricklingServer:
+    """An SMTP server that greets with one more ``220-`` line every ``pause`` seconds, for
+    ``seconds`` (then hangs up): each read of a client gets a line well within its timeout."""
+
+    def __init__(self, pause: float = 0.1, seconds: float = 8.0) -> None:
+        self.pause, self.seconds = pause, seconds
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> TricklingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        self.listener.close()
+        self.thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            client, _ = self.listener.accept()
+            with client:
+                end = time.monotonic() + self.seconds
+                while time.monotonic() < end and not self.stopping.wait(self.pause):
+                    client.sendall(b"220-still greeting\r\n")
+
+
+@pytest.mark.parametrize("cancel", [False, True], ids=["deadline", "cancelled"])
+def test_a_server_that_never_finishes_greeting_is_given_up_on(
+    delivery: DeliveryFactory, cancel: bool
+) -> None:
+    with TricklingServer() as server:
+        started = time.monotonic()
+        deadline = Deadline(60 if cancel else 1.0)
+        if cancel:
+            threading.Timer(1.0, deadline.cancel).start()
+        result = connector(server.port, timeout=1).send(delivery(deadline=deadline))
+        took = time.monotonic() - started
+    assert 1.0 <= took < 1.8, took
+    assert result.outcome == "retry"
+    doing = f"while talking to 127.0.0.1:{server.port}"
+    expected = (
+        f"not finished: the worker stopped {doing}"
+        if cancel
+        else f"gave up after 1 s {doing}: an attempt ends before its lease does"
+    )
+    assert result.detail == expected
 
 
 def test_private_hosts_need_allow_networks(smtp_server: Server, delivery: DeliveryFactory) -> None:

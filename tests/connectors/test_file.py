@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import csv
 import errno
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from doorstep.connectors.base import ConnectorContext, Message
+from doorstep.connectors.base import ConnectorContext, Message, SendResult
+from doorstep.connectors.deadline import Deadline
 from doorstep.connectors.file import FileConnector
 from doorstep.core.spec.models import FileConnectorSpec
 
@@ -146,6 +149,34 @@ def test_a_failed_write_leaves_no_half_line(
     assert len(lines(tmp_path / "actions.jsonl")) == 2
 
 
+def test_a_lock_held_by_another_writer_is_given_up_on_at_the_deadline(
+    tmp_path: Path, delivery: DeliveryFactory
+) -> None:
+    target = connector(tmp_path)
+    path = tmp_path / "out" / "actions.jsonl"
+    path.parent.mkdir()
+    results: list[SendResult] = []
+    sending = threading.Thread(
+        target=lambda: results.append(target.send(delivery(deadline=Deadline(0.5))))
+    )
+    with path.open("ab") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another process's writer, stuck
+        started = time.monotonic()
+        sending.start()
+        sending.join(timeout=3)
+        took = time.monotonic() - started
+    sending.join(timeout=10)
+    assert results and 0.5 <= took < 1.0, f"still waiting after {took:.1f} s"
+    (result,) = results
+    assert result.outcome == "retry"
+    assert result.detail == (
+        "gave up after 0.5 s while waiting for the lock another writer holds on the file to "
+        "out/actions.jsonl: an attempt ends before its lease does"
+    )
+    assert target.send(delivery(deadline=Deadline(0.5))).outcome == "delivered"
+    assert len(lines(path)) == 1
+
+
 def test_a_folder_in_the_way_fails(tmp_path: Path, delivery: DeliveryFactory) -> None:
     (tmp_path / "actions.jsonl").mkdir()
     result = connector(tmp_path, path="actions.jsonl").send(delivery())
@@ -193,7 +224,8 @@ def test_threads_with_their_own_connectors_never_interleave(
 WORKER = """
 import sys
 from pathlib import Path
-from doorstep.connectors.base import ConnectorContext, Message
+from doorstep.connectors.base import ConnectorContext, Message, SendResult
+from doorstep.connectors.deadline import Deadline
 from doorstep.connectors.file import FileConnector
 from doorstep.core.spec.models import FileConnectorSpec
 

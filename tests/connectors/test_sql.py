@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -19,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from doorstep.connectors.base import ConnectorContext, Message
+from doorstep.connectors.deadline import Deadline
 from doorstep.connectors.sql import SQLConnector
 from doorstep.core.spec.models import SQLConnectorSpec
 from doorstep.errors import ConnectorSpecError
@@ -311,6 +313,38 @@ def test_a_locked_sqlite_file_is_retried(tmp_path: Path, delivery: DeliveryFacto
     assert result.outcome == "retry" and "locked" in result.detail
     assert connector.send(delivery()).outcome == "delivered"
     connector.close()
+
+
+def test_a_row_lock_held_elsewhere_is_given_up_on_at_the_deadline(
+    db_url: str, delivery: DeliveryFactory
+) -> None:
+    connector = sql(db_url, table="offers_by_customer", key="customer_id", timeout=10)
+    assert connector.send(delivery()).outcome == "delivered"
+    engine = sa.create_engine(db_url)
+    results: list[Any] = []
+    try:
+        with engine.connect() as holder:
+            holder.execute(sa.text("UPDATE offers_by_customer SET score = 0"))  # locked, for long
+            sending = threading.Thread(
+                target=lambda: results.append(connector.send(delivery(deadline=Deadline(1.0))))
+            )
+            started = time.monotonic()
+            sending.start()
+            sending.join(timeout=5)
+            took = time.monotonic() - started
+            holder.rollback()
+        sending.join(timeout=30)
+        assert results and took < 2.5, f"still writing after {took:.1f} s"
+        (result,) = results
+        assert result.outcome == "retry"
+        assert result.detail == (
+            "gave up after 1 s while writing the row into offers_by_customer: an attempt ends "
+            "before its lease does"
+        )
+        assert connector.send(delivery(deadline=Deadline(10))).outcome == "delivered"
+    finally:
+        connector.close()
+        engine.dispose()
 
 
 def test_private_hosts_need_allow_networks(pg_url: str, delivery: DeliveryFactory) -> None:

@@ -22,6 +22,7 @@ from tests.connectors.receivers import Receiver, Reply
 
 from doorstep import __version__
 from doorstep.connectors.base import Connector, ConnectorContext, ConnectorFactory
+from doorstep.connectors.deadline import Deadline
 from doorstep.connectors.webhook import WebhookConnector
 from doorstep.core.spec.models import ChatConnectorSpec, WebhookConnectorSpec
 from doorstep.errors import ConnectorSpecError
@@ -306,6 +307,38 @@ def test_a_slow_receiver_is_retried(
     assert time.monotonic() - started < 2
     assert result.outcome == "retry"
     assert result.detail == "timed out after 0.3 s while waiting for the response"
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_given_up_on_at_the_deadline(
+    receiver: Receiver, make: Make, delivery: DeliveryFactory
+) -> None:
+    receiver.script("/hook", Reply(200, b"." * 100, trickle=0.1))  # each read well within 1 s
+    started = time.monotonic()
+    result = make(receiver.url(), timeout=1).send(delivery(deadline=Deadline(1.2)))
+    took = time.monotonic() - started
+    assert 1.2 <= took < 2.0, took
+    assert (result.outcome, result.status) == ("retry", None)
+    assert result.detail == (
+        "gave up after 1.2 s while waiting for the response: an attempt ends before its lease does"
+    )
+    assert receiver.webhook_ids("/hook") == {delivery().key: 1}
+
+
+@pytest.mark.parametrize("reply", [Reply(200, delay=30), Reply(200, b"." * 100, trickle=0.1)])
+def test_a_cancelled_attempt_ends_at_once_and_the_next_send_reconnects(
+    receiver: Receiver, make: Make, delivery: DeliveryFactory, reply: Reply
+) -> None:
+    receiver.script("/hook", reply, Reply(200))
+    connector = make(receiver.url(), timeout=10)
+    deadline = Deadline(60)
+    threading.Timer(0.5, deadline.cancel).start()
+    started = time.monotonic()
+    result = connector.send(delivery(deadline=deadline))
+    assert time.monotonic() - started < 1.5
+    assert result.outcome == "retry"
+    assert result.detail == "not finished: the worker stopped while waiting for the response"
+    assert connector.send(delivery(deadline=Deadline(10))).outcome == "delivered"
+    assert receiver.accepts == 2
 
 
 def test_a_closed_port_is_retried(make: Make, delivery: DeliveryFactory) -> None:

@@ -337,6 +337,16 @@ def test_an_expired_lease_is_taken_over_and_the_first_worker_cannot_finish(store
     assert _state(store, first.id) == "delivered"
 
 
+def test_a_claim_skips_the_deliveries_its_worker_is_still_sending(store: Store) -> None:
+    store.record([with_deliveries([decision(1), decision(2)])], actor="t")
+    first, second = store.claim_deliveries("w1", 5, 30, now=T0)
+    later = T0 + timedelta(seconds=31)  # both leases ran out; w1 still sends the first
+    (again,) = store.claim_deliveries("w1", 5, 30, now=later, exclude=[first.id])
+    assert again.id == second.id
+    (other,) = store.claim_deliveries("w2", 5, 30, now=later)  # another worker takes it over
+    assert other.id == first.id
+
+
 def test_an_expired_lease_alone_stops_a_finish(store: Store) -> None:
     store.record([with_deliveries([decision(1)])], actor="t")
     (claimed,) = store.claim_deliveries("w1", 5, 30, now=T0)

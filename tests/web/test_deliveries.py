@@ -226,6 +226,29 @@ async def test_deliveries_move_and_operators_retry_and_cancel_them(
     assert store.verify_audit().ok
 
 
+async def test_the_reason_of_a_retry_or_a_cancel_is_recorded(
+    client: httpx.AsyncClient, store: StoreContract
+) -> None:
+    await decide(client)
+    [item] = (await client.get(DELIVERIES, params={"state": "pending", "limit": 1})).json()["items"]
+    url = f"/v1/deliveries/{item['delivery_id']}"
+    cancelled = await client.post(f"{url}/cancel", json={"reason": "customer left"})
+    assert cancelled.json()["last_detail"].endswith(": customer left")
+    await client.post(f"{url}/retry", json={"reason": "  customer\ncame back "})
+    await client.post(f"{url}/cancel")  # no body: no reason
+    events = [
+        (e.kind, e.payload.get("reason"))
+        for e in store.decision_audit(item["decision_id"])
+        if e.kind.startswith("deliveries.")
+    ]
+    assert events == [
+        ("deliveries.cancelled", "customer left"),
+        ("deliveries.retried", "customer came back"),
+        ("deliveries.cancelled", None),
+    ]
+    assert store.verify_audit().ok
+
+
 async def test_a_delivery_being_sent_cannot_be_cancelled(
     client: httpx.AsyncClient, store: StoreContract
 ) -> None:

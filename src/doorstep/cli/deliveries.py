@@ -25,6 +25,10 @@ IdsArgument = Annotated[
     list[str] | None,
     typer.Argument(help="Delivery ids (see `doorstep deliveries list`).", show_default=False),
 ]
+ReasonOption = Annotated[
+    str | None,
+    typer.Option(help="Why, recorded in the audit trail with the change.", show_default=False),
+]
 
 
 @deliveries_app.command("list")
@@ -36,7 +40,16 @@ def deliveries_list(
     ] = None,
     connector: Annotated[str | None, typer.Option(help="Only this connector.")] = None,
     decision: Annotated[str | None, typer.Option(help="Only this decision's deliveries.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Most rows shown.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, help="Most rows shown (a page; at most 1,000).")
+    ] = 50,
+    cursor: Annotated[
+        str | None,
+        typer.Option(
+            help="Show the page after the one that printed this cursor (same filters).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """List deliveries, newest first, with their state, attempts and last result."""
@@ -49,6 +62,7 @@ def deliveries_list(
             state=state,
             connector=connector,
             decision_id=decision,
+            cursor=cursor,
             limit=limit,
         )
         disabled = connector_states(store, app)
@@ -73,6 +87,7 @@ def deliveries_retry(
     ids: IdsArgument = None,
     dead: Annotated[bool, typer.Option("--dead", help="Every dead delivery of --app.")] = False,
     app: Annotated[str | None, typer.Option(help="The app, with --dead.")] = None,
+    reason: ReasonOption = None,
     db: DbOption = None,
 ) -> None:
     """Send dead or cancelled deliveries again, with a fresh cycle of attempts."""
@@ -86,21 +101,23 @@ def deliveries_retry(
     with open_db(db) as store:
         if dead:
             assert app is not None
-            changes = retry_dead(store, app, actor=actor())
+            changes = retry_dead(store, app, actor=actor(), reason=reason)
         else:
-            changes = retry_deliveries(store, ids or [], actor=actor())
+            changes = retry_deliveries(store, ids or [], actor=actor(), reason=reason)
     _report(changes, "Re-queued", "dead or cancelled")
 
 
 @deliveries_app.command("cancel")
-def deliveries_cancel(ids: IdsArgument = None, db: DbOption = None) -> None:
+def deliveries_cancel(
+    ids: IdsArgument = None, reason: ReasonOption = None, db: DbOption = None
+) -> None:
     """Cancel held, pending or dead deliveries: they are never sent (retry undoes it)."""
     from doorstep.services.deliver.operations import cancel_deliveries
 
     if not ids:
         raise InputError("Name the deliveries to cancel by their ids.")
     with open_db(db) as store:
-        changes = cancel_deliveries(store, ids, actor=actor())
+        changes = cancel_deliveries(store, ids, actor=actor(), reason=reason)
     _report(changes, "Cancelled", "held, pending or dead")
 
 

@@ -42,12 +42,17 @@ def deliveries(
     disabled: list[ConnectorState],
     limit: int,
 ) -> None:
-    """A page of deliveries, newest first; then (on ``errors``) whether there are more, and
-    each connector that is disabled."""
+    """A page of deliveries, newest first; then (on ``errors``) the cursor of the next page
+    when there are more, and each connector that is disabled."""
     with wide_when_piped(TABLE_WIDTH):
         console.print(_list_table(page.items))
     if page.next_cursor:
-        errors.print(f"Showing the newest {limit}; raise --limit or filter to see more.")
+        errors.print(
+            f"Showing {len(page.items)}; there are more: add --cursor {page.next_cursor} for "
+            f"the next {limit} (or filter by --app, --state, --connector or --decision).",
+            highlight=False,
+            soft_wrap=True,
+        )
     for item in disabled:
         errors.print(
             f"[yellow]connector {item.app}/{item.connector} is disabled[/] since "
@@ -117,12 +122,17 @@ def delivering(errors: Console, worker: Worker, concurrency: int) -> None:
     errors.print(
         f"Delivering for [bold]{worker.names}[/] from {worker.store.url} as "
         f"{worker.dispatcher.worker} ({concurrency} at a time). Ctrl-C stops after the sends "
-        "in flight."
+        f"in flight (cut short after {worker.dispatcher.stop_grace:g} s)."
     )
 
 
 def stopping(errors: Console, signal_name: str) -> None:
-    errors.print(f"Stopping ({signal_name}) after the sends in flight…")
+    from doorstep.services.deliver.dispatcher import STOP_GRACE
+
+    errors.print(
+        f"Stopping ({signal_name}) after the sends in flight (those still going after "
+        f"{STOP_GRACE:g} s are cut short and retried)…"
+    )
 
 
 def _list_table(items: list[Delivery]) -> Table:

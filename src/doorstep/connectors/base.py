@@ -17,13 +17,16 @@ and :func:`doorstep.testing.check_connector` runs the conformance checks on any 
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from doorstep.connectors.deadline import Deadline
 
 __all__ = [
     "REDACTED",
@@ -51,8 +54,10 @@ REDACTED = "***"
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value, also URL-encoded, replaced by ``***`` (longest first,
-    so a secret that contains another one is hidden whole)."""
+    """``text`` with every secret value replaced by ``***``, also where it appears URL-encoded,
+    whole or in part (``tok%7Cen``, ``a+b`` for ``a b``), as an HTTP client writes it into a
+    path or a query and a receiver echoes it back. Longer secrets are matched first, so a secret
+    that contains another one is hidden whole."""
     return Redactor(secrets)(text)
 
 
@@ -61,16 +66,34 @@ class Redactor:
     (every attempt's detail)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._forms: list[str] = []
-        for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-            quoted = quote(secret, safe="")
-            self._forms += [secret] if quoted == secret else [secret, quoted]
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._pattern: re.Pattern[str] | None = None
+        if self._secrets:
+            self._pattern = re.compile("|".join(map(_encoded_forms, self._secrets)))
+        self._plus = any(" " in s for s in self._secrets)
 
     def __call__(self, text: str) -> str:
-        for form in self._forms:
-            if form in text:
-                text = text.replace(form, REDACTED)
+        if self._pattern is None or not text:
+            return text
+        if "%" in text or (self._plus and "+" in text):  # maybe encoded: the slow way
+            return self._pattern.sub(REDACTED, text)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
         return text
+
+
+def _encoded_forms(secret: str) -> str:
+    """A pattern matching ``secret`` with any of its characters percent-encoded (hex digits in
+    either case), and a space also written ``+``."""
+    parts = []
+    for char in secret:
+        encoded = "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+        options = [re.escape(char), f"(?i:{encoded})"]
+        if char == " ":
+            options.append(r"\+")
+        parts.append(f"(?:{'|'.join(options)})")
+    return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,12 @@ class Message:
     """A message for people that is ready as it is (an alert, its first line a headline):
     connectors that write to people (chat, e-mail) send it instead of their templates;
     ``None`` for a decision's action."""
+    deadline: Deadline | None = None
+    """When this attempt must be over (:class:`doorstep.connectors.deadline.Deadline`): the
+    dispatcher sets one a little before the delivery's lease ends, and cancels it when the
+    worker stops. A connector gives up by then with ``retry`` (see
+    :meth:`~doorstep.connectors.deadline.Deadline.give_up`); ``None``: only its own
+    timeouts apply."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +158,8 @@ class Connector(Protocol):
     """A live connection to one target, made from one ``connectors:`` entry of a spec."""
 
     def send(self, delivery: Message) -> SendResult:
-        """Deliver once. Blocking; called from worker threads, possibly concurrently."""
+        """Deliver once. Blocking; called from worker threads, possibly concurrently. Ends by
+        ``delivery.deadline`` when it has one (with ``retry`` if it could not finish)."""
         ...
 
     def close(self) -> None:

@@ -97,7 +97,7 @@ class ChatConnector:
         delivery with a ready :attr:`~Message.text` (an alert) is posted as it is."""
         if delivery.text is not None:
             message = {"text": delivery.text, "blocks": [_section(_escape(delivery.text))]}
-            return self._poster.post(encode_json(message), {})
+            return self._poster.post(encode_json(message), {}, deadline=delivery.deadline)
         try:
             text = None
             if self._text is not None:
@@ -107,7 +107,7 @@ class ChatConnector:
             return SendResult("failed", self._poster.redact(str(error)))
         except ValueError as error:
             return SendResult("failed", self._poster.redact(f"message is not JSON: {error}"))
-        return self._poster.post(body, {})
+        return self._poster.post(body, {}, deadline=delivery.deadline)
 
     def close(self) -> None:
         """Close pooled connections."""

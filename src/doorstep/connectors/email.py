@@ -11,9 +11,13 @@ share one. The host is resolved and vetted once per send by
 so a second lookup cannot point it elsewhere; STARTTLS still checks the certificate against the
 host name.
 
+The connection's ``timeout`` applies to each step; the attempt's
+:class:`~doorstep.connectors.deadline.Deadline` to the whole conversation (a watchdog shuts the
+connection down when it passes, or when the worker stops).
+
 Outcomes: accepted → ``delivered``; an SMTP 4xx answer, a refused or dropped connection or a
-timeout → ``retry``; a 5xx answer (recipient refused, message rejected, bad credentials) or a
-template that does not render → ``failed``.
+timeout (also the attempt's deadline) → ``retry``; a 5xx answer (recipient refused, message
+rejected, bad credentials) or a template that does not render → ``failed``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from html import escape
@@ -33,6 +38,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from doorstep.connectors.base import ConnectorContext, Message, SendOutcome, SendResult, redact
+from doorstep.connectors.deadline import Deadline
 from doorstep.connectors.net import (
     ResolvedAddress,
     check_address,
@@ -88,28 +94,36 @@ class EmailConnector:
             return SendResult("failed", self._redact(error.message))
         except OSError as error:
             return SendResult("retry", self._redact(f"cannot resolve {spec.host}: {error}"))
+        deadline = delivery.deadline
         try:
-            refused = self._transmit(addresses, message, recipients)
-        except smtplib.SMTPRecipientsRefused as error:
-            return _refused_result(error.recipients, self._redact)
-        except smtplib.SMTPResponseException as error:
-            return _answer_result(error.smtp_code, error.smtp_error, self._redact)
-        except smtplib.SMTPServerDisconnected as error:
-            return SendResult("retry", self._redact(f"the SMTP server disconnected: {error}"))
-        except smtplib.SMTPException as error:  # e.g. no AUTH or STARTTLS offered: a setup issue
-            return SendResult("failed", self._redact(f"SMTP: {error}"))
-        except ssl.SSLCertVerificationError as error:
-            detail = f"TLS certificate of {self.spec.host} not trusted: {error.verify_message}"
-            return SendResult("retry", self._redact(detail))
-        except OSError as error:  # refused, unreachable, timed out, TLS handshake failed
-            detail = f"cannot reach {self.spec.host}:{self.spec.port}: {_describe(error)}"
-            return SendResult("retry", self._redact(detail))
+            refused = self._transmit(addresses, message, recipients, deadline)
+        except (smtplib.SMTPException, OSError) as error:
+            if deadline is not None and deadline.expired:  # cut short, whatever it looked like
+                return deadline.give_up(f"talking to {spec.host}:{spec.port}")
+            return self._failure(error)
         accepted = len(recipients) - len(refused)
         detail = f"accepted by {self.spec.host} for {accepted} recipient(s)"
         if refused:
             codes = ", ".join(f"{to} ({code})" for to, (code, _) in sorted(refused.items()))
             detail += f"; refused: {codes}"
         return SendResult("delivered", self._redact(detail))
+
+    def _failure(self, error: smtplib.SMTPException | OSError) -> SendResult:
+        """The outcome of a send that raised (see the module docstring)."""
+        if isinstance(error, smtplib.SMTPRecipientsRefused):
+            return _refused_result(error.recipients, self._redact)
+        if isinstance(error, smtplib.SMTPResponseException):
+            return _answer_result(error.smtp_code, error.smtp_error, self._redact)
+        if isinstance(error, smtplib.SMTPServerDisconnected):
+            return SendResult("retry", self._redact(f"the SMTP server disconnected: {error}"))
+        if isinstance(error, smtplib.SMTPException):  # e.g. no AUTH or STARTTLS: a setup issue
+            return SendResult("failed", self._redact(f"SMTP: {error}"))
+        if isinstance(error, ssl.SSLCertVerificationError):
+            detail = f"TLS certificate of {self.spec.host} not trusted: {error.verify_message}"
+            return SendResult("retry", self._redact(detail))
+        # refused, unreachable, timed out, TLS handshake failed
+        detail = f"cannot reach {self.spec.host}:{self.spec.port}: {_describe(error)}"
+        return SendResult("retry", self._redact(detail))
 
     def close(self) -> None:
         """Nothing to release: every send uses its own connection."""
@@ -148,10 +162,18 @@ class EmailConnector:
         return message, recipients
 
     def _transmit(
-        self, addresses: list[ResolvedAddress], message: EmailMessage, recipients: list[str]
+        self,
+        addresses: list[ResolvedAddress],
+        message: EmailMessage,
+        recipients: list[str],
+        deadline: Deadline | None,
     ) -> dict[str, tuple[int, bytes]]:
         spec = self.spec
-        with _PinnedSMTP(spec.host, spec.port, addresses, spec.timeout) as smtp:
+        timeout = spec.timeout if deadline is None else deadline.limit(spec.timeout)
+        smtp = _PinnedSMTP(spec.host, addresses, timeout, deadline)
+        watch = nullcontext() if deadline is None else deadline.watch(smtp.shut_down)
+        with watch, smtp:  # the watch also covers the QUIT on leaving
+            smtp.connect(spec.host, spec.port)
             if spec.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if spec.username:
@@ -164,22 +186,42 @@ class EmailConnector:
 
 class _PinnedSMTP(smtplib.SMTP):
     """An SMTP client that connects only to addresses vetted beforehand, trying each in turn,
-    while keeping the host name for the greeting and the STARTTLS certificate check."""
+    while keeping the host name for the greeting and the STARTTLS certificate check. It is
+    made unconnected (:meth:`connect` it), so that the greeting is read under the attempt's
+    deadline too; :meth:`shut_down` wakes whatever waits on its socket."""
 
     def __init__(
-        self, host: str, port: int, addresses: list[ResolvedAddress], timeout: float
+        self,
+        host: str,
+        addresses: list[ResolvedAddress],
+        timeout: float,
+        deadline: Deadline | None,
     ) -> None:
         self._addresses = addresses
-        super().__init__(host, port, timeout=timeout)  # connects, through _get_socket
+        self._deadline = deadline
+        super().__init__(timeout=timeout)  # no host: not connected yet
+        self._host = host  # what STARTTLS checks the certificate against
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         error: OSError = OSError(f"{host} resolved to no permitted address")
         for address in self._addresses:
             try:
-                return socket.create_connection((address.host, port), timeout, self.source_address)
+                sock = socket.create_connection((address.host, port), timeout, self.source_address)
             except OSError as exc:
                 error = exc
+                continue
+            if self._deadline is not None and self._deadline.expired:  # a watch that came early
+                sock.close()
+                raise TimeoutError("the attempt's deadline passed while connecting")
+            return sock
         raise error
+
+    def shut_down(self) -> None:
+        """Shut the connection down from another thread: a read or write blocked on it ends
+        (under TLS too; the TLS object the blocked call uses is left alone)."""
+        sock = self.sock
+        if isinstance(sock, socket.socket):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def message_id(key: str, domain: str) -> str:

@@ -10,9 +10,14 @@ lines never interleave and a delivered line is on disk. A delivery sent again (a
 unclear attempt) is not written twice: under the lock, the connector reads what others appended
 since its last look (the whole file, the first time) and remembers the recent ``_delivery`` keys.
 
-Outcomes: line on disk or already there → ``delivered``; disk full, quota exceeded, I/O error →
-``retry`` (a half-written line is cut off again); permission denied, a folder in the way, a
-payload key that is not a column of the CSV file → ``failed``.
+A send waits for the lock at most until the attempt's
+:class:`~doorstep.connectors.deadline.Deadline` (another process may hold it for long), then
+gives up with ``retry``.
+
+Outcomes: line on disk or already there → ``delivered``; disk full, quota exceeded, I/O error
+(a half-written line is cut off again), the lock still held when the attempt's deadline passed
+→ ``retry``; permission denied, a folder in the way, a payload key that is not a column of the
+CSV file → ``failed``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import json
 import os
 import stat
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -34,6 +40,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from doorstep.connectors.base import ConnectorContext, Message, SendOutcome, SendResult
+from doorstep.connectors.deadline import Deadline
 from doorstep.core.spec.models import FileConnectorSpec
 from doorstep.core.suggest import did_you_mean
 
@@ -50,6 +57,14 @@ _TRANSIENT = frozenset(
 
 class _Rejected(Exception):
     """The record cannot be written to this file whatever happens next."""
+
+
+class _Late(Exception):
+    """The attempt's deadline passed (or it was cancelled) while waiting for a lock."""
+
+
+_LOCK_POLL = 0.01
+"""Seconds between tries for a file lock held by another writer, while a deadline runs."""
 
 
 class FileConnector:
@@ -85,9 +100,17 @@ class FileConnector:
         record = dict(payload) if isinstance(payload, Mapping) else {"payload": payload}
         record["_delivery"] = delivery.key
         record["_decision_id"] = delivery.context.get("decision_id")
+        deadline = delivery.deadline
         try:
-            with self._lock:
-                written = self._append(delivery.key, record)
+            if not self._lock.acquire(timeout=-1 if deadline is None else deadline.remaining()):
+                raise _Late("waiting for another send of this connector")
+            try:
+                written = self._append(delivery.key, record, deadline)
+            finally:
+                self._lock.release()
+        except _Late as late:
+            assert deadline is not None
+            return deadline.give_up(f"{late} to {self.spec.path}")
         except _Rejected as error:
             return SendResult("failed", str(error))
         except OSError as error:
@@ -101,11 +124,11 @@ class FileConnector:
     def close(self) -> None:
         """Nothing to release: the file is opened and closed by each send."""
 
-    def _append(self, key: str, record: dict[str, Any]) -> bool:
+    def _append(self, key: str, record: dict[str, Any], deadline: Deadline | None) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _lock(fd, deadline)
             info = os.fstat(fd)
             regular = stat.S_ISREG(info.st_mode)
             if regular:
@@ -211,6 +234,24 @@ def _cell(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _lock(fd: int, deadline: Deadline | None) -> None:
+    """Take the file's exclusive lock; by ``deadline`` when there is one (else wait as long as
+    another writer holds it)."""
+    if deadline is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    pause = _LOCK_POLL
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if deadline.expired:
+                raise _Late("waiting for the lock another writer holds on the file") from None
+            time.sleep(min(pause, deadline.remaining()))
+            pause = min(pause * 2, 0.1)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -25,6 +25,11 @@ refused by ``allow_networks``                 failed       the spec must change 
 Redirects are not followed because a redirect could point a signed request (and its headers)
 at another host, or at an address the guard would have refused. Details carry the status and a
 short snippet of the response body, with every secret value replaced by ``***``.
+
+``timeout`` bounds connecting and each read; an attempt's
+:class:`~doorstep.connectors.deadline.Deadline` bounds the whole of it (a target that answers
+one byte at a time is given up on, with ``retry``, when the deadline passes), and cancelling it
+shuts the connection down at once.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -44,6 +51,7 @@ import httpcore
 import httpx
 
 from doorstep.connectors.base import Redactor, SendResult, redact
+from doorstep.connectors.deadline import Deadline
 from doorstep.connectors.net import GuardedBackend
 from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
@@ -71,6 +79,8 @@ SNIPPET_CHARS = 200
 KEEPALIVE_SECONDS = 5.0
 """An idle connection is closed after this long (httpx's default)."""
 _READ_LIMIT = 4096
+_ATTEMPT: ContextVar[Deadline | None] = ContextVar("doorstep_http_deadline", default=None)
+"""The deadline of the attempt this thread is sending, read by its connection's every step."""
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -147,7 +157,7 @@ class JSONPoster:
         self.timeout = timeout
         self.secrets = frozenset(s for s in secrets if s)
         self._redact = Redactor(self.secrets)
-        self._backend = GuardedBackend(allow_networks, connector=connector)
+        self._backend = _BoundedBackend(allow_networks, connector=connector)
         self._ssl_context = httpx.create_ssl_context(verify=verify, trust_env=True)
         self._target = httpcore.URL(
             scheme=self.url.raw_scheme,
@@ -178,8 +188,11 @@ class JSONPoster:
         port = f":{self.url.port}" if self.url.port is not None else ""
         return f"{self.url.scheme}://{host}{port}"
 
-    def post(self, body: bytes, headers: Mapping[str, str]) -> SendResult:
-        """Send once; never raises for what the network or the target does."""
+    def post(
+        self, body: bytes, headers: Mapping[str, str], *, deadline: Deadline | None = None
+    ) -> SendResult:
+        """Send once, by ``deadline`` when given; never raises for what the network or the
+        target does."""
         given = {name.lower().encode("ascii") for name in headers}
         request_headers = [(n, v) for n, v in self._headers if n.lower() not in given]
         for name, value in headers.items():
@@ -190,6 +203,7 @@ class JSONPoster:
                 )
             request_headers.append((name.encode("ascii"), value.encode("ascii")))
         connection = self._borrow()
+        attempt = _ATTEMPT.set(deadline)
         try:
             with connection.stream(
                 "POST",
@@ -205,14 +219,19 @@ class JSONPoster:
             refused = AddressNotAllowedError(self.connector, self.origin, error.address, error.kind)
             return SendResult("failed", self.redact(refused.message))
         except httpcore.TimeoutException as error:
+            if deadline is not None and deadline.expired:
+                return deadline.give_up(_phase(error))
             return SendResult("retry", f"timed out after {self.timeout:g} s while {_phase(error)}")
         except (httpcore.NetworkError, httpcore.RemoteProtocolError) as error:
+            if deadline is not None and deadline.cancelled:
+                return deadline.give_up("waiting for the response")
             reason = str(error) or type(error).__name__
             return SendResult("retry", self.redact(f"connection to {self.origin} failed: {reason}"))
         except (httpcore.LocalProtocolError, httpcore.UnsupportedProtocol) as error:
             reason = str(error) or type(error).__name__
             return SendResult("failed", self.redact(f"request not sent: {reason}"))
         finally:
+            _ATTEMPT.reset(attempt)
             self._give_back(connection)
         result = classify_response(status, answer_headers, snippet)
         return SendResult(result.outcome, self.redact(result.detail), status, result.retry_after)
@@ -258,6 +277,83 @@ class JSONPoster:
             if name in ("location", "retry-after") and name not in found:
                 found[name] = self.redact(raw_value.decode("latin-1"))
         return found
+
+
+class _BoundedBackend(GuardedBackend):
+    """:class:`GuardedBackend` whose connections end every step by the current attempt's
+    deadline (see :class:`_Bounded`)."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        deadline = _ATTEMPT.get()
+        if deadline is not None:
+            if deadline.expired:
+                raise httpcore.ConnectTimeout("the attempt's deadline passed")
+            timeout = deadline.limit(timeout)
+        return _Bounded(super().connect_tcp(host, port, timeout, local_address, socket_options))
+
+
+class _Bounded(httpcore.NetworkStream):
+    """A connection whose reads, writes and TLS handshake each get at most what is left of the
+    current attempt's deadline (and raise httpcore's timeout once nothing is), and whose socket
+    is shut down when the attempt is cancelled mid-step. Without a deadline it is the stream
+    it wraps."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        deadline = _ATTEMPT.get()
+        if deadline is None:
+            return self._stream.read(max_bytes, timeout)
+        if deadline.expired:
+            raise httpcore.ReadTimeout("the attempt's deadline passed")
+        with deadline.on_cancel(self._shut_down):
+            return self._stream.read(max_bytes, deadline.limit(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        deadline = _ATTEMPT.get()
+        if deadline is None:
+            return self._stream.write(buffer, timeout)
+        if deadline.expired:
+            raise httpcore.WriteTimeout("the attempt's deadline passed")
+        with deadline.on_cancel(self._shut_down):
+            return self._stream.write(buffer, deadline.limit(timeout))
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        deadline = _ATTEMPT.get()
+        if deadline is None:
+            return _Bounded(self._stream.start_tls(ssl_context, server_hostname, timeout))
+        if deadline.expired:
+            raise httpcore.ConnectTimeout("the attempt's deadline passed")
+        with deadline.on_cancel(self._shut_down):
+            tls = self._stream.start_tls(ssl_context, server_hostname, deadline.limit(timeout))
+        return _Bounded(tls)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+    def _shut_down(self) -> None:
+        """Wake a step blocked on the socket (from another thread): it sees the connection
+        closed. The socket's own ``shutdown`` is used, also under TLS, so that the TLS object
+        the blocked step uses is left alone."""
+        sock = self._stream.get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _check_url(url: str, connector: str) -> httpx.URL:

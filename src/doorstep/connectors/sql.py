@@ -13,7 +13,11 @@ names another column, the row is upserted on it: give it a unique index and ever
 recorded once. Without such a column (and without ``key``) rows are plainly inserted.
 
 The connector holds one pooled engine (``pool_pre_ping``) and reflects the table once, on the
-first send, so a table created after start-up is found. Outcomes: row written → ``delivered``;
+first send, so a table created after start-up is found. ``timeout`` bounds connecting and each
+answer where the driver allows; the attempt's :class:`~doorstep.connectors.deadline.Deadline`
+bounds the whole write: a watchdog interrupts the statement when it passes (SQLite's
+``interrupt``, a PostgreSQL cancel request, the MySQL socket shut down), and SQLite waits for
+another writer's lock no longer than is left. Outcomes: row written → ``delivered``;
 unreachable, locked or dropped database → ``retry``; unknown column, missing table, constraint
 or type violation, template error → ``failed``.
 """
@@ -22,8 +26,10 @@ from __future__ import annotations
 
 import builtins
 import json
+import socket
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -37,6 +43,7 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Insert
 
 from doorstep.connectors.base import ConnectorContext, Message, SendResult, redact
+from doorstep.connectors.deadline import Deadline
 from doorstep.connectors.net import (
     check_address,
     parse_networks,
@@ -122,11 +129,17 @@ class SQLConnector:
         return connector
 
     def send(self, delivery: Message) -> SendResult:
-        """Write one row in its own transaction; never raises for a failed delivery."""
+        """Write one row in its own transaction, by ``delivery.deadline`` when it has one;
+        never raises for a failed delivery."""
+        deadline = delivery.deadline
         try:
-            table = self._reflect()
-            row, key = self._row(delivery, table)
-            with self.engine.begin() as connection:
+            with (
+                self.engine.connect() as connection,
+                self._watch(connection, deadline),
+                connection.begin(),
+            ):
+                table = self._reflect(connection)
+                row, key = self._row(delivery, table)
                 verb = _write(connection, table, row, key)
         except (_Rejected, TemplateRenderError) as error:
             return SendResult("failed", self._redact(str(error)))
@@ -135,6 +148,8 @@ class SQLConnector:
         except sa_exc.NoSuchTableError:
             return SendResult("failed", f"table {self.spec.table!r} does not exist; create it")
         except sa_exc.SQLAlchemyError as error:
+            if deadline is not None and deadline.expired:  # cut short, whatever it looked like
+                return deadline.give_up(f"writing the row into {self.spec.table}")
             return self._database_error(error)
         except OSError as error:  # the host name did not resolve
             return SendResult("retry", self._redact(f"cannot reach the database: {error}"))
@@ -144,12 +159,22 @@ class SQLConnector:
         """Close the pooled connections."""
         self.engine.dispose()
 
-    def _reflect(self) -> Table:
+    def _watch(
+        self, connection: Connection, deadline: Deadline | None
+    ) -> AbstractContextManager[None]:
+        """While the row is written: interrupted when ``deadline`` passes or is cancelled."""
+        if deadline is None:
+            _limit_waits(connection, self.spec.timeout)  # a pooled connection's last limit
+            return nullcontext()
+        _limit_waits(connection, deadline.limit(self.spec.timeout))
+        return deadline.watch(_interrupter(connection))
+
+    def _reflect(self, connection: Connection) -> Table:
         with self._lock:
             if self._table is None:
                 schema, _, name = self.spec.table.rpartition(".")
                 self._table = Table(
-                    name, MetaData(), schema=schema or None, autoload_with=self.engine
+                    name, MetaData(), schema=schema or None, autoload_with=connection
                 )
             return self._table
 
@@ -214,6 +239,34 @@ class SQLConnector:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._hidden)
+
+
+def _limit_waits(connection: Connection, seconds: float) -> None:
+    """SQLite waits for another writer's lock in a busy handler that nothing interrupts: let it
+    wait no longer than ``seconds``."""
+    if connection.dialect.name == "sqlite":
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is not None:
+            dbapi.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
+
+
+def _interrupter(connection: Connection) -> Callable[[], None]:
+    """What stops the statement running on ``connection``, from another thread: SQLite's
+    ``interrupt``, PostgreSQL's cancel request (psycopg), or shutting the socket of MySQL and
+    MariaDB (PyMySQL) down. Other drivers rely on their own timeouts."""
+    dbapi: Any = connection.connection.dbapi_connection
+
+    def interrupt() -> None:
+        if hasattr(dbapi, "interrupt"):  # sqlite3
+            dbapi.interrupt()
+        elif hasattr(dbapi, "cancel_safe"):  # psycopg 3.2+
+            dbapi.cancel_safe(timeout=5)
+        elif hasattr(dbapi, "cancel"):  # psycopg before 3.2, psycopg2
+            dbapi.cancel()
+        elif isinstance(getattr(dbapi, "_sock", None), socket.socket):  # PyMySQL
+            dbapi._sock.shutdown(socket.SHUT_RDWR)
+
+    return interrupt
 
 
 def _write(connection: Connection, table: Table, row: dict[str, Any], key: str | None) -> str:

@@ -146,7 +146,7 @@ class WebhookConnector:
         headers["webhook-timestamp"] = str(timestamp)
         if self._keys:
             headers["webhook-signature"] = sign(self._keys, delivery.key, timestamp, body)
-        return self._poster.post(body, headers)
+        return self._poster.post(body, headers, deadline=delivery.deadline)
 
     def close(self) -> None:
         """Close pooled connections."""

@@ -30,9 +30,9 @@ def delivering(
     on_attempt: Callable[[AttemptReport, float], None] | None = None,
 ) -> Iterator[Dispatcher | None]:
     """Run a dispatcher for ``apps`` while the block runs; yields it (to be woken), or ``None``
-    when not ``enabled`` or no app has a connector."""
+    when not ``enabled`` or no app has a connector or exports its audit head."""
     opened = [open_app_connectors(app) for app in apps] if enabled else []
-    if not any(app.connectors for app in opened):
+    if not any(app.connectors or app.spec.audit.anchor for app in opened):
         for app in opened:
             app.close()
         yield None

@@ -32,6 +32,8 @@ __all__ = [
     "RowDigest",
     "decision_fields",
     "event_hash",
+    "hash_of",
+    "head",
     "review_fields",
 ]
 
@@ -177,3 +179,20 @@ class AuditWriter:
         if self.pending:
             self.conn.execute(audit_events.insert(), self.pending)
             self.pending = []
+
+
+def head(conn: sa.Connection) -> tuple[int, str] | None:
+    """The newest event's seq and hash; ``None`` for an empty chain."""
+    row = conn.execute(
+        sa.select(audit_events.c.seq, audit_events.c.hash)
+        .order_by(audit_events.c.seq.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.seq, row.hash)
+
+
+def hash_of(conn: sa.Connection, seq: int) -> str | None:
+    """The hash of event ``seq``; ``None`` when there is none."""
+    return conn.execute(
+        sa.select(audit_events.c.hash).where(audit_events.c.seq == seq)
+    ).scalar_one_or_none()

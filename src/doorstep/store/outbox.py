@@ -157,11 +157,15 @@ def claim(
     lease_seconds: float,
     apps: Sequence[str] | None,
     now: datetime,
+    exclude: Sequence[str] = (),
 ) -> list[Lease]:
     """Lease up to ``limit`` due deliveries and open an attempt for each (in the caller's write
     transaction). Their decisions are read by :func:`with_decisions`, which needs no writer,
     after the claim commits, so that the writer lock is held for less time (should that read
-    fail, the leases run out and the deliveries are claimed again, as a stopped worker's)."""
+    fail, the leases run out and the deliveries are claimed again, as a stopped worker's).
+
+    ``exclude`` names deliveries the caller is still sending: never claimed again by it, even
+    once their lease expired (another worker may take them over)."""
     if limit <= 0:
         return []
     if lease_seconds <= 0:
@@ -172,7 +176,9 @@ def claim(
     params: dict[str, Any] = {"now": now, "limit": limit, "token": token, "expires": expires}
     if apps is not None:
         params["apps"] = list(apps)
-    statement = _claim_statement(conn.dialect.name, by_app=apps is not None)
+    if exclude:
+        params["busy"] = list(exclude)
+    statement = _claim_statement(conn.dialect.name, by_app=apps is not None, busy=bool(exclude))
     claimed = conn.execute(statement, params).all()
     if not claimed:
         return []
@@ -291,9 +297,10 @@ def finish_many(
 
 
 @functools.cache
-def _claim_statement(dialect: str, *, by_app: bool) -> sa.Update:
+def _claim_statement(dialect: str, *, by_app: bool, busy: bool = False) -> sa.Update:
     """``UPDATE deliveries … WHERE id IN (the oldest due ids) RETURNING …``; parameters
-    ``now``, ``limit``, ``token``, ``expires`` and, ``by_app``, ``apps``."""
+    ``now``, ``limit``, ``token``, ``expires``, and ``apps`` (``by_app``), ``busy`` (ids not to
+    claim)."""
     due = deliveries.alias("due")
     now = sa.bindparam("now", type_=UTCDateTime())
     disabled = sa.select(connector_states.c.app).where(
@@ -313,6 +320,8 @@ def _claim_statement(dialect: str, *, by_app: bool) -> sa.Update:
     )
     if by_app:
         pick = pick.where(due.c.app.in_(sa.bindparam("apps", expanding=True)))
+    if busy:
+        pick = pick.where(due.c.id.not_in(sa.bindparam("busy", expanding=True)))
     if dialect == "postgresql":
         pick = pick.with_for_update(skip_locked=True, of=due)
     expires = sa.bindparam("expires", type_=UTCDateTime())

@@ -140,6 +140,7 @@ def _change(
     values: dict[str, Any],
     kind: str,
     actor: str,
+    reason: str | None = None,
 ) -> DeliveryChanges:
     unique = list(dict.fromkeys(ids))
     if not unique:
@@ -163,13 +164,20 @@ def _change(
         )
         apps = sorted({found[i].app for i in changed})
         subject = changed[0] if len(changed) == 1 else (apps[0] if len(apps) == 1 else "*")
-        payload = {"ids": changed, "count": len(changed), "apps": apps}
+        payload: dict[str, Any] = {"ids": changed, "count": len(changed), "apps": apps}
+        if reason is not None:
+            payload["reason"] = reason
         audit.append(kind, subject, payload, actor=actor, at=values["updated_at"])
     return DeliveryChanges(changed, skipped, missing)
 
 
 def retry(
-    conn: sa.Connection, audit: AuditWriter, ids: Sequence[str], actor: str, now: datetime
+    conn: sa.Connection,
+    audit: AuditWriter,
+    ids: Sequence[str],
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
 ) -> DeliveryChanges:
     values = {
         "state": "pending",
@@ -179,19 +187,24 @@ def retry(
         "lease_expires_at": None,
         "updated_at": now,
     }
-    return _change(conn, audit, ids, _RETRYABLE, values, "deliveries.retried", actor)
+    return _change(conn, audit, ids, _RETRYABLE, values, "deliveries.retried", actor, reason)
 
 
 def cancel(
-    conn: sa.Connection, audit: AuditWriter, ids: Sequence[str], actor: str, now: datetime
+    conn: sa.Connection,
+    audit: AuditWriter,
+    ids: Sequence[str],
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
 ) -> DeliveryChanges:
     values = {
         "state": "cancelled",
         "next_attempt_at": None,
         "updated_at": now,
-        "last_detail": f"cancelled by {actor}",
+        "last_detail": f"cancelled by {actor}" + (f": {reason}" if reason else ""),
     }
-    return _change(conn, audit, ids, _CANCELLABLE, values, "deliveries.cancelled", actor)
+    return _change(conn, audit, ids, _CANCELLABLE, values, "deliveries.cancelled", actor, reason)
 
 
 def disable_connector(

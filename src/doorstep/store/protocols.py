@@ -10,7 +10,7 @@ are described in ``docs/deliveries.md``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -310,10 +310,12 @@ class OutboxStore(Protocol):
         *,
         apps: list[str] | None = None,
         now: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> list[ClaimedDelivery]:
         """Lease up to ``limit`` due deliveries (``pending`` ones whose time has come, and
-        ``sending`` ones whose lease expired), oldest due first, skipping disabled connectors
-        and, when ``apps`` is given, other apps. Concurrent callers never get the same one."""
+        ``sending`` ones whose lease expired), oldest due first, skipping disabled connectors,
+        the deliveries in ``exclude`` (those the caller is still sending) and, when ``apps`` is
+        given, other apps. Concurrent callers never get the same one."""
         ...
 
     def finish_delivery(
@@ -347,6 +349,7 @@ class OutboxStore(Protocol):
         *,
         apps: list[str] | None = None,
         now: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> tuple[list[bool], list[ClaimedDelivery]]:
         """:meth:`finish_deliveries` then :meth:`claim_deliveries` in one transaction: a worker
         records the attempts that ended and takes new deliveries with one commit."""
@@ -365,14 +368,19 @@ class DeliveryAdminStore(Protocol):
         """The delivery with its attempts (``history``)."""
         ...
 
-    def retry_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+    def retry_deliveries(
+        self, ids: list[str], *, actor: str, reason: str | None = None
+    ) -> DeliveryChanges:
         """``dead`` and ``cancelled`` deliveries become ``pending`` now with a fresh cycle of
-        attempts; one audit event. Other states are skipped."""
+        attempts; one audit event (with ``reason`` when given). Other states are skipped."""
         ...
 
-    def cancel_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
-        """``held``, ``pending`` and ``dead`` deliveries become ``cancelled``; one audit event.
-        A delivery being sent (``sending``) cannot be cancelled."""
+    def cancel_deliveries(
+        self, ids: list[str], *, actor: str, reason: str | None = None
+    ) -> DeliveryChanges:
+        """``held``, ``pending`` and ``dead`` deliveries become ``cancelled``; one audit event
+        (with ``reason`` when given). A delivery being sent (``sending``) cannot be
+        cancelled."""
         ...
 
     def disable_connector(self, app: str, connector: str, detail: str, *, actor: str) -> bool:
@@ -522,6 +530,32 @@ class AuditStore(Protocol):
         ...
 
     def verify_audit(self) -> AuditReport: ...
+
+    def audit_head(self) -> tuple[int, str] | None:
+        """The newest event's seq and hash (``None`` for an empty chain): what an export of the
+        head copies. Reads; verifies nothing."""
+        ...
+
+    def record_audit_anchor(
+        self,
+        app: str,
+        key: str,
+        head: tuple[int, str],
+        *,
+        connector: str | None,
+        message: dict[str, Any],
+        actor: str,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record an export of ``head`` under ``key`` (one per app and slot): an
+        ``audit.anchored`` event and, with ``connector``, a delivery of ``message`` (``{context,
+        payload, text}``), due now; ``False`` when ``key`` was recorded already."""
+        ...
+
+    def audit_hash(self, seq: int) -> str | None:
+        """The hash of event ``seq`` (``None`` when there is none): what a saved head is
+        checked against. Reads; verifies nothing."""
+        ...
 
     def decision_audit(self, decision_id: str) -> list[AuditEvent]:
         """The audit events about one decision (its recording, verdict and deliveries' changes),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +15,8 @@ from doorstep.errors import ConflictError, NotFoundError, StoreError
 from doorstep.ids import new_id
 from doorstep.store import activity as _activity
 from doorstep.store import alerts as _alerts
+from doorstep.store import anchors as _anchors
+from doorstep.store import audit as _audit
 from doorstep.store import decisions as _decisions
 from doorstep.store import keys as _keys
 from doorstep.store import labelled as _labelled
@@ -57,6 +59,7 @@ from doorstep.store.protocols import (
 )
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
+from doorstep.store.verify_subjects import key_hash_digest
 from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.store.writer_lock import WriterLock
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
@@ -205,9 +208,10 @@ class Store:
         *,
         apps: list[str] | None = None,
         now: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> list[ClaimedDelivery]:
         return self.finish_and_claim_deliveries(
-            [], worker, limit, lease_seconds, apps=apps, now=now
+            [], worker, limit, lease_seconds, apps=apps, now=now, exclude=exclude
         )[1]
 
     def finish_and_claim_deliveries(
@@ -219,11 +223,12 @@ class Store:
         *,
         apps: list[str] | None = None,
         now: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> tuple[list[bool], list[ClaimedDelivery]]:
         at = now or datetime.now(UTC)
         with self._write_plain() as conn:
             applied = _outbox.finish_many(conn, finished, at)
-            leases = _outbox.claim(conn, worker, limit, lease_seconds, apps, at)
+            leases = _outbox.claim(conn, worker, limit, lease_seconds, apps, at, exclude)
         if not leases:
             return applied, []
         with self._read() as conn:  # after the commit: the writer lock is free for others
@@ -266,13 +271,17 @@ class Store:
         with self._read() as conn:
             return _deliveries.get_delivery(conn, delivery_id)
 
-    def retry_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+    def retry_deliveries(
+        self, ids: list[str], *, actor: str, reason: str | None = None
+    ) -> DeliveryChanges:
         with self._write() as (conn, audit):
-            return _deliveries.retry(conn, audit, ids, actor, datetime.now(UTC))
+            return _deliveries.retry(conn, audit, ids, actor, datetime.now(UTC), reason)
 
-    def cancel_deliveries(self, ids: list[str], *, actor: str) -> DeliveryChanges:
+    def cancel_deliveries(
+        self, ids: list[str], *, actor: str, reason: str | None = None
+    ) -> DeliveryChanges:
         with self._write() as (conn, audit):
-            return _deliveries.cancel(conn, audit, ids, actor, datetime.now(UTC))
+            return _deliveries.cancel(conn, audit, ids, actor, datetime.now(UTC), reason)
 
     def disable_connector(self, app: str, connector: str, detail: str, *, actor: str) -> bool:
         with self._write() as (conn, audit):
@@ -516,6 +525,7 @@ class Store:
             created_at=datetime.now(UTC),
             created_by=actor,
         )
+        key_hash = _keys.hash_secret(secret)
         with self._write() as (conn, audit):
             conn.execute(
                 api_keys.insert().values(
@@ -523,7 +533,7 @@ class Store:
                     name=name,
                     role=role,
                     prefix=key.prefix,
-                    key_hash=_keys.hash_secret(secret),
+                    key_hash=key_hash,
                     created_at=key.created_at,
                     created_by=actor,
                 )
@@ -531,7 +541,13 @@ class Store:
             audit.append(
                 "key.created",
                 key.id,
-                {"id": key.id, "name": name, "role": role, "prefix": key.prefix},
+                {
+                    "id": key.id,
+                    "name": name,
+                    "role": role,
+                    "prefix": key.prefix,
+                    "key_hash_digest": key_hash_digest(key_hash),
+                },
                 actor=actor,
                 at=key.created_at,
             )
@@ -636,6 +652,38 @@ class Store:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 return verify_chain(conn, page_size=page_size)
+
+    def record_audit_anchor(
+        self,
+        app: str,
+        key: str,
+        head: tuple[int, str],
+        *,
+        connector: str | None,
+        message: dict[str, Any],
+        actor: str,
+        now: datetime | None = None,
+    ) -> bool:
+        with self._write() as (conn, audit):
+            return _anchors.record_anchor(
+                conn,
+                audit,
+                app=app,
+                key=key,
+                head=head,
+                connector=connector,
+                message=message,
+                actor=actor,
+                now=now or datetime.now(UTC),
+            )
+
+    def audit_head(self) -> tuple[int, str] | None:
+        with self._read() as conn:
+            return _audit.head(conn)
+
+    def audit_hash(self, seq: int) -> str | None:
+        with self._read() as conn:
+            return _audit.hash_of(conn, seq)
 
     def ping(self) -> None:
         """Take (and release) the write lock on SQLite, or run ``SELECT 1`` on PostgreSQL."""

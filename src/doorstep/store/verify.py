@@ -1,14 +1,20 @@
 """Walk the audit chain and the rows it vouches for; name the first bad event.
 
 Constant memory: events are read in pages of ``page_size`` by seq, and the rows of each page
-are streamed in (audit_seq, id) order into running digests. Problems found:
+are streamed in (audit_seq, id) order into running digests; API keys and model versions, which
+their events name as subject, are compared page by page too
+(:mod:`doorstep.store.verify_subjects`). Problems found:
 
 - ``edited``: an event's hash does not recompute, or rows no longer match their event's digest
+  or fields; an event rewritten with its hash recomputed (the next event still links to the
+  original) is named itself
 - ``deleted``: a seq is missing, an event's predecessor is gone, or rows are missing
 - ``inserted``: an event that does not chain, or rows no event recorded (``audit_seq`` null,
-  pointing nowhere, or at an event of another kind)
+  pointing nowhere, or at an event of another kind; a key or model version no event names)
 - ``reordered``: an event links to an event other than its predecessor, or rows moved between
   events
+
+A report's ``events`` counts the events before the first bad one, all of whose rows checked.
 
 An unkeyed hash chain cannot tell a truncated tail (the newest events deleted together with
 their rows) from a shorter history: compare ``details["head_hash"]`` with a copy kept elsewhere.
@@ -18,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,18 +34,13 @@ from doorstep.store.outcomes import KIND as OUTCOMES_KIND
 from doorstep.store.outcomes import outcome_fields
 from doorstep.store.protocols import AuditReport
 from doorstep.store.tables import audit_events, decisions, outcomes, reviews
+from doorstep.store.verify_subjects import Problem as _Problem
+from doorstep.store.verify_subjects import check_subjects, unvouched_rows
 
 __all__ = ["verify_chain"]
 
 DECISIONS_KIND = "decisions.recorded"
 REVIEW_KIND = "review.recorded"
-
-
-@dataclass(frozen=True)
-class _Problem:
-    seq: int | None
-    problem: str
-    details: dict[str, Any]
 
 
 def verify_chain(conn: sa.Connection, *, page_size: int = 1000) -> AuditReport:
@@ -70,11 +70,12 @@ def verify_chain(conn: sa.Connection, *, page_size: int = 1000) -> AuditReport:
             *_check_decisions(conn, page),
             *_check_reviews(conn, page),
             *_check_outcomes(conn, page),
+            *check_subjects(conn, page),
         ]
         if row_problems:
             return _report(events, min(row_problems, key=lambda p: p.seq or 0))
         last_seq = page[-1].seq
-    orphan = _orphans(conn, last_seq)
+    orphan = _orphans(conn, last_seq) or unvouched_rows(conn, last_seq)
     if orphan:
         return _report(events, orphan)
     return AuditReport(
@@ -83,6 +84,8 @@ def verify_chain(conn: sa.Connection, *, page_size: int = 1000) -> AuditReport:
 
 
 def _report(events: int, problem: _Problem) -> AuditReport:
+    if problem.seq is not None:  # rows are checked a page at a time: count up to the bad one
+        events = max(0, min(events, problem.seq - 1))
     return AuditReport(
         ok=False,
         events=events,
@@ -121,7 +124,14 @@ def _check_link(
     ).first()
     if elsewhere is not None:
         return _Problem(event.seq, "reordered", {"links_to_seq": elsewhere.seq, "kind": event.kind})
-    if self_ok or _recompute(event, event.seq + 1) == event.hash:
+    if _recompute(event, event.seq + 1) == event.hash:  # moved down after a deletion
+        return _Problem(
+            event.seq, "deleted", {"note": "the event this one links to no longer exists"}
+        )
+    if self_ok and event.seq > 1:  # intact, but its predecessor is not what it linked to
+        note = "rewritten with its hash recomputed; the next event links to the original"
+        return _Problem(event.seq - 1, "edited", {"note": note, "next": event.seq})
+    if self_ok:
         return _Problem(
             event.seq, "deleted", {"note": "the event this one links to no longer exists"}
         )

@@ -187,7 +187,7 @@ class DeliveryPageOut(BaseModel):
 
 class DeliveryChangeIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2_000)
-    """Why (optional). Accepted but not recorded yet: the audit event names the key."""
+    """Why (optional): recorded in the audit event of the retry or cancel."""
 
 
 class ConnectorOut(BaseModel):

@@ -470,6 +470,59 @@ def test_a_send_that_outlives_its_lease_is_not_applied(
     assert info.history[0].outcome == "delivered" and "lease" in (info.history[0].detail or "")
 
 
+def test_a_dispatcher_never_claims_again_what_it_is_still_sending(
+    store: Store, doc: SpecDocument
+) -> None:
+    clock = Clock()
+    release = threading.Event()
+
+    class Stuck(Scripted):
+        """Ignores its deadline (as a plugin may) and outlives its lease."""
+
+        arrived: list[str] = []
+
+        def send(self, delivery: Message) -> SendResult:
+            self.arrived.append(delivery.key)
+            clock.advance(500)
+            release.wait(10)
+            return super().send(delivery)
+
+    crm = Stuck()
+    (delivery_id,) = _record(store, doc, decision(1))
+    dispatcher = Dispatcher(
+        store, [_app(doc, crm=crm)], clock=clock, poll_interval=0.02, max_idle=0.05
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run_forever, args=(stop,))
+    thread.start()
+    try:
+        while not crm.arrived:
+            time.sleep(0.01)
+        time.sleep(0.5)  # claims go on meanwhile; the lease ran out long ago
+        assert len(crm.arrived) == 1
+        info = store.get_delivery(delivery_id)
+        assert info is not None and info.state == "sending"
+        assert [(h.worker, h.outcome) for h in info.history] == [(dispatcher.worker, None)]
+    finally:
+        stop.set()
+        release.set()
+        thread.join(timeout=10)
+        dispatcher.close()
+
+
+def test_each_attempt_gets_a_deadline_before_its_lease_ends(
+    store: Store, doc: SpecDocument, dispatch: Any
+) -> None:
+    crm = Scripted()
+    _record(store, doc, decision(1))
+    dispatcher = dispatch(_app(doc, crm=crm), lease_seconds=40)
+    started = time.monotonic()
+    dispatcher.run_once()
+    (sent,) = crm.sent
+    assert sent.deadline is not None and not sent.deadline.expired
+    assert started + 30 - 1 < sent.deadline.at <= time.monotonic() + 30  # 3/4 of the lease
+
+
 def test_expired_leases_count_as_attempts(store: Store, doc: SpecDocument, dispatch: Any) -> None:
     (delivery_id,) = _record(store, doc, decision(1))
     for i in range(3):  # the crm schedule allows 3 attempts; three workers died mid-send

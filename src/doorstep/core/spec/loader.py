@@ -22,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from doorstep.core.spec.alerts import alert_issues
+from doorstep.core.spec.audit import audit_issues
 from doorstep.core.spec.models import Spec
 from doorstep.core.spec.sources import source_issues
 from doorstep.core.suggest import closest, did_you_mean
@@ -59,6 +60,9 @@ class SpecDocument:
     lines: Mapping[Key, int]
     secret_keys: frozenset[Key] = frozenset()
     """Keys whose value came from an environment variable: never echo them back."""
+    env_values: frozenset[str] = frozenset()
+    """The values taken from environment variables themselves (what each ``${VAR}`` became),
+    wherever they sit in their key's value: never echo them back either."""
 
     def issue(self, key: Key, message: str) -> SpecIssue:
         return SpecIssue(self.file, _line_of(self.lines, key), format_key(key), message)
@@ -110,10 +114,12 @@ def check_spec(
             issues.append(issue)
         salvaged = _without_unknown_keys(data, exc)
         if salvaged is not None:
-            rest = SpecDocument(salvaged, file, lines, frozenset(reader.secrets))
+            rest = SpecDocument(
+                salvaged, file, lines, frozenset(reader.secrets), frozenset(reader.values)
+            )
             issues += _cross_check(rest)  # the caller goes no further: check the rules now
         return None, issues
-    doc = SpecDocument(spec, file, lines, frozenset(reader.secrets))
+    doc = SpecDocument(spec, file, lines, frozenset(reader.secrets), frozenset(reader.values))
     issues += _cross_check(doc, policy=policy)
     return (None if reader.issues else doc), issues
 
@@ -165,6 +171,7 @@ class _Reader:
         self.lines: dict[Key, int] = {}
         self.issues: list[SpecIssue] = []
         self.secrets: set[Key] = set()
+        self.values: set[str] = set()
 
     def plain(self, node: Any, key: Key = ()) -> Any:
         if isinstance(node, CommentedMap):
@@ -191,6 +198,7 @@ class _Reader:
             return match.group(0)[1:]
         if name in self.env:
             self.secrets.add(key)
+            self.values.add(self.env[name])
             return self.env[name]
         if default is not None:
             return default
@@ -354,6 +362,7 @@ def _cross_check(doc: SpecDocument, *, policy: bool = True) -> list[SpecIssue]:
     issues.extend(url_issues(doc))
     issues.extend(monitoring_issues(doc))
     issues.extend(alert_issues(doc))
+    issues.extend(audit_issues(doc))
     issues.extend(source_issues(doc))
     if not policy or spec.model.task == "multiclass":
         return issues  # rules may use score_<class>: checked once the model's classes are known

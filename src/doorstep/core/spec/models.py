@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from doorstep.core.outcomes import parse_duration
 from doorstep.core.spec.alerts import AlertsSpec
+from doorstep.core.spec.audit import AuditSpec
 from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec
 
 __all__ = [
@@ -404,6 +405,8 @@ class Spec(_Strict):
     schedules: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ScheduleSpec] = {}
     """Batch runs that ``doorstep serve`` starts on a cron schedule, deciding every entity of
     a SQL feature source."""
+    audit: AuditSpec = AuditSpec()
+    """The audit trail: its head exported on a schedule (``anchor``), see audit.md."""
 
     @field_validator("reference", mode="before")
     @classmethod

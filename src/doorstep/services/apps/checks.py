@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 from doorstep.core.spec.loader import check_spec
 from doorstep.errors import SpecError, SpecIssue
 from doorstep.services.apps.loading import LoadedApp, load_app
-from doorstep.services.deliver.connectors import SpecFile, open_app_connectors
+from doorstep.services.deliver.connectors import SpecFile, guard_warnings, open_app_connectors
 
 __all__ = ["check_app"]
 
@@ -17,7 +18,8 @@ def check_app(spec: Path) -> LoadedApp:
     """Load the app of ``spec`` (spec, model, reference data, policy) and build its connectors
     from their settings, then close them (no connection is made); every problem raises, all at
     once: when the app does not load, its payload templates and connector settings are still
-    checked and their problems reported with the others."""
+    checked and their problems reported with the others. Its ``warnings`` also name the
+    connector targets the network guard would refuse."""
     try:
         app = load_app(spec)
     except SpecError as exc:
@@ -25,7 +27,7 @@ def check_app(spec: Path) -> LoadedApp:
         more = [i for i in _delivery_issues(spec) if not any(_overlap(i.key, k) for k in said)]
         raise SpecError([*exc.issues, *more]) from None
     open_app_connectors(app).close()
-    return app
+    return dataclasses.replace(app, warnings=(*app.warnings, *guard_warnings(app.doc)))
 
 
 def _overlap(key: str, other: str) -> bool:

@@ -12,11 +12,17 @@ its decision, sends it, and records the attempt:
   enable``; deliveries to it stay ``pending`` meanwhile.
 
 A connector that raises counts as ``retry``; its message is kept with every environment secret
-of the spec replaced by ``***``. Leases are not renewed: the lease is longer than the longest
-connector timeout (see :func:`default_lease`), so a live worker finishes in time, and a worker
-that dies leaves its deliveries to be taken over when the lease expires — they are sent again
-with the same key (at least once). Any number of dispatchers, threads or processes, may share
-one store.
+of the spec replaced by ``***``. Leases are not renewed: every attempt gets a
+:class:`~doorstep.connectors.deadline.Deadline` at :data:`ATTEMPT_SHARE` of its lease, by which
+the connector gives up (a target that answers a byte at a time cannot keep it past its lease),
+so a live worker finishes in time; a dispatcher never claims again a delivery it is still
+sending. A worker that dies leaves its deliveries to be taken over when the lease expires —
+they are sent again with the same key (at least once). Stopping (:meth:`Dispatcher.run_forever`)
+lets the sends in flight finish for :data:`STOP_GRACE` seconds, then cancels their deadlines:
+each ends at once with ``retry`` and is recorded. Any number of dispatchers, threads or
+processes, may share one store. While it runs, the dispatcher also exports the audit chain's
+head for the apps whose spec asks for it (``audit.anchor``;
+:mod:`doorstep.services.governance.anchor`).
 """
 
 from __future__ import annotations
@@ -38,14 +44,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from doorstep.connectors.base import Connector, Message, Redactor, SendResult
+from doorstep.connectors.deadline import Deadline
 from doorstep.connectors.templates import TemplateRenderError, render_payload
 from doorstep.core.spec.models import RetrySpec
 from doorstep.errors import DoorstepError, StoreUnavailableError
 from doorstep.services.deliver.actions import delivery_context
 from doorstep.services.deliver.connectors import AppConnectors
+from doorstep.services.governance.anchor import HeadExporter
 from doorstep.store.canonical import iso
 from doorstep.store.protocols import (
     AttemptResult,
+    AuditStore,
     ClaimedDelivery,
     DeliveryAdminStore,
     FinishRequest,
@@ -54,7 +63,9 @@ from doorstep.store.protocols import (
 from doorstep.types import DeliveryState
 
 __all__ = [
+    "ATTEMPT_SHARE",
     "RETRY_AFTER_CAP",
+    "STOP_GRACE",
     "AttemptReport",
     "DispatchStore",
     "Dispatcher",
@@ -63,9 +74,9 @@ __all__ = [
 ]
 
 
-class DispatchStore(OutboxStore, DeliveryAdminStore, Protocol):
-    """What the dispatcher uses: the outbox's claims and finishes, and disabling a connector its
-    target answered 410 Gone."""
+class DispatchStore(OutboxStore, DeliveryAdminStore, AuditStore, Protocol):
+    """What the dispatcher uses: the outbox's claims and finishes, disabling a connector its
+    target answered 410 Gone, and exporting the audit chain's head (``audit.anchor``)."""
 
 
 logger = logging.getLogger("doorstep.deliveries")
@@ -73,6 +84,11 @@ logger = logging.getLogger("doorstep.deliveries")
 RETRY_AFTER_CAP = 86_400.0
 """A target's ``Retry-After`` is honoured up to one day."""
 MIN_LEASE = 120.0
+ATTEMPT_SHARE = 0.75
+"""An attempt must be over when this share of its lease has passed (its deadline); the rest
+is for recording the result while the lease still holds."""
+STOP_GRACE = 5.0
+"""Seconds a stopping dispatcher lets the sends in flight finish before cutting them short."""
 _OUTCOMES = frozenset({"delivered", "retry", "failed", "gone"})
 _FINISH_BACKOFF = (0.2, 0.5, 1.0, 2.0)
 _DEFAULT_RETRY = RetrySpec()
@@ -138,7 +154,8 @@ class AttemptReport:
 class Dispatcher:
     """Sends due deliveries of ``apps`` through their connectors (see the module docstring).
 
-    ``clock`` and ``rng`` are for tests; ``public_url`` fills the templates' ``decision_url``.
+    ``clock`` and ``rng`` are for tests; ``public_url`` fills the templates' ``decision_url``;
+    ``stop_grace`` is how long :meth:`run_forever` lets sends in flight finish once stopped.
     ``on_attempt`` is called after every attempt with its report and the seconds the
     connector's ``send`` took (0 when nothing was sent, e.g. a template that does not render),
     from the sending thread; what it raises is logged and ignored.
@@ -159,6 +176,7 @@ class Dispatcher:
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
         on_attempt: Callable[[AttemptReport, float], None] | None = None,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1; got {concurrency}")
@@ -183,9 +201,20 @@ class Dispatcher:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
         self.on_attempt = on_attempt
+        self.stop_grace = stop_grace
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="doorstep-delivery")
         self._finishes = _GroupFinish(store, self.clock)
         self._wakeup = threading.Event()
+        self._sending: dict[str, Deadline | None] = {}
+        """Deliveries claimed and not yet finished, with their attempt's deadline once their
+        send started: never claimed again by this dispatcher while here."""
+        self._sending_lock = threading.Lock()
+        anchors = [(a.name, a.spec.audit.anchor) for a in apps if a.spec.audit.anchor is not None]
+        self._anchors = None
+        if anchors:
+            self._anchors = HeadExporter(
+                store, anchors, actor=f"worker:{self.worker}", clock=self.clock
+            )
 
     # running
 
@@ -219,6 +248,7 @@ class Dispatcher:
         logger.info("worker started worker=%s apps=%s", self.worker, ",".join(self.apps))
         try:
             while not stop.is_set():
+                self._export_head()
                 in_flight = {f for f in in_flight if not f.done()}
                 free = self.concurrency - len(in_flight)
                 early = self.claim_interval - (time.monotonic() - drained_at)
@@ -250,8 +280,38 @@ class Dispatcher:
                     self._pause(stop, idle)
                     idle = min(idle * 2, self.max_idle)
         finally:
-            wait(in_flight)
+            self._stop_sending(in_flight)
             logger.info("worker stopped worker=%s", self.worker)
+
+    def _export_head(self) -> None:
+        """Export the audit chain's head for the apps with ``audit.anchor``, when a slot is
+        due (see :mod:`doorstep.services.governance.anchor`); a failure is logged and tried
+        again at the next loop."""
+        if self._anchors is None:
+            return
+        try:
+            self._anchors.tick()
+        except Exception as exc:
+            level = logging.WARNING if isinstance(exc, StoreUnavailableError) else logging.ERROR
+            logger.log(
+                level, "exporting the audit head failed worker=%s detail=%s", self.worker, exc
+            )
+
+    def _stop_sending(self, in_flight: set[Future[AttemptReport | None]]) -> None:
+        """Let the sends in flight finish for ``stop_grace`` seconds, then cancel their
+        deadlines (connectors give up at once) and wait for them to be recorded."""
+        if in_flight and wait(in_flight, timeout=self.stop_grace).not_done:
+            with self._sending_lock:
+                live = [d for d in self._sending.values() if d is not None]
+            logger.warning(
+                "cutting %d sends short worker=%s (still running %g s after the stop)",
+                len(live),
+                self.worker,
+                self.stop_grace,
+            )
+            for deadline in live:
+                deadline.cancel()
+        wait(in_flight)
 
     def wake(self) -> None:
         """Look for due deliveries now (e.g. right after decisions were recorded)."""
@@ -280,23 +340,33 @@ class Dispatcher:
 
     def _claim(self, limit: int) -> list[ClaimedDelivery]:
         """Claim up to ``limit`` deliveries, writing the attempt ends queued by then in the
-        same transaction (one commit for both)."""
-        return self._finishes.claim(
-            lambda finished: self.store.finish_and_claim_deliveries(
+        same transaction (one commit for both); never one this dispatcher is still sending."""
+
+        def finish_and_claim(
+            finished: list[FinishRequest],
+        ) -> tuple[list[bool], list[ClaimedDelivery]]:
+            with self._sending_lock:
+                busy = list(self._sending)
+            applied, claimed = self.store.finish_and_claim_deliveries(
                 finished,
                 self.worker,
                 limit,
                 self.lease_seconds,
                 apps=list(self.apps),
                 now=self.clock(),
+                exclude=busy,
             )
-        )
+            with self._sending_lock:
+                self._sending.update((c.id, None) for c in claimed)
+            return applied, claimed
+
+        return self._finishes.claim(finish_and_claim)
 
     # one attempt
 
     def _process(self, claimed: ClaimedDelivery) -> AttemptReport | None:
         try:
-            return self._attempt(claimed)
+            return self._attempt(claimed, self._deadline(claimed))
         except Exception:  # never lose the thread; the lease expiring re-sends it later
             logger.exception(
                 "delivery attempt crashed id=%s key=%s worker=%s",
@@ -305,10 +375,21 @@ class Dispatcher:
                 self.worker,
             )
             return None
+        finally:
+            with self._sending_lock:
+                self._sending.pop(claimed.id, None)
 
-    def _attempt(self, claimed: ClaimedDelivery) -> AttemptReport:
+    def _deadline(self, claimed: ClaimedDelivery) -> Deadline:
+        """The attempt's deadline: :data:`ATTEMPT_SHARE` of the lease after its claim."""
+        left = (claimed.lease_expires_at - self.clock()).total_seconds()
+        deadline = Deadline(max(0.0, left - self.lease_seconds * (1 - ATTEMPT_SHARE)))
+        with self._sending_lock:
+            self._sending[claimed.id] = deadline
+        return deadline
+
+    def _attempt(self, claimed: ClaimedDelivery, deadline: Deadline) -> AttemptReport:
         app = self.apps[claimed.app]
-        sent, seconds = self._send(app, claimed)
+        sent, seconds = self._send(app, claimed, deadline)
         detail = self._redactors[claimed.app](sent.detail or "")
         now = self.clock()
         state: DeliveryState = "dead"
@@ -358,7 +439,9 @@ class Dispatcher:
                 )
         return report
 
-    def _send(self, app: AppConnectors, claimed: ClaimedDelivery) -> tuple[SendResult, float]:
+    def _send(
+        self, app: AppConnectors, claimed: ClaimedDelivery, deadline: Deadline
+    ) -> tuple[SendResult, float]:
         """The connector's result and the seconds its ``send`` took (0 when not sent)."""
         connector = app.connectors.get(claimed.connector)
         action = None if claimed.decision is None else app.spec.actions.get(claimed.action)
@@ -377,8 +460,12 @@ class Dispatcher:
                 f"{claimed.attempts - 1} attempts ended without a result (their workers "
                 "stopped before finishing); not sent again",
             ), 0.0
+        if deadline.expired:  # the claim waited for a thread until its lease was nearly over
+            return SendResult(
+                "retry", "not sent: its lease was nearly over when a thread came free"
+            ), 0.0
         if claimed.decision is None or action is None:
-            return self._send_message(connector, claimed)
+            return self._send_message(connector, claimed, deadline)
         context = delivery_context(
             app.spec, claimed.decision, claimed.action, public_url=self.public_url
         )
@@ -397,11 +484,12 @@ class Dispatcher:
             attempt=claimed.number,
             context=context,
             payload=payload,
+            deadline=deadline,
         )
         return self._call(connector, delivery)
 
     def _send_message(
-        self, connector: Connector, claimed: ClaimedDelivery
+        self, connector: Connector, claimed: ClaimedDelivery, deadline: Deadline
     ) -> tuple[SendResult, float]:
         """A delivery with a ready message (an alert) instead of a decision's action."""
         message = claimed.message or {}
@@ -415,6 +503,7 @@ class Dispatcher:
             context=message.get("context") or {},
             payload=message.get("payload"),
             text=message.get("text"),
+            deadline=deadline,
         )
         return self._call(connector, delivery)
 

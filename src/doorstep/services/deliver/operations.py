@@ -29,6 +29,8 @@ __all__ = [
 
 CHUNK = 500
 """Ids per store call (and per audit event) when many deliveries change at once."""
+MAX_REASON = 2_000
+"""Longest reason a retry or a cancel records."""
 
 
 def list_deliveries(
@@ -65,13 +67,16 @@ def get_delivery(store: DeliveryAdminStore, delivery_id: str) -> Delivery:
 
 
 def retry_deliveries(
-    store: DeliveryAdminStore, ids: Sequence[str], *, actor: str
+    store: DeliveryAdminStore, ids: Sequence[str], *, actor: str, reason: str | None = None
 ) -> DeliveryChanges:
-    """Send ``dead`` or ``cancelled`` deliveries again, from a fresh cycle of attempts."""
-    return _chunked(store.retry_deliveries, ids, actor)
+    """Send ``dead`` or ``cancelled`` deliveries again, from a fresh cycle of attempts; the
+    audit event records ``reason`` when given."""
+    return _chunked(store.retry_deliveries, ids, actor, _reason(reason))
 
 
-def retry_dead(store: DeliveryAdminStore, app: str, *, actor: str) -> DeliveryChanges:
+def retry_dead(
+    store: DeliveryAdminStore, app: str, *, actor: str, reason: str | None = None
+) -> DeliveryChanges:
     """Re-drive every ``dead`` delivery of ``app``."""
     ids: list[str] = []
     cursor = None
@@ -83,14 +88,15 @@ def retry_dead(store: DeliveryAdminStore, app: str, *, actor: str) -> DeliveryCh
         cursor = page.next_cursor
         if cursor is None:
             break
-    return retry_deliveries(store, ids, actor=actor)
+    return retry_deliveries(store, ids, actor=actor, reason=reason)
 
 
 def cancel_deliveries(
-    store: DeliveryAdminStore, ids: Sequence[str], *, actor: str
+    store: DeliveryAdminStore, ids: Sequence[str], *, actor: str, reason: str | None = None
 ) -> DeliveryChanges:
-    """Cancel ``held``, ``pending`` or ``dead`` deliveries (a ``sending`` one is in flight)."""
-    return _chunked(store.cancel_deliveries, ids, actor)
+    """Cancel ``held``, ``pending`` or ``dead`` deliveries (a ``sending`` one is in flight);
+    the audit event records ``reason`` when given."""
+    return _chunked(store.cancel_deliveries, ids, actor, _reason(reason))
 
 
 def enable_connector(store: DeliveryAdminStore, app: str, connector: str, *, actor: str) -> bool:
@@ -109,18 +115,35 @@ def delivery_counts(store: DeliveryAdminStore, app: str | None = None) -> dict[s
 
 
 def _chunked(
-    change: Callable[..., DeliveryChanges], ids: Sequence[str], actor: str
+    change: Callable[..., DeliveryChanges],
+    ids: Sequence[str],
+    actor: str,
+    reason: str | None,
 ) -> DeliveryChanges:
     unique = list(dict.fromkeys(ids))
     changed: list[str] = []
     skipped: dict[str, DeliveryState] = {}
     missing: list[str] = []
     for start in range(0, len(unique), CHUNK):
-        part = change(unique[start : start + CHUNK], actor=actor)
+        part = change(unique[start : start + CHUNK], actor=actor, reason=reason)
         changed += part.changed
         skipped.update(part.skipped)
         missing += part.missing
     return DeliveryChanges(changed, skipped, missing)
+
+
+def _reason(reason: str | None) -> str | None:
+    """A reason as recorded: trimmed, ``None`` when blank; at most :data:`MAX_REASON`
+    characters."""
+    if reason is None or not reason.strip():
+        return None
+    text = " ".join(reason.split())
+    if len(text) > MAX_REASON:
+        raise InputError(
+            f"The 'reason' of a retry or a cancel must be at most {MAX_REASON:,} characters. "
+            f"Got {len(text):,} instead."
+        )
+    return text
 
 
 def _state(state: str | None) -> DeliveryState | None:

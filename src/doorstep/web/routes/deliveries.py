@@ -75,9 +75,10 @@ def retry_delivery(
     request: Request, delivery_id: str, body: DeliveryChangeIn | None = None
 ) -> JSONResponse:
     """Send a ``dead`` or ``cancelled`` delivery again, from a fresh cycle of attempts. The
-    body's ``reason`` is accepted but not recorded yet (the audit event names the key)."""
+    body's ``reason`` is recorded in the audit event (``deliveries.retried``)."""
     store = _service(request).store
-    changes = outbox.retry_deliveries(store, [delivery_id], actor=actor_of(request))
+    reason = None if body is None else body.reason
+    changes = outbox.retry_deliveries(store, [delivery_id], actor=actor_of(request), reason=reason)
     _check(store, changes, delivery_id, "retried", "dead or cancelled")
     return JSONResponse(delivery_view(outbox.get_delivery(store, delivery_id), history=True))
 
@@ -86,9 +87,11 @@ def cancel_delivery(
     request: Request, delivery_id: str, body: DeliveryChangeIn | None = None
 ) -> JSONResponse:
     """Cancel a ``held``, ``pending`` or ``dead`` delivery: it is never sent (retry undoes it).
-    The body's ``reason`` is accepted but not recorded yet (the audit event names the key)."""
+    The body's ``reason`` is recorded in the audit event (``deliveries.cancelled``) and the
+    delivery's last detail."""
     store = _service(request).store
-    changes = outbox.cancel_deliveries(store, [delivery_id], actor=actor_of(request))
+    reason = None if body is None else body.reason
+    changes = outbox.cancel_deliveries(store, [delivery_id], actor=actor_of(request), reason=reason)
     _check(store, changes, delivery_id, "cancelled", "held, pending or dead")
     return JSONResponse(delivery_view(outbox.get_delivery(store, delivery_id), history=True))
 
