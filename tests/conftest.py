@@ -33,5 +33,6 @@ def churn_app(churn_app_template: Path, tmp_path: Path) -> Path:
     return target
 
 
-# database fixtures (store_url, store, pg_cluster, pg_url): see tests/fixtures_db.py
-pytest_plugins = ["tests.fixtures_db"]
+# database fixtures (store_url, store, pg_cluster, pg_url): see tests/fixtures_db.py; the
+# markers of what a test needs (postgres, browser, services): see tests/markers.py
+pytest_plugins = ["pytester", "tests.fixtures_db", "tests.markers"]

@@ -1,6 +1,12 @@
 """Database fixtures: a throwaway PostgreSQL cluster per session, a database per test, and the
 ``store_url`` / ``store`` fixtures parametrised over SQLite and PostgreSQL.
 
+A conftest where the database is incidental overrides ``store_url`` with a SQLite-only fixture
+(``database_url(request, tmp_path, "sqlite")``, see tests/web/conftest.py); a module there whose
+behaviour differs on PostgreSQL asks for both again with ``pytestmark = ON_BOTH_DATABASES``.
+A test that uses PostgreSQL must be marked ``postgres`` (tests/markers.py does it for the
+fixtures here): one that is not FAILS when it starts a cluster or asks for a database.
+
 The cluster runs as the ``postgres`` user (initdb refuses root) in a ``mktemp -d`` folder, on a
 free port of 127.0.0.1 with its socket in that folder and ``fsync=off``. When the PostgreSQL
 binaries are missing the PostgreSQL tests FAIL, unless ``DOORSTEP_TEST_POSTGRES=skip``.
@@ -25,9 +31,42 @@ import pytest
 
 from doorstep.store import Store, open_store
 
-__all__ = ["PostgresCluster", "pg_cluster", "pg_url", "store", "store_url"]
+__all__ = [
+    "DATABASES",
+    "ON_BOTH_DATABASES",
+    "PostgresCluster",
+    "database_url",
+    "pg_cluster",
+    "pg_url",
+    "store",
+    "store_url",
+]
 
 SKIP_ENV = "DOORSTEP_TEST_POSTGRES"
+DATABASES = ("sqlite", "postgresql")
+ON_BOTH_DATABASES = pytest.mark.parametrize("store_url", DATABASES, indirect=True)
+"""For a module under a SQLite-only ``store_url``: its tests run on both databases again."""
+
+_running: list[pytest.Item] = []
+"""The test being run (set before its fixtures), for :func:`require_postgres_marker`."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _running[:] = [item]
+
+
+def require_postgres_marker(item: pytest.Item | None = None) -> None:
+    """Fail ``item`` (default: the running test) unless it is marked ``postgres``:
+    ``-m "not postgres"`` must never need a PostgreSQL server."""
+    item = item or (_running[0] if _running else None)
+    if item is not None and item.get_closest_marker("postgres") is None:
+        pytest.fail(
+            f"{item.nodeid} uses PostgreSQL but is not marked postgres: add "
+            "@pytest.mark.postgres, or use the fixtures of tests/fixtures_db.py, which "
+            "tests/markers.py marks",
+            pytrace=False,
+        )
 
 
 def _pg_bin(name: str) -> str | None:
@@ -67,6 +106,7 @@ class PostgresCluster:
 
     @classmethod
     def start(cls) -> PostgresCluster:
+        require_postgres_marker()
         initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
         if not initdb or not pg_ctl:
             raise RuntimeError(
@@ -149,8 +189,10 @@ def pg_cluster() -> Iterator[PostgresCluster]:
 
 
 @pytest.fixture
-def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A URL to a fresh, empty database in the session cluster; dropped afterwards."""
+    require_postgres_marker(request.node)  # before the session's cluster is asked for
+    pg_cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
     name = pg_cluster.create_database()
     try:
         yield pg_cluster.url(name)
@@ -158,12 +200,20 @@ def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
         pg_cluster.drop_database(name)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, database: str) -> str:
+    """A URL to an empty ``database``: a SQLite file under ``tmp_path``, or a PostgreSQL
+    database of the session's cluster (``pg_url``)."""
+    if database == "sqlite":
+        return f"sqlite:///{tmp_path / 'doorstep.db'}"
+    if database != "postgresql":
+        raise ValueError(f"database must be one of {DATABASES}, got {database!r}")
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(params=DATABASES)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL to an empty database: a SQLite file under ``tmp_path``, or a PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'doorstep.db'}"
-    return str(request.getfixturevalue("pg_url"))
+    return database_url(request, tmp_path, request.param)
 
 
 @pytest.fixture

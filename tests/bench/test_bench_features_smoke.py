@@ -14,6 +14,7 @@ from tests.paths import ROOT
 
 
 @pytest.mark.slow
+@pytest.mark.postgres  # the benchmark starts a PostgreSQL cluster of its own
 def test_bench_features_runs(tmp_path: Path) -> None:
     out = tmp_path / "features.json"
     done = subprocess.run(

@@ -32,10 +32,13 @@ from doorstep.core.stats.profile import NumericReference
 
 EVIDENTLY = ROOT / "bench" / ".data" / "venvs" / "evidently" / "bin" / "python"
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("DOORSTEP_TEST_EVIDENTLY") == "skip",
-    reason="DOORSTEP_TEST_EVIDENTLY=skip: the comparison with Evidently was turned off",
-)
+pytestmark = [
+    pytest.mark.services,  # Evidently's own environment
+    pytest.mark.skipif(
+        os.environ.get("DOORSTEP_TEST_EVIDENTLY") == "skip",
+        reason="DOORSTEP_TEST_EVIDENTLY=skip: the comparison with Evidently was turned off",
+    ),
+]
 
 NUMERIC = ["x", "heavy", "k", "flat"]
 CATEGORICAL = ["c", "rare"]
