@@ -1,4 +1,9 @@
-"""Fixtures of the web tests: the churn app loaded once, a store, keys of every role."""
+"""Fixtures of the web tests: the churn app loaded once, a store, keys of every role.
+
+The store is SQLite only: routes, pages, auth, metrics and problems do not depend on the
+database, whose behaviour tests/store and the services' tests check on SQLite and PostgreSQL. A
+module whose routes behave differently on PostgreSQL (races on one idempotency key) runs on both
+with ``pytestmark = ON_BOTH_DATABASES`` (tests/fixtures_db.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.fixtures_db import database_url
 from tests.web.fakes import FakeStore
 
 from doorstep.services.apps.registry import Registry, load_registry
@@ -22,7 +28,11 @@ def registry(churn_app_template: Path) -> Registry:
     return load_registry([churn_app_template / "doorstep.yaml"])
 
 
-# ``store`` (the real store, on SQLite and on PostgreSQL) comes from tests/fixtures_db.py
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite, or the database of ``ON_BOTH_DATABASES``'s parameter; ``store`` (the real store)
+    comes from tests/fixtures_db.py."""
+    return database_url(request, tmp_path, getattr(request, "param", "sqlite"))
 
 
 @pytest.fixture
