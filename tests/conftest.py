@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from doorstep.examples.churn import write_example
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.apps.registry import Registry, load_registry
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +25,19 @@ def churn_app_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert 'cron: "0 2 * * *"' in text
     spec.write_text(text.replace('cron: "0 2 * * *"', 'cron: "0 2 29 2 *"'))
     return directory
+
+
+@pytest.fixture(scope="session")
+def churn_registry(churn_app_template: Path) -> Registry:
+    """The churn example loaded once per session, as a server's registry. Shared: a test that
+    changes the app or writes into its folder loads its own from ``churn_app``."""
+    return load_registry([churn_app_template / "doorstep.yaml"])
+
+
+@pytest.fixture(scope="session")
+def churn_loaded_app(churn_registry: Registry) -> LoadedApp:
+    """The churn example's loaded app (``churn_registry``'s); shared, so not to be changed."""
+    return churn_registry.get("churn")
 
 
 @pytest.fixture

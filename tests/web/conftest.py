@@ -16,7 +16,7 @@ import pytest
 from tests.fixtures_db import database_url
 from tests.web.fakes import FakeStore
 
-from doorstep.services.apps.registry import Registry, load_registry
+from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import Role, StoreContract
 from doorstep.web import ServeSettings, create_app
 
@@ -24,8 +24,9 @@ ROLES: tuple[Role, ...] = ("admin", "owner", "reviewer", "viewer", "client")
 
 
 @pytest.fixture(scope="session")
-def registry(churn_app_template: Path) -> Registry:
-    return load_registry([churn_app_template / "doorstep.yaml"])
+def registry(churn_registry: Registry) -> Registry:
+    """The session's churn app (tests/conftest.py): tests here do not change it."""
+    return churn_registry
 
 
 @pytest.fixture

@@ -87,8 +87,8 @@ def decide_days(
 
 
 @pytest.fixture
-def churn(churn_app: Path) -> LoadedApp:
-    return load_app(churn_app / "doorstep.yaml")
+def churn(churn_loaded_app: LoadedApp) -> LoadedApp:
+    return churn_loaded_app
 
 
 def report(app: LoadedApp, store: Store, profile: ReferenceProfile, **kw: Any) -> dict[str, Any]:
