@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
 from markupsafe import escape
 from tests.services.monitor.test_report import NOW, START, simulate, spec
 
-from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import (
     render_report_html,
@@ -193,13 +193,14 @@ def test_an_empty_panel_renders(store: Store) -> None:
 
 
 @pytest.mark.slow
-def test_drifted_features_are_marked_alert(churn_loaded_app: LoadedApp, store: Store) -> None:
+def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> None:
     from tests.services.monitor.test_drift import DAYS, DRIFTED, SHIFT_DAY, decide_days
     from tests.services.monitor.test_drift import START as DAY0
 
+    from doorstep.services.apps.loading import load_app
     from doorstep.services.monitor.drift import reference_profile
 
-    app = churn_loaded_app
+    app = load_app(churn_app / "doorstep.yaml")
     decide_days(app, store)
     report = monitoring_report(
         app.spec,
