@@ -1,11 +1,16 @@
 """Database fixtures: a throwaway PostgreSQL cluster per session, a database per test, and the
-``store_url`` / ``store`` fixtures parametrised over SQLite and PostgreSQL.
+``store_url`` / ``store`` fixtures parametrised over SQLite and PostgreSQL (``database``).
 
-A conftest where the database is incidental overrides ``store_url`` with a SQLite-only fixture
-(``database_url(request, tmp_path, "sqlite")``, see tests/web/conftest.py); a module there whose
-behaviour differs on PostgreSQL asks for both again with ``pytestmark = ON_BOTH_DATABASES``.
-A test that uses PostgreSQL must be marked ``postgres`` (tests/markers.py does it for the
-fixtures here): one that is not FAILS when it starts a cluster or asks for a database.
+``store_url`` is an empty database: a new SQLite file, or a new PostgreSQL database. ``store``
+is a store opened on a new SQLite file (migrated as it opens), or on the session's migrated
+PostgreSQL store database, emptied for each test (every table truncated, other sessions ended):
+migrating a new PostgreSQL database for each of some 150 tests took most of their time.
+
+A conftest where the database is incidental overrides ``database`` with a SQLite-only fixture
+(see tests/web/conftest.py); a module there whose behaviour differs on PostgreSQL asks for both
+again with ``pytestmark = ON_BOTH_DATABASES``. A test that uses PostgreSQL must be marked
+``postgres`` (tests/markers.py does it for the fixtures here): one that is not FAILS when it
+starts a cluster or asks for a database.
 
 The cluster runs as the ``postgres`` user (initdb refuses root) in a ``mktemp -d`` folder, on a
 free port of 127.0.0.1 with its socket in that folder and ``fsync=off``. When the PostgreSQL
@@ -35,8 +40,10 @@ __all__ = [
     "DATABASES",
     "ON_BOTH_DATABASES",
     "PostgresCluster",
+    "database",
     "database_url",
     "pg_cluster",
+    "pg_store_database",
     "pg_url",
     "store",
     "store_url",
@@ -44,8 +51,8 @@ __all__ = [
 
 SKIP_ENV = "DOORSTEP_TEST_POSTGRES"
 DATABASES = ("sqlite", "postgresql")
-ON_BOTH_DATABASES = pytest.mark.parametrize("store_url", DATABASES, indirect=True)
-"""For a module under a SQLite-only ``store_url``: its tests run on both databases again."""
+ON_BOTH_DATABASES = pytest.mark.parametrize("database", DATABASES, indirect=True)
+"""For a module under a SQLite-only ``database``: its tests run on both databases again."""
 
 _running: list[pytest.Item] = []
 """The test being run (set before its fixtures), for :func:`require_postgres_marker`."""
@@ -211,15 +218,59 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, database: str) 
 
 
 @pytest.fixture(params=DATABASES)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL to an empty database: a SQLite file under ``tmp_path``, or a PostgreSQL database."""
-    return database_url(request, tmp_path, request.param)
+def database(request: pytest.FixtureRequest) -> str:
+    """The database of ``store_url`` and ``store``: ``sqlite`` or ``postgresql``."""
+    return str(request.param)
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    """An opened (migrated) store on ``store_url``."""
-    opened = open_store(store_url)
+def store_url(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> str:
+    """A URL to an empty database: a SQLite file under ``tmp_path``, or a PostgreSQL database."""
+    return database_url(request, tmp_path, database)
+
+
+@pytest.fixture(scope="session")
+def pg_store_database(pg_cluster: PostgresCluster) -> str:
+    """The URL of the session's PostgreSQL database for ``store``, migrated once."""
+    url = pg_cluster.url(pg_cluster.create_database())
+    open_store(url).close()
+    return url
+
+
+def _emptied(url: str) -> str:
+    """``url``'s database with no other session connected and every table of the store empty
+    (identities restarted): as new, but for the migrations already applied."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        tables = [
+            sql.Identifier(row[0])
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
+        conn.execute(
+            sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(tables))
+        )
+    return url
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> Iterator[Store]:
+    """An opened (migrated) store: on a new SQLite file, or on the session's PostgreSQL store
+    database, emptied."""
+    if database == "postgresql":
+        require_postgres_marker(request.node)  # before the session's cluster is asked for
+        url = _emptied(request.getfixturevalue("pg_store_database"))
+    else:
+        url = database_url(request, tmp_path, database)
+    opened = open_store(url)
     try:
         yield opened
     finally:

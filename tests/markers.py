@@ -3,8 +3,8 @@ forgotten: ``pytest -m "not postgres and not browser and not services"`` runs ev
 needs no server, and CI runs them all.
 
 - ``postgres``: a PostgreSQL database: the tests of the ``pg_cluster`` and ``pg_url`` fixtures,
-  and the ``postgresql`` case of a fixture parametrised over databases (``store_url``,
-  ``db_url``, ``table_url``).
+  and the ``postgresql`` case of a fixture parametrised over databases (``database``, which
+  ``store_url`` and ``store`` use, ``db_url``, ``table_url``).
 - ``browser``: Chromium, through the ``browser`` and ``page`` fixtures of
   tests/web/pages/conftest.py.
 - ``services``: a server of the machine or an environment of its own: MariaDB (the ``mariadb_*``

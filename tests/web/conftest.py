@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.fixtures_db import database_url
 from tests.web.fakes import FakeStore
 
 from doorstep.services.apps.registry import Registry
@@ -30,10 +29,10 @@ def registry(churn_registry: Registry) -> Registry:
 
 
 @pytest.fixture
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database(request: pytest.FixtureRequest) -> str:
     """SQLite, or the database of ``ON_BOTH_DATABASES``'s parameter; ``store`` (the real store)
     comes from tests/fixtures_db.py."""
-    return database_url(request, tmp_path, getattr(request, "param", "sqlite"))
+    return str(getattr(request, "param", "sqlite"))
 
 
 @pytest.fixture
