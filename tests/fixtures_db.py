@@ -1,10 +1,11 @@
 """Database fixtures: a throwaway PostgreSQL cluster per session, a database per test, and the
 ``store_url`` / ``store`` fixtures parametrised over SQLite and PostgreSQL (``database``).
 
-``store_url`` is an empty database: a new SQLite file, or a new PostgreSQL database. ``store``
-is a store opened on a new SQLite file (migrated as it opens), or on the session's migrated
-PostgreSQL store database, emptied for each test (every table truncated, other sessions ended):
-migrating a new PostgreSQL database for each of some 150 tests took most of their time.
+``store_url`` is an empty database: a new SQLite file, or a new PostgreSQL database (the tests
+of migrations start from there). ``store`` is a store opened on a copy of the session's migrated
+SQLite file, or on the session's migrated PostgreSQL store database, emptied for each test
+(every table truncated, other sessions ended): migrating a new database for each of some 350
+tests took most of their set-up, on PostgreSQL most of their time.
 
 A conftest where the database is incidental overrides ``database`` with a SQLite-only fixture
 (see tests/web/conftest.py); a module there whose behaviour differs on PostgreSQL asks for both
@@ -45,6 +46,7 @@ __all__ = [
     "pg_cluster",
     "pg_store_database",
     "pg_url",
+    "sqlite_store_database",
     "store",
     "store_url",
 ]
@@ -230,6 +232,14 @@ def store_url(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> 
 
 
 @pytest.fixture(scope="session")
+def sqlite_store_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's migrated SQLite file for ``store``, copied for each test."""
+    path = tmp_path_factory.mktemp("store") / "migrated.db"
+    open_store(f"sqlite:///{path}").close()  # the last connection folds the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
 def pg_store_database(pg_cluster: PostgresCluster) -> str:
     """The URL of the session's PostgreSQL database for ``store``, migrated once."""
     url = pg_cluster.url(pg_cluster.create_database())
@@ -263,13 +273,15 @@ def _emptied(url: str) -> str:
 
 @pytest.fixture
 def store(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> Iterator[Store]:
-    """An opened (migrated) store: on a new SQLite file, or on the session's PostgreSQL store
-    database, emptied."""
+    """An opened (migrated) store: on a copy of the session's migrated SQLite file, or on the
+    session's PostgreSQL store database, emptied."""
     if database == "postgresql":
         require_postgres_marker(request.node)  # before the session's cluster is asked for
         url = _emptied(request.getfixturevalue("pg_store_database"))
     else:
-        url = database_url(request, tmp_path, database)
+        path = tmp_path / "doorstep.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_store_database"), path)
+        url = f"sqlite:///{path}"
     opened = open_store(url)
     try:
         yield opened
