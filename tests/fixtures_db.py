@@ -10,8 +10,8 @@ tests took most of their set-up, on PostgreSQL most of their time.
 A conftest where the database is incidental overrides ``database`` with a SQLite-only fixture
 (see tests/web/conftest.py); a module there whose behaviour differs on PostgreSQL asks for both
 again with ``pytestmark = ON_BOTH_DATABASES``. A test that uses PostgreSQL must be marked
-``postgres`` (tests/markers.py does it for the fixtures here): one that is not FAILS when it
-starts a cluster or asks for a database.
+``postgres`` (tests/markers.py does it for the fixtures here); an unmarked test that starts a
+cluster or asks for a database FAILS.
 
 The cluster runs as the ``postgres`` user (initdb refuses root) in a ``mktemp -d`` folder, on a
 free port of 127.0.0.1 with its socket in that folder and ``fsync=off``. When the PostgreSQL
