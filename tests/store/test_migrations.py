@@ -5,15 +5,14 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from doorstep.store import Store, open_store, upgrade
+from doorstep.store import Store, upgrade
 from doorstep.store.migrate import current_revision, head_revision
 from doorstep.store.tables import metadata
 
 
-def test_open_store_migrates_to_head(store_url: str) -> None:
-    with open_store(store_url) as store:  # an empty database
-        assert current_revision(store.engine) == head_revision() == "0006"
-        assert upgrade(store.engine) == "0006"  # again: nothing to do
+def test_open_store_migrates_to_head(store: Store) -> None:
+    assert current_revision(store.engine) == head_revision() == "0006"
+    assert upgrade(store.engine) == "0006"  # again: nothing to do
 
 
 def test_tables_match_the_migrations(store: Store) -> None:
