@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from doorstep.examples.churn import write_example
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.apps.registry import Registry, load_registry
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +27,19 @@ def churn_app_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def churn_registry(churn_app_template: Path) -> Registry:
+    """The churn example loaded once per session, as a server's registry. Shared: a test that
+    changes the app or writes into its folder loads its own from ``churn_app``."""
+    return load_registry([churn_app_template / "doorstep.yaml"])
+
+
+@pytest.fixture(scope="session")
+def churn_loaded_app(churn_registry: Registry) -> LoadedApp:
+    """The churn example's loaded app (``churn_registry``'s); shared, so not to be changed."""
+    return churn_registry.get("churn")
+
+
 @pytest.fixture
 def churn_app(churn_app_template: Path, tmp_path: Path) -> Path:
     """A private copy of the churn example that a test may edit."""
@@ -33,5 +48,6 @@ def churn_app(churn_app_template: Path, tmp_path: Path) -> Path:
     return target
 
 
-# database fixtures (store_url, store, pg_cluster, pg_url): see tests/fixtures_db.py
-pytest_plugins = ["tests.fixtures_db"]
+# database fixtures (store_url, store, pg_cluster, pg_url): see tests/fixtures_db.py; the
+# markers of what a test needs (postgres, browser, services): see tests/markers.py
+pytest_plugins = ["pytester", "tests.fixtures_db", "tests.markers"]

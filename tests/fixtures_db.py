@@ -1,5 +1,17 @@
 """Database fixtures: a throwaway PostgreSQL cluster per session, a database per test, and the
-``store_url`` / ``store`` fixtures parametrised over SQLite and PostgreSQL.
+``store_url`` / ``store`` fixtures parametrised over SQLite and PostgreSQL (``database``).
+
+``store_url`` is an empty database: a new SQLite file, or a new PostgreSQL database (the tests
+of migrations start from there). ``store`` is a store opened on a copy of the session's migrated
+SQLite file, or on the session's migrated PostgreSQL store database, emptied for each test
+(every table truncated, other sessions ended): migrating a new database for each of some 350
+tests took most of their set-up, on PostgreSQL most of their time.
+
+A conftest where the database is incidental overrides ``database`` with a SQLite-only fixture
+(see tests/web/conftest.py); a module there whose behaviour differs on PostgreSQL asks for both
+again with ``pytestmark = ON_BOTH_DATABASES``. A test that uses PostgreSQL must be marked
+``postgres`` (tests/markers.py does it for the fixtures here); an unmarked test that starts a
+cluster or asks for a database FAILS.
 
 The cluster runs as the ``postgres`` user (initdb refuses root) in a ``mktemp -d`` folder, on a
 free port of 127.0.0.1 with its socket in that folder and ``fsync=off``. When the PostgreSQL
@@ -25,9 +37,45 @@ import pytest
 
 from doorstep.store import Store, open_store
 
-__all__ = ["PostgresCluster", "pg_cluster", "pg_url", "store", "store_url"]
+__all__ = [
+    "DATABASES",
+    "ON_BOTH_DATABASES",
+    "PostgresCluster",
+    "database",
+    "database_url",
+    "pg_cluster",
+    "pg_store_database",
+    "pg_url",
+    "sqlite_store_database",
+    "store",
+    "store_url",
+]
 
 SKIP_ENV = "DOORSTEP_TEST_POSTGRES"
+DATABASES = ("sqlite", "postgresql")
+ON_BOTH_DATABASES = pytest.mark.parametrize("database", DATABASES, indirect=True)
+"""For a module under a SQLite-only ``database``: its tests run on both databases again."""
+
+_running: list[pytest.Item] = []
+"""The test being run (set before its fixtures), for :func:`require_postgres_marker`."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _running[:] = [item]
+
+
+def require_postgres_marker(item: pytest.Item | None = None) -> None:
+    """Fail ``item`` (default: the running test) unless it is marked ``postgres``:
+    ``-m "not postgres"`` must never need a PostgreSQL server."""
+    item = item or (_running[0] if _running else None)
+    if item is not None and item.get_closest_marker("postgres") is None:
+        pytest.fail(
+            f"{item.nodeid} uses PostgreSQL but is not marked postgres: add "
+            "@pytest.mark.postgres, or use the fixtures of tests/fixtures_db.py, which "
+            "tests/markers.py marks",
+            pytrace=False,
+        )
 
 
 def _pg_bin(name: str) -> str | None:
@@ -67,6 +115,7 @@ class PostgresCluster:
 
     @classmethod
     def start(cls) -> PostgresCluster:
+        require_postgres_marker()
         initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
         if not initdb or not pg_ctl:
             raise RuntimeError(
@@ -149,8 +198,10 @@ def pg_cluster() -> Iterator[PostgresCluster]:
 
 
 @pytest.fixture
-def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A URL to a fresh, empty database in the session cluster; dropped afterwards."""
+    require_postgres_marker(request.node)  # before the session's cluster is asked for
+    pg_cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
     name = pg_cluster.create_database()
     try:
         yield pg_cluster.url(name)
@@ -158,18 +209,80 @@ def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
         pg_cluster.drop_database(name)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL to an empty database: a SQLite file under ``tmp_path``, or a PostgreSQL database."""
-    if request.param == "sqlite":
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, database: str) -> str:
+    """A URL to an empty ``database``: a SQLite file under ``tmp_path``, or a PostgreSQL
+    database of the session's cluster (``pg_url``)."""
+    if database == "sqlite":
         return f"sqlite:///{tmp_path / 'doorstep.db'}"
+    if database != "postgresql":
+        raise ValueError(f"database must be one of {DATABASES}, got {database!r}")
     return str(request.getfixturevalue("pg_url"))
 
 
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest) -> str:
+    """The database of ``store_url`` and ``store``: ``sqlite`` or ``postgresql``."""
+    return str(request.param)
+
+
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    """An opened (migrated) store on ``store_url``."""
-    opened = open_store(store_url)
+def store_url(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> str:
+    """A URL to an empty database: a SQLite file under ``tmp_path``, or a PostgreSQL database."""
+    return database_url(request, tmp_path, database)
+
+
+@pytest.fixture(scope="session")
+def sqlite_store_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's migrated SQLite file for ``store``, copied for each test."""
+    path = tmp_path_factory.mktemp("store") / "migrated.db"
+    open_store(f"sqlite:///{path}").close()  # the last connection folds the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_store_database(pg_cluster: PostgresCluster) -> str:
+    """The URL of the session's PostgreSQL database for ``store``, migrated once."""
+    url = pg_cluster.url(pg_cluster.create_database())
+    open_store(url).close()
+    return url
+
+
+def _emptied(url: str) -> str:
+    """``url``'s database with no other session connected and every table of the store empty
+    (identities restarted): as new, but for the migrations already applied."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        tables = [
+            sql.Identifier(row[0])
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
+        conn.execute(
+            sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(tables))
+        )
+    return url
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> Iterator[Store]:
+    """An opened (migrated) store: on a copy of the session's migrated SQLite file, or on the
+    session's PostgreSQL store database, emptied."""
+    if database == "postgresql":
+        require_postgres_marker(request.node)  # before the session's cluster is asked for
+        url = _emptied(request.getfixturevalue("pg_store_database"))
+    else:
+        path = tmp_path / "doorstep.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_store_database"), path)
+        url = f"sqlite:///{path}"
+    opened = open_store(url)
     try:
         yield opened
     finally:

@@ -1,6 +1,6 @@
 """The dispatch benchmark still runs: 200 deliveries and 1 s of single decisions against the local
-receiver, with a tiny model. Targets are not checked; only that every figure is finite and that
-the receiver got every delivery once, signed."""
+receiver, with a tiny model (shared with the other smoke tests). Targets are not checked; only
+that every figure is finite and that the receiver got every delivery once, signed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.paths import ROOT
 
 
 @pytest.mark.slow
-def test_bench_dispatch_runs(tmp_path: Path) -> None:
+def test_bench_dispatch_runs(bench_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "dispatch.json"
     done = subprocess.run(
         [
@@ -28,7 +28,7 @@ def test_bench_dispatch_runs(tmp_path: Path) -> None:
             "--concurrency",
             "8",
             "--floor-seconds",
-            "0.5",
+            "0.2",
             "--rate",
             "5",
             "--duration",
@@ -40,7 +40,7 @@ def test_bench_dispatch_runs(tmp_path: Path) -> None:
             "--trees",
             "20",
             "--data-dir",
-            str(tmp_path / "data"),
+            str(bench_data),
             "--json",
             str(out),
         ],

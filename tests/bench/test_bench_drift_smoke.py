@@ -16,7 +16,7 @@ from tests.paths import ROOT
 
 
 @pytest.mark.slow
-def test_bench_drift_runs(tmp_path: Path) -> None:
+def test_bench_drift_runs(bench_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "drift.json"
     done = subprocess.run(
         [
@@ -30,7 +30,7 @@ def test_bench_drift_runs(tmp_path: Path) -> None:
             "--repeat",
             "1",
             "--data-dir",
-            str(tmp_path / "data"),
+            str(bench_data),
             "--json",
             str(out),
         ],

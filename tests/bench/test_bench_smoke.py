@@ -20,8 +20,8 @@ TINY = ["--train-rows", "2000", "--trees", "10"]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bench-data")
+def data_dir(bench_data: Path) -> Path:
+    return bench_data
 
 
 def run(module: str, *args: str) -> str:

@@ -38,6 +38,7 @@ def test_closed_postgresql_port() -> None:
         open_store(url, busy_timeout=1)
 
 
+@pytest.mark.postgres  # a cluster of its own, stopped under the store
 def test_postgresql_going_down() -> None:
     cluster = PostgresCluster.start()
     try:

@@ -1,4 +1,9 @@
-"""Fixtures of the web tests: the churn app loaded once, a store, keys of every role."""
+"""Fixtures of the web tests: the churn app loaded once, a store, keys of every role.
+
+The store is SQLite only: routes, pages, auth, metrics and problems do not depend on the
+database, whose behaviour tests/store and the services' tests check on SQLite and PostgreSQL. A
+module whose routes behave differently on PostgreSQL (races on one idempotency key) runs on both
+with ``pytestmark = ON_BOTH_DATABASES`` (tests/fixtures_db.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import httpx
 import pytest
 from tests.web.fakes import FakeStore
 
-from doorstep.services.apps.registry import Registry, load_registry
+from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import Role, StoreContract
 from doorstep.web import ServeSettings, create_app
 
@@ -18,11 +23,16 @@ ROLES: tuple[Role, ...] = ("admin", "owner", "reviewer", "viewer", "client")
 
 
 @pytest.fixture(scope="session")
-def registry(churn_app_template: Path) -> Registry:
-    return load_registry([churn_app_template / "doorstep.yaml"])
+def registry(churn_registry: Registry) -> Registry:
+    """The session's churn app (tests/conftest.py): tests here do not change it."""
+    return churn_registry
 
 
-# ``store`` (the real store, on SQLite and on PostgreSQL) comes from tests/fixtures_db.py
+@pytest.fixture
+def database(request: pytest.FixtureRequest) -> str:
+    """SQLite, or the database of ``ON_BOTH_DATABASES``'s parameter; ``store`` (the real store)
+    comes from tests/fixtures_db.py."""
+    return str(getattr(request, "param", "sqlite"))
 
 
 @pytest.fixture

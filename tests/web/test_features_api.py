@@ -9,7 +9,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from doorstep.services.apps.registry import load_registry
+from doorstep.services.apps.registry import Registry, load_registry
 from doorstep.store import Store
 from doorstep.store.protocols import DecisionQuery
 from doorstep.web import create_app
@@ -27,9 +27,9 @@ def first_customer(app_dir: Path) -> str:
 
 
 async def call(
-    app_dir: Path, store: Store, method: str, url: str, **kwargs: object
+    registry: Registry, store: Store, method: str, url: str, **kwargs: object
 ) -> httpx.Response:
-    app = create_app(load_registry([app_dir / "doorstep.yaml"]), store)
+    app = create_app(registry, store)
     _, key = store.create_key("t", "admin", actor="test")
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {key}"}
@@ -39,22 +39,24 @@ async def call(
     return response
 
 
-async def test_decided_with_only_the_customer_id(churn_app: Path, store: Store) -> None:
-    customer = first_customer(churn_app)
-    answer = await call(churn_app, store, "POST", URL, json={"customer_id": customer})
+async def test_decided_with_only_the_customer_id(
+    churn_app_template: Path, registry: Registry, store: Store
+) -> None:
+    customer = first_customer(churn_app_template)
+    answer = await call(registry, store, "POST", URL, json={"customer_id": customer})
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert set(body["lineage"]["sources"]["customer_db"]["fields"]) >= {"tenure_months", "plan"}
-    read = await call(churn_app, store, "GET", f"/v1/decisions/{body['decision_id']}")
+    read = await call(registry, store, "GET", f"/v1/decisions/{body['decision_id']}")
     assert read.json()["lineage"] == body["lineage"]
     assert read.json()["inputs"]["tenure_months"] is not None
     assert store.verify_audit().ok
 
 
 async def test_an_unknown_customer_is_a_problem_not_a_decision(
-    churn_app: Path, store: Store
+    registry: Registry, store: Store
 ) -> None:
-    answer = await call(churn_app, store, "POST", URL, json={"customer_id": "C-nobody"})
+    answer = await call(registry, store, "POST", URL, json={"customer_id": "C-nobody"})
     assert answer.status_code == 422
     problem = answer.json()
     assert problem["code"] == "entity_unknown"
@@ -66,8 +68,9 @@ async def test_an_unknown_customer_is_a_problem_not_a_decision(
 async def test_a_source_down_answers_503_and_records_nothing(churn_app: Path, store: Store) -> None:
     (churn_app / "features.db").unlink()
     (churn_app / "features.db").mkdir()  # SQLite cannot open a folder: the source is down
+    registry = load_registry([churn_app / "doorstep.yaml"])  # this copy's source is down
     answer = await call(
-        churn_app, store, "POST", URL, json={"records": [{"customer_id": "C-0004001"}]}
+        registry, store, "POST", URL, json={"records": [{"customer_id": "C-0004001"}]}
     )
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "1"
@@ -75,12 +78,12 @@ async def test_a_source_down_answers_503_and_records_nothing(churn_app: Path, st
     assert store.list_decisions(DecisionQuery(app="churn")).items == []
 
 
-async def test_runs_are_listed_and_shown(churn_app: Path, store: Store) -> None:
+async def test_runs_are_listed_and_shown(registry: Registry, store: Store) -> None:
     lease = store.start_run("churn", "customer_db", runner="test", lease_seconds=60)
     assert lease is not None
-    listed = await call(churn_app, store, "GET", "/v1/runs?app=churn")
+    listed = await call(registry, store, "GET", "/v1/runs?app=churn")
     assert [r["run_id"] for r in listed.json()["items"]] == [lease.run.id]
-    shown = await call(churn_app, store, "GET", f"/v1/runs/{lease.run.id}")
+    shown = await call(registry, store, "GET", f"/v1/runs/{lease.run.id}")
     assert shown.json()["state"] == "running"
-    missing = await call(churn_app, store, "GET", "/v1/runs/nope")
+    missing = await call(registry, store, "GET", "/v1/runs/nope")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"

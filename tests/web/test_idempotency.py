@@ -1,5 +1,6 @@
 """Idempotency-Key: replays answer the same bytes; another body is a conflict; concurrent
-requests with one key make one decision."""
+requests with one key make one decision. On SQLite and PostgreSQL: the race on one key is
+settled by each database's own locking."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import json
 
 import httpx
 import pytest
+from tests.fixtures_db import ON_BOTH_DATABASES
 from tests.web.conftest import customer
 
 from doorstep.store.protocols import DecisionQuery, StoreContract
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, ON_BOTH_DATABASES]
 URL = "/v1/apps/churn/decisions"
 
 

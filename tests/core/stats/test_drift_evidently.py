@@ -32,10 +32,13 @@ from doorstep.core.stats.profile import NumericReference
 
 EVIDENTLY = ROOT / "bench" / ".data" / "venvs" / "evidently" / "bin" / "python"
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("DOORSTEP_TEST_EVIDENTLY") == "skip",
-    reason="DOORSTEP_TEST_EVIDENTLY=skip: the comparison with Evidently was turned off",
-)
+pytestmark = [
+    pytest.mark.services,  # Evidently's own environment
+    pytest.mark.skipif(
+        os.environ.get("DOORSTEP_TEST_EVIDENTLY") == "skip",
+        reason="DOORSTEP_TEST_EVIDENTLY=skip: the comparison with Evidently was turned off",
+    ),
+]
 
 NUMERIC = ["x", "heavy", "k", "flat"]
 CATEGORICAL = ["c", "rare"]
@@ -46,29 +49,35 @@ import pandas as pd
 from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 
-ref = pd.read_parquet(sys.argv[1])
-cur = pd.read_parquet(sys.argv[2])
-numeric, categorical = json.loads(sys.argv[3]), json.loads(sys.argv[4])
-out = {}
+pairs = json.loads(sys.argv[1])
+numeric, categorical = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 methods = {"wasserstein": numeric, "jensenshannon": numeric + categorical, "ks": numeric,
            "chisquare": categorical, "psi": numeric + categorical}
-for method, columns in methods.items():
-    for column in columns:
-        if column in numeric:
-            definition = DataDefinition(numerical_columns=[column], categorical_columns=[])
-        else:
-            definition = DataDefinition(numerical_columns=[], categorical_columns=[column])
-        snapshot = Report(
-            [DataDriftPreset(columns=[column], method=method)]
-        ).run(
-            Dataset.from_pandas(cur[[column]], data_definition=definition),
-            Dataset.from_pandas(ref[[column]], data_definition=definition),
-        )
-        for metric in snapshot.dict()["metrics"]:
-            if metric["config"].get("type", "").endswith("ValueDrift"):
-                out.setdefault(column, {})[method] = float(metric["value"])
-print(json.dumps(out))
+answers = []
+for reference, current in pairs:
+    ref = pd.read_parquet(reference)
+    cur = pd.read_parquet(current)
+    out = {}
+    for method, columns in methods.items():
+        for column in columns:
+            if column in numeric:
+                definition = DataDefinition(numerical_columns=[column], categorical_columns=[])
+            else:
+                definition = DataDefinition(numerical_columns=[], categorical_columns=[column])
+            snapshot = Report(
+                [DataDriftPreset(columns=[column], method=method)]
+            ).run(
+                Dataset.from_pandas(cur[[column]], data_definition=definition),
+                Dataset.from_pandas(ref[[column]], data_definition=definition),
+            )
+            for metric in snapshot.dict()["metrics"]:
+                if metric["config"].get("type", "").endswith("ValueDrift"):
+                    out.setdefault(column, {})[method] = float(metric["value"])
+    answers.append(out)
+print(json.dumps(answers))
 """
+SIZES = [(4_000, 3_000), (30_000, 20_000)]
+"""Rows of the reference and of the current sample."""
 
 
 def frame(n: int, seed: int, *, shift: float) -> pl.DataFrame:
@@ -94,7 +103,9 @@ def frame(n: int, seed: int, *, shift: float) -> pl.DataFrame:
     )
 
 
-def evidently_numbers(reference: Path, current: Path) -> dict[str, dict[str, float]]:
+def evidently_numbers(pairs: list[tuple[Path, Path]]) -> list[dict[str, dict[str, float]]]:
+    """Evidently's numbers for each (reference, current) pair of files, in one run of its
+    environment (importing Evidently takes seconds)."""
     if not EVIDENTLY.exists():
         pytest.fail(
             "no Evidently environment: run `bench/peers/setup.sh evidently` (scripts/test does) "
@@ -105,8 +116,7 @@ def evidently_numbers(reference: Path, current: Path) -> dict[str, dict[str, flo
             str(EVIDENTLY),
             "-c",
             SCRIPT,
-            str(reference),
-            str(current),
+            json.dumps([[str(reference), str(current)] for reference, current in pairs]),
             json.dumps(NUMERIC),
             json.dumps(CATEGORICAL),
         ],
@@ -117,17 +127,35 @@ def evidently_numbers(reference: Path, current: Path) -> dict[str, dict[str, flo
         env={"PYTHONWARNINGS": "ignore", "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result: dict[str, dict[str, float]] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: list[dict[str, dict[str, float]]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
+def samples(n_ref: int, n_cur: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return frame(n_ref, 1, shift=0.0), frame(n_cur, 2, shift=0.2)
+
+
+@pytest.fixture(scope="module")
+def evidently_by_size(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[int, int], dict[str, dict[str, float]]]:
+    folder = tmp_path_factory.mktemp("evidently")
+    pairs = []
+    for n_ref, n_cur in SIZES:
+        ref, cur = samples(n_ref, n_cur)
+        pairs.append((folder / f"ref-{n_ref}.parquet", folder / f"cur-{n_cur}.parquet"))
+        ref.write_parquet(pairs[-1][0])
+        cur.write_parquet(pairs[-1][1])
+    return dict(zip(SIZES, evidently_numbers(pairs), strict=True))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("n_ref", "n_cur"), [(4_000, 3_000), (30_000, 20_000)])
-def test_same_numbers_as_evidently(tmp_path: Path, n_ref: int, n_cur: int) -> None:
-    ref, cur = frame(n_ref, 1, shift=0.0), frame(n_cur, 2, shift=0.2)
-    ref.write_parquet(tmp_path / "ref.parquet")
-    cur.write_parquet(tmp_path / "cur.parquet")
-    theirs = evidently_numbers(tmp_path / "ref.parquet", tmp_path / "cur.parquet")
+@pytest.mark.parametrize(("n_ref", "n_cur"), SIZES)
+def test_same_numbers_as_evidently(
+    evidently_by_size: dict[tuple[int, int], dict[str, dict[str, float]]], n_ref: int, n_cur: int
+) -> None:
+    ref, cur = samples(n_ref, n_cur)
+    theirs = evidently_by_size[(n_ref, n_cur)]
     kinds = {n: "numeric" for n in NUMERIC} | {n: "categorical" for n in CATEGORICAL}
     profile = build_profile(ref, features=kinds)  # type: ignore[arg-type]
     report = compare(profile, cur)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -11,7 +10,7 @@ import polars as pl
 import pytest
 
 from doorstep.examples.churn import FEATURES, generate_customers
-from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch, decision_schema
 from doorstep.types import Reason
 
@@ -19,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def app(churn_app_template: Path) -> LoadedApp:
-    return load_app(churn_app_template / "doorstep.yaml")
+def app(churn_loaded_app: LoadedApp) -> LoadedApp:
+    return churn_loaded_app
 
 
 @pytest.fixture(scope="module")

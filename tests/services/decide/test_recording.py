@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from doorstep.examples.churn import FEATURES, generate_customers
-from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch
 from doorstep.services.decide.online import OnlineRequest, decide_requests
 from doorstep.services.decide.recording import record_batch
@@ -24,8 +24,8 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def app(churn_app_template: Path) -> LoadedApp:
-    return load_app(churn_app_template / "doorstep.yaml")
+def app(churn_loaded_app: LoadedApp) -> LoadedApp:
+    return churn_loaded_app
 
 
 def records(count: int) -> list[dict[str, Any]]:
@@ -60,8 +60,7 @@ def test_decisions_and_rejects_point_back_at_their_records(app: LoadedApp) -> No
     assert not odd.message.startswith("row ") and odd.message.startswith("plan")
 
 
-def test_a_run_and_an_api_request_record_the_same_decision(churn_app: Path, tmp_path: Path) -> None:
-    app = load_app(churn_app / "doorstep.yaml")
+def test_a_run_and_an_api_request_record_the_same_decision(app: LoadedApp, tmp_path: Path) -> None:
     scan = open_scan(app, "customer_db", None, None)
     with open_store(f"sqlite:///{tmp_path / 'run.db'}") as store:
         lease = store.start_run("churn", "customer_db", runner="t", lease_seconds=60)

@@ -4,6 +4,7 @@ in the first full window after the shift, and nothing before it. On SQLite and P
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,8 +94,8 @@ def decide_days(
 
 
 @pytest.fixture
-def churn(churn_app: Path) -> LoadedApp:
-    return load_app(churn_app / "doorstep.yaml")
+def churn(churn_loaded_app: LoadedApp) -> LoadedApp:
+    return churn_loaded_app
 
 
 def report(app: LoadedApp, store: Store, profile: ReferenceProfile, **kw: Any) -> MonitoringReport:
@@ -291,13 +292,24 @@ def test_attribution_only_in_the_latest_windows_and_off_with_zero_rows(
     assert drift.attribution.rows == 0 and note is not None and "attribution_rows: 0" in note
 
 
-def test_a_model_without_an_exact_explainer_reports_no_attribution_drift(
-    churn_app: Path, store: Store
-) -> None:
-    spec = churn_app / "doorstep.yaml"
+@pytest.fixture(scope="module")
+def permutation_app(
+    churn_app_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> LoadedApp:
+    """The churn app explained by permutation, loaded once for both databases: loading checks
+    the additivity of its explanations, seconds of model calls."""
+    folder = tmp_path_factory.mktemp("permutation")
+    shutil.copytree(churn_app_template, folder, dirs_exist_ok=True)
+    spec = folder / "doorstep.yaml"
     text = spec.read_text()
     spec.write_text(text.replace("explain:\n", "explain:\n  method: permutation\n", 1))
-    app = load_app(spec)
+    return load_app(spec)
+
+
+def test_a_model_without_an_exact_explainer_reports_no_attribution_drift(
+    permutation_app: LoadedApp, store: Store
+) -> None:
+    app = permutation_app
     assert app.spec.explain.method == "permutation"
     profile = reference_profile(app)
     assert profile is not None and profile.attributions == {}

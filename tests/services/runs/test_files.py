@@ -8,15 +8,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.runs.files import default_rejects_path, score_file
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def app(churn_app_template: Path) -> LoadedApp:
-    return load_app(churn_app_template / "doorstep.yaml")
+def app(churn_loaded_app: LoadedApp) -> LoadedApp:
+    return churn_loaded_app
 
 
 def broken_csv(app: LoadedApp, path: Path) -> pl.DataFrame:

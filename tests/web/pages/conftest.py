@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from doorstep.services.apps.examples import decide_sample
-from doorstep.services.apps.registry import Registry, load_registry
+from doorstep.services.apps.registry import Registry
 from doorstep.store import Store, open_store
 from doorstep.web import ServeSettings, create_app
 
@@ -35,11 +35,6 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture(scope="session")
-def registry(churn_app_template: Path) -> Registry:
-    return load_registry([churn_app_template / "doorstep.yaml"])
 
 
 @dataclass

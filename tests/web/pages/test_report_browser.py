@@ -17,7 +17,7 @@ from tests.services.monitor.test_drift import DAYS, DRIFTED, PER_DAY, SHIFT_DAY,
 
 from doorstep.examples.churn import generate_customers
 from doorstep.ids import new_id
-from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.monitor.drift import drift_thresholds, reference_profile
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
@@ -91,9 +91,9 @@ def decide_and_observe(app: LoadedApp, store: StoreContract) -> None:
 
 
 @pytest.fixture(scope="module")
-def report_file(churn_app_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report_file(churn_loaded_app: LoadedApp, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report")
-    app = load_app(churn_app_template / "doorstep.yaml")
+    app = churn_loaded_app
     with open_store(f"sqlite:///{folder / 'doorstep.db'}") as store:
         decide_and_observe(app, store)
         report = monitoring_report(
