@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -248,8 +249,9 @@ def pg_store_database(pg_cluster: PostgresCluster) -> str:
 
 
 def _emptied(url: str) -> str:
-    """``url``'s database with no other session connected and every table of the store empty
-    (identities restarted): as new, but for the migrations already applied."""
+    """``url``'s database with no other session connected and every table of the store as the
+    migrations left it (identities restarted): emptied, with the rows the migrations seed (the
+    key generation's counter) put back as they were after migrating."""
     import psycopg
     from psycopg import sql
 
@@ -258,17 +260,39 @@ def _emptied(url: str) -> str:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-        tables = [
-            sql.Identifier(row[0])
+        names = [
+            row[0]
             for row in conn.execute(
                 "SELECT tablename FROM pg_tables"
                 " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
             )
         ]
+        if url not in _SEEDED:  # the first time: the database is as migrated
+            _SEEDED[url] = {
+                name: rows
+                for name in names
+                if (
+                    rows := conn.execute(
+                        sql.SQL("SELECT * FROM {}").format(sql.Identifier(name))
+                    ).fetchall()
+                )
+            }
         conn.execute(
-            sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(tables))
+            sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                sql.SQL(", ").join(map(sql.Identifier, names))
+            )
         )
+        for name, rows in _SEEDED[url].items():
+            marks = sql.SQL(", ").join(sql.Placeholder() * len(rows[0]))
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    sql.SQL("INSERT INTO {} VALUES ({})").format(sql.Identifier(name), marks), rows
+                )
     return url
+
+
+_SEEDED: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+"""Per session database: the rows its migrations seeded, read before it was first emptied."""
 
 
 @pytest.fixture
