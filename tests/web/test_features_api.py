@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -87,3 +88,37 @@ async def test_runs_are_listed_and_shown(registry: Registry, store: Store) -> No
     assert shown.json()["state"] == "running"
     missing = await call(registry, store, "GET", "/v1/runs/nope")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+async def test_a_bad_id_answers_422_for_its_own_request_alone(
+    churn_app_template: Path, registry: Registry, store: Store
+) -> None:
+    customer = first_customer(churn_app_template)
+    app = create_app(registry, store)
+    _, key = store.create_key("t", "admin", actor="test")
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {key}"}
+    bodies: list[object] = [{"customer_id": customer} for _ in range(12)]
+    bodies[5] = {"customer_id": customer + "\x00"}
+    bodies[8] = {"customer_id": True}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
+        async with anyio.create_task_group() as group:  # one micro-batch, as far as it goes
+            answers: dict[int, httpx.Response] = {}
+
+            async def send(index: int, body: object) -> None:
+                answers[index] = await c.post(URL, json=body)
+
+            for index, body in enumerate(bodies):
+                group.start_soon(send, index, body)
+        batch = await c.post(URL, json={"records": [{"customer_id": "\x01"}, bodies[0]]})
+    await app.state.service.close()
+    assert {i for i, a in answers.items() if a.status_code != 200} == {5, 8}
+    for index in (5, 8):
+        problem = answers[index].json()
+        assert answers[index].status_code == 422 and problem["code"] == "input_invalid"
+        assert problem["errors"][0]["rule"] == "id_invalid"
+        assert problem["errors"][0]["field"] == "customer_id"
+    assert "U+0000" in answers[5].json()["errors"][0]["message"]
+    assert batch.status_code == 200
+    assert [e["rule"] for e in batch.json()["errors"]] == ["id_invalid"]
+    assert len(batch.json()["decisions"]) == 1

@@ -19,6 +19,10 @@ class FeatureRow:
 
     values: dict[str, Any]
     observed_at: datetime | None
+    rows: int = 1
+    """How many rows the source holds for the id, for a source that can tell (a SQL table
+    without a unique key may hold two). With more than one, ``values`` are one of them, and
+    every record that needs this source's fields is refused (rule ``entity_ambiguous``)."""
 
 
 class FeatureSource(Protocol):
@@ -30,8 +34,12 @@ class FeatureSource(Protocol):
     timeout: float
 
     def lookup(self, ids: Sequence[str]) -> dict[str, FeatureRow]:
-        """The rows of ``ids`` that exist, in one round trip; ids not found are absent.
-        Raises :class:`doorstep.errors.FeatureSourceUnavailableError` when the source fails."""
+        """The rows of ``ids`` that exist, in one round trip; ids not found are absent; an id
+        with several rows has one :class:`FeatureRow` whose ``rows`` says how many. The ids
+        were checked first (:mod:`doorstep.sources.ids`): printable text of at most 256
+        characters, the canonical decimal text of a 64-bit integer for ``id_type: int``.
+        Raises :class:`doorstep.errors.FeatureSourceUnavailableError` when the source fails,
+        or :class:`doorstep.errors.EntityIdRefusedError` when it refuses an id as data."""
         ...
 
     def close(self) -> None: ...

@@ -11,6 +11,7 @@ Connecting, each statement and waiting for a pooled connection are bounded by th
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,14 @@ from sqlalchemy.engine import make_url
 
 from doorstep.core.spec.sources import SQLSourceSpec, source_columns
 from doorstep.databases import connect_args, resolve_sqlite_path
-from doorstep.errors import ConnectorSpecError, FeatureSourceUnavailableError
+from doorstep.errors import (
+    ConnectorSpecError,
+    DoorstepError,
+    EntityIdRefusedError,
+    FeatureSourceUnavailableError,
+)
 from doorstep.sources.base import FeatureRow, observed_time
+from doorstep.sources.ids import source_id
 
 __all__ = ["SQLFeatureSource"]
 
@@ -98,19 +105,87 @@ class SQLFeatureSource:
             raise FeatureSourceUnavailableError(
                 self.name, f"feature source {self.name!r} has no lookup query (scans only)"
             )
-        params = {"ids": [self._bind_id(i) for i in ids]}
+        rows = self._read(self._lookup, {"ids": [self._bind_id(i) for i in ids]})
+        found: dict[str, FeatureRow] = {}
+        for row in rows:
+            entity_id, feature_row = self._row(row)
+            seen = found.get(entity_id)
+            if seen is not None:  # two rows for one id: say how many, refuse its records
+                feature_row = replace(seen, rows=seen.rows + 1)
+            found[entity_id] = feature_row
+        return found
+
+    def probe(self) -> None:
+        """Run the lookup statement for no id (``WHERE key IN ()``, which matches nothing): the
+        table, its columns or the ``query`` are checked by the database itself. Raises
+        :class:`ConnectorSpecError` for what cannot work (a missing table or column, a query
+        the database refuses) and :class:`FeatureSourceUnavailableError` when the database
+        cannot be reached now."""
+        if self._lookup is None:
+            return
+        self._read(self._lookup, {"ids": []}, probing=True)
+
+    def _read(self, statement: Any, params: dict[str, Any], *, probing: bool = False) -> Any:
+        """The rows of one statement on a pooled connection, tried once more on a fresh one
+        when the first was found dropped (by the server, a proxy or a failover) — found while
+        checking it out as well as while running the statement."""
+        dbapi_error = self._dbapi_error
         for attempt in (1, 2):
+            connected = False
             try:
                 with self._reader.connect() as conn:
-                    rows = conn.execute(self._lookup, params).all()
-                break
+                    connected = True
+                    return conn.execute(statement, params).all()
             except sa_exc.DBAPIError as error:
-                if error.connection_invalidated and attempt == 1:
+                if attempt == 1 and self._dropped(error.orig, error.connection_invalidated):
                     continue  # a pooled connection the server had closed: once more
-                raise self._unavailable(error) from None
+                raise self._failure(error, error.orig, connected, probing) from None
+            except dbapi_error as error:  # raised by the driver itself while checking out
+                if attempt == 1 and self._dropped(error, False):
+                    self.engine.dispose()  # the other pooled connections are dropped too
+                    continue
+                raise self._failure(error, error, connected, probing) from None
             except (sa_exc.SQLAlchemyError, OSError) as error:
-                raise self._unavailable(error) from None
-        return dict(self._row(row) for row in rows)
+                raise self._failure(error, None, connected, probing) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _dropped(self, error: BaseException | None, invalidated: bool) -> bool:
+        """Whether ``error`` says the connection is gone (and a fresh one may well work)."""
+        if invalidated:
+            return True
+        dbapi = self.engine.dialect.loaded_dbapi
+        if error is None or not isinstance(error, dbapi.Error):
+            return False
+        try:
+            if self.engine.dialect.is_disconnect(error, None, None):
+                return True
+        except Exception:  # noqa: BLE001 - a dialect that needs the connection to tell
+            pass
+        return isinstance(error, dbapi.OperationalError | dbapi.InterfaceError)
+
+    def _failure(
+        self, error: BaseException, orig: BaseException | None, connected: bool, probing: bool
+    ) -> DoorstepError:
+        """What a failed statement means: an id the database refused as data (``DataError``),
+        a spec that cannot work (when probing: a missing table, column or a bad query), or a
+        source that is unavailable now."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        if isinstance(error, sa_exc.DataError) or isinstance(orig, dbapi.DataError):
+            return EntityIdRefusedError(self.name, self._detail(error, "refused an id"))
+        if probing and connected:
+            where = "query" if self.spec.query is not None else "table"
+            return ConnectorSpecError(
+                self.name,
+                where,
+                f"the database refuses the lookup: {self._text(error)}; check the "
+                f"{where}, 'key', 'columns' and 'observed_at' against the database",
+            )
+        return self._unavailable(error)
+
+    @property
+    def _dbapi_error(self) -> type[Exception]:
+        error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        return error
 
     def scan(self, after: str | None, chunk_rows: int) -> Iterator[list[tuple[str, FeatureRow]]]:
         """Every entity after ``after`` in id order, streamed by a server-side cursor."""
@@ -192,7 +267,7 @@ class SQLFeatureSource:
     def _bind_id(self, entity_id: str) -> Any:
         if self.spec.id_type == "int":
             try:
-                return int(entity_id)
+                return int(source_id(entity_id, "int"))
             except ValueError:
                 return -(2**63)  # matches no row: the entity is unknown, as it should be
         return entity_id
@@ -202,11 +277,15 @@ class SQLFeatureSource:
         observed = observed_time(row[-1]) if self.spec.observed_at is not None else None
         return str(row[0]), FeatureRow(values, observed)
 
-    def _unavailable(self, error: BaseException) -> FeatureSourceUnavailableError:
+    def _text(self, error: BaseException) -> str:
         detail = str(getattr(error, "orig", None) or error).strip().splitlines()
         text = detail[0] if detail else type(error).__name__
-        if self._password:
-            text = text.replace(self._password, "***")
+        return text.replace(self._password, "***") if self._password else text
+
+    def _detail(self, error: BaseException, what: str) -> str:
+        return f"feature source {self.name!r} (sql) {what}: {self._text(error)}"
+
+    def _unavailable(self, error: BaseException) -> FeatureSourceUnavailableError:
         return FeatureSourceUnavailableError(
-            self.name, f"feature source {self.name!r} (sql) failed: {text}; retry later"
+            self.name, self._detail(error, "failed") + "; retry later"
         )
