@@ -121,3 +121,27 @@ def test_a_database_that_stays_down_is_unavailable(tmp_path: Path) -> None:
     finally:
         source.close()
     assert type(raised.value) is FeatureSourceUnavailableError
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'f.db'}"
+    return str(
+        request.getfixturevalue("pg_url" if request.param == "postgresql" else "mariadb_url")
+    )
+
+
+def test_an_id_with_two_rows_says_so(any_url: str, tmp_path: Path) -> None:
+    make_table(any_url, rows=3)
+    engine = sa.create_engine(any_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO f VALUES ('C-1', 'premium'), ('C-1', 'plus')"))
+    engine.dispose()
+    source = open_source(any_url, tmp_path)
+    try:
+        found = source.lookup(["C-0", "C-1", "C-9"])
+    finally:
+        source.close()
+    assert sorted(found) == ["C-0", "C-1"]
+    assert (found["C-0"].rows, found["C-1"].rows) == (1, 3)

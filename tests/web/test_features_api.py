@@ -122,3 +122,30 @@ async def test_a_bad_id_answers_422_for_its_own_request_alone(
     assert batch.status_code == 200
     assert [e["rule"] for e in batch.json()["errors"]] == ["id_invalid"]
     assert len(batch.json()["decisions"]) == 1
+
+
+async def test_a_customer_with_two_rows_is_a_problem_not_a_guess(
+    churn_app: Path, store: Store
+) -> None:
+    customer = first_customer(churn_app)
+    engine = sa.create_engine(f"sqlite:///{churn_app / 'features.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE customer_features RENAME TO base"))
+        assert customer.replace("-", "").isalnum()  # spelled into the view's text
+        conn.execute(
+            sa.text(
+                "CREATE VIEW customer_features AS SELECT * FROM base UNION ALL "
+                f"SELECT * FROM base WHERE customer_id = '{customer}'"
+            )
+        )
+    engine.dispose()
+    registry = load_registry([churn_app / "doorstep.yaml"])
+    answer = await call(registry, store, "POST", URL, json={"customer_id": customer})
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["code"] == "entity_ambiguous"
+    assert problem["title"] == "Ambiguous entity"
+    [error] = problem["errors"]
+    assert error["rule"] == "entity_ambiguous" and error["entity_id"] == customer
+    assert "feature source 'customer_db'" in error["message"]
+    assert store.list_decisions(DecisionQuery(app="churn")).items == []

@@ -150,3 +150,24 @@ def test_a_record_without_id_is_left_to_the_input_contract(
     result = lookup.enrich([{"customer_id": entity}])
     lookup.close()
     assert result.errors == {} and result.records == [{"customer_id": entity}]
+
+
+def test_an_id_with_two_rows_is_refused_never_picked(pg_url: str, tmp_path: Path) -> None:
+    int_table(pg_url, 5)
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:  # the id column is no key: a second row for 20001
+        conn.execute(
+            sa.text("ALTER TABLE customer_features DROP CONSTRAINT customer_features_pkey")
+        )
+        conn.execute(sa.text("INSERT INTO customer_features VALUES (20001, 9, 'basic', 0)"))
+    engine.dispose()
+    lookup = open_lookup(pg_url, tmp_path, id_type="int")
+    try:
+        result = lookup.enrich([{"customer_id": 20001}, {"customer_id": "20002"}])
+    finally:
+        lookup.close()
+    [error] = result.errors[0]
+    assert (error.record, error.entity_id, error.field) == (0, "20001", "customer_id")
+    assert error.rule == "entity_ambiguous"
+    assert "'20001' has 2 rows in feature source 'db'" in error.message
+    assert list(result.errors) == [0] and result.records[1]["tenure_months"] == 2
