@@ -149,3 +149,20 @@ async def test_a_customer_with_two_rows_is_a_problem_not_a_guess(
     assert error["rule"] == "entity_ambiguous" and error["entity_id"] == customer
     assert "feature source 'customer_db'" in error["message"]
     assert store.list_decisions(DecisionQuery(app="churn")).items == []
+
+
+async def test_a_record_that_carries_every_input_says_so_in_its_lineage(
+    churn_app_template: Path, registry: Registry, store: Store
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{churn_app_template / 'features.db'}")
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT * FROM customer_features LIMIT 1")).mappings().one()
+    engine.dispose()
+    fields = list(registry.get("churn").spec.inputs.fields)
+    record = {"customer_id": row["customer_id"], **{f: row[f] for f in fields}}
+    record["autopay"] = bool(record["autopay"])
+    answer = await call(registry, store, "POST", URL, json=record)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["lineage"] == {"request": fields, "sources": {}}
+    read = await call(registry, store, "GET", f"/v1/decisions/{answer.json()['decision_id']}")
+    assert read.json()["lineage"] == {"request": fields, "sources": {}}

@@ -158,7 +158,9 @@ def test_complete_records_ask_no_source(tmp_path: Path) -> None:
     record = {"customer_id": "C-404", "tenure_months": 3, "plan": "basic", "autopay": False}
     result = lookup.enrich([record])
     lookup.close()
-    assert statements == [] and result.records == [record] and result.lineage == [None]
+    assert statements == [] and result.records == [record]
+    # every input came with the request, and the lineage says so
+    assert result.lineage == [{"request": ["tenure_months", "plan", "autopay"], "sources": {}}]
 
 
 @pytest.mark.parametrize("on_stale", ["refuse", "flag"])

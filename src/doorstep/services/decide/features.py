@@ -6,7 +6,7 @@ one of its fields (``WHERE id IN (...)``, one Redis pipeline, one Feast call); s
 at the same time, each bounded by its ``timeout``. Then, record by record:
 
 - a record that carries every required input is decided as it is: no source is asked, and its
-  lineage is ``None`` (everything came with the request);
+  lineage says every field came with the request (``{"request": [...], "sources": {}}``);
 - the entity id is checked before any source is asked (:mod:`doorstep.sources.ids`: text or
   integer, printable, at most 256 characters, an integer within 64 bits for a source whose
   ``id_type`` is ``int``); a bad id refuses its own record (rule ``id_invalid``), never the
@@ -15,8 +15,8 @@ at the same time, each bounded by its ``timeout``. Then, record by record:
   looked-up one (a key present in the record counts, even with ``null``);
 - an entity a needed source does not know is refused (rule ``entity_unknown``), never decided
   on missing values; an entity it holds two rows for is refused too (``entity_ambiguous``);
-- features older than the source's ``max_age`` are refused (rule ``stale``) or flagged in the
-  lineage, as the source's ``on_stale`` says;
+- features older than the source's ``max_age`` (or dated more than five minutes in the future)
+  are refused (rule ``stale``) or flagged in the lineage, as the source's ``on_stale`` says;
 - a source that fails or is slow fails the records that needed it
   (:class:`FeatureSourceUnavailableError`: 503 with ``Retry-After``), and nothing of them is
   recorded.
@@ -176,7 +176,11 @@ class FeatureLookup:
             if plan.errors:
                 result.errors[position] = plan.errors
                 continue
-            if not plan.need:  # complete as sent: nothing looked up, nothing to trace
+            if not plan.need:  # complete as sent: every input came with the request
+                result.lineage[position] = {
+                    "request": request_fields(record, fields),
+                    "sources": {},
+                }
                 continue
             failure = next((failures[n] for n in plan.need if n in failures), None)
             if failure is not None:

@@ -8,7 +8,7 @@ time lies in the future.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from doorstep.core.spec.models import FieldSpec
@@ -16,7 +16,12 @@ from doorstep.core.spec.sources import FeatureSourceSpec
 from doorstep.errors import RecordError
 from doorstep.sources.base import FeatureRow
 
-__all__ = ["normalise_value", "request_fields", "source_lineage"]
+__all__ = ["FUTURE_SKEW", "normalise_value", "request_fields", "source_lineage"]
+
+FUTURE_SKEW = timedelta(minutes=5)
+"""How far in the future a row's update time may lie (clocks of two machines differ a little).
+Beyond it the row is suspicious: its lineage says ``future: true`` and, when the source has a
+``max_age``, it is stale (its true age cannot be known)."""
 
 
 def source_lineage(
@@ -30,22 +35,35 @@ def source_lineage(
     record: int | None = None,
 ) -> tuple[dict[str, Any], RecordError | None]:
     """What a record's lineage says of one source (``fields``, ``observed_at``,
-    ``age_seconds`` and, when the source has a ``max_age``, ``stale``), and the error that
+    ``age_seconds`` — negative for an update time in the future —, ``future: true`` when that
+    time lies more than :data:`FUTURE_SKEW` ahead, and, when the source has a ``max_age``,
+    ``stale``, which such a future row is), and the error that
     refuses the record when its features are stale and the source says ``on_stale: refuse``.
     Online lookups and batch runs judge a row the same way, with this."""
     age = None if row.observed_at is None else (now - row.observed_at).total_seconds()
     limit = None if settings is None else settings.max_age_delta
-    stale = limit is not None and (age is None or age > limit.total_seconds())
+    future = age is not None and age < -FUTURE_SKEW.total_seconds()
+    stale = limit is not None and (age is None or age > limit.total_seconds() or future)
     entry: dict[str, Any] = {
         "fields": fields,
         "observed_at": None if row.observed_at is None else _iso(row.observed_at),
         "age_seconds": None if age is None else round(age, 3),
     }
+    if future:
+        entry["future"] = True
     if limit is not None:
         entry["stale"] = stale
     if settings is None or not stale or settings.on_stale == "flag":
         return entry, None
-    when = "no update time" if age is None else f"{_duration(age)} old"
+    if age is None:
+        when = "of no update time"
+    elif future:
+        when = (
+            f"dated {_duration(-age)} in the future ({entry['observed_at']}): the source's "
+            "clock or its update times are wrong"
+        )
+    else:
+        when = f"{_duration(age)} old"
     error = RecordError(
         record,
         entity,
