@@ -27,26 +27,52 @@ which fields, when the source last updated them and how old they were.
 
 from __future__ import annotations
 
-import threading
+import logging
 import time
-from collections import OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from doorstep.core.spec.models import Spec
-from doorstep.errors import EntityIdRefusedError, FeatureSourceUnavailableError, RecordError
+from doorstep.errors import FeatureSourceUnavailableError, RecordError
 from doorstep.plugins import open_source
+from doorstep.services.decide.calls import RowCache, Timed, timed
 from doorstep.services.decide.lineage import normalise_value, request_fields, source_lineage
 from doorstep.sources.base import FeatureRow, FeatureSource
 from doorstep.sources.ids import entity_text, source_id
 
-__all__ = ["Enriched", "FeatureLookup", "normalise_value", "source_lineage"]
+__all__ = ["Enriched", "FeatureLookup", "LookupObserver", "normalise_value", "source_lineage"]
 # normalise_value and source_lineage live in doorstep.services.decide.lineage; they are named
 # here too for the callers that import them from this module
+
+
+logger = logging.getLogger("doorstep.features")
+
+WARN_EVERY = 60.0
+"""Seconds between two warnings of a source that stays unavailable (one on each change)."""
+
+
+class LookupObserver(Protocol):
+    """What a lookup reports, for metrics (the web layer's Prometheus counters)."""
+
+    def asked(self, source: str, entities: int, cache_hits: int) -> None:
+        """``entities`` ids were needed of ``source`` by one call; its cache answered
+        ``cache_hits`` of them (the source was called for the others)."""
+        ...
+
+    def looked_up(self, source: str, outcome: str, seconds: float) -> None:
+        """One call of ``source``: ``outcome`` is ``ok``, ``unavailable`` or ``timeout``;
+        ``seconds`` the time it took (its ``timeout`` when it did not answer)."""
+        ...
+
+    def refused(self, rule: str, records: int) -> None:
+        """``records`` refused with ``rule`` (``id_invalid``, ``entity_unknown``,
+        ``entity_ambiguous``, ``stale``)."""
+        ...
 
 
 @dataclass
@@ -66,47 +92,25 @@ class Enriched:
     """Entities asked of the sources (cache hits excluded)."""
 
 
-class _Cache:
-    """Rows by entity id for ``ttl`` seconds, at most ``size`` of them (oldest out first)."""
-
-    def __init__(self, ttl: float, size: int) -> None:
-        self.ttl, self.size = ttl, size
-        self._rows: OrderedDict[str, tuple[float, FeatureRow]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, ids: Sequence[str]) -> tuple[dict[str, FeatureRow], list[str]]:
-        now = time.monotonic()
-        hits: dict[str, FeatureRow] = {}
-        misses: list[str] = []
-        with self._lock:
-            for entity_id in ids:
-                entry = self._rows.get(entity_id)
-                if entry is not None and entry[0] > now:
-                    hits[entity_id] = entry[1]
-                else:
-                    misses.append(entity_id)
-        return hits, misses
-
-    def put(self, rows: dict[str, FeatureRow]) -> None:
-        expires = time.monotonic() + self.ttl
-        with self._lock:
-            for entity_id, row in rows.items():
-                self._rows[entity_id] = (expires, row)
-                self._rows.move_to_end(entity_id)
-            while len(self._rows) > self.size:
-                self._rows.popitem(last=False)
-
-
 class FeatureLookup:
     """The feature sources of one app, opened once (pooled) and shared by every call."""
 
-    def __init__(self, spec: Spec, sources: Sequence[FeatureSource]) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        sources: Sequence[FeatureSource],
+        *,
+        observer: LookupObserver | None = None,
+    ) -> None:
         self.spec = spec
+        self.observer = observer
+        """Told of every source's lookups and of the records refused (metrics)."""
+        self._down: dict[str, float] = {}  # source → when its unavailability was last logged
         self.sources = list(sources)
         self.id_field = spec.inputs.id
         self._settings = {s.name: spec.features[s.name] for s in self.sources}
         self._caches = {
-            s.name: _Cache(cfg.cache_ttl, cfg.cache_size)
+            s.name: RowCache(cfg.cache_ttl, cfg.cache_size)
             for s in self.sources
             if (cfg := self._settings[s.name]).cache_ttl > 0
         }
@@ -219,6 +223,12 @@ class FeatureLookup:
                 "request": request_fields(record, fields),
                 "sources": sources,
             }
+        if self.observer is not None:
+            rules = Counter(
+                r for errors in result.errors.values() for r in {e.rule for e in errors}
+            )
+            for rule, count in rules.items():
+                self.observer.refused(rule, count)
         return result
 
     # internals
@@ -263,7 +273,7 @@ class FeatureLookup:
         found: dict[str, dict[str, FeatureRow]] = {}
         failures: dict[str, FeatureSourceUnavailableError] = {}
         refused: dict[str, dict[str, str]] = {}
-        futures: dict[str, tuple[FeatureSource, Future[_Looked], list[str]]] = {}
+        futures: dict[str, tuple[FeatureSource, Future[Timed]]] = {}
         asked = 0
         for source in self.sources:
             ids = wanted.get(source.name) or []
@@ -272,14 +282,16 @@ class FeatureLookup:
             if cache is not None and ids:
                 hits, ids = cache.get(ids)
             found[source.name] = hits
+            if self.observer is not None and (ids or hits):
+                self.observer.asked(source.name, len(ids) + len(hits), len(hits))
             if ids:
                 asked += len(ids)
-                futures[source.name] = (source, self._pool.submit(_isolating, source, ids), ids)
+                futures[source.name] = (source, self._pool.submit(timed, source, ids))
         started = time.monotonic()
-        for name, (source, future, _ids) in futures.items():
+        for name, (source, future) in futures.items():
             left = source.timeout - (time.monotonic() - started)
             try:
-                rows, bad = future.result(timeout=max(left, 0.0))
+                (rows, bad), seconds = future.result(timeout=max(left, 0.0))
             except FutureTimeout:
                 future.cancel()
                 failures[name] = FeatureSourceUnavailableError(
@@ -287,10 +299,21 @@ class FeatureLookup:
                     f"feature source {name!r} ({source.kind}) did not answer within "
                     f"{source.timeout:g} s; nothing was decided, retry later",
                 )
+                self._observe(name, "timeout", source.timeout, failures[name])
                 continue
             except FeatureSourceUnavailableError as error:
                 failures[name] = error
+            except Exception as error:  # noqa: BLE001 - a plugin's own error is no 500 either
+                failures[name] = FeatureSourceUnavailableError(
+                    name,
+                    f"feature source {name!r} ({source.kind}) failed: "
+                    f"{type(error).__name__}: {error}; retry later",
+                )
+            if name in failures:
+                seconds = time.monotonic() - started
+                self._observe(name, "unavailable", seconds, failures[name])
                 continue
+            self._observe(name, "ok", seconds, None)
             cache = self._caches.get(name)
             if cache is not None:
                 cache.put(rows)
@@ -298,6 +321,34 @@ class FeatureLookup:
             if bad:
                 refused[name] = bad
         return found, failures, refused, asked
+
+    def _observe(
+        self,
+        source: str,
+        outcome: str,
+        seconds: float,
+        failure: FeatureSourceUnavailableError | None,
+    ) -> None:
+        """Tell the observer, and log a source that becomes unavailable (again once a
+        minute while it stays so) and one that answers again."""
+        if self.observer is not None:
+            self.observer.looked_up(source, outcome, seconds)
+        app = self.spec.app.name
+        if failure is None:
+            if self._down.pop(source, None) is not None:
+                logger.info("feature source %r of app %r answers again", source, app)
+            return
+        now = time.monotonic()
+        last = self._down.get(source)
+        if last is None or now - last >= WARN_EVERY:
+            self._down[source] = now
+            logger.warning(
+                "feature source %r of app %r is unavailable (%s): %s",
+                source,
+                app,
+                outcome,
+                failure.message,
+            )
 
     def _unknown(self, position: int, entity: str | None, source: str) -> RecordError:
         return RecordError(
@@ -331,9 +382,6 @@ class FeatureLookup:
         )
 
 
-_Looked = tuple[dict[str, FeatureRow], dict[str, str]]
-
-
 @dataclass
 class _Plan:
     """One record's lookups: the entity's text, each source's fields it lacks and the id that
@@ -343,19 +391,3 @@ class _Plan:
     need: dict[str, list[str]] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     errors: list[RecordError] = field(default_factory=list)
-
-
-def _isolating(source: FeatureSource, ids: list[str]) -> _Looked:
-    """``source.lookup(ids)``; when the source refuses an id as data
-    (:class:`EntityIdRefusedError`), the ids are split in halves and looked up again until the
-    ids at fault are alone: the others' rows are found, each of them is returned with the
-    source's word (at most about ``2 log2(n)`` more round trips per bad id)."""
-    try:
-        return source.lookup(ids), {}
-    except EntityIdRefusedError as error:
-        if len(ids) == 1:
-            return {}, {ids[0]: error.message}
-    half = len(ids) // 2
-    rows, bad = _isolating(source, ids[:half])
-    more_rows, more_bad = _isolating(source, ids[half:])
-    return {**rows, **more_rows}, {**bad, **more_bad}
