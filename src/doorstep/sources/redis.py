@@ -14,7 +14,7 @@ from typing import Any
 
 from doorstep.core.spec.sources import RedisSourceSpec, source_columns
 from doorstep.errors import ConnectorSpecError, FeatureSourceUnavailableError
-from doorstep.sources.base import FeatureRow, observed_time
+from doorstep.sources.base import FeatureRow, check_host, observed_time
 
 __all__ = ["RedisFeatureSource"]
 
@@ -83,6 +83,22 @@ class RedisFeatureSource:
             row = {field: values.get(column) for field, column in self.columns.items()}
             found[entity_id] = FeatureRow(row, observed_time(values.get(stamp)) if stamp else None)
         return found
+
+    def probe(self) -> None:
+        """PING the server: a host that does not exist can never work; one that does not
+        answer now is unavailable."""
+        from urllib.parse import urlsplit
+
+        check_host(self.name, "url", urlsplit(self.spec.url).hostname)
+        try:
+            self.client.ping()
+        except self._errors as error:
+            text = str(error)
+            if self._password:
+                text = text.replace(self._password, "***")
+            raise FeatureSourceUnavailableError(
+                self.name, f"feature source {self.name!r} (redis) does not answer: {text}"
+            ) from None
 
     def close(self) -> None:
         self.client.close()

@@ -28,7 +28,7 @@ from doorstep.errors import (
     EntityIdRefusedError,
     FeatureSourceUnavailableError,
 )
-from doorstep.sources.base import FeatureRow, observed_time
+from doorstep.sources.base import FeatureRow, check_host, observed_time
 from doorstep.sources.ids import source_id
 
 __all__ = ["SQLFeatureSource"]
@@ -121,9 +121,17 @@ class SQLFeatureSource:
         :class:`ConnectorSpecError` for what cannot work (a missing table or column, a query
         the database refuses) and :class:`FeatureSourceUnavailableError` when the database
         cannot be reached now."""
-        if self._lookup is None:
-            return
-        self._read(self._lookup, {"ids": []}, probing=True)
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            database = url.database or ""
+            if database not in ("", ":memory:") and not database.startswith("file:"):
+                if not Path(database).exists():  # connecting would create an empty file
+                    raise ConnectorSpecError(
+                        self.name, "url", f"the SQLite file {database} does not exist"
+                    )
+        check_host(self.name, "url", url.host)
+        if self._lookup is not None:
+            self._read(self._lookup, {"ids": []}, probing=True)
 
     def _read(self, statement: Any, params: dict[str, Any], *, probing: bool = False) -> Any:
         """The rows of one statement on a pooled connection, tried once more on a fresh one
