@@ -4,6 +4,7 @@ PostgreSQL is the session's throwaway cluster; MariaDB the server on 127.0.0.1:3
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,19 @@ def test_an_id_with_two_rows_says_so(any_url: str, tmp_path: Path) -> None:
         source.close()
     assert sorted(found) == ["C-0", "C-1"]
     assert (found["C-0"].rows, found["C-1"].rows) == (1, 3)
+
+
+def test_a_server_that_is_down_is_asked_once_per_lookup(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    source = open_source(f"postgresql+psycopg://app@127.0.0.1:{port}/app", tmp_path)
+    connects: list[int] = []
+    sa.event.listen(source.engine, "do_connect", lambda *args: connects.append(1))
+    try:
+        for _ in range(2):
+            with pytest.raises(FeatureSourceUnavailableError, match="Connection refused"):
+                source.lookup(["C-1"])
+    finally:
+        source.close()
+    assert len(connects) == 2  # no second try on a connection that was never pooled

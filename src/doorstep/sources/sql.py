@@ -136,20 +136,24 @@ class SQLFeatureSource:
     def _read(self, statement: Any, params: dict[str, Any], *, probing: bool = False) -> Any:
         """The rows of one statement on a pooled connection, tried once more on a fresh one
         when the first was found dropped (by the server, a proxy or a failover) — found while
-        checking it out as well as while running the statement."""
+        checking it out as well as while running the statement. A connection opened afresh
+        that fails is not tried again (a server that is down is not asked twice per lookup)."""
         dbapi_error = self._dbapi_error
         for attempt in (1, 2):
             connected = False
+            checkedin = getattr(self.engine.pool, "checkedin", None)
+            pooled = checkedin is not None and checkedin() > 0  # an idle connection to reuse
             try:
                 with self._reader.connect() as conn:
                     connected = True
                     return conn.execute(statement, params).all()
             except sa_exc.DBAPIError as error:
-                if attempt == 1 and self._dropped(error.orig, error.connection_invalidated):
+                dropped = self._dropped(error.orig, error.connection_invalidated)
+                if attempt == 1 and pooled and dropped:
                     continue  # a pooled connection the server had closed: once more
                 raise self._failure(error, error.orig, connected, probing) from None
             except dbapi_error as error:  # raised by the driver itself while checking out
-                if attempt == 1 and self._dropped(error, False):
+                if attempt == 1 and pooled and self._dropped(error, False):
                     self.engine.dispose()  # the other pooled connections are dropped too
                     continue
                 raise self._failure(error, error, connected, probing) from None
