@@ -212,7 +212,7 @@ class SQLFeatureSource:
                 )
                 for part in result.partitions(chunk_rows):
                     yield [self._row(row) for row in part]
-        except (sa_exc.SQLAlchemyError, OSError) as error:
+        except (sa_exc.SQLAlchemyError, OSError, self._dbapi_error) as error:
             raise self._unavailable(error) from None
 
     def close(self) -> None:

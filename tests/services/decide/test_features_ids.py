@@ -171,3 +171,27 @@ def test_an_id_with_two_rows_is_refused_never_picked(pg_url: str, tmp_path: Path
     assert error.rule == "entity_ambiguous"
     assert "'20001' has 2 rows in feature source 'db'" in error.message
     assert list(result.errors) == [0] and result.records[1]["tenure_months"] == 2
+
+
+def test_a_record_refused_for_one_source_asks_no_other() -> None:
+    spec = spec_with(
+        {
+            "by_text": {"type": "redis", "key": "c:{id}", "columns": ["plan", "autopay"]},
+            "by_number": {
+                "type": "sql",
+                "url": "sqlite://",
+                "table": "t",
+                "id_type": "int",
+                "columns": ["tenure_months"],
+            },
+        }
+    )
+    text, number = PickySource(), PickySource()
+    text.name, text.fields = "by_text", ("plan", "autopay")
+    number.name, number.fields = "by_number", ("tenure_months",)
+    lookup = FeatureLookup(spec, [text, number])
+    result = lookup.enrich([{"customer_id": "C-1"}])
+    lookup.close()
+    [error] = result.errors[0]
+    assert error.rule == "id_invalid" and "(feature source 'by_number')" in error.message
+    assert text.calls == [] and number.calls == []

@@ -260,6 +260,8 @@ class FeatureLookup:
                 plan.errors.append(self._invalid(position, plan.entity, message))
                 continue
             plan.need[source.name] = missing
+        if plan.errors:  # refused already: no source is asked for it
+            plan.keys.clear()
         return plan
 
     def _lookup_all(
