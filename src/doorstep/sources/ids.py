@@ -47,6 +47,8 @@ def entity_text(value: Any) -> str:
         raise ValueError(f"is a JSON {_kind(value)}; send the id as text or an integer")
     if len(value) > MAX_ID_LENGTH:
         raise ValueError(f"is {len(value)} characters long; ids have at most {MAX_ID_LENGTH}")
+    if value.isascii() and value.isprintable():  # the usual id: no character to look at
+        return value
     for index, char in enumerate(value):
         if unicodedata.category(char) in ("Cc", "Cs"):
             raise ValueError(
