@@ -15,7 +15,11 @@ from sqlalchemy.engine import make_url
 from tests.connectors.test_sql import MARIADB, mariadb_server, mariadb_url  # noqa: F401
 
 from doorstep.core.spec.sources import SQLSourceSpec
-from doorstep.errors import EntityIdRefusedError, FeatureSourceUnavailableError
+from doorstep.errors import (
+    ConnectorSpecError,
+    EntityIdRefusedError,
+    FeatureSourceUnavailableError,
+)
 from doorstep.sources.sql import SQLFeatureSource
 
 
@@ -162,3 +166,43 @@ def test_a_server_that_is_down_is_asked_once_per_lookup(tmp_path: Path) -> None:
     finally:
         source.close()
     assert len(connects) == 2  # no second try on a connection that was never pooled
+
+
+def test_the_probe_runs_the_lookup_for_no_id(any_url: str, tmp_path: Path) -> None:
+    make_table(any_url, rows=3)
+    good = "SELECT customer_id, plan FROM f WHERE customer_id IN :ids"
+    sources = {
+        "table": open_source(any_url, tmp_path),
+        "query": open_source_of(any_url, tmp_path, query=good),
+    }
+    broken = {
+        "table": open_source(any_url, tmp_path, columns={"plan": "plan_typo"}),
+        "query": open_source_of(any_url, tmp_path, query=good.replace("plan", "plna")),
+    }
+    try:
+        for source in sources.values():
+            source.probe()
+        for key, source in broken.items():
+            with pytest.raises(ConnectorSpecError) as raised:
+                source.probe()
+            assert raised.value.key == key
+            assert "the database refuses the lookup" in raised.value.message
+    finally:
+        for source in [*sources.values(), *broken.values()]:
+            source.close()
+
+
+def test_a_probe_that_runs_out_of_time_is_no_spec_problem(pg_url: str, tmp_path: Path) -> None:
+    make_table(pg_url)
+    slow = "SELECT * FROM f WHERE customer_id IN :ids OR (SELECT pg_sleep(2)) IS NULL"
+    source = open_source_of(pg_url, tmp_path, query=slow, timeout=0.3)
+    try:
+        with pytest.raises(FeatureSourceUnavailableError, match="statement timeout"):
+            source.probe()
+    finally:
+        source.close()
+
+
+def open_source_of(url: str, tmp_path: Path, **settings: Any) -> SQLFeatureSource:
+    spec = SQLSourceSpec.model_validate({"type": "sql", "url": url, **settings})
+    return SQLFeatureSource("db", spec, id_field="customer_id", fields=["plan"], base_dir=tmp_path)

@@ -10,6 +10,7 @@ Connecting, each statement and waiting for a pooled connection are bounded by th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,8 @@ from doorstep.sources.base import FeatureRow, check_host, observed_time
 from doorstep.sources.ids import source_id
 
 __all__ = ["SQLFeatureSource"]
+
+_TIMED_OUT = re.compile(r"time ?out|timed out|cancel(l)?ing statement|max_statement_time", re.I)
 
 
 class SQLFeatureSource:
@@ -184,7 +187,7 @@ class SQLFeatureSource:
         dbapi = self.engine.dialect.loaded_dbapi
         if isinstance(error, sa_exc.DataError) or isinstance(orig, dbapi.DataError):
             return EntityIdRefusedError(self.name, self._detail(error, "refused an id"))
-        if probing and connected:
+        if probing and connected and not self._transient(orig):
             where = "query" if self.spec.query is not None else "table"
             return ConnectorSpecError(
                 self.name,
@@ -193,6 +196,18 @@ class SQLFeatureSource:
                 f"{where}, 'key', 'columns' and 'observed_at' against the database",
             )
         return self._unavailable(error)
+
+    def _transient(self, error: BaseException | None) -> bool:
+        """Whether a statement's error says nothing of the spec: the connection dropped, or
+        the statement ran out of time (a probe on a busy database)."""
+        if error is None:
+            return True
+        try:
+            if self.engine.dialect.is_disconnect(error, None, None):  # type: ignore[arg-type]
+                return True
+        except Exception:  # noqa: BLE001 - a dialect that needs the connection to tell
+            pass
+        return _TIMED_OUT.search(str(error)) is not None
 
     @property
     def _dbapi_error(self) -> type[Exception]:
@@ -237,13 +252,15 @@ class SQLFeatureSource:
         return sa.table(name, *(sa.column(n) for n in names), schema=schema or None)
 
     def _lookup_statement(self) -> Any:
-        ids: Any = sa.bindparam("ids", expanding=True)
+        # typed, so that no id at all (the probe) still renders a typed empty list: an untyped
+        # one is an integer to PostgreSQL, which then refuses to compare it with text
+        kind = sa.BigInteger() if self.spec.id_type == "int" else sa.Text()
+        ids: Any = sa.bindparam("ids", expanding=True, type_=kind)
         if self.spec.table is not None:
             table = self._table()
             if self.engine.dialect.name == "postgresql":
                 # one array parameter: the same statement text (prepared once, planned once)
                 # whatever the number of ids; ``IN (...)`` binds one parameter per id
-                kind = sa.BigInteger() if self.spec.id_type == "int" else sa.Text()
                 array = sa.bindparam("ids", type_=postgresql.ARRAY(kind))
                 match = table.c[self.key] == sa.func.any(array)
                 return sa.select(*self._select_list(table)).where(match)
