@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from doorstep.services.monitor.on_demand import AlertRun, Stage, WrittenReport
     from doorstep.types import Interval, MonitoringReport, QualityMetric
 
-__all__ = ["alert_run", "render_alerts", "render_report", "report", "report_steps", "written"]
+__all__ = [
+    "alert_run",
+    "render_alerts",
+    "render_replay",
+    "render_report",
+    "report",
+    "report_steps",
+    "written",
+]
 
 
 def report(found: MonitoringReport, *, as_json: bool) -> None:
@@ -42,6 +50,9 @@ def alert_run(run: AlertRun, *, as_json: bool) -> None:
     """An alert run: as JSON, or for people (:func:`render_alerts`, then what was sent)."""
     if as_json:
         typer.echo(json.dumps(run.result, indent=2))
+        return
+    if run.result.get("dry_run"):
+        render_replay(run.result)
         return
     render_alerts(run.result)
     if run.attempts:
@@ -114,6 +125,39 @@ def render_alerts(result: dict[str, Any], out: Console | None = None) -> None:
     retrain = result.get("retrain")
     if retrain:
         out.print(f"  retraining command {retrain['argv']} exited {retrain['returncode']}")
+
+
+def render_replay(result: dict[str, Any], out: Console | None = None) -> None:
+    """A dry replay for people: per window, its status, each subject not ok and what a live
+    run would have raised or resolved there."""
+    out = out or console
+    out.print(
+        f"[bold]{result['app']}[/]: replay of the {result['window']} windows from "
+        f"{result['since'][:16]} to {result['until'][:16]}, dry (nothing recorded or sent): "
+        f"worst [bold]{result['status']}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for entry in result["windows"]:
+        out.print(f"{entry['start'][:16]}  {entry['status']}", highlight=False)
+        for subject in entry["subjects"]:
+            what = "; ".join(subject["checks"]) or subject["status"]
+            out.print(
+                f"  {subject['subject']:32} {subject['status']:17} {what}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        for change in entry["would"]:
+            out.print(
+                f"  would send {change['event']} {change['subject']} "
+                f"({change['deliveries']} messages)",
+                highlight=False,
+            )
+    if not result["windows"]:
+        out.print("  no complete window in the range", highlight=False)
+    if result["open_alerts"]:
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(result["open_alerts"].items()))
+        out.print(f"  open at the end: {listed}", highlight=False, soft_wrap=True)
 
 
 def _interval(item: Interval | None, scale: float = 1.0, digits: int = 3) -> str:
