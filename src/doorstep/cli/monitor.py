@@ -22,6 +22,7 @@ from doorstep.cli.options import (
     actor,
     open_db,
     parse_time,
+    profiles_for,
 )
 from doorstep.runtime.niced import niced
 from doorstep.services.monitor.on_demand import (
@@ -92,12 +93,14 @@ def monitor(
     if alert:
         request = AlertRequest(
             spec, drift=drift, deliver=deliver, public_url=public_url, actor=actor(),
-            window=window, since=since_time, until=until_time, periods=periods,
+            profiles=profiles_for(db), window=window, since=since_time, until=until_time,
+            periods=periods,
         )  # fmt: skip
         run = niced(alert_app, nice=nice, threads=threads)(request, store)
         monitor_render.alert_run(run, as_json=as_json)
         raise typer.Exit(code=run.exit_code)
     report = niced(monitor_app, nice=nice, threads=threads)(
-        ReportRequest(spec, window, since_time, until_time, periods, drift), store
+        ReportRequest(spec, window, since_time, until_time, periods, drift, profiles_for(db)),
+        store,
     )
     monitor_render.report(report, as_json=as_json)

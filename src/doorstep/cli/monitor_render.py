@@ -206,12 +206,16 @@ def render_report(report: MonitoringReport, out: Console | None = None) -> None:
         if entry.quality.labelled:
             label = entry.start.isoformat()[:width] + ("" if entry.quality.enough else few)
             values = [
-                _judged(_value(entry.quality.metric(m)), entry.statuses.get(m)) for m in metrics
+                _judged(_value(entry.quality.metric(m)), entry.statuses.get(m) if judging else None)
+                for m in metrics
             ]
             status = [_status(entry.status)] if judging else []
             table.add_row(label, str(entry.quality.labelled), *status, *values)
     label = "[bold]all[/]" + ("" if total.enough else " (few)")
-    values = [_judged(_value(total.metric(m)), quality.total_statuses.get(m)) for m in metrics]
+    values = [
+        _judged(_value(total.metric(m)), quality.total_statuses.get(m) if judging else None)
+        for m in metrics
+    ]
     table.add_row(label, str(total.labelled), *(["—"] if judging else []), *values)
     out.print(table)
     whole = "; ".join(f"{m} {_interval(total.metric(m))}" for m in metrics)
