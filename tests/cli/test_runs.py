@@ -63,3 +63,26 @@ def test_unknown_source_and_missing_run_fail_clearly(churn_app: Path, tmp_path: 
     assert "(did you mean 'customer_db'?)" in " ".join(near.output.split())
     shown = runner.invoke(app, ["runs", "show", "nope", "--db", db])
     assert shown.exit_code == 1 and "There is no run 'nope'" in shown.output
+
+
+def test_run_ids_stay_whole_in_an_80_column_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from doorstep.cli.console import console
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    with open_store(db) as store:
+        for source in ("customer_db", "a_source_with_a_rather_long_name"):
+            lease = store.start_run("churn", source, runner="t", lease_seconds=60)
+            assert lease is not None
+            store.finish_run(lease, "failed", "the source was down")
+        ids = [r.id for r in store.list_runs(RunQuery()).items]
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(console, "width", 80)  # a terminal 80 columns wide
+    listed = runner.invoke(app, ["runs", "list", "--db", db])
+    assert listed.exit_code == 0, listed.output
+    assert max(len(line) for line in listed.output.splitlines()) <= 80
+    shown_ids = [w for line in listed.output.splitlines() for w in line.split() if len(w) == 36]
+    assert shown_ids == ids  # whole, newest first
+    shown = runner.invoke(app, ["runs", "show", shown_ids[0], "--db", db])
+    assert shown.exit_code == 0 and json.loads(shown.output)["run_id"] == ids[0]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from doorstep.cli import render
+from doorstep.cli import runs_render
 from doorstep.cli.console import console
 from doorstep.cli.errors import command_group
 from doorstep.cli.options import DbOption, open_db
@@ -32,7 +32,7 @@ def list_runs(
 
     with open_db(db) as store:
         page = list_runs(store, RunQuery(app, schedule, state, None, limit))
-    console.print(render.runs_table(page.items))
+    runs_render.runs(console, page.items)
 
 
 @runs_app.command("show")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from doorstep.cli import render
+from doorstep.cli import render, runs_render
 from doorstep.cli.console import console, errors
 from doorstep.cli.options import DbOption, InputFormatOption, SpecOption, open_db
 
@@ -82,7 +82,7 @@ def score(
                 explain=explain,
                 chunk_rows=chunk_rows,
             )
-        render.run_done(console, errors, run)
+        runs_render.run_done(console, errors, run)
         _fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
         return
     if source is None or out is None:
