@@ -86,3 +86,33 @@ def test_run_ids_stay_whole_in_an_80_column_terminal(
     assert shown_ids == ids  # whole, newest first
     shown = runner.invoke(app, ["runs", "show", shown_ids[0], "--db", db])
     assert shown.exit_code == 0 and json.loads(shown.output)["run_id"] == ids[0]
+
+
+def _words(text: str) -> str:
+    return " ".join(text.replace("│", " ").split())
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--from", "customer_db", "--out", "decisions.parquet"], ("--out", "--from")),
+        (["--from", "customer_db", "--rejects", "r.csv"], ("--rejects", "--from")),
+        (["customers.parquet", "--from", "customer_db"], ("SOURCE", "--from")),
+        (["--url", "sqlite://", "--query", "SELECT 1", "-o", "d.csv"], ("--out", "--url")),
+        (["--from", "customer_db", "--url", "sqlite://", "--query", "SELECT 1"], ("--from",)),
+        (["customers.parquet", "--out", "d.parquet", "--deliver"], ("--deliver", "--from")),
+        (["customers.parquet", "--out", "d.parquet", "--db", "sqlite://"], ("--db", "--from")),
+    ],
+)
+def test_options_of_a_file_and_of_a_run_are_not_mixed(
+    churn_app: Path, tmp_path: Path, extra: list[str], named: tuple[str, ...]
+) -> None:
+    """An option that would be ignored is a usage error (exit 2) naming both options; nothing
+    is decided, recorded or written."""
+    spec = str(churn_app / "doorstep.yaml")
+    done = runner.invoke(app, ["score", "--spec", spec, *extra])
+    assert done.exit_code == 2, done.output
+    shown = _words(done.output)
+    assert "Invalid value for" in shown
+    assert all(name in shown for name in named), shown
+    assert not (tmp_path / "decisions.parquet").exists() and not Path("d.parquet").exists()
