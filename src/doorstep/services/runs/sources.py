@@ -4,7 +4,9 @@ The source is read in entity id order with a server-side cursor (constant memory
 goes through the one decision path (:func:`decide_batch`); its decisions, their deliveries (when
 the run delivers) and the run's new checkpoint are committed in one transaction, fenced by the
 run's lease token. A run that crashed is taken over after its lease expires and continues after
-its checkpoint, so each entity of a run is decided exactly once.
+its checkpoint, so each entity of a run is decided exactly once. An entity id the source holds
+more than one row for is refused, every row of it (``entity_ambiguous``): never decided twice
+(see :mod:`doorstep.services.runs.entities`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from doorstep.services.decide.batch import decide_batch
 from doorstep.services.decide.features import normalise_value, source_lineage
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
+from doorstep.services.runs.entities import ambiguous_rows, whole_entities
 from doorstep.sources.base import FeatureRow, ScanSource
 from doorstep.store.protocols import RecordRequest, RunStore
 from doorstep.store.runs import ChunkProgress, RunInfo, RunLease, RunPage, RunQuery
@@ -67,9 +70,7 @@ def execute_run(
     its new holder goes on."""
     settings = app.spec.features.get(source.name)
     try:
-        for chunk in source.scan(lease.run.checkpoint, options.chunk_rows):
-            if not chunk:
-                continue
+        for chunk in whole_entities(source.scan(lease.run.checkpoint, options.chunk_rows)):
             request, progress = _decide_chunk(app, source.name, chunk, settings, options)
             store.record_run_chunk(
                 lease,
@@ -135,8 +136,11 @@ def _decide_chunk(
     now = datetime.now(UTC)
     records: list[dict[str, Any]] = []
     lineages: list[dict[str, Any] | None] = []
+    repeated, ambiguous = ambiguous_rows(chunk, spec.inputs.id, source)
     errors: list[RecordError] = []
     for entity_id, row in chunk:
+        if entity_id in repeated:
+            continue
         names = list(row.values)
         entry, stale = source_lineage(source, settings, entity_id, names, row, now)
         if stale is not None:
@@ -154,7 +158,8 @@ def _decide_chunk(
         decisions = recorded.decisions
         errors += [replace(e, record=None) for e in recorded.errors]
     deliveries = deliveries_for(app, decisions) if options.deliver else []
-    rejected = len({e.entity_id for e in errors})
+    rejected = len({e.entity_id for e in errors}) + len(ambiguous)  # rows refused
+    errors = ambiguous + errors
     progress = ChunkProgress(
         checkpoint=chunk[-1][0],
         rows=len(chunk),
