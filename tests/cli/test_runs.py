@@ -116,3 +116,38 @@ def test_options_of_a_file_and_of_a_run_are_not_mixed(
     assert "Invalid value for" in shown
     assert all(name in shown for name in named), shown
     assert not (tmp_path / "decisions.parquet").exists() and not Path("d.parquet").exists()
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_resumed_by_hand(
+    churn_app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from doorstep.services.runs import sources
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    spec = str(churn_app / "doorstep.yaml")
+    decide = sources._decide_chunk
+    calls = {"n": 0}
+
+    def second_fails(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the warehouse went away")
+        return decide(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sources, "_decide_chunk", second_fails)
+    args = ["score", "--spec", spec, "--from", "customer_db", "--db", db, "--chunk-rows", "100"]
+    failed = runner.invoke(app, args)
+    assert failed.exit_code == 1
+    with open_store(db) as store:
+        [run] = store.list_runs(RunQuery()).items
+    assert run.state == "failed"
+    resumed = runner.invoke(app, ["runs", "resume", run.id, "--spec", spec, "--db", db])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"Run {run.id} succeeded: 500 rows" in " ".join(resumed.output.split())
+    with open_store(db) as store:
+        decided = store.list_decisions(DecisionQuery(app="churn", limit=1000)).items
+        assert len(decided) == len({d.entity_id for d in decided}) == 500
+    again = runner.invoke(app, ["runs", "resume", run.id, "--spec", spec, "--db", db])
+    assert again.exit_code == 1
+    assert "error (conflict)" in again.output and "it succeeded" in again.output

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol, cast
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from doorstep.core.outcomes import parse_duration
 from doorstep.core.spec.sources import ScheduleSpec
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.features import FeatureLookup
+from doorstep.services.runs.resume import resume_options
 from doorstep.services.runs.sources import RunOptions, execute_run
 from doorstep.sources.base import ScanSource
 from doorstep.store.protocols import DecisionStore, LeaseStore, RunStore
@@ -91,8 +93,9 @@ class Scheduler:
             return []
         done: list[RunInfo] = []
         for run in self.store.expired_runs(now=now):
-            if run.app not in self.apps:
-                continue
+            app = self.apps.get(run.app)
+            if app is None or run.schedule not in app.spec.schedules:
+                continue  # a run by hand goes on by hand (`doorstep runs resume`)
             lease = self.store.take_over_run(
                 run.id, runner=self.holder, lease_seconds=self.run_lease_seconds, now=now
             )
@@ -112,6 +115,11 @@ class Scheduler:
                     schedule=name,
                     slot=slot,
                     now=now,
+                    options=RunOptions(
+                        chunk_rows=schedule.chunk_rows,
+                        deliver=schedule.deliver,
+                        explain=schedule.explain,
+                    ).stored(),
                 )
                 if lease is not None:
                     logger.info(
@@ -122,13 +130,8 @@ class Scheduler:
 
     def _execute(self, lease: RunLease) -> RunInfo:
         app = self.apps[lease.run.app]
-        schedule = app.spec.schedules.get(lease.run.schedule or "")
-        lookup = self.lookups[app.name]
-        source = lookup.source(lease.run.source)
-        options = RunOptions(
-            chunk_rows=schedule.chunk_rows if schedule else 1_000,
-            deliver=schedule.deliver if schedule else True,
-            explain=schedule.explain if schedule else None,
+        options = replace(
+            resume_options(app, lease.run),
             lease_seconds=self.run_lease_seconds,
             actor=f"schedule:{lease.run.schedule}",
         )
@@ -137,6 +140,7 @@ class Scheduler:
             self.store.acquire_lease(LEASE_NAME, self.holder, self.lease_seconds)
 
         try:
+            source = self.lookups[app.name].source(lease.run.source)
             scan = cast(ScanSource, source)  # schedules name SQL sources (checked with the spec)
             return execute_run(app, scan, self.store, lease, options, on_chunk=renew)
         except Exception:  # noqa: BLE001 - recorded with the run; the scheduler goes on

@@ -10,7 +10,7 @@ every entity of a run is decided once.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from doorstep.store.cursor import decode_cursor, encode_cursor
-from doorstep.store.tables import runs, scheduler_leases
+from doorstep.store.protocols import RecordRequest
+from doorstep.store.tables import decisions, runs, scheduler_leases
 
 __all__ = [
     "MAX_RUN_ERRORS",
@@ -61,6 +62,9 @@ class RunInfo:
     """1, plus one for every time another runner took the run over after a crash."""
     runner: str | None
     lease_expires_at: datetime | None
+    options: dict[str, Any] = field(default_factory=dict)
+    """How it runs (``deliver``, ``explain``, ``chunk_rows``; ``query`` for a run by hand from
+    a query), kept for a resume; empty for runs from before revision 0009."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ def _info(row: Any) -> RunInfo:
         attempts=row.attempts,
         runner=row.runner,
         lease_expires_at=row.lease_expires_at,
+        options=dict(row.options or {}),
     )
 
 
@@ -163,6 +168,7 @@ def start_run(
     runner: str,
     lease_seconds: float,
     now: datetime,
+    options: dict[str, Any] | None = None,
 ) -> RunLease | None:
     """Insert a running run; ``None`` when the slot has a run already (another server's)."""
     token = secrets.token_hex(16)
@@ -180,6 +186,7 @@ def start_run(
         "lease_expires_at": now + timedelta(seconds=lease_seconds),
         "attempts": 1,
         "errors": [],
+        "options": options or {},
     }
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     made = conn.execute(
@@ -223,6 +230,62 @@ def take_over(
     run = get_run(conn, run_id)
     assert run is not None
     return RunLease(run, token)
+
+
+def reopen(conn: sa.Connection, run_id: str, now: datetime) -> bool:
+    """A failed run made running again, with an expired lease and no runner: the next
+    :func:`take_over` holds it and goes on after its checkpoint. ``True`` also for a running
+    run whose lease has expired already (its runner died); ``False`` for any other."""
+    changed = conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id, runs.c.state == "failed")
+        .values(
+            state="running",
+            error=None,
+            finished_at=None,
+            runner=None,
+            lease_token=None,
+            lease_expires_at=now - timedelta(seconds=1),
+            updated_at=now,
+        )
+    ).rowcount
+    if changed == 1:
+        return True
+    expired = conn.execute(
+        sa.select(runs.c.id).where(
+            runs.c.id == run_id, runs.c.state == "running", runs.c.lease_expires_at < now
+        )
+    ).first()
+    return expired is not None
+
+
+def recorded_ids(conn: sa.Connection, ids: list[str]) -> set[str]:
+    """Which of the decision ``ids`` the store holds already."""
+    if not ids:
+        return set()
+    found = conn.execute(sa.select(decisions.c.id).where(decisions.c.id.in_(ids)))
+    return {row.id for row in found}
+
+
+def without_recorded(
+    requests: list[RecordRequest], progress: ChunkProgress, known: set[str]
+) -> tuple[list[RecordRequest], ChunkProgress]:
+    """``requests`` without the decisions whose ids are ``known`` (and their deliveries), and
+    ``progress`` without their rows, decisions and deliveries: they were counted when recorded."""
+    kept: list[RecordRequest] = []
+    dropped_deliveries = 0
+    for request in requests:
+        deliveries_ = [d for d in request.deliveries if d.decision_id not in known]
+        dropped_deliveries += len(request.deliveries) - len(deliveries_)
+        decisions_ = [d for d in request.decisions if d.id not in known]
+        kept.append(replace(request, decisions=decisions_, deliveries=deliveries_))
+    counted = replace(
+        progress,
+        rows=progress.rows - len(known),
+        decided=progress.decided - len(known),
+        deliveries=progress.deliveries - dropped_deliveries,
+    )
+    return kept, counted
 
 
 def commit_chunk(

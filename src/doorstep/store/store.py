@@ -368,8 +368,10 @@ class Store:
         schedule: str | None = None,
         slot: datetime | None = None,
         now: datetime | None = None,
+        options: dict[str, Any] | None = None,
     ) -> _runs.RunLease | None:
-        """Start a run held by ``runner``; ``None`` when the scheduled slot has one already."""
+        """Start a run held by ``runner``; ``None`` when the scheduled slot has one already.
+        ``options`` (JSON) say how it runs, for a resume."""
         with self._write_plain() as conn:
             return _runs.start_run(
                 conn,
@@ -381,7 +383,15 @@ class Store:
                 runner=runner,
                 lease_seconds=lease_seconds,
                 now=now or datetime.now(UTC),
+                options=options,
             )
+
+    def reopen_run(self, run_id: str, *, now: datetime | None = None) -> bool:
+        """Make a failed run resumable (running, its lease expired): the next runner to take it
+        over goes on after its checkpoint. ``True`` too for a running run whose runner died;
+        ``False`` for a run that succeeded, was skipped or is held."""
+        with self._write_plain() as conn:
+            return _runs.reopen(conn, run_id, now or datetime.now(UTC))
 
     def expired_runs(self, *, now: datetime | None = None) -> list[_runs.RunInfo]:
         with self._read() as conn:
@@ -404,8 +414,13 @@ class Store:
     ) -> None:
         """Record a chunk's decisions (and deliveries) and move the run's checkpoint in ONE
         transaction, only while ``lease`` still holds the run (else ``ConflictError``, and
-        nothing is written)."""
+        nothing is written). Decisions whose ids the store holds already (a run's ids are
+        derived from the run and the entity: a chunk decided again) are left out, with their
+        deliveries and counts: recording a chunk twice records it once."""
         with self._write() as (conn, audit):
+            known = _runs.recorded_ids(conn, [d.id for r in requests for d in r.decisions])
+            if known:
+                requests, progress = _runs.without_recorded(requests, progress, known)
             held = _runs.commit_chunk(
                 conn, lease.run.id, lease.token, progress, lease_seconds, datetime.now(UTC)
             )

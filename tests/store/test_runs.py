@@ -1,0 +1,70 @@
+"""Runs in the store: a chunk recorded twice records its decisions and deliveries once; a failed
+run reopened is taken over and goes on; options are kept for a resume."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.store.factories import decision, with_deliveries
+
+from doorstep.store import Store
+from doorstep.store.protocols import DecisionQuery, DeliveryQuery
+from doorstep.store.runs import ChunkProgress
+
+
+def test_a_chunk_recorded_twice_is_recorded_once(store: Store) -> None:
+    lease = store.start_run("churn", "customer_db", runner="a", lease_seconds=60)
+    assert lease is not None
+    chunk = [decision(i) for i in range(3)]
+    progress = ChunkProgress(checkpoint="C-2", rows=3, decided=3, deliveries=3)
+    store.record_run_chunk(lease, [with_deliveries(chunk)], progress, lease_seconds=60, actor="t")
+    again = [*chunk, decision(3)]  # the same decisions (same ids), and one more
+    store.record_run_chunk(
+        lease,
+        [with_deliveries(again)],
+        ChunkProgress(checkpoint="C-3", rows=4, decided=4, deliveries=4),
+        lease_seconds=60,
+        actor="t",
+    )
+    made = store.list_decisions(DecisionQuery(app="churn", limit=100)).items
+    assert sorted(d.id for d in made) == sorted(d.id for d in again)
+    sent = store.list_deliveries(DeliveryQuery(app="churn", limit=100)).items
+    assert sorted(d.key for d in sent) == sorted(f"{d.id}:retention_offer" for d in again)
+    run = store.get_run(lease.run.id)
+    assert run is not None and (run.rows, run.decided, run.deliveries) == (4, 4, 4)
+    assert run.checkpoint == "C-3"
+    assert store.verify_audit().ok
+
+
+def test_a_failed_run_reopened_is_taken_over_with_its_checkpoint(store: Store) -> None:
+    options = {"deliver": True, "explain": None, "chunk_rows": 50, "query": None}
+    lease = store.start_run("churn", "db", runner="a", lease_seconds=60, options=options)
+    assert lease is not None and lease.run.options == options
+    store.record_run_chunk(
+        lease,
+        [with_deliveries([decision(1)])],
+        ChunkProgress(checkpoint="C-1", rows=1, decided=1),
+        lease_seconds=60,
+        actor="t",
+    )
+    assert not store.reopen_run(lease.run.id)  # running, and held
+    assert store.finish_run(lease, "failed", "the source was down")
+    assert store.take_over_run(lease.run.id, runner="b", lease_seconds=60) is None
+    assert store.reopen_run(lease.run.id)
+    reopened = store.get_run(lease.run.id)
+    assert reopened is not None and reopened.state == "running" and reopened.error is None
+    assert [r.id for r in store.expired_runs()] == [lease.run.id]
+    taken = store.take_over_run(lease.run.id, runner="b", lease_seconds=60)
+    assert taken is not None
+    assert (taken.run.checkpoint, taken.run.attempts, taken.run.options) == ("C-1", 2, options)
+    assert not store.finish_run(lease, "succeeded", None)  # the first runner's token is void
+    assert store.finish_run(taken, "succeeded", None)
+    assert not store.reopen_run(lease.run.id)  # nothing left to resume
+
+
+def test_a_running_run_whose_runner_died_is_reopened_as_it_is(store: Store) -> None:
+    then = datetime.now(UTC) - timedelta(minutes=10)
+    lease = store.start_run("churn", "db", runner="a", lease_seconds=60, now=then)
+    assert lease is not None and lease.run.options == {}
+    assert store.reopen_run(lease.run.id)
+    assert store.take_over_run(lease.run.id, runner="b", lease_seconds=60) is not None
