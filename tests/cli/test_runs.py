@@ -151,3 +151,20 @@ def test_a_failed_run_is_resumed_by_hand(
     again = runner.invoke(app, ["runs", "resume", run.id, "--spec", spec, "--db", db])
     assert again.exit_code == 1
     assert "error (conflict)" in again.output and "it succeeded" in again.output
+
+
+def test_a_run_whose_runner_died_shows_its_expired_lease(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    then = datetime.now(UTC) - timedelta(minutes=10)
+    with open_store(db) as store:
+        lease = store.start_run("churn", "customer_db", runner="t", lease_seconds=60, now=then)
+        assert lease is not None
+    listed = runner.invoke(app, ["runs", "list", "--db", db])
+    assert listed.exit_code == 0
+    assert "running, lease expired 9 min ago" in _words(listed.output)
+    view = json.loads(runner.invoke(app, ["runs", "show", lease.run.id, "--db", db]).output)
+    assert view["state"] == "running" and view["stale"] is True
+    assert view["lease_expires_at"] == (then + timedelta(seconds=60)).isoformat()
+    assert f"doorstep runs resume {lease.run.id}" in view["state_detail"]

@@ -57,3 +57,19 @@ async def test_runs_that_cannot_be_resumed_are_problems(
     assert f"doorstep runs resume {by_hand}" in answer.json()["detail"]
     missing = await client.post("/v1/runs/nope/resume")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+async def test_a_run_whose_runner_died_is_shown_stale(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    from datetime import timedelta
+
+    then = datetime.now(UTC) - timedelta(minutes=5)
+    lease = store.start_run("churn", "customer_db", runner="w:1", lease_seconds=60, now=then)
+    assert lease is not None
+    body = (await client.get(f"/v1/runs/{lease.run.id}")).json()
+    assert body["state"] == "running" and body["stale"] is True and body["runner"] == "w:1"
+    assert body["lease_expires_at"] == (then + timedelta(seconds=60)).isoformat()
+    assert "lease expired 4 min ago" in body["state_detail"]
+    [listed] = (await client.get("/v1/runs", params={"app": "churn"})).json()["items"]
+    assert listed["stale"] is True

@@ -3,6 +3,7 @@ whole (to be copied into ``doorstep runs show``), and a finished run's counts.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -22,12 +23,15 @@ otherwise)."""
 
 def runs(console: Console, items: list[RunInfo]) -> None:
     """Runs, one row each, with their counts. The id column is never cut or wrapped, whatever
-    the width: the other columns fold instead."""
+    the width: the other columns fold instead. A running run whose lease expired says since
+    when (its runner stopped)."""
     with wide_when_piped(TABLE_WIDTH):
-        console.print(_table(items))
+        console.print(_table(items, datetime.now(UTC)))
 
 
-def _table(items: list[RunInfo]) -> Table:
+def _table(items: list[RunInfo], now: datetime) -> Table:
+    from doorstep.services.runs.views import state_label
+
     table = Table()
     table.add_column("run", no_wrap=True, min_width=36)  # whole, to copy into runs show
     table.add_column("app", overflow="fold")
@@ -42,7 +46,7 @@ def _table(items: list[RunInfo]) -> Table:
             run.app,
             run.schedule or "(by hand)",
             run.slot.strftime("%Y-%m-%d %H:%M") if run.slot else "",
-            run.state,
+            state_label(run, now),
             str(run.rows),
             str(run.decided),
             str(run.rejected),

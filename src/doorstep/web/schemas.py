@@ -270,6 +270,14 @@ class RunOut(BaseModel):
     rejected: int
     deliveries: int
     attempts: int
+    runner: str | None
+    """Who holds (or last held) it."""
+    lease_expires_at: str | None
+    """While it runs: until when its runner holds it (renewed with every chunk)."""
+    stale: bool
+    """Running, but its lease expired: its runner stopped (crashed, killed)."""
+    state_detail: str | None
+    """What the state means and what happens next, in a sentence."""
     error: str | None
     errors: list[RunErrorOut]
     """The first rejected records."""
