@@ -168,3 +168,24 @@ def test_a_run_whose_runner_died_shows_its_expired_lease(tmp_path: Path) -> None
     assert view["state"] == "running" and view["stale"] is True
     assert view["lease_expires_at"] == (then + timedelta(seconds=60)).isoformat()
     assert f"doorstep runs resume {lease.run.id}" in view["state_detail"]
+
+
+def test_a_skipped_slot_is_listed_with_its_reason(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    reason = "missed by 3 h, more than catch_up 1h: no server ran the schedule in time"
+    with open_store(db) as store:
+        skipped = store.skip_slot(
+            "churn",
+            "customer_db",
+            schedule="nightly",
+            slot=datetime(2025, 5, 1, 2, tzinfo=UTC),
+            reason=reason,
+        )
+    assert skipped is not None
+    listed = runner.invoke(app, ["runs", "list", "--state", "skipped", "--db", db])
+    assert skipped.id in listed.output and "skipped" in listed.output
+    assert "2025-05-01 02:00" in listed.output
+    view = json.loads(runner.invoke(app, ["runs", "show", skipped.id, "--db", db]).output)
+    assert view["state"] == "skipped" and view["error"] == view["state_detail"] == reason

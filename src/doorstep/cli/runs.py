@@ -22,7 +22,9 @@ runs_app = command_group(help="Batch runs from feature sources: scheduled, or by
 def list_runs(
     app: Annotated[str | None, typer.Option(help="Only this app's runs.")] = None,
     schedule: Annotated[str | None, typer.Option(help="Only this schedule's runs.")] = None,
-    state: Annotated[str | None, typer.Option(help="running, succeeded or failed.")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="running, succeeded, failed or skipped.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     db: DbOption = None,
 ) -> None:

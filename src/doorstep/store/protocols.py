@@ -594,6 +594,19 @@ class RunStore(Protocol):
         options: dict[str, Any] | None = None,
     ) -> RunLease | None: ...
 
+    def skip_slot(
+        self,
+        app: str,
+        source: str,
+        *,
+        schedule: str,
+        slot: datetime,
+        reason: str,
+        now: datetime | None = None,
+    ) -> RunInfo | None: ...
+
+    def last_slot(self, app: str, schedule: str) -> datetime | None: ...
+
     def expired_runs(self, *, now: datetime | None = None) -> list[RunInfo]: ...
 
     def reopen_run(self, run_id: str, *, now: datetime | None = None) -> bool: ...

@@ -32,8 +32,9 @@ __all__ = [
     "RunQuery",
 ]
 
-RunState = Literal["running", "succeeded", "failed"]
-RUN_STATES: tuple[RunState, ...] = ("running", "succeeded", "failed")
+RunState = Literal["running", "succeeded", "failed", "skipped"]
+RUN_STATES: tuple[RunState, ...] = ("running", "succeeded", "failed", "skipped")
+"""``skipped``: a scheduled slot that was not run (missed by more than its ``catch_up``)."""
 MAX_RUN_ERRORS = 100
 """Rejected records kept with a run (the counts go on)."""
 
@@ -197,6 +198,49 @@ def start_run(
     run = get_run(conn, run_id)
     assert run is not None
     return RunLease(run, token)
+
+
+def skip_slot(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    app: str,
+    schedule: str,
+    slot: datetime,
+    source: str,
+    reason: str,
+    now: datetime,
+) -> RunInfo | None:
+    """Record a slot that will not run as a ``skipped`` run saying why; ``None`` when the slot
+    has a run already."""
+    values: dict[str, Any] = {
+        "id": run_id,
+        "app": app,
+        "schedule": schedule,
+        "slot": slot,
+        "source": source,
+        "state": "skipped",
+        "started_at": now,
+        "updated_at": now,
+        "finished_at": now,
+        "error": reason,
+        "attempts": 0,
+        "errors": [],
+        "options": {},
+    }
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    made = conn.execute(
+        insert(runs).values(**values).on_conflict_do_nothing().returning(runs.c.id)
+    ).first()
+    return None if made is None else get_run(conn, run_id)
+
+
+def last_slot(conn: sa.Connection, app: str, schedule: str) -> datetime | None:
+    """The latest slot of ``schedule`` that has a run (of any state)."""
+    found: datetime | None = conn.execute(
+        sa.select(sa.func.max(runs.c.slot)).where(runs.c.app == app, runs.c.schedule == schedule)
+    ).scalar()
+    return found
 
 
 def expired_runs(conn: sa.Connection, now: datetime) -> list[RunInfo]:

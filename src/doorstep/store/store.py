@@ -393,6 +393,35 @@ class Store:
         with self._write_plain() as conn:
             return _runs.reopen(conn, run_id, now or datetime.now(UTC))
 
+    def skip_slot(
+        self,
+        app: str,
+        source: str,
+        *,
+        schedule: str,
+        slot: datetime,
+        reason: str,
+        now: datetime | None = None,
+    ) -> _runs.RunInfo | None:
+        """Record a scheduled slot that will not run (``skipped``, with ``reason``); ``None``
+        when the slot has a run already."""
+        with self._write_plain() as conn:
+            return _runs.skip_slot(
+                conn,
+                run_id=new_id(),
+                app=app,
+                schedule=schedule,
+                slot=slot,
+                source=source,
+                reason=reason,
+                now=now or datetime.now(UTC),
+            )
+
+    def last_slot(self, app: str, schedule: str) -> datetime | None:
+        """The latest slot of ``schedule`` with a run, whatever its state."""
+        with self._read() as conn:
+            return _runs.last_slot(conn, app, schedule)
+
     def expired_runs(self, *, now: datetime | None = None) -> list[_runs.RunInfo]:
         with self._read() as conn:
             return _runs.expired_runs(conn, now or datetime.now(UTC))

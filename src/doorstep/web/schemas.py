@@ -261,7 +261,8 @@ class RunOut(BaseModel):
     """``None`` for a run started by hand."""
     slot: str | None
     source: str
-    state: Literal["running", "succeeded", "failed"]
+    state: Literal["running", "succeeded", "failed", "skipped"]
+    """``skipped``: a scheduled slot that did not run (``error`` says why)."""
     started_at: str | None
     finished_at: str | None
     checkpoint: str | None

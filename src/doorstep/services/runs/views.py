@@ -16,7 +16,15 @@ from doorstep.errors import NotFoundError
 from doorstep.store.protocols import RunStore
 from doorstep.store.runs import RunInfo, RunPage, RunQuery
 
-__all__ = ["get_run", "is_stale", "list_runs", "run_view", "state_detail", "state_label"]
+__all__ = [
+    "duration_text",
+    "get_run",
+    "is_stale",
+    "list_runs",
+    "run_view",
+    "state_detail",
+    "state_label",
+]
 
 
 def is_stale(run: RunInfo, now: datetime) -> bool:
@@ -29,7 +37,7 @@ def state_label(run: RunInfo, now: datetime) -> str:
     """The state in a few words, for a table: ``running, lease expired 3 min ago``."""
     if is_stale(run, now):
         assert run.lease_expires_at is not None
-        return f"running, lease expired {_ago(now - run.lease_expires_at)} ago"
+        return f"running, lease expired {duration_text(now - run.lease_expires_at)} ago"
     return run.state
 
 
@@ -42,7 +50,7 @@ def state_detail(run: RunInfo, now: datetime) -> str | None:
                 f"{run.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC (renewed with every chunk)"
             )
         stopped = (
-            f"lease expired {_ago(now - run.lease_expires_at)} ago: its runner "
+            f"lease expired {duration_text(now - run.lease_expires_at)} ago: its runner "
             f"({run.runner or 'none yet'}) stopped renewing it; "
         )
         if run.schedule is not None:
@@ -58,7 +66,8 @@ def state_detail(run: RunInfo, now: datetime) -> str | None:
     return None
 
 
-def _ago(delta: timedelta) -> str:
+def duration_text(delta: timedelta) -> str:
+    """``45 s``, ``3 min``, ``5 h 2 min``, ``3 days``: how long, for people."""
     seconds = max(0, int(delta.total_seconds()))
     if seconds < 120:
         return f"{seconds} s"

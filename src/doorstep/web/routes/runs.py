@@ -25,7 +25,7 @@ def list_runs(
     request: Request,
     app: str | None = None,
     schedule: str | None = None,
-    state: Literal["running", "succeeded", "failed"] | None = None,
+    state: Literal["running", "succeeded", "failed", "skipped"] | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 50,
 ) -> JSONResponse:
