@@ -32,7 +32,8 @@ def scheduled(churn_app: Path, cron: str, catch_up: str) -> LoadedApp:
 
 
 def runs(store: Store) -> list[RunInfo]:
-    return sorted(store.list_runs(RunQuery(app="churn", limit=1000)).items, key=lambda r: r.slot)
+    found = store.list_runs(RunQuery(app="churn", limit=1000)).items
+    return sorted(found, key=lambda r: r.slot or datetime.min.replace(tzinfo=UTC))
 
 
 def succeeded_run_at(store: Store, slot: datetime) -> None:
