@@ -1,4 +1,5 @@
-"""Batch runs from feature sources and the scheduler's lease (see ``docs/runs.md``).
+"""Batch runs from feature sources (see ``docs/runs.md``; the scheduler's lease is
+:mod:`doorstep.store.leases`).
 
 A run is one row of ``runs``: its counts, its first errors and its **checkpoint**, the last
 entity id whose chunk was committed. Each chunk's decisions are written in the transaction that
@@ -19,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from doorstep.store.cursor import decode_cursor, encode_cursor
 from doorstep.store.protocols import RecordRequest
-from doorstep.store.tables import decisions, runs, scheduler_leases
+from doorstep.store.tables import decisions, runs
 
 __all__ = [
     "MAX_RUN_ERRORS",
@@ -378,37 +379,4 @@ def finish_run(
             )
         ).rowcount
         == 1
-    )
-
-
-def acquire_lease(
-    conn: sa.Connection, name: str, holder: str, seconds: float, now: datetime
-) -> bool:
-    """Take or renew the lease ``name`` for ``holder``; ``False`` while another holds it."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(
-        insert(scheduler_leases)
-        .values(name=name, holder="", token="", expires_at=now - timedelta(seconds=1))
-        .on_conflict_do_nothing()
-    )
-    changed = conn.execute(
-        scheduler_leases.update()
-        .where(
-            scheduler_leases.c.name == name,
-            sa.or_(scheduler_leases.c.expires_at < now, scheduler_leases.c.holder == holder),
-        )
-        .values(
-            holder=holder,
-            token=secrets.token_hex(8),
-            expires_at=now + timedelta(seconds=seconds),
-        )
-    ).rowcount
-    return bool(changed == 1)
-
-
-def release_lease(conn: sa.Connection, name: str, holder: str, now: datetime) -> None:
-    conn.execute(
-        scheduler_leases.update()
-        .where(scheduler_leases.c.name == name, scheduler_leases.c.holder == holder)
-        .values(expires_at=now - timedelta(seconds=1))
     )

@@ -20,6 +20,7 @@ from doorstep.store import audit as _audit
 from doorstep.store import decisions as _decisions
 from doorstep.store import keys as _keys
 from doorstep.store import labelled as _labelled
+from doorstep.store import leases as _leases
 from doorstep.store import outbox as _outbox
 from doorstep.store import outbox_operations as _deliveries
 from doorstep.store import outcomes as _outcomes
@@ -479,11 +480,11 @@ class Store:
     ) -> bool:
         """Take or renew the named lease (the scheduler's: one runner across all servers)."""
         with self._write_plain() as conn:
-            return _runs.acquire_lease(conn, name, holder, seconds, now or datetime.now(UTC))
+            return _leases.acquire_lease(conn, name, holder, seconds, now or datetime.now(UTC))
 
     def release_lease(self, name: str, holder: str) -> None:
         with self._write_plain() as conn:
-            _runs.release_lease(conn, name, holder, datetime.now(UTC))
+            _leases.release_lease(conn, name, holder, datetime.now(UTC))
 
     # alerts (see alerts.py)
 

@@ -172,3 +172,26 @@ def test_a_failed_scheduled_run_requeued_is_resumed_by_the_scheduler(
     assert len(keys) == len(set(keys)) == done.deliveries
     with pytest.raises(ConflictError, match="it succeeded"):
         requeue_run(store, failed.id)
+
+
+def test_a_run_interrupted_by_ctrl_c_is_failed_and_resumable_at_once(
+    churn_app: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decide = sources._decide_chunk
+    calls = {"n": 0}
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(sources, "_decide_chunk", interrupted)
+    app = load_app(churn_app / "doorstep.yaml")
+    with pytest.raises(KeyboardInterrupt):
+        run_by_hand(app, store, "customer_db", None, None, False, explain=False, chunk_rows=100)
+    [run] = store.list_runs(RunQuery(app="churn")).items
+    assert run.state == "failed" and "interrupted" in (run.error or "")
+    monkeypatch.setattr(sources, "_decide_chunk", decide)
+    done = resume_run(app, store, run.id)
+    assert done.state == "succeeded" and done.rows == 500

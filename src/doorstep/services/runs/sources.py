@@ -114,6 +114,9 @@ def execute_run(
     except ConflictError as error:
         logger.warning("run %s: %s", lease.run.id, error.message)
         return store.get_run(lease.run.id) or lease.run
+    except KeyboardInterrupt:  # Ctrl-C: resumable now, not once its lease has expired
+        store.finish_run(lease, "failed", "interrupted (Ctrl-C); doorstep runs resume goes on")
+        raise
     except Exception as error:  # noqa: BLE001 - recorded with the run, then raised
         text = error.message if isinstance(error, DoorstepError) else f"{error!r}"
         store.finish_run(lease, "failed", text)
