@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from tests.store.factories import decision, with_deliveries
 
 from doorstep.store import Store
 from doorstep.store.protocols import DecisionQuery, DeliveryQuery
 from doorstep.store.runs import ChunkProgress
+from doorstep.store.tables import audit_events
 
 
 def test_a_chunk_recorded_twice_is_recorded_once(store: Store) -> None:
@@ -47,10 +49,10 @@ def test_a_failed_run_reopened_is_taken_over_with_its_checkpoint(store: Store) -
         lease_seconds=60,
         actor="t",
     )
-    assert not store.reopen_run(lease.run.id)  # running, and held
+    assert not store.reopen_run(lease.run.id, actor="t")  # running, and held
     assert store.finish_run(lease, "failed", "the source was down")
     assert store.take_over_run(lease.run.id, runner="b", lease_seconds=60) is None
-    assert store.reopen_run(lease.run.id)
+    assert store.reopen_run(lease.run.id, actor="t")
     reopened = store.get_run(lease.run.id)
     assert reopened is not None and reopened.state == "running" and reopened.error is None
     assert [r.id for r in store.expired_runs()] == [lease.run.id]
@@ -59,12 +61,20 @@ def test_a_failed_run_reopened_is_taken_over_with_its_checkpoint(store: Store) -
     assert (taken.run.checkpoint, taken.run.attempts, taken.run.options) == ("C-1", 2, options)
     assert not store.finish_run(lease, "succeeded", None)  # the first runner's token is void
     assert store.finish_run(taken, "succeeded", None)
-    assert not store.reopen_run(lease.run.id)  # nothing left to resume
+    assert not store.reopen_run(lease.run.id, actor="t")  # nothing left to resume
+    with store.engine.connect() as conn:
+        [event] = conn.execute(
+            sa.select(audit_events).where(audit_events.c.kind == "runs.resumed")
+        ).all()
+    assert (event.subject, event.actor) == (lease.run.id, "t")
+    assert event.payload["state"] == "failed" and event.payload["checkpoint"] == "C-1"
+    assert event.payload["error"] == "the source was down"
+    assert store.verify_audit().ok
 
 
 def test_a_running_run_whose_runner_died_is_reopened_as_it_is(store: Store) -> None:
     then = datetime.now(UTC) - timedelta(minutes=10)
     lease = store.start_run("churn", "db", runner="a", lease_seconds=60, now=then)
     assert lease is not None and lease.run.options == {}
-    assert store.reopen_run(lease.run.id)
+    assert store.reopen_run(lease.run.id, actor="t")
     assert store.take_over_run(lease.run.id, runner="b", lease_seconds=60) is not None

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from tests.web.conftest import auth
 
 from doorstep.store import Store
+from doorstep.store.tables import audit_events
 
 pytestmark = pytest.mark.anyio
 
@@ -39,6 +41,11 @@ async def test_a_failed_scheduled_run_is_handed_back_to_the_scheduler(
     body = answer.json()
     assert body["run_id"] == run_id and body["state"] == "running" and body["error"] is None
     assert [r.id for r in store.expired_runs()] == [run_id]  # for the scheduler to take over
+    with store.engine.connect() as conn:
+        [who] = conn.execute(
+            sa.select(audit_events.c.actor).where(audit_events.c.kind == "runs.resumed")
+        ).scalars()
+    assert who == "key:test-owner"
     again = await client.post(f"/v1/runs/{run_id}/resume")
     assert again.status_code == 200  # still waiting for a runner: the same answer
     assert store.take_over_run(run_id, runner="scheduler", lease_seconds=60) is not None

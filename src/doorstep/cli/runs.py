@@ -11,7 +11,7 @@ import typer
 from doorstep.cli import runs_render
 from doorstep.cli.console import console, errors
 from doorstep.cli.errors import command_group
-from doorstep.cli.options import DbOption, SpecOption, open_db
+from doorstep.cli.options import DbOption, SpecOption, actor, open_db
 
 __all__ = ["runs_app"]
 
@@ -67,5 +67,5 @@ def resume_run(
 
     app = load_app(spec)
     with open_db(db) as store, console.status(f"Resuming run {run_id}…"):
-        run = resume_run(app, store, run_id, url=url)
+        run = resume_run(app, store, run_id, actor=actor(), url=url)
     runs_render.run_done(console, errors, run)

@@ -277,10 +277,17 @@ def take_over(
     return RunLease(run, token)
 
 
-def reopen(conn: sa.Connection, run_id: str, now: datetime) -> bool:
+def reopen(conn: sa.Connection, run_id: str, now: datetime) -> RunInfo | None:
     """A failed run made running again, with an expired lease and no runner: the next
-    :func:`take_over` holds it and goes on after its checkpoint. ``True`` also for a running
-    run whose lease has expired already (its runner died); ``False`` for any other."""
+    :func:`take_over` holds it and goes on after its checkpoint. A running run whose lease has
+    expired already (its runner died) is left as it is. Returns the run as it was, or ``None``
+    when it cannot be resumed (it succeeded, was skipped, or a runner holds it)."""
+    before = get_run(conn, run_id)
+    if before is None:
+        return None
+    if before.state == "running":
+        expires = before.lease_expires_at
+        return before if expires is not None and expires < now else None
     changed = conn.execute(
         runs.update()
         .where(runs.c.id == run_id, runs.c.state == "failed")
@@ -294,14 +301,7 @@ def reopen(conn: sa.Connection, run_id: str, now: datetime) -> bool:
             updated_at=now,
         )
     ).rowcount
-    if changed == 1:
-        return True
-    expired = conn.execute(
-        sa.select(runs.c.id).where(
-            runs.c.id == run_id, runs.c.state == "running", runs.c.lease_expires_at < now
-        )
-    ).first()
-    return expired is not None
+    return before if changed == 1 else None
 
 
 def recorded_ids(conn: sa.Connection, ids: list[str]) -> set[str]:

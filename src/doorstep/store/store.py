@@ -387,12 +387,25 @@ class Store:
                 options=options,
             )
 
-    def reopen_run(self, run_id: str, *, now: datetime | None = None) -> bool:
+    def reopen_run(self, run_id: str, *, actor: str, now: datetime | None = None) -> bool:
         """Make a failed run resumable (running, its lease expired): the next runner to take it
         over goes on after its checkpoint. ``True`` too for a running run whose runner died;
-        ``False`` for a run that succeeded, was skipped or is held."""
-        with self._write_plain() as conn:
-            return _runs.reopen(conn, run_id, now or datetime.now(UTC))
+        ``False`` for a run that succeeded, was skipped or is held. Audited (``runs.resumed``,
+        by ``actor``)."""
+        with self._write() as (conn, audit):
+            before = _runs.reopen(conn, run_id, now or datetime.now(UTC))
+            if before is None:
+                return False
+            payload = {
+                "app": before.app,
+                "schedule": before.schedule,
+                "slot": None if before.slot is None else before.slot.isoformat(),
+                "state": before.state,
+                "checkpoint": before.checkpoint,
+                "error": before.error,
+            }
+            audit.append("runs.resumed", run_id, payload, actor=actor)
+            return True
 
     def skip_slot(
         self,

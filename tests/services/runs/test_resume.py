@@ -75,7 +75,7 @@ def test_a_failed_run_resumes_after_its_checkpoint_under_the_same_id(
     before, keys_before = decisions_and_keys(store)
     assert len(before) == failed.decided and keys_before
 
-    done = resume_run(app, store, failed.id)
+    done = resume_run(app, store, failed.id, actor="t")
     assert done.id == failed.id and done.state == "succeeded" and done.attempts == 2
     assert done.rows == 500 == done.decided + done.rejected and done.error is None
     after, keys_after = decisions_and_keys(store)
@@ -86,7 +86,7 @@ def test_a_failed_run_resumes_after_its_checkpoint_under_the_same_id(
     assert set(keys_before) <= set(keys_after) and len(set(keys_after)) == len(keys_after)
     assert len(keys_after) == done.deliveries  # resumed with --deliver, as it started
     with pytest.raises(ConflictError, match="it succeeded"):
-        resume_run(app, store, failed.id)
+        resume_run(app, store, failed.id, actor="t")
 
 
 def test_an_entity_decided_again_in_the_same_run_is_recorded_once(
@@ -103,7 +103,7 @@ def test_an_entity_decided_again_in_the_same_run_is_recorded_once(
         first = execute_run(app, scan, store, lease, options)
         decided, keys = decisions_and_keys(store)
         store.finish_run(lease, "failed", None)  # no effect: finished already
-        assert store.reopen_run(first.id) is False
+        assert store.reopen_run(first.id, actor="t") is False
         again = replace(lease, run=replace(lease.run, checkpoint=None))
         with store.engine.begin() as conn:  # as if the run had failed before finishing
             from doorstep.store.tables import runs
@@ -111,7 +111,7 @@ def test_an_entity_decided_again_in_the_same_run_is_recorded_once(
             conn.execute(
                 runs.update().where(runs.c.id == first.id).values(state="failed", error="x")
             )
-        assert store.reopen_run(first.id)
+        assert store.reopen_run(first.id, actor="t")
         taken = store.take_over_run(first.id, runner="b", lease_seconds=60)
         assert taken is not None
         second = execute_run(app, scan, store, replace(again, token=taken.token), options)
@@ -133,12 +133,12 @@ def test_resume_refuses_another_apps_spec_and_a_query_run_without_its_url(
     [run] = store.list_runs(RunQuery(app="churn")).items
     assert run.options["query"] == query and url not in str(run.options)
     with pytest.raises(InputError, match="give --url again"):
-        resume_run(app, store, run.id)
+        resume_run(app, store, run.id, actor="t")
     other = store.start_run("renewals", "db", runner="x", lease_seconds=60)
     assert other is not None and store.finish_run(other, "failed", "down")
     with pytest.raises(InputError, match="of app 'renewals', not 'churn'"):
-        resume_run(app, store, other.run.id)
-    done = resume_run(app, store, run.id, url=url)
+        resume_run(app, store, other.run.id, actor="t")
+    done = resume_run(app, store, run.id, actor="t", url=url)
     assert done.state == "succeeded" and done.rows == 500
 
 
@@ -160,8 +160,8 @@ def test_a_failed_scheduled_run_requeued_is_resumed_by_the_scheduler(
         by_hand = store.start_run("churn", "customer_db", runner="x", lease_seconds=60)
         assert by_hand is not None and store.finish_run(by_hand, "failed", "down")
         with pytest.raises(ConflictError, match="started by hand"):
-            requeue_run(store, by_hand.run.id)
-        queued = requeue_run(store, failed.id)
+            requeue_run(store, by_hand.run.id, actor="t")
+        queued = requeue_run(store, failed.id, actor="t")
         assert queued.state == "running" and queued.runner is None
         [done] = scheduler.tick()
     finally:
@@ -171,7 +171,7 @@ def test_a_failed_scheduled_run_requeued_is_resumed_by_the_scheduler(
     assert len(decided) == done.decided and done.rows == 500 == done.decided + done.rejected
     assert len(keys) == len(set(keys)) == done.deliveries
     with pytest.raises(ConflictError, match="it succeeded"):
-        requeue_run(store, failed.id)
+        requeue_run(store, failed.id, actor="t")
 
 
 def test_a_run_interrupted_by_ctrl_c_is_failed_and_resumable_at_once(
@@ -193,5 +193,5 @@ def test_a_run_interrupted_by_ctrl_c_is_failed_and_resumable_at_once(
     [run] = store.list_runs(RunQuery(app="churn")).items
     assert run.state == "failed" and "interrupted" in (run.error or "")
     monkeypatch.setattr(sources, "_decide_chunk", decide)
-    done = resume_run(app, store, run.id)
+    done = resume_run(app, store, run.id, actor="t")
     assert done.state == "succeeded" and done.rows == 500

@@ -27,9 +27,12 @@ __all__ = ["requeue_run", "resume_options", "resume_run"]
 RESUMER = "doorstep runs resume"
 
 
-def resume_run(app: LoadedApp, store: RunStore, run_id: str, *, url: str | None = None) -> RunInfo:
-    """Run what is left of ``run_id`` (an app of ``app``) here and now, and return it finished.
-    A run from ``--url``/``--query`` needs its ``url`` again (never stored)."""
+def resume_run(
+    app: LoadedApp, store: RunStore, run_id: str, *, actor: str, url: str | None = None
+) -> RunInfo:
+    """Run what is left of ``run_id`` (an app of ``app``) here and now, and return it finished;
+    ``actor`` is who asked (audit: ``runs.resumed``). A run from ``--url``/``--query`` needs its
+    ``url`` again (never stored)."""
     from doorstep.sources.adhoc import open_scan
 
     run = get_run(store, run_id)
@@ -54,7 +57,7 @@ def resume_run(app: LoadedApp, store: RunStore, run_id: str, *, url: str | None 
             )
         scan = open_scan(app, run.source, None, None)
     try:
-        if not store.reopen_run(run.id):
+        if not store.reopen_run(run.id, actor=actor):
             raise ConflictError(f"Run {run.id} changed meanwhile: {_state(get_run(store, run.id))}")
         lease = store.take_over_run(run.id, runner=RESUMER, lease_seconds=BY_HAND_LEASE_SECONDS)
         if lease is None:
@@ -65,9 +68,10 @@ def resume_run(app: LoadedApp, store: RunStore, run_id: str, *, url: str | None 
         scan.close()
 
 
-def requeue_run(store: RunStore, run_id: str) -> RunInfo:
+def requeue_run(store: RunStore, run_id: str, *, actor: str) -> RunInfo:
     """Hand a failed scheduled run back to the scheduler: it is running again, with an expired
-    lease, and the server holding the scheduler's lease takes it over on its next tick."""
+    lease, and the server holding the scheduler's lease takes it over on its next tick;
+    ``actor`` is who asked (audit: ``runs.resumed``)."""
     run = get_run(store, run_id)
     if run.schedule is None:
         raise ConflictError(
@@ -75,7 +79,7 @@ def requeue_run(store: RunStore, run_id: str) -> RunInfo:
             f"on: run `doorstep runs resume {run.id} --spec doorstep.yaml` there."
         )
     _check_resumable(run, datetime.now(UTC))
-    if not store.reopen_run(run.id):
+    if not store.reopen_run(run.id, actor=actor):
         raise ConflictError(f"Run {run.id} changed meanwhile: {_state(get_run(store, run.id))}")
     return get_run(store, run.id)
 

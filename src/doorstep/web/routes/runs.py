@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from doorstep.services.runs import resume as resuming
 from doorstep.services.runs import views as runs
 from doorstep.store.runs import RunQuery
+from doorstep.web.auth import actor_of
 from doorstep.web.schemas import PROBLEMS, RunOut, RunPageOut
 from doorstep.web.service import DecisionService
 
@@ -48,7 +49,7 @@ def resume_run(request: Request, run_id: str) -> JSONResponse:
     again under the same id, it goes on after its checkpoint on the scheduler's next tick, and
     its decisions keep their ids. The run as it is now; 409 ``conflict`` for a run that
     succeeded, was skipped, is held by a live runner, or was started by hand."""
-    run = resuming.requeue_run(_service(request).store, run_id)
+    run = resuming.requeue_run(_service(request).store, run_id, actor=actor_of(request))
     return JSONResponse(runs.run_view(run))
 
 
