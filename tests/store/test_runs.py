@@ -78,3 +78,14 @@ def test_a_running_run_whose_runner_died_is_reopened_as_it_is(store: Store) -> N
     assert lease is not None and lease.run.options == {}
     assert store.reopen_run(lease.run.id, actor="t")
     assert store.take_over_run(lease.run.id, runner="b", lease_seconds=60) is not None
+
+
+def test_the_ids_of_a_chunk_of_100_000_are_looked_up(store: Store) -> None:
+    from doorstep.ids import new_id
+    from doorstep.store.runs import recorded_ids
+
+    made = decision(1)
+    store.record([with_deliveries([made])], actor="t")
+    ids = [new_id() for _ in range(100_000)] + [made.id]
+    with store.engine.connect() as conn:
+        assert recorded_ids(conn, ids) == {made.id}

@@ -304,12 +304,19 @@ def reopen(conn: sa.Connection, run_id: str, now: datetime) -> RunInfo | None:
     return before if changed == 1 else None
 
 
+LOOKUP_BATCH = 5_000
+"""Ids asked at once (a chunk may hold 100,000; drivers cap the parameters of a statement)."""
+
+
 def recorded_ids(conn: sa.Connection, ids: list[str]) -> set[str]:
     """Which of the decision ``ids`` the store holds already."""
-    if not ids:
-        return set()
-    found = conn.execute(sa.select(decisions.c.id).where(decisions.c.id.in_(ids)))
-    return {row.id for row in found}
+    found: set[str] = set()
+    for start in range(0, len(ids), LOOKUP_BATCH):
+        part = ids[start : start + LOOKUP_BATCH]
+        found.update(
+            conn.execute(sa.select(decisions.c.id).where(decisions.c.id.in_(part))).scalars()
+        )
+    return found
 
 
 def without_recorded(
