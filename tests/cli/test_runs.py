@@ -174,7 +174,7 @@ def test_a_skipped_slot_is_listed_with_its_reason(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    reason = "missed by 3 h, more than catch_up 1h: no server ran the schedule in time"
+    reason = "missed by 3 h, more than catch_up 1h: no scheduler started it in time"
     with open_store(db) as store:
         skipped = store.skip_slot(
             "churn",

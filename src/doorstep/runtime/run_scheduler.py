@@ -153,7 +153,8 @@ class Scheduler:
             if late > catch_up:
                 reason = (
                     f"missed by {duration_text(late)}, more than catch_up {schedule.catch_up}: "
-                    "no server ran the schedule in time"
+                    "no scheduler started it in time (no server ran the schedule, or it was busy "
+                    "with an earlier run)"
                 )
             else:
                 reason = f"passed over: the later slot {latest.isoformat()} runs instead"
