@@ -89,3 +89,18 @@ def test_the_ids_of_a_chunk_of_100_000_are_looked_up(store: Store) -> None:
     ids = [new_id() for _ in range(100_000)] + [made.id]
     with store.engine.connect() as conn:
         assert recorded_ids(conn, ids) == {made.id}
+
+
+def test_stale_runs_are_listed_by_themselves(store: Store) -> None:
+    from doorstep.store.runs import RunQuery
+
+    then = datetime.now(UTC) - timedelta(minutes=10)
+    dead = store.start_run("churn", "db", runner="a", lease_seconds=60, now=then)
+    live = store.start_run("churn", "db", runner="b", lease_seconds=600)
+    done = store.start_run("churn", "db", runner="c", lease_seconds=60, now=then)
+    assert dead is not None and live is not None and done is not None
+    assert store.finish_run(done, "failed", "down")
+    stale = store.list_runs(RunQuery(state="stale")).items
+    assert [r.id for r in stale] == [dead.run.id]
+    running = store.list_runs(RunQuery(state="running")).items
+    assert {r.id for r in running} == {dead.run.id, live.run.id}

@@ -80,3 +80,7 @@ async def test_a_run_whose_runner_died_is_shown_stale(
     assert "lease expired 4 min ago" in body["state_detail"]
     [listed] = (await client.get("/v1/runs", params={"app": "churn"})).json()["items"]
     assert listed["stale"] is True
+    live = store.start_run("churn", "customer_db", runner="w:2", lease_seconds=60)
+    assert live is not None
+    stale = (await client.get("/v1/runs", params={"state": "stale"})).json()["items"]
+    assert [r["run_id"] for r in stale] == [lease.run.id]

@@ -23,7 +23,10 @@ def list_runs(
     app: Annotated[str | None, typer.Option(help="Only this app's runs.")] = None,
     schedule: Annotated[str | None, typer.Option(help="Only this schedule's runs.")] = None,
     state: Annotated[
-        str | None, typer.Option(help="running, succeeded, failed or skipped.")
+        str | None,
+        typer.Option(
+            help="running, succeeded, failed, skipped, or stale (running, lease expired)."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     db: DbOption = None,

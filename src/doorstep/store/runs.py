@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -94,6 +94,7 @@ class RunQuery:
     app: str | None = None
     schedule: str | None = None
     state: str | None = None
+    """A state, or ``stale``: running runs whose lease has expired."""
     cursor: str | None = None
     limit: int = 50
 
@@ -141,7 +142,10 @@ def list_runs(conn: sa.Connection, query: RunQuery) -> RunPage:
         where.append(runs.c.app == query.app)
     if query.schedule is not None:
         where.append(runs.c.schedule == query.schedule)
-    if query.state is not None:
+    if query.state == "stale":  # running, but its runner stopped renewing its lease
+        now = datetime.now(UTC)
+        where += [runs.c.state == "running", runs.c.lease_expires_at < now]
+    elif query.state is not None:
         where.append(runs.c.state == query.state)
     if query.cursor:
         at, last = decode_cursor(query.cursor)

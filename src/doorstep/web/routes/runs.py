@@ -26,11 +26,12 @@ def list_runs(
     request: Request,
     app: str | None = None,
     schedule: str | None = None,
-    state: Literal["running", "succeeded", "failed", "skipped"] | None = None,
+    state: Literal["running", "succeeded", "failed", "skipped", "stale"] | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 50,
 ) -> JSONResponse:
-    """Newest first, with their counts; ``next_cursor`` pages on."""
+    """Newest first, with their counts; ``next_cursor`` pages on. ``state=stale``: running runs
+    whose lease has expired (their runner stopped)."""
     service = _service(request)
     name = service.registry.get(app).name if app is not None else None
     page = runs.list_runs(service.store, RunQuery(name, schedule, state, cursor, limit))
