@@ -110,3 +110,25 @@ def test_a_long_outage_records_its_latest_slots_and_says_how_many_more(
     assert skipped[-1].slot == start + timedelta(minutes=250)
     assert "(151 earlier slots were passed over too, not listed)" in (skipped[0].error or "")
     assert all("earlier slots" not in (r.error or "") for r in skipped[1:])
+
+
+def test_a_run_by_hand_whose_runner_died_is_left_to_a_resume(
+    churn_app: Path, store: Store
+) -> None:
+    """The scheduler does not know how a run by hand was started (``--deliver``? a query's
+    URL?): it leaves the run to ``doorstep runs resume``."""
+    app = scheduled(churn_app, "0 * * * *", "10m")
+    now = TEN_THIRTY  # its slot (10:00) is past catch_up: nothing runs
+    for source in ("customer_db", "query"):
+        lease = store.start_run(
+            "churn", source, runner="gone", lease_seconds=60, now=now - timedelta(hours=1)
+        )
+        assert lease is not None
+    scheduler = Scheduler([app], store, holder="a")
+    try:
+        scheduler.tick(now)
+    finally:
+        scheduler.close()
+    by_hand = [r for r in runs(store) if r.schedule is None]
+    assert [(r.state, r.runner, r.attempts) for r in by_hand] == [("running", "gone", 1)] * 2
+    assert store.list_decisions(DecisionQuery(app="churn")).items == []
