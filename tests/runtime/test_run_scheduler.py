@@ -112,9 +112,7 @@ def test_a_long_outage_records_its_latest_slots_and_says_how_many_more(
     assert all("earlier slots" not in (r.error or "") for r in skipped[1:])
 
 
-def test_a_run_by_hand_whose_runner_died_is_left_to_a_resume(
-    churn_app: Path, store: Store
-) -> None:
+def test_a_run_by_hand_whose_runner_died_is_left_to_a_resume(churn_app: Path, store: Store) -> None:
     """The scheduler does not know how a run by hand was started (``--deliver``? a query's
     URL?): it leaves the run to ``doorstep runs resume``."""
     app = scheduled(churn_app, "0 * * * *", "10m")
