@@ -4,16 +4,21 @@ Layout (128 bits): 48-bit Unix time in milliseconds, 4-bit version (7), 12 bits 
 2-bit variant (``10``), 62 bits ``rand_b``. Within one process the ids are strictly increasing:
 when the clock has not moved (or went backwards), the 74 random bits are incremented instead
 (RFC 9562 section 6.2, method 2), so ids made in a loop sort in the order they were made.
+
+:func:`derived_id` makes the same layout from a given time and a name instead: the same name
+always gives the same id (a run's decisions, so that deciding an entity again in the same run
+gives the id it had, and the store keeps one).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
 import uuid
 
-__all__ = ["new_id", "uuid7_time_ms"]
+__all__ = ["derived_id", "new_id", "uuid7_time_ms"]
 
 _RAND_BITS = 74
 _RAND_MASK = (1 << _RAND_BITS) - 1
@@ -38,6 +43,17 @@ def new_id() -> str:
                 ms += 1
                 rand = secrets.randbits(_RAND_BITS - 1)
         _last_ms, _last_rand = ms, rand
+    return _format(ms, rand)
+
+
+def derived_id(ms: int, name: str) -> str:
+    """A UUIDv7 whose time is ``ms`` (milliseconds since 1970) and whose 74 other bits are the
+    first of ``name``'s SHA-256: the same ``ms`` and ``name`` always give the same id."""
+    digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:10], "big")
+    return _format(ms, digest & _RAND_MASK)
+
+
+def _format(ms: int, rand: int) -> str:
     rand_a = rand >> 62
     rand_b = rand & ((1 << 62) - 1)
     value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b

@@ -36,3 +36,19 @@ def test_an_existing_store_file_keeps_its_permissions(tmp_path: Path) -> None:
     path.chmod(0o640)  # the operator's choice, e.g. a group that backs it up
     with open_store(f"sqlite:///{path}"):
         assert mode(path) == 0o640
+
+
+def test_the_store_home_is_the_folder_of_its_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from doorstep.store.engine import store_home
+
+    home = Path(".doorstep")
+    monkeypatch.delenv("DOORSTEP_DATABASE_URL", raising=False)
+    assert store_home(None, home) == home  # the default store: .doorstep/doorstep.db
+    assert store_home(f"sqlite:///{tmp_path / 'shop.db'}", home) == tmp_path
+    assert store_home("sqlite:///:memory:", home) == home
+    assert store_home("postgresql://doorstep@db.internal/doorstep", home) == home
+    monkeypatch.setenv("DOORSTEP_DATABASE_URL", f"sqlite:///{tmp_path / 'x' / 'a.db'}")
+    assert store_home(None, home) == tmp_path / "x"
+    assert not (tmp_path / "x").exists()  # nothing created

@@ -37,3 +37,17 @@ def test_ids_from_later_milliseconds_sort_later() -> None:
     first = new_id()
     time.sleep(0.002)
     assert new_id() > first
+
+
+def test_a_derived_id_is_a_uuid7_made_of_its_time_and_name() -> None:
+    from doorstep.ids import derived_id
+
+    ms = 1_746_064_800_000
+    first = derived_id(ms, "churn\nnightly\n2025-05-01T02:00:00+00:00\nC-1")
+    assert UUID7.match(first) and uuid7_time_ms(first) == ms
+    assert derived_id(ms, "churn\nnightly\n2025-05-01T02:00:00+00:00\nC-1") == first
+    others = {
+        derived_id(ms, f"churn\nnightly\n2025-05-01T02:00:00+00:00\nC-{i}") for i in range(2, 1000)
+    }
+    assert len(others) == 998 and first not in others
+    assert derived_id(ms + 1, "churn\nnightly\n2025-05-01T02:00:00+00:00\nC-1") != first

@@ -11,8 +11,8 @@ from doorstep.store.tables import metadata
 
 
 def test_open_store_migrates_to_head(store: Store) -> None:
-    assert current_revision(store.engine) == head_revision() == "0008"
-    assert upgrade(store.engine) == "0008"  # again: nothing to do
+    assert current_revision(store.engine) == head_revision() == "0009"
+    assert upgrade(store.engine) == "0009"  # again: nothing to do
 
 
 def test_tables_match_the_migrations(store: Store) -> None:
@@ -47,5 +47,30 @@ def test_upgrade_from_0001_keeps_the_decisions(store_url: str) -> None:
         assert old.get_decision(kept.id) == kept
         assert old.delivery_counts()["pending"] == 1
         assert old.verify_audit().ok
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_0009_keeps_the_runs_without_options(store_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from doorstep.store import Store as StoreClass
+    from doorstep.store.engine import create_store_engine
+    from doorstep.store.tables import runs
+
+    engine = create_store_engine(store_url)
+    try:
+        assert upgrade(engine, "0008") == "0008"
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                runs.insert().values(
+                    id="r-1", app="churn", source="db", state="failed", started_at=now,
+                    updated_at=now, checkpoint="C-7", errors=[], error="down",
+                )
+            )  # fmt: skip
+        assert upgrade(engine) == "0009"
+        run = StoreClass(engine).get_run("r-1")
+        assert run is not None and run.options == {} and run.checkpoint == "C-7"
     finally:
         engine.dispose()

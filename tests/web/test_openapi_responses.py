@@ -208,6 +208,12 @@ async def exercise(client: httpx.AsyncClient, store: StoreContract, entity: str)
     assert lease is not None
     await call("GET", "/v1/runs")(params={"app": "churn"})
     await call("GET", "/v1/runs/{run_id}", run_id=lease.run.id)()
+    slot = datetime(2025, 5, 1, 2, tzinfo=UTC)
+    failed = store.start_run(
+        "churn", "customer_db", runner="t", lease_seconds=60, schedule="nightly", slot=slot
+    )
+    assert failed is not None and store.finish_run(failed, "failed", "the source was down")
+    await call("POST", "/v1/runs/{run_id}/resume", run_id=failed.run.id)()
     await call("GET", "/v1/apps")()
     for health in ("/healthz", "/readyz", "/metrics"):
         await call("GET", health)()

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from doorstep.types import Check, DriftSection, DriftWindow
+from doorstep.core.stats.drift_report import RANK
 
-__all__ = ["render_drift"]
+if TYPE_CHECKING:
+    from doorstep.types import Check, ColumnDrift, DriftSection, DriftWindow
+
+__all__ = ["flagged", "render_drift"]
 
 _STYLE = {"alert": "bold red", "warn": "yellow", "ok": "green", "insufficient_data": "dim"}
 
@@ -33,8 +35,9 @@ def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> N
         f"Drift, worst of the range: {_status(drift.status)}{_coverage(drift)}", soft_wrap=True
     )
     table = Table(title="Drift against the reference data", title_justify="left")
-    for name in ("window", "decisions", "status", "flagged (warn or worse)", "attribution shift"):
-        table.add_column(name)
+    table.add_column("window", min_width=width)
+    for name in ("decisions", "status", "flagged (warn or worse)", "attribution shift"):
+        table.add_column(name, overflow="fold")  # a name is folded, never cut
     for entry in drift.windows:
         if entry.rows:
             attribution = entry.attribution
@@ -42,7 +45,7 @@ def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> N
                 entry.start.isoformat()[:width],
                 str(entry.rows),
                 _status(entry.status),
-                ", ".join(entry.flagged) or "—",
+                ", ".join(flagged(entry)) or "—",
                 "—"
                 if attribution is None
                 else f"{_number(attribution.shift)} {_status(attribution.status)}",
@@ -56,9 +59,12 @@ def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> N
         title=f"Latest window {latest.start.isoformat()[:width]} ({latest.rows} decisions)",
         title_justify="left",
     )
-    for name in ("feature", "status", "PSI", "JS", "Wasserstein/σ", "missing", "checks"):
-        detail.add_column(name)
     columns = [*latest.features, *([latest.score] if latest.score is not None else [])]
+    others = ("status", "PSI", "JS", "Wasserstein/σ", "missing")
+    room = out.width - sum(max(len(n), 5) + 3 for n in others) - 4
+    detail.add_column("feature", overflow="fold", min_width=_name_width(columns, room))
+    for name in others:
+        detail.add_column(name, overflow="fold")
     for column in columns:
         detail.add_row(
             column.name,
@@ -67,10 +73,22 @@ def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> N
             _number(column.js_distance),
             _number(column.wasserstein_norm),
             _number(column.missing_rate),
-            "; ".join(_check(c) for c in column.checks) or "—",
         )
     out.print(detail)
+    crossed = [c for c in columns if c.checks]  # beside the table: the table keeps its names
+    if crossed:
+        out.print("Checks crossed in the latest window:")
+        for column in crossed:
+            checks = "; ".join(_check(c) for c in column.checks)
+            out.print(f"  {column.name}: {checks}", highlight=False, soft_wrap=True)
     render_attribution(drift, latest, out)
+
+
+def flagged(entry: DriftWindow) -> list[str]:
+    """The window's features at warn or worse, and ``score`` when the score is."""
+    score = entry.score
+    drifted = score is not None and RANK.get(score.status, -1) >= RANK["warn"]
+    return [*entry.flagged, *(["score"] if drifted else [])]
 
 
 def render_attribution(drift: DriftSection, latest: DriftWindow, out: Console) -> None:
@@ -84,8 +102,12 @@ def render_attribution(drift: DriftSection, latest: DriftWindow, out: Console) -
         title=f"Attribution drift (share of mean |SHAP|), shift {_number(attribution.shift)}",
         title_justify="left",
     )
-    for name in ("feature", "reference share", "window share", "change", "status"):
-        table.add_column(name)
+    others = ("reference share", "window share", "change", "status")
+    room = out.width - sum(len(n) + 3 for n in others) - 4
+    names = [share.feature for share in attribution.features]
+    table.add_column("feature", overflow="fold", min_width=min(max(map(len, names)), room))
+    for name in others:
+        table.add_column(name, overflow="fold")
     for share in attribution.features:
         table.add_row(
             share.feature,
@@ -95,6 +117,12 @@ def render_attribution(drift: DriftSection, latest: DriftWindow, out: Console) -
             _status(share.status),
         )
     out.print(table)
+
+
+def _name_width(columns: list[ColumnDrift], room: int) -> int:
+    """The longest name's width when the line has ``room`` for it (else it folds: a name is
+    never cut)."""
+    return max(7, min(max((len(c.name) for c in columns), default=7), room))
 
 
 def _coverage(drift: DriftSection) -> str:

@@ -22,6 +22,7 @@ from doorstep.cli.options import (
     actor,
     open_db,
     parse_time,
+    profiles_for,
 )
 from doorstep.runtime.niced import niced
 from doorstep.services.monitor.on_demand import (
@@ -38,7 +39,9 @@ AlertOption = Annotated[
     typer.Option(
         "--alert",
         help="Judge the latest window against monitoring.alerts, raise and resolve alerts "
-        "(audited), and exit 3 when the worst subject is at warn, 4 at alert.",
+        "(audited), and exit 3 when the worst subject is at warn, 4 at alert. With --since, "
+        "--until, --window or --periods: replay that range dry, printing per window what "
+        "would have alerted (nothing recorded or sent).",
     ),
 ]
 DeliverOption = Annotated[
@@ -86,15 +89,18 @@ def monitor(
     """Live quality per window, human overrides, ROI against the control group, and drift;
     with --alert, raise and resolve alerts through the spec's connectors."""
     store = partial(open_db, db)
+    since_time, until_time = parse_time(since, "since"), parse_time(until, "until")
     if alert:
         request = AlertRequest(
-            spec, drift=drift, deliver=deliver, public_url=public_url, actor=actor()
-        )
+            spec, drift=drift, deliver=deliver, public_url=public_url, actor=actor(),
+            profiles=profiles_for(db), window=window, since=since_time, until=until_time,
+            periods=periods,
+        )  # fmt: skip
         run = niced(alert_app, nice=nice, threads=threads)(request, store)
         monitor_render.alert_run(run, as_json=as_json)
         raise typer.Exit(code=run.exit_code)
-    since_time, until_time = parse_time(since, "since"), parse_time(until, "until")
     report = niced(monitor_app, nice=nice, threads=threads)(
-        ReportRequest(spec, window, since_time, until_time, periods, drift), store
+        ReportRequest(spec, window, since_time, until_time, periods, drift, profiles_for(db)),
+        store,
     )
     monitor_render.report(report, as_json=as_json)

@@ -25,9 +25,17 @@ from doorstep.cli.console import console
 
 if TYPE_CHECKING:
     from doorstep.services.monitor.on_demand import AlertRun, Stage, WrittenReport
-    from doorstep.types import Interval, MonitoringReport, QualityMetric
+    from doorstep.types import Interval, MonitoringReport, QualityMetric, QualitySection
 
-__all__ = ["alert_run", "render_alerts", "render_report", "report", "report_steps", "written"]
+__all__ = [
+    "alert_run",
+    "render_alerts",
+    "render_replay",
+    "render_report",
+    "report",
+    "report_steps",
+    "written",
+]
 
 
 def report(found: MonitoringReport, *, as_json: bool) -> None:
@@ -42,6 +50,9 @@ def alert_run(run: AlertRun, *, as_json: bool) -> None:
     """An alert run: as JSON, or for people (:func:`render_alerts`, then what was sent)."""
     if as_json:
         typer.echo(json.dumps(run.result, indent=2))
+        return
+    if run.result.get("dry_run"):
+        render_replay(run.result)
         return
     render_alerts(run.result)
     if run.attempts:
@@ -116,6 +127,39 @@ def render_alerts(result: dict[str, Any], out: Console | None = None) -> None:
         out.print(f"  retraining command {retrain['argv']} exited {retrain['returncode']}")
 
 
+def render_replay(result: dict[str, Any], out: Console | None = None) -> None:
+    """A dry replay for people: per window, its status, each subject not ok and what a live
+    run would have raised or resolved there."""
+    out = out or console
+    out.print(
+        f"[bold]{result['app']}[/]: replay of the {result['window']} windows from "
+        f"{result['since'][:16]} to {result['until'][:16]}, dry (nothing recorded or sent): "
+        f"worst [bold]{result['status']}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for entry in result["windows"]:
+        out.print(f"{entry['start'][:16]}  {entry['status']}", highlight=False)
+        for subject in entry["subjects"]:
+            what = "; ".join(subject["checks"]) or subject["status"]
+            out.print(
+                f"  {subject['subject']:32} {subject['status']:17} {what}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        for change in entry["would"]:
+            out.print(
+                f"  would send {change['event']} {change['subject']} "
+                f"({change['deliveries']} messages)",
+                highlight=False,
+            )
+    if not result["windows"]:
+        out.print("  no complete window in the range", highlight=False)
+    if result["open_alerts"]:
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(result["open_alerts"].items()))
+        out.print(f"  open at the end: {listed}", highlight=False, soft_wrap=True)
+
+
 def _interval(item: Interval | None, scale: float = 1.0, digits: int = 3) -> str:
     if item is None or item.value is None:
         return "—"
@@ -147,20 +191,37 @@ def render_report(report: MonitoringReport, out: Console | None = None) -> None:
         "auc", "precision", "recall", "brier", "accuracy", "mae", "rmse",
     )  # fmt: skip
     metrics = [k for k in shown if total.metric(k) is not None]
-    table = Table(title="Live quality (all: with 95% intervals)", title_justify="left")
-    table.add_column("window")
-    table.add_column("labelled", justify="right")
-    for name in metrics:
-        table.add_column(name)
+    quality = report.quality
+    judging = quality.status is not None
+    table = Table(title="Live quality", title_justify="left")
     width = 13 if report.window == "hour" else 10
-    for entry in report.quality.windows:
+    table.add_column("window", min_width=width)  # a date is never cut
+    table.add_column("labelled", justify="right")
+    if judging:
+        table.add_column("status")
+    for name in metrics:
+        table.add_column(name, min_width=len(name))
+    few = "" if judging else " (few)"  # the status column says it when judging
+    for entry in quality.windows:
         if entry.quality.labelled:
-            label = entry.start.isoformat()[:width] + ("" if entry.quality.enough else " (few)")
-            values = [_value(entry.quality.metric(m)) for m in metrics]
-            table.add_row(label, str(entry.quality.labelled), *values)
+            label = entry.start.isoformat()[:width] + ("" if entry.quality.enough else few)
+            values = [
+                _judged(_value(entry.quality.metric(m)), entry.statuses.get(m) if judging else None)
+                for m in metrics
+            ]
+            status = [_status(entry.status)] if judging else []
+            table.add_row(label, str(entry.quality.labelled), *status, *values)
     label = "[bold]all[/]" + ("" if total.enough else " (few)")
-    table.add_row(label, str(total.labelled), *(_interval(total.metric(m)) for m in metrics))
+    values = [
+        _judged(_value(total.metric(m)), quality.total_statuses.get(m) if judging else None)
+        for m in metrics
+    ]
+    table.add_row(label, str(total.labelled), *(["—"] if judging else []), *values)
     out.print(table)
+    whole = "; ".join(f"{m} {_interval(total.metric(m))}" for m in metrics)
+    out.print(f"All, with 95% intervals: {whole or '—'}", highlight=False, soft_wrap=True)
+    if quality.thresholds:
+        out.print(_thresholds(quality), highlight=False, soft_wrap=True)
     overrides = report.overrides
     if overrides.reviewed or overrides.pending_review:
         line = f"Reviews: {overrides.pending_review} pending, {overrides.reviewed} verdicts"
@@ -192,6 +253,44 @@ def render_report(report: MonitoringReport, out: Console | None = None) -> None:
         from doorstep.cli.drift_render import render_drift
 
         render_drift(report.drift, out, window=report.window)
+
+
+_MARK = {"ok": "✓", "warn": "▲", "alert": "✖", "insufficient_data": "…"}
+_WORD = {"ok": "✓ ok", "warn": "▲ warn", "alert": "✖ alert", "insufficient_data": "… too few"}
+_STYLE = {"warn": "yellow", "alert": "bold red", "insufficient_data": "dim"}
+
+
+def _judged(text: str, status: str | None) -> str:
+    """A metric's value with its status as a mark (never colour alone; the window's status
+    column and the legend give the words)."""
+    if status is None:
+        return text
+    style = _STYLE.get(status)
+    shown = f"{text} {_MARK.get(status, status)}"
+    return f"[{style}]{shown}[/]" if style else shown
+
+
+def _status(status: str | None) -> str:
+    if status is None:
+        return "—"
+    word = _WORD.get(status, status)
+    style = _STYLE.get(status)
+    return f"[{style}]{word}[/]" if style else word
+
+
+def _thresholds(quality: QualitySection) -> str:
+    """The thresholds the statuses come from, and the rule for too few outcomes."""
+    parts = []
+    for name, limit in quality.thresholds.items():
+        sign = "≥" if limit.direction == "higher_is_worse" else "≤"
+        levels = [f"{level} {sign} {value:g}" for level, value in
+                  (("warn", limit.warn), ("alert", limit.alert)) if value is not None]  # fmt: skip
+        parts.append(f"{name} {', '.join(levels)}")
+    return (
+        f"Thresholds (monitoring.alerts.quality): {'; '.join(parts)}. Worst window: "
+        f"{_status(quality.status)}. Marks: ✓ ok, ▲ warn, ✖ alert, … too few: a window with "
+        f"fewer than {quality.min_labelled} labelled decisions is insufficient_data."
+    )
 
 
 def _value(item: Interval | None) -> str:

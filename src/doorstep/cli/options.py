@@ -31,6 +31,7 @@ __all__ = [
     "actor",
     "open_db",
     "parse_time",
+    "profiles_for",
 ]
 
 DbOption = Annotated[
@@ -102,6 +103,15 @@ def open_db(db: str | None) -> Iterator[StoreContract]:
         yield store
     finally:
         store.close()
+
+
+def profiles_for(db: str | None) -> Path:
+    """Where reference profiles are kept for the store ``--db`` names: ``profiles/`` beside its
+    SQLite file, else (PostgreSQL) ``.doorstep/profiles`` under the working directory."""
+    from doorstep.store.engine import store_home
+    from doorstep.store.home import DEFAULT_HOME
+
+    return store_home(db, DEFAULT_HOME) / "profiles"
 
 
 def actor() -> str:

@@ -45,6 +45,7 @@ EXAMPLES = {
     "doorstep worker": "doorstep worker churn-demo/doorstep.yaml --concurrency 16",
     "doorstep runs list": "doorstep runs list --app churn --schedule nightly",
     "doorstep runs show": "doorstep runs show 0193f7c2-…",
+    "doorstep runs resume": "doorstep runs resume 0193f7c2-… --spec churn-demo/doorstep.yaml",
 }
 
 

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from doorstep.services.outcomes.training import ExportSummary
     from doorstep.services.runs.files import ScoreSummary
     from doorstep.store.protocols import ApiKey
-    from doorstep.store.runs import RunInfo
     from doorstep.web.server import Server
 
 __all__ = [
@@ -40,8 +39,6 @@ __all__ = [
     "outcomes_imported",
     "next_steps",
     "progress",
-    "run_done",
-    "runs_table",
     "score_summary",
     "serving",
     "training_data_written",
@@ -252,34 +249,6 @@ def training_data_written(console: Console, summary: ExportSummary) -> None:
         highlight=False,
         soft_wrap=True,
     )
-
-
-def runs_table(runs: list[RunInfo]) -> Table:
-    """Runs, one row each, with their counts."""
-    table = Table("run", "app", "schedule", "slot", "state", "rows", "decided", "rejected")
-    for run in runs:
-        table.add_row(
-            run.id,
-            run.app,
-            run.schedule or "(by hand)",
-            run.slot.isoformat(timespec="minutes") if run.slot else "",
-            run.state,
-            str(run.rows),
-            str(run.decided),
-            str(run.rejected),
-        )
-    return table
-
-
-def run_done(console: Console, errors: Console, run: RunInfo) -> None:
-    """A run by hand, finished: its counts, then its first rejected entities (on ``errors``)."""
-    console.print(
-        f"Run [bold]{run.id}[/] {run.state}: {run.rows} rows, {run.decided} decided, "
-        f"{run.rejected} rejected, {run.deliveries} deliveries enqueued "
-        f"(doorstep runs show {run.id})"
-    )
-    for error in run.errors[:5]:
-        errors.print(f"  {error['entity_id']}: {error['message']}", highlight=False)
 
 
 def serving(console: Console, server: Server, base: str) -> None:

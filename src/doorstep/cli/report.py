@@ -21,6 +21,7 @@ from doorstep.cli.options import (
     WindowOption,
     open_db,
     parse_time,
+    profiles_for,
 )
 
 __all__ = ["report"]
@@ -43,7 +44,7 @@ def report(
     from doorstep.services.monitor.on_demand import ReportRequest, write_report
 
     since_time, until_time = parse_time(since, "since"), parse_time(until, "until")
-    request = ReportRequest(spec, window, since_time, until_time, periods, drift)
+    request = ReportRequest(spec, window, since_time, until_time, periods, drift, profiles_for(db))
     with monitor_render.report_steps() as stage:
         done = write_report(request, partial(open_db, db), out, on_stage=stage)
     monitor_render.written(done)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from doorstep.cli import render
+from doorstep.cli import render, runs_render
 from doorstep.cli.console import console, errors
 from doorstep.cli.options import DbOption, InputFormatOption, SpecOption, open_db
 
@@ -60,13 +60,25 @@ def score(
     """Decide every record of a file (write decisions and rejected rows), or every entity of a
     database (--from SOURCE, or --url and --query: recorded in the store, as a run).
 
+    A run's decisions go to the store, never to a file: --out, --rejects and --format are for
+    files, --deliver and --db for runs, and mixing them is a usage error (exit 2).
+
     Exits 0 when records were decided, even if some were rejected (see the rejects), 5 when
-    every record read was rejected and nothing was decided, 1 on errors."""
+    every record read was rejected and nothing was decided, 1 on errors, 2 on usage errors."""
     from doorstep.services.apps.loading import load_app
     from doorstep.services.runs.files import score_file
     from doorstep.services.runs.sources import run_by_hand
 
-    if from_source is not None or url is not None or query is not None:
+    from_database = from_source is not None or url is not None or query is not None
+    _refuse_mixed_options(
+        from_database,
+        source=source,
+        from_source=from_source,
+        url=url,
+        file_options={"--out": out, "--rejects": rejects, "--format": input_format},
+        run_options={"--deliver": deliver or None, "--db": db},
+    )
+    if from_database:
         app = load_app(spec)
         with (
             open_db(db) as store,
@@ -82,7 +94,7 @@ def score(
                 explain=explain,
                 chunk_rows=chunk_rows,
             )
-        render.run_done(console, errors, run)
+        runs_render.run_done(console, errors, run)
         _fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
         return
     if source is None or out is None:
@@ -104,6 +116,45 @@ def score(
         )
     render.score_summary(console, summary)
     _fail_if_all_rejected(summary.rows, summary.decided, f"the rejects file {summary.rejects}")
+
+
+def _refuse_mixed_options(
+    from_database: bool,
+    *,
+    source: Path | None,
+    from_source: str | None,
+    url: str | None,
+    file_options: dict[str, object],
+    run_options: dict[str, object],
+) -> None:
+    """A usage error (exit 2) naming both options when options of a file and options of a
+    database run are mixed: each would be silently ignored otherwise (``--out`` with ``--from``
+    wrote nothing). A run's decisions go to the store, not a file: a run resumes after a crash
+    and may be finished by another runner, so no one process could write the whole file."""
+    if from_database:
+        if from_source is not None and url is not None:
+            raise typer.BadParameter(
+                "give --from SOURCE or --url and --query, not both", param_hint="--url"
+            )
+        chosen = "--from" if from_source is not None else "--url/--query"
+        given = [name for name, value in file_options.items() if value is not None]
+        if source is not None:
+            given.insert(0, "SOURCE")
+        if given:
+            raise typer.BadParameter(
+                f"cannot be combined with {chosen}: a run from a database records "
+                "its decisions in the store (see doorstep runs show, or doorstep export "
+                "training-data for a file), it writes no decisions or rejects file",
+                param_hint=given[0],
+            )
+        return
+    given = [name for name, value in run_options.items() if value is not None]
+    if given:
+        raise typer.BadParameter(
+            "applies to runs from a database (--from SOURCE, or --url and --query); "
+            "scoring a file writes its decisions to --out and records nothing in a store",
+            param_hint=given[0],
+        )
 
 
 def _fail_if_all_rejected(rows: int, decided: int, where: str) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "WRITE",
     "create_store_engine",
     "resolve_url",
+    "store_home",
     "translate_errors",
 ]
 
@@ -43,6 +44,24 @@ def resolve_url(url: str | None, home: Path) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def store_home(url: str | None, home: Path) -> Path:
+    """The folder a store keeps its own files in (the reference profiles of monitoring): the
+    folder of its SQLite file (``home`` itself for the default ``<home>/doorstep.db``), or
+    ``home`` for a server database (PostgreSQL) or an in-memory SQLite. ``url`` is resolved as
+    :func:`resolve_url` resolves it; nothing is created."""
+    if url is None:
+        url = os.environ.get("DOORSTEP_DATABASE_URL") or None
+    if url is None:
+        return home
+    parsed = _parse_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return home
+    if database.startswith("file:"):
+        return home
+    return Path(database).parent
 
 
 def create_store_engine(

@@ -1,7 +1,9 @@
 """The home folder: where doorstep keeps its own files unless told otherwise.
 
 Relative to the working directory: the embedded SQLite store (``doorstep.db``), the reference
-profiles of monitoring (``profiles/``) and the pages' session secret (``session-secret``).
+profiles of monitoring (``profiles/``) and the pages' session secret (``session-secret``). A
+store in another SQLite file keeps its profiles in ``profiles/`` beside that file
+(:func:`doorstep.store.engine.store_home`).
 """
 
 from __future__ import annotations

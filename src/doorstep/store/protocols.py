@@ -591,9 +591,25 @@ class RunStore(Protocol):
         schedule: str | None = None,
         slot: datetime | None = None,
         now: datetime | None = None,
+        options: dict[str, Any] | None = None,
     ) -> RunLease | None: ...
 
+    def skip_slot(
+        self,
+        app: str,
+        source: str,
+        *,
+        schedule: str,
+        slot: datetime,
+        reason: str,
+        now: datetime | None = None,
+    ) -> RunInfo | None: ...
+
+    def last_slot(self, app: str, schedule: str) -> datetime | None: ...
+
     def expired_runs(self, *, now: datetime | None = None) -> list[RunInfo]: ...
+
+    def reopen_run(self, run_id: str, *, actor: str, now: datetime | None = None) -> bool: ...
 
     def take_over_run(
         self, run_id: str, *, runner: str, lease_seconds: float, now: datetime | None = None

@@ -1,4 +1,5 @@
-"""Batch runs from feature sources and the scheduler's lease (see ``docs/runs.md``).
+"""Batch runs from feature sources (see ``docs/runs.md``; the scheduler's lease is
+:mod:`doorstep.store.leases`).
 
 A run is one row of ``runs``: its counts, its first errors and its **checkpoint**, the last
 entity id whose chunk was committed. Each chunk's decisions are written in the transaction that
@@ -10,15 +11,16 @@ every entity of a run is decided once.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from doorstep.store.cursor import decode_cursor, encode_cursor
-from doorstep.store.tables import runs, scheduler_leases
+from doorstep.store.protocols import RecordRequest
+from doorstep.store.tables import decisions, runs
 
 __all__ = [
     "MAX_RUN_ERRORS",
@@ -31,8 +33,9 @@ __all__ = [
     "RunQuery",
 ]
 
-RunState = Literal["running", "succeeded", "failed"]
-RUN_STATES: tuple[RunState, ...] = ("running", "succeeded", "failed")
+RunState = Literal["running", "succeeded", "failed", "skipped"]
+RUN_STATES: tuple[RunState, ...] = ("running", "succeeded", "failed", "skipped")
+"""``skipped``: a scheduled slot that was not run (missed by more than its ``catch_up``)."""
 MAX_RUN_ERRORS = 100
 """Rejected records kept with a run (the counts go on)."""
 
@@ -61,6 +64,9 @@ class RunInfo:
     """1, plus one for every time another runner took the run over after a crash."""
     runner: str | None
     lease_expires_at: datetime | None
+    options: dict[str, Any] = field(default_factory=dict)
+    """How it runs (``deliver``, ``explain``, ``chunk_rows``; ``query`` for a run by hand from
+    a query), kept for a resume; empty for runs from before revision 0009."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class RunQuery:
     app: str | None = None
     schedule: str | None = None
     state: str | None = None
+    """A state, or ``stale``: running runs whose lease has expired."""
     cursor: str | None = None
     limit: int = 50
 
@@ -119,6 +126,7 @@ def _info(row: Any) -> RunInfo:
         attempts=row.attempts,
         runner=row.runner,
         lease_expires_at=row.lease_expires_at,
+        options=dict(row.options or {}),
     )
 
 
@@ -134,7 +142,10 @@ def list_runs(conn: sa.Connection, query: RunQuery) -> RunPage:
         where.append(runs.c.app == query.app)
     if query.schedule is not None:
         where.append(runs.c.schedule == query.schedule)
-    if query.state is not None:
+    if query.state == "stale":  # running, but its runner stopped renewing its lease
+        now = datetime.now(UTC)
+        where += [runs.c.state == "running", runs.c.lease_expires_at < now]
+    elif query.state is not None:
         where.append(runs.c.state == query.state)
     if query.cursor:
         at, last = decode_cursor(query.cursor)
@@ -163,6 +174,7 @@ def start_run(
     runner: str,
     lease_seconds: float,
     now: datetime,
+    options: dict[str, Any] | None = None,
 ) -> RunLease | None:
     """Insert a running run; ``None`` when the slot has a run already (another server's)."""
     token = secrets.token_hex(16)
@@ -180,6 +192,7 @@ def start_run(
         "lease_expires_at": now + timedelta(seconds=lease_seconds),
         "attempts": 1,
         "errors": [],
+        "options": options or {},
     }
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     made = conn.execute(
@@ -190,6 +203,49 @@ def start_run(
     run = get_run(conn, run_id)
     assert run is not None
     return RunLease(run, token)
+
+
+def skip_slot(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    app: str,
+    schedule: str,
+    slot: datetime,
+    source: str,
+    reason: str,
+    now: datetime,
+) -> RunInfo | None:
+    """Record a slot that will not run as a ``skipped`` run saying why; ``None`` when the slot
+    has a run already."""
+    values: dict[str, Any] = {
+        "id": run_id,
+        "app": app,
+        "schedule": schedule,
+        "slot": slot,
+        "source": source,
+        "state": "skipped",
+        "started_at": now,
+        "updated_at": now,
+        "finished_at": now,
+        "error": reason,
+        "attempts": 0,
+        "errors": [],
+        "options": {},
+    }
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    made = conn.execute(
+        insert(runs).values(**values).on_conflict_do_nothing().returning(runs.c.id)
+    ).first()
+    return None if made is None else get_run(conn, run_id)
+
+
+def last_slot(conn: sa.Connection, app: str, schedule: str) -> datetime | None:
+    """The latest slot of ``schedule`` that has a run (of any state)."""
+    found: datetime | None = conn.execute(
+        sa.select(sa.func.max(runs.c.slot)).where(runs.c.app == app, runs.c.schedule == schedule)
+    ).scalar()
+    return found
 
 
 def expired_runs(conn: sa.Connection, now: datetime) -> list[RunInfo]:
@@ -223,6 +279,69 @@ def take_over(
     run = get_run(conn, run_id)
     assert run is not None
     return RunLease(run, token)
+
+
+def reopen(conn: sa.Connection, run_id: str, now: datetime) -> RunInfo | None:
+    """A failed run made running again, with an expired lease and no runner: the next
+    :func:`take_over` holds it and goes on after its checkpoint. A running run whose lease has
+    expired already (its runner died) is left as it is. Returns the run as it was, or ``None``
+    when it cannot be resumed (it succeeded, was skipped, or a runner holds it)."""
+    before = get_run(conn, run_id)
+    if before is None:
+        return None
+    if before.state == "running":
+        expires = before.lease_expires_at
+        return before if expires is not None and expires < now else None
+    changed = conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id, runs.c.state == "failed")
+        .values(
+            state="running",
+            error=None,
+            finished_at=None,
+            runner=None,
+            lease_token=None,
+            lease_expires_at=now - timedelta(seconds=1),
+            updated_at=now,
+        )
+    ).rowcount
+    return before if changed == 1 else None
+
+
+LOOKUP_BATCH = 5_000
+"""Ids asked at once (a chunk may hold 100,000; drivers cap the parameters of a statement)."""
+
+
+def recorded_ids(conn: sa.Connection, ids: list[str]) -> set[str]:
+    """Which of the decision ``ids`` the store holds already."""
+    found: set[str] = set()
+    for start in range(0, len(ids), LOOKUP_BATCH):
+        part = ids[start : start + LOOKUP_BATCH]
+        found.update(
+            conn.execute(sa.select(decisions.c.id).where(decisions.c.id.in_(part))).scalars()
+        )
+    return found
+
+
+def without_recorded(
+    requests: list[RecordRequest], progress: ChunkProgress, known: set[str]
+) -> tuple[list[RecordRequest], ChunkProgress]:
+    """``requests`` without the decisions whose ids are ``known`` (and their deliveries), and
+    ``progress`` without their rows, decisions and deliveries: they were counted when recorded."""
+    kept: list[RecordRequest] = []
+    dropped_deliveries = 0
+    for request in requests:
+        deliveries_ = [d for d in request.deliveries if d.decision_id not in known]
+        dropped_deliveries += len(request.deliveries) - len(deliveries_)
+        decisions_ = [d for d in request.decisions if d.id not in known]
+        kept.append(replace(request, decisions=decisions_, deliveries=deliveries_))
+    counted = replace(
+        progress,
+        rows=progress.rows - len(known),
+        decided=progress.decided - len(known),
+        deliveries=progress.deliveries - dropped_deliveries,
+    )
+    return kept, counted
 
 
 def commit_chunk(
@@ -271,37 +390,4 @@ def finish_run(
             )
         ).rowcount
         == 1
-    )
-
-
-def acquire_lease(
-    conn: sa.Connection, name: str, holder: str, seconds: float, now: datetime
-) -> bool:
-    """Take or renew the lease ``name`` for ``holder``; ``False`` while another holds it."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(
-        insert(scheduler_leases)
-        .values(name=name, holder="", token="", expires_at=now - timedelta(seconds=1))
-        .on_conflict_do_nothing()
-    )
-    changed = conn.execute(
-        scheduler_leases.update()
-        .where(
-            scheduler_leases.c.name == name,
-            sa.or_(scheduler_leases.c.expires_at < now, scheduler_leases.c.holder == holder),
-        )
-        .values(
-            holder=holder,
-            token=secrets.token_hex(8),
-            expires_at=now + timedelta(seconds=seconds),
-        )
-    ).rowcount
-    return bool(changed == 1)
-
-
-def release_lease(conn: sa.Connection, name: str, holder: str, now: datetime) -> None:
-    conn.execute(
-        scheduler_leases.update()
-        .where(scheduler_leases.c.name == name, scheduler_leases.c.holder == holder)
-        .values(expires_at=now - timedelta(seconds=1))
     )

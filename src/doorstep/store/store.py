@@ -20,6 +20,7 @@ from doorstep.store import audit as _audit
 from doorstep.store import decisions as _decisions
 from doorstep.store import keys as _keys
 from doorstep.store import labelled as _labelled
+from doorstep.store import leases as _leases
 from doorstep.store import outbox as _outbox
 from doorstep.store import outbox_operations as _deliveries
 from doorstep.store import outcomes as _outcomes
@@ -368,8 +369,10 @@ class Store:
         schedule: str | None = None,
         slot: datetime | None = None,
         now: datetime | None = None,
+        options: dict[str, Any] | None = None,
     ) -> _runs.RunLease | None:
-        """Start a run held by ``runner``; ``None`` when the scheduled slot has one already."""
+        """Start a run held by ``runner``; ``None`` when the scheduled slot has one already.
+        ``options`` (JSON) say how it runs, for a resume."""
         with self._write_plain() as conn:
             return _runs.start_run(
                 conn,
@@ -381,7 +384,57 @@ class Store:
                 runner=runner,
                 lease_seconds=lease_seconds,
                 now=now or datetime.now(UTC),
+                options=options,
             )
+
+    def reopen_run(self, run_id: str, *, actor: str, now: datetime | None = None) -> bool:
+        """Make a failed run resumable (running, its lease expired): the next runner to take it
+        over goes on after its checkpoint. ``True`` too for a running run whose runner died;
+        ``False`` for a run that succeeded, was skipped or is held. Audited (``runs.resumed``,
+        by ``actor``)."""
+        with self._write() as (conn, audit):
+            before = _runs.reopen(conn, run_id, now or datetime.now(UTC))
+            if before is None:
+                return False
+            payload = {
+                "app": before.app,
+                "schedule": before.schedule,
+                "slot": None if before.slot is None else before.slot.isoformat(),
+                "state": before.state,
+                "checkpoint": before.checkpoint,
+                "error": before.error,
+            }
+            audit.append("runs.resumed", run_id, payload, actor=actor)
+            return True
+
+    def skip_slot(
+        self,
+        app: str,
+        source: str,
+        *,
+        schedule: str,
+        slot: datetime,
+        reason: str,
+        now: datetime | None = None,
+    ) -> _runs.RunInfo | None:
+        """Record a scheduled slot that will not run (``skipped``, with ``reason``); ``None``
+        when the slot has a run already."""
+        with self._write_plain() as conn:
+            return _runs.skip_slot(
+                conn,
+                run_id=new_id(),
+                app=app,
+                schedule=schedule,
+                slot=slot,
+                source=source,
+                reason=reason,
+                now=now or datetime.now(UTC),
+            )
+
+    def last_slot(self, app: str, schedule: str) -> datetime | None:
+        """The latest slot of ``schedule`` with a run, whatever its state."""
+        with self._read() as conn:
+            return _runs.last_slot(conn, app, schedule)
 
     def expired_runs(self, *, now: datetime | None = None) -> list[_runs.RunInfo]:
         with self._read() as conn:
@@ -404,8 +457,13 @@ class Store:
     ) -> None:
         """Record a chunk's decisions (and deliveries) and move the run's checkpoint in ONE
         transaction, only while ``lease`` still holds the run (else ``ConflictError``, and
-        nothing is written)."""
+        nothing is written). Decisions whose ids the store holds already (a run's ids are
+        derived from the run and the entity: a chunk decided again) are left out, with their
+        deliveries and counts: recording a chunk twice records it once."""
         with self._write() as (conn, audit):
+            known = _runs.recorded_ids(conn, [d.id for r in requests for d in r.decisions])
+            if known:
+                requests, progress = _runs.without_recorded(requests, progress, known)
             held = _runs.commit_chunk(
                 conn, lease.run.id, lease.token, progress, lease_seconds, datetime.now(UTC)
             )
@@ -435,11 +493,11 @@ class Store:
     ) -> bool:
         """Take or renew the named lease (the scheduler's: one runner across all servers)."""
         with self._write_plain() as conn:
-            return _runs.acquire_lease(conn, name, holder, seconds, now or datetime.now(UTC))
+            return _leases.acquire_lease(conn, name, holder, seconds, now or datetime.now(UTC))
 
     def release_lease(self, name: str, holder: str) -> None:
         with self._write_plain() as conn:
-            _runs.release_lease(conn, name, holder, datetime.now(UTC))
+            _leases.release_lease(conn, name, holder, datetime.now(UTC))
 
     # alerts (see alerts.py)
 

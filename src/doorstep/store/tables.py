@@ -289,7 +289,7 @@ runs = sa.Table(
     sa.Column("schedule", sa.String(200), nullable=True),
     sa.Column("slot", UTCDateTime, nullable=True),
     sa.Column("source", sa.String(200), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),  # running, succeeded, failed
+    sa.Column("state", sa.String(16), nullable=False),  # running, succeeded, failed, skipped
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
@@ -305,6 +305,8 @@ runs = sa.Table(
     sa.Column("runner", sa.String(200), nullable=True),
     sa.Column("lease_token", sa.String(64), nullable=True),
     sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    # how it runs, for a resume: deliver, explain, chunk_rows, query (of a run by hand)
+    sa.Column("options", sa.JSON, nullable=True),
     # one run per scheduled slot, whatever the number of servers
     sa.UniqueConstraint("app", "schedule", "slot", name="uq_runs_slot"),
     sa.Index("ix_runs_started", "started_at", "id"),

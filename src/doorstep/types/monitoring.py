@@ -12,12 +12,14 @@ the drift section of :mod:`doorstep.types.drift`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
+from doorstep.core.stats.drift_report import Status, worst_status
 from doorstep.core.stats.intervals import Interval
 from doorstep.core.stats.quality_report import QualityReport
+from doorstep.core.stats.quality_status import QualityThreshold
 from doorstep.core.stats.roi_report import Conclusion, Goal, OutcomeKind, RoiReport
 from doorstep.types.drift import DriftSection
 
@@ -96,18 +98,33 @@ class Counts:
         }
 
 
+def _with_statuses(
+    out: dict[str, Any], report: QualityReport, statuses: Mapping[str, Status | None]
+) -> dict[str, Any]:
+    """Each metric's entry of ``out`` with its ``status`` (``null``: not judged)."""
+    for name in report.metrics:
+        out[name] = {**out[name], "status": statuses.get(name)}
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class QualityWindow:
-    """Live quality of one window's labelled decisions (no calibration table)."""
+    """Live quality of one window's labelled decisions (no calibration table), each metric
+    judged against the spec's thresholds (:mod:`doorstep.core.stats.quality_status`)."""
 
     start: datetime
     end: datetime
     quality: QualityReport
+    statuses: Mapping[str, Status | None] = field(default_factory=dict)
+    """Metric → ``ok``, ``warn``, ``alert``, ``insufficient_data``, or ``None`` (no threshold)."""
+    status: Status | None = None
+    """The worst status of the metrics with a threshold (``None``: no metric has one)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"start": self.start.isoformat(), "end": self.end.isoformat()}
         out.update(self.quality.as_dict(calibration=False))
-        return out
+        out["status"] = self.status
+        return _with_statuses(out, self.quality, self.statuses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +137,31 @@ class QualitySection:
     """The score at which a decision predicts positive (``None``: when the policy acts)."""
     total: QualityReport
     windows: tuple[QualityWindow, ...]
+    thresholds: Mapping[str, QualityThreshold] = field(default_factory=dict)
+    """The thresholds in force, by metric (``override_rate`` judges the overrides' windows)."""
+    min_labelled: int | None = None
+    """Labelled decisions a window needs before its metrics are judged (fewer:
+    ``insufficient_data``)."""
+    total_statuses: Mapping[str, Status | None] = field(default_factory=dict)
+    """The whole range's metrics judged by the same rule."""
+
+    @property
+    def status(self) -> Status | None:
+        """The worst status of the windows judged (:func:`worst_status`: ``insufficient_data``
+        when none had enough outcomes, never ``ok``); ``None`` without thresholds."""
+        judged = [w.status for w in self.windows if w.status is not None]
+        if not any(name != "override_rate" for name in self.thresholds):
+            return None
+        return worst_status(judged)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "on": self.on,
             "threshold": self.threshold,
-            "total": self.total.as_dict(),
+            "thresholds": {name: t.as_dict() for name, t in self.thresholds.items()},
+            "min_labelled": self.min_labelled,
+            "status": self.status,
+            "total": _with_statuses(self.total.as_dict(), self.total, self.total_statuses),
             "windows": [w.to_dict() for w in self.windows],
         }
 
@@ -155,6 +191,9 @@ class OverrideWindow:
     override_rate: Interval
     judgement: OverrideJudgement | None
     """Binary apps only."""
+    status: Status | None = None
+    """The override rate against ``monitoring.alerts.quality.override_rate`` (``None``: no
+    threshold; ``insufficient_data``: too few verdicts)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -163,7 +202,7 @@ class OverrideWindow:
             "reviewed": self.reviewed,
             "overridden": self.overridden,
             "pending_review": self.pending_review,
-            "override_rate": self.override_rate.as_dict(),
+            "override_rate": {**self.override_rate.as_dict(), "status": self.status},
         }
         if self.judgement is not None:
             out.update(self.judgement.to_dict())

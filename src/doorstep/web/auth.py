@@ -62,6 +62,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/apps/{app}/monitoring"): _STAFF,
     ("GET", "/v1/runs"): _STAFF,
     ("GET", "/v1/runs/{run_id}"): _STAFF,
+    ("POST", "/v1/runs/{run_id}/resume"): _OPERATORS,
     # pages (doorstep.web.pages): a session cookie instead of a bearer key, CSRF on every form
     ("GET", "/sign-in"): OPEN,
     ("POST", "/sign-in"): OPEN,  # checks the sign-in form's own CSRF token

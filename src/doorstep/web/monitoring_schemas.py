@@ -15,6 +15,7 @@ from doorstep.web.schemas import RecordError
 __all__ = [
     "CalibrationBinOut",
     "IntervalOut",
+    "MetricOut",
     "MonitoringOut",
     "OutcomesOut",
     "OverrideWindowOut",
@@ -30,6 +31,27 @@ class IntervalOut(BaseModel):
     value: float | None
     low: float | None
     high: float | None
+
+
+Judged = Literal["ok", "warn", "alert", "insufficient_data"]
+
+
+class MetricOut(IntervalOut):
+    """A quality metric of a window (or the whole range) with its 95% interval and its status
+    against the spec's threshold (``monitoring.alerts.quality``): ``insufficient_data`` when
+    the window has fewer than ``min_labelled`` labelled decisions or no value, ``null`` when
+    the metric has no threshold."""
+
+    status: Judged | None = None
+
+
+class QualityThresholdOut(BaseModel):
+    """A metric's ``warn`` and ``alert`` levels; breached at or beyond them in the worse
+    ``direction``."""
+
+    warn: float | None
+    alert: float | None
+    direction: Literal["lower_is_worse", "higher_is_worse"]
 
 
 class UnmatchedOut(BaseModel):
@@ -72,23 +94,34 @@ class QualityOut(BaseModel):
     start: str | None = None
     """Windows only."""
     end: str | None = None
+    status: Judged | None = None
+    """Windows only: the worst status of the metrics with a threshold (``null``: none has
+    one)."""
     positives: int | None = None
-    auc: IntervalOut | None = None
-    precision: IntervalOut | None = None
-    recall: IntervalOut | None = None
-    brier: IntervalOut | None = None
-    positive_rate: IntervalOut | None = None
+    auc: MetricOut | None = None
+    precision: MetricOut | None = None
+    recall: MetricOut | None = None
+    brier: MetricOut | None = None
+    positive_rate: MetricOut | None = None
     calibration: list[CalibrationBinOut] | None = None
-    mae: IntervalOut | None = None
-    rmse: IntervalOut | None = None
-    mean_error: IntervalOut | None = None
+    mae: MetricOut | None = None
+    rmse: MetricOut | None = None
+    mean_error: MetricOut | None = None
     """Prediction minus outcome."""
-    accuracy: IntervalOut | None = None
+    accuracy: MetricOut | None = None
 
 
 class QualitySectionOut(BaseModel):
     on: Literal["all", "untreated"]
     threshold: float | None
+    thresholds: dict[str, QualityThresholdOut] = {}
+    """The spec's quality thresholds in force, by metric (``override_rate`` judges
+    ``overrides.windows``)."""
+    min_labelled: int | None = None
+    """Labelled decisions a window needs before its metrics are judged."""
+    status: Judged | None = None
+    """The worst status of the windows (``insufficient_data`` when none could be judged;
+    ``null`` without thresholds)."""
     total: QualityOut
     windows: list[QualityOut]
 
@@ -101,7 +134,8 @@ class OverrideWindowOut(BaseModel):
     reviewed: int
     overridden: int
     pending_review: int
-    override_rate: IntervalOut
+    override_rate: MetricOut
+    """With its status against ``monitoring.alerts.quality.override_rate``."""
     judged: int | None = None
     right: int | None = None
     right_rate: IntervalOut | None = None

@@ -262,7 +262,8 @@ class RunOut(BaseModel):
     """``None`` for a run started by hand."""
     slot: str | None
     source: str
-    state: Literal["running", "succeeded", "failed"]
+    state: Literal["running", "succeeded", "failed", "skipped"]
+    """``skipped``: a scheduled slot that did not run (``error`` says why)."""
     started_at: str | None
     finished_at: str | None
     checkpoint: str | None
@@ -271,6 +272,14 @@ class RunOut(BaseModel):
     rejected: int
     deliveries: int
     attempts: int
+    runner: str | None
+    """Who holds (or last held) it."""
+    lease_expires_at: str | None
+    """While it runs: until when its runner holds it (renewed with every chunk)."""
+    stale: bool
+    """Running, but its lease expired: its runner stopped (crashed, killed)."""
+    state_detail: str | None
+    """What the state means and what happens next, in a sentence."""
     error: str | None
     errors: list[RunErrorOut]
     """The first rejected records."""

@@ -3,7 +3,8 @@
 fixed ``now``), the report equals the golden file recorded in ``golden/``: the same keys in the
 same order, the same types, the same values (floats to 1e-9, for other machines' rounding).
 
-Cases: a binary app with outcomes, a control group and judged overrides (per day and per hour);
+Cases: a binary app with outcomes, a control group and judged overrides (per day and per hour;
+and with quality thresholds, its windows judged ok, warn, alert and insufficient_data);
 the churn example with outcomes, overrides and drift (attribution included, and with a profile
 that carries no explainer); a regression app; a multiclass app without and with a positive
 class; an empty app without and with drift.
@@ -48,6 +49,15 @@ REGRESSION = (
     .replace("score >= 0.5", "score >= 100")
     .replace("field: churned", "field: spend, goal: increase")
 )
+JUDGED = SPEC + (
+    "  alerts:\n"
+    "    connectors: [ops]\n"
+    "    quality: {auc: {warn: 0.7, alert: 0.6}, brier: {alert: 0.3},"
+    " override_rate: {warn: 0.5, alert: 0.7}}\n"
+    "connectors:\n"
+    "  ops: {type: file, path: alerts.jsonl}\n"
+)
+"""The binary app with quality thresholds: its windows are ok, warn, alert and too small."""
 MULTICLASS = (
     SPEC.replace("task: binary, positive_class: 1", "task: multiclass")
     .replace('"score >= 0.5"', "\"predicted_class = 'gold'\"")
@@ -145,6 +155,7 @@ def binary_reports(store: Store, new_id: Callable[[], str]) -> dict[str, Monitor
         "binary_relabelled": monitoring_report(
             relabelled, store, since=START, until=until, now=NOW
         ),
+        "binary_judged": monitoring_report(spec(JUDGED), store, since=START, until=until, now=NOW),
     }
 
 

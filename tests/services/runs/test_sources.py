@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from doorstep.runtime.run_scheduler import Scheduler, latest_slot
 from doorstep.services.apps.loading import load_app
-from doorstep.store import DecisionQuery, open_store
+from doorstep.store import DecisionQuery, Store, open_store
 from doorstep.store.runs import RunQuery
 from doorstep.store.tables import decisions
 
@@ -154,3 +154,79 @@ def test_rejected_entities_are_counted_and_kept_with_the_run(
     assert run.rejected == 3 and run.decided == 497 == total
     assert {e["rule"] for e in run.errors} == {"required"}
     assert all(e["field"] == "tenure_months" for e in run.errors)
+
+
+def with_duplicates(features: Path, copies: dict[int, int]) -> list[str]:
+    """Let the churn features hold ``copies[i]`` more rows for the i-th customer (in id order);
+    returns the customer ids in order."""
+    import sqlite3
+
+    with sqlite3.connect(features) as db:
+        db.execute("CREATE TABLE unkeyed AS SELECT * FROM customer_features")
+        db.execute("DROP TABLE customer_features")
+        db.execute("ALTER TABLE unkeyed RENAME TO customer_features")
+        ids = [r[0] for r in db.execute("SELECT customer_id FROM customer_features ORDER BY 1")]
+        for index, extra in copies.items():
+            for _ in range(extra):
+                db.execute(
+                    "INSERT INTO customer_features SELECT * FROM customer_features "
+                    "WHERE customer_id = ? LIMIT 1",
+                    (ids[index],),
+                )
+    return ids
+
+
+def test_an_entity_with_two_rows_is_refused_never_decided_twice(
+    churn_app: Path, store: Store
+) -> None:
+    """Repeated ids inside a chunk, across a chunk boundary, over more than a chunk and at the
+    end: each of their rows is refused (``entity_ambiguous``), the other entities decided once."""
+    from doorstep.services.runs.sources import RunOptions, execute_run
+    from doorstep.sources.adhoc import open_scan
+
+    copies = {5: 1, 9: 1, 19: 11, 499: 1}  # chunks of 10: index 9 ends the first
+    ids = with_duplicates(churn_app / "features.db", copies)
+    app = load_app(churn_app / "doorstep.yaml")
+    scan = open_scan(app, "customer_db", None, None)
+    lease = store.start_run("churn", "customer_db", runner="t", lease_seconds=60)
+    assert lease is not None
+    try:
+        run = execute_run(app, scan, store, lease, RunOptions(chunk_rows=10, deliver=False))
+    finally:
+        scan.close()
+    refused = {ids[i] for i in copies}
+    made = store.list_decisions(DecisionQuery(app="churn", limit=1000)).items
+    assert sorted(d.entity_id for d in made) == sorted(set(ids) - refused)
+    repeated_rows = sum(extra + 1 for extra in copies.values())
+    assert run.state == "succeeded" and run.rows == 500 + sum(copies.values())
+    assert run.decided == 496 and run.rejected == repeated_rows
+    ambiguous = [e for e in run.errors if e["rule"] == "entity_ambiguous"]
+    assert len(ambiguous) == repeated_rows and {e["entity_id"] for e in ambiguous} == refused
+    assert run.checkpoint == ids[-1]
+
+
+def test_a_checkpoint_never_cuts_an_entity_in_two(churn_app: Path, store: Store) -> None:
+    """A run that fails after its first chunk, whose last id goes on in the next, checkpoints
+    before that id: resumed, it reads every row of it."""
+    from doorstep.services.runs.sources import RunOptions, execute_run
+    from doorstep.sources.adhoc import open_scan
+
+    ids = with_duplicates(churn_app / "features.db", {9: 1})
+    app = load_app(churn_app / "doorstep.yaml")
+    scan = open_scan(app, "customer_db", None, None)
+    lease = store.start_run("churn", "customer_db", runner="t", lease_seconds=60)
+    assert lease is not None
+
+    def crash(_: object) -> None:
+        raise RuntimeError("the runner's machine went away")
+
+    try:
+        with pytest.raises(RuntimeError):
+            execute_run(app, scan, store, lease, RunOptions(chunk_rows=10), on_chunk=crash)
+        run = store.get_run(lease.run.id)
+        assert run is not None and run.state == "failed"
+        assert run.checkpoint == ids[8] and run.decided == 9
+        after = [entity for chunk in scan.scan(run.checkpoint, 10) for entity, _ in chunk]
+    finally:
+        scan.close()
+    assert after[:2] == [ids[9], ids[9]]

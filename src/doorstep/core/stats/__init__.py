@@ -5,7 +5,8 @@ in, results out); :mod:`doorstep.services.monitor` reads the store and calls the
 - drift and data quality: :mod:`.drift` (results and thresholds in :mod:`.drift_report`,
   reference profiles in :mod:`.profile`, batch reading in :mod:`.tally`, statistical kernels
   in :mod:`.kernels`);
-- live quality: :mod:`.quality` (results in :mod:`.quality_report`); ROI against the control
+- live quality: :mod:`.quality` (results in :mod:`.quality_report`, statuses against the
+  spec's thresholds in :mod:`.quality_status`); ROI against the control
   group: :mod:`.roi` (results in :mod:`.roi_report`); the confidence intervals both use:
   :mod:`.intervals`.
 

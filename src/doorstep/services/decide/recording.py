@@ -9,7 +9,7 @@ same lineage and the same model identity whichever way it came in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,11 +42,13 @@ def record_batch(
     *,
     now: datetime,
     lineage: Sequence[dict[str, Any] | None] | None = None,
+    decision_id: Callable[[str], str] | None = None,
 ) -> Recorded:
     """The decisions of ``batch`` (decided from ``records``, in order) as store records, with
     each record's ``lineage`` (where its inputs came from; ``None`` when all came with it), and
     its rejects as :class:`RecordError` without the contract's ``row N (id=…):`` prefix (the
-    error names the record itself)."""
+    error names the record itself). ``decision_id`` gives a decision's id from its entity id
+    (a run's: the same entity, the same id); without it each id is new."""
     spec = app.spec
     names = [spec.inputs.id, *spec.inputs.fields]
     version, model_hash = app.model_version, app.model.metadata.content_hash
@@ -57,11 +59,12 @@ def record_batch(
     for i, row in enumerate(columns["row"]):
         position = row - 1
         record = records[position]
+        entity = columns["entity_id"][i]
         decisions.append(
             Decision(
-                id=new_id(),
+                id=new_id() if decision_id is None else decision_id(entity),
                 app=app.name,
-                entity_id=columns["entity_id"][i],
+                entity_id=entity,
                 model_version=version,
                 model_hash=model_hash,
                 inputs={k: record[k] for k in names if k in record},

@@ -13,11 +13,12 @@ from doorstep.core.stats.drift_report import (
     RANK,
     ColumnDrift,
     DriftThresholds,
-    Level,
     Status,
     Threshold,
 )
+from doorstep.core.stats.quality_status import quality_status
 from doorstep.services.monitor.alert_messages import Observation, statistic_name
+from doorstep.services.monitor.quality_judgement import alert_thresholds, quality_minimum
 from doorstep.types.drift import DriftSection, DriftWindow
 from doorstep.types.monitoring import MonitoringReport, Window
 
@@ -32,8 +33,8 @@ def observe(spec: Spec, alerts: AlertsSpec, report: MonitoringReport) -> list[Ob
     out: list[Observation] = []
     if alerts.drift and report.drift is not None:
         out += _drift_observations(spec, window, report.drift)
-    thresholds = alerts.quality.thresholds()
-    minimum = alerts.quality.min_labelled or spec.monitoring.min_samples.quality
+    thresholds = alert_thresholds(alerts)  # as the report judges them
+    minimum = quality_minimum(spec, alerts)
     windows = report.quality.windows
     reviews = report.overrides.windows
     for metric, given in thresholds.items():
@@ -46,10 +47,8 @@ def observe(spec: Spec, alerts: AlertsSpec, report: MonitoringReport) -> list[Ob
                 count = entry.quality.labelled
                 interval = entry.quality.metric(metric)
                 value = interval.value if interval is not None else None
-            status: Status = "insufficient_data"
-            if value is not None and count >= minimum:
-                status = _quality_status(metric, value, given.warn, given.alert)
-            statuses.append((status, value, count))
+            judged = quality_status(value, count, minimum, given)
+            statuses.append((judged or "insufficient_data", value, count))
         status, value, count = statuses[-1]
         last = windows[-1]
         threshold = given.alert if status == "alert" or given.warn is None else given.warn
@@ -76,19 +75,6 @@ def observe(spec: Spec, alerts: AlertsSpec, report: MonitoringReport) -> list[Ob
             )
         )
     return out
-
-
-def _quality_status(metric: str, value: float, warn: float | None, alert: float | None) -> Level:
-    higher = metric in HIGHER_IS_WORSE
-
-    def worse(limit: float) -> bool:
-        return value >= limit if higher else value <= limit
-
-    if alert is not None and worse(alert):
-        return "alert"
-    if warn is not None and worse(warn):
-        return "warn"
-    return "ok"
 
 
 def _streak(statuses: list[str]) -> int:

@@ -76,7 +76,8 @@ class WrittenReport:
 
 @dataclass(frozen=True)
 class AlertRequest:
-    """Which app to judge, and whether to send the deliveries its alerts are due."""
+    """Which app to judge, and whether to send the deliveries its alerts are due; with a range
+    (``window``, ``since``, ``until`` or ``periods``), a dry replay of that range instead."""
 
     spec: Path
     drift: bool = True
@@ -84,11 +85,22 @@ class AlertRequest:
     public_url: str | None = None
     actor: str = "monitor"
     profiles: Path = DEFAULT_PROFILES
+    window: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    periods: int | None = None
+
+    @property
+    def replay(self) -> bool:
+        """A range was asked for: judge its windows, record and send nothing
+        (:mod:`doorstep.services.monitor.alert_replay`)."""
+        return any(v is not None for v in (self.window, self.since, self.until, self.periods))
 
 
 @dataclass(frozen=True)
 class AlertRun:
-    """What an alert run judged and did (``result``: ``MonitorResult.as_dict()``)."""
+    """What an alert run judged and did (``result``: ``MonitorResult.as_dict()``, or
+    ``AlertReplay.as_dict()`` for a replay, with ``dry_run: true``)."""
 
     result: dict[str, Any]
     exit_code: int
@@ -135,7 +147,8 @@ def write_report(
 
 def alert_app(request: AlertRequest, open_store: OpenStore) -> AlertRun:
     """Judge the app's latest window against ``monitoring.alerts``, raise and resolve alerts
-    (audited) and, with ``request.deliver``, send the deliveries they are due."""
+    (audited) and, with ``request.deliver``, send the deliveries they are due. With a range
+    (:attr:`AlertRequest.replay`), replay its windows dry: nothing recorded, nothing sent."""
     from doorstep.services.deliver.connectors import SpecFile, open_app_connectors
     from doorstep.services.deliver.dispatcher import AttemptReport, Dispatcher
     from doorstep.services.monitor.alerts import run_monitor
@@ -147,6 +160,8 @@ def alert_app(request: AlertRequest, open_store: OpenStore) -> AlertRun:
             "(see docs/monitoring.md, Alerts)."
         )
     profile = _profile(doc, request.spec, request.profiles) if request.drift else None
+    if request.replay:
+        return _replay(doc, request, profile, open_store)
     root = request.spec.resolve().parent
     sent: list[AttemptReport] = []
     with open_store() as store:
@@ -164,6 +179,28 @@ def alert_app(request: AlertRequest, open_store: OpenStore) -> AlertRun:
                 sent = dispatcher.drain()
     delivered = sum(1 for attempt in sent if attempt.state == "delivered")
     return AlertRun(result.as_dict(), result.exit_code, len(sent), delivered)
+
+
+def _replay(
+    doc: SpecDocument,
+    request: AlertRequest,
+    profile: ReferenceProfile | None,
+    open_store: OpenStore,
+) -> AlertRun:
+    from doorstep.services.monitor.alert_replay import replay_alerts
+
+    with open_store() as store:
+        replay = replay_alerts(
+            doc.spec,
+            store,
+            window=request.window,
+            since=request.since,
+            until=request.until,
+            periods=request.periods,
+            profile=profile,
+            public_url=request.public_url,
+        )
+    return AlertRun(replay.as_dict(), replay.exit_code, 0, 0)
 
 
 def _read(spec: Path) -> SpecDocument:

@@ -19,20 +19,18 @@ import polars as pl
 from doorstep.core.outcomes import OutcomeSemantics, outcome_semantics
 from doorstep.core.spec.models import DriftSpec, Spec
 from doorstep.core.stats.drift import DEFAULT_THRESHOLDS, DriftThresholds, ReferenceProfile
-from doorstep.core.stats.intervals import wilson
 from doorstep.core.stats.quality import BinaryQuality, MulticlassQuality, RegressionQuality
 from doorstep.core.stats.roi import ActionEconomics, RoiAccumulator
 from doorstep.errors import InputError
 from doorstep.services.monitor.drift import drift_windows
+from doorstep.services.monitor.overrides import OverridesAccumulator
+from doorstep.services.monitor.quality_judgement import judge_quality
 from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts, WindowCounts
 from doorstep.store.protocols import OutcomeStore
 from doorstep.types.monitoring import (
     Counts,
     MonitoringReport,
     OutcomeDescription,
-    OverrideJudgement,
-    Overrides,
-    OverrideWindow,
     QualitySection,
     QualityWindow,
     RoiUnavailable,
@@ -259,7 +257,7 @@ def monitoring_report(
     )
     quality = _Quality(spec, semantics)
     roi = _roi_accumulator(spec, semantics)
-    overrides = _Overrides()
+    overrides = OverridesAccumulator()
     invalid = 0
     untreated_only = spec.monitoring.quality_on == "untreated"
     for rows in store.iter_labelled(app, since=span.since, until=span.until, chunk_rows=chunk_rows):
@@ -278,10 +276,20 @@ def monitoring_report(
         if semantics.binary:
             overrides.add(valid)
     windows = []
-    for index in range(span.count):
-        start, end = span.bounds(index)
+    bounds = [span.bounds(index) for index in range(span.count)]
+    for index, (start, end) in enumerate(bounds):
         accumulator = quality.windows.get(index) or quality.new()
         windows.append(QualityWindow(start, end, replace(accumulator.result(), calibration=())))
+    quality_section, overrides_section = judge_quality(
+        spec,
+        QualitySection(
+            on=spec.monitoring.quality_on,
+            threshold=spec.monitoring.threshold,
+            total=quality.total.result(),
+            windows=tuple(windows),
+        ),
+        overrides.result(counts, per_window, bounds, binary=semantics.binary),
+    )
     return MonitoringReport(
         app=app,
         window=span.window,
@@ -290,13 +298,8 @@ def monitoring_report(
         generated_at=now,
         outcome=_describe(semantics),
         counts=_counts(counts, invalid, per_window),
-        quality=QualitySection(
-            on=spec.monitoring.quality_on,
-            threshold=spec.monitoring.threshold,
-            total=quality.total.result(),
-            windows=tuple(windows),
-        ),
-        overrides=overrides.result(counts, per_window, span, binary=semantics.binary),
+        quality=quality_section,
+        overrides=overrides_section,
         roi=roi.result() if roi is not None else _no_roi(spec),
         drift=None
         if profile is None
@@ -304,7 +307,7 @@ def monitoring_report(
             spec,
             store,
             profile,
-            [span.bounds(index) for index in range(span.count)],
+            bounds,
             thresholds=thresholds,
             chunk_rows=chunk_rows,
             explain_windows=_latest_with_decisions(per_window, spec.monitoring.drift),
@@ -363,74 +366,3 @@ def _counts(counts: FeedbackCounts, invalid: int, per_window: list[WindowCounts]
         labels_not_understood=invalid,
         model_versions=dict(sorted(versions.items())),
     )
-
-
-class _Overrides:
-    """How often reviewers override, and, once outcomes are known, how often they were right.
-
-    An override is judged when it flips whether anything is done (an action to ``none``, or
-    ``none`` to an action): the reviewer was right when acting matches a positive outcome."""
-
-    def __init__(self) -> None:
-        self.judged = 0
-        self.right = 0
-        self.windows: dict[int, tuple[int, int]] = {}
-        """Judged and right overrides by window index."""
-
-    def add(self, frame: pl.DataFrame) -> None:
-        flipped = frame.filter(
-            (pl.col("status") == "overridden")
-            & ((pl.col("action") != "none") != (pl.col("taken") != "none"))
-        )
-        if flipped.height == 0:
-            return
-        correct = (flipped["taken"] != "none") == flipped["positive"]
-        self.judged += flipped.height
-        self.right += int(correct.sum())
-        by_window = flipped.select("window", correct.alias("right")).group_by("window")
-        for index, judged, right in by_window.agg(pl.len(), pl.col("right").sum()).iter_rows():
-            before = self.windows.get(index, (0, 0))
-            self.windows[index] = (before[0] + judged, before[1] + right)
-
-    def result(
-        self,
-        counts: FeedbackCounts,
-        per_window: list[WindowCounts],
-        span: _Range,
-        *,
-        binary: bool,
-    ) -> Overrides:
-        reviews: dict[int, list[int]] = {}
-        for row in per_window:
-            sums = reviews.setdefault(row.window, [0, 0, 0])
-            sums[0] += row.reviewed
-            sums[1] += row.overridden
-            sums[2] += row.pending_review
-        windows = []
-        for index in range(span.count):
-            start, end = span.bounds(index)
-            reviewed, overridden, pending = reviews.get(index, (0, 0, 0))
-            judged, right = self.windows.get(index, (0, 0))
-            windows.append(
-                OverrideWindow(
-                    start=start,
-                    end=end,
-                    reviewed=reviewed,
-                    overridden=overridden,
-                    pending_review=pending,
-                    override_rate=wilson(overridden, reviewed),
-                    judgement=_judgement(judged, right) if binary else None,
-                )
-            )
-        return Overrides(
-            reviewed=counts.reviewed,
-            overridden=counts.overridden,
-            pending_review=counts.pending_review,
-            override_rate=wilson(counts.overridden, counts.reviewed),
-            judgement=_judgement(self.judged, self.right) if binary else None,
-            windows=tuple(windows),
-        )
-
-
-def _judgement(judged: int, right: int) -> OverrideJudgement:
-    return OverrideJudgement(judged=judged, right=right, right_rate=wilson(right, judged))

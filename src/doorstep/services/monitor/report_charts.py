@@ -11,12 +11,12 @@ table with the same numbers beside it. Series differ by dash and marker, never b
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-__all__ = ["IntervalRow", "Series", "bar_chart", "interval_chart", "line_chart"]
+__all__ = ["IntervalRow", "Series", "ThresholdLine", "bar_chart", "interval_chart", "line_chart"]
 
 WIDTH, HEIGHT = 560, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 30, 34
@@ -33,6 +33,70 @@ class Series:
     values: Sequence[float | None]
     low: Sequence[float | None] | None = None
     high: Sequence[float | None] | None = None
+
+
+@dataclass(frozen=True)
+class ThresholdLine:
+    """A horizontal line at a threshold: ``level`` (``warn`` or ``alert``) and its label."""
+
+    value: float
+    level: str
+    label: str
+
+
+THRESHOLD_COLOURS = {"warn": "#8a5300", "alert": "#b3261e"}
+THRESHOLD_DASHES = {"warn": "5 4", "alert": "10 3 2 3"}
+
+
+def _reach(low: float, high: float, thresholds: Sequence[ThresholdLine]) -> tuple[float, float]:
+    """The y range widened to show the thresholds near the data: those within one data span
+    of it. A threshold farther away would squash the data flat (AUC moving from 0.971 to 0.955
+    against an alert at 0.65), so it is named at the chart's edge instead."""
+    span = high - low
+    near = [t.value for t in thresholds if low - span <= t.value <= high + span]
+    if not near:
+        return low, high
+    new_low, new_high = min(low, *near), max(high, *near)
+    pad = (new_high - new_low) * 0.04
+    return (new_low - pad if new_low < low else low), (new_high + pad if new_high > high else high)
+
+
+def _threshold_parts(
+    thresholds: Sequence[ThresholdLine], low: float, high: float, y_of: Callable[[float], float]
+) -> list[str]:
+    """Each threshold as a dashed line labelled at its right end, or, off the chart, as a
+    note at the edge it lies beyond (▲ above, ▼ below)."""
+    parts: list[str] = []
+    above = below = drawn = 0
+    for line in thresholds:
+        colour = THRESHOLD_COLOURS.get(line.level, "#555")
+        dash = THRESHOLD_DASHES.get(line.level, "4 4")
+        label = escape(line.label)
+        if low <= line.value <= high:
+            y = y_of(line.value)
+            # labels alternate between the right and the left end, so close lines stay legible
+            x, anchor = (WIDTH - RIGHT - 4, "end") if drawn % 2 == 0 else (LEFT + 4, "start")
+            drawn += 1
+            parts.append(
+                f'<g class="threshold threshold-{line.level}"><line x1="{LEFT}" '
+                f'x2="{WIDTH - RIGHT}" y1="{_n(y)}" y2="{_n(y)}" stroke="{colour}" '
+                f'stroke-width="1.5" stroke-dasharray="{dash}"><title>{label}</title></line>'
+                f'<text class="tick" x="{x}" y="{_n(y - 4)}" text-anchor="{anchor}" '
+                f'fill="{colour}">{label}</text></g>'
+            )
+            continue
+        if line.value > high:
+            y, mark = TOP + 12 + 13 * above, "▲"
+            above += 1
+        else:
+            y, mark = HEIGHT - BOTTOM - 6 - 13 * below, "▼"
+            below += 1
+        parts.append(
+            f'<text class="tick threshold threshold-{line.level} off-chart" '
+            f'x="{WIDTH - RIGHT - 4}" y="{_n(y)}" text-anchor="end" fill="{colour}">'
+            f"{mark} {label} (off the chart)</text>"
+        )
+    return parts
 
 
 @dataclass(frozen=True)
@@ -191,11 +255,16 @@ def line_chart(
     scale: float = 1.0,
     digits: int = 2,
     unit: str = "",
+    thresholds: Sequence[ThresholdLine] = (),
 ) -> Markup:
     """Lines over windows (``labels``), each with its interval as a band; a line breaks where a
-    window has no value, and a lone value is a marker."""
+    window has no value, and a lone value is a marker. Without ``y_range`` the axis fits the
+    values and their intervals (never a fixed 0 to 1: a fall from 0.971 to 0.955 shows), and
+    widens to ``thresholds`` near them; each is drawn as a dashed line."""
     values = [v for s in series for v in (*s.values, *(s.low or ()), *(s.high or ()))]
     low, high = _range(_finite(values), y_range)
+    if y_range is None and _finite(values):
+        low, high = _reach(low, high, thresholds)
     parts = _frame(title, description, chart_id, [s.name for s in series])
     axes, step, origin = _axes(labels, low, high, 0, scale)
     parts += axes
@@ -245,6 +314,7 @@ def line_chart(
                 parts.append(
                     _marker(MARKERS[k % len(MARKERS)], origin + step * i, y_of(value), colour, tip)
                 )
+    parts += _threshold_parts(thresholds, low, high, y_of)
     if not _finite([v for s in series for v in s.values]):
         parts.append(_empty())
     parts.append("</svg>")

@@ -27,9 +27,11 @@ from doorstep.core.stats.drift_report import ColumnDrift
 from doorstep.core.stats.intervals import Interval
 from doorstep.core.stats.quality_report import QualityMetric
 from doorstep.core.stats.roi_report import RoiReport
+from doorstep.services.monitor.alert_messages import statistic_name
 from doorstep.services.monitor.report_charts import (
     IntervalRow,
     Series,
+    ThresholdLine,
     bar_chart,
     interval_chart,
     line_chart,
@@ -44,6 +46,8 @@ __all__ = ["REPORT_CSP", "render_report_html", "render_report_panel", "report_cs
 
 STATUS_MARK = {"ok": "✓", "warn": "▲", "alert": "✖", "insufficient_data": "…"}
 STATUS_TEXT = {"ok": "ok", "warn": "warn", "alert": "alert", "insufficient_data": "too few rows"}
+QUALITY_TEXT = {**STATUS_TEXT, "insufficient_data": "too few outcomes"}
+"""A quality metric's status in words (its data are labelled decisions, not rows)."""
 QUALITY_METRICS: dict[str, list[tuple[QualityMetric, str]]] = {
     "binary": [("auc", "AUC"), ("brier", "Brier score"), ("precision", "Precision"),
                ("recall", "Recall"), ("positive_rate", "Positive rate")],
@@ -138,39 +142,61 @@ def _metric(windows: Sequence[QualityWindow], key: QualityMetric, name: str) -> 
     return _series(name, [w.quality.metric(key) for w in windows])
 
 
+def _lines(
+    report: MonitoringReport, names: Sequence[str], scale: float = 1.0, unit: str = ""
+) -> list[ThresholdLine]:
+    """The spec's thresholds of ``names`` as lines, labelled ``AUC alert ≤ 0.65``."""
+    lines = []
+    for name in names:
+        limit = report.quality.thresholds.get(name)
+        if limit is None:
+            continue
+        sign = "≥" if limit.direction == "higher_is_worse" else "≤"
+        shown = statistic_name(name)
+        for level, value in (("warn", limit.warn), ("alert", limit.alert)):
+            if value is not None:
+                text = f"{shown} {level} {sign} {value * scale:g}{unit}"
+                lines.append(ThresholdLine(value, level, text))
+    return lines
+
+
 def _quality_charts(report: MonitoringReport, labels: list[str]) -> list[Markup]:
     windows = report.quality.windows
     task = report.quality.total.task
-    span = f"per {report.window}, with 95% intervals"
+    span = f"per {report.window}, with 95% intervals; the axis fits the values"
+    lined = ", dashed lines at the spec's thresholds" if report.quality.thresholds else ""
     charts = []
     if task == "binary":
         charts.append(
             line_chart(
-                "chart-auc", "AUC", f"AUC of the labelled decisions {span} (DeLong).",
-                labels, [_metric(windows, "auc", "AUC")], y_range=(0.0, 1.0),
+                "chart-auc", "AUC", f"AUC of the labelled decisions {span}{lined} (DeLong).",
+                labels, [_metric(windows, "auc", "AUC")], digits=3,
+                thresholds=_lines(report, ["auc"]),
             )
         )  # fmt: skip
         charts.append(
             line_chart(
                 "chart-pr", "Precision and recall",
-                f"Precision and recall at the action threshold {span} (Wilson).", labels,
+                f"Precision and recall at the action threshold {span}{lined} (Wilson).", labels,
                 [_metric(windows, "precision", "precision"),
                  _metric(windows, "recall", "recall")],
-                y_range=(0.0, 1.0),
+                thresholds=_lines(report, ["precision", "recall"]),
             )
         )  # fmt: skip
         charts.append(
             line_chart(
-                "chart-brier", "Brier score", f"Brier score {span}; lower is better.",
+                "chart-brier", "Brier score", f"Brier score {span}{lined}; lower is better.",
                 labels, [_metric(windows, "brier", "Brier score")], digits=3,
+                thresholds=_lines(report, ["brier"]),
             )
         )  # fmt: skip
     else:
         for key, name in QUALITY_METRICS.get(task, []):
             charts.append(
                 line_chart(
-                    f"chart-{key}", name, f"{name} of the labelled decisions {span}.",
+                    f"chart-{key}", name, f"{name} of the labelled decisions {span}{lined}.",
                     labels, [_metric(windows, key, name)], digits=3,
+                    thresholds=_lines(report, [key]),
                 )
             )  # fmt: skip
     charts.append(
@@ -196,10 +222,10 @@ def _override_chart(report: MonitoringReport, labels: list[str]) -> Markup:
         f"per {report.window} of the decisions, with 95% intervals (Wilson).",
         labels,
         series,
-        y_range=(0.0, 1.0),
         scale=100,
         digits=0,
         unit=" %",
+        thresholds=_lines(report, ["override_rate"], 100, " %"),
     )
 
 
@@ -294,6 +320,7 @@ def render_report_html(report: MonitoringReport, *, owner: str | None = None) ->
         "drift": _drift(report, labels),
         "mark": STATUS_MARK,
         "status_text": STATUS_TEXT,
+        "quality_text": QUALITY_TEXT,
         "roi_status": ROI_STATUS.get(roi.conclusion, "none"),
     }
     return _environment().get_template("report.html").render(context)
@@ -327,5 +354,6 @@ def render_report_panel(
         "alerts": list(alerts),
         "mark": STATUS_MARK,
         "status_text": STATUS_TEXT,
+        "quality_text": QUALITY_TEXT,
     }
     return _environment().get_template("monitoring_panel.html").render(context)

@@ -4,7 +4,9 @@ The source is read in entity id order with a server-side cursor (constant memory
 goes through the one decision path (:func:`decide_batch`); its decisions, their deliveries (when
 the run delivers) and the run's new checkpoint are committed in one transaction, fenced by the
 run's lease token. A run that crashed is taken over after its lease expires and continues after
-its checkpoint, so each entity of a run is decided exactly once.
+its checkpoint, so each entity of a run is decided exactly once. An entity id the source holds
+more than one row for is refused, every row of it (``entity_ambiguous``): never decided twice
+(see :mod:`doorstep.services.runs.entities`).
 """
 
 from __future__ import annotations
@@ -17,31 +19,34 @@ from typing import Any
 
 from doorstep.core.contract import frame_from_records
 from doorstep.core.spec.sources import FeatureSourceSpec
-from doorstep.errors import ConflictError, DoorstepError, NotFoundError, RecordError
+from doorstep.errors import ConflictError, DoorstepError, RecordError
+from doorstep.ids import derived_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch
 from doorstep.services.decide.features import normalise_value, source_lineage
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
+from doorstep.services.runs.entities import ambiguous_rows, whole_entities
 from doorstep.sources.base import FeatureRow, ScanSource
 from doorstep.store.protocols import RecordRequest, RunStore
-from doorstep.store.runs import ChunkProgress, RunInfo, RunLease, RunPage, RunQuery
+from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
 from doorstep.types import Decision
 
 __all__ = [
+    "BY_HAND_LEASE_SECONDS",
     "MAX_CHUNK_ROWS",
     "RunOptions",
     "execute_run",
-    "get_run",
     "run_by_hand",
-    "run_view",
-    "list_runs",
+    "run_decision_ids",
 ]
 
 logger = logging.getLogger("doorstep.runs")
 
 MAX_CHUNK_ROWS = 10_000
 """Most entities a run by hand decides per transaction."""
+BY_HAND_LEASE_SECONDS = 600.0
+"""How long a run by hand holds its run between chunks."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,33 @@ class RunOptions:
     explain: bool | None = None
     lease_seconds: float = 120.0
     actor: str = "doorstep run"
+    query: str | None = None
+    """The SELECT of a run by hand from ``--url``/``--query`` (its URL is never stored: it may
+    hold a password)."""
+
+    def stored(self) -> dict[str, Any]:
+        """What a run keeps of its options, so that a resume goes on as it started."""
+        return {
+            "deliver": self.deliver,
+            "explain": self.explain,
+            "chunk_rows": self.chunk_rows,
+            "query": self.query,
+        }
+
+
+def run_decision_ids(run: RunInfo) -> Callable[[str], str]:
+    """The id of the decision ``run`` makes for an entity, derived from the run and the entity
+    id: a scheduled run's from its app, schedule and slot (a UUIDv7 of the slot's time), a run
+    by hand's from its id (of its start). An entity decided again in the same run — a chunk
+    recorded twice, a run resumed — gets the id it had, so the store keeps one decision and its
+    deliveries keep their idempotency key (``webhook-id``)."""
+    if run.schedule is not None and run.slot is not None:
+        name = f"{run.app}\nschedule\n{run.schedule}\n{run.slot.isoformat()}\n"
+        ms = int(run.slot.timestamp() * 1000)
+    else:
+        name = f"{run.app}\nrun\n{run.id}\n"
+        ms = int(run.started_at.timestamp() * 1000)
+    return lambda entity: derived_id(ms, name + entity)
 
 
 def execute_run(
@@ -66,11 +98,10 @@ def execute_run(
     ``failed`` with the error) and return it as stored. A lost lease stops the run quietly:
     its new holder goes on."""
     settings = app.spec.features.get(source.name)
+    ids = run_decision_ids(lease.run)
     try:
-        for chunk in source.scan(lease.run.checkpoint, options.chunk_rows):
-            if not chunk:
-                continue
-            request, progress = _decide_chunk(app, source.name, chunk, settings, options)
+        for chunk in whole_entities(source.scan(lease.run.checkpoint, options.chunk_rows)):
+            request, progress = _decide_chunk(app, source.name, chunk, settings, options, ids)
             store.record_run_chunk(
                 lease,
                 [request],
@@ -83,6 +114,9 @@ def execute_run(
     except ConflictError as error:
         logger.warning("run %s: %s", lease.run.id, error.message)
         return store.get_run(lease.run.id) or lease.run
+    except KeyboardInterrupt:  # Ctrl-C: resumable now, not once its lease has expired
+        store.finish_run(lease, "failed", "interrupted (Ctrl-C); doorstep runs resume goes on")
+        raise
     except Exception as error:  # noqa: BLE001 - recorded with the run, then raised
         text = error.message if isinstance(error, DoorstepError) else f"{error!r}"
         store.finish_run(lease, "failed", text)
@@ -109,15 +143,22 @@ def run_by_hand(
 
     scan = open_scan(app, source, url, query)
     try:
-        lease = store.start_run(app.name, scan.name, runner="doorstep score", lease_seconds=600)
-        assert lease is not None  # runs by hand have no slot to collide on
         options = RunOptions(
             chunk_rows=min(chunk_rows, MAX_CHUNK_ROWS),
             deliver=deliver,
             explain=explain,
-            lease_seconds=600,
+            lease_seconds=BY_HAND_LEASE_SECONDS,
             actor="doorstep score",
+            query=query if source is None else None,
         )
+        lease = store.start_run(
+            app.name,
+            scan.name,
+            runner="doorstep score",
+            lease_seconds=BY_HAND_LEASE_SECONDS,
+            options=options.stored(),
+        )
+        assert lease is not None  # runs by hand have no slot to collide on
         return execute_run(app, scan, store, lease, options)
     finally:
         scan.close()
@@ -129,14 +170,18 @@ def _decide_chunk(
     chunk: list[tuple[str, FeatureRow]],
     settings: FeatureSourceSpec | None,
     options: RunOptions,
+    ids: Callable[[str], str],
 ) -> tuple[RecordRequest, ChunkProgress]:
     spec = app.spec
     fields = spec.inputs.fields
     now = datetime.now(UTC)
     records: list[dict[str, Any]] = []
     lineages: list[dict[str, Any] | None] = []
+    repeated, ambiguous = ambiguous_rows(chunk, spec.inputs.id, source)
     errors: list[RecordError] = []
     for entity_id, row in chunk:
+        if entity_id in repeated:
+            continue
         names = list(row.values)
         entry, stale = source_lineage(source, settings, entity_id, names, row, now)
         if stale is not None:
@@ -150,11 +195,12 @@ def _decide_chunk(
     decisions: list[Decision] = []
     if records:
         batch = decide_batch(app, frame_from_records(records, spec.inputs), explain=options.explain)
-        recorded = record_batch(app, batch, records, now=now, lineage=lineages)
+        recorded = record_batch(app, batch, records, now=now, lineage=lineages, decision_id=ids)
         decisions = recorded.decisions
         errors += [replace(e, record=None) for e in recorded.errors]
     deliveries = deliveries_for(app, decisions) if options.deliver else []
-    rejected = len({e.entity_id for e in errors})
+    rejected = len({e.entity_id for e in errors}) + len(ambiguous)  # rows refused
+    errors = ambiguous + errors
     progress = ChunkProgress(
         checkpoint=chunk[-1][0],
         rows=len(chunk),
@@ -164,42 +210,3 @@ def _decide_chunk(
         errors=[e.as_dict() for e in errors],
     )
     return RecordRequest(decisions, app=app.name, deliveries=deliveries), progress
-
-
-def run_view(run: RunInfo) -> dict[str, Any]:
-    """A run as the API and ``doorstep runs show --json`` show it."""
-
-    def iso(moment: datetime | None) -> str | None:
-        return None if moment is None else moment.isoformat()
-
-    return {
-        "run_id": run.id,
-        "app": run.app,
-        "schedule": run.schedule,
-        "slot": iso(run.slot),
-        "source": run.source,
-        "state": run.state,
-        "started_at": iso(run.started_at),
-        "finished_at": iso(run.finished_at),
-        "checkpoint": run.checkpoint,
-        "rows": run.rows,
-        "decided": run.decided,
-        "rejected": run.rejected,
-        "deliveries": run.deliveries,
-        "attempts": run.attempts,
-        "error": run.error,
-        "errors": run.errors,
-    }
-
-
-def list_runs(store: RunStore, query: RunQuery) -> RunPage:
-    """A page of runs matching ``query``, newest first."""
-    return store.list_runs(query)
-
-
-def get_run(store: RunStore, run_id: str) -> RunInfo:
-    """The run, or :class:`NotFoundError` naming the id."""
-    run = store.get_run(run_id)
-    if run is None:
-        raise NotFoundError(f"There is no run {run_id!r}; `doorstep runs list` shows the ids.")
-    return run

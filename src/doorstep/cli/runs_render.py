@@ -1,0 +1,66 @@
+"""How ``doorstep runs`` and ``doorstep score --from`` show runs: a table of runs whose ids stay
+whole (to be copied into ``doorstep runs show``), and a finished run's counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from doorstep.cli.console import wide_when_piped
+
+if TYPE_CHECKING:
+    from doorstep.store.runs import RunInfo
+
+__all__ = ["TABLE_WIDTH", "run_done", "runs"]
+
+TABLE_WIDTH = 160
+"""Width of the runs table written to a pipe or file (a terminal's own width is used
+otherwise)."""
+
+
+def runs(console: Console, items: list[RunInfo]) -> None:
+    """Runs, one row each, with their counts. The id column is never cut or wrapped, whatever
+    the width: the other columns fold instead. A running run whose lease expired says since
+    when (its runner stopped)."""
+    with wide_when_piped(TABLE_WIDTH):
+        console.print(_table(items, datetime.now(UTC)))
+
+
+def _table(items: list[RunInfo], now: datetime) -> Table:
+    from doorstep.services.runs.views import state_label
+
+    table = Table()
+    table.add_column("run", no_wrap=True, min_width=36)  # whole, to copy into runs show
+    table.add_column("app", overflow="fold")
+    table.add_column("schedule", overflow="fold")
+    table.add_column("slot", overflow="fold")
+    table.add_column("state", overflow="fold")
+    for name in ("rows", "decided", "rejected"):
+        table.add_column(name, justify="right", overflow="fold")
+    for run in items:
+        table.add_row(
+            run.id,
+            run.app,
+            run.schedule or "(by hand)",
+            run.slot.strftime("%Y-%m-%d %H:%M") if run.slot else "",
+            state_label(run, now),
+            str(run.rows),
+            str(run.decided),
+            str(run.rejected),
+        )
+    return table
+
+
+def run_done(console: Console, errors: Console, run: RunInfo) -> None:
+    """A run by hand, finished: its counts, then its first rejected entities (on ``errors``)."""
+    console.print(
+        f"Run [bold]{run.id}[/] {run.state}: {run.rows} rows, {run.decided} decided, "
+        f"{run.rejected} rejected, {run.deliveries} deliveries enqueued "
+        f"(doorstep runs show {run.id})",
+        soft_wrap=True,
+    )
+    for error in run.errors[:5]:
+        errors.print(f"  {error['entity_id']}: {error['message']}", highlight=False)
