@@ -57,6 +57,7 @@ def test_bad_ids_refuse_their_records_alone_on_postgresql(pg_url: str, tmp_path:
         17: "C-17",  # no integer at all
         29: True,  # no id
         41: 20_041.5,
+        53: "9" * 100_000,  # too long: echoed back cut short
     }
     for position, entity in bad.items():
         records[position] = {"customer_id": entity}
@@ -79,7 +80,9 @@ def test_bad_ids_refuse_their_records_alone_on_postgresql(pg_url: str, tmp_path:
     for position in (0, 50, 51, 52):
         assert result.records[position]["tenure_months"] == position
     assert result.records[50]["customer_id"] == 20_050  # the record keeps its own id
-    assert result.looked_up == 55
+    assert result.looked_up == 54
+    assert len(result.errors[53][0].entity_id or "") == 257
+    assert len(result.errors[53][0].message) < 300
 
 
 def test_a_nul_id_on_a_text_key_refuses_its_record_alone(pg_url: str, tmp_path: Path) -> None:

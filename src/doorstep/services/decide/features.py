@@ -43,7 +43,7 @@ from doorstep.plugins import open_source
 from doorstep.services.decide.calls import RowCache, Timed, timed
 from doorstep.services.decide.lineage import normalise_value, request_fields, source_lineage
 from doorstep.sources.base import FeatureRow, FeatureSource
-from doorstep.sources.ids import entity_text, source_id
+from doorstep.sources.ids import MAX_ID_LENGTH, entity_text, source_id
 
 __all__ = ["Enriched", "FeatureLookup", "LookupObserver", "normalise_value", "source_lineage"]
 # normalise_value and source_lineage live in doorstep.services.decide.lineage; they are named
@@ -246,7 +246,7 @@ class FeatureLookup:
         try:
             plan.entity = entity_text(entity)
         except ValueError as error:
-            plan.entity = entity if isinstance(entity, str) else None
+            plan.entity = entity[: MAX_ID_LENGTH + 1] if isinstance(entity, str) else None
             plan.errors.append(self._invalid(position, plan.entity, str(error)))
             return plan
         for source in self.sources:
