@@ -166,3 +166,46 @@ async def test_a_record_that_carries_every_input_says_so_in_its_lineage(
     assert answer.json()["lineage"] == {"request": fields, "sources": {}}
     read = await call(registry, store, "GET", f"/v1/decisions/{answer.json()['decision_id']}")
     assert read.json()["lineage"] == {"request": fields, "sources": {}}
+
+
+async def test_a_nul_id_on_postgresql_fails_no_other_request_of_its_micro_batch(
+    churn_app: Path, store: Store, pg_url: str
+) -> None:
+    """The reported defect: one id PostgreSQL cannot hold failed every request coalesced with
+    it (503 for 35 of 40)."""
+    local = sa.create_engine(f"sqlite:///{churn_app / 'features.db'}")
+    remote = sa.create_engine(pg_url)
+    meta = sa.MetaData()
+    table = sa.Table("customer_features", meta, autoload_with=local)
+    with local.connect() as conn:
+        rows = [dict(r) for r in conn.execute(table.select().limit(40)).mappings()]
+    meta.create_all(remote)
+    with remote.begin() as conn:
+        conn.execute(table.insert(), rows)
+    local.dispose()
+    remote.dispose()
+    spec = churn_app / "doorstep.yaml"
+    spec.write_text(
+        spec.read_text().replace('"${FEATURES_DB_URL:-sqlite:///features.db}"', f'"{pg_url}"')
+    )
+    app = create_app(load_registry([spec]), store)
+    _, key = store.create_key("t", "admin", actor="test")
+    headers = {"Authorization": f"Bearer {key}"}
+    bodies = [{"customer_id": r["customer_id"]} for r in rows]
+    for index in (4, 13, 22, 31):
+        bodies[index] = {"customer_id": f"{rows[index]['customer_id']}\x00"}
+    answers: dict[int, httpx.Response] = {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
+
+        async def send(index: int, body: object) -> None:
+            answers[index] = await c.post(URL, json=body)
+
+        async with anyio.create_task_group() as group:
+            for index, body in enumerate(bodies):
+                group.start_soon(send, index, body)
+    await app.state.service.close()
+    statuses = {i: a.status_code for i, a in answers.items()}
+    assert {i for i, s in statuses.items() if s != 200} == {4, 13, 22, 31}, statuses
+    assert {statuses[i] for i in (4, 13, 22, 31)} == {422}
+    assert len(store.list_decisions(DecisionQuery(app="churn", limit=100)).items) == 36
