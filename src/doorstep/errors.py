@@ -15,6 +15,7 @@ HTTP status codes belong to the web layer alone.
     ├── InputError             a batch input cannot be read at all (missing column, bad file)
     │   ├── RecordsInvalidError    records of a request break the input contract (each named)
     │   │   ├── EntityNotFoundError    a feature source has no row for a record's entity id
+    │   │   ├── EntityAmbiguousError   a feature source has two rows or more for a record's id
     │   │   └── FeaturesStaleError     looked-up features older than the source's max_age
     │   └── PayloadTooLargeError   a request body or batch beyond the configured limits
     ├── ExampleError           an unknown example, or a folder that is not empty
@@ -23,6 +24,7 @@ HTTP status codes belong to the web layer alone.
     ├── StoreError             the store refuses an operation (e.g. a model version's hash changed)
     │   └── StoreUnavailableError  the database cannot be reached or is locked: retry later
     ├── FeatureSourceUnavailableError  a feature source is down or slower than its timeout
+    │   └── EntityIdRefusedError   a source refused the ids of a lookup as data (one bad id)
     ├── NotFoundError          a decision, app or key does not exist
     ├── ConflictError          the request contradicts what is already recorded
     │   ├── ReviewConflictError    the decision is not pending review, or was reviewed already
@@ -47,6 +49,8 @@ __all__ = [
     "RecordError",
     "RecordsInvalidError",
     "EntityNotFoundError",
+    "EntityAmbiguousError",
+    "EntityIdRefusedError",
     "FeaturesStaleError",
     "FeatureSourceUnavailableError",
     "ModelError",
@@ -216,6 +220,14 @@ class EntityNotFoundError(RecordsInvalidError):
     code = "entity_unknown"
 
 
+class EntityAmbiguousError(RecordsInvalidError):
+    """A feature source holds two rows or more for the entity id of a record that needs its
+    values: which one is meant cannot be told, so the record is refused (rule
+    ``entity_ambiguous``) rather than decided on one picked at random."""
+
+    code = "entity_ambiguous"
+
+
 class FeaturesStaleError(RecordsInvalidError):
     """Features looked up for a record are older than their source's ``max_age`` and the
     source says ``on_stale: refuse``; each one is named in ``errors`` with rule ``stale``."""
@@ -298,6 +310,13 @@ class FeatureSourceUnavailableError(DoorstepError):
     def __init__(self, source: str, message: str) -> None:
         self.source = source
         super().__init__(message)
+
+
+class EntityIdRefusedError(FeatureSourceUnavailableError):
+    """A source refused the ids of a lookup as data (a database's ``DataError``: a value its
+    id column cannot hold), not as an outage. The caller splits the lookup to find the ids at
+    fault and refuses their records alone (rule ``id_invalid``); the others are decided. A
+    source that does not tell raises :class:`FeatureSourceUnavailableError`, as before."""
 
 
 class NotFoundError(DoorstepError):

@@ -32,7 +32,9 @@ Groups
     point names a class implementing :class:`doorstep.sources.base.SourceFactory` (a
     ``from_spec`` class method building a :class:`doorstep.sources.base.FeatureSource`); the
     entry point's name is the ``type`` of a ``features:`` entry in a spec. :func:`open_source`
-    builds one. Example::
+    builds one; a source with ``probe()`` (:class:`doorstep.sources.base.ProbedSource`) is
+    checked by ``validate`` and at ``serve``'s start-up, and
+    :func:`doorstep.testing.check_feature_source` is its conformance suite. Example::
 
         [project.entry-points."doorstep.sources"]
         bigtable = "doorstep_bigtable:BigtableFeatureSource"

@@ -44,6 +44,7 @@ SCRIPT = textwrap.dedent(
     from feast.types import Int64, String
 
     from doorstep.core.spec.sources import FeastSourceSpec
+    from doorstep.errors import ConnectorSpecError
     from doorstep.sources.feast import FeastFeatureSource
 
     repo = Path(sys.argv[1])
@@ -86,14 +87,27 @@ SCRIPT = textwrap.dedent(
         "fs", spec, fields=["tenure_months", "plan"], base_dir=repo
     )
     found = source.lookup(["C-1", "C-2", "C-404"])
-    print(json.dumps({
+    source.probe()
+    refused = []
+    for feature in ("customer_stats:nope", "no_view:tenure"):
+        wrong = FeastFeatureSource(
+            "fs",
+            spec.model_copy(update={"columns": {"tenure_months": feature}}),
+            fields=["tenure_months"],
+            base_dir=repo,
+        )
+        try:
+            wrong.probe()
+        except ConnectorSpecError as error:
+            refused.append([error.key, error.message])
+    print(json.dumps({"refused": refused, "found": {
         entity: {
             "values": row.values,
             "age_hours": None if row.observed_at is None
             else (now - row.observed_at).total_seconds() / 3600,
         }
         for entity, row in found.items()
-    }))
+    }}))
     """
 )
 
@@ -123,7 +137,13 @@ def test_feast_online_features_by_entity_id(feast_python: Path, tmp_path: Path) 
         env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "FEAST_USAGE": "False"},
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    found = answer["found"]
     assert set(found) == {"C-1", "C-2"}  # an entity Feast does not know is not found
     assert found["C-2"]["values"] == {"tenure_months": 40, "plan": "premium"}
     assert 2.9 < found["C-1"]["age_hours"] < 3.1
+    # the probe: features that are not in the registry can never work
+    [(key, no_feature), (_, no_view)] = answer["refused"]
+    assert key == "columns"
+    assert "the feature view 'customer_stats' has no feature 'nope'" in no_feature
+    assert "Feast has no feature view 'no_view'" in no_view

@@ -30,7 +30,9 @@ async def test_one_record_is_decided_and_recorded_before_the_answer(
         "status",
         "reasons",
         "model_version",
+        "lineage",  # the churn app has feature sources: every input came with the request
     }
+    assert body["lineage"] == {"request": list(customer(1))[1:], "sources": {}}
     assert body["entity_id"] == "C-1" and 0 <= body["score"] <= 1
     assert body["status"] in ("decided", "pending_review", "held_out")
     stored = store.get_decision(body["decision_id"])

@@ -3,12 +3,15 @@ state, delivery attempts and their send time; one registry per app instance."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+import sqlalchemy as sa
+from tests.paths import ROOT
 from tests.web.conftest import customer
 
 from doorstep.services.apps.registry import Registry, load_registry
@@ -97,3 +100,53 @@ async def test_metrics_count_delivery_attempts_by_connector_and_outcome(
     assert sample(text, "doorstep_delivery_seconds_bucket", **labels, le="+Inf") == 1
     assert sample(text, "doorstep_delivery_seconds_bucket", **labels, le="10.0") == 1
     assert "# TYPE doorstep_delivery_seconds histogram" in text
+
+
+async def test_metrics_count_feature_lookups_and_the_records_they_refuse(
+    churn_app_template: Path, client: httpx.AsyncClient
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{churn_app_template / 'features.db'}")
+    with engine.connect() as conn:
+        known = conn.execute(sa.text("SELECT min(customer_id) FROM customer_features")).scalar()
+    engine.dispose()
+    records = [{"customer_id": known}, {"customer_id": "C-nobody"}, {"customer_id": "C-\x00"}]
+    answer = await client.post("/v1/apps/churn/decisions", json={"records": records})
+    assert answer.status_code == 200 and len(answer.json()["decisions"]) == 1
+    text = (await client.get("/metrics")).text
+    source = {"app": "churn", "source": "customer_db"}
+    assert sample(text, "doorstep_source_lookups_total", **source, outcome="ok") == 1
+    assert sample(text, "doorstep_source_lookups_total", **source, outcome="unavailable") == 0
+    assert sample(text, "doorstep_source_lookup_seconds_count", **source) == 1
+    assert 0 < sample(text, "doorstep_source_lookup_seconds_sum", **source) < 5
+    assert sample(text, "doorstep_source_entities_total", **source) == 2  # the bad id: never
+    assert sample(text, "doorstep_source_refusals_total", app="churn", rule="entity_unknown") == 1
+    assert sample(text, "doorstep_source_refusals_total", app="churn", rule="id_invalid") == 1
+
+
+async def test_metrics_count_a_source_that_is_down(churn_app: Path, store: StoreContract) -> None:
+    (churn_app / "features.db").unlink()
+    (churn_app / "features.db").mkdir()  # SQLite cannot open a folder: the source is down
+    app = create_app(load_registry([churn_app / "doorstep.yaml"]), store, ServeSettings())
+    _, key = store.create_key("t", "admin", actor="test")
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
+        for _ in range(2):
+            answer = await c.post("/v1/apps/churn/decisions", json={"customer_id": "C-1"})
+            assert answer.status_code == 503
+        text = (await c.get("/metrics")).text
+    await app.state.service.close()
+    source = {"app": "churn", "source": "customer_db"}
+    assert sample(text, "doorstep_source_lookups_total", **source, outcome="unavailable") == 2
+    assert sample(text, "doorstep_source_lookups_total", **source, outcome="ok") == 0
+
+
+def test_every_metric_is_documented(registry: Registry, store: StoreContract) -> None:
+    """Each metric of /metrics has a row in the table of docs/api.md."""
+    app = create_app(registry, store)
+    names = {m.name for m in app.state.service.metrics.registry.collect()}
+    page = (ROOT / "docs" / "api.md").read_text()
+    documented = set(re.findall(r"^\| `(doorstep_[a-z_]+)`", page, flags=re.M))
+    counters = {n for n in names if f"{n}_total" in documented}
+    assert len(names) >= 12
+    assert names - documented - counters == set(), "missing from the metrics table of api.md"

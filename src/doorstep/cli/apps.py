@@ -31,8 +31,8 @@ def init(
 def validate(
     spec: Annotated[Path, typer.Argument(help="The app's doorstep.yaml.", dir_okay=False)],
 ) -> None:
-    """Check a spec, its model, its reference data and its connectors' settings; exit 1 with
-    every problem found."""
+    """Check a spec, its model, its reference data, its connectors' settings and its feature
+    sources (connected to: tables, columns, hosts); exit 1 with every problem found."""
     from doorstep.services.apps.checks import check_app
 
     render.app_summary(console, check_app(spec))

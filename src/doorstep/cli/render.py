@@ -255,6 +255,7 @@ def serving(console: Console, server: Server, base: str) -> None:
     """Where the API and its docs are; on the store's first start, the admin key (shown once)."""
     console.print(f"Serving [bold]{server.names}[/] on {base} — API docs: [link]{base}/docs[/]")
     console.print(f"Decide: POST {base}/v1/apps/<app>/decisions    store: {server.store.url}")
+    warnings(console, tuple(getattr(server.app.state, "warnings", ())))
     if server.admin_key is not None:
         console.print(
             "\n[bold]Admin API key (shown once, store it now):[/]\n"

@@ -81,6 +81,41 @@ class FeastFeatureSource:
             found[entity_id] = FeatureRow(values, min(stamps) if stamps else None)
         return found
 
+    def probe(self) -> None:
+        """Every feature of ``columns`` exists in the repository's registry (a missing view or
+        feature can never work), and the online store answers a lookup of an id it cannot
+        hold (unavailable when it does not)."""
+        for field, feature in self.columns.items():
+            view, name = feature.split(":", 1)
+            try:
+                features = self._view_features(view)
+            except Exception as error:  # noqa: BLE001 - Feast's own "not found" errors
+                if "not found" in str(error).lower() or "NotFound" in type(error).__name__:
+                    raise ConnectorSpecError(
+                        self.name,
+                        "columns",
+                        f"{field}: Feast has no feature view {view!r}; run 'feast apply' in "
+                        f"{self.spec.repo}, or fix 'columns'",
+                    ) from None
+                raise FeatureSourceUnavailableError(
+                    self.name, f"feature source {self.name!r} (feast): {error}"
+                ) from None
+            if name not in features:
+                raise ConnectorSpecError(
+                    self.name,
+                    "columns",
+                    f"{field}: the feature view {view!r} has no feature {name!r} (it has: "
+                    f"{', '.join(sorted(features))})",
+                )
+        self.lookup(["0" if self.spec.id_type == "int" else "__doorstep_probe__"])
+
+    def _view_features(self, view: str) -> set[str]:
+        try:
+            found = self.store.get_feature_view(view)
+        except Exception:  # noqa: BLE001 - perhaps an on-demand view
+            found = self.store.get_on_demand_feature_view(view)
+        return {f.name for f in found.features}
+
     def close(self) -> None:
         pass
 

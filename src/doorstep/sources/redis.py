@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from doorstep.core.spec.sources import RedisSourceSpec, source_columns
-from doorstep.errors import ConnectorSpecError, FeatureSourceUnavailableError
-from doorstep.sources.base import FeatureRow, observed_time
+from doorstep.errors import (
+    ConnectorSpecError,
+    EntityIdRefusedError,
+    FeatureSourceUnavailableError,
+)
+from doorstep.sources.base import FeatureRow, check_host, observed_time
 
 __all__ = ["RedisFeatureSource"]
 
@@ -67,7 +71,7 @@ class RedisFeatureSource:
             pipe = self.client.pipeline(transaction=False)
             for entity_id in ids:
                 pipe.hgetall(template.replace("{id}", entity_id))
-            hashes = pipe.execute()
+            hashes = pipe.execute(raise_on_error=False)
         except self._errors as error:
             text = str(error)
             if self._password:
@@ -75,6 +79,13 @@ class RedisFeatureSource:
             raise FeatureSourceUnavailableError(
                 self.name, f"feature source {self.name!r} (redis) failed: {text}; retry later"
             ) from None
+        refused = [(i, h) for i, h in zip(ids, hashes, strict=True) if isinstance(h, Exception)]
+        if refused:  # e.g. WRONGTYPE: one id's key holds no hash; the others are fine
+            entity_id, problem = refused[0]
+            raise EntityIdRefusedError(
+                self.name,
+                f"feature source {self.name!r} (redis) refused the key of {entity_id!r}: {problem}",
+            )
         found: dict[str, FeatureRow] = {}
         stamp = self.spec.observed_at
         for entity_id, values in zip(ids, hashes, strict=True):
@@ -83,6 +94,22 @@ class RedisFeatureSource:
             row = {field: values.get(column) for field, column in self.columns.items()}
             found[entity_id] = FeatureRow(row, observed_time(values.get(stamp)) if stamp else None)
         return found
+
+    def probe(self) -> None:
+        """PING the server: a host that does not exist can never work; one that does not
+        answer now is unavailable."""
+        from urllib.parse import urlsplit
+
+        check_host(self.name, "url", urlsplit(self.spec.url).hostname)
+        try:
+            self.client.ping()
+        except self._errors as error:
+            text = str(error)
+            if self._password:
+                text = text.replace(self._password, "***")
+            raise FeatureSourceUnavailableError(
+                self.name, f"feature source {self.name!r} (redis) does not answer: {text}"
+            ) from None
 
     def close(self) -> None:
         self.client.close()

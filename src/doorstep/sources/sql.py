@@ -10,7 +10,9 @@ Connecting, each statement and waiting for a pooled connection are bounded by th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,18 @@ from sqlalchemy.engine import make_url
 
 from doorstep.core.spec.sources import SQLSourceSpec, source_columns
 from doorstep.databases import connect_args, resolve_sqlite_path
-from doorstep.errors import ConnectorSpecError, FeatureSourceUnavailableError
-from doorstep.sources.base import FeatureRow, observed_time
+from doorstep.errors import (
+    ConnectorSpecError,
+    DoorstepError,
+    EntityIdRefusedError,
+    FeatureSourceUnavailableError,
+)
+from doorstep.sources.base import FeatureRow, check_host, observed_time
+from doorstep.sources.ids import source_id
 
 __all__ = ["SQLFeatureSource"]
+
+_TIMED_OUT = re.compile(r"time ?out|timed out|cancel(l)?ing statement|max_statement_time", re.I)
 
 
 class SQLFeatureSource:
@@ -98,19 +108,111 @@ class SQLFeatureSource:
             raise FeatureSourceUnavailableError(
                 self.name, f"feature source {self.name!r} has no lookup query (scans only)"
             )
-        params = {"ids": [self._bind_id(i) for i in ids]}
+        rows = self._read(self._lookup, {"ids": [self._bind_id(i) for i in ids]})
+        found: dict[str, FeatureRow] = {}
+        for row in rows:
+            entity_id, feature_row = self._row(row)
+            seen = found.get(entity_id)
+            if seen is not None:  # two rows for one id: say how many, refuse its records
+                feature_row = replace(seen, rows=seen.rows + 1)
+            found[entity_id] = feature_row
+        return found
+
+    def probe(self) -> None:
+        """Run the lookup statement for no id (``WHERE key IN ()``, which matches nothing): the
+        table, its columns or the ``query`` are checked by the database itself. Raises
+        :class:`ConnectorSpecError` for what cannot work (a missing table or column, a query
+        the database refuses) and :class:`FeatureSourceUnavailableError` when the database
+        cannot be reached now."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            database = url.database or ""
+            if database not in ("", ":memory:") and not database.startswith("file:"):
+                if not Path(database).exists():  # connecting would create an empty file
+                    raise ConnectorSpecError(
+                        self.name, "url", f"the SQLite file {database} does not exist"
+                    )
+        check_host(self.name, "url", url.host)
+        if self._lookup is not None:
+            self._read(self._lookup, {"ids": []}, probing=True)
+
+    def _read(self, statement: Any, params: dict[str, Any], *, probing: bool = False) -> Any:
+        """The rows of one statement on a pooled connection, tried once more on a fresh one
+        when the first was found dropped (by the server, a proxy or a failover) — found while
+        checking it out as well as while running the statement. A connection opened afresh
+        that fails is not tried again (a server that is down is not asked twice per lookup)."""
+        dbapi_error = self._dbapi_error
         for attempt in (1, 2):
+            connected = False
+            checkedin = getattr(self.engine.pool, "checkedin", None)
+            pooled = checkedin is not None and checkedin() > 0  # an idle connection to reuse
             try:
                 with self._reader.connect() as conn:
-                    rows = conn.execute(self._lookup, params).all()
-                break
+                    connected = True
+                    return conn.execute(statement, params).all()
             except sa_exc.DBAPIError as error:
-                if error.connection_invalidated and attempt == 1:
+                dropped = self._dropped(error.orig, error.connection_invalidated)
+                if attempt == 1 and pooled and dropped:
                     continue  # a pooled connection the server had closed: once more
-                raise self._unavailable(error) from None
+                raise self._failure(error, error.orig, connected, probing) from None
+            except dbapi_error as error:  # raised by the driver itself while checking out
+                if attempt == 1 and pooled and self._dropped(error, False):
+                    self.engine.dispose()  # the other pooled connections are dropped too
+                    continue
+                raise self._failure(error, error, connected, probing) from None
             except (sa_exc.SQLAlchemyError, OSError) as error:
-                raise self._unavailable(error) from None
-        return dict(self._row(row) for row in rows)
+                raise self._failure(error, None, connected, probing) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _dropped(self, error: BaseException | None, invalidated: bool) -> bool:
+        """Whether ``error`` says the connection is gone (and a fresh one may well work)."""
+        if invalidated:
+            return True
+        dbapi = self.engine.dialect.loaded_dbapi
+        if error is None or not isinstance(error, dbapi.Error):
+            return False
+        try:
+            if self.engine.dialect.is_disconnect(error, None, None):
+                return True
+        except Exception:  # noqa: BLE001 - a dialect that needs the connection to tell
+            pass
+        return isinstance(error, dbapi.OperationalError | dbapi.InterfaceError)
+
+    def _failure(
+        self, error: BaseException, orig: BaseException | None, connected: bool, probing: bool
+    ) -> DoorstepError:
+        """What a failed statement means: an id the database refused as data (``DataError``),
+        a spec that cannot work (when probing: a missing table, column or a bad query), or a
+        source that is unavailable now."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        if isinstance(error, sa_exc.DataError) or isinstance(orig, dbapi.DataError):
+            return EntityIdRefusedError(self.name, self._detail(error, "refused an id"))
+        if probing and connected and not self._transient(orig):
+            where = "query" if self.spec.query is not None else "table"
+            return ConnectorSpecError(
+                self.name,
+                where,
+                f"the database refuses the lookup: {self._text(error)}; check the "
+                f"{where}, 'key', 'columns' and 'observed_at' against the database",
+            )
+        return self._unavailable(error)
+
+    def _transient(self, error: BaseException | None) -> bool:
+        """Whether a statement's error says nothing of the spec: the connection dropped, or
+        the statement ran out of time (a probe on a busy database)."""
+        if error is None:
+            return True
+        try:
+            if self.engine.dialect.is_disconnect(error, None, None):  # type: ignore[arg-type]
+                return True
+        except Exception:  # noqa: BLE001 - a dialect that needs the connection to tell
+            pass
+        return _TIMED_OUT.search(str(error)) is not None
+
+    @property
+    def _dbapi_error(self) -> type[Exception]:
+        error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        return error
 
     def scan(self, after: str | None, chunk_rows: int) -> Iterator[list[tuple[str, FeatureRow]]]:
         """Every entity after ``after`` in id order, streamed by a server-side cursor."""
@@ -125,7 +227,7 @@ class SQLFeatureSource:
                 )
                 for part in result.partitions(chunk_rows):
                     yield [self._row(row) for row in part]
-        except (sa_exc.SQLAlchemyError, OSError) as error:
+        except (sa_exc.SQLAlchemyError, OSError, self._dbapi_error) as error:
             raise self._unavailable(error) from None
 
     def close(self) -> None:
@@ -150,13 +252,15 @@ class SQLFeatureSource:
         return sa.table(name, *(sa.column(n) for n in names), schema=schema or None)
 
     def _lookup_statement(self) -> Any:
-        ids: Any = sa.bindparam("ids", expanding=True)
+        # typed, so that no id at all (the probe) still renders a typed empty list: an untyped
+        # one is an integer to PostgreSQL, which then refuses to compare it with text
+        kind = sa.BigInteger() if self.spec.id_type == "int" else sa.Text()
+        ids: Any = sa.bindparam("ids", expanding=True, type_=kind)
         if self.spec.table is not None:
             table = self._table()
             if self.engine.dialect.name == "postgresql":
                 # one array parameter: the same statement text (prepared once, planned once)
                 # whatever the number of ids; ``IN (...)`` binds one parameter per id
-                kind = sa.BigInteger() if self.spec.id_type == "int" else sa.Text()
                 array = sa.bindparam("ids", type_=postgresql.ARRAY(kind))
                 match = table.c[self.key] == sa.func.any(array)
                 return sa.select(*self._select_list(table)).where(match)
@@ -192,7 +296,7 @@ class SQLFeatureSource:
     def _bind_id(self, entity_id: str) -> Any:
         if self.spec.id_type == "int":
             try:
-                return int(entity_id)
+                return int(source_id(entity_id, "int"))
             except ValueError:
                 return -(2**63)  # matches no row: the entity is unknown, as it should be
         return entity_id
@@ -202,11 +306,15 @@ class SQLFeatureSource:
         observed = observed_time(row[-1]) if self.spec.observed_at is not None else None
         return str(row[0]), FeatureRow(values, observed)
 
-    def _unavailable(self, error: BaseException) -> FeatureSourceUnavailableError:
+    def _text(self, error: BaseException) -> str:
         detail = str(getattr(error, "orig", None) or error).strip().splitlines()
         text = detail[0] if detail else type(error).__name__
-        if self._password:
-            text = text.replace(self._password, "***")
+        return text.replace(self._password, "***") if self._password else text
+
+    def _detail(self, error: BaseException, what: str) -> str:
+        return f"feature source {self.name!r} (sql) {what}: {self._text(error)}"
+
+    def _unavailable(self, error: BaseException) -> FeatureSourceUnavailableError:
         return FeatureSourceUnavailableError(
-            self.name, f"feature source {self.name!r} (sql) failed: {text}; retry later"
+            self.name, self._detail(error, "failed") + "; retry later"
         )

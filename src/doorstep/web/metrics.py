@@ -11,7 +11,14 @@
   server's dispatcher, by the connector's outcome (``delivered``, ``retry``, ``failed``,
   ``gone``);
 - ``doorstep_delivery_seconds{app,connector,outcome}`` — histogram of the time each of those
-  attempts spent in the connector's ``send`` (0 when nothing was sent).
+  attempts spent in the connector's ``send`` (0 when nothing was sent);
+- ``doorstep_source_lookups_total{app,source,outcome}`` — calls of a feature source (one per
+  micro-batch or batch request that needed it), by ``ok``, ``unavailable``, ``timeout``;
+- ``doorstep_source_lookup_seconds{app,source}`` — histogram of the time each call took;
+- ``doorstep_source_entities_total{app,source}`` — entity ids asked of the source (cache hits
+  included), ``doorstep_source_cache_hits_total{app,source}`` — those its cache answered;
+- ``doorstep_source_refusals_total{app,rule}`` — records refused by the lookups, by rule
+  (``id_invalid``, ``entity_unknown``, ``entity_ambiguous``, ``stale``).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doorstep.services.decide.features import LookupObserver
 from doorstep.services.decide.online import DecisionTally
 from doorstep.services.deliver.dispatcher import AttemptReport
 from doorstep.services.deliver.operations import delivery_counts
@@ -86,6 +94,42 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.source_lookups = Counter(
+            "doorstep_source_lookups",
+            "Calls of a feature source, by app, source and outcome (ok, unavailable, timeout).",
+            ["app", "source", "outcome"],
+            registry=self.registry,
+        )
+        self.source_seconds = Histogram(
+            "doorstep_source_lookup_seconds",
+            "Time a call of a feature source took.",
+            ["app", "source"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.source_entities = Counter(
+            "doorstep_source_entities",
+            "Entity ids asked of a feature source (cache hits included).",
+            ["app", "source"],
+            registry=self.registry,
+        )
+        self.source_cache_hits = Counter(
+            "doorstep_source_cache_hits",
+            "Entity ids a feature source's cache answered.",
+            ["app", "source"],
+            registry=self.registry,
+        )
+        self.source_refusals = Counter(
+            "doorstep_source_refusals",
+            "Records refused by feature lookups, by app and rule.",
+            ["app", "rule"],
+            registry=self.registry,
+        )
+
+    def source_observer(self, app: str) -> LookupObserver:
+        """What an app's :class:`FeatureLookup` reports its lookups to."""
+        return _SourceObserver(self, app)
+
     def count(self, app: str, tally: DecisionTally) -> None:
         for action, n in tally.actions.items():
             self.decisions.labels(app, action).inc(n)
@@ -113,6 +157,23 @@ class ServiceMetrics:
         """Everything counted at scrape time: the review backlog and the outbox."""
         self.measure_backlog(store, apps, cap)
         self.measure_deliveries(store, apps)
+
+
+class _SourceObserver:
+    def __init__(self, metrics: ServiceMetrics, app: str) -> None:
+        self.metrics, self.app = metrics, app
+
+    def asked(self, source: str, entities: int, cache_hits: int) -> None:
+        self.metrics.source_entities.labels(self.app, source).inc(entities)
+        if cache_hits:
+            self.metrics.source_cache_hits.labels(self.app, source).inc(cache_hits)
+
+    def looked_up(self, source: str, outcome: str, seconds: float) -> None:
+        self.metrics.source_lookups.labels(self.app, source, outcome).inc()
+        self.metrics.source_seconds.labels(self.app, source).observe(seconds)
+
+    def refused(self, rule: str, records: int) -> None:
+        self.metrics.source_refusals.labels(self.app, rule).inc(records)
 
 
 class MetricsMiddleware:

@@ -68,6 +68,7 @@ _TITLES = {
     "store_unavailable": "Store unavailable",
     "feature_source_unavailable": "Feature source unavailable",
     "entity_unknown": "Unknown entity",
+    "entity_ambiguous": "Ambiguous entity",
     "features_stale": "Features too old",
     "internal_error": "Internal server error",
 }

@@ -59,8 +59,8 @@ class DecisionOut(BaseModel):
     predicted_class: str | None = None
     """Multiclass apps only."""
     lineage: dict[str, Any] | None = None
-    """Records completed from feature sources: where each input came from, and how old it was
-    (see docs/features.md)."""
+    """Apps with feature sources: where each input came from (the request, or which source and
+    how old its row was; see docs/features.md). ``None`` for apps without sources."""
 
 
 class DeliverySummaryOut(BaseModel):
@@ -98,7 +98,8 @@ class StoredDecisionOut(BaseModel):
     predicted_class: str | None = None
     """Multiclass apps only."""
     lineage: dict[str, Any] | None = None
-    """Where each input came from, for records completed from feature sources."""
+    """Apps with feature sources: where each input came from (the request, or a source and how
+    old its row was). ``None`` for apps without sources."""
     deliveries: list[DeliverySummaryOut] | None = None
     """One decision read alone only."""
 

@@ -59,6 +59,7 @@ class DecisionService:
         for app in registry:
             lookup = FeatureLookup.open(app.spec, app.root)
             if lookup is not None:
+                lookup.observer = metrics.source_observer(app.name)
                 self.features[app.name] = lookup
 
     def run(self, app: LoadedApp, requests: Sequence[OnlineRequest]) -> list[Result]:

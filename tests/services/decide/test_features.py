@@ -158,7 +158,9 @@ def test_complete_records_ask_no_source(tmp_path: Path) -> None:
     record = {"customer_id": "C-404", "tenure_months": 3, "plan": "basic", "autopay": False}
     result = lookup.enrich([record])
     lookup.close()
-    assert statements == [] and result.records == [record] and result.lineage == [None]
+    assert statements == [] and result.records == [record]
+    # every input came with the request, and the lineage says so
+    assert result.lineage == [{"request": ["tenure_months", "plan", "autopay"], "sources": {}}]
 
 
 @pytest.mark.parametrize("on_stale", ["refuse", "flag"])
@@ -318,3 +320,25 @@ def test_sql_query_form_binds_the_ids(tmp_path: Path) -> None:
     found = source.lookup(["C-1", "C-2", "C-3", "C-1') OR ('1'='1"])
     source.close()
     assert sorted(found) == ["C-1", "C-3"]  # C-2 is premium; the hostile id is only a value
+
+
+def test_redis_one_key_of_the_wrong_type_refuses_its_record_alone(
+    redis_prefix: tuple[str, Any], tmp_path: Path
+) -> None:
+    prefix, client = redis_prefix
+    for i in range(8):
+        client.hset(f"{prefix}:C-{i}", mapping={"tenure": i, "plan": "plus", "autopay": "1"})
+    client.set(f"{prefix}:C-3", "not a hash")  # WRONGTYPE for HGETALL: the whole pipeline failed
+    source = {
+        "type": "redis",
+        "key": f"{prefix}:{{id}}",
+        "columns": {"tenure_months": "tenure", "plan": "plan", "autopay": "autopay"},
+    }
+    lookup = FeatureLookup.open(spec_with({"cache": source}), tmp_path)
+    assert lookup is not None
+    result = lookup.enrich([{"customer_id": f"C-{i}"} for i in range(8)])
+    lookup.close()
+    assert result.failed == {} and list(result.errors) == [3]
+    [error] = result.errors[3]
+    assert error.rule == "id_invalid" and "WRONGTYPE" in error.message
+    assert result.records[7]["tenure_months"] == 7

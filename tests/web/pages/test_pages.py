@@ -493,3 +493,56 @@ def test_what_would_change_flips_the_action_within_200_ms(seeded: Site) -> None:
     assert elapsed < 0.2, elapsed
     assert changes and all(c.action != record.action for c in changes)
     assert [c.distance for c in changes] == sorted(c.distance for c in changes)
+
+
+async def test_decision_page_shows_where_the_inputs_came_from(
+    seeded: Site, churn_app_template: Path
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{churn_app_template / 'features.db'}")
+    with engine.connect() as conn:
+        known = conn.execute(sa.text("SELECT min(customer_id) FROM customer_features")).scalar()
+    engine.dispose()
+    api = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=seeded.app),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {seeded.keys['client']}"},
+    )
+    async with aclosing(api):
+        answer = await api.post(
+            "/v1/apps/churn/decisions", json={"customer_id": known, "plan": "premium"}
+        )
+    assert answer.status_code == 200, answer.text
+    decision = answer.json()["decision_id"]
+    observed = answer.json()["lineage"]["sources"]["customer_db"]["observed_at"]
+    reviewer, _ = await session_client(seeded, "reviewer")
+    async with aclosing(reviewer):
+        page = (await reviewer.get(f"/decisions/{decision}")).text
+        section = page[page.index('id="lineage"') : page.index('id="h-model"')]
+        assert "From the request: Plan" in section
+        assert 'data-source="customer_db"' in section and observed in section
+        assert "Months as a customer" in section  # labels, not field names
+        assert "<td>no</td>" in section  # max_age 30d: fresh
+        # what the page shows of a lineage is escaped, whatever the store holds
+        hostile = {
+            "request": ["<b>plan</b>"],
+            "sources": {
+                "<script>x()</script>": {
+                    "fields": ["tenure_months"],
+                    "observed_at": "2099-01-01T00:00:00+00:00",
+                    "age_seconds": -7200.0,
+                    "future": True,
+                    "stale": True,
+                }
+            },
+        }
+        with seeded.store.engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE decisions SET lineage = :l WHERE id = :i"),
+                {"l": json.dumps(hostile), "i": decision},
+            )
+        page = (await reviewer.get(f"/decisions/{decision}")).text
+    assert "<script>x()</script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page
+    assert "&lt;b&gt;plan&lt;/b&gt;" in page
+    section = page[page.index('id="lineage"') : page.index('id="h-model"')]
+    assert "2.0 h in the future" in section and ">future</span>" in section
+    assert ">stale</span>" in section

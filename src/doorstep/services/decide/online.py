@@ -25,6 +25,7 @@ from doorstep.core.contract import frame_from_records
 from doorstep.core.records import validate_clean
 from doorstep.errors import (
     DoorstepError,
+    EntityAmbiguousError,
     EntityNotFoundError,
     FeaturesStaleError,
     IdempotencyConflictError,
@@ -260,6 +261,10 @@ class _Builder:
                 rules = {e.rule for e in errors}
                 if rules == {"entity_unknown"}:
                     return EntityNotFoundError(
+                        "The record cannot be decided: " + errors[0].message, errors
+                    )
+                if rules == {"entity_ambiguous"}:
+                    return EntityAmbiguousError(
                         "The record cannot be decided: " + errors[0].message, errors
                     )
                 if rules == {"stale"}:

@@ -35,7 +35,9 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
     inputs: list[dict[str, Any]] = []
     what_if: list[dict[str, Any]] = []
     actions = ["none"]
+    labels: dict[str, str] = {}
     if app is not None:
+        labels = {n: f.label or n for n, f in app.spec.inputs.fields.items()}
         actions += list(app.spec.actions)
         fields = app.spec.inputs.fields
         for name, spec_field in fields.items():
@@ -83,6 +85,7 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
         "bars": bars,
         "what_if": what_if,
         "actions": actions,
+        "lineage": lineage_view(record.lineage, labels),
         "deliveries": case.deliveries,
         "version": case.model_version,
         "audit": case.audit,
@@ -91,6 +94,40 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
         "pending": pending,
         "reason_max": REASON_MAX_LENGTH,
     }
+
+
+def lineage_view(lineage: dict[str, Any] | None, labels: dict[str, str]) -> dict[str, Any] | None:
+    """Where the decision's inputs came from, for the page: the fields of the request, and per
+    source its fields, update time, age (``in the future`` for a negative one) and flags."""
+    if not lineage:
+        return None
+    sources = []
+    for name, entry in (lineage.get("sources") or {}).items():
+        age = entry.get("age_seconds")
+        sources.append(
+            {
+                "name": name,
+                "fields": [labels.get(f, f) for f in entry.get("fields") or []],
+                "observed_at": entry.get("observed_at") or "—",
+                "age": "—" if age is None else _age(float(age)),
+                "stale": entry.get("stale"),
+                "future": bool(entry.get("future")),
+            }
+        )
+    request = [labels.get(f, f) for f in lineage.get("request") or []]
+    return {"request": request, "sources": sources}
+
+
+def _age(seconds: float) -> str:
+    ahead = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 3600:
+        text = f"{seconds / 60:.0f} min"
+    elif seconds < 86400:
+        text = f"{seconds / 3600:.1f} h"
+    else:
+        text = f"{seconds / 86400:.1f} d"
+    return f"{text} in the future" if ahead else text
 
 
 async def show(
