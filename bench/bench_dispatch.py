@@ -174,13 +174,18 @@ def decisions(app: ServiceApp, n: int) -> list[Any]:
 
 
 def write_spec(app: ServiceApp, work: Path) -> Path:
-    """The churn example's spec in ``work``: model and reference where they are cached, the
-    ``callbacks`` file connector writing into ``work`` (not into the cached example)."""
+    """The churn example's spec in ``work``: model, reference and feature table where they are
+    cached, the ``callbacks`` file connector writing into ``work`` (not into the cached
+    example)."""
     text = (app.directory / "doorstep.yaml").read_text(encoding="utf-8")
     for name in ("model.lgb.txt", "reference.parquet"):
         if text.count(f" {name}") != 1:
             raise RuntimeError(f"could not find {name} in the churn example's spec")
         text = text.replace(f" {name}", f" {(app.directory / name).as_posix()}")
+    source = "sqlite:///features.db"  # serve checks its feature source at start-up
+    if text.count(source) != 1:
+        raise RuntimeError(f"could not find {source} in the churn example's spec")
+    text = text.replace(source, f"sqlite:///{(app.directory / 'features.db').as_posix()}")
     spec = work / "doorstep.yaml"
     spec.write_text(text, encoding="utf-8")
     return spec
