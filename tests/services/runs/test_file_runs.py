@@ -1,0 +1,225 @@
+"""A record file decided into the store as a run (``doorstep score FILE --record``): the same
+decisions and reasons as ``score --out``, deliveries only when asked, every row exactly once
+with the same decision ids across a failure and a resume, rejected rows counted."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from doorstep.errors import InputError
+from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.runs import file_runs
+from doorstep.services.runs.file_runs import file_decision_ids, record_file
+from doorstep.services.runs.files import score_file
+from doorstep.services.runs.resume import resume_run
+from doorstep.store import Store
+from doorstep.store.protocols import DecisionQuery, DeliveryQuery
+from doorstep.store.runs import RunInfo, RunQuery
+
+ROWS = 500
+
+
+def recorded(store: Store) -> list[Any]:
+    return store.list_decisions(DecisionQuery(app="churn", limit=10_000)).items
+
+
+def keys(store: Store) -> list[str]:
+    return [d.key for d in store.list_deliveries(DeliveryQuery(app="churn", limit=10_000)).items]
+
+
+@pytest.fixture
+def app(churn_app: Path) -> LoadedApp:
+    return load_app(churn_app / "doorstep.yaml")
+
+
+@pytest.fixture
+def customers(churn_app: Path) -> Path:
+    """The first 500 customers of the churn example (a Parquet file)."""
+    path = churn_app / "some.parquet"
+    pl.read_parquet(churn_app / "customers.parquet").head(ROWS).write_parquet(path)
+    return path
+
+
+def test_recorded_decisions_carry_the_reasons_score_out_writes(
+    app: LoadedApp, customers: Path, store: Store, tmp_path: Path
+) -> None:
+    run = record_file(
+        app, store, customers, input_format=None, deliver=False, explain=True, chunk_rows=128
+    )
+    assert run.state == "succeeded" and run.source == "file:some.parquet"
+    assert (run.rows, run.decided, run.rejected, run.checkpoint) == (ROWS, ROWS, 0, str(ROWS))
+    score_file(app, customers, tmp_path / "out.jsonl", explain=True, chunk_rows=128)
+    written = {}
+    for line in (tmp_path / "out.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        written[item["row"]] = item
+    made = recorded(store)
+    assert len(made) == ROWS
+    ids = file_decision_ids(run)
+    for decision in made:
+        row = decision.lineage["file"]["row"]
+        item = written[row]
+        assert decision.id == ids(row)
+        assert decision.entity_id == item["entity_id"]
+        assert decision.score == pytest.approx(item["score"], abs=1e-12)
+        assert (decision.action, decision.rule or None) == (item["action"], item["rule"] or None)
+        assert decision.status.value == item["status"]
+        assert decision.reasons_text == item["reasons_text"]
+        assert [r["sentence"] for r in decision.reasons or []] == [
+            r["sentence"] for r in item["reasons"] or []
+        ]
+        assert decision.lineage["sources"] == {} and "tenure_months" in decision.lineage["request"]
+    assert keys(store) == []  # not asked to deliver
+
+
+def test_deliveries_are_enqueued_once_with_deliver(
+    app: LoadedApp, customers: Path, store: Store
+) -> None:
+    run = record_file(
+        app, store, customers, input_format=None, deliver=True, explain=False, chunk_rows=100
+    )
+    acted = [d for d in recorded(store) if d.action != "none" and not d.control]
+    sent = keys(store)
+    assert acted and len(sent) == len(set(sent)) == len(acted) == run.deliveries
+    assert set(sent) == {f"{d.id}:{d.action}" for d in acted}
+
+
+@pytest.fixture
+def failing_third_chunk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The third chunk a file run decides fails (after two were committed)."""
+    decide = file_runs._decide_rows
+    calls = {"n": 0}
+
+    def third_fails(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("the third chunk failed")
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(file_runs, "_decide_rows", third_fails)
+    yield
+    monkeypatch.setattr(file_runs, "_decide_rows", decide)
+
+
+def failed_run(app: LoadedApp, store: Store, path: Path) -> RunInfo:
+    with pytest.raises(RuntimeError, match="third chunk"):
+        record_file(
+            app, store, path, input_format=None, deliver=True, explain=False, chunk_rows=100
+        )
+    [run] = store.list_runs(RunQuery(app="churn")).items
+    return run
+
+
+def test_a_failed_file_run_resumes_and_records_every_row_once_with_its_ids(
+    app: LoadedApp, customers: Path, store: Store, failing_third_chunk: None
+) -> None:
+    failed = failed_run(app, store, customers)
+    assert failed.state == "failed" and failed.checkpoint == "200" and failed.rows == 200
+    before = {d.lineage["file"]["row"]: d.id for d in recorded(store)}
+    keys_before = keys(store)
+    assert sorted(before) == list(range(1, 201)) and keys_before
+
+    done = resume_run(app, store, failed.id, actor="t")
+    assert done.id == failed.id and done.state == "succeeded" and done.attempts == 2
+    assert (done.rows, done.decided, done.checkpoint) == (ROWS, ROWS, str(ROWS))
+    after = {d.lineage["file"]["row"]: d.id for d in recorded(store)}
+    assert sorted(after) == list(range(1, ROWS + 1))  # every row, once
+    assert {row: after[row] for row in before} == before  # the first ones untouched
+    ids = file_decision_ids(done)
+    assert all(ids(row) == decision_id for row, decision_id in after.items())
+    sent = keys(store)
+    assert set(keys_before) <= set(sent) and len(set(sent)) == len(sent) == done.deliveries
+
+
+def test_a_chunk_recorded_again_records_nothing_twice(
+    app: LoadedApp, customers: Path, store: Store
+) -> None:
+    """A runner that decides rows again in the same run (its checkpoint behind what it
+    committed) makes the same ids: one decision and one delivery per row."""
+    from doorstep.services.runs.file_runs import FileOrigin, run_file
+    from doorstep.services.runs.sources import RunOptions
+
+    first = record_file(
+        app, store, customers, input_format=None, deliver=True, explain=False, chunk_rows=100
+    )
+    decided, sent = {d.id for d in recorded(store)}, keys(store)
+    with store.engine.begin() as conn:  # as if it had failed with its checkpoint at row 100
+        from doorstep.store.tables import runs
+
+        conn.execute(
+            runs.update().where(runs.c.id == first.id).values(state="failed", checkpoint="100")
+        )
+    assert store.reopen_run(first.id, actor="t")
+    lease = store.take_over_run(first.id, runner="b", lease_seconds=60)
+    assert lease is not None
+    options = RunOptions(chunk_rows=100, deliver=True, explain=False)
+    again = run_file(app, store, lease, options, FileOrigin.from_run(first))
+    assert {d.id for d in recorded(store)} == decided and keys(store) == sent
+    assert again.state == "succeeded" and again.rows == ROWS and again.decided == ROWS
+    assert again.deliveries == first.deliveries
+
+
+def test_rejected_rows_are_counted_and_kept_with_the_run(
+    app: LoadedApp, churn_app: Path, store: Store
+) -> None:
+    frame = pl.read_parquet(churn_app / "customers.parquet").head(300)
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()).is_in([5, 150, 151]))
+        .then(-3)
+        .otherwise(pl.col("tenure_months"))
+        .alias("tenure_months")
+    )
+    lines = [json.dumps(r, default=str) for r in frame.to_dicts()]
+    lines[40] = "this is no JSON"
+    path = churn_app / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    run = record_file(
+        app, store, path, input_format=None, deliver=False, explain=False, chunk_rows=100
+    )
+    assert run.state == "succeeded" and run.source == "file:bad.jsonl"
+    assert (run.rows, run.decided, run.rejected) == (300, 296, 4)
+    assert len(recorded(store)) == 296
+    assert [(e["record"], e["rule"]) for e in run.errors] == [
+        (6, "min"),
+        (41, "record"),
+        (151, "min"),
+        (152, "min"),
+    ]
+    assert run.errors[0]["field"] == "tenure_months" and "row 6" in run.errors[0]["message"]
+
+
+def test_an_entity_twice_in_a_file_is_two_decisions(
+    app: LoadedApp, churn_app: Path, store: Store
+) -> None:
+    """A file may hold one entity twice (two applications of one customer): keyed by row,
+    each row is a decision of its own."""
+    frame = pl.read_parquet(churn_app / "customers.parquet").head(10)
+    path = churn_app / "twice.parquet"
+    pl.concat([frame, frame.head(1)]).write_parquet(path)
+    run = record_file(
+        app, store, path, input_format=None, deliver=False, explain=False, chunk_rows=4
+    )
+    made = recorded(store)
+    assert run.decided == 11 == len(made) == len({d.id for d in made})
+    first = frame["customer_id"][0]
+    assert sorted(d.lineage["file"]["row"] for d in made if d.entity_id == first) == [1, 11]
+
+
+def test_resume_refuses_a_file_that_changed(
+    app: LoadedApp, customers: Path, store: Store, failing_third_chunk: None
+) -> None:
+    failed = failed_run(app, store, customers)
+    pl.read_parquet(customers).head(400).write_parquet(customers)
+    with pytest.raises(InputError, match="changed since the run started"):
+        resume_run(app, store, failed.id, actor="t")
+    os.remove(customers)
+    with pytest.raises(InputError, match="which is gone"):
+        resume_run(app, store, failed.id, actor="t")
+    assert store.get_run(failed.id).state == "failed"  # type: ignore[union-attr]
