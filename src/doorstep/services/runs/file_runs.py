@@ -45,6 +45,8 @@ from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
 
 __all__ = ["FILE_SOURCE_PREFIX", "FileOrigin", "file_decision_ids", "record_file", "run_file"]
 
+_Chunk = tuple[RecordRequest, ChunkProgress]
+
 FILE_SOURCE_PREFIX = "file:"
 """A file run's ``source``: ``file:`` and the file's name (``file:customers.parquet``)."""
 
@@ -163,10 +165,20 @@ def run_file(
     ids = file_decision_ids(lease.run)
     name = Path(origin.path).name
     chunks = (
-        _decide_rows(app, name, reader, chunk, offset, options, ids, on_progress)
+        _decide_rows(app, name, reader, chunk, offset, options, ids)
         for chunk, offset in _rows_after(reader, done)
     )
-    return drive_run(store, lease, options, chunks)
+    return drive_run(store, lease, options, _counted(chunks, on_progress))
+
+
+def _counted(
+    chunks: Iterator[_Chunk], on_progress: Callable[[int], None] | None
+) -> Iterator[_Chunk]:
+    """``chunks``, calling ``on_progress`` with each one's rows once it is recorded."""
+    for request, progress in chunks:
+        yield request, progress
+        if on_progress is not None:
+            on_progress(progress.rows)
 
 
 def _rows_after(reader: RecordReader, done: int) -> Iterator[tuple[pl.DataFrame, int]]:
@@ -188,8 +200,7 @@ def _decide_rows(
     offset: int,
     options: RunOptions,
     ids: Callable[[int], str],
-    on_progress: Callable[[int], None] | None,
-) -> tuple[RecordRequest, ChunkProgress]:
+) -> _Chunk:
     """One chunk (its first row is the file's row ``offset + 1``) decided, as the store will
     record it with the run's new checkpoint."""
     spec = app.spec
@@ -240,7 +251,5 @@ def _decide_rows(
         deliveries=len(deliveries),
         errors=errors,
     )
-    if on_progress is not None:
-        on_progress(size)
     request = RecordRequest(recorded.decisions, app=app.name, deliveries=deliveries)
     return request, progress
