@@ -28,7 +28,7 @@ import polars as pl
 from doorstep.core.contract import ROW_COLUMN, validate_batch
 from doorstep.engines.files import RecordReader, detect_format
 from doorstep.errors import InputError, RecordError
-from doorstep.ids import derived_id
+from doorstep.ids import sequenced_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_validated
 from doorstep.services.decide.recording import record_batch
@@ -104,9 +104,9 @@ class FileOrigin:
 def file_decision_ids(run: RunInfo) -> Callable[[int], str]:
     """The id of the decision ``run`` makes for the file's row ``row`` (1-based): derived from
     the run and the row number, so a row decided again in the same run keeps its id."""
-    name = f"{run.app}\nrun\n{run.id}\nrow\n"
+    name = f"{run.app}\nrun\n{run.id}\nrows\n"
     ms = int(run.started_at.timestamp() * 1000)
-    return lambda row: derived_id(ms, name + str(row))
+    return lambda row: sequenced_id(ms, name, row)
 
 
 def record_file(
