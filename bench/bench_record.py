@@ -60,6 +60,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     app = load_app(bench_app.spec)
+    # the same app whose action goes to a connector, so that --deliver has deliveries to write
+    delivering = bench_app.spec.with_name("doorstep-deliver.yaml")
+    text = bench_app.spec.read_text()
+    assert "  offer: {}\n" in text
+    delivering.write_text(
+        text.replace("  offer: {}\n", "  offer: {connector: sink}\n")
+        + f"connectors:\n  sink: {{type: file, path: {work / 'sink.jsonl'}}}\n"
+    )
+    app_delivering = load_app(delivering)
 
     # the store floor's decisions, built once (outside the timing)
     import polars as pl
@@ -86,13 +95,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return None
 
     results: dict[str, int] = {}
+    deliveries: dict[str, int] = {}
 
     def recorded(deliver: bool) -> Callable[[], object]:
         def run() -> object:
             url = fresh_url()
             with open_store(url) as store:
                 done = record_file(
-                    app,
+                    app_delivering if deliver else app,
                     store,
                     source,
                     input_format=None,
@@ -103,6 +113,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 stored = len(store.list_decisions(DecisionQuery(app=app.name, limit=1)).items)
             assert done.state == "succeeded" and stored == 1, done
             results["deliver" if deliver else "plain"] = done.decided
+            deliveries["deliver" if deliver else "plain"] = done.deliveries
             return done
 
         return run
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ),
             row("doorstep record_file (--record)", "record", results["plain"], True),
             row(
-                "doorstep record_file (--record --deliver)",
+                f"doorstep record_file (--record --deliver: {deliveries['deliver']:,} deliveries)",
                 "record_deliver",
                 results["deliver"],
                 True,
@@ -168,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "target_per_second": TARGET,
         "timings": {name: timing.as_dict() for name, timing in t.items()},
         "per_second": rates,
+        "deliveries": deliveries,
         "ratios": ratios,
     }
     if args.json:

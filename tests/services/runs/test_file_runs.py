@@ -223,3 +223,13 @@ def test_resume_refuses_a_file_that_changed(
     with pytest.raises(InputError, match="which is gone"):
         resume_run(app, store, failed.id, actor="t")
     assert store.get_run(failed.id).state == "failed"  # type: ignore[union-attr]
+
+
+def test_an_unreadable_file_starts_no_run(app: LoadedApp, churn_app: Path, store: Store) -> None:
+    path = churn_app / "broken.parquet"
+    path.write_bytes(b"this is no Parquet file")
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        record_file(
+            app, store, path, input_format=None, deliver=False, explain=False, chunk_rows=100
+        )
+    assert store.list_runs(RunQuery()).items == []

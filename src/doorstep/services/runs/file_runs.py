@@ -26,8 +26,8 @@ from typing import Any
 import polars as pl
 
 from doorstep.core.contract import ROW_COLUMN, validate_batch
-from doorstep.engines.files import RecordReader, detect_format
-from doorstep.errors import InputError, RecordError
+from doorstep.engines.files import RecordReader
+from doorstep.errors import DoorstepError, InputError, RecordError
 from doorstep.ids import sequenced_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_validated
@@ -125,7 +125,7 @@ def record_file(
     run by hand (``source`` ``file:NAME``); ``deliver`` enqueues their actions. ``chunk_rows``
     is capped at :data:`~doorstep.services.runs.sources.MAX_CHUNK_ROWS`."""
     origin = FileOrigin.of(path, input_format)
-    detect_format(path, input_format)  # an unknown suffix fails before a run is started
+    RecordReader(path, fmt=input_format)  # an unreadable file fails before a run is started
     options = RunOptions(
         chunk_rows=min(chunk_rows, MAX_CHUNK_ROWS),
         deliver=deliver,
@@ -157,7 +157,11 @@ def run_file(
     """Decide the rows of ``origin`` after ``lease.run.checkpoint`` (rows done) and finish the
     run; a fresh run and a resumed one go through here."""
     done = int(lease.run.checkpoint or 0)
-    reader = RecordReader(Path(origin.path), chunk_rows=options.chunk_rows, fmt=origin.format)
+    try:
+        reader = RecordReader(Path(origin.path), chunk_rows=options.chunk_rows, fmt=origin.format)
+    except DoorstepError as error:  # the run is not left held until its lease expires
+        store.finish_run(lease, "failed", error.message)
+        raise
     if on_total is not None:
         on_total(reader.total_rows)
     if on_progress is not None and done:
