@@ -61,7 +61,6 @@ def test_score_record_records_the_files_decisions_as_a_run(churn_app: Path, tmp_
     ("extra", "named"),
     [
         (["--record", "--out", "d.parquet"], ("--out", "--record")),
-        (["--record", "--rejects", "r.csv"], ("--rejects", "--record")),
         (["--record", "--from", "customer_db"], ("--record", "--from")),
         (["--out", "d.parquet", "--deliver"], ("--deliver", "--record")),
     ],

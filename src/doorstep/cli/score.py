@@ -28,7 +28,11 @@ def score(
         Path | None, typer.Option("--out", "-o", help="Decisions file to write.")
     ] = None,
     rejects: Annotated[
-        Path | None, typer.Option(help="Rejects file (default: OUT's name + .rejects.csv).")
+        Path | None,
+        typer.Option(
+            help="Rejects file (default: OUT's name + .rejects.csv; with --record: none, the "
+            "run keeps the first 100)."
+        ),
     ] = None,
     input_format: InputFormatOption = None,
     explain: Annotated[
@@ -70,9 +74,9 @@ def score(
     the store as a run), or every entity of a database (--from SOURCE, or --url and --query:
     recorded in the store, as a run).
 
-    A run's decisions go to the store, never to a file: --out and --rejects are for files,
-    --deliver and --db for runs (--record, --from, --url), and mixing them is a usage error
-    (exit 2).
+    A run's decisions go to the store, never to a file: --out is for files (--rejects too,
+    and with --record), --deliver and --db for runs (--record, --from, --url), and mixing them
+    is a usage error (exit 2).
 
     Exits 0 when records were decided, even if some were rejected (see the rejects), 5 when
     every record read was rejected and nothing was decided, 1 on errors, 2 on usage errors."""
@@ -105,6 +109,7 @@ def score(
                 deliver=deliver,
                 explain=explain,
                 chunk_rows=chunk_rows,
+                rejects=rejects,
                 on_total=bar.total,
                 on_progress=bar.advance,
             )
@@ -185,14 +190,13 @@ def _refuse_mixed_options(
             )
         return
     if record:
-        given = [name for name in ("--out", "--rejects") if file_options[name] is not None]
-        if given:
+        if file_options["--out"] is not None:
             raise typer.BadParameter(
-                "cannot be combined with --record: a recorded run may stop and be resumed "
-                "(doorstep runs resume), even elsewhere, so no one process could write its "
-                "whole file; its decisions are in the store and its rejected rows counted, "
-                "the first 100 kept with the run (doorstep runs show)",
-                param_hint=given[0],
+                "cannot be combined with --record: a recorded run's decisions are in the store "
+                "(doorstep export training-data writes them to a file); a run may stop and be "
+                "resumed (doorstep runs resume), even elsewhere, so no one process could write "
+                "its whole decisions file",
+                param_hint="--out",
             )
         return
     given = [name for name, value in run_options.items() if value is not None]

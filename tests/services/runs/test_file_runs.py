@@ -233,3 +233,56 @@ def test_an_unreadable_file_starts_no_run(app: LoadedApp, churn_app: Path, store
             app, store, path, input_format=None, deliver=False, explain=False, chunk_rows=100
         )
     assert store.list_runs(RunQuery()).items == []
+
+
+def test_the_rejects_file_of_a_resumed_run_holds_each_rejected_row_once(
+    app: LoadedApp, churn_app: Path, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The third chunk's rejects are written, then its commit fails: the resume cuts them from
+    the rejects file and writes them again, once; the file equals what score --out writes."""
+    frame = pl.read_parquet(churn_app / "customers.parquet").head(ROWS)
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()).is_in([5, 150, 250, 260, 420]))
+        .then(-3)
+        .otherwise(pl.col("tenure_months"))
+        .alias("tenure_months")
+    )
+    path = churn_app / "bad.parquet"
+    frame.write_parquet(path)
+    record_chunk = Store.record_run_chunk
+    calls = {"n": 0}
+
+    def third_commit_fails(self: Store, *args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("the store went away")
+        record_chunk(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "record_run_chunk", third_commit_fails)
+    rejects = tmp_path / "rejects.csv"
+    with pytest.raises(RuntimeError, match="store went away"):
+        record_file(
+            app,
+            store,
+            path,
+            input_format=None,
+            deliver=False,
+            explain=False,
+            chunk_rows=100,
+            rejects=rejects,
+        )
+    [failed] = store.list_runs(RunQuery()).items
+    assert failed.checkpoint == "200"
+    assert pl.read_csv(rejects)["row"].to_list() == [6, 151, 251, 261]  # 251, 261 uncommitted
+    done = resume_run(app, store, failed.id, actor="t")
+    assert done.state == "succeeded" and (done.rows, done.rejected) == (ROWS, 5)
+    score_file(app, path, tmp_path / "out.parquet", explain=False)
+    assert pl.read_csv(rejects).equals(pl.read_csv(tmp_path / "out.rejects.csv"))
+
+    rejects.unlink()  # a resume whose rejects file is gone is refused
+    with store.engine.begin() as conn:
+        from doorstep.store.tables import runs
+
+        conn.execute(runs.update().where(runs.c.id == done.id).values(state="failed"))
+    with pytest.raises(InputError, match="rejects file .* which is gone"):
+        resume_run(app, store, done.id, actor="t")

@@ -17,6 +17,7 @@ file that changed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from doorstep.core.contract import ROW_COLUMN, validate_batch
+from doorstep.core.contract import REJECT_SCHEMA, ROW_COLUMN, validate_batch
 from doorstep.engines.files import RecordReader
 from doorstep.errors import DoorstepError, InputError, RecordError
 from doorstep.ids import sequenced_id
@@ -41,9 +42,16 @@ from doorstep.services.runs.sources import (
     drive_run,
 )
 from doorstep.store.protocols import RecordRequest, RunStore
-from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
+from doorstep.store.runs import MAX_RUN_ERRORS, ChunkProgress, RunInfo, RunLease
 
-__all__ = ["FILE_SOURCE_PREFIX", "FileOrigin", "file_decision_ids", "record_file", "run_file"]
+__all__ = [
+    "FILE_SOURCE_PREFIX",
+    "FileOrigin",
+    "RejectsFile",
+    "file_decision_ids",
+    "record_file",
+    "run_file",
+]
 
 _Chunk = tuple[RecordRequest, ChunkProgress]
 
@@ -60,13 +68,16 @@ class FileOrigin:
     format: str | None
     size: int
     mtime_ns: int
+    rejects: str | None = None
+    """The rejects file the run writes (``--rejects``), if any."""
 
     @classmethod
-    def of(cls, path: Path, input_format: str | None) -> FileOrigin:
+    def of(cls, path: Path, input_format: str | None, rejects: Path | None = None) -> FileOrigin:
         if not path.is_file():
             raise InputError(f"input file {path} does not exist")
         stat = path.stat()
-        return cls(str(path.resolve()), input_format, stat.st_size, stat.st_mtime_ns)
+        kept = None if rejects is None else str(rejects.resolve())
+        return cls(str(path.resolve()), input_format, stat.st_size, stat.st_mtime_ns, kept)
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -74,6 +85,7 @@ class FileOrigin:
             "format": self.format,
             "size": self.size,
             "mtime_ns": self.mtime_ns,
+            "rejects": self.rejects,
         }
 
     @classmethod
@@ -81,9 +93,15 @@ class FileOrigin:
         kept = run.options.get("file")
         if not isinstance(kept, dict):
             raise InputError(f"Run {run.id} reads {run.source!r} but kept no file to resume from")
-        return cls(str(kept["path"]), kept.get("format"), int(kept["size"]), int(kept["mtime_ns"]))
+        return cls(
+            str(kept["path"]),
+            kept.get("format"),
+            int(kept["size"]),
+            int(kept["mtime_ns"]),
+            kept.get("rejects"),
+        )
 
-    def check_unchanged(self, run_id: str) -> None:
+    def check_unchanged(self, run_id: str, done: int) -> None:
         """Refuse a file that is gone or changed since the run started: its row numbers would
         name other records (decided under ids of rows they are not)."""
         path = Path(self.path)
@@ -98,6 +116,11 @@ class FileOrigin:
                 f"Run {run_id} reads the file {self.path}, which changed since the run started "
                 f"(size {self.size:,} → {stat.st_size:,} bytes, or its modification time): a "
                 "resumed run must read the same rows; score the new file as a new run"
+            )
+        if self.rejects is not None and done and not Path(self.rejects).is_file():
+            raise InputError(
+                f"Run {run_id} writes the rejects file {self.rejects}, which is gone: put it "
+                "back where it was to resume the run (it holds the rejects of the rows done)"
             )
 
 
@@ -118,13 +141,15 @@ def record_file(
     deliver: bool,
     explain: bool | None,
     chunk_rows: int,
+    rejects: Path | None = None,
     on_total: Callable[[int | None], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> RunInfo:
     """Decide every record of the file at ``path`` and record the decisions in the store as a
-    run by hand (``source`` ``file:NAME``); ``deliver`` enqueues their actions. ``chunk_rows``
-    is capped at :data:`~doorstep.services.runs.sources.MAX_CHUNK_ROWS`."""
-    origin = FileOrigin.of(path, input_format)
+    run by hand (``source`` ``file:NAME``); ``deliver`` enqueues their actions, ``rejects``
+    names a CSV file for the rejected rows. ``chunk_rows`` is capped at
+    :data:`~doorstep.services.runs.sources.MAX_CHUNK_ROWS`."""
+    origin = FileOrigin.of(path, input_format, rejects)
     RecordReader(path, fmt=input_format)  # an unreadable file fails before a run is started
     options = RunOptions(
         chunk_rows=min(chunk_rows, MAX_CHUNK_ROWS),
@@ -159,8 +184,11 @@ def run_file(
     done = int(lease.run.checkpoint or 0)
     try:
         reader = RecordReader(Path(origin.path), chunk_rows=options.chunk_rows, fmt=origin.format)
-    except DoorstepError as error:  # the run is not left held until its lease expires
-        store.finish_run(lease, "failed", error.message)
+        rejects = None if origin.rejects is None else RejectsFile(Path(origin.rejects), done)
+    except (DoorstepError, OSError, pl.exceptions.PolarsError) as error:
+        # the run is not left held until its lease expires
+        text = error.message if isinstance(error, DoorstepError) else f"{error!r}"
+        store.finish_run(lease, "failed", text)
         raise
     if on_total is not None:
         on_total(reader.total_rows)
@@ -172,17 +200,58 @@ def run_file(
         _decide_rows(app, name, reader, chunk, offset, options, ids)
         for chunk, offset in _rows_after(reader, done)
     )
-    return drive_run(store, lease, options, _counted(chunks, on_progress))
+    try:
+        return drive_run(store, lease, options, _recorded(chunks, rejects, on_progress))
+    finally:
+        if rejects is not None:
+            rejects.close()
 
 
-def _counted(
-    chunks: Iterator[_Chunk], on_progress: Callable[[int], None] | None
+def _recorded(
+    chunks: Iterator[tuple[RecordRequest, ChunkProgress, pl.DataFrame]],
+    rejects: RejectsFile | None,
+    on_progress: Callable[[int], None] | None,
 ) -> Iterator[_Chunk]:
-    """``chunks``, calling ``on_progress`` with each one's rows once it is recorded."""
-    for request, progress in chunks:
+    """``chunks`` for the store; each one's rejects written to ``rejects`` before the chunk is
+    committed (a resume cuts what lies past the checkpoint), ``on_progress`` called with its
+    rows once it is."""
+    for request, progress, rejected in chunks:
+        if rejects is not None:
+            rejects.write(rejected)
         yield request, progress
         if on_progress is not None:
             on_progress(progress.rows)
+
+
+class RejectsFile:
+    """A run's rejects file (CSV, as ``doorstep score`` writes it), appended chunk by chunk
+    ahead of each commit. Opened for a run resumed after row ``done``, it keeps the rows up to
+    ``done`` and drops the rest: those of a chunk written but never committed, decided again."""
+
+    def __init__(self, path: Path, done: int) -> None:
+        self.path = path
+        if done:
+            kept = pl.read_csv(path, schema=REJECT_SCHEMA).filter(pl.col("row") <= done)
+            part = path.with_name(path.name + ".part")
+            with part.open("wb") as fh:
+                kept.write_csv(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(part, path)
+            self._fh = path.open("ab")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("wb")
+            pl.DataFrame(schema=REJECT_SCHEMA).write_csv(self._fh)
+
+    def write(self, rejects: pl.DataFrame) -> None:
+        if rejects.height:
+            rejects.select(list(REJECT_SCHEMA)).write_csv(self._fh, include_header=False)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def _rows_after(reader: RecordReader, done: int) -> Iterator[tuple[pl.DataFrame, int]]:
@@ -204,9 +273,9 @@ def _decide_rows(
     offset: int,
     options: RunOptions,
     ids: Callable[[int], str],
-) -> _Chunk:
+) -> tuple[RecordRequest, ChunkProgress, pl.DataFrame]:
     """One chunk (its first row is the file's row ``offset + 1``) decided, as the store will
-    record it with the run's new checkpoint."""
+    record it with the run's new checkpoint, and its rejects (one row per broken rule)."""
     spec = app.spec
     now = datetime.now(UTC)
     size = chunk.height
@@ -240,9 +309,10 @@ def _decide_rows(
     rejects = batch.rejects
     if bad.height:  # a line that is no record: one reject saying so, not one per field
         rejects = pl.concat([bad, rejects.filter(~pl.col("row").is_in(bad["row"]))])
-    errors = [
+    rejects = rejects.sort("row")
+    errors = [  # the run keeps its first MAX_RUN_ERRORS
         RecordError(row, entity, field, rule, message).as_dict()
-        for row, entity, field, rule, message in rejects.sort("row")
+        for row, entity, field, rule, message in rejects.head(MAX_RUN_ERRORS)
         .select("row", "entity_id", "field", "rule", "message")
         .iter_rows()
     ]
@@ -256,4 +326,4 @@ def _decide_rows(
         errors=errors,
     )
     request = RecordRequest(recorded.decisions, app=app.name, deliveries=deliveries)
-    return request, progress
+    return request, progress, rejects

@@ -83,7 +83,7 @@ def _resume_file(
             f"Run {run.id} reads a file ({run.source}): --url is only for runs from a query"
         )
     origin = FileOrigin.from_run(run)
-    origin.check_unchanged(run.id)
+    origin.check_unchanged(run.id, int(run.checkpoint or 0))
     lease = _hold(store, run, actor)
     resumed = replace(options, lease_seconds=BY_HAND_LEASE_SECONDS, actor=RESUMER)
     return run_file(app, store, lease, resumed, origin)
