@@ -111,11 +111,17 @@ def test_a_failed_file_run_is_resumed_by_hand(
     assert len(sent) == len(set(sent))
 
 
-def test_a_file_run_that_rejects_every_row_exits_5(churn_app: Path, tmp_path: Path) -> None:
+def test_a_file_run_that_rejects_every_row_writes_its_rejects_and_exits_5(
+    churn_app: Path, tmp_path: Path
+) -> None:
     db = f"sqlite:///{tmp_path / 'store.db'}"
     frame = pl.read_parquet(churn_app / "customers.parquet").head(20)
     frame.with_columns(pl.lit(-1).alias("tenure_months")).write_parquet(churn_app / "bad.parquet")
-    done = record(churn_app, db, source="bad.parquet")
+    rejects = tmp_path / "rejects.csv"
+    done = record(churn_app, db, "--rejects", str(rejects), source="bad.parquet")
     assert done.exit_code == EXIT_ALL_REJECTED, done.output  # type: ignore[attr-defined]
     shown = _words(done.output)  # type: ignore[attr-defined]
     assert "20 rows, 0 decided, 20 rejected" in shown and "doorstep runs show" in shown
+    written = pl.read_csv(rejects)
+    assert written["row"].to_list() == list(range(1, 21))
+    assert set(written["rule"]) == {"min"} and set(written["field"]) == {"tenure_months"}
