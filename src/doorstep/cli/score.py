@@ -74,9 +74,9 @@ def score(
     the store as a run), or every entity of a database (--from SOURCE, or --url and --query:
     recorded in the store, as a run).
 
-    A run's decisions go to the store, never to a file: --out is for files (--rejects too,
-    and with --record), --deliver and --db for runs (--record, --from, --url), and mixing them
-    is a usage error (exit 2).
+    A run's decisions go to the store, never to a file: --out is for files, --deliver and --db
+    for runs (--record, --from, --url), --rejects for files and --record, and mixing them is a
+    usage error (exit 2).
 
     Exits 0 when records were decided, even if some were rejected (see the rejects), 5 when
     every record read was rejected and nothing was decided, 1 on errors, 2 on usage errors."""
