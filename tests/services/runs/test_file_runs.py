@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
-from doorstep.errors import InputError
+from doorstep.errors import ConflictError, InputError
 from doorstep.services.apps.loading import LoadedApp, load_app
 from doorstep.services.runs import file_runs
 from doorstep.services.runs.file_runs import file_decision_ids, record_file
@@ -286,3 +287,90 @@ def test_the_rejects_file_of_a_resumed_run_holds_each_rejected_row_once(
         conn.execute(runs.update().where(runs.c.id == done.id).values(state="failed"))
     with pytest.raises(InputError, match="rejects file .* which is gone"):
         resume_run(app, store, done.id, actor="t")
+
+
+KILLED_CHILD = """
+import sys, time
+from pathlib import Path
+from doorstep.services.runs import file_runs
+from doorstep.services.apps.loading import load_app
+from doorstep.store import open_store
+
+decide = file_runs._decide_rows
+def slow(*args, **kwargs):
+    time.sleep(0.05)  # a long run: time to kill it halfway
+    return decide(*args, **kwargs)
+file_runs._decide_rows = slow
+app = load_app(Path(sys.argv[1]))
+with open_store(sys.argv[2]) as store:
+    file_runs.record_file(app, store, Path(sys.argv[3]), input_format=None, deliver=True,
+                          explain=False, chunk_rows=20, rejects=Path(sys.argv[4]))
+"""
+
+
+@pytest.mark.slow
+def test_a_file_run_killed_halfway_resumes_and_records_every_row_once(
+    churn_app: Path, store_url: str, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from doorstep.store import open_store
+    from doorstep.store.tables import runs
+
+    frame = pl.read_parquet(churn_app / "customers.parquet").head(ROWS)
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) % 50 == 7)
+        .then(-3)
+        .otherwise(pl.col("tenure_months"))
+        .alias("tenure_months")
+    )
+    path = churn_app / "some.parquet"
+    frame.write_parquet(path)
+    rejects = tmp_path / "rejects.csv"
+    open_store(store_url).close()  # migrated before the child starts
+    spec = churn_app / "doorstep.yaml"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CHILD, str(spec), store_url, str(path), str(rejects)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with open_store(store_url) as store:
+                listed = store.list_runs(RunQuery()).items
+            if listed and listed[0].rows >= 200:
+                break
+            assert child.poll() is None, "the run finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    app = load_app(spec)
+    with open_store(store_url) as store:
+        [run] = store.list_runs(RunQuery()).items
+        assert run.state == "running" and 200 <= run.rows < ROWS
+        with pytest.raises(ConflictError, match="cannot be resumed"):  # its runner holds it
+            resume_run(app, store, run.id, actor="t")
+        with store.engine.begin() as conn:  # ten minutes later: the dead runner's lease expired
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run.id)
+                .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        done = resume_run(app, store, run.id, actor="t")
+        made = recorded(store)
+        sent = keys(store)
+    assert done.state == "succeeded" and done.attempts == 2
+    assert (done.rows, done.rejected, done.decided) == (ROWS, 10, ROWS - 10)
+    rows = sorted(d.lineage["file"]["row"] for d in made)
+    assert len(rows) == len(set(rows)) == ROWS - 10  # every row once
+    ids = file_decision_ids(done)
+    assert all(d.id == ids(d.lineage["file"]["row"]) for d in made)
+    assert len(sent) == len(set(sent)) == done.deliveries
+    assert pl.read_csv(rejects)["row"].to_list() == [r + 1 for r in range(ROWS) if r % 50 == 7]
