@@ -7,7 +7,9 @@ when the clock has not moved (or went backwards), the 74 random bits are increme
 
 :func:`derived_id` makes the same layout from a given time and a name instead: the same name
 always gives the same id (a run's decisions, so that deciding an entity again in the same run
-gives the id it had, and the store keeps one).
+gives the id it had, and the store keeps one). :func:`sequenced_id` does the same for the
+numbered items of one name (a file's rows): the ids sort by number, so a run's decisions are
+appended to the store's index of ids in order rather than scattered through it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 import time
 import uuid
 
-__all__ = ["derived_id", "new_id", "uuid7_time_ms"]
+__all__ = ["derived_id", "new_id", "sequenced_id", "uuid7_time_ms"]
 
 _RAND_BITS = 74
 _RAND_MASK = (1 << _RAND_BITS) - 1
@@ -51,6 +53,20 @@ def derived_id(ms: int, name: str) -> str:
     first of ``name``'s SHA-256: the same ``ms`` and ``name`` always give the same id."""
     digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:10], "big")
     return _format(ms, digest & _RAND_MASK)
+
+
+_SEQ_BITS = 34
+_HASH_BITS = _RAND_BITS - _SEQ_BITS
+
+
+def sequenced_id(ms: int, name: str, number: int) -> str:
+    """A UUIDv7 whose time is ``ms``, whose next 34 bits are ``number`` (below 2**34) and whose
+    last 40 the first of ``name``'s SHA-256: the same ``ms``, ``name`` and ``number`` always give
+    the same id, and the ids of one name sort by ``number``."""
+    if not 0 <= number < 1 << _SEQ_BITS:
+        raise ValueError(f"number must be within 0 and 2**{_SEQ_BITS} - 1, got {number}")
+    digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:5], "big")
+    return _format(ms, number << _HASH_BITS | digest)
 
 
 def _format(ms: int, rand: int) -> str:

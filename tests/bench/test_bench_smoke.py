@@ -86,3 +86,31 @@ def test_bench_memory_runs(data_dir: Path) -> None:
     result = json.loads(out.read_text())
     assert result["peak_bytes"]
     assert not list(data_dir.glob("rows-*-4000.parquet"))  # the large file is removed
+
+
+@pytest.mark.slow
+def test_bench_record_runs(data_dir: Path) -> None:
+    out = data_dir / "record.json"
+    stdout = run(
+        "bench.bench_record",
+        "--rows",
+        "3000",
+        "--chunk-rows",
+        "1000",
+        "--repeat",
+        "1",
+        "--data-dir",
+        str(data_dir),
+        "--json",
+        str(out),
+        *TINY,
+    )
+    ratios = printed_ratios(stdout)
+    assert set(ratios) == {
+        "record_vs_score",
+        "record_vs_score_plus_store",
+        "record_rate_vs_target",
+    }
+    assert all(math.isfinite(v) and v > 0 for v in ratios.values()), ratios
+    result = json.loads(out.read_text())
+    assert result["decided"] == 3000 and result["per_second"]["record"] > 0

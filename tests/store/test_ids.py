@@ -6,7 +6,9 @@ import re
 import time
 import uuid
 
-from doorstep.ids import new_id, uuid7_time_ms
+import pytest
+
+from doorstep.ids import new_id, sequenced_id, uuid7_time_ms
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -51,3 +53,15 @@ def test_a_derived_id_is_a_uuid7_made_of_its_time_and_name() -> None:
     }
     assert len(others) == 998 and first not in others
     assert derived_id(ms + 1, "churn\nnightly\n2025-05-01T02:00:00+00:00\nC-1") != first
+
+
+def test_sequenced_ids_are_stable_uuid7s_that_sort_by_number() -> None:
+    ms = 1_767_000_000_000
+    made = [sequenced_id(ms, "churn\nrun\nR\nrows\n", n) for n in range(1, 2_000)]
+    assert all(UUID7.match(value) for value in made)
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert all(uuid7_time_ms(value) == ms for value in made)
+    assert sequenced_id(ms, "churn\nrun\nR\nrows\n", 7) == made[6]  # the same every time
+    assert sequenced_id(ms, "churn\nrun\nS\nrows\n", 7) != made[6]  # another run, another id
+    with pytest.raises(ValueError, match="number must be"):
+        sequenced_id(ms, "x", 1 << 34)

@@ -1,5 +1,5 @@
 """``doorstep runs list|show|resume``: batch runs from feature sources, scheduled or by
-``doorstep score --from``."""
+``doorstep score --from``, and from files (``doorstep score FILE --record``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from doorstep.cli.options import DbOption, SpecOption, actor, open_db
 
 __all__ = ["runs_app"]
 
-runs_app = command_group(help="Batch runs from feature sources: scheduled, or by doorstep score.")
+runs_app = command_group(
+    help="Batch runs from feature sources (scheduled, or by doorstep score --from) and files "
+    "(doorstep score FILE --record)."
+)
 
 
 @runs_app.command("list")

@@ -28,7 +28,11 @@ def score(
         Path | None, typer.Option("--out", "-o", help="Decisions file to write.")
     ] = None,
     rejects: Annotated[
-        Path | None, typer.Option(help="Rejects file (default: OUT's name + .rejects.csv).")
+        Path | None,
+        typer.Option(
+            help="Rejects file (default: OUT's name + .rejects.csv; with --record: none, the "
+            "run keeps the first 100)."
+        ),
     ] = None,
     input_format: InputFormatOption = None,
     explain: Annotated[
@@ -51,21 +55,33 @@ def score(
     query: Annotated[
         str | None, typer.Option(help="With --url: a SELECT of the id and the input fields.")
     ] = None,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help="Record the file's decisions in the store, as a run (instead of --out).",
+        ),
+    ] = False,
     db: DbOption = None,
     deliver: Annotated[
         bool,
-        typer.Option(help="With --from/--url: enqueue the actions through the outbox."),
+        typer.Option(
+            help="With --record, --from or --url: enqueue the actions through the outbox."
+        ),
     ] = False,
 ) -> None:
-    """Decide every record of a file (write decisions and rejected rows), or every entity of a
-    database (--from SOURCE, or --url and --query: recorded in the store, as a run).
+    """Decide every record of a file (write decisions and rejected rows, or --record them in
+    the store as a run), or every entity of a database (--from SOURCE, or --url and --query:
+    recorded in the store, as a run).
 
-    A run's decisions go to the store, never to a file: --out, --rejects and --format are for
-    files, --deliver and --db for runs, and mixing them is a usage error (exit 2).
+    A run's decisions go to the store, never to a file: --out is for files, --deliver and --db
+    for runs (--record, --from, --url), --rejects for files and --record, and mixing them is a
+    usage error (exit 2).
 
     Exits 0 when records were decided, even if some were rejected (see the rejects), 5 when
     every record read was rejected and nothing was decided, 1 on errors, 2 on usage errors."""
     from doorstep.services.apps.loading import load_app
+    from doorstep.services.runs.file_runs import record_file
     from doorstep.services.runs.files import score_file
     from doorstep.services.runs.sources import run_by_hand
 
@@ -75,9 +91,31 @@ def score(
         source=source,
         from_source=from_source,
         url=url,
+        record=record,
         file_options={"--out": out, "--rejects": rejects, "--format": input_format},
         run_options={"--deliver": deliver or None, "--db": db},
     )
+    if record:
+        if source is None:
+            raise typer.BadParameter("give the SOURCE file to record", param_hint="--record")
+        app = load_app(spec)
+        render.warnings(errors, app.warnings)
+        with open_db(db) as store, render.progress(console) as bar:
+            run = record_file(
+                app,
+                store,
+                source,
+                input_format=input_format,
+                deliver=deliver,
+                explain=explain,
+                chunk_rows=chunk_rows,
+                rejects=rejects,
+                on_total=bar.total,
+                on_progress=bar.advance,
+            )
+        runs_render.run_done(console, errors, run)
+        _fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
+        return
     if from_database:
         app = load_app(spec)
         with (
@@ -124,6 +162,7 @@ def _refuse_mixed_options(
     source: Path | None,
     from_source: str | None,
     url: str | None,
+    record: bool,
     file_options: dict[str, object],
     run_options: dict[str, object],
 ) -> None:
@@ -140,6 +179,8 @@ def _refuse_mixed_options(
         given = [name for name, value in file_options.items() if value is not None]
         if source is not None:
             given.insert(0, "SOURCE")
+        if record:
+            given.insert(0, "--record")
         if given:
             raise typer.BadParameter(
                 f"cannot be combined with {chosen}: a run from a database records "
@@ -148,11 +189,22 @@ def _refuse_mixed_options(
                 param_hint=given[0],
             )
         return
+    if record:
+        if file_options["--out"] is not None:
+            raise typer.BadParameter(
+                "cannot be combined with --record: a recorded run's decisions are in the store "
+                "(doorstep export training-data writes them to a file); a run may stop and be "
+                "resumed (doorstep runs resume), even elsewhere, so no one process could write "
+                "its whole decisions file",
+                param_hint="--out",
+            )
+        return
     given = [name for name, value in run_options.items() if value is not None]
     if given:
         raise typer.BadParameter(
-            "applies to runs from a database (--from SOURCE, or --url and --query); "
-            "scoring a file writes its decisions to --out and records nothing in a store",
+            "applies to runs (SOURCE with --record, --from SOURCE, or --url and --query); "
+            "scoring a file without --record writes its decisions to --out and records "
+            "nothing in a store",
             param_hint=given[0],
         )
 

@@ -43,12 +43,17 @@ def record_batch(
     now: datetime,
     lineage: Sequence[dict[str, Any] | None] | None = None,
     decision_id: Callable[[str], str] | None = None,
+    row_id: Callable[[int], str] | None = None,
+    row_offset: int = 0,
 ) -> Recorded:
     """The decisions of ``batch`` (decided from ``records``, in order) as store records, with
     each record's ``lineage`` (where its inputs came from; ``None`` when all came with it), and
     its rejects as :class:`RecordError` without the contract's ``row N (id=…):`` prefix (the
     error names the record itself). ``decision_id`` gives a decision's id from its entity id
-    (a run's: the same entity, the same id); without it each id is new."""
+    (a run's: the same entity, the same id), ``row_id`` from its row number instead (a file's
+    run: the same row, the same id); without either each id is new. ``row_offset`` is the
+    ``row_offset`` the batch was decided with: ``records`` (and ``lineage``) hold the chunk's
+    records from position 0."""
     spec = app.spec
     names = [spec.inputs.id, *spec.inputs.fields]
     version, model_hash = app.model_version, app.model.metadata.content_hash
@@ -57,12 +62,16 @@ def record_batch(
     decisions: list[Decision] = []
     rows: list[int] = []
     for i, row in enumerate(columns["row"]):
-        position = row - 1
+        position = row - 1 - row_offset
         record = records[position]
         entity = columns["entity_id"][i]
+        if row_id is not None:
+            made = row_id(row)
+        else:
+            made = new_id() if decision_id is None else decision_id(entity)
         decisions.append(
             Decision(
-                id=new_id() if decision_id is None else decision_id(entity),
+                id=made,
                 app=app.name,
                 entity_id=entity,
                 model_version=version,

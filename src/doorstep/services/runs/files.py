@@ -20,7 +20,7 @@ from doorstep.engines.files import RecordReader, RecordWriter
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch, decision_schema
 
-__all__ = ["ScoreSummary", "default_rejects_path", "score_file"]
+__all__ = ["ScoreSummary", "default_rejects_path", "score_file", "unreadable_rows"]
 
 
 @dataclass
@@ -78,7 +78,7 @@ def score_file(
         RecordWriter(rejects, REJECT_SCHEMA) as rejects_out,
     ):
         for chunk in reader:
-            bad = _unreadable(reader, offset, chunk.height)
+            bad = unreadable_rows(reader, offset, chunk.height)
             batch = decide_batch(
                 app, chunk.drop("__bad__", strict=False), row_offset=offset, explain=explain
             )
@@ -102,7 +102,7 @@ def score_file(
     return summary
 
 
-def _unreadable(reader: RecordReader, offset: int, height: int) -> pl.DataFrame:
+def unreadable_rows(reader: RecordReader, offset: int, height: int) -> pl.DataFrame:
     """Reject rows for input lines that were not records at all (JSON Lines only)."""
     lines = [(row, message) for row, message in reader.bad_lines if offset < row <= offset + height]
     return pl.DataFrame(

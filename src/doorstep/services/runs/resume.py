@@ -17,10 +17,11 @@ from typing import Any
 
 from doorstep.errors import ConflictError, InputError
 from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.runs.file_runs import FileOrigin, run_file
 from doorstep.services.runs.sources import BY_HAND_LEASE_SECONDS, RunOptions, execute_run
 from doorstep.services.runs.views import get_run
 from doorstep.store.protocols import RunStore
-from doorstep.store.runs import RunInfo
+from doorstep.store.runs import RunInfo, RunLease
 
 __all__ = ["requeue_run", "resume_options", "resume_run"]
 
@@ -42,6 +43,8 @@ def resume_run(
         )
     _check_resumable(run, datetime.now(UTC))
     options = resume_options(app, run)
+    if "file" in run.options:
+        return _resume_file(app, store, run, options, actor=actor, url=url)
     if options.query is not None:
         if url is None:
             raise InputError(
@@ -57,15 +60,42 @@ def resume_run(
             )
         scan = open_scan(app, run.source, None, None)
     try:
-        if not store.reopen_run(run.id, actor=actor):
-            raise ConflictError(f"Run {run.id} changed meanwhile: {_state(get_run(store, run.id))}")
-        lease = store.take_over_run(run.id, runner=RESUMER, lease_seconds=BY_HAND_LEASE_SECONDS)
-        if lease is None:
-            raise ConflictError(f"Run {run.id} was taken over by another runner first.")
+        lease = _hold(store, run, actor)
         resumed = replace(options, lease_seconds=BY_HAND_LEASE_SECONDS, actor=RESUMER)
         return execute_run(app, scan, store, lease, resumed)
     finally:
         scan.close()
+
+
+def _resume_file(
+    app: LoadedApp,
+    store: RunStore,
+    run: RunInfo,
+    options: RunOptions,
+    *,
+    actor: str,
+    url: str | None,
+) -> RunInfo:
+    """A file run (``doorstep score FILE --record``) goes on after its checkpoint, the number
+    of rows done, reading the same file: refused when it is gone or changed."""
+    if url is not None:
+        raise InputError(
+            f"Run {run.id} reads a file ({run.source}): --url is only for runs from a query"
+        )
+    origin = FileOrigin.from_run(run)
+    origin.check_unchanged(run.id, int(run.checkpoint or 0))
+    lease = _hold(store, run, actor)
+    resumed = replace(options, lease_seconds=BY_HAND_LEASE_SECONDS, actor=RESUMER)
+    return run_file(app, store, lease, resumed, origin)
+
+
+def _hold(store: RunStore, run: RunInfo, actor: str) -> RunLease:
+    if not store.reopen_run(run.id, actor=actor):
+        raise ConflictError(f"Run {run.id} changed meanwhile: {_state(get_run(store, run.id))}")
+    lease = store.take_over_run(run.id, runner=RESUMER, lease_seconds=BY_HAND_LEASE_SECONDS)
+    if lease is None:
+        raise ConflictError(f"Run {run.id} was taken over by another runner first.")
+    return lease
 
 
 def requeue_run(store: RunStore, run_id: str, *, actor: str) -> RunInfo:

@@ -12,7 +12,7 @@ more than one row for is refused, every row of it (``entity_ambiguous``): never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "BY_HAND_LEASE_SECONDS",
     "MAX_CHUNK_ROWS",
     "RunOptions",
+    "drive_run",
     "execute_run",
     "run_by_hand",
     "run_decision_ids",
@@ -99,9 +100,27 @@ def execute_run(
     its new holder goes on."""
     settings = app.spec.features.get(source.name)
     ids = run_decision_ids(lease.run)
+    chunks = (
+        _decide_chunk(app, source.name, chunk, settings, options, ids)
+        for chunk in whole_entities(source.scan(lease.run.checkpoint, options.chunk_rows))
+    )
+    return drive_run(store, lease, options, chunks, on_chunk=on_chunk)
+
+
+def drive_run(
+    store: RunStore,
+    lease: RunLease,
+    options: RunOptions,
+    chunks: Iterator[tuple[RecordRequest, ChunkProgress]],
+    *,
+    on_chunk: Callable[[RunInfo | None], None] | None = None,
+) -> RunInfo:
+    """Commit each decided chunk of ``chunks`` with its checkpoint (one transaction each),
+    then finish the run (``succeeded``, or ``failed`` with the error) and return it as stored.
+    Whatever the run reads from — a feature source, a file — it is driven by this. A lost lease
+    stops the run quietly: its new holder goes on."""
     try:
-        for chunk in whole_entities(source.scan(lease.run.checkpoint, options.chunk_rows)):
-            request, progress = _decide_chunk(app, source.name, chunk, settings, options, ids)
+        for request, progress in chunks:
             store.record_run_chunk(
                 lease,
                 [request],
