@@ -102,6 +102,9 @@ def _words(text: str) -> str:
         (["--from", "customer_db", "--url", "sqlite://", "--query", "SELECT 1"], ("--from",)),
         (["customers.parquet", "--out", "d.parquet", "--deliver"], ("--deliver", "--from")),
         (["customers.parquet", "--out", "d.parquet", "--db", "sqlite://"], ("--db", "--from")),
+        (["--from", "customer_db", "--query", "SELECT 1"], ("--query", "--from")),
+        (["--url", "sqlite://"], ("--query", "--url")),
+        (["--query", "SELECT 1"], ("--url", "--query")),
     ],
 )
 def test_options_of_a_file_and_of_a_run_are_not_mixed(
@@ -189,3 +192,15 @@ def test_a_skipped_slot_is_listed_with_its_reason(tmp_path: Path) -> None:
     assert "2025-05-01 02:00" in listed.output
     view = json.loads(runner.invoke(app, ["runs", "show", skipped.id, "--db", db]).output)
     assert view["state"] == "skipped" and view["error"] == view["state_detail"] == reason
+
+
+@pytest.mark.parametrize("extra", [[], ["customers.parquet"], ["--out", "d.parquet"]])
+def test_score_without_something_to_decide_is_a_usage_error(
+    churn_app: Path, extra: list[str]
+) -> None:
+    """Nothing to decide, or nowhere to put it: a usage error (exit 2) saying what to give."""
+    done = runner.invoke(app, ["score", "--spec", str(churn_app / "doorstep.yaml"), *extra])
+    assert done.exit_code == 2, done.output
+    shown = _words(done.output)
+    assert "give a SOURCE file and --out (or --record), or --from SOURCE" in shown, shown
+    assert not Path("d.parquet").exists()

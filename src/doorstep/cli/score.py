@@ -91,6 +91,7 @@ def score(
         source=source,
         from_source=from_source,
         url=url,
+        query=query,
         record=record,
         file_options={"--out": out, "--rejects": rejects, "--format": input_format},
         run_options={"--deliver": deliver or None, "--db": db},
@@ -136,8 +137,10 @@ def score(
         _fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
         return
     if source is None or out is None:
-        errors.print("[bold red]error[/]: give a SOURCE file and --out, or --from SOURCE")
-        raise typer.Exit(code=1)
+        raise typer.BadParameter(
+            "give a SOURCE file and --out (or --record), or --from SOURCE, or --url and --query",
+            param_hint="--out" if source is not None else "SOURCE",
+        )
     app = load_app(spec)
     render.warnings(errors, app.warnings)
     with render.progress(console) as bar:
@@ -162,6 +165,7 @@ def _refuse_mixed_options(
     source: Path | None,
     from_source: str | None,
     url: str | None,
+    query: str | None,
     record: bool,
     file_options: dict[str, object],
     run_options: dict[str, object],
@@ -171,9 +175,15 @@ def _refuse_mixed_options(
     wrote nothing). A run's decisions go to the store, not a file: a run resumes after a crash
     and may be finished by another runner, so no one process could write the whole file."""
     if from_database:
-        if from_source is not None and url is not None:
+        if from_source is not None and (url is not None or query is not None):
             raise typer.BadParameter(
-                "give --from SOURCE or --url and --query, not both", param_hint="--url"
+                "give --from SOURCE or --url and --query, not both",
+                param_hint="--url" if url is not None else "--query",
+            )
+        if from_source is None and (url is None or query is None):
+            raise typer.BadParameter(
+                "--url and --query go together: give both, or --from SOURCE",
+                param_hint="--query" if query is None else "--url",
             )
         chosen = "--from" if from_source is not None else "--url/--query"
         given = [name for name, value in file_options.items() if value is not None]
