@@ -44,6 +44,7 @@ def test_score_record_records_the_files_decisions_as_a_run(churn_app: Path, tmp_
         [run] = store.list_runs(RunQuery()).items
     listed = runner.invoke(app, ["runs", "list", "--db", db])
     assert listed.exit_code == 0 and run.id in listed.output and "succeeded" in listed.output
+    assert "file:customers.parquet" in listed.output  # the list says what each run read
     view = json.loads(runner.invoke(app, ["runs", "show", run.id, "--db", db]).output)
     assert view["source"] == "file:customers.parquet" and view["checkpoint"] == "500"
     assert view["rows"] == view["decided"] == 500 and view["deliveries"] == 0

@@ -37,6 +37,7 @@ def _table(items: list[RunInfo], now: datetime) -> Table:
     table.add_column("app", overflow="fold")
     table.add_column("schedule", overflow="fold")
     table.add_column("slot", overflow="fold")
+    table.add_column("source", overflow="fold")  # a spec's source, query or file:NAME
     table.add_column("state", overflow="fold")
     for name in ("rows", "decided", "rejected"):
         table.add_column(name, justify="right", overflow="fold")
@@ -46,6 +47,7 @@ def _table(items: list[RunInfo], now: datetime) -> Table:
             run.app,
             run.schedule or "(by hand)",
             run.slot.strftime("%Y-%m-%d %H:%M") if run.slot else "",
+            run.source,
             state_label(run, now),
             str(run.rows),
             str(run.decided),
