@@ -194,11 +194,7 @@ def start_run(
         "errors": [],
         "options": options or {},
     }
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    made = conn.execute(
-        insert(runs).values(**values).on_conflict_do_nothing().returning(runs.c.id)
-    ).first()
-    if made is None:
+    if not _insert_unless_slot_taken(conn, values):
         return None
     run = get_run(conn, run_id)
     assert run is not None
@@ -233,11 +229,16 @@ def skip_slot(
         "errors": [],
         "options": {},
     }
+    return get_run(conn, run_id) if _insert_unless_slot_taken(conn, values) else None
+
+
+def _insert_unless_slot_taken(conn: sa.Connection, values: dict[str, Any]) -> bool:
+    """Insert the run ``values``; ``False`` when its scheduled slot has a run already."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     made = conn.execute(
         insert(runs).values(**values).on_conflict_do_nothing().returning(runs.c.id)
     ).first()
-    return None if made is None else get_run(conn, run_id)
+    return made is not None
 
 
 def last_slot(conn: sa.Connection, app: str, schedule: str) -> datetime | None:
