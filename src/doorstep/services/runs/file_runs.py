@@ -17,6 +17,7 @@ file that changed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -80,13 +81,7 @@ class FileOrigin:
         return cls(str(path.resolve()), input_format, stat.st_size, stat.st_mtime_ns, kept)
 
     def stored(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "format": self.format,
-            "size": self.size,
-            "mtime_ns": self.mtime_ns,
-            "rejects": self.rejects,
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_run(cls, run: RunInfo) -> FileOrigin:
