@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from doorstep.errors import SpecError
-from doorstep.services.apps.loading import load_app
+from doorstep.services.apps.loading import LoadedApp, load_app, with_model
 
 pytestmark = pytest.mark.slow
 
@@ -132,3 +132,42 @@ def test_a_category_value_the_model_never_saw_is_a_warning_and_scored_as_missing
         row.with_columns(pl.lit(None, pl.String).alias("plan")).select(fields)
     )
     assert gold.tolist() == missing.tolist()
+
+
+def test_with_model_decides_with_another_model_checked_as_at_load(
+    churn_loaded_app: LoadedApp, tmp_path: Path
+) -> None:
+    from doorstep.examples.churn import generate_customers, train_model
+
+    retrained = tmp_path / "model-v2.lgb.txt"
+    train_model(generate_customers(3_000, seed=11), trees=25, seed=11).save_model(str(retrained))  # type: ignore[attr-defined]
+    app = with_model(churn_loaded_app, retrained, version="2")
+    assert app.model_version == "2" and churn_loaded_app.model_version != "2"
+    assert app.model.metadata.content_hash != churn_loaded_app.model.metadata.content_hash
+    assert app.additivity_error is not None and app.additivity_error < 1e-6
+    assert app.reference is churn_loaded_app.reference and app.doc is churn_loaded_app.doc
+    rows = churn_loaded_app.reference
+    assert rows is not None
+    before = churn_loaded_app.model.predict(rows.head(50))
+    after = app.model.predict(rows.head(50))
+    assert before.shape == after.shape and (before != after).any()
+
+
+def test_with_model_refuses_a_model_that_does_not_fit_the_contract(
+    churn_loaded_app: LoadedApp, tmp_path: Path
+) -> None:
+    import lightgbm as lgb
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    other = lgb.train(
+        {"objective": "binary", "verbosity": -1, "num_threads": 1},
+        lgb.Dataset(rng.normal(size=(300, 2)), label=rng.integers(0, 2, 300)),
+        num_boost_round=3,
+    )
+    path = tmp_path / "other.lgb.txt"
+    other.save_model(str(path))
+    with pytest.raises(SpecError) as info:
+        with_model(churn_loaded_app, path, version="9")
+    text = " ".join(str(issue) for issue in info.value.issues)
+    assert "model.path" in text and "Column_0" in text

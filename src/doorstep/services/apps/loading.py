@@ -35,7 +35,7 @@ from doorstep.models.fallback import (
 )
 from doorstep.plugins import load_model
 
-__all__ = ["LoadedApp", "load_app", "read_spec"]
+__all__ = ["LoadedApp", "load_app", "read_spec", "with_model"]
 
 ADDITIVITY_ROWS = 200
 """Reference rows on which contributions must add up to the model's output at load time."""
@@ -58,6 +58,8 @@ class LoadedApp:
     """Largest additivity error measured at load time (``None`` when explanations are off)."""
     warnings: tuple[str, ...] = ()
     """Problems that do not stop the app, e.g. reference rows that break the contract."""
+    version: str | None = None
+    """The model version served, when it is not the spec's own (a registered version)."""
 
     @property
     def spec(self) -> Spec:
@@ -69,6 +71,8 @@ class LoadedApp:
 
     @property
     def model_version(self) -> str:
+        if self.version is not None:
+            return self.version
         declared = self.doc.spec.model.version
         return declared or self.model.metadata.content_hash.removeprefix("sha256:")[:12]
 
@@ -99,13 +103,36 @@ def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
     )
     if doc is None:  # the spec cannot be built: its problems are all there is to say
         raise SpecError(issues)
-    spec, root = doc.spec, path.resolve().parent
+    root = path.resolve().parent
     try:
         reference, warnings = _read_reference(doc, root)
     except SpecError as exc:  # go on without it, to report the model's problems as well
         reference, warnings = None, ()
         issues += exc.issues
-    model = _load_model(doc, root, reference, issues)
+    return _assemble(doc, root, reference, warnings, issues, root / doc.spec.model.path, None)
+
+
+def with_model(app: LoadedApp, model_path: Path, *, version: str) -> LoadedApp:
+    """``app`` deciding with the model in ``model_path`` instead, as version ``version``.
+
+    The model is checked exactly as at load time (inputs, categories, the policy's columns,
+    explanations and their additivity on the reference); a model that does not fit the app's
+    contract raises :class:`SpecError` located at the spec's ``model.path``."""
+    return _assemble(app.doc, app.root, app.reference, app.warnings, [], model_path, version)
+
+
+def _assemble(
+    doc: SpecDocument,
+    root: Path,
+    reference: pl.DataFrame | None,
+    warnings: tuple[str, ...],
+    issues: list[SpecIssue],
+    model_path: Path,
+    version: str | None,
+) -> LoadedApp:
+    """Load the model of ``model_path`` and check it against the spec and the reference."""
+    spec = doc.spec
+    model = _load_model(doc, model_path, reference, issues)
     undeclared: list[str] = []
     if model is not None:
         mismatches = check_model_inputs(model.metadata, spec.feature_fields)
@@ -133,15 +160,14 @@ def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
             )
         except ExplanationError as exc:
             raise SpecError([doc.issue(("explain",), exc.message)]) from None
-    return LoadedApp(doc, root, model, policy, reference, additivity, warnings)
+    return LoadedApp(doc, root, model, policy, reference, additivity, warnings, version)
 
 
 def _load_model(
-    doc: SpecDocument, root: Path, reference: pl.DataFrame | None, issues: list[SpecIssue]
+    doc: SpecDocument, model_path: Path, reference: pl.DataFrame | None, issues: list[SpecIssue]
 ) -> Model | None:
-    """The spec's model, or ``None`` with the reason added to ``issues``."""
+    """The model of ``model_path``, or ``None`` with the reason added to ``issues``."""
     spec = doc.spec
-    model_path = root / spec.model.path
     if not model_path.exists():
         issues.append(doc.issue(("model", "path"), f"model file {model_path} does not exist"))
         return None
