@@ -44,9 +44,15 @@ async def test_approve_and_override(client: httpx.AsyncClient, keys: dict[str, s
 async def test_a_second_verdict_is_a_conflict(client: httpx.AsyncClient) -> None:
     decision = (await decisions(client, "pending_review"))[0]["decision_id"]
     url = f"/v1/decisions/{decision}/review"
-    assert (await client.post(url, json={"verdict": "approve", "reason": "ok"})).status_code == 200
-    again = await client.post(url, json={"verdict": "approve", "reason": "ok"})
+    first = await client.post(url, json={"verdict": "override", "action": "none", "reason": "ok"})
+    assert first.status_code == 200
+    again = await client.post(url, json={"verdict": "approve", "reason": "looks right"})
     assert again.status_code == 409 and again.json()["code"] == "review_conflict"
+    detail = again.json()["detail"]  # who decided, when, how and why: the next step is clear
+    stored = (await client.get(f"/v1/decisions/{decision}")).json()
+    assert stored["status"] == "overridden" and stored["final_action"] == "none"
+    assert f"({stored['app']} {stored['entity_id']}) was already overridden (none) by " in detail
+    assert "with the reason: 'ok'" in detail and "Go on with the next case" in detail
 
 
 async def test_only_pending_decisions_take_a_verdict(client: httpx.AsyncClient) -> None:

@@ -8,11 +8,16 @@ methods, and unexpected exceptions (500, without internals) — is ``application
      "code": "not_found"}
 
 Input errors add ``errors: [{record, entity_id, field, rule, message}]``.
+
+A person's browser opening a page address (``GET`` asking for ``text/html``, outside the API's
+paths) gets the same error as an HTML page with a next step instead, when the pages are served
+(:func:`install_html_errors`): never raw JSON for an unknown page or a page that failed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,7 +42,15 @@ from doorstep.errors import (
 )
 from doorstep.services.decide.online import encode_json
 
-__all__ = ["PROBLEM_TYPE", "STATUS_BY_ERROR", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_TYPE",
+    "STATUS_BY_ERROR",
+    "HtmlErrorPage",
+    "install_html_errors",
+    "install_problem_handlers",
+    "problem_response",
+    "wants_html",
+]
 
 PROBLEM_TYPE = "https://github.com/doorstep-ml/doorstep/blob/main/docs/api.md#"
 MEDIA_TYPE = "application/problem+json"
@@ -75,6 +88,27 @@ _TITLES = {
 
 logger = logging.getLogger("doorstep.web")
 
+HtmlErrorPage = Callable[[Request, int, str, str], Response]
+"""Renders an error for a person: (request, status, code, detail) -> an HTML page."""
+
+API_PREFIXES = ("/v1/", "/docs", "/openapi", "/metrics", "/healthz", "/readyz", "/static/")
+"""Paths whose errors are always problem details, whatever the client accepts."""
+
+
+def wants_html(request: Request) -> bool:
+    """A browser opening a page: ``GET``/``HEAD``, ``text/html`` accepted, not an API path."""
+    path = request.url.path
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+        and not path.startswith(API_PREFIXES)
+    )
+
+
+def install_html_errors(app: FastAPI, page: HtmlErrorPage) -> None:
+    """Answer people's page errors with ``page`` instead of problem details."""
+    app.state.html_error_page = page
+
 
 def status_of(error: DoorstepError) -> int:
     for cls in type(error).__mro__:
@@ -93,6 +127,11 @@ def problem_response(
     errors: list[RecordError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    page: HtmlErrorPage | None = getattr(request.app.state, "html_error_page", None)
+    if page is not None and wants_html(request):
+        response = page(request, status, code, detail)
+        response.headers.update(headers or {})
+        return response
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + code,
         "title": _TITLES.get(code, code.replace("_", " ").capitalize()),
@@ -139,7 +178,11 @@ def _http_error(request: Request, exc: Exception) -> Response:
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = str(exc.detail)
     if exc.status_code == 404 and detail == "Not Found":
-        detail = f"There is no route {request.url.path}. The API is described at /docs."
+        detail = (
+            f"There is no page at {request.url.path}."
+            if wants_html(request)
+            else f"There is no route {request.url.path}. The API is described at /docs."
+        )
     headers = dict(exc.headers) if exc.headers else None
     if exc.status_code == 405:
         allowed = allowed_methods(request)

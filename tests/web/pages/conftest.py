@@ -135,11 +135,13 @@ def sign_in(page: Any, site: Site, role: str, target: str = "/") -> None:
     page.wait_for_load_state("networkidle")
 
 
-async def session_client(site: Site, role: str) -> tuple[httpx.AsyncClient, str]:
-    """An in-process client signed in as ``role``, and its CSRF token."""
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=site.app), base_url="http://testserver"
-    )
+async def session_client(
+    site: Site, role: str, *, raise_app_exceptions: bool = True
+) -> tuple[httpx.AsyncClient, str]:
+    """An in-process client signed in as ``role``, and its CSRF token. With
+    ``raise_app_exceptions=False`` an unexpected error is answered as a browser would see it."""
+    transport = httpx.ASGITransport(app=site.app, raise_app_exceptions=raise_app_exceptions)
+    client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
     form = await client.get("/sign-in")
     match = CSRF.search(form.text)
     assert match is not None

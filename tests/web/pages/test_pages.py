@@ -221,7 +221,9 @@ async def test_a_verdict_on_a_decided_case_is_refused_and_the_first_stands(seede
             f"/decisions/{case}/verdict",
             data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "yes"},
         )
-        assert again.status_code == 409 and "not 'pending_review'" in unescape(again.text)
+        assert again.status_code == 409
+        assert "was already overridden (none) by reviewer-1 at " in unescape(again.text)
+        assert "with the reason: 'no'" in unescape(again.text)
         assert 'id="verdict-form"' not in again.text
         decided = await client.get(f"/decisions/{case}")
         assert 'id="verdict-given"' in decided.text and 'id="verdict-form"' not in decided.text
@@ -546,3 +548,54 @@ async def test_decision_page_shows_where_the_inputs_came_from(
     section = page[page.index('id="lineage"') : page.index('id="h-model"')]
     assert "2.0 h in the future" in section and ">future</span>" in section
     assert ">stale</span>" in section
+
+
+HTML = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+async def test_an_unknown_page_is_an_html_page_for_a_browser_and_problem_json_for_a_client(
+    seeded: Site,
+) -> None:
+    client, _ = await session_client(seeded, "reviewer")
+    async with aclosing(client):
+        page = await client.get("/apps/churn/nowhere", headers=HTML)
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
+        text = unescape(page.text)
+        assert "<h1>Not found</h1>" in text and "There is no page at /apps/churn/nowhere." in text
+        assert 'href="/review"' in text and 'href="/"' in text  # next steps for a reviewer
+        assert page.headers["x-frame-options"] == "DENY"  # a page's headers
+        for path, headers in (("/apps/churn/nowhere", {}), ("/v1/nowhere", HTML)):
+            problem = await client.get(path, headers=headers)  # the API's errors stay JSON
+            assert problem.status_code == 404
+            assert problem.headers["content-type"] == "application/problem+json"
+            assert problem.json()["code"] == "not_found"
+
+
+async def test_a_page_that_fails_is_an_html_page_that_hides_the_internals(
+    seeded: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("doorstep.web.pages.dashboard.build_dashboard", broken)
+    client, _ = await session_client(seeded, "viewer", raise_app_exceptions=False)
+    async with aclosing(client):
+        page = await client.get("/apps/churn", headers=HTML)
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    text = unescape(page.text)
+    assert "<h1>Something went wrong</h1>" in text and "internal_error" in text
+    assert 'href="/apps/churn">Try again</a>' in text
+    assert "secret internals" not in text and "Traceback" not in text
+    assert "secret internals" in caplog.text  # logged for whoever runs the server
+    assert "Go on with the" not in text  # a viewer reviews no case
+
+
+async def test_a_refused_page_says_how_to_go_on(seeded: Site) -> None:
+    client, _ = await session_client(seeded, "viewer")
+    async with aclosing(client):
+        page = await client.get("/keys", headers=HTML)
+    assert page.status_code == 403
+    text = unescape(page.text)
+    assert "<h1>Not allowed</h1>" in text and "sign in with another key" in text

@@ -73,6 +73,15 @@ def review_decision(
     if verdict == "override":
         _check_action(registry, record, action)
     if record.status != PENDING:
+        given = store.get_review(decision_id)
+        if given is not None:
+            at = given.created_at.strftime("%Y-%m-%d %H:%M UTC")
+            done = "approved" if given.verdict == "approve" else f"overridden ({given.action})"
+            raise ReviewConflictError(
+                f"This case ({record.app} {record.entity_id}) was already {done} by "
+                f"{given.actor.removeprefix('key:')} at {at}, with the reason: {given.reason!r}. "
+                "A case takes one verdict; nothing was recorded. Go on with the next case."
+            )
         raise ReviewConflictError(
             f"Decision {decision_id} is {record.status!r}, not 'pending_review': only decisions "
             "sent for review take a verdict, and only one."

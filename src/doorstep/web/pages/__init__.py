@@ -21,8 +21,9 @@ from doorstep.web.pages import (
     report_page,
     signin,
 )
-from doorstep.web.pages.access import PageRoute, open_page
+from doorstep.web.pages.access import PageRoute, error_page, open_page
 from doorstep.web.pages.session import SessionCodec, load_session_secret
+from doorstep.web.problems import install_html_errors
 from doorstep.web.settings import ServeSettings
 
 __all__ = ["STATIC", "install_pages"]
@@ -89,3 +90,4 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
                 include_in_schema=False,
             )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_html_errors(app, error_page)

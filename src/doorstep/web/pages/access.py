@@ -161,13 +161,43 @@ def open_page(page: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
     return open_form_page
 
 
+ERROR_TITLES = {
+    401: "Sign in needed",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "Changed meanwhile",
+    413: "Too large",
+    422: "Not valid",
+    503: "Unavailable for now",
+}
+"""The heading of an error page by status; any other status is "Refused" (4xx) or "Something
+went wrong" (5xx)."""
+
+
 def error_page(request: Request, status: int, code: str, message: str) -> Response:
-    return render(
-        request,
-        "error.html",
-        {"status": status, "code": code, "message": message, "title": "Refused"},
-        status=status,
-    )
+    """An error as a page for a person: what happened, in words, and what to do next."""
+    title = ERROR_TITLES.get(status, "Something went wrong" if status >= 500 else "Refused")
+    if getattr(request.state, "session", None) is None:  # an address no page serves
+        _recognise(request)
+    context = {"status": status, "code": code, "message": message, "title": title}
+    return render(request, "error.html", context, status=status)
+
+
+def _recognise(request: Request) -> None:
+    """Who is signed in, for an error page outside the pages' routes (an unknown address):
+    their navigation and next steps are shown. Called off the event loop (error handlers
+    of unknown routes and failures run in a worker thread); nothing is refused here."""
+    codec: SessionCodec | None = getattr(request.app.state, "session_codec", None)
+    session = codec.decode(request.cookies.get(SESSION_COOKIE)) if codec else None
+    if session is None:
+        return
+    try:
+        key = session_key(request.app.state.service.store, session.token, now=datetime.now(UTC))
+    except DoorstepError:  # the store is down: the error page is shown all the same
+        return
+    if key is not None:
+        request.state.key, request.state.session = key, session
 
 
 def _what(request: Request) -> str:
