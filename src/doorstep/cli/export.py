@@ -42,7 +42,10 @@ def export_training_data(
         bool, typer.Option("--labelled-only", help="Only decisions whose outcome is known.")
     ] = False,
     include_pii: Annotated[
-        bool, typer.Option("--include-pii", help="Also write inputs marked pii: true.")
+        bool,
+        typer.Option(
+            "--include-pii", help="Also write inputs marked pii: true or sensitive: true."
+        ),
     ] = False,
     output_format: Annotated[
         str | None, typer.Option("--format", help="Output format if the suffix does not say.")

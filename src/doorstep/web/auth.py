@@ -93,7 +93,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
 }
 
 PII_ROLES: frozenset[Role] = frozenset({"admin", "owner", "reviewer"})
-"""Roles that see inputs marked ``pii: true``; others get them masked."""
+"""Roles that see inputs marked ``pii: true`` or ``sensitive: true``; others get them masked."""
 
 
 class AuthStore(KeyStore, Protocol):

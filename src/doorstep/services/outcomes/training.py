@@ -3,7 +3,7 @@ outcomes, written to Parquet, CSV or JSON Lines for the next training run.
 
 Streaming: the store yields a page of decisions at a time (oldest first) and each page is
 written before the next is read, so memory stays flat whatever the history. Inputs marked
-``pii: true`` are left out unless asked for.
+``pii: true`` or ``sensitive: true`` are left out unless asked for.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class ExportSummary:
 
 def _input_fields(spec: Spec, include_pii: bool) -> dict[str, pl.DataType]:
     return {
-        name: _TYPES[f.type] for name, f in spec.inputs.fields.items() if include_pii or not f.pii
+        name: _TYPES[f.type] for name, f in spec.inputs.fields.items() if include_pii or not f.masked
     }
 
 
