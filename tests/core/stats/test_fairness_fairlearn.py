@@ -139,6 +139,7 @@ def test_groups_below_the_minimum_stay_out_as_fairlearn_would_without_them(
     counts = decisions["age_band"].value_counts()
     everyone = tally(decisions, "age_band", min_group=1)
     highest = everyone.parity_difference[SELECTED].high_group
+    assert highest is not None
     minimum = int(counts[highest]) + 1  # the band selected most often falls below it
     ours = tally(decisions, "age_band", min_group=minimum)
     small = counts.index[counts < minimum]
