@@ -44,7 +44,9 @@ def export_training_data(
     include_pii: Annotated[
         bool,
         typer.Option(
-            "--include-pii", help="Also write inputs marked pii: true or sensitive: true."
+            "--include-pii",
+            help="Also write inputs marked pii: true, and sensitive: true ones the model does "
+            "not take.",
         ),
     ] = False,
     output_format: Annotated[

@@ -18,6 +18,7 @@ from doorstep.cli.deliveries import deliveries_app
 from doorstep.cli.demo import demo
 from doorstep.cli.errors import command_group
 from doorstep.cli.export import export_app
+from doorstep.cli.fairness import fairness
 from doorstep.cli.keys import keys_app
 from doorstep.cli.monitor import monitor
 from doorstep.cli.outcomes import outcomes_app
@@ -36,7 +37,7 @@ app = command_group(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for command in (init, validate, score, demo, serve, worker, monitor, report, schema):
+for command in (init, validate, score, demo, serve, worker, monitor, report, fairness, schema):
     app.command()(command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
