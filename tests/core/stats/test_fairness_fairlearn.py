@@ -45,20 +45,23 @@ def decisions() -> pd.DataFrame:
             "age_band": band,
             "action": action,
             "selected": action != "none",
+            "wide": score >= 0.2,  # selects widely: the false positive rates differ most
             "positive": outcome.to_numpy(),
             "score": score,
         }
     )
 
 
-def tally(frame: pd.DataFrame, by: str, *, min_group: int, chunk: int = 100) -> AttributeFairness:
+def tally(
+    frame: pd.DataFrame, by: str, *, min_group: int, chunk: int = 100, selected: str = "selected"
+) -> AttributeFairness:
     counter = FairnessTally(by, by, min_group=min_group, actions=["treat", "review", "none"])
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
         counter.add(
             part[by].to_numpy(dtype=object),
             part["action"].to_numpy(dtype=object),
-            part["selected"].to_numpy(),
+            part[selected].to_numpy(),
             np.ones(len(part), dtype=bool),
             part["positive"].to_numpy(),
             part["score"].to_numpy(),
@@ -71,11 +74,12 @@ def close(ours: float | None, theirs: Any) -> None:
     assert abs(ours - float(theirs)) <= TOLERANCE, (ours, float(theirs))
 
 
+@pytest.mark.parametrize("selected", ["selected", "wide"])
 @pytest.mark.parametrize("by", ["sex", "age_band"])
-def test_every_number_equals_fairlearns(decisions: pd.DataFrame, by: str) -> None:
-    ours = tally(decisions, by, min_group=1)
+def test_every_number_equals_fairlearns(decisions: pd.DataFrame, by: str, selected: str) -> None:
+    ours = tally(decisions, by, min_group=1, selected=selected)
     y_true, groups = decisions["positive"], decisions[by]
-    y_pred = decisions["selected"]
+    y_pred = decisions[selected]
     frame = MetricFrame(
         metrics={
             "selection": selection_rate,
@@ -116,6 +120,9 @@ def test_every_number_equals_fairlearns(decisions: pd.DataFrame, by: str) -> Non
         ours.equalized_odds_difference.estimate.value,
         equalized_odds_difference(y_true, y_pred, **kwargs),
     )
+    tpr, fpr = ours.true_positive_rate_difference, ours.false_positive_rate_difference
+    larger = fpr if selected == "wide" else tpr  # each case exercises one side of the maximum
+    assert larger.estimate.value == ours.equalized_odds_difference.estimate.value
     for action in ("treat", "review", "none"):
         chosen = decisions["action"] == action
         by_group = MetricFrame(
