@@ -42,7 +42,12 @@ def export_training_data(
         bool, typer.Option("--labelled-only", help="Only decisions whose outcome is known.")
     ] = False,
     include_pii: Annotated[
-        bool, typer.Option("--include-pii", help="Also write inputs marked pii: true.")
+        bool,
+        typer.Option(
+            "--include-pii",
+            help="Also write inputs marked pii: true, and sensitive: true ones the model does "
+            "not take.",
+        ),
     ] = False,
     output_format: Annotated[
         str | None, typer.Option("--format", help="Output format if the suffix does not say.")

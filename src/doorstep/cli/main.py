@@ -12,12 +12,14 @@ import typer
 from doorstep import __version__
 from doorstep.cli.apps import init, schema, validate
 from doorstep.cli.audit import audit_app
+from doorstep.cli.card import card
 from doorstep.cli.console import fit_to_terminal
 from doorstep.cli.db import db_app
 from doorstep.cli.deliveries import deliveries_app
 from doorstep.cli.demo import demo
 from doorstep.cli.errors import command_group
 from doorstep.cli.export import export_app
+from doorstep.cli.fairness import fairness
 from doorstep.cli.keys import keys_app
 from doorstep.cli.monitor import monitor
 from doorstep.cli.outcomes import outcomes_app
@@ -36,7 +38,8 @@ app = command_group(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for command in (init, validate, score, demo, serve, worker, monitor, report, schema):
+commands = (init, validate, score, demo, serve, worker, monitor, report, fairness, card, schema)
+for command in commands:
     app.command()(command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")

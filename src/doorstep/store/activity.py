@@ -103,6 +103,41 @@ def _backlog(conn: sa.Connection, app: str, now: datetime) -> tuple[int, Any, di
     return int(row.total), oldest, ages
 
 
+def app_audit(conn: sa.Connection, app: str, kind_prefix: str, limit: int) -> list[AuditEvent]:
+    """The latest ``limit`` events of ``app`` whose kind starts with ``kind_prefix``, oldest
+    first: events whose subject is the app, or starts with ``app/`` or ``app:``."""
+
+    def escaped(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    subject = audit_events.c.subject
+    rows = conn.execute(
+        sa.select(audit_events)
+        .where(
+            audit_events.c.kind.like(escaped(kind_prefix) + "%", escape="\\"),
+            sa.or_(
+                subject == app,
+                subject.like(escaped(app) + "/%", escape="\\"),
+                subject.like(escaped(app) + ":%", escape="\\"),
+            ),
+        )
+        .order_by(audit_events.c.seq.desc())
+        .limit(limit)
+    ).all()
+    return [_event(row) for row in reversed(rows)]
+
+
+def _event(row: Any) -> AuditEvent:
+    return AuditEvent(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        kind=row.kind,
+        subject=row.subject,
+        payload=dict(row.payload),
+    )
+
+
 def decision_audit(conn: sa.Connection, decision_id: str) -> list[AuditEvent]:
     seqs = [
         conn.execute(
@@ -122,17 +157,7 @@ def decision_audit(conn: sa.Connection, decision_id: str) -> list[AuditEvent]:
     if known:
         about.append(audit_events.c.seq.in_(known))
     rows = conn.execute(sa.select(audit_events).where(sa.or_(*about)).order_by(audit_events.c.seq))
-    return [
-        AuditEvent(
-            seq=row.seq,
-            at=row.at,
-            actor=row.actor,
-            kind=row.kind,
-            subject=row.subject,
-            payload=dict(row.payload),
-        )
-        for row in rows
-    ]
+    return [_event(row) for row in rows]
 
 
 def review_of(conn: sa.Connection, decision_id: str) -> Review | None:

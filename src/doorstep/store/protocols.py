@@ -562,6 +562,11 @@ class AuditStore(Protocol):
         oldest first."""
         ...
 
+    def app_audit(self, app: str, *, kind_prefix: str, limit: int = 500) -> list[AuditEvent]:
+        """The latest ``limit`` events about ``app`` (subject ``app``, ``app/...`` or
+        ``app:...``) whose kind starts with ``kind_prefix`` (e.g. ``model``), oldest first."""
+        ...
+
 
 class ActivityStore(Protocol):
     """What the pages read: an app's decisions per day, verdicts and review backlog, and one

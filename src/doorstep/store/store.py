@@ -187,6 +187,10 @@ class Store:
         with self._read() as conn:
             return _activity.decision_audit(conn, decision_id)
 
+    def app_audit(self, app: str, *, kind_prefix: str, limit: int = 500) -> list[AuditEvent]:
+        with self._read() as conn:
+            return _activity.app_audit(conn, app, kind_prefix, limit)
+
     def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
         with self._read() as conn:
             return _activity.app_activity(conn, app, days, now)

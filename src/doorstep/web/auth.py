@@ -60,6 +60,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/apps/{app}/connectors/{connector}/enable"): _OPERATORS,
     ("POST", "/v1/apps/{app}/outcomes"): frozenset({"admin", "owner", "client"}),
     ("GET", "/v1/apps/{app}/monitoring"): _STAFF,
+    ("GET", "/v1/apps/{app}/fairness"): _STAFF,
     ("GET", "/v1/runs"): _STAFF,
     ("GET", "/v1/runs/{run_id}"): _STAFF,
     ("POST", "/v1/runs/{run_id}/resume"): _OPERATORS,
@@ -93,7 +94,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
 }
 
 PII_ROLES: frozenset[Role] = frozenset({"admin", "owner", "reviewer"})
-"""Roles that see inputs marked ``pii: true``; others get them masked."""
+"""Roles that see inputs marked ``pii: true`` or ``sensitive: true``; others get them masked."""
 
 
 class AuthStore(KeyStore, Protocol):

@@ -21,12 +21,12 @@ def decision_view(
     pii: bool,
     deliveries: list[Delivery] | None = None,
 ) -> dict[str, Any]:
-    """A stored decision; inputs marked ``pii`` are masked unless ``pii`` is true. With
-    ``deliveries`` (one decision read alone, not lists), a summary of each is added."""
+    """A stored decision; inputs marked ``pii`` or ``sensitive`` are masked unless ``pii`` is
+    true. With ``deliveries`` (one decision read alone, not lists), a summary of each is added."""
     inputs = record.inputs
     app = registry.apps.get(record.app)
     if not pii and app is not None:
-        hidden = {n for n, f in app.spec.inputs.fields.items() if f.pii}
+        hidden = {n for n, f in app.spec.inputs.fields.items() if f.masked}
         inputs = {k: (MASK if k in hidden and v is not None else v) for k, v in inputs.items()}
     view: dict[str, Any] = {
         "decision_id": record.id,

@@ -129,3 +129,18 @@ def test_schema_names_the_outcome_after_the_spec_and_avoids_clashes() -> None:
         env={},
     ).spec
     assert "outcome_plan_label" in training_schema(clash)
+
+
+def test_sensitive_inputs_the_model_does_not_take_are_left_out_like_pii() -> None:
+    text = SPEC.replace(
+        "    email:",
+        "    region: {type: category, values: [north, south], sensitive: true}\n"
+        "    age: {type: int, sensitive: true, feature: false, required: false}\n"
+        "    email:",
+    )
+    sensitive = parse_spec(text, file="d.yaml", env={}).spec
+    kept = training_schema(sensitive)
+    assert "region" in kept  # a model feature: the next training run needs it
+    assert "age" not in kept and "email" not in kept
+    everything = training_schema(sensitive, include_pii=True)
+    assert "age" in everything and "email" in everything

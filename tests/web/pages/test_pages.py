@@ -359,7 +359,12 @@ async def test_decision_page_masks_pii_for_a_viewer_only(seeded: Site) -> None:
     async with aclosing(viewer), aclosing(reviewer):
         seen = (await viewer.get(f"/decisions/{case}")).text
         assert email not in seen and "***" in seen
-        assert email in (await reviewer.get(f"/decisions/{case}")).text
+        shown = (await reviewer.get(f"/decisions/{case}")).text
+        assert email in shown
+        region = seeded.store.get_decision(case).inputs["region"]  # type: ignore[union-attr]
+        cell = '<tr><th scope="row">Region</th><td>'  # a sensitive input: masked like pii
+        hidden = '<span title="personal or sensitive data, hidden for your role">***</span>'
+        assert cell + hidden in seen and cell + region + "</td>" in shown
 
 
 async def test_keys_created_and_revoked_from_the_browser(seeded: Site) -> None:

@@ -23,6 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from doorstep.core.spec.alerts import alert_issues
 from doorstep.core.spec.audit import audit_issues
+from doorstep.core.spec.fairness import fairness_issues
 from doorstep.core.spec.models import Spec
 from doorstep.core.spec.sources import source_issues
 from doorstep.core.suggest import closest, did_you_mean
@@ -362,6 +363,7 @@ def _cross_check(doc: SpecDocument, *, policy: bool = True) -> list[SpecIssue]:
     issues.extend(url_issues(doc))
     issues.extend(monitoring_issues(doc))
     issues.extend(alert_issues(doc))
+    issues.extend(fairness_issues(doc))
     issues.extend(audit_issues(doc))
     issues.extend(source_issues(doc))
     if not policy or spec.model.task == "multiclass":

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from doorstep.core.outcomes import parse_duration
 from doorstep.core.spec.alerts import AlertsSpec
 from doorstep.core.spec.audit import AuditSpec
+from doorstep.core.spec.card import CardSpec
+from doorstep.core.spec.fairness import FairnessSpec
 from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec
 
 __all__ = [
@@ -54,6 +56,7 @@ class AppInfo(_Strict):
     owner: str
     """Accountable person (an e-mail address or a name), shown on every page."""
     description: str = ""
+    """What the app decides, in one sentence; shown on the model card."""
 
 
 class ModelSpec(_Strict):
@@ -83,8 +86,17 @@ class FieldSpec(_Strict):
     pii: bool = False
     """Personal data: masked in logs and for roles without need."""
     feature: bool = True
-    """Passed to the model. Set false for fields carried only for actions (e.g. an e-mail)."""
+    """Passed to the model. Set false for fields carried only for actions (e.g. an e-mail) or
+    for fairness (a sensitive attribute the model must not see)."""
+    sensitive: bool = False
+    """A sensitive attribute (sex, age, region): decisions are grouped by it in fairness
+    reports, and it is masked like ``pii`` wherever inputs are shown."""
     description: str = ""
+
+    @property
+    def masked(self) -> bool:
+        """Masked wherever inputs are shown to roles without need: ``pii`` or ``sensitive``."""
+        return self.pii or self.sensitive
 
     @model_validator(mode="after")
     def _check_rules(self) -> FieldSpec:
@@ -382,6 +394,9 @@ class MonitoringSpec(_Strict):
     """Equal-width score bins of the calibration table."""
     drift: DriftSpec = DriftSpec()
     """Drift thresholds (warn / alert per statistic) and the minimum sample size."""
+    fairness: FairnessSpec = FairnessSpec()
+    """Grouping by sensitive attributes for ``doorstep fairness``: bands of numeric fields and
+    the smallest group reported."""
     alerts: AlertsSpec | None = None
     """Alerts raised once per breach through connectors, resolved when it clears, and an
     optional retraining hook (see monitoring.md, Alerts)."""
@@ -407,6 +422,8 @@ class Spec(_Strict):
     a SQL feature source."""
     audit: AuditSpec = AuditSpec()
     """The audit trail: its head exported on a schedule (``anchor``), see audit.md."""
+    card: CardSpec = CardSpec()
+    """Text of the model card: intended use, out-of-scope uses, limitations (see card.md)."""
 
     @field_validator("reference", mode="before")
     @classmethod
@@ -417,3 +434,8 @@ class Spec(_Strict):
     def feature_fields(self) -> dict[str, FieldSpec]:
         """The fields passed to the model, in spec order."""
         return {name: f for name, f in self.inputs.fields.items() if f.feature}
+
+    @property
+    def sensitive_fields(self) -> dict[str, FieldSpec]:
+        """The fields marked ``sensitive``, in spec order."""
+        return {name: f for name, f in self.inputs.fields.items() if f.sensitive}

@@ -28,6 +28,9 @@ _STATISTICS = {
     "mae": "MAE",
     "rmse": "RMSE",
     "override_rate": "override rate",
+    "demographic_parity_difference": "demographic-parity difference",
+    "demographic_parity_ratio": "demographic-parity ratio",
+    "equalized_odds_difference": "equalized-odds difference",
 }
 
 
@@ -36,9 +39,10 @@ class Observation:
     """How one subject looks in the window judged."""
 
     subject: str
-    """``drift.<feature>``, ``drift.score``, ``drift.attribution`` or ``quality.<metric>``."""
+    """``drift.<feature>``, ``drift.score``, ``drift.attribution``, ``quality.<metric>`` or
+    ``fairness.<attribute>.<statistic>``."""
     kind: str
-    """``drift`` or ``quality``."""
+    """``drift``, ``quality`` or ``fairness``."""
     name: str
     """The feature, ``score``, or the metric."""
     label: str

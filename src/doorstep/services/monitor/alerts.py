@@ -38,6 +38,7 @@ from doorstep.ids import new_id
 from doorstep.services.monitor.alert_messages import Observation, alert_message, retrain_message
 from doorstep.services.monitor.alert_observations import observe
 from doorstep.services.monitor.drift import drift_thresholds
+from doorstep.services.monitor.fairness_alerts import fairness_observations
 from doorstep.services.monitor.report import WINDOW_SECONDS, monitoring_report, window_start
 from doorstep.store.alerts import AlertMessage, AlertState, AlertTransition
 from doorstep.store.canonical import iso
@@ -166,6 +167,7 @@ def run_monitor(
         thresholds=drift_thresholds(spec),
     )
     observations = observe(spec, alerts, report)
+    observations += fairness_observations(spec, store, window=window, start=end - step, end=end)
     app = spec.app.name
     if not alert or spec.monitoring.alerts is None:
         states = store.alert_states(app)

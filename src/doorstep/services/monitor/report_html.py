@@ -42,7 +42,14 @@ from doorstep.types.monitoring import MonitoringReport, QualityWindow, RoiUnavai
 if TYPE_CHECKING:
     from doorstep.store.alerts import AlertState
 
-__all__ = ["REPORT_CSP", "render_report_html", "render_report_panel", "report_csp"]
+__all__ = [
+    "REPORT_CSP",
+    "add_report_filters",
+    "render_report_html",
+    "render_report_panel",
+    "report_css",
+    "report_csp",
+]
 
 STATUS_MARK = {"ok": "✓", "warn": "▲", "alert": "✖", "insufficient_data": "…"}
 STATUS_TEXT = {"ok": "ok", "warn": "warn", "alert": "alert", "insufficient_data": "too few rows"}
@@ -71,6 +78,12 @@ def _css() -> str:
     )
 
 
+def report_css() -> str:
+    """The report's style sheet, to inline in another self-contained page under
+    :func:`report_csp` (the model card)."""
+    return _css()
+
+
 def report_csp() -> str:
     """The report's Content-Security-Policy: nothing may load, only its own inline style."""
     digest = base64.b64encode(hashlib.sha256(_css().encode()).digest()).decode()
@@ -93,6 +106,13 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    add_report_filters(env)
+    return env
+
+
+def add_report_filters(env: jinja2.Environment) -> None:
+    """The report's filters (``num``, ``pct``, ``interval``, ``pint``, ``day``, ``iso``), for
+    another template that shows the same numbers the same way."""
     env.filters["num"] = _num
     env.filters["pct"] = lambda v, digits=1: _num(v, digits, 100) + ("" if v is None else " %")
     env.filters["interval"] = _interval
@@ -101,7 +121,6 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["day"] = lambda moment, window="day": _label(moment, window)
     env.filters["iso"] = lambda moment: moment.isoformat()
-    return env
 
 
 def _num(value: Any, digits: int = 3, scale: float = 1.0) -> str:

@@ -3,7 +3,8 @@ outcomes, written to Parquet, CSV or JSON Lines for the next training run.
 
 Streaming: the store yields a page of decisions at a time (oldest first) and each page is
 written before the next is read, so memory stays flat whatever the history. Inputs marked
-``pii: true`` are left out unless asked for.
+``pii: true``, and ``sensitive: true`` ones that are not model features, are left out unless
+asked for.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from doorstep.core.outcomes import OutcomeSemantics, outcome_semantics
-from doorstep.core.spec.models import Spec
+from doorstep.core.spec.models import FieldSpec, Spec
 from doorstep.engines.files import RecordWriter
 from doorstep.store.feedback import TRAINING_COLUMNS
 from doorstep.store.protocols import OutcomeStore
@@ -44,9 +45,17 @@ class ExportSummary:
     seconds: float = 0.0
 
 
+def _left_out(field: FieldSpec) -> bool:
+    """Personal data, and sensitive attributes the model does not take (a model's own inputs
+    stay: the next training run needs them)."""
+    return field.pii or (field.sensitive and not field.feature)
+
+
 def _input_fields(spec: Spec, include_pii: bool) -> dict[str, pl.DataType]:
     return {
-        name: _TYPES[f.type] for name, f in spec.inputs.fields.items() if include_pii or not f.pii
+        name: _TYPES[f.type]
+        for name, f in spec.inputs.fields.items()
+        if include_pii or not _left_out(f)
     }
 
 

@@ -42,7 +42,7 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
         fields = app.spec.inputs.fields
         for name, spec_field in fields.items():
             value = record.inputs.get(name)
-            hidden = spec_field.pii and not pii and value is not None
+            hidden = spec_field.masked and not pii and value is not None
             inputs.append(
                 {
                     "name": name,
