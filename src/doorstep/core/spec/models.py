@@ -85,6 +85,12 @@ class FieldSpec(_Strict):
     feature: bool = True
     """Passed to the model. Set false for fields carried only for actions (e.g. an e-mail)."""
     description: str = ""
+    show_in_queue: bool = False
+    """Shown on each row of the review queue, next to the score and the top reason (up to
+    three fields; never personal data)."""
+    actionable: bool = True
+    """Something acting can change. Set false for facts such as tenure or age: the decision
+    page's suggestions of what would change the decision leave them alone."""
 
     @model_validator(mode="after")
     def _check_rules(self) -> FieldSpec:
@@ -100,6 +106,15 @@ class FieldSpec(_Strict):
             raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
         if self.values is not None and len(set(self.values)) != len(self.values):
             raise ValueError("'values' lists a category more than once")
+        if self.show_in_queue and self.pii:
+            raise ValueError(
+                "'show_in_queue' shows the field to every role on the review queue: it cannot "
+                "be set on personal data ('pii: true')"
+            )
+        if not self.actionable and not self.feature:
+            raise ValueError(
+                "'actionable: false' applies to model features; this field has 'feature: false'"
+            )
         return self
 
     @field_validator("values", mode="before")
@@ -108,6 +123,10 @@ class FieldSpec(_Strict):
         if isinstance(value, list):
             return [str(v) for v in value]
         return value
+
+
+QUEUE_FIELDS = 3
+"""How many input fields may be shown on a row of the review queue."""
 
 
 class InputsSpec(_Strict):
@@ -122,6 +141,12 @@ class InputsSpec(_Strict):
             raise ValueError("'fields' must declare at least one input")
         if self.id in self.fields:
             raise ValueError(f"the id field {self.id!r} must not be listed under 'fields' as well")
+        shown = [name for name, f in self.fields.items() if f.show_in_queue]
+        if len(shown) > QUEUE_FIELDS:
+            raise ValueError(
+                f"at most {QUEUE_FIELDS} fields may set 'show_in_queue' (a queue row stays "
+                f"readable); got {len(shown)}: {', '.join(shown)}"
+            )
         return self
 
 
