@@ -10,7 +10,9 @@ from tests.core.test_spec import ENV, VALID, errors_of
 def test_the_flags_load_and_default_to_off_and_actionable() -> None:
     text = VALID.replace(
         "{type: int, min: 0, max: 600,", "{type: int, min: 0, max: 600, actionable: false,"
-    ).replace("{type: float, min: 0, unit: EUR}", "{type: float, min: 0, unit: EUR, show_in_queue: true}")
+    ).replace(
+        "{type: float, min: 0, unit: EUR}", "{type: float, min: 0, unit: EUR, show_in_queue: true}"
+    )
     spec = parse_spec(text, file="app.yaml", env=ENV).spec
     fields = spec.inputs.fields
     assert fields["monthly_spend"].show_in_queue and not fields["plan"].show_in_queue
@@ -35,9 +37,7 @@ def test_more_than_three_queue_fields_are_refused_naming_them() -> None:
     text = VALID
     for shape in ("{type: int,", "{type: category,", "{type: float,"):
         text = text.replace(shape, f"{shape} show_in_queue: true,")
-    text = text.replace(
-        "    email:", "    region: {type: string, show_in_queue: true}\n    email:"
-    )
+    text = text.replace("    email:", "    region: {type: string, show_in_queue: true}\n    email:")
     (message,) = errors_of(text)
     assert message.startswith("app.yaml:8 inputs:")
     assert "at most 3" in message and "region" in message

@@ -58,8 +58,11 @@ def _values(when: str) -> list[float]:
     values: list[float] = []
     for node in tree.walk():
         if isinstance(node, exp.Between) and _is_score(node.this):
-            values += [v for v in (_number(node.args.get("low")), _number(node.args.get("high")))
-                       if v is not None]
+            values += [
+                v
+                for v in (_number(node.args.get("low")), _number(node.args.get("high")))
+                if v is not None
+            ]
         elif type(node) in _FLIPPED:
             left, right = node.this, node.expression
             if _is_score(left) and (value := _number(right)) is not None:
