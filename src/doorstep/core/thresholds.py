@@ -9,6 +9,7 @@ parse has none (the spec check reports it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import sqlglot
 from sqlglot import exp
@@ -50,11 +51,13 @@ def nearest_threshold(score: float, thresholds: list[Threshold]) -> Threshold | 
     return min(thresholds, key=lambda t: (abs(score - t.value), t.value), default=None)
 
 
-def _values(when: str) -> list[float]:
+@cache
+def _values(when: str) -> tuple[float, ...]:
+    """The numbers ``score`` is compared with in ``when`` (parsed once per text)."""
     try:
         tree = sqlglot.parse_one(when)
     except (ParseError, TokenError):
-        return []
+        return ()
     values: list[float] = []
     for node in tree.walk():
         if isinstance(node, exp.Between) and _is_score(node.this):
@@ -69,7 +72,7 @@ def _values(when: str) -> list[float]:
                 values.append(value)
             elif _is_score(right) and (value := _number(left)) is not None:
                 values.append(value)
-    return values
+    return tuple(values)
 
 
 def _is_score(node: exp.Expr | None) -> bool:
