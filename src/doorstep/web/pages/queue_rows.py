@@ -10,8 +10,9 @@ from doorstep.core.thresholds import nearest_threshold, score_thresholds
 from doorstep.services.apps.registry import Registry
 from doorstep.services.decide.what_if import format_value
 from doorstep.store.views import QueueEntry
+from doorstep.web.pages.templating import significant
 
-__all__ = ["QueueRow", "queue_row", "significant"]
+__all__ = ["QueueRow", "queue_row"]
 
 
 @dataclass(frozen=True)
@@ -26,17 +27,6 @@ class QueueRow:
     """Whether the top reason raises the score."""
     inputs: list[tuple[str, str]]
     """``(label, value)`` of the fields marked ``show_in_queue``."""
-
-
-def significant(value: float, digits: int = 3) -> str:
-    """``value`` with ``digits`` significant digits (``0.597``, ``0.0512``, ``12.0``); whole
-    numbers from 10**digits up keep every digit, with thousands separators."""
-    if abs(value) >= 10**digits:
-        return f"{value:,.0f}"
-    text = f"{value:#.{digits}g}"
-    if "e" in text:  # a score of 1e-05: plain decimals read better than exponents
-        text = f"{value:.{digits + 3}f}"
-    return text.rstrip(".")
 
 
 def queue_row(registry: Registry, entry: QueueEntry) -> QueueRow:
