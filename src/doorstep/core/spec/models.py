@@ -410,6 +410,11 @@ class MonitoringSpec(_Strict):
     alerts: AlertsSpec | None = None
     """Alerts raised once per breach through connectors, resolved when it clears, and an
     optional retraining hook (see monitoring.md, Alerts)."""
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    """ISO 4217 code of the actions' ``value`` and ``cost`` (``EUR``), for money on the pages;
+    without it amounts are shown as plain numbers."""
+    period: Literal["week", "month", "quarter"] = "month"
+    """The span the dashboard's headline speaks of: the last 7, 30 or 91 days."""
 
 
 class Spec(_Strict):

@@ -115,7 +115,7 @@ def try_inputs(
             decision.score,
             decision.action,
             decision.rule,
-            list(decision.reasons or []),
+            [dict(r) for r in decision.reasons or []],
             changed,
             problems,
         )
