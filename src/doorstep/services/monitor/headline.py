@@ -9,8 +9,10 @@ group, or how long until that can be said.
   alpha 0.05, power 0.8, at the uplift observed so far, or the ``min_samples.roi`` floor) over
   the control outcomes the period brought per day::
 
-      days = needed / (control outcomes in the period / days in the period)
+      days = needed / (control outcomes in the period / days they came in)
 
+  where the days they came in run from the first day of the period with a labelled decision
+  to today (so a new app is not judged by the empty days before it started);
   and, for labels while the control share is under 50%, the same with a larger share ``s'``
   (twice the current one, at least 20%): control outcomes arrive ``s' / s`` times as fast and
   the treated:control ratio becomes ``(1 - s') / s'``, so ``needed`` is computed again for it.
@@ -123,7 +125,7 @@ def business_headline(spec: Spec, report: MonitoringReport) -> Headline:
     if not isinstance(roi, RoiReport):
         return Headline("unavailable", roi.message, "—", details=quality)
     if roi.conclusion == "too_small":
-        return _insufficient(spec, roi, days, period, share, quality)
+        return _insufficient(spec, roi, _days_observed(report, days), period, share, quality)
     currency = spec.monitoring.currency
     if roi.value.value is not None:
         added = roi.value.value
@@ -154,6 +156,13 @@ def business_headline(spec: Spec, report: MonitoringReport) -> Headline:
     return Headline("uplift", sentence, number, "", [_basis(roi), *quality])
 
 
+def _days_observed(report: MonitoringReport, days: int) -> int:
+    """Days from the first one of the period with a labelled decision to the last (≥ 1)."""
+    windows = report.quality.windows
+    first = next((i for i, w in enumerate(windows) if w.quality.labelled), None)
+    return days if first is None else max(1, min(days, len(windows) - first))
+
+
 def _basis(roi: RoiReport) -> str:
     return (
         f"From {roi.treated.outcomes:,} treated and {roi.control.outcomes:,} control outcomes; "
@@ -176,17 +185,19 @@ def _insufficient(
             "insufficient", sentence, "not enough outcomes", details=[roi.message, *quality]
         )
     wait = needed / per_day
+    test = "two-proportion" if roi.kind == "label" else "two-sample"
     sentence = (
         f"Not enough outcomes yet: at the current volume, {duration_text(wait)} until a conclusion"
     )
     larger = min(0.5, max(0.2, 2 * share))
     faster = _with_share(spec, roi, larger, share, per_day) if share < 0.5 else None
-    if faster is not None and faster < wait:
+    if faster is not None and duration_text(faster) != duration_text(wait):
         sentence += f" (or raise the control share to {larger:.0%}: {duration_text(faster)})"
     sentence += "."
     detail = (
-        f"{needed:,} more control outcomes are needed; {period} brought "
-        f"{roi.control.outcomes:,} ({per_day:.1f} a day)."
+        f"{needed:,} more control outcomes are needed ({test} test, alpha {roi.alpha}, power "
+        f"{roi.power}); {roi.control.outcomes:,} came in over {days:,} "
+        f"day{'s' if days != 1 else ''} ({per_day:.1f} a day)."
     )
     return Headline("insufficient", sentence, duration_text(wait), details=[detail, *quality])
 
