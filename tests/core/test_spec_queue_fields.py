@@ -3,8 +3,9 @@ sense, with the file, line and key of the field."""
 
 from __future__ import annotations
 
-from doorstep.core.spec.loader import parse_spec
 from tests.core.test_spec import ENV, VALID, errors_of
+
+from doorstep.core.spec.loader import parse_spec
 
 
 def test_the_flags_load_and_default_to_off_and_actionable() -> None:

@@ -60,16 +60,17 @@ def test_a_conclusion_is_the_value_added_with_its_interval_in_the_spec_currency(
     app, report = observed
     roi = report.roi
     assert isinstance(roi, RoiReport) and roi.value.value is not None
+    added = roi.value.value
     roi = replace(roi, conclusion="uplift")
     headline = business_headline(app.spec, replace(report, roi=roi))
     assert app.spec.monitoring.currency == "EUR" and app.spec.monitoring.period == "month"
     assert headline.state == "value"
-    assert headline.number == money_text(roi.value.value, "EUR")
+    assert headline.number == money_text(added, "EUR")
     assert headline.number.startswith("€") or headline.number.startswith("−€")
     assert roi.value.low is not None and roi.value.high is not None
     interval = f"{money_text(roi.value.low, 'EUR')} – {money_text(roi.value.high, 'EUR')}"
     assert headline.sentence == (
-        f"The model's actions {'added' if roi.value.value >= 0 else 'cost'} "
+        f"The model's actions {'added' if added >= 0 else 'cost'} "
         f"{headline.number.lstrip('−')} over the last 30 days [{interval}] against the "
         "control group."
     )
