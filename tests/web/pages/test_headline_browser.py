@@ -21,7 +21,7 @@ def test_the_headline_says_what_the_stores_outcomes_support(page: Any, live: Sit
     sign_in(page, live, "viewer", "/apps/churn")
     first = page.locator("#headline-sentence").inner_text()
     assert first.startswith("Not enough outcomes yet: 0 control outcomes over the last 30 days")
-    assert page.locator("#headline-number").inner_text() == "not enough outcomes"
+    assert page.locator("#headline-number").inner_text() == "0 control outcomes"
 
     decisions = live.store.list_decisions(DecisionQuery(app="churn", limit=1_000)).items
     rng = np.random.default_rng(3)

@@ -181,9 +181,9 @@ def _insufficient(
             f"at least {spec.monitoring.min_samples.roi:,} are needed in each group. Record "
             "outcomes to measure what acting is worth."
         )
-        return Headline(
-            "insufficient", sentence, "not enough outcomes", details=[roi.message, *quality]
-        )
+        count = roi.control.outcomes
+        number = f"{count:,} control outcome{'' if count == 1 else 's'}"
+        return Headline("insufficient", sentence, number, details=[roi.message, *quality])
     wait = needed / per_day
     test = "two-proportion" if roi.kind == "label" else "two-sample"
     sentence = (
