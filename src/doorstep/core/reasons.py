@@ -26,7 +26,14 @@ import polars as pl
 from doorstep.core.ports import Contributions
 from doorstep.core.spec.models import FieldSpec
 
-__all__ = ["REASON_DTYPE", "REASON_SCHEMA", "ReasonStyle", "contribution_points", "render_reasons"]
+__all__ = [
+    "REASON_DTYPE",
+    "REASON_SCHEMA",
+    "ReasonStyle",
+    "contribution_points",
+    "effect_text",
+    "render_reasons",
+]
 
 REASON_SCHEMA: dict[str, pl.DataType] = {
     "feature": pl.String(),
@@ -132,6 +139,14 @@ def _amount(effect: float, unit: str | None) -> str:
         return f"{_number(magnitude, 2)} {unit}"
     shown = _number(magnitude, 0 if _round(magnitude, 1) >= 9.95 else 1)
     return f"{shown} point" if shown == "1" else f"{shown} points"
+
+
+def effect_text(effect: float, unit: str | None = None) -> str:
+    """A contribution as the sentences say it, signed: ``+18 points``, ``-0.4 points``,
+    ``+120 EUR`` (``unit``: a regression's), so that a number shown beside a sentence is the
+    sentence's number."""
+    sign = "-" if _round(effect, 2 if unit is not None else 1) < 0 else "+"
+    return sign + _amount(effect, unit)
 
 
 def render_reasons(

@@ -297,6 +297,13 @@ class ReviewStore(Protocol):
         Raises ``ReviewClaimedError`` when another key holds a live claim."""
         ...
 
+    def skip_review(self, decision_id: str, key_id: str, actor: str, *, now: datetime) -> bool:
+        """Put a pending case back in the queue (this key's claim dropped) and record the skip
+        (audit event ``review.skipped``, subject the decision); ``False`` when the case is no
+        longer pending (nothing recorded). Raises ``NotFoundError``, or
+        ``ReviewClaimedError`` when another key holds a live claim."""
+        ...
+
 
 class OutboxStore(Protocol):
     """The outbox as the dispatcher works it: due deliveries claimed under leases, attempts finished

@@ -10,16 +10,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from doorstep.errors import NotFoundError, ReviewClaimedError, ReviewConflictError
+from doorstep.store.audit import AuditWriter
 from doorstep.store.tables import decisions, review_claims
 from doorstep.store.views import QueueEntry, QueuePage, QueueQuery, ReviewClaim
 
-__all__ = ["check_claim", "claim", "drop_claim", "live_claims", "queue", "release"]
+__all__ = ["check_claim", "claim", "drop_claim", "live_claims", "queue", "release", "skip"]
 
 PENDING = "pending_review"
 _MAX_LIMIT = 500
 
 
-def _filters(query: QueueQuery) -> list[sa.ColumnElement[bool]]:
+def _filters(query: QueueQuery, now: datetime) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = [decisions.c.status == PENDING]
     apps = list(query.apps)
     where.append(decisions.c.app == apps[0] if len(apps) == 1 else decisions.c.app.in_(apps))
@@ -33,13 +34,27 @@ def _filters(query: QueueQuery) -> list[sa.ColumnElement[bool]]:
         where.append(decisions.c.score >= query.score_min)
     if query.score_max is not None:
         where.append(decisions.c.score < query.score_max)
+    if query.entity_id:
+        where.append(decisions.c.entity_id.startswith(query.entity_id, autoescape=True))
+    live = (review_claims.c.decision_id == decisions.c.id) & (review_claims.c.expires_at > now)
+    if query.claimed_by is not None:
+        mine = live & (review_claims.c.key_id == query.claimed_by)
+        where.append(sa.exists(sa.select(review_claims.c.decision_id).where(mine)))
+    if query.unclaimed:
+        where.append(~sa.exists(sa.select(review_claims.c.decision_id).where(live)))
+    if query.overdue is not None:
+        late = [
+            (decisions.c.app == app) & (decisions.c.created_at < before)
+            for app, before in query.overdue
+        ]
+        where.append(sa.or_(*late) if late else sa.false())
     return where
 
 
 def queue(conn: sa.Connection, query: QueueQuery, now: datetime) -> QueuePage:
     if not query.apps:
         return QueuePage([], 0)
-    where = _filters(query)
+    where = _filters(query, now)
     if query.order == "score":
         order = [decisions.c.score.desc(), decisions.c.created_at, decisions.c.id]
     else:
@@ -54,6 +69,8 @@ def queue(conn: sa.Connection, query: QueueQuery, now: datetime) -> QueuePage:
             decisions.c.action,
             decisions.c.rule,
             decisions.c.created_at,
+            decisions.c.inputs,
+            decisions.c.reasons,
         )
         .where(*where)
         .order_by(*order)
@@ -74,6 +91,8 @@ def queue(conn: sa.Connection, query: QueueQuery, now: datetime) -> QueuePage:
             rule=r.rule,
             created_at=r.created_at,
             claim=claims.get(r.id),
+            inputs=dict(r.inputs or {}),
+            reasons=list(r.reasons or []),
         )
         for r in rows
     ]
@@ -161,3 +180,26 @@ def release(conn: sa.Connection, decision_id: str, key_id: str, now: datetime) -
             review_claims.delete().where(review_claims.c.decision_id == decision_id)
         ).rowcount
     )
+
+
+def skip(
+    conn: sa.Connection,
+    audit: AuditWriter,
+    decision_id: str,
+    key_id: str,
+    actor: str,
+    now: datetime,
+) -> bool:
+    """Put a pending case back in the queue (dropping this key's claim) and record the skip as
+    a ``review.skipped`` event; ``False``, with nothing recorded, when it is no longer pending."""
+    status = conn.execute(
+        sa.select(decisions.c.status).where(decisions.c.id == decision_id)
+    ).scalar_one_or_none()
+    if status is None:
+        raise NotFoundError(f"There is no decision {decision_id!r} to skip.")
+    if status != PENDING:
+        return False
+    check_claim(conn, decision_id, key_id, now)
+    drop_claim(conn, decision_id)
+    audit.append("review.skipped", decision_id, {"key": key_id}, actor=actor, at=now)
+    return True

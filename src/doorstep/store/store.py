@@ -183,6 +183,10 @@ class Store:
         with self._write_plain() as conn:
             return _queue.release(conn, decision_id, key_id, now)
 
+    def skip_review(self, decision_id: str, key_id: str, actor: str, *, now: datetime) -> bool:
+        with self._write() as (conn, audit):
+            return _queue.skip(conn, audit, decision_id, key_id, actor, now)
+
     def decision_audit(self, decision_id: str) -> list[AuditEvent]:
         with self._read() as conn:
             return _activity.decision_audit(conn, decision_id)

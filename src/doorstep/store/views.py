@@ -38,6 +38,15 @@ class QueueQuery:
     """``oldest`` first, or highest ``score`` first."""
     offset: int = 0
     limit: int = 50
+    entity_id: str | None = None
+    """Only cases whose entity id starts with this text."""
+    claimed_by: str | None = None
+    """Only cases this API key (its id) holds a live claim on."""
+    unclaimed: bool = False
+    """Only cases nobody holds a live claim on."""
+    overdue: tuple[tuple[str, datetime], ...] | None = None
+    """Only cases past their SLA: ``(app, created before)`` pairs; apps not listed are left
+    out (an empty tuple matches nothing)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ class ReviewClaim:
 
 @dataclass(frozen=True)
 class QueueEntry:
-    """One case of the queue: what a row of the queue shows (no inputs, no reasons)."""
+    """One case of the queue: what a row of the queue shows."""
 
     id: str
     app: str
@@ -64,6 +73,8 @@ class QueueEntry:
     created_at: datetime
     claim: ReviewClaim | None = None
     """The live claim on it, if any (expired claims are not shown)."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    reasons: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/review/next"): _REVIEWERS,
     ("POST", "/review/next"): _REVIEWERS,
     ("GET", "/decisions/{decision_id}"): _STAFF,
+    ("GET", "/decisions/{decision_id}/what-if"): _STAFF,
     ("POST", "/decisions/{decision_id}/claim"): _REVIEWERS,
     ("POST", "/decisions/{decision_id}/release"): _REVIEWERS,
     ("POST", "/decisions/{decision_id}/verdict"): _REVIEWERS,

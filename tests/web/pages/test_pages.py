@@ -325,11 +325,11 @@ async def test_queue_filters_and_order(seeded: Site) -> None:
     client, _ = await session_client(seeded, "viewer")
     async with aclosing(client):
         by_score = await client.get("/review?order=score")
-        scores = [float(s) for s in re.findall(r'<td class="num">([0-9.]+)</td>', by_score.text)]
+        scores = [float(s) for s in re.findall(r'class="score-value">([0-9.]+)<', by_score.text)]
         assert scores == sorted(scores, reverse=True) and len(scores) > 5
         band = await client.get("/review?score_min=0.5&score_max=0.6")
-        inside = [float(s) for s in re.findall(r'<td class="num">([0-9.]+)</td>', band.text)]
-        assert inside and all(0.5 <= s <= 0.6 for s in inside)  # shown rounded to 2 places
+        inside = [float(s) for s in re.findall(r'class="score-value">([0-9.]+)<', band.text)]
+        assert inside and all(0.5 <= s <= 0.6 for s in inside)  # shown to 3 digits
         bad = await client.get("/review?score_min=high")
         assert bad.status_code == 422 and "score_min must be a number" in bad.text
         assert "Work the next case" not in by_score.text  # a viewer does not review

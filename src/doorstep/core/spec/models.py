@@ -92,6 +92,12 @@ class FieldSpec(_Strict):
     """A sensitive attribute (sex, age, region): decisions are grouped by it in fairness
     reports, and it is masked like ``pii`` wherever inputs are shown."""
     description: str = ""
+    show_in_queue: bool = False
+    """Shown on each row of the review queue, next to the score and the top reason (up to
+    three fields; never personal data)."""
+    actionable: bool = True
+    """Something acting can change. Set false for facts such as tenure or age: the decision
+    page's suggestions of what would change the decision leave them alone."""
 
     @property
     def masked(self) -> bool:
@@ -112,6 +118,15 @@ class FieldSpec(_Strict):
             raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
         if self.values is not None and len(set(self.values)) != len(self.values):
             raise ValueError("'values' lists a category more than once")
+        if self.show_in_queue and self.pii:
+            raise ValueError(
+                "'show_in_queue' shows the field to every role on the review queue: it cannot "
+                "be set on personal data ('pii: true')"
+            )
+        if not self.actionable and not self.feature:
+            raise ValueError(
+                "'actionable: false' applies to model features; this field has 'feature: false'"
+            )
         return self
 
     @field_validator("values", mode="before")
@@ -120,6 +135,10 @@ class FieldSpec(_Strict):
         if isinstance(value, list):
             return [str(v) for v in value]
         return value
+
+
+QUEUE_FIELDS = 3
+"""How many input fields may be shown on a row of the review queue."""
 
 
 class InputsSpec(_Strict):
@@ -134,6 +153,12 @@ class InputsSpec(_Strict):
             raise ValueError("'fields' must declare at least one input")
         if self.id in self.fields:
             raise ValueError(f"the id field {self.id!r} must not be listed under 'fields' as well")
+        shown = [name for name, f in self.fields.items() if f.show_in_queue]
+        if len(shown) > QUEUE_FIELDS:
+            raise ValueError(
+                f"at most {QUEUE_FIELDS} fields may set 'show_in_queue' (a queue row stays "
+                f"readable); got {len(shown)}: {', '.join(shown)}"
+            )
         return self
 
 
@@ -400,6 +425,11 @@ class MonitoringSpec(_Strict):
     alerts: AlertsSpec | None = None
     """Alerts raised once per breach through connectors, resolved when it clears, and an
     optional retraining hook (see monitoring.md, Alerts)."""
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    """ISO 4217 code of the actions' ``value`` and ``cost`` (``EUR``), for money on the pages;
+    without it amounts are shown as plain numbers."""
+    period: Literal["week", "month", "quarter"] = "month"
+    """The span the dashboard's headline speaks of: the last 7, 30 or 91 days."""
 
 
 class Spec(_Strict):

@@ -1,5 +1,6 @@
 """What would change a decision: the smallest single-feature changes, within the values seen in
-the reference data, that flip its action.
+the reference data, that flip its action. Fields the spec marks ``actionable: false`` (tenure,
+age: facts acting cannot change) are never suggested.
 
 For every feature, candidate values are taken from the reference sample (its distinct values, or
 evenly spaced quantiles when there are many; a category's allowed values; a flag's other value).
@@ -78,6 +79,8 @@ def what_would_change(app: LoadedApp, decision: Decision, *, top: int = 5) -> li
     tried: list[tuple[str, Any, float]] = []
     rows: list[dict[str, Any]] = [inputs]
     for name, spec_field in fields.items():
+        if not spec_field.actionable:
+            continue
         for value, distance in _candidates(app.reference, name, spec_field, inputs.get(name)):
             rows.append({**inputs, name: value})
             tried.append((name, value, distance))

@@ -17,10 +17,12 @@ from doorstep.store.views import QueueEntry, QueuePage, QueueQuery, ReviewClaim
 __all__ = [
     "AGE_FILTERS",
     "CLAIM_SECONDS",
+    "CLAIM_FILTERS",
     "QueueFilters",
     "claim_case",
     "queue_page",
     "release_case",
+    "skip_case",
     "sla_state",
     "review_backlog",
 ]
@@ -37,6 +39,9 @@ AGE_FILTERS: dict[str, tuple[float | None, float | None]] = {
 }
 """The queue's age filter: name → (at least, less than) hours old."""
 
+CLAIM_FILTERS = ("", "mine", "unclaimed")
+"""The queue's claim filter: any case, the cases I hold, the cases nobody holds."""
+
 
 @dataclass(frozen=True)
 class QueueFilters:
@@ -50,10 +55,31 @@ class QueueFilters:
     order: str = "oldest"
     page: int = 1
     per_page: int = 50
+    entity: str = ""
+    """The start of an entity id."""
+    claim: str = ""
+    """One of :data:`CLAIM_FILTERS`."""
+    overdue: bool = False
+    """Only cases past their app's ``policy.review_sla_hours`` (apps without one: none)."""
 
-    def query(self, registry: Registry, now: datetime) -> QueueQuery:
+    @property
+    def narrowed(self) -> bool:
+        """Anything but the whole queue: some filter is set."""
+        return any((self.app, self.action, self.age, self.entity, self.claim, self.overdue)) or (
+            self.score_min,
+            self.score_max,
+        ) != (None, None)
+
+    def query(self, registry: Registry, now: datetime, *, key_id: str = "") -> QueueQuery:
+        """The store's query for these filters; ``key_id`` is who "mine" means."""
         apps = (registry.get(self.app).name,) if self.app else tuple(registry.apps)
         low, high = AGE_FILTERS.get(self.age, (None, None))
+        overdue = None
+        if self.overdue:
+            slas = {a: registry.get(a).spec.policy.review_sla_hours for a in apps}
+            overdue = tuple(
+                (a, now - timedelta(hours=sla)) for a, sla in slas.items() if sla is not None
+            )
         return QueueQuery(
             apps=apps,
             action=self.action or None,
@@ -64,13 +90,22 @@ class QueueFilters:
             order="score" if self.order == "score" else "oldest",
             offset=(max(1, self.page) - 1) * self.per_page,
             limit=self.per_page,
+            entity_id=self.entity.strip() or None,
+            claimed_by=(key_id or None) if self.claim == "mine" else None,
+            unclaimed=self.claim == "unclaimed",
+            overdue=overdue,
         )
 
 
 def queue_page(
-    registry: Registry, store: ReviewStore, filters: QueueFilters, *, now: datetime
+    registry: Registry,
+    store: ReviewStore,
+    filters: QueueFilters,
+    *,
+    now: datetime,
+    key_id: str = "",
 ) -> QueuePage:
-    return store.review_queue(filters.query(registry, now), now=now)
+    return store.review_queue(filters.query(registry, now, key_id=key_id), now=now)
 
 
 def sla_state(registry: Registry, entry: QueueEntry, now: datetime) -> tuple[str, float | None]:
@@ -95,6 +130,14 @@ def claim_case(
 
 def release_case(store: ReviewStore, decision_id: str, *, key_id: str, now: datetime) -> bool:
     return store.release_review(decision_id, key_id, now=now)
+
+
+def skip_case(
+    store: ReviewStore, decision_id: str, *, key_id: str, actor: str, now: datetime
+) -> bool:
+    """Put a pending case back in the queue and record the skip (``review.skipped``); see
+    :meth:`StoreContract.skip_review`."""
+    return store.skip_review(decision_id, key_id, actor, now=now)
 
 
 def review_backlog(store: DecisionStore, app: str, *, cap: int) -> int:

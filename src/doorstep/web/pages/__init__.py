@@ -44,6 +44,7 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("GET", "/review", queue.review_queue),
         ("GET", "/review/next", queue.next_case),
         ("GET", "/decisions/{decision_id}", decision.decision_page),
+        ("GET", "/decisions/{decision_id}/what-if", decision.what_if),
         ("GET", "/apps/{app}", dashboard.dashboard),
         ("GET", "/apps/{app}/report", report_page.report_page),
         ("GET", "/apps/{app}/monitoring-panel", monitoring_panel.monitoring_panel),

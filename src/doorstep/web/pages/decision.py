@@ -11,7 +11,9 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
-from doorstep.errors import DoorstepError, RecordError, RecordsInvalidError
+from doorstep.core.reasons import effect_text
+from doorstep.errors import DoorstepError, NotFoundError, RecordError, RecordsInvalidError
+from doorstep.services.decide.trial import Trial, try_inputs
 from doorstep.services.decide.what_if import format_value, what_would_change
 from doorstep.services.review.case import decision_case
 from doorstep.services.review.queue import claim_case, release_case
@@ -21,13 +23,16 @@ from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
 from doorstep.web.pages.queue import query_string
 from doorstep.web.pages.templating import render
+from doorstep.web.pages.what_if import hidden_fields, trial_context
 from doorstep.web.problems import status_of
 from doorstep.web.render import MASK
 
-__all__ = ["claim", "decision_page", "release", "verdict"]
+__all__ = ["claim", "decision_page", "release", "verdict", "what_if"]
 
 
-def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
+def page_context(
+    request: Request, case: DecisionCase, trial: Trial | None = None
+) -> dict[str, Any]:
     """Everything the page shows; runs in a worker thread (the what-if batch)."""
     record = case.decision
     app = request.app.state.service.registry.apps.get(record.app)
@@ -36,7 +41,9 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
     what_if: list[dict[str, Any]] = []
     actions = ["none"]
     labels: dict[str, str] = {}
+    tried: dict[str, Any] = {}
     if app is not None:
+        tried = trial_context(request, app, record, trial)
         labels = {n: f.label or n for n, f in app.spec.inputs.fields.items()}
         actions += list(app.spec.actions)
         fields = app.spec.inputs.fields
@@ -62,6 +69,9 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
                 }
             )
     reasons = record.reasons or []
+    unit = None
+    if app is not None and app.spec.model.task == "regression":
+        unit = app.spec.explain.score_unit
     effects = [float(r.get("effect") or 0) for r in reasons]
     largest = max((abs(e) for e in effects), default=0.0) or 1.0
     bars = [
@@ -70,6 +80,7 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
             "value": r.get("value"),
             "effect": effect,
             "width": round(50 * abs(effect) / largest, 1),
+            "points": effect_text(effect, unit),
             "sentence": r.get("sentence"),
         }
         for r, effect in zip(reasons, effects, strict=True)
@@ -93,6 +104,10 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
         "claim": case.claim,
         "pending": pending,
         "reason_max": REASON_MAX_LENGTH,
+        "what_if_form": tried,
+        "facts": []
+        if app is None
+        else [f.label or n for n, f in app.spec.feature_fields.items() if not f.actionable],
     }
 
 
@@ -136,11 +151,12 @@ async def show(
     *,
     error: DoorstepError | None = None,
     form: dict[str, str] | None = None,
+    trial: Trial | None = None,
 ) -> Response:
     service = request.app.state.service
 
     def load() -> dict[str, Any]:
-        return page_context(request, decision_case(service.store, decision_id))
+        return page_context(request, decision_case(service.store, decision_id), trial)
 
     context = await anyio.to_thread.run_sync(load)
     context.update(
@@ -159,6 +175,24 @@ async def show(
 
 async def decision_page(request: Request, decision_id: str) -> Response:
     return await show(request, decision_id)
+
+
+async def what_if(request: Request, decision_id: str) -> Response:
+    """``GET /decisions/{id}/what-if?field=value…``: the decision's inputs with these values,
+    decided again (nothing recorded). The result alone when htmx asks for it (``HX-Target:
+    trial``), else the whole page with the result in its what-if section."""
+    service = request.app.state.service
+    record = await anyio.to_thread.run_sync(lambda: service.store.get_decision(decision_id))
+    app = service.registry.apps.get(record.app) if record is not None else None
+    if record is None or app is None:
+        raise NotFoundError(f"There is no decision {decision_id!r} to try other values on.")
+    edits = {k: v for k, v in request.query_params.items() if k in app.spec.inputs.fields}
+    hidden = hidden_fields(request, app)
+    trial = await anyio.to_thread.run_sync(lambda: try_inputs(app, record, edits, hidden=hidden))
+    if request.headers.get("hx-target") == "trial":
+        context = {"record": record, **trial_context(request, app, record, trial)}
+        return render(request, "what_if_trial.html", context)
+    return await show(request, decision_id, trial=trial)
 
 
 async def _act(request: Request, decision_id: str, action: str) -> Response:

@@ -17,50 +17,90 @@ from starlette.responses import RedirectResponse, Response
 from doorstep.errors import ConflictError, RecordError, RecordsInvalidError
 from doorstep.services.review.queue import (
     AGE_FILTERS,
+    CLAIM_FILTERS,
     QueueFilters,
     claim_case,
     queue_page,
-    release_case,
     sla_state,
 )
+from doorstep.services.review.queue import skip_case as record_skip
 from doorstep.web.auth import actor_of
 from doorstep.web.pages.access import form_of
+from doorstep.web.pages.queue_rows import queue_row
 from doorstep.web.pages.templating import render
 
-__all__ = ["filters_of", "next_case", "review_queue", "skip_case"]
+__all__ = ["checked_filters", "filters_of", "next_case", "review_queue", "skip_case"]
 
-FILTER_NAMES = ("app", "action", "age", "score_min", "score_max", "order")
+FILTER_NAMES = (
+    "app",
+    "action",
+    "age",
+    "score_min",
+    "score_max",
+    "order",
+    "entity",
+    "claim",
+    "overdue",
+)
 SKIP_WINDOW = 500
 """How far down the queue ``n`` looks for the case after the one it skips."""
 
 
-def _number(params: Mapping[str, str], name: str) -> float | None:
+def _number(params: Mapping[str, str], name: str, problems: dict[str, str]) -> float | None:
     text = params.get(name, "").strip()
     if not text:
         return None
     try:
         value = float(text)
     except ValueError:
-        message = f"{name} must be a number between 0 and 1, got {text!r}"
-        raise RecordsInvalidError(
-            f"The queue's filter is invalid: {message}.",
-            [RecordError.of_field(name, "type", message)],
-        ) from None
+        value = None
+    if value is None or not 0 <= value <= 1:
+        problems[name] = f"{name} must be a number between 0 and 1, got {text!r}"
+        return None
     return value
 
 
-def filters_of(params: Mapping[str, str]) -> QueueFilters:
-    """The queue's filters in ``params`` (a request's query, or the ``q`` a form carries)."""
+def checked_filters(
+    params: Mapping[str, str], apps: Mapping[str, object]
+) -> tuple[QueueFilters, dict[str, str]]:
+    """The queue's filters in ``params`` (a request's query, or the ``q`` a form carries), and
+    what is wrong with the ones that could not be used (field name → message): those are left
+    out of the filters, and the page marks their fields."""
+    problems: dict[str, str] = {}
     page = params.get("page", "1")
-    return QueueFilters(
-        app=params.get("app") or None,
+    app = params.get("app") or None
+    if app is not None and app not in apps:
+        problems["app"] = f"app must be one of {', '.join(apps) or 'no app'}, got {app!r}"
+        app = None
+    claim = params.get("claim", "")
+    if claim not in CLAIM_FILTERS:
+        problems["claim"] = f"claim must be mine or unclaimed, got {claim!r}"
+        claim = ""
+    filters = QueueFilters(
+        app=app,
         action=params.get("action") or None,
         age=params.get("age", "") if params.get("age", "") in AGE_FILTERS else "",
-        score_min=_number(params, "score_min"),
-        score_max=_number(params, "score_max"),
+        score_min=_number(params, "score_min", problems),
+        score_max=_number(params, "score_max", problems),
         order="score" if params.get("order") == "score" else "oldest",
         page=int(page) if page.isdigit() and int(page) > 0 else 1,
+        entity=params.get("entity", "").strip()[:200],
+        claim=claim,
+        overdue=params.get("overdue") == "1",
     )
+    return filters, problems
+
+
+def filters_of(params: Mapping[str, str], apps: Mapping[str, object]) -> QueueFilters:
+    """The queue's filters in ``params``; raises :class:`RecordsInvalidError` naming every
+    filter that is wrong."""
+    filters, problems = checked_filters(params, apps)
+    if problems:
+        raise RecordsInvalidError(
+            f"The queue's filter is invalid: {'; '.join(problems.values())}.",
+            [RecordError.of_field(name, "type", text) for name, text in problems.items()],
+        )
+    return filters
 
 
 def query_string(request: Request) -> str:
@@ -74,12 +114,16 @@ def _kept(params: Mapping[str, str]) -> str:
 
 async def review_queue(request: Request) -> Response:
     service = request.app.state.service
-    filters = filters_of(request.query_params)
+    key_id = request.state.key.id
+    filters, problems = checked_filters(request.query_params, service.registry.apps)
     now = datetime.now(UTC)
     page = await anyio.to_thread.run_sync(
-        lambda: queue_page(service.registry, service.store, filters, now=now)
+        lambda: queue_page(service.registry, service.store, filters, now=now, key_id=key_id)
     )
-    rows = [(entry, sla_state(service.registry, entry, now)) for entry in page.items]
+    rows = [
+        (entry, sla_state(service.registry, entry, now), queue_row(service.registry, entry))
+        for entry in page.items
+    ]
     actions = sorted({a for app in service.registry for a in ["none", *app.spec.actions]})
     pages = max(1, -(-page.total // filters.per_page))
     return render(
@@ -90,14 +134,18 @@ async def review_queue(request: Request) -> Response:
             "rows": rows,
             "total": page.total,
             "filters": filters,
+            "problems": problems,
+            "raw": request.query_params,
             "ages": list(AGE_FILTERS),
             "actions": actions,
             "query": query_string(request),
             "pages": pages,
             "empty": request.query_params.get("empty") == "1",
             "done": request.query_params.get("done", ""),
-            "me": request.state.key.id,
+            "me": key_id,
+            "has_sla": any(app.spec.policy.review_sla_hours for app in service.registry),
         },
+        status=422 if problems else 200,
     )
 
 
@@ -109,9 +157,9 @@ async def next_case(request: Request) -> Response:
 
 
 async def skip_case(request: Request) -> Response:
-    """``n`` on a case: release it (when this reviewer holds it) and open the case after it in
-    the queue, wrapping round to the top; never the case skipped (with nothing else left, the
-    queue says so)."""
+    """``n`` on a case: skip it (it goes back to the queue, unclaimed, and the skip is recorded
+    in the audit trail) and open the case after it in the queue, wrapping round to the top;
+    never the case skipped (with nothing else left, the queue says so)."""
     form = await form_of(request)
     params = dict(parse_qsl(form.get("q", "")))
     return await _open_next(request, params, skip=form.get("skip") or None, done="")
@@ -122,18 +170,22 @@ async def _open_next(
 ) -> Response:
     service = request.app.state.service
     key = request.state.key
-    filters = filters_of(params)
+    filters = filters_of(params, service.registry.apps)
     query = _kept(params)
     now = datetime.now(UTC)
 
     def pick() -> str | None:
         if skip is None:
-            entries = queue_page(service.registry, service.store, filters, now=now).items
+            entries = queue_page(
+                service.registry, service.store, filters, now=now, key_id=key.id
+            ).items
         else:
             with contextlib.suppress(ConflictError):  # another's claim: theirs to release
-                release_case(service.store, skip, key_id=key.id, now=now)
+                record_skip(service.store, skip, key_id=key.id, actor=actor_of(request), now=now)
             window = replace(filters, page=1, per_page=SKIP_WINDOW)
-            queue = queue_page(service.registry, service.store, window, now=now).items
+            queue = queue_page(
+                service.registry, service.store, window, now=now, key_id=key.id
+            ).items
             ids = [entry.id for entry in queue]
             at = ids.index(skip) if skip in ids else -1
             entries = queue[at + 1 :] + queue[: max(at, 0)]

@@ -12,7 +12,15 @@ from starlette.responses import HTMLResponse
 
 from doorstep.web.auth import PII_ROLES
 
-__all__ = ["REVIEWERS", "OPERATORS", "age_text", "environment", "page_response", "render"]
+__all__ = [
+    "REVIEWERS",
+    "OPERATORS",
+    "age_text",
+    "environment",
+    "page_response",
+    "render",
+    "significant",
+]
 
 REVIEWERS = frozenset({"admin", "owner", "reviewer"})
 OPERATORS = frozenset({"admin", "owner"})
@@ -36,6 +44,17 @@ def _hours(value: float | None) -> str:
     return text
 
 
+def significant(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits (``0.597``, ``0.0512``, ``12.0``); whole
+    numbers from 10**digits up keep every digit, with thousands separators."""
+    if abs(value) >= 10**digits:
+        return f"{value:,.0f}"
+    text = f"{value:#.{digits}g}"
+    if "e" in text:  # a score of 1e-05: plain decimals read better than exponents
+        text = f"{value:.{digits + 3}f}"
+    return text.rstrip(".")
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -48,6 +67,7 @@ def environment() -> jinja2.Environment:
     env.filters["age"] = age_text
     env.filters["hours"] = _hours
     env.filters["when"] = lambda m: m.strftime("%Y-%m-%d %H:%M UTC") if m else "—"
+    env.filters["sig"] = significant
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.0f}%"
     return env
 
