@@ -42,3 +42,11 @@ def test_more_than_three_queue_fields_are_refused_naming_them() -> None:
     (message,) = errors_of(text)
     assert message.startswith("app.yaml:8 inputs:")
     assert "at most 3" in message and "region" in message
+
+
+def test_show_in_queue_on_a_sensitive_attribute_is_refused_at_its_line() -> None:
+    text = VALID.replace(
+        "{type: category,", "{type: category, sensitive: true, show_in_queue: true,"
+    )
+    (message,) = errors_of(text)
+    assert "inputs.fields.plan:" in message and "sensitive attribute" in message

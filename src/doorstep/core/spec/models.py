@@ -118,10 +118,11 @@ class FieldSpec(_Strict):
             raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
         if self.values is not None and len(set(self.values)) != len(self.values):
             raise ValueError("'values' lists a category more than once")
-        if self.show_in_queue and self.pii:
+        if self.show_in_queue and self.masked:
             raise ValueError(
                 "'show_in_queue' shows the field to every role on the review queue: it cannot "
-                "be set on personal data ('pii: true')"
+                "be set on personal data or a sensitive attribute ('pii: true', "
+                "'sensitive: true')"
             )
         if not self.actionable and not self.feature:
             raise ValueError(

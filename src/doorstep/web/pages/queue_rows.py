@@ -53,6 +53,6 @@ def queue_row(registry: Registry, entry: QueueEntry) -> QueueRow:
     inputs = [
         (spec_field.label or name, format_value(entry.inputs.get(name), spec_field))
         for name, spec_field in fields.items()
-        if spec_field.show_in_queue and not spec_field.pii
+        if spec_field.show_in_queue and not spec_field.masked
     ]
     return QueueRow(score, distance, reason, raises, inputs)
