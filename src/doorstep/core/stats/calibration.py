@@ -160,6 +160,4 @@ def fit_calibration(scores: Floats, positive: npt.NDArray[np.bool_]) -> ScoreCal
     method: CalibrationMethod = "isotonic" if ece_calibrated < ece_raw else "none"
     if method == "none":
         x, y = np.empty(0), np.empty(0)
-    return ScoreCalibration(
-        method, x, y, int(labels.size), positives, ece_raw, ece_calibrated
-    )
+    return ScoreCalibration(method, x, y, int(labels.size), positives, ece_raw, ece_calibrated)

@@ -33,11 +33,16 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from doorstep.core.stats.drift_report import FeatureKind, Status, Threshold
+from doorstep.core.stats.drift_report import (
+    DEFAULT_THRESHOLDS,
+    FeatureKind,
+    ReconstructionDrift,
+    Status,
+    Threshold,
+)
 from doorstep.core.stats.intervals import CONFIDENCE, Interval, MeanSums, mean_interval
 
 __all__ = [
-    "DEFAULT_RECONSTRUCTION_THRESHOLD",
     "ReconstructionAccumulator",
     "ReconstructionDrift",
     "ReconstructionModel",
@@ -48,7 +53,6 @@ Floats = npt.NDArray[np.float64]
 EXPLAINED_VARIANCE = 0.65
 FIT_ROWS = 100_000
 """Reference rows the PCA is fitted on (a seeded sample above it)."""
-DEFAULT_RECONSTRUCTION_THRESHOLD = Threshold(0.05, 0.10)
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,31 +174,6 @@ def fit_reconstruction(
     )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class ReconstructionDrift:
-    """One window's multivariate drift."""
-
-    rows: int
-    components: int
-    reference_error: float
-    error: Interval
-    """The window's mean reconstruction error with its interval."""
-    increase: float | None
-    """``error / reference_error - 1``."""
-    status: Status
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": "pca_reconstruction",
-            "rows": self.rows,
-            "components": self.components,
-            "reference_error": self.reference_error,
-            "error": self.error.as_dict(),
-            "increase": self.increase,
-            "status": self.status,
-        }
-
-
 class ReconstructionAccumulator:
     """A window's reconstruction errors, summed chunk by chunk."""
 
@@ -202,7 +181,7 @@ class ReconstructionAccumulator:
         self,
         model: ReconstructionModel,
         *,
-        threshold: Threshold = DEFAULT_RECONSTRUCTION_THRESHOLD,
+        threshold: Threshold = DEFAULT_THRESHOLDS.reconstruction_increase,
         min_rows: int = 1000,
         confidence: float = CONFIDENCE,
     ) -> None:
@@ -218,7 +197,7 @@ class ReconstructionAccumulator:
 
     def result(self) -> ReconstructionDrift:
         model = self.model
-        error = mean_interval(self._sums, self.confidence)
+        error = _rounded(mean_interval(self._sums, self.confidence))
         increase = (
             error.value / model.reference_error - 1
             if error.value is not None and model.reference_error > 0
@@ -239,3 +218,13 @@ class ReconstructionAccumulator:
             self._sums.n, int(model.components.shape[0]), model.reference_error, error, increase,
             status,
         )  # fmt: skip
+
+
+def _rounded(interval: Interval) -> Interval:
+    """``interval`` to 12 significant digits: sums taken over other page boundaries differ in
+    the last bits, and a report must not depend on how it was paged."""
+
+    def cut(x: float | None) -> float | None:
+        return None if x is None else float(f"{x:.12g}")
+
+    return Interval(cut(interval.value), cut(interval.low), cut(interval.high))
