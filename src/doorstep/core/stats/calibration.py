@@ -11,8 +11,9 @@ on the reference data's scores and labels:
 - **checked out of fold**: the reference is split in five seeded folds; each fold is calibrated
   by a map fitted on the other four, and the expected calibration error (ECE: equal-count bins,
   the bins' weighted mean |mean score − positive rate|) of the raw and of the out-of-fold
-  calibrated scores are compared. The map is used only when it lowers the ECE; otherwise the
-  raw scores are taken as they are (``method`` ``none``). Both errors are kept and shown.
+  calibrated scores are compared. The map is used only when it lowers the ECE in every fold
+  (NannyML's rule); otherwise the raw scores are taken as they are (``method`` ``none``). The
+  errors over all folds are kept and shown.
 
 A calibration is a few hundred numbers, kept in the reference profile as JSON.
 """
@@ -148,6 +149,7 @@ def fit_calibration(scores: Floats, positive: npt.NDArray[np.bool_]) -> ScoreCal
     ece_raw = expected_calibration_error(scores, labels)
     folds = np.random.default_rng(SEED).integers(0, FOLDS, scores.size)
     out_of_fold = np.empty_like(scores)
+    better = True
     for fold in range(FOLDS):
         held = folds == fold
         if not held.any() or held.all():
@@ -155,9 +157,11 @@ def fit_calibration(scores: Floats, positive: npt.NDArray[np.bool_]) -> ScoreCal
             continue
         x, y = isotonic_fit(scores[~held], labels[~held])
         out_of_fold[held] = np.interp(scores[held], x, y)
+        before = expected_calibration_error(scores[held], labels[held])
+        better &= expected_calibration_error(out_of_fold[held], labels[held]) < before
     ece_calibrated = expected_calibration_error(out_of_fold, labels)
     x, y = isotonic_fit(scores, labels)
-    method: CalibrationMethod = "isotonic" if ece_calibrated < ece_raw else "none"
+    method: CalibrationMethod = "isotonic" if better else "none"
     if method == "none":
         x, y = np.empty(0), np.empty(0)
     return ScoreCalibration(method, x, y, int(labels.size), positives, ece_raw, ece_calibrated)
