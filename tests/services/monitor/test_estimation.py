@@ -24,6 +24,7 @@ from doorstep.services.apps.loading import LoadedApp, load_app
 from doorstep.services.monitor.alert_observations import observe
 from doorstep.services.monitor.drift import reference_profile
 from doorstep.services.monitor.report import monitoring_report
+from doorstep.services.monitor.report_html import render_report_html
 from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.store import RecordRequest, Store
 from doorstep.types import Decision, DecisionStatus, MonitoringReport
@@ -137,6 +138,10 @@ def test_concept_drift_shows_as_estimate_and_realised_diverging(
     render_report(found, out)
     text = out.export_text()
     assert "Estimated quality (before outcomes)" in text and "≠" in text
+    html = render_report_html(found)
+    assert 'id="chart-estimated-auc"' in html and 'id="chart-multivariate"' in html
+    assert html.count("data-diverged=") == 2  # the two flipped days
+    assert "estimated AUC" in html and "realised AUC" in html  # both lines of the chart
 
 
 @pytest.mark.slow
