@@ -74,30 +74,31 @@ class ReconstructionModel:
     reference_std: float
 
     def encode(self, frame: pl.DataFrame) -> Floats:
-        """``frame``'s columns as the standardised matrix the components apply to."""
-        out = np.empty((frame.height, len(self.columns)))
+        """``frame``'s columns as the standardised matrix the components apply to (one
+        columnar pass, then one copy into numpy)."""
+        columns = []
         for j, name in enumerate(self.columns):
-            column = frame[name] if name in frame.columns else pl.Series([None] * frame.height)
+            column = pl.col(name) if name in frame.columns else pl.lit(None)
             if self.kinds[name] == "numeric":
-                values = column.cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
-                values = np.where(np.isfinite(values), values, self.fill[j])
+                value = column.cast(pl.Float64, strict=False)
+                value = pl.when(value.is_finite()).then(value).otherwise(float(self.fill[j]))
             else:
                 mapping = self.shares[name]
-                values = (
-                    column.cast(pl.String)
-                    .replace_strict(list(mapping), list(mapping.values()), default=0.0)
-                    .cast(pl.Float64)
-                    .fill_null(0.0)
-                    .to_numpy()
+                value = column.cast(pl.String).replace_strict(
+                    list(mapping), list(mapping.values()), default=0.0, return_dtype=pl.Float64
                 )
-            out[:, j] = values
-        return (out - self.center) / self.scale
+            columns.append(value.fill_null(0.0).alias(f"c{j}"))
+        raw = frame.select(columns).to_numpy().astype(np.float64, copy=False)
+        return (raw - self.center) / self.scale
 
     def errors(self, frame: pl.DataFrame) -> Floats:
-        """Each row's reconstruction error."""
+        """Each row's reconstruction error: the part of the row outside the components' span,
+        ``|x|² - |x Cᵀ|²`` (the components are orthonormal)."""
         x = self.encode(frame)
-        rebuilt = (x @ self.components.T) @ self.components
-        return np.asarray(np.sqrt(np.sum((x - rebuilt) ** 2, axis=1)), dtype=np.float64)
+        # einsum, not ``@``: BLAS threads would fight the server's for a few flops a row
+        projected = np.einsum("ij,kj->ik", x, self.components, optimize=False)
+        squared = np.sum(x * x, axis=1) - np.sum(projected * projected, axis=1)
+        return np.asarray(np.sqrt(np.maximum(squared, 0.0)), dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,8 +167,9 @@ def fit_reconstruction(
     explained = np.cumsum(singular**2) / max(float(np.sum(singular**2)), 1e-300)
     k = int(np.searchsorted(explained, EXPLAINED_VARIANCE) + 1)
     components = vt[: min(k, len(columns))]
-    rebuilt = (x @ components.T) @ components
-    errors = np.sqrt(np.sum((x - rebuilt) ** 2, axis=1))
+    projected = np.einsum("ij,kj->ik", x, components, optimize=False)
+    squared = np.sum(x * x, axis=1) - np.sum(projected * projected, axis=1)
+    errors = np.sqrt(np.maximum(squared, 0.0))
     return ReconstructionModel(
         columns, dict(kinds), fill, shares, center, scale, components,
         float(errors.mean()), float(errors.std(ddof=1)),
