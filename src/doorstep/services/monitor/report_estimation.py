@@ -23,7 +23,7 @@ NAMES = {
     "precision": "precision",
     "recall": "recall",
     "f1": "F1",
-    "expected_value": "expected value per decision",
+    "expected_value": "value per decision",
 }
 
 
@@ -73,13 +73,13 @@ def estimation_view(report: MonitoringReport, labels: list[str]) -> EstimationVi
         charts.append(
             line_chart(
                 f"chart-estimated-{key}",
-                f"{name}: estimated and realised",
+                f"Estimated {name}",
                 f"{name} per {report.window}: estimated from the calibrated scores of every "
                 "decision (solid, with its 95% sampling band) and realised on the labelled "
                 "decisions once outcomes arrive (dashed). Realised outside the estimate's band: "
                 "the calibration no longer holds (concept drift).",
                 labels,
-                [_series(f"estimated {name}", estimated), _series(f"realised {name}", realised)],
+                [_series("estimated", estimated), _series("realised", realised)],
                 digits=2 if key == "expected_value" else 3,
                 thresholds=_lines(section, key),
             )
@@ -101,8 +101,8 @@ def multivariate_chart(drift: DriftSection, window: str, labels: list[str]) -> M
     ]
     return line_chart(
         "chart-multivariate",
-        "Multivariate drift (PCA reconstruction error)",
-        f"Mean reconstruction error of the inputs per {window}, with its 95% interval, against "
+        "Multivariate drift",
+        f"Mean PCA reconstruction error of the inputs per {window}, with its 95% interval, against "
         "the reference's (the flat line): rows the reference's main directions rebuild worse "
         "move in ways the reference did not.",
         labels,
