@@ -18,11 +18,13 @@ from tests.services.monitor.test_drift import START
 
 from doorstep.cli.monitor_render import render_report
 from doorstep.core.spec.alerts import AlertsSpec
+from doorstep.core.stats.calibration import ScoreCalibration
 from doorstep.examples.churn import generate_customers
 from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp, load_app
 from doorstep.services.monitor.alert_observations import observe
 from doorstep.services.monitor.drift import reference_profile
+from doorstep.services.monitor.estimation import EstimationObserver, predicted_rule
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
 from doorstep.services.outcomes.ingest import record_outcomes
@@ -188,3 +190,25 @@ def test_reference_outcomes_are_kept_row_for_row(churn_loaded_app: LoadedApp) ->
     assert outcomes is not None and reference is not None
     assert outcomes.len() == reference.height
     assert set(np.unique(outcomes.to_numpy()).tolist()) == {0, 1}
+
+
+def test_a_score_threshold_is_the_positive_prediction_when_set(
+    churn_loaded_app: LoadedApp,
+) -> None:
+    spec = churn_loaded_app.spec
+    calibration = ScoreCalibration("none", np.empty(0), np.empty(0), 0, 0, 0.0, 0.0)
+    frame = pl.DataFrame(
+        {"score": [0.1, 0.35, 0.6, 0.9], "action": ["none", "none", "none", "retention_offer"]}
+    )
+    by_action = EstimationObserver(spec, calibration)
+    by_action.update(0, frame)
+    by_action.finish(0)
+    threshold = spec.model_copy(
+        update={"monitoring": spec.monitoring.model_copy(update={"threshold": 0.3})}
+    )
+    by_score = EstimationObserver(threshold, calibration)
+    by_score.update(0, frame)
+    by_score.finish(0)
+    assert by_action.results[0][1]["precision"].value == pytest.approx(0.9)  # the action alone
+    assert by_score.results[0][1]["precision"].value == pytest.approx((0.35 + 0.6 + 0.9) / 3)
+    assert predicted_rule(threshold) == "score >= 0.3" and predicted_rule(spec) == "action"
