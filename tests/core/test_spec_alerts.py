@@ -96,3 +96,36 @@ def test_retrain_waiting_for_quality_without_thresholds() -> None:
         "",
     )
     assert any("monitoring.alerts.retrain.on" in p for p in problems(text))
+
+
+ESTIMATED = "    estimated: {auc: {warn: 0.8, alert: 0.75}, f1: {alert: 0.3}}\n"
+
+
+def test_estimated_thresholds_load_and_count_for_a_quality_hook() -> None:
+    text = GOOD.replace("    schedule:", ESTIMATED + "    schedule:")
+    alerts = parse_spec(text, file="app.yaml", env={}).spec.monitoring.alerts
+    assert alerts is not None and set(alerts.estimated.thresholds()) == {"auc", "f1"}
+    alone = text.replace("on: [drift]", "on: [quality]").replace(
+        """    quality:
+      auc: {warn: 0.72, alert: 0.65}
+      brier: {alert: 0.25}
+      override_rate: {warn: 0.2, alert: 0.35}
+      min_labelled: 200
+""",
+        "",
+    )
+    parse_spec(alone, file="app.yaml", env={})  # estimated alerts alone feed the hook
+
+
+def test_estimated_thresholds_are_checked() -> None:
+    text = GOOD.replace("    schedule:", ESTIMATED + "    schedule:")
+    found = problems(text.replace("warn: 0.8, alert: 0.75", "warn: 0.7, alert: 0.75"))
+    assert any("auc: lower is worse" in issue for issue in found), found
+    regression = text.replace("model: {path: m.txt}", "model: {path: m.txt, task: regression}")
+    regression = regression.replace("      auc: {warn: 0.72, alert: 0.65}\n", "")
+    regression = regression.replace("      brier: {alert: 0.25}\n", "")
+    found = problems(regression)
+    assert any(
+        "monitoring.alerts.estimated.auc: quality is estimated for binary classifiers only" in i
+        for i in found
+    ), found

@@ -107,6 +107,11 @@ async def test_monitoring_report(client: httpx.AsyncClient) -> None:
     assert drift["latest"]["report"]["rows"] == 30 and drift["thresholds"]["min_rows"] == 1000
     assert drift["windows"][-1]["features"]["monthly_spend"]["psi"] is not None
     assert "plan" in drift["features"] and "email" not in drift["features"]
+    assert drift["windows"][-1]["multivariate"]["status"] == "insufficient_data"  # 30 rows
+    estimated = report["estimated"]  # the example's reference holds `churned`: calibrated
+    assert estimated["available"] and estimated["calibration"]["method"] == "isotonic"
+    assert estimated["windows"][-1]["rows"] == 30
+    assert estimated["windows"][-1]["auc"]["realised"] is None  # fewer than 100 outcomes
     assert set(report["overrides"]) >= {"reviewed", "override_rate", "judged"}
 
     since = (datetime.now(UTC) - timedelta(days=3)).isoformat()

@@ -28,6 +28,13 @@ def _status(status: str) -> str:
     return f"[{style}]{status}[/]" if style else status
 
 
+def _multivariate(entry: DriftWindow) -> str:
+    found = entry.multivariate
+    if found is None or found.increase is None:
+        return "—"
+    return f"{found.increase:+.1%} {_status(found.status)}"
+
+
 def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> None:
     """Print the report's ``drift`` section (``window``: the report's window length)."""
     width = 13 if window == "hour" else 10
@@ -36,12 +43,16 @@ def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> N
     )
     table = Table(title="Drift against the reference data", title_justify="left")
     table.add_column("window", min_width=width)
-    for name in ("decisions", "status", "flagged (warn or worse)", "attribution shift"):
+    multivariate = any(w.multivariate is not None for w in drift.windows)
+    names = ["decisions", "status", "flagged (warn or worse)", "attribution shift"]
+    if multivariate:
+        names.append("multivariate (PCA error rise)")
+    for name in names:
         table.add_column(name, overflow="fold")  # a name is folded, never cut
     for entry in drift.windows:
         if entry.rows:
             attribution = entry.attribution
-            table.add_row(
+            cells = [
                 entry.start.isoformat()[:width],
                 str(entry.rows),
                 _status(entry.status),
@@ -49,7 +60,10 @@ def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> N
                 "—"
                 if attribution is None
                 else f"{_number(attribution.shift)} {_status(attribution.status)}",
-            )
+            ]
+            if multivariate:
+                cells.append(_multivariate(entry))
+            table.add_row(*cells)
     out.print(table)
     latest = drift.latest
     if latest is None:

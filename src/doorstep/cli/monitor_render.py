@@ -253,6 +253,10 @@ def render_report(report: MonitoringReport, out: Console | None = None) -> None:
         from doorstep.cli.drift_render import render_drift
 
         render_drift(report.drift, out, window=report.window)
+    if report.estimated is not None:
+        from doorstep.cli.estimation_render import render_estimation
+
+        render_estimation(report.estimated, out, window=report.window)
 
 
 _MARK = {"ok": "✓", "warn": "▲", "alert": "✖", "insufficient_data": "…"}

@@ -463,7 +463,7 @@ class OutcomeStore(Protocol):
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Decisions made in ``[since, until)``, oldest first, in pages of tuples of
         ``WINDOW_INPUT_COLUMNS`` (id, time in epoch microseconds, model version, inputs as JSON
-        text, score): each page its own keyset read."""
+        text, score, action): each page its own keyset read."""
         ...
 
 

@@ -19,8 +19,9 @@ from doorstep.store.tables import decisions
 
 __all__ = ["WINDOW_INPUT_COLUMNS", "iter_window_inputs"]
 
-WINDOW_INPUT_COLUMNS = ("id", "created_us", "model_version", "inputs", "score")
-"""Columns of the rows :func:`iter_window_inputs` yields; ``inputs`` is JSON text."""
+WINDOW_INPUT_COLUMNS = ("id", "created_us", "model_version", "inputs", "score", "action")
+"""Columns of the rows :func:`iter_window_inputs` yields; ``inputs`` is JSON text, ``action``
+the policy's choice (estimated quality counts it as the prediction)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -62,6 +63,7 @@ def iter_window_inputs(
                     decisions.c.model_version,
                     sa.cast(decisions.c.inputs, sa.Text),
                     decisions.c.score,
+                    decisions.c.action,
                 )
                 .where(*where)
                 .order_by(decisions.c.created_at, decisions.c.id)

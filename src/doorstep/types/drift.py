@@ -20,6 +20,7 @@ from doorstep.core.stats.drift_report import (
     DriftReport,
     DriftThresholds,
     FeatureKind,
+    ReconstructionDrift,
     Status,
     worst_status,
 )
@@ -103,6 +104,9 @@ class DriftWindow:
     start: datetime
     end: datetime
     report: DriftReport | None
+    multivariate: ReconstructionDrift | None = None
+    """Multivariate drift (PCA reconstruction error), when the reference has two inputs or
+    more to rebuild from."""
 
     @property
     def rows(self) -> int:
@@ -110,7 +114,12 @@ class DriftWindow:
 
     @property
     def status(self) -> Status:
-        return self.report.status if self.report is not None else "insufficient_data"
+        """The worst of the inputs', the score's and the multivariate status."""
+        if self.report is None:
+            return "insufficient_data"
+        if self.multivariate is None:
+            return self.report.status
+        return worst_status((self.report.status, self.multivariate.status))
 
     @property
     def flagged(self) -> list[str]:
@@ -151,6 +160,7 @@ class DriftWindow:
             "flagged": self.flagged,
             "alerted": self.alerted,
         }
+        out["multivariate"] = None if self.multivariate is None else self.multivariate.to_dict()
         if self.report is None:
             out["attribution"] = None
             return out

@@ -22,6 +22,7 @@ from doorstep.core.stats.quality_report import QualityReport
 from doorstep.core.stats.quality_status import QualityThreshold
 from doorstep.core.stats.roi_report import Conclusion, Goal, OutcomeKind, RoiReport
 from doorstep.types.drift import DriftSection
+from doorstep.types.estimation import EstimationSection
 
 __all__ = [
     "Counts",
@@ -265,6 +266,9 @@ class MonitoringReport:
     roi: RoiReport | RoiUnavailable
     drift: DriftSection | None
     """``None`` without reference data (or when drift was not asked for)."""
+    estimated: EstimationSection | None = None
+    """Quality estimated before outcomes (``None`` as ``drift``; ``available: false`` with a
+    note when the app or its reference cannot support it)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data: what the API and ``doorstep monitor --json`` send."""
@@ -280,4 +284,5 @@ class MonitoringReport:
             "overrides": self.overrides.to_dict(),
             "roi": self.roi.as_dict(),
             "drift": None if self.drift is None else self.drift.to_dict(),
+            "estimated": None if self.estimated is None else self.estimated.to_dict(),
         }

@@ -99,6 +99,26 @@ class AttributionSummaryOut(BaseModel):
     features: dict[str, AttributionShareOut]
 
 
+class ErrorOut(BaseModel):
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+class MultivariateOut(BaseModel):
+    """Multivariate drift of a window: the PCA reconstruction error against the reference's."""
+
+    method: Literal["pca_reconstruction"]
+    rows: int
+    components: int
+    reference_error: float
+    error: ErrorOut
+    """The window's mean reconstruction error with its 95% interval."""
+    increase: float | None
+    """``error / reference_error - 1``."""
+    status: StatusOut
+
+
 class DriftWindowOut(BaseModel):
     """One window; ``score`` and ``features`` only when it has decisions."""
 
@@ -113,6 +133,8 @@ class DriftWindowOut(BaseModel):
     features: dict[str, ColumnSummaryOut] | None = None
     attribution: AttributionSummaryOut | None
     """``null`` in windows not explained."""
+    multivariate: MultivariateOut | None = None
+    """``null`` when the reference has fewer than two inputs to rebuild from."""
 
 
 class LatestWindowOut(DriftWindowOut):
@@ -134,6 +156,8 @@ class DriftThresholdsOut(BaseModel):
     out_of_range_rate: ThresholdOut
     unseen_rate: ThresholdOut
     attribution_share_change: ThresholdOut
+    reconstruction_increase: ThresholdOut
+    """Multivariate drift: rise of the mean PCA reconstruction error."""
     min_rows: int
     """Present values a window needs before drift sets a status."""
 

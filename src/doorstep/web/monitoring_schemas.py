@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from doorstep.web.drift_schemas import DriftOut
+from doorstep.web.estimation_schemas import EstimatedOut
 from doorstep.web.schemas import RecordError
 
 __all__ = [
@@ -238,3 +239,5 @@ class MonitoringOut(BaseModel):
     roi: RoiOut
     drift: DriftOut | None
     """``null`` when the spec names no reference data."""
+    estimated: EstimatedOut | None = None
+    """Quality estimated before outcomes; ``null`` as ``drift``."""

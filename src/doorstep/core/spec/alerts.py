@@ -27,6 +27,7 @@ __all__ = [
     "AlertScheduleSpec",
     "AlertedMetric",
     "AlertsSpec",
+    "EstimatedAlertSpec",
     "QualityAlertSpec",
     "QualityThresholdSpec",
     "RetrainSpec",
@@ -113,6 +114,34 @@ class QualityAlertSpec(_Strict):
         return self
 
 
+class EstimatedAlertSpec(_Strict):
+    """Thresholds on quality estimated before outcomes arrive (binary classifiers; lower is
+    worse for every one), judged on each window's decisions."""
+
+    auc: QualityThresholdSpec | None = None
+    """Estimated AUC, e.g. ``{warn: 0.72, alert: 0.65}``."""
+    precision: QualityThresholdSpec | None = None
+    recall: QualityThresholdSpec | None = None
+    f1: QualityThresholdSpec | None = None
+    expected_value: QualityThresholdSpec | None = None
+    """Expected value per decision (the actions' ``value`` and ``cost``)."""
+
+    def thresholds(self) -> dict[str, QualityThresholdSpec]:
+        """The metrics given, by name."""
+        names = ("auc", "precision", "recall", "f1", "expected_value")
+        return {n: t for n in names if (t := getattr(self, n)) is not None}
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EstimatedAlertSpec:
+        for name, given in self.thresholds().items():
+            if given.warn is not None and given.alert is not None and given.warn < given.alert:
+                raise ValueError(
+                    f"{name}: lower is worse, so 'warn' ({given.warn}) must be at or above "
+                    f"'alert' ({given.alert})"
+                )
+        return self
+
+
 class AlertScheduleSpec(_Strict):
     cron: str
     """When ``doorstep serve`` runs the monitor, as a cron expression, e.g. ``15 * * * *``
@@ -166,6 +195,9 @@ class AlertsSpec(_Strict):
     drift: bool = True
     """Alert on drift of each input and of the score, with ``monitoring.drift``'s thresholds."""
     quality: QualityAlertSpec = QualityAlertSpec()
+    estimated: EstimatedAlertSpec = EstimatedAlertSpec()
+    """Thresholds on estimated quality (binary classifiers whose reference data holds
+    outcomes; see monitoring.md, Estimated quality)."""
     schedule: AlertScheduleSpec | None = None
     """When ``doorstep serve`` runs the monitor (without it, only ``doorstep monitor
     --alert`` does)."""
@@ -206,6 +238,14 @@ def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
                     f"{', '.join(allowed)}",
                 )
             )
+    if spec.model.task != "binary":
+        for estimated in alerts.estimated.thresholds():
+            issues.append(
+                doc.issue(
+                    (*base, "estimated", estimated),
+                    f"quality is estimated for binary classifiers only, not {spec.model.task}",
+                )
+            )
     hook = alerts.retrain
     if hook is not None and hook.webhook is not None:
         declared = spec.connectors.get(hook.webhook)
@@ -225,7 +265,9 @@ def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
             kind
             for kind in hook.on
             if (kind == "drift" and alerts.drift)
-            or (kind == "quality" and alerts.quality.thresholds())
+            or (
+                kind == "quality" and (alerts.quality.thresholds() or alerts.estimated.thresholds())
+            )
         ]
         if not watched:
             issues.append(

@@ -391,6 +391,9 @@ class DriftSpec(_Strict):
     out_of_range_rate: DriftThresholdSpec | None = None
     unseen_rate: DriftThresholdSpec | None = None
     attribution_share_change: DriftThresholdSpec | None = None
+    reconstruction_increase: DriftThresholdSpec | None = None
+    """Multivariate drift: rise of the mean PCA reconstruction error over the reference's,
+    e.g. ``{warn: 0.05, alert: 0.1}`` (the default)."""
     min_rows: Annotated[int, Field(ge=1)] = 1000
     """Present values a window needs before drift statistics set a status (quality rates are
     checked at any size)."""

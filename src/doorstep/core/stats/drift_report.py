@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, TypeAlias, TypeVar
 
+from doorstep.core.stats.intervals import Interval
+
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "AttributionDrift",
@@ -22,6 +24,7 @@ __all__ = [
     "FeatureKind",
     "Level",
     "RANK",
+    "ReconstructionDrift",
     "Status",
     "Threshold",
     "worst_status",
@@ -82,6 +85,9 @@ class DriftThresholds:
     out_of_range_rate: Threshold = Threshold(0.01, 0.05)
     unseen_rate: Threshold = Threshold(0.01, 0.05)
     attribution_share_change: Threshold = Threshold(0.05, 0.1)
+    reconstruction_increase: Threshold = Threshold(0.05, 0.1)
+    """Multivariate drift: the rise of the mean PCA reconstruction error over the reference's
+    (:mod:`doorstep.core.stats.reconstruction`)."""
     min_rows: int = 1000
     """Drift statuses need this many present values in both window and reference: below it
     sampling noise alone can cross the thresholds (quality rates are checked at any size)."""
@@ -224,3 +230,28 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class ReconstructionDrift:
+    """One window's multivariate drift."""
+
+    rows: int
+    components: int
+    reference_error: float
+    error: Interval
+    """The window's mean reconstruction error with its interval."""
+    increase: float | None
+    """``error / reference_error - 1``."""
+    status: Status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": "pca_reconstruction",
+            "rows": self.rows,
+            "components": self.components,
+            "reference_error": self.reference_error,
+            "error": self.error.as_dict(),
+            "increase": self.increase,
+            "status": self.status,
+        }

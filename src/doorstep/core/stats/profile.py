@@ -24,6 +24,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
+from doorstep.core.stats.calibration import ScoreCalibration
 from doorstep.core.stats.kernels import (
     Ecdf,
     FloatArray,
@@ -32,6 +33,7 @@ from doorstep.core.stats.kernels import (
     ecdf_from_sorted,
     quantiles,
 )
+from doorstep.core.stats.reconstruction import ReconstructionModel
 from doorstep.core.stats.tally import (
     CategoricalTally,
     Data,
@@ -117,6 +119,12 @@ class ReferenceProfile:
     contribution_columns: Mapping[str, str] = field(default_factory=dict)
     """Feature -> the column holding its contribution, in reference and windows alike."""
     psi_bins: int = 10
+    calibration: ScoreCalibration | None = None
+    """The map from score to probability fitted on the reference labels (estimated quality)."""
+    calibration_note: str | None = None
+    """Why there is no ``calibration`` (quality cannot be estimated), for people."""
+    reconstruction: ReconstructionModel | None = None
+    """The PCA fitted on the reference inputs (multivariate drift)."""
 
     def to_arrow(self) -> pa.Table:
         """One row per column (``role`` feature or score); settings and attributions in the
@@ -151,13 +159,19 @@ class ReferenceProfile:
                 lists["edges"].append(None)
                 for key in ("mean", "std", "low", "high"):
                     scalars[key].append(None)
-        meta = {
+        meta: dict[str, Any] = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "psi_bins": self.psi_bins,
             "attributions": dict(self.attributions),
             "contribution_columns": dict(self.contribution_columns),
         }
+        if self.calibration is not None:
+            meta["calibration"] = self.calibration.to_dict()
+        if self.calibration_note is not None:
+            meta["calibration_note"] = self.calibration_note
+        if self.reconstruction is not None:
+            meta["reconstruction"] = self.reconstruction.to_dict()
         schema = _ARROW_SCHEMA.with_metadata({"doorstep": json.dumps(meta)})
         arrays = []
         for column in schema:
@@ -236,6 +250,11 @@ class ReferenceProfile:
             {k: float(v) for k, v in meta["attributions"].items()},
             dict(meta["contribution_columns"]),
             int(meta["psi_bins"]),
+            ScoreCalibration.from_dict(meta["calibration"]) if "calibration" in meta else None,
+            meta.get("calibration_note"),
+            ReconstructionModel.from_dict(meta["reconstruction"])
+            if "reconstruction" in meta
+            else None,
         )
 
 

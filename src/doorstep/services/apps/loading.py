@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
-from doorstep.core.contract import validate_batch
+from doorstep.core.contract import ROW_COLUMN, validate_batch
 from doorstep.core.policy import CompiledPolicy, compile_policy
 from doorstep.core.ports import Model
 from doorstep.core.spec.loader import (
@@ -60,6 +60,10 @@ class LoadedApp:
     """Problems that do not stop the app, e.g. reference rows that break the contract."""
     version: str | None = None
     """The model version served, when it is not the spec's own (a registered version)."""
+    reference_outcomes: pl.Series | None = None
+    """The reference rows' outcomes, row for row with ``reference``: its column named
+    ``monitoring.outcome.field`` (``None`` when the file has no such column). Estimated quality
+    calibrates the model's scores on them."""
 
     @property
     def spec(self) -> Spec:
@@ -104,12 +108,14 @@ def load_app(path: Path, env: Mapping[str, str] | None = None) -> LoadedApp:
     if doc is None:  # the spec cannot be built: its problems are all there is to say
         raise SpecError(issues)
     root = path.resolve().parent
+    outcomes: pl.Series | None = None
     try:
-        reference, warnings = _read_reference(doc, root)
+        reference, outcomes, warnings = _read_reference(doc, root)
     except SpecError as exc:  # go on without it, to report the model's problems as well
         reference, warnings = None, ()
         issues += exc.issues
-    return _assemble(doc, root, reference, warnings, issues, root / doc.spec.model.path, None)
+    app = _assemble(doc, root, reference, warnings, issues, root / doc.spec.model.path, None)
+    return replace(app, reference_outcomes=outcomes)
 
 
 def with_model(app: LoadedApp, model_path: Path, *, version: str) -> LoadedApp:
@@ -118,7 +124,8 @@ def with_model(app: LoadedApp, model_path: Path, *, version: str) -> LoadedApp:
     The model is checked exactly as at load time (inputs, categories, the policy's columns,
     explanations and their additivity on the reference); a model that does not fit the app's
     contract raises :class:`SpecError` located at the spec's ``model.path``."""
-    return _assemble(app.doc, app.root, app.reference, app.warnings, [], model_path, version)
+    assembled = _assemble(app.doc, app.root, app.reference, app.warnings, [], model_path, version)
+    return replace(assembled, reference_outcomes=app.reference_outcomes)
 
 
 def _assemble(
@@ -215,10 +222,12 @@ def _choose_explanations(doc: SpecDocument, model: Model, reference: pl.DataFram
     return model
 
 
-def _read_reference(doc: SpecDocument, root: Path) -> tuple[pl.DataFrame | None, tuple[str, ...]]:
+def _read_reference(
+    doc: SpecDocument, root: Path
+) -> tuple[pl.DataFrame | None, pl.Series | None, tuple[str, ...]]:
     ref = doc.spec.reference
     if ref is None:
-        return None, ()
+        return None, None, ()
     path = root / ref.path
     if not path.is_file():
         raise SpecError([doc.issue(("reference",), f"reference file {path} does not exist")])
@@ -240,4 +249,18 @@ def _read_reference(doc: SpecDocument, root: Path) -> tuple[pl.DataFrame | None,
         if checked.valid.height == 0:
             raise SpecError([doc.issue(("reference",), summary)])
         warnings = (str(doc.issue(("reference",), summary)),)
-    return checked.valid.select(list(doc.spec.feature_fields)), warnings
+    return (
+        checked.valid.select(list(doc.spec.feature_fields)),
+        _outcomes(doc, sample, checked.valid),
+        warnings,
+    )
+
+
+def _outcomes(doc: SpecDocument, sample: pl.DataFrame, valid: pl.DataFrame) -> pl.Series | None:
+    """The reference's outcome column, for the rows the contract let through."""
+    spec = doc.spec
+    default = "value" if spec.model.task == "regression" else "label"
+    name = spec.monitoring.outcome.field or default
+    if name not in sample.columns or name in spec.feature_fields:
+        return None
+    return sample[name].gather(valid[ROW_COLUMN] - 1)

@@ -20,9 +20,12 @@ _STATISTICS = {
     "unseen_rate": "unseen-category rate",
     "missing_rate": "missing rate",
     "attribution_share_change": "change of attribution share",
+    "reconstruction_increase": "rise of the PCA reconstruction error",
     "auc": "AUC",
     "precision": "precision",
     "recall": "recall",
+    "f1": "F1",
+    "expected_value": "expected value per decision",
     "accuracy": "accuracy",
     "brier": "Brier score",
     "mae": "MAE",
@@ -39,8 +42,8 @@ class Observation:
     """How one subject looks in the window judged."""
 
     subject: str
-    """``drift.<feature>``, ``drift.score``, ``drift.attribution``, ``quality.<metric>`` or
-    ``fairness.<attribute>.<statistic>``."""
+    """``drift.<feature>``, ``drift.score``, ``drift.attribution``, ``drift.multivariate``,
+    ``quality.<metric>``, ``estimated.<metric>`` or ``fairness.<attribute>.<statistic>``."""
     kind: str
     """``drift``, ``quality`` or ``fairness``."""
     name: str

@@ -16,7 +16,7 @@ from doorstep.core.stats.drift_report import (
     Status,
     Threshold,
 )
-from doorstep.core.stats.quality_status import quality_status
+from doorstep.core.stats.quality_status import QualityThreshold, quality_status
 from doorstep.services.monitor.alert_messages import Observation, statistic_name
 from doorstep.services.monitor.quality_judgement import alert_thresholds, quality_minimum
 from doorstep.types.drift import DriftSection, DriftWindow
@@ -74,6 +74,55 @@ def observe(spec: Spec, alerts: AlertsSpec, report: MonitoringReport) -> list[Ob
                 streak=_streak([s for s, _, _ in statuses]),
             )
         )
+    if report.estimated is not None and report.estimated.available:
+        out += _estimated_observations(spec, alerts, report)
+    return out
+
+
+def _estimated_observations(
+    spec: Spec, alerts: AlertsSpec, report: MonitoringReport
+) -> list[Observation]:
+    """``estimated.<metric>``: quality estimated before outcomes, judged on each window's
+    decisions against ``monitoring.alerts.estimated`` (of kind ``quality``: a retraining hook
+    on quality counts them)."""
+    assert report.estimated is not None
+    windows = report.estimated.windows
+    if not windows:
+        return []
+    minimum = spec.monitoring.min_samples.quality
+    out: list[Observation] = []
+    for metric, given in alerts.estimated.thresholds().items():
+        limit = QualityThreshold(given.warn, given.alert, "lower_is_worse")
+        statuses: list[tuple[Status, float | None, int]] = []
+        for entry in windows:
+            interval = entry.estimated.get(metric)
+            value = interval.value if interval is not None else None
+            judged = quality_status(value, entry.rows, minimum, limit)
+            statuses.append((judged or "insufficient_data", value, entry.rows))
+        status, value, count = statuses[-1]
+        threshold = given.alert if status == "alert" or given.warn is None else given.warn
+        label = f"estimated {statistic_name(metric)}"
+        checks: tuple[str, ...] = ()
+        if status in _LEVELS and value is not None:
+            checks = (f"{label} {value:.4g} <= {threshold:g} ({status})",)
+        out.append(
+            Observation(
+                subject=f"estimated.{metric}",
+                kind="quality",
+                name=metric,
+                label=label,
+                status=status,
+                statistic=metric,
+                value=value,
+                threshold=threshold,
+                checks=checks,
+                window=report.window,
+                start=windows[-1].start,
+                end=windows[-1].end,
+                count=count,
+                streak=_streak([s for s, _, _ in statuses]),
+            )
+        )
     return out
 
 
@@ -124,7 +173,45 @@ def _drift_observations(spec: Spec, window: Window, drift: DriftSection) -> list
     attribution = _attribution_observation(window, windows, drift.thresholds)
     if attribution is not None:
         out.append(attribution)
+    multivariate = _multivariate_observation(window, windows, drift.thresholds)
+    if multivariate is not None:
+        out.append(multivariate)
     return out
+
+
+def _multivariate_observation(
+    window: Window, windows: tuple[DriftWindow, ...], thresholds: DriftThresholds
+) -> Observation | None:
+    """``drift.multivariate``: the rise of the PCA reconstruction error (``None`` when the
+    reference has fewer than two inputs to rebuild from)."""
+    history = [w.multivariate for w in windows]
+    if not any(h is not None for h in history):
+        return None
+    last, current = windows[-1], history[-1]
+    limits = thresholds.reconstruction_increase
+    status: Status = current.status if current is not None else "insufficient_data"
+    value = current.increase if current is not None else None
+    level: Literal["alert", "warn"] = "warn" if status == "warn" else "alert"
+    name = "rise of the PCA reconstruction error"
+    checks: tuple[str, ...] = ()
+    if status in _LEVELS and value is not None:
+        checks = (f"{name} {value:.4g} >= {limits.limit(level):g} ({status})",)
+    return Observation(
+        subject="drift.multivariate",
+        kind="drift",
+        name="multivariate",
+        label="the inputs taken together (multivariate drift)",
+        status=status,
+        statistic="reconstruction_increase",
+        value=value,
+        threshold=limits.limit(level),
+        checks=checks,
+        window=window,
+        start=last.start,
+        end=last.end,
+        count=current.rows if current is not None else 0,
+        streak=_streak([h.status if h is not None else "" for h in history]),
+    )
 
 
 def _attribution_observation(

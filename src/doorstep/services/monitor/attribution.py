@@ -96,6 +96,9 @@ class AppProfile(ReferenceProfile):
             profile.attributions,
             profile.contribution_columns,
             profile.psi_bins,
+            profile.calibration,
+            profile.calibration_note,
+            profile.reconstruction,
             attribution=attribution,
         )
 

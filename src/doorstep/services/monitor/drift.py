@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -31,7 +31,8 @@ from doorstep.core.stats.drift import (
     WindowAccumulator,
     build_profile,
 )
-from doorstep.core.stats.drift_report import FeatureKind, Threshold
+from doorstep.core.stats.drift_report import FeatureKind, ReconstructionDrift, Threshold
+from doorstep.core.stats.reconstruction import ReconstructionAccumulator, fit_reconstruction
 from doorstep.errors import DoorstepError
 from doorstep.services.monitor.attribution import (
     AppProfile,
@@ -44,6 +45,7 @@ from doorstep.services.monitor.attribution import (
     explain_stored,
     reference_sample,
 )
+from doorstep.services.monitor.calibration import reference_calibration
 from doorstep.store.protocols import OutcomeStore
 from doorstep.types.drift import DriftSection, DriftWindow
 
@@ -54,15 +56,17 @@ __all__ = [
     "PROFILE_FORMAT",
     "AppProfile",
     "ProfileCache",
+    "WindowObserver",
     "drift_features",
     "drift_thresholds",
     "drift_windows",
     "reference_profile",
 ]
 
-PROFILE_FORMAT = 2
+PROFILE_FORMAT = 3
 """Bumped when a cached profile must be rebuilt (part of every cache key)."""
 SCORE_COLUMN = "score"
+ACTION_COLUMN = "action"
 CHUNK_ROWS = 20_000
 
 _DTYPES: dict[str, Any] = {
@@ -139,6 +143,13 @@ def reference_profile(app: LoadedApp) -> AppProfile | None:
         contributions=columns,
         ranges=_ranges(app.spec),
     )
+    calibration, note = reference_calibration(app, scores)
+    profile = replace(
+        profile,
+        calibration=calibration,
+        calibration_note=note,
+        reconstruction=fit_reconstruction(reference, features),
+    )
     return AppProfile.of(profile, attribution)
 
 
@@ -164,6 +175,7 @@ def profile_key(app: LoadedApp) -> str:
         "ranges": _ranges(spec),
         "attribution_rows": spec.monitoring.drift.attribution_rows,
         "explain_method": spec.explain.method,
+        "outcome": spec.monitoring.outcome.model_dump(mode="json"),
     }
     digest.update(json.dumps(described, sort_keys=True).encode())
     return digest.hexdigest()
@@ -206,9 +218,19 @@ class ProfileCache:
         return profile
 
 
+class WindowObserver(Protocol):
+    """Something counted over the windows' decoded frames beside drift."""
+
+    def update(self, index: int, frame: pl.DataFrame) -> None:
+        """Decisions of window ``index`` (a page's part of it; the window's pages in order)."""
+
+    def finish(self, index: int) -> None:
+        """Window ``index`` has had all its decisions."""
+
+
 def _decode(page: list[tuple[Any, ...]], spec: Spec, kinds: dict[str, FeatureKind]) -> pl.DataFrame:
-    """A page of ``(id, created_us, model_version, inputs JSON, score)`` as typed columns (with
-    the decision id and the inputs' JSON text kept as ``_ID`` and ``_RAW``)."""
+    """A page of ``(id, created_us, model_version, inputs JSON, score, action)`` as typed
+    columns (with the decision id and the inputs' JSON text kept as ``_ID`` and ``_RAW``)."""
     fields = spec.feature_fields
     struct = pl.Struct({name: _DTYPES[fields[name].type] for name in kinds})
     raw = pl.DataFrame(
@@ -217,12 +239,14 @@ def _decode(page: list[tuple[Any, ...]], spec: Spec, kinds: dict[str, FeatureKin
             "created_us": [row[1] for row in page],
             "inputs": [row[3] for row in page],
             SCORE_COLUMN: [row[4] for row in page],
+            ACTION_COLUMN: [row[5] for row in page],
         },
         schema={
             _ID: pl.String,
             "created_us": pl.Int64,
             "inputs": pl.String,
             SCORE_COLUMN: pl.Float64,
+            ACTION_COLUMN: pl.String,
         },
     )
     decoded = raw.with_columns(
@@ -252,10 +276,20 @@ class _Window:
         self.accumulator = WindowAccumulator(
             profile, thresholds=thresholds, explained_apart=attribution is not None
         )
+        model = profile.reconstruction
+        self.multivariate = (
+            None
+            if model is None
+            else ReconstructionAccumulator(
+                model, threshold=thresholds.reconstruction_increase, min_rows=thresholds.min_rows
+            )
+        )
         self.note: str | None = None
 
     def update(self, frame: pl.DataFrame) -> None:
         self.accumulator.update(frame)
+        if self.multivariate is not None:
+            self.multivariate.update(frame)
         if self.sample is not None:
             self.sample.add(frame[_ID].to_list(), frame[_RAW].to_list())
 
@@ -280,6 +314,7 @@ def drift_windows(
     thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
     chunk_rows: int = CHUNK_ROWS,
     explain_windows: Collection[int] | None = None,
+    observers: Sequence[WindowObserver] = (),
 ) -> DriftSection:
     """Drift of each window in ``bounds`` (consecutive, oldest first) against ``profile``: the
     comparison of each window with decisions (its JSON: a summary per window, and the whole
@@ -287,7 +322,8 @@ def drift_windows(
 
     Attribution drift is measured when ``profile`` is an :class:`AppProfile` whose model explains
     (a sample of ``attribution_rows`` decisions per window), in the windows of
-    ``explain_windows`` (indices into ``bounds``; default: the last ``attribution_windows``)."""
+    ``explain_windows`` (indices into ``bounds``; default: the last ``attribution_windows``).
+    Each of ``observers`` sees the same window frames (estimated quality counts them)."""
     kinds = {name: kind for name, kind in drift_features(spec).items() if name in profile.features}
     attribution = profile.attribution if isinstance(profile, AppProfile) else None
     explaining = (
@@ -298,12 +334,17 @@ def drift_windows(
     explained = set(explain_windows or ()) if explaining else set()
     ends_us = [_us(end) for _, end in bounds]
     reports: list[DriftReport | None] = [None] * len(bounds)
+    multivariate: list[ReconstructionDrift | None] = [None] * len(bounds)
     notes: list[str] = []
     current: _Window | None = None
 
     def finish() -> None:
         if current is not None:
             reports[current.index] = current.result().finite()
+            if current.multivariate is not None:
+                multivariate[current.index] = current.multivariate.result()
+            for observer in observers:
+                observer.finish(current.index)
             if current.note:
                 notes.append(current.note)
 
@@ -323,6 +364,8 @@ def drift_windows(
                     current = _Window(index, profile, thresholds, explain)
                 inside = frame.filter(pl.col("created_us") < ends_us[index])
                 current.update(inside)
+                for observer in observers:
+                    observer.update(index, inside)
                 frame = frame.slice(inside.height)
         finish()
         current = None
@@ -332,7 +375,8 @@ def drift_windows(
         thresholds=thresholds,
         attribution=attribution_section(attribution, profile, explaining, notes),
         windows=tuple(
-            DriftWindow(start, end, reports[index]) for index, (start, end) in enumerate(bounds)
+            DriftWindow(start, end, reports[index], multivariate[index])
+            for index, (start, end) in enumerate(bounds)
         ),
     )
 

@@ -23,6 +23,12 @@ from doorstep.core.stats.quality import BinaryQuality, MulticlassQuality, Regres
 from doorstep.core.stats.roi import ActionEconomics, RoiAccumulator
 from doorstep.errors import InputError
 from doorstep.services.monitor.drift import drift_windows
+from doorstep.services.monitor.estimation import (
+    EstimationObserver,
+    RealisedValue,
+    estimation_section,
+    unavailable,
+)
 from doorstep.services.monitor.overrides import OverridesAccumulator
 from doorstep.services.monitor.quality_judgement import judge_quality
 from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts, WindowCounts
@@ -256,6 +262,7 @@ def monitoring_report(
         app, since=span.since, until=span.until, step_seconds=WINDOW_SECONDS[span.window]
     )
     quality = _Quality(spec, semantics)
+    realised_value = RealisedValue(spec)
     roi = _roi_accumulator(spec, semantics)
     overrides = OverridesAccumulator()
     invalid = 0
@@ -264,7 +271,10 @@ def monitoring_report(
         frame = _prepare(rows, spec, semantics, span)
         valid = frame.filter(pl.col("valid"))
         invalid += frame.height - valid.height
-        quality.add(valid.filter(pl.col("taken") == "none") if untreated_only else valid)
+        measured = valid.filter(pl.col("taken") == "none") if untreated_only else valid
+        quality.add(measured)
+        if semantics.binary:
+            realised_value.add(measured)
         if roi is not None:
             acting = valid.filter(pl.col("action") != "none")
             roi.add(
@@ -290,6 +300,31 @@ def monitoring_report(
         ),
         overrides.result(counts, per_window, bounds, binary=semantics.binary),
     )
+    calibration = profile.calibration if profile is not None else None
+    observer = EstimationObserver(spec, calibration) if calibration is not None else None
+    drift = (
+        None
+        if profile is None
+        else drift_windows(
+            spec,
+            store,
+            profile,
+            bounds,
+            thresholds=thresholds,
+            chunk_rows=chunk_rows,
+            explain_windows=_latest_with_decisions(per_window, spec.monitoring.drift),
+            observers=() if observer is None else (observer,),
+        )
+    )
+    estimated = None
+    if profile is not None:
+        estimated = (
+            unavailable(spec, profile.calibration_note or "the scores are not calibrated")
+            if calibration is None or observer is None
+            else estimation_section(
+                spec, calibration, observer, bounds, quality_section.windows, realised_value
+            )
+        )
     return MonitoringReport(
         app=app,
         window=span.window,
@@ -301,17 +336,8 @@ def monitoring_report(
         quality=quality_section,
         overrides=overrides_section,
         roi=roi.result() if roi is not None else _no_roi(spec),
-        drift=None
-        if profile is None
-        else drift_windows(
-            spec,
-            store,
-            profile,
-            bounds,
-            thresholds=thresholds,
-            chunk_rows=chunk_rows,
-            explain_windows=_latest_with_decisions(per_window, spec.monitoring.drift),
-        ),
+        drift=drift,
+        estimated=estimated,
     )
 
 

@@ -36,6 +36,7 @@ from doorstep.services.monitor.report_charts import (
     interval_chart,
     line_chart,
 )
+from doorstep.services.monitor.report_estimation import estimation_view, multivariate_chart
 from doorstep.types.drift import DriftSection, DriftWindow
 from doorstep.types.monitoring import MonitoringReport, QualityWindow, RoiUnavailable
 
@@ -337,6 +338,10 @@ def render_report_html(report: MonitoringReport, *, owner: str | None = None) ->
         "roi_measured": isinstance(roi, RoiReport),
         "roi_chart": _roi_chart(roi),
         "drift": _drift(report, labels),
+        "estimation": estimation_view(report, labels),
+        "multivariate_chart": None
+        if report.drift is None
+        else multivariate_chart(report.drift, report.window, labels),
         "mark": STATUS_MARK,
         "status_text": STATUS_TEXT,
         "quality_text": QUALITY_TEXT,
