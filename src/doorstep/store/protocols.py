@@ -30,6 +30,8 @@ __all__ = [
     "DeliveryAdminStore",
     "OutcomeStore",
     "ModelVersionStore",
+    "Stage",
+    "StageChange",
     "KeyStore",
     "AuditStore",
     "ActivityStore",
@@ -460,17 +462,106 @@ class OutcomeStore(Protocol):
         ...
 
 
+Stage = Literal["candidate", "shadow", "canary", "champion", "retired"]
+"""A model version's stage: registered (``candidate``), scoring beside the champion
+(``shadow``), deciding a share of entities (``canary``), deciding the rest (``champion``), or
+no longer used (``retired``)."""
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """One version of an app moved to ``stage`` (``share``: the canary's, in (0, 1])."""
+
+    version: str
+    stage: Stage
+    share: float | None = None
+
+
 class ModelVersionStore(Protocol):
-    """Model versions of each app, registered by content hash."""
+    """Model versions of each app, registered by content hash, their stages (every change
+    recorded and audited) and their promotions to champion (see ``store/versions.py``)."""
 
     def register_model_version(
-        self, app: str, version: str, content_hash: str, owner: str, *, actor: str
-    ) -> None:
-        """Idempotent: registering the same (app, version, hash) again changes nothing and
-        appends no event; a different hash under the same version raises ``StoreError``."""
+        self,
+        app: str,
+        version: str,
+        content_hash: str,
+        owner: str,
+        *,
+        actor: str,
+        notes: str | None = None,
+        path: str | None = None,
+        reference: str | None = None,
+        stage: Stage | None = None,
+        reason: str = "registered",
+    ) -> bool:
+        """Idempotent: registering the same (app, version, hash) again changes nothing, appends
+        no event and returns ``False``; a different hash under the same version raises
+        ``StoreError``. A new version is a ``candidate``, or moves at once to ``stage``
+        (``champion`` retires the app's champion, in the same transaction)."""
         ...
 
     def model_versions(self, app: str | None = None) -> list[dict[str, Any]]: ...
+
+    def model_stages(self, app: str) -> tuple[list[dict[str, Any]], int]:
+        """The app's versions and its stage generation (the id of its latest stage change),
+        read together: pass it as ``expect`` to change them."""
+        ...
+
+    def stage_generation(self) -> int:
+        """The id of the latest stage change of any app: cheap (no pooled transaction),
+        polled by servers to switch versions without a restart."""
+        ...
+
+    def change_model_stages(
+        self,
+        app: str,
+        changes: Sequence[StageChange],
+        *,
+        actor: str,
+        reason: str,
+        expect: int | None,
+    ) -> None:
+        """Apply ``changes`` in one transaction, each recorded and audited; ``ConflictError``
+        when the app's stage generation is no longer ``expect``."""
+        ...
+
+    def model_stage_history(self, app: str) -> list[dict[str, Any]]: ...
+
+    def model_promotions(self, app: str, *, state: str | None = None) -> list[dict[str, Any]]:
+        """Promotions of the app, oldest first, each with its ``approvals``."""
+        ...
+
+    def request_model_promotion(
+        self,
+        app: str,
+        version: str,
+        *,
+        required: int,
+        actor: str,
+        key_id: str | None,
+        reason: str,
+    ) -> str:
+        """Open a promotion (one pending per app: ``ConflictError`` otherwise); its id."""
+        ...
+
+    def approve_model_promotion(
+        self,
+        promotion: dict[str, Any],
+        *,
+        actor: str,
+        key_id: str | None,
+        reason: str,
+        changes: Sequence[StageChange],
+        expect: int | None,
+    ) -> None:
+        """Add one approval; with ``changes`` (the last approval) also close the promotion as
+        approved and apply them, in the same transaction."""
+        ...
+
+    def withdraw_model_promotion(
+        self, promotion: dict[str, Any], *, actor: str, reason: str
+    ) -> None: ...
 
 
 class KeyStore(Protocol):

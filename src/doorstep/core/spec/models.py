@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from doorstep.core.outcomes import parse_duration
 from doorstep.core.spec.alerts import AlertsSpec
 from doorstep.core.spec.audit import AuditSpec
+from doorstep.core.spec.governance import GovernanceSpec
 from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec
 
 __all__ = [
@@ -407,6 +408,9 @@ class Spec(_Strict):
     a SQL feature source."""
     audit: AuditSpec = AuditSpec()
     """The audit trail: its head exported on a schedule (``anchor``), see audit.md."""
+    governance: GovernanceSpec = GovernanceSpec()
+    """Owners, approvers and the approvals a new champion needs; the revalidation cadence
+    (see rollout.md)."""
 
     @field_validator("reference", mode="before")
     @classmethod

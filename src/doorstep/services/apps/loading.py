@@ -35,7 +35,7 @@ from doorstep.models.fallback import (
 )
 from doorstep.plugins import load_model
 
-__all__ = ["LoadedApp", "load_app", "read_spec", "with_model"]
+__all__ = ["Canary", "LoadedApp", "load_app", "read_spec", "with_model"]
 
 ADDITIVITY_ROWS = 200
 """Reference rows on which contributions must add up to the model's output at load time."""
@@ -60,6 +60,10 @@ class LoadedApp:
     """Problems that do not stop the app, e.g. reference rows that break the contract."""
     version: str | None = None
     """The model version served, when it is not the spec's own (a registered version)."""
+    canary: Canary | None = None
+    """Another version deciding a share of the entities (see ``doorstep models canary``)."""
+    shadow: LoadedApp | None = None
+    """Another version scoring every record beside this one, never acted on."""
 
     @property
     def spec(self) -> Spec:
@@ -79,6 +83,14 @@ class LoadedApp:
     @property
     def classes(self) -> list[str]:
         return self.model.metadata.classes if self.spec.model.task == "multiclass" else []
+
+
+@dataclass(frozen=True)
+class Canary:
+    """A version deciding the entities whose canary hash falls under ``share`` (in (0, 1])."""
+
+    app: LoadedApp
+    share: float
 
 
 def read_spec(path: Path, env: Mapping[str, str] | None = None) -> SpecDocument:

@@ -15,6 +15,7 @@ import polars as pl
 
 from doorstep.core.contract import ROW_COLUMN, ValidatedBatch, validate_batch
 from doorstep.core.reasons import REASON_DTYPE, ReasonStyle, render_reasons
+from doorstep.core.routing import in_canary
 from doorstep.services.apps.loading import LoadedApp
 
 __all__ = [
@@ -80,9 +81,30 @@ def decide_validated(
     app: LoadedApp, checked: ValidatedBatch, *, explain: bool | None = None
 ) -> DecisionBatch:
     """:func:`decide_batch` after the input contract's check (online requests check clean
-    records with :func:`doorstep.core.records.validate_clean`)."""
-    spec = app.spec
+    records with :func:`doorstep.core.records.validate_clean`).
+
+    With a canary, the entities it takes (:func:`doorstep.core.routing.in_canary`) are decided
+    by its version and the others by the champion, each row naming its version; the policy,
+    review band and control group are the app's for both."""
     valid = checked.valid
+    if app.canary is None or valid.height == 0:
+        return DecisionBatch(_decide(app, valid, explain), checked.rejects)
+    mask = in_canary(app.name, valid[app.spec.inputs.id], app.canary.share)
+    if not mask.any():
+        return DecisionBatch(_decide(app, valid, explain), checked.rejects)
+    if mask.all():
+        return DecisionBatch(_decide(app.canary.app, valid, explain), checked.rejects)
+    chosen = pl.Series(mask)
+    parts = [
+        _decide(app, valid.filter(~chosen), explain),
+        _decide(app.canary.app, valid.filter(chosen), explain),
+    ]
+    return DecisionBatch(pl.concat(parts).sort("row"), checked.rejects)
+
+
+def _decide(app: LoadedApp, valid: pl.DataFrame, explain: bool | None) -> pl.DataFrame:
+    """The decisions of ``valid`` (checked records) by ``app``'s own model."""
+    spec = app.spec
     features = valid[list(spec.feature_fields)]
     scored = _score_columns(app, features)
     policy_input = pl.concat([valid, scored], how="horizontal")
@@ -109,8 +131,7 @@ def decide_validated(
         _constant(app.model_version, n, pl.String).alias("model_version"),
         _constant(app.model.metadata.content_hash, n, pl.String).alias("model_hash"),
     ]
-    decisions = pl.DataFrame([*columns, reasons_text, reasons, *identity])
-    return DecisionBatch(decisions, checked.rejects)
+    return pl.DataFrame([*columns, reasons_text, reasons, *identity])
 
 
 def _rule_names(app: LoadedApp) -> pl.Series:

@@ -56,8 +56,8 @@ def record_batch(
     records from position 0."""
     spec = app.spec
     names = [spec.inputs.id, *spec.inputs.fields]
-    version, model_hash = app.model_version, app.model.metadata.content_hash
     columns = batch.decisions.to_dict(as_series=False)
+    versions, hashes = columns["model_version"], columns["model_hash"]  # a canary's rows differ
     classes = columns.get("predicted_class")
     decisions: list[Decision] = []
     rows: list[int] = []
@@ -74,8 +74,8 @@ def record_batch(
                 id=made,
                 app=app.name,
                 entity_id=entity,
-                model_version=version,
-                model_hash=model_hash,
+                model_version=versions[i],
+                model_hash=hashes[i],
                 inputs={k: record[k] for k in names if k in record},
                 score=columns["score"][i],
                 action=columns["action"][i],
