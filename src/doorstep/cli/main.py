@@ -19,6 +19,7 @@ from doorstep.cli.demo import demo
 from doorstep.cli.errors import command_group
 from doorstep.cli.export import export_app
 from doorstep.cli.keys import keys_app
+from doorstep.cli.models import models_app
 from doorstep.cli.monitor import monitor
 from doorstep.cli.outcomes import outcomes_app
 from doorstep.cli.report import report
@@ -40,6 +41,7 @@ for command in (init, validate, score, demo, serve, worker, monitor, report, sch
     app.command()(command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(runs_app, name="runs")

@@ -4,6 +4,7 @@ process before the answer is sent, by the others within their stage poll."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -169,7 +170,7 @@ def stop_shadow(request: Request, app: str, body: ReasonIn) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     tags: list[str | Enum] = ["models"]
-    routes = [
+    routes: list[tuple[str, Callable[..., JSONResponse], str, str]] = [
         ("/v1/apps/{app}/models", list_models, "GET", "List model versions"),
         ("/v1/apps/{app}/models", register_model, "POST", "Register a model version"),
         ("/v1/apps/{app}/models/{version}/promote", promote, "POST", "Request a promotion"),
