@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from doorstep.errors import ConflictError, SpecError
+from doorstep.errors import ConflictError, ModelMisfitError
 from doorstep.models.hashing import content_hash
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.apps.registry import Registry, register_apps
@@ -61,7 +61,7 @@ def test_a_model_that_fits_is_kept_and_registered_as_a_candidate(
 def test_a_model_that_does_not_fit_is_refused_located_and_not_kept(
     store: Store, churn_loaded_app: LoadedApp, misfit: Path, tmp_path: Path
 ) -> None:
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(ModelMisfitError) as info:
         register_version(
             churn_loaded_app, store, misfit, version="3", models=tmp_path / "m", actor="t"
         )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from doorstep.errors import ConflictError, SpecError, SpecIssue
+from doorstep.errors import ConflictError, ModelMisfitError, SpecError, SpecIssue
 from doorstep.services.apps.loading import LoadedApp, with_model
 from doorstep.services.rollout.files import keep_model_file
 from doorstep.store.protocols import ModelVersionStore, Stage
@@ -38,8 +38,8 @@ def register_version(
     notes: str | None = None,
 ) -> Registration:
     """Check ``source`` against ``app``, keep it under ``models`` and register it as a
-    ``candidate`` version ``version``. A model that does not fit raises :class:`SpecError`
-    naming the file and, located in the spec, what it breaks; a version name already taken
+    ``candidate`` version ``version``. A model that does not fit raises
+    :class:`ModelMisfitError` naming the file and, located in the spec, what it breaks; a version name already taken
     by another file raises :class:`ConflictError`."""
     if not version.strip() or len(version) > 200:
         raise ConflictError(f"A version needs a name of 1 to 200 characters; got {version!r}.")
@@ -47,7 +47,10 @@ def register_version(
     try:
         checked = with_model(app, source, version=version)
     except SpecError as exc:
-        raise SpecError([_about(issue, source, version) for issue in exc.issues]) from None
+        raise ModelMisfitError(
+            f"Version {version!r} ({source}) does not fit app {app.name!r}:",
+            [_about(issue, source, version) for issue in exc.issues],
+        ) from None
     content = checked.model.metadata.content_hash
     for row in store.model_versions(app.name):
         if row["version"] == version and row["content_hash"] != content:
