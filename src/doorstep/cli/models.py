@@ -50,15 +50,9 @@ KeyOption = Annotated[
 
 
 def _caller(store: StoreContract, key: str | None) -> Caller:
-    from doorstep.errors import AuthError
-    from doorstep.services.rollout.stages import Caller
+    from doorstep.services.rollout.stages import caller_of_key
 
-    if key is None:
-        return Caller(actor())
-    found = store.authenticate(key.strip())
-    if found is None:
-        raise AuthError("The API key is unknown or revoked. Create one with 'doorstep keys'.")
-    return Caller(f"key:{found.name}", found)
+    return caller_of_key(store, key, actor=actor())
 
 
 def _spec(paths: list[Path] | None, app: str) -> Spec:

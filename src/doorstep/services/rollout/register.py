@@ -39,8 +39,8 @@ def register_version(
 ) -> Registration:
     """Check ``source`` against ``app``, keep it under ``models`` and register it as a
     ``candidate`` version ``version``. A model that does not fit raises
-    :class:`ModelMisfitError` naming the file and, located in the spec, what it breaks; a version name already taken
-    by another file raises :class:`ConflictError`."""
+    :class:`ModelMisfitError` naming the file and, located in the spec, what it breaks; a
+    version name already taken by another file raises :class:`ConflictError`."""
     if not version.strip() or len(version) > 200:
         raise ConflictError(f"A version needs a name of 1 to 200 characters; got {version!r}.")
     source = source.resolve()

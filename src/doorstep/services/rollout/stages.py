@@ -7,12 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from doorstep.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from doorstep.store.protocols import ApiKey, ModelVersionStore, Role, StageChange
+from doorstep.errors import (
+    AuthError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from doorstep.store.protocols import ApiKey, KeyStore, ModelVersionStore, Role, StageChange
 
 __all__ = [
     "OPERATORS",
     "Caller",
+    "caller_of_key",
     "champion_of",
     "rollback",
     "start_canary",
@@ -45,6 +52,16 @@ class Caller:
                 f"A {self.key.role!r} key may not {what}; roles allowed: admin, owner."
             )
         return self.key
+
+
+def caller_of_key(store: KeyStore, secret: str | None, *, actor: str) -> Caller:
+    """The caller holding the API key ``secret`` (``None``: ``actor``, with no key)."""
+    if secret is None:
+        return Caller(actor)
+    key = store.authenticate(secret.strip())
+    if key is None:
+        raise AuthError("The API key is unknown or revoked. Create one with 'doorstep keys'.")
+    return Caller(f"key:{key.name}", key)
 
 
 def version_of(rows: list[dict[str, Any]], app: str, version: str) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from doorstep.services.rollout.stages import Caller
 from doorstep.services.rollout.views import models_view, plain
 from doorstep.store.protocols import ApiKey
 from doorstep.web.auth import actor_of
-from doorstep.web.schemas import PROBLEMS
+from doorstep.web.model_schemas import ModelsOut, PromotionOut
+from doorstep.web.schemas import PROBLEMS, ModelVersionOut
 from doorstep.web.service import DecisionService
 
 Reason = Annotated[str, Field(min_length=1, max_length=2_000)]
@@ -84,7 +85,7 @@ def register_model(request: Request, app: str, body: RegisterIn) -> JSONResponse
         actor=actor_of(request),
         notes=body.notes,
     )
-    return JSONResponse(plain(registered.version), status_code=201 if registered.created else 200)
+    return JSONResponse(plain(registered.version))
 
 
 def promote(request: Request, app: str, version: str, body: ReasonIn) -> JSONResponse:
@@ -94,7 +95,7 @@ def promote(request: Request, app: str, version: str, body: ReasonIn) -> JSONRes
     found = promotion.request_promotion(
         service.store, spec, version, caller=_caller(request), reason=body.reason
     )
-    return JSONResponse(plain(found), status_code=201)
+    return JSONResponse(plain(found))
 
 
 def approve(request: Request, app: str, version: str, body: ReasonIn) -> JSONResponse:
@@ -170,24 +171,26 @@ def stop_shadow(request: Request, app: str, body: ReasonIn) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     tags: list[str | Enum] = ["models"]
-    routes: list[tuple[str, Callable[..., JSONResponse], str, str]] = [
-        ("/v1/apps/{app}/models", list_models, "GET", "List model versions"),
-        ("/v1/apps/{app}/models", register_model, "POST", "Register a model version"),
-        ("/v1/apps/{app}/models/{version}/promote", promote, "POST", "Request a promotion"),
-        ("/v1/apps/{app}/models/{version}/approve", approve, "POST", "Approve a promotion"),
-        ("/v1/apps/{app}/models/{version}/withdraw", withdraw, "POST", "Withdraw a promotion"),
-        ("/v1/apps/{app}/models/{version}/canary", canary, "POST", "Start a canary"),
-        ("/v1/apps/{app}/models/{version}/shadow", shadow, "POST", "Start a shadow"),
-        ("/v1/apps/{app}/rollback", rollback, "POST", "Roll back to the previous champion"),
-        ("/v1/apps/{app}/canary/stop", stop_canary, "POST", "Stop the canary"),
-        ("/v1/apps/{app}/shadow/stop", stop_shadow, "POST", "Stop the shadow"),
-    ]
-    for path, endpoint, method, summary in routes:
+    one = "/v1/apps/{app}/models/{version}"
+    promoted: type[BaseModel] = PromotionOut
+    routes: list[tuple[str, Callable[..., JSONResponse], str, str, type[BaseModel]]] = [
+        ("/v1/apps/{app}/models", list_models, "GET", "List model versions", ModelsOut),
+        ("/v1/apps/{app}/models", register_model, "POST", "Register a version", ModelVersionOut),
+        (f"{one}/promote", promote, "POST", "Request a promotion", promoted),
+        (f"{one}/approve", approve, "POST", "Approve a promotion", promoted),
+        (f"{one}/withdraw", withdraw, "POST", "Withdraw a promotion", promoted),
+        (f"{one}/canary", canary, "POST", "Start a canary", ModelsOut),
+        (f"{one}/shadow", shadow, "POST", "Start a shadow", ModelsOut),
+        ("/v1/apps/{app}/rollback", rollback, "POST", "Roll back the champion", ModelsOut),
+        ("/v1/apps/{app}/canary/stop", stop_canary, "POST", "Stop the canary", ModelsOut),
+        ("/v1/apps/{app}/shadow/stop", stop_shadow, "POST", "Stop the shadow", ModelsOut),
+    ]  # fmt: skip
+    for path, endpoint, method, summary, model in routes:
         app.add_api_route(
             path,
             endpoint,
             methods=[method],
-            responses=dict(PROBLEMS),
+            responses={200: {"model": model}, **PROBLEMS},
             summary=summary,
             tags=tags,
         )
