@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.shadow_records import ShadowDecision
 from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
@@ -30,6 +31,7 @@ __all__ = [
     "DeliveryAdminStore",
     "OutcomeStore",
     "ModelVersionStore",
+    "ShadowStore",
     "KeyStore",
     "AuditStore",
     "ActivityStore",
@@ -460,6 +462,29 @@ class OutcomeStore(Protocol):
         ...
 
 
+class ShadowStore(Protocol):
+    """Shadow decisions: what a shadow model version decided beside each recorded decision,
+    never acted on."""
+
+    def record_shadow(self, rows: Sequence[ShadowDecision]) -> int:
+        """Write shadow rows in a transaction of their own (their decisions already recorded);
+        the decision path writes them with its decisions through ``shadow.insert_shadow``."""
+        ...
+
+    def iter_shadow(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[ShadowDecision]]:
+        """One version's shadow rows whose decisions were made in ``[since, until)``, oldest
+        first, in pages of at most ``chunk_rows``: each page its own keyset read."""
+        ...
+
+
 class ModelVersionStore(Protocol):
     """Model versions of each app, registered by content hash."""
 
@@ -665,6 +690,7 @@ class StoreContract(
     DeliveryAdminStore,
     OutcomeStore,
     ModelVersionStore,
+    ShadowStore,
     KeyStore,
     AuditStore,
     ActivityStore,

@@ -27,6 +27,7 @@ from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
 from doorstep.store import runs as _runs
 from doorstep.store import sessions as _sessions
+from doorstep.store import shadow as _shadow
 from doorstep.store import window_inputs as _window_inputs
 from doorstep.store.audit import AuditWriter
 from doorstep.store.engine import (
@@ -58,6 +59,7 @@ from doorstep.store.protocols import (
     StoreContract,
     Verdict,
 )
+from doorstep.store.shadow_records import ShadowDecision
 from doorstep.store.tables import api_keys, model_versions
 from doorstep.store.verify import verify_chain
 from doorstep.store.verify_subjects import key_hash_digest
@@ -356,6 +358,25 @@ class Store:
         chunk_rows: int = 10_000,
     ) -> Iterator[list[tuple[Any, ...]]]:
         yield from _window_inputs.iter_window_inputs(self._read, app, since, until, chunk_rows)
+
+    # shadow decisions: what a shadow version decided beside each decision (see shadow.py)
+
+    def record_shadow(self, rows: Sequence[ShadowDecision]) -> int:
+        if not rows:
+            return 0
+        with self._write_plain() as conn:
+            return _shadow.insert_shadow(conn, rows)
+
+    def iter_shadow(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[ShadowDecision]]:
+        yield from _shadow.iter_shadow(self._read, app, model_version, since, until, chunk_rows)
 
     # batch runs from feature sources, and the scheduler's lease (see runs.py)
 
