@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
-from doorstep.store.shadow_records import ShadowDecision
+from doorstep.store.shadow_records import ShadowDecision, VersionCounts
 from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
@@ -32,6 +32,7 @@ __all__ = [
     "OutcomeStore",
     "ModelVersionStore",
     "ShadowStore",
+    "ChallengerStore",
     "KeyStore",
     "AuditStore",
     "ActivityStore",
@@ -485,6 +486,48 @@ class ShadowStore(Protocol):
         ...
 
 
+class ChallengerStore(Protocol):
+    """Champion against challenger: labelled decisions with their version, shadow rows with the
+    decisions they shadow and their outcome, and counts per version (see ``challengers.py``)."""
+
+    def iter_version_labelled(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Labelled decisions of ``[since, until)`` as tuples of
+        ``VERSION_LABELLED_COLUMNS`` (the version that made each included), oldest first."""
+        ...
+
+    def iter_shadow_labelled(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Labelled decisions ``model_version`` shadowed, as tuples of
+        ``SHADOW_LABELLED_COLUMNS`` (the champion's decision, then the shadow's)."""
+        ...
+
+    def version_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        """Decisions per version: all, acting, reviewed, overridden."""
+        ...
+
+    def shadow_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        """Shadow rows per version: all, acting, and those it would have sent to review."""
+        ...
+
+
 class ModelVersionStore(Protocol):
     """Model versions of each app, registered by content hash."""
 
@@ -691,6 +734,7 @@ class StoreContract(
     OutcomeStore,
     ModelVersionStore,
     ShadowStore,
+    ChallengerStore,
     KeyStore,
     AuditStore,
     ActivityStore,

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from doorstep.types import Decision, Reason
 
-__all__ = ["ShadowDecision", "shadow_of"]
+__all__ = ["ShadowDecision", "VersionCounts", "shadow_of"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,14 @@ def shadow_of(decision: Decision, decision_id: str) -> ShadowDecision:
         created_at=decision.created_at,
         predicted_class=decision.predicted_class,
     )
+
+
+@dataclass(frozen=True)
+class VersionCounts:
+    """A version's decisions in a range: all, acting, reviewed (a verdict given), overridden."""
+
+    model_version: str
+    decisions: int
+    acting: int
+    reviewed: int
+    overridden: int
