@@ -1,5 +1,5 @@
-"""``doorstep models backtest``: the churn example's recorded decisions replayed through a
-retrained model, as a table and as JSON."""
+"""``doorstep models backtest`` and ``compare``: the churn example's recorded decisions replayed
+through a retrained model, and compared with it as a shadow; as tables and as JSON."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from doorstep.examples.churn import generate_customers, train_model
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch
 from doorstep.services.decide.recording import record_batch
-from doorstep.store import RecordRequest, open_store
+from doorstep.store import DecisionQuery, RecordRequest, open_store
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -72,3 +72,37 @@ def test_days_and_since_together_are_refused(churn_app: Path, recorded: tuple[st
     )  # fmt: skip
     assert result.exit_code != 0
     assert "--days or --since/--until, not both" in result.output
+
+
+def test_compare_a_shadow_on_outcomes(
+    churn_app: Path, churn_loaded_app: LoadedApp, recorded: tuple[str, Path]
+) -> None:
+    from doorstep.examples.churn.outcomes import simulate_outcomes
+    from doorstep.services.apps.loading import with_model
+    from doorstep.services.outcomes.ingest import record_outcomes
+    from doorstep.store.shadow_records import shadow_of
+
+    db, model = recorded
+    shadow = with_model(churn_loaded_app, model, version="2")
+    customers = generate_customers(300, seed=3)
+    with open_store(db) as store:
+        page = store.list_decisions(DecisionQuery(app="churn", limit=1000))
+        by_entity = {d.entity_id: d for d in page.items}
+        batch = decide_batch(shadow, customers)
+        theirs = record_batch(shadow, batch, customers.to_dicts(), now=NOW - timedelta(days=2))
+        store.record_shadow([shadow_of(d, by_entity[d.entity_id].id) for d in theirs.decisions])
+        outcomes = simulate_outcomes(
+            customers, dict.fromkeys(by_entity, False), observed_at=NOW - timedelta(days=1)
+        )
+        done, errors = record_outcomes(churn_loaded_app.spec, store, outcomes.to_dicts(),
+                                       actor="test")  # fmt: skip
+        assert errors == [] and done.matched == 300
+    args = ["models", "compare", str(churn_app), "--window", "day", "--db", db]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "(shadow)" in result.output and "Verdict" in result.output
+    found = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert found["mode"] == "shadow" and found["challenger"]["version"] == "2"
+    assert found["champion"]["labelled"] == found["challenger"]["labelled"] == 300
+    assert found["difference"]["method"] == "paired DeLong"
+    assert found["verdict"]

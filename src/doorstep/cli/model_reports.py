@@ -13,10 +13,18 @@ import typer
 from doorstep.cli import model_reports_render as render
 from doorstep.cli.console import console
 from doorstep.cli.models import models_app
-from doorstep.cli.options import DbOption, SinceOption, UntilOption, open_db, parse_time
+from doorstep.cli.options import (
+    DbOption,
+    PeriodsOption,
+    SinceOption,
+    UntilOption,
+    WindowOption,
+    open_db,
+    parse_time,
+)
 from doorstep.errors import InputError
 
-__all__ = ["backtest", "spec_path"]
+__all__ = ["backtest", "compare", "spec_path"]
 
 AppArgument = Annotated[
     Path,
@@ -79,3 +87,35 @@ def backtest(
             champion, candidate, store, since=start, until=end, sample=sample, progress=bar.advance
         )
     render.backtest(found, as_json=as_json)
+
+
+@models_app.command("compare")
+def compare(
+    app: AppArgument,
+    challenger: Annotated[
+        str | None,
+        typer.Option(help="The challenger version (default: the busiest other version)."),
+    ] = None,
+    champion: Annotated[
+        str | None, typer.Option(help="The champion version (default: the spec's model).")
+    ] = None,
+    window: WindowOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    periods: PeriodsOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Champion against challenger (a canary or a shadow) on live outcomes: quality per window
+    with intervals, ROI per version, override rates, the difference and a verdict."""
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.rollout.compare import compare_versions
+
+    loaded = load_app(spec_path(app))
+    with open_db(db) as store:
+        found = compare_versions(
+            loaded.spec, store, champion=champion or loaded.model_version, challenger=challenger,
+            window=window, since=parse_time(since, "since"), until=parse_time(until, "until"),
+            periods=periods,
+        )  # fmt: skip
+    render.comparison(found, as_json=as_json)

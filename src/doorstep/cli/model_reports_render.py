@@ -24,8 +24,9 @@ from doorstep.cli.console import console
 from doorstep.core.stats.intervals import Interval
 from doorstep.core.stats.quality_report import QualityReport
 from doorstep.services.rollout.backtest_report import BacktestReport, BacktestSide
+from doorstep.services.rollout.compare_report import Comparison, VersionSide
 
-__all__ = ["ReplayBar", "backtest", "interval", "replay_bar"]
+__all__ = ["ReplayBar", "backtest", "comparison", "interval", "replay_bar"]
 
 
 class ReplayBar:
@@ -175,3 +176,77 @@ def _share(part: int, whole: int) -> str:
 
 def _time(moment: Any) -> str:
     return "the start" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def comparison(found: Comparison, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(found.as_dict(), indent=2))
+        return
+    one, two = found.champion, found.challenger
+    console.print(
+        f"[bold]{found.app}[/]: champion {one.version} against "
+        f"{'no challenger' if two is None else f'{two.version} ({found.mode})'}, "
+        f"{found.window} windows from {_time(found.since)} to {_time(found.until)}.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if two is not None:
+        table = Table(title="Champion and challenger")
+        table.add_column("")
+        table.add_column(f"{one.version} (champion)")
+        table.add_column(f"{two.version} ({two.role})")
+        decided = "shadow rows" if two.role == "shadow" else "decisions"
+        table.add_row("decisions", str(one.decisions), f"{two.decisions} {decided}")
+        table.add_row("acting", str(one.acting), str(two.acting))
+        table.add_row("with an outcome", str(one.labelled), str(two.labelled))
+        for row in _quality_rows(one.quality, two.quality):
+            table.add_row(*row)
+        table.add_row("override rate", _rate(one), _rate(two))
+        table.add_row("ROI (uplift)", _roi(one), _roi(two))
+        table.add_row("value", _version_value(one), _version_value(two))
+        console.print(table)
+        console.print(_windows(found))
+    if found.others:
+        console.print(f"Other versions in the range: {', '.join(found.others)} (--challenger).")
+    console.print(f"[bold]Verdict[/]: {found.verdict}", highlight=False, soft_wrap=True)
+
+
+def _rate(side: VersionSide) -> str:
+    if side.role == "shadow":
+        return f"– (would send {side.reviewed} to review)"
+    rate = side.override_rate
+    return "–" if rate is None else f"{rate:.1%} of {side.reviewed} reviewed"
+
+
+def _roi(side: VersionSide) -> str:
+    if side.roi is None:
+        return "– (acted on nothing)" if side.role == "shadow" else "–"
+    return f"{interval(side.roi.uplift, scale=100, digits=1)} points ({side.roi.conclusion})"
+
+
+def _version_value(side: VersionSide) -> str:
+    if side.expected_value is not None:
+        found = side.expected_value.value
+        return f"{interval(found, digits=0)} expected" if found.value is not None else "–"
+    if side.roi is not None and side.roi.value.value is not None:
+        return interval(side.roi.value, digits=0)
+    return "–"
+
+
+def _windows(found: Comparison) -> Table:
+    assert found.challenger is not None
+    metric = found.difference.metric if found.difference is not None else "auc"
+    table = Table(title=f"{metric} per {found.window}")
+    table.add_column("window")
+    table.add_column(found.champion.version)
+    table.add_column(found.challenger.version)
+    pairs = zip(found.champion.windows, found.challenger.windows, strict=True)
+    for one, two in pairs:
+        if not one.quality.labelled and not two.quality.labelled:
+            continue
+        table.add_row(
+            _time(one.start),
+            f"{interval(one.quality.metrics.get(metric))} (n={one.quality.labelled})",  # type: ignore[call-overload]
+            f"{interval(two.quality.metrics.get(metric))} (n={two.quality.labelled})",  # type: ignore[call-overload]
+        )
+    return table
