@@ -19,6 +19,7 @@ from doorstep.cli.demo import demo
 from doorstep.cli.errors import command_group
 from doorstep.cli.export import export_app
 from doorstep.cli.keys import keys_app
+from doorstep.cli.model_reports import backtest as _model_reports  # noqa: F401  (registers)
 from doorstep.cli.models import models_app
 from doorstep.cli.monitor import monitor
 from doorstep.cli.outcomes import outcomes_app
@@ -47,6 +48,7 @@ app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(runs_app, name="runs")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(export_app, name="export")
+app.add_typer(models_app, name="models")
 
 
 @app.command()

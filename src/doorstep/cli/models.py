@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["models_app"]
 
 models_app = command_group(
-    help="Model versions: register, shadow, canary, promote (four eyes), rollback.",
+    help="Model versions: register, backtest, shadow, canary, compare, promote (four eyes), "
+    "rollback.",
     no_args_is_help=True,
 )
 

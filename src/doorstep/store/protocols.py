@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.shadow_records import ShadowDecision, VersionCounts
 from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
@@ -32,6 +33,8 @@ __all__ = [
     "ModelVersionStore",
     "Stage",
     "StageChange",
+    "ShadowStore",
+    "ChallengerStore",
     "KeyStore",
     "AuditStore",
     "ActivityStore",
@@ -477,6 +480,71 @@ class StageChange:
     share: float | None = None
 
 
+class ShadowStore(Protocol):
+    """Shadow decisions: what a shadow model version decided beside each recorded decision,
+    never acted on."""
+
+    def record_shadow(self, rows: Sequence[ShadowDecision]) -> int:
+        """Write shadow rows in a transaction of their own (their decisions already recorded);
+        the decision path writes them with its decisions through ``shadow.insert_shadow``."""
+        ...
+
+    def iter_shadow(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[ShadowDecision]]:
+        """One version's shadow rows whose decisions were made in ``[since, until)``, oldest
+        first, in pages of at most ``chunk_rows``: each page its own keyset read."""
+        ...
+
+
+class ChallengerStore(Protocol):
+    """Champion against challenger: labelled decisions with their version, shadow rows with the
+    decisions they shadow and their outcome, and counts per version (see ``challengers.py``)."""
+
+    def iter_version_labelled(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Labelled decisions of ``[since, until)`` as tuples of
+        ``VERSION_LABELLED_COLUMNS`` (the version that made each included), oldest first."""
+        ...
+
+    def iter_shadow_labelled(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Labelled decisions ``model_version`` shadowed, as tuples of
+        ``SHADOW_LABELLED_COLUMNS`` (the champion's decision, then the shadow's)."""
+        ...
+
+    def version_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        """Decisions per version: all, acting, reviewed, overridden."""
+        ...
+
+    def shadow_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        """Shadow rows per version: all, acting, and those it would have sent to review."""
+        ...
+
+
 class ModelVersionStore(Protocol):
     """Model versions of each app, registered by content hash, their stages (every change
     recorded and audited) and their promotions to champion (see ``store/versions.py``)."""
@@ -756,6 +824,8 @@ class StoreContract(
     DeliveryAdminStore,
     OutcomeStore,
     ModelVersionStore,
+    ShadowStore,
+    ChallengerStore,
     KeyStore,
     AuditStore,
     ActivityStore,

@@ -17,6 +17,7 @@ from doorstep.store import activity as _activity
 from doorstep.store import alerts as _alerts
 from doorstep.store import anchors as _anchors
 from doorstep.store import audit as _audit
+from doorstep.store import challengers as _challengers
 from doorstep.store import decisions as _decisions
 from doorstep.store import keys as _keys
 from doorstep.store import labelled as _labelled
@@ -27,6 +28,7 @@ from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
 from doorstep.store import runs as _runs
 from doorstep.store import sessions as _sessions
+from doorstep.store import shadow as _shadow
 from doorstep.store import versions as _versions
 from doorstep.store import window_inputs as _window_inputs
 from doorstep.store.audit import AuditWriter
@@ -59,6 +61,7 @@ from doorstep.store.protocols import (
     StoreContract,
     Verdict,
 )
+from doorstep.store.shadow_records import ShadowDecision, VersionCounts
 from doorstep.store.tables import api_keys
 from doorstep.store.verify import verify_chain
 from doorstep.store.verify_subjects import key_hash_digest
@@ -359,6 +362,62 @@ class Store:
         chunk_rows: int = 10_000,
     ) -> Iterator[list[tuple[Any, ...]]]:
         yield from _window_inputs.iter_window_inputs(self._read, app, since, until, chunk_rows)
+
+    # shadow decisions: what a shadow version decided beside each decision (see shadow.py)
+
+    def record_shadow(self, rows: Sequence[ShadowDecision]) -> int:
+        if not rows:
+            return 0
+        with self._write_plain() as conn:
+            return _shadow.insert_shadow(conn, rows)
+
+    def iter_shadow(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[ShadowDecision]]:
+        yield from _shadow.iter_shadow(self._read, app, model_version, since, until, chunk_rows)
+
+    def iter_version_labelled(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        with self._read() as conn:
+            yield from _challengers.iter_version_labelled(conn, app, since, until, chunk_rows)
+
+    def iter_shadow_labelled(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        with self._read() as conn:
+            yield from _challengers.iter_shadow_labelled(
+                conn, app, model_version, since, until, chunk_rows
+            )
+
+    def version_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        with self._read() as conn:
+            return _challengers.version_counts(conn, app, since, until)
+
+    def shadow_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        with self._read() as conn:
+            return _challengers.shadow_counts(conn, app, since, until)
 
     # batch runs from feature sources, and the scheduler's lease (see runs.py)
 

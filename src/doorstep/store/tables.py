@@ -31,6 +31,7 @@ __all__ = [
     "reviews",
     "runs",
     "scheduler_leases",
+    "shadow_decisions",
 ]
 
 
@@ -106,6 +107,33 @@ decisions = sa.Table(
         "score",
         sqlite_where=sa.text("status = 'pending_review'"),
         postgresql_where=sa.text("status = 'pending_review'"),
+    ),
+)
+
+shadow_decisions = sa.Table(
+    "shadow_decisions",
+    metadata,
+    # one row per (decision, shadow version): what another model would have decided, never acted on
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.id"), primary_key=True),
+    sa.Column("model_version", sa.String(200), primary_key=True),
+    sa.Column("app", sa.String(200), nullable=False),
+    sa.Column("entity_id", sa.String(200), nullable=False),
+    sa.Column("model_hash", sa.String(128), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("predicted_class", sa.String(200), nullable=True),
+    sa.Column("action", sa.String(200), nullable=False),
+    sa.Column("rule", sa.String(200), nullable=True),
+    sa.Column("review", sa.Boolean, nullable=False),
+    sa.Column("control", sa.Boolean, nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # a version's rows in time order (keyset pages over created_at, decision_id)
+    sa.Index(
+        "ix_shadow_decisions_app_version_created",
+        "app",
+        "model_version",
+        "created_at",
+        "decision_id",
     ),
 )
 
