@@ -68,7 +68,13 @@ def create_app(
             try:
                 with (
                     following_stages(service.live, store, seconds=settings.stage_poll_seconds),
-                    scheduling(apps, store, enabled=settings.schedules, lookups=service.features),
+                    scheduling(
+                        apps,
+                        store,
+                        enabled=settings.schedules,
+                        lookups=service.features,
+                        current=lambda name: service.registry.get(name),
+                    ),
                     alerting(
                         apps,
                         store,

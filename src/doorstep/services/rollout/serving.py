@@ -28,7 +28,7 @@ from doorstep.services.apps.loading import Canary, LoadedApp, with_model
 from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import ModelVersionStore
 
-__all__ = ["LiveApps", "VersionCache", "served_app"]
+__all__ = ["LiveApps", "VersionCache", "served_app", "staged_app"]
 
 logger = logging.getLogger("doorstep.rollout")
 
@@ -103,6 +103,13 @@ def served_app(base: LoadedApp, rows: list[dict[str, Any]], cache: VersionCache)
         else Canary(cache.load(base, canary), float(canary["canary_share"] or 0.0)),
         shadow=None if shadow is None else cache.load(base, shadow),
     )
+
+
+def staged_app(app: LoadedApp, store: ModelVersionStore) -> LoadedApp:
+    """``app`` (loaded from its spec) as its stages in ``store`` say now: what a command that
+    decides into the store (``score --record``, ``score --from``, ``runs resume``) decides
+    with, as a server would."""
+    return served_app(app, store.model_versions(app.name), VersionCache())
 
 
 class LiveApps:
