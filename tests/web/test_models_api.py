@@ -13,10 +13,12 @@ import pytest
 import sqlalchemy as sa
 from tests.fixtures_db import ON_BOTH_DATABASES
 from tests.web.conftest import auth, customer
+from tests.web.test_deliveries import RISKY
 
 from doorstep.core.routing import in_canary
 from doorstep.services.apps.registry import Registry, register_apps
-from doorstep.store import Store
+from doorstep.store import DeliveryQuery, Store
+from doorstep.store.protocols import StageChange
 from doorstep.store.tables import decisions
 from doorstep.web import ServeSettings, create_app
 
@@ -172,3 +174,39 @@ async def test_no_request_fails_or_mixes_versions_while_the_champion_switches(
     registered = {(r["version"], r["content_hash"]) for r in store.model_versions("churn")}
     assert pairs <= registered and len(pairs) == 2
     assert store.verify_audit().ok
+
+
+async def test_a_shadow_scores_every_request_beside_the_champion_and_never_delivers(
+    served: httpx.AsyncClient, tmp_path: Path, store: Store
+) -> None:
+    path = retrained_model(tmp_path)
+    await served.post("/v1/apps/churn/models", json={"path": str(path), "version": "2"})
+    first = (await served.get("/v1/apps/churn/models")).json()["serving"]
+    # the retrained model (champion here) acts on fewer customers than the first (shadow here)
+    changes = [StageChange(first, "retired"), StageChange("2", "champion")]
+    store.change_model_stages("churn", changes, actor="test", reason="r", expect=None)
+    started = await served.post(f"/v1/apps/churn/models/{first}/shadow", json={"reason": "try"})
+    assert started.status_code == 200, started.text
+    assert started.json()["serving"] == "2"
+    records = [customer(i) for i in range(1, 41)]
+    records += [customer(100 + i, **RISKY) for i in range(20)]
+    answer = (await served.post("/v1/apps/churn/decisions", json={"records": records})).json()
+    one = (await served.post("/v1/apps/churn/decisions", json=customer(99, **RISKY))).json()
+    decided = [*answer["decisions"], one]
+    assert {d["model_version"] for d in decided} == {"2"}
+    rows = [r for page in store.iter_shadow("churn", first) for r in page]
+    assert sorted(r.decision_id for r in rows) == sorted(d["decision_id"] for d in decided)
+    by_id = {d["decision_id"]: d for d in decided}
+    assert all(r.entity_id == by_id[r.decision_id]["entity_id"] for r in rows)
+    assert all(r.model_version == first for r in rows)
+    shadow_only = [
+        r for r in rows if r.action != "none" and by_id[r.decision_id]["action"] == "none"
+    ]
+    assert shadow_only, "the shadow should act where the champion does not"
+    delivered = {d.decision_id for d in store.list_deliveries(DeliveryQuery(app="churn")).items}
+    acting = {d["decision_id"] for d in decided if d["action"] != "none"}
+    assert delivered <= acting  # the champion's actions only
+    assert not delivered & {r.decision_id for r in shadow_only}
+    await served.post("/v1/apps/churn/shadow/stop", json={"reason": "done"})
+    await served.post("/v1/apps/churn/decisions", json=customer(100))
+    assert len([r for page in store.iter_shadow("churn", first) for r in page]) == len(rows)

@@ -100,6 +100,9 @@ class RecordRequest:
     deliveries: list[DeliveryRecord] = field(default_factory=list)
     """The outbox rows of these decisions, written in the same transaction (a replayed or
     conflicting request writes none)."""
+    shadow: list[ShadowDecision] = field(default_factory=list)
+    """What the shadow version decided on these decisions, written in the same transaction
+    (never delivered; a replayed or conflicting request writes none)."""
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,9 @@ class DecisionBatch:
 
     decisions: pl.DataFrame
     rejects: pl.DataFrame
+    shadow: pl.DataFrame | None = None
+    """What the app's shadow version decided on the same valid records (same columns, same
+    rows in the same order), when it has one: stored beside, never acted on."""
 
 
 def decision_schema(app: LoadedApp) -> dict[str, pl.DataType]:
@@ -85,21 +88,30 @@ def decide_validated(
 
     With a canary, the entities it takes (:func:`doorstep.core.routing.in_canary`) are decided
     by its version and the others by the champion, each row naming its version; the policy,
-    review band and control group are the app's for both."""
+    review band and control group are the app's for both. With a shadow, its version decides
+    every record too (:attr:`DecisionBatch.shadow`)."""
     valid = checked.valid
+    shadow = None
+    if app.shadow is not None and valid.height:  # scored in the same micro-batch
+        shadow = _decide(app.shadow, valid, explain)
+    return DecisionBatch(_routed(app, valid, explain), checked.rejects, shadow)
+
+
+def _routed(app: LoadedApp, valid: pl.DataFrame, explain: bool | None) -> pl.DataFrame:
+    """The decisions of ``valid``: the canary's entities by the canary, the rest by ``app``."""
     if app.canary is None or valid.height == 0:
-        return DecisionBatch(_decide(app, valid, explain), checked.rejects)
+        return _decide(app, valid, explain)
     mask = in_canary(app.name, valid[app.spec.inputs.id], app.canary.share)
     if not mask.any():
-        return DecisionBatch(_decide(app, valid, explain), checked.rejects)
+        return _decide(app, valid, explain)
     if mask.all():
-        return DecisionBatch(_decide(app.canary.app, valid, explain), checked.rejects)
+        return _decide(app.canary.app, valid, explain)
     chosen = pl.Series(mask)
     parts = [
         _decide(app, valid.filter(~chosen), explain),
         _decide(app.canary.app, valid.filter(chosen), explain),
     ]
-    return DecisionBatch(pl.concat(parts).sort("row"), checked.rejects)
+    return pl.concat(parts).sort("row")
 
 
 def _decide(app: LoadedApp, valid: pl.DataFrame, explain: bool | None) -> pl.DataFrame:
