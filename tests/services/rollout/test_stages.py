@@ -91,3 +91,26 @@ def test_a_change_prepared_on_stale_stages_is_refused(store: Store, first: str) 
             "churn", [StageChange("2", "canary", 0.1)], actor="t", reason="r", expect=generation
         )
     assert stage_of(store)["2"] == "shadow"
+
+
+def test_a_stage_edited_without_its_event_is_found_by_the_audit(store: Store, first: str) -> None:
+
+    from doorstep.store.tables import model_versions
+
+    stages.start_canary(store, "churn", "2", 0.1, caller=ME, reason="")
+    assert verify_audit(store).ok
+    with store.engine.begin() as conn:
+        conn.execute(
+            model_versions.update().where(model_versions.c.version == "2").values(canary_share=0.5)
+        )
+    report = verify_audit(store)
+    assert (report.problem, report.details["fields"]) == ("edited", ["canary_share"])
+    assert report.details["id"] == "churn/2"
+    with store.engine.begin() as conn:
+        conn.execute(
+            model_versions.update()
+            .where(model_versions.c.version == "2")
+            .values(stage="champion", canary_share=None)
+        )
+    report = verify_audit(store)
+    assert report.problem == "edited" and "stage" in report.details["fields"]
