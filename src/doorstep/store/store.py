@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from doorstep.errors import ConflictError, NotFoundError
+from doorstep.errors import ConflictError, NotFoundError, StoreError
 from doorstep.ids import new_id
 from doorstep.store import activity as _activity
 from doorstep.store import alerts as _alerts
@@ -606,6 +606,28 @@ class Store:
         row = _versions.VersionRow(
             app, version, content_hash, owner, "candidate", now, notes, actor, path, reference, None
         )
+        try:
+            return self._register_version(row, stage, reason, actor=actor)
+        except StoreError as error:
+            if not isinstance(error.__cause__, sa.exc.IntegrityError):
+                raise
+        # another process registered it between the check and the insert (serve --workers N
+        # starting at once): the same file is no news, another one is the usual refusal
+        with self._read() as conn:
+            found = [v for v in _versions.versions_of(conn, app) if v.version == version]
+        if found and found[0].content_hash == content_hash:
+            return False
+        return self._register_version(row, stage, reason, actor=actor)
+
+    def _register_version(
+        self,
+        row: _versions.VersionRow,
+        stage: _versions.Stage | None,
+        reason: str,
+        *,
+        actor: str,
+    ) -> bool:
+        app, version, now = row.app, row.version, row.registered_at
         with self._write() as (conn, audit):
             if not _versions.insert_version(conn, audit, row, actor=actor):
                 return False
