@@ -17,7 +17,8 @@ HTTP status codes belong to the web layer alone.
     │   │   ├── EntityNotFoundError    a feature source has no row for a record's entity id
     │   │   ├── EntityAmbiguousError   a feature source has two rows or more for a record's id
     │   │   └── FeaturesStaleError     looked-up features older than the source's max_age
-    │   └── PayloadTooLargeError   a request body or batch beyond the configured limits
+    │   ├── PayloadTooLargeError   a request body or batch beyond the configured limits
+    │   └── ModelMisfitError       a model version to register does not fit its app's spec
     ├── ExampleError           an unknown example, or a folder that is not empty
     ├── SettingsError          an environment variable or option has a value doorstep cannot use
     ├── PluginError            an entry point cannot be loaded
@@ -55,6 +56,7 @@ __all__ = [
     "FeatureSourceUnavailableError",
     "ModelError",
     "ModelMismatchError",
+    "ModelMisfitError",
     "PluginError",
     "AddressNotAllowedError",
     "ConnectorSpecError",
@@ -166,6 +168,17 @@ class InputError(DoorstepError):
     """A batch input cannot be read at all: unknown format, unreadable file, missing column."""
 
     code = "input_invalid"
+
+
+class ModelMisfitError(InputError):
+    """A model version to register does not fit its app: its inputs, categories, the policy's
+    columns or its explanations disagree with the spec (``issues``: each located in the spec)."""
+
+    code = "model_misfit"
+
+    def __init__(self, message: str, issues: list[SpecIssue]) -> None:
+        self.issues = issues
+        super().__init__(message + "\n" + "\n".join(f"  {issue}" for issue in issues))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ from doorstep.store.tables import metadata
 
 
 def test_open_store_migrates_to_head(store: Store) -> None:
-    assert current_revision(store.engine) == head_revision() == "0009"
-    assert upgrade(store.engine) == "0009"  # again: nothing to do
+    assert current_revision(store.engine) == head_revision() == "0011"
+    assert upgrade(store.engine) == "0011"  # again: nothing to do
 
 
 def test_tables_match_the_migrations(store: Store) -> None:
@@ -69,8 +69,30 @@ def test_upgrade_to_0009_keeps_the_runs_without_options(store_url: str) -> None:
                     updated_at=now, checkpoint="C-7", errors=[], error="down",
                 )
             )  # fmt: skip
-        assert upgrade(engine) == "0009"
+        assert upgrade(engine, "0009") == "0009"
         run = StoreClass(engine).get_run("r-1")
         assert run is not None and run.options == {} and run.checkpoint == "C-7"
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_0011_adds_shadow_decisions_beside_the_decisions(store_url: str) -> None:
+    from tests.store.factories import decision
+
+    from doorstep.store import RecordRequest
+    from doorstep.store import Store as StoreClass
+    from doorstep.store.engine import create_store_engine
+    from doorstep.store.shadow_records import shadow_of
+
+    engine = create_store_engine(store_url)
+    try:
+        assert upgrade(engine, "0009") == "0009"
+        old = StoreClass(engine)
+        kept = decision(1)
+        old.record([RecordRequest([kept])], actor="t")
+        assert upgrade(engine) == "0011"
+        assert old.get_decision(kept.id) == kept
+        assert old.record_shadow([shadow_of(kept, kept.id)]) == 1
+        assert [r.decision_id for p in old.iter_shadow("churn", "v1") for r in p] == [kept.id]
     finally:
         engine.dispose()

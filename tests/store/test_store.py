@@ -164,7 +164,7 @@ def test_model_versions_register_idempotently(store: Store) -> None:
         store.register_model_version("churn", "v1", "c" * 64, "maria", actor="t")
     versions = store.model_versions("churn")
     assert [(v["app"], v["version"], v["stage"], v["owner"]) for v in versions] == [
-        ("churn", "v1", "champion", "maria")
+        ("churn", "v1", "candidate", "maria")
     ]
     assert versions[0]["registered_at"].tzinfo is not None
     assert len(store.model_versions()) == 2

@@ -28,6 +28,7 @@ from doorstep.store.protocols import (
     RecordOutcome,
     RecordRequest,
     Role,
+    Stage,
     StoreContract,
     Verdict,
 )
@@ -196,24 +197,55 @@ class FakeStore:
 
     @implements(StoreContract.register_model_version)
     def register_model_version(
-        self, app: str, version: str, content_hash: str, owner: str, *, actor: str
-    ) -> None:
+        self,
+        app: str,
+        version: str,
+        content_hash: str,
+        owner: str,
+        *,
+        actor: str,
+        notes: str | None = None,
+        path: str | None = None,
+        reference: str | None = None,
+        stage: Stage | None = None,
+        reason: str = "registered",
+    ) -> bool:
         self._check()
         for row in self.versions:
             if row["app"] == app and row["version"] == version:
                 if row["content_hash"] != content_hash:
                     raise StoreError("hash changed")
-                return
+                return False
+        if stage == "champion":
+            for row in self.versions:
+                if row["app"] == app and row["stage"] == "champion":
+                    row["stage"] = "retired"
         self.versions.append(
             {
                 "app": app,
                 "version": version,
                 "content_hash": content_hash,
                 "owner": owner,
-                "stage": "champion",
+                "stage": stage or "candidate",
                 "registered_at": datetime.now(UTC),
+                "notes": notes,
+                "registered_by": actor,
+                "path": path,
+                "reference": reference,
+                "canary_share": None,
             }
         )
+        return True
+
+    @implements(StoreContract.stage_generation)
+    def stage_generation(self) -> int:
+        self._check()
+        return 0  # the fake's stages change only by registering, before a server starts
+
+    @implements(StoreContract.model_stage_history)
+    def model_stage_history(self, app: str) -> list[dict[str, Any]]:
+        self._check()
+        return []
 
     @implements(StoreContract.model_versions)
     def model_versions(self, app: str | None = None) -> list[dict[str, Any]]:

@@ -146,7 +146,9 @@ async def test_no_model_allows_keys_it_does_not_list(
             assert schema.get("additionalProperties") in (None, False), name
 
 
-async def exercise(client: httpx.AsyncClient, store: StoreContract, entity: str) -> Calls:
+async def exercise(
+    client: httpx.AsyncClient, store: StoreContract, entity: str, model: tuple[Path, str]
+) -> Calls:
     """Call every route with data behind it (``entity``: a customer of the example's feature
     table); the answers by method and path template."""
     calls: Calls = {}
@@ -215,10 +217,38 @@ async def exercise(client: httpx.AsyncClient, store: StoreContract, entity: str)
     )
     assert failed is not None and store.finish_run(failed, "failed", "the source was down")
     await call("POST", "/v1/runs/{run_id}/resume", run_id=failed.run.id)()
+    await exercise_models(call, model)
     await call("GET", "/v1/apps")()
     for health in ("/healthz", "/readyz", "/metrics"):
         await call("GET", health)()
     return calls
+
+
+async def exercise_models(
+    call: Callable[..., Callable[..., Awaitable[httpx.Response]]], model: tuple[Path, str]
+) -> None:
+    """Every route of ``/v1/apps/{app}/models``: two versions of the spec's own model file
+    registered, tried, promoted with two keys (``model``: the file and an owner key's secret;
+    the client's key is an admin's), withdrawn, rolled back."""
+    path, owner_key = model
+    models = "/v1/apps/{app}/models"
+    one = models + "/{version}"
+    why = {"json": {"reason": "test"}}
+    owner = {"Authorization": f"Bearer {owner_key}"}
+    for version in ("a", "b"):
+        await call("POST", models, app="churn")(json={"path": str(path), "version": version})
+    await call("POST", one + "/canary", app="churn", version="a")(json={"share": 10})
+    await call("POST", "/v1/apps/{app}/canary/stop", app="churn")(**why)
+    await call("POST", one + "/shadow", app="churn", version="a")(**why)
+    await call("POST", "/v1/apps/{app}/shadow/stop", app="churn")(**why)
+    await call("POST", one + "/promote", app="churn", version="a")(**why)
+    await call("POST", one + "/withdraw", app="churn", version="a")(**why)
+    for version in ("a", "b"):
+        await call("POST", one + "/promote", app="churn", version=version)(**why)
+        await call("POST", one + "/approve", app="churn", version=version)(**why, headers=owner)
+    await call("POST", "/v1/apps/{app}/rollback", app="churn")(**why)
+    listed = await call("GET", models, app="churn")()
+    assert listed.json()["serving"] == "a" and listed.json()["pending_promotion"] is None
 
 
 def d_time() -> str:
@@ -226,10 +256,14 @@ def d_time() -> str:
 
 
 async def test_every_json_answer_matches_its_model(
-    site: tuple[FastAPI, httpx.AsyncClient], store: StoreContract, churn_app_template: Path
+    site: tuple[FastAPI, httpx.AsyncClient],
+    store: StoreContract,
+    churn_app_template: Path,
+    keys: dict[str, str],
 ) -> None:
     app, client = site
-    calls = await exercise(client, store, first_customer(churn_app_template))
+    model = (churn_app_template / "model.lgb.txt", keys["owner"])
+    calls = await exercise(client, store, first_customer(churn_app_template), model)
     components = app.openapi()["components"]["schemas"]
     failures: list[str] = []
     for (method, path), operation in operations(app).items():

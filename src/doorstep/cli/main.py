@@ -21,6 +21,8 @@ from doorstep.cli.errors import command_group
 from doorstep.cli.export import export_app
 from doorstep.cli.fairness import fairness
 from doorstep.cli.keys import keys_app
+from doorstep.cli.model_reports import backtest as _model_reports  # noqa: F401  (registers)
+from doorstep.cli.models import models_app
 from doorstep.cli.monitor import monitor
 from doorstep.cli.outcomes import outcomes_app
 from doorstep.cli.report import report
@@ -43,11 +45,13 @@ for command in commands:
     app.command()(command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(runs_app, name="runs")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(export_app, name="export")
+app.add_typer(models_app, name="models")
 
 
 @app.command()

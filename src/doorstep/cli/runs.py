@@ -69,9 +69,10 @@ def resume_run(
     """Go on with a failed run, or one whose runner died (its lease expired), after its
     checkpoint: the same run, its options, and one decision per entity with the ids it had."""
     from doorstep.services.apps.loading import load_app
+    from doorstep.services.rollout.serving import staged_app
     from doorstep.services.runs.resume import resume_run
 
     app = load_app(spec)
     with open_db(db) as store, console.status(f"Resuming run {run_id}…"):
-        run = resume_run(app, store, run_id, actor=actor(), url=url)
+        run = resume_run(staged_app(app, store), store, run_id, actor=actor(), url=url)
     runs_render.run_done(console, errors, run)

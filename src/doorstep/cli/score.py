@@ -81,6 +81,7 @@ def score(
     Exits 0 when records were decided, even if some were rejected (see the rejects), 5 when
     every record read was rejected and nothing was decided, 1 on errors, 2 on usage errors."""
     from doorstep.services.apps.loading import load_app
+    from doorstep.services.rollout.serving import staged_app
     from doorstep.services.runs.file_runs import record_file
     from doorstep.services.runs.files import score_file
     from doorstep.services.runs.sources import run_by_hand
@@ -103,7 +104,7 @@ def score(
         render.warnings(errors, app.warnings)
         with open_db(db) as store, render.progress(console) as bar:
             run = record_file(
-                app,
+                staged_app(app, store),
                 store,
                 source,
                 input_format=input_format,
@@ -124,7 +125,7 @@ def score(
             console.status(f"Deciding every entity of {from_source or 'query'}…"),
         ):
             run = run_by_hand(
-                app,
+                staged_app(app, store),
                 store,
                 from_source,
                 url,

@@ -43,6 +43,15 @@ def serve(
     ] = True,
     public_url: PublicUrlOption = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    stage_poll: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds between reads of the store's model stages: versions promoted, rolled "
+            "back, in canary or shadow elsewhere are served within this plus their load time "
+            "(0: never).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Serve the decision API (and its docs at /docs) for one or more apps."""
     from doorstep.web.server import local_url, open_server, run_server
@@ -55,6 +64,7 @@ def serve(
         deliver=deliver,
         schedules=schedules,
         public_url=public_url or base,
+        stage_poll_seconds=stage_poll,
     )
     server = open_server(specs, db, settings)
     render.serving(console, server, base)

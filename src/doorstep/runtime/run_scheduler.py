@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol, cast
@@ -70,8 +70,12 @@ class Scheduler:
         run_lease_seconds: float = 120.0,
         tick_seconds: float = 5.0,
         holder: str | None = None,
+        current: Callable[[str], LoadedApp] | None = None,
     ) -> None:
         self.apps = {a.name: a for a in apps if a.spec.schedules}
+        self.current = current
+        """The app as served now, by name (a server's: its model versions switch), else the
+        app as given."""
         self.store = store
         self.lease_seconds = lease_seconds
         self.run_lease_seconds = run_lease_seconds
@@ -189,7 +193,8 @@ class Scheduler:
         return [(slot, len(slots) - len(kept) if i == 0 else 0) for i, slot in enumerate(kept)]
 
     def _execute(self, lease: RunLease) -> RunInfo:
-        app = self.apps[lease.run.app]
+        name = lease.run.app
+        app = self.apps[name] if self.current is None else self.current(name)
         options = replace(
             resume_options(app, lease.run),
             lease_seconds=self.run_lease_seconds,

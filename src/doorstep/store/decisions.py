@@ -24,6 +24,8 @@ from doorstep.store.protocols import (
     RecordRequest,
     Verdict,
 )
+from doorstep.store.shadow import insert_shadow
+from doorstep.store.shadow_records import ShadowDecision
 from doorstep.store.tables import decisions, idempotency, reviews
 from doorstep.types import Decision, DecisionStatus
 
@@ -144,6 +146,7 @@ def record(
     outcomes: list[RecordOutcome] = []
     rows: list[tuple[Any, ...]] = []
     outbox: list[DeliveryRecord] = []
+    shadow: list[ShadowDecision] = []
     sqlite_dialect = conn.dialect.name == "sqlite"
     for request in requests:
         app = request.app or (request.decisions[0].app if request.decisions else "")
@@ -160,6 +163,7 @@ def record(
             row[-1] = seq
             rows.append(tuple(row))
         outbox.extend(_own_deliveries(request))
+        shadow.extend(request.shadow)
         outcomes.append(RecordOutcome("recorded", request.response))
     if rows:
         if any(row[_LINEAGE_AT] is not None for row in rows):
@@ -169,6 +173,7 @@ def record(
             conn.exec_driver_sql(_insert_sql(conn.dialect.name, lineage=False), plain)
     # after their decisions (foreign key), in the same transaction: both or neither
     _outbox.insert_deliveries(conn, outbox)
+    insert_shadow(conn, shadow)
     return outcomes
 
 

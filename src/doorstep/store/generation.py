@@ -37,14 +37,17 @@ def bump_generation(conn: sa.Connection) -> None:
 
 
 class GenerationReader:
-    """Reads the key generation on one connection of its own (see the module's docstring),
+    """Reads the key generation (or another counter: ``query``, e.g. the model stage
+    generation of :mod:`doorstep.store.versions`) on one connection of its own (see the
+    module's docstring),
     opened on first use and dropped after an error. One read at a time: the server reads it
     from its event loop (SQLite) or one read at a time for all its requests (PostgreSQL), so a
     connection per process is enough, and the database sees one more connection per process,
     not one per thread."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, query: str = _READ) -> None:
         self._engine = engine
+        self._query = query
         self._lock = threading.Lock()
         self._connection: Any = None
 
@@ -55,16 +58,16 @@ class GenerationReader:
                     self._connection = self._connect()
                 cursor = self._connection.cursor()
                 try:
-                    cursor.execute(_READ)
+                    cursor.execute(self._query)
                     row = cursor.fetchone()
                 finally:
                     cursor.close()
             except Exception as exc:  # noqa: BLE001 - any driver error: reconnect next time
                 self._drop()
                 raise StoreUnavailableError(
-                    f"The store did not answer the key generation's read: {exc}".splitlines()[0]
+                    f"The store did not answer a generation's read: {exc}".splitlines()[0]
                 ) from exc
-        return int(row[0]) if row is not None else 0
+        return int(row[0]) if row is not None and row[0] is not None else 0
 
     def close(self) -> None:
         with self._lock:

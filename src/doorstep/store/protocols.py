@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.shadow_records import ShadowDecision, VersionCounts
 from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
@@ -30,6 +31,10 @@ __all__ = [
     "DeliveryAdminStore",
     "OutcomeStore",
     "ModelVersionStore",
+    "Stage",
+    "StageChange",
+    "ShadowStore",
+    "ChallengerStore",
     "KeyStore",
     "AuditStore",
     "ActivityStore",
@@ -95,6 +100,9 @@ class RecordRequest:
     deliveries: list[DeliveryRecord] = field(default_factory=list)
     """The outbox rows of these decisions, written in the same transaction (a replayed or
     conflicting request writes none)."""
+    shadow: list[ShadowDecision] = field(default_factory=list)
+    """What the shadow version decided on these decisions, written in the same transaction
+    (never delivered; a replayed or conflicting request writes none)."""
 
 
 @dataclass(frozen=True)
@@ -467,17 +475,171 @@ class OutcomeStore(Protocol):
         ...
 
 
+Stage = Literal["candidate", "shadow", "canary", "champion", "retired"]
+"""A model version's stage: registered (``candidate``), scoring beside the champion
+(``shadow``), deciding a share of entities (``canary``), deciding the rest (``champion``), or
+no longer used (``retired``)."""
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """One version of an app moved to ``stage`` (``share``: the canary's, in (0, 1])."""
+
+    version: str
+    stage: Stage
+    share: float | None = None
+
+
+class ShadowStore(Protocol):
+    """Shadow decisions: what a shadow model version decided beside each recorded decision,
+    never acted on."""
+
+    def record_shadow(self, rows: Sequence[ShadowDecision]) -> int:
+        """Write shadow rows in a transaction of their own (their decisions already recorded);
+        the decision path writes them with its decisions through ``shadow.insert_shadow``."""
+        ...
+
+    def iter_shadow(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[ShadowDecision]]:
+        """One version's shadow rows whose decisions were made in ``[since, until)``, oldest
+        first, in pages of at most ``chunk_rows``: each page its own keyset read."""
+        ...
+
+
+class ChallengerStore(Protocol):
+    """Champion against challenger: labelled decisions with their version, shadow rows with the
+    decisions they shadow and their outcome, and counts per version (see ``challengers.py``)."""
+
+    def iter_version_labelled(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Labelled decisions of ``[since, until)`` as tuples of
+        ``VERSION_LABELLED_COLUMNS`` (the version that made each included), oldest first."""
+        ...
+
+    def iter_shadow_labelled(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        """Labelled decisions ``model_version`` shadowed, as tuples of
+        ``SHADOW_LABELLED_COLUMNS`` (the champion's decision, then the shadow's)."""
+        ...
+
+    def version_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        """Decisions per version: all, acting, reviewed, overridden."""
+        ...
+
+    def shadow_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        """Shadow rows per version: all, acting, and those it would have sent to review."""
+        ...
+
+
 class ModelVersionStore(Protocol):
-    """Model versions of each app, registered by content hash."""
+    """Model versions of each app, registered by content hash, their stages (every change
+    recorded and audited) and their promotions to champion (see ``store/versions.py``)."""
 
     def register_model_version(
-        self, app: str, version: str, content_hash: str, owner: str, *, actor: str
-    ) -> None:
-        """Idempotent: registering the same (app, version, hash) again changes nothing and
-        appends no event; a different hash under the same version raises ``StoreError``."""
+        self,
+        app: str,
+        version: str,
+        content_hash: str,
+        owner: str,
+        *,
+        actor: str,
+        notes: str | None = None,
+        path: str | None = None,
+        reference: str | None = None,
+        stage: Stage | None = None,
+        reason: str = "registered",
+    ) -> bool:
+        """Idempotent: registering the same (app, version, hash) again changes nothing, appends
+        no event and returns ``False``; a different hash under the same version raises
+        ``StoreError``. A new version is a ``candidate``, or moves at once to ``stage``
+        (``champion`` retires the app's champion, in the same transaction)."""
         ...
 
     def model_versions(self, app: str | None = None) -> list[dict[str, Any]]: ...
+
+    def model_stages(self, app: str) -> tuple[list[dict[str, Any]], int]:
+        """The app's versions and its stage generation (the id of its latest stage change),
+        read together: pass it as ``expect`` to change them."""
+        ...
+
+    def stage_generation(self) -> int:
+        """The id of the latest stage change of any app: cheap (no pooled transaction),
+        polled by servers to switch versions without a restart."""
+        ...
+
+    def change_model_stages(
+        self,
+        app: str,
+        changes: Sequence[StageChange],
+        *,
+        actor: str,
+        reason: str,
+        expect: int | None,
+    ) -> None:
+        """Apply ``changes`` in one transaction, each recorded and audited; ``ConflictError``
+        when the app's stage generation is no longer ``expect``."""
+        ...
+
+    def model_stage_history(self, app: str) -> list[dict[str, Any]]: ...
+
+    def model_promotions(self, app: str, *, state: str | None = None) -> list[dict[str, Any]]:
+        """Promotions of the app, oldest first, each with its ``approvals``."""
+        ...
+
+    def request_model_promotion(
+        self,
+        app: str,
+        version: str,
+        *,
+        required: int,
+        actor: str,
+        key_id: str | None,
+        reason: str,
+    ) -> str:
+        """Open a promotion (one pending per app: ``ConflictError`` otherwise); its id."""
+        ...
+
+    def approve_model_promotion(
+        self,
+        promotion: dict[str, Any],
+        *,
+        actor: str,
+        key_id: str | None,
+        reason: str,
+        changes: Sequence[StageChange],
+        expect: int | None,
+    ) -> None:
+        """Add one approval; with ``changes`` (the last approval) also close the promotion as
+        approved and apply them, in the same transaction."""
+        ...
+
+    def withdraw_model_promotion(
+        self, promotion: dict[str, Any], *, actor: str, reason: str
+    ) -> None: ...
 
 
 class KeyStore(Protocol):
@@ -677,6 +839,8 @@ class StoreContract(
     DeliveryAdminStore,
     OutcomeStore,
     ModelVersionStore,
+    ShadowStore,
+    ChallengerStore,
     KeyStore,
     AuditStore,
     ActivityStore,

@@ -335,7 +335,8 @@ def without_recorded(
         deliveries_ = [d for d in request.deliveries if d.decision_id not in known]
         dropped_deliveries += len(request.deliveries) - len(deliveries_)
         decisions_ = [d for d in request.decisions if d.id not in known]
-        kept.append(replace(request, decisions=decisions_, deliveries=deliveries_))
+        shadow_ = [r for r in request.shadow if r.decision_id not in known]
+        kept.append(replace(request, decisions=decisions_, deliveries=deliveries_, shadow=shadow_))
     counted = replace(
         progress,
         rows=progress.rows - len(known),

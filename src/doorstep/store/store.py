@@ -17,6 +17,7 @@ from doorstep.store import activity as _activity
 from doorstep.store import alerts as _alerts
 from doorstep.store import anchors as _anchors
 from doorstep.store import audit as _audit
+from doorstep.store import challengers as _challengers
 from doorstep.store import decisions as _decisions
 from doorstep.store import keys as _keys
 from doorstep.store import labelled as _labelled
@@ -27,6 +28,8 @@ from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
 from doorstep.store import runs as _runs
 from doorstep.store import sessions as _sessions
+from doorstep.store import shadow as _shadow
+from doorstep.store import versions as _versions
 from doorstep.store import window_inputs as _window_inputs
 from doorstep.store.audit import AuditWriter
 from doorstep.store.engine import (
@@ -58,7 +61,8 @@ from doorstep.store.protocols import (
     StoreContract,
     Verdict,
 )
-from doorstep.store.tables import api_keys, model_versions
+from doorstep.store.shadow_records import ShadowDecision, VersionCounts
+from doorstep.store.tables import api_keys
 from doorstep.store.verify import verify_chain
 from doorstep.store.verify_subjects import key_hash_digest
 from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
@@ -103,11 +107,13 @@ class Store:
         if self.dialect == "sqlite":
             self._writer = WriterLock(_lock_path(engine.url), timeout=busy_timeout)
         self._generation = GenerationReader(engine)
+        self._stages = GenerationReader(engine, query=_versions.STAGE_GENERATION)
 
     def close(self) -> None:
         if isinstance(self._writer, WriterLock):
             self._writer.close()
         self._generation.close()
+        self._stages.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -365,6 +371,62 @@ class Store:
     ) -> Iterator[list[tuple[Any, ...]]]:
         yield from _window_inputs.iter_window_inputs(self._read, app, since, until, chunk_rows)
 
+    # shadow decisions: what a shadow version decided beside each decision (see shadow.py)
+
+    def record_shadow(self, rows: Sequence[ShadowDecision]) -> int:
+        if not rows:
+            return 0
+        with self._write_plain() as conn:
+            return _shadow.insert_shadow(conn, rows)
+
+    def iter_shadow(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[ShadowDecision]]:
+        yield from _shadow.iter_shadow(self._read, app, model_version, since, until, chunk_rows)
+
+    def iter_version_labelled(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        with self._read() as conn:
+            yield from _challengers.iter_version_labelled(conn, app, since, until, chunk_rows)
+
+    def iter_shadow_labelled(
+        self,
+        app: str,
+        model_version: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[Any]]:
+        with self._read() as conn:
+            yield from _challengers.iter_shadow_labelled(
+                conn, app, model_version, since, until, chunk_rows
+            )
+
+    def version_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        with self._read() as conn:
+            return _challengers.version_counts(conn, app, since, until)
+
+    def shadow_counts(
+        self, app: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[VersionCounts]:
+        with self._read() as conn:
+            return _challengers.shadow_counts(conn, app, since, until)
+
     # batch runs from feature sources, and the scheduler's lease (see runs.py)
 
     def start_run(
@@ -532,51 +594,174 @@ class Store:
                 audit.append(kind, subject, payload, actor=actor, at=at)
             return applied
 
-    # model versions
+    # model versions, their stages and promotions (see versions.py)
 
     def register_model_version(
-        self, app: str, version: str, content_hash: str, owner: str, *, actor: str
-    ) -> None:
+        self,
+        app: str,
+        version: str,
+        content_hash: str,
+        owner: str,
+        *,
+        actor: str,
+        notes: str | None = None,
+        path: str | None = None,
+        reference: str | None = None,
+        stage: _versions.Stage | None = None,
+        reason: str = "registered",
+    ) -> bool:
+        now = datetime.now(UTC)
+        row = _versions.VersionRow(
+            app, version, content_hash, owner, "candidate", now, notes, actor, path, reference, None
+        )
+        try:
+            return self._register_version(row, stage, reason, actor=actor)
+        except StoreError as error:
+            if not isinstance(error.__cause__, sa.exc.IntegrityError):
+                raise
+        # another process registered it between the check and the insert (serve --workers N
+        # starting at once): the same file is no news, another one is the usual refusal
+        with self._read() as conn:
+            found = [v for v in _versions.versions_of(conn, app) if v.version == version]
+        if found and found[0].content_hash == content_hash:
+            return False
+        return self._register_version(row, stage, reason, actor=actor)
+
+    def _register_version(
+        self,
+        row: _versions.VersionRow,
+        stage: _versions.Stage | None,
+        reason: str,
+        *,
+        actor: str,
+    ) -> bool:
+        app, version, now = row.app, row.version, row.registered_at
         with self._write() as (conn, audit):
-            existing = conn.execute(
-                sa.select(model_versions.c.content_hash).where(
-                    model_versions.c.app == app, model_versions.c.version == version
+            if not _versions.insert_version(conn, audit, row, actor=actor):
+                return False
+            if stage is not None and stage != "candidate":
+                changes = [_versions.StageChange(version, stage)]
+                if stage == "champion":
+                    changes = [
+                        *(
+                            _versions.StageChange(v.version, "retired")
+                            for v in _versions.versions_of(conn, app)
+                            if v.stage == "champion"
+                        ),
+                        *changes,
+                    ]
+                _versions.apply_changes(
+                    conn, audit, app, changes, actor=actor, reason=reason, at=now, expect=None
                 )
-            ).first()
-            if existing is not None:
-                if existing.content_hash == content_hash:
-                    return
-                raise StoreError(
-                    f"Model version {version!r} of app {app!r} is registered with hash "
-                    f"{existing.content_hash[:12]}…, not {content_hash[:12]}…; give the "
-                    "changed model a new version."
-                )
-            now = datetime.now(UTC)
-            conn.execute(
-                model_versions.insert().values(
-                    app=app,
-                    version=version,
-                    content_hash=content_hash,
-                    owner=owner,
-                    registered_at=now,
-                )
-            )
-            audit.append(
-                "model_version.registered",
-                f"{app}/{version}",
-                {"app": app, "version": version, "content_hash": content_hash, "owner": owner},
-                actor=actor,
-                at=now,
-            )
+            return True
 
     def model_versions(self, app: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(model_versions).order_by(
-            model_versions.c.app, model_versions.c.registered_at, model_versions.c.version
-        )
-        if app is not None:
-            query = query.where(model_versions.c.app == app)
         with self._read() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            return [row.as_dict() for row in _versions.versions_of(conn, app)]
+
+    def model_stages(self, app: str) -> tuple[list[dict[str, Any]], int]:
+        with self._read() as conn:
+            rows = [row.as_dict() for row in _versions.versions_of(conn, app)]
+            return rows, _versions.app_generation(conn, app)
+
+    def stage_generation(self) -> int:
+        return self._stages.read()
+
+    def change_model_stages(
+        self,
+        app: str,
+        changes: Sequence[_versions.StageChange],
+        *,
+        actor: str,
+        reason: str,
+        expect: int | None,
+    ) -> None:
+        with self._write() as (conn, audit):
+            _versions.apply_changes(
+                conn,
+                audit,
+                app,
+                changes,
+                actor=actor,
+                reason=reason,
+                at=datetime.now(UTC),
+                expect=expect,
+            )
+
+    def model_stage_history(self, app: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return _versions.stage_history(conn, app)
+
+    def model_promotions(self, app: str, *, state: str | None = None) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return _versions.promotions(conn, app, state=state)
+
+    def request_model_promotion(
+        self,
+        app: str,
+        version: str,
+        *,
+        required: int,
+        actor: str,
+        key_id: str | None,
+        reason: str,
+    ) -> str:
+        with self._write() as (conn, audit):
+            return _versions.request_promotion(
+                conn,
+                audit,
+                app,
+                version,
+                required=required,
+                actor=actor,
+                key_id=key_id,
+                reason=reason,
+                at=datetime.now(UTC),
+            )
+
+    def approve_model_promotion(
+        self,
+        promotion: dict[str, Any],
+        *,
+        actor: str,
+        key_id: str | None,
+        reason: str,
+        changes: Sequence[_versions.StageChange],
+        expect: int | None,
+    ) -> None:
+        now = datetime.now(UTC)
+        with self._write() as (conn, audit):
+            _versions.approve(
+                conn, audit, promotion, actor=actor, key_id=key_id, reason=reason, at=now
+            )
+            if changes:
+                _versions.close_promotion(
+                    conn, audit, promotion, "approved", actor=actor, reason=reason, at=now
+                )
+                _versions.apply_changes(
+                    conn,
+                    audit,
+                    promotion["app"],
+                    changes,
+                    actor=actor,
+                    reason=f"promotion {promotion['id']}: {promotion['reason']}",
+                    at=now,
+                    expect=expect,
+                )
+
+    def withdraw_model_promotion(
+        self, promotion: dict[str, Any], *, actor: str, reason: str
+    ) -> None:
+        with self._write() as (conn, audit):
+            _versions.close_promotion(
+                conn,
+                audit,
+                promotion,
+                "withdrawn",
+                actor=actor,
+                reason=reason,
+                at=datetime.now(UTC),
+            )
 
     # API keys
 

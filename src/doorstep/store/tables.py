@@ -21,6 +21,9 @@ __all__ = [
     "idempotency",
     "key_generation",
     "metadata",
+    "model_approvals",
+    "model_promotions",
+    "model_stage_changes",
     "model_versions",
     "outcomes",
     "page_sessions",
@@ -28,6 +31,7 @@ __all__ = [
     "reviews",
     "runs",
     "scheduler_leases",
+    "shadow_decisions",
 ]
 
 
@@ -106,6 +110,33 @@ decisions = sa.Table(
     ),
 )
 
+shadow_decisions = sa.Table(
+    "shadow_decisions",
+    metadata,
+    # one row per (decision, shadow version): what another model would have decided, never acted on
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.id"), primary_key=True),
+    sa.Column("model_version", sa.String(200), primary_key=True),
+    sa.Column("app", sa.String(200), nullable=False),
+    sa.Column("entity_id", sa.String(200), nullable=False),
+    sa.Column("model_hash", sa.String(128), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("predicted_class", sa.String(200), nullable=True),
+    sa.Column("action", sa.String(200), nullable=False),
+    sa.Column("rule", sa.String(200), nullable=True),
+    sa.Column("review", sa.Boolean, nullable=False),
+    sa.Column("control", sa.Boolean, nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # a version's rows in time order (keyset pages over created_at, decision_id)
+    sa.Index(
+        "ix_shadow_decisions_app_version_created",
+        "app",
+        "model_version",
+        "created_at",
+        "decision_id",
+    ),
+)
+
 reviews = sa.Table(
     "reviews",
     metadata,
@@ -141,6 +172,56 @@ model_versions = sa.Table(
     sa.Column("owner", sa.String(200), nullable=False),
     sa.Column("stage", sa.String(32), nullable=False, server_default="champion"),
     sa.Column("registered_at", UTCDateTime, nullable=False),
+    sa.Column("notes", sa.Text, nullable=True),
+    sa.Column("registered_by", sa.String(200), nullable=True),
+    # where the registered file is kept (content-addressed); null: the spec's own model.path
+    sa.Column("path", sa.String(1000), nullable=True),
+    sa.Column("reference", sa.String(1000), nullable=True),
+    sa.Column("canary_share", sa.Float, nullable=True),
+)
+
+model_stage_changes = sa.Table(
+    "model_stage_changes",
+    metadata,
+    # servers poll max(id) to switch versions without a restart (store/generation.py)
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("app", sa.String(200), nullable=False),
+    sa.Column("version", sa.String(200), nullable=False),
+    sa.Column("from_stage", sa.String(32), nullable=True),
+    sa.Column("to_stage", sa.String(32), nullable=False),
+    sa.Column("share", sa.Float, nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_model_stage_changes_app", "app", "id"),
+)
+
+model_promotions = sa.Table(
+    "model_promotions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("app", sa.String(200), nullable=False, index=True),
+    sa.Column("version", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending, approved, withdrawn
+    sa.Column("approvals_required", sa.Integer, nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requester_key", sa.String(36), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("closed_by", sa.String(200), nullable=True),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+)
+
+model_approvals = sa.Table(
+    "model_approvals",
+    metadata,
+    sa.Column(
+        "promotion_id", sa.String(36), sa.ForeignKey("model_promotions.id"), primary_key=True
+    ),
+    sa.Column("approver", sa.String(200), primary_key=True),
+    sa.Column("key_id", sa.String(36), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
 )
 
 api_keys = sa.Table(

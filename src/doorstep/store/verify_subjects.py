@@ -15,7 +15,9 @@ those events hold the row's fields. So, for :func:`doorstep.store.verify.verify_
   key whose role is not the one its latest ``key.created`` or ``key.role_changed`` event
   gave it (a role can change, so it is compared with the last word on it).
 
-A model version's ``stage`` is not compared: no event records a change of stage yet.
+A model version's ``stage`` (and a canary's share) is compared with the last word on it, once
+the chain is walked: its latest ``model_version.stage_changed`` event. A version with no such
+event (registered before stages were audited) is not compared.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "KEY_CREATED",
     "KEY_REVOKED",
     "KEY_ROLE_CHANGED",
+    "STAGE_CHANGED",
     "VERSION_REGISTERED",
     "Problem",
     "check_subjects",
@@ -44,6 +47,7 @@ KEY_CREATED = "key.created"
 KEY_ROLE_CHANGED = "key.role_changed"
 KEY_REVOKED = "key.revoked"
 VERSION_REGISTERED = "model_version.registered"
+STAGE_CHANGED = "model_version.stage_changed"
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,9 @@ def unvouched_rows(conn: sa.Connection, head: int) -> Problem | None:
     role = _role_problem(conn, head)
     if role is not None:
         return role
+    stage = _stage_problem(conn, head)
+    if stage is not None:
+        return stage
     subject = model_versions.c.app + "/" + model_versions.c.version
     version = conn.execute(
         sa.select(model_versions.c.app, model_versions.c.version)
@@ -151,6 +158,39 @@ def _role_problem(conn: sa.Connection, head: int) -> Problem | None:
             return Problem(
                 row.seq, "edited", {"table": "api_keys", "id": row.id, "fields": ["role"]}
             )
+    return None
+
+
+def _stage_problem(conn: sa.Connection, head: int) -> Problem | None:
+    """A model version whose stage (or canary share) is not the one its latest stage event
+    gave it."""
+    events = audit_events.alias("e")
+    subject = model_versions.c.app + "/" + model_versions.c.version
+    latest = (
+        sa.select(sa.func.max(events.c.seq))
+        .where(events.c.subject == subject, events.c.kind == STAGE_CHANGED, events.c.seq <= head)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        sa.select(
+            model_versions.c.app,
+            model_versions.c.version,
+            model_versions.c.stage,
+            model_versions.c.canary_share,
+            audit_events.c.seq,
+            audit_events.c.payload,
+        )
+        .select_from(model_versions)
+        .join(audit_events, audit_events.c.seq == latest)
+        .order_by(audit_events.c.seq)
+    ).all()  # one row per version: few
+    for row in rows:
+        differ = [] if row.payload.get("to") == row.stage else ["stage"]
+        if row.payload.get("share") != row.canary_share:
+            differ.append("canary_share")
+        if differ:
+            where = {"table": "model_versions", "id": f"{row.app}/{row.version}"}
+            return Problem(row.seq, "edited", {**where, "fields": differ})
     return None
 
 

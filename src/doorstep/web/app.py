@@ -16,6 +16,7 @@ from doorstep import __version__
 from doorstep.runtime.dispatch_loop import delivering
 from doorstep.runtime.monitor_loop import alerting
 from doorstep.runtime.run_loop import scheduling
+from doorstep.runtime.stage_loop import following_stages
 from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import StoreContract
 from doorstep.web.auth import Authenticator, authorize
@@ -28,6 +29,7 @@ from doorstep.web.routes import apps as apps_routes
 from doorstep.web.routes import decisions as decision_routes
 from doorstep.web.routes import deliveries as delivery_routes
 from doorstep.web.routes import fairness as fairness_routes
+from doorstep.web.routes import models as model_routes
 from doorstep.web.routes import monitoring as monitoring_routes
 from doorstep.web.routes import runs as run_routes
 from doorstep.web.service import DecisionService
@@ -66,7 +68,14 @@ def create_app(
             service.on_deliveries = None if dispatcher is None else dispatcher.wake
             try:
                 with (
-                    scheduling(apps, store, enabled=settings.schedules, lookups=service.features),
+                    following_stages(service.live, store, seconds=settings.stage_poll_seconds),
+                    scheduling(
+                        apps,
+                        store,
+                        enabled=settings.schedules,
+                        lookups=service.features,
+                        current=lambda name: service.registry.get(name),
+                    ),
                     alerting(
                         apps,
                         store,
@@ -104,6 +113,7 @@ def create_app(
     monitoring_routes.install(app)
     fairness_routes.install(app)
     run_routes.install(app)
+    model_routes.install(app)
     install_pages(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -64,6 +64,16 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/runs"): _STAFF,
     ("GET", "/v1/runs/{run_id}"): _STAFF,
     ("POST", "/v1/runs/{run_id}/resume"): _OPERATORS,
+    ("GET", "/v1/apps/{app}/models"): _STAFF,
+    ("POST", "/v1/apps/{app}/models"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/models/{version}/promote"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/models/{version}/approve"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/models/{version}/withdraw"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/models/{version}/canary"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/models/{version}/shadow"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/rollback"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/canary/stop"): _OPERATORS,
+    ("POST", "/v1/apps/{app}/shadow/stop"): _OPERATORS,
     # pages (doorstep.web.pages): a session cookie instead of a bearer key, CSRF on every form
     ("GET", "/sign-in"): OPEN,
     ("POST", "/sign-in"): OPEN,  # checks the sign-in form's own CSRF token

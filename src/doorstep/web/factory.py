@@ -15,6 +15,7 @@ from doorstep.errors import SpecError, SpecIssue
 from doorstep.services.apps.registry import load_registry, register_apps
 from doorstep.services.apps.source_checks import check_sources
 from doorstep.services.deliver.connectors import open_app_connectors
+from doorstep.services.rollout.files import MODELS_FOLDER
 from doorstep.store import open_store
 from doorstep.store.protocols import StoreContract
 from doorstep.web.app import create_app
@@ -45,8 +46,9 @@ def build_app(specs: list[Path], store: StoreContract, settings: ServeSettings) 
         warnings += report.warnings
     if issues:
         raise SpecError(issues)
-    register_apps(registry, store, actor=ACTOR)
+    register_apps(registry, store, actor=ACTOR, models=Path(settings.home) / MODELS_FOLDER)
     api = create_app(registry, store, settings)
+    api.state.service.live.refresh(store)  # serve what the stages say from the first request
     api.state.warnings = tuple(warnings)
     return api
 

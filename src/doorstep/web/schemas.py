@@ -216,8 +216,17 @@ class ModelVersionOut(BaseModel):
     version: str
     content_hash: str
     owner: str
-    stage: str
+    stage: Literal["candidate", "shadow", "canary", "champion", "retired"]
     registered_at: str
+    notes: str | None = None
+    registered_by: str | None = None
+    """Who registered it (``doorstep serve`` for the spec's own model)."""
+    path: str | None = None
+    """Where its file is kept (content-addressed)."""
+    reference: str | None = None
+    """The reference data it was checked against."""
+    canary_share: float | None = None
+    """The share of entities it decides, as a canary (0 to 0.5)."""
 
 
 class AppOut(BaseModel):

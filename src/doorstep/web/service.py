@@ -21,6 +21,7 @@ from doorstep.services.decide.online import (
     parse_records,
 )
 from doorstep.services.monitor.drift import ProfileCache
+from doorstep.services.rollout.serving import LiveApps
 from doorstep.store.protocols import StoreContract
 from doorstep.web.batching import MicroBatcher
 from doorstep.web.metrics import ServiceMetrics
@@ -39,12 +40,14 @@ class DecisionService:
         settings: ServeSettings,
         metrics: ServiceMetrics,
     ) -> None:
-        self.registry, self.store, self.settings, self.metrics = registry, store, settings, metrics
+        self.live = LiveApps(registry)
+        """The apps served now, switched when model stages change (see services/rollout)."""
+        self.store, self.settings, self.metrics = store, settings, metrics
         self.on_deliveries: Callable[[], None] | None = None
         """Called after deliveries were written (the dispatcher's ``wake``)."""
         self.batchers: dict[str, MicroBatcher[OnlineRequest, Result]] = {
             app.name: MicroBatcher(
-                partial(self.run, app),
+                partial(self.run_current, app.name),
                 max_batch=settings.max_batch,
                 max_wait=settings.max_wait_ms / 1000,
                 concurrency=settings.batch_concurrency,
@@ -61,6 +64,15 @@ class DecisionService:
             if lookup is not None:
                 lookup.observer = metrics.source_observer(app.name)
                 self.features[app.name] = lookup
+
+    @property
+    def registry(self) -> Registry:
+        """The apps served now: one snapshot; read it once per request."""
+        return self.live.current
+
+    def run_current(self, name: str, requests: Sequence[OnlineRequest]) -> list[Result]:
+        """Decide a micro-batch with the app ``name`` as served when the batch starts."""
+        return self.run(self.live.current.get(name), requests)
 
     def run(self, app: LoadedApp, requests: Sequence[OnlineRequest]) -> list[Result]:
         """Decide and record ``requests`` of ``app`` (in a worker thread)."""

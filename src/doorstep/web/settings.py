@@ -45,3 +45,6 @@ class ServeSettings:
     ``DOORSTEP_SESSION_SECRET`` is not set."""
     session_hours: float = 12.0
     """How long a sign-in to the pages lasts."""
+    stage_poll_seconds: float = 1.0
+    """How often the server reads the store's model stage generation to switch versions
+    promoted, rolled back or put in canary or shadow elsewhere (``0``: never)."""

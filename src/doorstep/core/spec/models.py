@@ -12,6 +12,7 @@ from doorstep.core.spec.alerts import AlertsSpec
 from doorstep.core.spec.audit import AuditSpec
 from doorstep.core.spec.card import CardSpec
 from doorstep.core.spec.fairness import FairnessSpec
+from doorstep.core.spec.governance import GovernanceSpec
 from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec
 
 __all__ = [
@@ -458,6 +459,9 @@ class Spec(_Strict):
     """The audit trail: its head exported on a schedule (``anchor``), see audit.md."""
     card: CardSpec = CardSpec()
     """Text of the model card: intended use, out-of-scope uses, limitations (see card.md)."""
+    governance: GovernanceSpec = GovernanceSpec()
+    """Owners, approvers and the approvals a new champion needs; the revalidation cadence
+    (see rollout.md)."""
 
     @field_validator("reference", mode="before")
     @classmethod

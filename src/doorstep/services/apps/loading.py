@@ -35,7 +35,7 @@ from doorstep.models.fallback import (
 )
 from doorstep.plugins import load_model
 
-__all__ = ["LoadedApp", "load_app", "read_spec", "with_model"]
+__all__ = ["Canary", "LoadedApp", "load_app", "read_spec", "with_model"]
 
 ADDITIVITY_ROWS = 200
 """Reference rows on which contributions must add up to the model's output at load time."""
@@ -64,6 +64,10 @@ class LoadedApp:
     """The reference rows' outcomes, row for row with ``reference``: its column named
     ``monitoring.outcome.field`` (``None`` when the file has no such column). Estimated quality
     calibrates the model's scores on them."""
+    canary: Canary | None = None
+    """Another version deciding a share of the entities (see ``doorstep models canary``)."""
+    shadow: LoadedApp | None = None
+    """Another version scoring every record beside this one, never acted on."""
 
     @property
     def spec(self) -> Spec:
@@ -83,6 +87,14 @@ class LoadedApp:
     @property
     def classes(self) -> list[str]:
         return self.model.metadata.classes if self.spec.model.task == "multiclass" else []
+
+
+@dataclass(frozen=True)
+class Canary:
+    """A version deciding the entities whose canary hash falls under ``share`` (in (0, 1])."""
+
+    app: LoadedApp
+    share: float
 
 
 def read_spec(path: Path, env: Mapping[str, str] | None = None) -> SpecDocument:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import NotFoundError, SpecError, SpecIssue, StoreUnavailableError
 from doorstep.services.apps.loading import LoadedApp, load_app
+from doorstep.services.rollout.register import register_spec_model
 from doorstep.store.protocols import AuditStore, ModelVersionStore, StoreContract
 
 __all__ = [
@@ -114,13 +115,19 @@ def load_registry(paths: Sequence[Path], env: Mapping[str, str] | None = None) -
     return Registry(apps)
 
 
-def register_apps(registry: Registry, store: AppRegistrationStore, *, actor: str) -> None:
-    """Record each app's model version and an ``app.loaded`` audit event (once per start)."""
+def register_apps(
+    registry: Registry,
+    store: AppRegistrationStore,
+    *,
+    actor: str,
+    models: Path | None = None,
+) -> None:
+    """Record each app's model version (its file kept under ``models`` when given: see
+    :func:`doorstep.services.rollout.register.register_spec_model`) and an ``app.loaded``
+    audit event (once per start)."""
     for app in registry:
         metadata = app.model.metadata
-        store.register_model_version(
-            app.name, app.model_version, metadata.content_hash, app.spec.app.owner, actor=actor
-        )
+        register_spec_model(app, store, actor=actor, models=models)
         payload: dict[str, Any] = {
             "model_version": app.model_version,
             "model_hash": metadata.content_hash,

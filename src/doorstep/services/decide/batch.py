@@ -15,6 +15,7 @@ import polars as pl
 
 from doorstep.core.contract import ROW_COLUMN, ValidatedBatch, validate_batch
 from doorstep.core.reasons import REASON_DTYPE, ReasonStyle, render_reasons
+from doorstep.core.routing import in_canary
 from doorstep.services.apps.loading import LoadedApp
 
 __all__ = [
@@ -50,6 +51,9 @@ class DecisionBatch:
 
     decisions: pl.DataFrame
     rejects: pl.DataFrame
+    shadow: pl.DataFrame | None = None
+    """What the app's shadow version decided on the same valid records (same columns, same
+    rows in the same order), when it has one: stored beside, never acted on."""
 
 
 def decision_schema(app: LoadedApp) -> dict[str, pl.DataType]:
@@ -80,9 +84,39 @@ def decide_validated(
     app: LoadedApp, checked: ValidatedBatch, *, explain: bool | None = None
 ) -> DecisionBatch:
     """:func:`decide_batch` after the input contract's check (online requests check clean
-    records with :func:`doorstep.core.records.validate_clean`)."""
-    spec = app.spec
+    records with :func:`doorstep.core.records.validate_clean`).
+
+    With a canary, the entities it takes (:func:`doorstep.core.routing.in_canary`) are decided
+    by its version and the others by the champion, each row naming its version; the policy,
+    review band and control group are the app's for both. With a shadow, its version decides
+    every record too (:attr:`DecisionBatch.shadow`)."""
     valid = checked.valid
+    shadow = None
+    if app.shadow is not None and valid.height:  # scored in the same micro-batch
+        shadow = _decide(app.shadow, valid, explain)
+    return DecisionBatch(_routed(app, valid, explain), checked.rejects, shadow)
+
+
+def _routed(app: LoadedApp, valid: pl.DataFrame, explain: bool | None) -> pl.DataFrame:
+    """The decisions of ``valid``: the canary's entities by the canary, the rest by ``app``."""
+    if app.canary is None or valid.height == 0:
+        return _decide(app, valid, explain)
+    mask = in_canary(app.name, valid[app.spec.inputs.id], app.canary.share)
+    if not mask.any():
+        return _decide(app, valid, explain)
+    if mask.all():
+        return _decide(app.canary.app, valid, explain)
+    chosen = pl.Series(mask)
+    parts = [
+        _decide(app, valid.filter(~chosen), explain),
+        _decide(app.canary.app, valid.filter(chosen), explain),
+    ]
+    return pl.concat(parts).sort("row")
+
+
+def _decide(app: LoadedApp, valid: pl.DataFrame, explain: bool | None) -> pl.DataFrame:
+    """The decisions of ``valid`` (checked records) by ``app``'s own model."""
+    spec = app.spec
     features = valid[list(spec.feature_fields)]
     scored = _score_columns(app, features)
     policy_input = pl.concat([valid, scored], how="horizontal")
@@ -109,8 +143,7 @@ def decide_validated(
         _constant(app.model_version, n, pl.String).alias("model_version"),
         _constant(app.model.metadata.content_hash, n, pl.String).alias("model_hash"),
     ]
-    decisions = pl.DataFrame([*columns, reasons_text, reasons, *identity])
-    return DecisionBatch(decisions, checked.rejects)
+    return pl.DataFrame([*columns, reasons_text, reasons, *identity])
 
 
 def _rule_names(app: LoadedApp) -> pl.Series:

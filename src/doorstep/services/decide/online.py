@@ -38,6 +38,7 @@ from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.store.protocols import DecisionStore, RecordRequest
+from doorstep.store.shadow_records import ShadowDecision
 from doorstep.types import Decision
 
 __all__ = [
@@ -171,6 +172,7 @@ class _Builder:
         inputs = app.spec.inputs
         self.columns = [inputs.id, *inputs.fields]
         self.records: list[list[Decision]] = [[] for _ in range(size)]
+        self.shadow: list[list[ShadowDecision]] = [[] for _ in range(size)]
         self.items: list[list[dict[str, Any]]] = [[] for _ in range(size)]
         self.errors: list[list[RecordError]] = [[] for _ in range(size)]
         # with feature sources: merged records, their lineage, those refused, requests failed
@@ -233,6 +235,9 @@ class _Builder:
         for decision, row in zip(recorded.decisions, recorded.rows, strict=True):
             index, _ = owners[row]
             self.records[index].append(decision)
+            shadow = recorded.shadow.get(decision.id)
+            if shadow is not None:
+                self.shadow[index].append(shadow)
             item: dict[str, Any] = {
                 "decision_id": decision.id,
                 "entity_id": decision.entity_id,
@@ -287,6 +292,7 @@ class _Builder:
             response=body,
             app=self.app.name,
             deliveries=deliveries_for(self.app, self.records[index]),
+            shadow=self.shadow[index],
         )
 
     def count(self, index: int, tally: DecisionTally, *, decided: bool) -> None:

@@ -10,14 +10,17 @@ same lineage and the same model identity whichever way it came in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import polars as pl
 
 from doorstep.errors import RecordError
 from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import DecisionBatch
+from doorstep.store.shadow_records import ShadowDecision
 from doorstep.types import Decision, DecisionStatus
 
 __all__ = ["Recorded", "record_batch"]
@@ -33,6 +36,8 @@ class Recorded:
     errors: list[RecordError]
     """One per broken rule of each refused record; ``record`` is its 0-based position in the
     input (callers renumber it for their own requests)."""
+    shadow: dict[str, ShadowDecision] = field(default_factory=dict)
+    """What the shadow version decided, by the id of the decision it shadows."""
 
 
 def record_batch(
@@ -56,8 +61,8 @@ def record_batch(
     records from position 0."""
     spec = app.spec
     names = [spec.inputs.id, *spec.inputs.fields]
-    version, model_hash = app.model_version, app.model.metadata.content_hash
     columns = batch.decisions.to_dict(as_series=False)
+    versions, hashes = columns["model_version"], columns["model_hash"]  # a canary's rows differ
     classes = columns.get("predicted_class")
     decisions: list[Decision] = []
     rows: list[int] = []
@@ -74,8 +79,8 @@ def record_batch(
                 id=made,
                 app=app.name,
                 entity_id=entity,
-                model_version=version,
-                model_hash=model_hash,
+                model_version=versions[i],
+                model_hash=hashes[i],
                 inputs={k: record[k] for k in names if k in record},
                 score=columns["score"][i],
                 action=columns["action"][i],
@@ -91,7 +96,38 @@ def record_batch(
             )
         )
         rows.append(position)
-    return Recorded(decisions, rows, rejected(batch, id_field=spec.inputs.id))
+    shadow = {}
+    if batch.shadow is not None:
+        shadow = _shadow(batch.shadow, decisions, columns["row"], app.name, now)
+    return Recorded(decisions, rows, rejected(batch, id_field=spec.inputs.id), shadow)
+
+
+def _shadow(
+    frame: pl.DataFrame, decisions: list[Decision], rows: list[int], app: str, now: datetime
+) -> dict[str, ShadowDecision]:
+    """The shadow's rows, each tied to the decision of the same input row (``rows``)."""
+    columns = frame.to_dict(as_series=False)
+    if columns["row"] != rows:
+        raise AssertionError("the shadow decided other rows than the champion")
+    classes = columns.get("predicted_class")
+    return {
+        decision.id: ShadowDecision(
+            decision_id=decision.id,
+            app=app,
+            entity_id=decision.entity_id,
+            model_version=columns["model_version"][i],
+            model_hash=columns["model_hash"][i],
+            score=columns["score"][i],
+            action=columns["action"][i],
+            rule=columns["rule"][i],
+            review=columns["review"][i],
+            control=columns["control"][i],
+            reasons=columns["reasons"][i],
+            created_at=now,
+            predicted_class=classes[i] if classes is not None else None,
+        )
+        for i, decision in enumerate(decisions)
+    }
 
 
 def rejected(batch: DecisionBatch, *, id_field: str) -> list[RecordError]:

@@ -320,5 +320,10 @@ def _decide_rows(
         deliveries=len(deliveries),
         errors=errors,
     )
-    request = RecordRequest(recorded.decisions, app=app.name, deliveries=deliveries)
+    request = RecordRequest(
+        recorded.decisions,
+        app=app.name,
+        deliveries=deliveries,
+        shadow=list(recorded.shadow.values()),
+    )
     return request, progress, rejects

@@ -30,6 +30,7 @@ from doorstep.services.runs.entities import ambiguous_rows, whole_entities
 from doorstep.sources.base import FeatureRow, ScanSource
 from doorstep.store.protocols import RecordRequest, RunStore
 from doorstep.store.runs import ChunkProgress, RunInfo, RunLease
+from doorstep.store.shadow_records import ShadowDecision
 from doorstep.types import Decision
 
 __all__ = [
@@ -212,10 +213,12 @@ def _decide_chunk(
         records.append(record)
         lineages.append({"request": [], "sources": {source: entry}})
     decisions: list[Decision] = []
+    shadow: list[ShadowDecision] = []
     if records:
         batch = decide_batch(app, frame_from_records(records, spec.inputs), explain=options.explain)
         recorded = record_batch(app, batch, records, now=now, lineage=lineages, decision_id=ids)
         decisions = recorded.decisions
+        shadow = list(recorded.shadow.values())
         errors += [replace(e, record=None) for e in recorded.errors]
     deliveries = deliveries_for(app, decisions) if options.deliver else []
     rejected = len({e.entity_id for e in errors}) + len(ambiguous)  # rows refused
@@ -228,4 +231,5 @@ def _decide_chunk(
         deliveries=len(deliveries),
         errors=[e.as_dict() for e in errors],
     )
-    return RecordRequest(decisions, app=app.name, deliveries=deliveries), progress
+    request = RecordRequest(decisions, app=app.name, deliveries=deliveries, shadow=shadow)
+    return request, progress

@@ -1,0 +1,121 @@
+"""``doorstep models backtest`` and ``doorstep models compare``: what a candidate model would
+change on stored decisions, and champion against challenger on live outcomes
+(:mod:`doorstep.services.rollout`), rendered by :mod:`.model_reports_render`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from doorstep.cli import model_reports_render as render
+from doorstep.cli.console import console
+from doorstep.cli.models import models_app
+from doorstep.cli.options import (
+    DbOption,
+    PeriodsOption,
+    SinceOption,
+    UntilOption,
+    WindowOption,
+    open_db,
+    parse_time,
+)
+from doorstep.errors import InputError
+
+__all__ = ["backtest", "compare", "spec_path"]
+
+AppArgument = Annotated[
+    Path,
+    typer.Argument(
+        help="The app: its doorstep.yaml, or the folder holding it.", show_default=False
+    ),
+]
+DaysOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="The last N days (instead of --since/--until; default 30)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def spec_path(app: Path) -> Path:
+    """The spec of ``APP``: the file itself, or ``doorstep.yaml`` in the folder."""
+    return app / "doorstep.yaml" if app.is_dir() else app
+
+
+def time_range(
+    since: str | None, until: str | None, days: int | None, *, default_days: int = 30
+) -> tuple[datetime | None, datetime | None]:
+    """``--since``/``--until``, or the last ``--days`` (default ``default_days``) up to now."""
+    if days is not None and (since is not None or until is not None):
+        raise InputError("Give --days or --since/--until, not both.")
+    start, end = parse_time(since, "since"), parse_time(until, "until")
+    if start is None and end is None:
+        end = datetime.now(UTC)
+        start = end - timedelta(days=days or default_days)
+    return start, end
+
+
+@models_app.command("backtest")
+def backtest(
+    app: AppArgument,
+    model: Annotated[
+        Path, typer.Option(help="The candidate model file.", dir_okay=True, exists=True)
+    ],
+    version: Annotated[str, typer.Option(help="The name the candidate version goes by.")],
+    since: SinceOption = None,
+    until: UntilOption = None,
+    days: DaysOption = None,
+    sample: Annotated[
+        int, typer.Option(min=0, max=1000, help="Flipping decisions listed, with reasons.")
+    ] = 20,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Replay stored decisions through a candidate model: the decisions that flip action, the
+    review load and control group, and quality and expected value on those with outcomes."""
+    from doorstep.services.apps.loading import load_app, with_model
+    from doorstep.services.rollout.backtest import backtest as run_backtest
+
+    start, end = time_range(since, until, days)
+    champion = load_app(spec_path(app))
+    candidate = with_model(champion, model, version=version)
+    with open_db(db) as store, render.replay_bar(console, quiet=as_json) as bar:
+        bar.total(store.feedback_counts(champion.name, since=start, until=end).decisions)
+        found = run_backtest(
+            champion, candidate, store, since=start, until=end, sample=sample, progress=bar.advance
+        )
+    render.backtest(found, as_json=as_json)
+
+
+@models_app.command("compare")
+def compare(
+    app: AppArgument,
+    challenger: Annotated[
+        str | None,
+        typer.Option(help="The challenger version (default: the busiest other version)."),
+    ] = None,
+    champion: Annotated[
+        str | None, typer.Option(help="The champion version (default: the spec's model).")
+    ] = None,
+    window: WindowOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    periods: PeriodsOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Champion against challenger (a canary or a shadow) on live outcomes: quality per window
+    with intervals, ROI per version, override rates, the difference and a verdict."""
+    from doorstep.services.apps.loading import load_app
+    from doorstep.services.rollout.compare import compare_versions
+
+    loaded = load_app(spec_path(app))
+    with open_db(db) as store:
+        found = compare_versions(
+            loaded.spec, store, champion=champion or loaded.model_version, challenger=challenger,
+            window=window, since=parse_time(since, "since"), until=parse_time(until, "until"),
+            periods=periods,
+        )  # fmt: skip
+    render.comparison(found, as_json=as_json)

@@ -1,0 +1,70 @@
+"""An app's versions, stages, promotions and stage history as plain data (for the API, the
+command line and the pages), with the governance rules that apply and whether the champion is
+overdue for revalidation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from doorstep.core.spec.models import Spec
+from doorstep.store.protocols import ModelVersionStore
+
+__all__ = ["models_view", "plain"]
+
+
+def plain(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with its times as ISO 8601 text (and nested lists of rows alike)."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, list):
+            value = [plain(v) if isinstance(v, dict) else v for v in value]
+        out[key] = value
+    return out
+
+
+def models_view(
+    store: ModelVersionStore, spec: Spec, *, serving: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Versions (oldest first), the pending promotion, the stage history and the governance of
+    the app of ``spec``; ``serving``: the champion version this process serves."""
+    app = spec.app.name
+    rows = store.model_versions(app)
+    history = store.model_stage_history(app)
+    pending = store.model_promotions(app, state="pending")
+    governance = spec.governance
+    revalidation: dict[str, Any] | None = None
+    every = governance.revalidation
+    champion = next((r for r in rows if r["stage"] == "champion"), None)
+    if every is not None and champion is not None:
+        since = max(
+            (
+                c["at"]
+                for c in history
+                if c["to_stage"] == "champion" and c["version"] == champion["version"]
+            ),
+            default=champion["registered_at"],
+        )
+        due = since + every
+        revalidation = {
+            "every": governance.revalidate_every,
+            "since": since.isoformat(),
+            "due": due.isoformat(),
+            "overdue": (now or datetime.now(UTC)) >= due,
+        }
+    return {
+        "app": app,
+        "owner": spec.app.owner,
+        "serving": serving,
+        "versions": [plain(r) for r in rows],
+        "pending_promotion": plain(pending[0]) if pending else None,
+        "history": [plain(c) for c in history],
+        "governance": {
+            "owners": [spec.app.owner, *governance.owners],
+            "approvers": governance.approvers,
+            "approvals": governance.approvals,
+            "revalidation": revalidation,
+        },
+    }
