@@ -27,6 +27,7 @@ from doorstep.web.problems import install_problem_handlers
 from doorstep.web.routes import apps as apps_routes
 from doorstep.web.routes import decisions as decision_routes
 from doorstep.web.routes import deliveries as delivery_routes
+from doorstep.web.routes import model_reports as model_report_routes
 from doorstep.web.routes import monitoring as monitoring_routes
 from doorstep.web.routes import runs as run_routes
 from doorstep.web.service import DecisionService
@@ -101,6 +102,7 @@ def create_app(
     apps_routes.install(app)
     delivery_routes.install(app)
     monitoring_routes.install(app)
+    model_report_routes.install(app)
     run_routes.install(app)
     install_pages(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
