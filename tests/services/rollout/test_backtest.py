@@ -57,7 +57,12 @@ def test_replay_counts_the_flips_the_candidate_makes(
     customers = generate_customers(1_200, seed=5)
     seed(store, churn_loaded_app, customers)
     done: list[int] = []
-    report = backtest(churn_loaded_app, candidate, store, chunk_rows=250, progress=done.append)
+    totals: list[int] = []
+    report = backtest(
+        churn_loaded_app, candidate, store, chunk_rows=250, progress=done.append,
+        on_total=totals.append,
+    )  # fmt: skip
+    assert totals == [customers.height] and len(done) == 5
     direct_old = decide_batch(churn_loaded_app, customers, explain=False).decisions
     direct_new = decide_batch(candidate, customers, explain=False).decisions
     pairs = zip(direct_old["action"].to_list(), direct_new["action"].to_list(), strict=True)

@@ -43,7 +43,7 @@ from doorstep.services.rollout.measures import (
     taken_action,
 )
 from doorstep.services.rollout.verdict import verdict
-from doorstep.store.protocols import ChallengerStore, DecisionStore
+from doorstep.store.protocols import ChallengerStore, DecisionStore, OutcomeStore
 from doorstep.store.replay import REPLAY_COLUMNS
 
 __all__ = ["BacktestStore", "CHUNK_ROWS", "SAMPLE_FLIPS", "backtest"]
@@ -53,7 +53,7 @@ SAMPLE_FLIPS = 20
 Progress = Callable[[int], None]
 
 
-class BacktestStore(ChallengerStore, DecisionStore, Protocol):
+class BacktestStore(ChallengerStore, DecisionStore, OutcomeStore, Protocol):
     """What a backtest reads: decisions with their outcomes, and the sample's stored reasons."""
 
 
@@ -130,9 +130,11 @@ def backtest(
     chunk_rows: int = CHUNK_ROWS,
     sample: int = SAMPLE_FLIPS,
     progress: Progress | None = None,
+    on_total: Progress | None = None,
 ) -> BacktestReport:
     """Replay the decisions of ``champion``'s app made in ``[since, until)`` through
-    ``candidate`` (the same app with another model: ``services.apps.loading.with_model``)."""
+    ``candidate`` (the same app with another model: ``services.apps.loading.with_model``).
+    ``on_total`` is told how many decisions the range holds, ``progress`` each page done."""
     if candidate.name != champion.name:
         raise InputError(
             f"The candidate must be a model of app {champion.name!r}; got one of "
@@ -149,6 +151,8 @@ def backtest(
         if semantics is not None and (semantics.kind == "value" or semantics.positive is not None)
         else None
     )
+    if on_total is not None:
+        on_total(store.feedback_counts(champion.name, since=since, until=until).decisions)
     old, new = _Side(), _Side()
     transitions: Counter[tuple[str, str]] = Counter()
     rejected, replayed, offset = 0, 0, 0
