@@ -206,6 +206,9 @@ async def exercise(
     await call("GET", monitoring, app="churn")(params={"window": "hour"})
     await call("GET", monitoring, app="churn")(params={"window": "day", "periods": 2})
     await call("GET", "/v1/apps/{app}/fairness", app="churn")(params={"by": "region"})
+    await call("GET", "/v1/apps/{app}/models/compare", app="churn")(params={"window": "day"})
+    backtest = {"model": "model.lgb.txt", "version": "again", "days": 1, "sample": 2}
+    await call("POST", "/v1/apps/{app}/models/backtest", app="churn")(json=backtest)
 
     lease = store.start_run("churn", "customer_db", runner="test", lease_seconds=60)
     assert lease is not None

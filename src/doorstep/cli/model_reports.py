@@ -60,9 +60,7 @@ def time_range(
 @models_app.command("backtest")
 def backtest(
     app: AppArgument,
-    model: Annotated[
-        Path, typer.Option(help="The candidate model file.", dir_okay=True, exists=True)
-    ],
+    model: Annotated[Path, typer.Option(help="The candidate model file (or MLflow folder).")],
     version: Annotated[str, typer.Option(help="The name the candidate version goes by.")],
     since: SinceOption = None,
     until: UntilOption = None,
@@ -82,10 +80,10 @@ def backtest(
     champion = load_app(spec_path(app))
     candidate = with_model(champion, model, version=version)
     with open_db(db) as store, render.replay_bar(console, quiet=as_json) as bar:
-        bar.total(store.feedback_counts(champion.name, since=start, until=end).decisions)
         found = run_backtest(
-            champion, candidate, store, since=start, until=end, sample=sample, progress=bar.advance
-        )
+            champion, candidate, store, since=start, until=end, sample=sample,
+            on_total=bar.total, progress=bar.advance,
+        )  # fmt: skip
     render.backtest(found, as_json=as_json)
 
 

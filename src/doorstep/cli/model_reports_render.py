@@ -215,7 +215,7 @@ def _rate(side: VersionSide) -> str:
     if side.role == "shadow":
         return f"– (would send {side.reviewed} to review)"
     rate = side.override_rate
-    return "–" if rate is None else f"{rate:.1%} of {side.reviewed} reviewed"
+    return "– (none reviewed)" if rate is None else f"{rate:.1%} of {side.reviewed} reviewed"
 
 
 def _roi(side: VersionSide) -> str:

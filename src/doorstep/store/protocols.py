@@ -548,6 +548,18 @@ class ChallengerStore(Protocol):
         """Decisions per version: all, acting, reviewed, overridden."""
         ...
 
+    def iter_replay(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Decisions of ``[since, until)`` with their inputs (JSON text) and latest outcome, as
+        tuples of ``REPLAY_COLUMNS``, oldest first: each page its own keyset read."""
+        ...
+
     def shadow_counts(
         self, app: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[VersionCounts]:

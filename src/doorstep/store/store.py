@@ -26,6 +26,7 @@ from doorstep.store import outbox as _outbox
 from doorstep.store import outbox_operations as _deliveries
 from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
+from doorstep.store import replay as _replay
 from doorstep.store import runs as _runs
 from doorstep.store import sessions as _sessions
 from doorstep.store import shadow as _shadow
@@ -414,6 +415,16 @@ class Store:
             yield from _challengers.iter_shadow_labelled(
                 conn, app, model_version, since, until, chunk_rows
             )
+
+    def iter_replay(
+        self,
+        app: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 10_000,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        yield from _replay.iter_replay(self._read, app, since, until, chunk_rows)
 
     def version_counts(
         self, app: str, *, since: datetime | None = None, until: datetime | None = None

@@ -30,6 +30,7 @@ from doorstep.web.routes import decisions as decision_routes
 from doorstep.web.routes import deliveries as delivery_routes
 from doorstep.web.routes import fairness as fairness_routes
 from doorstep.web.routes import models as model_routes
+from doorstep.web.routes import model_reports as model_report_routes
 from doorstep.web.routes import monitoring as monitoring_routes
 from doorstep.web.routes import runs as run_routes
 from doorstep.web.service import DecisionService
@@ -112,6 +113,7 @@ def create_app(
     delivery_routes.install(app)
     monitoring_routes.install(app)
     fairness_routes.install(app)
+    model_report_routes.install(app)
     run_routes.install(app)
     model_routes.install(app)
     install_pages(app, settings)

@@ -61,6 +61,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/apps/{app}/outcomes"): frozenset({"admin", "owner", "client"}),
     ("GET", "/v1/apps/{app}/monitoring"): _STAFF,
     ("GET", "/v1/apps/{app}/fairness"): _STAFF,
+    ("POST", "/v1/apps/{app}/models/backtest"): _OPERATORS,
+    ("GET", "/v1/apps/{app}/models/compare"): _STAFF,
     ("GET", "/v1/runs"): _STAFF,
     ("GET", "/v1/runs/{run_id}"): _STAFF,
     ("POST", "/v1/runs/{run_id}/resume"): _OPERATORS,

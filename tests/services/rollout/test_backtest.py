@@ -57,7 +57,12 @@ def test_replay_counts_the_flips_the_candidate_makes(
     customers = generate_customers(1_200, seed=5)
     seed(store, churn_loaded_app, customers)
     done: list[int] = []
-    report = backtest(churn_loaded_app, candidate, store, chunk_rows=250, progress=done.append)
+    totals: list[int] = []
+    report = backtest(
+        churn_loaded_app, candidate, store, chunk_rows=250, progress=done.append,
+        on_total=totals.append,
+    )  # fmt: skip
+    assert totals == [customers.height] and len(done) == 5
     direct_old = decide_batch(churn_loaded_app, customers, explain=False).decisions
     direct_new = decide_batch(candidate, customers, explain=False).decisions
     pairs = zip(direct_old["action"].to_list(), direct_new["action"].to_list(), strict=True)
@@ -160,3 +165,28 @@ def test_a_candidate_of_another_app_is_refused(
     )
     with pytest.raises(InputError, match="fraud"):
         backtest(churn_loaded_app, other, store)
+
+
+def test_inputs_of_other_json_types_are_replayed_and_broken_ones_counted(
+    store: Store, churn_loaded_app: LoadedApp, candidate: LoadedApp
+) -> None:
+    import dataclasses
+
+    customers = generate_customers(40, seed=9)
+    records = customers.to_dicts()
+    batch = decide_batch(churn_loaded_app, pl.DataFrame(records))
+    made = record_batch(churn_loaded_app, batch, records, now=T0).decisions
+    texts = dataclasses.replace(
+        made[0], inputs={**made[0].inputs, "tenure_months": str(made[0].inputs["tenure_months"])}
+    )
+    broken = dataclasses.replace(made[1], inputs={**made[1].inputs, "plan": "platinum"})
+    store.record([RecordRequest([texts, broken, *made[2:]])], actor="test")
+    report = backtest(churn_loaded_app, candidate, store)
+    assert report.decisions == 39 and report.not_replayed == 1
+    assert "platinum" in report.not_replayed_examples[0]
+    direct = decide_batch(candidate, customers, explain=False).decisions
+    expected = Counter(
+        zip(batch.decisions["action"].to_list(), direct["action"].to_list(), strict=True)
+    )
+    expected[(made[1].action, direct["action"][1])] -= 1
+    assert report.transitions == {k: n for k, n in expected.items() if n}

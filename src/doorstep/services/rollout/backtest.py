@@ -16,16 +16,18 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
 import polars as pl
 
 from doorstep.core.contract import frame_from_records
 from doorstep.core.outcomes import OutcomeSemantics, outcome_semantics
+from doorstep.core.spec.models import Spec
 from doorstep.core.stats.roi import RoiAccumulator
 from doorstep.errors import InputError
 from doorstep.services.apps.loading import LoadedApp
@@ -36,12 +38,13 @@ from doorstep.services.rollout.measures import (
     compare_quality,
     economics_of,
     expected_value,
-    outcome_columns,
+    outcome_frame,
     quality_of,
+    taken_action,
 )
 from doorstep.services.rollout.verdict import verdict
-from doorstep.store.feedback import TRAINING_COLUMNS
-from doorstep.store.protocols import DecisionStore, OutcomeStore
+from doorstep.store.protocols import ChallengerStore, DecisionStore, OutcomeStore
+from doorstep.store.replay import REPLAY_COLUMNS
 
 __all__ = ["BacktestStore", "CHUNK_ROWS", "SAMPLE_FLIPS", "backtest"]
 
@@ -50,11 +53,36 @@ SAMPLE_FLIPS = 20
 Progress = Callable[[int], None]
 
 
-class BacktestStore(OutcomeStore, DecisionStore, Protocol):
+class BacktestStore(ChallengerStore, DecisionStore, OutcomeStore, Protocol):
     """What a backtest reads: decisions with their outcomes, and the sample's stored reasons."""
 
 
-_AT = {name: i for i, name in enumerate(TRAINING_COLUMNS)}
+_SCHEMA: dict[str, Any] = {
+    "id": pl.String, "entity_id": pl.String, "created_us": pl.Int64,
+    "model_version": pl.String, "inputs": pl.String, "score": pl.Float64,
+    "predicted_class": pl.String, "action": pl.String, "review": pl.Boolean,
+    "control": pl.Boolean, "status": pl.String, "final_action": pl.String,
+    "label": pl.String, "value": pl.Float64,
+}  # fmt: skip
+assert tuple(_SCHEMA) == REPLAY_COLUMNS
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_JSON_DTYPES: dict[str, pl.DataType] = {
+    # ints as floats: the contract checks they are whole (a JSON 3.5 decoded as Int64 is 3)
+    "int": pl.Float64(), "float": pl.Float64(), "bool": pl.Boolean(),
+    "category": pl.String(), "string": pl.String(), "datetime": pl.String(),
+}  # fmt: skip
+
+
+def _inputs(page: pl.DataFrame, spec: Spec) -> pl.DataFrame:
+    """The page's recorded inputs as a frame of the contract's columns: decoded in one go, or
+    record by record when a value's JSON type is not the field's (e.g. ``"3"`` for an int)."""
+    fields: dict[str, pl.DataType] = {spec.inputs.id: pl.String()}
+    fields.update({name: _JSON_DTYPES[f.type] for name, f in spec.inputs.fields.items()})
+    try:
+        return page["inputs"].str.json_decode(pl.Struct(fields)).struct.unnest()
+    except pl.exceptions.PolarsError:
+        records = [orjson.loads(text) for text in page["inputs"].to_list()]
+        return frame_from_records(records, spec.inputs)
 
 
 @dataclass
@@ -66,13 +94,12 @@ class _Side:
     control: int = 0
     labelled: LabelledScores = field(default_factory=LabelledScores.empty)
 
-    def count(self, actions: list[str], review: list[bool], control: list[bool]) -> None:
-        self.actions.update(actions)
-        self.review += sum(review)
-        self.control += sum(control)
-        self.treated.update(
-            a for a, c in zip(actions, control, strict=True) if a != "none" and not c
-        )
+    def count(self, actions: pl.Series, review: pl.Series, control: pl.Series) -> None:
+        self.actions.update(dict(actions.value_counts().iter_rows()))
+        self.review += int(review.cast(pl.Boolean).sum())
+        self.control += int(control.cast(pl.Boolean).sum())
+        treated = actions.filter((actions != "none") & ~control.cast(pl.Boolean))
+        self.treated.update(dict(treated.value_counts().iter_rows()))
 
 
 @dataclass(order=True)
@@ -103,9 +130,11 @@ def backtest(
     chunk_rows: int = CHUNK_ROWS,
     sample: int = SAMPLE_FLIPS,
     progress: Progress | None = None,
+    on_total: Progress | None = None,
 ) -> BacktestReport:
     """Replay the decisions of ``champion``'s app made in ``[since, until)`` through
-    ``candidate`` (the same app with another model: ``services.apps.loading.with_model``)."""
+    ``candidate`` (the same app with another model: ``services.apps.loading.with_model``).
+    ``on_total`` is told how many decisions the range holds, ``progress`` each page done."""
     if candidate.name != champion.name:
         raise InputError(
             f"The candidate must be a model of app {champion.name!r}; got one of "
@@ -122,46 +151,37 @@ def backtest(
         if semantics is not None and (semantics.kind == "value" or semantics.positive is not None)
         else None
     )
+    if on_total is not None:
+        on_total(store.feedback_counts(champion.name, since=since, until=until).decisions)
     old, new = _Side(), _Side()
     transitions: Counter[tuple[str, str]] = Counter()
     rejected, replayed, offset = 0, 0, 0
     examples: list[str] = []
     kept: list[_Candidate] = []
     threshold = spec.monitoring.threshold
-    for rows in store.iter_training_rows(
-        champion.name, since=since, until=until, chunk_rows=chunk_rows
-    ):
-        records = [row[_AT["inputs"]] for row in rows]
-        decided = decide_batch(
-            candidate, frame_from_records(records, spec.inputs), row_offset=offset, explain=False
-        )
-        offset += len(rows)
+    for rows in store.iter_replay(champion.name, since=since, until=until, chunk_rows=chunk_rows):
+        page = pl.DataFrame(rows, schema=_SCHEMA, orient="row", strict=False)
+        decided = decide_batch(candidate, _inputs(page, spec), row_offset=offset, explain=False)
         if decided.rejects.height:
-            bad = decided.rejects["row"].unique()
-            rejected += bad.len()
+            rejected += decided.rejects["row"].n_unique()
             examples.extend(decided.rejects["message"].head(5 - len(examples)).to_list())
         out = decided.decisions
-        positions = (out["row"].to_numpy() - 1 - (offset - len(rows))).tolist()
-        chosen = [rows[i] for i in positions]
-        replayed += len(chosen)
-        old_actions = [row[_AT["action"]] for row in chosen]
-        new_actions = out["action"].to_list()
-        old.versions.update(row[_AT["model_version"]] for row in chosen)
-        old.count(
-            old_actions,
-            [bool(row[_AT["review"]]) for row in chosen],
-            [bool(row[_AT["control"]]) for row in chosen],
-        )
-        new.count(new_actions, out["review"].to_list(), out["control"].to_list())
-        transitions.update(zip(old_actions, new_actions, strict=True))
-        new_scores = out["score"].to_numpy()
-        for i, (before, after) in enumerate(zip(old_actions, new_actions, strict=True)):
-            if before != after:
-                _keep(kept, sample, chosen[i], after, float(new_scores[i]))
+        chosen = page[out["row"].to_numpy() - 1 - offset]
+        offset += page.height
+        replayed += chosen.height
+        pairs = pl.DataFrame({"old": chosen["action"], "new": out["action"]})
+        for a, b, n in pairs.group_by("old", "new").len().iter_rows():
+            transitions[(a, b)] += n
+        old.versions.update(dict(chosen["model_version"].value_counts().iter_rows()))
+        old.count(chosen["action"], chosen["review"], chosen["control"])
+        new.count(out["action"], out["review"], out["control"])
+        flipped = np.flatnonzero((pairs["old"] != pairs["new"]).to_numpy())
+        if flipped.size:
+            _keep(kept, sample, chosen[flipped], out[flipped])
         if semantics is not None:
             _labelled(semantics, chosen, out, old, new, roi, threshold, untreated_only)
         if progress is not None:
-            progress(len(rows))
+            progress(page.height)
     new.versions[candidate.model_version] = replayed
     uplift = roi.result().uplift if roi is not None else None
     economics = economics_of(spec)
@@ -195,27 +215,31 @@ def backtest(
     )
 
 
-def _keep(kept: list[_Candidate], size: int, row: Sequence[Any], action: str, score: float) -> None:
+def _keep(kept: list[_Candidate], size: int, chosen: pl.DataFrame, out: pl.DataFrame) -> None:
+    """Keep the flips of the chunk whose ids hash lowest, ``size`` in all."""
     if size <= 0:
         return
-    item = _Candidate(
-        _rank(row[_AT["decision_id"]]),
-        row[_AT["decision_id"]],
-        row[_AT["entity_id"]],
-        row[_AT["created_at"]],
-        row[_AT["inputs"]],
-        (row[_AT["action"]], float(row[_AT["score"]]), row[_AT["model_version"]]),
-        (action, score),
-    )
-    if len(kept) < size:
-        heapq.heappush(kept, item)
-    elif item.rank > kept[0].rank:
-        heapq.heapreplace(kept, item)
+    for row, (action, score) in zip(
+        chosen.iter_rows(named=True), out.select("action", "score").iter_rows(), strict=True
+    ):
+        item = _Candidate(
+            _rank(row["id"]),
+            row["id"],
+            row["entity_id"],
+            _EPOCH + timedelta(microseconds=int(row["created_us"])),
+            orjson.loads(row["inputs"]),
+            (row["action"], float(row["score"]), row["model_version"]),
+            (action, float(score)),
+        )
+        if len(kept) < size:
+            heapq.heappush(kept, item)
+        elif item.rank > kept[0].rank:
+            heapq.heapreplace(kept, item)
 
 
 def _labelled(
     semantics: OutcomeSemantics,
-    chosen: list[Sequence[Any]],
+    chosen: pl.DataFrame,
     out: pl.DataFrame,
     old: _Side,
     new: _Side,
@@ -224,51 +248,36 @@ def _labelled(
     untreated_only: bool,
 ) -> None:
     """Feed the chunk's decisions with an outcome to both sides' quality and to the ROI."""
-    valid, outcomes, labels = outcome_columns(
-        semantics,
-        [row[_AT["outcome_label"]] for row in chosen],
-        [row[_AT["outcome_value"]] for row in chosen],
-    )
+    valid, outcomes, labels = outcome_frame(semantics, chosen["label"], chosen["value"])
     if not valid.any():
         return
-    taken = np.array([_taken(row) for row in chosen], dtype=object)
-    old_actions = np.array([row[_AT["action"]] for row in chosen], dtype=object)
-    control = np.array([bool(row[_AT["control"]]) for row in chosen], dtype=bool)
+    taken = chosen.select(taken_action().alias("taken"))["taken"].to_numpy()
+    old_actions = chosen["action"].to_numpy()
+    control = chosen["control"].cast(pl.Boolean).to_numpy()
     if roi is not None:
         acting = valid & (old_actions != "none")
         roi.add(old_actions[acting], control[acting], taken[acting], outcomes[acting])
     measured = valid & (taken == "none") if untreated_only else valid
-    old_scores = np.array([float(row[_AT["score"]]) for row in chosen], dtype=np.float64)
-    old_classes = np.array([str(row[_AT["predicted_class"]]) for row in chosen], dtype=str)
-    new_scores = out["score"].to_numpy().astype(np.float64)
-    new_actions = np.array(out["action"].to_list(), dtype=object)
-    new_classes = (
-        np.array(out["predicted_class"].cast(pl.String).to_list(), dtype=str)
-        if "predicted_class" in out.columns
-        else np.array(["None"] * out.height, dtype=str)
+    sides = (
+        (old, chosen["score"], chosen["action"], chosen["predicted_class"]),
+        (new, out["score"], out["action"], out.get_column("predicted_class", default=None)),
     )
-    for side, scores, actions, classes in (
-        (old, old_scores, old_actions, old_classes),
-        (new, new_scores, new_actions, new_classes),
-    ):
-        predicted = scores >= threshold if threshold is not None else actions != "none"
+    for side, scores, actions, classes in sides:
+        values = scores.cast(pl.Float64).to_numpy()
+        acted = (actions != "none").to_numpy()
+        predicted = values >= threshold if threshold is not None else acted
+        names = (
+            np.full(len(values), "", dtype=str)
+            if classes is None
+            else np.asarray(classes.cast(pl.String).fill_null("").to_list(), dtype=str)
+        )
         side.labelled.add(
-            scores[measured],
+            values[measured],
             np.asarray(predicted, dtype=bool)[measured],
-            classes[measured],
+            names[measured],
             outcomes[measured],
             labels[measured],
         )
-
-
-def _taken(row: Sequence[Any]) -> str:
-    """The action finally taken, as the monitor counts it."""
-    status = row[_AT["status"]]
-    if status in ("approved", "overridden"):
-        return str(row[_AT["final_action"]] or "none")
-    if status == "decided":
-        return str(row[_AT["action"]])
-    return "none"
 
 
 def _side(spec: Any, side: _Side, uplift: Any, economics: Any, labelled: int) -> BacktestSide:

@@ -40,8 +40,9 @@ from doorstep.services.rollout.measures import (
     compare_quality,
     economics_of,
     expected_value,
-    outcome_columns,
+    outcome_frame,
     quality_of,
+    taken_action,
 )
 from doorstep.services.rollout.verdict import verdict
 from doorstep.store.challengers import SHADOW_LABELLED_COLUMNS, VERSION_LABELLED_COLUMNS
@@ -268,23 +269,13 @@ def _frame(
     span: _Range,
 ) -> pl.DataFrame:
     """A chunk as columns, with which outcomes count, as numbers, and each row's window."""
-    data = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
-    valid, outcome, text = outcome_columns(semantics, data["label"], data["value"])
-    frame = pl.DataFrame(
-        {name: values for name, values in data.items() if name not in ("label", "value")},
-        strict=False,
+    frame = pl.DataFrame(rows, schema=list(columns), orient="row", strict=False)
+    valid, outcome, text = outcome_frame(
+        semantics, frame["label"].cast(pl.String), frame["value"].cast(pl.Float64)
     )
     since_us = int(span.since.timestamp() * 1_000_000)
     step_us = WINDOW_SECONDS[span.window] * 1_000_000
-    status = pl.col("status")
-    taken = (
-        pl.when(status.is_in(["approved", "overridden"]))
-        .then(pl.col("final_action"))
-        .when(status == "decided")
-        .then(pl.col("action"))
-        .otherwise(pl.lit("none"))
-        .fill_null("none")
-    )
+    taken = taken_action()
     frame = frame.with_columns(
         pl.Series("valid", valid),
         pl.Series("outcome", outcome),

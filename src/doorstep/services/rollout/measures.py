@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from doorstep.core.outcomes import OutcomeSemantics
 from doorstep.core.spec.models import Spec
@@ -35,8 +36,9 @@ __all__ = [
     "compare_quality",
     "economics_of",
     "expected_value",
-    "outcome_columns",
+    "outcome_frame",
     "quality_of",
+    "taken_action",
 ]
 
 Floats = npt.NDArray[np.float64]
@@ -208,17 +210,32 @@ def economics_of(spec: Spec) -> dict[str, ActionEconomics]:
     }
 
 
-def outcome_columns(
-    semantics: OutcomeSemantics, labels: list[Any], values: list[Any]
+def outcome_frame(
+    semantics: OutcomeSemantics, labels: pl.Series, values: pl.Series
 ) -> tuple[npt.NDArray[np.bool_], Floats, npt.NDArray[np.str_]]:
-    """Which rows carry an outcome the app understands, their outcome as a number (1/0 or the
-    value) and their label text."""
+    """Which rows carry an outcome the app understands, their outcome as a number (1/0 for a
+    positive/negative label, or the value) and their label text."""
     if semantics.kind == "value":
-        numbers = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-        return ~np.isnan(numbers), numbers, np.array([""] * len(values), dtype=str)
-    text = np.array(["" if v is None else str(v) for v in labels], dtype=str)
-    valid = np.array([v is not None for v in labels], dtype=bool)
+        numbers = values.cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        return ~np.isnan(numbers), numbers, np.full(len(numbers), "", dtype=str)
+    text = labels.cast(pl.String)
+    valid = text.is_not_null()
     if semantics.binary:
-        valid &= (text == semantics.positive) | (text == semantics.negative)
-    numbers = (text == (semantics.positive or "\0")).astype(np.float64)
-    return valid, numbers, text
+        valid = valid & text.is_in([semantics.positive, semantics.negative]).fill_null(False)
+    positive = (text == (semantics.positive or "\0")).fill_null(False).cast(pl.Float64)
+    names = np.asarray(text.fill_null("").to_list(), dtype=str)
+    return valid.to_numpy().astype(bool), positive.to_numpy(), names
+
+
+def taken_action() -> pl.Expr:
+    """The action finally taken, as the monitor counts it: a reviewed decision's verdict, a
+    decided one's action, else ``none`` (held out, pending)."""
+    status = pl.col("status")
+    return (
+        pl.when(status.is_in(["approved", "overridden"]))
+        .then(pl.col("final_action"))
+        .when(status == "decided")
+        .then(pl.col("action"))
+        .otherwise(pl.lit("none"))
+        .fill_null("none")
+    )

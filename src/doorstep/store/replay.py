@@ -1,0 +1,97 @@
+"""Stored decisions with their recorded inputs and latest outcome, for a backtest to decide
+again: oldest first, a keyset page at a time (each page its own short read), the inputs as their
+stored JSON text for the caller to decode a whole page at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from doorstep.store.labelled import epoch_us
+from doorstep.store.tables import decisions, outcomes
+
+__all__ = ["REPLAY_COLUMNS", "iter_replay"]
+
+REPLAY_COLUMNS = (
+    "id", "entity_id", "created_us", "model_version", "inputs", "score", "predicted_class",
+    "action", "review", "control", "status", "final_action", "label", "value",
+)  # fmt: skip
+"""Columns of :func:`iter_replay`'s rows; ``inputs`` is JSON text, ``label`` and ``value`` the
+latest outcome's (null without one)."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _latest_outcome() -> sa.ColumnElement[bool]:
+    later = outcomes.alias("later")
+    return sa.and_(
+        outcomes.c.decision_id == decisions.c.id,
+        ~sa.exists().where(
+            later.c.decision_id == outcomes.c.decision_id,
+            sa.or_(
+                later.c.observed_at > outcomes.c.observed_at,
+                sa.and_(later.c.observed_at == outcomes.c.observed_at, later.c.id > outcomes.c.id),
+            ),
+        ),
+    )
+
+
+def iter_replay(
+    read: Callable[[], AbstractContextManager[sa.Connection]],
+    app: str,
+    since: datetime | None,
+    until: datetime | None,
+    chunk_rows: int,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Decisions of ``app`` made in ``[since, until)`` as tuples of :data:`REPLAY_COLUMNS`."""
+    base: list[sa.ColumnElement[bool]] = [decisions.c.app == app]
+    if since is not None:
+        base.append(decisions.c.created_at >= since)
+    if until is not None:
+        base.append(decisions.c.created_at < until)
+    after: tuple[datetime, str] | None = None
+    while True:
+        where = list(base)
+        if after is not None:
+            moment, last_id = after
+            where.append(
+                sa.or_(
+                    decisions.c.created_at > moment,
+                    sa.and_(decisions.c.created_at == moment, decisions.c.id > last_id),
+                )
+            )
+        with read() as conn:
+            query = (
+                sa.select(
+                    decisions.c.id,
+                    decisions.c.entity_id,
+                    epoch_us(conn.dialect.name),
+                    decisions.c.model_version,
+                    sa.cast(decisions.c.inputs, sa.Text),
+                    decisions.c.score,
+                    decisions.c.predicted_class,
+                    decisions.c.action,
+                    decisions.c.review,
+                    decisions.c.control,
+                    decisions.c.status,
+                    decisions.c.final_action,
+                    outcomes.c.label,
+                    outcomes.c.value,
+                )
+                .select_from(decisions.outerjoin(outcomes, _latest_outcome()))
+                .where(*where)
+                .order_by(decisions.c.created_at, decisions.c.id)
+                .limit(chunk_rows)
+            )
+            page = [tuple(row) for row in conn.execute(query)]
+        if not page:
+            return
+        yield page
+        if len(page) < chunk_rows:
+            return
+        last = page[-1]
+        after = (_EPOCH + timedelta(microseconds=int(last[2])), str(last[0]))
