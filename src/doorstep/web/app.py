@@ -29,8 +29,8 @@ from doorstep.web.routes import apps as apps_routes
 from doorstep.web.routes import decisions as decision_routes
 from doorstep.web.routes import deliveries as delivery_routes
 from doorstep.web.routes import fairness as fairness_routes
-from doorstep.web.routes import models as model_routes
 from doorstep.web.routes import model_reports as model_report_routes
+from doorstep.web.routes import models as model_routes
 from doorstep.web.routes import monitoring as monitoring_routes
 from doorstep.web.routes import runs as run_routes
 from doorstep.web.service import DecisionService
