@@ -106,3 +106,22 @@ def test_compare_a_shadow_on_outcomes(
     assert found["champion"]["labelled"] == found["challenger"]["labelled"] == 300
     assert found["difference"]["method"] == "paired DeLong"
     assert found["verdict"]
+
+
+def test_backtest_of_a_registered_version_by_app_name(
+    churn_app: Path, recorded: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, model = recorded
+    monkeypatch.chdir(churn_app.parent)  # the app found by its name, as `doorstep models list`
+    register = ["models", "register", str(model), "--app", "churn", "--version", "2", "--db", db]
+    assert runner.invoke(app, [*register, "--models", str(churn_app / "kept")]).exit_code == 0
+    by_file = runner.invoke(app, ["models", "backtest", str(churn_app), "--model", str(model),
+                                  "--version", "2", "--days", "7", "--db", db, "--json"])  # fmt: skip
+    by_name = runner.invoke(
+        app, ["models", "backtest", "churn", "--version", "2", "--days", "7", "--db", db, "--json"]
+    )
+    assert by_name.exit_code == 0, by_name.output
+    assert json.loads(by_name.stdout)["transitions"] == json.loads(by_file.stdout)["transitions"]
+    unknown = runner.invoke(app, ["models", "backtest", "churn", "--version", "9", "--db", db])
+    assert unknown.exit_code != 0
+    assert "no registered version '9' (registered: " in " ".join(unknown.output.split())

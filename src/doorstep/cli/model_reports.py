@@ -4,6 +4,7 @@ change on stored decisions, and champion against challenger on live outcomes
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -29,7 +30,9 @@ __all__ = ["backtest", "compare", "spec_path"]
 AppArgument = Annotated[
     Path,
     typer.Argument(
-        help="The app: its doorstep.yaml, or the folder holding it.", show_default=False
+        help="The app: its name (its spec found in the working directory or its folders), "
+        "its doorstep.yaml, or the folder holding it.",
+        show_default=False,
     ),
 ]
 DaysOption = Annotated[
@@ -40,8 +43,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 
 def spec_path(app: Path) -> Path:
-    """The spec of ``APP``: the file itself, or ``doorstep.yaml`` in the folder."""
-    return app / "doorstep.yaml" if app.is_dir() else app
+    """The spec of ``APP``: the file itself, ``doorstep.yaml`` in the folder, or the spec of the
+    app of that name in the working directory or its folders (as ``doorstep models list``)."""
+    if app.exists():
+        return app / "doorstep.yaml" if app.is_dir() else app
+    from doorstep.services.rollout.specs import find_spec
+
+    return find_spec([Path(".")], str(app))[0]
 
 
 def time_range(
@@ -60,8 +68,14 @@ def time_range(
 @models_app.command("backtest")
 def backtest(
     app: AppArgument,
-    model: Annotated[Path, typer.Option(help="The candidate model file (or MLflow folder).")],
-    version: Annotated[str, typer.Option(help="The name the candidate version goes by.")],
+    version: Annotated[
+        str,
+        typer.Option(help="The candidate: a registered version, or the name --model goes by."),
+    ],
+    model: Annotated[
+        Path | None,
+        typer.Option(help="A model file (or MLflow folder) not registered: the candidate."),
+    ] = None,
     since: SinceOption = None,
     until: UntilOption = None,
     days: DaysOption = None,
@@ -75,11 +89,17 @@ def backtest(
     review load and control group, and quality and expected value on those with outcomes."""
     from doorstep.services.apps.loading import load_app, with_model
     from doorstep.services.rollout.backtest import backtest as run_backtest
+    from doorstep.services.rollout.serving import registered_version, staged_app
 
     start, end = time_range(since, until, days)
-    champion = load_app(spec_path(app))
-    candidate = with_model(champion, model, version=version)
+    spec_app = load_app(spec_path(app))
     with open_db(db) as store, render.replay_bar(console, quiet=as_json) as bar:
+        champion = replace(staged_app(spec_app, store), canary=None, shadow=None)
+        candidate = (
+            registered_version(spec_app, store, version)
+            if model is None
+            else with_model(spec_app, model, version=version)
+        )
         found = run_backtest(
             champion, candidate, store, since=start, until=end, sample=sample,
             on_total=bar.total, progress=bar.advance,

@@ -23,12 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from doorstep.errors import DoorstepError, SpecError, SpecIssue
+from doorstep.errors import DoorstepError, NotFoundError, SpecError, SpecIssue
 from doorstep.services.apps.loading import Canary, LoadedApp, with_model
 from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import ModelVersionStore
 
-__all__ = ["LiveApps", "VersionCache", "served_app", "staged_app"]
+__all__ = ["LiveApps", "VersionCache", "registered_version", "served_app", "staged_app"]
 
 logger = logging.getLogger("doorstep.rollout")
 
@@ -110,6 +110,20 @@ def staged_app(app: LoadedApp, store: ModelVersionStore) -> LoadedApp:
     decides into the store (``score --record``, ``score --from``, ``runs resume``) decides
     with, as a server would."""
     return served_app(app, store.model_versions(app.name), VersionCache())
+
+
+def registered_version(app: LoadedApp, store: ModelVersionStore, version: str) -> LoadedApp:
+    """``app`` deciding with its registered version ``version``, whatever its stage (the
+    candidate of a backtest); :class:`NotFoundError` naming the versions there are otherwise."""
+    rows = store.model_versions(app.name)
+    row = next((r for r in rows if r["version"] == version), None)
+    if row is None:
+        known = ", ".join(repr(r["version"]) for r in rows) or "none"
+        raise NotFoundError(
+            f"App {app.name!r} has no registered version {version!r} (registered: {known}); "
+            "register it with 'doorstep models register', or give its file with --model."
+        )
+    return replace(VersionCache().load(app, row), canary=None, shadow=None)
 
 
 class LiveApps:

@@ -4,6 +4,7 @@ parses, calls a service of :mod:`doorstep.services.rollout` and renders its JSON
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -20,6 +21,7 @@ from doorstep.services.decide.online import encode_json
 from doorstep.services.monitor.report import MAX_WINDOWS
 from doorstep.services.rollout.backtest import backtest
 from doorstep.services.rollout.compare import compare_versions
+from doorstep.services.rollout.serving import registered_version
 from doorstep.web.rollout_schemas import BacktestOut, ComparisonOut
 from doorstep.web.schemas import PROBLEMS
 from doorstep.web.service import DecisionService
@@ -28,11 +30,12 @@ __all__ = ["BacktestIn", "install"]
 
 
 class BacktestIn(BaseModel):
-    """A backtest: the candidate model file (a path inside the app's folder, where the spec
-    is), the name of its version, and the range (``days`` back from now, or ``since``/``until``;
+    """A backtest: the candidate, a registered version (``version`` alone) or a model file not
+    registered (``model``, a path inside the app's folder, where the spec is, and the name
+    ``version`` it goes by), and the range (``days`` back from now, or ``since``/``until``;
     default: 30 days)."""
 
-    model: str = Field(examples=["model-v2.lgb.txt"])
+    model: str | None = Field(default=None, examples=["model-v2.lgb.txt"])
     version: str = Field(min_length=1, max_length=200, examples=["2"])
     since: datetime | None = None
     until: datetime | None = None
@@ -69,11 +72,16 @@ async def post_backtest(request: Request, app: str, body: BacktestIn) -> Respons
     if since is None and until is None:
         until = datetime.now(UTC)
         since = until - timedelta(days=body.days or 30)
-    path = _inside(loaded.root, body.model)
+    path = None if body.model is None else _inside(loaded.root, body.model)
+    champion = replace(loaded, canary=None, shadow=None)
 
     def run() -> dict[str, Any]:
-        candidate = with_model(loaded, path, version=body.version)
-        found = backtest(loaded, candidate, service.store, since=since, until=until,
+        candidate = (
+            registered_version(champion, service.store, body.version)
+            if path is None
+            else with_model(champion, path, version=body.version)
+        )
+        found = backtest(champion, candidate, service.store, since=since, until=until,
                          sample=body.sample)  # fmt: skip
         return found.as_dict()
 
