@@ -115,11 +115,11 @@ def test_backtest_of_a_registered_version_by_app_name(
     monkeypatch.chdir(churn_app.parent)  # the app found by its name, as `doorstep models list`
     register = ["models", "register", str(model), "--app", "churn", "--version", "2", "--db", db]
     assert runner.invoke(app, [*register, "--models", str(churn_app / "kept")]).exit_code == 0
-    by_file = runner.invoke(app, ["models", "backtest", str(churn_app), "--model", str(model),
-                                  "--version", "2", "--days", "7", "--db", db, "--json"])  # fmt: skip
-    by_name = runner.invoke(
-        app, ["models", "backtest", "churn", "--version", "2", "--days", "7", "--db", db, "--json"]
+    days = ["--version", "2", "--days", "7", "--db", db, "--json"]
+    by_file = runner.invoke(
+        app, ["models", "backtest", str(churn_app), "--model", str(model), *days]
     )
+    by_name = runner.invoke(app, ["models", "backtest", "churn", *days])
     assert by_name.exit_code == 0, by_name.output
     assert json.loads(by_name.stdout)["transitions"] == json.loads(by_file.stdout)["transitions"]
     unknown = runner.invoke(app, ["models", "backtest", "churn", "--version", "9", "--db", db])
