@@ -1,6 +1,7 @@
 """``doorstep demo``: the churn example from nothing to explained decisions, and with
-``--serve`` on to a served API, a review queue, outcomes and the monitoring report (the steps
-after scoring: :mod:`.demo_queue`, :mod:`.demo_outcomes`)."""
+``--serve`` on to a served API, a next model version in shadow, a review queue, outcomes, the
+monitoring report and the champion against the shadow (the steps after scoring:
+:mod:`.demo_rollout`, :mod:`.demo_queue`, :mod:`.demo_outcomes`)."""
 
 from __future__ import annotations
 
@@ -60,12 +61,15 @@ def _serve(app: LoadedApp, directory: Path, port: int) -> None:
     report; then the app served, with the example's stand-in CRM receiving its webhooks."""
     from doorstep.cli.demo_outcomes import show_feedback
     from doorstep.cli.demo_queue import prepare_review_queue
+    from doorstep.cli.demo_rollout import compare_next_model, shadow_next_model
     from doorstep.cli.serve import serve
 
     customers = directory / "customers.parquet"
     render.try_the_api(console, customers, app.spec, port)
-    prepare_review_queue(console, app, customers, port)
+    staged = shadow_next_model(console, app, directory)
+    prepare_review_queue(console, staged, customers, port)
     show_feedback(console, app, directory)
+    compare_next_model(console, app)
     with _crm_stand_in(directory):
         serve([directory / "doorstep.yaml"], port=port)
 
