@@ -446,6 +446,16 @@ class OutcomeStore(Protocol):
         (index 0 starts at ``since``) and model version, in one aggregation."""
         ...
 
+    def window_counts_between(self, app: str, *, edges: list[datetime]) -> list[WindowCounts]:
+        """As :meth:`window_counts`, for windows of any lengths: window ``i`` is
+        ``[edges[i], edges[i + 1])``."""
+        ...
+
+    def row_window_edges(self, app: str, *, rows: int) -> list[datetime]:
+        """The times of the app's decisions number 1, ``rows`` + 1, 2 ``rows`` + 1, … (by time,
+        then id): where each window of ``rows`` decisions starts."""
+        ...
+
     def iter_window_inputs(
         self,
         app: str,

@@ -347,6 +347,14 @@ class Store:
         with self._read() as conn:
             return _labelled.window_counts(conn, app, since, until, step_seconds)
 
+    def window_counts_between(self, app: str, *, edges: list[datetime]) -> list[WindowCounts]:
+        with self._read() as conn:
+            return _labelled.window_counts_between(conn, app, edges)
+
+    def row_window_edges(self, app: str, *, rows: int) -> list[datetime]:
+        with self._read() as conn:
+            return _labelled.row_window_edges(conn, app, rows)
+
     def iter_window_inputs(
         self,
         app: str,

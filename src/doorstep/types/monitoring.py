@@ -38,7 +38,8 @@ __all__ = [
     "Window",
 ]
 
-Window: TypeAlias = Literal["hour", "day", "week"]
+Window: TypeAlias = str
+"""A window size: ``hour``, ``day``, ``week``, ``month`` or ``N rows`` (``5000rows``)."""
 """The length of a report's windows (UTC; weeks start on Monday)."""
 QualityOn: TypeAlias = Literal["all", "untreated"]
 RoiConclusion: TypeAlias = Conclusion | Literal["unavailable"]

@@ -227,7 +227,7 @@ class CountsOut(BaseModel):
 
 class MonitoringOut(BaseModel):
     app: str
-    window: Literal["hour", "day", "week"]
+    window: str
     since: str
     until: str
     generated_at: str

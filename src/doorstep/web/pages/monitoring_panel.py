@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
@@ -61,7 +61,7 @@ class PanelReports:
 async def monitoring_panel(
     request: Request,
     app: str,
-    window: Literal["hour", "day", "week"] | None = None,
+    window: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,

@@ -5,7 +5,7 @@ template), for reading in the browser or saving as a file."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Query, Request
@@ -47,7 +47,7 @@ def app_report(
 async def report_page(
     request: Request,
     app: str,
-    window: Literal["hour", "day", "week"] | None = None,
+    window: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request
@@ -98,7 +98,7 @@ async def post_outcomes(request: Request, app: str) -> Response:
 def read_monitoring(
     request: Request,
     app: str,
-    window: Literal["hour", "day", "week"] | None = None,
+    window: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,
