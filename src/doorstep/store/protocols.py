@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.rejects import RejectCount, RejectRecord
 from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
@@ -95,6 +96,8 @@ class RecordRequest:
     deliveries: list[DeliveryRecord] = field(default_factory=list)
     """The outbox rows of these decisions, written in the same transaction (a replayed or
     conflicting request writes none)."""
+    rejects: list[RejectRecord] = field(default_factory=list)
+    """The records refused with them (one per broken rule), kept in the same transaction."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,10 @@ class DecisionStore(Protocol):
         ...
 
     def get_decision(self, decision_id: str) -> Decision | None: ...
+
+    def record_rejects(self, rejects: list[RejectRecord]) -> None:
+        """Keep refused records that came without any decision to record them with."""
+        ...
 
     def list_decisions(self, query: DecisionQuery) -> DecisionPage:
         """Newest first; cursor pagination stable under concurrent inserts."""
@@ -449,6 +456,10 @@ class OutcomeStore(Protocol):
     def window_counts_between(self, app: str, *, edges: list[datetime]) -> list[WindowCounts]:
         """As :meth:`window_counts`, for windows of any lengths: window ``i`` is
         ``[edges[i], edges[i + 1])``."""
+        ...
+
+    def reject_counts(self, app: str, *, edges: list[datetime]) -> list[RejectCount]:
+        """Refused records per window ``[edges[i], edges[i + 1])``, field and rule."""
         ...
 
     def row_window_edges(self, app: str, *, rows: int) -> list[datetime]:

@@ -22,6 +22,7 @@ from doorstep.core.stats.quality_report import QualityReport
 from doorstep.core.stats.quality_status import QualityThreshold
 from doorstep.core.stats.roi_report import Conclusion, Goal, OutcomeKind, RoiReport
 from doorstep.types.drift import DriftSection
+from doorstep.types.rejects import RejectsSection
 
 __all__ = [
     "Counts",
@@ -266,6 +267,8 @@ class MonitoringReport:
     roi: RoiReport | RoiUnavailable
     drift: DriftSection | None
     """``None`` without reference data (or when drift was not asked for)."""
+    rejects: RejectsSection | None = None
+    """Records the input contract refused, per window (``None``: not counted)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data: what the API and ``doorstep monitor --json`` send."""
@@ -281,4 +284,5 @@ class MonitoringReport:
             "overrides": self.overrides.to_dict(),
             "roi": self.roi.as_dict(),
             "drift": None if self.drift is None else self.drift.to_dict(),
+            "rejects": None if self.rejects is None else self.rejects.to_dict(),
         }

@@ -17,6 +17,9 @@ __all__ = [
     "IntervalOut",
     "MetricOut",
     "MonitoringOut",
+    "RejectRuleOut",
+    "RejectsOut",
+    "RejectsWindowOut",
     "OutcomesOut",
     "OverrideWindowOut",
     "OverridesOut",
@@ -225,6 +228,29 @@ class CountsOut(BaseModel):
     """Decisions by model version."""
 
 
+class RejectRuleOut(BaseModel):
+    field: str | None
+    rule: str
+    count: int
+    records: int
+
+
+class RejectsWindowOut(BaseModel):
+    start: str
+    end: str
+    decided: int
+    rejected: int
+    rate: float | None
+    rules: list[RejectRuleOut]
+
+
+class RejectsOut(BaseModel):
+    decided: int
+    rejected: int
+    rate: float | None
+    windows: list[RejectsWindowOut]
+
+
 class MonitoringOut(BaseModel):
     app: str
     window: str
@@ -238,3 +264,7 @@ class MonitoringOut(BaseModel):
     roi: RoiOut
     drift: DriftOut | None
     """``null`` when the spec names no reference data."""
+    rejects: RejectsOut | None = None
+    """Records the input contract refused, per window: ``decided``, ``rejected`` (records),
+    ``rate`` (rejected / arrived) and ``rules`` (per field and rule: ``count`` broken rules,
+    ``records`` distinct records)."""

@@ -32,12 +32,15 @@ from doorstep.errors import (
     RecordError,
     RecordsInvalidError,
 )
+from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch, decide_validated
 from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.decide.recording import record_batch
+from doorstep.services.decide.rejects import kept_rejects
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.store.protocols import DecisionStore, RecordRequest
+from doorstep.store.rejects import RejectRecord
 from doorstep.types import Decision
 
 __all__ = [
@@ -141,9 +144,12 @@ def decide_requests(
         else:
             pending.setdefault(request.actor, []).append((index, built))
     tally = DecisionTally()
+    unrecorded: list[RejectRecord] = []
     for index, result in enumerate(results):
         if result is not None:  # answered without the store: bad single record, or no decision
             builder.count(index, tally, decided=False)
+            unrecorded += builder.rejects(index)
+    store.record_rejects(unrecorded)  # kept, though nothing was decided
     for actor, group in pending.items():
         outcomes = store.record([req for _, req in group], actor=actor)
         for (index, req), outcome in zip(group, outcomes, strict=True):
@@ -178,6 +184,8 @@ class _Builder:
         self.lineage: dict[tuple[int, int], dict[str, Any] | None] = {}
         self.refused: set[tuple[int, int]] = set()
         self.failed: dict[int, DoorstepError] = {}
+        # the offending values of refused records, by (request, position, field): kept
+        self.values: dict[tuple[int, int, str | None], Any] = {}
 
     def enrich(self, features: FeatureLookup, requests: Sequence[OnlineRequest]) -> None:
         """Look up what the records of every request lack, once per source for all of them."""
@@ -250,6 +258,30 @@ class _Builder:
         for error in recorded.errors:
             index, position = owners[error.record or 0]
             self.errors[index].append(replace(error, record=position))
+        if batch.rejects.height:
+            for row, name, value in batch.rejects.select("row", "field", "value").iter_rows():
+                index, position = owners[row - 1]
+                self.values[(index, position, name)] = value
+
+    def rejects(self, index: int) -> list[RejectRecord]:
+        """The refused records of request ``index``, as the store keeps them."""
+        errors = self.errors[index]
+        if not errors:
+            return []
+        request_id = new_id()
+        values = self.values
+        found = (
+            (e.record, e.entity_id, e.field, e.rule, values.get((index, e.record or 0, e.field)))
+            for e in errors
+        )
+        with_messages = ((*parts, e.message) for parts, e in zip(found, errors, strict=True))
+        return kept_rejects(
+            self.app,
+            with_messages,
+            source="api",
+            at=self.now,
+            record_of=lambda position, _: f"api:{request_id}:{position}",
+        )
 
     def finish(self, index: int, request: OnlineRequest) -> RecordRequest | DoorstepError:
         failure = self.failed.get(index)
@@ -287,6 +319,7 @@ class _Builder:
             response=body,
             app=self.app.name,
             deliveries=deliveries_for(self.app, self.records[index]),
+            rejects=self.rejects(index),
         )
 
     def count(self, index: int, tally: DecisionTally, *, decided: bool) -> None:

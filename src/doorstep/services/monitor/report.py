@@ -31,6 +31,7 @@ from doorstep.services.monitor.ranges import (
     WindowRange,
     resolve_range,
 )
+from doorstep.services.monitor.rejects import rejects_section
 from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts, WindowCounts
 from doorstep.store.protocols import OutcomeStore
 from doorstep.types.monitoring import (
@@ -218,6 +219,7 @@ def monitoring_report(
     for index, (start, end) in enumerate(bounds):
         accumulator = quality.windows.get(index) or quality.new()
         windows.append(QualityWindow(start, end, replace(accumulator.result(), calibration=())))
+    edges = list(span.edges)
     quality_section, overrides_section = judge_quality(
         spec,
         QualitySection(
@@ -239,6 +241,7 @@ def monitoring_report(
         quality=quality_section,
         overrides=overrides_section,
         roi=roi.result() if roi is not None else _no_roi(spec),
+        rejects=rejects_section(bounds, per_window, store.reject_counts(app, edges=edges)),
         drift=None
         if profile is None
         else drift_windows(

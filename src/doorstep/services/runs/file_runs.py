@@ -34,6 +34,7 @@ from doorstep.ids import sequenced_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_validated
 from doorstep.services.decide.recording import record_batch
+from doorstep.services.decide.rejects import frame_rejects
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.services.runs.files import unreadable_rows
 from doorstep.services.runs.sources import (
@@ -202,11 +203,12 @@ def run_file(
         on_progress(done)
     if decide is None:
         ids = file_decision_ids(lease.run)
+        run_id = lease.run.id
 
         def decide(
             name: str, reader: RecordReader, chunk: pl.DataFrame, offset: int, options: RunOptions
         ) -> tuple[RecordRequest, ChunkProgress, pl.DataFrame]:
-            return _decide_rows(app, name, reader, chunk, offset, options, ids)
+            return _decide_rows(app, name, reader, chunk, offset, options, ids, run_id)
 
     name = Path(origin.path).name
     chunks = (
@@ -285,6 +287,7 @@ def _decide_rows(
     offset: int,
     options: RunOptions,
     ids: Callable[[int], str],
+    run_id: str,
 ) -> tuple[RecordRequest, ChunkProgress, pl.DataFrame]:
     """One chunk (its first row is the file's row ``offset + 1``) decided, as the store will
     record it with the run's new checkpoint, and its rejects (one row per broken rule)."""
@@ -337,5 +340,6 @@ def _decide_rows(
         deliveries=len(deliveries),
         errors=errors,
     )
-    request = RecordRequest(recorded.decisions, app=app.name, deliveries=deliveries)
+    kept = frame_rejects(app, rejects, source="file", at=now, run_id=run_id)
+    request = RecordRequest(recorded.decisions, app=app.name, deliveries=deliveries, rejects=kept)
     return request, progress, rejects

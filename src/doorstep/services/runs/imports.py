@@ -41,6 +41,7 @@ from doorstep.ids import derived_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_validated
 from doorstep.services.decide.recording import record_batch
+from doorstep.services.decide.rejects import frame_rejects
 from doorstep.services.runs.file_runs import ChunkDecider, FileOrigin, run_file
 from doorstep.services.runs.files import unreadable_rows
 from doorstep.services.runs.sources import BY_HAND_LEASE_SECONDS, MAX_CHUNK_ROWS, RunOptions
@@ -271,7 +272,18 @@ def _decide_imported(
         deliveries=0,
         errors=errors,
     )
-    return RecordRequest(decisions, app=app.name), progress, rejects
+    kept = [  # each in the window of its decision time, when the row had a readable one
+        dataclasses.replace(r, at=_kept_time(times, r.row, offset, now))
+        for r in frame_rejects(app, rejects, source="import", at=now, run_id=run_id)
+    ]
+    return RecordRequest(decisions, app=app.name, rejects=kept), progress, rejects
+
+
+def _kept_time(
+    times: list[datetime | None], row: int | None, offset: int, now: datetime
+) -> datetime:
+    at = times[row - 1 - offset] if row is not None else None
+    return at if at is not None and at <= now else now
 
 
 def _time_hint(where: str, column: str, told: str) -> str:

@@ -1,0 +1,70 @@
+"""Refused records in the monitoring report: a file run's bad rows and an API's bad records are
+kept (PII values masked), counted in their window beside the decisions, per field and rule.
+On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from doorstep.services.apps.loading import load_app
+from doorstep.services.decide.online import OnlineRequest, decide_requests
+from doorstep.services.monitor.report import monitoring_report
+from doorstep.services.runs.file_runs import record_file
+from doorstep.store import Store
+from doorstep.store.tables import rejects
+
+
+def test_refused_records_are_kept_and_counted_beside_the_decisions(
+    churn_app: Path, store: Store
+) -> None:
+    spec_path = churn_app / "doorstep.yaml"
+    text = spec_path.read_text().replace(
+        'label: "Months as a customer"}', 'label: "Months as a customer", pii: true}'
+    )
+    spec_path.write_text(text)
+    app = load_app(spec_path)
+    frame = pl.read_parquet(churn_app / "customers.parquet").head(100)
+    bad = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) < 10)
+        .then(pl.lit(-5))
+        .otherwise(pl.col("tenure_months"))
+        .alias("tenure_months"),
+        pl.when(pl.int_range(pl.len()).is_between(5, 14))
+        .then(pl.lit("gold"))
+        .otherwise(pl.col("plan"))
+        .alias("plan"),
+    )
+    path = churn_app / "bad.parquet"
+    bad.write_parquet(path)
+    run = record_file(
+        app, store, path, input_format=None, deliver=False, explain=False, chunk_rows=40
+    )
+    assert (run.decided, run.rejected) == (85, 15)
+    record = dict(frame.row(0, named=True))
+    record["plan"] = "platinum"
+    answered, _ = decide_requests(
+        app, store, [OnlineRequest([record], single=True, actor="t", explain=False)]
+    )
+    assert answered[0].__class__.__name__ == "RecordsInvalidError"
+
+    now = datetime.now(UTC)
+    report = monitoring_report(app.spec, store, window="hour", periods=2, now=now)
+    assert report.rejects is not None
+    latest = report.rejects.windows[-1]
+    assert (latest.decided, latest.rejected) == (85, 16)
+    assert latest.rate == 16 / 101
+    rules = {(r.field, r.rule): (r.count, r.records) for r in latest.rules}
+    assert rules == {("tenure_months", "min"): (10, 10), ("plan", "allowed_values"): (11, 11)}
+    assert report.rejects.windows[0].rejected == 0
+    assert report.to_dict()["rejects"]["windows"][-1]["rejected"] == 16
+
+    with store.engine.connect() as conn:
+        kept = conn.execute(sa.select(rejects.c.field, rejects.c.value, rejects.c.source)).all()
+    values = {(f, v) for f, v, _ in kept}
+    assert ("tenure_months", "***") in values and ("tenure_months", "-5") not in values
+    assert ("plan", "gold") in values and ("plan", "platinum") in values
+    assert {s for _, _, s in kept} == {"file", "api"}
