@@ -68,3 +68,33 @@ def test_refused_records_are_kept_and_counted_beside_the_decisions(
     assert ("tenure_months", "***") in values and ("tenure_months", "-5") not in values
     assert ("plan", "gold") in values and ("plan", "platinum") in values
     assert {s for _, _, s in kept} == {"file", "api"}
+
+
+def test_refused_records_are_shown_in_the_cli_and_the_html_report(
+    churn_app: Path, store: Store
+) -> None:
+    from rich.console import Console
+
+    from doorstep.cli.monitor_render import render_report
+    from doorstep.services.monitor.report_html import render_report_html
+
+    app = load_app(churn_app / "doorstep.yaml")
+    frame = pl.read_parquet(churn_app / "customers.parquet").head(30)
+    bad = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) < 6)
+        .then(pl.lit("gold"))
+        .otherwise(pl.col("plan"))
+        .alias("plan")
+    )
+    path = churn_app / "bad.parquet"
+    bad.write_parquet(path)
+    record_file(app, store, path, input_format=None, deliver=False, explain=False, chunk_rows=40)
+    report = monitoring_report(app.spec, store, window="day", periods=1, now=datetime.now(UTC))
+    out = Console(record=True, width=160)
+    render_report(report, out)
+    text = out.export_text()
+    assert "Refused records" in text and "plan: allowed_values × 6" in text
+    assert "Refused: 6 of 30 records (20.0%)" in text
+    html = render_report_html(report)
+    assert 'id="refused-windows"' in html and "plan: allowed_values × 6" in html
+    assert "20.0 %" in html
