@@ -98,3 +98,30 @@ def test_refused_records_are_shown_in_the_cli_and_the_html_report(
     html = render_report_html(report)
     assert 'id="refused-windows"' in html and "plan: allowed_values × 6" in html
     assert "20.0 %" in html
+
+
+def test_a_rejected_rate_over_its_threshold_raises_an_alert(churn_app: Path, store: Store) -> None:
+    from doorstep.services.monitor.alerts import run_monitor
+
+    spec_path = churn_app / "doorstep.yaml"
+    spec_path.write_text(
+        spec_path.read_text()
+        + "  alerts:\n"
+        + "    connectors: [callbacks]\n"
+        + "    include_current: true\n"
+        + "    drift: false\n"
+        + "    quality: {rejected_rate: {warn: 0.05, alert: 0.1}, min_labelled: 20}\n"
+    )
+    app = load_app(spec_path)
+    frame = pl.read_parquet(churn_app / "customers.parquet").head(40)
+    bad = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) < 6).then(pl.lit(-1)).otherwise(pl.col("tenure_months"))
+        .alias("tenure_months")
+    )  # fmt: skip
+    path = churn_app / "bad.parquet"
+    bad.write_parquet(path)
+    record_file(app, store, path, input_format=None, deliver=False, explain=False, chunk_rows=40)
+    result = run_monitor(app.spec, store, alert=False)
+    [seen] = [o for o in result.observations if o.subject == "quality.rejected_rate"]
+    assert seen.status == "alert" and seen.value == 6 / 40 and seen.count == 40
+    assert "rejected rate 0.15 >= 0.1 (alert)" in seen.checks[0]

@@ -28,6 +28,7 @@ _STATISTICS = {
     "mae": "MAE",
     "rmse": "RMSE",
     "override_rate": "override rate",
+    "rejected_rate": "rejected rate",
 }
 
 
