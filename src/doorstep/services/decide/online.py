@@ -34,6 +34,7 @@ from doorstep.errors import (
 )
 from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.decide.backfill import as_backfilled
 from doorstep.services.decide.batch import decide_batch, decide_validated
 from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.decide.recording import record_batch
@@ -69,6 +70,9 @@ class OnlineRequest:
     key_owner: str | None = None
     """Who sent the key (the API key's id): an ``Idempotency-Key`` is one caller's, so two
     callers who happen to choose the same key never see each other's answers."""
+    decided_at: datetime | None = None
+    """A backfill: record the decisions as made then, marked imported, with no deliveries
+    (see :mod:`doorstep.services.decide.backfill`); ``None``: now, as usual."""
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,17 @@ class _Builder:
         else:
             errors.sort(key=lambda e: e.record or 0)
             body = encode_json({"decisions": self.items[index], "errors": errors})
+        if request.decided_at is not None:
+            mark = {"api": request.actor, "decided_at": request.decided_at.isoformat()}
+            made = [as_backfilled(d, request.decided_at, mark) for d in self.records[index]]
+            return RecordRequest(
+                decisions=made,
+                idempotency_key=stored_key(request.key_owner, request.idempotency_key),
+                body_sha256=request.body_sha256,
+                response=body,
+                app=self.app.name,
+                rejects=self.rejects(index),
+            )
         return RecordRequest(
             decisions=self.records[index],
             idempotency_key=stored_key(request.key_owner, request.idempotency_key),

@@ -39,6 +39,7 @@ from doorstep.engines.files import RecordReader
 from doorstep.errors import InputError, RecordError
 from doorstep.ids import derived_id
 from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.decide.backfill import as_backfilled, is_imported
 from doorstep.services.decide.batch import decide_validated
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.decide.rejects import frame_rejects
@@ -47,7 +48,6 @@ from doorstep.services.runs.files import unreadable_rows
 from doorstep.services.runs.sources import BY_HAND_LEASE_SECONDS, MAX_CHUNK_ROWS, RunOptions
 from doorstep.store.protocols import RecordRequest, RunStore
 from doorstep.store.runs import MAX_RUN_ERRORS, ChunkProgress, RunInfo
-from doorstep.types import Decision, DecisionStatus
 
 __all__ = [
     "IMPORT_RUNNER",
@@ -71,11 +71,6 @@ class ImportColumns:
 
     def stored(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def is_imported(decision: Decision) -> bool:
-    """Whether ``decision`` was imported (``doorstep decisions import``), not decided live."""
-    return bool(decision.lineage and decision.lineage.get("imported"))
 
 
 def imported_decision_id(app: str, key: str, decided_at: datetime) -> str:
@@ -248,9 +243,9 @@ def _decide_imported(
         row_offset=offset,
     )
     decisions = [
-        _as_imported(decision, times[position])
+        as_backfilled(decision, at, decision.lineage["imported"] if decision.lineage else {})
         for decision, position in zip(recorded.decisions, recorded.rows, strict=True)
-        if decision.id
+        if decision.id and (at := times[position]) is not None
     ]
     rejects = batch.rejects
     if own:
@@ -288,14 +283,6 @@ def _kept_time(
 
 def _time_hint(where: str, column: str, told: str) -> str:
     return f"{where}: {column}: {told} (ISO 8601, e.g. 2026-01-31T09:30:00Z)"
-
-
-def _as_imported(decision: Decision, at: datetime | None) -> Decision:
-    assert at is not None  # rows without a time get no id, so no decision
-    status = decision.status
-    if status == DecisionStatus.PENDING_REVIEW:
-        status = DecisionStatus.DECIDED  # history: nobody is asked to review it now
-    return dataclasses.replace(decision, created_at=at, status=status)
 
 
 def _texts(chunk: pl.DataFrame, column: str) -> list[str | None]:
