@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from doorstep.cli.main import app
 from doorstep.cli.score import EXIT_ALL_REJECTED
@@ -30,7 +30,7 @@ def _history(churn_app: Path, rows: int) -> pl.DataFrame:
     )
 
 
-def _import(churn_app: Path, path: Path, db: str, *extra: str) -> object:
+def _import(churn_app: Path, path: Path, db: str, *extra: str) -> Result:
     spec = str(churn_app / "doorstep.yaml")
     args = ["decisions", "import", str(path), "--spec", spec, "--decided-at", "ts", "--db", db]
     return runner.invoke(app, [*args, *extra])
@@ -48,8 +48,8 @@ def test_decisions_import_records_history_at_its_times(churn_app: Path, tmp_path
     frame.write_csv(path)
     db = f"sqlite:///{tmp_path / 'store.db'}"
     done = _import(churn_app, path, db, "--chunk-rows", "50")
-    output = _words(done.output)  # type: ignore[attr-defined]
-    assert done.exit_code == 0, output  # type: ignore[attr-defined]
+    output = _words(done.output)
+    assert done.exit_code == 0, output
     assert "120 rows read, 119 decisions recorded, 1 rows rejected, 0 imported before" in output
     assert "past.csv:5:ts:decided_at: row 5 (customer_id=" in output
     with open_store(db) as store:
@@ -60,9 +60,7 @@ def test_decisions_import_records_history_at_its_times(churn_app: Path, tmp_path
     )
     again = _import(churn_app, path, db)
     assert again.exit_code == 0
-    assert "0 decisions recorded, 1 rows rejected, 119 imported before" in _words(
-        again.output  # type: ignore[attr-defined]
-    )
+    assert "0 decisions recorded, 1 rows rejected, 119 imported before" in _words(again.output)
 
 
 def test_every_row_rejected_exits_with_the_all_rejected_status(
@@ -71,4 +69,4 @@ def test_every_row_rejected_exits_with_the_all_rejected_status(
     path = tmp_path / "bad.csv"
     _history(churn_app, 5).with_columns(pl.lit("never").alias("ts")).write_csv(path)
     done = _import(churn_app, path, f"sqlite:///{tmp_path / 'store.db'}")
-    assert done.exit_code == EXIT_ALL_REJECTED, done.output  # type: ignore[attr-defined]
+    assert done.exit_code == EXIT_ALL_REJECTED, done.output
