@@ -20,6 +20,7 @@ from typing import Literal
 
 __all__ = [
     "CALENDAR_UNITS",
+    "WINDOW_PATTERN",
     "WindowSize",
     "calendar_edges",
     "parse_window",
@@ -30,6 +31,8 @@ __all__ = [
 CALENDAR_UNITS = ("hour", "day", "week", "month")
 Unit = Literal["hour", "day", "week", "month", "rows"]
 _ROWS = re.compile(r"^\s*(\d[\d_]*)\s*rows?\s*$")
+WINDOW_PATTERN = r"^(hour|day|week|month|[0-9][0-9_]*rows)$"
+"""A window as a query parameter takes (``?window=5000rows``)."""
 MIN_ROWS = 10
 """The smallest window of rows: fewer makes every statistic meaningless."""
 
