@@ -90,7 +90,11 @@ class DecisionService:
     ) -> OnlineResponse:
         app = self.registry.get(app_name)
         records, single = parse_records(body, max_records=self.settings.max_records)
-        digest = None if idempotency_key is None else body_digest(app.name, explain, body)
+        if idempotency_key is None:
+            digest = None
+        else:  # the same body at another decision time is another request
+            stamped = body if decided_at is None else body + b"\n" + decided_at.isoformat().encode()
+            digest = body_digest(app.name, explain, stamped)
         request = OnlineRequest(
             records,
             single,
