@@ -251,9 +251,9 @@ def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> Non
     assert report.drift is not None
     shown = [w for w in report.drift.windows if w.rows][-len(days) :]
     for name in ("monthly_spend", "plan"):
-        row = re.search(rf'<tr data-feature="{name}">(.*?)</tr>', quality.group(1), re.S)
-        assert row is not None
-        cells = re.findall(r'<td class="num"[^>]*>(.*?)</td>', row.group(1))
+        found = re.search(rf'<tr data-feature="{name}">(.*?)</tr>', quality.group(1), re.S)
+        assert found is not None
+        cells = re.findall(r'<td class="num"[^>]*>(.*?)</td>', found.group(1))
         assert len(cells) == len(shown)
         for cell, window in zip(cells, shown, strict=True):
             column = window.column(name)
