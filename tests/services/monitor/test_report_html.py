@@ -253,9 +253,9 @@ def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> Non
     for name in ("monthly_spend", "plan"):
         found = re.search(rf'<tr data-feature="{name}">(.*?)</tr>', quality.group(1), re.S)
         assert found is not None
-        cells = re.findall(r'<td class="num"[^>]*>(.*?)</td>', found.group(1))
-        assert len(cells) == len(shown)
-        for cell, window in zip(cells, shown, strict=True):
+        rates = re.findall(r'<td class="num"[^>]*>(.*?)</td>', found.group(1))
+        assert len(rates) == len(shown)
+        for cell, window in zip(rates, shown, strict=True):
             column = window.column(name)
             assert column is not None and column.missing_rate is not None
             assert cell.startswith(f"{column.missing_rate * 100:.1f} %")
