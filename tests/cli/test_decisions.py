@@ -4,6 +4,7 @@ every row is rejected exiting with the all-rejected status."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,3 +71,22 @@ def test_every_row_rejected_exits_with_the_all_rejected_status(
     _history(churn_app, 5).with_columns(pl.lit("never").alias("ts")).write_csv(path)
     done = _import(churn_app, path, f"sqlite:///{tmp_path / 'store.db'}")
     assert done.exit_code == EXIT_ALL_REJECTED, done.output
+
+
+def test_monitor_reports_imported_history_in_windows_of_rows(
+    churn_app: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "past.parquet"
+    _history(churn_app, 120).write_parquet(path)
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert _import(churn_app, path, db).exit_code == 0
+    spec = str(churn_app / "doorstep.yaml")
+    shown = runner.invoke(
+        app, ["monitor", "--spec", spec, "--db", db, "--window", "50rows", "--json", "--no-drift"]
+    )
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.stdout)
+    assert report["window"] == "50rows"
+    assert [w["decided"] for w in report["rejects"]["windows"]] == [50, 50, 20]
+    first = datetime.fromisoformat(report["rejects"]["windows"][1]["start"])
+    assert first == datetime(2026, 2, 1, tzinfo=UTC) + timedelta(hours=50)
