@@ -12,6 +12,10 @@ checkpoint in one transaction (``synchronous=FULL``). Two floors, on the same fi
 - **store**: ``Store.record`` of the same decisions built beforehand, one request per 10,000 —
   the store's own cost of writing them (one audit event, one insert, one commit per request).
 
+``doorstep decisions import`` of the same rows with a decision time column
+(:func:`~doorstep.services.runs.imports.import_file`) is timed alongside: the same path, plus
+reading the times and keys and deriving each id from its key.
+
 No reasons (``--no-explain``): explanations cost the same in both paths and would hide the
 store. Every measurement starts from an empty store, runs ``--repeat`` times interleaved, and
 the best run counts. Target: at least 20,000 recorded decisions per second.
@@ -51,6 +55,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from doorstep.services.decide.recording import record_batch
     from doorstep.services.runs.file_runs import record_file
     from doorstep.services.runs.files import score_file
+    from doorstep.services.runs.imports import ImportColumns, import_file
     from doorstep.store import RecordRequest, open_store
     from doorstep.store.protocols import DecisionQuery
 
@@ -81,6 +86,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         made = record_batch(app, batch, part.to_dicts(), now=datetime.now(UTC))
         prebuilt.append(made.decisions)
     decided = sum(len(d) for d in prebuilt)
+    # the same rows with a decision time each (one a second from 2026-01-01) for the import
+    history = work / "history.parquet"
+    first_us = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    seconds = pl.int_range(0, frame.height, eager=True, dtype=pl.Int64) * 1_000_000
+    frame.with_columns(
+        (seconds + first_us).cast(pl.Datetime("us", "UTC")).alias("decided_at")
+    ).write_parquet(history)
+    del frame
+    columns = ImportColumns(decided_at="decided_at", key=app.spec.inputs.id)
     counter = {"n": 0}
 
     def fresh_url() -> str:
@@ -118,6 +132,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         return run
 
+    def imported() -> object:
+        with open_store(fresh_url()) as store:
+            done = import_file(
+                app,
+                store,
+                history,
+                columns,
+                input_format=None,
+                explain=False,
+                chunk_rows=args.chunk_rows,
+            )
+        assert done.state == "succeeded", done
+        results["import"] = done.decided
+        return done
+
     tasks: dict[str, Callable[[], object]] = {
         "floor_score": lambda: score_file(
             app, source, work / "out.parquet", explain=False, chunk_rows=args.chunk_rows
@@ -125,6 +154,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "floor_store": store_floor,
         "record": recorded(False),
         "record_deliver": recorded(True),
+        "import": imported,
     }
     print(f"timing {len(tasks)} measurements x {args.repeat} runs …", file=sys.stderr)
     t = round_robin(tasks, args.repeat)
@@ -135,12 +165,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "floor_store": decided / t["floor_store"].best,
         "record": results["plain"] / t["record"].best,
         "record_deliver": results["deliver"] / t["record_deliver"].best,
+        "import": results["import"] / t["import"].best,
     }
     ratios = {
         "record_vs_score": t["record"].best / t["floor_score"].best,
         "record_vs_score_plus_store": t["record"].best
         / (t["floor_score"].best + t["floor_store"].best),
         "record_rate_vs_target": rates["record"] / TARGET,
+        "import_vs_record": t["import"].best / t["record"].best,
+        "import_rate_vs_target": rates["import"] / TARGET,
     }
 
     def row(name: str, key: str, count: int, target: bool = False) -> list[str]:
@@ -163,6 +196,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"doorstep record_file (--record --deliver: {deliveries['deliver']:,} deliveries)",
                 "record_deliver",
                 results["deliver"],
+                True,
+            ),
+            row(
+                "doorstep import_file (decisions import --decided-at)",
+                "import",
+                results["import"],
                 True,
             ),
         ],

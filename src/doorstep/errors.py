@@ -33,6 +33,7 @@ HTTP status codes belong to the web layer alone.
     │   └── IdempotencyConflictError  an Idempotency-Key reused with another body
     ├── AuthError              no valid API key, or a revoked one
     └── PermissionDeniedError  the key's role may not do this
+        ├── BackfillDeniedError  a field only admin/owner keys may send (decided_at)
         └── CsrfError          a page's form came without its session's CSRF token
 """
 
@@ -73,6 +74,7 @@ __all__ = [
     "IdempotencyConflictError",
     "AuthError",
     "PermissionDeniedError",
+    "BackfillDeniedError",
     "CsrfError",
 ]
 
@@ -372,6 +374,17 @@ class PermissionDeniedError(DoorstepError):
     """The key's role may not use this route or act on this app."""
 
     code = "permission_denied"
+
+
+class BackfillDeniedError(PermissionDeniedError):
+    """A request field only some roles may send (``decided_at``: backfilling history, for
+    admin and owner keys); ``errors`` names the field."""
+
+    code = "permission_denied"
+
+    def __init__(self, message: str, errors: list[RecordError]) -> None:
+        super().__init__(message)
+        self.errors = errors
 
 
 class CsrfError(PermissionDeniedError):

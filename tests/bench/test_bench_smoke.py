@@ -110,7 +110,10 @@ def test_bench_record_runs(data_dir: Path) -> None:
         "record_vs_score",
         "record_vs_score_plus_store",
         "record_rate_vs_target",
+        "import_vs_record",
+        "import_rate_vs_target",
     }
     assert all(math.isfinite(v) and v > 0 for v in ratios.values()), ratios
     result = json.loads(out.read_text())
     assert result["decided"] == 3000 and result["per_second"]["record"] > 0
+    assert result["per_second"]["import"] > 0

@@ -47,7 +47,7 @@ def test_report_refuses_what_it_cannot_write(tmp_path: Path) -> None:
     )
     assert wrong.exit_code == 1 and "--out must name an .html file" in wrong.stderr
     bad = runner.invoke(
-        app, ["report", "--spec", str(spec), "--db", db, "--window", "month", "-o", "x.html"]
+        app, ["report", "--spec", str(spec), "--db", db, "--window", "fortnight", "-o", "x.html"]
     )
-    assert bad.exit_code == 1 and "must be hour, day or week" in bad.stderr
+    assert bad.exit_code == 1 and "must be hour, day, week, month or a number of rows" in bad.stderr
     assert not (tmp_path / "r.pdf").exists()

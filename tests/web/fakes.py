@@ -72,10 +72,17 @@ class FakeStore:
         self.audit: list[tuple[str, str, dict[str, Any], str]] = []
         self.available = True
         self.record_calls = 0
+        self.rejects: list[Any] = []
 
     def _check(self) -> None:
         if not self.available:
             raise StoreUnavailableError("the fake store is down")
+
+    @implements(StoreContract.record_rejects)
+    def record_rejects(self, rejects: list[Any]) -> None:
+        self._check()
+        with self.lock:
+            self.rejects += rejects
 
     @implements(StoreContract.record)
     def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:

@@ -117,7 +117,7 @@ async def test_monitoring_report(client: httpx.AsyncClient) -> None:
     since = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     days = await client.get("/v1/apps/churn/monitoring", params={"window": "day", "since": since})
     assert len(days.json()["quality"]["windows"]) == 4
-    bad = await client.get("/v1/apps/churn/monitoring", params={"window": "month"})
+    bad = await client.get("/v1/apps/churn/monitoring", params={"window": "fortnight"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "window"
 
 

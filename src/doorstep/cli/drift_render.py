@@ -37,7 +37,7 @@ def _multivariate(entry: DriftWindow) -> str:
 
 def render_drift(drift: DriftSection, out: Console, *, window: str = "day") -> None:
     """Print the report's ``drift`` section (``window``: the report's window length)."""
-    width = 13 if window == "hour" else 10
+    width = 13 if window == "hour" or window.endswith("rows") else 10
     out.print(
         f"Drift, worst of the range: {_status(drift.status)}{_coverage(drift)}", soft_wrap=True
     )

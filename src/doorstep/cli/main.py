@@ -15,6 +15,7 @@ from doorstep.cli.audit import audit_app
 from doorstep.cli.card import card
 from doorstep.cli.console import fit_to_terminal
 from doorstep.cli.db import db_app
+from doorstep.cli.decisions import decisions_app
 from doorstep.cli.deliveries import deliveries_app
 from doorstep.cli.demo import demo
 from doorstep.cli.errors import command_group
@@ -49,6 +50,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(runs_app, name="runs")
+app.add_typer(decisions_app, name="decisions")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(export_app, name="export")
 app.add_typer(models_app, name="models")

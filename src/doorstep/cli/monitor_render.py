@@ -194,7 +194,7 @@ def render_report(report: MonitoringReport, out: Console | None = None) -> None:
     quality = report.quality
     judging = quality.status is not None
     table = Table(title="Live quality", title_justify="left")
-    width = 13 if report.window == "hour" else 10
+    width = 13 if report.window == "hour" or report.window.endswith("rows") else 10
     table.add_column("window", min_width=width)  # a date is never cut
     table.add_column("labelled", justify="right")
     if judging:
@@ -249,6 +249,10 @@ def render_report(report: MonitoringReport, out: Console | None = None) -> None:
             soft_wrap=True,
         )
     out.print(f"[bold]{roi.conclusion}[/]: {roi.message}", highlight=False, soft_wrap=True)
+    if report.rejects is not None:
+        from doorstep.cli.rejects_render import render_rejects
+
+        render_rejects(report.rejects, out, width=width)
     if report.drift is not None:
         from doorstep.cli.drift_render import render_drift
 

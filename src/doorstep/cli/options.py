@@ -65,7 +65,10 @@ InputFormatOption = Annotated[
 _TIME_HELP = "ISO 8601 time, e.g. 2025-03-01 or 2025-03-01T12:00:00Z."
 SinceOption = Annotated[str | None, typer.Option(help=_TIME_HELP)]
 UntilOption = Annotated[str | None, typer.Option(help=_TIME_HELP)]
-WindowOption = Annotated[str | None, typer.Option(help="hour, day or week (default: the spec's).")]
+WindowOption = Annotated[
+    str | None,
+    typer.Option(help="hour, day, week, month or N rows, e.g. 5000rows (default: the spec's)."),
+]
 PeriodsOption = Annotated[
     int | None, typer.Option(min=1, help="Windows to report when --since is not given.")
 ]

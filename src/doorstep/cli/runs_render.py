@@ -14,7 +14,7 @@ from doorstep.cli.console import wide_when_piped
 if TYPE_CHECKING:
     from doorstep.store.runs import RunInfo
 
-__all__ = ["TABLE_WIDTH", "run_done", "runs"]
+__all__ = ["TABLE_WIDTH", "import_done", "run_done", "runs"]
 
 TABLE_WIDTH = 160
 """Width of the runs table written to a pipe or file (a terminal's own width is used
@@ -66,3 +66,25 @@ def run_done(console: Console, errors: Console, run: RunInfo) -> None:
     )
     for error in run.errors[:5]:
         errors.print(f"  {error['entity_id']}: {error['message']}", highlight=False)
+
+
+def import_done(console: Console, errors: Console, run: RunInfo, name: str, shown: int) -> None:
+    """An import, finished: its counts (rows imported before are left out, and said so), then
+    its first rejected rows as ``FILE:ROW:FIELD:RULE: message`` (on ``errors``)."""
+    done = int(run.checkpoint or 0)
+    before = max(0, done - run.rows)
+    console.print(
+        f"Import [bold]{run.id}[/] {run.state}: {done:,} rows read, {run.decided:,} decisions "
+        f"recorded, {run.rejected:,} rows rejected, {before:,} imported before "
+        f"(doorstep runs show {run.id})",
+        soft_wrap=True,
+    )
+    for error in run.errors[:shown]:
+        field = error.get("field") or ""
+        errors.print(
+            f"  {name}:{error.get('record')}:{field}:{error.get('rule')}: {error['message']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if run.error:
+        errors.print(f"[bold red]error[/]: {run.error}", highlight=False, soft_wrap=True)

@@ -11,7 +11,7 @@ from doorstep.cli import render, runs_render
 from doorstep.cli.console import console, errors
 from doorstep.cli.options import DbOption, InputFormatOption, SpecOption, open_db
 
-__all__ = ["EXIT_ALL_REJECTED", "score"]
+__all__ = ["EXIT_ALL_REJECTED", "fail_if_all_rejected", "score"]
 
 EXIT_ALL_REJECTED = 5
 """The exit status of a run that read rows and rejected every one of them: nothing decided (the
@@ -116,7 +116,7 @@ def score(
                 on_progress=bar.advance,
             )
         runs_render.run_done(console, errors, run)
-        _fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
+        fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
         return
     if from_database:
         app = load_app(spec)
@@ -135,7 +135,7 @@ def score(
                 chunk_rows=chunk_rows,
             )
         runs_render.run_done(console, errors, run)
-        _fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
+        fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
         return
     if source is None or out is None:
         raise typer.BadParameter(
@@ -157,7 +157,7 @@ def score(
             on_progress=bar.advance,
         )
     render.score_summary(console, summary)
-    _fail_if_all_rejected(summary.rows, summary.decided, f"the rejects file {summary.rejects}")
+    fail_if_all_rejected(summary.rows, summary.decided, f"the rejects file {summary.rejects}")
 
 
 def _refuse_mixed_options(
@@ -220,7 +220,7 @@ def _refuse_mixed_options(
         )
 
 
-def _fail_if_all_rejected(rows: int, decided: int, where: str) -> None:
+def fail_if_all_rejected(rows: int, decided: int, where: str) -> None:
     if rows and not decided:
         errors.print(
             f"[bold red]error[/]: all {rows:,} records were rejected and none was decided; "

@@ -24,6 +24,7 @@ from doorstep.store.protocols import (
     RecordRequest,
     Verdict,
 )
+from doorstep.store.rejects import RejectRecord, insert_rejects
 from doorstep.store.shadow import insert_shadow
 from doorstep.store.shadow_records import ShadowDecision
 from doorstep.store.tables import decisions, idempotency, reviews
@@ -147,6 +148,7 @@ def record(
     rows: list[tuple[Any, ...]] = []
     outbox: list[DeliveryRecord] = []
     shadow: list[ShadowDecision] = []
+    refused: list[RejectRecord] = []
     sqlite_dialect = conn.dialect.name == "sqlite"
     for request in requests:
         app = request.app or (request.decisions[0].app if request.decisions else "")
@@ -155,6 +157,10 @@ def record(
             if outcome is not None:
                 outcomes.append(outcome)
                 continue
+        refused.extend(request.rejects)
+        if not request.decisions and request.rejects and request.idempotency_key is None:
+            outcomes.append(RecordOutcome("recorded", request.response))
+            continue  # refused records only: kept, nothing decided to audit
         prepared, digest = _prepare(request.decisions, sqlite_dialect)
         payload = {"app": app, **digest.payload()}
         subject = request.decisions[0].id if len(request.decisions) == 1 else app
@@ -174,6 +180,7 @@ def record(
     # after their decisions (foreign key), in the same transaction: both or neither
     _outbox.insert_deliveries(conn, outbox)
     insert_shadow(conn, shadow)
+    insert_rejects(conn, refused)
     return outcomes
 
 

@@ -251,6 +251,48 @@ def window_counts(
     ]
 
 
+def window_counts_between(
+    conn: sa.Connection, app: str, edges: list[datetime]
+) -> list[WindowCounts]:
+    """:func:`window_counts` for windows of any lengths (months, windows of rows): window
+    ``i`` is ``[edges[i], edges[i + 1])``; one aggregation per window, over the index."""
+    status = decisions.c.status
+    found: list[WindowCounts] = []
+    for index, (start, end) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        rows = conn.execute(
+            sa.select(
+                decisions.c.model_version,
+                sa.func.count(),
+                sa.func.coalesce(
+                    sa.func.sum(sa.case((status.in_(("approved", "overridden")), 1), else_=0)), 0
+                ),
+                sa.func.coalesce(sa.func.sum(sa.case((status == "overridden", 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((status == "pending_review", 1), else_=0)), 0),
+            )
+            .where(*_in_range(app, start, end))
+            .group_by(decisions.c.model_version)
+            .order_by(decisions.c.model_version)
+        )
+        found += [
+            WindowCounts(index, str(version), int(n), int(reviewed), int(over), int(pending))
+            for version, n, reviewed, over, pending in rows
+        ]
+    return found
+
+
+def row_window_edges(conn: sa.Connection, app: str, rows: int) -> list[datetime]:
+    """The times of the app's decisions number 1, ``rows`` + 1, 2 ``rows`` + 1, … in the order
+    of their time (then id): where each window of ``rows`` decisions starts."""
+    number = sa.func.row_number().over(order_by=(decisions.c.created_at, decisions.c.id))
+    ranked = (
+        sa.select(decisions.c.created_at.label("at"), number.label("n"))
+        .where(decisions.c.app == app)
+        .subquery()
+    )
+    query = sa.select(ranked.c.at).where((ranked.c.n - 1) % rows == 0).order_by(ranked.c.n)
+    return [at for (at,) in conn.execute(query)]
+
+
 def _epoch_us_of(moment: datetime) -> int:
     delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
+from doorstep.store.rejects import RejectCount, RejectRecord
 from doorstep.store.shadow_records import ShadowDecision, VersionCounts
 from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
@@ -103,6 +104,8 @@ class RecordRequest:
     shadow: list[ShadowDecision] = field(default_factory=list)
     """What the shadow version decided on these decisions, written in the same transaction
     (never delivered; a replayed or conflicting request writes none)."""
+    rejects: list[RejectRecord] = field(default_factory=list)
+    """The records refused with them (one per broken rule), kept in the same transaction."""
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,10 @@ class DecisionStore(Protocol):
         ...
 
     def get_decision(self, decision_id: str) -> Decision | None: ...
+
+    def record_rejects(self, rejects: list[RejectRecord]) -> None:
+        """Keep refused records that came without any decision to record them with."""
+        ...
 
     def list_decisions(self, query: DecisionQuery) -> DecisionPage:
         """Newest first; cursor pagination stable under concurrent inserts."""
@@ -459,6 +466,20 @@ class OutcomeStore(Protocol):
     ) -> list[WindowCounts]:
         """Decisions of ``[since, until)`` and their reviews per window of ``step_seconds``
         (index 0 starts at ``since``) and model version, in one aggregation."""
+        ...
+
+    def window_counts_between(self, app: str, *, edges: list[datetime]) -> list[WindowCounts]:
+        """As :meth:`window_counts`, for windows of any lengths: window ``i`` is
+        ``[edges[i], edges[i + 1])``."""
+        ...
+
+    def reject_counts(self, app: str, *, edges: list[datetime]) -> list[RejectCount]:
+        """Refused records per window ``[edges[i], edges[i + 1])``, field and rule."""
+        ...
+
+    def row_window_edges(self, app: str, *, rows: int) -> list[datetime]:
+        """The times of the app's decisions number 1, ``rows`` + 1, 2 ``rows`` + 1, … (by time,
+        then id): where each window of ``rows`` decisions starts."""
         ...
 
     def iter_window_inputs(

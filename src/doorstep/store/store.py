@@ -26,6 +26,7 @@ from doorstep.store import outbox as _outbox
 from doorstep.store import outbox_operations as _deliveries
 from doorstep.store import outcomes as _outcomes
 from doorstep.store import queue as _queue
+from doorstep.store import rejects as _rejects
 from doorstep.store import replay as _replay
 from doorstep.store import runs as _runs
 from doorstep.store import sessions as _sessions
@@ -362,6 +363,23 @@ class Store:
         with self._read() as conn:
             return _labelled.window_counts(conn, app, since, until, step_seconds)
 
+    def window_counts_between(self, app: str, *, edges: list[datetime]) -> list[WindowCounts]:
+        with self._read() as conn:
+            return _labelled.window_counts_between(conn, app, edges)
+
+    def reject_counts(self, app: str, *, edges: list[datetime]) -> list[_rejects.RejectCount]:
+        with self._read() as conn:
+            return _rejects.reject_counts(conn, app, edges)
+
+    def record_rejects(self, rejects: list[_rejects.RejectRecord]) -> None:
+        if rejects:
+            with self._write_plain() as conn:
+                _rejects.insert_rejects(conn, rejects)
+
+    def row_window_edges(self, app: str, *, rows: int) -> list[datetime]:
+        with self._read() as conn:
+            return _labelled.row_window_edges(conn, app, rows)
+
     def iter_window_inputs(
         self,
         app: str,
@@ -553,7 +571,7 @@ class Store:
                     f"Run {lease.run.id} is no longer held by this runner (its lease expired "
                     "and another runner took it over); this chunk was not recorded."
                 )
-            _decisions.record(conn, audit, [r for r in requests if r.decisions], actor)
+            _decisions.record(conn, audit, [r for r in requests if r.decisions or r.rejects], actor)
 
     def finish_run(self, lease: _runs.RunLease, state: _runs.RunState, error: str | None) -> bool:
         with self._write_plain() as conn:

@@ -27,6 +27,7 @@ __all__ = [
     "model_versions",
     "outcomes",
     "page_sessions",
+    "rejects",
     "review_claims",
     "reviews",
     "runs",
@@ -422,4 +423,24 @@ alert_states = sa.Table(
     sa.Column("threshold", sa.Float, nullable=True),
     sa.Column("retrain_at", UTCDateTime, nullable=True),  # the hook fired for this breach
     sa.Column("detail", sa.JSON, nullable=True),
+)
+
+rejects = sa.Table(
+    "rejects",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("app", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    # where the record came from: api, file, import, run
+    sa.Column("source", sa.String(16), nullable=False),
+    # names the record (one per rule it broke share it): counts records, not rules
+    sa.Column("record", sa.String(120), nullable=False),
+    sa.Column("run_id", sa.String(36), nullable=True),
+    sa.Column("row", sa.Integer, nullable=True),
+    sa.Column("entity_id", sa.String(200), nullable=True),
+    sa.Column("field", sa.String(200), nullable=True),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("value", sa.Text, nullable=True),  # masked (***) when the field is PII
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Index("ix_rejects_app_at", "app", "at"),
 )

@@ -23,6 +23,7 @@ from doorstep.core.stats.quality_status import QualityThreshold
 from doorstep.core.stats.roi_report import Conclusion, Goal, OutcomeKind, RoiReport
 from doorstep.types.drift import DriftSection
 from doorstep.types.estimation import EstimationSection
+from doorstep.types.rejects import RejectsSection
 
 __all__ = [
     "Counts",
@@ -39,7 +40,8 @@ __all__ = [
     "Window",
 ]
 
-Window: TypeAlias = Literal["hour", "day", "week"]
+Window: TypeAlias = str
+"""A window size: ``hour``, ``day``, ``week``, ``month`` or ``N rows`` (``5000rows``)."""
 """The length of a report's windows (UTC; weeks start on Monday)."""
 QualityOn: TypeAlias = Literal["all", "untreated"]
 RoiConclusion: TypeAlias = Conclusion | Literal["unavailable"]
@@ -269,6 +271,8 @@ class MonitoringReport:
     estimated: EstimationSection | None = None
     """Quality estimated before outcomes (``None`` as ``drift``; ``available: false`` with a
     note when the app or its reference cannot support it)."""
+    rejects: RejectsSection | None = None
+    """Records the input contract refused, per window (``None``: not counted)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data: what the API and ``doorstep monitor --json`` send."""
@@ -285,4 +289,5 @@ class MonitoringReport:
             "roi": self.roi.as_dict(),
             "drift": None if self.drift is None else self.drift.to_dict(),
             "estimated": None if self.estimated is None else self.estimated.to_dict(),
+            "rejects": None if self.rejects is None else self.rejects.to_dict(),
         }

@@ -273,6 +273,12 @@ def key_id_of(request: Request) -> str | None:
     return key.id if key is not None else None
 
 
+def role_of(request: Request) -> str | None:
+    """The role of the authenticated key (``None`` without one)."""
+    key: ApiKey | None = getattr(request.state, "key", None)
+    return key.role if key is not None else None
+
+
 def sees_pii(request: Request) -> bool:
     key: ApiKey | None = getattr(request.state, "key", None)
     return key is not None and key.role in PII_ROLES

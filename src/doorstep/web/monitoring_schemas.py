@@ -18,6 +18,9 @@ __all__ = [
     "IntervalOut",
     "MetricOut",
     "MonitoringOut",
+    "RejectRuleOut",
+    "RejectsOut",
+    "RejectsWindowOut",
     "OutcomesOut",
     "OverrideWindowOut",
     "OverridesOut",
@@ -226,9 +229,32 @@ class CountsOut(BaseModel):
     """Decisions by model version."""
 
 
+class RejectRuleOut(BaseModel):
+    field: str | None
+    rule: str
+    count: int
+    records: int
+
+
+class RejectsWindowOut(BaseModel):
+    start: str
+    end: str
+    decided: int
+    rejected: int
+    rate: float | None
+    rules: list[RejectRuleOut]
+
+
+class RejectsOut(BaseModel):
+    decided: int
+    rejected: int
+    rate: float | None
+    windows: list[RejectsWindowOut]
+
+
 class MonitoringOut(BaseModel):
     app: str
-    window: Literal["hour", "day", "week"]
+    window: str
     since: str
     until: str
     generated_at: str
@@ -241,3 +267,7 @@ class MonitoringOut(BaseModel):
     """``null`` when the spec names no reference data."""
     estimated: EstimatedOut | None = None
     """Quality estimated before outcomes; ``null`` as ``drift``."""
+    rejects: RejectsOut | None = None
+    """Records the input contract refused, per window: ``decided``, ``rejected`` (records),
+    ``rate`` (rejected / arrived) and ``rules`` (per field and rule: ``count`` broken rules,
+    ``records`` distinct records)."""

@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from doorstep.errors import (
     AuthError,
+    BackfillDeniedError,
     ConflictError,
     DoorstepError,
     FeatureSourceUnavailableError,
@@ -156,7 +157,7 @@ def _doorstep_error(request: Request, exc: Exception) -> Response:
     if status == 503:
         settings = getattr(request.app.state, "settings", None)
         headers["Retry-After"] = str(getattr(settings, "retry_after_seconds", 1))
-    errors = exc.errors if isinstance(exc, RecordsInvalidError) else None
+    errors = exc.errors if isinstance(exc, RecordsInvalidError | BackfillDeniedError) else None
     return problem_response(request, status, exc.code, exc.message, errors=errors, headers=headers)
 
 

@@ -4,6 +4,7 @@ application instance (no globals)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -97,14 +98,26 @@ class DecisionService:
         explain: bool | None,
         idempotency_key: str | None,
         key_owner: str | None = None,
+        decided_at: datetime | None = None,
     ) -> OnlineResponse:
         app = self.registry.get(app_name)
         records, single = parse_records(body, max_records=self.settings.max_records)
-        digest = None if idempotency_key is None else body_digest(app.name, explain, body)
+        if idempotency_key is None:
+            digest = None
+        else:  # the same body at another decision time is another request
+            stamped = body if decided_at is None else body + b"\n" + decided_at.isoformat().encode()
+            digest = body_digest(app.name, explain, stamped)
         request = OnlineRequest(
-            records, single, actor, explain, idempotency_key, digest, key_owner=key_owner
+            records,
+            single,
+            actor,
+            explain,
+            idempotency_key,
+            digest,
+            key_owner=key_owner,
+            decided_at=decided_at,
         )
-        if single:
+        if single and decided_at is None:  # a backfill is never batched with live requests
             result = await self.batchers[app.name].submit(request)
         else:
             result = (await anyio.to_thread.run_sync(self.run, app, [request]))[0]

@@ -183,7 +183,10 @@ def test_a_small_control_group_is_called_too_small(store: Store) -> None:
 
 
 def test_windows_default_to_the_spec_and_the_last_periods() -> None:
-    from doorstep.services.monitor.report import _resolve_range
+    from doorstep.services.monitor.ranges import resolve_range
+
+    def _resolve_range(*args: Any) -> Any:
+        return resolve_range(args[0], None, *args[1:])
 
     span = _resolve_range(spec(), None, None, None, None, NOW + timedelta(hours=5))
     assert span.window == "day" and span.count == 30
@@ -195,8 +198,8 @@ def test_windows_default_to_the_spec_and_the_last_periods() -> None:
     )
     with pytest.raises(InputError, match="at most 1000 are reported"):
         _resolve_range(spec(), "hour", START - timedelta(days=365), NOW, None, NOW)
-    with pytest.raises(InputError, match="must be hour, day or week"):
-        _resolve_range(spec(), "month", None, None, None, NOW)
+    with pytest.raises(InputError, match="must be hour, day, week, month or a number of rows"):
+        _resolve_range(spec(), "fortnight", None, None, None, NOW)
 
 
 def test_overrides_are_counted_and_judged(store: Store) -> None:

@@ -245,6 +245,20 @@ def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> Non
     assert days[:SHIFT_DAY] == ["ok"] * SHIFT_DAY and days[SHIFT_DAY + 1 :] == ["alert"] * 2
     assert 'id="drift-status">✖ alert' in html
     assert "chart-score-psi" in checked.ids and "data-quality-table" in checked.ids
+    # missing values per window, not only the latest: each window's rate, as the JSON has it
+    quality = re.search(r'<table class="heat" id="data-quality-heatmap">(.*?)</table>', html, re.S)
+    assert quality is not None
+    assert report.drift is not None
+    shown = [w for w in report.drift.windows if w.rows][-len(days) :]
+    for name in ("monthly_spend", "plan"):
+        found = re.search(rf'<tr data-feature="{name}">(.*?)</tr>', quality.group(1), re.S)
+        assert found is not None
+        rates = re.findall(r'<td class="num"[^>]*>(.*?)</td>', found.group(1))
+        assert len(rates) == len(shown)
+        for cell, window in zip(rates, shown, strict=True):
+            column = window.column(name)
+            assert column is not None and column.missing_rate is not None
+            assert cell.startswith(f"{column.missing_rate * 100:.1f} %")
 
 
 def test_regression_and_multiclass_reports_render(store: Store) -> None:

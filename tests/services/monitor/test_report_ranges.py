@@ -43,7 +43,7 @@ moments = st.one_of(st.sampled_from(EDGES), st.datetimes(timezones=st.just(UTC))
 @given(
     since=st.none() | moments,
     until=st.none() | moments,
-    window=st.sampled_from([None, "hour", "day", "week"]),
+    window=st.sampled_from([None, "hour", "day", "week", "month", "50rows"]),
     periods=st.none() | st.integers(min_value=1, max_value=10**7),
 )
 def test_any_range_is_a_report_or_an_input_error(

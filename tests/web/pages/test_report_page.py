@@ -38,5 +38,5 @@ async def test_the_report_page_serves_the_same_document(
         assert_self_contained(page.text, checked)
         assert 'churn <span class="muted">monitoring report</span>' in page.text
         assert "in 6 hour windows" in page.text
-        bad = await browser.get("/apps/churn/report", params={"window": "month"})
+        bad = await browser.get("/apps/churn/report", params={"window": "fortnight"})
         assert bad.status_code == 422

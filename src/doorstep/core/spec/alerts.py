@@ -35,11 +35,25 @@ __all__ = [
 ]
 
 AlertedMetric: TypeAlias = Literal[
-    "auc", "precision", "recall", "accuracy", "brier", "mae", "rmse", "override_rate"
+    "auc",
+    "precision",
+    "recall",
+    "accuracy",
+    "brier",
+    "mae",
+    "rmse",
+    "override_rate",
+    "rejected_rate",
 ]
-"""A quality metric of the monitoring report, or the override rate."""
+"""A quality metric of the monitoring report, the override rate, or the rejected rate."""
 LOWER_IS_WORSE: tuple[AlertedMetric, ...] = ("auc", "precision", "recall", "accuracy")
-HIGHER_IS_WORSE: tuple[AlertedMetric, ...] = ("brier", "mae", "rmse", "override_rate")
+HIGHER_IS_WORSE: tuple[AlertedMetric, ...] = (
+    "brier",
+    "mae",
+    "rmse",
+    "override_rate",
+    "rejected_rate",
+)
 ALERT_CONNECTOR_TYPES = ("webhook", "chat", "email", "file")
 """Connectors that can carry an alert (a SQL row has no place for a message)."""
 _TASK_METRICS = {
@@ -86,6 +100,9 @@ class QualityAlertSpec(_Strict):
     rmse: QualityThresholdSpec | None = None
     """Regression: root mean squared error, higher is worse."""
     override_rate: QualityThresholdSpec | None = None
+    rejected_rate: QualityThresholdSpec | None = None
+    """Share of the records that arrived in a window that the input contract refused, higher
+    is worse, e.g. ``{warn: 0.02, alert: 0.05}``; judged once ``min_labelled`` records arrived."""
     """Share of reviewed decisions whose reviewer overrode the policy, higher is worse."""
     min_labelled: Annotated[int, Field(ge=1)] | None = None
     """Labelled decisions (reviewed ones for ``override_rate``) a window needs before its
@@ -228,7 +245,7 @@ def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
                     f"{', '.join(ALERT_CONNECTOR_TYPES)} connectors",
                 )
             )
-    allowed = (*_TASK_METRICS[spec.model.task], "override_rate")
+    allowed = (*_TASK_METRICS[spec.model.task], "override_rate", "rejected_rate")
     for metric in alerts.quality.thresholds():
         if metric not in allowed:
             issues.append(

@@ -13,7 +13,8 @@ from doorstep.core.spec.audit import AuditSpec
 from doorstep.core.spec.card import CardSpec
 from doorstep.core.spec.fairness import FairnessSpec
 from doorstep.core.spec.governance import GovernanceSpec
-from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec
+from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec, check_timezone
+from doorstep.core.windows import parse_window
 
 __all__ = [
     "ActionSpec",
@@ -408,8 +409,22 @@ class DriftSpec(_Strict):
 
 
 class MonitoringSpec(_Strict):
-    window: Literal["hour", "day", "week"] = "day"
-    """Time window of live quality reports: ``hour``, ``day`` or ``week`` (UTC)."""
+    window: str = "day"
+    """Window of monitoring reports and alerts: ``hour``, ``day``, ``week``, ``month`` (calendar
+    windows in ``timezone``) or a number of decisions, ``5000rows``."""
+    timezone: str = "UTC"
+    """Time zone of calendar windows (IANA name): where a day, a week, a month starts."""
+
+    @field_validator("window")
+    @classmethod
+    def _check_window(cls, value: str) -> str:
+        return parse_window(value).name
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
     outcome: OutcomeSpec = OutcomeSpec()
     """What an outcome is and how it is matched to decisions."""
     min_samples: MinSamplesSpec = MinSamplesSpec()

@@ -32,12 +32,16 @@ from doorstep.errors import (
     RecordError,
     RecordsInvalidError,
 )
+from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.decide.backfill import as_backfilled
 from doorstep.services.decide.batch import decide_batch, decide_validated
 from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.decide.recording import record_batch
+from doorstep.services.decide.rejects import kept_rejects
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.store.protocols import DecisionStore, RecordRequest
+from doorstep.store.rejects import RejectRecord
 from doorstep.store.shadow_records import ShadowDecision
 from doorstep.types import Decision
 
@@ -67,6 +71,9 @@ class OnlineRequest:
     key_owner: str | None = None
     """Who sent the key (the API key's id): an ``Idempotency-Key`` is one caller's, so two
     callers who happen to choose the same key never see each other's answers."""
+    decided_at: datetime | None = None
+    """A backfill: record the decisions as made then, marked imported, with no deliveries
+    (see :mod:`doorstep.services.decide.backfill`); ``None``: now, as usual."""
 
 
 @dataclass(frozen=True)
@@ -142,9 +149,12 @@ def decide_requests(
         else:
             pending.setdefault(request.actor, []).append((index, built))
     tally = DecisionTally()
+    unrecorded: list[RejectRecord] = []
     for index, result in enumerate(results):
         if result is not None:  # answered without the store: bad single record, or no decision
             builder.count(index, tally, decided=False)
+            unrecorded += builder.rejects(index)
+    store.record_rejects(unrecorded)  # kept, though nothing was decided
     for actor, group in pending.items():
         outcomes = store.record([req for _, req in group], actor=actor)
         for (index, req), outcome in zip(group, outcomes, strict=True):
@@ -180,6 +190,8 @@ class _Builder:
         self.lineage: dict[tuple[int, int], dict[str, Any] | None] = {}
         self.refused: set[tuple[int, int]] = set()
         self.failed: dict[int, DoorstepError] = {}
+        # the offending values of refused records, by (request, position, field): kept
+        self.values: dict[tuple[int, int, str | None], Any] = {}
 
     def enrich(self, features: FeatureLookup, requests: Sequence[OnlineRequest]) -> None:
         """Look up what the records of every request lack, once per source for all of them."""
@@ -255,6 +267,30 @@ class _Builder:
         for error in recorded.errors:
             index, position = owners[error.record or 0]
             self.errors[index].append(replace(error, record=position))
+        if batch.rejects.height:
+            for row, name, value in batch.rejects.select("row", "field", "value").iter_rows():
+                index, position = owners[row - 1]
+                self.values[(index, position, name)] = value
+
+    def rejects(self, index: int) -> list[RejectRecord]:
+        """The refused records of request ``index``, as the store keeps them."""
+        errors = self.errors[index]
+        if not errors:
+            return []
+        request_id = new_id()
+        values = self.values
+        found = (
+            (e.record, e.entity_id, e.field, e.rule, values.get((index, e.record or 0, e.field)))
+            for e in errors
+        )
+        with_messages = ((*parts, e.message) for parts, e in zip(found, errors, strict=True))
+        return kept_rejects(
+            self.app,
+            with_messages,
+            source="api",
+            at=self.now,
+            record_of=lambda position, _: f"api:{request_id}:{position}",
+        )
 
     def finish(self, index: int, request: OnlineRequest) -> RecordRequest | DoorstepError:
         failure = self.failed.get(index)
@@ -285,6 +321,17 @@ class _Builder:
         else:
             errors.sort(key=lambda e: e.record or 0)
             body = encode_json({"decisions": self.items[index], "errors": errors})
+        if request.decided_at is not None:
+            mark = {"api": request.actor, "decided_at": request.decided_at.isoformat()}
+            made = [as_backfilled(d, request.decided_at, mark) for d in self.records[index]]
+            return RecordRequest(
+                decisions=made,
+                idempotency_key=stored_key(request.key_owner, request.idempotency_key),
+                body_sha256=request.body_sha256,
+                response=body,
+                app=self.app.name,
+                rejects=self.rejects(index),
+            )
         return RecordRequest(
             decisions=self.records[index],
             idempotency_key=stored_key(request.key_owner, request.idempotency_key),
@@ -293,6 +340,7 @@ class _Builder:
             app=self.app.name,
             deliveries=deliveries_for(self.app, self.records[index]),
             shadow=self.shadow[index],
+            rejects=self.rejects(index),
         )
 
     def count(self, index: int, tally: DecisionTally, *, decided: bool) -> None:

@@ -34,6 +34,7 @@ _STATISTICS = {
     "demographic_parity_difference": "demographic-parity difference",
     "demographic_parity_ratio": "demographic-parity ratio",
     "equalized_odds_difference": "equalized-odds difference",
+    "rejected_rate": "rejected rate",
 }
 
 

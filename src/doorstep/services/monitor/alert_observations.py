@@ -37,10 +37,15 @@ def observe(spec: Spec, alerts: AlertsSpec, report: MonitoringReport) -> list[Ob
     minimum = quality_minimum(spec, alerts)
     windows = report.quality.windows
     reviews = report.overrides.windows
+    refused = report.rejects.windows if report.rejects is not None else ()
     for metric, given in thresholds.items():
         statuses: list[tuple[Status, float | None, int]] = []
-        for entry, reviewed in zip(windows, reviews, strict=True):
-            if metric == "override_rate":
+        for index, (entry, reviewed) in enumerate(zip(windows, reviews, strict=True)):
+            if metric == "rejected_rate":
+                arrived = refused[index] if index < len(refused) else None
+                count = arrived.arrived if arrived is not None else 0
+                value = arrived.rate if arrived is not None else None
+            elif metric == "override_rate":
                 count, overridden = reviewed.reviewed, reviewed.overridden
                 value = overridden / count if count else None
             else:

@@ -25,7 +25,7 @@ import logging
 import os
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +39,8 @@ from doorstep.services.monitor.alert_messages import Observation, alert_message,
 from doorstep.services.monitor.alert_observations import observe
 from doorstep.services.monitor.drift import drift_thresholds
 from doorstep.services.monitor.fairness_alerts import fairness_observations
-from doorstep.services.monitor.report import WINDOW_SECONDS, monitoring_report, window_start
+from doorstep.services.monitor.ranges import alert_range
+from doorstep.services.monitor.report import monitoring_report
 from doorstep.store.alerts import AlertMessage, AlertState, AlertTransition
 from doorstep.store.canonical import iso
 from doorstep.store.protocols import AlertStore, OutcomeStore
@@ -152,10 +153,11 @@ def run_monitor(
     now = now or datetime.now(UTC)
     alerts = _spec_alerts(spec)
     window = spec.monitoring.window
-    step = timedelta(seconds=WINDOW_SECONDS[window])
-    end = window_start(now, window) + (step if alerts.include_current else timedelta(0))
     periods = alerts.retrain.after if alerts.retrain is not None else 1
-    since = end - step * max(1, periods)
+    span, start, end = alert_range(
+        spec, store, now=now, include_current=alerts.include_current, periods=periods
+    )
+    since = span.since
     report = monitoring_report(
         spec,
         store,
@@ -167,18 +169,18 @@ def run_monitor(
         thresholds=drift_thresholds(spec),
     )
     observations = observe(spec, alerts, report)
-    observations += fairness_observations(spec, store, window=window, start=end - step, end=end)
+    observations += fairness_observations(spec, store, window=window, start=start, end=end)
     app = spec.app.name
     if not alert or spec.monitoring.alerts is None:
         states = store.alert_states(app)
         return MonitorResult(
-            app, window, end - step, end, observations, [], _open(states), report=report
+            app, window, start, end, observations, [], _open(states), report=report
         )
     states = store.alert_states(app)
     planned = plan_transitions(app, alerts, observations, states, now=now, public_url=public_url)
     run_payload = {
         "window": window,
-        "start": iso(end - step),
+        "start": iso(start),
         "end": iso(end),
         "status": worst_status(o.status for o in observations),
         "counts": _counts(observations),
@@ -211,7 +213,7 @@ def run_monitor(
     return MonitorResult(
         app,
         window,
-        end - step,
+        start,
         end,
         observations,
         applied,

@@ -10,8 +10,8 @@ for overrides, one for ROI), so memory stays flat whatever the history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import polars as pl
@@ -21,7 +21,7 @@ from doorstep.core.spec.models import DriftSpec, Spec
 from doorstep.core.stats.drift import DEFAULT_THRESHOLDS, DriftThresholds, ReferenceProfile
 from doorstep.core.stats.quality import BinaryQuality, MulticlassQuality, RegressionQuality
 from doorstep.core.stats.roi import ActionEconomics, RoiAccumulator
-from doorstep.errors import InputError
+from doorstep.core.windows import window_start as calendar_start
 from doorstep.services.monitor.drift import drift_windows
 from doorstep.services.monitor.estimation import (
     EstimationObserver,
@@ -31,6 +31,13 @@ from doorstep.services.monitor.estimation import (
 )
 from doorstep.services.monitor.overrides import OverridesAccumulator
 from doorstep.services.monitor.quality_judgement import judge_quality
+from doorstep.services.monitor.ranges import (
+    DEFAULT_PERIODS,
+    MAX_WINDOWS,
+    WindowRange,
+    resolve_range,
+)
+from doorstep.services.monitor.rejects import rejects_section
 from doorstep.store.feedback import LABELLED_COLUMNS, FeedbackCounts, WindowCounts
 from doorstep.store.protocols import OutcomeStore
 from doorstep.types.monitoring import (
@@ -53,11 +60,7 @@ __all__ = [
 ]
 
 WINDOW_SECONDS: dict[str, int] = {"hour": 3_600, "day": 86_400, "week": 604_800}
-DEFAULT_PERIODS: dict[str, int] = {"hour": 48, "day": 30, "week": 26}
-"""Windows reported when no ``since`` is given: two days of hours, a month of days, half a
-year of weeks (the current window included)."""
-_WINDOWS: dict[str, Window] = {"hour": "hour", "day": "day", "week": "week"}
-MAX_WINDOWS = 1_000
+"""The length of the fixed calendar windows in UTC (months and windows of rows have none)."""
 CHUNK_ROWS = 20_000
 
 _SCHEMA: dict[str, Any] = {
@@ -77,73 +80,8 @@ assert tuple(_SCHEMA) == LABELLED_COLUMNS
 
 
 def window_start(moment: datetime, window: str) -> datetime:
-    """The start of the (UTC) window holding ``moment``."""
-    moment = moment.astimezone(UTC)
-    if window == "hour":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if window == "day":
-        return day
-    return day - timedelta(days=day.weekday())
-
-
-@dataclass(frozen=True)
-class _Range:
-    window: Window
-    since: datetime
-    until: datetime
-
-    @property
-    def step(self) -> timedelta:
-        return timedelta(seconds=WINDOW_SECONDS[self.window])
-
-    @property
-    def count(self) -> int:
-        return max(0, -(-(self.until - self.since) // self.step))
-
-    def bounds(self, index: int) -> tuple[datetime, datetime]:
-        start = self.since + index * self.step
-        # the last window ends at ``until``, which may lie too near datetime.max to add a step
-        return start, self.until if self.until - start <= self.step else start + self.step
-
-
-def _resolve_range(
-    spec: Spec,
-    window: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    periods: int | None,
-    now: datetime,
-) -> _Range:
-    chosen = _WINDOWS.get(window or spec.monitoring.window)
-    if chosen is None:
-        raise InputError(
-            f"The window must be hour, day or week. Got {window or spec.monitoring.window!r} "
-            "instead."
-        )
-    step = timedelta(seconds=WINDOW_SECONDS[chosen])
-    try:
-        end = until.astimezone(UTC) if until is not None else window_start(now, chosen) + step
-        if since is None:
-            start = window_start(end - step * (periods or DEFAULT_PERIODS[chosen]), chosen)
-        else:
-            start = window_start(since, chosen)
-    except OverflowError:
-        raise InputError(
-            f"The range from {since} to {until} with {periods} {chosen} windows reaches past "
-            "the dates a calendar can hold (years 1 to 9999). Choose dates within it."
-        ) from None
-    if start >= end:
-        raise InputError(
-            f"'since' ({start.isoformat()}) must come before 'until' ({end.isoformat()})."
-        )
-    found = _Range(chosen, start, end)
-    if found.count > MAX_WINDOWS:
-        raise InputError(
-            f"The range holds {found.count} {chosen} windows; at most {MAX_WINDOWS} are reported. "
-            "Choose a longer window or a shorter range."
-        )
-    return found
+    """The start of the (UTC) calendar window holding ``moment``."""
+    return calendar_start(moment, window, UTC)
 
 
 class _Quality:
@@ -197,7 +135,7 @@ def _economics(spec: Spec) -> dict[str, ActionEconomics]:
 
 
 def _prepare(
-    rows: list[Any], spec: Spec, semantics: OutcomeSemantics, span: _Range
+    rows: list[Any], spec: Spec, semantics: OutcomeSemantics, span: WindowRange
 ) -> pl.DataFrame:
     frame = pl.DataFrame(rows, schema=_SCHEMA, orient="row", strict=False)
     status = pl.col("status")
@@ -209,11 +147,10 @@ def _prepare(
         .otherwise(pl.lit("none"))
         .fill_null("none")
     )
-    since_us = int(span.since.timestamp()) * 1_000_000
-    step_us = WINDOW_SECONDS[span.window] * 1_000_000
+    edges = pl.Series([_epoch_us(edge) for edge in span.edges[1:-1]], dtype=pl.Int64)
     columns = [
         taken.alias("taken"),
-        ((pl.col("created_us") - since_us) // step_us).alias("window"),
+        edges.search_sorted(frame["created_us"], side="right").cast(pl.Int64).alias("window"),
     ]
     if semantics.kind == "value":
         columns.append(pl.col("value").is_not_null().alias("valid"))
@@ -255,12 +192,14 @@ def monitoring_report(
     is ``None``)."""
     now = now or datetime.now(UTC)
     semantics = outcome_semantics(spec)
-    span = _resolve_range(spec, window, since, until, periods, now)
+    span = resolve_range(spec, store, window, since, until, periods, now)
     app = spec.app.name
     counts = store.feedback_counts(app, since=span.since, until=span.until)
-    per_window = store.window_counts(
-        app, since=span.since, until=span.until, step_seconds=WINDOW_SECONDS[span.window]
-    )
+    step = span.step_seconds
+    if step is not None:
+        per_window = store.window_counts(app, since=span.since, until=span.until, step_seconds=step)
+    else:
+        per_window = store.window_counts_between(app, edges=list(span.edges))
     quality = _Quality(spec, semantics)
     realised_value = RealisedValue(spec)
     roi = _roi_accumulator(spec, semantics)
@@ -290,6 +229,7 @@ def monitoring_report(
     for index, (start, end) in enumerate(bounds):
         accumulator = quality.windows.get(index) or quality.new()
         windows.append(QualityWindow(start, end, replace(accumulator.result(), calibration=())))
+    edges = list(span.edges)
     quality_section, overrides_section = judge_quality(
         spec,
         QualitySection(
@@ -336,9 +276,15 @@ def monitoring_report(
         quality=quality_section,
         overrides=overrides_section,
         roi=roi.result() if roi is not None else _no_roi(spec),
+        rejects=rejects_section(bounds, per_window, store.reject_counts(app, edges=edges)),
         drift=drift,
         estimated=estimated,
     )
+
+
+def _epoch_us(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _latest_with_decisions(per_window: list[WindowCounts], drift: DriftSpec) -> list[int]:

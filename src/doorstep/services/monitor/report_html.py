@@ -14,7 +14,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -145,8 +145,11 @@ def _interval(item: Interval | None, digits: int = 3, scale: float = 1.0) -> str
 
 
 def _label(start: datetime, window: str) -> str:
-    """A window's short name: ``03-07`` (days, weeks) or ``03-07 14h`` (hours)."""
-    return start.strftime("%m-%d %Hh" if window == "hour" else "%m-%d")
+    """A window's short name: ``03-07`` (days, weeks), ``2026-03`` (months) or ``03-07 14h``
+    (hours, and windows of rows: where each starts)."""
+    if window == "month":  # the start is UTC: a local month may start the evening before
+        return (start + timedelta(days=14)).strftime("%Y-%m")
+    return start.strftime("%m-%d" if window in ("day", "week") else "%m-%d %Hh")
 
 
 def _series(name: str, intervals: Sequence[Interval | None]) -> Series:

@@ -34,6 +34,7 @@ from doorstep.ids import sequenced_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_validated
 from doorstep.services.decide.recording import record_batch
+from doorstep.services.decide.rejects import frame_rejects
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.services.runs.files import unreadable_rows
 from doorstep.services.runs.sources import (
@@ -47,6 +48,7 @@ from doorstep.store.runs import MAX_RUN_ERRORS, ChunkProgress, RunInfo, RunLease
 
 __all__ = [
     "FILE_SOURCE_PREFIX",
+    "ChunkDecider",
     "FileOrigin",
     "RejectsFile",
     "file_decision_ids",
@@ -55,6 +57,14 @@ __all__ = [
 ]
 
 _Chunk = tuple[RecordRequest, ChunkProgress]
+
+ChunkDecider = Callable[
+    [str, RecordReader, pl.DataFrame, int, RunOptions],
+    tuple[RecordRequest, ChunkProgress, pl.DataFrame],
+]
+"""How a file run decides one chunk: from the file's name, its reader, the chunk, the row offset
+of its first row and the run's options, the store's request with the run's progress and the
+chunk's rejects (imports decide their own way: :mod:`doorstep.services.runs.imports`)."""
 
 FILE_SOURCE_PREFIX = "file:"
 """A file run's ``source``: ``file:`` and the file's name (``file:customers.parquet``)."""
@@ -173,9 +183,11 @@ def run_file(
     *,
     on_total: Callable[[int | None], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    decide: ChunkDecider | None = None,
 ) -> RunInfo:
     """Decide the rows of ``origin`` after ``lease.run.checkpoint`` (rows done) and finish the
-    run; a fresh run and a resumed one go through here."""
+    run; a fresh run and a resumed one go through here. ``decide`` decides a chunk (by default
+    as ``doorstep score --record`` does)."""
     done = int(lease.run.checkpoint or 0)
     try:
         reader = RecordReader(Path(origin.path), chunk_rows=options.chunk_rows, fmt=origin.format)
@@ -189,11 +201,18 @@ def run_file(
         on_total(reader.total_rows)
     if on_progress is not None and done:
         on_progress(done)
-    ids = file_decision_ids(lease.run)
+    if decide is None:
+        ids = file_decision_ids(lease.run)
+        run_id = lease.run.id
+
+        def decide(
+            name: str, reader: RecordReader, chunk: pl.DataFrame, offset: int, options: RunOptions
+        ) -> tuple[RecordRequest, ChunkProgress, pl.DataFrame]:
+            return _decide_rows(app, name, reader, chunk, offset, options, ids, run_id)
+
     name = Path(origin.path).name
     chunks = (
-        _decide_rows(app, name, reader, chunk, offset, options, ids)
-        for chunk, offset in _rows_after(reader, done)
+        decide(name, reader, chunk, offset, options) for chunk, offset in _rows_after(reader, done)
     )
     try:
         return drive_run(store, lease, options, _recorded(chunks, rejects, on_progress))
@@ -268,6 +287,7 @@ def _decide_rows(
     offset: int,
     options: RunOptions,
     ids: Callable[[int], str],
+    run_id: str,
 ) -> tuple[RecordRequest, ChunkProgress, pl.DataFrame]:
     """One chunk (its first row is the file's row ``offset + 1``) decided, as the store will
     record it with the run's new checkpoint, and its rejects (one row per broken rule)."""
@@ -320,10 +340,12 @@ def _decide_rows(
         deliveries=len(deliveries),
         errors=errors,
     )
+    kept = frame_rejects(app, rejects, source="file", at=now, run_id=run_id)
     request = RecordRequest(
         recorded.decisions,
         app=app.name,
         deliveries=deliveries,
         shadow=list(recorded.shadow.values()),
+        rejects=kept,
     )
     return request, progress, rejects

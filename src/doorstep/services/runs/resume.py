@@ -86,6 +86,13 @@ def _resume_file(
     origin.check_unchanged(run.id, int(run.checkpoint or 0))
     lease = _hold(store, run, actor)
     resumed = replace(options, lease_seconds=BY_HAND_LEASE_SECONDS, actor=RESUMER)
+    kept = run.options.get("import")
+    if isinstance(kept, dict):  # doorstep decisions import: decided as imports are
+        from doorstep.services.runs.imports import ImportColumns, import_decider
+
+        columns = ImportColumns(str(kept["decided_at"]), str(kept["key"]))
+        decide = import_decider(app, columns, run.id)
+        return run_file(app, store, lease, resumed, origin, decide=decide)
     return run_file(app, store, lease, resumed, origin)
 
 

@@ -25,6 +25,7 @@ from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_batch
 from doorstep.services.decide.features import normalise_value, source_lineage
 from doorstep.services.decide.recording import record_batch
+from doorstep.services.decide.rejects import kept_rejects
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.services.runs.entities import ambiguous_rows, whole_entities
 from doorstep.sources.base import FeatureRow, ScanSource
@@ -102,7 +103,7 @@ def execute_run(
     settings = app.spec.features.get(source.name)
     ids = run_decision_ids(lease.run)
     chunks = (
-        _decide_chunk(app, source.name, chunk, settings, options, ids)
+        _decide_chunk(app, source.name, chunk, settings, options, ids, lease.run.id)
         for chunk in whole_entities(source.scan(lease.run.checkpoint, options.chunk_rows))
     )
     return drive_run(store, lease, options, chunks, on_chunk=on_chunk)
@@ -191,6 +192,7 @@ def _decide_chunk(
     settings: FeatureSourceSpec | None,
     options: RunOptions,
     ids: Callable[[str], str],
+    run_id: str,
 ) -> tuple[RecordRequest, ChunkProgress]:
     spec = app.spec
     fields = spec.inputs.fields
@@ -231,5 +233,15 @@ def _decide_chunk(
         deliveries=len(deliveries),
         errors=[e.as_dict() for e in errors],
     )
-    request = RecordRequest(decisions, app=app.name, deliveries=deliveries, shadow=shadow)
+    kept = kept_rejects(
+        app,
+        ((None, e.entity_id, e.field, e.rule, None, e.message) for e in errors),
+        source="run",
+        at=now,
+        record_of=lambda _, entity: f"{run_id}:{entity}",
+        run_id=run_id,
+    )
+    request = RecordRequest(
+        decisions, app=app.name, deliveries=deliveries, shadow=shadow, rejects=kept
+    )
     return request, progress

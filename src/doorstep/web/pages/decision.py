@@ -130,7 +130,15 @@ def lineage_view(lineage: dict[str, Any] | None, labels: dict[str, str]) -> dict
             }
         )
     request = [labels.get(f, f) for f in lineage.get("request") or []]
-    return {"request": request, "sources": sources}
+    imported = lineage.get("imported")
+    history = None
+    if imported:  # recorded as history (decisions import, or the API's decided_at)
+        where = lineage.get("file") or {}
+        if imported.get("api"):
+            history = f"sent through the API by {imported['api']} with its decision time"
+        else:
+            history = f"imported from {where.get('name', 'a file')}, row {where.get('row', '?')}"
+    return {"request": request, "sources": sources, "imported": history}
 
 
 def _age(seconds: float) -> str:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from fastapi import Query, Request
 from starlette.responses import HTMLResponse
 
+from doorstep.core.windows import WINDOW_PATTERN
 from doorstep.services.monitor.alerts import app_alerts
 from doorstep.services.monitor.report import MAX_WINDOWS
 from doorstep.services.monitor.report_html import render_report_panel
@@ -61,7 +62,7 @@ class PanelReports:
 async def monitoring_panel(
     request: Request,
     app: str,
-    window: Literal["hour", "day", "week"] | None = None,
+    window: Annotated[str | None, Query(pattern=WINDOW_PATTERN)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,

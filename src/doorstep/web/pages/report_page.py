@@ -5,12 +5,13 @@ template), for reading in the browser or saving as a file."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Query, Request
 from starlette.responses import HTMLResponse
 
+from doorstep.core.windows import WINDOW_PATTERN
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.monitor.drift import drift_thresholds
 from doorstep.services.monitor.report import MAX_WINDOWS, monitoring_report
@@ -25,7 +26,7 @@ def app_report(
     service: DecisionService,
     loaded: LoadedApp,
     *,
-    window: str | None = None,
+    window: Annotated[str | None, Query(pattern=WINDOW_PATTERN)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     periods: int | None = None,
@@ -47,7 +48,7 @@ def app_report(
 async def report_page(
     request: Request,
     app: str,
-    window: Literal["hour", "day", "week"] | None = None,
+    window: Annotated[str | None, Query(pattern=WINDOW_PATTERN)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,

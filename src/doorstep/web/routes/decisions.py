@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated
 
@@ -10,12 +10,13 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
-from doorstep.errors import RecordError, RecordsInvalidError
+from doorstep.errors import BackfillDeniedError, RecordError, RecordsInvalidError
 from doorstep.services.decide import history
+from doorstep.services.decide.backfill import parse_decided_at
 from doorstep.services.deliver.operations import list_deliveries
 from doorstep.services.review.verdicts import review_decision
 from doorstep.store.protocols import DecisionQuery
-from doorstep.web.auth import GuardedRoute, actor_of, key_id_of, sees_pii
+from doorstep.web.auth import GuardedRoute, actor_of, key_id_of, role_of, sees_pii
 from doorstep.web.openapi import documented
 from doorstep.web.render import decision_view
 from doorstep.web.schemas import (
@@ -52,6 +53,7 @@ async def post_decisions(request: Request) -> Response:
         raise _invalid_parameter(
             "Idempotency-Key", "max_length", f"at most {MAX_IDEMPOTENCY_KEY} characters"
         )
+    decided_at = _decided_at(request)
     body = await request.body()  # within the body limit (web.guards.BodyLimit)
     result = await service.decide(
         request.path_params["app"],
@@ -60,15 +62,41 @@ async def post_decisions(request: Request) -> Response:
         explain=explain,
         idempotency_key=idempotency_key,
         key_owner=key_id_of(request),
+        decided_at=decided_at,
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(result.body, headers=headers, media_type="application/json")
+
+
+BACKFILL_ROLES = frozenset({"admin", "owner"})
+"""Roles that may record decisions at a past time (``decided_at``)."""
+
+
+def _decided_at(request: Request) -> datetime | None:
+    """The ``decided_at`` query parameter: for admin and owner keys only (403 naming the field
+    for others), an ISO 8601 time not in the future (422 otherwise)."""
+    text = request.query_params.get("decided_at")
+    if text is None:
+        return None
+    role = role_of(request)
+    if role not in BACKFILL_ROLES:
+        message = (
+            "decided_at: only admin and owner keys may record decisions at a past time "
+            f"(backfill); this key's role is {role or 'none'}. Leave decided_at out to decide now."
+        )
+        error = RecordError.of_field("decided_at", "role", message)
+        raise BackfillDeniedError(message, [error])
+    parsed = parse_decided_at(text, datetime.now(UTC))
+    if isinstance(parsed, str):
+        raise _invalid_parameter("decided_at", "datetime_parsing", parsed)
+    return parsed
 
 
 def document_post_decisions(
     app: str,
     explain: bool | None = None,
     idempotency_key: IdempotencyKey = None,
+    decided_at: datetime | None = None,
 ) -> Response:
     """One record (a JSON object of the app's inputs) or ``{"records": [...]}``. Each decision
     is recorded before the answer is sent. Batches are decided per record, never all-or-nothing:
@@ -76,7 +104,11 @@ def document_post_decisions(
 
     ``explain=true`` explains every decision of the request, ``false`` none; by default the
     spec's ``explain.for`` decides. The same ``Idempotency-Key`` with the same body answers the
-    first response again, byte for byte."""
+    first response again, byte for byte.
+
+    ``decided_at`` (admin and owner keys only, audited with the key's name) records the
+    decisions as made at that time: history, marked ``imported`` in their lineage, never
+    delivered and never put in the review queue."""
     raise NotImplementedError("documentation only: post_decisions serves this route")
 
 

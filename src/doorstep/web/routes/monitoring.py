@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from doorstep.core.bodies import parse_one_or_many
+from doorstep.core.windows import WINDOW_PATTERN
 from doorstep.errors import RecordsInvalidError
 from doorstep.services.decide.online import encode_json
 from doorstep.services.monitor.drift import drift_thresholds
@@ -98,7 +99,7 @@ async def post_outcomes(request: Request, app: str) -> Response:
 def read_monitoring(
     request: Request,
     app: str,
-    window: Literal["hour", "day", "week"] | None = None,
+    window: Annotated[str | None, Query(pattern=WINDOW_PATTERN)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,
