@@ -19,6 +19,7 @@ from doorstep.services.review.verdicts import REASON_MAX_LENGTH, review_decision
 from doorstep.store.views import DecisionCase
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
+from doorstep.web.pages.deliveries import CANCELLABLE, RETRYABLE
 from doorstep.web.pages.queue import query_string
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of
@@ -93,6 +94,8 @@ def page_context(request: Request, case: DecisionCase) -> dict[str, Any]:
         "claim": case.claim,
         "pending": pending,
         "reason_max": REASON_MAX_LENGTH,
+        "retryable": RETRYABLE,
+        "cancellable": CANCELLABLE,
     }
 
 
@@ -149,12 +152,23 @@ async def show(
             "error": error,
             "form": form or {},
             "me": request.state.key.id,
-            "done": request.query_params.get("done", ""),
+            "done": _done_case(request.query_params.get("done", "")),
+            "done_delivery": _done_delivery(request.query_params.get("done", "")),
         }
     )
     return render(
         request, "decision.html", context, status=200 if error is None else status_of(error)
     )
+
+
+def _done_case(done: str) -> str:
+    """The case whose verdict was just given (``done`` after a verdict), not a delivery's
+    change (``done=retried``)."""
+    return "" if done in ("retried", "cancelled") else done
+
+
+def _done_delivery(done: str) -> str:
+    return done if done in ("retried", "cancelled") else ""
 
 
 async def decision_page(request: Request, decision_id: str) -> Response:
