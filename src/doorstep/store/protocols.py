@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
 from doorstep.store.views import (
-    AppEvents,
     AppActivity,
+    AppEvents,
     DecisionCase,
     QueuePage,
     QueueQuery,

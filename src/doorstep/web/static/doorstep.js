@@ -88,6 +88,34 @@
   }
   document.addEventListener("htmx:afterSwap", settle);
 
+  // Every table scrolls sideways in a container of its own that the keyboard reaches (a phone
+  // never scrolls the whole page sideways): the templates' .table-wrap, and one made here for
+  // a table without one. Named after the table's caption or the section's heading.
+  function wrapTables(root) {
+    root.querySelectorAll("main table").forEach(function (table) {
+      var wrap = table.parentElement;
+      if (!wrap.classList.contains("table-wrap")) {
+        wrap = document.createElement("div");
+        wrap.className = "table-wrap";
+        table.parentNode.insertBefore(wrap, table);
+        wrap.appendChild(table);
+      }
+      if (!wrap.hasAttribute("tabindex")) { wrap.tabIndex = 0; }
+      if (!wrap.hasAttribute("role")) { wrap.setAttribute("role", "region"); }
+      if (!wrap.hasAttribute("aria-label") && !wrap.hasAttribute("aria-labelledby")) {
+        var caption = table.querySelector("caption");
+        var section = wrap.closest("section, figure, details");
+        var heading = section && section.querySelector("h2, h3, figcaption, summary");
+        var name = (caption || heading || {}).textContent || "Table";
+        wrap.setAttribute("aria-label", name.trim().replace(/\s+/g, " ").slice(0, 80));
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { wrapTables(document); });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    wrapTables(event.detail && event.detail.elt ? event.detail.elt.ownerDocument : document);
+  });
+
   // Back and Forward show the page as the server has it now (a case decided since shows no
   // form): htmx keeps no copies of pages (historyCacheSize 0 in base.html) and reloads them,
   // and a page the browser kept whole in its back-forward cache is reloaded too.
