@@ -124,3 +124,24 @@ def _states(html: str) -> list[str]:
     return re.findall(
         r'class="delivery" data-id="[^"]+" data-action="[^"]+" data-state="(\w+)"', html
     )
+
+
+async def test_a_second_active_key_of_the_same_name_is_refused(seeded: Site) -> None:
+    client, token = await session_client(seeded, "owner")
+    async with aclosing(client):
+        made = await client.post(
+            "/keys", data={"csrf_token": token, "name": "crm", "role": "client"}
+        )
+        assert made.status_code == 200 and 'id="new-secret"' in made.text
+        again = await client.post(
+            "/keys", data={"csrf_token": token, "name": " CRM ", "role": "viewer"}
+        )
+        assert again.status_code == 409
+        assert "An active key is named 'crm' already (client" in unescape(again.text)
+        assert [k.name for k in seeded.store.list_keys()].count("crm") == 1
+        crm = next(k for k in seeded.store.list_keys() if k.name == "crm")
+        await client.post(f"/keys/{crm.id}/revoke", data={"csrf_token": token})
+        reused = await client.post(
+            "/keys", data={"csrf_token": token, "name": "crm", "role": "client"}
+        )
+        assert reused.status_code == 200  # a revoked key's name may be given again

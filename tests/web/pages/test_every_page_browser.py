@@ -131,3 +131,38 @@ def test_an_owner_cancels_and_retries_a_delivery_and_the_store_follows(
     assert feed.first.get_attribute("data-kind") == "deliveries.retried"
     assert "owner-1" in feed.first.inner_text()
     assert page.errors == []
+
+
+def test_revoking_asks_first_and_warns_on_your_own_key(page: Any, live: Site) -> None:
+    sign_in(page, live, "admin", "/keys")
+    page.fill("#key-name", "crm")
+    page.select_option("#key-role", "client")
+    page.get_by_role("button", name="Create key").click()
+    page.wait_for_selector("#new-secret")
+    secret = page.locator("#new-secret").inner_text()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    page.locator("#copy-secret").click()
+    page.wait_for_selector("#copy-status:has-text('Copied.')")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    asked: list[str] = []
+    answers = iter([False, True, False])
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if next(answers) else dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.get_by_role("button", name="Revoke crm").click()  # dismissed: nothing happens
+    page.wait_for_timeout(300)
+    crm = next(k for k in live.store.list_keys() if k.name == "crm")
+    assert crm.revoked_at is None and live.store.authenticate(secret) is not None
+    page.get_by_role("button", name="Revoke crm").click()  # accepted
+    page.wait_for_selector("tr[data-key=crm] >> text=revoked")
+    assert live.store.get_key(crm.id).revoked_at is not None  # type: ignore[union-attr]
+    assert "signed in with" not in asked[0] and asked[0].startswith("Revoke crm (client)?")
+    page.get_by_role("button", name="Revoke admin-1").click()  # one's own key: warned, dismissed
+    page.wait_for_timeout(300)
+    assert asked[2].startswith("This is the key you are signed in with")
+    admin = next(k for k in live.store.list_keys() if k.name == "admin-1")
+    assert admin.revoked_at is None
+    assert page.errors == []

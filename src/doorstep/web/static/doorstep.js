@@ -116,6 +116,32 @@
     wrapTables(event.detail && event.detail.elt ? event.detail.elt.ownerDocument : document);
   });
 
+  // Copy buttons (a new key's secret): shown only where they work
+  function copyButtons(root) {
+    root.querySelectorAll("button[data-copy]").forEach(function (button) { button.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { copyButtons(document); });
+  document.addEventListener("htmx:afterSettle", function () { copyButtons(document); });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) { return; }
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var status = document.getElementById("copy-status");
+    if (!source) { return; }
+    var text = source.textContent.trim();
+    function done(ok) { if (status) { status.textContent = ok ? "Copied." : "Select the key and copy it."; } }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
+    } else {  // plain http to another host: select it for the person to copy
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      done(document.execCommand && document.execCommand("copy"));
+    }
+  });
+
   // Back and Forward show the page as the server has it now (a case decided since shows no
   // form): htmx keeps no copies of pages (historyCacheSize 0 in base.html) and reloads them,
   // and a page the browser kept whole in its back-forward cache is reloaded too.
