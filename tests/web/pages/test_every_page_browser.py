@@ -30,12 +30,21 @@ def page_addresses(site: Site) -> dict[str, str]:
         "queue": "/review",
         "decision": f"/decisions/{decision}",
         "dashboard": "/apps/churn",
+        "report": "/apps/churn/report",
         "deliveries": "/apps/churn/deliveries",
         "activity": "/apps/churn/activity",
         "models": "/models",
         "keys": "/keys",
         "not found": "/decisions/no-such-decision",
     }
+
+
+SMALLEST_CHART_TEXT = """() => Math.min(...[...document.querySelectorAll('svg.chart text')].map(t => {
+  const svg = t.ownerSVGElement;
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  return parseFloat(getComputedStyle(t).fontSize) * scale;
+}))"""
+"""The smallest text of the server-drawn charts as shown, in CSS pixels."""
 
 
 def violations(tab: Any) -> list[str]:
@@ -78,6 +87,11 @@ def test_every_page_passes_axe_and_a_phone_never_scrolls_sideways(
                 assert after == (size == "phone"), (size, why, form)
             if name == "dashboard":
                 tab.wait_for_selector("#panel-drift", timeout=30_000)
+                tab.wait_for_selector("[data-chart=decisions-per-day][data-drawn]")
+            if name in ("dashboard", "report") and size == "phone":
+                smallest = tab.evaluate(SMALLEST_CHART_TEXT)
+                if smallest < 11:
+                    found.append(f"chart text of {smallest:.1f} px (at least 11)")
             found = violations(tab)
             if size == "phone":
                 scroll, inner = tab.evaluate(
@@ -95,8 +109,8 @@ def test_every_page_passes_axe_and_a_phone_never_scrolls_sideways(
     finally:
         context.close()
     failing = {name: found for name, found in problems.items() if found}
-    assert failing == {}, "\n".join(f"{n}: {f}" for n, f in failing.items())
-    assert len(problems) == 9  # every page was checked
+    assert failing == {}, f"at {size}:\n" + "\n".join(f"{n}: {f}" for n, f in failing.items())
+    assert len(problems) == 10  # every page was checked
 
 
 def test_an_owner_cancels_and_retries_a_delivery_and_the_store_follows(

@@ -12,7 +12,15 @@ from starlette.responses import HTMLResponse
 
 from doorstep.web.auth import PII_ROLES
 
-__all__ = ["REVIEWERS", "OPERATORS", "age_text", "environment", "page_response", "render"]
+__all__ = [
+    "REVIEWERS",
+    "OPERATORS",
+    "age_text",
+    "environment",
+    "number_text",
+    "page_response",
+    "render",
+]
 
 REVIEWERS = frozenset({"admin", "owner", "reviewer"})
 OPERATORS = frozenset({"admin", "owner"})
@@ -36,6 +44,18 @@ def _hours(value: float | None) -> str:
     return text
 
 
+def number_text(value: float | None) -> str:
+    """``12,300``, ``0.597``, ``1,234.5``: thousands separated, at most 3 significant digits
+    after the point for a fraction; ``—`` for none."""
+    if value is None:
+        return "—"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.1f}"
+    return f"{value:,.3g}" if abs(value) >= 1 else f"{value:.3g}"
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -49,6 +69,7 @@ def environment() -> jinja2.Environment:
     env.filters["hours"] = _hours
     env.filters["when"] = lambda m: m.strftime("%Y-%m-%d %H:%M UTC") if m else "—"
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.0f}%"
+    env.filters["num"] = number_text
     return env
 
 

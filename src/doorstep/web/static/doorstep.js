@@ -111,7 +111,13 @@
       }
     });
   }
+  function reachCharts(root) {
+    root.querySelectorAll(".monitoring figure.card").forEach(function (figure) {
+      if (figure.scrollWidth > figure.clientWidth && !figure.hasAttribute("tabindex")) { figure.tabIndex = 0; }
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () { wrapTables(document); });
+  document.addEventListener("htmx:afterSettle", function () { reachCharts(document); });
   document.addEventListener("htmx:afterSettle", function (event) {
     wrapTables(event.detail && event.detail.elt ? event.detail.elt.ownerDocument : document);
   });
