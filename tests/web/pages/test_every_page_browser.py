@@ -39,7 +39,8 @@ def page_addresses(site: Site) -> dict[str, str]:
     }
 
 
-SMALLEST_CHART_TEXT = """() => Math.min(...[...document.querySelectorAll('svg.chart text')].map(t => {
+SMALLEST_CHART_TEXT = """() => Math.min(...[...document.querySelectorAll('svg.chart text')]
+.map(t => {
   const svg = t.ownerSVGElement;
   const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
   return parseFloat(getComputedStyle(t).fontSize) * scale;
@@ -88,11 +89,11 @@ def test_every_page_passes_axe_and_a_phone_never_scrolls_sideways(
             if name == "dashboard":
                 tab.wait_for_selector("#panel-drift", timeout=30_000)
                 tab.wait_for_selector("[data-chart=decisions-per-day][data-drawn]")
+            found = violations(tab)
             if name in ("dashboard", "report") and size == "phone":
                 smallest = tab.evaluate(SMALLEST_CHART_TEXT)
                 if smallest < 11:
                     found.append(f"chart text of {smallest:.1f} px (at least 11)")
-            found = violations(tab)
             if size == "phone":
                 scroll, inner = tab.evaluate(
                     "[document.documentElement.scrollWidth, window.innerWidth]"
