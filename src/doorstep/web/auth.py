@@ -89,6 +89,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/apps/{app}/activity"): _STAFF,
     ("POST", "/deliveries/{delivery_id}/retry"): _OPERATORS,
     ("POST", "/deliveries/{delivery_id}/cancel"): _OPERATORS,
+    ("GET", "/deliveries/{delivery_id}/retry"): _STAFF,
+    ("GET", "/deliveries/{delivery_id}/cancel"): _STAFF,
     ("GET", "/models"): _OPERATORS,
     ("GET", "/keys"): _OPERATORS,
     ("POST", "/keys"): _OPERATORS,

@@ -20,6 +20,7 @@ from tests.web.pages.conftest import CSRF, Site, session_client
 from doorstep.services.decide.what_if import what_would_change
 from doorstep.services.deliver.actions import decision_url
 from doorstep.services.review.verdicts import REASON_MAX_LENGTH
+from doorstep.store.protocols import DeliveryQuery
 from doorstep.store.tables import audit_events
 from doorstep.store.views import QueueQuery
 from doorstep.web.pages.access import PageRoute
@@ -275,8 +276,9 @@ async def test_a_refused_form_keeps_the_address_of_its_page(seeded: Site) -> Non
             if isinstance(route, PageRoute) and "POST" in (route.methods or ())
         ]
         assert len(forms) >= 8
+        delivery = seeded.store.list_deliveries(DeliveryQuery(app="churn", limit=1)).items[0]
         for path in forms:
-            url = path.format(decision_id=case, key_id=admin_key.id)
+            url = path.format(decision_id=case, key_id=admin_key.id, delivery_id=delivery.id)
             answer = await admin.get(url, follow_redirects=True)
             assert answer.status_code == 200, (url, answer.status_code)
             assert answer.headers["content-type"].startswith("text/html"), url

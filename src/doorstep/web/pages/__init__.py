@@ -53,6 +53,8 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("GET", "/apps/{app}/activity", activity.activity_page),
         ("POST", "/deliveries/{delivery_id}/retry", deliveries.retry),
         ("POST", "/deliveries/{delivery_id}/cancel", deliveries.cancel),
+        ("GET", "/deliveries/{delivery_id}/retry", deliveries.open_delivery),
+        ("GET", "/deliveries/{delivery_id}/cancel", deliveries.open_delivery),
         ("GET", "/models", admin.models_page),
         ("GET", "/keys", admin.keys_page),
         ("POST", "/keys", admin.create),

@@ -22,7 +22,7 @@ from doorstep.web.pages.access import form_of, local_path
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of
 
-__all__ = ["cancel", "deliveries_page", "retry"]
+__all__ = ["cancel", "deliveries_page", "open_delivery", "retry"]
 
 PAGE_SIZE = 50
 FILTERS = ("state", "connector", "decision")
@@ -163,3 +163,12 @@ async def retry(request: Request, delivery_id: str) -> Response:
 
 async def cancel(request: Request, delivery_id: str) -> Response:
     return await _change(request, delivery_id, "cancel")
+
+
+async def open_delivery(request: Request, delivery_id: str) -> Response:
+    """``GET`` on a retry or cancel button's address (a reload after a refusal, a copied
+    address): the delivery on its app's deliveries page, never a 405."""
+    store = request.app.state.service.store
+    info = await anyio.to_thread.run_sync(outbox.get_delivery, store, delivery_id)
+    query = f"?{urlencode({'decision': info.decision_id})}" if info.decision_id else ""
+    return RedirectResponse(f"/apps/{quote(info.app, safe='')}/deliveries{query}", 303)
