@@ -523,7 +523,9 @@ async def test_decision_page_shows_where_the_inputs_came_from(
         page = (await reviewer.get(f"/decisions/{decision}")).text
         section = page[page.index('id="lineage"') : page.index('id="h-model"')]
         assert "From the request: Plan" in section
-        assert 'data-source="customer_db"' in section and observed in section
+        shown = datetime.fromisoformat(observed).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        assert 'data-source="customer_db"' in section and shown in section  # not raw ISO
+        assert observed not in section
         assert "Months as a customer" in section  # labels, not field names
         assert "<td>no</td>" in section  # max_age 30d: fresh
         # what the page shows of a lineage is escaped, whatever the store holds
@@ -549,6 +551,7 @@ async def test_decision_page_shows_where_the_inputs_came_from(
     assert "&lt;b&gt;plan&lt;/b&gt;" in page
     section = page[page.index('id="lineage"') : page.index('id="h-model"')]
     assert "2.0 h in the future" in section and ">future</span>" in section
+    assert "2099-01-01 00:00 UTC" in section
     assert ">stale</span>" in section
 
 

@@ -111,7 +111,7 @@ def lineage_view(lineage: dict[str, Any] | None, labels: dict[str, str]) -> dict
             {
                 "name": name,
                 "fields": [labels.get(f, f) for f in entry.get("fields") or []],
-                "observed_at": entry.get("observed_at") or "—",
+                "observed_at": _moment(entry.get("observed_at")),
                 "age": "—" if age is None else _age(float(age)),
                 "stale": entry.get("stale"),
                 "future": bool(entry.get("future")),
@@ -119,6 +119,19 @@ def lineage_view(lineage: dict[str, Any] | None, labels: dict[str, str]) -> dict
         )
     request = [labels.get(f, f) for f in lineage.get("request") or []]
     return {"request": request, "sources": sources}
+
+
+def _moment(text: Any) -> str:
+    """An ISO time of the lineage as the pages write times (``2026-12-07 10:52 UTC``)."""
+    if not text:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return str(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _age(seconds: float) -> str:
