@@ -45,7 +45,9 @@ def test_reviewer_overrides_a_case_and_sees_the_delivery_and_dashboard_change(
     page.get_by_label("Reason (required)").fill("Premium account manager asked to call first")
     page.keyboard.press("Enter")
     page.wait_for_url(lambda url: decision_id not in url.split("?")[0], wait_until="commit")
-    assert page.locator("text=Verdict recorded on").is_visible()
+    entity = live.store.get_decision(decision_id).entity_id  # type: ignore[union-attr]
+    assert page.locator("#verdict-done").inner_text().startswith(f"Verdict recorded on {entity} (")
+    assert decision_id not in page.locator("#verdict-done").inner_text()  # named, not its id
     page.goto(f"{live.url}/decisions/{decision_id}")
     assert page.locator("#status").inner_text() == "overridden"
     assert page.locator("#final-action").inner_text() == "call_customer"

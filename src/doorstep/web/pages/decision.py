@@ -155,8 +155,13 @@ async def show(
 ) -> Response:
     service = request.app.state.service
 
+    done = _done_case(request.query_params.get("done", ""))
+
     def load() -> dict[str, Any]:
-        return page_context(request, decision_case(service.store, decision_id))
+        context = page_context(request, decision_case(service.store, decision_id))
+        decided = service.store.get_decision(done) if done else None
+        context["done_entity"] = decided.entity_id if decided is not None else ""
+        return context
 
     context = await anyio.to_thread.run_sync(load)
     context.update(
@@ -165,7 +170,7 @@ async def show(
             "error": error,
             "form": form or {},
             "me": request.state.key.id,
-            "done": _done_case(request.query_params.get("done", "")),
+            "done": done,
             "done_delivery": _done_delivery(request.query_params.get("done", "")),
         }
     )
