@@ -93,7 +93,9 @@ async def test_role_route_matrix_of_the_pages(
                 csrf = await page_session(browser, keys[role])
             for method, path in pages:
                 rule = ROUTE_ROLES[(method, path)]
-                url = path.format(app="churn", decision_id=decision["decision_id"], key_id="x")
+                url = path.format(
+                    app="churn", decision_id=decision["decision_id"], key_id="x", delivery_id="x"
+                )
                 data = {"csrf_token": csrf} if method == "POST" else None
                 response = await browser.request(method, url, data=data)
                 if rule == OPEN:

@@ -1,5 +1,5 @@
-"""Read-only summaries for the pages: an app's activity by day and its review backlog, and the
-audit events about one decision."""
+"""Read-only summaries for the pages: an app's activity by day and its review backlog, its
+activity feed (audit events), and the audit events about one decision."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from doorstep.store.tables import (
     model_versions,
     reviews,
 )
-from doorstep.store.views import ActivityDay, AppActivity, DecisionCase
+from doorstep.store.views import ActivityDay, AppActivity, AppEvent, AppEvents, DecisionCase
 from doorstep.types import AuditEvent, Review
 
-__all__ = ["AGE_BANDS", "app_activity", "decision_audit", "review_of"]
+__all__ = ["AGE_BANDS", "app_activity", "app_events", "decision_audit", "review_of"]
 
 PENDING = "pending_review"
 
@@ -158,6 +158,72 @@ def decision_audit(conn: sa.Connection, decision_id: str) -> list[AuditEvent]:
         about.append(audit_events.c.seq.in_(known))
     rows = conn.execute(sa.select(audit_events).where(sa.or_(*about)).order_by(audit_events.c.seq))
     return [_event(row) for row in rows]
+
+
+FEED_SKIPS = ("decisions.recorded",)
+"""Kinds the activity feed leaves out: the decisions themselves (the dashboard counts them)."""
+FEED_BATCH = 500
+FEED_SCAN = 20_000
+"""Events read for one page of the feed at most: a page may end early when the app's events are
+rare among many others (its ``before`` then goes on from there)."""
+
+
+def app_events(
+    conn: sa.Connection, app: str, *, before: int | None = None, limit: int = 50
+) -> AppEvents:
+    """The audit events about ``app``, newest first (see ``ActivityStore.app_events``): events
+    whose payload names the app (``app``, ``apps``), whose subject is one of its decisions or
+    deliveries or starts with its name, and the API keys' events. Read in batches by sequence
+    number; which events belong to the app is decided here, not in SQL, because their payloads
+    differ by kind."""
+    limit = max(1, min(limit, 500))
+    decision_of = sa.func.coalesce(decisions.c.id, deliveries.c.decision_id)
+    about = decisions.alias("about")
+    query = (
+        sa.select(
+            audit_events,
+            sa.func.coalesce(decisions.c.app, deliveries.c.app).label("owner_app"),
+            decision_of.label("decision_id"),
+            about.c.entity_id,
+        )
+        .select_from(
+            audit_events.outerjoin(decisions, decisions.c.id == audit_events.c.subject)
+            .outerjoin(deliveries, deliveries.c.id == audit_events.c.subject)
+            .outerjoin(about, about.c.id == decision_of)
+        )
+        .where(audit_events.c.kind.not_in(FEED_SKIPS))
+        .order_by(audit_events.c.seq.desc())
+        .limit(FEED_BATCH)
+    )
+    found: list[AppEvent] = []
+    cursor, scanned = before, 0
+    while len(found) < limit and scanned < FEED_SCAN:
+        page = query if cursor is None else query.where(audit_events.c.seq < cursor)
+        rows = conn.execute(page).all()
+        for row in rows:
+            cursor = row.seq
+            if _about(row, app):
+                event = AuditEvent(row.seq, row.at, row.actor, row.kind, row.subject, row.payload)
+                found.append(AppEvent(event, row.entity_id, row.decision_id))
+                if len(found) == limit:
+                    break
+        scanned += len(rows)
+        if len(rows) < FEED_BATCH and len(found) < limit:
+            return AppEvents(found, None)
+    return AppEvents(found, cursor)
+
+
+def _about(row: Any, app: str) -> bool:
+    payload = row.payload if isinstance(row.payload, dict) else {}
+    subject = str(row.subject)
+    return (
+        row.owner_app == app
+        or payload.get("app") == app
+        or app in (payload.get("apps") or ())
+        or subject == app
+        or subject.startswith((f"{app}:", f"{app}/"))
+        or str(row.kind).startswith("key.")
+    )
 
 
 def review_of(conn: sa.Connection, decision_id: str) -> Review | None:

@@ -125,7 +125,16 @@ def list_deliveries(conn: sa.Connection, query: DeliveryQuery) -> DeliveryPage:
         .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
         .limit(limit + 1)
     ).all()
-    items = [_info(row) for row in rows[:limit]]
+    page = rows[:limit]
+    attempts: dict[str, list[Any]] = {row.id: [] for row in page}
+    if query.attempts and page:
+        for attempt in conn.execute(
+            sa.select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id.in_(list(attempts)))
+            .order_by(delivery_attempts.c.delivery_id, delivery_attempts.c.number)
+        ):
+            attempts[attempt.delivery_id].append(attempt)
+    items = [_info(row, attempts[row.id]) for row in page]
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_cursor(items[-1].created_at, items[-1].id)

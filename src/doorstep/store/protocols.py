@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
 from doorstep.store.rejects import RejectCount, RejectRecord
 from doorstep.store.shadow_records import ShadowDecision, VersionCounts
-from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
+from doorstep.store.views import (
+    AppActivity,
+    AppEvents,
+    DecisionCase,
+    QueuePage,
+    QueueQuery,
+    ReviewClaim,
+)
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
 if TYPE_CHECKING:
@@ -186,6 +193,8 @@ class DeliveryQuery:
     cursor: str | None = None
     """Opaque; the ``next_cursor`` of the previous page."""
     limit: int = 100
+    attempts: bool = False
+    """Fill each delivery's ``history`` (its attempts; one more query for the page)."""
 
 
 @dataclass(frozen=True)
@@ -781,6 +790,13 @@ class ActivityStore(Protocol):
 
     def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
         """Decisions per day by action, verdicts, and the review backlog of ``app``."""
+        ...
+
+    def app_events(self, app: str, *, before: int | None = None, limit: int = 50) -> AppEvents:
+        """What people and processes did to ``app``, newest first: verdicts, deliveries retried
+        or cancelled, model versions, connectors, alerts, outcomes, and the API keys' changes
+        (keys serve every app); not the recording of decisions. ``before``: a sequence number
+        (the page after one ending there)."""
         ...
 
 

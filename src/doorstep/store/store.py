@@ -67,7 +67,14 @@ from doorstep.store.shadow_records import ShadowDecision, VersionCounts
 from doorstep.store.tables import api_keys
 from doorstep.store.verify import verify_chain
 from doorstep.store.verify_subjects import key_hash_digest
-from doorstep.store.views import AppActivity, DecisionCase, QueuePage, QueueQuery, ReviewClaim
+from doorstep.store.views import (
+    AppActivity,
+    AppEvents,
+    DecisionCase,
+    QueuePage,
+    QueueQuery,
+    ReviewClaim,
+)
 from doorstep.store.writer_lock import WriterLock
 from doorstep.types import AuditEvent, Decision, Delivery, DeliveryState, Review
 
@@ -206,6 +213,10 @@ class Store:
     def app_activity(self, app: str, *, days: int, now: datetime) -> AppActivity:
         with self._read() as conn:
             return _activity.app_activity(conn, app, days, now)
+
+    def app_events(self, app: str, *, before: int | None = None, limit: int = 50) -> AppEvents:
+        with self._read() as conn:
+            return _activity.app_events(conn, app, before=before, limit=limit)
 
     def decision_case(self, decision_id: str, *, now: datetime) -> DecisionCase | None:
         with self._read() as conn:

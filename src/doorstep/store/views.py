@@ -12,6 +12,8 @@ from doorstep.types import AuditEvent, Decision, Delivery, Review
 __all__ = [
     "ActivityDay",
     "AppActivity",
+    "AppEvent",
+    "AppEvents",
     "DecisionCase",
     "QueueEntry",
     "QueuePage",
@@ -126,3 +128,22 @@ class DecisionCase:
     audit: list[AuditEvent]
     review: Review | None
     claim: ReviewClaim | None
+
+
+@dataclass(frozen=True)
+class AppEvent:
+    """One audit event of an app's activity feed, with the decision it is about (when it is
+    about one: a verdict, a delivery's change) for the page to name the entity."""
+
+    event: AuditEvent
+    entity_id: str | None = None
+    decision_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AppEvents:
+    """A page of an app's activity feed, newest first; ``before``: the sequence number to ask
+    the next page with (``None`` at the end, or when the events scanned ran out)."""
+
+    items: list[AppEvent]
+    before: int | None

@@ -45,7 +45,9 @@ def test_reviewer_overrides_a_case_and_sees_the_delivery_and_dashboard_change(
     page.get_by_label("Reason (required)").fill("Premium account manager asked to call first")
     page.keyboard.press("Enter")
     page.wait_for_url(lambda url: decision_id not in url.split("?")[0], wait_until="commit")
-    assert page.locator("text=Verdict recorded on").is_visible()
+    entity = live.store.get_decision(decision_id).entity_id  # type: ignore[union-attr]
+    assert page.locator("#verdict-done").inner_text().startswith(f"Verdict recorded on {entity} (")
+    assert decision_id not in page.locator("#verdict-done").inner_text()  # named, not its id
     page.goto(f"{live.url}/decisions/{decision_id}")
     assert page.locator("#status").inner_text() == "overridden"
     assert page.locator("#final-action").inner_text() == "call_customer"
@@ -257,24 +259,34 @@ def test_ten_cases_by_keyboard_alone_store_the_verdict_chosen_for_each(
 
 
 def test_screenshots_of_the_main_pages(browser: Any, live: Site, tmp_path: Path) -> None:
+    """The pages at a laptop's size, the queue at a tablet's, and every page at a phone's."""
     folder = Path(SHOTS) if SHOTS else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
-    for name, size in (("laptop", (1280, 900)), ("tablet", (820, 1180))):
+    sizes = {"laptop": (1280, 900), "tablet": (820, 1180), "phone": (390, 844)}
+    for name, size in sizes.items():
         context = browser.new_context(viewport={"width": size[0], "height": size[1]})
         tab = context.new_page()
         sign_in(tab, live, "admin", "/review")
         tab.screenshot(path=str(folder / f"pages-queue-{name}.png"), full_page=False)
-        if name == "laptop":
-            tab.keyboard.press("n")
-            tab.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
-            tab.screenshot(path=str(folder / "pages-decision.png"), full_page=True)
-            tab.goto(f"{live.url}/apps/churn")
-            tab.wait_for_selector("[data-chart=decisions-per-day][data-drawn=true]")
-            tab.wait_for_selector("#panel-drift", timeout=30_000)
-            tab.screenshot(path=str(folder / "pages-dashboard.png"), full_page=True)
-            tab.goto(f"{live.url}/keys")
-            tab.screenshot(path=str(folder / "pages-keys.png"), full_page=False)
+        if name == "tablet":
+            context.close()
+            continue
+        suffix = "" if name == "laptop" else "-phone"
+        tab.keyboard.press("n")
+        tab.wait_for_url(re.compile(r"/decisions/"), wait_until="commit")
+        tab.wait_for_selector("#verdict-form")
+        tab.screenshot(path=str(folder / f"pages-decision{suffix}.png"), full_page=True)
+        tab.goto(f"{live.url}/apps/churn")
+        tab.wait_for_selector("[data-chart=decisions-per-day][data-drawn=true]")
+        tab.wait_for_selector("#panel-drift", timeout=30_000)
+        tab.screenshot(path=str(folder / f"pages-dashboard{suffix}.png"), full_page=True)
+        for page_name in ("deliveries", "activity"):
+            tab.goto(f"{live.url}/apps/churn/{page_name}")
+            tab.wait_for_load_state("networkidle")
+            tab.screenshot(path=str(folder / f"pages-{page_name}-{name}.png"), full_page=False)
+        tab.goto(f"{live.url}/keys")
+        tab.screenshot(path=str(folder / f"pages-keys{suffix}.png"), full_page=False)
         context.close()
     shots = sorted(p.name for p in folder.glob("pages-*.png"))
-    assert len(shots) == 5
+    assert len(shots) == 13, shots  # the queue at 3 sizes, 5 pages at 2
     assert all((folder / s).stat().st_size > 10_000 for s in shots)

@@ -20,6 +20,7 @@ from tests.web.pages.conftest import CSRF, Site, session_client
 from doorstep.services.decide.what_if import what_would_change
 from doorstep.services.deliver.actions import decision_url
 from doorstep.services.review.verdicts import REASON_MAX_LENGTH
+from doorstep.store.protocols import DeliveryQuery
 from doorstep.store.tables import audit_events
 from doorstep.store.views import QueueQuery
 from doorstep.web.pages.access import PageRoute
@@ -275,8 +276,9 @@ async def test_a_refused_form_keeps_the_address_of_its_page(seeded: Site) -> Non
             if isinstance(route, PageRoute) and "POST" in (route.methods or ())
         ]
         assert len(forms) >= 8
+        delivery = seeded.store.list_deliveries(DeliveryQuery(app="churn", limit=1)).items[0]
         for path in forms:
-            url = path.format(decision_id=case, key_id=admin_key.id)
+            url = path.format(decision_id=case, key_id=admin_key.id, delivery_id=delivery.id)
             answer = await admin.get(url, follow_redirects=True)
             assert answer.status_code == 200, (url, answer.status_code)
             assert answer.headers["content-type"].startswith("text/html"), url
@@ -526,7 +528,9 @@ async def test_decision_page_shows_where_the_inputs_came_from(
         page = (await reviewer.get(f"/decisions/{decision}")).text
         section = page[page.index('id="lineage"') : page.index('id="h-model"')]
         assert "From the request: Plan" in section
-        assert 'data-source="customer_db"' in section and observed in section
+        shown = datetime.fromisoformat(observed).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        assert 'data-source="customer_db"' in section and shown in section  # not raw ISO
+        assert observed not in section
         assert "Months as a customer" in section  # labels, not field names
         assert "<td>no</td>" in section  # max_age 30d: fresh
         # what the page shows of a lineage is escaped, whatever the store holds
@@ -552,6 +556,7 @@ async def test_decision_page_shows_where_the_inputs_came_from(
     assert "&lt;b&gt;plan&lt;/b&gt;" in page
     section = page[page.index('id="lineage"') : page.index('id="h-model"')]
     assert "2.0 h in the future" in section and ">future</span>" in section
+    assert "2099-01-01 00:00 UTC" in section
     assert ">stale</span>" in section
 
 

@@ -42,8 +42,9 @@ def list_deliveries(
     decision_id: str | None = None,
     cursor: str | None = None,
     limit: int = 100,
+    attempts: bool = False,
 ) -> DeliveryPage:
-    """A page of deliveries, newest first."""
+    """A page of deliveries, newest first; with ``attempts``, each with its attempts."""
     query = DeliveryQuery(
         app=app,
         state=_state(state),
@@ -51,6 +52,7 @@ def list_deliveries(
         decision_id=decision_id,
         cursor=cursor,
         limit=limit,
+        attempts=attempts,
     )
     return store.list_deliveries(query)
 

@@ -11,6 +11,7 @@ __all__ = [
     "ensure_admin_key",
     "get_key",
     "list_keys",
+    "name_taken",
     "revoke_key",
 ]
 
@@ -20,6 +21,16 @@ FIRST_ADMIN_NAME = "first-admin"
 def create_key(store: KeyStore, name: str, role: str, *, actor: str) -> tuple[ApiKey, str]:
     """A new key of ``role``; returns it and its secret (shown once, never stored)."""
     return store.create_key(name, check_role(role), actor=actor)
+
+
+def name_taken(store: KeyStore, name: str) -> ApiKey | None:
+    """The active key already named ``name`` (case and surrounding spaces aside), if any: the
+    audit trail names keys (``key:<name>``), so two live keys should not share a name."""
+    wanted = name.strip().casefold()
+    return next(
+        (k for k in store.list_keys() if k.revoked_at is None and k.name.casefold() == wanted),
+        None,
+    )
 
 
 def list_keys(store: KeyStore, *, include_revoked: bool = True) -> list[ApiKey]:

@@ -13,9 +13,11 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from doorstep.web.pages import (
+    activity,
     admin,
     dashboard,
     decision,
+    deliveries,
     monitoring_panel,
     queue,
     report_page,
@@ -48,6 +50,12 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("GET", "/apps/{app}", dashboard.dashboard),
         ("GET", "/apps/{app}/report", report_page.report_page),
         ("GET", "/apps/{app}/monitoring-panel", monitoring_panel.monitoring_panel),
+        ("GET", "/apps/{app}/deliveries", deliveries.deliveries_page),
+        ("GET", "/apps/{app}/activity", activity.activity_page),
+        ("POST", "/deliveries/{delivery_id}/retry", deliveries.retry),
+        ("POST", "/deliveries/{delivery_id}/cancel", deliveries.cancel),
+        ("GET", "/deliveries/{delivery_id}/retry", deliveries.open_delivery),
+        ("GET", "/deliveries/{delivery_id}/cancel", deliveries.open_delivery),
         ("GET", "/models", admin.models_page),
         ("GET", "/keys", admin.keys_page),
         ("POST", "/keys", admin.create),

@@ -14,6 +14,7 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import (
+    ConflictError,
     DoorstepError,
     NotFoundError,
     PermissionDeniedError,
@@ -25,6 +26,7 @@ from doorstep.services.governance.keys import (
     create_key,
     get_key,
     list_keys,
+    name_taken,
     revoke_key,
 )
 from doorstep.services.governance.versions import model_versions
@@ -95,9 +97,18 @@ async def create(request: Request) -> Response:
                 f"A {request.state.key.role!r} key may not create {role!r} keys; roles it may "
                 f"create: {', '.join(_grantable(request.state.key.role))}."
             )
-        made = await anyio.to_thread.run_sync(
-            lambda: create_key(store, name, role, actor=actor_of(request))
-        )
+
+        def make() -> tuple[Any, str]:
+            taken = name_taken(store, name)
+            if taken is not None:
+                raise ConflictError(
+                    f"An active key is named {taken.name!r} already ({taken.role}, created "
+                    f"{taken.created_at:%Y-%m-%d}): give this one another name, or revoke that "
+                    "one first. Names tell keys apart in the audit trail."
+                )
+            return create_key(store, name, role, actor=actor_of(request))
+
+        made = await anyio.to_thread.run_sync(make)
     except DoorstepError as exc:
         if status_of(exc) == 500:
             raise

@@ -21,6 +21,7 @@ from doorstep.services.review.verdicts import REASON_MAX_LENGTH, review_decision
 from doorstep.store.views import DecisionCase
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
+from doorstep.web.pages.deliveries import CANCELLABLE, RETRYABLE
 from doorstep.web.pages.queue import query_string
 from doorstep.web.pages.templating import render
 from doorstep.web.pages.what_if import hidden_fields, trial_context
@@ -108,6 +109,8 @@ def page_context(
         "facts": []
         if app is None
         else [f.label or n for n, f in app.spec.feature_fields.items() if not f.actionable],
+        "retryable": RETRYABLE,
+        "cancellable": CANCELLABLE,
     }
 
 
@@ -123,7 +126,7 @@ def lineage_view(lineage: dict[str, Any] | None, labels: dict[str, str]) -> dict
             {
                 "name": name,
                 "fields": [labels.get(f, f) for f in entry.get("fields") or []],
-                "observed_at": entry.get("observed_at") or "—",
+                "observed_at": _moment(entry.get("observed_at")),
                 "age": "—" if age is None else _age(float(age)),
                 "stale": entry.get("stale"),
                 "future": bool(entry.get("future")),
@@ -139,6 +142,19 @@ def lineage_view(lineage: dict[str, Any] | None, labels: dict[str, str]) -> dict
         else:
             history = f"imported from {where.get('name', 'a file')}, row {where.get('row', '?')}"
     return {"request": request, "sources": sources, "imported": history}
+
+
+def _moment(text: Any) -> str:
+    """An ISO time of the lineage as the pages write times (``2026-12-07 10:52 UTC``)."""
+    if not text:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return str(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _age(seconds: float) -> str:
@@ -163,8 +179,13 @@ async def show(
 ) -> Response:
     service = request.app.state.service
 
+    done = _done_case(request.query_params.get("done", ""))
+
     def load() -> dict[str, Any]:
-        return page_context(request, decision_case(service.store, decision_id), trial)
+        context = page_context(request, decision_case(service.store, decision_id), trial)
+        decided = service.store.get_decision(done) if done else None
+        context["done_entity"] = decided.entity_id if decided is not None else ""
+        return context
 
     context = await anyio.to_thread.run_sync(load)
     context.update(
@@ -173,12 +194,23 @@ async def show(
             "error": error,
             "form": form or {},
             "me": request.state.key.id,
-            "done": request.query_params.get("done", ""),
+            "done": done,
+            "done_delivery": _done_delivery(request.query_params.get("done", "")),
         }
     )
     return render(
         request, "decision.html", context, status=200 if error is None else status_of(error)
     )
+
+
+def _done_case(done: str) -> str:
+    """The case whose verdict was just given (``done`` after a verdict), not a delivery's
+    change (``done=retried``)."""
+    return "" if done in ("retried", "cancelled") else done
+
+
+def _done_delivery(done: str) -> str:
+    return done if done in ("retried", "cancelled") else ""
 
 
 async def decision_page(request: Request, decision_id: str) -> Response:

@@ -17,6 +17,7 @@ __all__ = [
     "OPERATORS",
     "age_text",
     "environment",
+    "number_text",
     "page_response",
     "render",
     "significant",
@@ -44,6 +45,18 @@ def _hours(value: float | None) -> str:
     return text
 
 
+def number_text(value: float | None) -> str:
+    """``12,300``, ``0.597``, ``1,234.5``: thousands separated, at most 3 significant digits
+    after the point for a fraction; ``—`` for none."""
+    if value is None:
+        return "—"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.1f}"
+    return f"{value:,.3g}" if abs(value) >= 1 else f"{value:.3g}"
+
+
 def significant(value: float, digits: int = 3) -> str:
     """``value`` with ``digits`` significant digits (``0.597``, ``0.0512``, ``12.0``); whole
     numbers from 10**digits up keep every digit, with thousands separators."""
@@ -69,6 +82,7 @@ def environment() -> jinja2.Environment:
     env.filters["when"] = lambda m: m.strftime("%Y-%m-%d %H:%M UTC") if m else "—"
     env.filters["sig"] = significant
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.0f}%"
+    env.filters["num"] = number_text
     return env
 
 

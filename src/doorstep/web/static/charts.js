@@ -4,12 +4,28 @@
   "use strict";
   var PALETTE = ["#0a58ca", "#c62828", "#1a7f37", "#8a5300", "#6f42c1", "#00838f", "#57606a"];
 
+  function empty(chart) {
+    return !chart.series.some(function (s) { return s.values.some(function (v) { return v != null && v !== 0; }); });
+  }
+
   function draw(element, chart) {
     var n = chart.x.length;
+    if (!n || empty(chart)) {  // a sentence, not an empty grid
+      var note = document.createElement("p");
+      note.className = "empty-chart";
+      note.textContent = "No data in this period yet.";
+      element.replaceChildren(note);
+      element.dataset.drawn = "empty";
+      return null;
+    }
+    // dates keep their year only when the range spans years
+    var years = {};
+    chart.x.forEach(function (x) { var m = /^(\d{4})-/.exec(String(x)); years[m ? m[1] : ""] = true; });
+    var oneYear = Object.keys(years).length === 1;
     var xs = chart.x.map(function (_, i) { return i; });
     var data = [xs];
-    var series = [{ label: "", value: function (u, v) { return v == null ? "" : chart.x[v]; } }];
-    var every = Math.max(1, Math.ceil(n / 7));
+    var series = [{ label: /^\d{4}-\d{2}-\d{2}/.test(String(chart.x[0])) ? "Day" : chart.title, value: function (u, v) { return v == null ? "" : chart.x[v]; } }];
+
     if (chart.kind === "bar") {
       // stacked bars: each series is drawn up to the running total, tallest first
       var totals = xs.map(function () { return 0; });
@@ -39,6 +55,8 @@
       });
     }
     var width = Math.max(260, element.clientWidth || 480);
+    var every = Math.max(1, Math.ceil(n / Math.max(2, Math.floor((width - 60) / 64))));  // labels never collide
+    var font = "12px system-ui, -apple-system, sans-serif";  // at least 11 px, on a phone too
     var options = {
       width: width,
       height: 240,
@@ -47,8 +65,8 @@
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false, range: [-0.5, Math.max(0.5, n - 0.5)] } },
       axes: [
-        { values: function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) && chart.x[t] !== undefined && (n - 1 - t) % every === 0 ? String(chart.x[t]).replace(/^\d{4}-/, "") : ""; }); }, splits: function () { return xs; } },
-        { label: chart.unit || "" }
+        { font: font, values: function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) && chart.x[t] !== undefined && (n - 1 - t) % every === 0 ? (oneYear ? String(chart.x[t]).replace(/^\d{4}-/, "") : String(chart.x[t])) : ""; }); }, splits: function () { return xs; } },
+        { font: font, labelFont: font, label: chart.unit || "", values: function (u, ticks) { return ticks.map(function (t) { return t.toLocaleString("en"); }); } }
       ]
     };
     element.innerHTML = "";

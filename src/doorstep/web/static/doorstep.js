@@ -88,6 +88,66 @@
   }
   document.addEventListener("htmx:afterSwap", settle);
 
+  // Every table scrolls sideways in a container of its own that the keyboard reaches (a phone
+  // never scrolls the whole page sideways): the templates' .table-wrap, and one made here for
+  // a table without one. Named after the table's caption or the section's heading.
+  function wrapTables(root) {
+    root.querySelectorAll("main table").forEach(function (table) {
+      var wrap = table.parentElement;
+      if (!wrap.classList.contains("table-wrap")) {
+        wrap = document.createElement("div");
+        wrap.className = "table-wrap";
+        table.parentNode.insertBefore(wrap, table);
+        wrap.appendChild(table);
+      }
+      if (!wrap.hasAttribute("tabindex")) { wrap.tabIndex = 0; }
+      if (!wrap.hasAttribute("role")) { wrap.setAttribute("role", "region"); }
+      if (!wrap.hasAttribute("aria-label") && !wrap.hasAttribute("aria-labelledby")) {
+        var caption = table.querySelector("caption");
+        var section = wrap.closest("section, figure, details");
+        var heading = section && section.querySelector("h2, h3, figcaption, summary");
+        var name = (caption || heading || {}).textContent || "Table";
+        wrap.setAttribute("aria-label", name.trim().replace(/\s+/g, " ").slice(0, 80));
+      }
+    });
+  }
+  function reachCharts(root) {
+    root.querySelectorAll(".monitoring figure.card").forEach(function (figure) {
+      if (figure.scrollWidth > figure.clientWidth && !figure.hasAttribute("tabindex")) { figure.tabIndex = 0; }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { wrapTables(document); });
+  document.addEventListener("htmx:afterSettle", function () { reachCharts(document); });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    wrapTables(event.detail && event.detail.elt ? event.detail.elt.ownerDocument : document);
+  });
+
+  // Copy buttons (a new key's secret): shown only where they work
+  function copyButtons(root) {
+    root.querySelectorAll("button[data-copy]").forEach(function (button) { button.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { copyButtons(document); });
+  document.addEventListener("htmx:afterSettle", function () { copyButtons(document); });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) { return; }
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var status = document.getElementById("copy-status");
+    if (!source) { return; }
+    var text = source.textContent.trim();
+    function done(ok) { if (status) { status.textContent = ok ? "Copied." : "Select the key and copy it."; } }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
+    } else {  // plain http to another host: select it for the person to copy
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      done(document.execCommand && document.execCommand("copy"));
+    }
+  });
+
   // Back and Forward show the page as the server has it now (a case decided since shows no
   // form): htmx keeps no copies of pages (historyCacheSize 0 in base.html) and reloads them,
   // and a page the browser kept whole in its back-forward cache is reloaded too.
