@@ -38,7 +38,14 @@ import numpy as np
 import numpy.typing as npt
 
 from doorstep.errors import ExplanationError
-from doorstep.explainers.shapley_kernel import explain_rows
+from doorstep.explainers.shapley_kernel import (
+    EXT_ONE,
+    EXT_ZERO,
+    LEAF_PREV_ZERO,
+    READ_ONE,
+    READ_ZERO,
+    kernel,
+)
 from doorstep.explainers.treeshap import TreeEnsemble
 
 __all__ = ["CompiledForest", "compile_forest", "linear_tree_shap"]
@@ -57,9 +64,10 @@ class CompiledForest:
     Trees with several non-zero outputs are split into one tree per output. Nodes are in each
     tree's pre-order; ``depth`` is the node's depth in its tree, ``same_above`` the depth of the
     nearest ancestor node whose edge (into it) splits on the same feature as the node's own edge
-    (``-1``: none). ``extend_*`` and ``read_*`` ``(nodes, q_max)`` are the per-point factors (or
-    ratios of factors) and read-off weights for a followed (``one``) and a not-followed
-    (``zero``) edge; ``z_step`` the cover ratio of the node's edge.
+    (``-1``: none). ``table`` ``(nodes, 6, q_max)`` holds the per-point factors (or ratios of
+    factors) and read-off weights for a followed and a not-followed edge, with the leaf value
+    folded in at leaves (rows named in :mod:`~doorstep.explainers.shapley_kernel`); ``z_step``
+    is the cover ratio of the node's edge.
     """
 
     n_features: int
@@ -74,11 +82,7 @@ class CompiledForest:
     parent_feature: I64
     same_above: I64
     z_step: F64
-    extend_one: F64
-    extend_zero: F64
-    read_one: F64
-    read_zero: F64
-    leaf_value: F64
+    table: F64
     feature: I64
     threshold: F64
     missing_left: Bools
@@ -147,9 +151,10 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
         return _empty(ensemble, base, time.perf_counter() - started)
     flat = {name: np.concatenate(arrays) for name, arrays in parts.items()}
     tree_points = flat["points"][np.array(offsets[:-1])]
-    extend_one, extend_zero, read_one, read_zero = _tables(
-        flat["points"], flat["z_comb"], flat["z_prev"], flat["same_above"] >= 0
-    )
+    table = _tables(
+        flat["points"], flat["z_comb"], flat["z_prev"], flat["same_above"] >= 0,
+        flat["z_step"], flat["leaf_value"], flat["feature"] < 0,
+    )  # fmt: skip
     width = max((c.shape[1] for c in cat_left), default=1)
     return CompiledForest(
         n_features=ensemble.n_features,
@@ -164,11 +169,7 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
         parent_feature=flat["parent_feature"],
         same_above=flat["same_above"],
         z_step=flat["z_step"],
-        extend_one=extend_one,
-        extend_zero=extend_zero,
-        read_one=read_one,
-        read_zero=read_zero,
-        leaf_value=flat["leaf_value"],
+        table=table,
         feature=flat["feature"],
         threshold=flat["threshold"],
         missing_left=flat["missing_left"].astype(np.bool_),
@@ -198,16 +199,20 @@ def linear_tree_shap(forest: CompiledForest, X: F64, *, threads: int = 1) -> tup
     previous = numba.get_num_threads()
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     try:
+        stack_depth = int(forest.tree_depth.max()) + 2
+        groups = [
+            (q, np.flatnonzero(forest.tree_points == q)) for q in np.unique(forest.tree_points)
+        ]
         for start in range(0, X.shape[0], _BLOCK_ROWS):
             stop = start + _BLOCK_ROWS
-            explain_rows(
-                X[start:stop], forest.tree_start, forest.tree_output, forest.tree_points,
-                forest.tree_depth, forest.depth, forest.is_left, forest.parent_feature,
-                forest.same_above, forest.z_step, forest.extend_one, forest.extend_zero,
-                forest.read_one, forest.read_zero, forest.leaf_value, forest.feature,
-                forest.threshold, forest.missing_left, forest.category_row,
-                forest.left_categories, forest.known_categories, values[start:stop],
-            )  # fmt: skip
+            for q, trees in groups:
+                kernel(int(q))(
+                    X[start:stop], trees, forest.tree_start, forest.tree_output, stack_depth,
+                    forest.depth, forest.is_left, forest.parent_feature, forest.same_above,
+                    forest.z_step, forest.table, forest.feature, forest.threshold,
+                    forest.missing_left, forest.category_row, forest.left_categories,
+                    forest.known_categories, values[start:stop],
+                )  # fmt: skip
     finally:
         numba.set_num_threads(previous)
     return values, forest.base.copy()
@@ -272,7 +277,9 @@ def _unique_length(depth: I64, same_above: I64) -> int:
     return int(unique.max(initial=0))
 
 
-def _tables(points: I64, z: F64, z_prev: F64, repeated: Bools) -> tuple[F64, F64, F64, F64]:
+def _tables(
+    points: I64, z: F64, z_prev: F64, repeated: Bools, z_step: F64, leaf_value: F64, leaf: Bools
+) -> F64:
     """Per node and quadrature point: path factors (or ratios) and read-off weights."""
     width = int(points.max())
     t = np.zeros((points.size, width))
@@ -289,7 +296,19 @@ def _tables(points: I64, z: F64, z_prev: F64, repeated: Bools) -> tuple[F64, F64
     with np.errstate(divide="ignore", invalid="ignore"):
         read_one = np.where(one > 0, w * (1.0 - zc) / one, 0.0)
         read_zero = np.where(zero > 0, -w * zc / zero, 0.0)
-    return one / previous, zero / previous, read_one, read_zero
+    table = np.zeros((points.size, 6, width))
+    table[:, EXT_ONE], table[:, EXT_ZERO] = one / previous, zero / previous
+    table[:, READ_ONE], table[:, READ_ZERO] = read_one, read_zero
+    v, step = leaf_value[leaf, None], z_step[leaf, None]
+    leaves = table[leaf]
+    leaves[:, READ_ONE] *= leaves[:, EXT_ONE] * v
+    leaves[:, READ_ZERO] *= leaves[:, EXT_ZERO] * v
+    leaves[:, EXT_ONE] *= v
+    leaves[:, EXT_ZERO] *= v
+    leaves[:, LEAF_PREV_ZERO] = v * step
+    leaves[:, LEAF_PREV_ZERO + 1] = v * step * read_zero[leaf]
+    table[leaf] = leaves
+    return table
 
 
 def _stack(blocks: list[Bools], width: int) -> Bools:
@@ -305,6 +324,6 @@ def _empty(ensemble: TreeEnsemble, base: F64, seconds: float) -> CompiledForest:
     i0, f0, b0 = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.bool_)
     return CompiledForest(
         ensemble.n_features, ensemble.n_outputs, base, np.zeros(1, np.int64), i0, i0, i0, i0,
-        b0, i0, i0, f0, np.zeros((0, 1)), np.zeros((0, 1)), np.zeros((0, 1)), np.zeros((0, 1)),
-        f0, i0, f0, b0, i0, np.zeros((1, 1), np.bool_), np.zeros((1, 1), np.bool_), seconds,
+        b0, i0, i0, f0, np.zeros((0, 6, 1)), i0, f0, b0, i0, np.zeros((1, 1), np.bool_),
+        np.zeros((1, 1), np.bool_), seconds,
     )  # fmt: skip
