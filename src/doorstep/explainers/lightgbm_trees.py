@@ -11,6 +11,7 @@ or linear trees are refused: :func:`supports_booster` says why.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -111,8 +112,4 @@ def _tree(fields: dict[str, str], index: int, output: int, outputs: int) -> Tree
 
 
 def _scaled(tree: Tree, factor: float) -> Tree:
-    return Tree(
-        tree.children_left, tree.children_right, tree.feature, tree.threshold,
-        tree.missing_left, tree.cover, tree.value * factor, tree.is_categorical,
-        tree.left_categories, tree.known_categories,
-    )  # fmt: skip
+    return dataclasses.replace(tree, value=tree.value * factor)

@@ -89,6 +89,8 @@ class CompiledForest:
     category_row: I64
     left_categories: Bools
     known_categories: Bools
+    unknown_left: Bools
+    """Per categorical row: where codes outside the node's known set go."""
     seconds: float
     """Wall time of :func:`compile_forest`."""
 
@@ -110,6 +112,7 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
     offsets = [0]
     cat_left: list[Bools] = []
     cat_known: list[Bools] = []
+    cat_unknown: list[Bools] = []
     base = np.zeros(ensemble.n_outputs)
     for tree in ensemble.trees:
         nodes = tree.children_left.shape[0]
@@ -129,6 +132,8 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
             category_row[categorical] = first + np.arange(categorical.size)
             cat_left.append(tree.left_categories[order][categorical])
             cat_known.append(tree.known_categories[order][categorical])
+            unknown = tree.missing_left if tree.unknown_left is None else tree.unknown_left
+            cat_unknown.append(np.asarray(unknown, np.bool_)[order][categorical])
         unique = int(_unique_length(depth, same_above))
         values = tree.value[order]
         base += (values[is_leaf] * reach[is_leaf, None]).sum(axis=0)
@@ -176,6 +181,7 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
         category_row=flat["category_row"],
         left_categories=_stack(cat_left, width),
         known_categories=_stack(cat_known, width),
+        unknown_left=np.concatenate(cat_unknown) if cat_unknown else np.zeros(1, np.bool_),
         seconds=time.perf_counter() - started,
     )
 
@@ -211,7 +217,7 @@ def linear_tree_shap(forest: CompiledForest, X: F64, *, threads: int = 1) -> tup
                     forest.depth, forest.is_left, forest.parent_feature, forest.same_above,
                     forest.z_step, forest.table, forest.feature, forest.threshold,
                     forest.missing_left, forest.category_row, forest.left_categories,
-                    forest.known_categories, values[start:stop],
+                    forest.known_categories, forest.unknown_left, values[start:stop],
                 )  # fmt: skip
     finally:
         numba.set_num_threads(previous)
@@ -325,5 +331,5 @@ def _empty(ensemble: TreeEnsemble, base: F64, seconds: float) -> CompiledForest:
     return CompiledForest(
         ensemble.n_features, ensemble.n_outputs, base, np.zeros(1, np.int64), i0, i0, i0, i0,
         b0, i0, i0, f0, np.zeros((0, 6, 1)), i0, f0, b0, i0, np.zeros((1, 1), np.bool_),
-        np.zeros((1, 1), np.bool_), seconds,
+        np.zeros((1, 1), np.bool_), np.zeros(1, np.bool_), seconds,
     )  # fmt: skip

@@ -38,6 +38,7 @@ def _goes_left(
     category_row: Any,
     left_categories: Any,
     known_categories: Any,
+    unknown_left: Any,
 ) -> bool:
     value = x[feature[node]]
     if np.isnan(value):
@@ -46,13 +47,13 @@ def _goes_left(
     if row < 0:
         return bool(value <= threshold[node])
     if value < 0.0 or value >= left_categories.shape[1]:
-        return bool(missing_left[node])
+        return bool(unknown_left[row])
     code = int(value)
     if left_categories[row, code]:
         return True
     if known_categories[row, code]:
         return False
-    return bool(missing_left[node])
+    return bool(unknown_left[row])
 
 
 @cache
@@ -79,6 +80,7 @@ def kernel(points: int) -> Callable[..., None]:
         category_row: Any,
         left_categories: Any,
         known_categories: Any,
+        unknown_left: Any,
         out: Any,
     ) -> None:
         for r in numba.prange(X.shape[0]):
@@ -100,7 +102,7 @@ def kernel(points: int) -> Callable[..., None]:
                 nodes[0] = start
                 goes[0] = _goes_left(
                     start, x, feature, threshold, missing_left, category_row,
-                    left_categories, known_categories,
+                    left_categories, known_categories, unknown_left,
                 )  # fmt: skip
                 top = 0
                 for node in range(start + 1, end + 1):
@@ -153,7 +155,7 @@ def kernel(points: int) -> Callable[..., None]:
                         repeat[top, j] = 0.0
                     goes[top] = _goes_left(
                         node, x, feature, threshold, missing_left, category_row,
-                        left_categories, known_categories,
+                        left_categories, known_categories, unknown_left,
                     )  # fmt: skip
 
     return explain_rows  # type: ignore[no-any-return]
