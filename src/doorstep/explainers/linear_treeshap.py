@@ -203,7 +203,8 @@ def linear_tree_shap(forest: CompiledForest, X: F64, *, threads: int = 1) -> tup
     if forest.tree_output.size == 0 or X.shape[0] == 0:
         return values, forest.base.copy()
     previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    available = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    numba.set_num_threads(max(1, min(threads, available)))
     try:
         stack_depth = int(forest.tree_depth.max()) + 2
         groups = [
@@ -224,7 +225,7 @@ def linear_tree_shap(forest: CompiledForest, X: F64, *, threads: int = 1) -> tup
     return values, forest.base.copy()
 
 
-@numba.njit(cache=True)  # type: ignore[misc]
+@numba.njit(cache=True)
 def _walk(
     left: I64, right: I64, feature: I64, cover: F64
 ) -> tuple[I64, I64, Bools, I64, I64, F64, F64, F64, F64]:

@@ -28,7 +28,7 @@ and a not-followed edge, and the read-off weights. Leaves: the same times the le
 already split on and the row did not follow."""
 
 
-@numba.njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True, inline="always")
 def _goes_left(
     node: int,
     x: Any,
@@ -61,7 +61,7 @@ def kernel(points: int) -> Callable[..., None]:
     """The compiled loop for trees with ``points`` quadrature points (compiled once, cached)."""
     W = points
 
-    @numba.njit(cache=True, nogil=True, parallel=True)  # type: ignore[misc]
+    @numba.njit(cache=True, nogil=True, parallel=True)
     def explain_rows(
         X: Any,
         trees: Any,
@@ -158,4 +158,4 @@ def kernel(points: int) -> Callable[..., None]:
                         left_categories, known_categories, unknown_left,
                     )  # fmt: skip
 
-    return explain_rows  # type: ignore[no-any-return]
+    return explain_rows

@@ -6,8 +6,8 @@ scaled by the learning rate. XGBoost routes in float32: a row goes left when
 generic rule ``x <= threshold`` routes rows that were rounded to float32 (as
 :func:`float32_rows` does) exactly as XGBoost does. Categorical splits send the listed
 categories right and every other code left (negative and unseen codes too); NaN takes the
-default direction. Only ``gbtree`` boosters with scalar leaves are read: ``dart`` (dropout weights) and
-multi-output trees are refused.
+default direction. Only ``gbtree`` boosters with scalar leaves are read: ``dart`` (dropout
+weights) and multi-output trees are refused.
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def _tree(raw: dict[str, Any], output: int, outputs: int) -> Tree:
         width = max(width, 1)
         go_left = np.zeros((n, width), dtype=np.bool_)
         go_left[categorical] = True
-        for node, start, size in zip(nodes.tolist(), segments.tolist(), sizes.tolist(), strict=True):
+        for node, start, size in zip(
+            nodes.tolist(), segments.tolist(), sizes.tolist(), strict=True
+        ):
             go_left[node, categories[start : start + size]] = False
         extra = {
             "is_categorical": categorical,

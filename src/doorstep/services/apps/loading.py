@@ -191,8 +191,9 @@ def _choose_explanations(doc: SpecDocument, model: Model, reference: pl.DataFram
     """Apply ``explain.method`` and ``explain.background`` to the loaded model."""
     explain = doc.spec.explain
     if isinstance(model, ExplainerChoice):
+        method = explain.method
         choice: Literal["auto", "linear", "native"] = (
-            explain.method if explain.method in ("linear", "native") else "auto"  # type: ignore[assignment]
+            method if method == "linear" or method == "native" else "auto"
         )
         try:
             model.use_explainer(choice)
