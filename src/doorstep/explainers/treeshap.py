@@ -133,7 +133,10 @@ class Tree:
                 known = np.take_along_axis(self.known_categories[nodes], code, axis=1)
                 routed = in_range & (known | left)
                 unknown = self.missing_left if self.unknown_left is None else self.unknown_left
-                go[rows] = np.where(routed, left, unknown[nodes, None])
+                otherwise = np.where(
+                    np.isnan(xc), self.missing_left[nodes, None], unknown[nodes, None]
+                )
+                go[rows] = np.where(routed, left, otherwise)
         return go
 
 
