@@ -93,7 +93,7 @@ def measure(
     from doorstep.models.lightgbm import LightGBMModel
 
     booster = lgb.Booster(model_file=str(path))
-    model = LightGBMModel.load(path, task="binary")
+    model = LightGBMModel.from_booster(lgb.Booster(model_file=str(path)), task="binary")
     started = time.perf_counter()
     model.use_explainer("linear")
     first_use = time.perf_counter() - started
@@ -123,9 +123,11 @@ def measure(
         ours_runs: list[float] = []
         values = reference = np.zeros(0)
         for _ in range(repeat):  # interleaved
-            timing, reference = time_best(
-                lambda t=t: booster.predict(matrix, pred_contrib=True, num_threads=t), 1
-            )
+
+            def floor(t: int = t) -> npt.NDArray[np.float64]:
+                return np.asarray(booster.predict(matrix, pred_contrib=True, num_threads=t))
+
+            timing, reference = time_best(floor, 1)
             floor_runs.append(timing.best)
 
             def ours(t: int = t) -> npt.NDArray[np.float64]:

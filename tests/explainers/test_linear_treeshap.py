@@ -9,12 +9,12 @@ import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.explainers.conftest import brute_force_shap
+from tests.explainers.test_treeshap import WIDTH, random_rows, random_tree, route
 
 from doorstep.errors import ExplanationError
 from doorstep.explainers.linear_treeshap import compile_forest, linear_tree_shap
 from doorstep.explainers.treeshap import Tree, TreeEnsemble, tree_shap
-from tests.explainers.conftest import brute_force_shap
-from tests.explainers.test_treeshap import WIDTH, random_rows, random_tree, route
 
 F64 = npt.NDArray[np.float64]
 

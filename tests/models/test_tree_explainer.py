@@ -14,7 +14,7 @@ import pytest
 import xgboost as xgb
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from doorstep.core.ports import ExplainerChoice, Task
+from doorstep.core.ports import Contributions, ExplainerChoice, Model, Task
 from doorstep.errors import ExplanationError
 from doorstep.models.lightgbm import LightGBMModel
 from doorstep.models.sklearn import SklearnModel
@@ -22,8 +22,6 @@ from doorstep.models.xgboost import XGBoostModel
 
 if TYPE_CHECKING:
     from tests.models.conftest import Data
-
-Model = LightGBMModel | XGBoostModel
 
 
 def _batch(data: Data) -> pl.DataFrame:
@@ -36,11 +34,16 @@ def _batch(data: Data) -> pl.DataFrame:
     return pl.concat([data.batch, odd.select(data.batch.columns)])
 
 
-def _both(model: ExplainerChoice, batch: pl.DataFrame) -> tuple[object, object]:
-    assert isinstance(model, LightGBMModel | XGBoostModel | SklearnModel)
-    assert model.use_explainer("auto") == "linear-treeshap"
+def _choice(model: Model) -> ExplainerChoice:
+    assert isinstance(model, ExplainerChoice)
+    return model
+
+
+def _both(model: Model, batch: pl.DataFrame) -> tuple[Contributions, Contributions]:
+    choice = _choice(model)
+    assert choice.use_explainer("auto") == "linear-treeshap"
     linear = model.contributions(batch)
-    native_name = model.use_explainer("native")
+    native_name = choice.use_explainer("native")
     native = model.contributions(batch)
     assert linear.method == "linear-treeshap" and native.method == native_name
     return linear, native
@@ -54,8 +57,8 @@ def test_lightgbm_equals_pred_contrib_to_1e_9(
 ) -> None:
     model = LightGBMModel.load(request.getfixturevalue(fixture), task=task)
     linear, native = _both(model, _batch(data))
-    np.testing.assert_allclose(linear.values, native.values, rtol=0, atol=1e-9)  # type: ignore[attr-defined]
-    np.testing.assert_allclose(linear.base, native.base, rtol=0, atol=1e-9)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(linear.values, native.values, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(linear.base, native.base, rtol=0, atol=1e-9)
 
 
 def test_lightgbm_deep_model_with_many_categories_equals_pred_contrib(tmp_path: Path) -> None:
@@ -72,7 +75,7 @@ def test_lightgbm_deep_model_with_many_categories_equals_pred_contrib(tmp_path: 
     model = LightGBMModel.load(path, task="regression")
     batch = pl.from_pandas(frame.head(300).astype({"city": str}))
     linear, native = _both(model, batch)
-    np.testing.assert_allclose(linear.values, native.values, rtol=0, atol=1e-9)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(linear.values, native.values, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -89,11 +92,11 @@ def test_xgboost_equals_pred_contribs_to_its_float32(
     model = XGBoostModel.load(request.getfixturevalue(fixture), task=task)
     batch = _batch(data)
     linear, native = _both(model, batch)
-    values = linear.values  # type: ignore[attr-defined]
-    scale = max(1.0, float(np.abs(native.values).max()))  # type: ignore[attr-defined]
-    np.testing.assert_allclose(values, native.values, rtol=0, atol=2e-6 * scale)  # type: ignore[attr-defined]
-    margin = linear.base + values.sum(-1)  # type: ignore[attr-defined]
-    expected = native.base + native.values.sum(-1)  # type: ignore[attr-defined]
+    values = linear.values
+    scale = max(1.0, float(np.abs(native.values).max()))
+    np.testing.assert_allclose(values, native.values, rtol=0, atol=2e-6 * scale)
+    margin = linear.base + values.sum(-1)
+    expected = native.base + native.values.sum(-1)
     np.testing.assert_allclose(margin, expected, rtol=0, atol=1e-5 * scale)
 
 
@@ -110,7 +113,7 @@ def test_xgboost_float32_thresholds_route_like_xgboost(tmp_path: Path) -> None:
     batch = pl.DataFrame(probe, schema=["f0", "f1", "f2"], orient="row")
     linear, native = _both(model, batch)
     np.testing.assert_allclose(
-        linear.base + linear.values.sum(-1),  # type: ignore[attr-defined]
+        linear.base + linear.values.sum(-1),
         booster.predict(xgb.DMatrix(probe), output_margin=True)[:, None],
         rtol=0,
         atol=1e-5,
@@ -122,9 +125,9 @@ def test_scikit_learn_native_is_the_numpy_treeshap(data: Data) -> None:
     estimator.fit(data.frame, data.binary)
     model = SklearnModel.from_estimator(estimator, task="binary")
     linear, native = _both(model, data.batch)
-    assert native.method == "treeshap"  # type: ignore[attr-defined]
-    np.testing.assert_allclose(linear.values, native.values, rtol=0, atol=1e-9)  # type: ignore[attr-defined]
-    compiled = model.use_explainer("auto") and model.explainer_precomputation()
+    assert native.method == "treeshap"
+    np.testing.assert_allclose(linear.values, native.values, rtol=0, atol=1e-9)
+    compiled = _choice(model).use_explainer("auto") and _choice(model).explainer_precomputation()
     assert compiled and compiled[0] > 0 and compiled[1] > 0
 
 
@@ -136,7 +139,7 @@ def test_trees_that_cannot_be_read_fall_back_to_the_library(tmp_path: Path) -> N
     booster = lgb.train(params, lgb.Dataset(X, X[:, 0] + X[:, 1]), 5)
     path = tmp_path / "zero.txt"
     booster.save_model(path)
-    model = LightGBMModel.load(path, task="regression")
+    model = _choice(LightGBMModel.load(path, task="regression"))
     assert model.use_explainer("auto") == "lightgbm-native"
     assert model.explainer_precomputation() is None
     with pytest.raises(ExplanationError, match="zero_as_missing"):
