@@ -79,6 +79,8 @@ class CompiledForest:
     tree_depth: I64
     depth: I64
     is_left: Bools
+    collects: Bools
+    """Internal nodes with a deeper split on their edge's feature below them."""
     parent_feature: I64
     same_above: I64
     z_step: F64
@@ -92,7 +94,11 @@ class CompiledForest:
     unknown_left: Bools
     """Per categorical row: where codes outside the node's known set go."""
     seconds: float
-    """Wall time of :func:`compile_forest`."""
+    """Wall time of :func:`compile_forest` (numba's start-up excluded)."""
+    startup_seconds: float
+    """numba loading its cached machine code for these trees (first use in a process only)."""
+    groups: tuple[tuple[int, I64], ...] = ()
+    """Trees by number of quadrature points: ``(points, tree indices)``."""
 
     @property
     def nbytes(self) -> int:
@@ -106,6 +112,7 @@ class CompiledForest:
 
 def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
     """Precompute everything :func:`linear_tree_shap` needs from the trees alone."""
+    startup = _start_numba()
     started = time.perf_counter()
     parts: dict[str, list[npt.NDArray[np.generic]]] = {}
     tree_output: list[int] = []
@@ -122,7 +129,8 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
             np.asarray(tree.feature, np.int64),
             np.asarray(tree.cover, np.float64),
         )
-        order, depth, is_left, parent_feature, same_above, z_step, z_comb, z_prev, reach = walk
+        order, depth, is_left, parent_feature, same_above, z_step, z_comb, z_prev, reach = walk[:9]
+        collects = walk[9]
         is_leaf = tree.children_left[order] < 0
         category_row = np.full(nodes, -1, dtype=np.int64)
         if tree.is_categorical is not None:
@@ -143,7 +151,8 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
             leaf = np.where(is_leaf, values[:, output], 0.0)
             feature = np.where(is_leaf, -1, tree.feature[order]).astype(np.int64)
             for name, array in (
-                ("depth", depth), ("is_left", is_left), ("parent_feature", parent_feature),
+                ("depth", depth), ("is_left", is_left), ("collects", collects),
+                ("parent_feature", parent_feature),
                 ("same_above", same_above), ("z_step", z_step), ("z_comb", z_comb),
                 ("z_prev", z_prev), ("leaf_value", leaf), ("feature", feature),
                 ("threshold", np.asarray(tree.threshold, np.float64)[order]),
@@ -153,7 +162,7 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
             ):  # fmt: skip
                 parts.setdefault(name, []).append(array)
     if not tree_output:
-        return _empty(ensemble, base, time.perf_counter() - started)
+        return _empty(ensemble, base, time.perf_counter() - started, startup)
     flat = {name: np.concatenate(arrays) for name, arrays in parts.items()}
     tree_points = flat["points"][np.array(offsets[:-1])]
     table = _tables(
@@ -161,6 +170,11 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
         flat["z_step"], flat["leaf_value"], flat["feature"] < 0,
     )  # fmt: skip
     width = max((c.shape[1] for c in cat_left), default=1)
+    groups = tuple(
+        (int(q), np.flatnonzero(tree_points == q).astype(np.int64)) for q in np.unique(tree_points)
+    )
+    seconds = time.perf_counter() - started
+    startup += _start_kernels([q for q, _ in groups])
     return CompiledForest(
         n_features=ensemble.n_features,
         n_outputs=ensemble.n_outputs,
@@ -171,6 +185,7 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
         tree_depth=flat["tree_depth"].astype(np.int64),
         depth=flat["depth"],
         is_left=flat["is_left"].astype(np.bool_),
+        collects=flat["collects"].astype(np.bool_),
         parent_feature=flat["parent_feature"],
         same_above=flat["same_above"],
         z_step=flat["z_step"],
@@ -182,7 +197,9 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
         left_categories=_stack(cat_left, width),
         known_categories=_stack(cat_known, width),
         unknown_left=np.concatenate(cat_unknown) if cat_unknown else np.zeros(1, np.bool_),
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
+        startup_seconds=startup,
+        groups=groups,
     )
 
 
@@ -207,15 +224,13 @@ def linear_tree_shap(forest: CompiledForest, X: F64, *, threads: int = 1) -> tup
     numba.set_num_threads(max(1, min(threads, available)))
     try:
         stack_depth = int(forest.tree_depth.max()) + 2
-        groups = [
-            (q, np.flatnonzero(forest.tree_points == q)) for q in np.unique(forest.tree_points)
-        ]
         for start in range(0, X.shape[0], _BLOCK_ROWS):
             stop = start + _BLOCK_ROWS
-            for q, trees in groups:
-                kernel(int(q))(
+            for q, trees in forest.groups:
+                kernel(q)(
                     X[start:stop], trees, forest.tree_start, forest.tree_output, stack_depth,
-                    forest.depth, forest.is_left, forest.parent_feature, forest.same_above,
+                    forest.depth, forest.is_left, forest.collects, forest.parent_feature,
+                    forest.same_above,
                     forest.z_step, forest.table, forest.feature, forest.threshold,
                     forest.missing_left, forest.category_row, forest.left_categories,
                     forest.known_categories, forest.unknown_left, values[start:stop],
@@ -228,7 +243,7 @@ def linear_tree_shap(forest: CompiledForest, X: F64, *, threads: int = 1) -> tup
 @numba.njit(cache=True)
 def _walk(
     left: I64, right: I64, feature: I64, cover: F64
-) -> tuple[I64, I64, Bools, I64, I64, F64, F64, F64, F64]:
+) -> tuple[I64, I64, Bools, I64, I64, F64, F64, F64, F64, Bools]:
     """Pre-order of one tree and, per node (in that order), its edge's path bookkeeping."""
     n = left.shape[0]
     order = np.empty(n, np.int64)
@@ -240,6 +255,7 @@ def _walk(
     z_comb = np.ones(n)
     z_prev = np.ones(n)
     reach = np.ones(n)
+    collects = np.zeros(n, np.bool_)
     path_node = np.zeros(n + 1, np.int64)  # position (in order) of the node at each depth
     stack = np.empty(n + 1, np.int64)
     stack_depth = np.empty(n + 1, np.int64)
@@ -262,6 +278,7 @@ def _walk(
             for up in range(d - 1, 0, -1):
                 if parent_feature[path_node[up]] == f:
                     same_above[position] = up
+                    collects[path_node[up]] = True
                     z_prev[position] = z_comb[path_node[up]]
                     z_comb[position] = z * z_prev[position]
                     break
@@ -270,7 +287,40 @@ def _walk(
             stack[top], stack_depth[top] = right[node], d + 1
             stack[top + 1], stack_depth[top + 1] = left[node], d + 1
             top += 2
-    return order, depth, is_left, parent_feature, same_above, z_step, z_comb, z_prev, reach
+    return (
+        order, depth, is_left, parent_feature, same_above, z_step, z_comb, z_prev, reach, collects,
+    )  # fmt: skip
+
+
+_STARTED: set[int] = set()
+
+
+def _start_numba() -> float:
+    """Load the tree walk's machine code (once per process); the seconds it took."""
+    if -1 in _STARTED:
+        return 0.0
+    started = time.perf_counter()
+    leaf = np.full(1, -1, np.int64)
+    _walk(leaf, leaf, leaf, np.ones(1))
+    _STARTED.add(-1)
+    return time.perf_counter() - started
+
+
+def _start_kernels(points: list[int]) -> float:
+    """Load the compiled loops for these widths (once per process each); the seconds it took."""
+    started = time.perf_counter()
+    for q in points:
+        if q in _STARTED:
+            continue
+        one, i1, f1 = np.zeros(1, np.int64), np.full(1, -1, np.int64), np.zeros((1, 6, q))
+        kernel(q)(
+            np.zeros((1, 1)), np.zeros(0, np.int64), np.zeros(2, np.int64), one, 2, one,
+            np.zeros(1, np.bool_), np.zeros(1, np.bool_), i1, i1, np.ones(1), f1, i1,
+            np.zeros(1), np.zeros(1, np.bool_), i1, np.zeros((1, 1), np.bool_),
+            np.zeros((1, 1), np.bool_), np.zeros(1, np.bool_), np.zeros((1, 1, 1)),
+        )  # fmt: skip
+        _STARTED.add(q)
+    return time.perf_counter() - started
 
 
 def _unique_length(depth: I64, same_above: I64) -> int:
@@ -327,10 +377,10 @@ def _stack(blocks: list[Bools], width: int) -> Bools:
     return out
 
 
-def _empty(ensemble: TreeEnsemble, base: F64, seconds: float) -> CompiledForest:
+def _empty(ensemble: TreeEnsemble, base: F64, seconds: float, startup: float) -> CompiledForest:
     i0, f0, b0 = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.bool_)
     return CompiledForest(
         ensemble.n_features, ensemble.n_outputs, base, np.zeros(1, np.int64), i0, i0, i0, i0,
-        b0, i0, i0, f0, np.zeros((0, 6, 1)), i0, f0, b0, i0, np.zeros((1, 1), np.bool_),
-        np.zeros((1, 1), np.bool_), np.zeros(1, np.bool_), seconds,
+        b0, b0, i0, i0, f0, np.zeros((0, 6, 1)), i0, f0, b0, i0, np.zeros((1, 1), np.bool_),
+        np.zeros((1, 1), np.bool_), np.zeros(1, np.bool_), seconds, startup,
     )  # fmt: skip

@@ -70,6 +70,7 @@ def kernel(points: int) -> Callable[..., None]:
         stack_depth: int,
         depth: Any,
         is_left: Any,
+        collects: Any,
         parent_feature: Any,
         same_above: Any,
         z_step: Any,
@@ -111,9 +112,14 @@ def kernel(points: int) -> Callable[..., None]:
                         done = nodes[top]
                         read = READ_ONE if follows[top] else READ_ZERO
                         phi = 0.0
-                        for j in range(W):
-                            phi += table[done, read, j] * (below[top, j] - repeat[top, j])
-                            below[top - 1, j] += below[top, j]
+                        if collects[done]:
+                            for j in range(W):
+                                phi += table[done, read, j] * (below[top, j] - repeat[top, j])
+                                below[top - 1, j] += below[top, j]
+                        else:
+                            for j in range(W):
+                                phi += table[done, read, j] * below[top, j]
+                                below[top - 1, j] += below[top, j]
                         target[parent_feature[done]] += phi
                         above = same_above[done]
                         if above >= 0:
@@ -152,7 +158,9 @@ def kernel(points: int) -> Callable[..., None]:
                             poly[top, j] = poly[top - 1, j] * table[node, ext, j]
                     for j in range(W):
                         below[top, j] = 0.0
-                        repeat[top, j] = 0.0
+                    if collects[node]:
+                        for j in range(W):
+                            repeat[top, j] = 0.0
                     goes[top] = _goes_left(
                         node, x, feature, threshold, missing_left, category_row,
                         left_categories, known_categories, unknown_left,
