@@ -142,7 +142,7 @@ def compile_forest(ensemble: TreeEnsemble) -> CompiledForest:
             cat_known.append(tree.known_categories[order][categorical])
             unknown = tree.missing_left if tree.unknown_left is None else tree.unknown_left
             cat_unknown.append(np.asarray(unknown, np.bool_)[order][categorical])
-        unique = int(_unique_length(depth, same_above))
+        unique = int(walk[10])
         values = tree.value[order]
         base += (values[is_leaf] * reach[is_leaf, None]).sum(axis=0)
         for output in np.flatnonzero(np.any(values[is_leaf] != 0, axis=0)).tolist():
@@ -243,7 +243,7 @@ def linear_tree_shap(forest: CompiledForest, X: F64, *, threads: int = 1) -> tup
 @numba.njit(cache=True)
 def _walk(
     left: I64, right: I64, feature: I64, cover: F64
-) -> tuple[I64, I64, Bools, I64, I64, F64, F64, F64, F64, Bools]:
+) -> tuple[I64, I64, Bools, I64, I64, F64, F64, F64, F64, Bools, int]:
     """Pre-order of one tree and, per node (in that order), its edge's path bookkeeping."""
     n = left.shape[0]
     order = np.empty(n, np.int64)
@@ -256,6 +256,7 @@ def _walk(
     z_prev = np.ones(n)
     reach = np.ones(n)
     collects = np.zeros(n, np.bool_)
+    unique = np.zeros(n, np.int64)  # distinct features on the path to each node
     path_node = np.zeros(n + 1, np.int64)  # position (in order) of the node at each depth
     stack = np.empty(n + 1, np.int64)
     stack_depth = np.empty(n + 1, np.int64)
@@ -275,10 +276,12 @@ def _walk(
             z = cover[node] / cover[parent] if cover[parent] > 0 else 0.0
             z_step[position], reach[position] = z, reach[p] * z
             z_comb[position] = z
+            unique[position] = unique[p] + 1
             for up in range(d - 1, 0, -1):
                 if parent_feature[path_node[up]] == f:
                     same_above[position] = up
                     collects[path_node[up]] = True
+                    unique[position] -= 1
                     z_prev[position] = z_comb[path_node[up]]
                     z_comb[position] = z * z_prev[position]
                     break
@@ -289,6 +292,7 @@ def _walk(
             top += 2
     return (
         order, depth, is_left, parent_feature, same_above, z_step, z_comb, z_prev, reach, collects,
+        unique.max(),
     )  # fmt: skip
 
 
@@ -321,17 +325,6 @@ def _start_kernels(points: list[int]) -> float:
         )  # fmt: skip
         _STARTED.add(q)
     return time.perf_counter() - started
-
-
-def _unique_length(depth: I64, same_above: I64) -> int:
-    """Longest number of distinct features on a root-to-node path."""
-    unique = np.zeros(depth.size, dtype=np.int64)
-    path: dict[int, int] = {0: 0}
-    for i in range(1, depth.size):
-        d = int(depth[i])
-        unique[i] = path[d - 1] + (1 if same_above[i] < 0 else 0)
-        path[d] = int(unique[i])
-    return int(unique.max(initial=0))
 
 
 def _tables(
