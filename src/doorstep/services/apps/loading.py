@@ -190,7 +190,7 @@ def _load_model(
 def _choose_explanations(doc: SpecDocument, model: Model, reference: pl.DataFrame | None) -> Model:
     """Apply ``explain.method`` and ``explain.background`` to the loaded model."""
     explain = doc.spec.explain
-    if isinstance(model, ExplainerChoice):
+    if isinstance(model, ExplainerChoice) and explain.method != "permutation":
         method = explain.method
         choice: Literal["auto", "linear", "native"] = (
             method if method == "linear" or method == "native" else "auto"
