@@ -37,6 +37,7 @@ def test_validate_then_score(churn_app: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(spec)])
     assert result.exit_code == 0, result.output
     assert "is valid" in result.stdout and "additive" in result.stdout
+    assert "linear-treeshap, trees compiled at load" in result.stdout
     out = tmp_path / "decisions.csv"
     result = runner.invoke(
         app, ["score", str(churn_app / "customers.parquet"), "--spec", str(spec), "--out", str(out)]

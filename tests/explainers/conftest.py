@@ -25,14 +25,15 @@ def _goes_left(tree: Tree, node: int, x: F64) -> bool:
     if tree.is_categorical is not None and tree.is_categorical[node]:
         assert tree.left_categories is not None and tree.known_categories is not None
         width = tree.left_categories.shape[1]
+        unknown_left = missing_left if tree.unknown_left is None else bool(tree.unknown_left[node])
         if value < 0 or value >= width:
-            return missing_left
+            return unknown_left
         code = int(value)
         if tree.left_categories[node, code]:
             return True
         if tree.known_categories[node, code]:
             return False
-        return missing_left
+        return unknown_left
     return value <= float(tree.threshold[node])
 
 

@@ -42,7 +42,7 @@ def test_binary_contributions_are_exact(lgb_binary: Path, data: Data) -> None:
     model = LightGBMModel.load(lgb_binary, task="binary")
     c = model.contributions(data.batch)
     assert c.values.shape == (data.batch.height, 1, 4)
-    assert c.link == "logit" and c.method == "lightgbm-native"
+    assert c.link == "logit" and c.method == "linear-treeshap"
     margin = c.base[:, 0] + c.values.sum(axis=(1, 2))
     np.testing.assert_allclose(margin, _logit(model.predict(data.batch)), atol=1e-9)
 

@@ -20,7 +20,7 @@ def test_lightgbm_flavor_gets_native_explanations(mlflow_lightgbm: Path, data: D
     assert isinstance(model, LightGBMModel)
     assert model.metadata.kind == "mlflow"
     assert model.metadata.extra["flavor"] == "lightgbm"
-    assert model.contributions(data.batch.head(5)).method == "lightgbm-native"
+    assert model.contributions(data.batch.head(5)).method == "linear-treeshap"
     scores = model.predict(data.batch)
     assert scores.shape == (data.batch.height,)
 

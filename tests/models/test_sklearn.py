@@ -39,7 +39,7 @@ def test_hgb_native_categories_explained_exactly(sklearn_hgb: Path, data: Data) 
     model = SklearnModel.load(sklearn_hgb, task="binary")
     rows = data.batch.head(50)
     c = model.contributions(rows)
-    assert c.method == "treeshap" and c.values.shape == (50, 1, 4)
+    assert c.method == "linear-treeshap" and c.values.shape == (50, 1, 4)
     assert c.feature_names == ["tenure", "plan", "spend", "tickets"]
     p = model.predict(rows)
     np.testing.assert_allclose(
@@ -69,7 +69,7 @@ def test_tree_pipeline_contributions_grouped_onto_inputs(
     model = SklearnModel.load(sklearn_tree_pipeline, task="binary")
     rows = _filled(data).head(50)
     c = model.contributions(rows)
-    assert c.method == "treeshap"
+    assert c.method == "linear-treeshap"
     assert c.values.shape == (50, 1, 4)  # one-hot columns of 'plan' summed back onto 'plan'
     p = model.predict(rows)
     np.testing.assert_allclose(

@@ -40,7 +40,7 @@ def test_binary_contributions_add_up_to_the_margin(xgb_binary_ubj: Path, data: D
     model = XGBoostModel.load(xgb_binary_ubj, task="binary")
     c = model.contributions(data.batch)
     assert c.values.shape == (data.batch.height, 1, 4)
-    assert c.link == "logit" and c.method == "xgboost-native"
+    assert c.link == "logit" and c.method == "linear-treeshap"
     p = model.predict(data.batch)
     np.testing.assert_allclose(
         c.base[:, 0] + c.values.sum(axis=(1, 2)), np.log(p / (1 - p)), atol=1e-5

@@ -21,6 +21,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from doorstep.core.ports import ExplainerChoice
+
 if TYPE_CHECKING:
     from doorstep.core.spec.models import Spec
     from doorstep.services.apps.loading import LoadedApp
@@ -125,6 +127,15 @@ def app_summary(console: Console, app: LoadedApp) -> None:
         table.add_row(
             "explanations", f"additive on reference rows (max error {app.additivity_error:.1e})"
         )
+    if isinstance(app.model, ExplainerChoice):
+        compiled = app.model.explainer_precomputation()
+        if compiled is not None:
+            seconds, size = compiled
+            table.add_row(
+                "explainer",
+                f"linear-treeshap, trees compiled at load in {seconds:.2f} s, "
+                f"{size / 2**20:.1f} MB",
+            )
     rules = [
         f"{i + 1}. {r.when} → {r.action}{' (review)' if r.review else ''}"
         for i, r in enumerate(spec.policy.rules)

@@ -25,7 +25,15 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["Contributions", "Link", "Model", "ModelAdapter", "ModelMetadata", "Task"]
+__all__ = [
+    "Contributions",
+    "ExplainerChoice",
+    "Link",
+    "Model",
+    "ModelAdapter",
+    "ModelMetadata",
+    "Task",
+]
 
 Task = Literal["binary", "multiclass", "regression"]
 
@@ -74,8 +82,8 @@ class Contributions:
     link: Link
     feature_names: list[str]
     method: str
-    """How they were computed: ``lightgbm-native``, ``xgboost-native``, ``treeshap``, ``shap``,
-    ``permutation``."""
+    """How they were computed: ``linear-treeshap``, ``lightgbm-native``, ``xgboost-native``,
+    ``treeshap``, ``shap``, ``permutation``."""
 
 
 @runtime_checkable
@@ -118,4 +126,23 @@ class ModelAdapter(Model, Protocol):
         ``reference`` is a validated sample of training data (the spec's ``reference``); adapters
         that need a background sample for model-agnostic explanations keep a bounded part of it.
         """
+        ...
+
+
+@runtime_checkable
+class ExplainerChoice(Protocol):
+    """A model with two exact explanation methods: doorstep's ``linear-treeshap`` and the
+    library's own routine (``lightgbm-native``, ``xgboost-native``, ``treeshap``)."""
+
+    def use_explainer(self, method: Literal["auto", "linear", "native"]) -> str:
+        """Explain with ``method`` from now on; returns the method name contributions will carry.
+
+        ``auto`` takes ``linear-treeshap`` when the model's trees can be read exactly, else the
+        library's routine; ``linear`` raises ``ExplanationError`` (with the reason) when they
+        cannot. Compiles the trees on first use."""
+        ...
+
+    def explainer_precomputation(self) -> tuple[float, int] | None:
+        """Seconds and bytes of the trees' compilation for ``linear-treeshap`` (``None``: not
+        compiled, or not in use)."""
         ...

@@ -27,17 +27,18 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from doorstep.core.ports import Link
 from doorstep.errors import ExplanationError
+from doorstep.explainers.linear_treeshap import CompiledForest, compile_forest, linear_tree_shap
 from doorstep.explainers.treeshap import Tree, TreeEnsemble, tree_shap
 
-__all__ = ["supports", "tree_contributions"]
+__all__ = ["compiled_forest", "supports", "tree_contributions"]
 
 F64 = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
@@ -57,6 +58,13 @@ class _Converted:
     fitted: object
     """The estimator's fitted trees this was converted from, held so that a refit (new trees)
     is told apart by identity: an ``id()`` alone may be reused once the old trees are freed."""
+    compiled: list[CompiledForest] = field(default_factory=list)
+    """The ensemble compiled for ``linear-treeshap`` (at most one, on first use)."""
+
+    def forest(self) -> CompiledForest:
+        if not self.compiled:
+            self.compiled.append(compile_forest(self.ensemble))
+        return self.compiled[0]
 
 
 _CACHE: weakref.WeakKeyDictionary[Any, _Converted] = weakref.WeakKeyDictionary()
@@ -70,8 +78,18 @@ def supports(estimator: object) -> bool:
         return False
 
 
-def tree_contributions(estimator: Any, X: Any) -> tuple[F64, F64, Link]:
+def compiled_forest(estimator: Any) -> CompiledForest:
+    """The estimator's trees compiled for ``linear-treeshap`` (once per fitted estimator)."""
+    return _converted(estimator).forest()
+
+
+def tree_contributions(
+    estimator: Any, X: Any, *, method: Literal["linear", "treeshap"] = "linear", threads: int = 1
+) -> tuple[F64, F64, Link]:
     """Exact path-dependent TreeSHAP of a fitted scikit-learn tree model.
+
+    ``method``: ``linear`` (:func:`~doorstep.explainers.linear_treeshap.linear_tree_shap`, with
+    ``threads`` threads) or ``treeshap`` (:func:`~doorstep.explainers.treeshap.tree_shap`, numpy).
 
     Returns ``values (rows, outputs, features)``, ``base (rows, outputs)`` (both float64) and
     the link in which ``base + values.sum(-1)`` equals the model's output (see the module table).
@@ -79,7 +97,10 @@ def tree_contributions(estimator: Any, X: Any) -> tuple[F64, F64, Link]:
     """
     converted = _converted(estimator)
     rows, offset = converted.prepare(X)
-    values, base = tree_shap(converted.ensemble, rows)
+    if method == "linear":
+        values, base = linear_tree_shap(converted.forest(), rows, threads=threads)
+    else:
+        values, base = tree_shap(converted.ensemble, rows)
     ordered = np.empty_like(values)
     ordered[:, :, converted.columns] = values
     scale = converted.scale

@@ -59,7 +59,8 @@ class Tree:
     nodes send ``x <= threshold`` left. Categorical nodes (``is_categorical``) read ``x`` as an
     integer code ``c``: ``left_categories[node, c]`` goes left, any other code marked in
     ``known_categories[node]`` goes right, and codes that are negative, too large or unknown go
-    the missing direction (scikit-learn's HistGradientBoosting rule).
+    the missing direction (scikit-learn's HistGradientBoosting rule), or left where
+    ``unknown_left`` says so (XGBoost sends every code outside its split's set left).
     """
 
     children_left: Ints
@@ -76,6 +77,8 @@ class Tree:
     """``(nodes, width)``: codes sent left by each categorical node."""
     known_categories: npt.NDArray[np.bool_] | None = None
     """``(nodes, width)``: codes a categorical node routes (left or right); others are missing."""
+    unknown_left: npt.NDArray[np.bool_] | None = None
+    """Where a categorical node sends codes it does not route (``None``: ``missing_left``)."""
 
     def __post_init__(self) -> None:
         nodes = self.children_left.shape[0]
@@ -129,7 +132,11 @@ class Tree:
                 left = np.take_along_axis(self.left_categories[nodes], code, axis=1)
                 known = np.take_along_axis(self.known_categories[nodes], code, axis=1)
                 routed = in_range & (known | left)
-                go[rows] = np.where(routed, left, self.missing_left[nodes, None])
+                unknown = self.missing_left if self.unknown_left is None else self.unknown_left
+                otherwise = np.where(
+                    np.isnan(xc), self.missing_left[nodes, None], unknown[nodes, None]
+                )
+                go[rows] = np.where(routed, left, otherwise)
         return go
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,7 @@ import polars as pl
 
 from doorstep.core.ports import Contributions, Link, ModelMetadata, Task
 from doorstep.errors import ExplanationError
+from doorstep.explainers.lightgbm_trees import lightgbm_ensemble
 from doorstep.models.frames import Codes, feature_columns, is_positional, numeric_matrix
 from doorstep.models.loading import (
     Artifact,
@@ -29,6 +30,7 @@ from doorstep.models.loading import (
     thread_count,
 )
 from doorstep.models.outputs import check_task, contributions_for, positive_index
+from doorstep.models.tree_explainer import LINEAR, TreeExplainer
 
 __all__ = ["LightGBMModel"]
 
@@ -39,7 +41,8 @@ _PARALLEL_CONTRIB_ROWS = 16
 
 
 class LightGBMModel(ArtifactModel):
-    """A LightGBM booster; exact explanations from LightGBM's own TreeSHAP (``pred_contrib``)."""
+    """A LightGBM booster; exact explanations from doorstep's ``linear-treeshap`` over its trees,
+    or LightGBM's own TreeSHAP (``pred_contrib``, ``lightgbm-native``)."""
 
     metadata: ModelMetadata
     _label = "LightGBM"
@@ -61,6 +64,17 @@ class LightGBMModel(ArtifactModel):
         self._objective = objective
         self._positional = is_positional(metadata.feature_names)
         self._threads = thread_count()
+        self._explainer = TreeExplainer(
+            lambda: lightgbm_ensemble(booster), native="lightgbm-native", threads=self._threads
+        )
+
+    def use_explainer(self, method: Literal["auto", "linear", "native"]) -> str:
+        """``linear-treeshap`` (``auto``, ``linear``) or ``lightgbm-native`` (``native``)."""
+        return self._explainer.use(method)
+
+    def explainer_precomputation(self) -> tuple[float, int] | None:
+        """Seconds and bytes of the trees' compilation for ``linear-treeshap``."""
+        return self._explainer.precomputation()
 
     @classmethod
     def can_load(cls, path: Path) -> bool:
@@ -154,7 +168,7 @@ class LightGBMModel(ArtifactModel):
         return out
 
     def contributions(self, batch: pl.DataFrame) -> Contributions:
-        """LightGBM's exact TreeSHAP, in log-odds (binary), margins (multiclass) or units."""
+        """Exact TreeSHAP, in log-odds (binary), margins (multiclass) or units."""
         if self._objective in _LOG_LINK:
             raise ExplanationError(
                 f"LightGBM's contributions for the {self._objective!r} objective add up in log "
@@ -163,28 +177,34 @@ class LightGBMModel(ArtifactModel):
         matrix = self._matrix(batch)
         rows, width = matrix.shape
         outputs = len(self.metadata.classes) if self.metadata.task == "multiclass" else 1
-        if rows == 0:
-            raw = np.zeros((0, outputs, width + 1))
+        method = self._explainer.method()
+        if rows and method == LINEAR:
+            values, base = self._explainer.explain(matrix)
         else:
-            raw = np.asarray(
-                self._booster.predict(
-                    matrix,
-                    pred_contrib=True,
-                    num_threads=self._threads if rows >= _PARALLEL_CONTRIB_ROWS else 1,
-                ),
-                np.float64,
-            ).reshape(rows, outputs, width + 1)
+            raw = (
+                np.zeros((0, outputs, width + 1))
+                if rows == 0
+                else np.asarray(
+                    self._booster.predict(
+                        matrix,
+                        pred_contrib=True,
+                        num_threads=self._threads if rows >= _PARALLEL_CONTRIB_ROWS else 1,
+                    ),
+                    np.float64,
+                ).reshape(rows, outputs, width + 1)
+            )
+            values, base = raw[:, :, :width], raw[:, :, width]
         link: Link = {"binary": "logit", "multiclass": "softmax"}.get(  # type: ignore[assignment]
             self.metadata.task, "identity"
         )
         return contributions_for(
-            raw[:, :, :width],
-            raw[:, :, width],
+            values,
+            base,
             link=link,
             task=self.metadata.task,
             positive=self._positive,
             feature_names=self.metadata.feature_names,
-            method="lightgbm-native",
+            method=method,
         )
 
 

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from doorstep.core.ports import Contributions, Link, Model, ModelMetadata, Task
-from doorstep.errors import ModelError
+from doorstep.errors import ExplanationError, ModelError
 from doorstep.models.fallback import background_sample, permutation_explanation
 from doorstep.models.frames import feature_columns, numeric_matrix, pandas_frame
-from doorstep.models.loading import Artifact, ArtifactModel, head, import_library
+from doorstep.models.loading import Artifact, ArtifactModel, head, import_library, thread_count
 from doorstep.models.outputs import check_task, contributions_for, positive_index
 from doorstep.models.sklearn_columns import (
     grouping_matrix,
@@ -33,10 +33,12 @@ from doorstep.models.sklearn_columns import (
     input_groups,
     split_pipeline,
 )
+from doorstep.models.tree_explainer import LINEAR
 
 __all__ = ["SklearnModel"]
 
 _SUFFIXES = (".joblib", ".pkl", ".pickle", ".sav")
+_PARALLEL_ROWS = 16  # below this many rows, one thread explains faster than two
 
 
 class SklearnModel(ArtifactModel):
@@ -70,6 +72,38 @@ class SklearnModel(ArtifactModel):
         transformers, final = split_pipeline(estimator)
         self._transformers = transformers
         self._final = final
+        self._tree_method: Literal["linear", "treeshap"] = "linear"
+
+    def _exact(self) -> bool:
+        from doorstep.explainers import sklearn_trees
+
+        names = self.metadata.feature_names
+        groups = input_groups(self._transformers, len(names)) if self._named else None
+        return sklearn_trees.supports(self._final) and (
+            not self._transformers or groups is not None
+        )
+
+    def use_explainer(self, method: Literal["auto", "linear", "native"]) -> str:
+        """``linear-treeshap`` (``auto``, ``linear``) or numpy ``treeshap`` (``native``) for
+        tree models; ``auto`` keeps the permutation fallback for the others."""
+        if not self._exact():
+            if method == "auto":
+                return "permutation"
+            raise ExplanationError(
+                f"explain.method '{method}' is for tree models; "
+                f"{self.metadata.extra['estimator']} is not one doorstep reads exactly."
+            )
+        self._tree_method = "treeshap" if method == "native" else "linear"
+        return "treeshap" if method == "native" else LINEAR
+
+    def explainer_precomputation(self) -> tuple[float, int] | None:
+        """Seconds and bytes of the trees' compilation for ``linear-treeshap``."""
+        from doorstep.explainers import sklearn_trees
+
+        if self._tree_method != "linear" or not self._exact():
+            return None
+        forest = sklearn_trees.compiled_forest(self._final)
+        return forest.seconds, forest.nbytes
 
     @classmethod
     def can_load(cls, path: Path) -> bool:
@@ -202,7 +236,7 @@ class SklearnModel(ArtifactModel):
                     task=self.metadata.task,
                     positive=self._positive,
                     feature_names=names,
-                    method="treeshap",
+                    method=LINEAR if self._tree_method == "linear" else "treeshap",
                 )
             return permutation_explanation(
                 self.predict,
@@ -220,7 +254,12 @@ class SklearnModel(ArtifactModel):
             features = transformer.transform(features)
         if hasattr(features, "toarray"):
             features = features.toarray()
-        values, base, link = sklearn_trees.tree_contributions(self._final, features)
+        values, base, link = sklearn_trees.tree_contributions(
+            self._final,
+            features,
+            method=self._tree_method,
+            threads=thread_count() if batch.height >= _PARALLEL_ROWS else 1,
+        )
         values = np.asarray(values, np.float64)
         if self._transformers and groups is not None:
             values = values @ grouping_matrix(groups, len(names))
@@ -231,7 +270,7 @@ class SklearnModel(ArtifactModel):
             task=self.metadata.task,
             positive=self._positive,
             feature_names=names,
-            method="treeshap",
+            method=LINEAR if self._tree_method == "linear" else "treeshap",
         )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,8 @@ import polars as pl
 
 from doorstep.core.ports import Contributions, Link, ModelMetadata, Task
 from doorstep.errors import ExplanationError
+from doorstep.explainers.treeshap import TreeEnsemble
+from doorstep.explainers.xgboost_trees import float32_rows, xgboost_ensemble
 from doorstep.models.frames import Codes, feature_columns, is_positional, numeric_matrix
 from doorstep.models.loading import (
     Artifact,
@@ -32,6 +34,7 @@ from doorstep.models.loading import (
     thread_count,
 )
 from doorstep.models.outputs import check_task, contributions_for, positive_index, sigmoid, softmax
+from doorstep.models.tree_explainer import LINEAR, TreeExplainer
 
 __all__ = ["XGBoostModel"]
 
@@ -39,7 +42,8 @@ _LOG_LINK = ("count:poisson", "reg:gamma", "reg:tweedie", "survival:cox", "survi
 
 
 class XGBoostModel(ArtifactModel):
-    """An XGBoost booster; exact explanations from XGBoost's own TreeSHAP (``pred_contribs``)."""
+    """An XGBoost booster; exact explanations from doorstep's ``linear-treeshap`` over its trees,
+    or XGBoost's own TreeSHAP (``pred_contribs``, ``xgboost-native``, float32)."""
 
     metadata: ModelMetadata
     _label = "XGBoost"
@@ -55,6 +59,22 @@ class XGBoostModel(ArtifactModel):
         self._objective = metadata.extra["objective"]
         self._positional = is_positional(metadata.feature_names)
         self._types = metadata.extra["feature_types"].split(",")
+        self._margin = np.zeros(1)
+        self._explainer = TreeExplainer(
+            self._ensemble, native="xgboost-native", threads=thread_count()
+        )
+
+    def _ensemble(self) -> TreeEnsemble:
+        ensemble, self._margin = xgboost_ensemble(self._booster)
+        return ensemble
+
+    def use_explainer(self, method: Literal["auto", "linear", "native"]) -> str:
+        """``linear-treeshap`` (``auto``, ``linear``) or ``xgboost-native`` (``native``)."""
+        return self._explainer.use(method)
+
+    def explainer_precomputation(self) -> tuple[float, int] | None:
+        """Seconds and bytes of the trees' compilation for ``linear-treeshap``."""
+        return self._explainer.precomputation()
 
     @classmethod
     def can_load(cls, path: Path) -> bool:
@@ -169,7 +189,10 @@ class XGBoostModel(ArtifactModel):
         return margin.reshape(-1)
 
     def contributions(self, batch: pl.DataFrame) -> Contributions:
-        """XGBoost's exact TreeSHAP, in log-odds (binary), margins (multiclass) or units."""
+        """Exact TreeSHAP, in log-odds (binary), margins (multiclass) or units.
+
+        ``linear-treeshap`` works in float64 on the rows rounded to float32 (as XGBoost routes
+        them); ``xgboost-native`` values are XGBoost's float32 ones."""
         if self._objective in _LOG_LINK:
             raise ExplanationError(
                 f"XGBoost's contributions for the {self._objective!r} objective add up in log "
@@ -179,8 +202,12 @@ class XGBoostModel(ArtifactModel):
         matrix = self._matrix(batch)
         rows, width = matrix.shape
         outputs = len(self.metadata.classes) if self.metadata.task == "multiclass" else 1
+        method = self._explainer.method()
         if rows == 0:
             raw = np.zeros((0, outputs, width + 1))
+        elif method == LINEAR:
+            values, base = self._explainer.explain(float32_rows(matrix))
+            raw = np.concatenate([values, (base + self._margin)[:, :, None]], axis=2)
         else:
             dmatrix = xgb.DMatrix(
                 matrix,
@@ -205,7 +232,7 @@ class XGBoostModel(ArtifactModel):
             task=self.metadata.task,
             positive=self._positive,
             feature_names=self.metadata.feature_names,
-            method="xgboost-native",
+            method=method,
         )
 
 

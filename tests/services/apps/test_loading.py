@@ -171,3 +171,18 @@ def test_with_model_refuses_a_model_that_does_not_fit_the_contract(
         with_model(churn_loaded_app, path, version="9")
     text = " ".join(str(issue) for issue in info.value.issues)
     assert "model.path" in text and "Column_0" in text
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [("auto", "linear-treeshap"), ("linear", "linear-treeshap"), ("native", "lightgbm-native")],
+)
+def test_explain_method_chooses_the_tree_explainer(
+    churn_app: Path, method: str, expected: str
+) -> None:
+    spec = churn_app / "doorstep.yaml"
+    edit(spec, "explain:\n", f"explain:\n  method: {method}\n")
+    app = load_app(spec)
+    assert app.reference is not None
+    assert app.model.contributions(app.reference.head(3)).method == expected
+    assert app.additivity_error is not None and app.additivity_error < 1e-9

@@ -189,9 +189,12 @@ class ExplainSpec(_Strict):
     """Which decisions get reasons: ``all``; ``acted`` (an action other than the default);
     ``review`` (sent to a person); ``on_demand`` (none in batch, computed when asked). One
     value may be written alone: ``for: all`` is ``for: [all]``."""
-    method: Literal["auto", "exact", "permutation"] = "auto"
+    method: Literal["auto", "exact", "linear", "native", "permutation"] = "auto"
     """``auto``: the model's exact method when it has one (LightGBM, XGBoost, scikit-learn tree
-    models), else the permutation fallback; ``exact``: refuse a model without an exact method;
+    models: doorstep's ``linear-treeshap``, or the library's routine for trees it cannot read),
+    else the permutation fallback; ``exact``: the same, refusing a model without an exact
+    method; ``linear``: ``linear-treeshap`` or refuse; ``native``: the library's own TreeSHAP
+    (``pred_contrib``, ``pred_contribs``; doorstep's numpy ``treeshap`` for scikit-learn);
     ``permutation``: the model-agnostic fallback for every model."""
     score_label: str = "the score"
     """What the score means, used in sentences: ``raises churn risk by 18 points``."""

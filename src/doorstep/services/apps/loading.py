@@ -10,12 +10,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
 from doorstep.core.contract import ROW_COLUMN, validate_batch
 from doorstep.core.policy import CompiledPolicy, compile_policy
-from doorstep.core.ports import Model
+from doorstep.core.ports import ExplainerChoice, Model
 from doorstep.core.spec.loader import (
     SpecDocument,
     check_spec,
@@ -208,6 +209,25 @@ def _load_model(
 def _choose_explanations(doc: SpecDocument, model: Model, reference: pl.DataFrame | None) -> Model:
     """Apply ``explain.method`` and ``explain.background`` to the loaded model."""
     explain = doc.spec.explain
+    if isinstance(model, ExplainerChoice) and explain.method != "permutation":
+        method = explain.method
+        choice: Literal["auto", "linear", "native"] = (
+            method if method == "linear" or method == "native" else "auto"
+        )
+        try:
+            model.use_explainer(choice)
+        except ExplanationError as exc:
+            raise SpecError([doc.issue(("explain", "method"), exc.message)]) from None
+    elif explain.method in ("linear", "native"):
+        raise SpecError(
+            [
+                doc.issue(
+                    ("explain", "method"),
+                    f"'{explain.method}' is for tree models (LightGBM, XGBoost, scikit-learn "
+                    f"trees); the {model.metadata.kind} model has no such method: use 'auto'",
+                )
+            ]
+        )
     if reference is None or reference.height == 0:
         if explain.method == "permutation":
             raise SpecError(
