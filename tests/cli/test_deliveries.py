@@ -213,3 +213,16 @@ def test_worker_runs_until_sigterm(tmp_path: Path, spec: Path) -> None:
     assert "Stopping (SIGTERM)" in stderr and "outcome=delivered" in stderr
     with open_store(url) as store:
         assert store.delivery_counts()["delivered"] == 3
+
+
+def test_a_wide_table_leaves_the_console_sized_by_the_terminal_afterwards(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from doorstep.cli.console import console, wide_when_piped
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(console, "_width", None)  # sized from the terminal, as at start
+    with wide_when_piped(200):
+        assert console.width == 200
+    monkeypatch.setenv("COLUMNS", "250")  # a later command in a terminal 250 columns wide
+    assert console.width == 250

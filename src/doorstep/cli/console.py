@@ -37,9 +37,12 @@ def wide_when_piped(width: int) -> Iterator[None]:
     if console.is_terminal or "COLUMNS" in os.environ:
         yield
         return
-    before = console.width
+    # Rich keeps a width set by hand in ``_width`` (``None``: sized from the terminal and
+    # ``COLUMNS`` at each print); put back exactly that, so a width chosen here never outlives
+    # the block (restoring ``console.width`` would pin the width measured now for good)
+    before: int | None = console._width
     console.width = width
     try:
         yield
     finally:
-        console.width = before
+        console._width = before
