@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -85,7 +85,8 @@ def register_model(request: Request, app: str, body: RegisterIn) -> JSONResponse
         actor=actor_of(request),
         notes=body.notes,
     )
-    return JSONResponse(plain(registered.version))
+    # 201 for a version new to the store; 200 when that file was registered as it already
+    return JSONResponse(plain(registered.version), status_code=201 if registered.created else 200)
 
 
 def promote(request: Request, app: str, version: str, body: ReasonIn) -> JSONResponse:
@@ -95,7 +96,7 @@ def promote(request: Request, app: str, version: str, body: ReasonIn) -> JSONRes
     found = promotion.request_promotion(
         service.store, spec, version, caller=_caller(request), reason=body.reason
     )
-    return JSONResponse(plain(found))
+    return JSONResponse(plain(found), status_code=201)  # a pending request, made
 
 
 def approve(request: Request, app: str, version: str, body: ReasonIn) -> JSONResponse:
@@ -173,6 +174,14 @@ def install(app: FastAPI) -> None:
     tags: list[str | Enum] = ["models"]
     one = "/v1/apps/{app}/models/{version}"
     promoted: type[BaseModel] = PromotionOut
+    made: dict[int | str, dict[str, Any]] = {
+        201: {"model": ModelVersionOut, "description": "Registered (the version is new)"},
+        200: {"model": ModelVersionOut, "description": "Registered already with this file"},
+    }
+    asked: dict[int | str, dict[str, Any]] = {
+        201: {"model": PromotionOut, "description": "The promotion requested, pending"}
+    }
+    answers = {register_model: made, promote: asked}
     routes: list[tuple[str, Callable[..., JSONResponse], str, str, type[BaseModel]]] = [
         ("/v1/apps/{app}/models", list_models, "GET", "List model versions", ModelsOut),
         ("/v1/apps/{app}/models", register_model, "POST", "Register a version", ModelVersionOut),
@@ -190,7 +199,8 @@ def install(app: FastAPI) -> None:
             path,
             endpoint,
             methods=[method],
-            responses={200: {"model": model}, **PROBLEMS},
+            status_code=201 if endpoint in (register_model, promote) else 200,
+            responses={**answers.get(endpoint, {200: {"model": model}}), **PROBLEMS},
             summary=summary,
             tags=tags,
         )
