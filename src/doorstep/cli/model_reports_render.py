@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -21,10 +21,12 @@ from rich.progress import (
 from rich.table import Table
 
 from doorstep.cli.console import console
-from doorstep.core.stats.intervals import Interval
-from doorstep.core.stats.quality_report import QualityReport
-from doorstep.services.rollout.backtest_report import BacktestReport, BacktestSide
-from doorstep.services.rollout.compare_report import Comparison, VersionSide
+
+if TYPE_CHECKING:  # the command line starts without polars: the reports load it
+    from doorstep.core.stats.intervals import Interval
+    from doorstep.core.stats.quality_report import QualityReport
+    from doorstep.services.rollout.backtest_report import BacktestReport, BacktestSide
+    from doorstep.services.rollout.compare_report import Comparison, VersionSide
 
 __all__ = ["ReplayBar", "backtest", "comparison", "interval", "replay_bar"]
 

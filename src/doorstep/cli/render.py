@@ -21,8 +21,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from doorstep.core.ports import ExplainerChoice
-
 if TYPE_CHECKING:
     from doorstep.core.spec.models import Spec
     from doorstep.services.apps.loading import LoadedApp
@@ -127,6 +125,8 @@ def app_summary(console: Console, app: LoadedApp) -> None:
         table.add_row(
             "explanations", f"additive on reference rows (max error {app.additivity_error:.1e})"
         )
+    from doorstep.core.ports import ExplainerChoice  # here: the ports load polars
+
     if isinstance(app.model, ExplainerChoice):
         compiled = app.model.explainer_precomputation()
         if compiled is not None:
