@@ -21,6 +21,7 @@ def shadow_next_model(console: Console, app: LoadedApp, directory: Path) -> Load
     """Train version 2 on newer customers (once), register it and start it in shadow; the app
     as its stages now say (the champion deciding, version 2 scoring beside it)."""
     from doorstep.examples.churn import generate_customers, train_model
+    from doorstep.services.governance.versions import model_versions
     from doorstep.services.rollout.files import MODELS_FOLDER
     from doorstep.services.rollout.register import register_spec_model, register_version
     from doorstep.services.rollout.serving import staged_app
@@ -40,7 +41,7 @@ def shadow_next_model(console: Console, app: LoadedApp, directory: Path) -> Load
             app, store, model, version=NEXT_VERSION, models=kept, actor=ACTOR,
             notes="retrained on newer customers",
         )  # fmt: skip
-        stages = {r["version"]: r["stage"] for r in store.model_versions(app.name)}
+        stages = {r["version"]: r["stage"] for r in model_versions(store, app.name)}
         if stages.get(NEXT_VERSION) not in ("shadow", "champion"):
             start_shadow(
                 store, app.name, NEXT_VERSION, caller=Caller(ACTOR),

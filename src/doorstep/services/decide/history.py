@@ -7,7 +7,7 @@ from doorstep.errors import NotFoundError
 from doorstep.store.protocols import DecisionPage, DecisionQuery, DecisionStore
 from doorstep.types import Decision
 
-__all__ = ["get_decision", "list_decisions"]
+__all__ = ["find_decision", "get_decision", "list_decisions"]
 
 
 def get_decision(store: DecisionStore, decision_id: str) -> Decision:
@@ -19,6 +19,11 @@ def get_decision(store: DecisionStore, decision_id: str) -> Decision:
             "returned by POST /v1/apps/{app}/decisions."
         )
     return record
+
+
+def find_decision(store: DecisionStore, decision_id: str) -> Decision | None:
+    """The decision with this id, or ``None`` (a page shows what it can without it)."""
+    return store.get_decision(decision_id)
 
 
 def list_decisions(store: DecisionStore, query: DecisionQuery) -> DecisionPage:

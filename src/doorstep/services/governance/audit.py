@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass
 
 from doorstep.errors import InputError
-from doorstep.store.protocols import AuditReport, AuditStore
+from doorstep.store.protocols import ActivityStore, AuditReport, AuditStore
+from doorstep.store.views import AppEvents
 
-__all__ = ["Anchor", "describe_report", "verify_audit"]
+__all__ = ["Anchor", "app_events", "describe_report", "verify_audit"]
 
 _ANCHOR = re.compile(r"^\s*(\d+):([0-9a-fA-F]{64})\s*$")
 
@@ -93,3 +94,11 @@ def describe_report(report: AuditReport) -> str:
         + (f" ({extra})" if extra else "")
         + f" after {report.events} good events"
     )
+
+
+def app_events(
+    store: ActivityStore, app: str, *, before: int | None = None, limit: int = 50
+) -> AppEvents:
+    """The audit events that concern ``app``, newest first (the activity feed), a page of
+    ``limit`` before the event numbered ``before``."""
+    return store.app_events(app, before=before, limit=limit)

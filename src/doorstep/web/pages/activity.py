@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.responses import Response
 
+from doorstep.services.governance.audit import app_events
 from doorstep.store.views import AppEvent
 from doorstep.web.pages.templating import render
 
@@ -63,7 +64,7 @@ async def activity_page(request: Request, app: str) -> Response:
     text = request.query_params.get("before", "")
     before = int(text) if text.isdigit() else None
     page = await anyio.to_thread.run_sync(
-        lambda: service.store.app_events(loaded.name, before=before, limit=PAGE_SIZE)
+        lambda: app_events(service.store, loaded.name, before=before, limit=PAGE_SIZE)
     )
     items: list[dict[str, Any]] = [
         {

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from doorstep.core.reasons import effect_text
 from doorstep.errors import DoorstepError, NotFoundError, RecordError, RecordsInvalidError
+from doorstep.services.decide.history import find_decision
 from doorstep.services.decide.trial import Trial, try_inputs
 from doorstep.services.decide.what_if import format_value, what_would_change
 from doorstep.services.review.case import decision_case
@@ -183,7 +184,7 @@ async def show(
 
     def load() -> dict[str, Any]:
         context = page_context(request, decision_case(service.store, decision_id), trial)
-        decided = service.store.get_decision(done) if done else None
+        decided = find_decision(service.store, done) if done else None
         context["done_entity"] = decided.entity_id if decided is not None else ""
         return context
 
@@ -222,7 +223,7 @@ async def what_if(request: Request, decision_id: str) -> Response:
     decided again (nothing recorded). The result alone when htmx asks for it (``HX-Target:
     trial``), else the whole page with the result in its what-if section."""
     service = request.app.state.service
-    record = await anyio.to_thread.run_sync(lambda: service.store.get_decision(decision_id))
+    record = await anyio.to_thread.run_sync(lambda: find_decision(service.store, decision_id))
     app = service.registry.apps.get(record.app) if record is not None else None
     if record is None or app is None:
         raise NotFoundError(f"There is no decision {decision_id!r} to try other values on.")

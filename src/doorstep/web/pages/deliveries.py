@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from doorstep.errors import ConflictError, DoorstepError, InputError
+from doorstep.services.decide.history import find_decision
 from doorstep.services.deliver import operations as outbox
 from doorstep.types import DELIVERY_STATES
 from doorstep.web.auth import actor_of
@@ -70,7 +71,7 @@ async def show(request: Request, app: str, *, error: DoorstepError | None = None
         )
         entities = {}
         for decision_id in {d.decision_id for d in page.items if d.decision_id}:
-            record = service.store.get_decision(decision_id)
+            record = find_decision(service.store, decision_id)
             entities[decision_id] = record.entity_id if record is not None else decision_id
         return {
             "page": page,
