@@ -22,9 +22,10 @@ def test_refused_records_are_kept_and_counted_beside_the_decisions(
     churn_app: Path, store: Store
 ) -> None:
     spec_path = churn_app / "doorstep.yaml"
-    text = spec_path.read_text().replace(
-        'label: "Months as a customer"}', 'label: "Months as a customer", pii: true}'
-    )
+    label = 'label: "Months as a customer"'
+    text = spec_path.read_text()
+    assert label in text
+    text = text.replace(label, f"{label}, pii: true")
     spec_path.write_text(text)
     app = load_app(spec_path)
     frame = pl.read_parquet(churn_app / "customers.parquet").head(100)

@@ -1,5 +1,5 @@
 """Refused records as the store keeps them (the ``rejects`` table): one per broken rule, the
-offending value as text — masked (``***``) when its field is PII, so that a reject shows no
+offending value as text — masked (``***``) when its field is PII or a sensitive attribute, so that a reject shows no
 more than a decision page shows a viewer."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def kept_rejects(
     """``found`` as rows of the ``rejects`` table; ``record_of(row, entity)`` names the record
     a reject belongs to (the rejects of one record share it)."""
     fields = app.spec.inputs.fields
-    hidden = {name for name, spec in fields.items() if spec.pii}
+    hidden = {name for name, spec in fields.items() if spec.masked}
     kept: list[RejectRecord] = []
     for row, entity, field, rule, value, message in found:
         text = None if value is None else str(value)
