@@ -10,6 +10,7 @@ from tests.store.factories import decision, with_deliveries
 
 from doorstep.ids import new_id
 from doorstep.store import Store, upgrade
+from doorstep.store.migrate import head_revision
 from doorstep.store.alerts import AlertMessage, AlertTransition
 from doorstep.store.protocols import DeliveryQuery
 from doorstep.store.tables import deliveries, delivery_attempts
@@ -79,6 +80,8 @@ def test_upgrade_to_0006_keeps_deliveries_and_attempts(store_url: str) -> None:
         counts = old.delivery_counts()
         assert counts["delivered"] == 1 and counts["pending"] == 1
         assert [c.id for c in old.claim_deliveries("w2", 5, 60)] != [first.id]
+        # the chain holds through every later migration (verifying reads today's tables)
+        assert upgrade(engine) == head_revision()
         assert old.verify_audit().ok
     finally:
         engine.dispose()
