@@ -45,7 +45,11 @@ def test_a_full_monitoring_section_is_read() -> None:
 @pytest.mark.parametrize(
     ("section", "expected"),
     [
-        ("window: daily", "app.yaml:41 monitoring.window: Input should be 'hour', 'day' or 'week'"),
+        (
+            "window: daily",
+            "app.yaml:41 monitoring.window: The window must be hour, day, week, month or a "
+            "number of rows such as 5000rows, got 'daily'",
+        ),
         ("outcome: {horizon: 30 days}", "app.yaml:41 monitoring.outcome.horizon: expected a dur"),
         ("outcome: {positive: churned}", "app.yaml:41 monitoring.outcome.negative: name the label"),
         ("outcome: {type: value}", "app.yaml:41 monitoring.outcome.type: a binary model's outc"),

@@ -24,6 +24,7 @@ __all__ = [
     "WindowSize",
     "calendar_edges",
     "parse_window",
+    "parse_window_name",
     "shift_window",
     "window_start",
 ]
@@ -57,6 +58,15 @@ class WindowSize:
 def parse_window(text: str) -> WindowSize:
     """``hour``, ``day``, ``week``, ``month`` or ``N rows`` (``5000rows``, ``5000 rows``);
     ``ValueError`` naming what is accepted otherwise."""
+    try:
+        return parse_window_name(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}. Got {text!r} instead.") from None
+
+
+def parse_window_name(text: str) -> WindowSize:
+    """:func:`parse_window` for a spec's key, whose errors the spec's loader completes with
+    the value it got."""
     name = text.strip().lower()
     if name in CALENDAR_UNITS:
         return WindowSize(name)  # type: ignore[arg-type]  # one of CALENDAR_UNITS
@@ -64,11 +74,10 @@ def parse_window(text: str) -> WindowSize:
     if found is not None:
         rows = int(found.group(1).replace("_", ""))
         if rows < MIN_ROWS:
-            raise ValueError(f"a window of rows holds at least {MIN_ROWS} rows, got {text!r}")
+            raise ValueError(f"A window of rows holds at least {MIN_ROWS} rows")
         return WindowSize("rows", rows)
     raise ValueError(
-        f"The window must be hour, day, week, month or a number of rows such as 5000rows. "
-        f"Got {text!r} instead."
+        "The window must be hour, day, week, month or a number of rows such as 5000rows"
     )
 
 

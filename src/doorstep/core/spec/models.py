@@ -14,7 +14,7 @@ from doorstep.core.spec.card import CardSpec
 from doorstep.core.spec.fairness import FairnessSpec
 from doorstep.core.spec.governance import GovernanceSpec
 from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec, check_timezone
-from doorstep.core.windows import parse_window
+from doorstep.core.windows import parse_window_name
 
 __all__ = [
     "ActionSpec",
@@ -421,7 +421,7 @@ class MonitoringSpec(_Strict):
     @field_validator("window")
     @classmethod
     def _check_window(cls, value: str) -> str:
-        return parse_window(value).name
+        return parse_window_name(value).name
 
     @field_validator("timezone")
     @classmethod
