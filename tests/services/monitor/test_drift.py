@@ -212,7 +212,7 @@ def test_attribution_drift_flags_the_feature_the_model_turns_to(
     full = report(churn, store, profile)
     drift = drift_of(full)
     assert drift.attribution == AttributionSetup(
-        rows=1000, windows=DAYS, method="lightgbm-native", note=None, reference_rows=1000
+        rows=1000, windows=DAYS, method="linear-treeshap", note=None, reference_rows=1000
     )
     days = drift.windows
     for day in days[:SHIFT_DAY]:
