@@ -10,8 +10,8 @@ from tests.store.factories import decision, with_deliveries
 
 from doorstep.ids import new_id
 from doorstep.store import Store, upgrade
-from doorstep.store.migrate import head_revision
 from doorstep.store.alerts import AlertMessage, AlertTransition
+from doorstep.store.migrate import head_revision
 from doorstep.store.protocols import DeliveryQuery
 from doorstep.store.tables import deliveries, delivery_attempts
 

@@ -1,6 +1,6 @@
 """Refused records as the store keeps them (the ``rejects`` table): one per broken rule, the
-offending value as text — masked (``***``) when its field is PII or a sensitive attribute, so that a reject shows no
-more than a decision page shows a viewer."""
+offending value as text — masked (``***``) when its field is PII or a sensitive attribute, so
+that a reject shows no more than a decision page shows a viewer."""
 
 from __future__ import annotations
 
