@@ -29,6 +29,7 @@ monitoring:
       min_labelled: 200
     schedule: {cron: "15 * * * *", timezone: Europe/Berlin}
     retrain: {webhook: ci, after: 2, on: [drift]}
+    canary: {margin: 0.02, min_labelled: 300}
 """
 
 
@@ -44,6 +45,7 @@ def test_alerts_load() -> None:
     assert set(alerts.quality.thresholds()) == {"auc", "brier", "override_rate"}
     assert alerts.retrain is not None and alerts.retrain.after == 2
     assert alerts.schedule is not None and alerts.schedule.cron == "15 * * * *"
+    assert alerts.canary is not None and alerts.canary.margin == 0.02 and alerts.canary.stop
 
 
 @pytest.mark.parametrize(
@@ -76,6 +78,13 @@ def test_alerts_load() -> None:
         (("{webhook: ci,", "{webhook: ci, command: [x],"), "give either 'webhook'"),
         (("level: warn", "level: loud"), "app.yaml:14 monitoring.alerts.level"),
         (("level: warn", "level: warn\n    drift: false"), "retrain.on"),
+        (
+            ("margin: 0.02", "margin: 2"),
+            "app.yaml:22 monitoring.alerts.canary.margin: the canary is judged on AUC, a share "
+            "between 0 and 1: a margin of 2 can never be reached (0.02 is 2 points)",
+        ),
+        (("margin: 0.02", "margin: -0.1"), "app.yaml:22 monitoring.alerts.canary.margin"),
+        (("min_labelled: 300", "min_labeled: 300"), "monitoring.alerts.canary.min_labeled"),
     ],
 )
 def test_broken_alerts_are_located(change: tuple[str, str], expected: str) -> None:
