@@ -138,3 +138,23 @@ def test_estimated_thresholds_are_checked() -> None:
         "monitoring.alerts.estimated.auc: quality is estimated for binary classifiers only" in i
         for i in found
     ), found
+
+
+MAIL = "  mail: {type: email, host: smtp.example.com, sender: doorstep@example.com}\n"
+
+
+def test_an_email_connector_without_to_carries_alerts_to_the_owner() -> None:
+    text = GOOD.replace("connectors:\n", "connectors:\n" + MAIL, 1)
+    text = text.replace("connectors: [ops_chat]", "connectors: [ops_chat, mail]")
+    owned = text.replace("owner: o}", "owner: maria@example.com}")
+    assert parse_spec(owned, file="app.yaml", env={}).spec.connectors["mail"].type == "email"
+    assert any(
+        p.startswith("app.yaml:8 connectors.mail.to: alerts through e-mail connector 'mail' go "
+                     "to app.owner by default, and 'o' is not an e-mail address")
+        for p in problems(text)
+    )  # fmt: skip
+    acting = owned.replace("monitoring:\n", "actions:\n  offer: {connector: mail}\nmonitoring:\n")
+    assert any(
+        "connectors.mail.to: e-mail connector 'mail' delivers decisions (action 'offer')" in p
+        for p in problems(acting)
+    )

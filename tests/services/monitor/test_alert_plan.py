@@ -195,6 +195,7 @@ def test_every_message_names_the_owner() -> None:
         message = change.messages[0].message
         assert "\nOwner: maria@example.com" in message["text"]
         assert message["payload"]["data"]["owner"] == "maria@example.com"
+        assert message["context"]["owner"] == "maria@example.com"  # the e-mail's default
     resolved = plan_transitions(
         "churn", alerts, [obs("ok")], {"drift.plan": state("alert")}, now=NOW, public_url=None,
         owner="maria@example.com",

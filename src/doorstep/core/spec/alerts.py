@@ -259,6 +259,16 @@ def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
         declared = spec.connectors.get(name)
         if declared is None:
             issues.append(doc.issue(at, _unknown(name, names)))
+        elif declared.type == "email" and not getattr(declared, "to", []):
+            if "@" not in spec.app.owner:
+                issues.append(
+                    doc.issue(
+                        ("connectors", name, "to"),
+                        f"alerts through e-mail connector {name!r} go to app.owner by default, "
+                        f"and {spec.app.owner!r} is not an e-mail address: give 'to' or make "
+                        "app.owner an address",
+                    )
+                )
         elif declared.type not in ALERT_CONNECTOR_TYPES:
             issues.append(
                 doc.issue(

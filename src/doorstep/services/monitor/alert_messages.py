@@ -155,7 +155,14 @@ def alert_message(
         "text": text,
     }
     payload = {"type": event, "timestamp": iso(now), "data": data}
-    context = {"app": app, "action": event, "alert": data, "report_url": url or "", "text": text}
+    context = {
+        "app": app,
+        "owner": owner or "",
+        "action": event,
+        "alert": data,
+        "report_url": url or "",
+        "text": text,
+    }
     return {"context": context, "payload": payload, "text": text}
 
 
@@ -191,5 +198,11 @@ def retrain_message(
         "text": text,
     }
     payload = {"type": "retrain.requested", "timestamp": iso(now), "data": data}
-    context = {"app": app, "action": "retrain.requested", "retrain": data, "text": text}
+    context = {
+        "app": app,
+        "owner": owner or "",
+        "action": "retrain.requested",
+        "retrain": data,
+        "text": text,
+    }
     return {"context": context, "payload": payload, "text": text}
