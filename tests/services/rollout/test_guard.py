@@ -73,6 +73,7 @@ def test_a_clearly_worse_canary_is_stopped_and_alerted(store: Store) -> None:
     last = store.model_stage_history("churn")[-1]
     assert last["actor"] == "doorstep monitor"
     assert "stopped by the monitor: AUC of canary v2 minus champion v1" in last["reason"]
+    assert "decisions with an outcome: champion 600, canary 300" in last["reason"]
     raised = next(t for t in result.transitions if t.subject == SUBJECT)
     assert raised.event == "alert.raised"
     text = raised.messages[0].message["text"]

@@ -129,7 +129,7 @@ def alert_message(
     unit = "labelled decisions" if obs.kind in ("quality", "canary") else "decisions"
     where = f"in {_window(obs)} ({obs.count:,} {unit})"
     if obs.kind == "canary":
-        where = f"since {iso(obs.start)[:16].replace('T', ' ')} UTC"
+        where = f"(decisions since {iso(obs.start)[:16].replace('T', ' ')} UTC)"
     elif obs.kind == "governance":
         where = f"on {iso(obs.end)[:10]}"
     if event == "alert.resolved":

@@ -68,12 +68,13 @@ def judge_canary(
         obs = _observation("insufficient_data", window, since, now, "no decision yet", label)
         return CanaryJudgement(obs, version, "")
     side = found.challenger
-    labelled = min(found.champion.labelled, side.labelled if side is not None else 0)
+    labelled_canary = side.labelled if side is not None else 0
+    labelled = min(found.champion.labelled, labelled_canary)
     difference = found.difference
     value = difference.difference.value if difference is not None else None
     ends = difference.difference if difference is not None else None
     if ends is None or ends.low is None or ends.high is None or labelled < minimum:
-        text = f"{labelled} of {minimum} labelled decisions each"
+        text = f"{labelled} of the {minimum} decisions with an outcome each version needs"
         obs = _observation("insufficient_data", window, since, now, text, label, labelled)
         return CanaryJudgement(obs, version, "")
     assert difference is not None and value is not None  # ends were measured
@@ -83,9 +84,9 @@ def judge_canary(
     fired = interval.excludes(0.0) and worse > 0 and worse >= guard.margin
     check = (
         f"{name} of canary {version} minus champion {first}: {value:+.4g} "
-        f"[{interval.low:.4g}, {interval.high:.4g}] ({difference.method}, {labelled} labelled "
-        f"decisions each); stop when worse by at least {guard.margin:g} with the interval "
-        "excluding zero"
+        f"[{interval.low:.4g}, {interval.high:.4g}] ({difference.method}; decisions with an "
+        f"outcome: champion {found.champion.labelled}, canary {labelled_canary}); stop when "
+        f"worse by at least {guard.margin:g} with the interval excluding zero"
     )
     status: Status = "alert" if fired else "ok"
     obs = _observation(status, window, since, now, check, label, labelled)
