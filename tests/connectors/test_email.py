@@ -376,3 +376,19 @@ def test_a_ready_alert_text_is_the_subject_and_body(
     )
     plain, html = _parts(message)
     assert plain.strip() == text and "PSI 0.02 in the day" in html
+
+
+def test_an_alert_without_recipients_goes_to_the_app_owner(
+    smtp_server: Server, delivery: DeliveryFactory
+) -> None:
+    mailbox, port = smtp_server()
+    text = "ALERT churn: drift of Plan\nPSI 0.4 in the day\nOwner: maria@example.com"
+    sent = delivery(action="alert.raised", text=text, context={"owner": "maria@example.com"})
+    assert connector(port, to=[]).send(sent).outcome == "delivered"
+    [(recipients, message)] = mailbox.messages
+    assert recipients == ["maria@example.com"] and message["To"] == "maria@example.com"
+    # a decision has no owner to fall back on; an alert given recipients goes to them alone
+    decided = connector(port, to=[]).send(delivery())
+    assert decided.outcome == "failed" and "mail.to rendered to no recipient" in decided.detail
+    assert connector(port).send(sent).outcome == "delivered"
+    assert mailbox.messages[-1][0] == ["retention@example.com"]

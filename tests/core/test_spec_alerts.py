@@ -29,6 +29,7 @@ monitoring:
       min_labelled: 200
     schedule: {cron: "15 * * * *", timezone: Europe/Berlin}
     retrain: {webhook: ci, after: 2, on: [drift]}
+    canary: {margin: 0.02, min_labelled: 300}
 """
 
 
@@ -44,6 +45,7 @@ def test_alerts_load() -> None:
     assert set(alerts.quality.thresholds()) == {"auc", "brier", "override_rate"}
     assert alerts.retrain is not None and alerts.retrain.after == 2
     assert alerts.schedule is not None and alerts.schedule.cron == "15 * * * *"
+    assert alerts.canary is not None and alerts.canary.margin == 0.02 and alerts.canary.stop
 
 
 @pytest.mark.parametrize(
@@ -76,6 +78,13 @@ def test_alerts_load() -> None:
         (("{webhook: ci,", "{webhook: ci, command: [x],"), "give either 'webhook'"),
         (("level: warn", "level: loud"), "app.yaml:14 monitoring.alerts.level"),
         (("level: warn", "level: warn\n    drift: false"), "retrain.on"),
+        (
+            ("margin: 0.02", "margin: 2"),
+            "app.yaml:22 monitoring.alerts.canary.margin: the canary is judged on AUC, a share "
+            "between 0 and 1: a margin of 2 can never be reached (0.02 is 2 points)",
+        ),
+        (("margin: 0.02", "margin: -0.1"), "app.yaml:22 monitoring.alerts.canary.margin"),
+        (("min_labelled: 300", "min_labeled: 300"), "monitoring.alerts.canary.min_labeled"),
     ],
 )
 def test_broken_alerts_are_located(change: tuple[str, str], expected: str) -> None:
@@ -129,3 +138,23 @@ def test_estimated_thresholds_are_checked() -> None:
         "monitoring.alerts.estimated.auc: quality is estimated for binary classifiers only" in i
         for i in found
     ), found
+
+
+MAIL = "  mail: {type: email, host: smtp.example.com, sender: doorstep@example.com}\n"
+
+
+def test_an_email_connector_without_to_carries_alerts_to_the_owner() -> None:
+    text = GOOD.replace("connectors:\n", "connectors:\n" + MAIL, 1)
+    text = text.replace("connectors: [ops_chat]", "connectors: [ops_chat, mail]")
+    owned = text.replace("owner: o}", "owner: maria@example.com}")
+    assert parse_spec(owned, file="app.yaml", env={}).spec.connectors["mail"].type == "email"
+    assert any(
+        p.startswith("app.yaml:8 connectors.mail.to: alerts through e-mail connector 'mail' go "
+                     "to app.owner by default, and 'o' is not an e-mail address")
+        for p in problems(text)
+    )  # fmt: skip
+    acting = owned.replace("monitoring:\n", "actions:\n  offer: {connector: mail}\nmonitoring:\n")
+    assert any(
+        "connectors.mail.to: e-mail connector 'mail' delivers decisions (action 'offer')" in p
+        for p in problems(acting)
+    )

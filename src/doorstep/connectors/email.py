@@ -137,6 +137,8 @@ class EmailConnector:
             for address in render(template, context, where=f"{self._where}.to[{i}]").split(",")
             if address.strip()
         ]
+        if not spec.to and delivery.text is not None:  # an alert, by default to the app's owner
+            recipients = [a for a in [str(context.get("owner") or "").strip()] if a]
         if delivery.text is not None:  # an alert: its first line is the subject
             subject = "doorstep: " + delivery.text.split("\n", 1)[0]
         else:

@@ -24,14 +24,14 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 
 from doorstep.services.apps.loading import LoadedApp
-from doorstep.services.monitor.alerts import MonitorResult, run_monitor
+from doorstep.services.monitor.alerts import MonitorResult, MonitorStore, run_monitor
 from doorstep.services.monitor.drift import ProfileCache
-from doorstep.store.protocols import AlertStore, LeaseStore, OutcomeStore
+from doorstep.store.protocols import LeaseStore
 
 __all__ = ["LEASE_NAME", "MonitorScheduler", "ScheduledMonitorStore", "latest_monitor_slot"]
 
 
-class ScheduledMonitorStore(LeaseStore, OutcomeStore, AlertStore, Protocol):
+class ScheduledMonitorStore(LeaseStore, MonitorStore, Protocol):
     """What the scheduled monitor uses: its lease, and what a monitor run reads and writes."""
 
 

@@ -175,3 +175,30 @@ def test_quality_metrics_breach_in_their_direction() -> None:
         found["quality.override_rate"].status == "alert"
         and found["quality.override_rate"].value == 0.6
     )
+
+
+def test_every_message_names_the_owner() -> None:
+    alerts = AlertsSpec.model_validate(
+        {"connectors": ["ops"], "retrain": {"webhook": "ci", "after": 1}}
+    )
+    planned = plan_transitions(
+        "churn",
+        alerts,
+        [obs("alert", streak=1)],
+        {},
+        now=NOW,
+        public_url=None,
+        owner="maria@example.com",
+    )
+    assert [t.event for t in planned] == ["alert.raised", "retrain.requested"]
+    for change in planned:
+        message = change.messages[0].message
+        assert "\nOwner: maria@example.com" in message["text"]
+        assert message["payload"]["data"]["owner"] == "maria@example.com"
+        assert message["context"]["owner"] == "maria@example.com"  # the e-mail's default
+    resolved = plan_transitions(
+        "churn", alerts, [obs("ok")], {"drift.plan": state("alert")}, now=NOW, public_url=None,
+        owner="maria@example.com",
+    )  # fmt: skip
+    assert "Owner: maria@example.com" in resolved[0].messages[0].message["text"]
+    assert "Owner:" not in plan(alerts, [obs("alert")], {})[0].messages[0].message["text"]

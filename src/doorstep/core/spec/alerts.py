@@ -27,6 +27,7 @@ __all__ = [
     "AlertScheduleSpec",
     "AlertedMetric",
     "AlertsSpec",
+    "CanaryGuardSpec",
     "EstimatedAlertSpec",
     "QualityAlertSpec",
     "QualityThresholdSpec",
@@ -61,6 +62,8 @@ _TASK_METRICS = {
     "regression": ("mae", "rmse"),
     "multiclass": ("accuracy",),
 }
+
+_HEADLINE = {"binary": "AUC", "regression": "MAE", "multiclass": "accuracy"}
 
 
 class _Strict(BaseModel):
@@ -201,6 +204,22 @@ class RetrainSpec(_Strict):
         return self
 
 
+class CanaryGuardSpec(_Strict):
+    """The rule that stops a canary doing worse than the champion, judged by each monitor run
+    on the decisions since the canary started (champion against challenger, as ``doorstep
+    models compare``): the canary's headline metric (AUC, accuracy or MAE) is worse than the
+    champion's with the interval of the difference excluding zero, by at least ``margin``."""
+
+    margin: Annotated[float, Field(ge=0)] = 0.0
+    """How much worse the estimate must be, in the metric's units (AUC and accuracy: 0.02 is
+    2 points; MAE: in the outcome's units); 0: any difference whose interval excludes zero."""
+    min_labelled: Annotated[int, Field(ge=1)] | None = None
+    """Labelled decisions each version needs before the rule is judged; default
+    ``monitoring.min_samples.quality``."""
+    stop: bool = True
+    """Stop the canary (back to ``candidate``) when the rule fires; ``false``: alert only."""
+
+
 class AlertsSpec(_Strict):
     """Alerts on drift and quality, raised once per breach and resolved when it clears."""
 
@@ -221,6 +240,9 @@ class AlertsSpec(_Strict):
     include_current: bool = False
     """Judge the window still filling (``true``) or, by default, the latest complete one."""
     retrain: RetrainSpec | None = None
+    canary: CanaryGuardSpec | None = None
+    """Stop a canary that does worse than the champion, and raise the ``canary.quality``
+    alert (see rollout.md, The canary stopped by the monitor)."""
 
 
 def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
@@ -237,6 +259,16 @@ def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
         declared = spec.connectors.get(name)
         if declared is None:
             issues.append(doc.issue(at, _unknown(name, names)))
+        elif declared.type == "email" and not getattr(declared, "to", []):
+            if "@" not in spec.app.owner:
+                issues.append(
+                    doc.issue(
+                        ("connectors", name, "to"),
+                        f"alerts through e-mail connector {name!r} go to app.owner by default, "
+                        f"and {spec.app.owner!r} is not an e-mail address: give 'to' or make "
+                        "app.owner an address",
+                    )
+                )
         elif declared.type not in ALERT_CONNECTOR_TYPES:
             issues.append(
                 doc.issue(
@@ -263,6 +295,15 @@ def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
                     f"quality is estimated for binary classifiers only, not {spec.model.task}",
                 )
             )
+    guard = alerts.canary
+    if guard is not None and spec.model.task != "regression" and guard.margin >= 1:
+        issues.append(
+            doc.issue(
+                (*base, "canary", "margin"),
+                f"the canary is judged on {_HEADLINE[spec.model.task]}, a share between 0 and 1: "
+                f"a margin of {guard.margin:g} can never be reached (0.02 is 2 points)",
+            )
+        )
     hook = alerts.retrain
     if hook is not None and hook.webhook is not None:
         declared = spec.connectors.get(hook.webhook)

@@ -349,6 +349,16 @@ def _cross_check(doc: SpecDocument, *, policy: bool = True) -> list[SpecIssue]:
                     ),
                 )
             )
+        declared = spec.connectors.get(action.connector or "")
+        if declared is not None and declared.type == "email" and not getattr(declared, "to", []):
+            issues.append(
+                doc.issue(
+                    ("connectors", action.connector or "", "to"),
+                    f"e-mail connector {action.connector!r} delivers decisions (action "
+                    f"{name!r}) and needs 'to'; only a connector carrying alerts alone goes to "
+                    "app.owner by default",
+                )
+            )
     if spec.model.task != "binary" and spec.model.positive_class is not None:
         issues.append(
             doc.issue(

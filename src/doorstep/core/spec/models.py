@@ -304,8 +304,9 @@ class EmailConnectorSpec(_NetworkConnector):
     username: str | None = None
     password: str | None = None
     sender: str
-    to: list[str]
-    """Recipients (templates allowed, e.g. ``"{{ inputs.account_manager }}"``)."""
+    to: list[str] = []
+    """Recipients (templates allowed, e.g. ``"{{ inputs.account_manager }}"``); may be left out
+    on a connector that carries only alerts: they then go to the app's owner (``app.owner``)."""
     subject: str = "doorstep: {{ action }} for {{ entity_id }}"
     body: str | None = None
     """Template of the plain-text part; by default the decision and its reasons. An HTML part

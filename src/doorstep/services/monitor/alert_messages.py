@@ -121,11 +121,17 @@ def alert_message(
     opened_at: datetime | None,
     now: datetime,
     public_url: str | None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
     """The outbox message (``context``, ``payload``, ``text``) of one transition: ``event`` is
-    ``alert.raised``, ``alert.escalated`` or ``alert.resolved``."""
-    unit = "labelled decisions" if obs.kind == "quality" else "decisions"
+    ``alert.raised``, ``alert.escalated`` or ``alert.resolved``; ``owner``, the app's owner, is
+    named in it."""
+    unit = "labelled decisions" if obs.kind in ("quality", "canary") else "decisions"
     where = f"in {_window(obs)} ({obs.count:,} {unit})"
+    if obs.kind == "canary":
+        where = f"(decisions since {iso(obs.start)[:16].replace('T', ' ')} UTC)"
+    elif obs.kind == "governance":
+        where = f"on {iso(obs.end)[:10]}"
     if event == "alert.resolved":
         since = f"; open since {iso(opened_at)[:16].replace('T', ' ')} UTC" if opened_at else ""
         head = f"RESOLVED {app}: {_what(obs)} is back within its thresholds"
@@ -137,9 +143,10 @@ def alert_message(
         if obs.streak > 1:
             body += f" In alert for {obs.streak} windows in a row."
     url = report_url(public_url, app)
-    text = head + "\n" + body + (f"\nReport: {url}" if url else "")
+    text = head + "\n" + body + _owner_line(owner) + (f"\nReport: {url}" if url else "")
     data = {
         "app": app,
+        "owner": owner,
         "breach_id": breach_id,
         "level": level,
         **obs.as_dict(),
@@ -148,8 +155,19 @@ def alert_message(
         "text": text,
     }
     payload = {"type": event, "timestamp": iso(now), "data": data}
-    context = {"app": app, "action": event, "alert": data, "report_url": url or "", "text": text}
+    context = {
+        "app": app,
+        "owner": owner or "",
+        "action": event,
+        "alert": data,
+        "report_url": url or "",
+        "text": text,
+    }
     return {"context": context, "payload": payload, "text": text}
+
+
+def _owner_line(owner: str | None) -> str:
+    return f"\nOwner: {owner}" if owner else ""
 
 
 def retrain_message(
@@ -160,15 +178,19 @@ def retrain_message(
     after: int,
     now: datetime,
     public_url: str | None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
     """The ``retrain.requested`` event: which subjects stayed in alert, for how long."""
     url = report_url(public_url, app)
     names = ", ".join(_what(o) for o in sustained)
-    text = f"RETRAIN {app}: {names} in alert for at least {after} windows in a row" + (
-        f"\nReport: {url}" if url else ""
+    text = (
+        f"RETRAIN {app}: {names} in alert for at least {after} windows in a row"
+        + _owner_line(owner)
+        + (f"\nReport: {url}" if url else "")
     )
     data = {
         "app": app,
+        "owner": owner,
         "retrain_id": retrain_id,
         "after": after,
         "sustained": [o.as_dict() for o in sustained],
@@ -176,5 +198,11 @@ def retrain_message(
         "text": text,
     }
     payload = {"type": "retrain.requested", "timestamp": iso(now), "data": data}
-    context = {"app": app, "action": "retrain.requested", "retrain": data, "text": text}
+    context = {
+        "app": app,
+        "owner": owner or "",
+        "action": "retrain.requested",
+        "retrain": data,
+        "text": text,
+    }
     return {"context": context, "payload": payload, "text": text}

@@ -41,6 +41,8 @@ from doorstep.services.monitor.drift import drift_thresholds
 from doorstep.services.monitor.fairness_alerts import fairness_observations
 from doorstep.services.monitor.ranges import alert_range
 from doorstep.services.monitor.report import monitoring_report
+from doorstep.services.rollout.guard import GuardStore, judge_canary, stop_worse_canary
+from doorstep.services.rollout.revalidation import revalidation_observation
 from doorstep.store.alerts import AlertMessage, AlertState, AlertTransition
 from doorstep.store.canonical import iso
 from doorstep.store.protocols import AlertStore, OutcomeStore
@@ -60,9 +62,9 @@ __all__ = [
 ]
 
 
-class MonitorStore(OutcomeStore, AlertStore, Protocol):
-    """What a monitor run reads (decisions and outcomes) and writes (alert transitions, their
-    messages and the run's event)."""
+class MonitorStore(OutcomeStore, AlertStore, GuardStore, Protocol):
+    """What a monitor run reads (decisions, outcomes, model stages) and writes (alert
+    transitions, their messages and the run's event; a canary's stop)."""
 
 
 logger = logging.getLogger("doorstep.alerts")
@@ -170,14 +172,23 @@ def run_monitor(
     )
     observations = observe(spec, alerts, report)
     observations += fairness_observations(spec, store, window=window, start=start, end=end)
+    acting = alert and spec.monitoring.alerts is not None
+    if alerts.canary is not None:
+        guard = stop_worse_canary if acting else judge_canary
+        observations.append(guard(spec, store, alerts.canary, now=now).observation)
+    overdue = revalidation_observation(spec, store, now=now)
+    if overdue is not None:
+        observations.append(overdue)
     app = spec.app.name
-    if not alert or spec.monitoring.alerts is None:
+    if not acting:
         states = store.alert_states(app)
         return MonitorResult(
             app, window, start, end, observations, [], _open(states), report=report
         )
     states = store.alert_states(app)
-    planned = plan_transitions(app, alerts, observations, states, now=now, public_url=public_url)
+    planned = plan_transitions(
+        app, alerts, observations, states, now=now, public_url=public_url, owner=spec.app.owner
+    )
     run_payload = {
         "window": window,
         "start": iso(start),
@@ -256,8 +267,10 @@ def plan_transitions(
     *,
     now: datetime,
     public_url: str | None = None,
+    owner: str | None = None,
 ) -> list[AlertTransition]:
-    """The transitions the observations call for, from ``states`` as read (pure)."""
+    """The transitions the observations call for, from ``states`` as read (pure); ``owner``
+    (the app's ``app.owner``) is named in each message."""
     notify = _RANK[alerts.level]
     out: list[AlertTransition] = []
     still_open: dict[str, Observation] = {}
@@ -286,8 +299,17 @@ def plan_transitions(
             }
             out.append(
                 _transition(
-                    app, obs, version, values, "alert.raised", breach, alerts, now, public_url
-                )
+                    app,
+                    obs,
+                    version,
+                    values,
+                    "alert.raised",
+                    breach,
+                    alerts,
+                    now,
+                    public_url,
+                    owner=owner,
+                )  # fmt: skip
             )
             still_open[obs.subject] = obs
         elif current != "ok" and state is not None and state.breach_id is not None:
@@ -297,7 +319,7 @@ def plan_transitions(
                 out.append(
                     _transition(
                         app, obs, version, values, "alert.resolved", breach, alerts, now,
-                        public_url, opened_at=state.opened_at,
+                        public_url, opened_at=state.opened_at, owner=owner,
                     )
                 )  # fmt: skip
             else:
@@ -307,11 +329,11 @@ def plan_transitions(
                     out.append(
                         _transition(
                             app, obs, version, values, "alert.escalated", breach, alerts, now,
-                            public_url, opened_at=state.opened_at,
+                            public_url, opened_at=state.opened_at, owner=owner,
                         )
                     )  # fmt: skip
     if alerts.retrain is not None:
-        out += _retrain(app, alerts.retrain, still_open, states, now, public_url)
+        out += _retrain(app, alerts.retrain, still_open, states, now, public_url, owner)
     return out
 
 
@@ -327,6 +349,7 @@ def _transition(
     public_url: str | None,
     *,
     opened_at: datetime | None = None,
+    owner: str | None = None,
 ) -> AlertTransition:
     level = obs.status if event != "alert.resolved" else "ok"
     message = alert_message(
@@ -338,6 +361,7 @@ def _transition(
         opened_at=opened_at if event != "alert.raised" else now,
         now=now,
         public_url=public_url,
+        owner=owner,
     )
     step = event.split(".", 1)[1]
     messages = [
@@ -361,6 +385,7 @@ def _retrain(
     states: dict[str, AlertState],
     now: datetime,
     public_url: str | None,
+    owner: str | None = None,
 ) -> list[AlertTransition]:
     """One ``retrain.requested`` while any watched subject has been in alert for ``after``
     windows; re-armed (``retrain.rearmed``) once no watched breach is open."""
@@ -372,8 +397,9 @@ def _retrain(
     if not fired and sustained:
         retrain_id = new_id()
         message = retrain_message(
-            app, sustained, retrain_id=retrain_id, after=hook.after, now=now, public_url=public_url
-        )
+            app, sustained, retrain_id=retrain_id, after=hook.after, now=now,
+            public_url=public_url, owner=owner,
+        )  # fmt: skip
         messages = []
         if hook.webhook is not None:
             messages.append(

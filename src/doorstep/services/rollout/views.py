@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from doorstep.core.spec.models import Spec
+from doorstep.services.rollout.revalidation import revalidation_due
 from doorstep.store.protocols import ModelVersionStore
 
 __all__ = ["models_view", "plain"]
@@ -36,23 +37,13 @@ def models_view(
     pending = store.model_promotions(app, state="pending")
     governance = spec.governance
     revalidation: dict[str, Any] | None = None
-    every = governance.revalidation
-    champion = next((r for r in rows if r["stage"] == "champion"), None)
-    if every is not None and champion is not None:
-        since = max(
-            (
-                c["at"]
-                for c in history
-                if c["to_stage"] == "champion" and c["version"] == champion["version"]
-            ),
-            default=champion["registered_at"],
-        )
-        due = since + every
+    due = revalidation_due(spec, rows, history)
+    if due is not None:
         revalidation = {
-            "every": governance.revalidate_every,
-            "since": since.isoformat(),
-            "due": due.isoformat(),
-            "overdue": (now or datetime.now(UTC)) >= due,
+            "every": due.every,
+            "since": due.since.isoformat(),
+            "due": due.due.isoformat(),
+            "overdue": due.overdue(now or datetime.now(UTC)),
         }
     return {
         "app": app,
