@@ -30,7 +30,11 @@ from doorstep.services.monitor.estimation import (
     unavailable,
 )
 from doorstep.services.monitor.overrides import OverridesAccumulator
-from doorstep.services.monitor.quality_judgement import judge_quality
+from doorstep.services.monitor.quality_judgement import (
+    derived_thresholds,
+    judge_quality,
+    reference_window_size,
+)
 from doorstep.services.monitor.ranges import (
     DEFAULT_PERIODS,
     MAX_WINDOWS,
@@ -239,6 +243,11 @@ def monitoring_report(
             windows=tuple(windows),
         ),
         overrides.result(counts, per_window, bounds, binary=semantics.binary),
+        derived_thresholds(
+            spec,
+            profile.labels if profile is not None else None,
+            reference_window_size(span.size, windows),
+        ),
     )
     calibration = profile.calibration if profile is not None else None
     observer = EstimationObserver(spec, calibration) if calibration is not None else None
