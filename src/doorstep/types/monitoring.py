@@ -14,17 +14,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from doorstep.core.stats.drift_report import Status, worst_status
 from doorstep.core.stats.intervals import Interval
 from doorstep.core.stats.quality_report import QualityReport
 from doorstep.core.stats.quality_status import QualityThreshold
-from doorstep.core.stats.reference_thresholds import DerivedThreshold
 from doorstep.core.stats.roi_report import Conclusion, Goal, OutcomeKind, RoiReport
 from doorstep.types.drift import DriftSection
 from doorstep.types.estimation import EstimationSection
 from doorstep.types.rejects import RejectsSection
+
+if TYPE_CHECKING:
+    from doorstep.core.stats.derived_threshold import DerivedThreshold
 
 __all__ = [
     "Counts",

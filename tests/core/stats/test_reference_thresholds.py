@@ -45,7 +45,8 @@ def test_auc_thresholds_equal_a_direct_computation(rows: int, size: int, k: floa
     assert found.threshold.alert == pytest.approx(aucs.mean() - k * aucs.std(), abs=1e-12)
     assert found.threshold.warn == pytest.approx(aucs.mean() - (k - 1) * aucs.std(), abs=1e-12)
     assert found.threshold.level(aucs.min() - 1e-9) in ("ok", "warn")  # the reference itself
-    assert found.threshold.level(found.threshold.alert - 1e-9) == "alert"
+    alert = found.threshold.alert
+    assert alert is not None and found.threshold.level(alert - 1e-9) == "alert"
     assert found.as_dict()["source"] == "reference" and found.note is None
 
 
@@ -60,7 +61,8 @@ def test_higher_is_worse_metrics_are_judged_above_the_mean() -> None:
     found = derive_threshold("brier", labels, 250, k=3, direction="higher_is_worse")
     assert found.threshold is not None and found.threshold.direction == "higher_is_worse"
     assert found.threshold.alert == pytest.approx(brier.mean() + 3 * brier.std(), abs=1e-12)
-    assert found.threshold.level(found.threshold.alert) == "alert"
+    alert = found.threshold.alert
+    assert alert is not None and found.threshold.level(alert) == "alert"
     assert found.threshold.level(brier.mean()) == "ok"
 
 

@@ -115,7 +115,7 @@ def test_too_few_reference_windows_give_a_note_and_no_threshold(
     assert all(w.statuses["auc"] is None for w in found.quality.windows)
     shown = found.to_dict()["quality"]["thresholds"]["auc"]
     assert shown["alert"] is None and shown["note"] == derived.note
-    alerts = found and app.spec.monitoring.alerts
+    alerts = app.spec.monitoring.alerts
     assert alerts is not None
     assert "quality.auc" not in {o.subject for o in observe(app.spec, alerts, found)}
     out = Console(width=200, record=True)

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from doorstep.core.stats.derived_threshold import DerivedThreshold
 from doorstep.core.stats.quality import BinaryQuality, RegressionQuality
 from doorstep.core.stats.quality_status import Direction, QualityThreshold
 
@@ -61,34 +62,6 @@ class ReferenceLabels:
             np.asarray(data["scores"], dtype=np.float64),
             np.asarray(data["outcomes"], dtype=np.float64),
         )
-
-
-@dataclass(frozen=True)
-class DerivedThreshold:
-    """A metric's threshold derived from ``windows`` reference windows of ``size`` rows, or
-    (``threshold`` ``None``) the ``note`` saying why there is none."""
-
-    metric: str
-    direction: Direction
-    k: float
-    size: int
-    windows: int
-    mean: float | None
-    std: float | None
-    threshold: QualityThreshold | None
-    note: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": "reference",
-            "direction": self.direction,
-            "mean": self.mean,
-            "std": self.std,
-            "k": self.k,
-            "windows": self.windows,
-            "size": self.size,
-            "note": self.note,
-        }
 
 
 def _values(metric: str, labels: ReferenceLabels, size: int, cutoff: float | None) -> list[float]:
