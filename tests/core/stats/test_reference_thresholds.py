@@ -5,10 +5,14 @@ k - 1; fewer than three windows give no threshold and say the reference is insuf
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from doorstep.core.stats.profile import ReferenceProfile, build_profile
 from doorstep.core.stats.reference_thresholds import (
     MIN_REFERENCE_WINDOWS,
     ReferenceLabels,
@@ -112,3 +116,12 @@ def test_labels_survive_the_profile_round_trip() -> None:
     assert back.task == "binary"
     assert np.array_equal(back.scores, labels.scores)
     assert np.array_equal(back.outcomes, labels.outcomes)
+
+
+def test_labels_are_kept_in_the_profile_file() -> None:
+    labels = binary(40, seed=4)
+    plain = build_profile(pl.DataFrame({"x": np.arange(40.0)}), features=["x"])
+    kept = replace(plain, labels=labels)
+    back = ReferenceProfile.from_bytes(kept.to_bytes()).labels
+    assert back is not None and np.array_equal(back.scores, labels.scores)
+    assert ReferenceProfile.from_bytes(plain.to_bytes()).labels is None
