@@ -23,6 +23,7 @@ from doorstep.examples.churn import generate_customers
 from doorstep.services.apps.loading import LoadedApp, load_app
 from doorstep.services.monitor.alert_observations import observe
 from doorstep.services.monitor.alert_replay import _up_to
+from doorstep.services.monitor.alerts import run_monitor
 from doorstep.services.monitor.drift import reference_profile
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
@@ -38,12 +39,13 @@ ALERTS = """\
 """
 
 
-def derived_app(template: Path, folder: Path) -> LoadedApp:
+def derived_app(template: Path, folder: Path, window: str = "day") -> LoadedApp:
     shutil.copytree(template, folder)
     fresh = generate_customers(5_000, seed=99, start_id=1_000_000)
     fresh.drop("email").write_parquet(folder / "reference.parquet")
     spec = folder / "doorstep.yaml"
     text = spec.read_text()
+    text = text.replace("  window: day ", f"  window: {window} ", 1)
     spec.write_text(text.replace("  period: month", ALERTS + "  period: month", 1))
     return load_app(spec)
 
@@ -121,3 +123,22 @@ def test_too_few_reference_windows_give_a_note_and_no_threshold(
     out = Console(width=200, record=True)
     render_report(found, out)
     assert "insufficient reference" in out.export_text()
+
+
+def test_an_alert_run_without_drift_raises_on_the_derived_threshold(
+    churn_app_template: Path, tmp_path: Path, store: Store
+) -> None:
+    app = derived_app(churn_app_template, tmp_path / "app", window="1000rows")
+    assert app.spec.monitoring.alerts is not None and not app.spec.monitoring.alerts.drift
+    decide_and_observe(app, store, flipped=True)
+    result = run_monitor(
+        app.spec,
+        store,
+        profile=reference_profile(app),
+        now=START + timedelta(days=DAYS + 1),
+        alert=False,
+    )
+    seen = {o.subject: o for o in result.observations}
+    assert seen["quality.auc"].status == "alert", seen
+    assert result.report is not None and result.report.drift is None  # drift stayed off
+    assert result.report.quality.derived["auc"].windows == 5
