@@ -73,7 +73,25 @@ def test_alerts_load() -> None:
         ),
         (("auc: {warn: 0.72, alert: 0.65}", "auc: {warn: 0.6, alert: 0.65}"), "lower is worse"),
         (("brier: {alert: 0.25}", "brier: {warn: 0.3, alert: 0.25}"), "higher is worse"),
-        (("brier: {alert: 0.25}", "brier: {}"), "give 'warn', 'alert' or both"),
+        (("brier: {alert: 0.25}", "brier: {}"), "give 'warn', 'alert', both, or 'from_reference"),
+        (
+            ("auc: {warn: 0.72, alert: 0.65}", "auc: {warn: 0.72, from_reference: true}"),
+            "app.yaml:16 monitoring.alerts.quality.auc: give 'warn'/'alert' or "
+            "'from_reference: true', not both",
+        ),
+        (("brier: {alert: 0.25}", "brier: {alert: 0.25, k: 2}"), "'k' applies to"),
+        (("brier: {alert: 0.25}", "brier: {from_reference: true, k: 0}"), "k"),
+        (
+            ("override_rate: {warn: 0.2, alert: 0.35}", "override_rate: {from_reference: true}"),
+            "app.yaml:18 monitoring.alerts.quality.override_rate.from_reference: override_rate "
+            "cannot be derived from the reference; derivable: auc, precision, recall, brier, mae, "
+            "rmse (binary and regression models), or give 'warn'/'alert'",
+        ),
+        (
+            ("auc: {warn: 0.72, alert: 0.65}", "auc: {from_reference: true}"),
+            "app.yaml:16 monitoring.alerts.quality.auc.from_reference: needs reference data: "
+            "set 'reference.path' to a file with outcomes",
+        ),
         (('"15 * * * *"', '"15 * * *"'), "expected 5 cron fields"),
         (("{webhook: ci,", "{webhook: ci, command: [x],"), "give either 'webhook'"),
         (("level: warn", "level: loud"), "app.yaml:14 monitoring.alerts.level"),
@@ -158,3 +176,37 @@ def test_an_email_connector_without_to_carries_alerts_to_the_owner() -> None:
         "connectors.mail.to: e-mail connector 'mail' delivers decisions (action 'offer')" in p
         for p in problems(acting)
     )
+
+
+REFERENCE = GOOD.replace("model: {path: m.txt}", "model: {path: m.txt}\nreference: {path: r.csv}")
+
+
+def test_thresholds_from_the_reference_load() -> None:
+    text = REFERENCE.replace("auc: {warn: 0.72, alert: 0.65}", "auc: {from_reference: true}")
+    text = text.replace("brier: {alert: 0.25}", "brier: {from_reference: true, k: 2.5}")
+    alerts = parse_spec(text, file="app.yaml", env={}).spec.monitoring.alerts
+    assert alerts is not None
+    given = alerts.quality.thresholds()
+    assert given["auc"].from_reference and given["auc"].k is None
+    assert given["brier"].k == 2.5 and given["brier"].alert is None
+
+
+def test_precision_from_the_reference_needs_a_score_threshold() -> None:
+    text = REFERENCE.replace("auc: {warn: 0.72, alert: 0.65}", "precision: {from_reference: true}")
+    found = problems(text)
+    assert any(
+        "app.yaml:17 monitoring.alerts.quality.precision.from_reference: precision on the "
+        "reference needs 'monitoring.threshold'" in issue
+        for issue in found
+    ), found
+    parse_spec(text.replace("monitoring:\n", "monitoring:\n  threshold: 0.5\n"), file="a", env={})
+
+
+def test_estimated_thresholds_are_not_derived() -> None:
+    text = REFERENCE.replace("    schedule:", "    estimated: {auc: {from_reference: true}}\n"
+                             "    schedule:")  # fmt: skip
+    found = problems(text)
+    assert any(
+        "monitoring.alerts.estimated.auc.from_reference: estimated quality takes" in issue
+        for issue in found
+    ), found

@@ -220,7 +220,7 @@ def render_report(report: MonitoringReport, out: Console | None = None) -> None:
     out.print(table)
     whole = "; ".join(f"{m} {_interval(total.metric(m))}" for m in metrics)
     out.print(f"All, with 95% intervals: {whole or '—'}", highlight=False, soft_wrap=True)
-    if quality.thresholds:
+    if quality.thresholds or quality.derived:
         out.print(_thresholds(quality), highlight=False, soft_wrap=True)
     overrides = report.overrides
     if overrides.reviewed or overrides.pending_review:
@@ -293,7 +293,14 @@ def _thresholds(quality: QualitySection) -> str:
         sign = "≥" if limit.direction == "higher_is_worse" else "≤"
         levels = [f"{level} {sign} {value:g}" for level, value in
                   (("warn", limit.warn), ("alert", limit.alert)) if value is not None]  # fmt: skip
+        derived = quality.derived.get(name)
+        if derived is not None and derived.mean is not None and derived.std is not None:
+            levels.append(
+                f"from the reference: mean {derived.mean:.4g}, σ {derived.std:.3g}, "
+                f"k {derived.k:g}, {derived.windows} windows of {derived.size}"
+            )
         parts.append(f"{name} {', '.join(levels)}")
+    parts += [f"{name} none: {d.note}" for name, d in quality.derived.items() if d.note]
     return (
         f"Thresholds (monitoring.alerts.quality): {'; '.join(parts)}. Worst window: "
         f"{_status(quality.status)}. Marks: ✓ ok, ▲ warn, ✖ alert, … too few: a window with "

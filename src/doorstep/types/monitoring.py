@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from doorstep.core.stats.drift_report import Status, worst_status
 from doorstep.core.stats.intervals import Interval
@@ -24,6 +24,9 @@ from doorstep.core.stats.roi_report import Conclusion, Goal, OutcomeKind, RoiRep
 from doorstep.types.drift import DriftSection
 from doorstep.types.estimation import EstimationSection
 from doorstep.types.rejects import RejectsSection
+
+if TYPE_CHECKING:
+    from doorstep.core.stats.derived_threshold import DerivedThreshold
 
 __all__ = [
     "Counts",
@@ -147,6 +150,16 @@ class QualitySection:
     ``insufficient_data``)."""
     total_statuses: Mapping[str, Status | None] = field(default_factory=dict)
     """The whole range's metrics judged by the same rule."""
+    derived: Mapping[str, DerivedThreshold] = field(default_factory=dict)
+    """Thresholds derived from the reference, by metric (with a note when there is none)."""
+
+    def thresholds_dict(self) -> dict[str, dict[str, Any]]:
+        """The thresholds in force as JSON; a derived one says so in ``source``, with the
+        reference windows' ``mean``, ``std``, ``k`` and count (``windows``)."""
+        out = {name: t.as_dict() for name, t in self.thresholds.items()}
+        for name, found in self.derived.items():
+            out.setdefault(name, {"warn": None, "alert": None}).update(found.as_dict())
+        return out
 
     @property
     def status(self) -> Status | None:
@@ -161,7 +174,7 @@ class QualitySection:
         return {
             "on": self.on,
             "threshold": self.threshold,
-            "thresholds": {name: t.as_dict() for name, t in self.thresholds.items()},
+            "thresholds": self.thresholds_dict(),
             "min_labelled": self.min_labelled,
             "status": self.status,
             "total": _with_statuses(self.total.as_dict(), self.total, self.total_statuses),

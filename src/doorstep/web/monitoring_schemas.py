@@ -56,6 +56,20 @@ class QualityThresholdOut(BaseModel):
     warn: float | None
     alert: float | None
     direction: Literal["lower_is_worse", "higher_is_worse"]
+    source: Literal["spec", "reference"] = "spec"
+    """``reference``: derived from the reference (``from_reference: true``)."""
+    mean: float | None = None
+    """Derived: the metric's mean over the reference windows."""
+    std: float | None = None
+    """Derived: its population standard deviation over them."""
+    k: float | None = None
+    """Derived: standard deviations to ``alert`` (``warn`` at ``k - 1``)."""
+    windows: int | None = None
+    """Derived: reference windows measured."""
+    size: int | None = None
+    """Derived: rows per reference window."""
+    note: str | None = None
+    """Derived: why there is no threshold (an insufficient reference)."""
 
 
 class UnmatchedOut(BaseModel):

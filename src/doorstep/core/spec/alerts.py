@@ -73,15 +73,27 @@ class _Strict(BaseModel):
 
 
 class QualityThresholdSpec(_Strict):
-    """``warn`` and ``alert`` levels of one metric (either may be left out)."""
+    """``warn`` and ``alert`` levels of one metric (either may be left out), or
+    ``from_reference: true``: levels derived from the reference data (see monitoring.md,
+    Thresholds from the reference)."""
 
     warn: float | None = None
     alert: float | None = None
+    from_reference: bool = False
+    """Derive the levels from the reference: the metric measured on reference windows of the
+    monitored windows' size, ``alert`` beyond ``k`` standard deviations from their mean
+    towards worse, ``warn`` beyond ``k - 1``."""
+    k: Annotated[float, Field(gt=0, le=10)] | None = None
+    """Standard deviations for ``from_reference`` (default 3, as NannyML)."""
 
     @model_validator(mode="after")
     def _one_given(self) -> QualityThresholdSpec:
-        if self.warn is None and self.alert is None:
-            raise ValueError("give 'warn', 'alert' or both")
+        if self.from_reference and (self.warn is not None or self.alert is not None):
+            raise ValueError("give 'warn'/'alert' or 'from_reference: true', not both")
+        if self.k is not None and not self.from_reference:
+            raise ValueError("'k' applies to 'from_reference: true' only")
+        if self.warn is None and self.alert is None and not self.from_reference:
+            raise ValueError("give 'warn', 'alert', both, or 'from_reference: true'")
         return self
 
 
@@ -278,13 +290,24 @@ def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
                 )
             )
     allowed = (*_TASK_METRICS[spec.model.task], "override_rate", "rejected_rate")
-    for metric in alerts.quality.thresholds():
+    for metric, given in alerts.quality.thresholds().items():
         if metric not in allowed:
             issues.append(
                 doc.issue(
                     (*base, "quality", metric),
                     f"{metric} is not measured for {spec.model.task} models; use "
                     f"{', '.join(allowed)}",
+                )
+            )
+        elif given.from_reference:
+            issues += _reference_issues(doc, (*base, "quality", metric, "from_reference"), metric)
+    for estimated, given in alerts.estimated.thresholds().items():
+        if given.from_reference:
+            issues.append(
+                doc.issue(
+                    (*base, "estimated", estimated, "from_reference"),
+                    "estimated quality takes 'warn'/'alert' levels; 'from_reference' applies "
+                    "to monitoring.alerts.quality",
                 )
             )
     if spec.model.task != "binary":
@@ -336,6 +359,35 @@ def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
                 )
             )
     return issues
+
+
+def _reference_issues(doc: SpecDocument, at: tuple[str | int, ...], metric: str) -> list[SpecIssue]:
+    """Why ``metric``'s threshold cannot be derived from the reference, if it cannot."""
+    spec = doc.spec
+    if metric not in _FROM_REFERENCE or spec.model.task == "multiclass":
+        return [
+            doc.issue(
+                at,
+                f"{metric} cannot be derived from the reference; derivable: "
+                f"{', '.join(_FROM_REFERENCE)} (binary and regression models), or give "
+                "'warn'/'alert'",
+            )
+        ]
+    if spec.reference is None:
+        return [doc.issue(at, "needs reference data: set 'reference.path' to a file with outcomes")]
+    if metric in ("precision", "recall") and spec.monitoring.threshold is None:
+        return [
+            doc.issue(
+                at,
+                f"{metric} on the reference needs 'monitoring.threshold' (the score at which a "
+                "row predicts positive; reference rows have no actions)",
+            )
+        ]
+    return []
+
+
+_FROM_REFERENCE = ("auc", "precision", "recall", "brier", "mae", "rmse")
+"""Metrics whose thresholds can be derived from the reference."""
 
 
 def _unknown(name: str, names: list[str]) -> str:

@@ -34,6 +34,7 @@ from doorstep.core.stats.kernels import (
     quantiles,
 )
 from doorstep.core.stats.reconstruction import ReconstructionModel
+from doorstep.core.stats.reference_thresholds import ReferenceLabels
 from doorstep.core.stats.tally import (
     CategoricalTally,
     Data,
@@ -125,6 +126,9 @@ class ReferenceProfile:
     """Why there is no ``calibration`` (quality cannot be estimated), for people."""
     reconstruction: ReconstructionModel | None = None
     """The PCA fitted on the reference inputs (multivariate drift)."""
+    labels: ReferenceLabels | None = None
+    """The reference's scores beside its outcomes, kept when the spec derives quality
+    thresholds from the reference."""
 
     def to_arrow(self) -> pa.Table:
         """One row per column (``role`` feature or score); settings and attributions in the
@@ -172,6 +176,8 @@ class ReferenceProfile:
             meta["calibration_note"] = self.calibration_note
         if self.reconstruction is not None:
             meta["reconstruction"] = self.reconstruction.to_dict()
+        if self.labels is not None:
+            meta["labels"] = self.labels.to_dict()
         schema = _ARROW_SCHEMA.with_metadata({"doorstep": json.dumps(meta)})
         arrays = []
         for column in schema:
@@ -255,6 +261,7 @@ class ReferenceProfile:
             ReconstructionModel.from_dict(meta["reconstruction"])
             if "reconstruction" in meta
             else None,
+            ReferenceLabels.from_dict(meta["labels"]) if "labels" in meta else None,
         )
 
 

@@ -5,7 +5,7 @@ input and of the score (statuses from ``monitoring.drift``), attribution drift a
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from doorstep.core.spec.alerts import HIGHER_IS_WORSE, AlertsSpec
 from doorstep.core.spec.models import Spec
@@ -16,6 +16,7 @@ from doorstep.core.stats.drift_report import (
     Status,
     Threshold,
 )
+from doorstep.core.stats.quality_report import QualityMetric
 from doorstep.core.stats.quality_status import QualityThreshold, quality_status
 from doorstep.services.monitor.alert_messages import Observation, statistic_name
 from doorstep.services.monitor.quality_judgement import alert_thresholds, quality_minimum
@@ -33,7 +34,10 @@ def observe(spec: Spec, alerts: AlertsSpec, report: MonitoringReport) -> list[Ob
     out: list[Observation] = []
     if alerts.drift and report.drift is not None:
         out += _drift_observations(spec, window, report.drift)
-    thresholds = alert_thresholds(alerts)  # as the report judges them
+    thresholds = {str(name): given for name, given in alert_thresholds(alerts).items()}
+    for name, found in report.quality.derived.items():  # derived from the reference
+        if found.threshold is not None:
+            thresholds[name] = found.threshold
     minimum = quality_minimum(spec, alerts)
     windows = report.quality.windows
     reviews = report.overrides.windows
@@ -50,7 +54,7 @@ def observe(spec: Spec, alerts: AlertsSpec, report: MonitoringReport) -> list[Ob
                 value = overridden / count if count else None
             else:
                 count = entry.quality.labelled
-                interval = entry.quality.metric(metric)
+                interval = entry.quality.metric(cast(QualityMetric, metric))
                 value = interval.value if interval is not None else None
             judged = quality_status(value, count, minimum, given)
             statuses.append((judged or "insufficient_data", value, count))

@@ -133,6 +133,7 @@ def replay_alerts(
         periods=periods,
         now=now,
         profile=profile if alerts.drift else None,
+        reference_labels=profile.labels if profile is not None else None,
         thresholds=drift_thresholds(spec),
     )
     app = spec.app.name

@@ -168,6 +168,7 @@ def run_monitor(
         until=end,
         now=now,
         profile=profile if alerts.drift else None,
+        reference_labels=profile.labels if profile is not None else None,
         thresholds=drift_thresholds(spec),
     )
     observations = observe(spec, alerts, report)

@@ -99,6 +99,7 @@ class AppProfile(ReferenceProfile):
             profile.calibration,
             profile.calibration_note,
             profile.reconstruction,
+            profile.labels,
             attribution=attribution,
         )
 

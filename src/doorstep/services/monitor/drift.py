@@ -45,7 +45,7 @@ from doorstep.services.monitor.attribution import (
     explain_stored,
     reference_sample,
 )
-from doorstep.services.monitor.calibration import reference_calibration
+from doorstep.services.monitor.calibration import reference_calibration, reference_labels
 from doorstep.store.protocols import OutcomeStore
 from doorstep.types.drift import DriftSection, DriftWindow
 
@@ -149,8 +149,17 @@ def reference_profile(app: LoadedApp) -> AppProfile | None:
         calibration=calibration,
         calibration_note=note,
         reconstruction=fit_reconstruction(reference, features),
+        labels=reference_labels(app, scores) if _derives(app.spec) else None,
     )
     return AppProfile.of(profile, attribution)
+
+
+def _derives(spec: Spec) -> bool:
+    """Whether a quality threshold is derived from the reference (its labels are kept)."""
+    alerts = spec.monitoring.alerts
+    return alerts is not None and any(
+        given.from_reference for given in alerts.quality.thresholds().values()
+    )
 
 
 def _attribution(app: LoadedApp) -> Attribution:
@@ -176,6 +185,7 @@ def profile_key(app: LoadedApp) -> str:
         "attribution_rows": spec.monitoring.drift.attribution_rows,
         "explain_method": spec.explain.method,
         "outcome": spec.monitoring.outcome.model_dump(mode="json"),
+        "labels": _derives(spec),
     }
     digest.update(json.dumps(described, sort_keys=True).encode())
     return digest.hexdigest()

@@ -20,6 +20,7 @@ from doorstep.core.outcomes import OutcomeSemantics, outcome_semantics
 from doorstep.core.spec.models import DriftSpec, Spec
 from doorstep.core.stats.drift import DEFAULT_THRESHOLDS, DriftThresholds, ReferenceProfile
 from doorstep.core.stats.quality import BinaryQuality, MulticlassQuality, RegressionQuality
+from doorstep.core.stats.reference_thresholds import ReferenceLabels
 from doorstep.core.stats.roi import ActionEconomics, RoiAccumulator
 from doorstep.core.windows import window_start as calendar_start
 from doorstep.services.monitor.drift import drift_windows
@@ -30,7 +31,11 @@ from doorstep.services.monitor.estimation import (
     unavailable,
 )
 from doorstep.services.monitor.overrides import OverridesAccumulator
-from doorstep.services.monitor.quality_judgement import judge_quality
+from doorstep.services.monitor.quality_judgement import (
+    derived_thresholds,
+    judge_quality,
+    reference_window_size,
+)
 from doorstep.services.monitor.ranges import (
     DEFAULT_PERIODS,
     MAX_WINDOWS,
@@ -185,11 +190,14 @@ def monitoring_report(
     chunk_rows: int = CHUNK_ROWS,
     profile: ReferenceProfile | None = None,
     thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
+    reference_labels: ReferenceLabels | None = None,
 ) -> MonitoringReport:
     """Quality per window and overall, overrides and ROI of ``spec``'s app (its JSON,
     :meth:`~doorstep.types.MonitoringReport.to_dict`, is documented in ``docs/monitoring.md``
     and ``MonitoringOut``); with a reference ``profile``, drift per window too (else ``drift``
-    is ``None``)."""
+    is ``None``). Quality thresholds derived from the reference are measured on
+    ``reference_labels``, else the ``profile``'s (an alert run without drift passes the labels
+    alone)."""
     now = now or datetime.now(UTC)
     semantics = outcome_semantics(spec)
     span = resolve_range(spec, store, window, since, until, periods, now)
@@ -239,6 +247,11 @@ def monitoring_report(
             windows=tuple(windows),
         ),
         overrides.result(counts, per_window, bounds, binary=semantics.binary),
+        derived_thresholds(
+            spec,
+            reference_labels or (profile.labels if profile is not None else None),
+            reference_window_size(span.size, windows),
+        ),
     )
     calibration = profile.calibration if profile is not None else None
     observer = EstimationObserver(spec, calibration) if calibration is not None else None

@@ -176,9 +176,11 @@ def _lines(
             continue
         sign = "≥" if limit.direction == "higher_is_worse" else "≤"
         shown = statistic_name(name)
+        derived = report.quality.derived.get(name)
+        source = f" (reference, {derived.k:g}σ)" if derived is not None else ""
         for level, value in (("warn", limit.warn), ("alert", limit.alert)):
             if value is not None:
-                text = f"{shown} {level} {sign} {value * scale:g}{unit}"
+                text = f"{shown} {level} {sign} {value * scale:.4g}{unit}{source}"
                 lines.append(ThresholdLine(value, level, text))
     return lines
 
@@ -187,7 +189,7 @@ def _quality_charts(report: MonitoringReport, labels: list[str]) -> list[Markup]
     windows = report.quality.windows
     task = report.quality.total.task
     span = f"per {report.window}, with 95% intervals; the axis fits the values"
-    lined = ", dashed lines at the spec's thresholds" if report.quality.thresholds else ""
+    lined = ", dashed lines at the thresholds in force" if report.quality.thresholds else ""
     charts = []
     if task == "binary":
         charts.append(
