@@ -1,0 +1,236 @@
+"""The models page in-process and in Chromium: stages, the pending promotion, the comparison,
+the buttons only owners and admins see, four eyes refused and granted, a stale page refused."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from contextlib import aclosing
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from tests.web.pages.conftest import Site, session_client, sign_in
+
+from doorstep.examples.churn import generate_customers, train_model
+from doorstep.examples.churn.outcomes import simulate_outcomes
+from doorstep.services.apps.loading import LoadedApp, with_model
+from doorstep.services.decide.batch import decide_batch
+from doorstep.services.decide.recording import record_batch
+from doorstep.services.outcomes.ingest import record_outcomes
+from doorstep.services.rollout.register import register_spec_model, register_version
+from doorstep.services.rollout.stages import Caller, start_shadow
+from doorstep.store import DecisionQuery
+from doorstep.store.shadow_records import shadow_of
+from doorstep.store.tables import audit_events
+
+GENERATION = re.compile(r'name="generation" value="(\d+)"')
+
+
+@pytest.fixture(scope="module")
+def next_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("next-model") / "model-v2.lgb.txt"
+    train_model(generate_customers(1_500, seed=11), trees=15, seed=11).save_model(str(path))  # type: ignore[attr-defined]
+    return path
+
+
+def churn(site: Site) -> LoadedApp:
+    app: LoadedApp = site.app.state.service.registry.get("churn")
+    return app
+
+
+@pytest.fixture
+def versions(seeded: Site, next_model: Path, tmp_path: Path) -> Site:
+    """``seeded`` with the spec's model as champion and version 2 registered as candidate."""
+    app = churn(seeded)
+    kept = tmp_path / "models"
+    register_spec_model(app, seeded.store, actor="test", models=kept)
+    register_version(
+        app, seeded.store, next_model, version="2", models=kept, actor="test", notes="retrained"
+    )
+    return seeded
+
+
+def stages(site: Site) -> dict[str, str]:
+    return {r["version"]: r["stage"] for r in site.store.model_versions("churn")}
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The hidden fields every change on the page carries, as the page showed them."""
+    generation = GENERATION.search(html)
+    assert generation is not None
+    found = re.search(r'name="promotion" value="([^"]*)"', html)
+    assert found is not None
+    return {"generation": generation.group(1), "promotion": found.group(1)}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("role", ["viewer", "reviewer"])
+async def test_viewers_and_reviewers_see_the_versions_but_no_button_and_may_not_post(
+    versions: Site, role: str
+) -> None:
+    client, csrf = await session_client(versions, role)
+    async with aclosing(client):
+        page = await client.get("/models")
+        assert page.status_code == 200
+        text = unescape(page.text)
+        assert 'data-version="2" data-stage="candidate"' in text and "retrained" in text
+        assert "<form method=\"post\" action=\"/apps/churn/models/" not in text
+        assert "Request promotion" not in text and "Roll back" not in text
+        before = stages(versions)
+        refused = await client.post(
+            "/apps/churn/models/promote",
+            data={"csrf_token": csrf, "version": "2", "reason": "mine", "generation": "0"},
+        )
+    assert refused.status_code == 403
+    assert f"A {role!r} key may not use /apps/churn/models/promote" in unescape(refused.text)
+    assert stages(versions) == before
+    assert versions.store.model_promotions("churn") == []
+
+
+@pytest.mark.anyio
+async def test_four_eyes_the_requester_may_not_approve_another_key_may(versions: Site) -> None:
+    owner, csrf = await session_client(versions, "owner")
+    admin, admin_csrf = await session_client(versions, "admin")
+    async with aclosing(owner), aclosing(admin):
+        page = await owner.get("/models")
+        assert "Request promotion" in page.text and "Roll back" in page.text
+        asked = await owner.post(
+            "/apps/churn/models/promote",
+            data={"csrf_token": csrf, "version": "2", "reason": "better", **form_fields(page.text)},
+        )
+        assert asked.status_code == 303 and asked.headers["location"].startswith("/models?done=")
+        page = await owner.get("/models")
+        assert "Promotion of 2 waiting for approval" in page.text
+        assert "key:owner-1" in page.text and "Approvals 0 of 1" in page.text
+        fields = form_fields(page.text)
+        assert fields["promotion"] != ""
+        mine = await owner.post(
+            "/apps/churn/models/approve",
+            data={"csrf_token": csrf, "version": "2", "reason": "fine", **fields},
+        )
+        assert mine.status_code == 403
+        assert "may not approve it too" in unescape(mine.text) and 'id="models-error"' in mine.text
+        assert mine.headers["HX-Replace-Url"] == "/models"
+        assert stages(versions)["2"] == "candidate"
+        approved = await admin.post(
+            "/apps/churn/models/approve",
+            data={"csrf_token": admin_csrf, "version": "2", "reason": "checked", **fields},
+        )
+        assert approved.status_code == 303
+    assert stages(versions)["2"] == "champion"
+    assert churn(versions).model_version == "2"  # this process serves it at once
+
+
+@pytest.mark.anyio
+async def test_a_change_from_a_page_opened_before_another_change_is_refused(
+    versions: Site,
+) -> None:
+    owner, csrf = await session_client(versions, "owner")
+    async with aclosing(owner):
+        page = await owner.get("/models")
+        fields = form_fields(page.text)
+        start_shadow(versions.store, "churn", "2", caller=Caller("key:admin-1"), reason="try it")
+        stale = await owner.post(
+            "/apps/churn/models/promote",
+            data={"csrf_token": csrf, "version": "2", "reason": "better", **fields},
+        )
+        assert stale.status_code == 409
+        assert "changed since this page was opened" in stale.text
+        assert versions.store.model_promotions("churn") == []
+        fresh = form_fields(stale.text)  # the refusal shows the page as it is now
+        assert fresh["generation"] != fields["generation"]
+        assert "Stop the shadow (2)" in stale.text
+        stopped = await owner.post(
+            "/apps/churn/models/stop-shadow",
+            data={"csrf_token": csrf, "reason": "enough", **fresh},
+        )
+        assert stopped.status_code == 303
+        assert stages(versions)["2"] == "candidate"
+        unknown = await owner.post(
+            "/apps/churn/models/promote",
+            data={"csrf_token": csrf, "version": "9", "reason": "x", **form_fields(
+                (await owner.get("/models")).text)},
+        )
+        assert unknown.status_code == 404 and "has no model version '9'" in unescape(unknown.text)
+        blank = await owner.post(
+            "/apps/churn/models/promote",
+            data={"csrf_token": csrf, "version": "2", "reason": " ", **form_fields(
+                (await owner.get("/models")).text)},
+        )
+        assert blank.status_code == 422 and "give a reason" in blank.text
+    assert versions.store.model_promotions("churn") == []
+
+
+@pytest.mark.anyio
+async def test_the_comparison_of_a_shadow_shows_its_verdict_and_both_metrics(
+    versions: Site, next_model: Path, churn_app_template: Path
+) -> None:
+    app = churn(versions)
+    start_shadow(versions.store, "churn", "2", caller=Caller("test"), reason="try it")
+    shadow = with_model(app, next_model, version="2")
+    recorded = versions.store.list_decisions(DecisionQuery(app="churn", limit=500)).items
+    records = [d.inputs for d in recorded]
+    theirs = record_batch(shadow, decide_batch(shadow, pl.DataFrame(records)), records,
+                          now=recorded[0].created_at)  # fmt: skip
+    versions.store.record_shadow([shadow_of(s, d.id) for s, d in zip(theirs.decisions, recorded)])
+    ids = [d.entity_id for d in recorded]
+    customers = pl.read_parquet(churn_app_template / "customers.parquet")
+    customers = customers.filter(pl.col("customer_id").is_in(ids))
+    outcomes = simulate_outcomes(
+        customers, dict.fromkeys(ids, False), observed_at=datetime.now(UTC)
+    )
+    record_outcomes(app.spec, versions.store, outcomes.to_dicts(), actor="test")
+    client, _ = await session_client(versions, "viewer")
+    async with aclosing(client):
+        page = await client.get("/models")
+    text = unescape(page.text)
+    assert "Champion against shadow 2" in text
+    section = text[text.index('id="compare-churn"') :]
+    verdict = re.search(r'<p class="verdict">([^<]*)</p>', section)
+    assert verdict is not None and "points of AUC" in verdict.group(1), section[:400]
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>(\w+)</td>.*?<td>([\d.]+) <span", section)
+    assert [(v, r) for v, r, _ in rows] == [(app.model_version, "champion"), ("2", "shadow")]
+    assert all(0.0 <= float(auc) <= 1.0 for _, _, auc in rows)
+
+
+def test_one_owner_requests_another_key_approves_in_chromium(page: Any, live: Site,
+                                                             next_model: Path,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    app = churn(live)
+    kept = tmp_path / "kept"
+    register_spec_model(app, live.store, actor="test", models=kept)
+    first = app.model_version
+    register_version(app, live.store, next_model, version="2", models=kept, actor="test")
+    sign_in(page, live, "owner", "/models")
+    page.select_option("#promote-version-churn", "2")
+    page.fill("#promote-churn", "better on the backtest")
+    page.get_by_role("button", name="Request promotion").click()
+    page.wait_for_selector("#pending-churn")
+    page.context.clear_cookies()
+    sign_in(page, live, "admin", "/models")
+    page.fill("#approve-churn", "checked the backtest")
+    page.get_by_role("button", name="Approve 2").click()
+    page.wait_for_selector("#models-done")
+    assert stages(live) == {first: "retired", "2": "champion"}
+    with live.store.engine.connect() as conn:
+        events = conn.execute(
+            sa.select(audit_events.c.kind, audit_events.c.actor).where(
+                audit_events.c.kind.like("model_promotion.%")
+            )
+        ).all()
+    assert sorted(events) == [
+        ("model_promotion.approved", "key:admin-1"),
+        ("model_promotion.requested", "key:owner-1"),
+    ]
+    assert live.store.verify_audit().ok
+    assert page.locator("tr.version[data-version='2']").get_attribute("data-stage") == "champion"
+    assert page.errors == []
