@@ -4,8 +4,8 @@ the buttons only owners and admins see, four eyes refused and granted, a stale p
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from contextlib import aclosing
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,7 @@ async def test_viewers_and_reviewers_see_the_versions_but_no_button_and_may_not_
         assert page.status_code == 200
         text = unescape(page.text)
         assert 'data-version="2" data-stage="candidate"' in text and "retrained" in text
-        assert "<form method=\"post\" action=\"/apps/churn/models/" not in text
+        assert '<form method="post" action="/apps/churn/models/' not in text
         assert "Request promotion" not in text and "Roll back" not in text
         before = stages(versions)
         refused = await client.post(
@@ -157,14 +157,22 @@ async def test_a_change_from_a_page_opened_before_another_change_is_refused(
         assert stages(versions)["2"] == "candidate"
         unknown = await owner.post(
             "/apps/churn/models/promote",
-            data={"csrf_token": csrf, "version": "9", "reason": "x", **form_fields(
-                (await owner.get("/models")).text)},
+            data={
+                "csrf_token": csrf,
+                "version": "9",
+                "reason": "x",
+                **form_fields((await owner.get("/models")).text),
+            },
         )
         assert unknown.status_code == 404 and "has no model version '9'" in unescape(unknown.text)
         blank = await owner.post(
             "/apps/churn/models/promote",
-            data={"csrf_token": csrf, "version": "2", "reason": " ", **form_fields(
-                (await owner.get("/models")).text)},
+            data={
+                "csrf_token": csrf,
+                "version": "2",
+                "reason": " ",
+                **form_fields((await owner.get("/models")).text),
+            },
         )
         assert blank.status_code == 422 and "give a reason" in blank.text
     assert versions.store.model_promotions("churn") == []
@@ -181,7 +189,9 @@ async def test_the_comparison_of_a_shadow_shows_its_verdict_and_both_metrics(
     records = [d.inputs for d in recorded]
     theirs = record_batch(shadow, decide_batch(shadow, pl.DataFrame(records)), records,
                           now=recorded[0].created_at)  # fmt: skip
-    versions.store.record_shadow([shadow_of(s, d.id) for s, d in zip(theirs.decisions, recorded)])
+    versions.store.record_shadow(
+        [shadow_of(s, d.id) for s, d in zip(theirs.decisions, recorded, strict=True)]
+    )
     ids = [d.entity_id for d in recorded]
     customers = pl.read_parquet(churn_app_template / "customers.parquet")
     customers = customers.filter(pl.col("customer_id").is_in(ids))
@@ -202,9 +212,9 @@ async def test_the_comparison_of_a_shadow_shows_its_verdict_and_both_metrics(
     assert all(0.0 <= float(auc) <= 1.0 for _, _, auc in rows)
 
 
-def test_one_owner_requests_another_key_approves_in_chromium(page: Any, live: Site,
-                                                             next_model: Path,
-                                                             tmp_path: Path) -> None:  # fmt: skip
+def test_one_owner_requests_another_key_approves_in_chromium(
+    page: Any, live: Site, next_model: Path, tmp_path: Path
+) -> None:
     app = churn(live)
     kept = tmp_path / "kept"
     register_spec_model(app, live.store, actor="test", models=kept)
