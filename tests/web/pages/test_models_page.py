@@ -1,5 +1,6 @@
-"""The models page in-process and in Chromium: stages, the pending promotion, the comparison,
-the buttons only owners and admins see, four eyes refused and granted, a stale page refused."""
+"""The models page in-process: stages, the pending promotion, the comparison, the buttons only
+owners and admins see, four eyes refused and granted, a stale page refused. In Chromium:
+``test_models_browser.py``."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
-from tests.web.pages.conftest import Site, session_client, sign_in
+from tests.web.pages.conftest import Site, session_client
 
 from doorstep.examples.churn import generate_customers, train_model
 from doorstep.examples.churn.outcomes import simulate_outcomes
@@ -25,7 +24,6 @@ from doorstep.services.rollout.register import register_spec_model, register_ver
 from doorstep.services.rollout.stages import Caller, start_shadow
 from doorstep.store import DecisionQuery
 from doorstep.store.shadow_records import shadow_of
-from doorstep.store.tables import audit_events
 
 GENERATION = re.compile(r'name="generation" value="(\d+)"')
 
@@ -65,6 +63,27 @@ def form_fields(html: str) -> dict[str, str]:
     found = re.search(r'name="promotion" value="([^"]*)"', html)
     assert found is not None
     return {"generation": generation.group(1), "promotion": found.group(1)}
+
+
+def shadow_with_outcomes(site: Site, next_model: Path, template: Path) -> None:
+    """Version 2 in shadow beside the champion on the stored decisions, all with an outcome."""
+    app = churn(site)
+    start_shadow(site.store, "churn", "2", caller=Caller("test"), reason="try it")
+    shadow = with_model(app, next_model, version="2")
+    recorded = site.store.list_decisions(DecisionQuery(app="churn", limit=500)).items
+    records = [d.inputs for d in recorded]
+    batch = decide_batch(shadow, pl.DataFrame(records))
+    theirs = record_batch(shadow, batch, records, now=recorded[0].created_at)
+    site.store.record_shadow(
+        [shadow_of(s, d.id) for s, d in zip(theirs.decisions, recorded, strict=True)]
+    )
+    ids = [d.entity_id for d in recorded]
+    customers = pl.read_parquet(template / "customers.parquet")
+    customers = customers.filter(pl.col("customer_id").is_in(ids))
+    outcomes = simulate_outcomes(
+        customers, dict.fromkeys(ids, False), observed_at=datetime.now(UTC)
+    )
+    record_outcomes(app.spec, site.store, outcomes.to_dicts(), actor="test")
 
 
 @pytest.fixture
@@ -183,22 +202,7 @@ async def test_the_comparison_of_a_shadow_shows_its_verdict_and_both_metrics(
     versions: Site, next_model: Path, churn_app_template: Path
 ) -> None:
     app = churn(versions)
-    start_shadow(versions.store, "churn", "2", caller=Caller("test"), reason="try it")
-    shadow = with_model(app, next_model, version="2")
-    recorded = versions.store.list_decisions(DecisionQuery(app="churn", limit=500)).items
-    records = [d.inputs for d in recorded]
-    theirs = record_batch(shadow, decide_batch(shadow, pl.DataFrame(records)), records,
-                          now=recorded[0].created_at)  # fmt: skip
-    versions.store.record_shadow(
-        [shadow_of(s, d.id) for s, d in zip(theirs.decisions, recorded, strict=True)]
-    )
-    ids = [d.entity_id for d in recorded]
-    customers = pl.read_parquet(churn_app_template / "customers.parquet")
-    customers = customers.filter(pl.col("customer_id").is_in(ids))
-    outcomes = simulate_outcomes(
-        customers, dict.fromkeys(ids, False), observed_at=datetime.now(UTC)
-    )
-    record_outcomes(app.spec, versions.store, outcomes.to_dicts(), actor="test")
+    shadow_with_outcomes(versions, next_model, churn_app_template)
     client, _ = await session_client(versions, "viewer")
     async with aclosing(client):
         page = await client.get("/models")
@@ -210,37 +214,3 @@ async def test_the_comparison_of_a_shadow_shows_its_verdict_and_both_metrics(
     rows = re.findall(r"<tr><td>([^<]+)</td><td>(\w+)</td>.*?<td>([\d.]+) <span", section)
     assert [(v, r) for v, r, _ in rows] == [(app.model_version, "champion"), ("2", "shadow")]
     assert all(0.0 <= float(auc) <= 1.0 for _, _, auc in rows)
-
-
-def test_one_owner_requests_another_key_approves_in_chromium(
-    page: Any, live: Site, next_model: Path, tmp_path: Path
-) -> None:
-    app = churn(live)
-    kept = tmp_path / "kept"
-    register_spec_model(app, live.store, actor="test", models=kept)
-    first = app.model_version
-    register_version(app, live.store, next_model, version="2", models=kept, actor="test")
-    sign_in(page, live, "owner", "/models")
-    page.select_option("#promote-version-churn", "2")
-    page.fill("#promote-churn", "better on the backtest")
-    page.get_by_role("button", name="Request promotion").click()
-    page.wait_for_selector("#pending-churn")
-    page.context.clear_cookies()
-    sign_in(page, live, "admin", "/models")
-    page.fill("#approve-churn", "checked the backtest")
-    page.get_by_role("button", name="Approve 2").click()
-    page.wait_for_selector("#models-done")
-    assert stages(live) == {first: "retired", "2": "champion"}
-    with live.store.engine.connect() as conn:
-        events = conn.execute(
-            sa.select(audit_events.c.kind, audit_events.c.actor).where(
-                audit_events.c.kind.like("model_promotion.%")
-            )
-        ).all()
-    assert sorted(events) == [
-        ("model_promotion.approved", "key:admin-1"),
-        ("model_promotion.requested", "key:owner-1"),
-    ]
-    assert live.store.verify_audit().ok
-    assert page.locator("tr.version[data-version='2']").get_attribute("data-stage") == "champion"
-    assert page.errors == []
