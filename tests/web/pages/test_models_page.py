@@ -5,8 +5,9 @@ owners and admins see, four eyes refused and granted, a stale page refused. In C
 from __future__ import annotations
 
 import re
+import shutil
 from contextlib import aclosing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
 
@@ -17,13 +18,15 @@ from tests.web.pages.conftest import Site, session_client
 from doorstep.examples.churn import generate_customers, train_model
 from doorstep.examples.churn.outcomes import simulate_outcomes
 from doorstep.services.apps.loading import LoadedApp, with_model
+from doorstep.services.apps.registry import load_registry
 from doorstep.services.decide.batch import decide_batch
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.services.rollout.register import register_spec_model, register_version
 from doorstep.services.rollout.stages import Caller, start_shadow
-from doorstep.store import DecisionQuery
+from doorstep.store import DecisionQuery, open_store
 from doorstep.store.shadow_records import shadow_of
+from doorstep.web import ServeSettings, create_app
 
 GENERATION = re.compile(r'name="generation" value="(\d+)"')
 
@@ -214,3 +217,47 @@ async def test_the_comparison_of_a_shadow_shows_its_verdict_and_both_metrics(
     rows = re.findall(r"<tr><td>([^<]+)</td><td>(\w+)</td>.*?<td>([\d.]+) <span", section)
     assert [(v, r) for v, r, _ in rows] == [(app.model_version, "champion"), ("2", "shadow")]
     assert all(0.0 <= float(auc) <= 1.0 for _, _, auc in rows)
+
+
+@pytest.mark.anyio
+async def test_governance_sets_the_approvals_the_approvers_and_the_revalidation_date(
+    churn_app_template: Path, next_model: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "churn"
+    shutil.copytree(churn_app_template, folder)
+    spec = folder / "doorstep.yaml"
+    governance = "governance:\n  approvals: 2\n  approvers: [owner-2, admin-1]\n"
+    spec.write_text(spec.read_text() + "\n" + governance + "  revalidate_every: 30d\n")
+    registry = load_registry([spec])
+    store = open_store(f"sqlite:///{tmp_path / 'doorstep.db'}")
+    try:
+        app = registry.get("churn")
+        register_spec_model(app, store, actor="test", models=tmp_path / "models")
+        register_version(app, store, next_model, version="2", models=tmp_path / "m", actor="t")
+        keys = {n: store.create_key(f"{n}-1", n, actor="test")[1] for n in ("admin", "owner")}
+        keys["owner-2"] = store.create_key("owner-2", "owner", actor="test")[1]
+        served = create_app(registry, store, ServeSettings(home=str(tmp_path), deliver=False))
+        site = Site("http://testserver", store, keys, served)
+        [changed] = [c for c in store.model_stage_history("churn") if c["to_stage"] == "champion"]
+        due = changed["at"] + timedelta(days=30)
+        owner, csrf = await session_client(site, "owner")
+        admin, admin_csrf = await session_client(site, "admin")
+        async with aclosing(owner), aclosing(admin):
+            page = unescape((await owner.get("/models")).text)
+            assert "promotions need 2 approvals from owner-2, admin-1" in page
+            assert f"revalidation due {due:%Y-%m-%d %H:%M} UTC" in page and "overdue" not in page
+            await owner.post(
+                "/apps/churn/models/promote",
+                data={"csrf_token": csrf, "version": "2", "reason": "r", **form_fields(page)},
+            )
+            fields = form_fields((await admin.get("/models")).text)
+            approved = await admin.post(
+                "/apps/churn/models/approve",
+                data={"csrf_token": admin_csrf, "version": "2", "reason": "ok", **fields},
+            )
+            assert approved.status_code == 303
+            page = unescape((await admin.get("/models")).text)
+        assert "Approvals 1 of 2" in page and "key:admin-1 at" in page
+        assert {r["version"]: r["stage"] for r in store.model_versions("churn")}["2"] == "candidate"
+    finally:
+        store.close()
