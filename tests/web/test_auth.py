@@ -94,7 +94,11 @@ async def test_role_route_matrix_of_the_pages(
             for method, path in pages:
                 rule = ROUTE_ROLES[(method, path)]
                 url = path.format(
-                    app="churn", decision_id=decision["decision_id"], key_id="x", delivery_id="x"
+                    app="churn",
+                    decision_id=decision["decision_id"],
+                    key_id="x",
+                    delivery_id="x",
+                    verb="rollback",
                 )
                 data = {"csrf_token": csrf} if method == "POST" else None
                 response = await browser.request(method, url, data=data)

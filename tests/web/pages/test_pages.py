@@ -262,6 +262,7 @@ async def test_a_refused_form_keeps_the_address_of_its_page(seeded: Site) -> Non
             ),
             (owner, f"/keys/{admin_key.id}/revoke", {}, "/keys"),
             (owner, f"/keys/{admin_key.id}/role", {"role": "viewer"}, "/keys"),
+            (owner, "/apps/churn/models/rollback", {"reason": "x", "generation": "-1"}, "/models"),
         ]
         for client, url, fields, page in refusals:
             token = csrf if client is reviewer else owner_csrf
@@ -278,7 +279,13 @@ async def test_a_refused_form_keeps_the_address_of_its_page(seeded: Site) -> Non
         assert len(forms) >= 8
         delivery = seeded.store.list_deliveries(DeliveryQuery(app="churn", limit=1)).items[0]
         for path in forms:
-            url = path.format(decision_id=case, key_id=admin_key.id, delivery_id=delivery.id)
+            url = path.format(
+                decision_id=case,
+                key_id=admin_key.id,
+                delivery_id=delivery.id,
+                app="churn",
+                verb="rollback",
+            )
             answer = await admin.get(url, follow_redirects=True)
             assert answer.status_code == 200, (url, answer.status_code)
             assert answer.headers["content-type"].startswith("text/html"), url

@@ -18,6 +18,7 @@ from doorstep.web.pages import (
     dashboard,
     decision,
     deliveries,
+    models,
     monitoring_panel,
     queue,
     report_page,
@@ -56,7 +57,7 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("POST", "/deliveries/{delivery_id}/cancel", deliveries.cancel),
         ("GET", "/deliveries/{delivery_id}/retry", deliveries.open_delivery),
         ("GET", "/deliveries/{delivery_id}/cancel", deliveries.open_delivery),
-        ("GET", "/models", admin.models_page),
+        ("GET", "/models", models.models_page),
         ("GET", "/keys", admin.keys_page),
         ("POST", "/keys", admin.create),
     ]
@@ -76,6 +77,7 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("/decisions/{decision_id}/claim", decision.claim, "/decisions/{decision_id}"),
         ("/decisions/{decision_id}/release", decision.release, "/decisions/{decision_id}"),
         ("/decisions/{decision_id}/verdict", decision.verdict, "/decisions/{decision_id}"),
+        ("/apps/{app}/models/{verb}", models.change, "/models"),
         ("/keys/{key_id}/revoke", admin.revoke, "/keys"),
         ("/keys/{key_id}/role", admin.change_role, "/keys"),
     ]

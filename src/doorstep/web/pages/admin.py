@@ -1,4 +1,4 @@
-"""Model versions and API keys, for owners and admins: ``GET /models``, ``GET /keys``,
+"""API keys, for owners and admins: ``GET /keys``,
 ``POST /keys`` (create; the secret is shown once), ``POST /keys/{id}/revoke`` and
 ``POST /keys/{id}/role`` (another role; the key's page sessions end).
 
@@ -29,25 +29,13 @@ from doorstep.services.governance.keys import (
     name_taken,
     revoke_key,
 )
-from doorstep.services.governance.versions import model_versions
 from doorstep.store.keys import ROLES
 from doorstep.web.auth import actor_of
 from doorstep.web.pages.access import form_of
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of
 
-__all__ = ["change_role", "create", "keys_page", "models_page", "revoke"]
-
-
-async def models_page(request: Request) -> Response:
-    service = request.app.state.service
-    versions = await anyio.to_thread.run_sync(model_versions, service.store)
-    serving = {app.name: app.model_version for app in service.registry}
-    return render(
-        request,
-        "models.html",
-        {"title": "Model versions", "versions": versions, "serving": serving},
-    )
+__all__ = ["change_role", "create", "keys_page", "revoke"]
 
 
 def _grantable(role: str) -> list[str]:
