@@ -11,7 +11,13 @@ from doorstep.core.spec.models import Spec
 from doorstep.services.rollout.revalidation import revalidation_due
 from doorstep.store.protocols import ModelVersionStore
 
-__all__ = ["models_view", "plain"]
+__all__ = ["model_stages", "models_view", "plain"]
+
+
+def model_stages(store: ModelVersionStore, app: str) -> tuple[list[dict[str, Any]], int]:
+    """The app's versions with their stages, and the id of its latest stage change (what a
+    page shows, and what a form from that page expects to be unchanged)."""
+    return store.model_stages(app)
 
 
 def plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.rollout import promotion, stages
 from doorstep.services.rollout.compare import compare_versions
 from doorstep.services.rollout.compare_report import Comparison
-from doorstep.services.rollout.views import models_view
+from doorstep.services.rollout.views import model_stages, models_view
 from doorstep.web.auth import actor_of
 from doorstep.web.pages.access import form_of
 from doorstep.web.pages.templating import render
@@ -85,7 +85,7 @@ class AppModels:
 
 def _app_models(service: DecisionService, app: LoadedApp, now: datetime) -> AppModels:
     store = service.store
-    rows, generation = store.model_stages(app.name)
+    rows, generation = model_stages(store, app.name)
     view = models_view(store, app.spec, serving=app.model_version, now=now)
     revalidation = view["governance"]["revalidation"]
     champion = stages.champion_of(rows)
@@ -149,7 +149,7 @@ async def show(request: Request, *, error: DoorstepError | None = None, done: st
 def _fresh(service: DecisionService, app: str, form: dict[str, str]) -> None:
     """Refuse a form from a page that showed the app's stages or its pending promotion as
     they no longer are."""
-    _, generation = service.store.model_stages(app)
+    _, generation = model_stages(service.store, app)
     pending = promotion.pending_promotion(service.store, app)
     shown_generation = form.get("generation", "")
     if shown_generation != str(generation):
