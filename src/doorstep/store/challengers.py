@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from doorstep.store.labelled import epoch_us
+from doorstep.store.labelled import decided_between, epoch_us, is_latest_outcome
 from doorstep.store.shadow_records import VersionCounts
 from doorstep.store.tables import decisions, outcomes, shadow_decisions
 
@@ -37,26 +37,6 @@ SHADOW_LABELLED_COLUMNS = (
     "shadow_control", "shadow_review", "label", "value",
 )  # fmt: skip
 """Columns of :func:`iter_shadow_labelled`'s rows: the champion's decision, then the shadow's."""
-
-
-def _latest() -> sa.ColumnElement[bool]:
-    later = outcomes.alias("later")
-    return ~sa.exists().where(
-        later.c.decision_id == outcomes.c.decision_id,
-        sa.or_(
-            later.c.observed_at > outcomes.c.observed_at,
-            sa.and_(later.c.observed_at == outcomes.c.observed_at, later.c.id > outcomes.c.id),
-        ),
-    )
-
-
-def _range(app: str, since: datetime | None, until: datetime | None) -> list[Any]:
-    where: list[Any] = [decisions.c.app == app]
-    if since is not None:
-        where.append(decisions.c.created_at >= since)
-    if until is not None:
-        where.append(decisions.c.created_at < until)
-    return where
 
 
 def _stream(conn: sa.Connection, query: sa.Select[Any], chunk_rows: int) -> Iterator[list[Any]]:
@@ -85,7 +65,7 @@ def iter_version_labelled(
         )
         .select_from(decisions)
         .join(outcomes, outcomes.c.decision_id == decisions.c.id)
-        .where(*_range(app, since, until), _latest())
+        .where(*decided_between(app, since, until), is_latest_outcome())
         .order_by(decisions.c.created_at, decisions.c.id)
     )
     yield from _stream(conn, query, chunk_rows)
@@ -125,7 +105,7 @@ def iter_shadow_labelled(
         .join(decisions, decisions.c.id == s.c.decision_id)
         .join(outcomes, outcomes.c.decision_id == decisions.c.id)
         .where(s.c.app == app, s.c.model_version == model_version)
-        .where(*_range(app, since, until), _latest())
+        .where(*decided_between(app, since, until), is_latest_outcome())
         .order_by(decisions.c.created_at, decisions.c.id)
     )
     yield from _stream(conn, query, chunk_rows)
@@ -146,7 +126,7 @@ def version_counts(
             ),
             sa.func.coalesce(sa.func.sum(sa.case((status == "overridden", 1), else_=0)), 0),
         )
-        .where(*_range(app, since, until))
+        .where(*decided_between(app, since, until))
         .group_by(decisions.c.model_version)
         .order_by(decisions.c.model_version)
     ).all()

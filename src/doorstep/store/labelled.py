@@ -18,17 +18,21 @@ from doorstep.store.feedback import LABELLED_COLUMNS, TRAINING_COLUMNS, Feedback
 from doorstep.store.tables import decisions, outcomes, reviews
 
 __all__ = [
+    "decided_after",
+    "decided_between",
     "epoch_us",
     "feedback_counts",
     "iter_labelled",
+    "is_latest_outcome",
     "iter_training_rows",
     "window_counts",
 ]
 
 
-def _in_range(
+def decided_between(
     app: str, since: datetime | None, until: datetime | None
 ) -> list[sa.ColumnElement[bool]]:
+    """The conditions of ``app``'s decisions made in ``[since, until)`` (either end open)."""
     where: list[sa.ColumnElement[bool]] = [decisions.c.app == app]
     if since is not None:
         where.append(decisions.c.created_at >= since)
@@ -37,7 +41,16 @@ def _in_range(
     return where
 
 
-def _is_latest() -> sa.ColumnElement[bool]:
+def decided_after(after: tuple[datetime, str]) -> sa.ColumnElement[bool]:
+    """Decisions after ``(created_at, id)`` in (created_at, id) order: the next keyset page."""
+    moment, last_id = after
+    return sa.or_(
+        decisions.c.created_at > moment,
+        sa.and_(decisions.c.created_at == moment, decisions.c.id > last_id),
+    )
+
+
+def is_latest_outcome() -> sa.ColumnElement[bool]:
     """True for the outcome row that is its decision's latest (no later observation, or a
     later id at the same time): an anti-join each database runs as an index probe on
     ``ix_outcomes_decision``, whatever its statistics say."""
@@ -86,7 +99,7 @@ def iter_labelled(
         )
         .select_from(decisions)
         .join(outcomes, outcomes.c.decision_id == decisions.c.id)
-        .where(*_in_range(app, since, until), _is_latest())
+        .where(*decided_between(app, since, until), is_latest_outcome())
         .order_by(decisions.c.score, decisions.c.id)
     )
     yield from _stream(conn, query, chunk_rows)
@@ -122,7 +135,7 @@ def iter_training_rows(
     ]
     assert len(columns) + 6 == len(TRAINING_COLUMNS)  # + review (2) + outcome (4)
     while True:
-        where = _in_range(app, since, until)
+        where = decided_between(app, since, until)
         if after is not None:
             where.append(
                 sa.or_(
@@ -189,14 +202,14 @@ def feedback_counts(
     )
     row = conn.execute(
         sa.select(sa.func.count(), *(sa.func.coalesce(sa.func.sum(f), 0) for f in flags)).where(
-            *_in_range(app, since, until)
+            *decided_between(app, since, until)
         )
     ).one()
     matched, labelled = conn.execute(
         sa.select(sa.func.count(), sa.func.count(sa.distinct(outcomes.c.decision_id)))
         .select_from(outcomes)
         .join(decisions, decisions.c.id == outcomes.c.decision_id)
-        .where(*_in_range(app, since, until))
+        .where(*decided_between(app, since, until))
     ).one()
     unmatched_query = sa.select(outcomes.c.unmatched, sa.func.count()).where(
         outcomes.c.app == app, outcomes.c.unmatched.is_not(None)
@@ -241,7 +254,7 @@ def window_counts(
             sa.func.coalesce(sa.func.sum(sa.case((status == "overridden", 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((status == "pending_review", 1), else_=0)), 0),
         )
-        .where(*_in_range(app, since, until))
+        .where(*decided_between(app, since, until))
         .group_by(index, decisions.c.model_version)
         .order_by(index, decisions.c.model_version)
     )
@@ -269,7 +282,7 @@ def window_counts_between(
                 sa.func.coalesce(sa.func.sum(sa.case((status == "overridden", 1), else_=0)), 0),
                 sa.func.coalesce(sa.func.sum(sa.case((status == "pending_review", 1), else_=0)), 0),
             )
-            .where(*_in_range(app, start, end))
+            .where(*decided_between(app, start, end))
             .group_by(decisions.c.model_version)
             .order_by(decisions.c.model_version)
         )

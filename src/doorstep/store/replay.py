@@ -11,7 +11,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from doorstep.store.labelled import epoch_us
+from doorstep.store.labelled import (
+    decided_after,
+    decided_between,
+    epoch_us,
+    is_latest_outcome,
+)
 from doorstep.store.tables import decisions, outcomes
 
 __all__ = ["REPLAY_COLUMNS", "iter_replay"]
@@ -26,18 +31,8 @@ latest outcome's (null without one)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _latest_outcome() -> sa.ColumnElement[bool]:
-    later = outcomes.alias("later")
-    return sa.and_(
-        outcomes.c.decision_id == decisions.c.id,
-        ~sa.exists().where(
-            later.c.decision_id == outcomes.c.decision_id,
-            sa.or_(
-                later.c.observed_at > outcomes.c.observed_at,
-                sa.and_(later.c.observed_at == outcomes.c.observed_at, later.c.id > outcomes.c.id),
-            ),
-        ),
-    )
+_latest_outcome = sa.and_(outcomes.c.decision_id == decisions.c.id, is_latest_outcome())
+"""Joins a decision to its latest outcome (none: the decision's columns alone)."""
 
 
 def iter_replay(
@@ -48,22 +43,10 @@ def iter_replay(
     chunk_rows: int,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Decisions of ``app`` made in ``[since, until)`` as tuples of :data:`REPLAY_COLUMNS`."""
-    base: list[sa.ColumnElement[bool]] = [decisions.c.app == app]
-    if since is not None:
-        base.append(decisions.c.created_at >= since)
-    if until is not None:
-        base.append(decisions.c.created_at < until)
+    base = decided_between(app, since, until)
     after: tuple[datetime, str] | None = None
     while True:
-        where = list(base)
-        if after is not None:
-            moment, last_id = after
-            where.append(
-                sa.or_(
-                    decisions.c.created_at > moment,
-                    sa.and_(decisions.c.created_at == moment, decisions.c.id > last_id),
-                )
-            )
+        where = base if after is None else [*base, decided_after(after)]
         with read() as conn:
             query = (
                 sa.select(
@@ -82,7 +65,7 @@ def iter_replay(
                     outcomes.c.label,
                     outcomes.c.value,
                 )
-                .select_from(decisions.outerjoin(outcomes, _latest_outcome()))
+                .select_from(decisions.outerjoin(outcomes, _latest_outcome))
                 .where(*where)
                 .order_by(decisions.c.created_at, decisions.c.id)
                 .limit(chunk_rows)

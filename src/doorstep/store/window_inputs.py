@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from doorstep.store.labelled import epoch_us
+from doorstep.store.labelled import decided_after, decided_between, epoch_us
 from doorstep.store.tables import decisions
 
 __all__ = ["WINDOW_INPUT_COLUMNS", "iter_window_inputs"]
@@ -37,22 +37,10 @@ def iter_window_inputs(
     ``chunk_rows`` tuples of :data:`WINDOW_INPUT_COLUMNS`. ``read`` opens a read transaction;
     each page takes its own."""
     created_us: sa.ColumnElement[Any] | None = None
-    base = [decisions.c.app == app]
-    if since is not None:
-        base.append(decisions.c.created_at >= since)
-    if until is not None:
-        base.append(decisions.c.created_at < until)
+    base = decided_between(app, since, until)
     after: tuple[datetime, str] | None = None
     while True:
-        where = list(base)
-        if after is not None:
-            moment, last_id = after
-            where.append(
-                sa.or_(
-                    decisions.c.created_at > moment,
-                    sa.and_(decisions.c.created_at == moment, decisions.c.id > last_id),
-                )
-            )
+        where = base if after is None else [*base, decided_after(after)]
         with read() as conn:
             if created_us is None:
                 created_us = epoch_us(conn.dialect.name)
