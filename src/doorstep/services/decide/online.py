@@ -321,25 +321,21 @@ class _Builder:
         else:
             errors.sort(key=lambda e: e.record or 0)
             body = encode_json({"decisions": self.items[index], "errors": errors})
-        if request.decided_at is not None:
+        decisions, shadow = self.records[index], self.shadow[index]
+        if request.decided_at is None:
+            deliveries = deliveries_for(self.app, decisions)
+        else:  # a backfill: as made then, never delivered, no shadow beside it
             mark = {"api": request.actor, "decided_at": request.decided_at.isoformat()}
-            made = [as_backfilled(d, request.decided_at, mark) for d in self.records[index]]
-            return RecordRequest(
-                decisions=made,
-                idempotency_key=stored_key(request.key_owner, request.idempotency_key),
-                body_sha256=request.body_sha256,
-                response=body,
-                app=self.app.name,
-                rejects=self.rejects(index),
-            )
+            decisions = [as_backfilled(d, request.decided_at, mark) for d in decisions]
+            deliveries, shadow = [], []
         return RecordRequest(
-            decisions=self.records[index],
+            decisions=decisions,
             idempotency_key=stored_key(request.key_owner, request.idempotency_key),
             body_sha256=request.body_sha256,
             response=body,
             app=self.app.name,
-            deliveries=deliveries_for(self.app, self.records[index]),
-            shadow=self.shadow[index],
+            deliveries=deliveries,
+            shadow=shadow,
             rejects=self.rejects(index),
         )
 
