@@ -9,21 +9,20 @@ the brokers are shared by everyone on the machine.
 
 from __future__ import annotations
 
+import os
 import secrets
 import select
 import socket
 import threading
-from collections.abc import Callable
-from typing import TypeVar
 
 import pytest
 
-__all__ = ["BROKERS", "Proxy", "broker_up", "needs_broker", "suffix"]
+__all__ = ["BROKERS", "SKIP_ENV", "Proxy", "broker_up", "require_broker", "suffix"]
 
 BROKERS = {"rabbitmq": 5672, "nats": 4222, "redis": 6379, "mqtt": 1883}
 """Port of each broker on 127.0.0.1."""
-
-F = TypeVar("F", bound=Callable[..., object])
+SKIP_ENV = "DOORSTEP_TEST_BROKERS"
+"""Set to ``skip`` to skip the tests whose broker is not running (they fail otherwise)."""
 
 
 def broker_up(kind: str, *, timeout: float = 1.0) -> bool:
@@ -35,11 +34,15 @@ def broker_up(kind: str, *, timeout: float = 1.0) -> bool:
         return False
 
 
-def needs_broker(kind: str) -> pytest.MarkDecorator:
-    """Skip a test when the broker of ``kind`` is not running (``scripts/test`` starts them)."""
-    return pytest.mark.skipif(
-        not broker_up(kind), reason=f"no {kind} broker on 127.0.0.1:{BROKERS[kind]}"
-    )
+def require_broker(kind: str) -> None:
+    """Fail the test when the broker of ``kind`` is not running (``scripts/test`` starts them),
+    or skip it when :data:`SKIP_ENV` is ``skip``."""
+    if broker_up(kind):
+        return
+    message = f"no {kind} broker on 127.0.0.1:{BROKERS[kind]}"
+    if os.environ.get(SKIP_ENV) == "skip":
+        pytest.skip(message)
+    pytest.fail(f"{message}: start it, or set {SKIP_ENV}=skip")
 
 
 def suffix() -> str:

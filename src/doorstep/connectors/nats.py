@@ -101,6 +101,8 @@ class NATSConnector:
                 return deadline.give_up("waiting for JetStream's PubAck")
             return SendResult("retry", f"no PubAck from JetStream within {timeout:.3g} s ({where})")
         except Exception as error:
+            if deadline is not None and deadline.expired:
+                return deadline.give_up("waiting for JetStream's PubAck")
             return self._failure(error, where)
         stored = f"stream {ack.stream!r}, sequence {ack.seq}"
         if ack.duplicate:
