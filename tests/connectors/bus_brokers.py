@@ -57,36 +57,49 @@ class Proxy:
 
     def __init__(self, target: int) -> None:
         self.target = target
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
+        self.port = 0
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._stalled = threading.Event()
-        self._shut = False
-        self._stop = False
-        self._thread = threading.Thread(target=self._accept, name="bus-proxy", daemon=True)
-        self._thread.start()
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self.open()
 
     def stall(self) -> None:
         self._stalled.set()
 
     def shut(self) -> None:
+        """Stop listening (connections are refused) and close every connection."""
         with self._lock:
-            self._shut = True
+            listener, self._listener = self._listener, None
             pairs, self._pairs = self._pairs, []
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+            except OSError:
+                pass
+            listener.close()
         for pair in pairs:
             _close(*pair)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def open(self) -> None:
-        with self._lock:
-            self._shut = False
+        """Listen again (on the same port) and let the broker's answers through."""
         self._stalled.clear()
+        with self._lock:
+            if self._listener is not None:
+                return
+            listener = socket.create_server(("127.0.0.1", self.port))
+            self.port = listener.getsockname()[1]
+            self._listener = listener
+        self._thread = threading.Thread(
+            target=self._accept, args=(listener,), name="bus-proxy", daemon=True
+        )
+        self._thread.start()
 
     def close(self) -> None:
-        self._stop = True
         self.shut()
-        self._listener.close()
-        self._thread.join(timeout=5)
 
     def __enter__(self) -> Proxy:
         return self
@@ -94,17 +107,12 @@ class Proxy:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _accept(self) -> None:
-        while not self._stop:
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
-            with self._lock:
-                refused = self._shut
-            if refused:
-                client.close()
-                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
             except OSError:

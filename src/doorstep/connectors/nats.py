@@ -157,7 +157,8 @@ class NATSConnector:
                 self._spec.url,
                 connect_timeout=timeout,
                 allow_reconnect=False,
-                max_reconnect_attempts=0,
+                max_reconnect_attempts=1,  # 0 would be "for ever": two quick tries
+                reconnect_time_wait=0.1,
                 error_cb=_quiet,
             )
             self._client = client
