@@ -20,7 +20,7 @@ from tests.connectors.bus_brokers import BROKERS, require_broker, suffix
 
 from doorstep.connectors.redis_stream import guard_key
 
-__all__ = ["KINDS", "Reader", "Received", "open_reader"]
+__all__ = ["KINDS", "RabbitMQReader", "Reader", "Received", "open_reader"]
 
 KINDS = ("rabbitmq", "nats", "redis", "mqtt")
 T = TypeVar("T")
@@ -74,6 +74,14 @@ class RabbitMQReader(Reader):
         self._channel.queue_declare(self.name, exclusive=True)
         self._channel.queue_bind(self.name, self.name, routing_key="#")
         self._seen: list[Received] = []
+        self._exchanges = [self.name]
+
+    def unbound_exchange(self) -> str:
+        """A further exchange, which no queue is bound to (deleted with the reader's)."""
+        name = f"{self.name}-unbound"
+        self._channel.exchange_declare(name, "topic")
+        self._exchanges.append(name)
+        return name
 
     def spec(self, port: int | None = None) -> dict[str, Any]:
         return {
@@ -97,7 +105,8 @@ class RabbitMQReader(Reader):
     def close(self) -> None:
         try:
             self._channel.queue_delete(self.name)
-            self._channel.exchange_delete(self.name)
+            for exchange in self._exchanges:
+                self._channel.exchange_delete(exchange)
         finally:
             self._connection.close()
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from tests.connectors.bus_brokers import BROKERS, Proxy
-from tests.connectors.bus_readers import KINDS, Reader, open_reader
+from tests.connectors.bus_readers import KINDS, RabbitMQReader, Reader, open_reader
 from tests.store.factories import decision
 
 from doorstep.connectors.base import ConnectorContext, Message, SendResult
@@ -167,9 +167,7 @@ def test_a_retry_after_the_publish_is_still_one_action(store: Store, reader: Rea
         assert len(copies) == 2 and copies[0] == copies[1]
 
 
-def test_a_broker_that_is_down_is_retried_and_nothing_is_lost(
-    store: Store, reader: Reader
-) -> None:
+def test_a_broker_that_is_down_is_retried_and_nothing_is_lost(store: Store, reader: Reader) -> None:
     with Proxy(BROKERS[reader.kind]) as proxy:
         doc = spec_doc(reader.spec(proxy.port) | {"retry": {"delays": [30], "jitter": 0}})
         clock = Clock()
@@ -229,3 +227,41 @@ def test_the_password_stays_out_of_details(kind: str, tmp_path: Path) -> None:
         app.close()
     assert result.outcome == "retry"
     assert password not in result.detail
+
+
+def _send_once(kind: str, spec: dict[str, Any]) -> SendResult:
+    factory = connector_factory(kind)
+    connector = factory.from_spec(
+        factory.spec_model.model_validate(spec), ConnectorContext("bus", Path())
+    )
+    try:
+        return connector.send(sample_delivery())
+    finally:
+        connector.close()
+
+
+def test_rabbitmq_refuses_what_no_queue_would_get() -> None:
+    reader = open_reader("rabbitmq")
+    assert isinstance(reader, RabbitMQReader)
+    try:
+        spec = reader.spec() | {"exchange": reader.unbound_exchange()}
+        unbound = _send_once("rabbitmq", spec)
+        missing = _send_once("rabbitmq", spec | {"exchange": f"{spec['exchange']}-missing"})
+        dropped = _send_once("rabbitmq", spec | {"mandatory": False})
+    finally:
+        reader.close()
+    assert unbound.outcome == "retry" and "no queue is bound" in unbound.detail, unbound
+    assert missing.outcome == "failed" and "NOT_FOUND" in missing.detail, missing
+    assert dropped.outcome == "delivered"  # the spec accepts that the broker drops it
+
+
+def test_nats_refuses_a_subject_no_stream_captures() -> None:
+    reader = open_reader("nats")
+    try:
+        spec = reader.spec()
+        result = _send_once("nats", spec | {"subject": f"hbus-none.{spec['stream']}"})
+        elsewhere = _send_once("nats", spec | {"stream": "HBUS_SOMEWHERE_ELSE"})
+    finally:
+        reader.close()
+    assert result.outcome == "failed" and "no JetStream stream captures" in result.detail
+    assert elsewhere.outcome == "failed" and "JetStream refused" in elsewhere.detail
