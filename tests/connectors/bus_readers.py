@@ -158,7 +158,7 @@ class RedisReader(Reader):
 
     def __init__(self) -> None:
         self.stream = f"hbus:{suffix()}"
-        self._client = redis.Redis.from_url(_url("redis"))
+        self._client: Any = redis.Redis.from_url(_url("redis"))
 
     def spec(self, port: int | None = None) -> dict[str, Any]:
         return {"type": "redis", "url": _url("redis", port), "stream": self.stream, "timeout": 5}
