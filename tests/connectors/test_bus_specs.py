@@ -4,6 +4,7 @@ payload that is not JSON."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,21 @@ def test_nats_subjects(subject: str, fine: bool) -> None:
 )
 def test_mqtt_topics(topic: str, fine: bool) -> None:
     assert (mqtt_topic_problem(topic) is None) == fine
+
+
+def test_the_bus_examples_of_the_docs_load(tmp_path: Path) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "connectors.md").read_text()
+    blocks = [
+        block
+        for block in re.findall(r"```yaml\n(.*?)```", page, re.S)
+        if re.search(r"type: (rabbitmq|nats|redis|mqtt)\b", block)
+    ]
+    assert len(blocks) == 4
+    env = {"MQ_USER": "doorstep", "MQ_PASS": "secret-password"}
+    for block in blocks:
+        text = HEAD.split("connectors:")[0].replace("connector: bus", "connector: null") + block
+        doc = parse_spec(text, file="connectors.md", env=env)
+        built = load_connectors(SpecFile(doc, tmp_path))  # no network I/O until a send
+        assert len(built) == 1
+        for connector in built.values():
+            connector.close()
