@@ -265,3 +265,22 @@ def test_nats_refuses_a_subject_no_stream_captures() -> None:
         reader.close()
     assert result.outcome == "failed" and "no JetStream stream captures" in result.detail
     assert elsewhere.outcome == "failed" and "JetStream refused" in elsewhere.detail
+
+
+def test_a_connection_lost_while_idle_is_replaced_without_a_failed_attempt(
+    reader: Reader,
+) -> None:
+    with Proxy(BROKERS[reader.kind]) as proxy:
+        factory = connector_factory(reader.kind)
+        spec = factory.spec_model.model_validate(reader.spec(proxy.port))
+        connector = factory.from_spec(spec, ConnectorContext("bus", Path()))
+        try:
+            assert connector.send(sample_delivery()).outcome == "delivered"
+            proxy.shut()  # the broker, a load balancer or a firewall drops the connection
+            proxy.open()
+            time.sleep(0.2)
+            result = connector.send(replace(sample_delivery(), id="after-idle"))
+            assert result.outcome == "delivered", result
+        finally:
+            connector.close()
+    assert {m.delivery_id for m in reader.wait_for(2)} == {sample_delivery().id, "after-idle"}

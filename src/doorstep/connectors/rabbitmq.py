@@ -56,6 +56,15 @@ class _Link:
 
     @property
     def open(self) -> bool:
+        """Whether the connection still works: pending frames are read first, so a connection
+        the broker closed while it sat idle (missed heartbeats, a restart) is found out here,
+        not by the publish."""
+        if not (self.connection.is_open and self.channel.is_open):
+            return False
+        try:
+            self.connection.process_data_events(time_limit=0)
+        except Exception:
+            return False
         return bool(self.connection.is_open and self.channel.is_open)
 
     def abort(self) -> None:

@@ -78,8 +78,10 @@ class RedisStreamConnector:
             spec.url,
             socket_timeout=spec.timeout,
             socket_connect_timeout=spec.timeout,
-            retry=Retry(NoBackoff(), 0),
+            # a connection that broke while idle is replaced at once: the script adds once
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
             retry_on_timeout=False,
+            health_check_interval=30,
         )
         self._add_once = self._client.register_script(ADD_ONCE)
 
