@@ -284,3 +284,18 @@ def test_a_connection_lost_while_idle_is_replaced_without_a_failed_attempt(
         finally:
             connector.close()
     assert {m.delivery_id for m in reader.wait_for(2)} == {sample_delivery().id, "after-idle"}
+
+
+def test_many_deliveries_from_concurrent_threads_arrive_once_each(
+    store: Store, reader: Reader
+) -> None:
+    doc = spec_doc(reader.spec())
+    made = [decision(i, score=0.8) for i in range(60)]
+    wanted = deliveries_for(SpecFile(doc, Path()), made)
+    store.record([RecordRequest(made, deliveries=wanted)], actor="t")
+    app = open_app_connectors(SpecFile(doc, Path()))
+    with Dispatcher(store, [app], concurrency=8) as dispatcher:
+        reports = dispatcher.drain()
+    assert sorted({r.state for r in reports}) == ["delivered"]
+    received = reader.wait_for(60)
+    assert sorted(m.delivery_id for m in received) == sorted(d.id for d in wanted)
