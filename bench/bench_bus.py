@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = ours / floor
         figures[kind] = {"floor_per_s": floor, "doorstep_per_s": ours, "ratio": ratio}
         rows.append([kind, f"{floor:,.0f}/s", f"{ours:,.0f}/s", f"{ratio:.2f}"])
+        print(f"ratio {kind}_vs_connector: {ratio:.3f}")
     print_table(
         f"bus connectors: {args.deliveries} deliveries, {args.concurrency} threads",
         ["bus", "floor: connector alone", "doorstep: dispatcher from the store", "ratio"],
