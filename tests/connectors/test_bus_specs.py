@@ -184,3 +184,22 @@ def test_the_bus_examples_of_the_docs_load(tmp_path: Path) -> None:
         assert len(built) == 1
         for connector in built.values():
             connector.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "words"),
+    [
+        ({"type": "rabbitmq", "url": "amqp://h:5672/", "exchange": '"my exchange"'}, "exchange",
+         "exchange name"),
+        ({"type": "nats", "url": "nats://h:4222", "subject": "a.b", "stream": "ORDERS.EU"},
+         "stream", "stream name"),
+        ({"type": "redis", "url": "redis://h:6379/0", "stream": '""'}, "stream", "empty"),
+    ],
+)  # fmt: skip
+def test_destination_names_are_checked_at_their_line(
+    settings: dict[str, str], key: str, words: str, tmp_path: Path
+) -> None:
+    text = spec_text(**settings)
+    (issue,) = issues_of(text, tmp_path)
+    assert (issue.key, issue.line) == (f"connectors.bus.{key}", line_of(text, f"    {key}:"))
+    assert words in issue.message

@@ -12,6 +12,7 @@ plugin would add ``topic`` and ``key`` templates the same way.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,6 +31,10 @@ __all__ = [
 
 BUS_CONNECTOR_TYPES = frozenset({"rabbitmq", "nats", "redis", "mqtt"})
 """The connector types that publish onto a message bus."""
+_EXCHANGE = re.compile(r"^[A-Za-z0-9_.:-]{0,255}$")
+"""AMQP 0-9-1 exchange names (``""``: the default exchange)."""
+_STREAM = re.compile(r"^[^\s.*>/\\]{1,255}$")
+"""JetStream stream names: no whitespace, ``.``, ``*``, ``>``, ``/`` or ``\\``."""
 
 
 def _templated(value: str) -> bool:
@@ -89,6 +94,15 @@ class RabbitMQConnectorSpec(_BusConnector):
     """Refuse (and retry later) a message no queue is bound for, rather than let the broker
     drop it."""
 
+    @field_validator("exchange")
+    @classmethod
+    def _exchange(cls, value: str) -> str:
+        if not _EXCHANGE.match(value):
+            raise ValueError(
+                "an exchange name has at most 255 letters, digits and '-', '_', '.', ':'"
+            )
+        return value
+
 
 class NATSConnectorSpec(_BusConnector):
     type: Literal["nats"]
@@ -97,6 +111,15 @@ class NATSConnectorSpec(_BusConnector):
     JetStream stream must capture it."""
     stream: str | None = None
     """The stream expected to capture the subject: a publish that lands elsewhere is refused."""
+
+    @field_validator("stream")
+    @classmethod
+    def _stream(cls, value: str | None) -> str | None:
+        if value is not None and not _STREAM.match(value):
+            raise ValueError(
+                "a JetStream stream name has no whitespace, '.', '*', '>', '/' or '\\'"
+            )
+        return value
 
     @field_validator("subject")
     @classmethod
@@ -116,6 +139,13 @@ class RedisStreamConnectorSpec(_BusConnector):
     dedupe_window: Annotated[float, Field(gt=0)] = 86400.0
     """Seconds a delivery's id is remembered next to the stream, so that a resend within that
     time adds no second entry."""
+
+    @field_validator("stream")
+    @classmethod
+    def _stream(cls, value: str) -> str:
+        if not value:
+            raise ValueError("the stream's key is empty")
+        return value
 
 
 class MQTTConnectorSpec(_BusConnector):
