@@ -23,6 +23,8 @@ from doorstep.connectors.redis_stream import guard_key
 __all__ = ["KINDS", "RabbitMQReader", "Reader", "Received", "open_reader"]
 
 KINDS = ("rabbitmq", "nats", "redis", "mqtt")
+LOOPBACK = ["127.0.0.1/32"]
+"""The brokers are on loopback, which the network guard refuses unless it is allowed."""
 T = TypeVar("T")
 
 
@@ -90,6 +92,7 @@ class RabbitMQReader(Reader):
             "exchange": self.name,
             "routing_key": "churn.{{ action }}",
             "timeout": 5,
+            "allow_networks": LOOPBACK,
         }
 
     def received(self) -> list[Received]:
@@ -126,6 +129,7 @@ class NATSReader(Reader):
             "subject": f"hbus.{self.suffix}.{{{{ action }}}}",
             "stream": self.stream,
             "timeout": 5,
+            "allow_networks": LOOPBACK,
         }
 
     def received(self) -> list[Received]:
@@ -161,7 +165,13 @@ class RedisReader(Reader):
         self._client: Any = redis.Redis.from_url(_url("redis"))
 
     def spec(self, port: int | None = None) -> dict[str, Any]:
-        return {"type": "redis", "url": _url("redis", port), "stream": self.stream, "timeout": 5}
+        return {
+            "type": "redis",
+            "url": _url("redis", port),
+            "stream": self.stream,
+            "timeout": 5,
+            "allow_networks": LOOPBACK,
+        }
 
     def received(self) -> list[Received]:
         found = []
@@ -204,6 +214,7 @@ class MQTTReader(Reader):
             "url": _url("mqtt", port),
             "topic": f"hbus/{self.suffix}/{{{{ action }}}}",
             "timeout": 5,
+            "allow_networks": LOOPBACK,
         }
 
     def received(self) -> list[Received]:

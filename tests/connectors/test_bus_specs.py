@@ -97,9 +97,39 @@ def test_a_misspelt_key_is_named_with_the_right_one(tmp_path: Path) -> None:
     assert "did you mean 'exchange'" in found["connectors.bus.exchnage"]
 
 
-def test_the_network_guard_does_not_warn_about_a_broker() -> None:
+def test_a_broker_on_loopback_is_warned_about_unless_allowed() -> None:
     text = spec_text(type="redis", url="redis://127.0.0.1:6379/0", stream="decisions")
-    assert guard_warnings(parse_spec(text, env={})) == ()
+    (warning,) = guard_warnings(parse_spec(text, env={}))
+    assert "connectors.bus.url: 127.0.0.1 is a loopback address" in warning
+    allowed = text + "    allow_networks: [127.0.0.1/32]\n"
+    assert guard_warnings(parse_spec(allowed, env={})) == ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "destination"),
+    [("rabbitmq", "exchange"), ("nats", "subject"), ("redis", "stream"), ("mqtt", "topic")],
+)
+def test_a_broker_the_guard_refuses_fails_the_delivery(kind: str, destination: str) -> None:
+    factory = connector_factory(kind)
+    scheme = {"rabbitmq": "amqp", "nats": "nats", "redis": "redis", "mqtt": "mqtt"}[kind]
+    spec = factory.spec_model.model_validate(
+        {"type": kind, "url": f"{scheme}://127.0.0.1:9", destination: "x"}
+    )
+    connector = factory.from_spec(spec, ConnectorContext("bus", Path()))
+    try:
+        result = connector.send(sample_delivery())
+    finally:
+        connector.close()
+    assert result.outcome == "failed", result
+    assert "127.0.0.1, a loopback address" in result.detail
+
+
+def test_a_bad_allow_networks_entry_is_named(tmp_path: Path) -> None:
+    text = spec_text(
+        type="nats", url="nats://10.0.0.5:4222", subject="a.b", allow_networks="[10.20.0.1/16]"
+    )
+    (issue,) = issues_of(text, tmp_path)
+    assert issue.key == "connectors.bus.allow_networks[0]"
 
 
 @pytest.mark.parametrize(
@@ -176,6 +206,7 @@ def test_the_bus_examples_of_the_docs_load(tmp_path: Path) -> None:
         if re.search(r"type: (rabbitmq|nats|redis|mqtt)\b", block)
     ]
     assert len(blocks) == 4
+    assert all("allow_networks: [127.0.0.1/32]" in block for block in blocks)
     env = {"MQ_USER": "doorstep", "MQ_PASS": "secret-password"}
     for block in blocks:
         text = HEAD.split("connectors:")[0].replace("connector: bus", "connector: null") + block

@@ -219,6 +219,7 @@ def test_the_password_stays_out_of_details(kind: str, tmp_path: Path) -> None:
     }[kind].replace("{port}", str(closed_port()))
     destination = {"rabbitmq": "exchange", "nats": "subject", "redis": "stream", "mqtt": "topic"}
     connector = {"type": kind, "url": url, destination[kind]: "x", "timeout": 2}
+    connector["allow_networks"] = ["127.0.0.1/32"]
     doc = spec_doc(connector, env={"MQ_PASS": password})
     app = open_app_connectors(SpecFile(doc, tmp_path))
     try:

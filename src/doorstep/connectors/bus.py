@@ -25,11 +25,13 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from doorstep.connectors.base import Message, Redactor, SendResult
 from doorstep.connectors.http import encode_json
+from doorstep.connectors.net import check_address, parse_networks
 from doorstep.connectors.templates import TemplateRenderError, render
 from doorstep.errors import ConnectorSpecError
 
 __all__ = [
     "CONTENT_TYPE",
+    "BrokerGuard",
     "Outgoing",
     "bus_headers",
     "bus_redactor",
@@ -121,3 +123,23 @@ def describe(error: BaseException) -> str:
     """A client library's exception for an attempt's detail: its type, and its text if any."""
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class BrokerGuard:
+    """The network guard for a broker (see :mod:`doorstep.connectors.net`): every address its
+    host resolves to must be public or inside ``allow_networks``. Checked before each new
+    connection; the client library then resolves the name again, as the SQL connector's
+    drivers other than libpq do."""
+
+    def __init__(
+        self, url: SplitResult, default_port: int, allow: Iterable[str], *, connector: str
+    ) -> None:
+        self._networks = parse_networks(allow, connector=connector)
+        self._host = url.hostname or ""
+        self._port = url.port or default_port
+        self._connector = connector
+
+    def check(self) -> None:
+        """Raise :class:`~doorstep.errors.AddressNotAllowedError` for a refused address,
+        :class:`OSError` when the name does not resolve."""
+        check_address(self._host, self._port, self._networks, connector=self._connector)

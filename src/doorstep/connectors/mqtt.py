@@ -31,12 +31,14 @@ from pydantic import BaseModel
 from doorstep.connectors.base import ConnectorContext, Message, SendResult
 from doorstep.connectors.bus import (
     CONTENT_TYPE,
+    BrokerGuard,
     bus_redactor,
     check_url,
     describe,
     outgoing,
 )
 from doorstep.core.spec.buses import MQTTConnectorSpec, mqtt_topic_problem
+from doorstep.errors import AddressNotAllowedError
 
 __all__ = ["MQTTConnector"]
 
@@ -58,6 +60,7 @@ class MQTTConnector:
         self._host = url.hostname or ""
         self._port = url.port or (8883 if url.scheme == "mqtts" else 1883)
         self._tls = url.scheme == "mqtts"
+        self._guard = BrokerGuard(url, self._port, spec.allow_networks, connector=context.name)
         self._login = (unquote(url.username), unquote(url.password or "")) if url.username else None
         self._where = f"connectors.{context.name}.topic"
         self._lock = threading.Lock()
@@ -88,6 +91,8 @@ class MQTTConnector:
             return deadline.give_up("connecting to the MQTT broker")
         try:
             client = self._connected(timeout)
+        except AddressNotAllowedError as error:  # only a change of the spec can help
+            return SendResult("failed", self._redact(error.message))
         except Exception as error:
             return SendResult(
                 "retry", self._redact(f"cannot connect to the MQTT broker: {describe(error)}")
@@ -135,6 +140,7 @@ class MQTTConnector:
             return client
 
     def _new_client(self, timeout: float) -> mqtt.Client:
+        self._guard.check()
         client_id = self._spec.client_id or f"doorstep-{self.name}-{secrets.token_hex(4)}"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5

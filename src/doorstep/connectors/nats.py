@@ -30,12 +30,14 @@ from pydantic import BaseModel
 from doorstep.connectors.base import ConnectorContext, Message, SendResult
 from doorstep.connectors.bus import (
     CONTENT_TYPE,
+    BrokerGuard,
     bus_redactor,
     check_url,
     describe,
     outgoing,
 )
 from doorstep.core.spec.buses import NATSConnectorSpec, nats_subject_problem
+from doorstep.errors import AddressNotAllowedError
 
 __all__ = ["NATSConnector"]
 
@@ -55,6 +57,7 @@ class NATSConnector:
         self._spec = spec
         url = check_url(spec.url, ("nats", "tls"), connector=context.name)
         self._redact = bus_redactor(context.secrets, url)
+        self._guard = BrokerGuard(url, 4222, spec.allow_networks, connector=context.name)
         self._where = f"connectors.{context.name}.subject"
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -153,6 +156,7 @@ class NATSConnector:
             if client is not None:
                 await _close_quietly(client)
             self._client = None
+            await asyncio.get_running_loop().run_in_executor(None, self._guard.check)
             client = await nats.connect(
                 self._spec.url,
                 connect_timeout=timeout,
@@ -170,6 +174,8 @@ class NATSConnector:
             await _close_quietly(client)
 
     def _failure(self, error: Exception, where: str) -> SendResult:
+        if isinstance(error, AddressNotAllowedError):  # only a change of the spec can help
+            return SendResult("failed", self._redact(error.message))
         if isinstance(error, nats.js.errors.NoStreamResponseError):
             return SendResult(
                 "failed", self._redact(f"no JetStream stream captures {where}: create one")

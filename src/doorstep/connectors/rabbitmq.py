@@ -28,13 +28,14 @@ from pydantic import BaseModel
 from doorstep.connectors.base import ConnectorContext, Message, SendResult
 from doorstep.connectors.bus import (
     CONTENT_TYPE,
+    BrokerGuard,
     bus_redactor,
     check_url,
     describe,
     outgoing,
 )
 from doorstep.core.spec.buses import RabbitMQConnectorSpec
-from doorstep.errors import ConnectorSpecError
+from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
 __all__ = ["RabbitMQConnector"]
 
@@ -91,6 +92,8 @@ class RabbitMQConnector:
         self._spec = spec
         url = check_url(spec.url, ("amqp", "amqps"), connector=context.name)
         self._redact = bus_redactor(context.secrets, url)
+        port = 5671 if url.scheme == "amqps" else 5672
+        self._guard = BrokerGuard(url, port, spec.allow_networks, connector=context.name)
         try:
             self._parameters(spec.timeout)
         except Exception as error:  # pika refuses a query argument
@@ -119,6 +122,8 @@ class RabbitMQConnector:
             return deadline.give_up("connecting to RabbitMQ")
         try:
             link = self._link(deadline.limit(self._spec.timeout) if deadline else None)
+        except AddressNotAllowedError as error:  # only a change of the spec can help
+            return SendResult("failed", self._redact(error.message))
         except Exception as error:
             return SendResult(
                 "retry", self._redact(f"cannot connect to RabbitMQ: {describe(error)}")
@@ -178,6 +183,7 @@ class RabbitMQConnector:
             return link
         if link is not None:
             self._drop(link)
+        self._guard.check()
         link = _Link(self._parameters(timeout or self._spec.timeout))
         with self._lock:
             self._links.add(link)

@@ -26,12 +26,14 @@ from redis.retry import Retry
 from doorstep.connectors.base import ConnectorContext, Message, SendResult
 from doorstep.connectors.bus import (
     CONTENT_TYPE,
+    BrokerGuard,
     bus_redactor,
     check_url,
     describe,
     outgoing,
 )
 from doorstep.core.spec.buses import RedisStreamConnectorSpec
+from doorstep.errors import AddressNotAllowedError
 
 __all__ = ["RedisStreamConnector", "guard_key"]
 
@@ -84,6 +86,9 @@ class RedisStreamConnector:
             health_check_interval=30,
         )
         self._add_once = self._client.register_script(ADD_ONCE)
+        guard = BrokerGuard(url, 6379, spec.allow_networks, connector=context.name)
+        pool = self._client.connection_pool
+        pool.connection_class = _guarded(pool.connection_class, guard)
 
     @classmethod
     def from_spec(cls, spec: BaseModel, context: ConnectorContext) -> RedisStreamConnector:
@@ -115,6 +120,8 @@ class RedisStreamConnector:
                 added, entry = self._add_once(
                     keys=[stream, guard_key(stream, delivery.id)], args=[window, maxlen, *fields]
                 )
+        except AddressNotAllowedError as error:  # only a change of the spec can help
+            return SendResult("failed", self._redact(error.message))
         except redis.exceptions.ResponseError as error:
             detail = self._redact(f"Redis refused XADD to {stream!r}: {error}")
             if str(error).startswith(_REFUSED):
@@ -140,3 +147,14 @@ class RedisStreamConnector:
     def _abort(self) -> None:
         """Cut the pooled connections from another thread: a blocked call then fails."""
         self._client.connection_pool.disconnect(inuse_connections=True)
+
+
+def _guarded(base: Any, guard: BrokerGuard) -> Any:
+    """``base`` (redis-py's connection class for the URL's scheme) checking the network guard
+    before each new connection."""
+
+    def _connect(self: Any) -> Any:
+        guard.check()
+        return base._connect(self)
+
+    return type(f"Guarded{base.__name__}", (base,), {"_connect": _connect})

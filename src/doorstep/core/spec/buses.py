@@ -3,11 +3,12 @@
 destination name (a NATS subject, an MQTT topic), used at load for a literal name and at send
 for a rendered one.
 
-Every bus connector has a ``url`` (credentials from the environment: ``${MQ_PASS}``), a
-destination (exchange and routing key, subject, stream, topic) whose name may be a template
-(``"decisions.{{ action }}"``), a ``timeout`` for connecting and for the broker's
-acknowledgement, and a ``retry`` schedule, exactly like the other connectors. A Kafka connector
-plugin would add ``topic`` and ``key`` templates the same way.
+Every bus connector has a ``url`` (credentials from the environment: ``${MQ_PASS}``), the
+network guard's ``allow_networks``, a destination (exchange and routing key, subject, stream,
+topic) whose name may be a template (``"decisions.{{ action }}"``), a ``timeout`` for
+connecting and for the broker's acknowledgement, and a ``retry`` schedule, exactly like the
+other connectors. A Kafka connector plugin would add ``topic`` and ``key`` templates the same
+way.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class _BusConnector(BaseModel):
     ``amqp://${MQ_USER}:${MQ_PASS}@127.0.0.1:5672/``."""
     timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
     """Seconds for connecting and for the broker's acknowledgement of each message."""
+    allow_networks: list[str] = []
+    """Networks (CIDR, e.g. ``10.0.0.0/8``, or single addresses) of the broker that may be
+    reached although they are private, loopback or link-local; such addresses are refused
+    otherwise, checked before each new connection."""
     retry: RetrySpec = RetrySpec()
 
 

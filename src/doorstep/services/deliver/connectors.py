@@ -155,10 +155,8 @@ def guard_warnings(doc: SpecDocument) -> tuple[str, ...]:
 
 
 def _target(spec: Any) -> tuple[str, str] | None:
-    """The key and host of a connector's network target (``None`` for files, sockets, SQLite,
-    message brokers, which the network guard does not apply to, and plugins)."""
-    if "allow_networks" not in type(spec).model_fields:
-        return None
+    """The key and host of a connector's network target (``None`` for files, sockets, SQLite
+    and plugins)."""
     host = getattr(spec, "host", None)
     if isinstance(host, str) and spec.type == "email":
         return "host", host
