@@ -212,7 +212,7 @@ def test_a_type_without_entry_point_is_named(
     message = caught.value.message
     assert "connectors.crm.type" in message
     assert "No connector of type 'webhook' is installed (connector 'crm')" in message
-    assert "Installed types: chat, email, file, sql" in message
+    assert "Installed types: chat, email, file, mqtt, nats, rabbitmq, redis, sql" in message
 
 
 def test_refused_connector_settings_point_at_their_key_and_line(tmp_path: Path) -> None:

@@ -10,9 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from doorstep.core.outcomes import parse_duration
 from doorstep.core.spec.alerts import AlertsSpec
 from doorstep.core.spec.audit import AuditSpec
+from doorstep.core.spec.buses import (
+    MQTTConnectorSpec,
+    NATSConnectorSpec,
+    RabbitMQConnectorSpec,
+    RedisStreamConnectorSpec,
+)
 from doorstep.core.spec.card import CardSpec
 from doorstep.core.spec.fairness import FairnessSpec
 from doorstep.core.spec.governance import GovernanceSpec
+from doorstep.core.spec.retry import RetrySpec
 from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec, check_timezone
 from doorstep.core.windows import parse_window_name
 
@@ -246,22 +253,6 @@ class ActionSpec(_Strict):
     description: str = ""
 
 
-Seconds = Annotated[float, Field(ge=0)]
-
-STANDARD_WEBHOOKS_DELAYS: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
-"""Seconds before each retry: the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h,
-10 h, 10 h), so a delivery is attempted 8 times over about 27 hours before it is ``dead``."""
-
-
-class RetrySpec(_Strict):
-    delays: list[Seconds] = list(STANDARD_WEBHOOKS_DELAYS)
-    """Seconds to wait before each retry; one attempt more than delays are listed. ``[]`` tries
-    once."""
-    jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
-    """Each delay is drawn uniformly from ``delay * (1 - jitter)`` to ``delay * (1 + jitter)``,
-    so receivers that failed together are not retried together."""
-
-
 class _NetworkConnector(_Strict):
     allow_networks: list[str] = []
     """Networks (CIDR, e.g. ``10.0.0.0/8``, or single addresses) this connector may reach although
@@ -334,7 +325,11 @@ ConnectorSpec = Annotated[
     | SQLConnectorSpec
     | EmailConnectorSpec
     | ChatConnectorSpec
-    | FileConnectorSpec,
+    | FileConnectorSpec
+    | RabbitMQConnectorSpec
+    | NATSConnectorSpec
+    | RedisStreamConnectorSpec
+    | MQTTConnectorSpec,
     Field(discriminator="type"),
 ]
 

@@ -2,13 +2,13 @@
 
 Every template of an app (each action's ``payload``, and the templated settings of its
 connectors: webhook ``headers``, e-mail ``to``/``subject``/``body``, chat ``text``, SQL
-``columns``) is rendered against a sample decision shaped like the real ones: the spec's
-input fields with a value of their type, a score, reasons; and again with every optional field
-absent, which templates see as ``None`` (see
-:func:`doorstep.services.deliver.actions.delivery_context`). A name that does not exist
-(``{{ inputs.plann }}``, ``{{ scor }}``), a syntax error or a template that breaks on an absent
-optional field is a :class:`SpecError` at the template's file, line and key, with the names that
-do exist.
+``columns``, RabbitMQ ``routing_key``, NATS ``subject``, Redis ``stream``, MQTT ``topic``) is
+rendered against a sample decision shaped like the real ones: the spec's input fields with a
+value of their type, a score, reasons; and again with every optional field absent, which
+templates see as ``None`` (see :func:`doorstep.services.deliver.actions.delivery_context`). A
+name that does not exist (``{{ inputs.plann }}``, ``{{ scor }}``), a syntax error or a template
+that breaks on an absent optional field is a :class:`SpecError` at the template's file, line
+and key, with the names that do exist.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ _TEMPLATED = {
     "email": ("to", "subject", "body"),
     "chat": ("text",),
     "sql": ("columns",),
+    "rabbitmq": ("routing_key",),
+    "nats": ("subject",),
+    "redis": ("stream",),
+    "mqtt": ("topic",),
 }
 
 
