@@ -117,7 +117,7 @@ def test_decisions_import_as_recorded_takes_the_files_scores_and_actions(
     assert len(made) == 29
     for decision in made:
         row = given[decision.entity_id]
-        assert (decision.score, decision.action) == (pytest.approx(row["p"]), row["did"])
+        assert decision.score == pytest.approx(row["p"]) and decision.action == row["did"]
         assert decision.lineage and decision.lineage["imported"]["recorded"] == {
             "score": "p",
             "action": "did",

@@ -44,7 +44,7 @@ def history(churn_app: Path, rows: int = ROWS) -> pl.DataFrame:
 
 def decisions(store: Store) -> dict[str, Any]:
     made = store.list_decisions(DecisionQuery(app="churn", limit=10_000)).items
-    return {d.lineage["imported"]["key"]: d for d in made}
+    return {(d.lineage or {})["imported"]["key"]: d for d in made}
 
 
 def run(app: LoadedApp, store: Store, path: Path, recorded: RecordedColumns) -> Any:
