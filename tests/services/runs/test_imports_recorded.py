@@ -166,3 +166,14 @@ def test_the_recorded_columns_survive_the_runs_stored_options() -> None:
 
 def test_the_policys_actions(app: LoadedApp) -> None:
     assert policy_actions(app) == ["call_customer", "retention_offer", "none"]
+
+
+def test_a_chunk_whose_every_recorded_score_is_bad_records_nothing(
+    app: LoadedApp, churn_app: Path, store: Store
+) -> None:
+    frame = history(churn_app, 5).with_columns(pl.lit(7.0).alias("score"))
+    path = churn_app / "bad.parquet"
+    frame.write_parquet(path)
+    done = run(app, store, path, RecordedColumns("score", None))
+    assert (done.state, done.decided, done.rejected) == ("succeeded", 0, 5)
+    assert decisions(store) == {}
