@@ -19,7 +19,8 @@ test fails, ``DOORSTEP_TEST_NANNYML=skip`` skips it). Then, as a user would:
 Checked: drift flagged in every drifted feature from window 5 on and never before, never in
 the features that do not move, multivariate drift from window 5 on and never before; the
 missing rate per window equal to the data's (none); estimated AUC within its interval of the
-realised AUC in the windows before the shift, and falling after it; and doorstep's CBPE
+realised AUC in the windows before the shift, and falling after it, judged ``warn`` against
+the spec's threshold from window 5 on and ``ok`` before; and doorstep's CBPE
 estimates per window equal to NannyML's CBPE on the same scores within 0.002 (AUC) and 1e-6
 (precision, recall, F1).
 
@@ -132,6 +133,11 @@ monitoring:
   window: day
   threshold: 0.5
   outcome: {field: repaid, horizon: 60d}
+  alerts:
+    connectors: [alerts]
+    estimated: {auc: {warn: 0.965}}
+connectors:
+  alerts: {type: file, path: alerts.jsonl}
 """
 
 
@@ -317,6 +323,12 @@ def test_estimated_auc_holds_the_realised_before_the_shift_and_falls_after(
     before = [w["auc"]["value"] for w in windows[:DRIFT_WINDOW]]
     after = [w["auc"]["value"] for w in windows[DRIFT_WINDOW:]]
     assert max(after) < min(before) - 0.005  # every drifted window estimated lower
+
+
+def test_estimated_quality_is_judged_from_the_first_drifted_window(scenario: Scenario) -> None:
+    """``monitoring.alerts.estimated.auc.warn: 0.965``: a fall heard before any outcome."""
+    statuses = [w["auc"]["status"] for w in scenario.report["estimated"]["windows"]]
+    assert statuses == ["ok"] * DRIFT_WINDOW + ["warn"] * (10 - DRIFT_WINDOW)
 
 
 def test_estimates_agree_with_nannymls_cbpe_per_window(scenario: Scenario) -> None:
