@@ -1,9 +1,9 @@
 """One BLAS thread while a monitor computes: its ``np.dot`` calls (DeLong's placement sums, the
 estimation's and reconstruction's sums of squares) are on vectors of a page of rows, where
 OpenBLAS spreading each call over every core costs more in wake-ups than it saves, and on a
-machine shared with a server those threads contend with the server's for the cores (profiled
-on 2 cores under held load: a run's live quality took 2.36 s with OpenBLAS's default threads
-and 0.14 s with one; see BENCHMARKS.md, "Monitoring under load").
+machine shared with a server those threads contend with the server's for the cores (one report
+of a 67,000-decision window, in process on a loaded 2-core machine: 7.3-7.8 s with OpenBLAS's
+default threads, 6.8 s with one; see BENCHMARKS.md, "Monitoring under load").
 
 The limit is set through :mod:`threadpoolctl` (which scikit-learn uses for the same purpose), so
 it holds whatever the process's environment says: ``doorstep monitor`` in its own process, a
