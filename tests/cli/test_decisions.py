@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner, Result
 
 from doorstep.cli.main import app
@@ -90,3 +91,34 @@ def test_monitor_reports_imported_history_in_windows_of_rows(
     assert [w["decided"] for w in report["rejects"]["windows"]] == [50, 50, 20]
     first = datetime.fromisoformat(report["rejects"]["windows"][1]["start"])
     assert first == datetime(2026, 2, 1, tzinfo=UTC) + timedelta(hours=50)
+
+
+def test_decisions_import_as_recorded_takes_the_files_scores_and_actions(
+    churn_app: Path, tmp_path: Path
+) -> None:
+    frame = _history(churn_app, 30).with_columns(
+        pl.Series("p", [i / 29 for i in range(30)]),
+        pl.Series("did", ["none" if i % 2 else "retention_offer" for i in range(30)]),
+    )
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 6).then(pl.lit(2.0)).otherwise(pl.col("p")).alias("p")
+    )
+    path = tmp_path / "past.csv"
+    frame.write_csv(path)
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    done = _import(churn_app, path, db, "--score", "p", "--action", "did")
+    output = _words(done.output)
+    assert done.exit_code == 0, output
+    assert "30 rows read, 29 decisions recorded, 1 rows rejected" in output
+    assert "past.csv:7:p:recorded_score: row 7 (customer_id=" in output
+    with open_store(db) as store:
+        made = store.list_decisions(DecisionQuery(app="churn", limit=500)).items
+    given = {r["customer_id"]: r for r in frame.iter_rows(named=True)}
+    assert len(made) == 29
+    for decision in made:
+        row = given[decision.entity_id]
+        assert decision.score == pytest.approx(row["p"]) and decision.action == row["did"]
+        assert decision.lineage and decision.lineage["imported"]["recorded"] == {
+            "score": "p",
+            "action": "did",
+        }

@@ -149,6 +149,35 @@ def test_an_entity_that_contradicts_its_decision_is_refused(store: Store) -> Non
     assert "is about entity 'C-1', not 'C-2'" in error.message
 
 
+def test_outcomes_sharing_a_row_number_each_match_their_own_decision(store: Store) -> None:
+    """A write may carry several outcomes with one row number (rows numbered by several
+    sources, or one request per label): each is matched by itself, never by its row."""
+    ids = seed(store)
+    result = store.record_outcomes(
+        write(
+            outcome(1, T0 + timedelta(days=1), decision_id=ids["c2_day0"], label="1"),
+            outcome(1, T0 + timedelta(days=20), entity_id="C-1", label="0"),  # day 10 decision
+            outcome(1, T0 + timedelta(days=5), entity_id="C-1", label="1"),  # day 0 decision
+            outcome(1, T0 + timedelta(days=2), entity_id="C-404", label="0"),  # no decision
+            outcome(1, T0 + timedelta(days=3), decision_id=ids["c1_day0"], entity_id="C-2"),
+        ),
+        actor="test",
+    )
+    assert (result.recorded, result.matched, dict(result.unmatched)) == (4, 3, {"no_decision": 1})
+    assert [(e.row, e.rule) for e in result.errors] == [(1, "entity_mismatch")]
+    with store.engine.connect() as conn:
+        by_time = {
+            r.observed_at: (r.decision_id, r.entity_id, r.unmatched)
+            for r in conn.execute(sa.select(outcomes)).all()
+        }
+    assert by_time == {
+        T0 + timedelta(days=1): (ids["c2_day0"], "C-2", None),
+        T0 + timedelta(days=20): (ids["c1_day10"], "C-1", None),
+        T0 + timedelta(days=5): (ids["c1_day0"], "C-1", None),
+        T0 + timedelta(days=2): (None, "C-404", "no_decision"),
+    }
+
+
 def test_outcomes_are_in_the_audit_chain(store: Store) -> None:
     seed(store)
     result = store.record_outcomes(

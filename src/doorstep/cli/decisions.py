@@ -46,6 +46,22 @@ def decisions_import(
             "importing a key again at the same time records nothing twice."
         ),
     ] = None,
+    as_recorded: Annotated[
+        bool,
+        typer.Option(
+            "--as-recorded",
+            help="Take each decision's score (and action, with --action or an 'action' column) "
+            "from the file as it was made, instead of deciding it again.",
+        ),
+    ] = False,
+    score: Annotated[
+        str | None,
+        typer.Option(help="The column of recorded scores (implies --as-recorded; default: score)."),
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help="The column of recorded actions (implies --as-recorded)."),
+    ] = None,
     input_format: InputFormatOption = None,
     rejects: Annotated[
         Path | None, typer.Option(help="A CSV file for the rejected rows, one per broken rule.")
@@ -61,18 +77,23 @@ def decisions_import(
     db: DbOption = None,
 ) -> None:
     """Record the decisions of a file at the times they were made, each decided again by the
-    app's model and policy from its inputs, as a resumable run. Imported decisions are marked
-    (lineage 'imported'), never deliver and never enter the review queue.
+    app's model and policy from its inputs (or, --as-recorded, with the score and action it was
+    given then), as a resumable run. Imported decisions are marked (lineage 'imported'), never
+    deliver and never enter the review queue.
 
     Exits 0 when rows were recorded or were imported before, even if some were rejected, 5 when
     every row was rejected, 1 on errors."""
     from doorstep.cli.score import fail_if_all_rejected
     from doorstep.services.apps.loading import load_app
-    from doorstep.services.runs.imports import ImportColumns, import_file
+    from doorstep.services.runs.imports import ImportColumns, import_file, recorded_columns
 
     app = load_app(spec)
     render.warnings(errors, app.warnings)
-    columns = ImportColumns(decided_at=decided_at, key=key or app.spec.inputs.id)
+    columns = ImportColumns(
+        decided_at=decided_at,
+        key=key or app.spec.inputs.id,
+        recorded=recorded_columns(source, input_format, as_recorded, score, action),
+    )
     with open_db(db) as store, render.progress(console) as bar:
         run = import_file(
             app,

@@ -104,8 +104,7 @@ def record_outcomes(
     fresh = _drop_recorded(conn, write.app, fresh, result)
     matches = _match(conn, write, fresh, result)
     rows: list[dict[str, Any]] = []
-    for item in fresh:
-        match = matches.get(item.row)
+    for item, match in zip(fresh, matches, strict=True):
         if match is None:  # refused while matching
             continue
         kind, ref = _ref(item)
@@ -225,21 +224,24 @@ def _drop_recorded(
 
 def _match(
     conn: sa.Connection, write: OutcomeWrite, items: list[Outcome], result: OutcomesRecorded
-) -> dict[int, _Match]:
-    matches: dict[int, _Match] = {}
-    by_decision = [i for i in items if i.decision_id is not None]
-    by_entity = [i for i in items if i.decision_id is None]
+) -> list[_Match | None]:
+    """The match of each item, by its position in ``items`` (``None``: refused). Positions, not
+    the items' ``row`` numbers: a write may carry several outcomes from one row (a row per
+    label column) or rows numbered by several sources."""
+    matches: list[_Match | None] = [None] * len(items)
+    by_decision = [(n, i) for n, i in enumerate(items) if i.decision_id is not None]
+    by_entity = [(n, i) for n, i in enumerate(items) if i.decision_id is None]
     found: dict[str, Any] = {}
-    for chunk in _chunks(i.decision_id for i in by_decision if i.decision_id is not None):
+    for chunk in _chunks(i.decision_id for _, i in by_decision if i.decision_id is not None):
         query = sa.select(decisions.c.id, decisions.c.entity_id, decisions.c.created_at).where(
             decisions.c.app == write.app, decisions.c.id.in_(chunk)
         )
         found.update({row.id: row for row in conn.execute(query).all()})
-    for item in by_decision:
+    for n, item in by_decision:
         assert item.decision_id is not None
         decision = found.get(item.decision_id)
         if decision is None:
-            matches[item.row] = _Match(None, item.entity_id, "unknown_decision")
+            matches[n] = _Match(None, item.entity_id, "unknown_decision")
         elif item.entity_id is not None and item.entity_id != decision.entity_id:
             result.errors.append(
                 OutcomeRowError(
@@ -251,24 +253,25 @@ def _match(
                 )
             )
         elif item.observed_at < decision.created_at:
-            matches[item.row] = _Match(None, decision.entity_id, "before_decision")
+            matches[n] = _Match(None, decision.entity_id, "before_decision")
         else:
-            matches[item.row] = _Match(decision.id, decision.entity_id, None)
+            matches[n] = _Match(decision.id, decision.entity_id, None)
     if by_entity:
-        matches.update(_match_entities(conn, write, by_entity))
+        for n, match in _match_entities(conn, write, by_entity):
+            matches[n] = match
     return matches
 
 
 def _match_entities(
-    conn: sa.Connection, write: OutcomeWrite, items: list[Outcome]
-) -> dict[int, _Match]:
+    conn: sa.Connection, write: OutcomeWrite, items: list[tuple[int, Outcome]]
+) -> list[tuple[int, _Match]]:
     """Each outcome to its entity's latest decision in ``[observed - horizon, observed]``.
 
     The entities' decisions are read by entity id alone (the time window is applied here): with
     a time range in the query too, SQLite prefers the (app, created_at) index and scans every
     decision of the range for each chunk, which grows with the history."""
     history: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    entities = [i.entity_id for i in items if i.entity_id is not None]
+    entities = [i.entity_id for _, i in items if i.entity_id is not None]
     created_us = epoch_us(conn.dialect.name)
     for chunk in _chunks(entities):
         query = sa.select(decisions.c.entity_id, created_us, decisions.c.id).where(
@@ -277,26 +280,26 @@ def _match_entities(
         for entity, created, decision_id in conn.execute(query).all():
             history[entity].append((created, decision_id))
     horizon_us = write.horizon // _MICROSECOND
-    matches: dict[int, _Match] = {}
-    missed: list[Outcome] = []
-    for item in items:
+    matches: list[tuple[int, _Match]] = []
+    missed: list[tuple[int, Outcome]] = []
+    for n, item in items:
         assert item.entity_id is not None
         observed = (item.observed_at - _EPOCH) // _MICROSECOND
         start = observed - horizon_us
         candidates = [c for c in history.get(item.entity_id, ()) if start <= c[0] <= observed]
         if candidates:
-            matches[item.row] = _Match(max(candidates)[1], item.entity_id, None)
+            matches.append((n, _Match(max(candidates)[1], item.entity_id, None)))
         else:
-            missed.append(item)
+            missed.append((n, item))
     known: set[str] = set()
-    for chunk in _chunks(i.entity_id for i in missed if i.entity_id is not None):
+    for chunk in _chunks(i.entity_id for _, i in missed if i.entity_id is not None):
         query = (
             sa.select(decisions.c.entity_id)
             .where(decisions.c.app == write.app, decisions.c.entity_id.in_(chunk))
             .distinct()
         )
         known.update(conn.execute(query).scalars())
-    for item in missed:
+    for n, item in missed:
         reason = "outside_horizon" if item.entity_id in known else "no_decision"
-        matches[item.row] = _Match(None, item.entity_id, reason)
+        matches.append((n, _Match(None, item.entity_id, reason)))
     return matches

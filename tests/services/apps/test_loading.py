@@ -31,7 +31,7 @@ def test_example_app_loads_and_is_additive(churn_app: Path) -> None:
     assert app.model.metadata.kind == "lightgbm"
     assert app.model.metadata.content_hash.startswith("sha256:")
     assert app.model_version == app.model.metadata.content_hash[7:19]
-    assert app.reference is not None and app.reference.height == 4_000  # all the rows written
+    assert app.reference is not None and app.reference.height == 5_000  # the held-out rows
     assert app.additivity_error is not None and app.additivity_error < 1e-6
     assert app.warnings == ()
 

@@ -228,8 +228,8 @@ def test_drifted_features_are_marked_alert(churn_app: Path, store: Store) -> Non
     statuses = dict(
         re.findall(r'<tr data-feature="([^"]+)" data-status="([^"]+)"', latest.group(1))
     )
-    assert {name for name, status in statuses.items() if status == "alert"} == DRIFTED
-    assert statuses["plan"] == "ok" and "score" in statuses
+    assert {name for name, status in statuses.items() if status == "alert"} == {*DRIFTED, "score"}
+    assert statuses["plan"] == "ok"  # the score moves with the drifted inputs (days idle drives it)
     for name in DRIFTED:  # colour is not the only signal: the word and a mark are there too
         cells = re.search(rf'<tr data-feature="{name}" data-status="alert">(.*?)</tr>', html, re.S)
         assert cells is not None and "✖ alert" in cells.group(1)

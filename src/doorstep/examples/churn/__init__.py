@@ -180,17 +180,25 @@ def train_model(frame: pl.DataFrame, *, trees: int = 200, seed: int = 7) -> obje
     return lgb.train(params, data, num_boost_round=trees)
 
 
+REFERENCE_ROWS = 5_000
+"""Customers held out of training as the reference data: drift's baseline, and the labelled
+rows the scores are calibrated on (a model is over-confident on its own training rows, so
+quality estimated from a calibration fitted on them would be too optimistic)."""
+
+
 def write_example(
     directory: Path, *, rows: int = 20_000, trees: int = 200, customers: int = 2_000, seed: int = 7
 ) -> list[Path]:
-    """Write a complete app into ``directory``: spec, model, reference data, customers to score."""
+    """Write a complete app into ``directory``: spec, model, reference data (customers of the
+    same population held out of training), customers to score."""
     directory.mkdir(parents=True, exist_ok=True)
     training = generate_customers(rows, seed=seed)
     booster = train_model(training, trees=trees, seed=seed)
     model_path = directory / "model.lgb.txt"
     booster.save_model(str(model_path))  # type: ignore[attr-defined]
     reference = directory / "reference.parquet"
-    training.head(5_000).drop("email").write_parquet(reference)
+    held_out = generate_customers(REFERENCE_ROWS, seed=seed + 2, start_id=rows + customers + 1)
+    held_out.drop("email").write_parquet(reference)
     sample = directory / "customers.parquet"
     fresh = generate_customers(customers, seed=seed + 1, start_id=rows + 1)
     fresh.drop("churned").write_parquet(sample)

@@ -22,6 +22,7 @@ __all__ = [
     "DECISION_SCHEMA",
     "DecisionBatch",
     "decide_batch",
+    "decide_recorded",
     "decide_validated",
     "decision_schema",
 ]
@@ -116,9 +117,37 @@ def _routed(app: LoadedApp, valid: pl.DataFrame, explain: bool | None) -> pl.Dat
 
 def _decide(app: LoadedApp, valid: pl.DataFrame, explain: bool | None) -> pl.DataFrame:
     """The decisions of ``valid`` (checked records) by ``app``'s own model."""
+    features = valid[list(app.spec.feature_fields)]
+    return _decided(app, valid, _score_columns(app, features), features, explain)
+
+
+def decide_recorded(
+    app: LoadedApp, valid: pl.DataFrame, scores: pl.Series, actions: pl.Series | None
+) -> pl.DataFrame:
+    """The decisions of ``valid`` (checked records) with the scores they were given when they
+    were made (``scores``, checked by the caller), not the model's: the policy decides on them
+    (rule, review band, control group), unless ``actions`` says what was done (each row's
+    action, checked by the caller; a row whose action is not the policy's names no rule). None
+    is explained: the model's reasons would not explain a score it did not give."""
+    scored = pl.DataFrame({"score": scores.cast(pl.Float64)})
+    decided = _decided(app, valid, scored, None, False)
+    if actions is None:
+        return decided
+    same = decided["action"] == actions
+    return decided.with_columns(
+        actions.alias("action"),
+        pl.when(pl.Series(same)).then(pl.col("rule")).otherwise(None).alias("rule"),
+    )
+
+
+def _decided(
+    app: LoadedApp,
+    valid: pl.DataFrame,
+    scored: pl.DataFrame,
+    features: pl.DataFrame | None,
+    explain: bool | None,
+) -> pl.DataFrame:
     spec = app.spec
-    features = valid[list(spec.feature_fields)]
-    scored = _score_columns(app, features)
     policy_input = pl.concat([valid, scored], how="horizontal")
     result = app.policy.evaluate(policy_input, entity_ids=valid[spec.inputs.id], app=app.name)
     # status: held_out (control, would act) > pending_review > decided
@@ -138,6 +167,9 @@ def _decide(app: LoadedApp, valid: pl.DataFrame, explain: bool | None) -> pl.Dat
         status.alias("status"),
     ]
     mask = _explain_mask(spec.explain.for_, result.acted, review, explain)
+    if features is None:  # nothing to explain
+        mask[:] = False
+        features = valid.select([])
     reasons, reasons_text = _reasons(app, scored, features, mask)
     identity = [
         _constant(app.model_version, n, pl.String).alias("model_version"),
@@ -195,7 +227,7 @@ def _reasons(
     mask: npt.NDArray[np.bool_],
 ) -> tuple[pl.Series, pl.Series]:
     """``(reasons, reasons_text)`` for every row: explained where ``mask`` holds, else null."""
-    rows, count = features.height, int(mask.sum())
+    rows, count = len(mask), int(mask.sum())
     if count == 0 or app.spec.explain.top == 0:
         return (
             _constant(None, rows, REASON_DTYPE).alias("reasons"),

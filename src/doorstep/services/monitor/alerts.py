@@ -37,6 +37,7 @@ from doorstep.core.stats.drift_report import Status, worst_status
 from doorstep.ids import new_id
 from doorstep.services.monitor.alert_messages import Observation, alert_message, retrain_message
 from doorstep.services.monitor.alert_observations import observe
+from doorstep.services.monitor.blas import with_one_blas_thread
 from doorstep.services.monitor.drift import drift_thresholds
 from doorstep.services.monitor.fairness_alerts import fairness_observations
 from doorstep.services.monitor.ranges import alert_range
@@ -139,6 +140,7 @@ def _spec_alerts(spec: Spec) -> AlertsSpec:
     return alerts
 
 
+@with_one_blas_thread
 def run_monitor(
     spec: Spec,
     store: MonitorStore,

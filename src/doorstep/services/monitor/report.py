@@ -23,6 +23,7 @@ from doorstep.core.stats.quality import BinaryQuality, MulticlassQuality, Regres
 from doorstep.core.stats.reference_thresholds import ReferenceLabels
 from doorstep.core.stats.roi import ActionEconomics, RoiAccumulator
 from doorstep.core.windows import window_start as calendar_start
+from doorstep.services.monitor.blas import with_one_blas_thread
 from doorstep.services.monitor.drift import drift_windows
 from doorstep.services.monitor.estimation import (
     EstimationObserver,
@@ -178,6 +179,7 @@ def _prepare(
     return frame.with_columns(columns)
 
 
+@with_one_blas_thread
 def monitoring_report(
     spec: Spec,
     store: OutcomeStore,

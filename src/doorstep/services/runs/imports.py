@@ -40,11 +40,12 @@ from doorstep.errors import InputError, RecordError
 from doorstep.ids import derived_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.backfill import as_backfilled, is_imported
-from doorstep.services.decide.batch import decide_validated
+from doorstep.services.decide.batch import DecisionBatch, decide_recorded, decide_validated
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.decide.rejects import frame_rejects
 from doorstep.services.runs.file_runs import ChunkDecider, FileOrigin, run_file
 from doorstep.services.runs.files import unreadable_rows
+from doorstep.services.runs.recorded import RecordedColumns, check_recordable, recorded_values
 from doorstep.services.runs.sources import BY_HAND_LEASE_SECONDS, MAX_CHUNK_ROWS, RunOptions
 from doorstep.store.protocols import RecordRequest, RunStore
 from doorstep.store.runs import MAX_RUN_ERRORS, ChunkProgress, RunInfo
@@ -54,6 +55,7 @@ __all__ = [
     "ImportColumns",
     "import_decider",
     "import_file",
+    "recorded_columns",
     "imported_decision_id",
     "is_imported",
 ]
@@ -63,20 +65,46 @@ IMPORT_RUNNER = "doorstep decisions import"
 
 @dataclass(frozen=True)
 class ImportColumns:
-    """The file's columns an import reads besides the inputs: the decision time, and the key
-    that names a decision (the contract's id field when not given)."""
+    """The file's columns an import reads besides the inputs: the decision time, the key that
+    names a decision (the contract's id field when not given) and, for decisions imported as
+    they were made, the recorded score and action (:mod:`doorstep.services.runs.recorded`)."""
 
     decided_at: str
     key: str
+    recorded: RecordedColumns | None = None
 
     def stored(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_stored(cls, kept: dict[str, Any]) -> ImportColumns:
+        """The columns of a run's stored options (as :meth:`stored` wrote them)."""
+        recorded = kept.get("recorded")
+        return cls(
+            str(kept["decided_at"]),
+            str(kept["key"]),
+            RecordedColumns(**recorded) if recorded else None,
+        )
 
 
 def imported_decision_id(app: str, key: str, decided_at: datetime) -> str:
     """The id of the decision an import records for ``key`` made at ``decided_at``: a UUIDv7
     of that time (ids sort by decision time), the same for the same app, key and time."""
     return derived_id(int(decided_at.timestamp() * 1000), f"{app}\nimported\n{key}")
+
+
+def recorded_columns(
+    path: Path, input_format: str | None, as_recorded: bool, score: str | None, action: str | None
+) -> RecordedColumns | None:
+    """The recorded columns an import's options name: ``--score`` (default ``score``) and
+    ``--action`` (default: the file's ``action`` column when it has one), or ``None`` when the
+    decisions are to be decided again (none of ``--as-recorded``, ``--score``, ``--action``)."""
+    if not (as_recorded or score or action):
+        return None
+    if action is None:
+        first = next(iter(RecordReader(path, chunk_rows=1, fmt=input_format)), None)
+        action = "action" if first is not None and "action" in first.columns else None
+    return RecordedColumns(score or "score", action)
 
 
 def import_file(
@@ -95,6 +123,8 @@ def import_file(
     """Import the decisions of the file at ``path`` as a run by hand (``source``
     ``import:NAME``): each row decided again and recorded at its ``columns.decided_at``."""
     origin = FileOrigin.of(path, input_format, rejects)
+    if columns.recorded is not None:
+        check_recordable(app)
     reader = RecordReader(path, chunk_rows=1, fmt=input_format)
     _check_columns(reader, path, columns)
     options = RunOptions(
@@ -129,7 +159,12 @@ def _check_columns(reader: RecordReader, path: Path, columns: ImportColumns) -> 
     first = next(iter(reader), None)
     if first is None:
         return
-    for option, name in (("--decided-at", columns.decided_at), ("--key", columns.key)):
+    named = [("--decided-at", columns.decided_at), ("--key", columns.key)]
+    if columns.recorded is not None:
+        named.append(("--score", columns.recorded.score))
+        if columns.recorded.action is not None:
+            named.append(("--action", columns.recorded.action))
+    for option, name in named:
         if name not in first.columns:
             raise InputError(
                 f"{path.name}: {option} names the column {name!r}, which the file does not "
@@ -162,6 +197,7 @@ def _decide_imported(
     now = datetime.now(UTC)
     size = chunk.height
     bad = unreadable_rows(reader, offset, size)
+    mark = {"recorded": _recorded_mark(columns.recorded)} if columns.recorded is not None else {}
     times, raw_times = _times(chunk, columns.decided_at)
     keys = _texts(chunk, columns.key)
     entities = _texts(chunk, spec.inputs.id)
@@ -217,7 +253,16 @@ def _decide_imported(
         seen.add(made)
         ids[row] = made
     checked = validate_batch(chunk.drop("__bad__", strict=False), spec.inputs, row_offset=offset)
-    batch = decide_validated(app, checked, explain=options.explain)
+    if columns.recorded is None:
+        batch = decide_validated(app, checked, explain=options.explain)
+    else:
+        given = recorded_values(app, chunk, checked.valid, columns.recorded, offset)
+        kept_valid = checked.valid.filter(given.keep)
+        checked = dataclasses.replace(checked, valid=kept_valid)
+        batch = DecisionBatch(
+            decide_recorded(app, kept_valid, given.scores, given.actions), checked.rejects
+        )
+        own.extend(given.rejects)
     carried = [n for n in spec.inputs.fields if n in chunk.columns]
     present = [n for n in [spec.inputs.id, *spec.inputs.fields] if n in checked.valid.columns]
     records: list[dict[str, Any] | None] = [None] * size
@@ -231,7 +276,7 @@ def _decide_imported(
             "request": carried,
             "sources": {},
             "file": {"name": name, "row": row},
-            "imported": {"run": run_id, "key": keys[position]},
+            "imported": {"run": run_id, "key": keys[position], **mark},
         }
     recorded = record_batch(
         app,
@@ -272,6 +317,14 @@ def _decide_imported(
         for r in frame_rejects(app, rejects, source="import", at=now, run_id=run_id)
     ]
     return RecordRequest(decisions, app=app.name, rejects=kept), progress, rejects
+
+
+def _recorded_mark(columns: RecordedColumns) -> dict[str, str]:
+    """What an imported decision took from the file as recorded: which column gave what."""
+    mark = {"score": columns.score}
+    if columns.action is not None:
+        mark["action"] = columns.action
+    return mark
 
 
 def _kept_time(

@@ -90,7 +90,7 @@ def _resume_file(
     if isinstance(kept, dict):  # doorstep decisions import: decided as imports are
         from doorstep.services.runs.imports import ImportColumns, import_decider
 
-        columns = ImportColumns(str(kept["decided_at"]), str(kept["key"]))
+        columns = ImportColumns.from_stored(kept)
         decide = import_decider(app, columns, run.id)
         return run_file(app, store, lease, resumed, origin, decide=decide)
     return run_file(app, store, lease, resumed, origin)
