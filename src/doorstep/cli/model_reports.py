@@ -23,6 +23,7 @@ from doorstep.cli.options import (
     WindowOption,
     open_db,
     parse_time,
+    spec_path,
 )
 from doorstep.errors import InputError
 
@@ -55,16 +56,6 @@ MODES: dict[CompareMode, Literal["shadow", "canary"]] = {
 }
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-
-def spec_path(app: Path) -> Path:
-    """The spec of ``APP``: the file itself, ``doorstep.yaml`` in the folder, or the spec of the
-    app of that name in the working directory or its folders (as ``doorstep models list``)."""
-    if app.exists():
-        return app / "doorstep.yaml" if app.is_dir() else app
-    from doorstep.services.rollout.specs import find_spec
-
-    return find_spec([Path(".")], str(app))[0]
 
 
 def time_range(
