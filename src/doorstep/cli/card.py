@@ -40,7 +40,8 @@ def card(
     db: DbOption = None,
 ) -> None:
     """Write the model card: purpose, owner, inputs, reference data and offline quality, what
-    drives the score, live quality, ROI and drift, fairness, versions and their audit events."""
+    drives the score, live quality, ROI and drift, fairness, versions and their audit events,
+    and a page per registered version."""
     from doorstep.services.governance.card_file import write_card
 
     with card_render.steps() as stage:
