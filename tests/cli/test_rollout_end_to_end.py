@@ -205,8 +205,19 @@ def test_a_second_version_from_register_to_rollback(
     assert (champion["version"], challenger["version"]) == (v1, "2")
     assert challenger["decisions"] == canary.sum()  # only what it decided itself
     assert champion["decisions"] == customers.height - canary.sum()  # all of its own
+    result = runner.invoke(cli, ["monitor", *walk.spec, "--json", "--no-drift", "--nice", "0",
+                                 *walk.db])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    versions = json.loads(result.output)["versions"]  # the comparison in the monitor's report
+    assert (versions["champion"], versions["challenger"]) == (v1, "2") and versions["verdict"]
+    scored = {(d["version"], d["role"]): d["scores"] for d in versions["drift"]}
+    assert scored == {(v1, "champion"): customers.height - canary.sum(),
+                      ("2", "canary"): canary.sum(), ("2", "shadow"): second.height}  # fmt: skip
+    report = tmp_path / "report.html"
+    code, out = run("report", *walk.spec, "--out", str(report), "--no-drift", *walk.db)
+    assert code == 0 and 'id="versions-drift-table"' in report.read_text(), out
     assert walk.stages() == {v1: "champion", "2": "canary"}
-    walk.audited()  # comparing changes nothing
+    walk.audited()  # comparing and reporting change nothing
 
     # promote: refused without a key and with one key twice; two keys make version 2 champion
     with walk.store() as store:
