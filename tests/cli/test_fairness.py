@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from tests.services.monitor.test_fairness import SPEC, START, simulate
 from typer.testing import CliRunner
 
@@ -14,6 +15,7 @@ from doorstep.cli.main import app
 from doorstep.store import open_store
 
 runner = CliRunner()
+APP = "churn"
 RANGE = ["--since", START.isoformat(), "--until", (START + timedelta(days=10)).isoformat()]
 
 
@@ -56,3 +58,28 @@ def test_an_unknown_attribute_is_named(tmp_path: Path) -> None:
     assert result.exit_code == 1
     said = result.stderr.replace("\n", " ")
     assert "Got 'tenure_months' instead" in said and "choose from region, age, age_band" in said
+
+
+def test_the_app_is_named_like_the_models_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, spec = setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    by_name = runner.invoke(app, ["fairness", APP, "--by", "region", "--json", "--db", db, *RANGE])
+    assert by_name.exit_code == 0, by_name.output
+    by_spec = runner.invoke(app, ["fairness", "--spec", str(spec), "--by", "region", "--json",
+                                  "--db", db, *RANGE])  # fmt: skip
+    by_folder = runner.invoke(app, ["fairness", str(tmp_path), "--by", "region", "--json",
+                                    "--db", db, *RANGE])  # fmt: skip
+    reports = [json.loads(r.stdout) for r in (by_name, by_spec, by_folder)]
+    for report in reports:
+        report.pop("generated_at")
+    assert reports[0]["decisions"] == 1_500 and reports[0] == reports[1] == reports[2]
+    unknown = runner.invoke(app, ["fairness", "churm", "--db", db])
+    assert unknown.exit_code == 1 and f"No spec of app 'churm' (did you mean '{APP}'" in " ".join(
+        unknown.stderr.split()
+    )
+    both = runner.invoke(app, ["fairness", APP, "--spec", str(spec), "--db", db])
+    assert both.exit_code == 1 and "not both" in both.stderr
+    neither = runner.invoke(app, ["fairness", "--db", db])
+    assert neither.exit_code == 1 and "Name the app" in neither.stderr

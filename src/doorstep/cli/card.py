@@ -12,10 +12,12 @@ import typer
 
 from doorstep.cli import card_render
 from doorstep.cli.options import (
+    AppSpecArgument,
     DbOption,
     SinceOption,
-    SpecOption,
+    SpecOrAppOption,
     UntilOption,
+    app_spec,
     open_db,
     parse_time,
     profiles_for,
@@ -25,7 +27,8 @@ __all__ = ["card"]
 
 
 def card(
-    spec: SpecOption,
+    app: AppSpecArgument = None,
+    spec: SpecOrAppOption = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="File to write (.html or .md).", dir_okay=False)
     ] = Path("model-card.html"),
@@ -37,12 +40,13 @@ def card(
     db: DbOption = None,
 ) -> None:
     """Write the model card: purpose, owner, inputs, reference data and offline quality, what
-    drives the score, live quality, ROI and drift, fairness, versions and their audit events."""
+    drives the score, live quality, ROI and drift, fairness, versions and their audit events,
+    and a page per registered version."""
     from doorstep.services.governance.card_file import write_card
 
     with card_render.steps() as stage:
         done = write_card(
-            spec, partial(open_db, db), out, output_format=output_format,
+            app_spec(app, spec), partial(open_db, db), out, output_format=output_format,
             profiles=profiles_for(db), since=parse_time(since, "since"),
             until=parse_time(until, "until"), on_stage=stage,
         )  # fmt: skip

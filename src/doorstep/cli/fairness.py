@@ -9,13 +9,23 @@ from typing import Annotated
 import typer
 
 from doorstep.cli import fairness_render
-from doorstep.cli.options import DbOption, SinceOption, SpecOption, UntilOption, open_db, parse_time
+from doorstep.cli.options import (
+    AppSpecArgument,
+    DbOption,
+    SinceOption,
+    SpecOrAppOption,
+    UntilOption,
+    app_spec,
+    open_db,
+    parse_time,
+)
 
 __all__ = ["fairness"]
 
 
 def fairness(
-    spec: SpecOption,
+    app: AppSpecArgument = None,
+    spec: SpecOrAppOption = None,
     by: Annotated[
         list[str] | None,
         typer.Option(
@@ -37,7 +47,7 @@ def fairness(
     from doorstep.services.apps.loading import read_spec
     from doorstep.services.monitor.fairness import fairness_report
 
-    doc = read_spec(spec)
+    doc = read_spec(app_spec(app, spec))
     with fairness_render.reading() as on_rows, open_db(db) as store:
         report = fairness_report(
             doc.spec,

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -22,6 +23,7 @@ from doorstep.cli.options import (
     WindowOption,
     open_db,
     parse_time,
+    spec_path,
 )
 from doorstep.errors import InputError
 
@@ -39,17 +41,21 @@ DaysOption = Annotated[
     int | None,
     typer.Option(min=1, help="The last N days (instead of --since/--until; default 30)."),
 ]
+
+
+class CompareMode(StrEnum):
+    """What of the challenger ``models compare`` reads."""
+
+    shadow = "shadow"
+    canary = "canary"
+
+
+MODES: dict[CompareMode, Literal["shadow", "canary"]] = {
+    CompareMode.shadow: "shadow",
+    CompareMode.canary: "canary",
+}
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-
-def spec_path(app: Path) -> Path:
-    """The spec of ``APP``: the file itself, ``doorstep.yaml`` in the folder, or the spec of the
-    app of that name in the working directory or its folders (as ``doorstep models list``)."""
-    if app.exists():
-        return app / "doorstep.yaml" if app.is_dir() else app
-    from doorstep.services.rollout.specs import find_spec
-
-    return find_spec([Path(".")], str(app))[0]
 
 
 def time_range(
@@ -121,6 +127,14 @@ def compare(
     since: SinceOption = None,
     until: UntilOption = None,
     periods: PeriodsOption = None,
+    mode: Annotated[
+        CompareMode | None,
+        typer.Option(
+            help="Compare the challenger's shadow rows or only its own (canary) decisions "
+            "(default: its shadow rows when it has any in the range).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -134,6 +148,6 @@ def compare(
         found = compare_versions(
             loaded.spec, store, champion=champion or loaded.model_version, challenger=challenger,
             window=window, since=parse_time(since, "since"), until=parse_time(until, "until"),
-            periods=periods,
+            periods=periods, mode=None if mode is None else MODES[mode],
         )  # fmt: skip
     render.comparison(found, as_json=as_json)

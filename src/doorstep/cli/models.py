@@ -83,7 +83,7 @@ def models_register(
     and register it as a candidate version."""
     from doorstep.services.apps.loading import load_app
     from doorstep.services.rollout.files import MODELS_FOLDER
-    from doorstep.services.rollout.register import register_version
+    from doorstep.services.rollout.register import register_spec_model, register_version
     from doorstep.services.rollout.specs import find_spec
     from doorstep.store.engine import store_home
     from doorstep.store.home import DEFAULT_HOME
@@ -93,6 +93,9 @@ def models_register(
     folder = models if models is not None else store_home(db, DEFAULT_HOME) / MODELS_FOLDER
     with open_db(db) as store:
         caller = _caller(store, key)
+        # the spec's model is the first champion, as `serve` registers it: without it a
+        # promotion made from the command line alone would have nothing to roll back to
+        register_spec_model(loaded, store, actor=caller.actor, models=folder)
         done = register_version(
             loaded, store, file, version=version, models=folder, actor=caller.actor, notes=notes
         )

@@ -249,6 +249,10 @@ def render_report(report: MonitoringReport, out: Console | None = None) -> None:
             soft_wrap=True,
         )
     out.print(f"[bold]{roi.conclusion}[/]: {roi.message}", highlight=False, soft_wrap=True)
+    if report.versions is not None:
+        from doorstep.cli.versions_render import render_versions
+
+        render_versions(report.versions, out)
     if report.rejects is not None:
         from doorstep.cli.rejects_render import render_rejects
 

@@ -18,6 +18,7 @@ from doorstep.errors import InputError
 from doorstep.store.protocols import StoreContract  # light: no SQLAlchemy
 
 __all__ = [
+    "AppSpecArgument",
     "DbOption",
     "DriftOption",
     "InputFormatOption",
@@ -25,13 +26,16 @@ __all__ = [
     "PublicUrlOption",
     "SinceOption",
     "SpecOption",
+    "SpecOrAppOption",
     "SpecsArgument",
     "UntilOption",
     "WindowOption",
     "actor",
+    "app_spec",
     "open_db",
     "parse_time",
     "profiles_for",
+    "spec_path",
 ]
 
 DbOption = Annotated[
@@ -46,6 +50,21 @@ DbOption = Annotated[
 SpecOption = Annotated[
     Path, typer.Option("--spec", "-s", help="The app's doorstep.yaml.", dir_okay=False)
 ]
+AppSpecArgument = Annotated[
+    Path | None,
+    typer.Argument(
+        help="The app: its name (its spec found in the working directory or its folders), "
+        "its doorstep.yaml, or the folder holding it (or give --spec).",
+        show_default=False,
+    ),
+]
+SpecOrAppOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--spec", "-s", help="The app's doorstep.yaml (instead of APP).", dir_okay=False,
+        show_default=False,
+    ),
+]  # fmt: skip
 SpecsArgument = Annotated[
     list[Path],
     typer.Argument(help="Spec files (doorstep.yaml), or folders of them.", show_default=False),
@@ -123,3 +142,24 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # pragma: no cover - no user name in some containers
         return "cli"
+
+
+def spec_path(app: Path) -> Path:
+    """The spec of ``APP``: the file itself, ``doorstep.yaml`` in the folder, or the spec of the
+    app of that name in the working directory or its folders (as ``doorstep models list``)."""
+    if app.exists():
+        return app / "doorstep.yaml" if app.is_dir() else app
+    from doorstep.services.rollout.specs import find_spec
+
+    return find_spec([Path(".")], str(app))[0]
+
+
+def app_spec(app: Path | None, spec: Path | None) -> Path:
+    """The spec of a command that takes ``APP`` (see :func:`spec_path`) or ``--spec``."""
+    if app is not None and spec is not None:
+        raise InputError(f"Give the app ({app}) or --spec ({spec}), not both.")
+    if spec is not None:
+        return spec
+    if app is None:
+        raise InputError("Name the app (e.g. churn) or give its doorstep.yaml with --spec.")
+    return spec_path(app)

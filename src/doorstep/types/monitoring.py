@@ -24,6 +24,7 @@ from doorstep.core.stats.roi_report import Conclusion, Goal, OutcomeKind, RoiRep
 from doorstep.types.drift import DriftSection
 from doorstep.types.estimation import EstimationSection
 from doorstep.types.rejects import RejectsSection
+from doorstep.types.versions import VersionsSection
 
 if TYPE_CHECKING:
     from doorstep.core.stats.derived_threshold import DerivedThreshold
@@ -286,6 +287,9 @@ class MonitoringReport:
     note when the app or its reference cannot support it)."""
     rejects: RejectsSection | None = None
     """Records the input contract refused, per window (``None``: not counted)."""
+    versions: VersionsSection | None = None
+    """Champion against challenger and score drift per version (``None``: one version only,
+    or not asked for)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data: what the API and ``doorstep monitor --json`` send."""
@@ -303,4 +307,5 @@ class MonitoringReport:
             "drift": None if self.drift is None else self.drift.to_dict(),
             "estimated": None if self.estimated is None else self.estimated.to_dict(),
             "rejects": None if self.rejects is None else self.rejects.to_dict(),
+            "versions": None if self.versions is None else self.versions.to_dict(),
         }

@@ -5,7 +5,7 @@ them). See ``docs/monitoring.md``."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -285,3 +285,7 @@ class MonitoringOut(BaseModel):
     """Records the input contract refused, per window: ``decided``, ``rejected`` (records),
     ``rate`` (rejected / arrived) and ``rules`` (per field and rule: ``count`` broken rules,
     ``records`` distinct records)."""
+    versions: dict[str, Any] | None = None
+    """Champion against challenger (``comparison``: the JSON of ``doorstep models compare``,
+    with its ``verdict``) and each version's score drift against the champion's and the
+    reference's; ``null`` with one version only (``doorstep monitor`` fills it)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from doorstep.core.masking import mask_reasons
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.apps.registry import Registry
 from doorstep.types import Decision, Delivery
@@ -22,12 +23,15 @@ def decision_view(
     deliveries: list[Delivery] | None = None,
 ) -> dict[str, Any]:
     """A stored decision; inputs marked ``pii`` or ``sensitive`` are masked unless ``pii`` is
-    true. With ``deliveries`` (one decision read alone, not lists), a summary of each is added."""
+    true, and so are their values in the reasons. With ``deliveries`` (one decision read alone,
+    not lists), a summary of each is added."""
     inputs = record.inputs
+    reasons: list[Any] = list(record.reasons or [])
     app = registry.apps.get(record.app)
     if not pii and app is not None:
         hidden = {n for n, f in app.spec.inputs.fields.items() if f.masked}
         inputs = {k: (MASK if k in hidden and v is not None else v) for k, v in inputs.items()}
+        reasons = mask_reasons(reasons, hidden)
     view: dict[str, Any] = {
         "decision_id": record.id,
         "app": record.app,
@@ -39,7 +43,7 @@ def decision_view(
         "review": record.review,
         "control": record.control,
         "final_action": record.final_action,
-        "reasons": record.reasons or [],
+        "reasons": reasons,
         "model_version": record.model_version,
         "model_hash": record.model_hash,
         "inputs": inputs,

@@ -17,6 +17,7 @@ from doorstep.errors import InputError, NotFoundError
 from doorstep.ids import new_id
 from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.services.rollout.compare import compare_versions
+from doorstep.services.rollout.compare_report import Comparison, Mode
 from doorstep.store import RecordRequest, Store
 from doorstep.store.shadow_records import ShadowDecision
 from doorstep.types import Decision, DecisionStatus
@@ -173,3 +174,22 @@ def test_no_challenger_and_unknown_challenger(store: Store) -> None:
         compare_versions(spec(), store, champion="v1", challenger="v9", now=NOW)
     with pytest.raises(InputError, match="another version"):
         compare_versions(spec(), store, champion="v1", challenger="v1", now=NOW)
+
+
+def test_a_mode_reads_one_kind_of_challenger_rows(store: Store) -> None:
+    simulate(store, 300, canary=False, seed=4)  # version v2 only shadowed
+    until = START + timedelta(days=5)
+
+    def compare(mode: Mode, challenger: str | None = None) -> Comparison:
+        return compare_versions(
+            spec(), store, champion="v1", challenger=challenger, since=START, until=until,
+            now=NOW, mode=mode,
+        )  # fmt: skip
+
+    found = compare("shadow")
+    assert found.mode == "shadow" and found.challenger is not None
+    assert found.challenger.decisions == 300
+    found = compare("canary")  # a shadow's rows are no canary's decisions
+    assert found.challenger is None and found.champion.decisions == 300
+    with pytest.raises(NotFoundError, match="'v2' decided or shadowed nothing"):
+        compare("canary", "v2")

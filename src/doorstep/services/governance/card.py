@@ -13,7 +13,8 @@ from where it is known —
 | quantitative analyses | the monitoring report, fairness per group, stored explanations |
 | ethical considerations, caveats | ``card.ethical_considerations`` and ``card.limitations`` |
 
-and the history of versions and their ``model…`` audit events. :mod:`card_html` and
+and the history of versions and their ``model…`` audit events, with a page per version
+(:mod:`card_versions`). :mod:`card_html` and
 :mod:`card_markdown` render it.
 """
 
@@ -28,12 +29,13 @@ from typing import Any, Protocol
 from doorstep import __version__
 from doorstep.errors import InputError
 from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.governance.card_versions import VersionPage, VersionsStore, version_pages
 from doorstep.services.governance.importance import ImportanceSummary, stored_importance
 from doorstep.services.governance.reference_summary import ReferenceSummary, summarise_reference
 from doorstep.services.monitor.drift import ProfileCache, drift_thresholds
 from doorstep.services.monitor.fairness import FairnessReport, fairness_report
 from doorstep.services.monitor.report import monitoring_report
-from doorstep.store.protocols import AuditStore, DecisionStore, ModelVersionStore, OutcomeStore
+from doorstep.store.protocols import AuditStore, DecisionStore, OutcomeStore
 from doorstep.types import AuditEvent, MonitoringReport
 
 __all__ = ["CardStore", "InputRow", "ModelCard", "model_card"]
@@ -43,8 +45,9 @@ Stage = Callable[[str, int, int], None]
 STAGES = 5
 
 
-class CardStore(DecisionStore, OutcomeStore, ModelVersionStore, AuditStore, Protocol):
-    """What a model card reads: decisions and their explanations, outcomes, versions, audit."""
+class CardStore(DecisionStore, OutcomeStore, VersionsStore, AuditStore, Protocol):
+    """What a model card reads: decisions and their explanations, outcomes, versions and
+    their decisions, audit."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class ModelCard:
     fairness_note: str
     versions: tuple[dict[str, Any], ...]
     events: tuple[AuditEvent, ...]
+    pages: tuple[VersionPage, ...] = ()
+    """A page per registered version, the served one first (:mod:`card_versions`)."""
 
 
 def model_card(
@@ -139,6 +144,9 @@ def model_card(
     stage("Reading versions and their audit events", 4, STAGES)
     versions = tuple(store.model_versions(spec.app.name))
     events = tuple(store.app_audit(spec.app.name, kind_prefix="model"))
+    pages = version_pages(
+        spec, store, served=app.model_version, since=report.since, until=report.until, now=now
+    )
     meta = app.model.metadata
     stage("Done", STAGES, STAGES)
     return ModelCard(
@@ -167,6 +175,7 @@ def model_card(
         fairness_note=note,
         versions=versions,
         events=events,
+        pages=pages,
     )
 
 

@@ -53,11 +53,14 @@ def write_card(
     until: datetime | None = None,
     on_stage: Stage | None = None,
 ) -> WrittenCard:
-    """Load the app of ``spec`` (model and reference data), gather its card from the store and
-    write it to ``out``."""
+    """Load the app of ``spec`` (model and reference data) as its stages in the store say (the
+    champion's model), gather its card from the store and write it to ``out``."""
     chosen = card_format(out, output_format)
-    app = load_app(spec)
+    from doorstep.services.rollout.serving import staged_app
+
+    loaded = load_app(spec)
     with open_store() as store:
+        app = staged_app(loaded, store)  # the version served now, as the stages say
         card = model_card(
             app, store, spec_path=spec, profiles=profiles, since=since, until=until,
             on_stage=on_stage,

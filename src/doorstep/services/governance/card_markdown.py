@@ -131,6 +131,7 @@ def render_card_markdown(card: ModelCard) -> str:
                 for v in card.versions
             ],
         ),  # fmt: skip
+        *_pages(card),
         "### Audit events",
         "",
         *_table(
@@ -151,6 +152,75 @@ def render_card_markdown(card: ModelCard) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _pages(card: ModelCard) -> list[str]:
+    """A subsection per registered version: what it is, its stages, its live figures."""
+    out: list[str] = []
+    since, until = card.monitoring.since.isoformat(), card.monitoring.until.isoformat()
+    for v in card.pages:
+        served = ", served now" if v.served else ""
+        registered = v.registered_at.isoformat() if v.registered_at else "—"
+        out += [f"### Version {v.version}: {v.stage or '—'}{served}", ""]
+        out += _table(
+            ["", ""],
+            [
+                ["content hash", f"`{v.content_hash}`"],
+                ["owner", v.owner or "—"],
+                ["registered", f"{registered} by {v.registered_by}" if v.registered_by
+                 else registered],
+                *([["notes", v.notes]] if v.notes else []),
+                *([["kept at", f"`{v.path}`"]] if v.path else []),
+                ["checks", " ".join(v.checks)],
+            ],
+        )  # fmt: skip
+        out += ["#### Stage history", ""]
+        out += (
+            _table(
+                ["when", "from", "to", "by", "why"],
+                [
+                    [
+                        h["at"].isoformat(),
+                        h["from_stage"] or "—",
+                        h["to_stage"] + (f" {h['share']:.0%}" if h.get("share") else ""),
+                        h["actor"],
+                        h["reason"],
+                    ]
+                    for h in v.history
+                ],
+            )  # fmt: skip
+            if v.history
+            else ["No change of stage: registered as a candidate.", ""]
+        )
+        for p in v.promotions:
+            approvals = ", ".join(f"{a['approver']} ({a['reason']})" for a in p["approvals"])
+            approved = f"; approved by {approvals}" if approvals else ""
+            out += [
+                f"Promotion requested {p['requested_at'].isoformat()} by {p['requested_by']} "
+                f"({p['reason']}): {p['state']}{approved}.",
+                "",
+            ]
+        out += [f"#### Live, {since} to {until}", ""]
+        side = v.live
+        if side is None:
+            out += ["No decision or shadow row in this range.", ""]
+            continue
+        rows: list[list[object]] = [
+            ["shadow rows" if side.role == "shadow" else "decisions", side.decisions],
+            ["with an outcome", side.labelled],
+        ]
+        if side.quality is not None:
+            rows += [
+                [name, _interval(side.quality.metric(key))]
+                for key, name in _metrics(card)
+                if side.quality.metric(key) is not None
+            ]
+        rate = side.override_rate
+        rows.append(["override rate", "—" if rate is None else f"{rate * 100:.1f} %"])
+        out += _table(["", ""], rows)
+        if v.verdict:
+            out += [v.verdict, ""]
+    return out
 
 
 def _metrics(card: ModelCard) -> list[tuple[QualityMetric, str]]:

@@ -137,14 +137,20 @@ def compare_versions(
     periods: int | None = None,
     now: datetime | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    mode: Mode | None = None,
 ) -> Comparison:
     """Champion ``champion`` against ``challenger`` (default: the other version with the most
-    decisions or shadow rows in the range) on the outcomes of ``spec``'s app."""
+    decisions or shadow rows in the range) on the outcomes of ``spec``'s app. ``mode``: compare
+    the challenger's shadow rows or its own (canary) decisions only; by default its shadow rows
+    when it has any in the range (a version tried in shadow, then as a canary, the same day)."""
     span = _resolve(spec, window, since, until, periods, now or datetime.now(UTC))
     app = spec.app.name
     between = {"since": span.since, "until": span.until}
     decided = {c.model_version: c for c in store.version_counts(app, **between)}
     shadowed = {c.model_version: c for c in store.shadow_counts(app, **between)}
+    if mode is not None:  # one kind of challenger rows only
+        decided = {v: c for v, c in decided.items() if mode == "canary" or v == champion}
+        shadowed = shadowed if mode == "shadow" else {}
     mode, chosen = _choose(champion, challenger, decided, shadowed)
     seen = sorted((set(decided) | set(shadowed)) - {champion, chosen or ""})
     try:

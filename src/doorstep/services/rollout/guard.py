@@ -62,7 +62,7 @@ def judge_canary(
     try:
         found = compare_versions(
             spec, store, champion=first, challenger=version, window=window, since=since,
-            until=now, now=now,
+            until=now, now=now, mode="canary",
         )  # fmt: skip
     except NotFoundError:
         obs = _observation("insufficient_data", window, since, now, "no decision yet", label)

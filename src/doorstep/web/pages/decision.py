@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from doorstep.core.masking import mask_reasons
 from doorstep.core.reasons import effect_text
 from doorstep.errors import DoorstepError, NotFoundError, RecordError, RecordsInvalidError
 from doorstep.services.decide.history import find_decision
@@ -61,6 +62,8 @@ def page_context(
                 }
             )
         for change in what_would_change(app, record):
+            if fields[change.field].masked and not pii:
+                continue  # a suggestion would name the hidden value
             what_if.append(
                 {
                     "label": change.label,
@@ -70,7 +73,9 @@ def page_context(
                     "score": change.score,
                 }
             )
-    reasons = record.reasons or []
+    reasons: list[Any] = list(record.reasons or [])
+    if app is not None and not pii:  # the values of sensitive inputs, as in the inputs above
+        reasons = mask_reasons(reasons, {n for n, f in app.spec.inputs.fields.items() if f.masked})
     unit = None
     if app is not None and app.spec.model.task == "regression":
         unit = app.spec.explain.score_unit

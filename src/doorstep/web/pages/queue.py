@@ -24,7 +24,7 @@ from doorstep.services.review.queue import (
     sla_state,
 )
 from doorstep.services.review.queue import skip_case as record_skip
-from doorstep.web.auth import actor_of
+from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
 from doorstep.web.pages.queue_rows import queue_row
 from doorstep.web.pages.templating import render
@@ -115,13 +115,18 @@ def _kept(params: Mapping[str, str]) -> str:
 async def review_queue(request: Request) -> Response:
     service = request.app.state.service
     key_id = request.state.key.id
+    pii = request.state.key.role in PII_ROLES
     filters, problems = checked_filters(request.query_params, service.registry.apps)
     now = datetime.now(UTC)
     page = await anyio.to_thread.run_sync(
         lambda: queue_page(service.registry, service.store, filters, now=now, key_id=key_id)
     )
     rows = [
-        (entry, sla_state(service.registry, entry, now), queue_row(service.registry, entry))
+        (
+            entry,
+            sla_state(service.registry, entry, now),
+            queue_row(service.registry, entry, pii=pii),
+        )
         for entry in page.items
     ]
     actions = sorted({a for app in service.registry for a in ["none", *app.spec.actions]})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from doorstep.core.masking import MASK
 from doorstep.core.thresholds import nearest_threshold, score_thresholds
 from doorstep.services.apps.registry import Registry
 from doorstep.services.decide.what_if import format_value
@@ -29,7 +30,9 @@ class QueueRow:
     """``(label, value)`` of the fields marked ``show_in_queue``."""
 
 
-def queue_row(registry: Registry, entry: QueueEntry) -> QueueRow:
+def queue_row(registry: Registry, entry: QueueEntry, *, pii: bool = False) -> QueueRow:
+    """A row of the queue; ``pii``: the role sees pii and sensitive values (else the top
+    reason of such an input is shown without its value)."""
     score = significant(entry.score)
     app = registry.apps.get(entry.app)
     if app is None:
@@ -47,7 +50,9 @@ def queue_row(registry: Registry, entry: QueueEntry) -> QueueRow:
     reason, raises = "", False
     if entry.reasons:
         top = max(entry.reasons, key=lambda r: abs(float(r.get("effect") or 0)))
-        reason = f"{top.get('label') or top.get('feature')}: {top.get('value')}"
+        field = app.spec.inputs.fields.get(str(top.get("feature")))
+        value = MASK if not pii and field is not None and field.masked else top.get("value")
+        reason = f"{top.get('label') or top.get('feature')}: {value}"
         raises = float(top.get("effect") or 0) > 0
     fields = app.spec.inputs.fields
     inputs = [

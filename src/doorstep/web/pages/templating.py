@@ -94,6 +94,8 @@ def render(
     user = getattr(request.state, "key", None) if session is not None else None
     role = user.role if user is not None else None  # the key's role now, read with the session
     registry = request.app.state.service.registry
+    owners = {name: app.spec.app.owner for name, app in registry.apps.items()}
+    page_app = _page_app(request, context)
     base: dict[str, Any] = {
         "request": request,
         "session": session,
@@ -103,11 +105,26 @@ def render(
         "can_operate": role in OPERATORS,
         "sees_pii": role in PII_ROLES,
         "app_names": list(registry.apps),
+        # who answers for the app(s) the page shows, in the app bar of every page
+        "app_owners": [(page_app, owners[page_app])]
+        if page_app in owners
+        else list(owners.items()),
         "now": datetime.now(UTC),
     }
     base.update(context)
     html = environment().get_template(template).render(base)
     return page_response(html, status=status)
+
+
+def _page_app(request: Request, context: dict[str, Any]) -> str | None:
+    """The app a page is about: its route's ``{app}``, else its decision's (``None``: a page
+    of every app, like the review queue)."""
+    app = request.path_params.get("app")
+    if isinstance(app, str):
+        return app
+    record = context.get("record")
+    found = getattr(record, "app", None)
+    return found if isinstance(found, str) else None
 
 
 def page_response(html: str, *, status: int = 200) -> HTMLResponse:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
+from doorstep.core.masking import mask_reasons
 from doorstep.core.reasons import effect_text
 from doorstep.core.thresholds import score_thresholds
 from doorstep.services.apps.loading import LoadedApp
@@ -42,10 +43,11 @@ def score_bar(app: LoadedApp, score: float) -> dict[str, Any] | None:
 
 
 def hidden_fields(request: Request, app: LoadedApp) -> frozenset[str]:
-    """Personal data a role without need may not see, so may not edit either."""
+    """Personal data and sensitive attributes a role without need may not see, so may not edit
+    either (the form would show their values)."""
     if request.state.key.role in PII_ROLES:
         return frozenset()
-    return frozenset(n for n, f in app.spec.inputs.fields.items() if f.pii)
+    return frozenset(n for n, f in app.spec.inputs.fields.items() if f.masked)
 
 
 def trial_context(
@@ -57,7 +59,9 @@ def trial_context(
     fields = editable_fields(app, record, hidden=hidden)
     values = dict(record.inputs) if trial is None else trial.inputs
     score = record.score if trial is None else trial.score
-    reasons = list(record.reasons or []) if trial is None else trial.reasons
+    reasons: list[Any] = list(record.reasons or []) if trial is None else list(trial.reasons)
+    if request.state.key.role not in PII_ROLES:  # values of pii and sensitive inputs
+        reasons = mask_reasons(reasons, {n for n, f in app.spec.inputs.fields.items() if f.masked})
     unit = app.spec.explain.score_unit if app.spec.model.task == "regression" else None
     return {
         "fields": fields,

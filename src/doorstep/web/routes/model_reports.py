@@ -97,6 +97,7 @@ def read_compare(
     since: datetime | None = None,
     until: datetime | None = None,
     periods: Annotated[int | None, Query(ge=1, le=MAX_WINDOWS)] = None,
+    mode: Literal["shadow", "canary"] | None = None,
 ) -> Response:
     """Champion (default: the version the app serves) against a challenger (default: the
     other version with the most decisions or shadow rows in the range): quality per window with
@@ -107,6 +108,7 @@ def read_compare(
     found = compare_versions(
         loaded.spec, service.store, champion=champion or loaded.model_version,
         challenger=challenger, window=window, since=since, until=until, periods=periods,
+        mode=mode,
     )  # fmt: skip
     return _json(found.as_dict())
 
