@@ -157,6 +157,9 @@ class Verdict:
     key_id: str | None = None
     """The API key giving the verdict: a live claim of another key on the decision refuses it
     (``ReviewClaimedError``)."""
+    hold_seconds: float = 0.0
+    """The undo window: the deliveries the verdict releases or adds are due only after it, and
+    until then :meth:`ReviewStore.undo_review` takes the verdict back (0: no undo)."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,14 @@ class ReviewStore(Protocol):
         ``ReviewConflictError`` (not pending, or already reviewed — also under concurrency).
         In the same transaction, approve makes the decision's ``held`` deliveries ``pending``;
         override cancels them and inserts the verdict's deliveries."""
+        ...
+
+    def undo_review(self, decision_id: str, actor: str, *, now: datetime) -> Decision:
+        """Take back the verdict on a decision within its undo window: the decision is
+        ``pending_review`` again, the review gone, the deliveries the verdict released held
+        again (those it added gone, those it cancelled held), and ``review.undone`` recorded.
+        Raises ``NotFoundError``, or ``ReviewConflictError`` (no verdict, the window closed, or
+        a delivery moved on since)."""
         ...
 
     def get_review(self, decision_id: str) -> Review | None:

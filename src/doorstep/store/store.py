@@ -31,6 +31,7 @@ from doorstep.store import replay as _replay
 from doorstep.store import runs as _runs
 from doorstep.store import sessions as _sessions
 from doorstep.store import shadow as _shadow
+from doorstep.store import undo as _undo
 from doorstep.store import versions as _versions
 from doorstep.store import window_inputs as _window_inputs
 from doorstep.store.audit import AuditWriter
@@ -176,6 +177,13 @@ class Store:
     def review(self, verdict: Verdict) -> Decision:
         with self._write() as (conn, audit):
             return _decisions.review(conn, audit, verdict)
+
+    def undo_review(self, decision_id: str, actor: str, *, now: datetime) -> Decision:
+        with self._write() as (conn, audit):
+            _undo.undo_review(conn, audit, decision_id, actor, now)
+            record = _decisions.get_decision(conn, decision_id)
+        assert record is not None
+        return record
 
     # the review queue and its claims (pages)
 
