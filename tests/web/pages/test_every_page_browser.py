@@ -86,6 +86,11 @@ def test_every_page_passes_axe_and_a_phone_never_scrolls_sideways(
                 assert why is not None and form is not None
                 after = form["y"] >= why["y"] + why["height"]
                 assert after == (size == "phone"), (size, why, form)
+            if name in ("deliveries", "decision"):  # a card per delivery on a phone, like the queue
+                shown = tab.evaluate(
+                    "getComputedStyle(document.querySelector('#deliveries tr.delivery')).display"
+                )
+                assert shown == ("block" if size == "phone" else "table-row"), (name, size)
             if name == "dashboard":
                 tab.wait_for_selector("#panel-drift", timeout=30_000)
                 tab.wait_for_selector("[data-chart=decisions-per-day][data-drawn]")
