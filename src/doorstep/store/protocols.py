@@ -172,6 +172,8 @@ class ApiKey:
     created_at: datetime
     created_by: str
     revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    """When a request last came with it (to within a minute; ``None``: not since it was made)."""
 
 
 @dataclass(frozen=True)
@@ -722,6 +724,11 @@ class KeyStore(Protocol):
         ...
 
     def count_keys(self) -> int: ...
+
+    def touch_keys(self, used: dict[str, datetime]) -> None:
+        """Record when keys were last used (key id -> moment); a moment older than the one
+        stored changes nothing. No audit event: it is operational, not state."""
+        ...
 
     def key_generation(self) -> int:
         """A number that changes with every key revocation and role change (in the same

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Final, Protocol
 
 import anyio.to_thread
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from doorstep.errors import AuthError, PermissionDeniedError
+from doorstep.services.governance.key_usage import KeyUsage
 from doorstep.store.protocols import ApiKey, KeyStore, Role
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "KeyGeneration",
     "actor_of",
     "authorize",
+    "note_use",
 ]
 
 OPEN: Final = "open"
@@ -243,6 +246,16 @@ async def authorize(request: Request) -> None:
         )
     request.state.key = key
     request.scope[AUTHORIZED] = True
+    await note_use(request, key)
+
+
+async def note_use(request: Request, key: ApiKey) -> None:
+    """Record that ``key`` is used (at most once a minute per key and process: see
+    :mod:`doorstep.services.governance.key_usage`)."""
+    usage: KeyUsage | None = getattr(request.app.state, "key_usage", None)
+    now = datetime.now(UTC)
+    if usage is not None and usage.due(key.id, now):
+        await anyio.to_thread.run_sync(usage.record, key.id, now)
 
 
 AUTHORIZED: Final = "doorstep.authorized"
