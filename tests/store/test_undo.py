@@ -46,8 +46,8 @@ def test_an_approval_waits_for_its_window_and_an_undo_holds_it_again(store: Stor
     assert _states(store) == {("retention_offer", delivery_id): "held"}
     # held again: not even after the window
     assert store.claim_deliveries("w", 10, 30, now=given + timedelta(hours=1)) == []
-    queue = [e.id for e in store.review_queue(QueueQuery(apps=("churn",)), now=datetime.now(UTC)).items]
-    assert queue == [decision_id]
+    queue = store.review_queue(QueueQuery(apps=("churn",)), now=datetime.now(UTC)).items
+    assert [e.id for e in queue] == [decision_id]
     trail = [(e.kind, e.actor) for e in store.decision_audit(decision_id)]
     assert trail[-2:] == [("review.recorded", "key:ana"), ("review.undone", "key:bo")]
     assert store.verify_audit().ok

@@ -43,7 +43,7 @@ async def test_the_keys_page_shows_when_each_key_was_last_used(
     )
     assert signed.status_code == 303
     page = await client.get("/keys")
-    assert page.status_code == 200 and "<th scope=\"col\">Last used</th>" in page.text
+    assert page.status_code == 200 and '<th scope="col">Last used</th>' in page.text
     owner = next(k for k in store.list_keys() if k.name == "test-owner")
     assert owner.last_used_at is not None  # the sign-in's first page request
     row = re.search(r'<tr data-key="test-owner">.*?</tr>', page.text, re.S)

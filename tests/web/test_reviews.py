@@ -127,7 +127,8 @@ async def test_an_undo_after_the_window_is_409(
     churn_app: Path, store: StoreContract, keys: dict[str, str], settings: ServeSettings
 ) -> None:
     spec = churn_app / "doorstep.yaml"
-    spec.write_text(spec.read_text().replace("review_undo_seconds: 15 ", "review_undo_seconds: 0.3 "))
+    text = spec.read_text()
+    spec.write_text(text.replace("review_undo_seconds: 15 ", "review_undo_seconds: 0.3 "))
     app = create_app(load_registry([spec]), store, settings)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(
