@@ -66,6 +66,10 @@ def test_a_reviewer_undoes_a_verdict_and_the_case_is_back_with_its_action_held(
         trail = [(e.kind, e.actor) for e in live.store.decision_audit(case)]
         assert trail[-1] == ("review.undone", "key:reviewer-1")
         assert live.store.verify_audit().ok
+        page.goto(f"{live.url}/apps/churn/activity")
+        latest = page.locator("#activity li").first
+        assert latest.get_attribute("data-kind") == "review.undone"
+        assert f"undid the approval of {record.entity_id}" in latest.inner_text()
         assert errors == []
     finally:
         context.close()
