@@ -47,6 +47,8 @@ async def test_the_banner_names_the_case_and_its_undo_puts_it_back(seeded: Site)
             assert f"Verdict recorded on {entity} (" in banner and ": approved." in banner
             assert case not in re.sub(r'(href|action)="[^"]*"', "", banner)  # named, not its id
             assert f'action="/decisions/{case}/undo"' in banner and 'id="undo-verdict"' in banner
+        decided = await client.get(f"/decisions/{case}")  # the case itself offers it too
+        assert 'id="verdict-given"' in decided.text and "Undo this verdict" in decided.text
         undone = await client.post(f"/decisions/{case}/undo", data={"csrf_token": csrf})
         assert undone.status_code == 303
         assert undone.headers["location"] == f"/decisions/{case}?undone=1"
@@ -64,5 +66,14 @@ async def test_the_banner_names_the_case_and_its_undo_puts_it_back(seeded: Site)
         assert 'id="verdict-done"' not in plain.text
         viewer, viewer_csrf = await session_client(seeded, "viewer")
         async with aclosing(viewer):
+            again_given = await client.post(
+                f"/decisions/{case}/verdict",
+                data={"csrf_token": csrf, "verdict": "approve", "case": case, "reason": "ok"},
+            )
+            assert again_given.status_code == 303
+            shown = await viewer.get(f"/decisions/{case}")
+            assert 'id="verdict-given"' in shown.text and "Undo this verdict" not in shown.text
             refused = await viewer.post(f"/decisions/{case}/undo", data={"csrf_token": viewer_csrf})
             assert refused.status_code == 403
+    record = seeded.store.get_decision(case)
+    assert record is not None and record.status == "approved"  # the viewer's undo changed nothing

@@ -196,6 +196,11 @@ async def show(
         )
         context["given"] = given
         context["done_entity"] = given.entity_id if given is not None else ""
+        context["this_verdict"] = (
+            given_verdict(service.registry, service.store, decision_id, now=datetime.now(UTC))
+            if context["review"] is not None and given is None
+            else None
+        )
         return context
 
     context = await anyio.to_thread.run_sync(load)
