@@ -275,6 +275,13 @@ class FakeStore:
             return None
         return found[0]
 
+    @implements(StoreContract.touch_keys)
+    def touch_keys(self, used: dict[str, datetime]) -> None:
+        for digest, (key, secret) in list(self.keys.items()):
+            at = used.get(key.id)
+            if at is not None and (key.last_used_at is None or key.last_used_at < at):
+                self.keys[digest] = (replace(key, last_used_at=at), secret)
+
     @implements(StoreContract.list_keys)
     def list_keys(self) -> list[ApiKey]:
         return [k for k, _ in self.keys.values()]

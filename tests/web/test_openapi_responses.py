@@ -177,6 +177,7 @@ async def exercise(
     await call("POST", review, decision_id=pending[0]["decision_id"])(json=body)
     body = {"verdict": "override", "reason": "not this one", "action": "none"}
     await call("POST", review, decision_id=pending[1]["decision_id"])(json=body)
+    await call("POST", review + "/undo", decision_id=pending[1]["decision_id"])()
     read = "/v1/decisions/{decision_id}"
     for decision in (one, completed.json(), pending[0], pending[2]):
         await call("GET", read, decision_id=decision["decision_id"])()

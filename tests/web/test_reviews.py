@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from tests.web.conftest import auth, customer
+
+from doorstep.services.apps.registry import load_registry
+from doorstep.store.protocols import StoreContract
+from doorstep.web import ServeSettings, create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -91,3 +97,49 @@ async def test_unknown_decisions_are_404(client: httpx.AsyncClient) -> None:
         await client.post("/v1/decisions/nope/review", json={"verdict": "approve", "reason": "x"}),
     ):
         assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+async def test_a_verdict_is_undone_within_its_window(
+    client: httpx.AsyncClient, keys: dict[str, str]
+) -> None:
+    decision = (await decisions(client, "pending_review"))[0]["decision_id"]
+    reviewer = auth(keys, "reviewer")
+    body = {"verdict": "approve", "reason": "customer called us"}
+    given = await client.post(f"/v1/decisions/{decision}/review", json=body, headers=reviewer)
+    assert given.status_code == 200
+    undo = f"/v1/decisions/{decision}/review/undo"
+    for role in ("viewer", "client"):  # roles as for verdicts
+        refused = await client.post(undo, headers=auth(keys, role))
+        assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+    undone = await client.post(undo, headers=reviewer)
+    assert undone.status_code == 200, undone.text
+    assert (undone.json()["status"], undone.json()["final_action"]) == ("pending_review", None)
+    read = (await client.get(f"/v1/decisions/{decision}")).json()
+    assert read["status"] == "pending_review"
+    assert [d["state"] for d in read["deliveries"]] in ([], ["held"])
+    again = await client.post(undo, headers=reviewer)  # nothing left to undo
+    assert again.status_code == 409 and again.json()["code"] == "review_conflict"
+    assert again.headers["content-type"] == "application/problem+json"
+    assert (await client.post("/v1/decisions/nope/review/undo")).status_code == 404
+
+
+async def test_an_undo_after_the_window_is_409(
+    churn_app: Path, store: StoreContract, keys: dict[str, str], settings: ServeSettings
+) -> None:
+    spec = churn_app / "doorstep.yaml"
+    text = spec.read_text()
+    spec.write_text(text.replace("review_undo_seconds: 15 ", "review_undo_seconds: 0.3 "))
+    app = create_app(load_registry([spec]), store, settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=auth(keys, "admin")
+    ) as short:
+        decision = (await decisions(short, "pending_review"))[0]["decision_id"]
+        body = {"verdict": "override", "action": "none", "reason": "on a discount already"}
+        assert (await short.post(f"/v1/decisions/{decision}/review", json=body)).status_code == 200
+        await anyio.sleep(0.4)
+        late = await short.post(f"/v1/decisions/{decision}/review/undo")
+        assert late.status_code == 409 and late.json()["code"] == "review_conflict"
+        assert "undo window closed at" in late.json()["detail"]
+        assert (await short.get(f"/v1/decisions/{decision}")).json()["status"] == "overridden"
+    await app.state.service.close()

@@ -33,7 +33,8 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(db: DbOption = None) -> None:
-    """List API keys: id, name, role, prefix, created, revoked. Secrets are never shown."""
+    """List API keys: id, name, role, prefix, created, last used (to within a minute),
+    revoked. Secrets are never shown."""
     from doorstep.services.governance.keys import list_keys
 
     with open_db(db) as store:

@@ -211,7 +211,7 @@ def try_the_api(console: Console, customers: Path, spec: Spec, port: int) -> Non
 
 def keys_table(keys: list[ApiKey]) -> Table:
     """API keys, one row each; the secret is never known, only its first characters."""
-    table = Table("id", "name", "role", "prefix", "created", "revoked")
+    table = Table("id", "name", "role", "prefix", "created", "last used", "revoked")
     for key in keys:
         table.add_row(
             key.id,
@@ -219,6 +219,7 @@ def keys_table(keys: list[ApiKey]) -> Table:
             key.role,
             key.prefix + "…",
             key.created_at.strftime("%Y-%m-%d %H:%M"),
+            key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never",
             key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "",
         )
     return table

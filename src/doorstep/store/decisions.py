@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,8 +13,9 @@ from doorstep.errors import NotFoundError, ReviewConflictError, StoreError
 from doorstep.ids import new_id
 from doorstep.store import outbox as _outbox
 from doorstep.store import queue as _queue
+from doorstep.store import undo as _undo
 from doorstep.store.audit import AuditWriter, RowDigest, decision_fields, review_fields
-from doorstep.store.canonical import dump_json
+from doorstep.store.canonical import dump_json, iso
 from doorstep.store.cursor import decode_cursor, encode_cursor
 from doorstep.store.protocols import (
     DecisionPage,
@@ -301,6 +302,7 @@ def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> Decisio
             f"{current.status!r}); a verdict was already given or none is needed."
         )
     review_id = new_id()
+    now = datetime.now(UTC)
     row: dict[str, Any] = {
         "id": review_id,
         "decision_id": verdict.decision_id,
@@ -308,8 +310,11 @@ def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> Decisio
         "action": final_action if verdict.verdict == "override" else None,
         "reason": verdict.reason,
         "actor": verdict.actor,
-        "created_at": datetime.now(UTC),
+        "created_at": now,
     }
+    _queue.drop_claim(conn, verdict.decision_id)
+    due = now + timedelta(seconds=max(0.0, verdict.hold_seconds))
+    touched = _undo.apply_verdict(conn, verdict, final_action, now=now, due=due)
     digest = RowDigest()
     digest.add(review_id, review_fields(row))
     payload = {
@@ -318,19 +323,14 @@ def review(conn: sa.Connection, audit: AuditWriter, verdict: Verdict) -> Decisio
         "status": status,
         "final_action": final_action,
         **digest.payload(),
+        **touched,
     }
+    if verdict.hold_seconds > 0:
+        payload["undo_until"] = iso(due)
     row["audit_seq"] = audit.append(
-        "review.recorded", verdict.decision_id, payload, actor=verdict.actor
+        "review.recorded", verdict.decision_id, payload, actor=verdict.actor, at=now
     )
     conn.execute(reviews.insert(), [row])
-    _queue.drop_claim(conn, verdict.decision_id)
-    if verdict.verdict == "approve":
-        _outbox.release_held(conn, verdict.decision_id, row["created_at"])
-    else:
-        note = f"cancelled: overridden to {final_action!r} by {verdict.actor}"
-        _outbox.retarget_held(
-            conn, verdict.decision_id, verdict.deliveries, row["created_at"], note
-        )
     record = get_decision(conn, verdict.decision_id)
     assert record is not None
     return record

@@ -64,4 +64,5 @@ def key_from_row(row: Any) -> ApiKey:
         created_at=row.created_at,
         created_by=row.created_by,
         revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
     )

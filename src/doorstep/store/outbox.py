@@ -80,12 +80,15 @@ def insert_deliveries(conn: sa.Connection, records: Sequence[DeliveryRecord]) ->
         conn.execute(deliveries.insert(), [_rows(r) for r in records])
 
 
-def release_held(conn: sa.Connection, decision_id: str, now: datetime) -> int:
-    """An approved decision: its held deliveries are due now."""
+def release_held(
+    conn: sa.Connection, decision_id: str, now: datetime, due: datetime | None = None
+) -> int:
+    """An approved decision: its held deliveries are due at ``due`` (default: now; later while
+    the verdict can be undone, so that no worker claims them before)."""
     return conn.execute(
         deliveries.update()
         .where(deliveries.c.decision_id == decision_id, deliveries.c.state == "held")
-        .values(state="pending", next_attempt_at=now, updated_at=now)
+        .values(state="pending", next_attempt_at=due or now, updated_at=now)
     ).rowcount
 
 
@@ -95,9 +98,11 @@ def retarget_held(
     replacements: Sequence[DeliveryRecord],
     now: datetime,
     note: str,
+    due: datetime | None = None,
 ) -> None:
     """An overridden decision: held deliveries of other actions are cancelled (with ``note``),
-    one of the same key is released, and the new action's deliveries are inserted."""
+    one of the same key is released, and the new action's deliveries are inserted; what is
+    released or inserted is due at ``due`` (default: now)."""
     for record in replacements:
         if record.decision_id != decision_id:
             raise StoreError(
@@ -116,7 +121,7 @@ def retarget_held(
     conn.execute(
         deliveries.update()
         .where(*held, deliveries.c.key.in_(keys))
-        .values(state="pending", next_attempt_at=now, updated_at=now)
+        .values(state="pending", next_attempt_at=due or now, updated_at=now)
     )
     existing = set(
         conn.execute(sa.select(deliveries.c.key).where(deliveries.c.key.in_(keys))).scalars()

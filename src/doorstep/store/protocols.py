@@ -157,6 +157,9 @@ class Verdict:
     key_id: str | None = None
     """The API key giving the verdict: a live claim of another key on the decision refuses it
     (``ReviewClaimedError``)."""
+    hold_seconds: float = 0.0
+    """The undo window: the deliveries the verdict releases or adds are due only after it, and
+    until then :meth:`ReviewStore.undo_review` takes the verdict back (0: no undo)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,8 @@ class ApiKey:
     created_at: datetime
     created_by: str
     revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    """When a request last came with it (to within a minute; ``None``: not since it was made)."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +298,14 @@ class ReviewStore(Protocol):
         ``ReviewConflictError`` (not pending, or already reviewed — also under concurrency).
         In the same transaction, approve makes the decision's ``held`` deliveries ``pending``;
         override cancels them and inserts the verdict's deliveries."""
+        ...
+
+    def undo_review(self, decision_id: str, actor: str, *, now: datetime) -> Decision:
+        """Take back the verdict on a decision within its undo window: the decision is
+        ``pending_review`` again, the review gone, the deliveries the verdict released held
+        again (those it added gone, those it cancelled held), and ``review.undone`` recorded.
+        Raises ``NotFoundError``, or ``ReviewConflictError`` (no verdict, the window closed, or
+        a delivery moved on since)."""
         ...
 
     def get_review(self, decision_id: str) -> Review | None:
@@ -711,6 +724,11 @@ class KeyStore(Protocol):
         ...
 
     def count_keys(self) -> int: ...
+
+    def touch_keys(self, used: dict[str, datetime]) -> None:
+        """Record when keys were last used (key id -> moment); a moment older than the one
+        stored changes nothing. No audit event: it is operational, not state."""
+        ...
 
     def key_generation(self) -> int:
         """A number that changes with every key revocation and role change (in the same

@@ -31,6 +31,7 @@ from doorstep.store import replay as _replay
 from doorstep.store import runs as _runs
 from doorstep.store import sessions as _sessions
 from doorstep.store import shadow as _shadow
+from doorstep.store import undo as _undo
 from doorstep.store import versions as _versions
 from doorstep.store import window_inputs as _window_inputs
 from doorstep.store.audit import AuditWriter
@@ -64,7 +65,7 @@ from doorstep.store.protocols import (
     Verdict,
 )
 from doorstep.store.shadow_records import ShadowDecision, VersionCounts
-from doorstep.store.tables import api_keys
+from doorstep.store.tables import UTCDateTime, api_keys
 from doorstep.store.verify import verify_chain
 from doorstep.store.verify_subjects import key_hash_digest
 from doorstep.store.views import (
@@ -176,6 +177,13 @@ class Store:
     def review(self, verdict: Verdict) -> Decision:
         with self._write() as (conn, audit):
             return _decisions.review(conn, audit, verdict)
+
+    def undo_review(self, decision_id: str, actor: str, *, now: datetime) -> Decision:
+        with self._write() as (conn, audit):
+            _undo.undo_review(conn, audit, decision_id, actor, now)
+            record = _decisions.get_decision(conn, decision_id)
+        assert record is not None
+        return record
 
     # the review queue and its claims (pages)
 
@@ -930,6 +938,21 @@ class Store:
     def count_keys(self) -> int:
         with self._read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(api_keys)).scalar_one())
+
+    def touch_keys(self, used: dict[str, datetime]) -> None:
+        if not used:
+            return
+        at = sa.bindparam("at", type_=UTCDateTime())
+        statement = (
+            api_keys.update()
+            .where(
+                api_keys.c.id == sa.bindparam("key_id"),
+                sa.or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < at),
+            )
+            .values(last_used_at=at)
+        )
+        with self._write_plain() as conn:
+            conn.execute(statement, [{"key_id": k, "at": t} for k, t in sorted(used.items())])
 
     # audit
 

@@ -236,6 +236,8 @@ api_keys = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
+    # written at most once a minute per key and process (services/governance/key_usage.py)
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
 )
 
 key_generation = sa.Table(

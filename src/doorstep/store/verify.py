@@ -34,6 +34,7 @@ from doorstep.store.outcomes import KIND as OUTCOMES_KIND
 from doorstep.store.outcomes import outcome_fields
 from doorstep.store.protocols import AuditReport
 from doorstep.store.tables import audit_events, decisions, outcomes, reviews
+from doorstep.store.undo import undone_reviews
 from doorstep.store.verify_subjects import Problem as _Problem
 from doorstep.store.verify_subjects import check_subjects, unvouched_rows
 
@@ -224,10 +225,18 @@ def _check_reviews(conn: sa.Connection, page: list[Any]) -> list[_Problem]:
                 return [_Problem(row.audit_seq, "inserted", {"table": "reviews", "id": row.id})]
             found.setdefault(row.audit_seq, RowDigest()).add(row.id, _review_fields(row._mapping))
             states[row.audit_seq] = (row.status, row.final_action)
+    undone = undone_reviews(
+        conn, (str(e.payload.get("decision_id")) for e in page if e.kind == REVIEW_KIND)
+    )
     for event in page:
         if event.kind != REVIEW_KIND:
             continue
         got = found.get(event.seq, RowDigest()).payload()
+        if event.seq in undone:  # taken back within its window: its row is gone by design
+            if got["count"]:
+                problems.append(_Problem(event.seq, "inserted", {"table": "reviews"}))
+                break
+            continue
         problem = _compare(event, got, "reviews")
         if problem is None and states.get(event.seq) != (
             event.payload.get("status"),

@@ -18,6 +18,7 @@ from doorstep.runtime.monitor_loop import alerting
 from doorstep.runtime.run_loop import scheduling
 from doorstep.runtime.stage_loop import following_stages
 from doorstep.services.apps.registry import Registry
+from doorstep.services.governance.key_usage import KeyUsage
 from doorstep.store.protocols import StoreContract
 from doorstep.web.auth import Authenticator, authorize
 from doorstep.web.guards import AuthorizedRoute, BodyLimit, NoSniff
@@ -106,6 +107,7 @@ def create_app(
     app.state.service = service
     app.state.settings = settings
     app.state.authenticator = Authenticator(store)
+    app.state.key_usage = KeyUsage(store)
     install_problem_handlers(app)
     install_openapi(app)
     decision_routes.install(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Final, Protocol
 
 import anyio.to_thread
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from doorstep.errors import AuthError, PermissionDeniedError
+from doorstep.services.governance.key_usage import KeyUsage
 from doorstep.store.protocols import ApiKey, KeyStore, Role
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "KeyGeneration",
     "actor_of",
     "authorize",
+    "note_use",
 ]
 
 OPEN: Final = "open"
@@ -52,6 +55,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/apps/{app}/decisions"): _READ,
     ("GET", "/v1/decisions/{decision_id}"): _ALL,
     ("POST", "/v1/decisions/{decision_id}/review"): frozenset({"admin", "owner", "reviewer"}),
+    ("POST", "/v1/decisions/{decision_id}/review/undo"): _REVIEWERS,
     ("GET", "/v1/apps/{app}/deliveries"): _READ,
     ("GET", "/v1/apps/{app}/delivery-counts"): _READ,
     ("GET", "/v1/deliveries/{delivery_id}"): _READ,
@@ -89,11 +93,13 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/decisions/{decision_id}/claim"): _REVIEWERS,
     ("POST", "/decisions/{decision_id}/release"): _REVIEWERS,
     ("POST", "/decisions/{decision_id}/verdict"): _REVIEWERS,
+    ("POST", "/decisions/{decision_id}/undo"): _REVIEWERS,
     # a form's address opened (a reload, a copied address): its page
     ("GET", "/sign-out"): _STAFF,
     ("GET", "/decisions/{decision_id}/claim"): _STAFF,
     ("GET", "/decisions/{decision_id}/release"): _STAFF,
     ("GET", "/decisions/{decision_id}/verdict"): _STAFF,
+    ("GET", "/decisions/{decision_id}/undo"): _STAFF,
     ("GET", "/keys/{key_id}/revoke"): _OPERATORS,
     ("GET", "/keys/{key_id}/role"): _OPERATORS,
     ("GET", "/apps/{app}"): _STAFF,
@@ -240,6 +246,16 @@ async def authorize(request: Request) -> None:
         )
     request.state.key = key
     request.scope[AUTHORIZED] = True
+    await note_use(request, key)
+
+
+async def note_use(request: Request, key: ApiKey) -> None:
+    """Record that ``key`` is used (at most once a minute per key and process: see
+    :mod:`doorstep.services.governance.key_usage`)."""
+    usage: KeyUsage | None = getattr(request.app.state, "key_usage", None)
+    now = datetime.now(UTC)
+    if usage is not None and usage.due(key.id, now):
+        await anyio.to_thread.run_sync(usage.record, key.id, now)
 
 
 AUTHORIZED: Final = "doorstep.authorized"

@@ -20,6 +20,8 @@ from doorstep.store.protocols import DeliveryQuery
 AXE = Path(__file__).parent / "data" / "axe.min.js"
 SIZES = {"laptop": (1280, 800), "phone": (390, 844)}
 BLOCKING = ("serious", "critical")
+RAW_ISO = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
+"""A timestamp as machines write it (``2026-12-07T10:52:00+00:00``), never shown on a page."""
 
 
 def page_addresses(site: Site) -> dict[str, str]:
@@ -86,10 +88,18 @@ def test_every_page_passes_axe_and_a_phone_never_scrolls_sideways(
                 assert why is not None and form is not None
                 after = form["y"] >= why["y"] + why["height"]
                 assert after == (size == "phone"), (size, why, form)
+            if name in ("deliveries", "decision"):  # a card per delivery on a phone, like the queue
+                shown = tab.evaluate(
+                    "getComputedStyle(document.querySelector('#deliveries tr.delivery')).display"
+                )
+                assert shown == ("block" if size == "phone" else "table-row"), (name, size)
             if name == "dashboard":
                 tab.wait_for_selector("#panel-drift", timeout=30_000)
                 tab.wait_for_selector("[data-chart=decisions-per-day][data-drawn]")
             found = violations(tab)
+            raw = re.findall(RAW_ISO, tab.evaluate("document.body.innerText"))
+            if raw:  # times are written for people: 2026-12-07 10:52 UTC
+                found.append(f"raw ISO timestamps shown: {raw[:3]}")
             if name in ("dashboard", "report") and size == "phone":
                 smallest = tab.evaluate(SMALLEST_CHART_TEXT)
                 if smallest < 11:

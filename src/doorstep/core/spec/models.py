@@ -239,6 +239,10 @@ class PolicySpec(_Strict):
     review_sla_hours: Annotated[float, Field(gt=0)] | None = None
     """Hours within which a decision sent for review should get its verdict; the review queue
     marks cases due and overdue."""
+    review_undo_seconds: Annotated[float, Field(ge=0, le=600)] = 15.0
+    """Seconds after a verdict during which its reviewer can undo it: the action it releases
+    is held until then, and an undo returns the case to the queue. 0: no undo, delivered at
+    once."""
 
 
 class ActionSpec(_Strict):

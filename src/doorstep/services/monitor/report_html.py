@@ -122,6 +122,7 @@ def add_report_filters(env: jinja2.Environment) -> None:
     )
     env.filters["day"] = lambda moment, window="day": _label(moment, window)
     env.filters["iso"] = lambda moment: moment.isoformat()
+    env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC")  # for people
 
 
 def _num(value: Any, digits: int = 3, scale: float = 1.0) -> str:

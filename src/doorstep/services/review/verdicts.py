@@ -3,11 +3,15 @@
 The checks that need the spec (is the override target an action of this app?) happen here; the
 store guarantees that only one verdict is ever recorded per decision, also under concurrency.
 With the verdict, in the same transaction, the decision's held delivery is released (approve) or
-cancelled and replaced by one of the override's action (see ``docs/deliveries.md``).
+cancelled and replaced by one of the override's action (see ``docs/deliveries.md``). Those
+deliveries are due only once the app's undo window (``policy.review_undo_seconds``) has closed;
+until then :func:`undo_verdict` takes the verdict back.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from doorstep.core.suggest import did_you_mean
@@ -23,7 +27,14 @@ from doorstep.store.protocols import (
 )
 from doorstep.types import Decision
 
-__all__ = ["REASON_MAX_LENGTH", "VerdictStore", "review_decision"]
+__all__ = [
+    "REASON_MAX_LENGTH",
+    "GivenVerdict",
+    "VerdictStore",
+    "given_verdict",
+    "review_decision",
+    "undo_verdict",
+]
 
 
 class VerdictStore(DecisionStore, ReviewStore, Protocol):
@@ -100,8 +111,45 @@ def review_decision(
             action=action if verdict == "override" else None,
             deliveries=deliveries,
             key_id=key_id,
+            hold_seconds=app.spec.policy.review_undo_seconds if app is not None else 0.0,
         )
     )
+
+
+@dataclass(frozen=True)
+class GivenVerdict:
+    """A verdict just given, as the page after it names it: the case, what was done, and until
+    when it can be undone (``None``: not any more)."""
+
+    decision_id: str
+    entity_id: str
+    app: str
+    done: str
+    """``approved`` or ``overridden to none``."""
+    undo_until: datetime | None
+
+
+def given_verdict(
+    registry: Registry, store: VerdictStore, decision_id: str, *, now: datetime
+) -> GivenVerdict | None:
+    """The verdict on ``decision_id`` for the banner after it, or ``None`` when it has none."""
+    record = store.get_decision(decision_id)
+    given = store.get_review(decision_id) if record is not None else None
+    if record is None or given is None:
+        return None
+    app = registry.apps.get(record.app)
+    seconds = app.spec.policy.review_undo_seconds if app is not None else 0.0
+    until = given.created_at + timedelta(seconds=seconds)
+    done = "approved" if given.verdict == "approve" else f"overridden to {given.action}"
+    return GivenVerdict(
+        decision_id, record.entity_id, record.app, done, until if now < until else None
+    )
+
+
+def undo_verdict(store: VerdictStore, decision_id: str, *, actor: str) -> Decision:
+    """Take back the verdict on ``decision_id`` within its app's ``policy.review_undo_seconds``:
+    the case is back in the queue, its action held again, ``review.undone`` recorded."""
+    return store.undo_review(decision_id, actor, now=datetime.now(UTC))
 
 
 def _check_action(registry: Registry, record: Decision, action: str | None) -> None:

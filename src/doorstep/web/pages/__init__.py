@@ -77,6 +77,7 @@ def install_pages(app: FastAPI, settings: ServeSettings) -> None:
         ("/decisions/{decision_id}/claim", decision.claim, "/decisions/{decision_id}"),
         ("/decisions/{decision_id}/release", decision.release, "/decisions/{decision_id}"),
         ("/decisions/{decision_id}/verdict", decision.verdict, "/decisions/{decision_id}"),
+        ("/decisions/{decision_id}/undo", decision.undo, "/decisions/{decision_id}"),
         ("/apps/{app}/models/{verb}", models.change, "/models"),
         ("/keys/{key_id}/revoke", admin.revoke, "/keys"),
         ("/keys/{key_id}/role", admin.change_role, "/keys"),

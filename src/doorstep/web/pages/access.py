@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from doorstep.errors import AuthError, CsrfError, DoorstepError, PermissionDeniedError
 from doorstep.services.governance.sessions import session_key
 from doorstep.store.protocols import KeyStore, Role
+from doorstep.web.auth import note_use
 from doorstep.web.pages.session import SESSION_COOKIE, SessionCodec
 from doorstep.web.pages.templating import render
 from doorstep.web.problems import status_of
@@ -103,6 +104,7 @@ class PageRoute(APIRoute):
             raise AuthError("Your session has ended; sign in again.")
         request.state.key = key
         request.state.session = session
+        await note_use(request, key)
         if key.role not in allowed:
             raise PermissionDeniedError(
                 f"A {key.role!r} key may not {_what(request)}; roles allowed: "

@@ -33,6 +33,11 @@ def event_sentence(item: AppEvent) -> str:
         if p.get("verdict") == "override":
             return f"overrode the decision on {entity} to {p.get('final_action') or 'none'}"
         return f"approved the decision on {entity} ({p.get('final_action')})"
+    if kind == "review.undone":
+        done = "approval" if p.get("verdict") == "approve" else f"override ({p.get('action')})"
+        return f"undid the {done} of {entity}: back in the review queue"
+    if kind == "review.skipped":
+        return f"skipped {entity}: back in the review queue"
     if kind in ("deliveries.retried", "deliveries.cancelled"):
         verb = "retried" if kind.endswith("retried") else "cancelled"
         count = int(p.get("count") or len(p.get("ids") or ()) or 1)

@@ -19,7 +19,12 @@ from doorstep.services.decide.trial import Trial, try_inputs
 from doorstep.services.decide.what_if import format_value, what_would_change
 from doorstep.services.review.case import decision_case
 from doorstep.services.review.queue import claim_case, release_case
-from doorstep.services.review.verdicts import REASON_MAX_LENGTH, review_decision
+from doorstep.services.review.verdicts import (
+    REASON_MAX_LENGTH,
+    given_verdict,
+    review_decision,
+    undo_verdict,
+)
 from doorstep.store.views import DecisionCase
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
@@ -30,7 +35,7 @@ from doorstep.web.pages.what_if import hidden_fields, trial_context
 from doorstep.web.problems import status_of
 from doorstep.web.render import MASK
 
-__all__ = ["claim", "decision_page", "release", "verdict", "what_if"]
+__all__ = ["claim", "decision_page", "release", "undo", "verdict", "what_if"]
 
 
 def page_context(
@@ -189,8 +194,18 @@ async def show(
 
     def load() -> dict[str, Any]:
         context = page_context(request, decision_case(service.store, decision_id), trial)
-        decided = find_decision(service.store, done) if done else None
-        context["done_entity"] = decided.entity_id if decided is not None else ""
+        given = (
+            given_verdict(service.registry, service.store, done, now=datetime.now(UTC))
+            if done
+            else None
+        )
+        context["given"] = given
+        context["done_entity"] = given.entity_id if given is not None else ""
+        context["this_verdict"] = (
+            given_verdict(service.registry, service.store, decision_id, now=datetime.now(UTC))
+            if context["review"] is not None and given is None
+            else None
+        )
         return context
 
     context = await anyio.to_thread.run_sync(load)
@@ -202,6 +217,7 @@ async def show(
             "me": request.state.key.id,
             "done": done,
             "done_delivery": _done_delivery(request.query_params.get("done", "")),
+            "undone": request.query_params.get("undone") == "1",
         }
     )
     return render(
@@ -298,6 +314,23 @@ async def verdict(request: Request, decision_id: str) -> Response:
         return await show(request, decision_id, error=exc, form=form)
     params = "&".join(p for p in (form.get("q", ""), urlencode({"done": decision_id})) if p)
     return RedirectResponse(f"/review/next?{params}", status_code=303)
+
+
+async def undo(request: Request, decision_id: str) -> Response:
+    """Take back the verdict just given on ``decision_id`` (within its undo window) and open
+    the case again, back in the queue; a refusal (the window closed) is shown on the case."""
+    service = request.app.state.service
+    form = await form_of(request)
+    try:
+        await anyio.to_thread.run_sync(
+            lambda: undo_verdict(service.store, decision_id, actor=actor_of(request))
+        )
+    except DoorstepError as exc:
+        if status_of(exc) == 500:
+            raise
+        return await show(request, decision_id, error=exc, form=form)
+    params = "&".join(p for p in (form.get("q", ""), "undone=1") if p)
+    return RedirectResponse(f"/decisions/{decision_id}?{params}", status_code=303)
 
 
 def _check_choice(decision_id: str, choice: str, case: str) -> None:

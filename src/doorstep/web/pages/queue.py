@@ -24,6 +24,7 @@ from doorstep.services.review.queue import (
     sla_state,
 )
 from doorstep.services.review.queue import skip_case as record_skip
+from doorstep.services.review.verdicts import given_verdict
 from doorstep.web.auth import PII_ROLES, actor_of
 from doorstep.web.pages.access import form_of
 from doorstep.web.pages.queue_rows import queue_row
@@ -121,6 +122,14 @@ async def review_queue(request: Request) -> Response:
     page = await anyio.to_thread.run_sync(
         lambda: queue_page(service.registry, service.store, filters, now=now, key_id=key_id)
     )
+    done = request.query_params.get("done", "")
+    given = (
+        await anyio.to_thread.run_sync(
+            lambda: given_verdict(service.registry, service.store, done, now=now)
+        )
+        if done
+        else None
+    )
     rows = [
         (
             entry,
@@ -146,7 +155,7 @@ async def review_queue(request: Request) -> Response:
             "query": query_string(request),
             "pages": pages,
             "empty": request.query_params.get("empty") == "1",
-            "done": request.query_params.get("done", ""),
+            "given": given,
             "me": key_id,
             "has_sla": any(app.spec.policy.review_sla_hours for app in service.registry),
         },

@@ -14,7 +14,7 @@ from doorstep.errors import BackfillDeniedError, RecordError, RecordsInvalidErro
 from doorstep.services.decide import history
 from doorstep.services.decide.backfill import parse_decided_at
 from doorstep.services.deliver.operations import list_deliveries
-from doorstep.services.review.verdicts import review_decision
+from doorstep.services.review.verdicts import review_decision, undo_verdict
 from doorstep.store.protocols import DecisionQuery
 from doorstep.web.auth import GuardedRoute, actor_of, key_id_of, role_of, sees_pii
 from doorstep.web.openapi import documented
@@ -184,6 +184,15 @@ def review(request: Request, decision_id: str, body: ReviewIn) -> JSONResponse:
     return JSONResponse(decision_view(record, service.registry, pii=sees_pii(request)))
 
 
+def undo_review(request: Request, decision_id: str) -> JSONResponse:
+    """Take back the verdict on a decision within its app's undo window
+    (``policy.review_undo_seconds``): the decision is ``pending_review`` again, its action held.
+    409 once the window has closed."""
+    service = _service(request)
+    record = undo_verdict(service.store, decision_id, actor=actor_of(request))
+    return JSONResponse(decision_view(record, service.registry, pii=sees_pii(request)))
+
+
 def install(app: FastAPI) -> None:
     tags: list[str | Enum] = ["decisions"]
     # first in the table: the hottest route is matched before any other
@@ -224,5 +233,13 @@ def install(app: FastAPI) -> None:
         methods=["POST"],
         responses={200: {"model": StoredDecisionOut}, **PROBLEMS},
         summary="Review a decision",
+        tags=tags,
+    )
+    app.add_api_route(
+        "/v1/decisions/{decision_id}/review/undo",
+        undo_review,
+        methods=["POST"],
+        responses={200: {"model": StoredDecisionOut}, **PROBLEMS},
+        summary="Undo a verdict within its window",
         tags=tags,
     )

@@ -53,6 +53,7 @@
       case "o": handled = choose("v-override", "override-action"); break;
       case "c": handled = click("claim"); break;
       case "r": handled = click("release"); break;
+      case "u": handled = click("undo-verdict"); break;
       case "q": handled = click("back-to-queue"); break;
       case "j": handled = moveSelection(1); break;
       case "k": handled = moveSelection(-1); break;
@@ -87,6 +88,17 @@
     if (target) { target.focus({ preventScroll: !error }); }
   }
   document.addEventListener("htmx:afterSwap", settle);
+
+  // The Undo after a verdict goes once its window has closed (the server refuses it after).
+  function expireUndo() {
+    var form = document.getElementById("undo-form");
+    if (!form) { return; }
+    var left = Date.parse(form.getAttribute("data-until")) - Date.now();
+    if (left <= 0) { form.remove(); return; }
+    setTimeout(expireUndo, Math.min(left + 50, 600000));
+  }
+  document.addEventListener("DOMContentLoaded", expireUndo);
+  document.addEventListener("htmx:afterSwap", expireUndo);
 
   // Every table scrolls sideways in a container of its own that the keyboard reaches (a phone
   // never scrolls the whole page sideways): the templates' .table-wrap, and one made here for
