@@ -100,9 +100,7 @@ class StreamSourceFactory(Protocol):
     spec_model: builtins.type[BaseModel]
 
     @classmethod
-    def from_spec(
-        cls, name: str, spec: Any, *, dead_letter: Any, batch: int
-    ) -> StreamSource: ...
+    def from_spec(cls, name: str, spec: Any, *, dead_letter: Any, batch: int) -> StreamSource: ...
 
 
 def body_id(body: bytes) -> str:
@@ -110,9 +108,7 @@ def body_id(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def dead_letter_body(
-    stream: str, message: StreamMessage, errors: list[dict[str, Any]]
-) -> bytes:
+def dead_letter_body(stream: str, message: StreamMessage, errors: list[dict[str, Any]]) -> bytes:
     """The dead letter of ``message``: where it came from, why it was refused, and its body
     (as text when it is UTF-8, else hex)."""
     import orjson

@@ -56,9 +56,7 @@ class RedisStreamSource:
                     raise
 
     @classmethod
-    def from_spec(
-        cls, name: str, spec: Any, *, dead_letter: Any, batch: int
-    ) -> RedisStreamSource:
+    def from_spec(cls, name: str, spec: Any, *, dead_letter: Any, batch: int) -> RedisStreamSource:
         return cls(name, spec, dead_letter=dead_letter)
 
     def _guard(self, doing: str) -> AbstractContextManager[None]:
