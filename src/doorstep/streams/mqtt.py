@@ -41,6 +41,7 @@ class MQTTStreamSource:
     ) -> None:
         try:
             import paho.mqtt.client as mqtt
+            from paho.mqtt.enums import CallbackAPIVersion
             from paho.mqtt.packettypes import PacketTypes
             from paho.mqtt.properties import Properties
         except ImportError:
@@ -58,7 +59,7 @@ class MQTTStreamSource:
         self._refused: str | None = None
         client_id = spec.client_id or f"doorstep-{spec.group}-{name}"
         client: Any = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
@@ -68,9 +69,10 @@ class MQTTStreamSource:
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *_: self._connected.clear()
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
         self._success = mqtt.MQTT_ERR_SUCCESS
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_SECONDS
         properties.ReceiveMaximum = batch
         try:
@@ -86,7 +88,7 @@ class MQTTStreamSource:
         client.loop_start()
         if not self._connected.wait(10) or self._refused:
             client.loop_stop()
-            raise self._unavailable("connect", self._refused or "no CONNACK within 10 s")
+            raise self._unavailable("connect", self._refused or "no CONNACK/SUBACK within 10 s")
 
     @classmethod
     def from_spec(cls, name: str, spec: Any, *, dead_letter: Any, batch: int) -> MQTTStreamSource:
@@ -101,8 +103,14 @@ class MQTTStreamSource:
     def _on_connect(self, client: Any, _data: Any, _flags: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             self._refused = str(reason)
-        else:
+            self._connected.set()
+        else:  # connected once the broker confirmed the subscription
             client.subscribe(f"$share/{self.spec.group}/{self.spec.topic}", qos=1)
+
+    def _on_subscribe(self, _client: Any, _data: Any, _mid: Any, codes: Any, _p: Any) -> None:
+        failed = [c for c in codes if c.is_failure]
+        if failed:
+            self._refused = f"the subscription was refused: {failed[0]}"
         self._connected.set()
 
     def _on_message(self, _client: Any, _data: Any, msg: Any) -> None:
