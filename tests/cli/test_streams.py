@@ -57,8 +57,8 @@ def test_consume_runs_until_sigterm(churn_app: Path, tmp_path: Path, redis_bus: 
             time.sleep(0.1)
             if (tmp_path / "doorstep.db").exists():
                 with open_store(url) as store, store.engine.connect() as conn:
-                    decided = conn.execute(sa.select(sa.func.count()).select_from(decisions))
-                    decided = decided.scalar_one()
+                    query = sa.select(sa.func.count()).select_from(decisions)
+                    decided = int(conn.execute(query).scalar_one())
         assert decided == 3
         redis_bus.publish(b'{"customer_id": "C-1", "plan": "gold"}', "poison")
         time.sleep(0.5)
@@ -72,8 +72,8 @@ def test_consume_runs_until_sigterm(churn_app: Path, tmp_path: Path, redis_bus: 
     assert "Consuming churn/orders (redis)" in stderr and "Stopping (SIGTERM)" in stderr
     listed = runner.invoke(app, ["streams", "list", "--db", url], env={"COLUMNS": "250"})
     assert listed.exit_code == 0, listed.output
-    row = next(line for line in listed.stdout.splitlines() if "orders" in line)
-    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    line = next(text for text in listed.stdout.splitlines() if "orders" in text)
+    cells = [cell.strip() for cell in line.strip("│ ").split("│")]
     assert cells[:3] == ["churn", "orders", "redis"]
     assert cells[4:12] == ["0", cells[5], "4", "3", "0", "1", "1", "0"]
     assert len(redis_bus.dead_letters()) == 1

@@ -21,7 +21,7 @@ inputs:
     amount: {type: float, min: 0}
 streams:
   orders:
-    source: {type: nats, url: "nats://127.0.0.1:4222", stream: ORDERS, subject: orders.created, durable: fraud}
+    source: {type: nats, url: "nats://127.0.0.1:4222", stream: ORD, subject: o.new, durable: fraud}
     id: order
     dedupe: message_id
     dead_letter: {subject: orders.rejected}

@@ -122,7 +122,7 @@ def _nats(suffix: str) -> Bus:
 def _redis(suffix: str) -> Bus:
     import redis
 
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5)
+    client: Any = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5)
     prefix = f"doorstep-test-{suffix}"
     key, dead = f"{prefix}:events", f"{prefix}:dead"
     client.xgroup_create(key, "doorstep", id="$", mkstream=True)
@@ -139,7 +139,7 @@ def _redis(suffix: str) -> Bus:
             client.delete(*keys)
         client.close()
 
-    source = {"type": "redis", "url": "redis://127.0.0.1:6379/0", "stream": key}
+    source: dict[str, Any] = {"type": "redis", "url": "redis://127.0.0.1:6379/0", "stream": key}
     source |= {"group": "doorstep", "claim_after": 1}
     return Bus("redis", source, {"stream": dead}, publish, dead_letters, [cleanup])
 
@@ -182,11 +182,12 @@ def _rabbitmq(suffix: str) -> Bus:
 
 def _mqtt(suffix: str) -> Bus:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     topic, dead = f"doorstep-test/{suffix}/events", f"doorstep-test/{suffix}/dead"
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"dstest-pub-{suffix}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dstest-pub-{suffix}")
     seen: list[bytes] = []
-    client.on_message = lambda _c, _u, msg: seen.append(msg.payload)
+    client.on_message = lambda _c, _u, msg: seen.append(bytes(msg.payload))
     client.connect("127.0.0.1", 1883)
     client.loop_start()
     client.subscribe(dead, qos=1)
@@ -206,7 +207,7 @@ def _mqtt(suffix: str) -> Bus:
         client.disconnect()
         # end the persistent session the consumer left on the broker
         ender = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=f"doorstep-{group}-orders",
             clean_session=True,
         )

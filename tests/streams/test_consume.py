@@ -61,8 +61,7 @@ def customers(churn_app_template: Path, churn_loaded_app: LoadedApp) -> list[dic
 
 def stream_spec(bus: Bus, **settings: Any) -> StreamSpec:
     return StreamSpec.model_validate(
-        {"source": bus.source, "dead_letter": bus.dead_letter, "batch": 10, "wait": 0.2}
-        | settings
+        {"source": bus.source, "dead_letter": bus.dead_letter, "batch": 10, "wait": 0.2} | settings
     )
 
 
@@ -213,7 +212,7 @@ def test_pauses_while_the_store_is_unavailable(
     flaky = FlakyStore(stream_store, failures=3)
     worker = StreamConsumer(
         churn_loaded_app, flaky, "orders", spec, open_stream("orders", spec), pause=0.01
-    )  # type: ignore[arg-type]
+    )
     try:
         for i, record in enumerate(customers[:5]):
             bus.publish(orjson.dumps(record), f"p-{i}")
