@@ -50,7 +50,7 @@ class RedisStreamSource:
         self._claimed_at = 0.0
         with self._guard("create the consumer group"):
             try:
-                self.client.xgroup_create(spec.stream, spec.group, id="$", mkstream=True)
+                self.client.xgroup_create(spec.stream, spec.group, id="0", mkstream=True)
             except redis.ResponseError as error:
                 if "BUSYGROUP" not in str(error):
                     raise

@@ -64,7 +64,8 @@ class RedisStreamSourceSpec(_Strict):
     stream: str
     """The stream's key."""
     group: str
-    """The consumer group (created at ``$`` — new entries only — when missing)."""
+    """The consumer group (created at the stream's start, ``0``, when missing: a new group
+    decides what the stream holds)."""
     claim_after: Annotated[float, Field(gt=0, le=3600)] = 30.0
     """Seconds after which a pending entry of a consumer that stopped is claimed and decided
     again (deduplicated: no second decision)."""
