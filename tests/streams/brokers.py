@@ -16,7 +16,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,7 @@ class Bus:
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
 
-def open_bus(kind: str) -> Iterator[Bus]:
+def open_bus(kind: str) -> Generator[Bus, None, None]:
     """A fixture body: the bus ``kind`` with names of its own, removed afterwards."""
     require(kind)
     suffix = uuid.uuid4().hex[:10]
