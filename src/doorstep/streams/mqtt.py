@@ -24,6 +24,9 @@ from doorstep.streams.base import StreamMessage, body_id, host_of
 __all__ = ["MQTTStreamSource"]
 
 SESSION_SECONDS = 3600
+LINGER = 0.01
+"""Seconds a batch waits for one more message once it has one (they trickle in as the
+previous batch's acknowledgements free the broker's in-flight window)."""
 
 
 class MQTTStreamSource:
@@ -136,8 +139,8 @@ class MQTTStreamSource:
         taken: list[StreamMessage] = []
         try:
             taken.append(self._messages.get(timeout=wait))
-            while len(taken) < limit:
-                taken.append(self._messages.get_nowait())
+            while len(taken) < limit:  # the broker sends one more per PUBACK: linger a little
+                taken.append(self._messages.get(timeout=LINGER))
         except queue.Empty:
             pass
         return taken

@@ -22,6 +22,9 @@ from doorstep.streams.base import StreamMessage, body_id, bus_errors, host_of
 
 __all__ = ["RabbitMQStreamSource"]
 
+LINGER = 0.01
+"""Seconds a batch waits for one more message once it has some."""
+
 
 class RabbitMQStreamSource:
     type = "rabbitmq"
@@ -88,6 +91,11 @@ class RabbitMQStreamSource:
                 left = deadline - time.monotonic()
                 self._connection.process_data_events(time_limit=max(0.0, left))
                 if self._buffer or left <= 0:
+                    break
+            while 0 < len(self._buffer) < limit:  # more may be on their way: linger a little
+                seen = len(self._buffer)
+                self._connection.process_data_events(time_limit=LINGER)
+                if len(self._buffer) == seen:
                     break
         taken, self._buffer = self._buffer[:limit], self._buffer[limit:]
         return taken
