@@ -9,7 +9,8 @@ needs no server, and CI runs them all.
   tests/web/pages/conftest.py.
 - ``services``: a server of the machine or an environment of its own: MariaDB (the ``mariadb_*``
   fixtures and the ``mariadb`` case of a parametrised fixture), Redis (``redis_prefix``), Feast's
-  environment (``feast_python``).
+  environment (``feast_python``), the message brokers of the stream tests (``bus``,
+  ``redis_bus``).
 
 A test that reaches one of these in another way (a cluster of its own, a benchmark in a
 subprocess, Evidently's environment) carries the marker itself. tests/fixtures_db.py fails a test
@@ -31,6 +32,8 @@ FIXTURES = {
     "mariadb_url": "services",
     "redis_prefix": "services",
     "feast_python": "services",
+    "bus": "services",  # the message brokers of tests/streams (tests/streams/brokers.py)
+    "redis_bus": "services",
 }
 """Fixtures, and the marker of every test that uses them (directly or through other fixtures)."""
 PARAMETERS = {"postgresql": "postgres", "mariadb": "services"}

@@ -26,6 +26,7 @@ HTTP status codes belong to the web layer alone.
     │   └── StoreUnavailableError  the database cannot be reached or is locked: retry later
     ├── FeatureSourceUnavailableError  a feature source is down or slower than its timeout
     │   └── EntityIdRefusedError   a source refused the ids of a lookup as data (one bad id)
+    ├── StreamUnavailableError a message bus of a stream cannot be reached or refuses a call
     ├── NotFoundError          a decision, app or key does not exist
     ├── ConflictError          the request contradicts what is already recorded
     │   ├── ReviewConflictError    the decision is not pending review, or was reviewed already
@@ -59,6 +60,7 @@ __all__ = [
     "ModelMismatchError",
     "ModelMisfitError",
     "PluginError",
+    "StreamUnavailableError",
     "AddressNotAllowedError",
     "ConnectorSpecError",
     "PolicyError",
@@ -324,6 +326,17 @@ class FeatureSourceUnavailableError(DoorstepError):
 
     def __init__(self, source: str, message: str) -> None:
         self.source = source
+        super().__init__(message)
+
+
+class StreamUnavailableError(DoorstepError):
+    """The message bus of a stream cannot be reached, or refuses a call (fetch, acknowledge,
+    publish a dead letter). Nothing unacknowledged is lost: the bus delivers it again."""
+
+    code = "stream_unavailable"
+
+    def __init__(self, stream: str, message: str) -> None:
+        self.stream = stream
         super().__init__(message)
 
 

@@ -38,6 +38,18 @@ Groups
 
         [project.entry-points."doorstep.sources"]
         bigtable = "doorstep_bigtable:BigtableFeatureSource"
+
+``doorstep.streams``
+    Stream sources (NATS JetStream, Redis Streams, RabbitMQ, MQTT, ...), message buses whose
+    events ``doorstep consume`` decides. Each entry point names a class implementing
+    :class:`doorstep.streams.base.StreamSourceFactory` (``type``, ``spec_model``, a
+    ``from_spec`` class method building a :class:`doorstep.streams.base.StreamSource`: ``fetch``,
+    ``ack``, ``dead_letter``, ``lag``, ``close``); the entry point's name is the ``type`` of a
+    stream's ``source`` in a spec. :func:`open_stream` builds one. A Kafka source fits the
+    interface (offsets committed on ``ack``; see :mod:`doorstep.streams.base`). Example::
+
+        [project.entry-points."doorstep.streams"]
+        kafka = "doorstep_kafka:KafkaStreamSource"
 """
 
 from __future__ import annotations
@@ -54,12 +66,14 @@ from doorstep.core.ports import Model, ModelAdapter, Task
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import ModelError, PluginError
 from doorstep.sources.base import FeatureSource, SourceFactory
+from doorstep.streams.base import StreamSource, StreamSourceFactory
 
 __all__ = [
     "AUTO_ORDER",
     "CONNECTORS_GROUP",
     "MODELS_GROUP",
     "SOURCES_GROUP",
+    "STREAMS_GROUP",
     "connector_factory",
     "connector_types",
     "load_model",
@@ -68,6 +82,9 @@ __all__ = [
     "open_source",
     "source_factory",
     "source_types",
+    "open_stream",
+    "stream_factory",
+    "stream_types",
 ]
 
 MODELS_GROUP = "doorstep.models"
@@ -78,6 +95,9 @@ CONNECTORS_GROUP = "doorstep.connectors"
 
 SOURCES_GROUP = "doorstep.sources"
 """Entry-point group of feature sources."""
+
+STREAMS_GROUP = "doorstep.streams"
+"""Entry-point group of stream sources."""
 
 AUTO_ORDER = ("mlflow", "onnx", "xgboost", "lightgbm", "sklearn")
 """Order in which ``kind: auto`` asks the built-in adapters whether they recognise a path;
@@ -217,6 +237,39 @@ def open_source(
     built by the class registered for its ``type``."""
     factory = source_factory(spec.type, source=name)
     return factory.from_spec(name, spec, id_field=id_field, fields=fields, base_dir=base_dir)
+
+
+@cache
+def _stream_entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=STREAMS_GROUP)}
+
+
+def stream_types() -> list[str]:
+    """Names (spec ``source.type``) of the installed stream sources, sorted."""
+    return sorted(_stream_entry_points())
+
+
+def stream_factory(type_: str, *, stream: str | None = None) -> type[StreamSourceFactory]:
+    """The class registered for stream source ``type_`` (``stream``, the spec's name for the
+    stream, is only used in error messages). Raises :class:`PluginError` for a type without an
+    entry point or one that cannot be imported."""
+    where = f" (stream {stream!r})" if stream else ""
+    factory: type[StreamSourceFactory] = _registered_class(
+        STREAMS_GROUP, _stream_entry_points(), type_, noun="stream source", where=where
+    )
+    return factory
+
+
+def open_stream(name: str, spec: Any) -> StreamSource:
+    """Connect to the bus of the spec's ``streams`` entry ``name`` (a :class:`StreamSpec`),
+    through the class registered for its ``source.type``; its ``spec_model`` checks the
+    source's settings first (a plugin's arrive unchecked)."""
+    factory = stream_factory(spec.source.type, stream=name)
+    source = spec.source
+    model = getattr(factory, "spec_model", None)
+    if model is not None and not isinstance(source, model):
+        source = model.model_validate(source.model_dump(by_alias=True))
+    return factory.from_spec(name, source, dead_letter=spec.dead_letter, batch=spec.batch)
 
 
 def _registered_class(

@@ -30,6 +30,7 @@ from doorstep.cli.report import report
 from doorstep.cli.runs import runs_app
 from doorstep.cli.score import score
 from doorstep.cli.serve import serve
+from doorstep.cli.streams import consume, streams_app
 from doorstep.cli.worker import worker
 
 __all__ = ["app", "main"]
@@ -41,7 +42,20 @@ app = command_group(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-commands = (init, validate, score, demo, serve, worker, monitor, report, fairness, card, schema)
+commands = (
+    init,
+    validate,
+    score,
+    demo,
+    serve,
+    worker,
+    consume,
+    monitor,
+    report,
+    fairness,
+    card,
+    schema,
+)
 for command in commands:
     app.command()(command)
 app.add_typer(db_app, name="db")
@@ -53,6 +67,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(decisions_app, name="decisions")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(export_app, name="export")
+app.add_typer(streams_app, name="streams")
 app.add_typer(models_app, name="models")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,16 @@ __all__ = ["get_decision", "get_decisions", "list_decisions", "record", "review"
 _MAX_LIMIT = 1000
 
 
+@cache
+def _claim_statement(dialect: str) -> Any:
+    """The claim's INSERT, built once per dialect: building it per request cost ~1.5 ms of
+    SQLAlchemy work, more than the database's (a stream records one request per message).
+    SQLite tells a row inserted by its rowcount, cheaper than reading a RETURNING."""
+    if dialect == "postgresql":  # its rowcount here is not the rows inserted: ask for them
+        return postgresql.insert(idempotency).on_conflict_do_nothing().returning(idempotency.c.key)
+    return sqlite.insert(idempotency).on_conflict_do_nothing()
+
+
 def _claim(conn: sa.Connection, request: RecordRequest, app: str) -> RecordOutcome | None:
     """Insert the idempotency row first; ``None`` when this request may go ahead. A concurrent
     claimant of the same key waits on the unique key until the first commits (PostgreSQL) or
@@ -48,15 +59,10 @@ def _claim(conn: sa.Connection, request: RecordRequest, app: str) -> RecordOutco
         "response": request.response,
         "created_at": datetime.now(UTC),
     }
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    claimed = conn.execute(
-        dialect_insert(idempotency)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(idempotency.c.key)
-    ).first()
-    if claimed is not None:
-        return None
+    dialect = conn.dialect.name
+    result = conn.execute(_claim_statement(dialect), values)
+    if (result.first() is not None) if dialect == "postgresql" else (result.rowcount == 1):
+        return None  # claimed
     stored = conn.execute(
         sa.select(idempotency.c.body_sha256, idempotency.c.response).where(
             idempotency.c.app == app, idempotency.c.key == request.idempotency_key

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
 from doorstep.store.rejects import RejectCount, RejectRecord
 from doorstep.store.shadow_records import ShadowDecision, VersionCounts
+from doorstep.store.streams import ConsumerReport, StreamSummary
 from doorstep.store.views import (
     AppActivity,
     AppEvents,
@@ -65,6 +66,7 @@ __all__ = [
     "RecordRequest",
     "Role",
     "StoreContract",
+    "StreamStore",
     "Verdict",
 ]
 
@@ -899,6 +901,14 @@ class AlertStore(Protocol):
     ) -> list[AlertTransition]: ...
 
 
+class StreamStore(Protocol):
+    """What stream consumers report, for ``doorstep streams list``."""
+
+    def report_stream_consumer(self, report: ConsumerReport) -> None: ...
+
+    def list_streams(self, *, now: datetime | None = None) -> list[StreamSummary]: ...
+
+
 class StoreContract(
     DecisionStore,
     ReviewStore,
@@ -914,6 +924,7 @@ class StoreContract(
     RunStore,
     LeaseStore,
     AlertStore,
+    StreamStore,
     Protocol,
 ):
     """The whole store, every aggregate: what :class:`doorstep.store.Store` implements on SQLite

@@ -20,7 +20,7 @@ from doorstep.store.tables import rejects
 
 __all__ = ["RejectCount", "RejectRecord", "insert_rejects", "reject_counts"]
 
-RejectSource = Literal["api", "file", "import", "run"]
+RejectSource = Literal["api", "file", "import", "run", "stream"]
 MAX_VALUE = 200
 """Characters of an offending value kept (the rest is cut, marked with …)."""
 

@@ -31,6 +31,7 @@ from doorstep.store import replay as _replay
 from doorstep.store import runs as _runs
 from doorstep.store import sessions as _sessions
 from doorstep.store import shadow as _shadow
+from doorstep.store import streams as _streams
 from doorstep.store import undo as _undo
 from doorstep.store import versions as _versions
 from doorstep.store import window_inputs as _window_inputs
@@ -394,6 +395,14 @@ class Store:
         if rejects:
             with self._write_plain() as conn:
                 _rejects.insert_rejects(conn, rejects)
+
+    def report_stream_consumer(self, report: _streams.ConsumerReport) -> None:
+        with self._write_plain() as conn:
+            _streams.report_consumer(conn, report)
+
+    def list_streams(self, *, now: datetime | None = None) -> list[_streams.StreamSummary]:
+        with self._read() as conn:
+            return _streams.list_streams(conn, now or datetime.now(UTC))
 
     def row_window_edges(self, app: str, *, rows: int) -> list[datetime]:
         with self._read() as conn:

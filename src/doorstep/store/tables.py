@@ -33,6 +33,7 @@ __all__ = [
     "runs",
     "scheduler_leases",
     "shadow_decisions",
+    "stream_consumers",
 ]
 
 
@@ -445,4 +446,25 @@ rejects = sa.Table(
     sa.Column("value", sa.Text, nullable=True),  # masked (***) when the field is PII
     sa.Column("message", sa.Text, nullable=False),
     sa.Index("ix_rejects_app_at", "app", "at"),
+)
+
+stream_consumers = sa.Table(
+    "stream_consumers",
+    metadata,
+    sa.Column("app", sa.String(200), primary_key=True),
+    sa.Column("stream", sa.String(200), primary_key=True),
+    sa.Column("consumer", sa.String(200), primary_key=True),  # host:pid of the process
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("received", sa.BigInteger, nullable=False),
+    sa.Column("decided", sa.BigInteger, nullable=False),
+    sa.Column("duplicates", sa.BigInteger, nullable=False),
+    sa.Column("rejected", sa.BigInteger, nullable=False),
+    sa.Column("dead_letters", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    sa.Column("lag", sa.BigInteger, nullable=True),
+    sa.Column("rate", sa.Float, nullable=False),  # messages/s over the last report interval
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_error_at", UTCDateTime, nullable=True),
 )

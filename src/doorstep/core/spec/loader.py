@@ -26,6 +26,7 @@ from doorstep.core.spec.audit import audit_issues
 from doorstep.core.spec.fairness import fairness_issues
 from doorstep.core.spec.models import Spec
 from doorstep.core.spec.sources import source_issues
+from doorstep.core.spec.streams import stream_issues
 from doorstep.core.suggest import closest, did_you_mean
 from doorstep.errors import SpecError, SpecIssue
 
@@ -376,6 +377,7 @@ def _cross_check(doc: SpecDocument, *, policy: bool = True) -> list[SpecIssue]:
     issues.extend(fairness_issues(doc))
     issues.extend(audit_issues(doc))
     issues.extend(source_issues(doc))
+    issues.extend(stream_issues(doc))
     if not policy or spec.model.task == "multiclass":
         return issues  # rules may use score_<class>: checked once the model's classes are known
     issues.extend(policy_issues(doc, policy_columns(spec)))
@@ -388,11 +390,12 @@ def url_issues(doc: SpecDocument) -> list[SpecIssue]:
     from the environment is not quoted (it may hold a password)."""
     issues: list[SpecIssue] = []
     spec = doc.spec
-    named: list[tuple[str, str, Any]] = [
-        *(("features", n, s) for n, s in spec.features.items()),
-        *(("connectors", n, s) for n, s in spec.connectors.items()),
+    named: list[tuple[Key, Any]] = [
+        *((("features", n), s) for n, s in spec.features.items()),
+        *((("connectors", n), s) for n, s in spec.connectors.items()),
+        *((("streams", n, "source"), s.source) for n, s in spec.streams.items()),
     ]
-    for section, name, entry in named:
+    for where, entry in named:
         url = getattr(entry, "url", None)
         if not isinstance(url, str) or "://" not in url:
             continue
@@ -400,7 +403,7 @@ def url_issues(doc: SpecDocument) -> list[SpecIssue]:
         ports = [part.rpartition(":")[2] for part in netloc.split(",") if ":" in part]
         bad = [p for p in ports if not p.isdigit() and not p.endswith("]")]
         if bad:
-            key: Key = (section, name, "url")
+            key: Key = (*where, "url")
             shown = "" if key in doc.secret_keys else f" ({bad[0]!r})"
             issues.append(
                 doc.issue(

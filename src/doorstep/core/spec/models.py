@@ -21,6 +21,7 @@ from doorstep.core.spec.fairness import FairnessSpec
 from doorstep.core.spec.governance import GovernanceSpec
 from doorstep.core.spec.retry import RetrySpec
 from doorstep.core.spec.sources import FeatureSourceSpec, ScheduleSpec, check_timezone
+from doorstep.core.spec.streams import StreamSpec
 from doorstep.core.windows import parse_window_name
 
 __all__ = [
@@ -473,6 +474,9 @@ class Spec(_Strict):
     schedules: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ScheduleSpec] = {}
     """Batch runs that ``doorstep serve`` starts on a cron schedule, deciding every entity of
     a SQL feature source."""
+    streams: dict[Annotated[str, Field(pattern=NAME_PATTERN)], StreamSpec] = {}
+    """Message buses whose events are decided as they arrive (``doorstep consume``; see
+    streams.md)."""
     audit: AuditSpec = AuditSpec()
     """The audit trail: its head exported on a schedule (``anchor``), see audit.md."""
     card: CardSpec = CardSpec()

@@ -41,7 +41,7 @@ from doorstep.services.decide.recording import record_batch
 from doorstep.services.decide.rejects import kept_rejects
 from doorstep.services.deliver.actions import deliveries_for
 from doorstep.store.protocols import DecisionStore, RecordRequest
-from doorstep.store.rejects import RejectRecord
+from doorstep.store.rejects import RejectRecord, RejectSource
 from doorstep.store.shadow_records import ShadowDecision
 from doorstep.types import Decision
 
@@ -74,6 +74,14 @@ class OnlineRequest:
     decided_at: datetime | None = None
     """A backfill: record the decisions as made then, marked imported, with no deliveries
     (see :mod:`doorstep.services.decide.backfill`); ``None``: now, as usual."""
+    lineage: dict[str, Any] | None = None
+    """Where the records came from beyond feature lookups (a stream's name, partition,
+    sequence and message id), merged into each decision's lineage."""
+    source: RejectSource = "api"
+    """Where the records came from, as the rejects table says it (``api``, ``stream``)."""
+    record_name: str | None = None
+    """What the rejects of this request name their record by (``stream:orders:42``, then
+    ``:0`` for its first record); default: ``api:<a new id>``."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,7 @@ def decide_requests(
     With ``features``, what the records lack is looked up first (once for all the requests;
     see :mod:`doorstep.services.decide.features`).
     """
-    builder = _Builder(app, len(requests))
+    builder = _Builder(app, requests)
     if features is not None:
         builder.enrich(features, requests)
     for flag in dict.fromkeys(r.explain for r in requests):
@@ -176,8 +184,9 @@ def decide_requests(
 class _Builder:
     """Per-request decisions, errors and response items of one call."""
 
-    def __init__(self, app: LoadedApp, size: int) -> None:
-        self.app = app
+    def __init__(self, app: LoadedApp, requests: Sequence[OnlineRequest]) -> None:
+        self.app, self.requests = app, requests
+        size = len(requests)
         self.now = datetime.now(UTC)
         inputs = app.spec.inputs
         self.columns = [inputs.id, *inputs.fields]
@@ -241,7 +250,7 @@ class _Builder:
             batch = decide_validated(self.app, clean, explain=explain)
         else:
             batch = decide_batch(self.app, frame_from_records(rows, inputs), explain=explain)
-        lineage = [self.lineage.get(owner) for owner in owners]
+        lineage = [self._lineage(owner) for owner in owners]
         recorded = record_batch(self.app, batch, rows, now=self.now, lineage=lineage)
         classes = self.app.classes
         for decision, row in zip(recorded.decisions, recorded.rows, strict=True):
@@ -272,12 +281,20 @@ class _Builder:
                 index, position = owners[row - 1]
                 self.values[(index, position, name)] = value
 
+    def _lineage(self, owner: tuple[int, int]) -> dict[str, Any] | None:
+        """A record's lineage: its feature lookups', and its request's (a stream's)."""
+        looked_up, own = self.lineage.get(owner), self.requests[owner[0]].lineage
+        if own is None:
+            return looked_up
+        return {**(looked_up or {}), **own}
+
     def rejects(self, index: int) -> list[RejectRecord]:
         """The refused records of request ``index``, as the store keeps them."""
         errors = self.errors[index]
         if not errors:
             return []
-        request_id = new_id()
+        request = self.requests[index]
+        name = request.record_name or f"api:{new_id()}"
         values = self.values
         found = (
             (e.record, e.entity_id, e.field, e.rule, values.get((index, e.record or 0, e.field)))
@@ -287,9 +304,9 @@ class _Builder:
         return kept_rejects(
             self.app,
             with_messages,
-            source="api",
+            source=request.source,
             at=self.now,
-            record_of=lambda position, _: f"api:{request_id}:{position}",
+            record_of=lambda position, _: f"{name}:{position}",
         )
 
     def finish(self, index: int, request: OnlineRequest) -> RecordRequest | DoorstepError:

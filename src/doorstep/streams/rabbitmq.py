@@ -1,0 +1,132 @@
+"""A RabbitMQ (AMQP 0-9-1) source: a queue consumed with manual acknowledgements, at most one
+micro-batch unacknowledged (``basic_qos(prefetch_count=batch)``).
+
+The message id is the AMQP ``message_id`` property when the publisher set one, else a SHA-256
+of the body (so set it, or name a field with ``dedupe``, when two equal bodies are two events).
+A delivery is acknowledged by its tag after its decisions are committed; when the consumer's
+connection closes first, RabbitMQ delivers it again. Dead letters are published with publisher
+confirms to ``dead_letter.queue`` (through the default exchange) or ``dead_letter.exchange``
+with its ``routing_key``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from doorstep.core.spec.streams import DeadLetterSpec, RabbitMQStreamSourceSpec
+from doorstep.errors import ConnectorSpecError
+from doorstep.streams.base import StreamMessage, body_id, bus_errors, host_of
+
+__all__ = ["RabbitMQStreamSource"]
+
+LINGER = 0.01
+"""Seconds a batch waits for one more message once it has some."""
+
+
+class RabbitMQStreamSource:
+    type = "rabbitmq"
+    kind = "rabbitmq"
+    spec_model = RabbitMQStreamSourceSpec
+
+    def __init__(
+        self,
+        name: str,
+        spec: RabbitMQStreamSourceSpec,
+        *,
+        dead_letter: DeadLetterSpec | None,
+        batch: int,
+    ) -> None:
+        try:
+            import pika
+            import pika.exceptions
+        except ImportError:
+            raise ConnectorSpecError(
+                name, "type", "the AMQP client is not installed: pip install 'doorstep[streams]'"
+            ) from None
+        self.name, self.spec, self._dead = name, spec, dead_letter
+        self._pika = pika
+        self._errors: tuple[type[BaseException], ...] = (pika.exceptions.AMQPError, OSError)
+        self._buffer: list[StreamMessage] = []
+        try:
+            params = pika.URLParameters(spec.url)
+        except (ValueError, TypeError) as error:
+            raise ConnectorSpecError(name, "url", f"not an AMQP URL: {error}") from None
+        params.heartbeat = 30
+        with self._guard("connect"):
+            self._connection: Any = pika.BlockingConnection(params)
+            self._channel: Any = self._connection.channel()
+            self._channel.confirm_delivery()
+            self._channel.basic_qos(prefetch_count=batch)
+            self._channel.basic_consume(spec.queue, self._on_message, auto_ack=False)
+
+    @classmethod
+    def from_spec(
+        cls, name: str, spec: Any, *, dead_letter: Any, batch: int
+    ) -> RabbitMQStreamSource:
+        return cls(name, spec, dead_letter=dead_letter, batch=batch)
+
+    def _guard(self, doing: str) -> AbstractContextManager[None]:
+        return bus_errors(self.name, f"RabbitMQ at {host_of(self.spec.url)}", doing, self._errors)
+
+    def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        ident = properties.message_id or body_id(body)
+        self._buffer.append(
+            StreamMessage(
+                body=body,
+                message_id=str(ident),
+                partition=self.spec.queue,
+                sequence=int(method.delivery_tag),
+                redelivered=bool(method.redelivered),
+                handle=method.delivery_tag,
+            )
+        )
+
+    def fetch(self, limit: int, wait: float) -> list[StreamMessage]:
+        deadline = time.monotonic() + wait
+        with self._guard("read"):
+            while True:
+                left = deadline - time.monotonic()
+                self._connection.process_data_events(time_limit=max(0.0, left))
+                if self._buffer or left <= 0:
+                    break
+            while 0 < len(self._buffer) < limit:  # more may be on their way: linger a little
+                seen = len(self._buffer)
+                self._connection.process_data_events(time_limit=LINGER)
+                if len(self._buffer) == seen:
+                    break
+        taken, self._buffer = self._buffer[:limit], self._buffer[limit:]
+        return taken
+
+    def ack(self, messages: Sequence[StreamMessage]) -> None:
+        with self._guard("acknowledge"):
+            for message in messages:
+                self._channel.basic_ack(delivery_tag=message.handle)
+
+    def dead_letter(self, message: StreamMessage, body: bytes) -> None:
+        dead = self._dead
+        if dead is None or (dead.queue is None and dead.exchange is None):
+            return
+        exchange = dead.exchange or ""
+        key = dead.queue if dead.exchange is None else (dead.routing_key or "")
+        properties = self._pika.BasicProperties(
+            content_type="application/json",
+            delivery_mode=2,
+            message_id=f"dead:{message.message_id}",
+        )
+        with self._guard("publish a dead letter"):
+            self._channel.basic_publish(exchange, key, body, properties, mandatory=True)
+
+    def lag(self) -> int | None:
+        with self._guard("read the queue's depth"):
+            declared = self._channel.queue_declare(self.spec.queue, passive=True)
+        return int(declared.method.message_count)
+
+    def close(self) -> None:
+        try:
+            if self._connection.is_open:
+                self._connection.close()
+        except self._errors:
+            pass
