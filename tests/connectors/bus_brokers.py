@@ -9,40 +9,14 @@ the brokers are shared by everyone on the machine.
 
 from __future__ import annotations
 
-import os
 import secrets
 import select
 import socket
 import threading
 
-import pytest
+from tests.brokers import BROKERS, SKIP_ENV, broker_up, require_broker
 
 __all__ = ["BROKERS", "SKIP_ENV", "Proxy", "broker_up", "require_broker", "suffix"]
-
-BROKERS = {"rabbitmq": 5672, "nats": 4222, "redis": 6379, "mqtt": 1883}
-"""Port of each broker on 127.0.0.1."""
-SKIP_ENV = "DOORSTEP_TEST_BROKERS"
-"""Set to ``skip`` to skip the tests whose broker is not running (they fail otherwise)."""
-
-
-def broker_up(kind: str, *, timeout: float = 1.0) -> bool:
-    """Whether the broker of ``kind`` accepts TCP connections on 127.0.0.1."""
-    try:
-        with socket.create_connection(("127.0.0.1", BROKERS[kind]), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def require_broker(kind: str) -> None:
-    """Fail the test when the broker of ``kind`` is not running (``scripts/test`` starts them),
-    or skip it when :data:`SKIP_ENV` is ``skip``."""
-    if broker_up(kind):
-        return
-    message = f"no {kind} broker on 127.0.0.1:{BROKERS[kind]}"
-    if os.environ.get(SKIP_ENV) == "skip":
-        pytest.skip(message)
-    pytest.fail(f"{message}: start it, or set {SKIP_ENV}=skip")
 
 
 def suffix() -> str:

@@ -1,7 +1,7 @@
 """The message brokers of the stream tests, on 127.0.0.1: NATS with JetStream (4222), Redis
 (6379), RabbitMQ (5672, guest/guest) and Mosquitto (1883). ``scripts/test`` starts those that do
 not run; a broker that cannot be reached fails its tests loudly, unless
-``DOORSTEP_TEST_STREAMS=skip``.
+``DOORSTEP_TEST_BROKERS=skip``.
 
 Each fixture makes names of its own with a random suffix (a JetStream stream, a Redis key, a
 RabbitMQ queue, an MQTT topic) and deletes them when the test ends: the shared brokers are never
@@ -12,40 +12,16 @@ reconfigured or filled. Each yields a :class:`Bus`: the spec of a stream source 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
+from tests.brokers import BROKERS, SKIP_ENV, broker_up
+from tests.brokers import require_broker as require
 
-__all__ = ["BROKERS", "STREAMS_ENV", "Bus", "broker_up", "open_bus"]
-
-STREAMS_ENV = "DOORSTEP_TEST_STREAMS"
-BROKERS = {"nats": 4222, "redis": 6379, "rabbitmq": 5672, "mqtt": 1883}
-
-
-def broker_up(kind: str) -> bool:
-    """Whether the broker ``kind`` accepts connections on its port of 127.0.0.1."""
-    try:
-        with socket.create_connection(("127.0.0.1", BROKERS[kind]), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def require(kind: str) -> None:
-    """Skip when the stream tests are turned off, fail when the broker is down."""
-    if os.environ.get(STREAMS_ENV) == "skip":
-        pytest.skip(f"stream tests skipped ({STREAMS_ENV}=skip)")
-    if not broker_up(kind):
-        pytest.fail(
-            f"{kind} is not reachable on 127.0.0.1:{BROKERS[kind]}; scripts/test starts one, "
-            f"or set {STREAMS_ENV}=skip"
-        )
+__all__ = ["BROKERS", "SKIP_ENV", "Bus", "broker_up", "open_bus"]
 
 
 @dataclass

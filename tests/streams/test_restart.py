@@ -16,7 +16,7 @@ import orjson
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from tests.streams.brokers import STREAMS_ENV
+from tests.streams.brokers import SKIP_ENV
 
 from doorstep.core.spec.streams import StreamSpec
 from doorstep.plugins import open_stream
@@ -63,8 +63,8 @@ class OwnNATS:
 def own_nats(tmp_path: Path) -> Iterator[OwnNATS]:
     import os
 
-    if os.environ.get(STREAMS_ENV) == "skip":
-        pytest.skip(f"stream tests skipped ({STREAMS_ENV}=skip)")
+    if os.environ.get(SKIP_ENV) == "skip":
+        pytest.skip(f"broker tests skipped ({SKIP_ENV}=skip)")
     if not Path(NATS_SERVER).exists():
         pytest.fail("nats-server is missing; scripts/test installs it")
     server = OwnNATS(tmp_path / "js", free_port())
