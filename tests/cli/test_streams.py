@@ -79,15 +79,19 @@ def test_consume_runs_until_sigterm(churn_app: Path, tmp_path: Path, redis_bus: 
     assert len(redis_bus.dead_letters()) == 1
 
 
-def test_consume_locates_a_source_type_not_installed(churn_app: Path, redis_bus: Bus) -> None:
+def test_consume_locates_a_source_type_not_installed(
+    churn_app: Path, redis_bus: Bus, tmp_path: Path
+) -> None:
     spec = with_stream(churn_app / "doorstep.yaml", redis_bus, source_type="kafka")
-    result = runner.invoke(app, ["consume", str(spec), "--db", "sqlite:///x.db"])
+    db = f"sqlite:///{tmp_path / 'doorstep.db'}"
+    result = runner.invoke(app, ["consume", str(spec), "--db", db])
     assert result.exit_code == 1 and "spec_invalid" in result.stderr
     assert "streams.orders.source.type: No stream source of type 'kafka'" in result.stderr
 
 
-def test_consume_needs_a_stream(churn_app: Path) -> None:
-    result = runner.invoke(app, ["consume", str(churn_app), "--db", "sqlite:///x.db"])
+def test_consume_needs_a_stream(churn_app: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'doorstep.db'}"
+    result = runner.invoke(app, ["consume", str(churn_app), "--db", db])
     assert result.exit_code == 1 and "declare no streams" in result.stderr
 
 
