@@ -1,6 +1,6 @@
-"""Two ``doorstep serve`` processes (one with ``--workers 2``) and two ``doorstep worker`` processes on one
-throwaway PostgreSQL database, under load through both servers, with one server (all its
-processes) and one worker killed with SIGKILL mid-load:
+"""Two ``doorstep serve`` processes (one with ``--workers 2``) and two ``doorstep worker``
+processes on one throwaway PostgreSQL database, under load through both servers, with one
+server (all its processes) and one worker killed with SIGKILL mid-load:
 
 - nothing acknowledged is lost: every decision a 2xx answer named is in the store;
 - nothing is doubled: one decision per ``Idempotency-Key`` (each key sent to both servers), one
@@ -23,6 +23,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +200,7 @@ def test_two_servers_two_workers_one_postgresql_kill_9_one_of_each(
         servers, workers = groups[:2], groups[2:]
         for base, server in zip(bases, servers, strict=True):
             # start-up is bounded apart: on a machine busy with other tests it takes minutes
-            wait_until(lambda b=base, s=server: _ready(b, s), 240, "a server ready", server.log)
+            wait_until(partial(_ready, base, server), 240, "a server ready", server.log)
         loaded = time.monotonic()
 
         load = Load(bases, secret)
