@@ -16,6 +16,9 @@ checkpoint in one transaction (``synchronous=FULL``). Two floors, on the same fi
 (:func:`~doorstep.services.runs.imports.import_file`) is timed alongside: the same path, plus
 reading the times and keys and deriving each id from its key.
 
+``--postgres URL`` records into PostgreSQL instead: each run gets a new database on the server
+``URL`` names (created there and dropped at the end); use a throwaway cluster, never a shared one.
+
 No reasons (``--no-explain``): explanations cost the same in both paths and would hide the
 store. Every measurement starts from an empty store, runs ``--repeat`` times interleaved, and
 the best run counts. Target: at least 20,000 recorded decisions per second.
@@ -45,6 +48,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best counts)")
     parser.add_argument("--chunk-rows", type=int, default=10_000, help="rows per chunk")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="record into new databases on this PostgreSQL server instead of SQLite files",
+    )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--train-rows", type=int, default=50_000)
     parser.add_argument("--trees", type=int, default=200)
@@ -96,9 +104,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     del frame
     columns = ImportColumns(decided_at="decided_at", key=app.spec.inputs.id)
     counter = {"n": 0}
+    made_databases: list[str] = []
 
     def fresh_url() -> str:
         counter["n"] += 1
+        if args.postgres:
+            return _new_database(args.postgres, f"bench_record_{counter['n']}", made_databases)
         path = work / f"store-{counter['n']}.db"
         return f"sqlite:///{path}"
 
@@ -157,7 +168,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "import": imported,
     }
     print(f"timing {len(tasks)} measurements x {args.repeat} runs …", file=sys.stderr)
-    t = round_robin(tasks, args.repeat)
+    try:
+        t = round_robin(tasks, args.repeat)
+    finally:
+        _drop_databases(args.postgres, made_databases)
+    backend = "PostgreSQL" if args.postgres else "SQLite"
 
     n = args.rows
     rates = {
@@ -182,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return [name, f"{t[key].best:.3f}", f"{count:,}", f"{rates[key]:,.0f}", shown, met]
 
     print_table(
-        f"doorstep score FILE --record on SQLite: {n:,} rows, no reasons; best of {args.repeat}",
+        f"doorstep score FILE --record on {backend}: {n:,} rows, no reasons; best of {args.repeat}",
         ["measurement", "seconds", "decisions", "per second", "target", "met"],
         [
             row("floor: score_file to Parquet (same decisions)", "floor_score", n),
@@ -210,6 +225,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"ratio {name}: {value:.3f}")
     result: dict[str, Any] = {
         "benchmark": "record",
+        "backend": backend,
         "machine": machine_info(),
         "rows": n,
         "decided": decided,
@@ -225,6 +241,36 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         write_json(args.json, result)
     shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def _server(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _new_database(server: str, name: str, made: list[str]) -> str:
+    """A new, empty database ``name`` on ``server``; its URL."""
+    import psycopg
+    from sqlalchemy import make_url
+
+    with psycopg.connect(_server(server), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    made.append(name)
+    return (
+        make_url(server)
+        .set(drivername="postgresql+psycopg", database=name)
+        .render_as_string(hide_password=False)
+    )
+
+
+def _drop_databases(server: str | None, names: list[str]) -> None:
+    if not server or not names:
+        return
+    import psycopg
+
+    with psycopg.connect(_server(server), autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
-__all__ = ["derived_id", "new_id", "sequenced_id", "uuid7_time_ms"]
+__all__ = ["derived_id", "new_id", "sequenced_id", "sequenced_ids", "uuid7_time_ms"]
 
 _RAND_BITS = 74
 _RAND_MASK = (1 << _RAND_BITS) - 1
@@ -63,10 +64,19 @@ def sequenced_id(ms: int, name: str, number: int) -> str:
     """A UUIDv7 whose time is ``ms``, whose next 34 bits are ``number`` (below 2**34) and whose
     last 40 the first of ``name``'s SHA-256: the same ``ms``, ``name`` and ``number`` always give
     the same id, and the ids of one name sort by ``number``."""
-    if not 0 <= number < 1 << _SEQ_BITS:
-        raise ValueError(f"number must be within 0 and 2**{_SEQ_BITS} - 1, got {number}")
+    return sequenced_ids(ms, name)(number)
+
+
+def sequenced_ids(ms: int, name: str) -> Callable[[int], str]:
+    """:func:`sequenced_id` of ``ms`` and ``name`` for any ``number``, ``name`` hashed once."""
     digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:5], "big")
-    return _format(ms, number << _HASH_BITS | digest)
+
+    def made(number: int) -> str:
+        if not 0 <= number < 1 << _SEQ_BITS:
+            raise ValueError(f"number must be within 0 and 2**{_SEQ_BITS} - 1, got {number}")
+        return _format(ms, number << _HASH_BITS | digest)
+
+    return made
 
 
 def _format(ms: int, rand: int) -> str:

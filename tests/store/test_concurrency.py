@@ -1,14 +1,17 @@
-"""Concurrent writers: idempotency keys, verdicts and pagination, on SQLite and PostgreSQL."""
+"""Concurrent writers: idempotency keys, verdicts, review claims and pagination, on SQLite and
+PostgreSQL (two stores on one database stand for two servers)."""
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 from tests.store.factories import decision, request
 
-from doorstep.errors import ReviewConflictError
+from doorstep.errors import ReviewClaimedError, ReviewConflictError
 from doorstep.store import DecisionQuery, RecordRequest, Store, Verdict, open_store
+from doorstep.store.views import ReviewClaim
 
 
 def _together(n: int, work: object) -> list[object]:
@@ -89,3 +92,26 @@ def test_pagination_is_stable_under_concurrent_inserts(store: Store) -> None:
     assert len(seen) == 30 and len(set(seen)) == 30
     assert before <= set(seen)
     assert store.verify_audit().ok
+
+
+def test_eight_keys_claiming_one_case_at_once_one_holds_it(store_url: str) -> None:
+    stores = [open_store(store_url) for _ in range(2)]  # two servers sharing the database
+    try:
+        pending = decision(1, status="pending_review")
+        stores[0].record([RecordRequest([pending])], actor="t")
+        now = datetime.now(UTC)
+
+        def work(i: int) -> object:
+            return stores[i % 2].claim_review(
+                pending.id, f"key-{i}", f"rev{i}", seconds=60, now=now
+            )
+
+        results = _together(8, work)
+        held = [r for r in results if isinstance(r, ReviewClaim)]
+        refused = [r for r in results if not isinstance(r, ReviewClaim)]
+        assert len(held) == 1, results
+        assert all(isinstance(r, ReviewClaimedError) for r in refused), refused
+        assert stores[1].review_claim(pending.id, now=now) == held[0]
+    finally:
+        for opened in stores:
+            opened.close()

@@ -20,6 +20,7 @@ from doorstep.store.protocols import StoreContract  # light: no SQLAlchemy
 __all__ = [
     "AppSpecArgument",
     "DbOption",
+    "DbPoolSizeOption",
     "DriftOption",
     "InputFormatOption",
     "PeriodsOption",
@@ -44,6 +45,18 @@ DbOption = Annotated[
         "--db",
         help="Database URL (sqlite:///PATH or postgresql://…). "
         "Default: DOORSTEP_DATABASE_URL, else .doorstep/doorstep.db.",
+        show_default=False,
+    ),
+]
+DbPoolSizeOption = Annotated[
+    int | None,
+    typer.Option(
+        "--db-pool-size",
+        min=1,
+        max=100,
+        help="Connections each process keeps open to the database; as many more open for a "
+        "burst. Size it so that every process of every host fits the database's "
+        "max_connections (see docs/scale.md).",
         show_default=False,
     ),
 ]

@@ -9,9 +9,16 @@ import typer
 
 from doorstep.cli import render
 from doorstep.cli.console import console
-from doorstep.cli.options import DbOption, PublicUrlOption, SpecsArgument
+from doorstep.cli.options import DbOption, DbPoolSizeOption, PublicUrlOption, SpecsArgument
 
-__all__ = ["serve"]
+__all__ = ["serve", "serve_pool_size"]
+
+
+def serve_pool_size(workers: int) -> int:
+    """``--db-pool-size`` when none is given: about ten connections for the whole command,
+    shared out among its worker processes, at least three each (a micro-batch committing, one
+    deciding, a read)."""
+    return max(3, 10 // workers)
 
 
 def serve(
@@ -20,6 +27,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     db: DbOption = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    db_pool_size: DbPoolSizeOption = None,
     batch_wait_ms: Annotated[
         float, typer.Option(min=0, help="Longest wait to coalesce concurrent requests.")
     ] = 2.0,
@@ -53,7 +61,9 @@ def serve(
         ),
     ] = 1.0,
 ) -> None:
-    """Serve the decision API (and its docs at /docs) for one or more apps."""
+    """Serve the decision API (and its docs at /docs) for one or more apps.
+
+    --db-pool-size defaults to 10 connections shared out among the --workers, at least 3 each."""
     from doorstep.web.server import local_url, open_server, run_server
     from doorstep.web.settings import ServeSettings
 
@@ -65,6 +75,7 @@ def serve(
         schedules=schedules,
         public_url=public_url or base,
         stage_poll_seconds=stage_poll,
+        db_pool_size=db_pool_size or serve_pool_size(workers),
     )
     server = open_server(specs, db, settings)
     render.serving(console, server, base)

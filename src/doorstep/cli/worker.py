@@ -9,7 +9,7 @@ import typer
 
 from doorstep.cli import deliveries_render
 from doorstep.cli.console import console, errors
-from doorstep.cli.options import DbOption, PublicUrlOption, SpecsArgument
+from doorstep.cli.options import DbOption, DbPoolSizeOption, PublicUrlOption, SpecsArgument
 
 __all__ = ["worker"]
 
@@ -34,10 +34,14 @@ def worker(
             show_default=False,
         ),
     ] = None,
+    db_pool_size: DbPoolSizeOption = None,
     public_url: PublicUrlOption = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
-    """Send the outbox's deliveries through the apps' connectors until Ctrl-C or SIGTERM."""
+    """Send the outbox's deliveries through the apps' connectors until Ctrl-C or SIGTERM.
+
+    --db-pool-size defaults to half of --concurrency, at least 2 (with the burst, one
+    connection per sending thread)."""
     from doorstep.runtime.worker import log_to_stderr, open_worker, run_until_signal
 
     log_to_stderr(log_level)
@@ -48,6 +52,7 @@ def worker(
         lease_seconds=lease_seconds,
         poll=poll,
         public_url=public_url,
+        pool_size=db_pool_size or max(2, concurrency // 2),
     ) as opened:
         if once:
             deliveries_render.drained(console, opened.names, opened.drain())

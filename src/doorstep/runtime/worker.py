@@ -73,15 +73,17 @@ def open_worker(
     lease_seconds: float | None = None,
     poll: float = 0.5,
     public_url: str | None = None,
+    pool_size: int = 4,
 ) -> Iterator[Worker]:
     """A worker for the apps of ``specs`` (files, or folders of them) on the store at ``db``;
-    a lease shorter than twice the longest connector timeout is an :class:`InputError`."""
+    a lease shorter than twice the longest connector timeout is an :class:`InputError`.
+    ``pool_size``: the store's connections kept open (as many more for a burst)."""
     from doorstep.services.deliver.connectors import read_app_connectors
     from doorstep.store import open_store
 
     apps = read_app_connectors(specs)
     try:
-        store = open_store(db)
+        store = open_store(db, pool_size=pool_size)
         try:
             dispatcher = Dispatcher(
                 store,

@@ -62,26 +62,28 @@ def event_hash(
     return hashlib.sha256(prev_hash.encode() + canonical_bytes(body)).hexdigest()
 
 
-def decision_fields(row: Mapping[str, Any] | Decision) -> list[Any]:
+def decision_fields(row: Mapping[str, Any] | Decision, *, created: str | None = None) -> list[Any]:
     """The scalar fields of a decision that its ``decisions.recorded`` event vouches for (the
     JSON of ``inputs`` and ``reasons`` is added to the digest as the exact text stored).
 
     A review later moves ``status`` from ``pending_review`` to ``approved``/``overridden`` and
     sets ``final_action``; for reviewed rows the digest therefore uses the pre-review state
-    (``pending_review``, no final action), and the review's own event vouches for the rest."""
+    (``pending_review``, no final action), and the review's own event vouches for the rest.
+    ``created``: the row's ``created_at`` as :func:`iso` writes it, when the caller has it
+    already (the rows of a batch share one)."""
     head: list[Any]
     tail: list[Any]
     if isinstance(row, Decision):
         status, final_action = row.status, row.final_action
         head = [row.id, row.app, row.entity_id, row.model_version, row.model_hash, row.score]
         tail = [row.predicted_class, row.action, row.rule, row.review, row.control]
-        text, created = row.reasons_text, row.created_at
+        text, moment = row.reasons_text, row.created_at
     else:
         status, final_action = row["status"], row["final_action"]
         head = [row[c] for c in ("id", "app", "entity_id", "model_version", "model_hash")]
         head.append(row["score"])
         tail = [row[c] for c in ("predicted_class", "action", "rule", "review", "control")]
-        text, created = row["reasons_text"], row["created_at"]
+        text, moment = row["reasons_text"], row["created_at"]
     head[5] = float(head[5])
     tail[3], tail[4] = bool(tail[3]), bool(tail[4])
     reviewed = status in REVIEWED
@@ -92,7 +94,7 @@ def decision_fields(row: Mapping[str, Any] | Decision) -> list[Any]:
         "pending_review" if reviewed else status,
         None if pre_review else final_action,
         text,
-        iso(created),
+        created if created is not None else iso(moment),
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 import orjson
@@ -47,12 +48,24 @@ def dump_json(value: Any) -> str:
     return orjson.dumps(value, default=_default, option=_DUMP_OPTIONS).decode()
 
 
+# the C encoder that ``_encoder.encode`` builds afresh on every call, built once: the same
+# code path and bytes (``JSONEncoder.iterencode`` with ``_one_shot``), without the set-up
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # untyped; None without C
+_encode_c: Any = (
+    _c_make_encoder(None, _default, encode_basestring, None, ":", ",", True, False, False)
+    if _c_make_encoder is not None
+    else None
+)
+
+
 def canonical_json(value: Any) -> str:
-    return _encoder.encode(value)
+    if _encode_c is None or isinstance(value, str):
+        return _encoder.encode(value)
+    return "".join(_encode_c(value, 0))
 
 
 def canonical_bytes(value: Any) -> bytes:
-    return _encoder.encode(value).encode()
+    return canonical_json(value).encode()
 
 
 def iso(moment: datetime) -> str:

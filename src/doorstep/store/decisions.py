@@ -16,6 +16,7 @@ from doorstep.store import outbox as _outbox
 from doorstep.store import queue as _queue
 from doorstep.store import undo as _undo
 from doorstep.store.audit import AuditWriter, RowDigest, decision_fields, review_fields
+from doorstep.store.bulk import DbTimes, insert_rows
 from doorstep.store.canonical import dump_json, iso
 from doorstep.store.cursor import decode_cursor, encode_cursor
 from doorstep.store.protocols import (
@@ -78,73 +79,53 @@ _INSERT_COLUMNS = [
     "predicted_class", "action", "rule", "review", "control", "status", "final_action",
     "reasons", "reasons_text", "created_at", "lineage", "audit_seq",
 ]  # fmt: skip
-_JSON_COLUMNS = {"inputs", "reasons", "lineage"}
+_PLAIN_COLUMNS = [c for c in _INSERT_COLUMNS if c != "lineage"]
+"""Rows of apps without feature sources leave ``lineage`` out (null)."""
 
 
-def _insert_sql(dialect: str, *, lineage: bool = True) -> str:
-    """The hot path skips SQLAlchemy's per-row type processing: rows are tuples of driver
-    values, JSON already serialised (canonically, once, shared with the audit digest).
-    Without ``lineage`` the column is left out (null): rows of apps without feature sources."""
-    names = _INSERT_COLUMNS if lineage else [c for c in _INSERT_COLUMNS if c != "lineage"]
-    if dialect == "postgresql":
-        marks = ["%s::json" if c in _JSON_COLUMNS else "%s" for c in names]
-    else:
-        marks = ["?"] * len(names)
-    return f"INSERT INTO decisions ({', '.join(names)}) VALUES ({', '.join(marks)})"
-
-
-_LINEAGE_AT = _INSERT_COLUMNS.index("lineage")
-
-
-def _sqlite_time(moment: datetime) -> str:
-    """The text form SQLAlchemy's SQLite DATETIME type reads and writes (UTC, naive)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-        moment = moment.replace(tzinfo=None)
-    return moment.isoformat(sep=" ", timespec="microseconds")
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _prepare(decisions_: list[Decision], sqlite_dialect: bool) -> tuple[list[list[Any]], RowDigest]:
-    rows: list[list[Any]] = []
+def _prepare(
+    decisions_: list[Decision], times: DbTimes, *, lineage: bool
+) -> tuple[list[tuple[Any, ...]], RowDigest]:
+    """The rows to insert (without their ``audit_seq``), in id order, and their digest. The hot
+    path skips SQLAlchemy's per-row type processing: rows are tuples of driver values, JSON
+    already serialised (once, shared with the audit digest), times converted once per batch."""
+    rows: list[tuple[Any, ...]] = []
     digest = RowDigest()
+    add = digest.add
+    created_iso: dict[datetime, str] = {}
     for decision in sorted(decisions_, key=lambda d: d.id):
         inputs_json = dump_json(decision.inputs)
         reasons_json = None if decision.reasons is None else dump_json(decision.reasons)
         lineage_json = None if decision.lineage is None else dump_json(decision.lineage)
         created = decision.created_at
-        texts = (
-            (inputs_json, reasons_json)
-            if lineage_json is None
-            else (inputs_json, reasons_json, lineage_json)
+        stamp = created_iso.get(created)
+        if stamp is None:
+            stamp = created_iso[created] = iso(created)
+        fields = decision_fields(decision, created=stamp)
+        if lineage_json is None:
+            add(decision.id, fields, inputs_json, reasons_json)
+        else:
+            add(decision.id, fields, inputs_json, reasons_json, lineage_json)
+        row = (
+            decision.id,
+            decision.app,
+            decision.entity_id,
+            decision.model_version,
+            decision.model_hash,
+            inputs_json,
+            float(decision.score),
+            decision.predicted_class,
+            decision.action,
+            decision.rule,
+            bool(decision.review),
+            bool(decision.control),
+            decision.status,
+            decision.final_action,
+            reasons_json,
+            decision.reasons_text,
+            times(created),
         )
-        digest.add(decision.id, decision_fields(decision), *texts)
-        rows.append(
-            [
-                decision.id,
-                decision.app,
-                decision.entity_id,
-                decision.model_version,
-                decision.model_hash,
-                inputs_json,
-                float(decision.score),
-                decision.predicted_class,
-                decision.action,
-                decision.rule,
-                bool(decision.review),
-                bool(decision.control),
-                decision.status,
-                decision.final_action,
-                reasons_json,
-                decision.reasons_text,
-                _sqlite_time(created) if sqlite_dialect else _utc(created),
-                lineage_json,
-                None,
-            ]
-        )
+        rows.append((*row, lineage_json) if lineage else row)
     return rows, digest
 
 
@@ -156,7 +137,8 @@ def record(
     outbox: list[DeliveryRecord] = []
     shadow: list[ShadowDecision] = []
     refused: list[RejectRecord] = []
-    sqlite_dialect = conn.dialect.name == "sqlite"
+    times = DbTimes(conn.dialect.name)
+    lineage = any(d.lineage is not None for r in requests for d in r.decisions)
     for request in requests:
         app = request.app or (request.decisions[0].app if request.decisions else "")
         if request.idempotency_key is not None:
@@ -168,24 +150,17 @@ def record(
         if not request.decisions and request.rejects and request.idempotency_key is None:
             outcomes.append(RecordOutcome("recorded", request.response))
             continue  # refused records only: kept, nothing decided to audit
-        prepared, digest = _prepare(request.decisions, sqlite_dialect)
+        prepared, digest = _prepare(request.decisions, times, lineage=lineage)
         payload = {"app": app, **digest.payload()}
         subject = request.decisions[0].id if len(request.decisions) == 1 else app
         seq = audit.append("decisions.recorded", subject, payload, actor=actor)
-        for row in prepared:
-            row[-1] = seq
-            rows.append(tuple(row))
+        rows.extend([(*row, seq) for row in prepared])
         outbox.extend(_own_deliveries(request))
         shadow.extend(request.shadow)
         outcomes.append(RecordOutcome("recorded", request.response))
-    if rows:
-        if any(row[_LINEAGE_AT] is not None for row in rows):
-            conn.exec_driver_sql(_insert_sql(conn.dialect.name), rows)
-        else:
-            plain = [row[:_LINEAGE_AT] + row[_LINEAGE_AT + 1 :] for row in rows]
-            conn.exec_driver_sql(_insert_sql(conn.dialect.name, lineage=False), plain)
+    insert_rows(conn, "decisions", _INSERT_COLUMNS if lineage else _PLAIN_COLUMNS, rows)
     # after their decisions (foreign key), in the same transaction: both or neither
-    _outbox.insert_deliveries(conn, outbox)
+    _outbox.insert_deliveries(conn, outbox, times)
     insert_shadow(conn, shadow)
     insert_rejects(conn, refused)
     return outcomes

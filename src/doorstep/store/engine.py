@@ -22,6 +22,7 @@ from doorstep.store.canonical import canonical_json
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
+    "DEFAULT_POOL_SIZE",
     "WRITE",
     "create_store_engine",
     "resolve_url",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 DEFAULT_BUSY_TIMEOUT = 5.0
+DEFAULT_POOL_SIZE = 5
+"""Connections a process keeps open to the store when nothing else is said; as many more are
+opened for a burst and closed when it ends (``max_overflow``)."""
 WRITE = "doorstep_write"
 """Execution option marking a connection whose transaction writes (``BEGIN IMMEDIATE``)."""
 
@@ -69,10 +73,14 @@ def create_store_engine(
     *,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     synchronous: str = "FULL",
-    pool_size: int = 5,
+    pool_size: int = DEFAULT_POOL_SIZE,
 ) -> sa.Engine:
     """An engine configured for the store: pragmas and ``BEGIN IMMEDIATE`` on SQLite, a
-    pre-pinged pool with a connect timeout on PostgreSQL."""
+    pre-pinged pool with a connect timeout on PostgreSQL. The pool keeps ``pool_size``
+    connections and opens up to as many more for a burst: a process holds at most
+    ``2 * pool_size`` connections to the database."""
+    if pool_size < 1:
+        raise StoreError(f"The pool size must be at least 1; got {pool_size} instead.")
     parsed = _parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -84,7 +92,7 @@ def create_store_engine(
             connect_args={"timeout": busy_timeout, "check_same_thread": False},
             json_serializer=canonical_json,
             pool_size=pool_size,
-            max_overflow=10,
+            max_overflow=pool_size,
         )
         _configure_sqlite(engine, busy_timeout=busy_timeout, synchronous=synchronous)
         return engine
@@ -94,7 +102,7 @@ def create_store_engine(
             connect_args={"connect_timeout": max(1, round(busy_timeout))},
             json_serializer=canonical_json,
             pool_size=pool_size,
-            max_overflow=10,
+            max_overflow=pool_size,
             pool_pre_ping=True,
             pool_timeout=busy_timeout * 2,
         )

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from doorstep.errors import StoreError
 from doorstep.store import decisions as _decisions
+from doorstep.store.bulk import DbTimes, insert_rows
 from doorstep.store.protocols import AttemptResult, ClaimedDelivery, DeliveryRecord, FinishRequest
 from doorstep.store.tables import (
     UTCDateTime,
@@ -51,33 +52,44 @@ MIN_SQLITE = (3, 35, 0)
 _FINAL: frozenset[str] = frozenset({"pending", "delivered", "dead"})
 
 
-def _rows(record: DeliveryRecord) -> dict[str, Any]:
+_INSERT_COLUMNS = (
+    "id", "decision_id", "app", "action", "connector", "key", "state", "attempts",
+    "next_attempt_at", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def _row(record: DeliveryRecord, times: DbTimes) -> tuple[Any, ...]:
     if record.state not in ("held", "pending"):
         raise StoreError(
             f"A new delivery must be 'held' or 'pending'; got {record.state!r} for {record.key}."
         )
     due = None
     if record.state == "pending":
-        due = record.next_attempt_at or record.created_at
-    return {
-        "id": record.id,
-        "decision_id": record.decision_id,
-        "app": record.app,
-        "action": record.action,
-        "connector": record.connector,
-        "key": record.key,
-        "state": record.state,
-        "attempts": 0,
-        "next_attempt_at": due,
-        "created_at": record.created_at,
-        "updated_at": record.created_at,
-    }
+        due = times(record.next_attempt_at or record.created_at)
+    created = times(record.created_at)
+    return (
+        record.id,
+        record.decision_id,
+        record.app,
+        record.action,
+        record.connector,
+        record.key,
+        record.state,
+        0,
+        due,
+        created,
+        created,
+    )
 
 
-def insert_deliveries(conn: sa.Connection, records: Sequence[DeliveryRecord]) -> None:
-    """Insert new outbox rows (in the caller's transaction)."""
+def insert_deliveries(
+    conn: sa.Connection, records: Sequence[DeliveryRecord], times: DbTimes | None = None
+) -> None:
+    """Insert new outbox rows (in the caller's transaction); ``times`` converts their times
+    (one for the dialect when not given)."""
     if records:
-        conn.execute(deliveries.insert(), [_rows(r) for r in records])
+        times = times or DbTimes(conn.dialect.name)
+        insert_rows(conn, "deliveries", _INSERT_COLUMNS, [_row(r, times) for r in records])
 
 
 def release_held(

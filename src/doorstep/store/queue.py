@@ -148,8 +148,11 @@ def claim(
     expires_at: datetime,
     now: datetime,
 ) -> ReviewClaim:
+    # the decision's row lock queues claimants of one case from other servers (PostgreSQL;
+    # SQLite's writer lock already does): the next one then sees the claim made, not a
+    # duplicate key
     status = conn.execute(
-        sa.select(decisions.c.status).where(decisions.c.id == decision_id)
+        sa.select(decisions.c.status).where(decisions.c.id == decision_id).with_for_update()
     ).scalar_one_or_none()
     if status is None:
         raise NotFoundError(f"There is no decision {decision_id!r} to claim.")

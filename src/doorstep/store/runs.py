@@ -18,9 +18,10 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from doorstep.store.canonical import dump_json
 from doorstep.store.cursor import decode_cursor, encode_cursor
 from doorstep.store.protocols import RecordRequest
-from doorstep.store.tables import decisions, runs
+from doorstep.store.tables import runs
 
 __all__ = [
     "MAX_RUN_ERRORS",
@@ -309,19 +310,20 @@ def reopen(conn: sa.Connection, run_id: str, now: datetime) -> RunInfo | None:
     return before if changed == 1 else None
 
 
-LOOKUP_BATCH = 5_000
-"""Ids asked at once (a chunk may hold 100,000; drivers cap the parameters of a statement)."""
-
-
 def recorded_ids(conn: sa.Connection, ids: list[str]) -> set[str]:
-    """Which of the decision ``ids`` the store holds already."""
-    found: set[str] = set()
-    for start in range(0, len(ids), LOOKUP_BATCH):
-        part = ids[start : start + LOOKUP_BATCH]
-        found.update(
-            conn.execute(sa.select(decisions.c.id).where(decisions.c.id.in_(part))).scalars()
+    """Which of the decision ``ids`` the store holds already: one statement with the ids as one
+    parameter (a PostgreSQL array; a JSON array that SQLite's ``json_each`` reads), so that a
+    chunk of 100,000 costs no Python per id and no cap on a statement's parameters."""
+    if not ids:
+        return set()
+    if conn.dialect.name == "postgresql":
+        found = conn.exec_driver_sql("SELECT id FROM decisions WHERE id = ANY(%s)", (ids,))
+    else:
+        found = conn.exec_driver_sql(
+            "SELECT id FROM decisions WHERE id IN (SELECT value FROM json_each(?))",
+            (dump_json(ids),),
         )
-    return found
+    return {row[0] for row in found}
 
 
 def without_recorded(

@@ -38,6 +38,7 @@ from doorstep.store import window_inputs as _window_inputs
 from doorstep.store.audit import AuditWriter
 from doorstep.store.engine import (
     DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_POOL_SIZE,
     WRITE,
     create_store_engine,
     resolve_url,
@@ -90,11 +91,15 @@ def open_store(
     migrate: bool = True,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     synchronous: str = "FULL",
+    pool_size: int = DEFAULT_POOL_SIZE,
 ) -> Store:
     """Open the store at ``url``, else ``DOORSTEP_DATABASE_URL``, else
-    ``sqlite:///<home>/doorstep.db``, and apply pending migrations."""
+    ``sqlite:///<home>/doorstep.db``, and apply pending migrations. ``pool_size``: connections
+    kept open (as many more for a burst; see :func:`create_store_engine`)."""
     resolved = resolve_url(url, home)
-    engine = create_store_engine(resolved, busy_timeout=busy_timeout, synchronous=synchronous)
+    engine = create_store_engine(
+        resolved, busy_timeout=busy_timeout, synchronous=synchronous, pool_size=pool_size
+    )
     try:
         if migrate:
             upgrade(engine)

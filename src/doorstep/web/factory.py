@@ -65,7 +65,7 @@ def app_from_env() -> FastAPI:
     """uvicorn factory: ``uvicorn --factory doorstep.web.factory:app_from_env``."""
     specs = [Path(p) for p in os.environ.get(SPECS_ENV, "").split(os.pathsep) if p]
     settings = ServeSettings(**json.loads(os.environ.get(SETTINGS_ENV, "{}")))
-    api = build_app(specs, open_store(), settings)
+    api = build_app(specs, open_store(pool_size=settings.db_pool_size), settings)
     for warning in api.state.warnings:
         logger.warning("%s", warning)
     return api

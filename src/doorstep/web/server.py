@@ -45,7 +45,7 @@ def open_server(specs: list[Path], db: str | None, settings: ServeSettings) -> S
     from doorstep.store import open_store
     from doorstep.web.factory import build_app
 
-    store = open_store(db)
+    store = open_store(db, pool_size=settings.db_pool_size)
     secret = ensure_admin_key(store)
     return Server(build_app(specs, store, settings), store, specs, db, settings, secret)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from doorstep.store.engine import DEFAULT_POOL_SIZE
 from doorstep.store.home import DEFAULT_HOME
 
 __all__ = ["ServeSettings"]
@@ -45,6 +46,9 @@ class ServeSettings:
     ``DOORSTEP_SESSION_SECRET`` is not set."""
     session_hours: float = 12.0
     """How long a sign-in to the pages lasts."""
+    db_pool_size: int = DEFAULT_POOL_SIZE
+    """Connections each server process keeps open to the store (``--db-pool-size``); as many
+    more are opened for a burst."""
     stage_poll_seconds: float = 1.0
     """How often the server reads the store's model stage generation to switch versions
     promoted, rolled back or put in canary or shadow elsewhere (``0``: never)."""

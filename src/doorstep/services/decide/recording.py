@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import polars as pl
@@ -60,38 +61,48 @@ def record_batch(
     ``row_offset`` the batch was decided with: ``records`` (and ``lineage``) hold the chunk's
     records from position 0."""
     spec = app.spec
-    names = [spec.inputs.id, *spec.inputs.fields]
+    name = app.name
+    inputs_of = _inputs_getter([spec.inputs.id, *spec.inputs.fields])
     columns = batch.decisions.to_dict(as_series=False)
-    versions, hashes = columns["model_version"], columns["model_hash"]  # a canary's rows differ
-    classes = columns.get("predicted_class")
+    classes = columns.get("predicted_class") or [None] * len(columns["row"])
+    statuses: dict[str, DecisionStatus] = {}
     decisions: list[Decision] = []
     rows: list[int] = []
-    for i, row in enumerate(columns["row"]):
+    for (
+        row, entity, version, model_hash, score, action, rule, review, control, status, reasons,
+        reasons_text, predicted_class,
+    ) in zip(
+        columns["row"], columns["entity_id"], columns["model_version"], columns["model_hash"],
+        columns["score"], columns["action"], columns["rule"], columns["review"],
+        columns["control"], columns["status"], columns["reasons"], columns["reasons_text"],
+        classes, strict=True,
+    ):  # fmt: skip
         position = row - 1 - row_offset
-        record = records[position]
-        entity = columns["entity_id"][i]
         if row_id is not None:
             made = row_id(row)
         else:
             made = new_id() if decision_id is None else decision_id(entity)
+        state = statuses.get(status)
+        if state is None:
+            state = statuses[status] = DecisionStatus(status)
         decisions.append(
             Decision(
                 id=made,
-                app=app.name,
+                app=name,
                 entity_id=entity,
-                model_version=versions[i],
-                model_hash=hashes[i],
-                inputs={k: record[k] for k in names if k in record},
-                score=columns["score"][i],
-                action=columns["action"][i],
-                rule=columns["rule"][i],
-                review=columns["review"][i],
-                control=columns["control"][i],
-                status=DecisionStatus(columns["status"][i]),
-                reasons=columns["reasons"][i],
-                reasons_text=columns["reasons_text"][i],
+                model_version=version,  # a canary's rows differ from the champion's
+                model_hash=model_hash,
+                inputs=inputs_of(records[position]),
+                score=score,
+                action=action,
+                rule=rule,
+                review=review,
+                control=control,
+                status=state,
+                reasons=reasons,
+                reasons_text=reasons_text,
                 created_at=now,
-                predicted_class=classes[i] if classes is not None else None,
+                predicted_class=predicted_class,
                 lineage=None if lineage is None else lineage[position],
             )
         )
@@ -100,6 +111,23 @@ def record_batch(
     if batch.shadow is not None:
         shadow = _shadow(batch.shadow, decisions, columns["row"], app.name, now)
     return Recorded(decisions, rows, rejected(batch, id_field=spec.inputs.id), shadow)
+
+
+def _inputs_getter(names: list[str]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A record's inputs: its values of ``names``, in that order, those it has. One
+    ``itemgetter`` takes them all from a record that has every name (a file's, a table's);
+    a record without some (optional fields left out of a request) takes those it has."""
+    take = itemgetter(*names)
+    several = len(names) > 1
+
+    def inputs(record: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            values = take(record)
+        except KeyError:
+            return {k: record[k] for k in names if k in record}
+        return dict(zip(names, values, strict=True)) if several else {names[0]: values}
+
+    return inputs
 
 
 def _shadow(

@@ -30,7 +30,7 @@ import polars as pl
 from doorstep.core.contract import REJECT_SCHEMA, ROW_COLUMN, validate_batch
 from doorstep.engines.files import RecordReader
 from doorstep.errors import DoorstepError, InputError, RecordError
-from doorstep.ids import sequenced_id
+from doorstep.ids import sequenced_ids
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_validated
 from doorstep.services.decide.recording import record_batch
@@ -134,7 +134,7 @@ def file_decision_ids(run: RunInfo) -> Callable[[int], str]:
     the run and the row number, so a row decided again in the same run keeps its id."""
     name = f"{run.app}\nrun\n{run.id}\nrows\n"
     ms = int(run.started_at.timestamp() * 1000)
-    return lambda row: sequenced_id(ms, name, row)
+    return sequenced_ids(ms, name)
 
 
 def record_file(
