@@ -10,6 +10,7 @@ import typer
 from doorstep.cli import render, runs_render
 from doorstep.cli.console import console, errors
 from doorstep.cli.options import DbOption, InputFormatOption, SpecOption, open_db
+from doorstep.cli.score_spark import Engine, refuse_run_options, score_on_spark
 
 __all__ = ["EXIT_ALL_REJECTED", "fail_if_all_rejected", "score"]
 
@@ -19,8 +20,13 @@ input does not fit the spec's contract). Some rows rejected is still 0: data pro
 
 
 def score(
-    source: Annotated[
-        Path | None, typer.Argument(help="Records to decide: .csv, .parquet or .jsonl.")
+    source_text: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="SOURCE",
+            help="Records to decide: .csv, .parquet or .jsonl (with --engine spark: a file, "
+            "a folder of them or any location Spark reads).",
+        ),
     ] = None,
     *,
     spec: SpecOption,
@@ -69,6 +75,17 @@ def score(
             help="With --record, --from or --url: enqueue the actions through the outbox."
         ),
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="Decide in this process, or on Apache Spark (SOURCE a dataset, --out a "
+            "Parquet dataset, rejects beside it; needs doorstep[spark] and Java 17+)."
+        ),
+    ] = Engine.local,
+    master: Annotated[
+        str,
+        typer.Option(help="With --engine spark: the Spark master, e.g. spark://host:7077."),
+    ] = "local[*]",
 ) -> None:
     """Decide every record of a file (write decisions and rejected rows, or --record them in
     the store as a run), or every entity of a database (--from SOURCE, or --url and --query:
@@ -86,6 +103,28 @@ def score(
     from doorstep.services.runs.files import score_file
     from doorstep.services.runs.sources import run_by_hand
 
+    source = None if source_text is None else Path(source_text)
+    if engine is Engine.spark:
+        refuse_run_options(
+            {"--record": record, "--from": from_source, "--url": url, "--query": query}
+            | {"--db": db, "--deliver": deliver}
+        )
+        if source_text is None or out is None:
+            raise typer.BadParameter(
+                "give a SOURCE dataset and --out", param_hint="--out" if source_text else "SOURCE"
+            )
+        rows, decided = score_on_spark(
+            source_text,
+            spec,
+            str(out),
+            master=master,
+            rejects=None if rejects is None else str(rejects),
+            input_format=input_format,
+            explain=explain,
+            chunk_rows=chunk_rows,
+        )
+        fail_if_all_rejected(rows, decided, "the rejects dataset")
+        return
     from_database = from_source is not None or url is not None or query is not None
     _refuse_mixed_options(
         from_database,
