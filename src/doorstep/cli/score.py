@@ -20,10 +20,9 @@ input does not fit the spec's contract). Some rows rejected is still 0: data pro
 
 
 def score(
-    source_text: Annotated[
+    source: Annotated[
         str | None,
         typer.Argument(
-            metavar="SOURCE",
             help="Records to decide: .csv, .parquet or .jsonl (with --engine spark: a file, "
             "a folder of them or any location Spark reads).",
         ),
@@ -103,18 +102,18 @@ def score(
     from doorstep.services.runs.files import score_file
     from doorstep.services.runs.sources import run_by_hand
 
-    source = None if source_text is None else Path(source_text)
+    source_path = None if source is None else Path(source)
     if engine is Engine.spark:
         refuse_run_options(
             {"--record": record, "--from": from_source, "--url": url, "--query": query}
             | {"--db": db, "--deliver": deliver}
         )
-        if source_text is None or out is None:
+        if source is None or out is None:
             raise typer.BadParameter(
-                "give a SOURCE dataset and --out", param_hint="--out" if source_text else "SOURCE"
+                "give a SOURCE dataset and --out", param_hint="--out" if source else "SOURCE"
             )
         rows, decided = score_on_spark(
-            source_text,
+            source,
             spec,
             str(out),
             master=master,
@@ -128,7 +127,7 @@ def score(
     from_database = from_source is not None or url is not None or query is not None
     _refuse_mixed_options(
         from_database,
-        source=source,
+        source=source_path,
         from_source=from_source,
         url=url,
         query=query,
@@ -137,7 +136,7 @@ def score(
         run_options={"--deliver": deliver or None, "--db": db},
     )
     if record:
-        if source is None:
+        if source_path is None:
             raise typer.BadParameter("give the SOURCE file to record", param_hint="--record")
         app = load_app(spec)
         render.warnings(errors, app.warnings)
@@ -145,7 +144,7 @@ def score(
             run = record_file(
                 staged_app(app, store),
                 store,
-                source,
+                source_path,
                 input_format=input_format,
                 deliver=deliver,
                 explain=explain,
@@ -176,17 +175,17 @@ def score(
         runs_render.run_done(console, errors, run)
         fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
         return
-    if source is None or out is None:
+    if source_path is None or out is None:
         raise typer.BadParameter(
             "give a SOURCE file and --out (or --record), or --from SOURCE, or --url and --query",
-            param_hint="--out" if source is not None else "SOURCE",
+            param_hint="--out" if source_path is not None else "SOURCE",
         )
     app = load_app(spec)
     render.warnings(errors, app.warnings)
     with render.progress(console) as bar:
         summary = score_file(
             app,
-            source,
+            source_path,
             out,
             rejects=rejects,
             input_format=input_format,
