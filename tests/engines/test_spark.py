@@ -199,3 +199,42 @@ def test_the_cli_refuses_spark_with_record(dataset: Path, tmp_path: Path) -> Non
     result = CliRunner().invoke(cli, [*args, "--engine", "spark", "--record"])
     assert result.exit_code == 2
     assert "--engine" in result.output
+
+
+def test_the_spark_submit_job_scores_a_dataset(
+    spark: SparkSession, dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The one-file job, run as spark-submit would (the session it asks for is the module's)."""
+    from doorstep.examples.spark_job import main
+
+    out = tmp_path / "job"
+    args = [str(dataset / "customers"), "--spec", str(dataset / "doorstep.yaml")]
+    assert main([*args, "--out", str(out)]) == 0
+    assert f"{CUSTOMERS:,} rows: {CUSTOMERS - 3:,} decided, 3 rejected" in capsys.readouterr().out
+    assert pl.read_parquet(out / "*.parquet").height == CUSTOMERS - 3
+
+
+def test_records_are_numbered_by_file_and_index_across_file_boundaries() -> None:
+    """A batch holding the end of one file and the start of the next is decided in two runs,
+    each numbered from its file's first row (files in path order)."""
+    import pyarrow as pa
+
+    from doorstep.services.runs.spark_tasks import (
+        FILE_COLUMN,
+        INDEX_COLUMN,
+        Numbering,
+        _numbered,
+    )
+
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "x": [1, 2, 3, 4, 5],
+            FILE_COLUMN: ["file:/b.parquet"] * 2 + ["file:/a.parquet"] * 3,
+            INDEX_COLUMN: [8, 9, 0, 1, 2],
+        }
+    )
+    numbering = Numbering({"file:/a.parquet": 0, "file:/b.parquet": 40}, {})
+    runs = [(frame["x"].to_list(), offset) for frame, offset in _numbered(batch, numbering, 0)]
+    assert runs == [([1, 2], 48), ([3, 4, 5], 0)]
+    by_partition = Numbering(None, {3: 100})
+    assert [offset for _, offset in _numbered(batch, by_partition, 3)] == [100]
