@@ -1,6 +1,6 @@
 """The Spark engine's rate against ``doorstep score`` on the same rows and machine.
 
-    .venv/bin/python -m bench.bench_spark --rows 1000000 --files 8 --repeat 2
+    .venv/bin/python -m bench.bench_spark --rows 1000000 --files 8 --repeat 2 [--no-explain]
 
 The same synthetic rows (23 features, the LightGBM model of :mod:`bench.common`) are decided
 twice: by ``score_file`` in this process from one Parquet file (``doorstep score``, the app
@@ -51,6 +51,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument(
+        "--explain",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="explain every decision, or none (default: the spec's explain.for: every row)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -76,13 +82,17 @@ def main() -> None:
     decided = {"local": 0, "spark": 0}
     for _ in range(max(1, args.repeat)):
         started = time.perf_counter()
-        summary = score_file(app, source, work / "local.parquet")
+        summary = score_file(app, source, work / "local.parquet", explain=args.explain)
         local_runs.append(time.perf_counter() - started)
         decided["local"] = summary.decided
+        print(f"doorstep score: {local_runs[-1]:.2f} s", flush=True)
         started = time.perf_counter()
-        on_spark = score_dataset(spark, str(dataset), bench.spec, str(work / "spark"))
+        on_spark = score_dataset(
+            spark, str(dataset), bench.spec, str(work / "spark"), explain=args.explain
+        )
         spark_runs.append(time.perf_counter() - started)
         decided["spark"] = on_spark.decided
+        print(f"Spark {args.master}: {spark_runs[-1]:.2f} s", flush=True)
     spark.stop()
     assert decided["local"] == decided["spark"] == args.rows, decided
 
@@ -125,6 +135,7 @@ def main() -> None:
                 "local_seconds": local_runs,
                 "spark_seconds": spark_runs,
                 "ratio": ratio,
+                "explain": args.explain,
             },
         )
 
