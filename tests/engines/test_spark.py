@@ -238,3 +238,11 @@ def test_records_are_numbered_by_file_and_index_across_file_boundaries() -> None
     assert runs == [([1, 2], 48), ([3, 4, 5], 0)]
     by_partition = Numbering(None, {3: 100})
     assert [offset for _, offset in _numbered(batch, by_partition, 3)] == [100]
+
+
+def test_master_without_the_spark_engine_is_a_usage_error(dataset: Path, tmp_path: Path) -> None:
+    args = ["score", str(dataset / "all.parquet"), "--spec", str(dataset / "doorstep.yaml")]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "d.parquet"), "--master", "x"])
+    assert result.exit_code == 2
+    assert "--master" in result.output
+    assert not (tmp_path / "d.parquet").exists()

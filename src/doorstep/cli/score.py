@@ -82,9 +82,12 @@ def score(
         ),
     ] = Engine.local,
     master: Annotated[
-        str,
-        typer.Option(help="With --engine spark: the Spark master, e.g. spark://host:7077."),
-    ] = "local[*]",
+        str | None,
+        typer.Option(
+            help="With --engine spark: the Spark master, e.g. spark://host:7077 (default: "
+            "local[*], every core of this machine)."
+        ),
+    ] = None,
 ) -> None:
     """Decide every record of a file (write decisions and rejected rows, or --record them in
     the store as a run), or every entity of a database (--from SOURCE, or --url and --query:
@@ -116,7 +119,7 @@ def score(
             source,
             spec,
             str(out),
-            master=master,
+            master=master or "local[*]",
             rejects=None if rejects is None else str(rejects),
             input_format=input_format,
             explain=explain,
@@ -124,6 +127,8 @@ def score(
         )
         fail_if_all_rejected(rows, decided, "the rejects dataset")
         return
+    if master is not None:
+        raise typer.BadParameter("applies to --engine spark only", param_hint="--master")
     from_database = from_source is not None or url is not None or query is not None
     _refuse_mixed_options(
         from_database,
