@@ -10,6 +10,7 @@ import typer
 from doorstep.cli import render, runs_render
 from doorstep.cli.console import console, errors
 from doorstep.cli.options import DbOption, InputFormatOption, SpecOption, open_db
+from doorstep.cli.score_spark import Engine, refuse_run_options, score_on_spark
 
 __all__ = ["EXIT_ALL_REJECTED", "fail_if_all_rejected", "score"]
 
@@ -20,7 +21,11 @@ input does not fit the spec's contract). Some rows rejected is still 0: data pro
 
 def score(
     source: Annotated[
-        Path | None, typer.Argument(help="Records to decide: .csv, .parquet or .jsonl.")
+        str | None,
+        typer.Argument(
+            help="Records to decide: .csv, .parquet or .jsonl (with --engine spark: a file, "
+            "a folder of them or any location Spark reads).",
+        ),
     ] = None,
     *,
     spec: SpecOption,
@@ -69,6 +74,20 @@ def score(
             help="With --record, --from or --url: enqueue the actions through the outbox."
         ),
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="Decide in this process, or on Apache Spark (SOURCE a dataset, --out a "
+            "Parquet dataset, rejects beside it; needs doorstep[spark] and Java 17+)."
+        ),
+    ] = Engine.local,
+    master: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine spark: the Spark master, e.g. spark://host:7077 (default: "
+            "local[*], every core of this machine)."
+        ),
+    ] = None,
 ) -> None:
     """Decide every record of a file (write decisions and rejected rows, or --record them in
     the store as a run), or every entity of a database (--from SOURCE, or --url and --query:
@@ -86,10 +105,34 @@ def score(
     from doorstep.services.runs.files import score_file
     from doorstep.services.runs.sources import run_by_hand
 
+    source_path = None if source is None else Path(source)
+    if engine is Engine.spark:
+        refuse_run_options(
+            {"--record": record, "--from": from_source, "--url": url, "--query": query}
+            | {"--db": db, "--deliver": deliver}
+        )
+        if source is None or out is None:
+            raise typer.BadParameter(
+                "give a SOURCE dataset and --out", param_hint="--out" if source else "SOURCE"
+            )
+        rows, decided = score_on_spark(
+            source,
+            spec,
+            str(out),
+            master=master or "local[*]",
+            rejects=None if rejects is None else str(rejects),
+            input_format=input_format,
+            explain=explain,
+            chunk_rows=chunk_rows,
+        )
+        fail_if_all_rejected(rows, decided, "the rejects dataset")
+        return
+    if master is not None:
+        raise typer.BadParameter("applies to --engine spark only", param_hint="--master")
     from_database = from_source is not None or url is not None or query is not None
     _refuse_mixed_options(
         from_database,
-        source=source,
+        source=source_path,
         from_source=from_source,
         url=url,
         query=query,
@@ -98,7 +141,7 @@ def score(
         run_options={"--deliver": deliver or None, "--db": db},
     )
     if record:
-        if source is None:
+        if source_path is None:
             raise typer.BadParameter("give the SOURCE file to record", param_hint="--record")
         app = load_app(spec)
         render.warnings(errors, app.warnings)
@@ -106,7 +149,7 @@ def score(
             run = record_file(
                 staged_app(app, store),
                 store,
-                source,
+                source_path,
                 input_format=input_format,
                 deliver=deliver,
                 explain=explain,
@@ -137,17 +180,17 @@ def score(
         runs_render.run_done(console, errors, run)
         fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
         return
-    if source is None or out is None:
+    if source_path is None or out is None:
         raise typer.BadParameter(
             "give a SOURCE file and --out (or --record), or --from SOURCE, or --url and --query",
-            param_hint="--out" if source is not None else "SOURCE",
+            param_hint="--out" if source_path is not None else "SOURCE",
         )
     app = load_app(spec)
     render.warnings(errors, app.warnings)
     with render.progress(console) as bar:
         summary = score_file(
             app,
-            source,
+            source_path,
             out,
             rejects=rejects,
             input_format=input_format,
