@@ -30,7 +30,7 @@ and a not-followed edge, and the read-off weights. Leaves: the same times the le
 ``LEAF_PREV_ZERO`` and ``LEAF_PREV_ZERO + 1`` both for an edge whose feature an ancestor edge
 already split on and the row did not follow."""
 
-BLOCK = 4
+BLOCK = 8
 """Rows walked through each tree together: they share the walk, its bookkeeping and the
 table's reads (each node's table row is read once for all of them, from cache)."""
 
