@@ -7,7 +7,13 @@ import polars as pl
 import pytest
 
 from doorstep.core.ports import Contributions
-from doorstep.core.reasons import REASON_DTYPE, ReasonStyle, contribution_points, render_reasons
+from doorstep.core.reasons import (
+    REASON_DTYPE,
+    ReasonStyle,
+    _top_k,
+    contribution_points,
+    render_reasons,
+)
 from doorstep.core.spec.models import FieldSpec
 
 FIELDS = {
@@ -130,3 +136,16 @@ def test_amounts_round_half_away_from_zero_and_say_point_once() -> None:
     assert _amount(12.5, None) == "13 points"
     assert _amount(-3.0, "EUR") == "3 EUR"
     assert _amount(0.125, "EUR") == "0.13 EUR"
+
+
+@pytest.mark.parametrize(("rows", "width", "digits"), [(4096, 200, 1), (2048, 100, 3), (8, 11, 1)])
+def test_top_k_equals_the_stable_full_sort_also_with_ties(
+    rows: int, width: int, digits: int
+) -> None:
+    # rounded effects tie often, also at the k-th place with a column the partition left out
+    effects = np.round(np.random.default_rng(width).normal(size=(rows, width)), digits)
+    effects[0, :] = 0.5  # a row of one value: the first three columns, in order
+    expected = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, :3]
+    chosen = _top_k(effects, 3)
+    assert np.array_equal(chosen, expected)
+    assert chosen[0].tolist() == [0, 1, 2]
