@@ -46,6 +46,8 @@ SHIFT_DAY = 3
 """Drift starts at 12:00 on this day: the first full window after it is the next day."""
 PER_DAY = 1_500
 DRIFTED = {"monthly_spend", "days_since_last_login"}
+DRIFTED_ROWS = DRIFTED | {"score"}
+"""The rows of a drift table on alert after the shift: the two features and the score they move."""
 
 
 def drifted(customers: pl.DataFrame) -> pl.DataFrame:
@@ -142,6 +144,7 @@ def test_drift_flags_the_two_drifted_features_from_the_first_full_window(
     assert latest is not None and latest.start == days[-1].start
     assert {f.name for f in latest.features} == set(drift_features(churn.spec))
     assert latest.score is not None and latest.score.name == "score"
+    assert latest.score.status == "alert"  # the two shifted features move the score too
     assert drift.status == "alert"
 
 

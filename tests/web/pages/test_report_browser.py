@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from tests.services.monitor.test_drift import DAYS, DRIFTED, PER_DAY, SHIFT_DAY, drifted
+from tests.services.monitor.test_drift import DAYS, DRIFTED_ROWS, PER_DAY, SHIFT_DAY, drifted
 
 from doorstep.examples.churn import generate_customers
 from doorstep.ids import new_id
@@ -145,7 +145,7 @@ def test_the_report_opens_offline_and_draws_its_charts(browser: Any, report_file
         alerted = tab.eval_on_selector_all(
             "#drift-latest tr[data-status=alert]", "rows => rows.map(r => r.dataset.feature)"
         )
-        assert set(alerted) == DRIFTED
+        assert set(alerted) == DRIFTED_ROWS
         if SHOTS:
             folder = Path(SHOTS)
             tab.screenshot(path=str(folder / "report-top.png"), full_page=False)
