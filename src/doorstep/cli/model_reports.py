@@ -146,13 +146,12 @@ def compare(
     with intervals, ROI per version, override rates, the difference and a verdict."""
     from doorstep.services.apps.loading import load_app
     from doorstep.services.rollout.compare import compare_versions
-    from doorstep.services.rollout.stages import champion_of
+    from doorstep.services.rollout.stages import champion_version
 
     loaded = load_app(spec_path(app))
     with open_db(db) as store:
         if champion is None:  # after a promotion or a rollback: not the spec's model
-            staged = champion_of(store.model_versions(loaded.name))
-            champion = loaded.model_version if staged is None else str(staged["version"])
+            champion = champion_version(store, loaded.name) or loaded.model_version
         found = compare_versions(
             loaded.spec, store, champion=champion, challenger=challenger,
             window=window, since=parse_time(since, "since"), until=parse_time(until, "until"),
