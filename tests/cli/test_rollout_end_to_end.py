@@ -241,6 +241,10 @@ def test_a_second_version_from_register_to_rollback(
         (STAGE_CHANGED, "churn/2", {"actor": "key:ben", "to": "champion"}),
     )
     assert {version for _, _, version, _ in walk.decide(first[:20], "after-promote")} == {"2"}
+    result = runner.invoke(cli, ["models", "compare", "churn", "--json", *walk.db])
+    assert result.exit_code == 0, result.output
+    compared = json.loads(result.output)  # the champion by default: the promoted version
+    assert (compared["champion"]["version"], compared["challenger"]["version"]) == ("2", v1)
 
     # rollback: the previous champion decides again, at once
     code, out = run("models", "rollback", "churn", "--reason", "complaints", "--key", ben,

@@ -112,6 +112,33 @@ async def test_a_canary_decides_its_share_of_entities(
     assert "2" not in {d["model_version"] for d in answer["decisions"]}
 
 
+async def test_the_monitoring_report_compares_the_canary_with_the_champion(
+    served: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    first = (await served.get("/v1/apps/churn/monitoring")).json()
+    assert first["versions"] is None  # one version, no challenger
+    await served.post(
+        "/v1/apps/churn/models",
+        json={"path": str(retrained_model(tmp_path)), "version": "2"},
+    )
+    await served.post("/v1/apps/churn/models/2/canary", json={"share": 30})
+    records = [customer(i) for i in range(1, 201)]
+    answer = (await served.post("/v1/apps/churn/decisions", json={"records": records})).json()
+    by_canary = sum(d["model_version"] == "2" for d in answer["decisions"])
+    champion = next(d["model_version"] for d in answer["decisions"] if d["model_version"] != "2")
+    report = (await served.get("/v1/apps/churn/monitoring")).json()
+    versions = report["versions"]
+    assert versions is not None and versions["champion"] == champion
+    assert versions["challenger"] == "2" and versions["comparison"]["mode"] == "canary"
+    assert versions["verdict"]  # no outcomes yet: the comparison says why in words
+    rows = {(row["version"], row["role"]): row for row in versions["drift"]}
+    assert rows[champion, "champion"]["scores"] == 200 - by_canary
+    canary = rows["2", "canary"]
+    assert canary["scores"] == by_canary and canary["against_champion"]["rows"] == by_canary
+    compared = await served.get("/v1/apps/churn/models/compare", params={"mode": "canary"})
+    assert compared.json()["verdict"] == versions["verdict"]
+
+
 async def test_no_request_fails_or_mixes_versions_while_the_champion_switches(
     served: httpx.AsyncClient, keys: dict[str, str], tmp_path: Path, store: Store
 ) -> None:

@@ -121,7 +121,11 @@ def compare(
         typer.Option(help="The challenger version (default: the busiest other version)."),
     ] = None,
     champion: Annotated[
-        str | None, typer.Option(help="The champion version (default: the spec's model).")
+        str | None,
+        typer.Option(
+            help="The champion version (default: the champion the store's stages name, else "
+            "the spec's model)."
+        ),
     ] = None,
     window: WindowOption = None,
     since: SinceOption = None,
@@ -142,11 +146,14 @@ def compare(
     with intervals, ROI per version, override rates, the difference and a verdict."""
     from doorstep.services.apps.loading import load_app
     from doorstep.services.rollout.compare import compare_versions
+    from doorstep.services.rollout.stages import champion_version
 
     loaded = load_app(spec_path(app))
     with open_db(db) as store:
+        if champion is None:  # after a promotion or a rollback: not the spec's model
+            champion = champion_version(store, loaded.name) or loaded.model_version
         found = compare_versions(
-            loaded.spec, store, champion=champion or loaded.model_version, challenger=challenger,
+            loaded.spec, store, champion=champion, challenger=challenger,
             window=window, since=parse_time(since, "since"), until=parse_time(until, "until"),
             periods=periods, mode=None if mode is None else MODES[mode],
         )  # fmt: skip

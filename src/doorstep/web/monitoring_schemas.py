@@ -288,4 +288,4 @@ class MonitoringOut(BaseModel):
     versions: dict[str, Any] | None = None
     """Champion against challenger (``comparison``: the JSON of ``doorstep models compare``,
     with its ``verdict``) and each version's score drift against the champion's and the
-    reference's; ``null`` with one version only (``doorstep monitor`` fills it)."""
+    reference's; ``null`` with one version only and no challenger (as in ``doorstep monitor``)."""

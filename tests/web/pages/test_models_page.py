@@ -17,11 +17,13 @@ from tests.web.pages.conftest import Site, session_client
 
 from doorstep.examples.churn import generate_customers, train_model
 from doorstep.examples.churn.outcomes import simulate_outcomes
+from doorstep.services.apps.examples import decide_sample
 from doorstep.services.apps.loading import LoadedApp, with_model
 from doorstep.services.apps.registry import load_registry
 from doorstep.services.decide.batch import decide_batch
 from doorstep.services.decide.recording import record_batch
 from doorstep.services.outcomes.ingest import record_outcomes
+from doorstep.services.rollout.compare import compare_versions
 from doorstep.services.rollout.register import register_spec_model, register_version
 from doorstep.services.rollout.stages import Caller, start_shadow
 from doorstep.store import DecisionQuery, open_store
@@ -217,6 +219,42 @@ async def test_the_comparison_of_a_shadow_shows_its_verdict_and_both_metrics(
     rows = re.findall(r"<tr><td>([^<]+)</td><td>(\w+)</td>.*?<td>([\d.]+) <span", section)
     assert [(v, r) for v, r, _ in rows] == [(app.model_version, "champion"), ("2", "shadow")]
     assert all(0.0 <= float(auc) <= 1.0 for _, _, auc in rows)
+
+
+@pytest.mark.anyio
+async def test_a_shadow_and_a_canary_in_the_range_are_each_compared(
+    versions: Site, next_model: Path, churn_app_template: Path, tmp_path: Path
+) -> None:
+    app = churn(versions)
+    shadow_with_outcomes(versions, next_model, churn_app_template)
+    customers = pl.read_parquet(churn_app_template / "customers.parquet").head(200)
+    customers = customers.with_columns(pl.col("customer_id") + "-canary")  # other entities
+    customers.write_parquet(tmp_path / "canary.parquet")
+    canary = with_model(app, next_model, version="2")  # 200 entities decided by version 2
+    decide_sample(canary, versions.store, tmp_path / "canary.parquet", count=200)
+    ids = customers["customer_id"].to_list()
+    outcomes = simulate_outcomes(
+        customers, dict.fromkeys(ids, False), observed_at=datetime.now(UTC)
+    )
+    record_outcomes(app.spec, versions.store, outcomes.to_dicts(), actor="test")
+    client, _ = await session_client(versions, "viewer")
+    async with aclosing(client):
+        text = unescape((await client.get("/models")).text)
+    assert "Champion against shadow 2" in text and "Champion against canary 2" in text
+    shown = {}
+    for mode in ("shadow", "canary"):
+        section = text[text.index(f'id="compare-churn-{mode}"') :]
+        section = section[: section.index("</table>")]
+        verdict = re.search(r'<p class="verdict">([^<]*)</p>', section)
+        rows = re.findall(r"<tr><td>([^<]+)</td><td>(\w+)</td><td[^>]*>([\d,]+)</td>", section)
+        assert verdict is not None
+        shown[mode] = (verdict.group(1), rows)
+    assert text.index('id="compare-churn-shadow"') < text.index('id="compare-churn-canary"')
+    champion = app.model_version
+    assert shown["shadow"][1] == [(champion, "champion", "500"), ("2", "shadow", "500")]
+    assert shown["canary"][1] == [(champion, "champion", "500"), ("2", "canary", "200")]
+    expected = compare_versions(app.spec, versions.store, champion=str(champion), mode="canary")
+    assert shown["canary"][0] == expected.verdict  # as `doorstep models compare --mode canary`
 
 
 @pytest.mark.anyio

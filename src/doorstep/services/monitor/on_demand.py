@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -237,7 +237,7 @@ def _measure(
         stage("Profiling the reference data (once per model)", 0, stages)
         profile = _profile(doc, request.spec, request.profiles)
     stage("Measuring quality, overrides, ROI and drift", stages - after - 1, stages)
-    from doorstep.services.monitor.versions import versions_section
+    from doorstep.services.monitor.versions import with_versions
 
     thresholds = drift_thresholds(doc.spec)
     with open_store() as store:
@@ -251,11 +251,7 @@ def _measure(
             profile=profile,
             thresholds=thresholds,
         )
-        versions = versions_section(
-            doc.spec, store, since=report.since, until=report.until, now=report.generated_at,
-            profile=profile, thresholds=thresholds,
-        )  # fmt: skip
-    return report if versions is None else replace(report, versions=versions)
+        return with_versions(doc.spec, store, report, profile=profile, thresholds=thresholds)
 
 
 def _quiet(_description: str, _done: int, _stages: int) -> None:

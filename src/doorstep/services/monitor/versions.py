@@ -12,6 +12,7 @@ each."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -29,9 +30,10 @@ from doorstep.core.stats.tally import NumericTally
 from doorstep.errors import DoorstepError
 from doorstep.services.rollout.compare import compare_versions
 from doorstep.store.protocols import ChallengerStore, ModelVersionStore, ShadowStore
+from doorstep.types.monitoring import MonitoringReport
 from doorstep.types.versions import VersionScoreDrift, VersionsSection
 
-__all__ = ["VersionsReportStore", "versions_section"]
+__all__ = ["VersionsReportStore", "versions_section", "with_versions"]
 
 _SCORE = "score"
 _VERSION, _SCORE_AT = 3, 5  # of the store's replay rows (REPLAY_COLUMNS)
@@ -39,6 +41,24 @@ _VERSION, _SCORE_AT = 3, 5  # of the store's replay rows (REPLAY_COLUMNS)
 
 class VersionsReportStore(ModelVersionStore, ChallengerStore, ShadowStore, Protocol):
     """What the section reads: the versions' stages, decisions and shadow rows."""
+
+
+def with_versions(
+    spec: Spec,
+    store: VersionsReportStore,
+    report: MonitoringReport,
+    *,
+    profile: ReferenceProfile | None = None,
+    thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
+) -> MonitoringReport:
+    """``report`` with its versions section filled for its own range (``doorstep monitor``,
+    ``doorstep report`` and ``GET /v1/apps/{app}/monitoring`` all fill it here); unchanged when
+    the app has one version only there and no challenger now."""
+    section = versions_section(
+        spec, store, since=report.since, until=report.until, now=report.generated_at,
+        profile=profile, thresholds=thresholds,
+    )  # fmt: skip
+    return report if section is None else replace(report, versions=section)
 
 
 def versions_section(

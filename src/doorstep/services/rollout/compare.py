@@ -49,7 +49,7 @@ from doorstep.store.challengers import SHADOW_LABELLED_COLUMNS, VERSION_LABELLED
 from doorstep.store.protocols import ChallengerStore
 from doorstep.store.shadow_records import VersionCounts
 
-__all__ = ["CHUNK_ROWS", "compare_versions"]
+__all__ = ["CHUNK_ROWS", "compare_modes", "compare_versions"]
 
 CHUNK_ROWS = 20_000
 
@@ -225,6 +225,32 @@ def compare_versions(
             challenger=chosen,
         ),
     )
+
+
+def compare_modes(
+    spec: Spec, store: CompareStore, *, champion: str, now: datetime | None = None
+) -> list[Comparison]:
+    """The champion against its challenger as :func:`compare_versions` sets them by default,
+    then, when the range also holds the other kind of challenger rows (a shadow's rows beside
+    another version's own decisions, or the reverse), the comparison in that mode too (as
+    ``doorstep models compare --mode``): what the models page shows."""
+    first = compare_versions(spec, store, champion=champion, now=now)
+    if first.mode is None:
+        return [first]
+    since, until, app = first.since, first.until, spec.app.name
+    other: Mode = "canary" if first.mode == "shadow" else "shadow"
+    counts = (
+        store.version_counts(app, since=since, until=until)
+        if other == "canary"
+        else store.shadow_counts(app, since=since, until=until)
+    )
+    if not any(c.model_version != champion for c in counts):
+        return [first]
+    second = compare_versions(
+        spec, store, champion=champion, window=first.window, since=since, until=until,
+        now=now, mode=other,
+    )  # fmt: skip
+    return [first, second]
 
 
 def _choose(

@@ -21,6 +21,7 @@ __all__ = [
     "Caller",
     "caller_of_key",
     "champion_of",
+    "champion_version",
     "rollback",
     "start_canary",
     "start_shadow",
@@ -78,6 +79,12 @@ def version_of(rows: list[dict[str, Any]], app: str, version: str) -> dict[str, 
 
 def champion_of(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((r for r in rows if r["stage"] == "champion"), None)
+
+
+def champion_version(store: ModelVersionStore, app: str) -> str | None:
+    """The version the store's stages make ``app``'s champion (``None`` before any)."""
+    row = champion_of(store.model_versions(app))
+    return None if row is None else str(row["version"])
 
 
 def rollback(store: ModelVersionStore, app: str, *, caller: Caller, reason: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from doorstep.core.stats.intervals import Interval
 from doorstep.errors import ConflictError, DoorstepError, NotFoundError
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.rollout import promotion, stages
-from doorstep.services.rollout.compare import compare_versions
+from doorstep.services.rollout.compare import compare_modes
 from doorstep.services.rollout.compare_report import Comparison
 from doorstep.services.rollout.views import model_stages, models_view
 from doorstep.web.auth import actor_of
@@ -58,6 +58,15 @@ class Side:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """One comparison as the page shows it: the champion against a shadow, or a canary."""
+
+    comparison: Comparison
+    metric: str
+    sides: list[Side]
+
+
+@dataclass(frozen=True)
 class AppModels:
     """One app's section of the page."""
 
@@ -70,9 +79,9 @@ class AppModels:
     governance: dict[str, Any]
     revalidation_due: datetime | None
     overdue: bool
-    comparison: Comparison | None
-    metric: str
-    sides: list[Side]
+    comparisons: list[Shown]
+    """The default comparison first, then the other mode's when the range holds both a
+    shadow's rows and a canary's decisions (``doorstep models compare --mode``)."""
     compare_error: str
 
     @property
@@ -89,22 +98,15 @@ def _app_models(service: DecisionService, app: LoadedApp, now: datetime) -> AppM
     view = models_view(store, app.spec, serving=app.model_version, now=now)
     revalidation = view["governance"]["revalidation"]
     champion = stages.champion_of(rows)
-    metric = HEADLINE.get(app.spec.model.task, "auc")
-    comparison, sides, compare_error = None, [], ""
+    found: list[Comparison] = []
+    compare_error = ""
     if champion is not None:
         try:
-            comparison = compare_versions(app.spec, store, champion=champion["version"], now=now)
+            found = compare_modes(app.spec, store, champion=champion["version"], now=now)
         except DoorstepError as exc:  # outcomes not readable, a range with nothing: say so
             compare_error = exc.message
-    if comparison is not None and comparison.challenger is not None:
-        if comparison.difference is not None:
-            metric = comparison.difference.metric
-        for side in (comparison.champion, comparison.challenger):
-            quality = side.quality
-            measured = quality.metric(metric) if quality is not None else None  # type: ignore[arg-type]
-            sides.append(Side(side.version, side.role, side.decisions, side.labelled, measured))
-    else:
-        comparison = None
+    default = HEADLINE.get(app.spec.model.task, "auc")
+    shown = [_shown(c, default) for c in found if c.challenger is not None]
     return AppModels(
         name=app.name,
         owner=app.spec.app.owner,
@@ -117,11 +119,23 @@ def _app_models(service: DecisionService, app: LoadedApp, now: datetime) -> AppM
         if revalidation is None
         else datetime.fromisoformat(revalidation["due"]),
         overdue=bool(revalidation and revalidation["overdue"]),
-        comparison=comparison,
-        metric=metric,
-        sides=sides,
+        comparisons=shown,
         compare_error=compare_error,
     )
+
+
+def _shown(comparison: Comparison, metric: str) -> Shown:
+    """The comparison's sides on its headline metric (``metric`` when it measured none)."""
+    if comparison.difference is not None:
+        metric = comparison.difference.metric
+    sides = []
+    for side in (comparison.champion, comparison.challenger):
+        if side is None:
+            continue
+        quality = side.quality
+        measured = quality.metric(metric) if quality is not None else None  # type: ignore[arg-type]
+        sides.append(Side(side.version, side.role, side.decisions, side.labelled, measured))
+    return Shown(comparison, metric, sides)
 
 
 async def models_page(request: Request) -> Response:

@@ -17,6 +17,7 @@ from doorstep.errors import RecordsInvalidError
 from doorstep.services.decide.online import encode_json
 from doorstep.services.monitor.drift import drift_thresholds
 from doorstep.services.monitor.report import MAX_WINDOWS, monitoring_report
+from doorstep.services.monitor.versions import with_versions
 from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.web.auth import actor_of
 from doorstep.web.monitoring_schemas import MonitoringOut, OutcomesOut
@@ -108,9 +109,13 @@ def read_monitoring(
     for decisions made in ``[since, until)``. ``window`` defaults to the spec's
     ``monitoring.window``; without ``since``, the last ``periods`` windows (48 hours, 30 days or
     26 weeks) up to the current one. ``drift`` compares each window's inputs and scores with
-    the spec's reference data (``null`` when the spec names none)."""
+    the spec's reference data (``null`` when the spec names none). ``versions`` compares the
+    champion with its challenger (a shadow or a canary) and each version's scores, as
+    ``doorstep monitor`` does (``null`` with one version only and no challenger)."""
     service = _service(request)
     loaded = service.registry.get(app)
+    profile = service.profiles.get(loaded)
+    thresholds = drift_thresholds(loaded.spec)
     report = monitoring_report(
         loaded.spec,
         service.store,
@@ -118,8 +123,11 @@ def read_monitoring(
         since=since,
         until=until,
         periods=periods,
-        profile=service.profiles.get(loaded),
-        thresholds=drift_thresholds(loaded.spec),
+        profile=profile,
+        thresholds=thresholds,
+    )
+    report = with_versions(
+        loaded.spec, service.store, report, profile=profile, thresholds=thresholds
     )
     return _json(report.to_dict())
 
