@@ -55,7 +55,9 @@ def decided(store: Store, expected: int, timeout: float = 30.0) -> int:
     deadline, count = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
         with store.engine.connect() as conn:
-            count = int(conn.execute(sa.select(sa.func.count()).select_from(decisions)).scalar())
+            count = int(
+                conn.execute(sa.select(sa.func.count()).select_from(decisions)).scalar_one()
+            )
         if count >= expected:
             return count
         time.sleep(0.1)
