@@ -68,6 +68,8 @@ class StreamGroup:
                     self._consume(stop, tick)
                 except Exception:  # a source that would not connect, a consumer failed: again
                     log.exception("streams stopped; trying again in %g s", tick)
+                finally:
+                    self._release()  # another server may take over at once
             stop.wait(tick)
 
     def _consume(self, stop: threading.Event, tick: float) -> None:
@@ -94,7 +96,6 @@ class StreamGroup:
                 inner.set()  # the batch in hand is finished first
                 thread.join()
                 self.consuming.clear()
-        self._release()
         if failed:
             raise failed[0]
 
