@@ -14,7 +14,8 @@ and app, in the same run:
   1,000 records each — what ``POST /v1/apps/{app}/decisions`` with ``{"records": [...]}`` does,
   without HTTP (so a stricter floor than the endpoint itself);
 - **one request per message**: the same, with one single-record request per message under its
-  idempotency key, ``--batch`` per call — the consumer's store work without a bus.
+  idempotency key, ``--batch`` per call, the keys claimed together and one audit event per call
+  — the consumer's store work without a bus.
 
 Target: a stream's rate at least 0.5x the batch endpoint's.
 """
@@ -106,7 +107,7 @@ def _floor(app: Any, records: list[dict[str, Any]], *, per_message: bool, batch:
                     )
                     for i, record in enumerate(records[first : first + batch])
                 ]
-                decide_requests(app, store, requests)
+                decide_requests(app, store, requests, one_event=True)
         else:
             for first in range(0, len(records), 1000):
                 chunk = records[first : first + 1000]

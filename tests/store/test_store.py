@@ -76,6 +76,43 @@ def test_same_key_twice_in_one_batch_replays(store: Store) -> None:
     ]
 
 
+def test_one_event_claims_the_keys_together_and_audits_once(store: Store) -> None:
+    """A stream's micro-batch: keys claimed in one statement (a key taken before replays or
+    conflicts, a key twice in the batch is decided once), one audit event for the batch."""
+    taken = request(1, idempotency_key="m-0", body_sha256="a" * 64, response=b"0")
+    store.record([taken], actor="t")
+    batch = [
+        request(1, idempotency_key="m-2", body_sha256="c" * 64, response=b"2"),
+        request(1, idempotency_key="m-0", body_sha256="a" * 64, response=b"again"),
+        request(1, idempotency_key="m-1", body_sha256="b" * 64, response=b"1"),
+        request(1, idempotency_key="m-0", body_sha256="z" * 64, response=b"other"),
+        request(1, idempotency_key="m-1", body_sha256="b" * 64, response=b"1 again"),
+        RecordRequest([], idempotency_key="m-3", body_sha256="d" * 64, response=b"3", app="churn"),
+    ]
+    head = store.audit_head()
+    assert head is not None
+    assert store.record(batch, actor="t", one_event=True) == [
+        RecordOutcome("recorded", b"2"),
+        RecordOutcome("replayed", b"0"),
+        RecordOutcome("recorded", b"1"),
+        RecordOutcome("conflict", None),
+        RecordOutcome("replayed", b"1"),
+        RecordOutcome("recorded", b"3"),
+    ]
+    assert len(store.list_decisions(DecisionQuery(app="churn")).items) == 3
+    after = store.audit_head()
+    assert after is not None and after[0] == head[0] + 1
+    events = store.app_audit("churn", kind_prefix="decisions.recorded")
+    assert events[-1].payload["count"] == 2
+    report = store.verify_audit()
+    assert report.ok and report.events == 2
+    # redelivered whole: nothing decided, nothing audited
+    assert [o.status for o in store.record(batch, actor="t", one_event=True)] == [
+        "replayed", "replayed", "replayed", "conflict", "replayed", "replayed",
+    ]  # fmt: skip
+    assert store.audit_head() == after
+
+
 def test_a_request_without_decisions_still_claims_its_key(store: Store) -> None:
     empty = RecordRequest([], idempotency_key="k", body_sha256="a" * 64, response=b"e", app="x")
     assert store.record([empty], actor="t")[0].status == "recorded"

@@ -194,11 +194,11 @@ class FlakyStore:
     def __init__(self, store: Store, failures: int) -> None:
         self.store, self.failures, self.refused = store, failures, 0
 
-    def record(self, requests: Any, *, actor: str) -> Any:
+    def record(self, requests: Any, *, actor: str, one_event: bool = False) -> Any:
         if self.refused < self.failures:
             self.refused += 1
             raise StoreUnavailableError("database is locked (test)")
-        return self.store.record(requests, actor=actor)
+        return self.store.record(requests, actor=actor, one_event=one_event)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)

@@ -85,7 +85,9 @@ class FakeStore:
             self.rejects += rejects
 
     @implements(StoreContract.record)
-    def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
+    def record(
+        self, requests: list[RecordRequest], *, actor: str, one_event: bool = False
+    ) -> list[RecordOutcome]:
         self._check()
         with self.lock:
             self.record_calls += 1

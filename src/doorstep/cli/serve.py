@@ -49,6 +49,13 @@ def serve(
             "at a time)."
         ),
     ] = True,
+    consume: Annotated[
+        bool,
+        typer.Option(
+            help="Consume the specs' streams from this server, like 'doorstep consume' (a store "
+            "lease lets one server process of those sharing the store consume at a time)."
+        ),
+    ] = False,
     public_url: PublicUrlOption = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
     stage_poll: Annotated[
@@ -73,6 +80,7 @@ def serve(
         max_batch=max_batch,
         deliver=deliver,
         schedules=schedules,
+        consume=consume,
         public_url=public_url or base,
         stage_poll_seconds=stage_poll,
         db_pool_size=db_pool_size or serve_pool_size(workers),

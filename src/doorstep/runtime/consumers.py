@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +22,12 @@ from types import FrameType
 from pydantic import ValidationError
 
 from doorstep.errors import ConnectorSpecError, PluginError, SpecError
+from doorstep.services.apps.loading import LoadedApp
+from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.decide.streams import ConsumerStore, StreamConsumer
 from doorstep.store.protocols import StoreContract
 
-__all__ = ["Consumers", "open_consumers", "run_until_signal"]
+__all__ = ["Consumers", "consumers_of", "open_consumers", "run_until_signal"]
 
 log = logging.getLogger("doorstep.streams")
 
@@ -73,9 +75,7 @@ def open_consumers(
 ) -> Iterator[Consumers]:
     """Consumers of every stream of the apps of ``specs`` (or of the ``streams`` named) on the
     store at ``db``; the sources are connected, and closed on leaving."""
-    from doorstep.plugins import open_stream
     from doorstep.services.apps.registry import load_registry
-    from doorstep.services.decide.features import FeatureLookup
     from doorstep.store import open_store
 
     registry = load_registry(specs)
@@ -94,12 +94,32 @@ def open_consumers(
             "The specs declare no streams: add a 'streams' section (see docs/streams.md)."
         )
     store = open_store(db)
+    try:
+        with consumers_of(list(registry), store, streams=wanted) as consumers:
+            yield consumers
+    finally:
+        store.close()
+
+
+@contextmanager
+def consumers_of(
+    apps: list[LoadedApp],
+    store: StoreContract,
+    *,
+    streams: set[str] | None = None,
+    lookups: Mapping[str, FeatureLookup] | None = None,
+) -> Iterator[Consumers]:
+    """Consumers of the streams of ``apps`` (every one, or those in ``streams``) on ``store``;
+    their sources are connected, and closed on leaving. ``lookups``: the apps' feature
+    lookups already open (a server's), by app name."""
+    from doorstep.plugins import open_stream
+
     consumers: list[StreamConsumer] = []
     try:
-        for app in registry:
-            features = None
+        for app in apps:
+            features = (lookups or {}).get(app.name)
             for name, spec in app.spec.streams.items():
-                if wanted and name not in wanted:
+                if streams and name not in streams:
                     continue
                 try:
                     source = open_stream(name, spec)
@@ -123,7 +143,6 @@ def open_consumers(
     finally:
         for consumer in consumers:
             consumer.source.close()
-        store.close()
 
 
 def run_until_signal(consumers: Consumers, on_stop: Callable[[str], None]) -> None:

@@ -40,38 +40,71 @@ _MAX_LIMIT = 1000
 
 @cache
 def _claim_statement(dialect: str) -> Any:
-    """The claim's INSERT, built once per dialect: building it per request cost ~1.5 ms of
-    SQLAlchemy work, more than the database's (a stream records one request per message).
-    SQLite tells a row inserted by its rowcount, cheaper than reading a RETURNING."""
-    if dialect == "postgresql":  # its rowcount here is not the rows inserted: ask for them
-        return postgresql.insert(idempotency).on_conflict_do_nothing().returning(idempotency.c.key)
-    return sqlite.insert(idempotency).on_conflict_do_nothing()
+    """The claim's INSERT, built once per dialect (building it per call cost ~1.5 ms of
+    SQLAlchemy work). Executed with many rows, SQLAlchemy sends them as multi-row ``VALUES``;
+    the ``RETURNING`` tells which keys this transaction took."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(idempotency).on_conflict_do_nothing().returning(idempotency.c.app, idempotency.c.key)
+    )
 
 
-def _claim(conn: sa.Connection, request: RecordRequest, app: str) -> RecordOutcome | None:
-    """Insert the idempotency row first; ``None`` when this request may go ahead. A concurrent
-    claimant of the same key waits on the unique key until the first commits (PostgreSQL) or
-    on the write lock (SQLite), then finds the row and replays it."""
-    assert request.idempotency_key is not None
-    values = {
-        "app": app,
-        "key": request.idempotency_key,
-        "body_sha256": request.body_sha256 or "",
-        "response": request.response,
-        "created_at": datetime.now(UTC),
-    }
-    dialect = conn.dialect.name
-    result = conn.execute(_claim_statement(dialect), values)
-    if (result.first() is not None) if dialect == "postgresql" else (result.rowcount == 1):
-        return None  # claimed
-    stored = conn.execute(
-        sa.select(idempotency.c.body_sha256, idempotency.c.response).where(
-            idempotency.c.app == app, idempotency.c.key == request.idempotency_key
-        )
-    ).one()
-    if stored.body_sha256 == values["body_sha256"]:
-        return RecordOutcome("replayed", stored.response)
-    return RecordOutcome("conflict")
+def _claim(
+    conn: sa.Connection, requests: list[RecordRequest], apps: list[str]
+) -> list[RecordOutcome | None]:
+    """Insert the idempotency rows of all keyed requests in one statement; per request,
+    ``None`` when it may go ahead, else its replay or conflict (one more query reads the keys
+    taken before). Rows go in (app, key) order, so two servers claiming overlapping keys wait
+    on each other rather than deadlock: a concurrent claimant of a key waits on the unique key
+    until the first commits (PostgreSQL) or on the write lock (SQLite), then replays it. A key
+    twice in one call is claimed by its first request; the later ones replay it or conflict."""
+    outcomes: list[RecordOutcome | None] = [None] * len(requests)
+    first: dict[tuple[str, str], int] = {}
+    for index, request in enumerate(requests):
+        if request.idempotency_key is not None:
+            first.setdefault((apps[index], request.idempotency_key), index)
+    if not first:
+        return outcomes
+    now = datetime.now(UTC)
+    values = [
+        {
+            "app": app,
+            "key": key,
+            "body_sha256": requests[index].body_sha256 or "",
+            "response": requests[index].response,
+            "created_at": now,
+        }
+        for (app, key), index in sorted(first.items())
+    ]
+    taken = {(r.app, r.key) for r in conn.execute(_claim_statement(conn.dialect.name), values)}
+    stored: dict[tuple[str, str], tuple[str, bytes | None]] = {}
+    before: dict[str, list[str]] = {}
+    for app, key in first:
+        if (app, key) not in taken:
+            before.setdefault(app, []).append(key)
+    for app, keys in before.items():
+        for start in range(0, len(keys), 500):
+            rows = conn.execute(
+                sa.select(
+                    idempotency.c.key, idempotency.c.body_sha256, idempotency.c.response
+                ).where(idempotency.c.app == app, idempotency.c.key.in_(keys[start : start + 500]))
+            )
+            stored.update({(app, row.key): (row.body_sha256, row.response) for row in rows})
+    for (app, key), owner in first.items():  # claimed now: the first request's body counts
+        if (app, key) in taken:
+            stored[(app, key)] = (requests[owner].body_sha256 or "", requests[owner].response)
+    for index, request in enumerate(requests):
+        if request.idempotency_key is None:
+            continue
+        app_key = (apps[index], request.idempotency_key)
+        if first[app_key] == index and app_key in taken:
+            continue  # claimed
+        body_sha256, response = stored[app_key]
+        if body_sha256 == (request.body_sha256 or ""):
+            outcomes[index] = RecordOutcome("replayed", response)
+        else:
+            outcomes[index] = RecordOutcome("conflict")
+    return outcomes
 
 
 _INSERT_COLUMNS = [
@@ -130,8 +163,16 @@ def _prepare(
 
 
 def record(
-    conn: sa.Connection, audit: AuditWriter, requests: list[RecordRequest], actor: str
+    conn: sa.Connection,
+    audit: AuditWriter,
+    requests: list[RecordRequest],
+    actor: str,
+    *,
+    one_event: bool = False,
 ) -> list[RecordOutcome]:
+    """Claim the keys, write the decisions, deliveries, shadow decisions and rejects of many
+    requests. One audit event per request, or with ``one_event`` one per app for all of them
+    (a stream's micro-batch: its messages are requests of their own only for their keys)."""
     outcomes: list[RecordOutcome] = []
     rows: list[tuple[Any, ...]] = []
     outbox: list[DeliveryRecord] = []
@@ -139,31 +180,49 @@ def record(
     refused: list[RejectRecord] = []
     times = DbTimes(conn.dialect.name)
     lineage = any(d.lineage is not None for r in requests for d in r.decisions)
-    for request in requests:
-        app = request.app or (request.decisions[0].app if request.decisions else "")
-        if request.idempotency_key is not None:
-            outcome = _claim(conn, request, app)
-            if outcome is not None:
-                outcomes.append(outcome)
-                continue
+    apps = [r.app or (r.decisions[0].app if r.decisions else "") for r in requests]
+    claims = _claim(conn, requests, apps)
+    together: dict[str, list[Decision]] = {}
+    for request, app, claim in zip(requests, apps, claims, strict=True):
+        if claim is not None:
+            outcomes.append(claim)
+            continue
         refused.extend(request.rejects)
+        outcomes.append(RecordOutcome("recorded", request.response))
         if not request.decisions and request.rejects and request.idempotency_key is None:
-            outcomes.append(RecordOutcome("recorded", request.response))
             continue  # refused records only: kept, nothing decided to audit
-        prepared, digest = _prepare(request.decisions, times, lineage=lineage)
-        payload = {"app": app, **digest.payload()}
-        subject = request.decisions[0].id if len(request.decisions) == 1 else app
-        seq = audit.append("decisions.recorded", subject, payload, actor=actor)
-        rows.extend([(*row, seq) for row in prepared])
         outbox.extend(_own_deliveries(request))
         shadow.extend(request.shadow)
-        outcomes.append(RecordOutcome("recorded", request.response))
+        if one_event:
+            together.setdefault(app, []).extend(request.decisions)
+            continue
+        subject = request.decisions[0].id if len(request.decisions) == 1 else app
+        rows.extend(_audited(audit, app, subject, request.decisions, times, lineage, actor))
+    for app, decided in together.items():
+        if decided:
+            subject = decided[0].id if len(decided) == 1 else app
+            rows.extend(_audited(audit, app, subject, decided, times, lineage, actor))
     insert_rows(conn, "decisions", _INSERT_COLUMNS if lineage else _PLAIN_COLUMNS, rows)
     # after their decisions (foreign key), in the same transaction: both or neither
     _outbox.insert_deliveries(conn, outbox, times)
     insert_shadow(conn, shadow)
     insert_rejects(conn, refused)
     return outcomes
+
+
+def _audited(
+    audit: AuditWriter,
+    app: str,
+    subject: str,
+    decided: list[Decision],
+    times: DbTimes,
+    lineage: bool,
+    actor: str,
+) -> list[tuple[Any, ...]]:
+    """The rows of ``decided`` with the seq of the one event that vouches for them."""
+    prepared, digest = _prepare(decided, times, lineage=lineage)
+    seq = audit.append("decisions.recorded", subject, {"app": app, **digest.payload()}, actor=actor)
+    return [(*row, seq) for row in prepared]
 
 
 def _own_deliveries(request: RecordRequest) -> list[DeliveryRecord]:

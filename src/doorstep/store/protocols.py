@@ -275,10 +275,13 @@ class ConnectorState:
 class DecisionStore(Protocol):
     """Decisions: recorded with their deliveries and idempotency claims, read back, listed."""
 
-    def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
+    def record(
+        self, requests: list[RecordRequest], *, actor: str, one_event: bool = False
+    ) -> list[RecordOutcome]:
         """Write many requests' decisions and deliveries in ONE transaction, with one audit
-        event per request (its payload holds the digest of its decision rows). Outcomes are in
-        request order."""
+        event per request (its payload holds the digest of its decision rows), or with
+        ``one_event`` one event per app for all of them (a stream's micro-batch). The
+        idempotency keys are claimed together, first. Outcomes are in request order."""
         ...
 
     def get_decision(self, decision_id: str) -> Decision | None: ...

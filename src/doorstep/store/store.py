@@ -166,11 +166,13 @@ class Store:
 
     # decisions and reviews
 
-    def record(self, requests: list[RecordRequest], *, actor: str) -> list[RecordOutcome]:
+    def record(
+        self, requests: list[RecordRequest], *, actor: str, one_event: bool = False
+    ) -> list[RecordOutcome]:
         if not requests:
             return []
         with self._write() as (conn, audit):
-            return _decisions.record(conn, audit, requests, actor)
+            return _decisions.record(conn, audit, requests, actor, one_event=one_event)
 
     def get_decision(self, decision_id: str) -> Decision | None:
         with self._read() as conn:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from doorstep import __version__
+from doorstep.runtime.consume_loop import consuming
 from doorstep.runtime.dispatch_loop import delivering
 from doorstep.runtime.monitor_loop import alerting
 from doorstep.runtime.run_loop import scheduling
@@ -87,6 +88,7 @@ def create_app(
                         public_url=settings.public_url,
                         on_alerts=service.deliveries_written,
                     ),
+                    consuming(apps, store, enabled=settings.consume, lookups=service.features),
                 ):
                     yield
                     await service.close()

@@ -132,6 +132,7 @@ def decide_requests(
     requests: Sequence[OnlineRequest],
     *,
     features: FeatureLookup | None = None,
+    one_event: bool = False,
 ) -> tuple[list[OnlineResponse | DoorstepError], DecisionTally]:
     """Decide and record the requests of one app; one result per request, in order.
 
@@ -139,7 +140,8 @@ def decide_requests(
     idempotency conflict, a feature source down). Store errors (e.g.
     :class:`StoreUnavailableError`) propagate: then nothing of these requests was recorded.
     With ``features``, what the records lack is looked up first (once for all the requests;
-    see :mod:`doorstep.services.decide.features`).
+    see :mod:`doorstep.services.decide.features`). ``one_event``: one audit event for all the
+    requests' decisions (a stream's micro-batch) instead of one per request.
     """
     builder = _Builder(app, requests)
     if features is not None:
@@ -164,7 +166,7 @@ def decide_requests(
             unrecorded += builder.rejects(index)
     store.record_rejects(unrecorded)  # kept, though nothing was decided
     for actor, group in pending.items():
-        outcomes = store.record([req for _, req in group], actor=actor)
+        outcomes = store.record([req for _, req in group], actor=actor, one_event=one_event)
         for (index, req), outcome in zip(group, outcomes, strict=True):
             if outcome.status == "recorded":
                 results[index] = OnlineResponse(req.response or b"")

@@ -11,6 +11,9 @@ Exactly one decision per message: each request carries the idempotency key
 ``(stream, message id)``. A message delivered again after its decisions were committed (the
 consumer died between the commit and the acknowledgement) finds its key taken and is
 acknowledged without a second decision or a second action (a *duplicate*).
+The keys of a micro-batch are claimed in one statement and its decisions recorded under one
+audit event (``one_event``), as a batch request's would be: a message is a request of its own
+only for its key, not for the store's round trips.
 
 A message that breaks the contract (or is no JSON object) is kept as a reject (source
 ``stream``), published to the stream's dead-letter destination with its errors, and acknowledged.
@@ -147,7 +150,9 @@ class StreamConsumer:
             if not held:
                 return result
             requests = [self._request(m) for m in held]
-            outcomes, _ = decide_requests(self.app, self.store, requests, features=self.features)
+            outcomes, _ = decide_requests(
+                self.app, self.store, requests, features=self.features, one_event=True
+            )
             for outcome in outcomes:  # a feature source down: retry the batch (what was
                 if isinstance(outcome, DoorstepError) and _retryable(outcome):  # recorded
                     raise outcome  # of it is then a duplicate, not decided again)
