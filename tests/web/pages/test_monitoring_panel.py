@@ -154,7 +154,8 @@ async def test_the_panel_shows_the_report_objects_numbers(
     assert table is not None
     shown = dict(re.findall(r'<tr data-feature="([^"]+)" data-status="([^"]+)"', table.group(1)))
     assert shown == expected
-    assert list(shown)[: len(DRIFTED_ROWS)] == [n for n in shown if shown[n] == "alert"]  # worst first
+    alerted = [n for n in shown if shown[n] == "alert"]
+    assert list(shown)[: len(DRIFTED_ROWS)] == alerted  # worst first
 
 
 @pytest.mark.slow
