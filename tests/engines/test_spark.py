@@ -38,8 +38,9 @@ CUSTOMERS = 500
 def spark() -> Iterator[SparkSession]:
     from doorstep.spark import spark_session
 
-    # small Arrow batches: several batches per partition, so row numbers cross batches
-    session = spark_session("local[2]", batch_rows=64)
+    # small Arrow batches: several batches per partition, so row numbers cross batches;
+    # local[2,2]: a failed task is tried again once (as on a cluster), for the retry test
+    session = spark_session("local[2,2]", batch_rows=64)
     session.conf.set("spark.sql.files.maxPartitionBytes", "16k")
     try:
         yield session
@@ -194,11 +195,15 @@ def test_the_cli_refuses_an_out_folder_that_is_no_spark_output(
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 
 
-def test_the_cli_refuses_spark_with_record(dataset: Path, tmp_path: Path) -> None:
+def test_the_cli_refuses_spark_record_with_out(dataset: Path, tmp_path: Path) -> None:
     args = ["score", str(dataset / "customers"), "--spec", str(dataset / "doorstep.yaml")]
-    result = CliRunner().invoke(cli, [*args, "--engine", "spark", "--record"])
+    out = str(tmp_path / "d")
+    result = CliRunner().invoke(cli, [*args, "--engine", "spark", "--record", "--out", out])
     assert result.exit_code == 2
-    assert "--engine" in result.output
+    assert "--out" in result.output
+    result = CliRunner().invoke(cli, [*args, "--engine", "spark", "--out", out, "--deliver"])
+    assert result.exit_code == 2
+    assert "--deliver" in result.output
 
 
 def test_the_spark_submit_job_scores_a_dataset(
