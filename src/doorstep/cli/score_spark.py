@@ -51,7 +51,7 @@ def score_on_spark(
 ) -> tuple[int, int]:
     """Score ``source`` on Spark; print the summary; return ``(rows, decided)``."""
     from doorstep.services.apps.loading import load_app
-    from doorstep.services.runs.spark import score_dataset
+    from doorstep.services.runs.spark import score_dataset, spark_session
 
     render.warnings(errors, load_app(spec).warnings)
     with console.status(f"Starting Spark ({master})…"):
@@ -85,8 +85,8 @@ def record_on_spark(
     from doorstep.cli import runs_render
     from doorstep.cli.options import open_db
     from doorstep.services.apps.loading import load_app
-    from doorstep.services.runs.spark_record import record_dataset
     from doorstep.services.runs.spark import spark_session
+    from doorstep.services.runs.spark_record import record_dataset
     from doorstep.store.engine import resolve_url
     from doorstep.store.home import DEFAULT_HOME
 

@@ -51,9 +51,7 @@ SPARK_LEASE_SECONDS = 3600.0
 """How long a Spark run holds its run between two batches recorded (executors may take long to
 start: each loads the app once)."""
 
-_COUNTS = pa.schema(
-    [("action", pa.string()), ("status", pa.string()), ("explained", pa.bool_())]
-)
+_COUNTS = pa.schema([("action", pa.string()), ("status", pa.string()), ("explained", pa.bool_())])
 """What a recording task returns to the driver: one row per decision recorded or found."""
 
 
@@ -121,9 +119,7 @@ def record_partition(
                 row_id=ids,
                 row_offset=offset,
             )
-            deliveries = (
-                deliveries_for(app, recorded.decisions) if target.options.deliver else []
-            )
+            deliveries = deliveries_for(app, recorded.decisions) if target.options.deliver else []
             count = len(recorded.decisions)
             store.record_run_chunk(
                 target.lease,
