@@ -64,7 +64,8 @@ def score(
         bool,
         typer.Option(
             "--record",
-            help="Record the file's decisions in the store, as a run (instead of --out).",
+            help="Record the file's decisions in the store, as a run (instead of --out; "
+            "with --engine spark: the dataset's, recorded from the executors).",
         ),
     ] = False,
     db: DbOption = None,

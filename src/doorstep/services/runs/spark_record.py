@@ -163,7 +163,7 @@ def _record_task(
 def record_dataset(
     spark: Any,
     source: str,
-    spec: Path,
+    spec: Path | str,
     store: RunStore,
     db: str,
     *,
