@@ -26,7 +26,7 @@ from doorstep.services.apps.loading import load_app
 from doorstep.services.runs.file_runs import file_decision_ids, record_file
 from doorstep.services.runs.files import ScoreSummary, score_file
 from doorstep.store import open_store
-from doorstep.store.runs import RunInfo
+from doorstep.store.runs import RunInfo, RunQuery
 
 pyspark = pytest.importorskip("pyspark")
 
@@ -289,12 +289,12 @@ def _count(url: str, table: str) -> int:
 def test_spark_records_what_score_record_records(
     spark: SparkSession, dataset: Path, pg_url: str
 ) -> None:
-    from doorstep.services.runs.spark_record import record_dataset
-
+    """Through the CLI (the module's session: ``getOrCreate`` returns it)."""
     spec = dataset / "doorstep.yaml"
+    app = load_app(spec)
     with open_store(pg_url) as store:
         local = record_file(
-            load_app(spec),
+            app,
             store,
             dataset / "all.parquet",
             input_format=None,
@@ -302,7 +302,19 @@ def test_spark_records_what_score_record_records(
             explain=None,
             chunk_rows=100,
         )
-        run = record_dataset(spark, str(dataset / "customers"), spec, store, pg_url, deliver=True)
+    args = ["score", str(dataset / "customers"), "--spec", str(spec), "--engine", "spark"]
+    options = ["--chunk-rows", "64", "--record", "--db", pg_url, "--deliver"]
+    result = CliRunner().invoke(cli, [*args, *options])
+    assert result.exit_code == 0, result.output
+    with open_store(pg_url) as store:
+        spark_runs = [
+            r
+            for r in store.list_runs(RunQuery(app=app.name)).items
+            if r.source == f"spark:{dataset / 'customers'}"
+        ]
+    assert len(spark_runs) == 1
+    run = spark_runs[0]
+    assert run.id in result.output
     assert run.state == "succeeded", run.error
     assert (run.rows, run.decided, run.rejected) == (CUSTOMERS, CUSTOMERS - 3, 3)
     assert run.deliveries == local.deliveries > 0
