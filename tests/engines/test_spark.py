@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import psycopg
 import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
@@ -262,6 +261,8 @@ def test_master_without_the_spark_engine_is_a_usage_error(dataset: Path, tmp_pat
 
 def _recorded(url: str, run: RunInfo) -> dict[int, tuple[Any, ...]]:
     """The run's decisions by row: (id, entity, action, score, deliveries of the decision)."""
+    import psycopg  # the postgres extra, as the pg_url fixture needs
+
     ids = file_decision_ids(run)
     by_id = {ids(row): row for row in range(1, run.rows + 1)}
     with psycopg.connect(_plain(url)) as conn:
@@ -280,6 +281,8 @@ def _plain(url: str) -> str:
 
 
 def _count(url: str, table: str) -> int:
+    import psycopg
+
     with psycopg.connect(_plain(url)) as conn:
         row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
     assert row is not None
