@@ -1,15 +1,18 @@
 """The Spark engine in ``local[2]``: a dataset of several Parquet files and partitions decided on
 the executors equals ``doorstep score`` on the same rows exactly (scores, actions, reasons,
 row numbers), rejects land in a dataset beside, and ``doorstep score --engine spark`` works.
+Recorded into PostgreSQL (``--record``), the decisions and deliveries are ``doorstep score FILE
+--record``'s, and a task tried again after recording part of its partition records nothing twice.
 
 One Spark session for the module (start-up costs ~8 s), stopped in a finalizer."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pytest
@@ -19,7 +22,10 @@ from typer.testing import CliRunner
 from doorstep.cli.main import app as cli
 from doorstep.errors import InputError
 from doorstep.services.apps.loading import load_app
+from doorstep.services.runs.file_runs import file_decision_ids, record_file
 from doorstep.services.runs.files import ScoreSummary, score_file
+from doorstep.store import open_store
+from doorstep.store.runs import RunInfo, RunQuery
 
 pyspark = pytest.importorskip("pyspark")
 
@@ -38,8 +44,9 @@ CUSTOMERS = 500
 def spark() -> Iterator[SparkSession]:
     from doorstep.spark import spark_session
 
-    # small Arrow batches: several batches per partition, so row numbers cross batches
-    session = spark_session("local[2]", batch_rows=64)
+    # small Arrow batches: several batches per partition, so row numbers cross batches;
+    # local[2,2]: a failed task is tried again once (as on a cluster), for the retry test
+    session = spark_session("local[2,2]", batch_rows=64)
     session.conf.set("spark.sql.files.maxPartitionBytes", "16k")
     try:
         yield session
@@ -194,11 +201,15 @@ def test_the_cli_refuses_an_out_folder_that_is_no_spark_output(
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 
 
-def test_the_cli_refuses_spark_with_record(dataset: Path, tmp_path: Path) -> None:
+def test_the_cli_refuses_spark_record_with_out(dataset: Path, tmp_path: Path) -> None:
     args = ["score", str(dataset / "customers"), "--spec", str(dataset / "doorstep.yaml")]
-    result = CliRunner().invoke(cli, [*args, "--engine", "spark", "--record"])
+    out = str(tmp_path / "d")
+    result = CliRunner().invoke(cli, [*args, "--engine", "spark", "--record", "--out", out])
     assert result.exit_code == 2
-    assert "--engine" in result.output
+    assert "--out" in result.output
+    result = CliRunner().invoke(cli, [*args, "--engine", "spark", "--out", out, "--deliver"])
+    assert result.exit_code == 2
+    assert "--deliver" in result.output
 
 
 def test_the_spark_submit_job_scores_a_dataset(
@@ -246,3 +257,112 @@ def test_master_without_the_spark_engine_is_a_usage_error(dataset: Path, tmp_pat
     assert result.exit_code == 2
     assert "--master" in result.output
     assert not (tmp_path / "d.parquet").exists()
+
+
+def _recorded(url: str, run: RunInfo) -> dict[int, tuple[Any, ...]]:
+    """The run's decisions by row: (id, entity, action, score, deliveries of the decision)."""
+    import psycopg  # the postgres extra, as the pg_url fixture needs
+
+    ids = file_decision_ids(run)
+    by_id = {ids(row): row for row in range(1, run.rows + 1)}
+    with psycopg.connect(_plain(url)) as conn:
+        found = conn.execute(
+            "SELECT d.id, d.entity_id, d.action, d.score, count(o.id) FROM decisions d "
+            "LEFT JOIN deliveries o ON o.decision_id = d.id WHERE d.id = ANY(%s) "
+            "GROUP BY d.id, d.entity_id, d.action, d.score",
+            (list(by_id),),
+        ).fetchall()
+    return {by_id[row[0]]: tuple(row) for row in found}
+
+
+def _plain(url: str) -> str:
+    """``url`` as psycopg takes it (``postgresql://``, not SQLAlchemy's dialect prefix)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _count(url: str, table: str) -> int:
+    import psycopg
+
+    with psycopg.connect(_plain(url)) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+    assert row is not None
+    return int(row[0])
+
+
+def test_spark_records_what_score_record_records(
+    spark: SparkSession, dataset: Path, pg_url: str
+) -> None:
+    """Through the CLI (the module's session: ``getOrCreate`` returns it)."""
+    spec = dataset / "doorstep.yaml"
+    app = load_app(spec)
+    with open_store(pg_url) as store:
+        local = record_file(
+            app,
+            store,
+            dataset / "all.parquet",
+            input_format=None,
+            deliver=True,
+            explain=None,
+            chunk_rows=100,
+        )
+    args = ["score", str(dataset / "customers"), "--spec", str(spec), "--engine", "spark"]
+    options = ["--chunk-rows", "64", "--record", "--db", pg_url, "--deliver"]
+    result = CliRunner().invoke(cli, [*args, *options])
+    assert result.exit_code == 0, result.output
+    with open_store(pg_url) as store:
+        spark_runs = [
+            r
+            for r in store.list_runs(RunQuery(app=app.name)).items
+            if r.source == f"spark:{dataset / 'customers'}"
+        ]
+    assert len(spark_runs) == 1
+    run = spark_runs[0]
+    assert run.id in result.output
+    assert run.state == "succeeded", run.error
+    assert (run.rows, run.decided, run.rejected) == (CUSTOMERS, CUSTOMERS - 3, 3)
+    assert run.deliveries == local.deliveries > 0
+    assert run.checkpoint == str(CUSTOMERS)
+    assert run.errors == local.errors
+    on_spark, in_process = _recorded(pg_url, run), _recorded(pg_url, local)
+    assert len(on_spark) == CUSTOMERS - 3
+    assert sorted(on_spark) == sorted(in_process)  # the same rows decided
+    ids = file_decision_ids(run)
+    for row, (decision, entity, action, score, sent) in on_spark.items():
+        assert decision == ids(row)  # derived from the run and the row
+        assert (entity, action, score, sent) == in_process[row][1:]
+    assert _count(pg_url, "deliveries") == 2 * local.deliveries
+
+
+def test_a_task_retried_mid_partition_records_nothing_twice(
+    spark: SparkSession, dataset: Path, pg_url: str, tmp_path: Path
+) -> None:
+    """The first attempt of partition 0 fails after committing its first batch; Spark tries
+    the task again (local[2,2]), which decides that batch again: the store keeps one decision
+    per row and one delivery per decision, and the run's counts are not doubled."""
+    from doorstep.services.runs.spark_record import record_dataset
+
+    marker = str(tmp_path / "failed-once")
+
+    def fail_once(partition: int) -> None:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if partition == 0 and context is not None and context.attemptNumber() == 0:
+            if not os.path.exists(marker):
+                Path(marker).touch()
+                raise RuntimeError("executor lost mid-partition")
+
+    spec = dataset / "doorstep.yaml"
+    with open_store(pg_url) as store:
+        run = record_dataset(
+            spark, str(dataset / "customers"), spec, store, pg_url, deliver=True,
+            after_batch=fail_once,
+        )  # fmt: skip
+    assert Path(marker).exists(), "the first attempt did not fail"
+    assert run.state == "succeeded", run.error
+    assert (run.rows, run.decided, run.rejected) == (CUSTOMERS, CUSTOMERS - 3, 3)
+    recorded = _recorded(pg_url, run)
+    assert len(recorded) == CUSTOMERS - 3 == _count(pg_url, "decisions")
+    sent = [deliveries for *_, deliveries in recorded.values()]
+    assert set(sent) == {0, 1}  # one delivery per decision acted on, none doubled
+    assert sum(sent) == run.deliveries == _count(pg_url, "deliveries") > 0

@@ -10,7 +10,7 @@ import typer
 from doorstep.cli import render, runs_render
 from doorstep.cli.console import console, errors
 from doorstep.cli.options import DbOption, InputFormatOption, SpecOption, open_db
-from doorstep.cli.score_spark import Engine, refuse_run_options, score_on_spark
+from doorstep.cli.score_spark import Engine, record_on_spark, refuse_run_options, score_on_spark
 
 __all__ = ["EXIT_ALL_REJECTED", "fail_if_all_rejected", "score"]
 
@@ -64,7 +64,8 @@ def score(
         bool,
         typer.Option(
             "--record",
-            help="Record the file's decisions in the store, as a run (instead of --out).",
+            help="Record the file's decisions in the store, as a run (instead of --out; "
+            "with --engine spark: the dataset's, recorded from the executors).",
         ),
     ] = False,
     db: DbOption = None,
@@ -108,9 +109,25 @@ def score(
     source_path = None if source is None else Path(source)
     if engine is Engine.spark:
         refuse_run_options(
-            {"--record": record, "--from": from_source, "--url": url, "--query": query}
-            | {"--db": db, "--deliver": deliver}
+            {"--from": from_source, "--url": url, "--query": query}
+            | ({"--out": out, "--rejects": rejects} if record else {"--record": record})
+            | ({} if record else {"--db": db, "--deliver": deliver})
         )
+        if record:
+            if source is None:
+                raise typer.BadParameter("give the SOURCE dataset to record", param_hint="SOURCE")
+            run = record_on_spark(
+                source,
+                spec,
+                db,
+                master=master or "local[*]",
+                input_format=input_format,
+                explain=explain,
+                deliver=deliver,
+                chunk_rows=chunk_rows,
+            )
+            fail_if_all_rejected(run.rows, run.decided, f"doorstep runs show {run.id}")
+            return
         if source is None or out is None:
             raise typer.BadParameter(
                 "give a SOURCE dataset and --out", param_hint="--out" if source else "SOURCE"

@@ -138,6 +138,12 @@ def test_resume_refuses_another_apps_spec_and_a_query_run_without_its_url(
     assert other is not None and store.finish_run(other, "failed", "down")
     with pytest.raises(InputError, match="of app 'renewals', not 'churn'"):
         resume_run(app, store, other.run.id, actor="t")
+    spark = store.start_run(
+        "churn", "spark:customers/", runner="x", lease_seconds=60, options={"engine": "spark"}
+    )
+    assert spark is not None and store.finish_run(spark, "failed", "lost")
+    with pytest.raises(InputError, match="decided on Spark"):
+        resume_run(app, store, spark.run.id, actor="t")
     done = resume_run(app, store, run.id, actor="t", url=url)
     assert done.state == "succeeded" and done.rows == 500
 

@@ -42,6 +42,11 @@ def resume_run(
             f"Run {run.id} is a run of app {run.app!r}, not {app.name!r}: give that app's spec"
         )
     _check_resumable(run, datetime.now(UTC))
+    if run.options.get("engine") == "spark":
+        raise InputError(
+            f"Run {run.id} was decided on Spark ({run.source}) and cannot be resumed here: "
+            "score the dataset again with doorstep score --engine spark --record (a new run)"
+        )
     options = resume_options(app, run)
     if "file" in run.options:
         return _resume_file(app, store, run, options, actor=actor, url=url)
