@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from doorstep.cli.console import console, errors
 from doorstep.examples.churn import write_example
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.apps.registry import Registry, load_registry
+
+
+@pytest.fixture(autouse=True)
+def console_width_put_back() -> Iterator[None]:
+    """Fail the test that leaves the command line's consoles at a width pinned by hand: the width
+    would outlive it and cut the tables of every later command in the process, whatever their
+    ``COLUMNS`` says (``monkeypatch.setattr(console, "width", ...)`` does that: it puts the
+    property back as the number it read). Pin ``console._width`` through monkeypatch instead."""
+    before = (console._width, errors._width)
+    yield
+    after = (console._width, errors._width)
+    if after != before:
+        console._width, errors._width = before
+        pytest.fail(f"the test left the consoles' width pinned at {after} (it was {before})")
 
 
 @pytest.fixture(scope="session")

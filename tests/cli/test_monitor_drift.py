@@ -28,7 +28,8 @@ def test_monitor_prints_drift_and_caches_the_profile(
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setenv("COLUMNS", "80")
-    monkeypatch.setattr(console, "width", 80)  # a terminal 80 columns wide
+    monkeypatch.setattr(console, "_width", 80)  # a terminal 80 columns wide (the attribute:
+    # monkeypatch would put the width property back as the number it read, pinning it)
     db = f"sqlite:///{home / 'doorstep.db'}"
     with open_store(db) as store:
         decide_days(load_app(churn_app / "doorstep.yaml"), store)

@@ -78,7 +78,8 @@ def test_run_ids_stay_whole_in_an_80_column_terminal(
             store.finish_run(lease, "failed", "the source was down")
         ids = [r.id for r in store.list_runs(RunQuery()).items]
     monkeypatch.setenv("COLUMNS", "80")
-    monkeypatch.setattr(console, "width", 80)  # a terminal 80 columns wide
+    monkeypatch.setattr(console, "_width", 80)  # a terminal 80 columns wide (the attribute:
+    # monkeypatch would put the width property back as the number it read, pinning it)
     listed = runner.invoke(app, ["runs", "list", "--db", db])
     assert listed.exit_code == 0, listed.output
     assert max(len(line) for line in listed.output.splitlines()) <= 80
