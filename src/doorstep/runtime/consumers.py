@@ -11,17 +11,16 @@ acknowledged is delivered again by the bus, and deduplicated).
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from pydantic import ValidationError
 
 from doorstep.errors import ConnectorSpecError, PluginError, SpecError
+from doorstep.runtime.signals import until_signal
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.decide.streams import ConsumerStore, StreamConsumer
@@ -148,17 +147,4 @@ def consumers_of(
 def run_until_signal(consumers: Consumers, on_stop: Callable[[str], None]) -> None:
     """Consume until SIGINT or SIGTERM (``on_stop`` is told the signal's name), finishing the
     micro-batches in hand; a second signal raises :class:`KeyboardInterrupt`."""
-    stop = threading.Event()
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        on_stop(signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        consumers.run(stop)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    until_signal(consumers.run, on_stop)

@@ -12,15 +12,13 @@ once.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from doorstep.errors import InputError
+from doorstep.runtime.signals import until_signal
 from doorstep.services.deliver.connectors import AppConnectors
 from doorstep.services.deliver.dispatcher import Dispatcher
 from doorstep.store.protocols import StoreContract
@@ -118,17 +116,4 @@ def run_until_signal(dispatcher: Dispatcher, on_stop: Callable[[str], None]) -> 
     """Send until SIGINT or SIGTERM (``on_stop`` is told the signal's name), then finish the
     sends in flight; a second signal raises :class:`KeyboardInterrupt` (leases hand the sends
     in flight to other workers)."""
-    stop = threading.Event()
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        on_stop(signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        dispatcher.run_forever(stop)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    until_signal(dispatcher.run_forever, on_stop)
