@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from doorstep.store import Store, upgrade
+from doorstep.store import Store, open_store, upgrade
 from doorstep.store.migrate import current_revision, head_revision
 from doorstep.store.tables import metadata
 
@@ -96,3 +101,26 @@ def test_upgrade_to_0011_adds_shadow_decisions_beside_the_decisions(store_url: s
         assert [r.decision_id for p in old.iter_shadow("churn", "v1") for r in p] == [kept.id]
     finally:
         engine.dispose()
+
+
+def test_a_second_process_waits_for_a_migration_longer_than_a_write_would(tmp_path: Path) -> None:
+    """Two processes opening one new SQLite store: the second waits out the first's migration
+    even when it holds the write lock past the busy timeout (a loaded machine), and then writes
+    time out as usual again."""
+    path = tmp_path / "doorstep.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode = WAL")  # as the store's every connection sets
+    holder.execute("BEGIN IMMEDIATE")  # as another process's migration does
+    released = threading.Timer(1.0, holder.execute, args=("COMMIT",))
+    released.start()
+    started = time.monotonic()
+    try:
+        with open_store(f"sqlite:///{path}", busy_timeout=0.2) as store:
+            waited = time.monotonic() - started
+            assert current_revision(store.engine) == head_revision()
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 200
+    finally:
+        released.join()
+        holder.close()
+    assert waited >= 0.9  # it waited for the lock instead of failing after 0.2 s
