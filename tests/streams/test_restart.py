@@ -67,7 +67,8 @@ def _nats(folder: Path) -> Iterator[Restartable]:
     def publish(body: bytes, message_id: str) -> None:
         asyncio.run(go(body, message_id))
 
-    source = {"type": "nats", "url": own.url, "stream": "ORDERS", "subject": "orders.created"}
+    source: dict[str, Any] = {"type": "nats", "url": own.url, "stream": "ORDERS"}
+    source |= {"subject": "orders.created"}
     source |= {"durable": "doorstep", "ack_wait": 1}
     asyncio.run(go(None, ""))  # the stream, before its consumer
     try:
@@ -114,7 +115,8 @@ def _mqtt(folder: Path) -> Iterator[Restartable]:
         client.disconnect()
 
     def subscribed(source: StreamSource) -> bool:
-        return source._generation >= 2 and source._connected.is_set()  # type: ignore[attr-defined]
+        mqtt_source: Any = source
+        return bool(mqtt_source._generation >= 2 and mqtt_source._connected.is_set())
 
     source = {"type": "mqtt", "url": own.url, "topic": "orders/created", "group": "doorstep"}
     try:
