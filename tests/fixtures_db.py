@@ -165,6 +165,14 @@ class PostgresCluster:
             capture_output=True,
         )
 
+    def halt(self) -> None:
+        """Stop the server (``fast``: sessions ended), keeping its files for :meth:`resume`."""
+        self._ctl("stop", "-m", "fast", "-w", "-t", "30")
+
+    def resume(self) -> None:
+        """Start the server halted by :meth:`halt` again, on the same port and files."""
+        self._ctl("start", "-w", "-t", "30", "-l", str(self.folder / "log"), "-o", self._opts())
+
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             with contextlib.suppress(subprocess.CalledProcessError):

@@ -60,6 +60,8 @@ class MQTTStreamSource:
         self._messages: queue.Queue[StreamMessage] = queue.Queue()
         self._connected = threading.Event()
         self._refused: str | None = None
+        self._generation = 0
+        """Counts connections: a packet id is only good on the connection that received it."""
         client_id = spec.client_id or f"doorstep-{spec.group}-{name}"
         client: Any = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -108,6 +110,7 @@ class MQTTStreamSource:
             self._refused = str(reason)
             self._connected.set()
         else:  # connected once the broker confirmed the subscription
+            self._generation += 1
             client.subscribe(f"$share/{self.spec.group}/{self.spec.topic}", qos=1)
 
     def _on_subscribe(self, _client: Any, _data: Any, _mid: Any, codes: Any, _p: Any) -> None:
@@ -129,7 +132,7 @@ class MQTTStreamSource:
                 partition=msg.topic,
                 sequence=msg.mid,
                 redelivered=bool(msg.dup),
-                handle=msg.mid,
+                handle=(self._generation, msg.mid),
             )
         )
 
@@ -147,7 +150,10 @@ class MQTTStreamSource:
 
     def ack(self, messages: Sequence[StreamMessage]) -> None:
         for message in messages:
-            code = self._client.ack(message.handle, 1)
+            generation, mid = message.handle
+            if generation != self._generation:  # the broker sends it again on this connection
+                continue  # (the session resumed), where its packet id may now be another's
+            code = self._client.ack(mid, 1)
             if code != self._success:
                 raise self._unavailable("acknowledge", f"error code {code}")
 

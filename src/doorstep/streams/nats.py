@@ -48,6 +48,7 @@ class NATSStreamSource:
             ) from None
         self.name, self.spec, self._dead = name, spec, dead_letter
         self._timeout = nats.errors.TimeoutError
+        self._already_acked = nats.errors.MsgAlreadyAckdError
         self._no_stream = nats.js.errors.NoStreamResponseError
         self._errors: tuple[type[BaseException], ...] = (
             nats.errors.Error,
@@ -117,7 +118,10 @@ class NATSStreamSource:
 
         async def ack_all() -> None:
             for message in messages:
-                await message.handle.ack()
+                try:
+                    await message.handle.ack()
+                except self._already_acked:  # a retry after a partial failure (a reconnection)
+                    pass
             await self._nc.flush(timeout=5)
 
         with self._guard("acknowledge"):

@@ -55,12 +55,12 @@ class RabbitMQStreamSource:
         except (ValueError, TypeError) as error:
             raise ConnectorSpecError(name, "url", f"not an AMQP URL: {error}") from None
         params.heartbeat = 30
-        with self._guard("connect"):
-            self._connection: Any = pika.BlockingConnection(params)
-            self._channel: Any = self._connection.channel()
-            self._channel.confirm_delivery()
-            self._channel.basic_qos(prefetch_count=batch)
-            self._channel.basic_consume(spec.queue, self._on_message, auto_ack=False)
+        self._params, self._batch = params, batch
+        self._generation = 0
+        """Counts connections: a delivery tag is only good on the channel that received it."""
+        self._connection: Any = None
+        self._channel: Any = None
+        self._connect()
 
     @classmethod
     def from_spec(
@@ -71,6 +71,25 @@ class RabbitMQStreamSource:
     def _guard(self, doing: str) -> AbstractContextManager[None]:
         return bus_errors(self.name, f"RabbitMQ at {host_of(self.spec.url)}", doing, self._errors)
 
+    def _connect(self) -> None:
+        """Open a connection and start consuming; the broker delivers again, on this one, what
+        was unacknowledged when the previous one closed (so what it buffered is dropped)."""
+        self._buffer = []
+        with self._guard("connect"):
+            self._connection = self._pika.BlockingConnection(self._params)
+            self._channel = self._connection.channel()
+            self._channel.confirm_delivery()
+            self._channel.basic_qos(prefetch_count=self._batch)
+            self._channel.basic_consume(self.spec.queue, self._on_message, auto_ack=False)
+        self._generation += 1
+
+    def _ready(self) -> None:
+        """Reconnect when the connection or channel was closed (a broker restart, a network
+        failure, the broker closing the connection)."""
+        if not (self._connection.is_open and self._channel.is_open):
+            self.close()
+            self._connect()
+
     def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
         ident = properties.message_id or body_id(body)
         self._buffer.append(
@@ -80,12 +99,13 @@ class RabbitMQStreamSource:
                 partition=self.spec.queue,
                 sequence=int(method.delivery_tag),
                 redelivered=bool(method.redelivered),
-                handle=method.delivery_tag,
+                handle=(self._generation, method.delivery_tag),
             )
         )
 
     def fetch(self, limit: int, wait: float) -> list[StreamMessage]:
         deadline = time.monotonic() + wait
+        self._ready()
         with self._guard("read"):
             while True:
                 left = deadline - time.monotonic()
@@ -101,9 +121,12 @@ class RabbitMQStreamSource:
         return taken
 
     def ack(self, messages: Sequence[StreamMessage]) -> None:
+        self._ready()
         with self._guard("acknowledge"):
             for message in messages:
-                self._channel.basic_ack(delivery_tag=message.handle)
+                generation, tag = message.handle
+                if generation == self._generation:  # else requeued by the broker when its
+                    self._channel.basic_ack(delivery_tag=tag)  # connection closed: redelivered
 
     def dead_letter(self, message: StreamMessage, body: bytes) -> None:
         dead = self._dead
@@ -116,17 +139,19 @@ class RabbitMQStreamSource:
             delivery_mode=2,
             message_id=f"dead:{message.message_id}",
         )
+        self._ready()
         with self._guard("publish a dead letter"):
             self._channel.basic_publish(exchange, key, body, properties, mandatory=True)
 
     def lag(self) -> int | None:
+        self._ready()
         with self._guard("read the queue's depth"):
             declared = self._channel.queue_declare(self.spec.queue, passive=True)
         return int(declared.method.message_count)
 
     def close(self) -> None:
         try:
-            if self._connection.is_open:
+            if self._connection is not None and self._connection.is_open:
                 self._connection.close()
         except self._errors:
             pass
