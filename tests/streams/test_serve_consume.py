@@ -185,7 +185,7 @@ def test_two_servers_spread_the_streams_and_take_over_a_dead_ones(
     apps = list(load_registry([spec]))
     both = {"churn/orders", "churn/signals"}
     dying = Unreachable(store)
-    with consuming(apps, dying, enabled=True, lease_seconds=1.5) as first:  # type: ignore[arg-type]
+    with consuming(apps, dying, enabled=True, lease_seconds=1.5) as first:
         assert first is not None and until(lambda: first.held() == both)  # alone: both
         with consuming(apps, store, enabled=True, lease_seconds=1.5) as second:
             assert second is not None

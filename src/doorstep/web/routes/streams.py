@@ -24,10 +24,10 @@ def list_streams(request: Request, app: str | None = None) -> JSONResponse:
     return JSONResponse({"streams": views.stream_views(service.store, service.registry, app=app)})
 
 
-def read_stream(request: Request, name: str, app: str | None = None) -> JSONResponse:
+def read_stream(request: Request, stream: str, app: str | None = None) -> JSONResponse:
     """One stream; ``app`` says whose when several apps name a stream alike."""
     service = _service(request)
-    return JSONResponse(views.stream_view(service.store, service.registry, name, app=app))
+    return JSONResponse(views.stream_view(service.store, service.registry, stream, app=app))
 
 
 def install(app: FastAPI) -> None:
@@ -41,7 +41,7 @@ def install(app: FastAPI) -> None:
         tags=tags,
     )
     app.add_api_route(
-        "/v1/streams/{name}",
+        "/v1/streams/{stream}",
         read_stream,
         methods=["GET"],
         responses={200: {"model": StreamOut}, **PROBLEMS},
