@@ -34,3 +34,18 @@ def test_reports_are_replaced_per_consumer_and_summed_per_stream(store: Store) -
     assert orders.lag == 3  # the latest report's
     assert orders.last_error == "store down"
     assert found["clicks"].source == "redis" and found["clicks"].lag is None
+
+
+def test_lease_holders_are_the_unexpired_leases_of_a_prefix(store: Store) -> None:
+    now = datetime.now(UTC)
+    assert store.acquire_lease("streams:churn/orders", "a", 30, now=now)
+    assert store.acquire_lease("streams:churn/clicks", "b", 30, now=now)
+    assert store.acquire_lease("streams:churn/old", "c", 30, now=now - timedelta(minutes=5))
+    assert store.acquire_lease("streams.member:x:a", "a", 30, now=now)
+    assert store.acquire_lease("streams_churn", "d", 30, now=now)  # '_' is no wildcard
+    assert store.lease_holders("streams:", now=now) == {
+        "streams:churn/orders": "a",
+        "streams:churn/clicks": "b",
+    }
+    store.release_lease("streams:churn/orders", "a")
+    assert store.lease_holders("streams:") == {"streams:churn/clicks": "b"}

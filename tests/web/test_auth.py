@@ -146,6 +146,7 @@ async def test_role_route_matrix(
                 connector=delivery.connector,
                 run_id="0193f7c2-0000-7000-8000-000000000000",
                 version="2",
+                stream="orders",
             )
             body = {"verdict": "approve", "reason": "x"} if "review" in path else customer(2)
             for role in (*ROLES, None):

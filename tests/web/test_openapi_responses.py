@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from tests.web.test_features_api import first_customer
 
 from doorstep.services.apps.registry import Registry
 from doorstep.store.protocols import StoreContract
+from doorstep.store.streams import ConsumerReport
 from doorstep.web import ServeSettings, create_app
 from doorstep.web.pages.access import PageRoute
 
@@ -221,6 +223,11 @@ async def exercise(
     )
     assert failed is not None and store.finish_run(failed, "failed", "the source was down")
     await call("POST", "/v1/runs/{run_id}/resume", run_id=failed.run.id)()
+    now = datetime.now(UTC)
+    report = ConsumerReport("churn", "orders", "h:1", "nats", now, now, received=3, lag=2)
+    store.report_stream_consumer(replace(report, last_error="down", last_error_at=now))
+    await call("GET", "/v1/streams")()
+    await call("GET", "/v1/streams/{stream}", stream="orders")()
     await exercise_models(call, model)
     await call("GET", "/v1/apps")()
     for health in ("/healthz", "/readyz", "/metrics"):

@@ -53,7 +53,8 @@ def serve(
         bool,
         typer.Option(
             help="Consume the specs' streams from this server, like 'doorstep consume' (a store "
-            "lease lets one server process of those sharing the store consume at a time)."
+            "lease per stream: each stream has one consumer among the servers sharing the "
+            "store, and the streams spread over them)."
         ),
     ] = False,
     public_url: PublicUrlOption = None,

@@ -26,7 +26,13 @@ from doorstep.services.decide.features import FeatureLookup
 from doorstep.services.decide.streams import ConsumerStore, StreamConsumer
 from doorstep.store.protocols import StoreContract
 
-__all__ = ["Consumers", "consumers_of", "open_consumers", "run_until_signal"]
+__all__ = [
+    "Consumers",
+    "consumers_of",
+    "open_consumer",
+    "open_consumers",
+    "run_until_signal",
+]
 
 log = logging.getLogger("doorstep.streams")
 
@@ -111,37 +117,43 @@ def consumers_of(
     """Consumers of the streams of ``apps`` (every one, or those in ``streams``) on ``store``;
     their sources are connected, and closed on leaving. ``lookups``: the apps' feature
     lookups already open (a server's), by app name."""
-    from doorstep.plugins import open_stream
-
     consumers: list[StreamConsumer] = []
     try:
         for app in apps:
             features = (lookups or {}).get(app.name)
-            for name, spec in app.spec.streams.items():
+            for name in app.spec.streams:
                 if streams and name not in streams:
                     continue
-                try:
-                    source = open_stream(name, spec)
-                except ValidationError as error:  # a plugin's settings, refused
-                    where = ("streams", name, "source")
-                    issues = [
-                        app.doc.issue((*where, *[p for p in e["loc"] if p]), e["msg"])
-                        for e in error.errors()
-                    ]
-                    raise SpecError(issues) from None
-                except (ConnectorSpecError, PluginError) as error:  # located in the spec
-                    located = ("streams", name, "source", getattr(error, "key", "type"))
-                    raise SpecError([app.doc.issue(located, error.message)]) from None
                 if features is None:
                     features = FeatureLookup.open(app.spec, app.root)
-                consumer_store: ConsumerStore = store
-                consumers.append(
-                    StreamConsumer(app, consumer_store, name, spec, source, features=features)
-                )
+                consumers.append(open_consumer(app, name, store, features))
         yield Consumers(consumers, store)
     finally:
         for consumer in consumers:
             consumer.source.close()
+
+
+def open_consumer(
+    app: LoadedApp, name: str, store: StoreContract, features: FeatureLookup | None
+) -> StreamConsumer:
+    """A consumer of ``app``'s stream ``name``, its source connected (settings a source
+    refuses are located in the spec, like any spec error); the caller closes its source."""
+    from doorstep.plugins import open_stream
+
+    spec = app.spec.streams[name]
+    try:
+        source = open_stream(name, spec)
+    except ValidationError as error:  # a plugin's settings, refused
+        where = ("streams", name, "source")
+        issues = [
+            app.doc.issue((*where, *[p for p in e["loc"] if p]), e["msg"]) for e in error.errors()
+        ]
+        raise SpecError(issues) from None
+    except (ConnectorSpecError, PluginError) as error:  # located in the spec
+        located = ("streams", name, "source", getattr(error, "key", "type"))
+        raise SpecError([app.doc.issue(located, error.message)]) from None
+    consumer_store: ConsumerStore = store
+    return StreamConsumer(app, consumer_store, name, spec, source, features=features)
 
 
 def run_until_signal(consumers: Consumers, on_stop: Callable[[str], None]) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from doorstep.store.tables import scheduler_leases
 
-__all__ = ["acquire_lease", "release_lease"]
+__all__ = ["acquire_lease", "lease_holders", "release_lease"]
 
 
 def acquire_lease(
@@ -46,3 +46,14 @@ def release_lease(conn: sa.Connection, name: str, holder: str, now: datetime) ->
         .where(scheduler_leases.c.name == name, scheduler_leases.c.holder == holder)
         .values(expires_at=now - timedelta(seconds=1))
     )
+
+
+def lease_holders(conn: sa.Connection, prefix: str, now: datetime) -> dict[str, str]:
+    """The unexpired leases whose name starts with ``prefix``: name -> holder."""
+    rows = conn.execute(
+        sa.select(scheduler_leases.c.name, scheduler_leases.c.holder).where(
+            sa.func.substr(scheduler_leases.c.name, 1, len(prefix)) == prefix,
+            scheduler_leases.c.expires_at >= now,
+        )
+    ).all()
+    return {row.name: row.holder for row in rows}

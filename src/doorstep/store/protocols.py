@@ -888,6 +888,10 @@ class LeaseStore(Protocol):
 
     def release_lease(self, name: str, holder: str) -> None: ...
 
+    def lease_holders(self, prefix: str, *, now: datetime | None = None) -> dict[str, str]:
+        """The unexpired leases whose name starts with ``prefix``: name -> holder."""
+        ...
+
 
 class AlertStore(Protocol):
     """Alert state per app and subject, changed by compare-and-set transitions."""

@@ -633,6 +633,11 @@ class Store:
         with self._write_plain() as conn:
             _leases.release_lease(conn, name, holder, datetime.now(UTC))
 
+    def lease_holders(self, prefix: str, *, now: datetime | None = None) -> dict[str, str]:
+        """The unexpired leases whose name starts with ``prefix``: name -> holder."""
+        with self._read() as conn:
+            return _leases.lease_holders(conn, prefix, now or datetime.now(UTC))
+
     # alerts (see alerts.py)
 
     def alert_states(self, app: str) -> dict[str, _alerts.AlertState]:

@@ -23,7 +23,7 @@ from doorstep.services.governance.key_usage import KeyUsage
 from doorstep.store.protocols import StoreContract
 from doorstep.web.auth import Authenticator, authorize
 from doorstep.web.guards import AuthorizedRoute, BodyLimit, NoSniff
-from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics
+from doorstep.web.metrics import MetricsMiddleware, ServiceMetrics, StreamMetrics
 from doorstep.web.openapi import install_openapi
 from doorstep.web.pages import install_pages
 from doorstep.web.problems import install_problem_handlers
@@ -35,6 +35,7 @@ from doorstep.web.routes import model_reports as model_report_routes
 from doorstep.web.routes import models as model_routes
 from doorstep.web.routes import monitoring as monitoring_routes
 from doorstep.web.routes import runs as run_routes
+from doorstep.web.routes import streams as stream_routes
 from doorstep.web.service import DecisionService
 from doorstep.web.settings import ServeSettings
 
@@ -88,7 +89,14 @@ def create_app(
                         public_url=settings.public_url,
                         on_alerts=service.deliveries_written,
                     ),
-                    consuming(apps, store, enabled=settings.consume, lookups=service.features),
+                    consuming(
+                        apps,
+                        store,
+                        enabled=settings.consume,
+                        lookups=service.features,
+                        observer=StreamMetrics(metrics),
+                        on_deliveries=service.deliveries_written,
+                    ),
                 ):
                     yield
                     await service.close()
@@ -119,6 +127,7 @@ def create_app(
     fairness_routes.install(app)
     model_report_routes.install(app)
     run_routes.install(app)
+    stream_routes.install(app)
     model_routes.install(app)
     install_pages(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -70,6 +70,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/runs"): _STAFF,
     ("GET", "/v1/runs/{run_id}"): _STAFF,
     ("POST", "/v1/runs/{run_id}/resume"): _OPERATORS,
+    ("GET", "/v1/streams"): _STAFF,
+    ("GET", "/v1/streams/{stream}"): _STAFF,
     ("GET", "/v1/apps/{app}/models"): _STAFF,
     ("POST", "/v1/apps/{app}/models"): _OPERATORS,
     ("POST", "/v1/apps/{app}/models/{version}/promote"): _OPERATORS,

@@ -18,7 +18,15 @@
 - ``doorstep_source_entities_total{app,source}`` — entity ids asked of the source (cache hits
   included), ``doorstep_source_cache_hits_total{app,source}`` — those its cache answered;
 - ``doorstep_source_refusals_total{app,rule}`` — records refused by the lookups, by rule
-  (``id_invalid``, ``entity_unknown``, ``entity_ambiguous``, ``stale``).
+  (``id_invalid``, ``entity_unknown``, ``entity_ambiguous``, ``stale``);
+- per stream this server consumes (``serve --consume``), labelled ``app`` and ``stream``:
+  ``doorstep_stream_messages_total`` (messages received, redeliveries included),
+  ``doorstep_stream_decisions_total``, ``doorstep_stream_rejects_total``,
+  ``doorstep_stream_dead_letters_total``, ``doorstep_stream_duplicates_total`` (redeliveries
+  of messages decided before), ``doorstep_stream_errors_total`` (failed attempts, retried),
+  ``doorstep_stream_lag`` (messages waiting on the bus, as it last told; absent when it cannot
+  tell) and ``doorstep_stream_batch_seconds`` (histogram: a micro-batch decided, committed and
+  acknowledged).
 """
 
 from __future__ import annotations
@@ -31,12 +39,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doorstep.services.decide.features import LookupObserver
 from doorstep.services.decide.online import DecisionTally
+from doorstep.services.decide.streams import StepResult
 from doorstep.services.deliver.dispatcher import AttemptReport
 from doorstep.services.deliver.operations import delivery_counts
 from doorstep.services.review.queue import review_backlog
 from doorstep.store.protocols import DecisionStore, DeliveryAdminStore
 
-__all__ = ["MeteredStore", "MetricsMiddleware", "ServiceMetrics"]
+__all__ = ["MeteredStore", "MetricsMiddleware", "ServiceMetrics", "StreamMetrics"]
 
 
 class MeteredStore(DecisionStore, DeliveryAdminStore, Protocol):
@@ -126,6 +135,37 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        stream = ["app", "stream"]
+        self.stream_counters = {
+            name: Counter(
+                f"doorstep_stream_{name}",
+                f"{what}, by app and stream.",
+                stream,
+                registry=self.registry,
+            )
+            for name, what in (
+                ("messages", "Stream messages received (redeliveries included)"),
+                ("decisions", "Decisions made on stream messages"),
+                ("rejects", "Stream messages rejected by the input contract"),
+                ("dead_letters", "Stream messages published to the dead letter"),
+                ("duplicates", "Redeliveries of stream messages decided before"),
+                ("errors", "Failed attempts of a stream's micro-batch (retried)"),
+            )
+        }
+        self.stream_lag = Gauge(
+            "doorstep_stream_lag",
+            "Messages waiting on the bus for the stream's consumer, as the bus last told.",
+            stream,
+            registry=self.registry,
+        )
+        self.stream_seconds = Histogram(
+            "doorstep_stream_batch_seconds",
+            "Time to decide, commit and acknowledge one micro-batch of a stream.",
+            stream,
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+
     def source_observer(self, app: str) -> LookupObserver:
         """What an app's :class:`FeatureLookup` reports its lookups to."""
         return _SourceObserver(self, app)
@@ -157,6 +197,38 @@ class ServiceMetrics:
         """Everything counted at scrape time: the review backlog and the outbox."""
         self.measure_backlog(store, apps, cap)
         self.measure_deliveries(store, apps)
+
+
+class StreamMetrics:
+    """What a stream consumer tells (a :class:`~doorstep.services.decide.streams.StreamObserver`),
+    counted on a server's metrics."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self.metrics = metrics
+
+    def batch(self, app: str, stream: str, result: StepResult, seconds: float) -> None:
+        counters = self.metrics.stream_counters
+        for name, n in (
+            ("messages", result.received),
+            ("decisions", result.decided),
+            ("rejects", result.rejected),
+            ("dead_letters", result.dead_letters),
+            ("duplicates", result.duplicates),
+        ):
+            counters[name].labels(app, stream).inc(n)
+        self.metrics.stream_seconds.labels(app, stream).observe(seconds)
+
+    def failed(self, app: str, stream: str) -> None:
+        self.metrics.stream_counters["errors"].labels(app, stream).inc()
+
+    def lag(self, app: str, stream: str, lag: int | None) -> None:
+        if lag is None:
+            try:
+                self.metrics.stream_lag.remove(app, stream)
+            except KeyError:
+                pass
+        else:
+            self.metrics.stream_lag.labels(app, stream).set(lag)
 
 
 class _SourceObserver:

@@ -299,6 +299,32 @@ class RunPageOut(BaseModel):
     next_cursor: str | None
 
 
+class StreamOut(BaseModel):
+    app: str
+    stream: str
+    source: str
+    """The bus: ``nats``, ``redis``, ``rabbitmq``, ``mqtt`` or a plugin's type."""
+    consumers: int
+    """Consumers that reported within the last minute (0: nobody consumes it now)."""
+    lag: int | None
+    """Messages waiting on the bus, as the latest report saw (``null``: the bus cannot tell)."""
+    messages_per_second: float
+    received: int
+    decided: int
+    duplicates: int
+    rejected: int
+    dead_letters: int
+    errors: int
+    last_error: str | None
+    last_error_at: str | None
+    updated_at: str | None
+    """The latest report (``null``: declared by a served spec, never reported on)."""
+
+
+class StreamsOut(BaseModel):
+    streams: list[StreamOut]
+
+
 DECISIONS_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,

@@ -34,8 +34,8 @@ class ServeSettings:
     """Start the specs' scheduled runs from this server (``--no-schedules``: leave them to
     another server; a lease in the store lets one server run them at a time)."""
     consume: bool = False
-    """Run the specs' stream consumers inside the server (``--consume``); a lease in the store
-    lets one server process consume at a time (see docs/streams.md)."""
+    """Run the specs' stream consumers inside the server (``--consume``); a lease per stream in
+    the store gives each stream one consumer among the servers (see docs/streams.md)."""
     monitor_process: bool = True
     """Run the scheduled monitor's work in a child process at a lower CPU priority (``False``:
     in a thread of the server, e.g. for tests that count on a run being done in-process)."""

@@ -46,7 +46,14 @@ from doorstep.store.protocols import DecisionStore, StreamStore
 from doorstep.store.streams import ConsumerReport, StreamSummary
 from doorstep.streams.base import StreamMessage, StreamSource, dead_letter_body
 
-__all__ = ["ConsumerStore", "StepResult", "StreamConsumer", "consumer_name", "list_streams"]
+__all__ = [
+    "ConsumerStore",
+    "StepResult",
+    "StreamConsumer",
+    "StreamObserver",
+    "consumer_name",
+    "list_streams",
+]
 
 log = logging.getLogger("doorstep.streams")
 
@@ -74,6 +81,21 @@ class StepResult:
     dead_letters: int = 0
     failed: str | None = None
     """Why nothing was acknowledged (the store or the bus unavailable): retried."""
+
+
+class StreamObserver(Protocol):
+    """What a consumer tells as it goes (a server's Prometheus metrics, its dispatcher's wake-up);
+    called from the consumer's thread, after the fact: what it raises is logged and ignored."""
+
+    def batch(self, app: str, stream: str, result: StepResult, seconds: float) -> None:
+        """A micro-batch decided, committed and acknowledged in ``seconds`` (from the end of
+        the fetch to the end of the acknowledgement)."""
+
+    def failed(self, app: str, stream: str) -> None:
+        """An attempt failed (the store or the bus unavailable): the batch is tried again."""
+
+    def lag(self, app: str, stream: str, lag: int | None) -> None:
+        """The lag the bus last told (``None``: it cannot tell)."""
 
 
 @dataclass
@@ -116,6 +138,8 @@ class StreamConsumer:
         self._reported = 0.0
         self.after_commit: Callable[[list[StreamMessage]], None] | None = None
         """Called between the commit and the acknowledgement (tests simulate a crash there)."""
+        self.observer: StreamObserver | None = None
+        """Told of every batch, failure and lag (see :class:`StreamObserver`)."""
 
     # the loop
 
@@ -141,6 +165,7 @@ class StreamConsumer:
     def step(self) -> StepResult:
         """Fetch (or keep) a micro-batch, decide, commit, then acknowledge it."""
         result = StepResult()
+        started = time.perf_counter()
         try:
             if not self._held:
                 self._held = self.source.fetch(self.spec.batch, self.spec.wait)
@@ -149,6 +174,7 @@ class StreamConsumer:
             result.received = len(held)
             if not held:
                 return result
+            started = time.perf_counter()
             requests = [self._request(m) for m in held]
             outcomes, _ = decide_requests(
                 self.app, self.store, requests, features=self.features, one_event=True
@@ -173,7 +199,16 @@ class StreamConsumer:
         self.counters.rejected += result.rejected
         self.counters.dead_letters += result.dead_letters
         self.counters.window.append((time.monotonic(), len(held)))
+        self._tell("batch", result, time.perf_counter() - started)
         return result
+
+    def _tell(self, event: str, *args: Any) -> None:
+        if self.observer is None:
+            return
+        try:
+            getattr(self.observer, event)(self.app.name, self.name, *args)
+        except Exception:  # an observer never stops the stream
+            log.exception("stream %r: observer failed", self.name)
 
     def _request(self, message: StreamMessage) -> OnlineRequest:
         record: Any
@@ -244,6 +279,7 @@ class StreamConsumer:
         self.counters.last_error = message[:2000]
         self.counters.last_error_at = datetime.now(UTC)
         log.warning("stream %r paused: %s", self.name, message)
+        self._tell("failed")
 
     # reports
 
@@ -265,6 +301,7 @@ class StreamConsumer:
             lag = self.source.lag()
         except StreamUnavailableError:
             lag = None
+        self._tell("lag", lag)
         try:
             self.store.report_stream_consumer(
                 ConsumerReport(
