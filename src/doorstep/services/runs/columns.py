@@ -47,7 +47,7 @@ class FileLineage:
         name: str,
         *,
         run: str | None = None,
-        keys: dict[int, str] | None = None,
+        keys: dict[int, str | None] | None = None,
         mark: dict[str, Any] | None = None,
     ) -> None:
         whole = dump_json({**base, "file": {"name": name, "row": 0}})
