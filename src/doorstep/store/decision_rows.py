@@ -55,6 +55,29 @@ class DecisionRows:
     created_at: list[datetime]
     lineage: list[str | None] | None = None
 
+    @classmethod
+    def of(cls, app: str, decisions: list[Decision]) -> DecisionRows:
+        """``decisions`` (fresh ones: no final action) as columns."""
+        return cls(
+            app=app,
+            ids=[d.id for d in decisions],
+            entity_ids=[d.entity_id for d in decisions],
+            model_versions=[d.model_version for d in decisions],
+            model_hashes=[d.model_hash for d in decisions],
+            inputs=[d.inputs for d in decisions],
+            scores=[d.score for d in decisions],
+            predicted_classes=[d.predicted_class for d in decisions],
+            actions=[d.action for d in decisions],
+            rules=[d.rule for d in decisions],
+            reviews=[d.review for d in decisions],
+            controls=[d.control for d in decisions],
+            statuses=[str(d.status) for d in decisions],
+            reasons=[d.reasons for d in decisions],
+            reasons_texts=[d.reasons_text for d in decisions],
+            created_at=[d.created_at for d in decisions],
+            lineage=[None if d.lineage is None else dump_json(d.lineage) for d in decisions],
+        )
+
     def __len__(self) -> int:
         return len(self.ids)
 
