@@ -6,6 +6,7 @@ reasons, lineage on some rows only, times of their own, rows out of id order).""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import sqlalchemy as sa
 from doorstep.errors import StoreError
 from doorstep.ids import new_id
 from doorstep.store import RecordRequest, Store, open_store
-from doorstep.store.decision_rows import DecisionRows
+from doorstep.store.bulk import DbTimes
+from doorstep.store.decision_rows import DecisionRows, prepare_rows
+from doorstep.store.decisions import _prepare
 from doorstep.store.tables import audit_events, decisions
 from doorstep.types import Decision, DecisionStatus
 
@@ -143,3 +146,27 @@ def test_a_score_json_refuses_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="not JSON compliant"):
         store.record([RecordRequest([], app="churn", rows=bad)], actor="t")
     assert written(store) == ([], [])
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_columns_give_the_rows_and_digest_of_the_one_at_a_time_builder(dialect: str) -> None:
+    made = varied()
+    before, digest = _prepare(made, DbTimes(dialect), lineage=True)
+    _, columns, columnar = prepare_rows(
+        DecisionRows.of("churn", made), DbTimes(dialect), lineage=True
+    )
+    assert list(zip(*columns, strict=True)) == before
+    assert columnar.payload() == digest.payload()
+    without, digest = _prepare(made[1::2], DbTimes(dialect), lineage=False)  # no lineage
+    _, columns, columnar = prepare_rows(
+        DecisionRows.of("churn", made[1::2]), DbTimes(dialect), lineage=False
+    )
+    assert list(zip(*columns, strict=True)) == without
+    assert columnar.payload() == digest.payload()
+
+
+def test_reviewed_decisions_are_written_one_at_a_time_and_verify(store: Store) -> None:
+    made = [replace(d, final_action=d.action) for d in varied()[:5]]
+    store.record([RecordRequest(made, app="churn")], actor="t")
+    assert store.verify_audit().ok
+    assert [store.get_decision(d.id) for d in made] == made

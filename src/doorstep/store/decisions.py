@@ -235,7 +235,12 @@ def _audited(
     lineage: bool,
     actor: str,
 ) -> list[tuple[Any, ...]]:
-    """The rows of ``decided`` with the seq of the one event that vouches for them."""
+    """The rows of ``decided`` with the seq of the one event that vouches for them: built
+    column-wise (:func:`prepare_rows`) when they are fresh decisions of ``app``, else one by
+    one (:func:`_prepare`; the same rows and digest)."""
+    if all(d.app == app and d.final_action is None for d in decided):
+        columns = DecisionRows.of(app, decided)
+        return _audited_rows(audit, app, subject, columns, times, lineage, actor)
     prepared, digest = _prepare(decided, times, lineage=lineage)
     seq = audit.append("decisions.recorded", subject, {"app": app, **digest.payload()}, actor=actor)
     return [(*row, seq) for row in prepared]
