@@ -5,7 +5,7 @@ every column of every decision, its deliveries, the audit digests, a chain that 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,13 @@ def test_a_file_run_writes_what_the_per_row_path_wrote(
     assert new["deliveries"] == old["deliveries"]
 
 
+def imported_ids(
+    app: str, offset: int, keys: list[str], at: list[datetime]
+) -> Callable[[int], str]:
+    """The ids an import gives the rows of a chunk (from each row's key and time)."""
+    return lambda row: imported_decision_id(app, keys[row - 1 - offset], at[row - 1 - offset])
+
+
 def test_an_import_writes_what_the_per_row_path_wrote(
     app: LoadedApp, some: Path, store_url: str, other_url: str
 ) -> None:
@@ -184,10 +191,7 @@ def test_an_import_writes_what_the_per_row_path_wrote(
             ]
             recorded = record_batch(
                 app, batch, records, now=datetime.now(UTC), lineage=lineage,
-                row_id=lambda row, o=offset, a=at, k=keys: imported_decision_id(
-                    app.name, k[row - 1 - o], a[row - 1 - o]
-                ),
-                row_offset=offset,
+                row_id=imported_ids(app.name, offset, keys, at), row_offset=offset,
             )  # fmt: skip
             made: list[Decision] = [
                 as_backfilled(d, at[p], (d.lineage or {})["imported"])
