@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from doorstep.store.audit import AuditWriter, RowDigest, decision_fields, review
 from doorstep.store.bulk import DbTimes, insert_rows
 from doorstep.store.canonical import dump_json, iso
 from doorstep.store.cursor import decode_cursor, encode_cursor
+from doorstep.store.decision_rows import DecisionRows, prepare_rows
 from doorstep.store.protocols import (
     DecisionPage,
     DecisionQuery,
@@ -179,7 +181,9 @@ def record(
     shadow: list[ShadowDecision] = []
     refused: list[RejectRecord] = []
     times = DbTimes(conn.dialect.name)
-    lineage = any(d.lineage is not None for r in requests for d in r.decisions)
+    lineage = any(d.lineage is not None for r in requests for d in r.decisions) or any(
+        r.rows is not None and r.rows.has_lineage for r in requests
+    )
     apps = [r.app or (r.decisions[0].app if r.decisions else "") for r in requests]
     claims = _claim(conn, requests, apps)
     together: dict[str, list[Decision]] = {}
@@ -189,12 +193,24 @@ def record(
             continue
         refused.extend(request.rejects)
         outcomes.append(RecordOutcome("recorded", request.response))
-        if not request.decisions and request.rejects and request.idempotency_key is None:
+        columns = request.rows
+        if columns is not None and request.decisions:
+            raise StoreError(
+                "A request carries its decisions as objects or as rows, not both; "
+                f"got {len(request.decisions)} and {len(columns)}."
+            )
+        count = request.decision_count()
+        if not count and request.rejects and request.idempotency_key is None:
             continue  # refused records only: kept, nothing decided to audit
         outbox.extend(_own_deliveries(request))
         shadow.extend(request.shadow)
         if one_event:
-            together.setdefault(app, []).extend(request.decisions)
+            decided = request.decisions if columns is None else columns.decisions()
+            together.setdefault(app, []).extend(decided)
+            continue
+        if columns is not None:
+            subject = columns.ids[0] if count == 1 else app
+            rows.extend(_audited_rows(audit, app, subject, columns, times, lineage, actor))
             continue
         subject = request.decisions[0].id if len(request.decisions) == 1 else app
         rows.extend(_audited(audit, app, subject, request.decisions, times, lineage, actor))
@@ -219,15 +235,35 @@ def _audited(
     lineage: bool,
     actor: str,
 ) -> list[tuple[Any, ...]]:
-    """The rows of ``decided`` with the seq of the one event that vouches for them."""
+    """The rows of ``decided`` with the seq of the one event that vouches for them: built
+    column-wise (:func:`prepare_rows`) when they are fresh decisions of ``app``, else one by
+    one (:func:`_prepare`; the same rows and digest)."""
+    if all(d.app == app and d.final_action is None for d in decided):
+        columns = DecisionRows.of(app, decided)
+        return _audited_rows(audit, app, subject, columns, times, lineage, actor)
     prepared, digest = _prepare(decided, times, lineage=lineage)
     seq = audit.append("decisions.recorded", subject, {"app": app, **digest.payload()}, actor=actor)
     return [(*row, seq) for row in prepared]
 
 
+def _audited_rows(
+    audit: AuditWriter,
+    app: str,
+    subject: str,
+    decided: DecisionRows,
+    times: DbTimes,
+    lineage: bool,
+    actor: str,
+) -> list[tuple[Any, ...]]:
+    """:func:`_audited` of decisions given as columns: the same rows, built column-wise."""
+    _, columns, digest = prepare_rows(decided, times, lineage=lineage)
+    seq = audit.append("decisions.recorded", subject, {"app": app, **digest.payload()}, actor=actor)
+    return list(zip(*columns, repeat(seq, len(decided)), strict=True))
+
+
 def _own_deliveries(request: RecordRequest) -> list[DeliveryRecord]:
     if request.deliveries:
-        ids = {d.id for d in request.decisions}
+        ids = set(request.decision_ids())
         strays = [d.key for d in request.deliveries if d.decision_id not in ids]
         if strays:
             raise StoreError(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from doorstep.store.decision_rows import DecisionRows
 from doorstep.store.feedback import FeedbackCounts, OutcomesRecorded, OutcomeWrite, WindowCounts
 from doorstep.store.rejects import RejectCount, RejectRecord
 from doorstep.store.shadow_records import ShadowDecision, VersionCounts
@@ -115,6 +116,17 @@ class RecordRequest:
     (never delivered; a replayed or conflicting request writes none)."""
     rejects: list[RejectRecord] = field(default_factory=list)
     """The records refused with them (one per broken rule), kept in the same transaction."""
+    rows: DecisionRows | None = None
+    """Decisions as columns (the batch paths: a file's chunk), written as ``decisions`` would
+    be; a request carries its decisions one way or the other, not both."""
+
+    def decision_ids(self) -> list[str]:
+        """The ids of every decision of the request, whichever way it carries them."""
+        ids = [d.id for d in self.decisions]
+        return ids if self.rows is None else ids + self.rows.ids
+
+    def decision_count(self) -> int:
+        return len(self.decisions) + (0 if self.rows is None else len(self.rows))
 
 
 @dataclass(frozen=True)

@@ -338,7 +338,12 @@ def without_recorded(
         dropped_deliveries += len(request.deliveries) - len(deliveries_)
         decisions_ = [d for d in request.decisions if d.id not in known]
         shadow_ = [r for r in request.shadow if r.decision_id not in known]
-        kept.append(replace(request, decisions=decisions_, deliveries=deliveries_, shadow=shadow_))
+        rows_ = None if request.rows is None else request.rows.without(known)
+        kept.append(
+            replace(
+                request, decisions=decisions_, deliveries=deliveries_, shadow=shadow_, rows=rows_
+            )
+        )
     counted = replace(
         progress,
         rows=progress.rows - len(known),

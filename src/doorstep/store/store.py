@@ -595,7 +595,7 @@ class Store:
         derived from the run and the entity: a chunk decided again) are left out, with their
         deliveries and counts: recording a chunk twice records it once."""
         with self._write() as (conn, audit):
-            known = _runs.recorded_ids(conn, [d.id for r in requests for d in r.decisions])
+            known = _runs.recorded_ids(conn, [i for r in requests for i in r.decision_ids()])
             if known:
                 requests, progress = _runs.without_recorded(requests, progress, known)
             held = _runs.commit_chunk(
@@ -606,7 +606,8 @@ class Store:
                     f"Run {lease.run.id} is no longer held by this runner (its lease expired "
                     "and another runner took it over); this chunk was not recorded."
                 )
-            _decisions.record(conn, audit, [r for r in requests if r.decisions or r.rejects], actor)
+            kept = [r for r in requests if r.decision_count() or r.rejects]
+            _decisions.record(conn, audit, kept, actor)
 
     def finish_run(self, lease: _runs.RunLease, state: _runs.RunState, error: str | None) -> bool:
         with self._write_plain() as conn:

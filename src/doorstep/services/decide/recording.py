@@ -21,10 +21,11 @@ from doorstep.errors import RecordError
 from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import DecisionBatch
+from doorstep.store.decision_rows import DecisionRows
 from doorstep.store.shadow_records import ShadowDecision
 from doorstep.types import Decision, DecisionStatus
 
-__all__ = ["Recorded", "record_batch"]
+__all__ = ["Recorded", "RecordedRows", "record_batch", "record_rows"]
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,74 @@ def record_batch(
         rows.append(position)
     shadow = {}
     if batch.shadow is not None:
-        shadow = _shadow(batch.shadow, decisions, columns["row"], app.name, now)
+        ids, entities = [d.id for d in decisions], [d.entity_id for d in decisions]
+        shadow = _shadow(batch.shadow, ids, entities, columns["row"], app.name, now)
     return Recorded(decisions, rows, rejected(batch, id_field=spec.inputs.id), shadow)
+
+
+@dataclass(frozen=True)
+class RecordedRows:
+    """A decided batch as the store's columns (:class:`DecisionRows`), for the batch paths
+    that only write what they decide (a file's chunk): no :class:`Decision` per row."""
+
+    rows: DecisionRows
+    positions: list[int]
+    """For each row, the 0-based position of its record in the input."""
+    shadow: list[ShadowDecision]
+
+
+def record_rows(
+    app: LoadedApp,
+    batch: DecisionBatch,
+    inputs: Sequence[dict[str, Any]],
+    *,
+    created_at: datetime | Sequence[datetime],
+    row_id: Callable[[int], str],
+    lineage: Callable[[list[int]], list[str | None]] | None = None,
+    row_offset: int = 0,
+) -> RecordedRows:
+    """:func:`record_batch` of a file's chunk, kept as columns: the same decisions, as the store
+    writes them. ``inputs`` holds the inputs of the batch's valid records, in their order
+    (each the record's values of the contract's id and fields, those it has);
+    ``created_at`` is one time for all or one per input position; ``row_id`` gives a
+    decision's id from its row number; ``lineage`` the JSON text of each row's lineage from
+    the row numbers."""
+    columns = batch.decisions.to_dict(as_series=False)
+    numbers: list[int] = columns["row"]
+    size = len(numbers)
+    positions = [row - 1 - row_offset for row in numbers]
+    if len(inputs) != size:
+        raise AssertionError("the batch decided other records than the inputs given")
+    if isinstance(created_at, datetime):
+        times = [created_at] * size
+    else:
+        times = [created_at[p] for p in positions]
+    ids = list(map(row_id, numbers))
+    rows = DecisionRows(
+        app=app.name,
+        ids=ids,
+        entity_ids=columns["entity_id"],
+        model_versions=columns["model_version"],
+        model_hashes=columns["model_hash"],
+        inputs=list(inputs),
+        scores=columns["score"],
+        predicted_classes=columns.get("predicted_class") or [None] * size,
+        actions=columns["action"],
+        rules=columns["rule"],
+        reviews=columns["review"],
+        controls=columns["control"],
+        statuses=columns["status"],
+        reasons=columns["reasons"],
+        reasons_texts=columns["reasons_text"],
+        created_at=times,
+        lineage=None if lineage is None else lineage(numbers),
+    )
+    shadow: list[ShadowDecision] = []
+    if batch.shadow is not None:
+        moment = times[0] if times else datetime.now()
+        found = _shadow(batch.shadow, ids, rows.entity_ids, numbers, app.name, moment)
+        shadow = list(found.values())
+    return RecordedRows(rows, positions, shadow)
 
 
 def _inputs_getter(names: list[str]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
@@ -131,18 +198,24 @@ def _inputs_getter(names: list[str]) -> Callable[[Mapping[str, Any]], dict[str, 
 
 
 def _shadow(
-    frame: pl.DataFrame, decisions: list[Decision], rows: list[int], app: str, now: datetime
+    frame: pl.DataFrame,
+    ids: list[str],
+    entities: list[str],
+    rows: list[int],
+    app: str,
+    now: datetime,
 ) -> dict[str, ShadowDecision]:
-    """The shadow's rows, each tied to the decision of the same input row (``rows``)."""
+    """The shadow's rows, each tied to the decision (``ids``, ``entities``) of the same input
+    row (``rows``)."""
     columns = frame.to_dict(as_series=False)
     if columns["row"] != rows:
         raise AssertionError("the shadow decided other rows than the champion")
     classes = columns.get("predicted_class")
     return {
-        decision.id: ShadowDecision(
-            decision_id=decision.id,
+        made: ShadowDecision(
+            decision_id=made,
             app=app,
-            entity_id=decision.entity_id,
+            entity_id=entities[i],
             model_version=columns["model_version"][i],
             model_hash=columns["model_hash"][i],
             score=columns["score"][i],
@@ -154,7 +227,7 @@ def _shadow(
             created_at=now,
             predicted_class=classes[i] if classes is not None else None,
         )
-        for i, decision in enumerate(decisions)
+        for i, made in enumerate(ids)
     }
 
 

@@ -27,15 +27,15 @@ from typing import Any
 
 import polars as pl
 
-from doorstep.core.contract import REJECT_SCHEMA, ROW_COLUMN, validate_batch
+from doorstep.core.contract import REJECT_SCHEMA, validate_batch
 from doorstep.engines.files import RecordReader
 from doorstep.errors import DoorstepError, InputError, RecordError
 from doorstep.ids import sequenced_ids
 from doorstep.services.apps.loading import LoadedApp
 from doorstep.services.decide.batch import decide_validated
-from doorstep.services.decide.recording import record_batch
+from doorstep.services.decide.recording import record_rows
 from doorstep.services.decide.rejects import frame_rejects
-from doorstep.services.deliver.actions import deliveries_for
+from doorstep.services.runs.columns import FileLineage, decided_inputs, row_deliveries
 from doorstep.services.runs.files import unreadable_rows
 from doorstep.services.runs.sources import (
     BY_HAND_LEASE_SECONDS,
@@ -297,28 +297,14 @@ def _decide_rows(
     bad = unreadable_rows(reader, offset, size)
     checked = validate_batch(chunk.drop("__bad__", strict=False), spec.inputs, row_offset=offset)
     batch = decide_validated(app, checked, explain=options.explain)
-    names = [spec.inputs.id, *spec.inputs.fields]
     carried = [n for n in spec.inputs.fields if n in chunk.columns]
-    valid = checked.valid
-    records: list[dict[str, Any] | None] = [None] * size
-    lineage: list[dict[str, Any] | None] = [None] * size
-    present = [n for n in names if n in valid.columns]
-    for row, record in zip(
-        valid[ROW_COLUMN].to_list(), valid.select(present).to_dicts(), strict=True
-    ):
-        records[row - 1 - offset] = record
-        lineage[row - 1 - offset] = {
-            "request": carried,
-            "sources": {},
-            "file": {"name": name, "row": row},
-        }
-    recorded = record_batch(
+    recorded = record_rows(
         app,
         batch,
-        records,  # type: ignore[arg-type]  # a decided row's record is never None
-        now=now,
-        lineage=lineage,
+        decided_inputs(app, checked.valid, batch),
+        created_at=now,
         row_id=ids,
+        lineage=FileLineage({"request": carried, "sources": {}}, name),
         row_offset=offset,
     )
     rejects = batch.rejects
@@ -331,21 +317,18 @@ def _decide_rows(
         .select("row", "entity_id", "field", "rule", "message")
         .iter_rows()
     ]
-    deliveries = deliveries_for(app, recorded.decisions) if options.deliver else []
+    deliveries = row_deliveries(app, recorded.rows) if options.deliver else []
     progress = ChunkProgress(
         checkpoint=str(offset + size),
         rows=size,
-        decided=len(recorded.decisions),
+        decided=len(recorded.rows),
         rejected=rejects["row"].n_unique(),
         deliveries=len(deliveries),
         errors=errors,
     )
     kept = frame_rejects(app, rejects, source="file", at=now, run_id=run_id)
     request = RecordRequest(
-        recorded.decisions,
-        app=app.name,
-        deliveries=deliveries,
-        shadow=list(recorded.shadow.values()),
-        rejects=kept,
-    )
+        [], app=app.name, deliveries=deliveries, shadow=recorded.shadow, rejects=kept,
+        rows=recorded.rows,
+    )  # fmt: skip
     return request, progress, rejects

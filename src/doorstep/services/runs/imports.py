@@ -34,21 +34,23 @@ from typing import Any
 
 import polars as pl
 
-from doorstep.core.contract import REJECT_SCHEMA, ROW_COLUMN, validate_batch
+from doorstep.core.contract import REJECT_SCHEMA, validate_batch
 from doorstep.engines.files import RecordReader
 from doorstep.errors import InputError, RecordError
 from doorstep.ids import derived_id
 from doorstep.services.apps.loading import LoadedApp
-from doorstep.services.decide.backfill import as_backfilled, is_imported
+from doorstep.services.decide.backfill import is_imported
 from doorstep.services.decide.batch import DecisionBatch, decide_recorded, decide_validated
-from doorstep.services.decide.recording import record_batch
+from doorstep.services.decide.recording import record_rows
 from doorstep.services.decide.rejects import frame_rejects
+from doorstep.services.runs.columns import FileLineage, decided_inputs
 from doorstep.services.runs.file_runs import ChunkDecider, FileOrigin, run_file
 from doorstep.services.runs.files import unreadable_rows
 from doorstep.services.runs.recorded import RecordedColumns, check_recordable, recorded_values
 from doorstep.services.runs.sources import BY_HAND_LEASE_SECONDS, MAX_CHUNK_ROWS, RunOptions
 from doorstep.store.protocols import RecordRequest, RunStore
 from doorstep.store.runs import MAX_RUN_ERRORS, ChunkProgress, RunInfo
+from doorstep.types import DecisionStatus
 
 __all__ = [
     "IMPORT_RUNNER",
@@ -264,34 +266,27 @@ def _decide_imported(
         )
         own.extend(given.rejects)
     carried = [n for n in spec.inputs.fields if n in chunk.columns]
-    present = [n for n in [spec.inputs.id, *spec.inputs.fields] if n in checked.valid.columns]
-    records: list[dict[str, Any] | None] = [None] * size
-    lineage: list[dict[str, Any] | None] = [None] * size
-    for row, record in zip(
-        checked.valid[ROW_COLUMN].to_list(), checked.valid.select(present).to_dicts(), strict=True
-    ):
-        position = row - 1 - offset
-        records[position] = record
-        lineage[position] = {
-            "request": carried,
-            "sources": {},
-            "file": {"name": name, "row": row},
-            "imported": {"run": run_id, "key": keys[position], **mark},
-        }
-    recorded = record_batch(
+    decided = record_rows(
         app,
         batch,
-        records,  # type: ignore[arg-type]  # a decided row's record is never None
-        now=now,
-        lineage=lineage,
+        decided_inputs(app, checked.valid, batch),
+        created_at=[now if at is None else at for at in times],
         row_id=lambda row: ids.get(row, ""),
+        lineage=FileLineage(
+            {"request": carried, "sources": {}},
+            name,
+            run=run_id,
+            keys={offset + position + 1: key for position, key in enumerate(keys)},
+            mark=mark,
+        ),
         row_offset=offset,
-    )
-    decisions = [
-        as_backfilled(decision, at, decision.lineage["imported"] if decision.lineage else {})
-        for decision, position in zip(recorded.decisions, recorded.rows, strict=True)
-        if decision.id and (at := times[position]) is not None
+    ).rows
+    decided = decided.take([i for i, made in enumerate(decided.ids) if made])
+    statuses = [  # history is not put in front of reviewers again
+        DecisionStatus.DECIDED.value if s == DecisionStatus.PENDING_REVIEW else s
+        for s in decided.statuses
     ]
+    decided = dataclasses.replace(decided, statuses=statuses)
     rejects = batch.rejects
     if own:
         rejects = pl.concat([rejects, pl.DataFrame(own, schema=REJECT_SCHEMA, orient="row")])
@@ -307,7 +302,7 @@ def _decide_imported(
     progress = ChunkProgress(
         checkpoint=str(offset + size),
         rows=size - skipped,
-        decided=len(decisions),
+        decided=len(decided),
         rejected=rejects["row"].n_unique(),
         deliveries=0,
         errors=errors,
@@ -316,7 +311,7 @@ def _decide_imported(
         dataclasses.replace(r, at=_kept_time(times, r.row, offset, now))
         for r in frame_rejects(app, rejects, source="import", at=now, run_id=run_id)
     ]
-    return RecordRequest(decisions, app=app.name, rejects=kept), progress, rejects
+    return RecordRequest([], app=app.name, rejects=kept, rows=decided), progress, rejects
 
 
 def _recorded_mark(columns: RecordedColumns) -> dict[str, str]:
