@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +28,9 @@ from doorstep.services.decide.streams import StreamConsumer
 from doorstep.store import open_store
 from doorstep.store.tables import decisions
 
-MESSAGES = 300
-"""Enough that the consumer is still busy when the signal lands, however slow the poll."""
+MESSAGES = 2000
+"""At most this many published: 50 first, then a publisher keeps the stream busy from just
+before the signal until the consumer exits, and ten more follow for a second consumer."""
 
 
 @pytest.fixture
@@ -51,8 +53,20 @@ def test_sigterm_mid_stream_drains_the_batch_in_flight(
     block = {"orders": {"source": bus.source, "batch": 10, "wait": 0.05}}
     spec.write_text(spec.read_text() + "\nstreams: " + json.dumps(block) + "\n")
     rows = pl.read_parquet(churn_app / "customers.parquet").head(MESSAGES).drop("email")
-    for i, row in enumerate(rows.to_dicts()):
-        bus.publish(orjson.dumps({k: v for k, v in row.items() if v is not None}), f"d-{i}")
+    bodies = [orjson.dumps({k: v for k, v in r.items() if v is not None}) for r in rows.to_dicts()]
+    published, stop = 0, threading.Event()
+
+    def publish(count: int, pause: float = 0.0) -> None:
+        nonlocal published
+        for _ in range(count):
+            if stop.is_set() or published >= len(bodies):
+                return
+            bus.publish(bodies[published], f"d-{published}")
+            published += 1
+            time.sleep(pause)
+
+    publish(50)
+    publisher = threading.Thread(target=publish, args=(len(bodies) - 60, 0.005))
     database = tmp_path / "doorstep.db"
     url = f"sqlite:///{database}"
     command = [sys.executable, "-c", "from doorstep.cli.main import main; main()"]
@@ -68,15 +82,22 @@ def test_sigterm_mid_stream_drains_the_batch_in_flight(
         while decided(url, database) < 20 and time.monotonic() < deadline:
             assert process.poll() is None, process.communicate()[1]
             time.sleep(0.02)
+        publisher.start()  # the stream stays busy however fast the consumer is
+        time.sleep(0.2)
         process.send_signal(signal.SIGTERM)  # mid-stream: batches follow one another
         _, stderr = process.communicate(timeout=60)
     finally:
+        stop.set()
+        if publisher.is_alive():
+            publisher.join()
         if process.poll() is None:
             process.kill()
             process.wait()
     assert process.returncode == 0, stderr
-    first = decided(url, database)
-    assert 20 <= first < MESSAGES, (first, stderr)  # stopped mid-stream
+    stop.clear()
+    publish(10)  # after the exit: these are for the second consumer alone
+    total, first = published, decided(url, database)
+    assert 20 <= first <= total - 10, (first, total, stderr)
 
     # what the first process decided was acknowledged: nothing comes back, even after the
     # bus's redelivery time (NATS ack_wait, Redis claim_after: 1 s here)
@@ -89,14 +110,14 @@ def test_sigterm_mid_stream_drains_the_batch_in_flight(
         received = duplicates = 0
         try:
             deadline = time.monotonic() + 60
-            while received < MESSAGES - first and time.monotonic() < deadline:
+            while received < total - first and time.monotonic() < deadline:
                 result = second.step()
                 assert result.failed is None, result.failed
                 received, duplicates = received + result.received, duplicates + result.duplicates
             late = second.step()  # nothing left: no redelivery of the drained batch
         finally:
             second.source.close()
-    assert (received, duplicates, late.received) == (MESSAGES - first, 0, 0)
+    assert (received, duplicates, late.received) == (total - first, 0, 0)
     with open_store(url) as store, store.engine.connect() as conn:
         entities = [r.entity_id for r in conn.execute(sa.select(decisions.c.entity_id))]
-    assert len(entities) == MESSAGES == len(set(entities))  # one decision per message
+    assert len(entities) == total == len(set(entities))  # one decision per message
