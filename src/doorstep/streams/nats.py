@@ -60,7 +60,6 @@ class NATSStreamSource:
                 name, "type", "the NATS client is not installed: pip install 'doorstep[streams]'"
             ) from None
         self.name, self.spec, self._dead = name, spec, dead_letter
-        self._timeout = nats.errors.TimeoutError
         self._no_stream = nats.js.errors.NoStreamResponseError
         self._errors: tuple[type[BaseException], ...] = (
             nats.errors.Error,
