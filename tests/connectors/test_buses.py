@@ -6,6 +6,7 @@ broker that takes a message and never answers; secrets kept out of details."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -241,7 +242,8 @@ def _send_once(kind: str, spec: dict[str, Any]) -> SendResult:
         connector.close()
 
 
-def test_rabbitmq_refuses_what_no_queue_would_get() -> None:
+def test_rabbitmq_refuses_what_no_queue_would_get(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="pika")
     reader = open_reader("rabbitmq")
     assert isinstance(reader, RabbitMQReader)
     try:
@@ -254,6 +256,11 @@ def test_rabbitmq_refuses_what_no_queue_would_get() -> None:
     assert unbound.outcome == "retry" and "no queue is bound" in unbound.detail, unbound
     assert missing.outcome == "failed" and "NOT_FOUND" in missing.detail, missing
     assert dropped.outcome == "delivered"  # the spec accepts that the broker drops it
+    # pika's line about the returned message keeps neither the payload nor its headers
+    returned = [r.getMessage() for r in caplog.records if "was returned" in r.getMessage()]
+    assert returned and all("body_size=" in line for line in returned), returned
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "C-1042" not in logged and "doorstep-delivery-id" not in logged, logged
 
 
 def test_nats_refuses_a_subject_no_stream_captures() -> None:

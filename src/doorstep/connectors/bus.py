@@ -12,6 +12,10 @@ properties), the same on every attempt of a delivery:
   ``webhook-id``;
 - ``doorstep-app``, ``doorstep-action``, ``doorstep-decision-id``.
 
+The connectors themselves share one shape, :class:`BusConnector`: the URL checked against the
+bus's schemes, a redactor of its password and the spec's secrets, the network guard, and the
+prologue of every send (the message rendered, the time left to send it).
+
 A Kafka connector plugin fits the same shape: the body and headers from :func:`outgoing`, the
 record's key and topic from templates, ``delivered`` on the broker's acknowledgement
 (``acks=all``) and the delivery id as the record key or a header for consumers to dedupe.
@@ -19,11 +23,15 @@ record's key and topic from templates, ``delivered`` on the broker's acknowledge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import builtins
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from doorstep.connectors.base import Message, Redactor, SendResult
+from pydantic import BaseModel
+
+from doorstep.connectors.base import ConnectorContext, Message, Redactor, SendResult
 from doorstep.connectors.http import encode_json
 from doorstep.connectors.net import check_address, parse_networks
 from doorstep.connectors.templates import TemplateRenderError, render
@@ -32,6 +40,8 @@ from doorstep.errors import ConnectorSpecError
 __all__ = [
     "CONTENT_TYPE",
     "BrokerGuard",
+    "BusConnector",
+    "BusSpec",
     "Outgoing",
     "bus_headers",
     "bus_redactor",
@@ -143,3 +153,80 @@ class BrokerGuard:
         """Raise :class:`~doorstep.errors.AddressNotAllowedError` for a refused address,
         :class:`OSError` when the name does not resolve."""
         check_address(self._host, self._port, self._networks, connector=self._connector)
+
+
+class BusSpec(Protocol):
+    """What every bus connector's settings hold (``doorstep.core.spec.buses``)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def timeout(self) -> float: ...
+
+    @property
+    def allow_networks(self) -> list[str]: ...
+
+
+SpecT = TypeVar("SpecT", bound=BusSpec)
+
+
+class BusConnector(Generic[SpecT]):
+    """The shape of a bus connector: ``name``, ``_spec``, the checked URL (``_url``, its
+    ``_port``), ``_redact``, the network guard (``_guard``) and ``_where``, the YAML path of
+    the destination's template; :meth:`_prepare` opens every send. A subclass sets the class
+    attributes below and implements ``send`` and ``close``."""
+
+    type: ClassVar[str]
+    spec_model: ClassVar[builtins.type[BaseModel]]
+    ports: ClassVar[Mapping[str, int]]
+    """The URL schemes the bus takes, each with its default port."""
+    destination: ClassVar[str]
+    """The spec's field holding the destination's template (``routing_key``, ``subject``,
+    ...)."""
+    broker: ClassVar[str]
+    """The bus, as a sentence names it (``RabbitMQ``, ``the MQTT broker``)."""
+
+    def __init__(self, spec: SpecT, context: ConnectorContext) -> None:
+        self.name = context.name
+        self._spec = spec
+        url = check_url(spec.url, self.ports, connector=context.name)
+        self._url = url
+        self._redact = bus_redactor(context.secrets, url)
+        self._port = url.port or self.ports[url.scheme]
+        self._guard = BrokerGuard(url, self._port, spec.allow_networks, connector=context.name)
+        self._where = f"connectors.{context.name}.{self.destination}"
+
+    @classmethod
+    def from_spec(cls, spec: BaseModel, context: ConnectorContext) -> Self:
+        """Check the URL and the destination's template; no network I/O (the first send
+        connects)."""
+        if not isinstance(spec, cls.spec_model):
+            raise TypeError(f"expected a {cls.spec_model.__name__}, got {type(spec).__name__}")
+        spec_: Any = spec
+        return cls(spec_, context)
+
+    @staticmethod
+    def _destination_problem(destination: str, /) -> str | None:
+        """What is wrong with a rendered destination (``None``: nothing)."""
+        return None
+
+    def _prepare(self, delivery: Message) -> tuple[Outgoing, float] | SendResult:
+        """The delivery's message and the seconds its send may take (the spec's ``timeout``,
+        less when the delivery's deadline comes first), or the result to return at once: a
+        destination or payload that cannot be sent, or the deadline passed already."""
+        template = str(getattr(self._spec, self.destination))
+        message = outgoing(
+            delivery,
+            template,
+            where=self._where,
+            check=self._destination_problem,
+            redact=self._redact,
+        )
+        if isinstance(message, SendResult):
+            return message
+        deadline = delivery.deadline
+        timeout = deadline.limit(self._spec.timeout) if deadline else self._spec.timeout
+        if deadline is not None and timeout <= 0:
+            return deadline.give_up(f"connecting to {self.broker}")
+        return message, timeout

@@ -18,6 +18,7 @@ import contextlib
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
@@ -29,14 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel
 
 from doorstep.connectors.base import ConnectorContext, Message, SendResult
-from doorstep.connectors.bus import (
-    CONTENT_TYPE,
-    BrokerGuard,
-    bus_redactor,
-    check_url,
-    describe,
-    outgoing,
-)
+from doorstep.connectors.bus import CONTENT_TYPE, BusConnector, describe
 from doorstep.core.spec.buses import MQTTConnectorSpec, mqtt_topic_problem
 from doorstep.errors import AddressNotAllowedError
 
@@ -46,49 +40,33 @@ _POLL = 0.05
 """Seconds between two looks at a deadline while waiting for a PUBACK."""
 
 
-class MQTTConnector:
+class MQTTConnector(BusConnector[MQTTConnectorSpec]):
     """Publishes each action at QoS 1 on the rendered ``topic``."""
 
     type: ClassVar[str] = "mqtt"
     spec_model: ClassVar[builtins.type[BaseModel]] = MQTTConnectorSpec
+    ports: ClassVar[Mapping[str, int]] = {"mqtt": 1883, "mqtts": 8883}
+    destination: ClassVar[str] = "topic"
+    broker: ClassVar[str] = "the MQTT broker"
+    _destination_problem = staticmethod(mqtt_topic_problem)
 
     def __init__(self, spec: MQTTConnectorSpec, context: ConnectorContext) -> None:
-        self.name = context.name
-        self._spec = spec
-        url = check_url(spec.url, ("mqtt", "mqtts"), connector=context.name)
-        self._redact = bus_redactor(context.secrets, url)
+        super().__init__(spec, context)
+        url = self._url
         self._host = url.hostname or ""
-        self._port = url.port or (8883 if url.scheme == "mqtts" else 1883)
         self._tls = url.scheme == "mqtts"
-        self._guard = BrokerGuard(url, self._port, spec.allow_networks, connector=context.name)
         self._login = (unquote(url.username), unquote(url.password or "")) if url.username else None
-        self._where = f"connectors.{context.name}.topic"
         self._lock = threading.Lock()
         self._client: mqtt.Client | None = None
         self._refused: dict[int, ReasonCode] = {}
 
-    @classmethod
-    def from_spec(cls, spec: BaseModel, context: ConnectorContext) -> MQTTConnector:
-        """Check the URL and topic; no network I/O (the first send connects)."""
-        if not isinstance(spec, MQTTConnectorSpec):
-            raise TypeError(f"expected an MQTTConnectorSpec, got {type(spec).__name__}")
-        return cls(spec, context)
-
     def send(self, delivery: Message) -> SendResult:
         """Publish once at QoS 1 and wait for the PUBACK."""
-        message = outgoing(
-            delivery,
-            self._spec.topic,
-            where=self._where,
-            check=mqtt_topic_problem,
-            redact=self._redact,
-        )
-        if isinstance(message, SendResult):
-            return message
+        prepared = self._prepare(delivery)
+        if isinstance(prepared, SendResult):
+            return prepared
+        message, timeout = prepared
         deadline = delivery.deadline
-        timeout = deadline.limit(self._spec.timeout) if deadline else self._spec.timeout
-        if timeout <= 0 and deadline is not None:
-            return deadline.give_up("connecting to the MQTT broker")
         try:
             client = self._connected(timeout)
         except AddressNotAllowedError as error:  # only a change of the spec can help

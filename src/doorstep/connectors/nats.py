@@ -18,6 +18,7 @@ import builtins
 import concurrent.futures
 import contextlib
 import threading
+from collections.abc import Mapping
 from typing import ClassVar
 
 import nats
@@ -28,14 +29,7 @@ from nats.js.api import PubAck
 from pydantic import BaseModel
 
 from doorstep.connectors.base import ConnectorContext, Message, SendResult
-from doorstep.connectors.bus import (
-    CONTENT_TYPE,
-    BrokerGuard,
-    bus_redactor,
-    check_url,
-    describe,
-    outgoing,
-)
+from doorstep.connectors.bus import CONTENT_TYPE, BusConnector, describe
 from doorstep.core.spec.buses import NATSConnectorSpec, nats_subject_problem
 from doorstep.errors import AddressNotAllowedError
 
@@ -46,47 +40,31 @@ async def _quiet(error: Exception) -> None:
     """nats-py's error callback: a failure already reaches the send that met it."""
 
 
-class NATSConnector:
+class NATSConnector(BusConnector[NATSConnectorSpec]):
     """Publishes each action to JetStream on the rendered ``subject``."""
 
     type: ClassVar[str] = "nats"
     spec_model: ClassVar[builtins.type[BaseModel]] = NATSConnectorSpec
+    ports: ClassVar[Mapping[str, int]] = {"nats": 4222, "tls": 4222}
+    destination: ClassVar[str] = "subject"
+    broker: ClassVar[str] = "NATS"
+    _destination_problem = staticmethod(nats_subject_problem)
 
     def __init__(self, spec: NATSConnectorSpec, context: ConnectorContext) -> None:
-        self.name = context.name
-        self._spec = spec
-        url = check_url(spec.url, ("nats", "tls"), connector=context.name)
-        self._redact = bus_redactor(context.secrets, url)
-        self._guard = BrokerGuard(url, 4222, spec.allow_networks, connector=context.name)
-        self._where = f"connectors.{context.name}.subject"
+        super().__init__(spec, context)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._client: Client | None = None
         self._connecting: asyncio.Lock | None = None
 
-    @classmethod
-    def from_spec(cls, spec: BaseModel, context: ConnectorContext) -> NATSConnector:
-        """Check the URL and subject; no network I/O (the first send connects)."""
-        if not isinstance(spec, NATSConnectorSpec):
-            raise TypeError(f"expected a NATSConnectorSpec, got {type(spec).__name__}")
-        return cls(spec, context)
-
     def send(self, delivery: Message) -> SendResult:
         """Publish once and wait for JetStream's PubAck."""
-        message = outgoing(
-            delivery,
-            self._spec.subject,
-            where=self._where,
-            check=nats_subject_problem,
-            redact=self._redact,
-        )
-        if isinstance(message, SendResult):
-            return message
+        prepared = self._prepare(delivery)
+        if isinstance(prepared, SendResult):
+            return prepared
+        message, timeout = prepared
         deadline = delivery.deadline
-        timeout = deadline.limit(self._spec.timeout) if deadline else self._spec.timeout
-        if timeout <= 0 and deadline is not None:
-            return deadline.give_up("connecting to NATS")
         headers = {**message.headers, "Nats-Msg-Id": delivery.id, "Content-Type": CONTENT_TYPE}
         future = asyncio.run_coroutine_threadsafe(
             self._publish(message.destination, message.body, headers, timeout), self._running()

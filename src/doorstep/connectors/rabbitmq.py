@@ -8,6 +8,10 @@ and headers of :mod:`doorstep.connectors.bus`, and ``message_id`` = the delivery
 consumers dedupe on ``message_id`` (a retry after a lost confirm publishes the message again).
 A message no queue is bound for is refused (``mandatory``) and retried later, not dropped.
 
+pika logs a message the broker returned at WARNING with its properties and the first 255
+bytes of its body (the action's payload); once a connector is made, that line is logged
+without them (the reply code and text, the exchange, the routing key and the body's size stay).
+
 Each worker thread keeps one connection and channel (pika's connections are not thread-safe);
 all are closed by :meth:`RabbitMQConnector.close`.
 """
@@ -16,9 +20,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import logging
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from typing import ClassVar
 
 import pika
@@ -26,21 +32,39 @@ import pika.exceptions
 from pydantic import BaseModel
 
 from doorstep.connectors.base import ConnectorContext, Message, SendResult
-from doorstep.connectors.bus import (
-    CONTENT_TYPE,
-    BrokerGuard,
-    bus_redactor,
-    check_url,
-    describe,
-    outgoing,
-)
+from doorstep.connectors.bus import CONTENT_TYPE, BusConnector, describe
 from doorstep.core.spec.buses import RabbitMQConnectorSpec
 from doorstep.errors import AddressNotAllowedError, ConnectorSpecError
 
-__all__ = ["RabbitMQConnector"]
+__all__ = ["RabbitMQConnector", "ReturnedBodyFilter", "quiet_returned_bodies"]
 
 _REFUSED = {403: "access refused", 404: "not found"}
 """Channel errors after which trying again cannot help (until someone changes the broker)."""
+
+
+_RETURNED = "Published message was returned"
+"""How pika's line about a returned message starts."""
+
+
+class ReturnedBodyFilter(logging.Filter):
+    """Rewrites pika's warning about a returned (unroutable) message without the message's
+    properties and body, which hold the payload and its headers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(record.msg, str) and record.msg.startswith(_RETURNED):
+            method = args[2] if isinstance(args, tuple) and len(args) > 4 else None
+            size = args[4] if isinstance(args, tuple) and len(args) > 4 else None
+            record.msg = f"{_RETURNED} by the broker: method=%r; body_size=%s"
+            record.args = (method, size)
+        return True
+
+
+def quiet_returned_bodies() -> None:
+    """Put :class:`ReturnedBodyFilter` on pika's blocking connection logger (once)."""
+    logger = logging.getLogger("pika.adapters.blocking_connection")
+    if not any(isinstance(f, ReturnedBodyFilter) for f in logger.filters):
+        logger.addFilter(ReturnedBodyFilter())
 
 
 class _Link:
@@ -81,47 +105,37 @@ class _Link:
                 self.connection.close()
 
 
-class RabbitMQConnector:
+class RabbitMQConnector(BusConnector[RabbitMQConnectorSpec]):
     """Publishes each action to ``exchange`` with the rendered ``routing_key``."""
 
     type: ClassVar[str] = "rabbitmq"
     spec_model: ClassVar[builtins.type[BaseModel]] = RabbitMQConnectorSpec
+    ports: ClassVar[Mapping[str, int]] = {"amqp": 5672, "amqps": 5671}
+    destination: ClassVar[str] = "routing_key"
+    broker: ClassVar[str] = "RabbitMQ"
 
     def __init__(self, spec: RabbitMQConnectorSpec, context: ConnectorContext) -> None:
-        self.name = context.name
-        self._spec = spec
-        url = check_url(spec.url, ("amqp", "amqps"), connector=context.name)
-        self._redact = bus_redactor(context.secrets, url)
-        port = 5671 if url.scheme == "amqps" else 5672
-        self._guard = BrokerGuard(url, port, spec.allow_networks, connector=context.name)
+        super().__init__(spec, context)
+        quiet_returned_bodies()
         try:
             self._parameters(spec.timeout)
         except Exception as error:  # pika refuses a query argument
             raise ConnectorSpecError(
                 context.name, "url", self._redact(f"pika refuses the URL: {error}")
             ) from None
-        self._where = f"connectors.{context.name}.routing_key"
         self._local = threading.local()
         self._lock = threading.Lock()
         self._links: set[_Link] = set()
 
-    @classmethod
-    def from_spec(cls, spec: BaseModel, context: ConnectorContext) -> RabbitMQConnector:
-        """Check the URL; no network I/O (each thread connects on its first send)."""
-        if not isinstance(spec, RabbitMQConnectorSpec):
-            raise TypeError(f"expected a RabbitMQConnectorSpec, got {type(spec).__name__}")
-        return cls(spec, context)
-
     def send(self, delivery: Message) -> SendResult:
         """Publish once and wait for the broker's confirm."""
-        message = outgoing(delivery, self._spec.routing_key, where=self._where, redact=self._redact)
-        if isinstance(message, SendResult):
-            return message
+        prepared = self._prepare(delivery)
+        if isinstance(prepared, SendResult):
+            return prepared
+        message, timeout = prepared
         deadline = delivery.deadline
-        if deadline is not None and deadline.expired:
-            return deadline.give_up("connecting to RabbitMQ")
         try:
-            link = self._link(deadline.limit(self._spec.timeout) if deadline else None)
+            link = self._link(timeout)
         except AddressNotAllowedError as error:  # only a change of the spec can help
             return SendResult("failed", self._redact(error.message))
         except Exception as error:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import redis
@@ -24,14 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from doorstep.connectors.base import ConnectorContext, Message, SendResult
-from doorstep.connectors.bus import (
-    CONTENT_TYPE,
-    BrokerGuard,
-    bus_redactor,
-    check_url,
-    describe,
-    outgoing,
-)
+from doorstep.connectors.bus import CONTENT_TYPE, BrokerGuard, BusConnector, describe
 from doorstep.core.spec.buses import RedisStreamConnectorSpec
 from doorstep.errors import AddressNotAllowedError
 
@@ -64,18 +58,18 @@ def guard_key(stream: str, delivery_id: str) -> str:
     return f"{{{stream}}}:doorstep-delivery:{delivery_id}"
 
 
-class RedisStreamConnector:
+class RedisStreamConnector(BusConnector[RedisStreamConnectorSpec]):
     """Adds each action to the rendered ``stream`` once."""
 
     type: ClassVar[str] = "redis"
     spec_model: ClassVar[builtins.type[BaseModel]] = RedisStreamConnectorSpec
+    ports: ClassVar[Mapping[str, int]] = {"redis": 6379, "rediss": 6379}
+    destination: ClassVar[str] = "stream"
+    broker: ClassVar[str] = "Redis"
+    _destination_problem = staticmethod(_empty)
 
     def __init__(self, spec: RedisStreamConnectorSpec, context: ConnectorContext) -> None:
-        self.name = context.name
-        self._spec = spec
-        url = check_url(spec.url, ("redis", "rediss"), connector=context.name)
-        self._redact = bus_redactor(context.secrets, url)
-        self._where = f"connectors.{context.name}.stream"
+        super().__init__(spec, context)
         self._client: Any = redis.Redis.from_url(
             spec.url,
             socket_timeout=spec.timeout,
@@ -86,27 +80,16 @@ class RedisStreamConnector:
             health_check_interval=30,
         )
         self._add_once = self._client.register_script(ADD_ONCE)
-        guard = BrokerGuard(url, 6379, spec.allow_networks, connector=context.name)
         pool = self._client.connection_pool
-        pool.connection_class = _guarded(pool.connection_class, guard)
-
-    @classmethod
-    def from_spec(cls, spec: BaseModel, context: ConnectorContext) -> RedisStreamConnector:
-        """Check the URL; no network I/O (the first send connects)."""
-        if not isinstance(spec, RedisStreamConnectorSpec):
-            raise TypeError(f"expected a RedisStreamConnectorSpec, got {type(spec).__name__}")
-        return cls(spec, context)
+        pool.connection_class = _guarded(pool.connection_class, self._guard)
 
     def send(self, delivery: Message) -> SendResult:
         """Add the entry unless this delivery was added already."""
-        message = outgoing(
-            delivery, self._spec.stream, where=self._where, check=_empty, redact=self._redact
-        )
-        if isinstance(message, SendResult):
-            return message
+        prepared = self._prepare(delivery)
+        if isinstance(prepared, SendResult):
+            return prepared
+        message, _ = prepared
         deadline = delivery.deadline
-        if deadline is not None and deadline.expired:
-            return deadline.give_up("connecting to Redis")
         fields: list[str | bytes] = ["body", message.body, "content-type", CONTENT_TYPE]
         for name, value in message.headers.items():
             fields += [name, value]

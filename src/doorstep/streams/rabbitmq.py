@@ -4,14 +4,19 @@ micro-batch unacknowledged (``basic_qos(prefetch_count=batch)``).
 The message id is the AMQP ``message_id`` property when the publisher set one, else a SHA-256
 of the body (so set it, or name a field with ``dedupe``, when two equal bodies are two events).
 A delivery is acknowledged by its tag after its decisions are committed; when the consumer's
-connection closes first, RabbitMQ delivers it again. Dead letters are published with publisher
+connection closes first, RabbitMQ delivers it again. A micro-batch that holds every delivery
+still unacknowledged up to its highest tag (the usual case: the consumer acknowledges whole
+batches in order) is acknowledged by one ``basic_ack(multiple=True)`` of that tag; the others
+one tag at a time. Dead letters are published with publisher
 confirms to ``dead_letter.queue`` (through the default exchange) or ``dead_letter.exchange``
 with its ``routing_key``.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections import deque
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -50,6 +55,8 @@ class RabbitMQStreamSource:
         self._pika = pika
         self._errors: tuple[type[BaseException], ...] = (pika.exceptions.AMQPError, OSError)
         self._buffer: list[StreamMessage] = []
+        self._unacked: deque[int] = deque()
+        """The tags delivered on the channel and not yet acknowledged, in delivery order."""
         try:
             params = pika.URLParameters(spec.url)
         except (ValueError, TypeError) as error:
@@ -74,7 +81,7 @@ class RabbitMQStreamSource:
     def _connect(self) -> None:
         """Open a connection and start consuming; the broker delivers again, on this one, what
         was unacknowledged when the previous one closed (so what it buffered is dropped)."""
-        self._buffer = []
+        self._buffer, self._unacked = [], deque()
         with self._guard("connect"):
             self._connection = self._pika.BlockingConnection(self._params)
             self._channel = self._connection.channel()
@@ -92,6 +99,7 @@ class RabbitMQStreamSource:
 
     def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
         ident = properties.message_id or body_id(body)
+        self._unacked.append(int(method.delivery_tag))
         self._buffer.append(
             StreamMessage(
                 body=body,
@@ -122,11 +130,21 @@ class RabbitMQStreamSource:
 
     def ack(self, messages: Sequence[StreamMessage]) -> None:
         self._ready()
+        tags = {  # a tag of an earlier connection: requeued by the broker when it closed
+            int(tag)
+            for generation, tag in (m.handle for m in messages)
+            if generation == self._generation
+        }
+        run, single = ack_plan(self._unacked, tags)
         with self._guard("acknowledge"):
-            for message in messages:
-                generation, tag = message.handle
-                if generation == self._generation:  # else requeued by the broker when its
-                    self._channel.basic_ack(delivery_tag=tag)  # connection closed: redelivered
+            if run:
+                self._channel.basic_ack(delivery_tag=self._unacked[run - 1], multiple=True)
+            for tag in single:
+                self._channel.basic_ack(delivery_tag=tag)
+        for _ in range(run):
+            self._unacked.popleft()
+        if single:
+            self._unacked = deque(tag for tag in self._unacked if tag not in tags)
 
     def dead_letter(self, message: StreamMessage, body: bytes) -> None:
         dead = self._dead
@@ -155,3 +173,17 @@ class RabbitMQStreamSource:
                 self._connection.close()
         except self._errors:
             pass
+
+
+def ack_plan(unacked: Sequence[int], tags: set[int]) -> tuple[int, list[int]]:
+    """How to acknowledge ``tags`` when ``unacked`` are the channel's unacknowledged tags in
+    delivery order: how many of ``unacked``, from its first, lie within ``tags`` (the last of
+    them is acknowledged with ``multiple=True``, which covers every unacknowledged tag up to
+    it), and the tags left to acknowledge one at a time, in ascending order."""
+    run = 0
+    for tag in unacked:
+        if tag not in tags:
+            break
+        run += 1
+    covered = set(itertools.islice(unacked, run))
+    return run, sorted(tags - covered)
