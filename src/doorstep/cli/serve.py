@@ -56,6 +56,23 @@ def serve(
             "lease lets one server process of those sharing the store consume at a time)."
         ),
     ] = False,
+    monitor_nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="How much lower the CPU priority of the scheduled monitor's child process is "
+            "than the server's.",
+        ),
+    ] = 10,
+    monitor_idle: Annotated[
+        bool,
+        typer.Option(
+            help="Run the scheduled monitor's child process in the idle scheduling class where "
+            "the system has one (Linux SCHED_IDLE: it uses only CPU time the server leaves, and "
+            "a request that arrives takes the core at once; --no-monitor-idle: nice alone).",
+        ),
+    ] = True,
     public_url: PublicUrlOption = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
     stage_poll: Annotated[
@@ -81,6 +98,8 @@ def serve(
         deliver=deliver,
         schedules=schedules,
         consume=consume,
+        monitor_nice=monitor_nice,
+        monitor_idle=monitor_idle,
         public_url=public_url or base,
         stage_poll_seconds=stage_poll,
         db_pool_size=db_pool_size or serve_pool_size(workers),
