@@ -21,10 +21,10 @@ a. **baseline**: no monitor runs (the phase fits between two slots);
 b. **on demand**: ``doorstep monitor --alert --no-deliver --threads 1`` (``--monitor-threads``)
    starts as a separate process on the same store ``--monitor-delay`` s into the phase;
 c. **scheduled**: the phase starts ``--lead`` s before a cron slot of the monitor in ``serve``
-   (its child process as ``serve`` sets it: the idle scheduling class and ``nice`` +10);
-d. **scheduled_niced** (with ``--phases``): the same, with the bench moving the child back to
-   the normal scheduling class for the phase (``nice`` +10 alone, as before the idle class), so
-   the two are compared on one server, interleaved, in the same run.
+   (its child process as ``serve`` sets it by default: ``nice`` +10);
+d. **scheduled_idle** (with ``--phases``): the same, with the bench moving every thread of the
+   child into the idle scheduling class for the phase (``serve --monitor-idle``) and back after
+   it, so the two are compared on one server, interleaved, in the same run.
 
 Each phase reports p50, p99, max and errors; the monitor's run is timed (the ``monitor.run``
 audit event's time is when the run began; the bench polls for the event, written as the run
@@ -66,13 +66,13 @@ from bench.bench_service import (
 from bench.common import DATA_DIR, doorstep_command, machine_info, print_table, write_json
 from bench.loadgen import LoadResult, run_open
 
-PHASES = ("baseline", "on_demand", "scheduled", "scheduled_niced")
+PHASES = ("baseline", "on_demand", "scheduled", "scheduled_idle")
 DEFAULT_PHASES = "baseline,on_demand,scheduled"
 LABELS = {
     "baseline": "baseline: no monitor",
     "on_demand": "monitor --alert process",
-    "scheduled": "scheduled, in serve (idle class)",
-    "scheduled_niced": "scheduled, nice +10 alone",
+    "scheduled": "scheduled, in serve (nice +10)",
+    "scheduled_idle": "scheduled, + idle class",
 }
 NOISE_FLOOR = 1.25
 """A phase is "within noise" when its median p99 is at most this times the baseline's, or no
@@ -386,13 +386,13 @@ class Bench:
         )
         return out
 
-    def scheduled_niced(self) -> dict[str, Any]:
+    def scheduled_idle(self) -> dict[str, Any]:
         child = monitor_child(self.server)
-        set_scheduling(child, idle=False)
+        set_scheduling(child, idle=True)
         try:
             out = self.scheduled()
         finally:
-            set_scheduling(child, idle=True)
+            set_scheduling(child, idle=False)
         return out
 
     def scheduled(self) -> dict[str, Any]:

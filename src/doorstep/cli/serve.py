@@ -68,11 +68,12 @@ def serve(
     monitor_idle: Annotated[
         bool,
         typer.Option(
-            help="Run the scheduled monitor's child process in the idle scheduling class where "
-            "the system has one (Linux SCHED_IDLE: it uses only CPU time the server leaves, and "
-            "a request that arrives takes the core at once; --no-monitor-idle: nice alone).",
+            help="Also run the scheduled monitor's child process in the idle scheduling class "
+            "where the system has one (Linux SCHED_IDLE: it uses only CPU time nothing else "
+            "wants, and a request that arrives takes the core at once; on a busy machine it "
+            "can stall while holding the store's write lock).",
         ),
-    ] = True,
+    ] = False,
     public_url: PublicUrlOption = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
     stage_poll: Annotated[

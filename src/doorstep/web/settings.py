@@ -41,7 +41,7 @@ class ServeSettings:
     in a thread of the server, e.g. for tests that count on a run being done in-process)."""
     monitor_nice: int = 10
     """How much lower the monitor child's CPU priority is (``--monitor-nice``, 0-19)."""
-    monitor_idle: bool = True
+    monitor_idle: bool = False
     """Run the monitor child in the idle scheduling class where the system has one
     (``--monitor-idle/--no-monitor-idle``; Linux ``SCHED_IDLE``)."""
     delivery_concurrency: int = 8
