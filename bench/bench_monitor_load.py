@@ -20,7 +20,11 @@ turn, ``--repeat`` times:
 a. **baseline**: no monitor runs (the phase fits between two slots);
 b. **on demand**: ``doorstep monitor --alert --no-deliver --threads 1`` (``--monitor-threads``)
    starts as a separate process on the same store ``--monitor-delay`` s into the phase;
-c. **scheduled**: the phase starts ``--lead`` s before a cron slot of the monitor in ``serve``.
+c. **scheduled**: the phase starts ``--lead`` s before a cron slot of the monitor in ``serve``
+   (its child process as ``serve`` sets it by default: ``nice`` +10);
+d. **scheduled_idle** (with ``--phases``): the same, with the bench moving every thread of the
+   child into the idle scheduling class for the phase (``serve --monitor-idle``) and back after
+   it, so the two are compared on one server, interleaved, in the same run.
 
 Each phase reports p50, p99, max and errors; the monitor's run is timed (the ``monitor.run``
 audit event's time is when the run began; the bench polls for the event, written as the run
@@ -34,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import shutil
 import signal
 import sqlite3
@@ -61,11 +66,13 @@ from bench.bench_service import (
 from bench.common import DATA_DIR, doorstep_command, machine_info, print_table, write_json
 from bench.loadgen import LoadResult, run_open
 
-PHASES = ("baseline", "on_demand", "scheduled")
+PHASES = ("baseline", "on_demand", "scheduled", "scheduled_idle")
+DEFAULT_PHASES = "baseline,on_demand,scheduled"
 LABELS = {
     "baseline": "baseline: no monitor",
     "on_demand": "monitor --alert process",
-    "scheduled": "scheduled, in serve",
+    "scheduled": "scheduled, in serve (nice +10)",
+    "scheduled_idle": "scheduled, + idle class",
 }
 NOISE_FLOOR = 1.25
 """A phase is "within noise" when its median p99 is at most this times the baseline's, or no
@@ -379,7 +386,18 @@ class Bench:
         )
         return out
 
+    def scheduled_idle(self) -> dict[str, Any]:
+        child = monitor_child(self.server)
+        set_scheduling(child, idle=True)
+        try:
+            out = self.scheduled()
+        finally:
+            set_scheduling(child, idle=False)
+        return out
+
     def scheduled(self) -> dict[str, Any]:
+        child = monitor_child(self.server)
+        policy = scheduling(child)
         slot = next_slot(self.args.every, time.time() + self.args.lead + 0.5)
         time.sleep(max(0.0, slot - self.args.lead - time.time()))
         with Watcher(self.runs) as watch:
@@ -390,6 +408,7 @@ class Bench:
             raise RuntimeError(f"unexpected monitor.run by {actor} during the scheduled phase")
         self.expected_run = run_seen - run_began
         out = {**result.summary(), "began": began, "ended": ended, "slot": slot}
+        out["child"] = policy
         out["monitor"] = {
             "run": [run_began, run_seen],
             "run_seconds": run_seen - run_began,
@@ -397,6 +416,44 @@ class Bench:
             "overlap_seconds": overlap((run_began, run_seen), (began, ended)),
         }
         return out
+
+
+def monitor_child(server: Server) -> int:
+    """The pid of the scheduled monitor's child process of ``server`` (in its process group)."""
+    assert server.process is not None
+    group = server.process.pid
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != group:
+                continue
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ProcessLookupError):
+            continue
+        if b"spawn_main" in command:
+            return int(entry.name)
+    raise RuntimeError("the server has no monitor child process")
+
+
+def set_scheduling(pid: int, *, idle: bool) -> None:
+    """Every thread of ``pid`` into the idle or the normal scheduling class (its nice kept)."""
+    policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setscheduler(int(thread), policy, os.sched_param(0))
+
+
+def scheduling(pid: int) -> dict[str, Any]:
+    """The scheduling class and nice of each thread of ``pid``, as counts."""
+    seen: dict[str, int] = {}
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            tid = int(thread)
+            policy = "idle" if os.sched_getscheduler(tid) == os.SCHED_IDLE else "normal"
+            key = f"{policy}, nice {os.getpriority(os.PRIO_PROCESS, tid)}"
+            seen[key] = seen.get(key, 0) + 1
+    return seen
 
 
 def start_serve(servers: Servers, spec: Path, db: str, work: Path) -> Server:
@@ -437,11 +494,12 @@ def describe(phase: str, result: dict[str, Any]) -> str:
 
 
 def summarise(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    p99 = {p: [r[p]["p99_ms"] for r in rounds] for p in PHASES}
+    phases = [p for p in PHASES if p in rounds[0]]
+    p99 = {p: [r[p]["p99_ms"] for r in rounds] for p in phases}
     base = statistics.median(p99["baseline"])
     out: dict[str, Any] = {"p99_ms": p99, "baseline_p99_ms": base}
     out["baseline_spread"] = max(p99["baseline"]) / min(p99["baseline"])
-    for phase in PHASES[1:]:
+    for phase in phases[1:]:
         median = statistics.median(p99[phase])
         ratio = median / base
         out[f"{phase}_p99_ms"] = median
@@ -456,7 +514,7 @@ def summarise(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
         out[f"{phase}_overlap_seconds"] = min(
             r[phase]["monitor"]["overlap_seconds"] for r in rounds
         )
-    out["errors"] = sum(r[p]["errors"] for r in rounds for p in PHASES)
+    out["errors"] = sum(r[p]["errors"] for r in rounds for p in phases)
     return out
 
 
@@ -464,7 +522,7 @@ def report(results: dict[str, Any]) -> None:
     summary = results["summary"]
     rounds = results["rounds"]
     rows = []
-    for phase in PHASES:
+    for phase in [p for p in PHASES if p in rounds[0]]:
         runs = [r[phase] for r in rounds]
         p99s = ", ".join(f"{r['p99_ms']:.1f}" for r in runs)
         p50 = statistics.median(r["p50_ms"] for r in runs)
@@ -503,19 +561,21 @@ def report(results: dict[str, Any]) -> None:
     print_table(title, [*header, "p99 ratio", "in noise"], rows)
     print(f"baseline p99 spread (max/min over rounds): {summary['baseline_spread']:.2f}x")
     ratios = {
-        "on_demand_p99_vs_baseline": summary["on_demand_ratio"],
-        "scheduled_p99_vs_baseline": summary["scheduled_ratio"],
-        "baseline_p99_ms": summary["baseline_p99_ms"],
-        "scheduled_run_seconds": summary["scheduled_run_seconds"],
+        f"{phase}_p99_vs_baseline": summary[f"{phase}_ratio"]
+        for phase in PHASES[1:]
+        if f"{phase}_ratio" in summary
     }
+    ratios["baseline_p99_ms"] = summary["baseline_p99_ms"]
+    if "scheduled_run_seconds" in summary:
+        ratios["scheduled_run_seconds"] = summary["scheduled_run_seconds"]
     for name, value in ratios.items():
         print(f"ratio {name}: {value:.4g}")
     results["ratios"] = ratios
 
 
-def every_minutes(duration: float) -> int:
-    """Minutes between slots: room for the three phases, their monitors and the waits."""
-    need = 3 * duration + 45
+def every_minutes(duration: float, phases: int = 3) -> int:
+    """Minutes between slots: room for the phases, their monitors and the waits."""
+    need = phases * duration + 45
     return next(m for m in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60) if m * 60 >= need)
 
 
@@ -529,6 +589,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the three phases")
     parser.add_argument(
         "--every", type=int, help="minutes between the schedule's slots (default: fits a round)"
+    )
+    parser.add_argument(
+        "--phases",
+        default=DEFAULT_PHASES,
+        help=f"phases of a round, in order, from {', '.join(PHASES)} (baseline first)",
     )
     parser.add_argument("--lead", type=float, default=2.0, help="scheduled: load starts before")
     parser.add_argument("--monitor-delay", type=float, default=1.0, help="on demand: start after")
@@ -544,7 +609,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="keep the store, spec and logs in this folder")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    args.every = args.every or every_minutes(args.duration)
+    args.phases = [p.strip() for p in args.phases.split(",")]
+    if args.phases[0] != "baseline" or not set(args.phases) <= set(PHASES):
+        parser.error(f"--phases: baseline first, then any of {', '.join(PHASES[1:])}")
+    args.every = args.every or every_minutes(args.duration, len(args.phases))
     if 60 % args.every and args.every % 60:
         parser.error("--every must divide an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on SIGTERM too
@@ -592,7 +660,7 @@ def main(argv: list[str] | None = None) -> None:
             rounds = []
             for rep in range(args.repeat):
                 done: dict[str, dict[str, Any]] = {}
-                for phase in PHASES:
+                for phase in args.phases:
                     done[phase] = getattr(bench, phase)()
                     print(f"[round {rep + 1}] {describe(phase, done[phase])}")
                 rounds.append(done)

@@ -75,6 +75,18 @@ def _thread_pools() -> tuple[int, str | None]:
     return pl.thread_pool_size(), os.environ.get("OMP_NUM_THREADS")
 
 
+def _thread_priorities() -> set[tuple[str, int]]:
+    """The scheduling class and nice of every thread of this process."""
+    import os
+
+    from doorstep.runtime.niced import scheduling_class
+
+    return {
+        (scheduling_class(int(t)), os.getpriority(os.PRIO_PROCESS, int(t)))
+        for t in os.listdir("/proc/self/task")
+    }
+
+
 def test_runs_in_a_child_process_at_a_lower_priority(churn_app: Path, store: Store) -> None:
     """``serve`` hands each run to one long-lived child process (niced, one thread per pool),
     which opens the store from its URL and loads the app from its spec file; the result is the
@@ -82,6 +94,7 @@ def test_runs_in_a_child_process_at_a_lower_priority(churn_app: Path, store: Sto
     import os
 
     from doorstep.runtime.monitor_process import MonitorProcess
+    from doorstep.runtime.niced import scheduling_class
 
     path = churn_app / "doorstep.yaml"
     yaml = YAML()
@@ -97,7 +110,9 @@ def test_runs_in_a_child_process_at_a_lower_priority(churn_app: Path, store: Sto
         yaml.dump(data, out)
     app = load_app(path)
     environment = os.environ.get("POLARS_MAX_THREADS")
-    process = MonitorProcess(store.engine.url.render_as_string(hide_password=False), nice=5)
+    process = MonitorProcess(
+        store.engine.url.render_as_string(hide_password=False), nice=5, idle=True
+    )
     try:
         process.warm([app])
         child = process._pool.submit(os.getpid).result()
@@ -106,6 +121,9 @@ def test_runs_in_a_child_process_at_a_lower_priority(churn_app: Path, store: Sto
         assert os.environ.get("POLARS_MAX_THREADS") == environment
         mine = os.getpriority(os.PRIO_PROCESS, 0)
         assert os.getpriority(os.PRIO_PROCESS, child) == min(mine + 5, 19)
+        # every thread of the child, polars' pool included, is niced and in the idle class
+        assert process._pool.submit(_thread_priorities).result() == {("idle", min(mine + 5, 19))}
+        assert scheduling_class(0) == "normal"  # the server's own threads are left alone
         scheduler = MonitorScheduler([app], store, holder="a", runner=process.run)
         [result] = scheduler.tick(NOW)
         in_thread = MonitorScheduler([app], store, holder="a").run_app(app, NOW, "t")

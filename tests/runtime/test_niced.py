@@ -73,3 +73,64 @@ def test_the_monitor_process_survives_a_broken_spec(tmp_path: Path) -> None:
         assert process._pool.submit(os.getpid).result() != os.getpid()
     finally:
         process.close()
+
+
+def _lowered_with_a_thread_already_running() -> tuple[set[tuple[str, int]], int]:
+    """In a fresh child: a thread started first (as a library's pool at import), then
+    ``lower_priority``; the class and nice of each thread, and this process's base nice."""
+    import threading
+
+    from doorstep.runtime.niced import lower_priority, scheduling_class
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    started, stop = threading.Event(), threading.Event()
+
+    def pool_thread() -> None:
+        started.set()
+        stop.wait(30)
+
+    early = threading.Thread(target=pool_thread, daemon=True)
+    early.start()
+    started.wait(10)
+    lower_priority(3, idle=True)
+    late = threading.Thread(target=stop.wait, args=(30,), daemon=True)
+    late.start()
+    seen = {
+        (scheduling_class(int(t)), os.getpriority(os.PRIO_PROCESS, int(t)))
+        for t in os.listdir("/proc/self/task")
+    }
+    stop.set()
+    return seen, base
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="no idle scheduling class here")
+def test_lower_priority_lowers_every_thread_into_the_idle_class() -> None:
+    """Priorities are per thread on Linux: a pool started before the call is lowered too, and
+    threads started after it inherit it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        seen, base = pool.submit(_lowered_with_a_thread_already_running).result()
+    assert seen == {("idle", min(base + 3, 19))}
+
+
+def test_the_monitor_child_is_niced_but_not_idle_by_default(tmp_path: Path) -> None:
+    """``serve`` without ``--monitor-idle``: nice +10 on every thread, the normal class."""
+    from doorstep.runtime.monitor_process import MonitorProcess
+
+    process = MonitorProcess(f"sqlite:///{tmp_path / 'doorstep.db'}")
+    try:
+        seen = process._pool.submit(_thread_classes).result()
+    finally:
+        process.close()
+    assert seen == {("normal", min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19))}
+
+
+def _thread_classes() -> set[tuple[str, int]]:
+    from doorstep.runtime.niced import scheduling_class
+
+    return {
+        (scheduling_class(int(t)), os.getpriority(os.PRIO_PROCESS, int(t)))
+        for t in os.listdir("/proc/self/task")
+    }

@@ -57,6 +57,24 @@ def serve(
             "store, and the streams spread over them)."
         ),
     ] = False,
+    monitor_nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="How much lower the CPU priority of the scheduled monitor's child process is "
+            "than the server's.",
+        ),
+    ] = 10,
+    monitor_idle: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the scheduled monitor's child process in the idle scheduling class "
+            "where the system has one (Linux SCHED_IDLE: it uses only CPU time nothing else "
+            "wants, and a request that arrives takes the core at once; on a busy machine it "
+            "can stall while holding the store's write lock).",
+        ),
+    ] = False,
     public_url: PublicUrlOption = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
     stage_poll: Annotated[
@@ -82,6 +100,8 @@ def serve(
         deliver=deliver,
         schedules=schedules,
         consume=consume,
+        monitor_nice=monitor_nice,
+        monitor_idle=monitor_idle,
         public_url=public_url or base,
         stage_poll_seconds=stage_poll,
         db_pool_size=db_pool_size or serve_pool_size(workers),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from doorstep.runtime.monitor_process import MonitorProcess
+from doorstep.runtime.monitor_process import DEFAULT_IDLE, DEFAULT_NICE, MonitorProcess
 from doorstep.runtime.monitor_scheduler import MonitorScheduler, ScheduledMonitorStore
 from doorstep.runtime.threads import background
 from doorstep.services.apps.loading import LoadedApp
@@ -30,12 +30,15 @@ def alerting(
     profiles: ProfileCache,
     enabled: bool = True,
     in_child_process: bool = True,
+    nice: int = DEFAULT_NICE,
+    idle: bool = DEFAULT_IDLE,
     public_url: str | None = None,
     on_alerts: Callable[[], None] | None = None,
 ) -> Iterator[MonitorScheduler | None]:
     """Run the scheduled monitors of ``apps`` while the block runs (when enabled and any has
     ``monitoring.alerts.schedule``). ``on_alerts`` is called after a run wrote messages (to
-    wake the dispatcher); ``in_child_process=False`` runs them in the thread itself."""
+    wake the dispatcher); ``in_child_process=False`` runs them in the thread itself, else the
+    child runs ``nice`` lower and, with ``idle``, in the idle scheduling class."""
     monitored = [
         app
         for app in apps
@@ -44,7 +47,11 @@ def alerting(
     if not enabled or not monitored:
         yield None
         return
-    process = _monitor_process(store, profiles, public_url, monitored) if in_child_process else None
+    process = (
+        _monitor_process(store, profiles, public_url, monitored, nice=nice, idle=idle)
+        if in_child_process
+        else None
+    )
     monitor = MonitorScheduler(
         monitored,
         store,
@@ -66,6 +73,9 @@ def _monitor_process(
     profiles: ProfileCache,
     public_url: str | None,
     apps: list[LoadedApp],
+    *,
+    nice: int,
+    idle: bool,
 ) -> MonitorProcess | None:
     """The child process for the runs, warming up; ``None`` (runs in the thread) when the store
     has no URL a child could open."""
@@ -76,6 +86,8 @@ def _monitor_process(
         engine.url.render_as_string(hide_password=False),
         profiles=profiles.directory,
         public_url=public_url,
+        nice=nice,
+        idle=idle,
     )
     process.warm(apps)
     return process

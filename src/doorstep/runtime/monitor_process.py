@@ -1,8 +1,12 @@
 """The scheduled monitor's own process: ``doorstep serve`` runs each monitor run in one long-lived
 child process at a lower CPU priority, so that the report's work (reading windows, drift
 statistics, explaining samples) neither holds the server's GIL nor competes with it for the
-cores at equal priority: the child runs at ``nice`` +10 with its thread pools (polars, the
-model's OpenMP) capped at one thread.
+cores at equal priority: the child runs at ``nice`` +10 (every thread of it), with its thread
+pools (polars, the model's OpenMP) capped at one thread; with ``idle`` it also runs in the idle
+scheduling class where the system has one (Linux ``SCHED_IDLE``: it gets a core only when
+nothing else wants it, and gives it back the moment a request thread wakes; off by default, as
+a child starved while it holds SQLite's write lock makes the server's writes wait).
+``doorstep serve --monitor-nice N --monitor-idle`` sets these.
 
 The child is spawned once (``multiprocessing`` ``spawn``: a fresh interpreter, nothing inherited
 from the server but the environment and the working directory), loads the apps from their spec
@@ -32,12 +36,14 @@ if TYPE_CHECKING:  # this module stays light: the child caps its threads before 
     from doorstep.services.apps.loading import LoadedApp
     from doorstep.services.monitor.alerts import MonitorResult
 
-__all__ = ["DEFAULT_NICE", "MonitorProcess", "spec_path"]
+__all__ = ["DEFAULT_IDLE", "DEFAULT_NICE", "MonitorProcess", "spec_path"]
 
 logger = logging.getLogger("doorstep.alerts")
 
 DEFAULT_NICE = 10
 """How much lower the child's CPU priority is than the server's (``nice`` increment)."""
+DEFAULT_IDLE = False
+"""Whether the child runs in the idle scheduling class (where the system has one)."""
 DEFAULT_THREADS = 1
 """Threads the child's polars and the model's OpenMP runtime may use: one core at most, so a run
 leaves the other cores to the server."""
@@ -59,6 +65,7 @@ class MonitorProcess:
         profiles: Path | None = None,
         public_url: str | None = None,
         nice: int = DEFAULT_NICE,
+        idle: bool = DEFAULT_IDLE,
         threads: int = DEFAULT_THREADS,
     ) -> None:
         self.store_url = store_url
@@ -68,7 +75,7 @@ class MonitorProcess:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=lower_priority,
-            initargs=(nice,),
+            initargs=(nice, idle),
         )
         # The child is started now, by this first submit, with its thread pools capped in its
         # environment: a spawned child imports the server's main module (and polars with it)

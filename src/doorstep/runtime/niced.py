@@ -35,6 +35,7 @@ __all__ = [
     "lower_priority",
     "niced",
     "relayable",
+    "scheduling_class",
     "thread_caps",
 ]
 
@@ -100,10 +101,46 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def lower_priority(nice: int) -> None:
-    """Lower this process's CPU priority by ``nice`` (a child's first act; never the caller's)."""
-    if nice > 0 and hasattr(os, "nice"):
-        os.nice(nice)
+def lower_priority(nice: int, idle: bool = False) -> None:
+    """Lower this process's CPU priority by ``nice`` (a child's first act; never the caller's),
+    and with ``idle`` put it in the idle scheduling class where the system has one (Linux
+    ``SCHED_IDLE``: it runs only when a core has nothing else to run, and a thread of any other
+    process that wakes takes the core from it at once, where a niced one may run on to the end
+    of its slice). Every thread the process has so far is lowered (on Linux, priorities are per
+    thread, and a library imported before this call may have started its pool already); threads
+    started later inherit it."""
+    threads = _threads()
+    if threads is None:  # no per-thread view: the process as a whole
+        if nice > 0 and hasattr(os, "nice"):
+            os.nice(nice)
+        return
+    for thread in threads:
+        try:
+            if nice > 0:
+                current = os.getpriority(os.PRIO_PROCESS, thread)
+                os.setpriority(os.PRIO_PROCESS, thread, min(current + nice, 19))
+            if idle and hasattr(os, "SCHED_IDLE"):
+                os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+        except ProcessLookupError:  # a thread that ended meanwhile
+            continue
+
+
+def scheduling_class(pid: int = 0) -> str:
+    """``"idle"`` when ``pid`` (0: this thread) runs in the idle scheduling class, else
+    ``"normal"`` (and ``"normal"`` where the system has no such class)."""
+    if not hasattr(os, "SCHED_IDLE"):
+        return "normal"
+    return "idle" if os.sched_getscheduler(pid) == os.SCHED_IDLE else "normal"
+
+
+def _threads() -> list[int] | None:
+    """This process's thread ids (Linux), or ``None`` where there is no ``/proc``."""
+    if not hasattr(os, "sched_setscheduler"):
+        return None
+    try:
+        return [int(name) for name in os.listdir("/proc/self/task")]
+    except OSError:
+        return None
 
 
 def relayable(error: DoorstepError) -> DoorstepError:

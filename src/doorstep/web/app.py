@@ -86,6 +86,8 @@ def create_app(
                         profiles=service.profiles,
                         enabled=settings.schedules,
                         in_child_process=settings.monitor_process,
+                        nice=settings.monitor_nice,
+                        idle=settings.monitor_idle,
                         public_url=settings.public_url,
                         on_alerts=service.deliveries_written,
                     ),

@@ -39,6 +39,11 @@ class ServeSettings:
     monitor_process: bool = True
     """Run the scheduled monitor's work in a child process at a lower CPU priority (``False``:
     in a thread of the server, e.g. for tests that count on a run being done in-process)."""
+    monitor_nice: int = 10
+    """How much lower the monitor child's CPU priority is (``--monitor-nice``, 0-19)."""
+    monitor_idle: bool = False
+    """Run the monitor child in the idle scheduling class where the system has one
+    (``--monitor-idle/--no-monitor-idle``; Linux ``SCHED_IDLE``)."""
     delivery_concurrency: int = 8
     """Deliveries sent at once by the server's dispatcher."""
     public_url: str | None = None
