@@ -496,8 +496,9 @@ class _Compiler:
         left, right = self.numeric(node.this), self.numeric(node.expression)
         floating = left.floating or right.floating
         if isinstance(node, exp.Div):
-            expr = pl.when(right.expr != 0).then(left.expr / right.expr)
-            return _Value(expr, "number", node, row=_divide(left.row, right.row), floating=True)
+            quotient = pl.when(right.expr != 0).then(left.expr / right.expr)
+            row = _divide(left.row, right.row)
+            return _Value(quotient, "number", node, row=row, floating=True)
         if isinstance(node, exp.Add):
             expr, op = left.expr + right.expr, operator.add
         elif isinstance(node, exp.Sub):
