@@ -12,15 +12,23 @@ the functions ``COALESCE``, ``ABS``, ``LEAST``, ``GREATEST``.
 
 Nulls follow SQL's three-valued logic: a comparison with a missing value is unknown, ``NOT``
 of unknown is unknown, ``x / 0`` is unknown, and an unknown rule does not match.
+
+Beside the polars expression, most rules also compile to a plain-Python test of one row
+(:attr:`CompiledExpression.test`), for the few rows of an online micro-batch, where a polars
+query's fixed cost is most of the work. It follows polars' semantics exactly (numbers compared
+and added as polars' types would be), and where it could not (a NaN, an integer leaving 64 bits)
+it raises :class:`RowFallback` and the caller evaluates the batch with polars. Rules it does not
+cover (date-times, ILIKE, LIKE patterns that need a regular expression) have no test.
 """
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 import polars as pl
 import sqlglot
@@ -32,7 +40,14 @@ from sqlglot.tokens import Tokenizer
 from doorstep.core.suggest import closest, did_you_mean
 from doorstep.errors import PolicyError
 
-__all__ = ["CompiledExpression", "Kind", "compile_expression", "kind_of"]
+__all__ = [
+    "CompiledExpression",
+    "Kind",
+    "RowFallback",
+    "RowTest",
+    "compile_expression",
+    "kind_of",
+]
 
 Kind = Literal["number", "text", "bool", "datetime", "null"]
 
@@ -84,6 +99,17 @@ def kind_of(column_type: str) -> Kind:
         ) from None
 
 
+RowTest = Callable[[Mapping[str, Any]], bool]
+"""A condition on one row (column name → value, ``None`` for missing): true or false."""
+_Row = Callable[[Mapping[str, Any]], Any]
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+class RowFallback(Exception):  # noqa: N818 - a signal to the caller, not an error
+    """A row test met a value whose polars result it does not reproduce (NaN, a 64-bit
+    integer overflow): evaluate the batch with the polars expression instead."""
+
+
 @dataclass(frozen=True)
 class CompiledExpression:
     """A rule condition as a polars boolean expression (null already counts as false)."""
@@ -91,6 +117,9 @@ class CompiledExpression:
     text: str
     expr: pl.Expr
     columns: frozenset[str]
+    test: RowTest | None = None
+    """The same condition on one row in plain Python (``None`` when the rule uses what the
+    row test does not cover); may raise :class:`RowFallback`."""
 
 
 def compile_expression(
@@ -113,7 +142,12 @@ def compile_expression(
             f"but this is {_DESCRIBED[value.kind]}",
             tree,
         )
-    return CompiledExpression(text, value.expr.fill_null(False), frozenset(compiler.used))
+    test = None if value.row is None else _true(value.row)
+    return CompiledExpression(text, value.expr.fill_null(False), frozenset(compiler.used), test)
+
+
+def _true(row: _Row) -> RowTest:
+    return lambda values: row(values) is True
 
 
 @dataclass(frozen=True)
@@ -124,6 +158,10 @@ class _Value:
     column: str | None = None
     literal: object = None
     is_literal: bool = False
+    row: _Row | None = None
+    """The value on one row in plain Python (``None``: not covered by the row test)."""
+    floating: bool = False
+    """A number polars holds as Float64 (else Int64): how it is compared and added."""
 
 
 @dataclass
@@ -203,14 +241,23 @@ class _Compiler:
         if isinstance(node, exp.Paren):
             inner = self.compile(node.this)
             return _Value(
-                inner.expr, inner.kind, node, inner.column, inner.literal, inner.is_literal
+                inner.expr,
+                inner.kind,
+                node,
+                inner.column,
+                inner.literal,
+                inner.is_literal,
+                inner.row,
+                inner.floating,
             )
         if isinstance(node, exp.And | exp.Or):
-            left, right = self.boolean(node.this), self.boolean(node.expression)
-            expr = left & right if isinstance(node, exp.And) else left | right
-            return _Value(expr, "bool", node)
+            left, right = self.condition(node.this), self.condition(node.expression)
+            if isinstance(node, exp.And):
+                return _Value(left.expr & right.expr, "bool", node, row=_and(left.row, right.row))
+            return _Value(left.expr | right.expr, "bool", node, row=_or(left.row, right.row))
         if isinstance(node, exp.Not):
-            return _Value(~self.boolean(node.this), "bool", node)
+            inner = self.condition(node.this)
+            return _Value(~inner.expr, "bool", node, row=_not(inner.row))
         if type(node) in _COMPARISONS:
             return self.compare(_COMPARISONS[type(node)], node.this, node.expression, node)
         if isinstance(node, exp.Is):
@@ -220,20 +267,24 @@ class _Compiler:
         if isinstance(node, exp.Between):
             low = self.compare("ge", node.this, node.args["low"], node)
             high = self.compare("le", node.this, node.args["high"], node)
-            return _Value(low.expr & high.expr, "bool", node)
+            return _Value(low.expr & high.expr, "bool", node, row=_and(low.row, high.row))
         if isinstance(node, exp.Like | exp.ILike):
             return self.like(node)
         if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div):
             return self.arithmetic(node)
         if isinstance(node, exp.Neg):
-            return _Value(-self.number(node.this), "number", node)
+            inner = self.numeric(node.this)
+            row = _unary(inner.row, operator.neg, inner.floating)
+            return _Value(-inner.expr, "number", node, row=row, floating=inner.floating)
         if isinstance(node, exp.Literal):
             return self.literal(node)
         if isinstance(node, exp.Boolean):
             value = bool(node.this)
-            return _Value(pl.lit(value), "bool", node, literal=value, is_literal=True)
+            return _Value(
+                pl.lit(value), "bool", node, literal=value, is_literal=True, row=_constant(value)
+            )
         if isinstance(node, exp.Null):
-            return _Value(pl.lit(None), "null", node, is_literal=True)
+            return _Value(pl.lit(None), "null", node, is_literal=True, row=_constant(None))
         if isinstance(node, exp.Column):
             return self.column(node)
         if isinstance(node, exp.Coalesce | exp.Least | exp.Greatest | exp.Abs):
@@ -260,7 +311,7 @@ class _Compiler:
             f"{self.snippet(node)!r} is not allowed in a rule; rules may use {_ALLOWED}", node
         )
 
-    def boolean(self, node: exp.Expr) -> pl.Expr:
+    def condition(self, node: exp.Expr) -> _Value:
         value = self.compile(node)
         if value.kind != "bool":
             self.fail(
@@ -268,16 +319,16 @@ class _Compiler:
                 "AND, OR and NOT combine conditions such as score >= 0.8",
                 node,
             )
-        return value.expr
+        return value
 
-    def number(self, node: exp.Expr) -> pl.Expr:
+    def numeric(self, node: exp.Expr) -> _Value:
         value = self.compile(node)
         if value.kind != "number":
             self.fail(
                 f"{self.snippet(node)!r} is {_DESCRIBED[value.kind]}; arithmetic needs numbers",
                 node,
             )
-        return value.expr
+        return value
 
     def column(self, node: exp.Column) -> _Value:
         if node.args.get("table") is not None:
@@ -297,19 +348,35 @@ class _Compiler:
             self.fail(f"unknown column {name!r}{hint}", node, column=name)
         self.used.add(name)
         kind = kind_of(self.columns[name])
-        return _Value(pl.col(name), kind, node, column=name)
+        row = None if kind == "datetime" else _column(name)
+        floating = self.columns[name] in ("float", "score")
+        return _Value(pl.col(name), kind, node, column=name, row=row, floating=floating)
 
     def literal(self, node: exp.Literal) -> _Value:
         raw = str(node.this)
         if node.is_string:
-            return _Value(pl.lit(raw, dtype=pl.String), "text", node, literal=raw, is_literal=True)
+            expr = pl.lit(raw, dtype=pl.String)
+            return _Value(expr, "text", node, literal=raw, is_literal=True, row=_constant(raw))
         number: int | float
         try:
             number = int(raw)
         except ValueError:
             number = float(raw)
-        dtype = pl.Int64 if isinstance(number, int) else pl.Float64
-        return _Value(pl.lit(number, dtype=dtype), "number", node, literal=number, is_literal=True)
+        floating = isinstance(number, float)
+        dtype = pl.Float64 if floating else pl.Int64
+        if not floating and not _INT_MIN <= number <= _INT_MAX:
+            row = None  # polars' Int64 literal, not Python's unbounded int
+        else:
+            row = _constant(number)
+        return _Value(
+            pl.lit(number, dtype=dtype),
+            "number",
+            node,
+            literal=number,
+            is_literal=True,
+            row=row,
+            floating=floating,
+        )
 
     def compare(self, op: str, left_node: exp.Expr, right_node: exp.Expr, node: exp.Expr) -> _Value:
         left, right = self.compile(left_node), self.compile(right_node)
@@ -317,7 +384,7 @@ class _Compiler:
         if left.kind == "bool" and op not in ("eq", "ne"):
             self.fail("true/false values can only be compared with = or <>", node)
         expr = getattr(left.expr, op)(right.expr)
-        return _Value(expr, "bool", node)
+        return _Value(expr, "bool", node, row=_compare(op, left, right))
 
     def unify(self, left: _Value, right: _Value, node: exp.Expr) -> tuple[_Value, _Value]:
         """Check that two operands can be compared; convert date strings; check categories."""
@@ -381,11 +448,13 @@ class _Compiler:
         value = self.compile(node.this)
         target = node.expression
         if isinstance(target, exp.Null):
-            return _Value(value.expr.is_null(), "bool", node)
+            return _Value(value.expr.is_null(), "bool", node, row=_is(value.row, None))
         if isinstance(target, exp.Boolean):
             if value.kind != "bool":
                 self.fail(f"IS TRUE/FALSE needs a condition, not {_DESCRIBED[value.kind]}", node)
-            return _Value(value.expr.eq_missing(pl.lit(bool(target.this))), "bool", node)
+            flag = bool(target.this)
+            expr = value.expr.eq_missing(pl.lit(flag))
+            return _Value(expr, "bool", node, row=_is(value.row, flag))
         return self.unsupported(target)
 
     def in_(self, node: exp.In) -> _Value:
@@ -400,9 +469,14 @@ class _Compiler:
             _, items[index] = self.unify(left, item, node)
         if left.kind == "text" and all(item.is_literal for item in items):
             values = pl.Series([str(item.literal) for item in items], dtype=pl.String)
-            return _Value(left.expr.is_in(pl.lit(values).implode()), "bool", node)
+            expr = left.expr.is_in(pl.lit(values).implode())
+            return _Value(expr, "bool", node, row=_member(left.row, frozenset(values.to_list())))
         # x IN (a, b) is x = a OR x = b, with SQL's null semantics (any_horizontal is Kleene)
-        return _Value(pl.any_horizontal([left.expr == item.expr for item in items]), "bool", node)
+        row: _Row | None = _constant(False)
+        for item in items:
+            row = _or(row, _compare("eq", left, item))
+        expr = pl.any_horizontal([left.expr == item.expr for item in items])
+        return _Value(expr, "bool", node, row=row)
 
     def like(self, node: exp.Like | exp.ILike) -> _Value:
         value = self.compile(node.this)
@@ -411,22 +485,34 @@ class _Compiler:
         pattern = self.compile(node.expression)
         if not pattern.is_literal or pattern.kind != "text":
             self.fail("LIKE needs a quoted pattern such as 'ab%'", node.expression)
-        expr = _like(value.expr, str(pattern.literal), isinstance(node, exp.ILike))
-        return _Value(~expr if node.args.get("negate") else expr, "bool", node)
+        insensitive = isinstance(node, exp.ILike)
+        expr = _like(value.expr, str(pattern.literal), insensitive)
+        row = None if insensitive else _like_row(value.row, str(pattern.literal))
+        if node.args.get("negate"):
+            return _Value(~expr, "bool", node, row=_not(row))
+        return _Value(expr, "bool", node, row=row)
 
     def arithmetic(self, node: exp.Expr) -> _Value:
-        left, right = self.number(node.this), self.number(node.expression)
+        left, right = self.numeric(node.this), self.numeric(node.expression)
+        floating = left.floating or right.floating
+        if isinstance(node, exp.Div):
+            quotient = pl.when(right.expr != 0).then(left.expr / right.expr)
+            row = _divide(left.row, right.row)
+            return _Value(quotient, "number", node, row=row, floating=True)
         if isinstance(node, exp.Add):
-            return _Value(left + right, "number", node)
-        if isinstance(node, exp.Sub):
-            return _Value(left - right, "number", node)
-        if isinstance(node, exp.Mul):
-            return _Value(left * right, "number", node)
-        return _Value(pl.when(right != 0).then(left / right), "number", node)
+            expr, op = left.expr + right.expr, operator.add
+        elif isinstance(node, exp.Sub):
+            expr, op = left.expr - right.expr, operator.sub
+        else:
+            expr, op = left.expr * right.expr, operator.mul
+        row = _binary(left.row, right.row, op, floating)
+        return _Value(expr, "number", node, row=row, floating=floating)
 
     def function(self, node: exp.Expr) -> _Value:
         if isinstance(node, exp.Abs):
-            return _Value(self.number(node.this).abs(), "number", node)
+            inner = self.numeric(node.this)
+            row = _unary(inner.row, abs, inner.floating)
+            return _Value(inner.expr.abs(), "number", node, row=row, floating=inner.floating)
         args = [self.compile(arg) for arg in [node.this, *node.expressions]]
         kinds = {arg.kind for arg in args} - {"null"}
         if len(kinds) > 1:
@@ -434,13 +520,224 @@ class _Compiler:
             self.fail(f"{node.key.upper()}() mixes {described}; give it one type", node)
         kind: Kind = kinds.pop() if kinds else "null"
         exprs = [arg.expr for arg in args]
+        floating = any(arg.floating for arg in args)
+        rows = [arg.row for arg in args]
         if isinstance(node, exp.Coalesce):
-            return _Value(pl.coalesce(exprs), kind, node)
+            row = _coalesce(rows, floating)
+            return _Value(pl.coalesce(exprs), kind, node, row=row, floating=floating)
         if kind not in ("number", "datetime"):
             self.fail(f"{node.key.upper()}() needs numbers or date-times", node)
+        pick = min if isinstance(node, exp.Least) else max
+        row = _extreme(rows, pick, floating)
         if isinstance(node, exp.Least):
-            return _Value(pl.min_horizontal(exprs), kind, node)
-        return _Value(pl.max_horizontal(exprs), kind, node)
+            return _Value(pl.min_horizontal(exprs), kind, node, row=row, floating=floating)
+        return _Value(pl.max_horizontal(exprs), kind, node, row=row, floating=floating)
+
+
+# -- the row test: one row's value of each node, None for unknown (SQL's null) ---------------
+
+
+def _constant(value: object) -> _Row:
+    return lambda _values: value
+
+
+def _column(name: str) -> _Row:
+    return lambda values: values.get(name)
+
+
+def _and(left: _Row | None, right: _Row | None) -> _Row | None:
+    if left is None or right is None:
+        return None
+
+    def both(values: Mapping[str, Any]) -> bool | None:
+        a, b = left(values), right(values)
+        if a is False or b is False:
+            return False
+        return None if a is None or b is None else True
+
+    return both
+
+
+def _or(left: _Row | None, right: _Row | None) -> _Row | None:
+    if left is None or right is None:
+        return None
+
+    def either(values: Mapping[str, Any]) -> bool | None:
+        a, b = left(values), right(values)
+        if a is True or b is True:
+            return True
+        return None if a is None or b is None else False
+
+    return either
+
+
+def _not(inner: _Row | None) -> _Row | None:
+    if inner is None:
+        return None
+
+    def negated(values: Mapping[str, Any]) -> bool | None:
+        value = inner(values)
+        return None if value is None else not value
+
+    return negated
+
+
+def _is(inner: _Row | None, target: bool | None) -> _Row | None:
+    if inner is None:
+        return None
+    return lambda values: inner(values) is target
+
+
+def _member(inner: _Row | None, allowed: frozenset[str]) -> _Row | None:
+    if inner is None:
+        return None
+
+    def member(values: Mapping[str, Any]) -> bool | None:
+        value = inner(values)
+        return None if value is None else value in allowed
+
+    return member
+
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+
+
+def _float(value: Any) -> float:
+    """A number as polars' Float64 holds it; NaN (which polars orders above every number and
+    equal to itself) is left to polars."""
+    number = float(value)
+    if number != number:
+        raise RowFallback
+    return number
+
+
+def _compare(op: str, left: _Value, right: _Value) -> _Row | None:
+    first, second = left.row, right.row
+    if first is None or second is None:
+        return None
+    compare = _OPERATORS[op]
+    numbers = left.kind == "number" and right.kind == "number"
+    floating = numbers and (left.floating or right.floating)  # Int64 is cast to Float64
+
+    def compared(values: Mapping[str, Any]) -> bool | None:
+        a, b = first(values), second(values)
+        if a is None or b is None:
+            return None
+        if floating:
+            return compare(_float(a), _float(b))
+        return compare(a, b)
+
+    return compared
+
+
+def _int64(value: int) -> int:
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise RowFallback  # polars' Int64 would wrap around
+    return value
+
+
+def _binary(
+    left: _Row | None, right: _Row | None, op: Callable[[Any, Any], Any], floating: bool
+) -> _Row | None:
+    if left is None or right is None:
+        return None
+
+    def computed(values: Mapping[str, Any]) -> Any:
+        a, b = left(values), right(values)
+        if a is None or b is None:
+            return None
+        if floating:
+            return _float(op(_float(a), _float(b)))
+        return _int64(op(a, b))
+
+    return computed
+
+
+def _divide(left: _Row | None, right: _Row | None) -> _Row | None:
+    if left is None or right is None:
+        return None
+
+    def divided(values: Mapping[str, Any]) -> float | None:
+        a, b = left(values), right(values)
+        if a is None or b is None or b == 0:
+            return None
+        return _float(_float(a) / _float(b))
+
+    return divided
+
+
+def _unary(inner: _Row | None, op: Callable[[Any], Any], floating: bool) -> _Row | None:
+    if inner is None:
+        return None
+
+    def computed(values: Mapping[str, Any]) -> Any:
+        value = inner(values)
+        if value is None:
+            return None
+        return _float(op(value)) if floating else _int64(op(value))
+
+    return computed
+
+
+def _coalesce(rows: list[_Row | None], floating: bool) -> _Row | None:
+    if any(row is None for row in rows):
+        return None
+    present = [row for row in rows if row is not None]
+
+    def first(values: Mapping[str, Any]) -> Any:
+        for row in present:
+            value = row(values)
+            if value is not None:
+                return _float(value) if floating else value
+        return None
+
+    return first
+
+
+def _extreme(
+    rows: list[_Row | None], pick: Callable[[list[Any]], Any], floating: bool
+) -> _Row | None:
+    if any(row is None for row in rows):
+        return None
+    present = [row for row in rows if row is not None]
+
+    def extreme(values: Mapping[str, Any]) -> Any:
+        found = [v for v in (row(values) for row in present) if v is not None]
+        if not found:
+            return None
+        return pick([_float(v) for v in found]) if floating else pick(found)
+
+    return extreme
+
+
+def _like_row(inner: _Row | None, pattern: str) -> _Row | None:
+    """Case-sensitive LIKE without ``_`` and with ``%`` only at the ends (what :func:`_like`
+    turns into a plain string test); other patterns are left to polars."""
+    body = pattern.strip("%")
+    if inner is None or "_" in pattern or "%" in body:
+        return None
+    starts, ends = pattern.startswith("%"), pattern.endswith("%")
+    if starts and ends:
+        test: Callable[[str], bool] = lambda text: body in text  # noqa: E731
+    elif ends:
+        test = lambda text: text.startswith(body)  # noqa: E731
+    elif starts:
+        test = lambda text: text.endswith(body)  # noqa: E731
+    else:
+        test = lambda text: text == body  # noqa: E731
+
+    def like(values: Mapping[str, Any]) -> bool | None:
+        value = inner(values)
+        return None if value is None else test(value)
+
+    return like
 
 
 def _like(value: pl.Expr, pattern: str, insensitive: bool) -> pl.Expr:

@@ -23,13 +23,14 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from doorstep.core.expressions import compile_expression, kind_of
+from doorstep.core.expressions import RowFallback, RowTest, compile_expression, kind_of
 from doorstep.core.spec.models import PolicySpec
 from doorstep.core.suggest import did_you_mean
 from doorstep.errors import PolicyError
 
 __all__ = [
     "NO_ACTION",
+    "ROW_TEST_ROWS",
     "CompiledPolicy",
     "CompiledRule",
     "PolicyResult",
@@ -41,6 +42,10 @@ __all__ = [
 
 NO_ACTION = "none"
 """The action that does nothing; always valid."""
+
+ROW_TEST_ROWS = 64
+"""Batches up to this many rows (online micro-batches) are decided by the rules' row tests
+when every rule has one: a polars query's fixed cost is most of the work for a few rows."""
 
 _MASK64 = (1 << 64) - 1
 _FNV_OFFSET, _FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
@@ -63,6 +68,8 @@ class CompiledRule:
     """Boolean polars expression; a missing value makes it false, never null."""
     columns: frozenset[str]
     """Columns the rule reads."""
+    test: RowTest | None = None
+    """The condition on one row in plain Python (see :mod:`doorstep.core.expressions`)."""
 
 
 @dataclass(frozen=True)
@@ -134,11 +141,13 @@ class CompiledPolicy:
             )
         if entity_ids.len() != frame.height:
             raise ValueError(f"entity_ids has {entity_ids.len()} values for {frame.height} rows")
-        # with_columns, not select: a constant rule (e.g. TRUE) still fills every row.
-        # Per-slot tables are then indexed with numpy (Series[array] is a plain take, cheaper
-        # than an expression for the few rows of an online batch).
-        matched = frame.with_columns(self._matching)
-        slot = matched.get_column("__slot").to_numpy().astype(np.int64, copy=False)
+        slot = None
+        if frame.height <= ROW_TEST_ROWS and self._tests is not None:
+            slot = self._slots_by_rows(frame, self._tests)
+        if slot is None:
+            slot = self._slots_by_query(frame)
+        # Per-slot tables are indexed with numpy (Series[array] is a plain take, cheaper than
+        # an expression for the few rows of an online batch).
         actions, reviews, acting = self._slots
         acted = acting[slot]
         return PolicyResult(
@@ -149,6 +158,39 @@ class CompiledPolicy:
             acted=acted,
             rules=len(self.rules),
         )
+
+    @cached_property
+    def _tests(self) -> tuple[RowTest, ...] | None:
+        """Every rule's row test, or ``None`` when one rule has none."""
+        tests = tuple(rule.test for rule in self.rules)
+        return None if any(test is None for test in tests) else tests  # type: ignore[return-value]
+
+    def _slots_by_query(self, frame: pl.DataFrame) -> npt.NDArray[np.int64]:
+        """The slot of every row, by one polars query."""
+        # with_columns, not select: a constant rule (e.g. TRUE) still fills every row.
+        matched = frame.with_columns(self._matching)
+        return matched.get_column("__slot").to_numpy().astype(np.int64, copy=False)
+
+    def _slots_by_rows(
+        self, frame: pl.DataFrame, tests: tuple[RowTest, ...]
+    ) -> npt.NDArray[np.int64] | None:
+        """The slot of every row, by the rules' row tests (the query's result: a differential
+        test holds them equal); ``None`` when a value needs the query (see ``RowFallback``)."""
+        names = sorted(self.columns)
+        columns = [frame.get_column(name).to_list() for name in names]
+        default = len(tests)
+        slots = np.full(frame.height, default, dtype=np.int64)
+        try:
+            rows = zip(*columns, strict=True) if names else [()] * frame.height
+            for index, values in enumerate(rows):
+                row = dict(zip(names, values, strict=True))
+                for slot, test in enumerate(tests):
+                    if test(row):
+                        slots[index] = slot
+                        break
+        except RowFallback:
+            return None
+        return slots
 
     def _control(self, acted: npt.NDArray[np.bool_], entity_ids: pl.Series, app: str) -> pl.Series:
         control = np.zeros(len(acted), dtype=np.bool_)
@@ -193,6 +235,7 @@ def compile_policy(
                 review=spec.review,
                 condition=expression.expr,
                 columns=expression.columns,
+                test=expression.test,
             )
         )
     _check_action(policy.default, known, None)
