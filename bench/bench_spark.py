@@ -12,6 +12,11 @@ Python processes starting and loading the app (once per executor process, whatev
 it is printed apart; the best run is the steady state. The ratio is Spark's rate over doorstep
 score's; the issue asks >= 0.7x. The best of ``--repeat`` runs counts, taken round-robin, so a busy
 machine slows both alike.
+
+Memory per executor: while Spark runs, a thread reads the peak resident set size (``VmHWM``) of
+every process the driver started (the JVM and the Python workers it forks) from ``/proc``. Run
+it at two sizes (``--rows 1000000``, then ``--rows 10000000``): the peaks must not grow with the
+rows, since each task streams its partition through the decision path one Arrow batch at a time.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +35,77 @@ from bench.common import DATA_DIR, ensure_app, ensure_rows, machine_info, print_
 
 TARGET = 0.7
 """Spark local[2] must reach at least this share of doorstep score's rate."""
+
+
+class ProcessMemory:
+    """Peak resident memory of this process's descendants (the JVM Spark starts and the Python
+    workers it forks), read from ``/proc`` by a thread every ``interval`` seconds: each
+    process's ``VmHWM`` (its own peak, so a spike between two samples is not missed)."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.peaks: dict[int, tuple[str, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+
+    def start(self) -> ProcessMemory:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        for pid in _descendants(os.getpid()):
+            found = _peak(pid)
+            if found is not None and found[1] >= self.peaks.get(pid, ("", 0))[1]:
+                self.peaks[pid] = found
+
+    def jvm_bytes(self) -> int:
+        """The largest peak of a JVM (``java``) among the descendants."""
+        return max((rss for name, rss in self.peaks.values() if name == "java"), default=0)
+
+    def python_bytes(self) -> list[int]:
+        """The peaks of the Python processes (Spark's daemon and its workers), largest first."""
+        return sorted((rss for name, rss in self.peaks.values() if name != "java"), reverse=True)
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _peak(pid: int) -> tuple[str, int] | None:
+    """The process's name and peak resident set size in bytes (``VmHWM``)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+    except OSError:
+        return None
+    if "VmHWM" not in fields:
+        return None
+    return fields["Name"].strip(), int(fields["VmHWM"].split()[0]) * 1024
 
 
 def ensure_dataset(source: Path, files: int) -> Path:
@@ -75,6 +152,7 @@ def main() -> None:
     work.mkdir(parents=True)
     app = load_app(bench.spec)
 
+    memory = ProcessMemory().start()
     started = time.perf_counter()
     spark = spark_session(args.master)
     startup = time.perf_counter() - started
@@ -95,6 +173,7 @@ def main() -> None:
         spark_runs.append(time.perf_counter() - started)
         decided["spark"] = on_spark.decided
         print(f"Spark {args.master}: {spark_runs[-1]:.2f} s", flush=True)
+    memory.stop()
     spark.stop()
     assert decided["local"] == decided["spark"] == args.rows, decided
 
@@ -133,6 +212,15 @@ def main() -> None:
     )
     if cores:
         print(f"Spark rows/s per core: {spark_rate / cores:,.0f}")
+    jvm, workers = memory.jvm_bytes(), memory.python_bytes()
+    mib = 1024**2
+    print(
+        f"Peak RSS: JVM (driver and executor threads) {jvm / mib:,.0f} MiB; "
+        f"{len(workers)} Python processes (daemon and workers), the largest "
+        f"{workers[0] / mib if workers else 0:,.0f} MiB, together "
+        f"{sum(workers) / mib:,.0f} MiB",
+        flush=True,
+    )
     if args.json is not None:
         write_json(
             args.json,
@@ -146,6 +234,8 @@ def main() -> None:
                 "spark_seconds": spark_runs,
                 "ratio": ratio,
                 "explain": args.explain,
+                "jvm_peak_rss_bytes": jvm,
+                "python_peak_rss_bytes": workers,
             },
         )
 

@@ -190,6 +190,28 @@ def test_an_earlier_output_may_be_replaced_and_nothing_else(tmp_path: Path) -> N
         check_replaceable(str(tmp_path / "mine"))
 
 
+def test_a_rerun_after_a_killed_run_replaces_the_output_whole(
+    spark: SparkSession, dataset: Path, tmp_path: Path
+) -> None:
+    """A run killed mid-write leaves its half-written files in ``out.partial`` (never in
+    ``out``), and the earlier output whole; running it again replaces both cleanly."""
+    from doorstep.services.runs.spark import score_dataset
+
+    out = tmp_path / "decisions"
+    (out).mkdir()
+    (out / "_SUCCESS").touch()
+    (out / "part-old.parquet").write_bytes(b"earlier output")
+    killed = tmp_path / "decisions.partial" / "_temporary"
+    killed.mkdir(parents=True)
+    (killed / "part-half.parquet").write_bytes(b"half written")
+    summary = score_dataset(spark, str(dataset / "customers"), dataset / "doorstep.yaml", str(out))
+    assert summary.decided == CUSTOMERS - 3
+    assert not (out / "part-old.parquet").exists()
+    assert pl.read_parquet(out / "*.parquet").height == CUSTOMERS - 3
+    assert pl.read_parquet(tmp_path / "decisions.rejects" / "*.parquet").height == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decisions", "decisions.rejects"]
+
+
 def test_the_cli_refuses_an_out_folder_that_is_no_spark_output(
     dataset: Path, tmp_path: Path
 ) -> None:

@@ -222,26 +222,54 @@ def score_dataset(
     """Score the dataset at ``source`` (a Parquet, CSV or JSON Lines file or folder, or any
     location Spark reads) into a Parquet dataset at ``out``, its rejects into ``rejects``
     (default: ``out`` + ``.rejects``); the summary is computed on the driver from what was
-    written. ``out`` and ``rejects`` are replaced if they hold an earlier output."""
+    written.
+
+    Both are written beside their place first (``out.partial``, ``rejects.partial``) and moved
+    there only once complete, replacing an earlier output: a run that dies leaves the earlier
+    output whole and ``out`` never half-written, and running it again is safe."""
     started = time.perf_counter()
     rejects = rejects or default_rejects_location(out)
     for location in (out, rejects):
         check_replaceable(location)
     df = read_dataset(spark, source, input_format)
     plan = _plan(df, spec)
-    _decisions(plan, explain).write.mode("overwrite").parquet(out)
-    summary = _summary(spark, out, plan.rows)
+    staged, staged_rejects = staging_location(out), staging_location(rejects)
+    _decisions(plan, explain).write.mode("overwrite").parquet(staged)
+    summary = _summary(spark, staged, plan.rows)
     summary.output, summary.rejects = Path(out), Path(rejects)
     if summary.decided < plan.rows:  # the contract's check again, only when it refused rows
-        _rejects(plan).write.mode("overwrite").parquet(rejects)
+        _rejects(plan).write.mode("overwrite").parquet(staged_rejects)
     else:
         empty = spark.createDataFrame([], _spark_schema(_arrow_schema(REJECT_SCHEMA)))
-        empty.write.mode("overwrite").parquet(rejects)
-    written = spark.read.parquet(rejects)
-    summary.reject_rows = written.count()
+        empty.write.mode("overwrite").parquet(staged_rejects)
+    summary.reject_rows = spark.read.parquet(staged_rejects).count()
     summary.rejected_rows = plan.rows - summary.decided
+    publish(spark, staged_rejects, rejects)
+    publish(spark, staged, out)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def staging_location(location: str) -> str:
+    """Where the dataset meant for ``location`` is written until it is complete."""
+    return location.rstrip("/") + ".partial"
+
+
+def publish(spark: SparkSession, staged: str, location: str) -> None:
+    """Move the complete dataset ``staged`` to ``location``, replacing what is there, through
+    the file system Spark writes with (a rename on local disks and HDFS)."""
+    jvm, conf = spark._jvm, spark._jsc.hadoopConfiguration()
+    assert jvm is not None, "publishing needs a classic Spark session (not Spark Connect)"
+    hadoop_path = jvm.org.apache.hadoop.fs.Path
+    source, target = hadoop_path(staged), hadoop_path(location.rstrip("/"))
+    replaced = hadoop_path(location.rstrip("/") + ".replaced")
+    fs = source.getFileSystem(conf)
+    fs.delete(replaced, True)
+    if fs.exists(target) and not fs.rename(target, replaced):
+        raise InputError(f"could not move the earlier output {location} aside to replace it")
+    if not fs.rename(source, target):
+        raise InputError(f"could not move the new output {staged} to {location}")
+    fs.delete(replaced, True)
 
 
 def read_dataset(spark: SparkSession, source: str, input_format: str | None) -> DataFrame:
