@@ -25,8 +25,9 @@ REPLAY_COLUMNS = (
     "id", "entity_id", "created_us", "model_version", "inputs", "score", "predicted_class",
     "action", "review", "control", "status", "final_action", "label", "value",
 )  # fmt: skip
-"""Columns of :func:`iter_replay`'s rows; ``inputs`` is JSON text, ``label`` and ``value`` the
-latest outcome's (null without one)."""
+"""Columns of :func:`iter_replay`'s rows, as the database driver returns them (``review`` and
+``control`` are 0/1 on SQLite); ``inputs`` is JSON text, ``label`` and ``value`` the latest
+outcome's (null without one)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -70,7 +71,11 @@ def iter_replay(
                 .order_by(decisions.c.created_at, decisions.c.id)
                 .limit(chunk_rows)
             )
-            page = [tuple(row) for row in conn.execute(query)]
+            result = conn.execute(query)
+            try:  # the driver's own tuples: no per-row result processing (bools may be 0/1)
+                page: list[tuple[Any, ...]] = list(result.cursor.fetchall())
+            finally:
+                result.close()
         if not page:
             return
         yield page

@@ -73,6 +73,18 @@ _JSON_DTYPES: dict[str, pl.DataType] = {
 }  # fmt: skip
 
 
+def _page(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    """A page of replay rows as a frame, built column by column (building it row by row costs
+    about ten times as much: each value goes through polars' row inference)."""
+    columns = zip(*rows, strict=True)
+    return pl.DataFrame(
+        [
+            pl.Series(name, values, dtype=dtype, strict=False)
+            for (name, dtype), values in zip(_SCHEMA.items(), columns, strict=True)
+        ]
+    )
+
+
 def _inputs(page: pl.DataFrame, spec: Spec) -> pl.DataFrame:
     """The page's recorded inputs as a frame of the contract's columns: decoded in one go, or
     record by record when a value's JSON type is not the field's (e.g. ``"3"`` for an int)."""
@@ -160,7 +172,7 @@ def backtest(
     kept: list[_Candidate] = []
     threshold = spec.monitoring.threshold
     for rows in store.iter_replay(champion.name, since=since, until=until, chunk_rows=chunk_rows):
-        page = pl.DataFrame(rows, schema=_SCHEMA, orient="row", strict=False)
+        page = _page(rows)
         decided = decide_batch(candidate, _inputs(page, spec), row_offset=offset, explain=False)
         if decided.rejects.height:
             rejected += decided.rejects["row"].n_unique()
