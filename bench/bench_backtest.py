@@ -4,7 +4,8 @@ the same rows, measured in the same run.
     .venv/bin/python -m bench.bench_backtest --rows 200000 --repeat 3 --json backtest.json
 
 The store (SQLite) holds the N rows as recorded decisions (``record_file``, no reasons), half of
-them with an outcome; this is built once, outside the timing. Then, interleaved:
+them with an outcome; it is built once, outside the timing, and kept under the data folder
+(keyed by the rows file, the model and the store's schema) for the next run. Then, interleaved:
 
 - **floor**: ``score_file`` of the same N rows from Parquet to Parquet, no reasons (what
   ``doorstep score --no-explain`` does in-process);
@@ -22,10 +23,13 @@ import shutil
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.bench_score import round_robin
 from bench.common import DATA_DIR, ensure_app, ensure_rows, machine_info, print_table, write_json
+
+if TYPE_CHECKING:
+    from doorstep.services.apps.loading import LoadedApp
 
 TARGET = 2.0
 """Backtest time over the floor's, at most."""
@@ -42,15 +46,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--trees", type=int, default=200)
     args = parser.parse_args(argv)
 
-    import numpy as np
-
     from doorstep.services.apps.loading import load_app, with_model
     from doorstep.services.rollout.backtest import backtest
-    from doorstep.services.runs.file_runs import record_file
     from doorstep.services.runs.files import score_file
-    from doorstep.store import DecisionQuery, open_store
-    from doorstep.store.feedback import OutcomeWrite
-    from doorstep.types import Outcome
+    from doorstep.store import open_store
 
     bench_app = ensure_app(args.data_dir, train_rows=args.train_rows, trees=args.trees)
     other = ensure_app(args.data_dir, train_rows=args.train_rows, trees=max(1, args.trees // 2))
@@ -60,29 +59,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     work.mkdir(parents=True)
     app = load_app(bench_app.spec)
     candidate = with_model(app, other.model, version="candidate")
-    url = f"sqlite:///{work / 'store.db'}"
-    print(f"recording {args.rows:,} decisions and half as many outcomes …", file=sys.stderr)
-    rng = np.random.default_rng(3)
-    with open_store(url) as store:
-        done = record_file(app, store, source, input_format=None, deliver=False, explain=False,
-                           chunk_rows=10_000)  # fmt: skip
-        assert done.decided == args.rows, done
-        cursor: str | None = None
-        later = datetime.now(UTC) + timedelta(minutes=1)
-        while True:
-            page = store.list_decisions(DecisionQuery(app=app.name, limit=1000, cursor=cursor))
-            chosen = [d for d in page.items if rng.random() < 0.5]
-            outcomes = [
-                Outcome(row=i, observed_at=later, decision_id=d.id,
-                        label="1" if rng.random() < d.score else "0")
-                for i, d in enumerate(chosen)
-            ]  # fmt: skip
-            store.record_outcomes(
-                OutcomeWrite(app.name, outcomes, timedelta(days=30), "bench"), actor="bench"
-            )
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
+    stored = ensure_store(app, source, bench_app.directory)
+    with open_store(f"sqlite:///{stored}", migrate=False) as store:
         labelled = store.feedback_counts(app.name).labelled
 
         found: dict[str, Any] = {}
@@ -134,6 +112,57 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         write_json(args.json, result)
     shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def ensure_store(app: LoadedApp, source: Path, app_dir: Path) -> Path:
+    """The cached SQLite store of ``source``'s rows recorded as decisions of ``app`` (half with
+    an outcome), built once per rows file, app (model) and store schema: ``<app folder>/
+    backtest-<rows file>-<schema head>.db``. A partial build is written aside, then renamed."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from doorstep.services.runs.file_runs import record_file
+    from doorstep.store import DecisionQuery, open_store
+    from doorstep.store.feedback import OutcomeWrite
+    from doorstep.store.migrate import head_revision
+    from doorstep.types import Outcome
+
+    path = app_dir / f"backtest-{source.stem}-{head_revision()}.db"
+    if path.exists():
+        return path
+    partial = path.with_name(path.name + ".partial")
+    for leftover in partial.parent.glob(partial.name + "*"):
+        leftover.unlink()
+    rows = pq.ParquetFile(source).metadata.num_rows
+    print(f"recording {rows:,} decisions and half as many outcomes …", file=sys.stderr)
+    rng = np.random.default_rng(3)
+    # synchronous=OFF: a crash mid-build leaves a .partial file that is thrown away
+    with open_store(f"sqlite:///{partial}", synchronous="OFF") as store:
+        done = record_file(app, store, source, input_format=None, deliver=False, explain=False,
+                           chunk_rows=10_000)  # fmt: skip
+        assert done.decided == rows, done
+        cursor: str | None = None
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        while True:
+            page = store.list_decisions(DecisionQuery(app=app.name, limit=1000, cursor=cursor))
+            chosen = [d for d in page.items if rng.random() < 0.5]
+            outcomes = [
+                Outcome(row=i, observed_at=later, decision_id=d.id,
+                        label="1" if rng.random() < d.score else "0")
+                for i, d in enumerate(chosen)
+            ]  # fmt: skip
+            store.record_outcomes(
+                OutcomeWrite(app.name, outcomes, timedelta(days=30), "bench"), actor="bench"
+            )
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        with store.engine.connect() as conn:  # one file: fold the write-ahead log in
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    for leftover in partial.parent.glob(partial.name + "-*"):
+        leftover.unlink()
+    partial.replace(path)
+    return path
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ stored JSON text for the caller to decode a whole page at once."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,20 +20,35 @@ from doorstep.store.labelled import (
 )
 from doorstep.store.tables import decisions, outcomes
 
-__all__ = ["REPLAY_COLUMNS", "iter_replay"]
+__all__ = ["REPLAY_COLUMNS", "iter_replay", "no_cycle_collection"]
 
 REPLAY_COLUMNS = (
     "id", "entity_id", "created_us", "model_version", "inputs", "score", "predicted_class",
     "action", "review", "control", "status", "final_action", "label", "value",
 )  # fmt: skip
-"""Columns of :func:`iter_replay`'s rows; ``inputs`` is JSON text, ``label`` and ``value`` the
-latest outcome's (null without one)."""
+"""Columns of :func:`iter_replay`'s rows, as the database driver returns them (``review`` and
+``control`` are 0/1 on SQLite); ``inputs`` is JSON text, ``label`` and ``value`` the latest
+outcome's (null without one)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 _latest_outcome = sa.and_(outcomes.c.decision_id == decisions.c.id, is_latest_outcome())
 """Joins a decision to its latest outcome (none: the decision's columns alone)."""
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a page of plain tuples is made or taken
+    apart: its tens of thousands of new tuples would otherwise set off collections that walk
+    the whole heap, again and again (tuples of scalars hold no cycles; nothing is leaked)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def iter_replay(
@@ -70,7 +86,12 @@ def iter_replay(
                 .order_by(decisions.c.created_at, decisions.c.id)
                 .limit(chunk_rows)
             )
-            page = [tuple(row) for row in conn.execute(query)]
+            result = conn.execute(query)
+            try:  # the driver's own tuples: no per-row result processing (bools may be 0/1)
+                with no_cycle_collection():
+                    page: list[tuple[Any, ...]] = list(result.cursor.fetchall())
+            finally:
+                result.close()
         if not page:
             return
         yield page

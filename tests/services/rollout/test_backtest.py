@@ -190,3 +190,34 @@ def test_inputs_of_other_json_types_are_replayed_and_broken_ones_counted(
     )
     expected[(made[1].action, direct["action"][1])] -= 1
     assert report.transitions == {k: n for k, n in expected.items() if n}
+
+
+def test_the_report_does_not_depend_on_where_the_pages_end(
+    store: Store, churn_loaded_app: LoadedApp, candidate: LoadedApp
+) -> None:
+    # half the decisions without an outcome, so pages mix labelled and unlabelled rows
+    customers = generate_customers(600, seed=9)
+    records = customers.to_dicts()
+    for day in range(2):
+        part = records[day::2]
+        batch = decide_batch(churn_loaded_app, pl.DataFrame(part))
+        recorded = record_batch(
+            churn_loaded_app, batch, part, now=T0 + timedelta(days=day, hours=1)
+        )
+        store.record([RecordRequest(recorded.decisions)], actor="test")
+    outcomes = simulate_outcomes(
+        customers, {r["customer_id"]: False for r in records}, observed_at=T0 + timedelta(days=10)
+    ).head(300)
+    _, errors = record_outcomes(churn_loaded_app.spec, store, outcomes.to_dicts(), actor="test",
+                                now=T0 + timedelta(days=11))  # fmt: skip
+    assert errors == []
+    reports = [
+        backtest(churn_loaded_app, candidate, store, chunk_rows=n).as_dict()
+        for n in (600, 1_000, 250, 97)  # one page, more than all, uneven pages, many pages
+    ]
+    assert reports[0]["decisions"] == 600 and reports[0]["labelled"] == 300
+    assert reports[0]["champion"]["review"] == int(
+        decide_batch(churn_loaded_app, customers, explain=False).decisions["review"].sum()
+    )
+    for other in reports[1:]:
+        assert other == reports[0]
