@@ -136,10 +136,10 @@ def report(app: LoadedApp, store: Store, profile: ReferenceProfile) -> Monitorin
 def test_estimated_errors_hold_the_realised_ones_then_rise_with_the_shift(
     app: LoadedApp, store: Store
 ) -> None:
-    profile = reference_profile(app)
-    assert profile is not None and profile.loss is not None
+    built = reference_profile(app)
+    assert built is not None and built.loss is not None
     # cached as the calibration is: the loss models survive the profile's Arrow round trip
-    profile = ReferenceProfile.from_bytes(profile.to_bytes())
+    profile = ReferenceProfile.from_bytes(built.to_bytes())
     assert profile.loss is not None and profile.loss.rows == 3_000
     decide_and_observe(app, store)
     found = report(app, store, profile)
@@ -156,10 +156,10 @@ def test_estimated_errors_hold_the_realised_ones_then_rise_with_the_shift(
             assert estimate.low <= realised.value <= estimate.high, (name, estimate, realised)
     before = max(w.estimated["mae"].value or 0 for w in section.windows[:SHIFT_DAY])
     for window in section.windows[SHIFT_DAY:]:
-        estimate, realised = window.estimated["mae"].value, window.realised["mae"].value
-        assert estimate is not None and realised is not None
-        assert estimate > 1.5 * before  # the estimate follows the errors up
-        assert realised > 1.5 * before  # as the realised errors go
+        guess, measured = window.estimated["mae"].value, window.realised["mae"].value
+        assert guess is not None and measured is not None
+        assert guess > 1.5 * before  # the estimate follows the errors up
+        assert measured > 1.5 * before  # as the realised errors go
     # shown in the JSON, the CLI table and the HTML report
     shown = section.to_dict()
     assert shown["method"] == "dle" and shown["loss"]["rows"] == 3_000
@@ -207,10 +207,11 @@ def test_estimated_error_thresholds_are_checked_against_the_task(
     app: LoadedApp, tmp_path: Path
 ) -> None:
     text = SPEC + "  alerts:\n    connectors: [x]\n    estimated: {auc: {alert: 0.7}}\n"
+    connector = "\nconnectors: {x: {type: file, path: a.jsonl}}"
     (tmp_path / "doorstep.yaml").write_text(
-        text.replace("actions: {inspect: {}}", "actions: {inspect: {}}\nconnectors: {x: {type: file, path: a.jsonl}}")
+        text.replace("actions: {inspect: {}}", "actions: {inspect: {}}" + connector)
     )
-    with pytest.raises(SpecError, match="auc is not estimated for regression models; use mae, rmse"):
+    with pytest.raises(SpecError, match="auc is not estimated for regression models; use mae"):
         load_app(tmp_path / "doorstep.yaml")
     with pytest.raises(ValueError, match="higher is worse"):
         AlertsSpec.model_validate(
@@ -229,6 +230,6 @@ def test_the_interval_narrows_with_the_window() -> None:
     assert b.high - 5.0 == pytest.approx(1.959964 * 4.0 / 100)
     rmse = large.result()["rmse"]
     assert rmse.value == pytest.approx(40.0**0.5)
-    assert rmse.low is not None and rmse.high is not None
+    assert rmse.value is not None and rmse.low is not None and rmse.high is not None
     assert rmse.low < rmse.value < rmse.high
     assert EstimatedLoss(1.0, 1.0).result()["mae"].value is None

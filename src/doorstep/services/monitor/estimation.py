@@ -152,7 +152,9 @@ def _realised(quality: QualityWindow, minimum: int, value: Interval | None) -> d
     if report.labelled < minimum:
         return {}
     if report.task == "regression":
-        return {name: report.metrics[name] for name in ESTIMATED_LOSSES if name in report.metrics}
+        return {
+            name: interval for name, interval in report.metrics.items() if name in ESTIMATED_LOSSES
+        }
     if report.task != "binary":
         return {}
     out = {name: report.metrics[name] for name in ("auc", "precision", "recall")}

@@ -52,13 +52,9 @@ def _lines(section: EstimationSection, key: str) -> list[ThresholdLine]:
     limit = section.thresholds.get(key)
     if limit is None:
         return []
+    sign = "≥" if limit.direction == "higher_is_worse" else "≤"
     return [
-        ThresholdLine(
-            value,
-            level,
-            f"estimated {NAMES[key]} {level} {'≥' if limit.direction == 'higher_is_worse' else '≤'} "
-            f"{value:g}",
-        )
+        ThresholdLine(value, level, f"estimated {NAMES[key]} {level} {sign} {value:g}")
         for level, value in (("warn", limit.warn), ("alert", limit.alert))
         if value is not None
     ]
