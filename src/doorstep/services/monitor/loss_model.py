@@ -29,7 +29,14 @@ from doorstep.core.stats.loss_estimate import EstimatedLoss, LossModel
 if TYPE_CHECKING:
     from doorstep.services.apps.loading import LoadedApp
 
-__all__ = ["LOSS_PARAMS", "MIN_REFERENCE_ROWS", "LossObserver", "fit_loss_model", "loss_features"]
+__all__ = [
+    "LOSS_PARAMS",
+    "MIN_REFERENCE_ROWS",
+    "LossObserver",
+    "fit_loss",
+    "fit_loss_model",
+    "loss_features",
+]
 
 LOSS_PARAMS: dict[str, Any] = {
     "objective": "regression",
@@ -113,7 +120,18 @@ def fit_loss_model(app: LoadedApp, scores: pl.Series | None) -> tuple[LossModel 
             f"the reference column {field!r} holds {int(known.sum())} numeric outcomes; "
             f"estimating the model's errors needs at least {MIN_REFERENCE_ROWS}"
         )
-    kinds = loss_features(spec, reference)
+    kept = reference.filter(pl.Series(known))
+    return fit_loss(kept, loss_features(spec, reference), predicted[known], measured[known]), None
+
+
+def fit_loss(
+    reference: pl.DataFrame,
+    kinds: dict[str, bool],
+    predicted: npt.NDArray[np.float64],
+    measured: npt.NDArray[np.float64],
+) -> LossModel:
+    """The loss models of ``reference``'s inputs ``kinds`` (name: categorical or not), the
+    model's ``predicted`` values and the ``measured`` outcomes (all finite, row for row)."""
     categories = {
         name: tuple(
             sorted(v for v in reference[name].cast(pl.String).unique().to_list() if v is not None)
@@ -122,24 +140,21 @@ def fit_loss_model(app: LoadedApp, scores: pl.Series | None) -> tuple[LossModel 
         if categorical
     }
     shell = LossModel(tuple(kinds), categories, "", "", 0, 0.0, 0.0, 0.0, 0.0)
-    matrix = _matrix(reference.filter(pl.Series(known)), shell, predicted[known])
-    error = measured[known] - predicted[known]
+    matrix = _matrix(reference, shell, predicted)
+    error = measured - predicted
     absolute, squared = np.abs(error), error * error
     categorical = [i for i, name in enumerate(kinds) if kinds[name]]
-    return (
-        LossModel(
-            features=tuple(kinds),
-            categories=categories,
-            absolute=_fit(matrix, absolute, categorical),
-            squared=_fit(matrix, squared, categorical),
-            rows=int(known.sum()),
-            absolute_sd=float(absolute.std(ddof=1)),
-            squared_sd=float(squared.std(ddof=1)),
-            reference_mae=float(absolute.mean()),
-            reference_rmse=float(np.sqrt(squared.mean())),
-            params=dict(LOSS_PARAMS),
-        ),
-        None,
+    return LossModel(
+        features=tuple(kinds),
+        categories=categories,
+        absolute=_fit(matrix, absolute, categorical),
+        squared=_fit(matrix, squared, categorical),
+        rows=int(predicted.size),
+        absolute_sd=float(absolute.std(ddof=1)),
+        squared_sd=float(squared.std(ddof=1)),
+        reference_mae=float(absolute.mean()),
+        reference_rmse=float(np.sqrt(squared.mean())),
+        params=dict(LOSS_PARAMS),
     )
 
 
