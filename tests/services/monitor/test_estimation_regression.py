@@ -25,11 +25,13 @@ from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp, load_app
 from doorstep.services.monitor.alert_observations import observe
 from doorstep.services.monitor.drift import reference_profile
+from doorstep.services.monitor.loss_model import LossObserver, fit_loss
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
 from doorstep.services.outcomes.ingest import record_outcomes
 from doorstep.store import RecordRequest, Store
 from doorstep.types import Decision, DecisionStatus, MonitoringReport
+from doorstep.web.estimation_schemas import EstimatedOut
 
 SPEC = """\
 app: {name: repairs, owner: ops@example.com}
@@ -164,6 +166,9 @@ def test_estimated_errors_hold_the_realised_ones_then_rise_with_the_shift(
     shown = section.to_dict()
     assert shown["method"] == "dle" and shown["loss"]["rows"] == 3_000
     assert set(shown["windows"][0]["mae"]) == {"value", "low", "high", "status", "realised"}
+    api = EstimatedOut.model_validate(shown)  # the API's schema of the section
+    assert api.method == "dle" and api.loss is not None
+    assert api.windows[-1].mae is not None and api.windows[-1].mae.realised is not None
     out = Console(width=200, record=True)
     render_report(found, out)
     text = out.export_text()
@@ -233,3 +238,22 @@ def test_the_interval_narrows_with_the_window() -> None:
     assert rmse.value is not None and rmse.low is not None and rmse.high is not None
     assert rmse.low < rmse.value < rmse.high
     assert EstimatedLoss(1.0, 1.0).result()["mae"].value is None
+
+
+def test_categories_are_coded_by_the_reference_and_an_unseen_one_is_missing() -> None:
+    rng = np.random.default_rng(5)
+    site = rng.choice(["north", "south"], 2_000)
+    measured = np.where(site == "north", rng.normal(0, 1, 2_000), rng.normal(0, 10, 2_000))
+    reference = pl.DataFrame({"site": site, "load": rng.normal(0, 1, 2_000)})
+    loss = fit_loss(reference, {"site": True, "load": False}, np.zeros(2_000), measured)
+    assert loss.categories == {"site": ("north", "south")}
+    observer = LossObserver(loss)
+    for index, name in enumerate(["north", "south", "west"]):
+        window = pl.DataFrame({"site": [name] * 500, "load": rng.normal(0, 1, 500)})
+        observer.update(index, window.with_columns(score=pl.lit(0.0)))
+        observer.finish(index)
+    mae = [observer.results[i][1]["mae"].value for i in range(3)]
+    assert all(value is not None for value in mae)
+    north, south, west = (float(value or 0) for value in mae)
+    assert north < 2 < 6 < south  # E|N(0, 1)| = 0.8, E|N(0, 10)| = 8
+    assert north < west < south  # unseen: missing, between the two
