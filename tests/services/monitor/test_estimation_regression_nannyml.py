@@ -12,8 +12,9 @@ fit LightGBM regressors of the absolute and squared errors on the reference, but
 settings (NannyML: LightGBM's defaults, 100 rounds at rate 0.1 with 31 leaves, threads and seed
 unset; doorstep: :data:`~doorstep.services.monitor.loss_model.LOSS_PARAMS`), so the estimates
 are not equal (here within 1.3% of each other): the test asks them to be within 3% of each
-other and both within 10% of the realised MAE and RMSE in every window, and the sampling errors to agree (the same rule, ``sd / √n`` from the
-reference: within 1%; NannyML draws ±3 of them, doorstep ±1.96).
+other and both within 10% of the realised MAE and RMSE in every window, and the MAE's sampling
+errors to agree (the same rule, ``sd / √n`` from the reference: within 1%; NannyML draws ±3 of
+them, doorstep ±1.96).
 """
 
 from __future__ import annotations
