@@ -24,7 +24,7 @@ from doorstep.errors import SpecError
 from doorstep.ids import new_id
 from doorstep.services.apps.loading import LoadedApp, load_app
 from doorstep.services.monitor.alert_observations import observe
-from doorstep.services.monitor.drift import reference_profile
+from doorstep.services.monitor.drift import ProfileCache, reference_profile
 from doorstep.services.monitor.loss_model import LossObserver, fit_loss
 from doorstep.services.monitor.report import monitoring_report
 from doorstep.services.monitor.report_html import render_report_html
@@ -191,12 +191,24 @@ def test_estimated_errors_hold_the_realised_ones_then_rise_with_the_shift(
     assert judged is not None
 
 
-def test_the_loss_models_are_fitted_deterministically(app: LoadedApp) -> None:
+def test_the_loss_models_are_fitted_deterministically_and_cached(
+    app: LoadedApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first, second = reference_profile(app), reference_profile(app)
     assert first is not None and second is not None
     assert first.loss is not None and second.loss is not None
     assert first.loss.absolute == second.loss.absolute
     assert first.loss.squared == second.loss.squared
+    ProfileCache(tmp_path / "profiles").get(app)  # fitted once, written with the profile
+
+    def refit(*args: object) -> None:
+        raise AssertionError("the loss models were fitted again")
+
+    monkeypatch.setattr("doorstep.services.monitor.drift.fit_loss_model", refit)
+    cached = ProfileCache(tmp_path / "profiles").get(app)  # a restart: read, not fitted
+    assert cached is not None and cached.loss is not None
+    assert cached.loss.absolute == first.loss.absolute
+    assert len(list((tmp_path / "profiles").glob("*.arrow"))) == 1
 
 
 def test_a_regression_reference_without_outcomes_says_why(app: LoadedApp, tmp_path: Path) -> None:
