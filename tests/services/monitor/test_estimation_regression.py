@@ -87,9 +87,15 @@ def app(tmp_path: Path) -> LoadedApp:
     return load_app(tmp_path / "doorstep.yaml")
 
 
-def decide_and_observe(app: LoadedApp, store: Store) -> None:
+def decide_and_observe(app: LoadedApp, store: Store, *, concept: bool = False) -> None:
+    """Four days of decisions and their costs: from ``SHIFT_DAY`` on the machines vibrate more
+    (covariate shift) or, with ``concept``, vibrate as before but every repair costs 40 more
+    (concept drift: the same inputs, another outcome)."""
     for day in range(DAYS):
-        batch = machines(PER_DAY, seed=100 + day, shift=3.0 if day >= SHIFT_DAY else 0.0)
+        shifted = day >= SHIFT_DAY
+        batch = machines(PER_DAY, seed=100 + day, shift=3.0 if shifted and not concept else 0.0)
+        if shifted and concept:
+            batch = batch.with_columns(pl.col("cost") + 40)
         scores = app.model.predict(batch.select("temperature", "vibration"))
         decisions = [
             Decision(
@@ -189,6 +195,21 @@ def test_estimated_errors_hold_the_realised_ones_then_rise_with_the_shift(
     assert ">=" in seen["estimated.mae"].checks[0]
     judged = report(app, store, profile).estimated
     assert judged is not None
+
+
+def test_concept_drift_shows_as_estimated_and_realised_errors_diverging(
+    app: LoadedApp, store: Store
+) -> None:
+    profile = reference_profile(app)
+    assert profile is not None
+    decide_and_observe(app, store, concept=True)
+    section = report(app, store, profile).estimated
+    assert section is not None
+    # the inputs did not move, so neither does the estimate; the realised error does
+    assert [bool(w.diverged) for w in section.windows] == [False, False, True, True]
+    assert set(section.windows[-1].diverged) == {"mae", "rmse"}
+    first, last = section.windows[0].estimated["mae"], section.windows[-1].estimated["mae"]
+    assert first.value is not None and last.value == pytest.approx(first.value, rel=0.1)
 
 
 def test_the_loss_models_are_fitted_deterministically_and_cached(
