@@ -1,4 +1,4 @@
-"""The estimation benchmark still runs: small sizes, both measures, figures written."""
+"""The estimation benchmark still runs: small sizes, every measure, figures written."""
 
 from __future__ import annotations
 
@@ -31,5 +31,8 @@ def test_bench_estimation_runs_at_a_tiny_size(tmp_path: Path) -> None:
     saved = json.loads(figures.read_text())
     assert saved["estimation"]["decisions"] == 50_000
     assert 0.5 < saved["estimation"]["auc"] < 1
+    dle = saved["dle"]  # the loss models' estimate of a window like their reference
+    assert dle["decisions"] == 50_000
+    assert dle["estimated_mae"] == pytest.approx(dle["realised_mae"], rel=0.05)
     assert saved["multivariate"]["window"] == 5_000
     assert saved["multivariate"]["status"] == "ok"  # two samples of one distribution

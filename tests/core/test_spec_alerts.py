@@ -153,9 +153,22 @@ def test_estimated_thresholds_are_checked() -> None:
     regression = regression.replace("      brier: {alert: 0.25}\n", "")
     found = problems(regression)
     assert any(
-        "monitoring.alerts.estimated.auc: quality is estimated for binary classifiers only" in i
+        "monitoring.alerts.estimated.auc: auc is not estimated for regression models; "
+        "use mae, rmse" in i
         for i in found
     ), found
+    multiclass = text.replace("model: {path: m.txt}", "model: {path: m.txt, task: multiclass}")
+    found = problems(multiclass.replace("      brier: {alert: 0.25}\n", ""))
+    assert any(
+        "estimated.auc: auc is not estimated for multiclass models; quality is estimated for "
+        "binary and regression models only" in i
+        for i in found
+    ), found
+    binary = text.replace("estimated: {auc:", "estimated: {mae: {alert: 3}, auc:", 1)
+    assert any(
+        "estimated.mae: mae is not estimated for binary models; use auc" in i
+        for i in problems(binary)
+    ), problems(binary)
 
 
 MAIL = "  mail: {type: email, host: smtp.example.com, sender: doorstep@example.com}\n"

@@ -1,6 +1,7 @@
 """How ``doorstep monitor`` shows estimated quality: per window, each metric estimated from
-the calibrated scores (with its 95% sampling interval) beside the realised one once outcomes
-are known, a mark where they diverge, and the calibration it stands on."""
+the calibrated scores (binary) or the loss models (regression), with its 95% sampling
+interval, beside the realised one once outcomes are known, a mark where they diverge, and the
+calibration or the reference errors it stands on."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ __all__ = ["render_estimation"]
 
 _STYLE = {"warn": "yellow", "alert": "bold red", "insufficient_data": "dim"}
 _MARK = {"ok": "✓", "warn": "▲", "alert": "✖", "insufficient_data": "(few)"}
-_SHOWN = ("auc", "precision", "recall", "f1", "expected_value")
-_SHORT = {"precision": "prec.", "expected_value": "value"}
+_SHOWN = ("auc", "precision", "recall", "f1", "expected_value", "mae", "rmse")
+_SHORT = {"precision": "prec.", "expected_value": "value", "mae": "MAE", "rmse": "RMSE"}
 
 
 def _estimate(item: Interval | None) -> str:
@@ -62,6 +63,17 @@ def render_estimation(section: EstimationSection, out: Console, *, window: str =
             cells.append(text + _realised(entry.realised.get(name), name in entry.diverged))
         table.add_row(*cells)
     out.print(table)
+    loss = section.loss
+    if loss is not None:
+        out.print(
+            f"Errors estimated by loss models fitted on {loss.rows} reference outcomes (MAE "
+            f"{loss.reference_mae:.4g}, RMSE {loss.reference_rmse:.4g} there). Each cell: the "
+            "estimate from n decisions, ± its 95% sampling interval, → the realised value once "
+            "outcomes are known; ≠ marks one outside the interval (the loss models no longer "
+            "hold: concept drift).",
+            highlight=False,
+            soft_wrap=True,
+        )
     check = section.calibration
     if check is not None:
         out.print(

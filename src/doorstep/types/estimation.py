@@ -1,7 +1,9 @@
-"""The estimated-quality section of a monitoring report: each window's quality estimated from
-its decisions' calibrated scores before any outcome is known (confidence-based performance
-estimation, :mod:`doorstep.core.stats.estimate`), beside the realised quality once outcomes
-arrive, with the calibration it stands on and how well that was checked."""
+"""The estimated-quality section of a monitoring report: each window's quality estimated before
+any outcome is known, beside the realised quality once outcomes arrive. Binary classifiers:
+from the decisions' calibrated scores (confidence-based performance estimation,
+:mod:`doorstep.core.stats.estimate`), with the calibration it stands on and how well that was
+checked; regression models: from loss regressors fitted on the reference (direct loss
+estimation, :mod:`doorstep.core.stats.loss_estimate`), with the reference's own errors."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from doorstep.core.stats.drift_report import Status, worst_status
 from doorstep.core.stats.intervals import Interval
 from doorstep.core.stats.quality_status import QualityThreshold
 
-__all__ = ["CalibrationCheck", "EstimatedWindow", "EstimationSection"]
+__all__ = ["CalibrationCheck", "EstimatedWindow", "EstimationSection", "LossCheck"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,23 @@ class CalibrationCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class LossCheck:
+    """What the loss models of a regression model were fitted on: the reference rows with an
+    outcome, and the model's realised MAE and RMSE on them."""
+
+    rows: int
+    reference_mae: float
+    reference_rmse: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "reference_mae": self.reference_mae,
+            "reference_rmse": self.reference_rmse,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class EstimatedWindow:
     """One window: each metric estimated (with its sampling interval), the realised one when
     outcomes are known, and their judgement."""
@@ -56,7 +75,8 @@ class EstimatedWindow:
     """Each estimated metric against ``monitoring.alerts.estimated`` (``None``: no threshold)."""
     diverged: tuple[str, ...] = ()
     """Metrics whose realised value lies outside the estimate's interval and whose own interval
-    misses it too: the calibration no longer holds (concept drift, see monitoring.md)."""
+    misses it too: the calibration (or the loss models) no longer holds (concept drift, see
+    monitoring.md)."""
 
     @property
     def status(self) -> Status | None:
@@ -90,11 +110,16 @@ class EstimationSection:
     calibration: CalibrationCheck | None
     predicted: str
     """What counts as a positive prediction: ``action`` (the policy chose an action other than
-    ``none``) or ``score >= t`` (``monitoring.threshold``)."""
+    ``none``) or ``score >= t`` (``monitoring.threshold``); for regression, ``score`` (the
+    prediction whose error is estimated)."""
     windows: tuple[EstimatedWindow, ...] = ()
     thresholds: Mapping[str, QualityThreshold] = field(default_factory=dict)
     min_rows: int = 0
     """Decisions a window needs before its estimates are judged."""
+    method: str = "cbpe"
+    """``cbpe`` (binary classifiers) or ``dle`` (regression: direct loss estimation)."""
+    loss: LossCheck | None = None
+    """What the loss models were fitted on (``dle`` only)."""
 
     @property
     def status(self) -> Status | None:
@@ -111,8 +136,9 @@ class EstimationSection:
         return {
             "available": self.available,
             "note": self.note,
-            "method": "cbpe" if self.available else None,
+            "method": self.method if self.available else None,
             "calibration": None if self.calibration is None else self.calibration.to_dict(),
+            "loss": None if self.loss is None else self.loss.to_dict(),
             "predicted": self.predicted,
             "thresholds": {name: t.as_dict() for name, t in self.thresholds.items()},
             "min_rows": self.min_rows,

@@ -42,6 +42,10 @@ class EstimatedWindowOut(BaseModel):
     recall: EstimatedMetricOut | None = None
     f1: EstimatedMetricOut | None = None
     expected_value: EstimatedMetricOut | None = None
+    mae: EstimatedMetricOut | None = None
+    """Regression: mean absolute error estimated by the loss models."""
+    rmse: EstimatedMetricOut | None = None
+    """Regression: root mean squared error estimated by the loss models."""
 
 
 class CalibrationOut(BaseModel):
@@ -51,6 +55,14 @@ class CalibrationOut(BaseModel):
     ece_raw: float
     ece_calibrated: float
     """Expected calibration error of the scores calibrated out of fold."""
+
+
+class LossOut(BaseModel):
+    """What a regression model's loss models were fitted on (``method: dle``)."""
+
+    rows: int
+    reference_mae: float
+    reference_rmse: float
 
 
 class EstimatedThresholdOut(BaseModel):
@@ -64,10 +76,13 @@ class EstimatedOut(BaseModel):
 
     available: bool
     note: str | None
-    method: Literal["cbpe"] | None
+    method: Literal["cbpe", "dle"] | None
+    """``cbpe``: binary classifiers' calibrated scores; ``dle``: regression models' errors
+    predicted by loss models fitted on the reference."""
     calibration: CalibrationOut | None
+    loss: LossOut | None = None
     predicted: str
-    """A positive prediction: ``action`` or ``score >= t``."""
+    """A positive prediction: ``action`` or ``score >= t`` (regression: ``score``)."""
     thresholds: dict[str, EstimatedThresholdOut]
     min_rows: int
     status: Judged | None

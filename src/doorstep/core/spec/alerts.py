@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALERT_CONNECTOR_TYPES",
+    "ESTIMATED_BINARY",
+    "ESTIMATED_REGRESSION",
     "HIGHER_IS_WORSE",
     "LOWER_IS_WORSE",
     "AlertScheduleSpec",
@@ -55,6 +57,10 @@ HIGHER_IS_WORSE: tuple[AlertedMetric, ...] = (
     "override_rate",
     "rejected_rate",
 )
+ESTIMATED_BINARY = ("auc", "precision", "recall", "f1", "expected_value")
+"""Metrics estimated for binary classifiers before outcomes (lower is worse)."""
+ESTIMATED_REGRESSION = ("mae", "rmse")
+"""Metrics estimated for regression models before outcomes (higher is worse)."""
 ALERT_CONNECTOR_TYPES = ("webhook", "chat", "email", "file")
 """Connectors that can carry an alert (a SQL row has no place for a message)."""
 _TASK_METRICS = {
@@ -147,8 +153,10 @@ class QualityAlertSpec(_Strict):
 
 
 class EstimatedAlertSpec(_Strict):
-    """Thresholds on quality estimated before outcomes arrive (binary classifiers; lower is
-    worse for every one), judged on each window's decisions."""
+    """Thresholds on quality estimated before outcomes arrive, judged on each window's
+    decisions: binary classifiers' ``auc``, ``precision``, ``recall``, ``f1`` and
+    ``expected_value`` (lower is worse), regression models' ``mae`` and ``rmse`` (higher is
+    worse)."""
 
     auc: QualityThresholdSpec | None = None
     """Estimated AUC, e.g. ``{warn: 0.72, alert: 0.65}``."""
@@ -157,18 +165,29 @@ class EstimatedAlertSpec(_Strict):
     f1: QualityThresholdSpec | None = None
     expected_value: QualityThresholdSpec | None = None
     """Expected value per decision (the actions' ``value`` and ``cost``)."""
+    mae: QualityThresholdSpec | None = None
+    """Regression: estimated mean absolute error, e.g. ``{warn: 12, alert: 15}``."""
+    rmse: QualityThresholdSpec | None = None
+    """Regression: estimated root mean squared error."""
 
     def thresholds(self) -> dict[str, QualityThresholdSpec]:
         """The metrics given, by name."""
-        names = ("auc", "precision", "recall", "f1", "expected_value")
+        names = (*ESTIMATED_BINARY, *ESTIMATED_REGRESSION)
         return {n: t for n in names if (t := getattr(self, n)) is not None}
 
     @model_validator(mode="after")
     def _ordered(self) -> EstimatedAlertSpec:
         for name, given in self.thresholds().items():
-            if given.warn is not None and given.alert is not None and given.warn < given.alert:
+            if given.warn is None or given.alert is None:
+                continue
+            if name in ESTIMATED_BINARY and given.warn < given.alert:
                 raise ValueError(
                     f"{name}: lower is worse, so 'warn' ({given.warn}) must be at or above "
+                    f"'alert' ({given.alert})"
+                )
+            if name in ESTIMATED_REGRESSION and given.warn > given.alert:
+                raise ValueError(
+                    f"{name}: higher is worse, so 'warn' ({given.warn}) must be at or below "
                     f"'alert' ({given.alert})"
                 )
         return self
@@ -310,12 +329,20 @@ def alert_issues(doc: SpecDocument) -> list[SpecIssue]:
                     "to monitoring.alerts.quality",
                 )
             )
-    if spec.model.task != "binary":
-        for estimated in alerts.estimated.thresholds():
+    estimable = {"binary": ESTIMATED_BINARY, "regression": ESTIMATED_REGRESSION}.get(
+        spec.model.task, ()
+    )
+    for estimated in alerts.estimated.thresholds():
+        if estimated not in estimable:
             issues.append(
                 doc.issue(
                     (*base, "estimated", estimated),
-                    f"quality is estimated for binary classifiers only, not {spec.model.task}",
+                    f"{estimated} is not estimated for {spec.model.task} models; "
+                    + (
+                        f"use {', '.join(estimable)}"
+                        if estimable
+                        else "quality is estimated for binary and regression models only"
+                    ),
                 )
             )
     guard = alerts.canary

@@ -33,6 +33,7 @@ from doorstep.core.stats.kernels import (
     ecdf_from_sorted,
     quantiles,
 )
+from doorstep.core.stats.loss_estimate import LossModel
 from doorstep.core.stats.reconstruction import ReconstructionModel
 from doorstep.core.stats.reference_thresholds import ReferenceLabels
 from doorstep.core.stats.tally import (
@@ -129,6 +130,8 @@ class ReferenceProfile:
     labels: ReferenceLabels | None = None
     """The reference's scores beside its outcomes, kept when the spec derives quality
     thresholds from the reference."""
+    loss: LossModel | None = None
+    """The loss regressors fitted on the reference outcomes (regression quality estimated)."""
 
     def to_arrow(self) -> pa.Table:
         """One row per column (``role`` feature or score); settings and attributions in the
@@ -178,6 +181,8 @@ class ReferenceProfile:
             meta["reconstruction"] = self.reconstruction.to_dict()
         if self.labels is not None:
             meta["labels"] = self.labels.to_dict()
+        if self.loss is not None:
+            meta["loss"] = self.loss.to_dict()
         schema = _ARROW_SCHEMA.with_metadata({"doorstep": json.dumps(meta)})
         arrays = []
         for column in schema:
@@ -262,6 +267,7 @@ class ReferenceProfile:
             if "reconstruction" in meta
             else None,
             ReferenceLabels.from_dict(meta["labels"]) if "labels" in meta else None,
+            LossModel.from_dict(meta["loss"]) if "loss" in meta else None,
         )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-from doorstep.core.spec.alerts import HIGHER_IS_WORSE, AlertsSpec
+from doorstep.core.spec.alerts import ESTIMATED_REGRESSION, HIGHER_IS_WORSE, AlertsSpec
 from doorstep.core.spec.models import Spec
 from doorstep.core.stats.drift_report import (
     RANK,
@@ -17,7 +17,7 @@ from doorstep.core.stats.drift_report import (
     Threshold,
 )
 from doorstep.core.stats.quality_report import QualityMetric
-from doorstep.core.stats.quality_status import QualityThreshold, quality_status
+from doorstep.core.stats.quality_status import Direction, QualityThreshold, quality_status
 from doorstep.services.monitor.alert_messages import Observation, statistic_name
 from doorstep.services.monitor.quality_judgement import alert_thresholds, quality_minimum
 from doorstep.types.drift import DriftSection, DriftWindow
@@ -101,7 +101,10 @@ def _estimated_observations(
     minimum = spec.monitoring.min_samples.quality
     out: list[Observation] = []
     for metric, given in alerts.estimated.thresholds().items():
-        limit = QualityThreshold(given.warn, given.alert, "lower_is_worse")
+        direction: Direction = (
+            "higher_is_worse" if metric in ESTIMATED_REGRESSION else "lower_is_worse"
+        )
+        limit = QualityThreshold(given.warn, given.alert, direction)
         statuses: list[tuple[Status, float | None, int]] = []
         for entry in windows:
             interval = entry.estimated.get(metric)
@@ -113,7 +116,8 @@ def _estimated_observations(
         label = f"estimated {statistic_name(metric)}"
         checks: tuple[str, ...] = ()
         if status in _LEVELS and value is not None:
-            checks = (f"{label} {value:.4g} <= {threshold:g} ({status})",)
+            sign = ">=" if direction == "higher_is_worse" else "<="
+            checks = (f"{label} {value:.4g} {sign} {threshold:g} ({status})",)
         out.append(
             Observation(
                 subject=f"estimated.{metric}",

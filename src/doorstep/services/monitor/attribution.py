@@ -100,6 +100,7 @@ class AppProfile(ReferenceProfile):
             profile.calibration_note,
             profile.reconstruction,
             profile.labels,
+            profile.loss,
             attribution=attribution,
         )
 

@@ -46,6 +46,7 @@ from doorstep.services.monitor.attribution import (
     reference_sample,
 )
 from doorstep.services.monitor.calibration import reference_calibration, reference_labels
+from doorstep.services.monitor.loss_model import fit_loss_model
 from doorstep.store.protocols import OutcomeStore
 from doorstep.types.drift import DriftSection, DriftWindow
 
@@ -63,7 +64,7 @@ __all__ = [
     "reference_profile",
 ]
 
-PROFILE_FORMAT = 3
+PROFILE_FORMAT = 4
 """Bumped when a cached profile must be rebuilt (part of every cache key)."""
 SCORE_COLUMN = "score"
 ACTION_COLUMN = "action"
@@ -144,10 +145,14 @@ def reference_profile(app: LoadedApp) -> AppProfile | None:
         ranges=_ranges(app.spec),
     )
     calibration, note = reference_calibration(app, scores)
+    loss = None
+    if app.spec.model.task == "regression":
+        loss, note = fit_loss_model(app, scores)
     profile = replace(
         profile,
         calibration=calibration,
         calibration_note=note,
+        loss=loss,
         reconstruction=fit_reconstruction(reference, features),
         labels=reference_labels(app, scores) if _derives(app.spec) else None,
     )

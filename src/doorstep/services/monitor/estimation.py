@@ -20,8 +20,14 @@ from doorstep.core.spec.models import Spec
 from doorstep.core.stats.calibration import ScoreCalibration
 from doorstep.core.stats.estimate import EstimatedQuality
 from doorstep.core.stats.intervals import Interval, z_value
+from doorstep.core.stats.loss_estimate import ESTIMATED_LOSSES, LossModel
 from doorstep.core.stats.quality_status import QualityThreshold, quality_status
-from doorstep.types.estimation import CalibrationCheck, EstimatedWindow, EstimationSection
+from doorstep.types.estimation import (
+    CalibrationCheck,
+    EstimatedWindow,
+    EstimationSection,
+    LossCheck,
+)
 from doorstep.types.monitoring import QualityWindow
 
 __all__ = [
@@ -29,12 +35,15 @@ __all__ = [
     "RealisedValue",
     "estimated_thresholds",
     "estimation_section",
+    "loss_section",
     "predicted_rule",
     "unavailable",
 ]
 
 
 def predicted_rule(spec: Spec) -> str:
+    if spec.model.task == "regression":
+        return "score"
     threshold = spec.monitoring.threshold
     return "action" if threshold is None else f"score >= {threshold:g}"
 
@@ -125,7 +134,11 @@ def estimated_thresholds(spec: Spec) -> dict[str, QualityThreshold]:
     if alerts is None:
         return {}
     return {
-        name: QualityThreshold(given.warn, given.alert, "lower_is_worse")
+        name: QualityThreshold(
+            given.warn,
+            given.alert,
+            "higher_is_worse" if name in ESTIMATED_LOSSES else "lower_is_worse",
+        )
         for name, given in alerts.estimated.thresholds().items()
     }
 
@@ -136,7 +149,13 @@ def unavailable(spec: Spec, note: str) -> EstimationSection:
 
 def _realised(quality: QualityWindow, minimum: int, value: Interval | None) -> dict[str, Interval]:
     report = quality.quality
-    if report.task != "binary" or report.labelled < minimum:
+    if report.labelled < minimum:
+        return {}
+    if report.task == "regression":
+        return {
+            name: interval for name, interval in report.metrics.items() if name in ESTIMATED_LOSSES
+        }
+    if report.task != "binary":
         return {}
     out = {name: report.metrics[name] for name in ("auc", "precision", "recall")}
     precision, recall = out["precision"].value, out["recall"].value
@@ -174,21 +193,12 @@ def estimation_section(
     """The estimated windows of ``bounds`` beside the realised ``quality`` windows, judged."""
     thresholds = estimated_thresholds(spec)
     minimum = spec.monitoring.min_samples.quality
-    windows = []
-    for index, (start, end) in enumerate(bounds):
-        rows, estimated = observer.results.get(index, (0, {}))
-        realised = _realised(quality[index], minimum, realised_value.result(index))
-        statuses = {
-            name: quality_status(interval.value, rows, minimum, thresholds.get(name))
-            for name, interval in estimated.items()
-        }
-        for name in thresholds:  # a window without decisions has nothing to judge
-            statuses.setdefault(name, "insufficient_data")
-        windows.append(
-            EstimatedWindow(
-                start, end, rows, estimated, realised, statuses, _diverged(estimated, realised)
-            )
-        )
+    windows = _windows(
+        spec,
+        observer.results,
+        bounds,
+        [_realised(quality[i], minimum, realised_value.result(i)) for i in range(len(bounds))],
+    )
     return EstimationSection(
         available=True,
         note=None,
@@ -200,7 +210,59 @@ def estimation_section(
             calibration.ece_calibrated,
         ),
         predicted=predicted_rule(spec),
-        windows=tuple(windows),
+        windows=windows,
         thresholds=thresholds,
         min_rows=minimum,
     )
+
+
+def loss_section(
+    spec: Spec,
+    model: LossModel,
+    results: Mapping[int, tuple[int, dict[str, Interval]]],
+    bounds: Sequence[tuple[datetime, datetime]],
+    quality: Sequence[QualityWindow],
+) -> EstimationSection:
+    """A regression model's estimated MAE and RMSE per window (``results`` of a
+    :class:`~doorstep.services.monitor.loss_model.LossObserver`) beside the realised ones."""
+    minimum = spec.monitoring.min_samples.quality
+    windows = _windows(
+        spec, results, bounds, [_realised(quality[i], minimum, None) for i in range(len(bounds))]
+    )
+    return EstimationSection(
+        available=True,
+        note=None,
+        calibration=None,
+        predicted=predicted_rule(spec),
+        windows=windows,
+        thresholds=estimated_thresholds(spec),
+        min_rows=minimum,
+        method="dle",
+        loss=LossCheck(model.rows, model.reference_mae, model.reference_rmse),
+    )
+
+
+def _windows(
+    spec: Spec,
+    results: Mapping[int, tuple[int, dict[str, Interval]]],
+    bounds: Sequence[tuple[datetime, datetime]],
+    realised_by_window: Sequence[dict[str, Interval]],
+) -> tuple[EstimatedWindow, ...]:
+    thresholds = estimated_thresholds(spec)
+    minimum = spec.monitoring.min_samples.quality
+    windows = []
+    for index, (start, end) in enumerate(bounds):
+        rows, estimated = results.get(index, (0, {}))
+        realised = realised_by_window[index]
+        statuses = {
+            name: quality_status(interval.value, rows, minimum, thresholds.get(name))
+            for name, interval in estimated.items()
+        }
+        for name in thresholds:  # a window without decisions has nothing to judge
+            statuses.setdefault(name, "insufficient_data")
+        windows.append(
+            EstimatedWindow(
+                start, end, rows, estimated, realised, statuses, _diverged(estimated, realised)
+            )
+        )
+    return tuple(windows)

@@ -24,13 +24,15 @@ from doorstep.core.stats.reference_thresholds import ReferenceLabels
 from doorstep.core.stats.roi import ActionEconomics, RoiAccumulator
 from doorstep.core.windows import window_start as calendar_start
 from doorstep.services.monitor.blas import with_one_blas_thread
-from doorstep.services.monitor.drift import drift_windows
+from doorstep.services.monitor.drift import WindowObserver, drift_windows
 from doorstep.services.monitor.estimation import (
     EstimationObserver,
     RealisedValue,
     estimation_section,
+    loss_section,
     unavailable,
 )
+from doorstep.services.monitor.loss_model import LossObserver
 from doorstep.services.monitor.overrides import OverridesAccumulator
 from doorstep.services.monitor.quality_judgement import (
     derived_thresholds,
@@ -257,6 +259,9 @@ def monitoring_report(
     )
     calibration = profile.calibration if profile is not None else None
     observer = EstimationObserver(spec, calibration) if calibration is not None else None
+    loss = profile.loss if profile is not None else None
+    losses = LossObserver(loss) if loss is not None else None
+    observers: tuple[WindowObserver, ...] = tuple(o for o in (observer, losses) if o is not None)
     drift = (
         None
         if profile is None
@@ -268,11 +273,13 @@ def monitoring_report(
             thresholds=thresholds,
             chunk_rows=chunk_rows,
             explain_windows=_latest_with_decisions(per_window, spec.monitoring.drift),
-            observers=() if observer is None else (observer,),
+            observers=observers,
         )
     )
     estimated = None
-    if profile is not None:
+    if profile is not None and loss is not None and losses is not None:
+        estimated = loss_section(spec, loss, losses.results, bounds, quality_section.windows)
+    elif profile is not None:
         estimated = (
             unavailable(spec, profile.calibration_note or "the scores are not calibrated")
             if calibration is None or observer is None

@@ -24,6 +24,8 @@ NAMES = {
     "recall": "recall",
     "f1": "F1",
     "expected_value": "value per decision",
+    "mae": "MAE",
+    "rmse": "RMSE",
 }
 
 
@@ -50,8 +52,9 @@ def _lines(section: EstimationSection, key: str) -> list[ThresholdLine]:
     limit = section.thresholds.get(key)
     if limit is None:
         return []
+    sign = "≥" if limit.direction == "higher_is_worse" else "≤"
     return [
-        ThresholdLine(value, level, f"estimated {NAMES[key]} {level} ≤ {value:g}")
+        ThresholdLine(value, level, f"estimated {NAMES[key]} {level} {sign} {value:g}")
         for level, value in (("warn", limit.warn), ("alert", limit.alert))
         if value is not None
     ]
@@ -65,6 +68,9 @@ def estimation_view(report: MonitoringReport, labels: list[str]) -> EstimationVi
         return EstimationView(section, [], [])
     windows = section.windows
     keys = [k for k in NAMES if any(k in w.estimated for w in windows)]
+    dle = section.method == "dle"
+    source = "the loss models' predicted errors" if dle else "the calibrated scores"
+    basis = "loss model" if dle else "calibration"
     charts = []
     for key in keys:
         name = NAMES[key]
@@ -74,13 +80,13 @@ def estimation_view(report: MonitoringReport, labels: list[str]) -> EstimationVi
             line_chart(
                 f"chart-estimated-{key}",
                 f"Estimated {name}",
-                f"{name} per {report.window}: estimated from the calibrated scores of every "
+                f"{name} per {report.window}: estimated from {source} of every "
                 "decision (solid, with its 95% sampling band) and realised on the labelled "
                 "decisions once outcomes arrive (dashed). Realised outside the estimate's band: "
-                "the calibration no longer holds (concept drift).",
+                f"the {basis} no longer holds (concept drift).",
                 labels,
                 [_series("estimated", estimated), _series("realised", realised)],
-                digits=2 if key == "expected_value" else 3,
+                digits=2 if key in ("expected_value", "mae", "rmse") else 3,
                 thresholds=_lines(section, key),
             )
         )
