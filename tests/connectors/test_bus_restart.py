@@ -19,19 +19,30 @@ from doorstep.testing.connectors import sample_delivery
 LOOPBACK = ["127.0.0.0/8"]
 
 
-def _mqtt_reader(own: OwnBroker) -> tuple[list[bytes], Any]:
+def _mqtt_reader(own: OwnBroker) -> tuple[list[bytes], list[int], Any]:
+    """A reader subscribed to the connector's topic; ``subscribed`` grows by one each time its
+    subscription is granted (at start and after it reconnects to the restarted broker)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
     seen: list[bytes] = []
+    subscribed: list[int] = []
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id="restart-reader", clean_session=False
     )
     client.on_message = lambda _c, _u, msg: seen.append(bytes(msg.payload))
     client.on_connect = lambda c, *_: c.subscribe("hbus/#", qos=1)
+    client.on_subscribe = lambda *_: subscribed.append(1)
+    client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
     client.connect("127.0.0.1", own.port)
     client.loop_start()
-    return seen, client
+    return seen, subscribed, client
+
+
+def _wait_for(condition: Any, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @pytest.mark.slow
@@ -45,7 +56,7 @@ def test_a_broker_restart_between_two_deliveries(kind: str, tmp_path: Path) -> N
         if kind == "redis":
             spec = {"type": "redis", "url": f"redis://127.0.0.1:{own.port}/0", "stream": "hbus"}
         else:
-            seen, reader = _mqtt_reader(own)
+            seen, subscribed, reader = _mqtt_reader(own)
             spec = {"type": "mqtt", "url": f"mqtt://127.0.0.1:{own.port}", "topic": "hbus/a"}
         spec |= {"timeout": 5, "allow_networks": LOOPBACK}
         factory = connector_factory(kind)
@@ -53,13 +64,15 @@ def test_a_broker_restart_between_two_deliveries(kind: str, tmp_path: Path) -> N
             factory.spec_model.model_validate(spec), ConnectorContext("bus", Path())
         )
         try:
-            time.sleep(0.2)  # the reader's subscription
+            if kind == "mqtt":
+                _wait_for(lambda: len(subscribed) >= 1, 10)
             assert connector.send(sample_delivery()).outcome == "delivered"
             own.restart()
+            if kind == "mqtt":  # a message for a reader not yet back is Mosquitto's to keep
+                _wait_for(lambda: len(subscribed) >= 2, 15)
             after = replace(sample_delivery(), id="after-restart")
             outcomes = [connector.send(after).outcome]
             if outcomes[0] != "delivered":
-                time.sleep(1.5)  # the reader (MQTT) reconnects
                 outcomes.append(connector.send(after).outcome)
         finally:
             connector.close()
