@@ -33,7 +33,7 @@ def _mqtt_reader(own: OwnBroker) -> tuple[list[bytes], list[int], Any]:
     client.on_message = lambda _c, _u, msg: seen.append(bytes(msg.payload))
     client.on_connect = lambda c, *_: c.subscribe("hbus/#", qos=1)
     client.on_subscribe = lambda *_: subscribed.append(1)
-    client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
+    client.reconnect_delay_set(min_delay=1, max_delay=1)
     client.connect("127.0.0.1", own.port)
     client.loop_start()
     return seen, subscribed, client
