@@ -240,6 +240,20 @@ def store_url(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> 
     return database_url(request, tmp_path, database)
 
 
+@pytest.fixture
+def other_url(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty database beside ``store_url``'s, of the same kind."""
+    if database == "sqlite":
+        yield f"sqlite:///{tmp_path / 'other.db'}"
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    name = cluster.create_database()
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name)
+
+
 @pytest.fixture(scope="session")
 def sqlite_store_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's migrated SQLite file for ``store``, copied for each test."""

@@ -5,10 +5,8 @@ reasons, lineage on some rows only, times of their own, rows out of id order).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,20 +59,6 @@ def varied() -> list[Decision]:
         )
     out.reverse()  # not in id order: both ways sort them
     return out
-
-
-@pytest.fixture
-def other_url(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> Iterator[str]:
-    """A second empty database beside ``store_url``'s."""
-    if database == "sqlite":
-        yield f"sqlite:///{tmp_path / 'other.db'}"
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    name = cluster.create_database()
-    try:
-        yield cluster.url(name)
-    finally:
-        cluster.drop_database(name)
 
 
 def written(store: Store) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:

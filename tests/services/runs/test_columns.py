@@ -53,19 +53,6 @@ def some(churn_app: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def other_url(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> Iterator[str]:
-    if database == "sqlite":
-        yield f"sqlite:///{tmp_path / 'other.db'}"
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    name = cluster.create_database()
-    try:
-        yield cluster.url(name)
-    finally:
-        cluster.drop_database(name)
-
-
 def written(store: Store) -> dict[str, Any]:
     """Every decision (all columns but the event's seq, JSON as text), every delivery's
     decision, action, connector, key and state, and the digests of the decision events."""
